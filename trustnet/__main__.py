@@ -1,0 +1,5 @@
+"""`python -m trustnet` runs the command-line interface."""
+
+from trustnet.cli import entrypoint
+
+entrypoint()

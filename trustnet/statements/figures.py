@@ -1,0 +1,54 @@
+"""Vienna Document 2011 figures: the defaults the rules use, all in one place, all configurable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from trustnet.errors import ConfigError
+
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True, slots=True)
+class ViennaFigures:
+    """Thresholds and deadlines of the Vienna Document 2011 (chapters V, VI, IX, III)."""
+
+    # VD11 para 40: prior notification at least 42 days ahead when any threshold is met.
+    notify_days: int = 42
+    notify_troops: int = 9_000
+    notify_tanks: int = 250
+    notify_acv: int = 500
+    notify_artillery: int = 250
+    notify_amphibious: int = 3_000
+    notify_sorties: int = 200
+    # VD11 para 47: observers invited at these levels.
+    observe_troops: int = 13_000
+    observe_tanks: int = 300
+    observe_amphibious: int = 3_500
+    # VD11 para 11 and 61: annual exchange by 15 December, calendar by 15 November.
+    exchange_due_month: int = 12
+    exchange_due_day: int = 15
+    calendar_due_month: int = 11
+    calendar_due_day: int = 15
+    # VD11 para 75, 76, 84: inspection quota and answer deadline.
+    inspections_per_year: int = 3
+    inspections_per_requester_per_year: int = 1
+    inspection_answer_hours: int = 24
+    # VD11 para 16: explanation of unusual military activity within 48 hours.
+    consultation_answer_hours: int = 48
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> ViennaFigures:
+        """Defaults overridden by `values` (the `[rules]` table of node.toml)."""
+        known = {f.name for f in fields(cls)}
+        for key, value in values.items():
+            if key not in known:
+                raise ConfigError(f"rules.{key}: unknown figure (known: {', '.join(sorted(known))})")
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"rules.{key}: expected a non-negative integer, got {value!r}")
+        return replace(cls(), **values)
+
+
+DEFAULT_FIGURES = ViennaFigures()
