@@ -79,7 +79,7 @@ def _check_value(value: Any, depth: int, where: str) -> None:
     raise EntryError(f"{where}: {type(value).__name__} is not allowed", code="bad_encoding")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Entry:
     """A decoded, signature-checked entry. `raw` is the exact wire form; `body` is read-only."""
 
@@ -93,6 +93,9 @@ class Entry:
     ts: int
     kind: str
     body: Mapping[str, Any]
+
+    def __repr__(self) -> str:
+        return f"Entry(id={self.id.hex()[:16]}…, author={self.author.hex()[:16]}…, seq={self.seq}, kind={self.kind!r})"
 
     @property
     def id_hex(self) -> str:

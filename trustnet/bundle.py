@@ -1,0 +1,232 @@
+"""Bundles: a plain msgpack stream of entries (each element is one entry, `[payload, sig]`).
+
+Reading is bounded and keeps going past bad entries: each element is sliced out
+of the file as the exact bytes written, checked on its own, and a bad one is
+named with its index and code. Only a broken stream (an element that is not
+msgpack at all, or larger than any entry can be) stops the reading, and what
+was read before it is kept.
+"""
+
+from __future__ import annotations
+
+import mmap
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import msgpack
+
+from trustnet.errors import BundleError, EntryError
+from trustnet.log import (
+    MAX_ENTRY_BYTES,
+    ChainHead,
+    Entry,
+    check_chain,
+    check_timestamp,
+    decode_entry,
+)
+from trustnet.store import IngestResult, Rejected, Store
+
+BATCH = 2000
+
+
+def write_bundle(out: IO[bytes], raws: Iterable[bytes]) -> int:
+    """Write entries to a bundle stream; returns how many."""
+    n = 0
+    for raw in raws:
+        out.write(raw)
+        n += 1
+    return n
+
+
+def iter_bundle(path: Path) -> Iterator[bytes]:
+    """The exact bytes of each element of a bundle file (BundleError when the stream breaks)."""
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed in finally, after the generator ends
+    except OSError as exc:
+        raise BundleError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        size = f.seek(0, 2)
+        if size == 0:
+            return
+        f.seek(0)
+        view = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            unpacker = msgpack.Unpacker(
+                f, raw=True, strict_map_key=False, read_size=MAX_ENTRY_BYTES,
+                max_buffer_size=4 * MAX_ENTRY_BYTES,
+            )
+            start = 0
+            index = 0
+            while start < size:
+                try:
+                    unpacker.unpack()
+                except msgpack.OutOfData:
+                    raise BundleError(
+                        f"{path}: element {index} at byte {start} is truncated", code="bad_bundle"
+                    ) from None
+                except msgpack.BufferFull:
+                    raise BundleError(
+                        f"{path}: element {index} at byte {start} is larger than any entry "
+                        f"({MAX_ENTRY_BYTES} bytes)", code="bad_bundle"
+                    ) from None
+                except Exception as exc:
+                    raise BundleError(
+                        f"{path}: element {index} at byte {start} is not msgpack: {exc}"
+                    ) from None
+                end = unpacker.tell()
+                yield bytes(view[start:end])
+                start = end
+                index += 1
+        finally:
+            view.close()
+    finally:
+        f.close()
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What an import did: counts, every rejected entry, and a stream error if any."""
+
+    read: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    forks: int = 0
+    unresolved_gaps: int = 0
+    stream_error: BundleError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when every element was stored or already held."""
+        return not self.rejected and self.stream_error is None and not self.unresolved_gaps
+
+
+def import_bundle(
+    store: Store,
+    path: Path,
+    now_ms: int,
+    *,
+    progress: Callable[[ImportReport], None] | None = None,
+) -> ImportReport:
+    """Ingest a bundle in batches. Valid entries are kept whatever else the bundle holds."""
+    report = ImportReport()
+    held: list[tuple[int, bytes]] = []  # beyond a gap: retried once the batch before lands
+    batch: list[tuple[int, bytes]] = []
+
+    def flush(items: list[tuple[int, bytes]]) -> None:
+        result = store.ingest([raw for _, raw in items], now_ms)
+        _account(report, result, items, held)
+
+    try:
+        for raw in iter_bundle(path):
+            batch.append((report.read, raw))
+            report.read += 1
+            if len(batch) >= BATCH:
+                flush(batch)
+                batch = []
+                if progress:
+                    progress(report)
+    except BundleError as exc:
+        report.stream_error = exc
+    if batch:
+        flush(batch)
+    # Entries that arrived ahead of their chain: retry until no progress.
+    while held:
+        before = len(held)
+        retry, held[:] = list(held), []
+        flush(retry)
+        if len(held) == before:
+            break
+    report.unresolved_gaps = len(held)
+    for index, raw in held:
+        report.rejected.append(Rejected(index, _id_of(raw), "bad_seq", "entry's chain has a gap"))
+    report.rejected.sort(key=lambda r: r.index)
+    if progress:
+        progress(report)
+    return report
+
+
+def _account(
+    report: ImportReport,
+    result: IngestResult,
+    items: list[tuple[int, bytes]],
+    held: list[tuple[int, bytes]],
+) -> None:
+    report.accepted += len(result.accepted)
+    report.duplicates += result.duplicates
+    report.forks += len(result.forks)
+    for r in result.rejected:
+        index, _ = items[r.index]
+        report.rejected.append(Rejected(index, r.id, r.code, r.message))
+    if result.gaps:
+        for index, raw in items:
+            try:
+                entry = decode_entry(raw, verify=False, check_body=False)
+            except EntryError:
+                continue
+            head = result.gaps.get(entry.author)
+            if head is not None and entry.seq > head + 1:
+                held.append((index, raw))
+
+
+def _id_of(raw: bytes) -> str | None:
+    try:
+        return decode_entry(raw, verify=False, check_body=False).id_hex
+    except EntryError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """The outcome of verifying a bundle or a store without writing anything."""
+
+    entries: int
+    authors: int
+    rejected: tuple[Rejected, ...]
+    forks: int
+    stream_error: str | None
+
+    @property
+    def ok(self) -> bool:
+        """True when everything verified."""
+        return not self.rejected and not self.stream_error and not self.forks
+
+
+def verify_stream(raws: Iterable[bytes], now_ms: int) -> VerifyReport:
+    """Check every entry: signature, body, timestamps and each author's chain."""
+    heads: dict[bytes, ChainHead] = {}
+    by_seq: dict[tuple[bytes, int], bytes] = {}
+    rejected: list[Rejected] = []
+    entries: list[tuple[int, Entry]] = []
+    forks = 0
+    read = 0
+    stream_error = None
+    try:
+        for index, raw in enumerate(raws):
+            read += 1
+            try:
+                entries.append((index, decode_entry(raw)))
+            except EntryError as exc:
+                rejected.append(Rejected(index, _id_of(raw), exc.code, exc.message))
+    except BundleError as exc:
+        stream_error = str(exc)
+    entries.sort(key=lambda ie: (ie[1].author, ie[1].seq))
+    for index, entry in entries:
+        seen = by_seq.get((entry.author, entry.seq))
+        if seen is not None:
+            if seen != entry.id:
+                forks += 1
+                rejected.append(Rejected(index, entry.id_hex, "fork", f"equivocation at seq {entry.seq}"))
+            continue
+        try:
+            check_chain(entry, heads.get(entry.author))
+            check_timestamp(entry, now_ms)
+        except EntryError as exc:
+            rejected.append(Rejected(index, entry.id_hex, exc.code, exc.message))
+            continue
+        heads[entry.author] = ChainHead.of(entry)
+        by_seq[(entry.author, entry.seq)] = entry.id
+    rejected.sort(key=lambda r: r.index)
+    return VerifyReport(read, len(heads), tuple(rejected), forks, stream_error)

@@ -1,0 +1,422 @@
+"""The `trustnet` command line (DESIGN section 9).
+
+`main(argv) -> int` is a plain function so tests and docs can call it. User
+errors print `trustnet: error [code]: message` on stderr and exit 1; usage
+errors exit 2 (argparse); a traceback is a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from trustnet import __version__
+from trustnet.bundle import ImportReport, import_bundle, iter_bundle, verify_stream, write_bundle
+from trustnet.clock import SystemClock
+from trustnet.config import (
+    DEFAULT_LISTEN,
+    NodeConfig,
+    check_url,
+    load_config,
+    new_admin_token,
+    parse_listen,
+    write_config,
+)
+from trustnet.errors import ConfigError, StoreError, TrustnetError
+from trustnet.identity import KEY_FILE, Identity, is_party_id
+from trustnet.store import DB_FILE, Store
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _out(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def _err(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _json(obj: Any) -> None:
+    _out(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _is_url(target: str) -> bool:
+    return target.startswith(("http://", "https://"))
+
+
+# -- init ------------------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Create a node directory: node.toml, identity.key (0600), admin.token (0600)."""
+    node_dir = Path(args.dir)
+    if node_dir.exists() and any(node_dir.iterdir()):
+        raise ConfigError(f"{node_dir} exists and is not empty; choose a new directory", code="exists")
+    parse_listen(args.listen, "--listen")
+    peers = tuple(check_url(p, "--peer") for p in args.peer)
+    for anchor in args.anchor:
+        if not is_party_id(anchor):
+            raise ConfigError(f"--anchor {anchor!r} is not a party id (64 hex characters)")
+    node_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(node_dir, 0o700)
+    identity = Identity.generate()
+    identity.save(node_dir / KEY_FILE)
+    new_admin_token(node_dir)
+    config = NodeConfig(
+        name=args.name or node_dir.name, listen=args.listen, peers=peers, anchors=tuple(args.anchor)
+    )
+    write_config(node_dir, config)
+    Store.open_dir(node_dir).close()
+    _err(f"created node {config.name!r} in {node_dir} (listen {config.listen})")
+    _out(identity.party_id)
+    return 0
+
+
+# -- publish ---------------------------------------------------------------------------------
+
+
+def _parse_body(text: str) -> dict[str, Any]:
+    if text.startswith("@"):
+        source = text[1:]
+        try:
+            text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"--body {text}: {exc.strerror}", code="bad_argument") from None
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--body is not valid JSON: {exc}", code="bad_argument") from None
+    if not isinstance(body, dict):
+        raise ConfigError("--body must be a JSON object", code="bad_argument")
+    if _has_float(body):
+        raise ConfigError("--body holds a fractional number; bodies use integers", code="bad_body")
+    return body
+
+
+def _has_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_has_float(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_float(v) for v in value)
+    return False
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    """Sign and append a statement: through the running node, or to the store directly."""
+    node_dir = Path(args.dir)
+    config = load_config(node_dir)
+    body = _parse_body(args.body)
+    try:
+        store = Store.open_dir(node_dir)
+    except StoreError as exc:
+        if exc.code != "locked":
+            raise
+        from trustnet.client import NodeClient
+
+        result = NodeClient.for_dir(node_dir, config).publish(args.kind, body)
+        _out(json.dumps(result))
+        return 0
+    with store:
+        identity = Identity.load(node_dir / KEY_FILE)
+        ts = args.ts if args.ts is not None else SystemClock().now_ms()
+        entry = store.append_own(identity, args.kind, body, ts)
+    _out(json.dumps({"id": entry.id_hex, "seq": entry.seq}))
+    return 0
+
+
+# -- reading: status, entries, forks ---------------------------------------------------------
+
+
+def _open_read(target: str) -> Store:
+    """A store to read from, whether or not a node holds the directory's write lock."""
+    node_dir = Path(target)
+    load_config(node_dir)  # a clear error when this is not a node directory
+    if not (node_dir / DB_FILE).exists():
+        raise StoreError(f"{node_dir} has no store yet", code="no_node")
+    return Store.open_dir(node_dir, readonly=True)
+
+
+def _remote(target: str, path: str) -> Any:
+    from trustnet.client import get_json
+
+    return get_json(target.rstrip("/") + path)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Show a node's identity and what it holds."""
+    if _is_url(args.target):
+        status = _remote(args.target, "/status")
+    else:
+        node_dir = Path(args.target)
+        config = load_config(node_dir)
+        identity = Identity.load(node_dir / KEY_FILE)
+        with _open_read(args.target) as store:
+            head = store.head(identity.public_key)
+            status = {
+                "node_id": identity.party_id,
+                "name": config.name,
+                "version": __version__,
+                "running": _is_running(node_dir),
+                "listen": config.listen,
+                "entries": store.count(),
+                "authors": store.author_count(),
+                "peers": len(config.peers),
+                "forks": len(store.forked_authors()),
+                "own_seq": head.seq if head else 0,
+                "kinds": store.kinds(),
+            }
+    if args.json:
+        _json(status)
+        return 0
+    width = max(len(k) for k in status)
+    for key, value in status.items():
+        shown = ", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict) else value
+        _out(f"{key.ljust(width)}  {shown}")
+    return 0
+
+
+def _is_running(node_dir: Path) -> bool:
+    try:
+        Store.open_dir(node_dir).close()
+    except StoreError as exc:
+        return exc.code == "locked"
+    return False
+
+
+def _entry_line(e: dict[str, Any]) -> str:
+    body = json.dumps(e["body"], ensure_ascii=False, separators=(",", ":"))
+    if len(body) > 70:
+        body = body[:67] + "..."
+    return f"{e['author'][:12]}  {e['seq']:>6}  {_iso(e['ts'])}  {e['kind']:<20}  {e['id'][:12]}  {body}"
+
+
+def cmd_entries(args: argparse.Namespace) -> int:
+    """List entries, filtered by author and kind."""
+    if args.author is not None and not is_party_id(args.author):
+        raise ConfigError(f"--author {args.author!r} is not a party id", code="bad_argument")
+    if _is_url(args.target):
+        query = f"?limit={args.limit}&after={args.after}"
+        if args.author:
+            query += f"&author={args.author}"
+        if args.kind:
+            query += f"&kind={args.kind}"
+        items = _remote(args.target, "/entries" + query)["entries"]
+    else:
+        with _open_read(args.target) as store:
+            entries = store.query(
+                author=bytes.fromhex(args.author) if args.author else None,
+                kind=args.kind,
+                after=args.after,
+                limit=args.limit,
+            )
+            items = [e.to_json() for e in entries]
+    if args.json:
+        _json(items)
+        return 0
+    _out(f"{'author':<12}  {'seq':>6}  {'time (UTC)':<19}  {'kind':<20}  {'id':<12}  body")
+    for item in items:
+        _out(_entry_line(item))
+    _err(f"{len(items)} entries")
+    return 0
+
+
+def cmd_forks(args: argparse.Namespace) -> int:
+    """List fork proofs: authors caught signing two entries with one seq."""
+    if _is_url(args.target):
+        forks = _remote(args.target, "/forks")["forks"]
+    else:
+        with _open_read(args.target) as store:
+            forks = [p.to_json() for p in store.forks()]
+    if args.json:
+        _json(forks)
+        return 0
+    if not forks:
+        _out("no forks")
+    for f in forks:
+        _out(f"author {f['author']} equivocated at seq {f['seq']}: {f['ids'][0][:16]} vs {f['ids'][1][:16]}")
+    return 0
+
+
+# -- bundles ---------------------------------------------------------------------------------
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write every entry of a node to a bundle file."""
+    out_path = Path(args.file)
+    with _open_read(args.dir) as store:
+        tmp = out_path.with_name(out_path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            n = write_bundle(f, store.export_raw())
+        tmp.replace(out_path)
+    _err(f"exported {n} entries to {out_path}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Verify and store the entries of a bundle; bad entries are named and skipped."""
+    node_dir = Path(args.dir)
+    load_config(node_dir)
+    started = time.monotonic()
+    last = [started]
+
+    def progress(r: ImportReport) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 1.0:
+            last[0] = now
+            _err(f"  ... {r.read} read, {r.accepted} stored, {len(r.rejected)} rejected")
+
+    with Store.open_dir(node_dir) as store:
+        report = import_bundle(store, Path(args.file), SystemClock().now_ms(), progress=progress)
+    for r in report.rejected:
+        _err(f"trustnet: rejected entry {r.index} ({r.id or 'undecodable'}): [{r.code}] {r.message}")
+    if report.stream_error:
+        _err(f"trustnet: error [{report.stream_error.code}]: {report.stream_error.message}")
+    elapsed = time.monotonic() - started
+    summary = {
+        "read": report.read,
+        "stored": report.accepted,
+        "duplicates": report.duplicates,
+        "rejected": len(report.rejected),
+        "forks": report.forks,
+        "seconds": round(elapsed, 3),
+    }
+    _out(json.dumps(summary))
+    return 0 if report.ok else 1
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Check every signature, body and chain of a bundle file or a node directory."""
+    target = Path(args.target)
+    now = SystemClock().now_ms()
+    if target.is_dir():
+        with _open_read(args.target) as store:
+            report = verify_stream(store.export_raw(), now)
+            fork_count = len(store.forks())
+    else:
+        report = verify_stream(iter_bundle(target), now)
+        fork_count = report.forks
+    for r in report.rejected:
+        _err(f"trustnet: invalid entry {r.index} ({r.id or 'undecodable'}): [{r.code}] {r.message}")
+    if report.stream_error:
+        _err(f"trustnet: error [bad_bundle]: {report.stream_error}")
+    ok = report.ok
+    _out(json.dumps({
+        "ok": ok,
+        "entries": report.entries,
+        "authors": report.authors,
+        "invalid": len(report.rejected),
+        "forks": fork_count,
+    }))
+    return 0 if ok else 1
+
+
+# -- the parser ------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command (importable for docs and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="trustnet",
+        description="Peer-to-peer trust network daemon for confidence-building measures.",
+        epilog="Each command has --help. Errors print [code] and exit non-zero.",
+    )
+    parser.add_argument("--version", action="version", version=f"trustnet {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Handler, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add("init", cmd_init, "create a node directory with a new identity")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--name", help="the party's name (default: the directory's name)")
+    p.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
+                   help=f"address of the node's HTTP server (default {DEFAULT_LISTEN})")
+    p.add_argument("--peer", action="append", default=[], metavar="URL",
+                   help="a peer's base URL, e.g. http://127.0.0.1:7401 (repeatable)")
+    p.add_argument("--anchor", action="append", default=[], metavar="ID",
+                   help="a party id this node trusts a priori (repeatable)")
+
+    p = add("publish", cmd_publish, "sign and append a statement to the node's log")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("kind", metavar="KIND", help="statement kind, e.g. notification (see DOMAIN.md)")
+    p.add_argument("--body", required=True, metavar="JSON",
+                   help="the statement body as a JSON object, @FILE, or @- for stdin")
+    p.add_argument("--ts", type=int, help="timestamp in ms (default: now)")
+
+    p = add("status", cmd_status, "show a node's identity and what it holds")
+    p.add_argument("target", metavar="DIR-or-URL")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = add("entries", cmd_entries, "list entries")
+    p.add_argument("target", metavar="DIR-or-URL")
+    p.add_argument("--author", metavar="ID", help="only this author's entries")
+    p.add_argument("--kind", metavar="KIND", help="only this kind")
+    p.add_argument("--after", type=int, default=0,
+                   help="cursor: a seq with --author, else a position (default 0)")
+    p.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = add("forks", cmd_forks, "list fork proofs (equivocating authors)")
+    p.add_argument("target", metavar="DIR-or-URL")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = add("verify", cmd_verify, "verify every entry of a bundle file or node directory")
+    p.add_argument("target", metavar="FILE-or-DIR")
+
+    p = add("export", cmd_export, "write a node's entries to a bundle file")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("file", metavar="FILE")
+
+    p = add("import", cmd_import, "verify and store the entries of a bundle file")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("file", metavar="FILE")
+
+    for extend in _EXTENSIONS:
+        extend(sub)
+    return parser
+
+
+# Later layers (run, beliefs, suspicion, testbed, sim, bench) add their commands here.
+_EXTENSIONS: list[Callable[[Any], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except TrustnetError as exc:
+        _err(f"trustnet: error [{exc.code}]: {exc.message}")
+        return 1
+    except KeyboardInterrupt:
+        _err("trustnet: interrupted")
+        return 130
+    except BrokenPipeError:
+        # `trustnet entries DIR | head`: the reader left; that is not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def entrypoint() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+

@@ -1,0 +1,83 @@
+"""A small synchronous HTTP client for the CLI: talks to a running node's API."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trustnet.config import NodeConfig, read_admin_token
+from trustnet.errors import TrustnetError
+
+TIMEOUT_S = 30.0
+
+
+class ClientError(TrustnetError):
+    """The node could not be reached, or answered with an error."""
+
+    code = "unreachable"
+
+
+def _request(url: str, *, method: str = "GET", body: Any = None, token: str | None = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Accept", "application/json")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
+            return json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        try:
+            err = json.loads(exc.read())["error"]
+            raise ClientError(f"{url}: {err['message']}", code=err["code"]) from None
+        except (ValueError, KeyError, TypeError):
+            raise ClientError(f"{url}: HTTP {exc.code} {exc.reason}", code="http_error") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ClientError(f"cannot reach {url}: {reason}") from None
+
+
+def get_json(url: str) -> Any:
+    """GET a JSON document."""
+    return _request(url)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeClient:
+    """A running node's API, with its admin token for writes."""
+
+    base_url: str
+    token: str | None = None
+
+    @classmethod
+    def for_dir(cls, node_dir: Path, config: NodeConfig) -> NodeClient:
+        """The client of the node running on a directory (its listen address and token)."""
+        host, port = config.host, config.port
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        if port == 0:
+            port_file = Path(node_dir) / "node.port"
+            try:
+                port = int(port_file.read_text().strip())
+            except (OSError, ValueError):
+                raise ClientError(f"the node on {node_dir} has not written its port yet") from None
+        return cls(f"http://{host}:{port}", read_admin_token(node_dir))
+
+    def get(self, path: str) -> Any:
+        """GET a path of the API."""
+        return _request(self.base_url + path)
+
+    def publish(self, kind: str, body: dict[str, Any]) -> Any:
+        """POST /entries: sign and append a statement through the node."""
+        return _request(self.base_url + "/entries", method="POST",
+                        body={"kind": kind, "body": body}, token=self.token)
+
+    def add_peer(self, url: str) -> Any:
+        """POST /peers: add a peer."""
+        return _request(self.base_url + "/peers", method="POST", body={"url": url}, token=self.token)

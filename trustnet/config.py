@@ -1,0 +1,170 @@
+"""node.toml: the settings of one node, validated on load (every setting documented in
+configs/node.example.toml with its default).
+
+The top-level table holds the node's own settings; `[gossip]`, `[rules]`,
+`[weights]`, `[trust]` and `[suspicion]` are passed to the component that owns
+them, which validates its own keys (each has a `from_mapping`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trustnet.errors import ConfigError
+from trustnet.identity import is_party_id
+
+CONFIG_FILE = "node.toml"
+TOKEN_FILE = "admin.token"
+DEFAULT_LISTEN = "127.0.0.1:7400"
+SECTIONS = ("gossip", "rules", "weights", "trust", "suspicion")
+LOG_FORMATS = ("human", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    """The validated contents of node.toml."""
+
+    name: str = ""
+    listen: str = DEFAULT_LISTEN
+    peers: tuple[str, ...] = ()
+    anchors: tuple[str, ...] = ()
+    log_format: str = "human"
+    log_level: str = "info"
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def host(self) -> str:
+        """The address to listen on."""
+        return parse_listen(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        """The port to listen on (0: any free port)."""
+        return parse_listen(self.listen)[1]
+
+    def section(self, name: str) -> dict[str, Any]:
+        """The table `[name]`, empty when absent."""
+        return dict(self.sections.get(name, {}))
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any], where: str = CONFIG_FILE) -> NodeConfig:
+        """Validate a parsed node.toml."""
+        known = {"name", "listen", "peers", "anchors", "log_format", "log_level", *SECTIONS}
+        for key in data:
+            if key not in known:
+                raise ConfigError(f"{where}: unknown setting {key!r} (known: {', '.join(sorted(known))})")
+        name = _get(data, "name", str, "", where)
+        listen = _get(data, "listen", str, DEFAULT_LISTEN, where)
+        parse_listen(listen, where)
+        peers = tuple(_get(data, "peers", list, [], where))
+        for url in peers:
+            check_url(url, f"{where}: peers")
+        anchors = tuple(_get(data, "anchors", list, [], where))
+        for anchor in anchors:
+            if not is_party_id(anchor):
+                raise ConfigError(f"{where}: anchors: {anchor!r} is not a party id (64 hex characters)")
+        log_format = _get(data, "log_format", str, "human", where)
+        if log_format not in LOG_FORMATS:
+            raise ConfigError(f"{where}: log_format must be one of {', '.join(LOG_FORMATS)}")
+        log_level = _get(data, "log_level", str, "info", where)
+        if log_level not in LOG_LEVELS:
+            raise ConfigError(f"{where}: log_level must be one of {', '.join(LOG_LEVELS)}")
+        sections = {}
+        for s in SECTIONS:
+            table = data.get(s, {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"{where}: [{s}] must be a table")
+            sections[s] = table
+        return cls(name, listen, peers, anchors, log_format, log_level, sections)
+
+    def to_toml(self) -> str:
+        """Render as node.toml (the sections included)."""
+        lines = [
+            "# trustnet node settings; every setting is documented in configs/node.example.toml",
+            f"name = {_toml(self.name)}",
+            f"listen = {_toml(self.listen)}",
+            f"peers = {_toml(list(self.peers))}",
+            f"anchors = {_toml(list(self.anchors))}",
+            f"log_format = {_toml(self.log_format)}",
+            f"log_level = {_toml(self.log_level)}",
+        ]
+        for s in SECTIONS:
+            table = self.sections.get(s)
+            if table:
+                lines += ["", f"[{s}]"] + [f"{k} = {_toml(v)}" for k, v in table.items()]
+        return "\n".join(lines) + "\n"
+
+
+def _toml(value: Any) -> str:
+    # JSON strings, numbers, booleans and arrays of them are valid TOML values.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _get(data: dict[str, Any], key: str, typ: type, default: Any, where: str) -> Any:
+    value = data.get(key, default)
+    if not isinstance(value, typ):
+        raise ConfigError(f"{where}: {key} must be a {typ.__name__}, got {value!r}")
+    return value
+
+
+def parse_listen(listen: str, where: str = "listen") -> tuple[str, int]:
+    """Split HOST:PORT, checking the port."""
+    host, sep, port_s = listen.rpartition(":")
+    if not sep or not host or not port_s.isdigit() or not 0 <= int(port_s) <= 65535:
+        raise ConfigError(f"{where}: listen must be HOST:PORT (e.g. {DEFAULT_LISTEN}), got {listen!r}")
+    return host.strip("[]"), int(port_s)
+
+
+def check_url(url: object, where: str = "url") -> str:
+    """An http(s) URL, or ConfigError."""
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 2048:
+        raise ConfigError(f"{where}: {url!r} is not an http:// or https:// URL")
+    return url.rstrip("/")
+
+
+def load_config(node_dir: Path) -> NodeConfig:
+    """Read and validate DIR/node.toml."""
+    path = Path(node_dir) / CONFIG_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{node_dir} is not a node directory: no {CONFIG_FILE} (run `trustnet init {node_dir}`)",
+            code="no_node",
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return NodeConfig.from_mapping(data, str(path))
+
+
+def write_config(node_dir: Path, config: NodeConfig) -> None:
+    """Write DIR/node.toml."""
+    (Path(node_dir) / CONFIG_FILE).write_text(config.to_toml(), encoding="utf-8")
+
+
+def new_admin_token(node_dir: Path) -> str:
+    """Create DIR/admin.token (mode 0600) with a fresh random token."""
+    token = secrets.token_urlsafe(32)
+    fd = os.open(Path(node_dir) / TOKEN_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    return token
+
+
+def read_admin_token(node_dir: Path) -> str:
+    """The admin token of a node directory."""
+    try:
+        return (Path(node_dir) / TOKEN_FILE).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise ConfigError(f"no {TOKEN_FILE} in {node_dir}", code="no_node") from None

@@ -1,0 +1,437 @@
+"""The durable store: SQLite in WAL mode, one database per node directory (DESIGN section 5).
+
+- An entry the node signs itself is committed with synchronous=FULL before
+  `append_own` returns, so it is durable before it is acknowledged or gossiped
+  and a crash can never make the node sign the same seq twice.
+- Foreign entries are ingested idempotently, in one transaction per batch, in
+  chain order; entries that arrive beyond a gap are not stored but reported, so
+  the caller fetches the missing range instead of guessing.
+- Two validly signed entries with one author and seq become a fork proof,
+  stored and reported, never silently dropped.
+- One writer per node directory: `open_dir` takes an exclusive lock on
+  `store.lock`; a second process gets `StoreError(code="locked")`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import sqlite3
+import struct
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from trustnet.errors import EntryError, StoreError
+from trustnet.identity import Identity
+from trustnet.log import (
+    ChainHead,
+    Entry,
+    ForkProof,
+    check_chain,
+    check_timestamp,
+    decode_entry,
+    decode_fork_proof,
+    sign_entry,
+    verify_signature,
+)
+from trustnet.statements import validate_body
+
+DB_FILE = "store.sqlite"
+LOCK_FILE = "store.lock"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    rowid    INTEGER PRIMARY KEY,
+    id       BLOB NOT NULL UNIQUE,
+    author   BLOB NOT NULL,
+    seq      INTEGER NOT NULL,
+    ts       INTEGER NOT NULL,
+    kind     TEXT NOT NULL,
+    raw      BLOB NOT NULL,
+    received INTEGER NOT NULL,
+    UNIQUE (author, seq)
+);
+CREATE INDEX IF NOT EXISTS entries_kind ON entries (kind, rowid);
+CREATE TABLE IF NOT EXISTS forks (
+    author BLOB NOT NULL,
+    seq    INTEGER NOT NULL,
+    proof  BLOB NOT NULL,
+    found  INTEGER NOT NULL,
+    PRIMARY KEY (author, seq)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB);
+"""
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An item of an ingested batch that was refused, and why."""
+
+    index: int
+    id: str | None
+    code: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-friendly view."""
+        return {"index": self.index, "id": self.id, "code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What one `ingest` call did."""
+
+    accepted: tuple[Entry, ...] = ()
+    duplicates: int = 0
+    rejected: tuple[Rejected, ...] = ()
+    forks: tuple[ForkProof, ...] = ()
+    gaps: Mapping[bytes, int] = field(default_factory=dict)
+
+
+def _stored(raw: bytes) -> Entry:
+    # Entries in the store were verified on the way in; the file is ours.
+    return decode_entry(raw, verify=False, check_body=False)
+
+
+class Store:
+    """Entries, forks and heads of one node. Not thread-safe: one owner (the node) uses it."""
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        lock_file: IO[str] | None = None,
+        readonly: bool = False,
+    ) -> None:
+        self.path = path
+        self.readonly = readonly
+        self._lock_file = lock_file
+        target = ":memory:" if path is None else str(path)
+        try:
+            if readonly and path is not None:
+                # A reader beside the running node: WAL lets it see committed data, never block.
+                self._db = sqlite3.connect(
+                    f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+                )
+            else:
+                self._db = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                # DESIGN 5: an own entry is durable before it is acknowledged.
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.executescript(_SCHEMA)
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if row is None and not readonly:
+                self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            elif row is not None and row[0] != SCHEMA_VERSION:
+                raise StoreError(f"store schema {row[0]} is not {SCHEMA_VERSION}", code="bad_store")
+            self._heads: dict[bytes, ChainHead] = {
+                author: ChainHead(seq, id_, ts)
+                for author, seq, id_, ts in self._db.execute(
+                    "SELECT e.author, e.seq, e.id, e.ts FROM entries e JOIN "
+                    "(SELECT author, MAX(seq) AS seq FROM entries GROUP BY author) h "
+                    "ON e.author = h.author AND e.seq = h.seq"
+                )
+            }
+            self._forked: set[bytes] = {a for (a,) in self._db.execute("SELECT DISTINCT author FROM forks")}
+            (self._count,) = self._db.execute("SELECT COUNT(*) FROM entries").fetchone()
+        except sqlite3.DatabaseError as exc:
+            self._release_lock()
+            raise StoreError(f"cannot open store {target}: {exc}", code="bad_store") from None
+        self._digest: bytes | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @classmethod
+    def open_dir(cls, node_dir: Path, *, readonly: bool = False) -> Store:
+        """Open the store of a node directory, taking its one-writer lock unless `readonly`."""
+        node_dir = Path(node_dir)
+        if not node_dir.is_dir():
+            raise StoreError(f"{node_dir} is not a node directory (run `trustnet init` first)",
+                             code="no_node")
+        if readonly:
+            return cls(node_dir / DB_FILE, readonly=True)
+        lock_path = node_dir / LOCK_FILE
+        lock = open(lock_path, "a+")  # noqa: SIM115 - held for the store's lifetime
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            lock.close()
+            raise StoreError(
+                f"{node_dir} is in use by pid {holder}; one writer per node directory "
+                "(stop the running node, or talk to it over HTTP)",
+                code="locked",
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        return cls(node_dir / DB_FILE, lock_file=lock)
+
+    def close(self) -> None:
+        """Close the database and release the directory lock."""
+        try:
+            self._db.close()
+        finally:
+            self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writes --------------------------------------------------------------------------
+
+    def append_own(self, identity: Identity, kind: str, body: Mapping[str, Any], ts: int) -> Entry:
+        """Sign the next entry of `identity`'s chain and commit it durably before returning."""
+        author = identity.public_key
+        if author in self._forked:
+            raise StoreError("this identity has equivocated; refusing to sign more", code="forked")
+        head = self._heads.get(author)
+        seq, prev, ts = (1, None, ts) if head is None else (head.seq + 1, head.id, max(ts, head.ts))
+        entry = sign_entry(identity, seq=seq, prev=prev, ts=ts, kind=kind, body=body)
+        with self._transaction():
+            self._insert([entry], received=ts)
+        self._advance(entry)
+        return entry
+
+    def ingest(self, items: Iterable[bytes | Entry], now_ms: int) -> IngestResult:
+        """Verify and store a batch of foreign entries: idempotent, in chain order.
+
+        `bytes` items are fully verified here. `Entry` items must come from
+        `decode_entry` (which verified them) or `sign_entry`: they are not verified again.
+        """
+        rejected: list[Rejected] = []
+        candidates: list[tuple[int, Entry, bool]] = []  # (index, entry, signature checked)
+        for index, item in enumerate(items):
+            if isinstance(item, Entry):
+                candidates.append((index, item, True))
+                continue
+            try:
+                # Signature and body are checked below, and only for entries that are new.
+                candidates.append((index, decode_entry(item, verify=False, check_body=False), False))
+            except EntryError as exc:
+                rejected.append(Rejected(index, None, exc.code, exc.message))
+        candidates.sort(key=lambda c: (c[1].author, c[1].seq))
+
+        heads = dict(self._heads)  # working copy, committed with the transaction
+        accepted: list[Entry] = []
+        forks: list[ForkProof] = []
+        gaps: dict[bytes, int] = {}
+        duplicates = 0
+        for index, entry, checked in candidates:
+            head = heads.get(entry.author)
+            try:
+                if head is not None and entry.seq <= head.seq:
+                    known = self._id_at(entry.author, entry.seq, accepted)
+                    if known == entry.id:
+                        duplicates += 1
+                        continue
+                    if not checked:
+                        verify_signature(entry.author, entry.payload, entry.sig)
+                    proof = self._fork_with(entry, accepted)
+                    if proof is not None and self._store_fork(proof):
+                        forks.append(proof)
+                    continue
+                if entry.seq > (head.seq if head else 0) + 1:
+                    gaps[entry.author] = head.seq if head else 0
+                    continue
+                check_chain(entry, head)
+                check_timestamp(entry, now_ms)
+                if not checked:
+                    verify_signature(entry.author, entry.payload, entry.sig)
+                    validate_body(entry.kind, entry.body)
+            except EntryError as exc:
+                rejected.append(Rejected(index, entry.id_hex, exc.code, exc.message))
+                continue
+            accepted.append(entry)
+            heads[entry.author] = ChainHead.of(entry)
+        if accepted:
+            with self._transaction():
+                self._insert(accepted, received=now_ms)
+            for entry in accepted:
+                self._advance(entry)
+        rejected.sort(key=lambda r: r.index)
+        return IngestResult(tuple(accepted), duplicates, tuple(rejected), tuple(forks), gaps)
+
+    def add_fork(self, proof: ForkProof) -> bool:
+        """Store a fork proof learned from elsewhere; True when it was new."""
+        return self._store_fork(proof)
+
+    def _store_fork(self, proof: ForkProof) -> bool:
+        with self._transaction():
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO forks VALUES (?, ?, ?, ?)",
+                (proof.author, proof.seq, proof.encode(), max(proof.a.ts, proof.b.ts)),
+            )
+        if cur.rowcount:
+            self._forked.add(proof.author)
+            return True
+        return False
+
+    def _fork_with(self, entry: Entry, pending: list[Entry]) -> ForkProof | None:
+        other = self.get_by_seq(entry.author, entry.seq)
+        if other is None:
+            other = next((e for e in pending if e.author == entry.author and e.seq == entry.seq), None)
+        return None if other is None else ForkProof.of(other, entry)
+
+    def _id_at(self, author: bytes, seq: int, pending: list[Entry]) -> bytes | None:
+        row = self._db.execute(
+            "SELECT id FROM entries WHERE author=? AND seq=?", (author, seq)
+        ).fetchone()
+        if row is not None:
+            return bytes(row[0])
+        for e in pending:
+            if e.author == author and e.seq == seq:
+                return e.id
+        return None
+
+    def _insert(self, entries: list[Entry], received: int) -> None:
+        self._db.executemany(
+            "INSERT INTO entries (id, author, seq, ts, kind, raw, received) VALUES (?,?,?,?,?,?,?)",
+            [(e.id, e.author, e.seq, e.ts, e.kind, e.raw, received) for e in entries],
+        )
+
+    def _advance(self, entry: Entry) -> None:
+        self._heads[entry.author] = ChainHead.of(entry)
+        self._count += 1
+        self._digest = None
+
+    class _Tx:
+        def __init__(self, db: sqlite3.Connection) -> None:
+            self.db = db
+
+        def __enter__(self) -> None:
+            self.db.execute("BEGIN IMMEDIATE")
+
+        def __exit__(self, exc_type: object, *rest: object) -> None:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+    def _transaction(self) -> Store._Tx:
+        return Store._Tx(self._db)
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def heads(self) -> dict[bytes, tuple[int, bytes]]:
+        """Every author's latest (seq, id): a copy."""
+        return {a: (h.seq, h.id) for a, h in self._heads.items()}
+
+    def head(self, author: bytes) -> ChainHead | None:
+        """The latest entry of `author` held here."""
+        return self._heads.get(author)
+
+    def heads_digest(self) -> bytes:
+        """sha256 over the sorted heads: equal digests mean equal heads (anti-entropy)."""
+        if self._digest is None:
+            h = hashlib.sha256(b"trustnet/v1/heads")
+            pack = struct.Struct(">Q").pack
+            for author in sorted(self._heads):
+                head = self._heads[author]
+                h.update(author + pack(head.seq) + head.id)
+            self._digest = h.digest()
+        return self._digest
+
+    def get(self, entry_id: bytes) -> Entry | None:
+        """The entry with this id, if held."""
+        row = self._db.execute("SELECT raw FROM entries WHERE id=?", (entry_id,)).fetchone()
+        return None if row is None else _stored(row[0])
+
+    def get_by_seq(self, author: bytes, seq: int) -> Entry | None:
+        """The entry of `author` at `seq`, if held."""
+        row = self._db.execute(
+            "SELECT raw FROM entries WHERE author=? AND seq=?", (author, seq)
+        ).fetchone()
+        return None if row is None else _stored(row[0])
+
+    def range(self, author: bytes, after_seq: int, limit: int) -> list[Entry]:
+        """Up to `limit` entries of `author` with seq > after_seq, ascending."""
+        rows = self._db.execute(
+            "SELECT raw FROM entries WHERE author=? AND seq>? ORDER BY seq LIMIT ?",
+            (author, after_seq, limit),
+        )
+        return [_stored(raw) for (raw,) in rows]
+
+    def query(
+        self,
+        *,
+        author: bytes | None = None,
+        kind: str | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> list[Entry]:
+        """Entries by author (after: a seq) or in arrival order (after: a cursor), by kind."""
+        return [e for e, _ in self.page(author=author, kind=kind, after=after, limit=limit)]
+
+    def page(
+        self,
+        *,
+        author: bytes | None = None,
+        kind: str | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> list[tuple[Entry, int]]:
+        """Like `query`, with each entry's cursor (its seq when by author, else its row)."""
+        where, args = [], []
+        if author is not None:
+            where.append("author=? AND seq>?")
+            args += [author, after]
+            cursor, order = "seq", "seq"
+        else:
+            where.append("rowid>?")
+            args.append(after)
+            cursor, order = "rowid", "rowid"
+        if kind is not None:
+            where.append("kind=?")
+            args.append(kind)
+        sql = f"SELECT raw, {cursor} FROM entries WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?"
+        return [(_stored(raw), c) for raw, c in self._db.execute(sql, (*args, limit))]
+
+    def iter_all(self, batch: int = 5000) -> Iterator[Entry]:
+        """Every entry in arrival order, read in batches (for recomputations)."""
+        after = 0
+        while True:
+            rows = self._db.execute(
+                "SELECT raw, rowid FROM entries WHERE rowid>? ORDER BY rowid LIMIT ?", (after, batch)
+            ).fetchall()
+            if not rows:
+                return
+            for raw, _ in rows:
+                yield _stored(raw)
+            after = rows[-1][1]
+
+    def export_raw(self) -> Iterator[bytes]:
+        """Every entry's wire bytes, each author's chain in order (for bundles)."""
+        for (raw,) in self._db.execute("SELECT raw FROM entries ORDER BY author, seq"):
+            yield bytes(raw)
+
+    def forks(self) -> list[ForkProof]:
+        """Every fork proof held."""
+        rows = self._db.execute("SELECT proof FROM forks ORDER BY found, author, seq")
+        return [decode_fork_proof(bytes(p)) for (p,) in rows]
+
+    def forked_authors(self) -> set[bytes]:
+        """Authors proven to have equivocated."""
+        return set(self._forked)
+
+    def count(self) -> int:
+        """How many entries are held."""
+        return int(self._count)
+
+    def author_count(self) -> int:
+        """How many authors have entries here."""
+        return len(self._heads)
+
+    def kinds(self) -> dict[str, int]:
+        """Entry counts by kind."""
+        return {k: n for k, n in self._db.execute("SELECT kind, COUNT(*) FROM entries GROUP BY kind")}
