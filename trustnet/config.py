@@ -78,10 +78,10 @@ class NodeConfig:
             raise ConfigError(f"{where}: log_level must be one of {', '.join(LOG_LEVELS)}")
         sections = {}
         for s in SECTIONS:
-            table = data.get(s, {})
-            if not isinstance(table, dict):
-                raise ConfigError(f"{where}: [{s}] must be a table")
-            sections[s] = table
+            if s in data:
+                if not isinstance(data[s], dict):
+                    raise ConfigError(f"{where}: [{s}] must be a table")
+                sections[s] = data[s]
         return cls(name, listen, peers, anchors, log_format, log_level, sections)
 
     def to_toml(self) -> str:

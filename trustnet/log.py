@@ -58,10 +58,31 @@ def _pack(obj: Any) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)  # type: ignore[no-any-return]
 
 
+_SCALARS = frozenset({type(None), bool, int, str, bytes})
+
+
+def _plain(value: Any, depth: int) -> bool:
+    """Fast path of `_check_value`: True when the value holds only what entries may hold."""
+    t = type(value)
+    if t is dict:
+        if depth >= MAX_DEPTH:
+            return False
+        for k, v in value.items():
+            if type(k) is not str or (type(v) not in _SCALARS and not _plain(v, depth + 1)):
+                return False
+        return True
+    if t is list:
+        if depth >= MAX_DEPTH:
+            return False
+        return all(type(v) in _SCALARS or _plain(v, depth + 1) for v in value)
+    return t in _SCALARS
+
+
 def _check_value(value: Any, depth: int, where: str) -> None:
     """Reject floats, ext types (incl. msgpack Timestamps), non-str keys and deep nesting."""
-    if value is None or isinstance(value, bool | int | str | bytes):
+    if _plain(value, depth):
         return
+    # Slow path, only on failure: find the offending place and name it.
     if isinstance(value, list | dict):
         if depth >= MAX_DEPTH:
             raise EntryError(f"{where}: nesting deeper than {MAX_DEPTH}", code="bad_encoding")
@@ -156,7 +177,7 @@ def sign_entry(
     raw = _pack([payload, sig])
     if len(raw) > MAX_ENTRY_BYTES:
         raise EntryError(f"entry is {len(raw)} bytes; the limit is {MAX_ENTRY_BYTES}", code="too_large")
-    return decode_entry(raw, verify=False)
+    return decode_entry(raw, verify=False, check_body=validate)
 
 
 def decode_entry(raw: bytes, *, verify: bool = True, check_body: bool = True) -> Entry:
@@ -316,6 +337,8 @@ class ForkProof:
 
 def decode_fork_proof(raw: bytes) -> ForkProof:
     """Check a fork proof without trusting whoever relayed it."""
+    if not isinstance(raw, bytes | bytearray):
+        raise ForkProofError("a fork proof is bytes")
     if len(raw) > 2 * MAX_ENTRY_BYTES + 16:
         raise ForkProofError("fork proof too large")
     try:

@@ -19,7 +19,8 @@ import hashlib
 import os
 import sqlite3
 import struct
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -92,6 +93,20 @@ class IngestResult:
     gaps: Mapping[bytes, int] = field(default_factory=dict)
 
 
+_PARALLEL_MIN = 32
+
+
+def _signatures_ok(entries: Sequence[Entry]) -> list[bool]:
+    result = []
+    for e in entries:
+        try:
+            verify_signature(e.author, e.payload, e.sig)
+            result.append(True)
+        except EntryError:
+            result.append(False)
+    return result
+
+
 def _stored(raw: bytes) -> Entry:
     # Entries in the store were verified on the way in; the file is ours.
     return decode_entry(raw, verify=False, check_body=False)
@@ -106,9 +121,12 @@ class Store:
         *,
         lock_file: IO[str] | None = None,
         readonly: bool = False,
+        verify_threads: int | None = None,
     ) -> None:
         self.path = path
         self.readonly = readonly
+        self._threads = max(1, min(4, os.cpu_count() or 1)) if verify_threads is None else verify_threads
+        self._pool: ThreadPoolExecutor | None = None
         self._lock_file = lock_file
         target = ":memory:" if path is None else str(path)
         try:
@@ -175,6 +193,9 @@ class Store:
 
     def close(self) -> None:
         """Close the database and release the directory lock."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
         try:
             self._db.close()
         finally:
@@ -225,12 +246,25 @@ class Store:
                 rejected.append(Rejected(index, None, exc.code, exc.message))
         candidates.sort(key=lambda c: (c[1].author, c[1].seq))
 
+        # Duplicates of stored entries cost one lookup and no signature check.
+        fresh: list[tuple[int, Entry, bool]] = []
+        duplicates = 0
+        for candidate in candidates:
+            _, entry, _ = candidate
+            head = self._heads.get(entry.author)
+            if head is not None and entry.seq <= head.seq and self._id_at(entry.author, entry.seq, ()) == entry.id:
+                duplicates += 1
+            else:
+                fresh.append(candidate)
+        # Signatures are the cost of ingest: check them on all cores at once.
+        unchecked = [entry for _, entry, checked in fresh if not checked]
+        bad_sig = {e.id for e, ok in zip(unchecked, self._verify_many(unchecked), strict=True) if not ok}
+
         heads = dict(self._heads)  # working copy, committed with the transaction
         accepted: list[Entry] = []
         forks: list[ForkProof] = []
         gaps: dict[bytes, int] = {}
-        duplicates = 0
-        for index, entry, checked in candidates:
+        for index, entry, checked in fresh:
             head = heads.get(entry.author)
             try:
                 if head is not None and entry.seq <= head.seq:
@@ -238,8 +272,8 @@ class Store:
                     if known == entry.id:
                         duplicates += 1
                         continue
-                    if not checked:
-                        verify_signature(entry.author, entry.payload, entry.sig)
+                    if entry.id in bad_sig:
+                        raise EntryError("signature does not verify", code="bad_signature")
                     proof = self._fork_with(entry, accepted)
                     if proof is not None and self._store_fork(proof):
                         forks.append(proof)
@@ -249,8 +283,9 @@ class Store:
                     continue
                 check_chain(entry, head)
                 check_timestamp(entry, now_ms)
+                if entry.id in bad_sig:
+                    raise EntryError("signature does not verify", code="bad_signature")
                 if not checked:
-                    verify_signature(entry.author, entry.payload, entry.sig)
                     validate_body(entry.kind, entry.body)
             except EntryError as exc:
                 rejected.append(Rejected(index, entry.id_hex, exc.code, exc.message))
@@ -264,6 +299,16 @@ class Store:
                 self._advance(entry)
         rejected.sort(key=lambda r: r.index)
         return IngestResult(tuple(accepted), duplicates, tuple(rejected), tuple(forks), gaps)
+
+    def _verify_many(self, entries: list[Entry]) -> list[bool]:
+        """Check signatures; libsodium releases the GIL, so threads use every core."""
+        if len(entries) < 2 * _PARALLEL_MIN or self._threads == 1:
+            return _signatures_ok(entries)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="trustnet-verify")
+        step = -(-len(entries) // self._threads)
+        chunks = [entries[i : i + step] for i in range(0, len(entries), step)]
+        return [ok for part in self._pool.map(_signatures_ok, chunks) for ok in part]
 
     def add_fork(self, proof: ForkProof) -> bool:
         """Store a fork proof learned from elsewhere; True when it was new."""
@@ -286,7 +331,7 @@ class Store:
             other = next((e for e in pending if e.author == entry.author and e.seq == entry.seq), None)
         return None if other is None else ForkProof.of(other, entry)
 
-    def _id_at(self, author: bytes, seq: int, pending: list[Entry]) -> bytes | None:
+    def _id_at(self, author: bytes, seq: int, pending: Sequence[Entry]) -> bytes | None:
         row = self._db.execute(
             "SELECT id FROM entries WHERE author=? AND seq=?", (author, seq)
         ).fetchone()

@@ -1,5 +1,6 @@
 """CSBM statement kinds, their strict body schemas, the Vienna Document figures and derived facts."""
 
+from trustnet.statements.evidence import Evidence
 from trustnet.statements.facts import days_of_notice, is_notifiable, is_observable, notice_ok
 from trustnet.statements.figures import ViennaFigures
 from trustnet.statements.kinds import (
@@ -20,24 +21,37 @@ from trustnet.statements.kinds import (
     parse_body,
     validate_body,
 )
+from trustnet.statements.rules import (
+    DEFAULT_WEIGHTS,
+    RULES,
+    RuleWeights,
+    evaluate,
+    exchange_deadline,
+)
 
 __all__ = [
+    "DEFAULT_WEIGHTS",
     "KINDS",
+    "RULES",
     "AnnualExchange",
     "Attestation",
     "Calendar",
     "ConsultationReply",
     "ConsultationRequest",
+    "Evidence",
     "InspectionReport",
     "InspectionRequest",
     "InspectionResponse",
     "Notification",
     "Observation",
     "Profile",
+    "RuleWeights",
     "Statement",
     "Trust",
     "ViennaFigures",
     "days_of_notice",
+    "evaluate",
+    "exchange_deadline",
     "is_notifiable",
     "is_observable",
     "notice_ok",

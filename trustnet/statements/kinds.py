@@ -281,6 +281,8 @@ def _compile(tp: Any) -> Check:
     origin = typing.get_origin(tp)
     if origin is Annotated:
         base, *marks = typing.get_args(tp)
+        if base is int and len(marks) == 1 and isinstance(marks[0], Range):
+            return _int_range(marks[0])  # the hottest shape: fused into one check
         inner = _compile(base)
         checks = [_mark(m) for m in marks]
 
@@ -356,6 +358,22 @@ def _compile(tp: Any) -> Check:
     raise TypeError(f"unsupported schema type {tp!r}")
 
 
+def _int_range(mark: Range) -> Check:
+    lo = -(2**64) if mark.lo is None else mark.lo
+    hi = 2**64 if mark.hi is None else mark.hi
+    lo_s = "" if mark.lo is None else f"{mark.lo} <= "
+    hi_s = "" if mark.hi is None else f" <= {mark.hi}"
+
+    def int_range(v: Any, where: str) -> Any:
+        if type(v) is not int or not lo <= v <= hi:
+            if isinstance(v, int) and not isinstance(v, bool):
+                raise _bad(where, f"an integer {lo_s}n{hi_s}", v)
+            raise _bad(where, "an integer", v)
+        return v
+
+    return int_range
+
+
 def _mark(mark: Any) -> Callable[[Any, str], None]:
     if isinstance(mark, Range):
 
@@ -407,7 +425,7 @@ def _record(cls: type[R]) -> Callable[[Any, str], R]:
             raise _bad(where, "a map", v)
         extra = v.keys() - names
         if extra:
-            name = sorted(extra)[0]
+            name = sorted(extra, key=str)[0]
             raise EntryError(
                 f"{where}.{name}: unknown field for {label} (put extensions under 'ext')",
                 code="bad_body",
@@ -415,7 +433,7 @@ def _record(cls: type[R]) -> Callable[[Any, str], R]:
         values = {}
         for name, required, check in spec:
             if name in v:
-                values[name] = check(v[name], f"{where}.{name}")
+                values[name] = check(v[name], where + "." + name)
             elif required:
                 raise EntryError(f"{where}.{name}: missing", code="bad_body")
         return cls(**values)
@@ -434,7 +452,9 @@ def parse_body(kind: str, body: Mapping[str, Any]) -> Statement:
         raise EntryError(
             f"unknown kind {kind!r} (known: {', '.join(sorted(_PARSERS))})", code="unknown_kind"
         )
-    result: Statement = parser(dict(body) if not isinstance(body, dict) else body, kind)
+    if not isinstance(body, Mapping):
+        raise EntryError(f"{kind}: body is a map", code="bad_body")
+    result: Statement = parser(body if isinstance(body, dict) else dict(body), kind)
     return result
 
 

@@ -1,0 +1,43 @@
+"""node.toml: the example documents every setting, and every setting it documents loads."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from trustnet.config import NodeConfig
+from trustnet.errors import ConfigError
+from trustnet.statements import RuleWeights, ViennaFigures
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "configs" / "node.example.toml"
+
+
+def test_the_example_config_loads_with_the_defaults():
+    data = tomllib.loads(EXAMPLE.read_text())
+    config = NodeConfig.from_mapping(data)
+    assert ViennaFigures.from_mapping(config.section("rules")) == ViennaFigures()
+    assert RuleWeights.from_mapping(config.section("weights")) == RuleWeights()
+
+
+def test_the_example_documents_every_figure_and_weight():
+    data = tomllib.loads(EXAMPLE.read_text())
+    assert set(data["rules"]) == set(ViennaFigures.__dataclass_fields__)
+    assert set(data["weights"]) == set(RuleWeights.__dataclass_fields__)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"nme": "typo"}, {"listen": "7400"}, {"peers": ["ftp://x"]}, {"anchors": ["nope"]},
+     {"log_format": "xml"}, {"gossip": 3}],
+)
+def test_bad_settings_are_named(data):
+    with pytest.raises(ConfigError):
+        NodeConfig.from_mapping(data)
+
+
+def test_to_toml_round_trips():
+    config = NodeConfig(name='a "quoted" name', listen="127.0.0.1:0", peers=("http://x:1",),
+                        sections={"rules": {"notify_days": 30}})
+    assert NodeConfig.from_mapping(tomllib.loads(config.to_toml())) == config

@@ -1,0 +1,162 @@
+"""The store: durable own appends, idempotent chain-ordered ingest, forks, locking, queries."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import T0, chain, ident, trust_body
+from trustnet.errors import StoreError
+from trustnet.log import sign_entry
+from trustnet.store import Store
+
+
+def test_append_own_links_the_chain_and_never_goes_back_in_time(alice):
+    store = Store(None)
+    e1 = store.append_own(alice, "trust", trust_body("ab" * 32), T0)
+    e2 = store.append_own(alice, "trust", trust_body("cd" * 32), T0 - 5000)
+    assert (e1.seq, e1.prev) == (1, None)
+    assert (e2.seq, e2.prev, e2.ts) == (2, e1.id, T0)  # ts clamped to the chain's last
+    assert store.head(alice.public_key).id == e2.id
+    assert store.count() == 2
+
+
+def test_own_entries_survive_reopen(tmp_path: Path, alice):
+    with Store.open_dir(tmp_path) as store:
+        ids = [store.append_own(alice, "trust", trust_body("ab" * 32, i), T0 + i).id for i in range(5)]
+    with Store.open_dir(tmp_path) as store:
+        assert [e.id for e in store.range(alice.public_key, 0, 100)] == ids
+        assert store.head(alice.public_key).seq == 5
+
+
+def test_ingest_is_idempotent_and_orders_chains(alice, bob):
+    entries = chain(alice, 20) + chain(bob, 10)
+    shuffled = [e.raw for e in entries]
+    random.Random(4).shuffle(shuffled)
+    store = Store(None)
+    first = store.ingest(shuffled, T0 + 10**6)
+    assert len(first.accepted) == 30 and not first.rejected and not first.gaps
+    again = store.ingest(shuffled, T0 + 10**6)
+    assert (len(again.accepted), again.duplicates) == (0, 30)
+    assert [e.seq for e in store.range(alice.public_key, 5, 3)] == [6, 7, 8]
+
+
+def test_entries_beyond_a_gap_are_reported_not_stored(alice):
+    entries = chain(alice, 6)
+    store = Store(None)
+    result = store.ingest([entries[0].raw, entries[1].raw, entries[4].raw], T0 + 10**6)
+    assert [e.seq for e in result.accepted] == [1, 2]
+    assert result.gaps == {alice.public_key: 2}
+    assert store.count() == 2
+    result = store.ingest([e.raw for e in entries[2:]], T0 + 10**6)
+    assert [e.seq for e in result.accepted] == [3, 4, 5, 6]
+
+
+def test_bad_entries_are_rejected_with_codes_and_the_rest_kept(alice):
+    entries = chain(alice, 3)
+    forged = bytearray(entries[1].raw)
+    forged[-1] ^= 1
+    store = Store(None)
+    result = store.ingest([entries[0].raw, bytes(forged), b"\x00garbage"], T0 + 10**6)
+    assert [e.seq for e in result.accepted] == [1]
+    assert sorted(r.code for r in result.rejected) == ["bad_encoding", "bad_signature"]
+    assert {r.index for r in result.rejected} == {1, 2}
+
+
+def test_future_entries_are_rejected(alice):
+    e = sign_entry(alice, seq=1, prev=None, ts=T0 + 6 * 60_000, kind="trust", body=trust_body("ab" * 32))
+    result = Store(None).ingest([e.raw], T0)
+    assert [r.code for r in result.rejected] == ["bad_timestamp"]
+
+
+def test_equivocation_yields_a_stored_fork_proof(alice):
+    store = Store(None)
+    a = chain(alice, 2)
+    b2 = sign_entry(alice, seq=2, prev=a[0].id, ts=T0 + 5, kind="trust", body=trust_body("cd" * 32))
+    store.ingest([e.raw for e in a], T0 + 10**6)
+    result = store.ingest([b2.raw], T0 + 10**6)
+    assert len(result.forks) == 1
+    proof = result.forks[0]
+    assert {proof.a.id, proof.b.id} == {a[1].id, b2.id}
+    assert store.forked_authors() == {alice.public_key}
+    assert store.add_fork(proof) is False  # already known
+    assert [p.encode() for p in store.forks()] == [proof.encode()]
+    # the first branch stays; the equivocating entry is not stored
+    assert store.get(b2.id) is None and store.get(a[1].id) is not None
+
+
+def test_equivocation_inside_one_batch_is_caught(alice):
+    a = chain(alice, 2)
+    b2 = sign_entry(alice, seq=2, prev=a[0].id, ts=T0 + 5, kind="trust", body=trust_body("cd" * 32))
+    result = Store(None).ingest([a[0].raw, a[1].raw, b2.raw], T0 + 10**6)
+    assert len(result.accepted) == 2 and len(result.forks) == 1
+
+
+def test_a_forged_second_entry_is_not_a_fork(alice):
+    a = chain(alice, 2)
+    b2 = sign_entry(ident(9), seq=2, prev=a[0].id, ts=T0, kind="trust", body=trust_body("cd" * 32))
+    raw = bytearray(b2.raw)
+    # splice alice's key in as author: the signature no longer verifies
+    payload_at = raw.find(ident(9).public_key)
+    raw[payload_at : payload_at + 32] = alice.public_key
+    store = Store(None)
+    store.ingest([e.raw for e in a], T0 + 10**6)
+    result = store.ingest([bytes(raw)], T0 + 10**6)
+    assert not result.forks and [r.code for r in result.rejected] == ["bad_signature"]
+
+
+def test_a_forked_identity_refuses_to_sign(alice):
+    store = Store(None)
+    a = chain(alice, 2)
+    b2 = sign_entry(alice, seq=2, prev=a[0].id, ts=T0 + 5, kind="trust", body=trust_body("cd" * 32))
+    store.ingest([a[0].raw, a[1].raw, b2.raw], T0 + 10**6)
+    with pytest.raises(StoreError) as exc:
+        store.append_own(alice, "trust", trust_body("ab" * 32), T0)
+    assert exc.value.code == "forked"
+
+
+def test_one_writer_per_directory(tmp_path: Path):
+    with Store.open_dir(tmp_path):
+        with pytest.raises(StoreError) as exc:
+            Store.open_dir(tmp_path)
+        assert exc.value.code == "locked"
+        # a reader is fine beside the writer
+        with Store.open_dir(tmp_path, readonly=True) as reader:
+            assert reader.count() == 0
+    Store.open_dir(tmp_path).close()  # released on close
+
+
+def test_heads_digest_tracks_heads(alice, bob):
+    s1, s2 = Store(None), Store(None)
+    assert s1.heads_digest() == s2.heads_digest()
+    entries = chain(alice, 3) + chain(bob, 2)
+    s1.ingest([e.raw for e in entries], T0 + 10**6)
+    assert s1.heads_digest() != s2.heads_digest()
+    s2.ingest([e.raw for e in reversed(entries)], T0 + 10**6)
+    assert s1.heads_digest() == s2.heads_digest()
+    assert s1.heads() == {alice.public_key: (3, entries[2].id), bob.public_key: (2, entries[4].id)}
+
+
+def test_queries_by_author_kind_and_cursor(alice, bob):
+    store = Store(None)
+    store.ingest([e.raw for e in chain(alice, 5) + chain(bob, 5)], T0 + 10**6)
+    store.append_own(ident(3), "profile", {"name": "x", "role": "state", "urls": []}, T0)
+    assert len(store.query(kind="trust", limit=100)) == 10
+    assert [e.kind for e in store.query(kind="profile")] == ["profile"]
+    page = store.page(limit=4)
+    rest = store.page(after=page[-1][1], limit=100)
+    assert len(page) + len(rest) == 11
+    assert [e.seq for e in store.query(author=bob.public_key, after=3)] == [4, 5]
+    assert store.kinds() == {"trust": 10, "profile": 1}
+
+
+def test_a_corrupt_database_is_a_clear_error(tmp_path: Path):
+    (tmp_path / "store.sqlite").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError) as exc:
+        Store.open_dir(tmp_path)
+    assert exc.value.code == "bad_store"
+    with pytest.raises(StoreError) as again:  # the lock was released on the way out
+        Store.open_dir(tmp_path)
+    assert again.value.code == "bad_store"

@@ -1,0 +1,24 @@
+"""Benchmarks: they measure, they do not assert (`trustnet bench NAME [--json]`).
+
+Each module has `run(...) -> dict` and `main(argv) -> int`.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+BENCHMARKS = {
+    "ingest": "bundle import through the store against raw libsodium verification",
+    "gossip": "ingest through the HTTP gossip path against raw libsodium verification",
+    "trust": "personalized EigenTrust against networkx PageRank",
+    "beliefs": "full belief recompute and incremental update cost",
+    "feedback": "suspicion estimator update and recompute cost",
+    "sim": "dissemination rounds and anti-entropy bytes on the in-memory simulator",
+}
+
+
+def main(name: str, argv: list[str]) -> int:
+    """Run benchmark `name` with its own arguments."""
+    module = importlib.import_module(f"trustnet.bench.{name}")
+    result: int = module.main(argv)
+    return result

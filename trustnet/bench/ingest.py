@@ -1,0 +1,127 @@
+"""Ingest benchmark: import a bundle of N entries from A authors into a fresh store, and compare
+its rate with raw libsodium verifications per second measured in the same run (DESIGN 11:
+the ratio should be >= 0.8 — verification nearly the only cost). Peak resident memory of the
+import is measured in a child process running the real `trustnet import`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from nacl.bindings import crypto_sign_open
+
+from trustnet.bundle import import_bundle, iter_bundle, write_bundle
+from trustnet.identity import ENTRY_DOMAIN, Identity
+from trustnet.log import decode_entry, sign_entry
+from trustnet.store import Store
+
+NOW = 1_790_000_000_000
+
+
+def make_bundle(path: Path, n: int, authors: int, seed: int = 1) -> None:
+    """Write a bundle of n realistic entries, round-robin over `authors` chains."""
+    ids = [Identity.from_seed(seed.to_bytes(4, "big") + i.to_bytes(28, "big")) for i in range(authors)]
+    heads: list[tuple[int, bytes | None]] = [(0, None)] * authors
+    raws = []
+    for k in range(n):
+        a = k % authors
+        seq, prev = heads[a]
+        body = {
+            "subject": ids[(a + 1) % authors].party_id,
+            "area": f"sector {k % 97}",
+            "at": NOW - 86_400_000 + k,
+            "troops": 1000 + k % 20000,
+            "tanks": k % 400,
+            "acv": k % 600,
+            "artillery": k % 300,
+            "method": "aerial",
+            "confidence": 700,
+            "evidence": [],
+        }
+        e = sign_entry(ids[a], seq=seq + 1, prev=prev, ts=NOW - n + k, kind="observation", body=body)
+        heads[a] = (e.seq, e.id)
+        raws.append(e.raw)
+    with open(path, "wb") as f:
+        write_bundle(f, raws)
+
+
+def raw_verify_rate(raws: list[bytes]) -> float:
+    """Verifications per second of libsodium alone over the same entries."""
+    msgs = []
+    for raw in raws:
+        e = decode_entry(raw, verify=False, check_body=False)
+        msgs.append((e.sig + ENTRY_DOMAIN + e.payload, e.author))
+    t0 = time.perf_counter()
+    for signed, pk in msgs:
+        crypto_sign_open(signed, pk)
+    return len(msgs) / (time.perf_counter() - t0)
+
+
+def run(n: int = 100_000, authors: int = 50, rss: bool = True) -> dict[str, Any]:
+    """Measure import rate, raw verify rate, their ratio and the import's peak RSS."""
+    with tempfile.TemporaryDirectory(prefix="trustnet-bench-") as tmp:
+        bundle = Path(tmp) / "bench.bundle"
+        t0 = time.perf_counter()
+        make_bundle(bundle, n, authors)
+        gen_s = time.perf_counter() - t0
+        raws = list(iter_bundle(bundle))
+        raw_rate = raw_verify_rate(raws)
+        del raws
+        store_dir = Path(tmp) / "node"
+        store_dir.mkdir()
+        with Store.open_dir(store_dir) as store:
+            t0 = time.perf_counter()
+            report = import_bundle(store, bundle, NOW)
+            import_s = time.perf_counter() - t0
+            assert report.ok and report.accepted == n, report
+        raw_after = raw_verify_rate(list(iter_bundle(bundle))[: min(n, 20_000)])
+        raw_rate = max(raw_rate, raw_after)
+        result: dict[str, Any] = {
+            "entries": n,
+            "authors": authors,
+            "generate_s": round(gen_s, 2),
+            "import_s": round(import_s, 3),
+            "import_per_s": round(n / import_s),
+            "raw_verify_per_s": round(raw_rate),
+            "ratio": round(n / import_s / raw_rate, 3),
+        }
+        if rss:
+            result["import_peak_rss_mb"] = _child_import_rss(bundle, Path(tmp) / "rss")
+        return result
+
+
+def _child_import_rss(bundle: Path, node_dir: Path) -> float:
+    """Peak RSS (MB) of a real `trustnet import` process."""
+    env = dict(os.environ)
+    subprocess.run([sys.executable, "-m", "trustnet", "init", str(node_dir)], check=True,
+                   capture_output=True, env=env)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run([sys.executable, "-m", "trustnet", "import", str(node_dir), str(bundle)],
+                   check=True, capture_output=True, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(max(after, before) / 1024, 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`trustnet bench ingest [--entries N] [--authors A] [--json]`."""
+    p = argparse.ArgumentParser(prog="trustnet bench ingest", description=__doc__)
+    p.add_argument("--entries", type=int, default=100_000)
+    p.add_argument("--authors", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    print(f"generating {args.entries} signed entries from {args.authors} authors...", file=sys.stderr)
+    result = run(args.entries, args.authors)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result.items():
+            print(f"{k:<20} {v}")
+    return 0

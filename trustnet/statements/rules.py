@@ -1,0 +1,776 @@
+"""The CSBM rule engine: signed statements in, evidence about parties out (DOMAIN.md, DESIGN 4).
+
+`evaluate` is a pure function of the entries it is given, the time `now_ms`
+(used only to decide that a deadline has passed), the Vienna figures and the
+rule weights. It derives every fact itself from bodies and entry timestamps
+(`Entry.ts`, signed by the author): whether an activity was notifiable,
+notified 42 days ahead, answered within 48 hours... never from a sender's flags.
+
+Conventions, chosen so that the trust layer can weigh each fact:
+
+- Only a party's own signed statements can cooperate for it: notifications,
+  consultation replies and inspection responses count only when authored by
+  the party they concern. Observations, requests and reports are by others
+  about that party; a statement about its own author is ignored.
+- `sources` are the *other* parties whose statements the fact rests on (the
+  observers, the inspector, the requester). A fact that rests only on the
+  party's own signatures (a late notification, an on-time annual exchange, a
+  fork proof) has no sources: it is self-proving, and `verifiable=True`.
+- Facts that rest on the party's own signed answer (a reply, an acceptance, a
+  refusal) are `verifiable=True`; facts that rest on the absence of an answer
+  are not (gossip may simply not have delivered it).
+- What others *found* (observations, inspection reports) about one activity is
+  one fact per basis: the findings of inspections the host accepted (a report
+  by the requester of an accepted request: `verifiable=True`), and everything
+  else (observations, unaccepted reports: `verifiable=False`). So an activity
+  first observed and later inspected yields an unverified fact when it was
+  observed and a verifiable one when it was inspected; a consumer that wants
+  one fact per activity can key on `entries[0]`, the notification the findings
+  were compared with (or the first finding when there was none).
+- A finding is compared with the party's notification that covers it: the same
+  `activity` name when the finding gives one, else the same area (compared
+  case- and space-insensitively) with the notified [start, end] overlapping the
+  time of the finding (an observation's `at`; for an inspection, from the
+  request to the report). When several cover it, the latest one published at
+  or before the finding governs (amendments supersede), else the earliest one.
+- Answers after their deadline count as no answer: a consultation reply after
+  48 h is `consultation_unanswered`, an inspection response after 24 h is
+  treated as a refusal (and does not count towards the host's quota).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from trustnet.errors import ConfigError, EntryError
+from trustnet.log import Entry, ForkProof
+from trustnet.statements.evidence import Evidence
+from trustnet.statements.facts import days_of_notice, is_notifiable, is_observable, notice_ok
+from trustnet.statements.figures import DEFAULT_FIGURES, HOUR_MS, ViennaFigures
+from trustnet.statements.kinds import (
+    AnnualExchange,
+    ConsultationReply,
+    ConsultationRequest,
+    InspectionReport,
+    InspectionRequest,
+    InspectionResponse,
+    Notification,
+    Observation,
+    parse_body,
+)
+
+# -- configuration ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RuleWeights:
+    """Weight of each rule's evidence: DOMAIN.md's Goldstein scale / 10 (CAMEO code in brackets)."""
+
+    unnotified_activity: float = -0.72  # [154] mobilize without notification
+    undercounted_notification: float = -0.72
+    observers_not_invited: float = -0.40
+    consultation_unanswered: float = -0.50  # [101] demand information, unanswered
+    inspection_refused: float = -0.40  # [1245]
+    inspection_accepted: float = +0.90  # [0862] receive inspectors
+    inspection_consistent: float = +0.70  # [064] share information
+    consultation_answered: float = +0.10  # [040] consult
+    annual_exchange_on_time: float = +0.70  # [064]
+    equivocation: float = -1.0  # distrust: compliance fully negative
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> RuleWeights:
+        """Defaults overridden by `values` (the `[weights]` table of node.toml)."""
+        known = {f.name for f in fields(cls)}
+        clean: dict[str, float] = {}
+        for key, value in values.items():
+            if key not in known:
+                raise ConfigError(
+                    f"weights.{key}: unknown rule (known: {', '.join(sorted(known))})"
+                )
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"weights.{key}: expected a number, got {value!r}")
+            if not math.isfinite(value):
+                raise ConfigError(f"weights.{key}: expected a finite number, got {value!r}")
+            clean[key] = float(value)
+        return replace(cls(), **clean)
+
+    def of(self, rule: str) -> float:
+        """The weight of `rule` (one of RULES)."""
+        value: float = getattr(self, rule)
+        return value
+
+
+DEFAULT_WEIGHTS = RuleWeights()
+RULES: tuple[str, ...] = tuple(f.name for f in fields(RuleWeights))
+
+# -- small helpers ---------------------------------------------------------------------------
+
+S = TypeVar("S")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _Stmt(Generic[S]):
+    """An entry with its typed body."""
+
+    entry: Entry
+    body: S
+
+    @property
+    def id(self) -> str:
+        return self.entry.id_hex
+
+    @property
+    def author(self) -> str:
+        return self.entry.author_hex
+
+    @property
+    def ts(self) -> int:
+        return self.entry.ts
+
+    def key(self) -> tuple[int, str]:
+        """Publication order: timestamp, then id (a total, deterministic order)."""
+        return (self.entry.ts, self.entry.id_hex)
+
+
+def _utc(ms: int) -> datetime | None:
+    try:
+        return _EPOCH + timedelta(milliseconds=ms)
+    except OverflowError:  # beyond year 9999: no calendar date
+        return None
+
+
+def _year(ms: int) -> int:
+    when = _utc(ms)
+    return when.year if when is not None else 10_000
+
+
+def _date(ms: int) -> str:
+    when = _utc(ms)
+    return when.strftime("%Y-%m-%d %H:%M UTC") if when is not None else f"{ms} ms"
+
+
+def _ms(when: datetime) -> int:
+    return (when - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _norm_area(area: str) -> str:
+    return " ".join(area.split()).casefold()
+
+
+def _hours(ms: int) -> str:
+    return f"{ms / HOUR_MS:g} h"
+
+
+Counts = Notification | Observation | InspectionReport
+
+
+def _fmt_counts(c: Counts) -> str:
+    parts = [f"{c.troops} troops"]
+    parts += [f"{getattr(c, f)} {label}" for f, label in _FIELDS[1:] if getattr(c, f)]
+    if isinstance(c, Notification):
+        if c.amphibious:
+            parts.append(f"{c.amphibious} amphibious/airborne troops")
+        if c.sorties:
+            parts.append(f"{c.sorties} air sorties")
+    return " / ".join(parts)
+
+
+_FIELDS = (("troops", "troops"), ("tanks", "tanks"), ("acv", "ACV"), ("artillery", "artillery"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Threshold:
+    regime: str  # "notification" or "observation"
+    field: str
+    value: int
+
+    def text(self) -> str:
+        return f"{self.value} {dict(_FIELDS)[self.field]}"
+
+
+def _thresholds(fig: ViennaFigures) -> tuple[_Threshold, ...]:
+    # The figures an observation or report can show (they carry no amphibious or sortie counts).
+    return (
+        _Threshold("notification", "troops", fig.notify_troops),
+        _Threshold("notification", "tanks", fig.notify_tanks),
+        _Threshold("notification", "acv", fig.notify_acv),
+        _Threshold("notification", "artillery", fig.notify_artillery),
+        _Threshold("observation", "troops", fig.observe_troops),
+        _Threshold("observation", "tanks", fig.observe_tanks),
+    )
+
+
+def _crossed(found: Counts, notified: Counts, fig: ViennaFigures) -> list[_Threshold]:
+    """Thresholds that `found` meets and `notified` stays under (DOMAIN: undercounted)."""
+    return [
+        t
+        for t in _thresholds(fig)
+        if getattr(found, t.field) >= t.value > getattr(notified, t.field)
+    ]
+
+
+def _met(found: Counts, fig: ViennaFigures, regime: str) -> list[_Threshold]:
+    return [
+        t for t in _thresholds(fig) if t.regime == regime and getattr(found, t.field) >= t.value
+    ]
+
+
+def _describe(thresholds: Iterable[_Threshold]) -> str:
+    by_regime: dict[str, list[str]] = {}
+    for t in thresholds:
+        by_regime.setdefault(t.regime, []).append(t.text())
+    parts = [
+        f"the {regime} threshold{'s' if len(texts) > 1 else ''} ({', '.join(texts)})"
+        for regime, texts in by_regime.items()
+    ]
+    return " and ".join(parts)
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+# -- the index of statements -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Finding:
+    """What another party found about `party`: an observation or an inspection report."""
+
+    stmt: _Stmt[Observation] | _Stmt[InspectionReport]
+    party: str
+    activity: str | None
+    area: str | None  # normalized; None: a report whose request is unknown
+    area_text: str
+    window: tuple[int, int]  # when the activity was seen
+    verified: bool  # a report by the requester of an inspection the host accepted in time
+    support: tuple[str, ...]  # further entry ids it rests on (request, acceptance)
+
+    @property
+    def counts(self) -> Observation | InspectionReport:
+        return self.stmt.body
+
+    @property
+    def verb(self) -> str:
+        return "inspection found" if isinstance(self.stmt.body, InspectionReport) else "observed"
+
+    def rank(self) -> tuple[int, int, int, int, str]:
+        c = self.counts
+        return (c.troops, c.tanks, c.acv, c.artillery, self.stmt.id)
+
+
+class _Index:
+    """The entries by kind, typed, with the lookups the rules need."""
+
+    def __init__(self, entries: Iterable[Entry], fig: ViennaFigures) -> None:
+        self.fig = fig
+        self.notifications: list[_Stmt[Notification]] = []
+        self.observations: list[_Stmt[Observation]] = []
+        self.reports: list[_Stmt[InspectionReport]] = []
+        self.exchanges: list[_Stmt[AnnualExchange]] = []
+        self.consultations: list[_Stmt[ConsultationRequest]] = []
+        self.replies: dict[str, list[_Stmt[ConsultationReply]]] = defaultdict(list)
+        self.inspections: dict[str, _Stmt[InspectionRequest]] = {}
+        self.responses: dict[str, list[_Stmt[InspectionResponse]]] = defaultdict(list)
+        seen: set[bytes] = set()
+        for e in entries:
+            if e.id in seen:
+                continue
+            seen.add(e.id)
+            try:
+                body = parse_body(e.kind, e.body)
+            except EntryError:
+                continue  # DESIGN 4: a body that fails validation is not a statement
+            self._add(e, body)
+        self.notifications.sort(key=_Stmt.key)
+        self.observations.sort(key=_Stmt.key)
+        self.reports.sort(key=_Stmt.key)
+        self.exchanges.sort(key=_Stmt.key)
+        self.consultations.sort(key=_Stmt.key)
+        for replies in self.replies.values():
+            replies.sort(key=_Stmt.key)
+        for responses in self.responses.values():
+            responses.sort(key=_Stmt.key)
+        self.by_party: dict[str, list[_Stmt[Notification]]] = defaultdict(list)
+        for n in self.notifications:
+            self.by_party[n.author].append(n)
+
+    def _add(self, e: Entry, body: object) -> None:
+        author = e.author_hex
+        if isinstance(body, Notification):
+            self.notifications.append(_Stmt(e, body))
+        elif isinstance(body, Observation):
+            if body.subject != author:
+                self.observations.append(_Stmt(e, body))
+        elif isinstance(body, InspectionReport):
+            if body.host != author:
+                self.reports.append(_Stmt(e, body))
+        elif isinstance(body, AnnualExchange):
+            self.exchanges.append(_Stmt(e, body))
+        elif isinstance(body, ConsultationRequest):
+            if body.subject != author:
+                self.consultations.append(_Stmt(e, body))
+        elif isinstance(body, ConsultationReply):
+            self.replies[body.request].append(_Stmt(e, body))
+        elif isinstance(body, InspectionRequest):
+            if body.host != author:
+                self.inspections[e.id_hex] = _Stmt(e, body)
+        elif isinstance(body, InspectionResponse):
+            self.responses[body.request].append(_Stmt(e, body))
+
+    # -- inspections ---------------------------------------------------------------------
+
+    def answer_deadline(self, request: _Stmt[InspectionRequest]) -> int:
+        """VD11 para 76: the host answers within 24 hours."""
+        return request.ts + self.fig.inspection_answer_hours * HOUR_MS
+
+    def host_answer(self, request: _Stmt[InspectionRequest]) -> _Stmt[InspectionResponse] | None:
+        """The host's first response (responses by anyone else are ignored)."""
+        for r in self.responses.get(request.id, ()):
+            if r.author == request.body.host:
+                return r
+        return None
+
+    def accepted_in_time(
+        self, request: _Stmt[InspectionRequest]
+    ) -> _Stmt[InspectionResponse] | None:
+        """The host's acceptance when it came within the deadline."""
+        answer = self.host_answer(request)
+        if answer is not None and answer.body.accept and answer.ts <= self.answer_deadline(request):
+            return answer
+        return None
+
+    # -- findings -------------------------------------------------------------------------
+
+    def findings(self) -> list[_Finding]:
+        """Every observation and inspection report about a party other than its author."""
+        out: list[_Finding] = []
+        for o in self.observations:
+            ob = o.body
+            out.append(
+                _Finding(
+                    o,
+                    ob.subject,
+                    ob.activity,
+                    _norm_area(ob.area),
+                    ob.area,
+                    (ob.at, ob.at),
+                    False,
+                    (),
+                )
+            )
+        for r in self.reports:
+            rb = r.body
+            request = self.inspections.get(rb.request)
+            if request is None:
+                # Cannot be placed in an area nor checked against an acceptance.
+                out.append(_Finding(r, rb.host, rb.activity, None, "", (r.ts, r.ts), False, ()))
+                continue
+            if request.body.host != rb.host:
+                continue  # a report about someone other than the inspected host: incoherent
+            accepted = self.accepted_in_time(request)
+            verified = accepted is not None and r.author == request.author
+            support = (request.id, accepted.id) if verified and accepted else (request.id,)
+            window = (min(request.ts, r.ts), r.ts)
+            out.append(
+                _Finding(
+                    r,
+                    rb.host,
+                    rb.activity,
+                    _norm_area(request.body.area),
+                    request.body.area,
+                    window,
+                    verified,
+                    support,
+                )
+            )
+        return out
+
+    def covering(self, f: _Finding) -> list[_Stmt[Notification]]:
+        """The party's notifications that cover a finding (same activity, or area and time)."""
+        out = []
+        for n in self.by_party.get(f.party, ()):
+            nb = n.body
+            if f.activity is not None:
+                if nb.activity == f.activity:
+                    out.append(n)
+            elif (
+                f.area is not None
+                and _norm_area(nb.area) == f.area
+                and nb.start <= f.window[1]
+                and f.window[0] <= nb.end
+            ):
+                out.append(n)
+        return out
+
+    @staticmethod
+    def governing(f: _Finding, covering: list[_Stmt[Notification]]) -> _Stmt[Notification] | None:
+        """The notification a finding is compared with: the latest published before it."""
+        before = [n for n in covering if n.ts <= f.stmt.ts]
+        if before:
+            return before[-1]
+        return covering[0] if covering else None
+
+
+# -- the rules -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Fact:
+    """Findings about one activity (and one basis) that establish one rule's evidence."""
+
+    party: str
+    anchor: _Stmt[Notification] | None
+    findings: list[_Finding]
+
+
+def _findings_evidence(ix: _Index, w: RuleWeights) -> Iterator[Evidence]:
+    """unnotified_activity, undercounted_notification, observers_not_invited from findings."""
+    fig = ix.fig
+    # (rule, activity key, verified) -> fact
+    facts: dict[tuple[str, tuple[str, ...], bool], _Fact] = {}
+
+    def add(
+        rule: str, key: tuple[str, ...], f: _Finding, anchor: _Stmt[Notification] | None
+    ) -> None:
+        fact = facts.setdefault((rule, key, f.verified), _Fact(f.party, anchor, []))
+        fact.findings.append(f)
+
+    for f in ix.findings():
+        covering = ix.covering(f)
+        gov = ix.governing(f, covering)
+        key: tuple[str, ...]
+        if gov is not None:
+            key = ("notification", gov.id)
+        elif f.activity is not None:
+            key = ("activity", f.party, f.activity)
+        elif f.area is not None:
+            # Unnamed, unnotified: one activity per area and UTC day of the sighting.
+            key = ("area", f.party, f.area, _date(f.window[0])[:10])
+        else:
+            key = ("entry", f.stmt.id)
+        found = f.counts
+        # VD11 para 38-40: notifiable and not notified 42 days ahead. A covering notification
+        # that is itself notifiable and late already proves the fact on its own (see _late).
+        if is_notifiable(found, fig) and not any(
+            notice_ok(n.body, n.ts, fig) or is_notifiable(n.body, fig) for n in covering
+        ):
+            add("unnotified_activity", key, f, None)
+        if gov is not None and _crossed(found, gov.body, fig):
+            add("undercounted_notification", key, f, gov)
+        # VD11 para 47: observers at the observation threshold. When the notification's own
+        # counts reach it, _own_notifications proves the fact without anyone's finding.
+        if is_observable(found, fig) and (
+            gov is None or not (gov.body.observers_invited or is_observable(gov.body, fig))
+        ):
+            add("observers_not_invited", key, f, gov)
+
+    for (rule, _key, verified), fact in facts.items():
+        findings = sorted(fact.findings, key=lambda f: f.stmt.key())
+        top = max(findings, key=_Finding.rank)
+        anchor = fact.anchor
+        at = findings[0].stmt.ts if anchor is None else max(anchor.ts, findings[0].stmt.ts)
+        ids = ([anchor.id] if anchor else []) + [
+            i for f in findings for i in (f.stmt.id, *f.support)
+        ]
+        seen = f"{top.verb} {_fmt_counts(top.counts)} in {top.area_text or 'the inspected area'}"
+        if rule == "unnotified_activity":
+            note = (
+                f"{seen}: at or above {_describe(_met(top.counts, fig, 'notification'))}, "
+                f"with no notification {fig.notify_days} days ahead"
+            )
+        elif rule == "undercounted_notification":
+            assert anchor is not None
+            crossed = _crossed(top.counts, anchor.body, fig)
+            note = (
+                f"{seen}; notified {_fmt_counts(anchor.body)}: crossing {_describe(crossed)} "
+                f"the notification stayed under"
+            )
+        else:
+            met = _describe(_met(top.counts, fig, "observation"))
+            tail = (
+                f"notified as {_fmt_counts(anchor.body)} without inviting observers"
+                if anchor
+                else "not notified, so no observers were invited"
+            )
+            note = f"{seen}: at or above {met}; {tail}"
+        yield Evidence(
+            party=fact.party,
+            rule=rule,
+            weight=w.of(rule),
+            at=at,
+            entries=_unique(ids),
+            sources=tuple(sorted({f.stmt.author for f in findings})),
+            note=note,
+            verifiable=verified,
+        )
+
+
+def _own_notifications(ix: _Index, w: RuleWeights) -> Iterator[Evidence]:
+    """Facts a notification proves about its author: late, or observable without observers."""
+    fig = ix.fig
+    for n in ix.notifications:
+        nb = n.body
+        what = f"notified {nb.type} {nb.activity!r} ({_fmt_counts(nb)}) in {nb.area}"
+        # VD11 para 38-40: 42 days ahead; an alert when it starts (facts.notice_ok).
+        if is_notifiable(nb, fig) and not notice_ok(nb, n.ts, fig):
+            if nb.type == "alert":
+                late = f"starting {_date(nb.start)} only at {_date(n.ts)}, after it started"
+            else:
+                late = (
+                    f"{days_of_notice(nb, n.ts):.1f} days before its start on {_date(nb.start)}; "
+                    f"{fig.notify_days} days required"
+                )
+            yield Evidence(
+                n.author,
+                "unnotified_activity",
+                w.unnotified_activity,
+                n.ts,
+                (n.id,),
+                (),
+                f"{what} {late}",
+                True,
+            )
+        # VD11 para 47: observers must be invited at the observation thresholds.
+        if is_observable(nb, fig) and not nb.observers_invited:
+            met = [t.text() for t in _met(nb, fig, "observation")]
+            if nb.amphibious >= fig.observe_amphibious:
+                met.append(f"{fig.observe_amphibious} amphibious/airborne troops")
+            yield Evidence(
+                n.author,
+                "observers_not_invited",
+                w.observers_not_invited,
+                n.ts,
+                (n.id,),
+                (),
+                f"{what}: at or above the observation threshold ({', '.join(met)}), "
+                f"without inviting observers",
+                True,
+            )
+
+
+def _consultations(ix: _Index, now_ms: int, w: RuleWeights) -> Iterator[Evidence]:
+    """VD11 para 16: a request for explanation is answered within 48 hours."""
+    limit = ix.fig.consultation_answer_hours * HOUR_MS
+    for q in ix.consultations:
+        party = q.body.subject
+        deadline = q.ts + limit
+        reply = next((r for r in ix.replies.get(q.id, ()) if r.author == party), None)
+        about = f"request for explanation ({q.body.concern[:80]!r}, {q.body.area})"
+        if reply is not None and reply.ts <= deadline:
+            yield Evidence(
+                party,
+                "consultation_answered",
+                w.consultation_answered,
+                reply.ts,
+                (q.id, reply.id),
+                (q.author,),
+                f"answered the {about} after {_hours(reply.ts - q.ts)} (limit {_hours(limit)})",
+                True,
+            )
+        elif reply is not None:
+            # A late reply proves, by its own signed timestamp, that the deadline passed.
+            yield Evidence(
+                party,
+                "consultation_unanswered",
+                w.consultation_unanswered,
+                deadline,
+                (q.id, reply.id),
+                (q.author,),
+                f"answered the {about} only after {_hours(reply.ts - q.ts)} "
+                f"(limit {_hours(limit)})",
+                True,
+            )
+        elif now_ms > deadline:
+            yield Evidence(
+                party,
+                "consultation_unanswered",
+                w.consultation_unanswered,
+                deadline,
+                (q.id,),
+                (q.author,),
+                f"no answer to the {about} within {_hours(limit)}",
+                False,
+            )
+
+
+def _inspections(ix: _Index, now_ms: int, w: RuleWeights) -> Iterator[Evidence]:
+    """VD11 chapter IX: accept up to 3 per year, 1 per requester; answer within 24 hours."""
+    fig = ix.fig
+    # Every acceptance in time, per host: (acceptance ts, request year, requester, request id).
+    accepted: dict[str, list[tuple[int, int, str, str]]] = defaultdict(list)
+    for q in ix.inspections.values():
+        a = ix.accepted_in_time(q)
+        if a is not None:
+            accepted[q.body.host].append((a.ts, _year(q.ts), q.author, q.id))
+
+    for q in sorted(ix.inspections.values(), key=_Stmt.key):
+        host = q.body.host
+        deadline = ix.answer_deadline(q)
+        answer = ix.host_answer(q)
+        about = f"inspection of {q.body.area} requested {_date(q.ts)}"
+        if answer is not None and answer.ts <= deadline and answer.body.accept:
+            yield Evidence(
+                host,
+                "inspection_accepted",
+                w.inspection_accepted,
+                answer.ts,
+                (q.id, answer.id),
+                (q.author,),
+                f"accepted the {about}, after {_hours(answer.ts - q.ts)}",
+                True,
+            )
+            continue
+        if answer is not None and answer.ts <= deadline:
+            decided, how = answer.ts, f"refused the {about} ({answer.body.reason[:80]!r})"
+        elif answer is not None or now_ms > deadline:
+            decided = deadline
+            how = (
+                f"answered the {about} only after {_hours(answer.ts - q.ts)}"
+                if answer is not None
+                else f"did not answer the {about} within {_hours(deadline - q.ts)}"
+            )
+        else:
+            continue  # still within the 24 hours
+        # VD11 para 76 and 84: a refusal inside the quota is not a violation.
+        year = _year(q.ts)
+        before = [
+            a for a in accepted.get(host, ()) if a[0] <= decided and a[1] == year and a[3] != q.id
+        ]
+        same = [a for a in before if a[2] == q.author]
+        if len(before) >= fig.inspections_per_year:
+            continue
+        if len(same) >= fig.inspections_per_requester_per_year:
+            continue
+        yield Evidence(
+            host,
+            "inspection_refused",
+            w.inspection_refused,
+            decided,
+            (q.id, answer.id) if answer is not None else (q.id,),
+            (q.author,),
+            f"{how}, with {len(before)} of {fig.inspections_per_year} inspections accepted "
+            f"in {year} and {len(same)} from this requester",
+            answer is not None,
+        )
+
+
+def _consistent_reports(ix: _Index, w: RuleWeights) -> Iterator[Evidence]:
+    """A report consistent with the notification (verdict, and checked against the figures)."""
+    fig = ix.fig
+    for f in ix.findings():
+        report = f.stmt.body
+        if not isinstance(report, InspectionReport) or report.verdict != "consistent":
+            continue
+        covering = ix.covering(f)
+        gov = ix.governing(f, covering)
+        # The inspector's verdict is not believed against the figures: a report that shows an
+        # undercount or an unnotified activity is evidence of that instead.
+        if gov is not None and _crossed(report, gov.body, fig):
+            continue
+        if gov is None and is_notifiable(report, fig):
+            continue
+        ids = ([gov.id] if gov else []) + [f.stmt.id, *f.support]
+        against = (
+            f"the notification of {_fmt_counts(gov.body)}" if gov else "no notifiable activity"
+        )
+        yield Evidence(
+            f.party,
+            "inspection_consistent",
+            w.inspection_consistent,
+            f.stmt.ts,
+            _unique(ids),
+            (f.stmt.author,),
+            f"inspection found {_fmt_counts(report)} in {f.area_text or 'the inspected area'}, "
+            f"consistent with {against}",
+            f.verified,
+        )
+
+
+def exchange_deadline(valid_from_year: int, fig: ViennaFigures = DEFAULT_FIGURES) -> int | None:
+    """End (ms, exclusive) of the day the exchange valid from that year is due (VD11 para 11)."""
+    if not 1 < valid_from_year <= 9999:
+        return None
+    try:
+        due = datetime(
+            valid_from_year - 1, fig.exchange_due_month, fig.exchange_due_day, tzinfo=UTC
+        )
+    except ValueError:
+        raise ConfigError(
+            f"rules.exchange_due_month/day: {fig.exchange_due_month}/{fig.exchange_due_day} "
+            f"is not a calendar date"
+        ) from None
+    return _ms(due + timedelta(days=1))
+
+
+def _annual_exchanges(ix: _Index, w: RuleWeights) -> Iterator[Evidence]:
+    """VD11 para 11: the exchange valid from 1 January is sent by 15 December (once per year)."""
+    done: set[tuple[str, int]] = set()
+    for x in ix.exchanges:
+        year = _year(x.body.valid_from)
+        due = exchange_deadline(year, ix.fig)
+        if due is None or x.ts >= due or (x.author, year) in done:
+            continue
+        done.add((x.author, year))
+        units = len(x.body.units)
+        yield Evidence(
+            x.author,
+            "annual_exchange_on_time",
+            w.annual_exchange_on_time,
+            x.ts,
+            (x.id,),
+            (),
+            f"annual exchange valid from {_date(x.body.valid_from)[:10]} "
+            f"({units} unit{'' if units == 1 else 's'}) sent {_date(x.ts)}, "
+            f"before the deadline {_date(due - 1)}",
+            True,
+        )
+
+
+def _forks(forks: Iterable[ForkProof], w: RuleWeights) -> Iterator[Evidence]:
+    """DESIGN 7: an equivocating author is distrusted; the proof verifies itself."""
+    seen: set[tuple[str, str]] = set()
+    for p in forks:
+        ids = (p.a.id_hex, p.b.id_hex)
+        if ids in seen:
+            continue
+        seen.add(ids)
+        yield Evidence(
+            p.author.hex(),
+            "equivocation",
+            w.equivocation,
+            max(p.a.ts, p.b.ts),
+            ids,
+            (),
+            f"signed two different entries as seq {p.seq}",
+            True,
+        )
+
+
+def evaluate(
+    entries: Iterable[Entry],
+    now_ms: int,
+    *,
+    figures: ViennaFigures = DEFAULT_FIGURES,
+    weights: RuleWeights = DEFAULT_WEIGHTS,
+    forks: Iterable[ForkProof] = (),
+) -> list[Evidence]:
+    """Derive the evidence of every CSBM rule from `entries`, as of `now_ms` (deterministic)."""
+    ix = _Index(entries, figures)
+    out = [
+        *_findings_evidence(ix, weights),
+        *_own_notifications(ix, weights),
+        *_consultations(ix, now_ms, weights),
+        *_inspections(ix, now_ms, weights),
+        *_consistent_reports(ix, weights),
+        *_annual_exchanges(ix, weights),
+        *_forks(forks, weights),
+    ]
+    out.sort(key=lambda ev: (ev.at, ev.rule, ev.entries, ev.party))
+    return out
