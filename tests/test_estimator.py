@@ -1,0 +1,296 @@
+"""Suspicion estimator: escalation without verification, damping with it (DESIGN section 8)."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import pytest
+
+from trustnet.errors import ConfigError, NotFound
+from trustnet.feedback.estimator import (
+    PartySuspicion,
+    Signal,
+    SuspicionEstimator,
+    SuspicionParams,
+    recompute,
+)
+from trustnet.feedback.richardson import FeedbackError
+
+DAY = 86_400_000
+T0 = 1_767_225_600_000  # 2026-01-01T00:00Z
+ME = "me"
+P = "south-1"
+
+
+def at(day: float) -> int:
+    return T0 + int(day * DAY)
+
+
+def hostile_week(party: str = P) -> list[Signal]:
+    """Mutual hostility, nothing verified: an unverified threat report and an
+    unverified hostile statement towards us every day for a week."""
+    out = []
+    for d in range(7):
+        out.append(Signal(party, at(d + 0.04), "threat", 0.72, 0.0, f"obs{d}", "unnotified"))
+        out.append(Signal(party, at(d + 0.08), "hostility", 0.5, 0.0, f"st{d}", "adverse"))
+    return out
+
+
+def verified_cooperation(day: float = 30.0, party: str = P) -> list[Signal]:
+    return [
+        Signal(party, at(day), "cooperation", 0.5, 1.0, "n1", "notification_timely"),
+        Signal(party, at(day), "cooperation", 0.5, 1.0, "n2", "notification_timely"),
+        Signal(party, at(day + 0.01), "cooperation", 0.9, 1.0, "i1", "inspection_accepted"),
+    ]
+
+
+def estimator(signals: list[Signal], params: SuspicionParams | None = None) -> SuspicionEstimator:
+    est = SuspicionEstimator(params or SuspicionParams(), ME)
+    for s in signals:
+        est.observe(s)
+    return est
+
+
+# ---- the seed's claim ------------------------------------------------------
+
+
+def test_without_verification_the_spiral_escalates() -> None:
+    est = estimator(hostile_week())
+    reps = [est.report(P, at(d)) for d in (10, 30, 60, 90)]
+    for r in reps:
+        assert r.escalation_index > 0  # k - a0 = 0.10 - 0.08
+        assert r.escalation_index == pytest.approx(0.02)
+        assert r.regime == "escalating"
+        assert r.trend > 0
+    levels = [r.level for r in reps]
+    assert levels == sorted(levels) and levels[-1] > levels[0] + 0.3
+    assert levels[-1] > 0.9
+    # long after the last signal the spiral is still growing: x grows like e^{0.02 t}
+    assert reps[-1].x / reps[-2].x > math.exp(0.02 * 30) * 0.9
+
+
+def test_verified_notifications_and_accepted_inspection_damp_it() -> None:
+    base = estimator(hostile_week())
+    before = base.report(P, at(30))
+    est = estimator(hostile_week() + verified_cooperation(30.0))
+    after = est.report(P, at(30.02))
+    # restraint a = 0.08 + 0.10 * (0.5 + 0.5 + 0.9) = 0.27 > k = 0.10
+    assert after.restraint == pytest.approx(0.27, abs=1e-4)
+    assert after.escalation_index < 0
+    assert after.escalation_index == pytest.approx(0.10 - 0.27, abs=1e-4)
+    assert after.regime == "de-escalating"
+    assert after.trend < 0
+    levels = [est.report(P, at(d)).level for d in (30.02, 31, 40, 60, 90)]
+    assert levels == sorted(levels, reverse=True)
+    assert levels[0] > 0.5 and levels[-1] < 0.05  # was ~0.6, decays towards 0
+    assert est.report(P, at(90)).level < base.report(P, at(90)).level - 0.9
+    assert before.regime == "escalating"
+    top = after.drivers[0]
+    assert (top.rule, top.kind) == ("inspection_accepted", "cooperation")
+    assert top.contribution < 0
+
+
+def test_a_single_unverified_report_moves_the_level_little() -> None:
+    p = SuspicionParams()
+    unverified = estimator([Signal(P, at(0), "threat", 0.72, 0.0, "r", "unnotified")])
+    verified = estimator([Signal(P, at(0), "threat", 0.72, 1.0, "r", "unnotified")])
+    # Kalman gain 1 / (1 + 9) for one unverified source, 1 for verified evidence
+    g0 = p.input_gain * 0.72 / (1 + p.unverified_noise)
+    assert unverified.report(P, at(0)).threat == pytest.approx(g0)
+    assert verified.report(P, at(0)).threat == pytest.approx(10 * g0)
+    horizon = 7.0
+    moved = unverified.report(P, at(horizon)).level
+    # bound: x(T) <= integral of g0 e^{lambda (T - s)} <= g0 T e^{lambda T} (g only decays)
+    lam = p.reactivity - p.restraint
+    assert 0 < moved <= g0 * horizon * math.exp(lam * horizon)
+    assert moved < 0.05
+    assert moved < 0.15 * verified.report(P, at(horizon)).level
+
+
+def test_refused_inspection_removes_the_damping() -> None:
+    accepted = estimator(
+        [*hostile_week(), Signal(P, at(30), "cooperation", 0.9, 1.0, "i1", "inspection_accepted")]
+    )
+    refused = estimator(
+        [*hostile_week(), Signal(P, at(30), "threat", 0.4, 1.0, "i1", "inspection_refused")]
+    )
+    ra, rr = accepted.report(P, at(31)), refused.report(P, at(31))
+    assert ra.restraint == pytest.approx(0.17, abs=1e-3) and ra.escalation_index < 0
+    assert rr.restraint == pytest.approx(SuspicionParams().restraint)  # no damping gained
+    assert rr.escalation_index > 0 and rr.regime == "escalating"
+    assert rr.drivers[0].kind in ("threat", "hostility")
+    for d in (31, 45, 60):
+        assert refused.report(P, at(d)).level > accepted.report(P, at(d)).level
+    assert refused.report(P, at(60)).level > refused.report(P, at(31)).level
+    assert accepted.report(P, at(60)).level < accepted.report(P, at(31)).level
+
+
+# ---- determinism -------------------------------------------------------------
+
+
+def mixed_signals(seed: int, parties: int = 4, n: int = 120) -> list[Signal]:
+    rng = random.Random(seed)
+    kinds = ("threat", "hostility", "cooperation")
+    return [
+        Signal(
+            f"p{rng.randrange(parties)}",
+            at(rng.uniform(0, 60)),
+            kinds[rng.randrange(3)],  # type: ignore[arg-type]
+            round(rng.uniform(0, 1), 2),
+            rng.choice((0.0, 0.5, 1.0)),
+            f"e{i}",
+            "r",
+        )
+        for i in range(n)
+    ]
+
+
+def test_same_entries_and_clock_give_the_same_outputs() -> None:
+    sigs = mixed_signals(7)
+    now = at(75)
+    one = estimator(sorted(sigs, key=Signal.sort_key)).reports(now)
+    two = estimator(sorted(sigs, key=Signal.sort_key)).reports(now)
+    assert one == two and len(one) == 4
+    # arrival order, duplicates and advance/report calls in between do not matter: bitwise equal
+    shuffled = list(sigs)
+    random.Random(1).shuffle(shuffled)
+    est = SuspicionEstimator(SuspicionParams(), ME)
+    for i, s in enumerate(shuffled + shuffled[:10]):
+        est.observe(s)
+        if i % 17 == 0:
+            est.advance(at(i % 70))
+            est.reports(at(i % 50))
+    assert est.reports(now) == one
+    assert recompute(sigs, SuspicionParams(), ME, now) == one
+    assert [r.to_json() for r in one.values()] == [r.to_json() for r in two.values()]
+
+
+def test_report_is_as_of_now() -> None:
+    sigs = mixed_signals(3, parties=1)
+    now = at(30)
+    est = estimator(sigs)
+    est.advance(at(80))
+    early = [s for s in sigs if s.at <= now]
+    assert est.report("p0", now) == estimator(early).report("p0", now)
+
+
+def test_duplicates_and_self_are_ignored() -> None:
+    s = Signal(P, at(0), "threat", 0.5, 1.0, "e", "r")
+    est = SuspicionEstimator(SuspicionParams(), ME)
+    assert est.observe(s) is True
+    assert est.observe(s) is False
+    assert est.observe(Signal(ME, at(0), "threat", 0.5, 1.0, "e", "r")) is False
+    assert est.parties() == (P,)
+    with pytest.raises(NotFound):
+        est.report("nobody", at(1))
+
+
+# ---- report contents ---------------------------------------------------------
+
+
+def test_drivers_decompose_the_drift() -> None:
+    params = SuspicionParams(top_drivers=100)
+    sigs = hostile_week() + verified_cooperation(8.0)
+    r = estimator(sigs, params).report(P, at(12.3))
+    # dx/dt = g - a x + k y, and g, (a - a0), k y are sums of the listed shares
+    drift = r.trend / math.exp(-r.x)
+    total = sum(d.contribution for d in r.drivers)
+    assert total - params.restraint * r.x == pytest.approx(drift, rel=1e-9)
+    assert len(r.drivers) == len(sigs)
+    mags = [abs(d.contribution) for d in r.drivers]
+    assert mags == sorted(mags, reverse=True)
+
+
+def test_history_is_bounded_and_ordered() -> None:
+    params = SuspicionParams(history_len=10)
+    est = estimator(hostile_week(), params)
+    for d in range(100):
+        est.advance(at(d))
+    r = est.report(P, at(100.5))
+    assert len(r.history) == 10
+    ts = [t for t, _ in r.history]
+    assert ts == sorted(ts) and ts[-1] == at(100.5)
+    assert r.history[-1][1] == r.level
+    assert all(0.0 <= lv <= 1.0 for _, lv in r.history)
+
+
+def test_long_unchecked_spiral_saturates_without_overflow() -> None:
+    r = estimator(hostile_week()).report(P, at(3650))
+    assert r.level == 1.0 and math.isfinite(r.x) and math.isfinite(r.trend)
+
+
+def test_to_json_and_quiet_party() -> None:
+    est = estimator([Signal(P, at(5), "threat", 0.5, 1.0, "e", "r")])
+    quiet = est.report(P, at(1))  # before its first signal
+    assert quiet.level == 0.0 and quiet.drivers == () and quiet.regime == "stable"
+    assert est.reports(at(1)) == {}
+    r = est.report(P, at(6))
+    assert isinstance(r, PartySuspicion)
+    doc = json.loads(json.dumps(r.to_json()))
+    assert doc["party"] == P and doc["drivers"][0]["ref"] == "e"
+    assert doc["history"][-1] == [at(6), r.level]
+
+
+def test_symmetric_assumption_can_be_overridden() -> None:
+    p = SuspicionParams(other_reactivity=0.0)  # the other side does not react: no spiral
+    r = estimator(hostile_week(), p).report(P, at(20))
+    assert r.escalation_index == pytest.approx(-p.restraint)
+    assert r.regime == "de-escalating"
+
+
+# ---- inputs ------------------------------------------------------------------
+
+
+def test_params_from_mapping() -> None:
+    p = SuspicionParams.from_mapping({"reactivity": 1, "other_reactivity": None, "history_len": 9})
+    assert p.reactivity == 1.0 and p.other_reactivity is None and p.history_len == 9
+    assert SuspicionParams.from_mapping({}) == SuspicionParams()
+    for bad in (
+        {"reactivty": 0.1},
+        {"reactivity": -0.1},
+        {"reactivity": "0.1"},
+        {"restraint": math.nan},
+        {"input_half_life": 0},
+        {"history_len": 0},
+        {"history_len": 2.5},
+        {"time_unit_ms": True},
+        {"escalating_above": -0.1, "deescalating_below": 0.1},
+    ):
+        with pytest.raises(ConfigError) as ei:
+            SuspicionParams.from_mapping(bad)
+        assert ei.value.code == "bad_config"
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"party": ""},
+        {"at": 1.5},
+        {"kind": "threats"},
+        {"weight": -0.1},
+        {"weight": math.inf},
+        {"verification": 1.5},
+    ],
+)
+def test_bad_signals_are_rejected(kw: dict[str, object]) -> None:
+    base: dict[str, object] = {
+        "party": P,
+        "at": 0,
+        "kind": "threat",
+        "weight": 0.5,
+        "verification": 1.0,
+        "ref": "e",
+        "rule": "r",
+    }
+    with pytest.raises(FeedbackError) as ei:
+        Signal(**{**base, **kw})  # type: ignore[arg-type]
+    assert ei.value.code == "bad_signal"
+
+
+def test_history_stays_bounded_over_a_long_advance() -> None:
+    est = estimator(hostile_week(), SuspicionParams(history_len=10))
+    est.advance(at(3000))
+    assert len(est._parties[P].history) <= 20  # internal: kept within 2 * history_len
+    assert len(est.report(P, at(3000)).history) == 10

@@ -1,0 +1,550 @@
+"""Per-party suspicion estimator on Richardson dynamics (DESIGN section 8).
+
+For every party P this node keeps a two-party Richardson state
+    dx/dt = k*y + g - a*x        x: our suspicion of P
+    dy/dt = l*x + h - b*y        y: P's hostility towards us
+driven by `Signal`s that the rule engine derives from verified statements:
+
+- "threat" (adverse evidence about P) raises g, the threat input to x;
+- "hostility" (P's adverse statements about us, inspection requests against
+  us, a posture it publishes) raises h, the input to y;
+- "cooperation" (timely notifications, accepted inspections, answered
+  consultations) raises the restraint a = a0 + restraint_gain * C.
+
+Verification (DOMAIN.md, "From statements to evidence"): a signal is a noisy
+measurement of the increment it brings. Its weight enters through the gain of
+a scalar Kalman update with prior variance 1 and measurement variance
+`unverified_noise * (1 - verification)`:
+    K(v) = 1 / (1 + unverified_noise * (1 - v))
+so verified evidence (v = 1) moves the state fully and a single unverified
+source (v = 0) moves it by 1 / (1 + noise) of that (0.1 with the default 9).
+
+g, h and C fade with half-lives: grievances and goodwill are not forever.
+
+Time discretisation (the only approximation, and it is part of the model):
+time is cut into cells that end at every multiple of `time_unit_ms` (epoch
+aligned: midnight UTC for the default day) and at every signal. Within a cell
+the slow variables g, h and a are held at their value at the cell's start and
+(x, y) follows the *exact* Richardson flow (the 2x2 matrix exponential in
+closed form, `richardson.flow_closed`). Because the cell boundaries depend
+only on the signals and the grid, the state at time T is a pure function of
+the set of signals up to T: the same signals in any arrival order, and any
+pattern of `advance`/`report` calls, give bitwise the same numbers.
+
+Out-of-order signals: each party keeps its signals sorted by
+`Signal.sort_key()` and a snapshot of the state after each one. A signal at or
+after the party's latest one costs the cells since the cursor plus one update;
+a late one rewinds that party to the snapshot before it and replays the
+signals after it (cost proportional to what follows it). Re-delivered (equal)
+signals are ignored, so gossip duplicates are harmless. Signals about this
+node itself are ignored.
+
+Escalation index: the largest real part of the eigenvalues of
+[[-a, k], [l, -b]] with the current restraint. The other side's reactivity l
+and restraint b default to the symmetric assumption l = k, b = a (information
+exchange is mutual: what damps our fear damps theirs). With those defaults
+the index is k - a: positive without verified cooperation (a0 < k), negative
+once enough verified cooperation has raised a above k.
+
+Level: `1 - exp(-x)` maps x >= 0 into [0, 1); trend is d(level)/dt per time
+unit. Pure code: no clock, no I/O; `now_ms` is always passed in.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Literal
+
+from trustnet.errors import ConfigError, NotFound
+from trustnet.feedback.richardson import FeedbackError, escalation_index, flow_closed
+
+SignalKind = Literal["threat", "hostility", "cooperation"]
+Regime = Literal["escalating", "stable", "de-escalating"]
+_KINDS: tuple[str, ...] = ("threat", "hostility", "cooperation")
+# x and y are capped so a long unchecked spiral saturates instead of overflowing;
+# the level is already 1.0 in double precision long before.
+_CAP = 1e6
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One piece of evidence for the estimator, decoupled from the rule engine."""
+
+    party: str  # the party P the signal is about (hex id)
+    at: int  # ms since the epoch: when the fact became established
+    kind: SignalKind
+    weight: float  # magnitude >= 0 (DOMAIN.md weights, sign dropped: kind says the sign)
+    verification: float  # 0 = one unverified source .. 1 = verified by quorum/inspection
+    ref: str  # entry id (or rule name) shown in the drivers list
+    rule: str  # the rule that produced it, e.g. "inspection_accepted"
+
+    def __post_init__(self) -> None:
+        bad = None
+        if not isinstance(self.party, str) or not self.party:
+            bad = "party must be a non-empty string"
+        elif isinstance(self.at, bool) or not isinstance(self.at, int):
+            bad = "at must be integer ms"
+        elif self.kind not in _KINDS:
+            bad = f"kind must be one of {_KINDS}"
+        elif not _real(self.weight) or self.weight < 0.0:
+            bad = "weight must be a finite number >= 0"
+        elif not _real(self.verification) or not 0.0 <= self.verification <= 1.0:
+            bad = "verification must be in [0, 1]"
+        elif not isinstance(self.ref, str) or not isinstance(self.rule, str):
+            bad = "ref and rule must be strings"
+        if bad is not None:
+            raise FeedbackError(f"bad signal: {bad}: {self!r}", code="bad_signal")
+
+    def sort_key(self) -> tuple[int, str, str, str, float, float]:
+        """Total order used to apply signals: time first, then a deterministic tie-break."""
+        return (self.at, self.kind, self.ref, self.rule, self.weight, self.verification)
+
+
+def _real(v: object) -> bool:
+    return not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v)
+
+
+@dataclass(frozen=True, slots=True)
+class SuspicionParams:
+    """Model parameters; rates are per `time_unit_ms` (default: per day).
+
+    Defaults are chosen so that, without verified cooperation, the loop
+    escalates slowly (index k - a0 = +0.02/day, doubling in about 35 days) and
+    one accepted inspection (0.9) alone brings the index to -0.07/day.
+    """
+
+    # k: how strongly P's hostility y raises our suspicion x, per time unit.
+    reactivity: float = 0.10
+    # l: how strongly our suspicion raises P's hostility; None = symmetric (l = k).
+    other_reactivity: float | None = None
+    # a0: restraint (decay rate of suspicion) with no verified cooperation.
+    restraint: float = 0.08
+    # b: P's restraint; None = symmetric (b = a, the current restraint).
+    other_restraint: float | None = None
+    # a = a0 + restraint_gain * C, C = Kalman-weighted cooperation, fading.
+    restraint_gain: float = 0.10
+    # half-life of C, in time units: goodwill must be renewed.
+    restraint_half_life: float = 90.0
+    # g (or h) increment per unit of Kalman-weighted threat (hostility) weight,
+    # in suspicion units per time unit.
+    input_gain: float = 0.10
+    # half-life of g and h, in time units: grievances fade.
+    input_half_life: float = 14.0
+    # measurement variance of a single unverified source (prior variance 1):
+    # unverified evidence counts 1 / (1 + noise).
+    unverified_noise: float = 9.0
+    # (t, level) points kept per party for plots.
+    history_len: int = 512
+    # the time unit of every rate, and the grid the slow variables step on.
+    time_unit_ms: int = 86_400_000
+    # regime thresholds on the escalation index (per time unit).
+    escalating_above: float = 0.005
+    deescalating_below: float = -0.005
+    # how many drivers a report lists.
+    top_drivers: int = 5
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name in ("history_len", "time_unit_ms", "top_drivers"):
+                if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                    raise ConfigError(f"suspicion.{f.name} must be an integer >= 1, got {v!r}")
+                continue
+            if v is None and f.name in ("other_reactivity", "other_restraint"):
+                continue
+            if not _real(v):
+                raise ConfigError(f"suspicion.{f.name} must be a finite number, got {v!r}")
+            if f.name in ("escalating_above", "deescalating_below"):
+                continue
+            if v < 0.0:
+                raise ConfigError(f"suspicion.{f.name} must be >= 0, got {v!r}")
+            if f.name.endswith("half_life") and v == 0.0:
+                raise ConfigError(f"suspicion.{f.name} must be > 0")
+        if self.deescalating_below > self.escalating_above:
+            raise ConfigError("suspicion.deescalating_below must be <= escalating_above")
+
+    @classmethod
+    def from_mapping(cls, m: Mapping[str, object]) -> SuspicionParams:
+        """Build from a config table (e.g. node.toml [suspicion]); ConfigError on bad input."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(m) - known)
+        if unknown:
+            raise ConfigError(f"unknown suspicion parameter(s): {', '.join(unknown)}")
+        kw: dict[str, object] = {}
+        for key, v in m.items():
+            # TOML writes 1 for 1.0: accept ints for float fields.
+            is_int_field = key in ("history_len", "time_unit_ms", "top_drivers")
+            if not is_int_field and isinstance(v, int) and not isinstance(v, bool):
+                v = float(v)
+            kw[key] = v
+        return cls(**kw)  # type: ignore[arg-type]  # __post_init__ checks every type
+
+
+@dataclass(frozen=True, slots=True)
+class Driver:
+    """One signal's share of the current drift dx/dt (suspicion units per time unit).
+
+    Threat: its part of g. Cooperation: minus its part of a, times x (the
+    damping it provides now). Hostility: k*y split by its part of h. Positive
+    pushes suspicion up, negative holds it down.
+    """
+
+    ref: str
+    rule: str
+    kind: str
+    contribution: float
+
+    def to_json(self) -> dict[str, object]:
+        """JSON-ready dict."""
+        return {
+            "ref": self.ref,
+            "rule": self.rule,
+            "kind": self.kind,
+            "contribution": self.contribution,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PartySuspicion:
+    """What the node reports about one party at time `at` (GET /suspicion/{party})."""
+
+    party: str
+    at: int  # ms
+    level: float  # 1 - exp(-x), in [0, 1)
+    trend: float  # d(level)/dt per time unit
+    escalation_index: float  # largest eigenvalue real part, per time unit
+    regime: Regime
+    restraint: float  # a, per time unit
+    threat: float  # g, per time unit
+    hostility: float  # y, the model's estimate of P's hostility towards us
+    x: float  # raw suspicion state (unbounded, >= 0)
+    drivers: tuple[Driver, ...]
+    history: tuple[tuple[int, float], ...]  # (t ms, level), oldest first
+
+    def to_json(self) -> dict[str, object]:
+        """JSON-ready dict."""
+        return {
+            "party": self.party,
+            "at": self.at,
+            "level": self.level,
+            "trend": self.trend,
+            "escalation_index": self.escalation_index,
+            "regime": self.regime,
+            "restraint": self.restraint,
+            "threat": self.threat,
+            "hostility": self.hostility,
+            "x": self.x,
+            "drivers": [d.to_json() for d in self.drivers],
+            "history": [[t, lv] for t, lv in self.history],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Snap:
+    """State right after a signal was applied; g, h, c valued at t."""
+
+    t: int
+    x: float
+    y: float
+    g: float
+    h: float
+    c: float
+
+
+def _level(x: float) -> float:
+    return -math.expm1(-x)
+
+
+class _Party:
+    __slots__ = ("cur_t", "cur_x", "cur_y", "gains", "history", "keys", "seen", "signals", "snaps")
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[int, str, str, str, float, float]] = []
+        self.signals: list[Signal] = []
+        self.gains: list[float] = []  # Kalman gain K(v) of each signal
+        self.snaps: list[_Snap] = []
+        self.seen: set[Signal] = set()
+        self.history: list[tuple[int, float]] = []
+        # cursor: state at a grid boundary (or the last snapshot) at or after the last signal
+        self.cur_t = 0
+        self.cur_x = 0.0
+        self.cur_y = 0.0
+
+
+class SuspicionEstimator:
+    """Incremental per-party suspicion; deterministic for given signals and times."""
+
+    def __init__(self, params: SuspicionParams | None = None, self_id: str = "") -> None:
+        self.params = params or SuspicionParams()
+        self.self_id = self_id
+        self._parties: dict[str, _Party] = {}
+        p = self.params
+        self._unit = float(p.time_unit_ms)
+        self._l_in = math.log(2.0) / p.input_half_life
+        self._l_r = math.log(2.0) / p.restraint_half_life
+
+    # ---- model pieces ---------------------------------------------------
+
+    def _gain(self, v: float) -> float:
+        # scalar Kalman gain, prior variance 1, measurement variance noise*(1-v)
+        return 1.0 / (1.0 + self.params.unverified_noise * (1.0 - v))
+
+    def _slow(self, s: _Snap, t: int) -> tuple[float, float, float]:
+        # g, h, c at time t >= s.t, always computed from the snapshot so the
+        # result does not depend on how the time since was walked.
+        if t == s.t:
+            return s.g, s.h, s.c
+        d = (t - s.t) / self._unit
+        fi = math.exp(-self._l_in * d)
+        return s.g * fi, s.h * fi, s.c * math.exp(-self._l_r * d)
+
+    def _coeffs(self, c: float) -> tuple[float, float, float, float]:
+        p = self.params
+        a = p.restraint + p.restraint_gain * c
+        k = p.reactivity
+        lo = k if p.other_reactivity is None else p.other_reactivity
+        b = a if p.other_restraint is None else p.other_restraint
+        return k, lo, a, b
+
+    def _cell(self, s: _Snap, t0: int, t1: int, x: float, y: float) -> tuple[float, float]:
+        g, h, c = self._slow(s, t0)
+        k, lo, a, b = self._coeffs(c)
+        x, y = flow_closed(k, lo, a, b, g, h, (t1 - t0) / self._unit, x, y)
+        # the system is positive (Metzler matrix, inputs >= 0): clamp rounding and runaway
+        return min(max(x, 0.0), _CAP), min(max(y, 0.0), _CAP)
+
+    def _walk(
+        self,
+        s: _Snap,
+        t0: int,
+        x: float,
+        y: float,
+        t: int,
+        hist: list[tuple[int, float]] | None,
+    ) -> tuple[int, float, float, float, float]:
+        """From (t0, x, y) to t: (last grid boundary or t0, its x, y; x, y at t)."""
+        unit = self.params.time_unit_ms
+        nxt = (t0 // unit + 1) * unit
+        while nxt <= t:
+            x, y = self._cell(s, t0, nxt, x, y)
+            t0 = nxt
+            nxt += unit
+            if hist is not None:
+                hist.append((t0, _level(x)))
+        if hist is not None and len(hist) > 2 * self.params.history_len:
+            del hist[: len(hist) - self.params.history_len]
+        if t0 < t:
+            xt, yt = self._cell(s, t0, t, x, y)
+            return t0, x, y, xt, yt
+        return t0, x, y, x, y
+
+    def _apply(self, base: _Snap | None, sig: Signal, gain: float, pt: _Party) -> _Snap:
+        """Replay step: walk from the previous snapshot to the signal, then apply it."""
+        if base is None:
+            return self._apply_at(sig, gain, 0.0, 0.0, 0.0, 0.0, 0.0, pt)
+        _, _, _, x, y = self._walk(base, base.t, base.x, base.y, sig.at, pt.history)
+        g, h, c = self._slow(base, sig.at)
+        return self._apply_at(sig, gain, x, y, g, h, c, pt)
+
+    def _record(self, pt: _Party, t: int, level: float) -> None:
+        hist = pt.history
+        if hist and hist[-1][0] == t:
+            hist[-1] = (t, level)
+        else:
+            hist.append((t, level))
+        n = self.params.history_len
+        if len(hist) > 2 * n:
+            del hist[: len(hist) - n]
+
+    # ---- public API -----------------------------------------------------
+
+    def observe(self, signal: Signal) -> bool:
+        """Apply one signal; False when it is a duplicate or about this node itself."""
+        if signal.party == self.self_id:
+            return False
+        pt = self._parties.get(signal.party)
+        if pt is None:
+            pt = self._parties[signal.party] = _Party()
+        if signal in pt.seen:
+            return False
+        pt.seen.add(signal)
+        key = signal.sort_key()
+        i = bisect.bisect_right(pt.keys, key)
+        gain = self._gain(signal.verification)
+        if i == len(pt.keys) and pt.snaps and pt.cur_t <= signal.at:
+            # in order: continue from the cached cursor
+            last = pt.snaps[-1]
+            _, _, _, x, y = self._walk(last, pt.cur_t, pt.cur_x, pt.cur_y, signal.at, pt.history)
+            g, h, c = self._slow(last, signal.at)
+            pt.keys.append(key)
+            pt.signals.append(signal)
+            pt.gains.append(gain)
+            pt.snaps.append(self._apply_at(signal, gain, x, y, g, h, c, pt))
+        else:
+            # late (or behind the cursor): rewind to the snapshot before it and replay
+            pt.keys.insert(i, key)
+            pt.signals.insert(i, signal)
+            pt.gains.insert(i, gain)
+            del pt.snaps[i:]
+            base = pt.snaps[-1] if pt.snaps else None
+            cut = base.t if base is not None else signal.at - 1
+            while pt.history and pt.history[-1][0] > cut:
+                pt.history.pop()
+            for j in range(i, len(pt.signals)):
+                base = self._apply(base, pt.signals[j], pt.gains[j], pt)
+                pt.snaps.append(base)
+        last = pt.snaps[-1]
+        pt.cur_t, pt.cur_x, pt.cur_y = last.t, last.x, last.y
+        return True
+
+    def _apply_at(
+        self,
+        sig: Signal,
+        gain: float,
+        x: float,
+        y: float,
+        g: float,
+        h: float,
+        c: float,
+        pt: _Party,
+    ) -> _Snap:
+        inc = gain * sig.weight
+        if sig.kind == "threat":
+            g += self.params.input_gain * inc
+        elif sig.kind == "hostility":
+            h += self.params.input_gain * inc
+        else:
+            c += inc
+        self._record(pt, sig.at, _level(x))
+        return _Snap(sig.at, x, y, g, h, c)
+
+    def observe_many(self, signals: Iterable[Signal]) -> int:
+        """Apply signals in time order (cheapest); returns how many were new."""
+        return sum(self.observe(s) for s in sorted(signals, key=Signal.sort_key))
+
+    def advance(self, now_ms: int) -> None:
+        """Move every party's cached state (and its plot history) up to `now_ms`."""
+        for pt in self._parties.values():
+            if pt.snaps and pt.snaps[-1].t <= now_ms and pt.cur_t < now_ms:
+                pt.cur_t, pt.cur_x, pt.cur_y, _, _ = self._walk(
+                    pt.snaps[-1], pt.cur_t, pt.cur_x, pt.cur_y, now_ms, pt.history
+                )
+
+    def parties(self) -> tuple[str, ...]:
+        """Every party with at least one signal, sorted."""
+        return tuple(sorted(self._parties))
+
+    def report(self, party: str, now_ms: int) -> PartySuspicion:
+        """The party's suspicion as of `now_ms` (signals after it are not counted)."""
+        pt = self._parties.get(party)
+        if pt is None:
+            raise NotFound(f"no suspicion state for party {party}")
+        j = bisect.bisect_right(pt.keys, (now_ms, "\U0010ffff")) - 1
+        if j < 0:
+            return self._quiet(party, now_ms)
+        snap = pt.snaps[j]
+        if j == len(pt.snaps) - 1 and pt.cur_t <= now_ms:
+            pt.cur_t, pt.cur_x, pt.cur_y, x, y = self._walk(
+                snap, pt.cur_t, pt.cur_x, pt.cur_y, now_ms, pt.history
+            )
+            start = pt.cur_t
+        else:
+            start, _, _, x, y = self._walk(snap, snap.t, snap.x, snap.y, now_ms, None)
+        return self._build(party, pt, j, snap, start, x, y, now_ms)
+
+    def reports(self, now_ms: int) -> dict[str, PartySuspicion]:
+        """Reports for every party with a signal at or before `now_ms`, by party id."""
+        out: dict[str, PartySuspicion] = {}
+        for party in sorted(self._parties):
+            pt = self._parties[party]
+            if pt.keys and pt.keys[0][0] <= now_ms:
+                out[party] = self.report(party, now_ms)
+        return out
+
+    def _quiet(self, party: str, now_ms: int) -> PartySuspicion:
+        k, lo, a, b = self._coeffs(0.0)
+        idx = escalation_index(k, lo, a, b)
+        regime: Regime = "de-escalating" if idx < self.params.deescalating_below else "stable"
+        return PartySuspicion(party, now_ms, 0.0, 0.0, idx, regime, a, 0.0, 0.0, 0.0, (), ())
+
+    def _build(
+        self,
+        party: str,
+        pt: _Party,
+        j: int,
+        snap: _Snap,
+        start: int,
+        x: float,
+        y: float,
+        now_ms: int,
+    ) -> PartySuspicion:
+        p = self.params
+        g, h, c = self._slow(snap, start)  # held values of the current cell
+        k, lo, a, b = self._coeffs(c)
+        idx = escalation_index(k, lo, a, b)
+        drift = k * y + g - a * x
+        level = _level(x)
+        trend = math.exp(-x) * drift
+        at_rest = x == 0.0 and y == 0.0 and g == 0.0 and h == 0.0
+        regime: Regime
+        if idx > p.escalating_above and not at_rest:
+            regime = "escalating"
+        elif idx < p.deescalating_below:
+            regime = "de-escalating"
+        else:
+            regime = "stable"
+        drivers = self._drivers(pt, j, start, x, y, h)
+        hist = [pt_ for pt_ in pt.history if pt_[0] <= now_ms]
+        if not hist or hist[-1][0] != now_ms:
+            hist.append((now_ms, level))
+        hist = hist[-p.history_len :]
+        return PartySuspicion(
+            party=party,
+            at=now_ms,
+            level=level,
+            trend=trend,
+            escalation_index=idx,
+            regime=regime,
+            restraint=a,
+            threat=g,
+            hostility=y,
+            x=x,
+            drivers=drivers,
+            history=tuple(hist),
+        )
+
+    def _drivers(
+        self, pt: _Party, j: int, start: int, x: float, y: float, h: float
+    ) -> tuple[Driver, ...]:
+        # Exact decomposition of dx/dt = g - a*x + k*y at the current cell:
+        # g and a are sums of per-signal shares (all fade from their own time).
+        p = self.params
+        unit = self._unit
+        out: list[tuple[float, str, str, str, float]] = []
+        for i in range(j + 1):
+            s = pt.signals[i]
+            d = (start - s.at) / unit
+            inc = pt.gains[i] * s.weight
+            if s.kind == "threat":
+                contrib = p.input_gain * inc * math.exp(-self._l_in * d)
+            elif s.kind == "cooperation":
+                contrib = -p.restraint_gain * inc * math.exp(-self._l_r * d) * x
+            else:
+                share = p.input_gain * inc * math.exp(-self._l_in * d)
+                contrib = p.reactivity * y * share / h if h > 0.0 else 0.0
+            if contrib != 0.0:
+                out.append((-abs(contrib), s.ref, s.rule, s.kind, contrib))
+        out.sort()
+        return tuple(Driver(r, ru, kd, cb) for _, r, ru, kd, cb in out[: p.top_drivers])
+
+
+def recompute(
+    signals: Iterable[Signal], params: SuspicionParams, self_id: str, now_ms: int
+) -> dict[str, PartySuspicion]:
+    """Full recompute from scratch: the same result `observe` + `reports` give."""
+    est = SuspicionEstimator(params, self_id)
+    est.observe_many(signals)
+    return est.reports(now_ms)
