@@ -324,6 +324,78 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+# -- the daemon and the testbed --------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the node in the foreground until SIGINT or SIGTERM."""
+    import asyncio
+
+    from trustnet.daemon import serve
+
+    return asyncio.run(serve(Path(args.dir)))
+
+
+def cmd_peers(args: argparse.Namespace) -> int:
+    """Show a running node's peers: score, state, and the reason for each decision."""
+    data = _remote(_url_of(args.target), "/peers")
+    if args.json:
+        _json(data)
+        return 0
+    peers = data.get("peers", [])
+    _out(f"{'peer':<30} {'state':<11} {'score':>7} {'in':>6} {'bad':>5}  reason / last event")
+    for p in peers:
+        log = p.get("log") or []
+        last = log[-1] if log and isinstance(log[-1], dict) else {}
+        why = p.get("reason") or f"{last.get('event', '')} {last.get('reason', '')}".strip()
+        _out(f"{str(p.get('url') or p.get('key', ''))[:30]:<30} {p.get('state', ''):<11} "
+             f"{p.get('score', 0):>7.2f} {p.get('accepted', 0):>6} {p.get('rejected', 0):>5}  {why[:60]}")
+    _err(f"{len(peers)} peers")
+    return 0
+
+
+def _url_of(target: str) -> str:
+    """A node's API URL from a URL or a node directory (whose node must be running)."""
+    if _is_url(target):
+        return target
+    from trustnet.client import NodeClient
+
+    node_dir = Path(target)
+    return NodeClient.for_dir(node_dir, load_config(node_dir)).base_url
+
+
+def cmd_testbed_up(args: argparse.Namespace) -> int:
+    """Start N node processes on loopback and keep them running until Ctrl-C."""
+    import signal as _signal
+    import tempfile
+
+    from trustnet.testbed import Testbed, describe, to_json
+
+    names = args.names.split(",") if args.names else [f"node-{i + 1}" for i in range(args.n)]
+    base = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="trustnet-testbed-"))
+    testbed = Testbed(base, names, peers_per_node=args.peers)
+    stop = []
+    _signal.signal(_signal.SIGTERM, lambda *_: stop.append(1))
+    _err(f"starting {len(names)} nodes in {base} ...")
+    try:
+        testbed.start(progress=lambda line: _err("  " + line))
+        _out(to_json(testbed) if args.json else describe(testbed))
+        _err("all nodes are up; Ctrl-C stops them all")
+        while not stop:
+            time.sleep(0.2)
+            dead = [n.name for n in testbed.nodes if not n.alive]
+            if dead:
+                _err(f"trustnet: node(s) exited: {', '.join(dead)}; see their node.log")
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _err("stopping all nodes ...")
+        codes = testbed.stop()
+        _err("stopped: " + ", ".join(f"{k} exit {v}" for k, v in codes.items()))
+    return 0
+
+
 # -- the parser ------------------------------------------------------------------------------
 
 
@@ -337,9 +409,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"trustnet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, handler: Handler, help_: str) -> argparse.ArgumentParser:
+    def add(name: str, handler: Handler | None, help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
-        p.set_defaults(handler=handler)
+        if handler is not None:
+            p.set_defaults(handler=handler)
         return p
 
     p = add("init", cmd_init, "create a node directory with a new identity")
@@ -386,6 +459,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("import", cmd_import, "verify and store the entries of a bundle file")
     p.add_argument("dir", metavar="DIR")
     p.add_argument("file", metavar="FILE")
+
+    p = add("run", cmd_run, "run the node in the foreground until SIGINT/SIGTERM")
+    p.add_argument("dir", metavar="DIR")
+
+    p = add("peers", cmd_peers, "show a running node's peers, scores and decisions")
+    p.add_argument("target", metavar="DIR-or-URL")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = add("testbed", None, "local multi-node testbeds")
+    tb = p.add_subparsers(dest="testbed_command", required=True, metavar="SUBCOMMAND")
+    up = tb.add_parser("up", help="start N nodes on loopback until Ctrl-C",
+                       description="Start N real node processes on loopback (free ports, a "
+                       "directory each), connected; print their URLs; Ctrl-C stops them all.")
+    up.set_defaults(handler=cmd_testbed_up)
+    up.add_argument("-n", type=int, default=6, help="how many nodes (default 6)")
+    up.add_argument("--names", help="comma-separated node names (overrides -n)")
+    up.add_argument("--dir", help="base folder (default: a new temporary folder)")
+    up.add_argument("--peers", type=int, default=3, help="peers per node (default 3)")
+    up.add_argument("--json", action="store_true", help="print the nodes as JSON")
 
     for extend in _EXTENSIONS:
         extend(sub)

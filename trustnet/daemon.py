@@ -1,0 +1,162 @@
+"""`trustnet run DIR`: a node directory brought to life, with explicit start and stop.
+
+`Daemon` composes the layers for one node directory: config, identity, store
+(taking the directory's writer lock), HTTP transport, node, API; `start()`
+binds the server (port 0: a free one, written to DIR/node.port) and starts
+gossip; `stop()` stops gossip, lets in-flight requests finish, closes the
+store and releases the lock. Many daemons fit in one process (tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from trustnet import __version__
+from trustnet.api import ApiViews, build_app
+from trustnet.clock import Clock, SystemClock
+from trustnet.config import NodeConfig, load_config, read_admin_token
+from trustnet.identity import KEY_FILE, Identity
+from trustnet.node import Node
+from trustnet.protocol.gossip import GossipConfig
+from trustnet.store import Store
+from trustnet.transport.http import HttpTransport
+
+PORT_FILE = "node.port"
+SHUTDOWN_GRACE_S = 5.0
+
+
+class Daemon:
+    """One node directory served over HTTP."""
+
+    def __init__(self, node_dir: Path, *, clock: Clock | None = None,
+                 rng: random.Random | None = None, gossip: GossipConfig | None = None) -> None:
+        self.dir = Path(node_dir)
+        self.config: NodeConfig = load_config(self.dir)
+        self.identity = Identity.load(self.dir / KEY_FILE)
+        self.token = read_admin_token(self.dir)
+        self.clock = clock or SystemClock()
+        self.gossip_config = gossip or GossipConfig.from_mapping(self.config.section("gossip"))
+        self.log = logging.getLogger(f"trustnet.daemon.{self.config.name or self.identity.party_id[:8]}")
+        self.store = Store.open_dir(self.dir)
+        try:
+            self.transport = HttpTransport(self.identity, self.clock)
+            self.node = Node(
+                self.identity, self.store, self.transport,
+                clock=self.clock,
+                rng=rng or random.Random(int.from_bytes(os.urandom(8), "big")),
+                config=self.gossip_config,
+                peers=self.config.peers,
+                anchors=self.config.anchors,
+            )
+            self.views = ApiViews()
+            self._install_views()
+            self.app = build_app(self.node, name=self.config.name, token=self.token, views=self.views)
+        except BaseException:
+            self.store.close()
+            raise
+        self.runner: web.AppRunner | None = None
+        self.url: str | None = None
+
+    def _install_views(self) -> None:
+        """Contributed views (beliefs, suspicion) over this node's store."""
+        from trustnet.views import install_views
+
+        install_views(self)
+
+    async def start(self) -> str:
+        """Bind the HTTP server, start gossip; returns the node's URL."""
+        self.runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, self.config.host, self.config.port)
+        await site.start()
+        host, port = self._bound()
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        self.url = f"http://{shown}:{port}"
+        self.transport.set_url(self.url)
+        (self.dir / PORT_FILE).write_text(f"{port}\n")
+        await self.node.start()
+        self.log.info("node %s (%s) listening on %s, %d peers configured, %d entries held",
+                      self.config.name, self.identity.party_id[:16], self.url,
+                      len(self.config.peers), self.store.count())
+        return self.url
+
+    def _bound(self) -> tuple[str, int]:
+        assert self.runner is not None
+        for addr in self.runner.addresses:
+            if isinstance(addr, tuple):
+                return str(addr[0]), int(addr[1])
+        raise RuntimeError("the server did not bind")
+
+    async def stop(self) -> None:
+        """Stop gossip, finish in-flight requests, close the store (idempotent)."""
+        await self.node.stop()
+        if self.runner is not None:
+            runner, self.runner = self.runner, None
+            await runner.cleanup()
+        (self.dir / PORT_FILE).unlink(missing_ok=True)
+        self.store.close()
+        self.log.info("stopped cleanly")
+
+
+# -- logging -------------------------------------------------------------------------------
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False)
+
+
+def setup_logging(fmt: str, level: str, name: str) -> None:
+    """Configure the process's log output (stderr) for an operator."""
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(
+            f"%(asctime)s %(levelname)-7s {name} %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S"))
+    root = logging.getLogger("trustnet")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False
+
+
+async def serve(node_dir: Path) -> int:
+    """Run until SIGINT or SIGTERM, then stop cleanly; the exit status."""
+    daemon = Daemon(node_dir)
+    setup_logging(daemon.config.log_format, daemon.config.log_level, daemon.config.name or "node")
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    try:
+        url = await daemon.start()
+        print(json.dumps({"node_id": daemon.identity.party_id, "url": url, "version": __version__}),
+              flush=True)
+        await stopping.wait()
+        daemon.log.info("signal received, stopping")
+    finally:
+        started = time.monotonic()
+        await daemon.stop()
+        daemon.log.debug("shutdown took %.2f s", time.monotonic() - started)
+    return 0

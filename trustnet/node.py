@@ -1,0 +1,283 @@
+"""The node: composition and lifecycle of identity, store, gossip protocol and transport.
+
+`Node` owns no policy of its own: the sans-IO `GossipProtocol` decides what to
+send, the transport moves bytes, the store keeps entries. The node performs the
+protocol's `Send` actions as tasks, feeds replies back as events, checks every
+inbound request (size, signature, graylist, rate limit, decoding) before the
+protocol sees it, and refuses to sign while its own log is being recovered.
+
+Lifecycle: `await node.start()` serves the gossip endpoints and, when
+`config.tick_interval_s` is set, runs the tick loop; `await node.stop()` cancels
+the loop and every in-flight request and waits for them. Tests leave the tick
+loop off, call `await node.tick()` and `await node.idle()`, and settle clusters
+by condition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from trustnet.clock import Clock
+from trustnet.errors import TrustnetError
+from trustnet.identity import Identity
+from trustnet.log import Entry
+from trustnet.protocol import messages as m
+from trustnet.protocol.gossip import (
+    Action,
+    Event,
+    GossipConfig,
+    GossipProtocol,
+    LocalEntry,
+    RequestFailed,
+    Response,
+    Send,
+    Tick,
+)
+from trustnet.protocol.peers import PeerKind
+from trustnet.store import Store
+from trustnet.transport.auth import HEADER_NODE, AuthError, RequestVerifier
+from trustnet.transport.base import STATUS, Transport, TransportError, error_body
+
+
+class NodeError(TrustnetError):
+    """The node refuses an operation. Codes: catching_up (own log not recovered yet)."""
+
+    code = "node_error"
+
+
+class Node:
+    """One party's node: gossip over a transport, on an injected clock and RNG."""
+
+    def __init__(
+        self,
+        identity: Identity,
+        store: Store,
+        transport: Transport,
+        *,
+        clock: Clock,
+        rng: random.Random,
+        config: GossipConfig | None = None,
+        peers: Iterable[str] = (),
+        anchors: Iterable[str] = (),
+        url: str | None = None,
+        recover_own: bool = True,
+    ) -> None:
+        self.identity = identity
+        self.store = store
+        self.transport = transport
+        self.clock = clock
+        self.config = config or GossipConfig()
+        self.anchors = tuple(anchors)
+        self.node_id = identity.party_id
+        self.url = (url or transport.url or "").rstrip("/") or None
+        self.protocol = GossipProtocol(
+            identity.public_key, store, rng, self.config, own_url=self.url, peers=peers,
+            now_ms=clock.now_ms(), recover_own=recover_own,
+        )
+        self.verifier = RequestVerifier()
+        self.log = logging.getLogger(f"trustnet.node.{self.node_id[:12]}")
+        self.errors: list[BaseException] = []  # unexpected exceptions: tests assert it is empty
+        self.started_ms: int | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._running = False
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Serve gossip and, when configured, start the tick loop."""
+        if self._running:
+            return
+        self._running = True
+        self.started_ms = self.clock.now_ms()
+        await self.transport.start(self)
+        if self.url is None and self.transport.url:
+            self.url = self.transport.url.rstrip("/")
+            self.protocol.own_url = self.url
+            self.protocol.peers.own_url = self.url
+        if self.config.tick_interval_s is not None:
+            self._loop_task = asyncio.create_task(self._tick_loop(self.config.tick_interval_s))
+
+    async def stop(self) -> None:
+        """Stop the loop and in-flight requests, then the transport (idempotent)."""
+        self._running = False
+        tasks = list(self._tasks)
+        if self._loop_task is not None:
+            tasks.append(self._loop_task)
+            self._loop_task = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.transport.stop()
+
+    async def _tick_loop(self, interval_s: float) -> None:
+        while True:
+            # Real time paces the loop; the protocol only ever reads the injected clock.
+            await asyncio.sleep(interval_s)
+            try:
+                await self.tick()
+            except Exception as exc:  # keep gossiping; surface the bug
+                self._crash(exc)
+
+    async def tick(self) -> None:
+        """One protocol tick: anti-entropy round, peer exchange, recovery, timeouts."""
+        self._feed(Tick())
+
+    async def idle(self) -> None:
+        """Wait until no request of this node is in flight."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    @property
+    def running(self) -> bool:
+        """True between `start()` and `stop()`."""
+        return self._running
+
+    @property
+    def busy(self) -> bool:
+        """True while requests are in flight."""
+        return bool(self._tasks)
+
+    # -- local writes --------------------------------------------------------------------
+
+    async def publish(self, kind: str, body: Mapping[str, Any]) -> Entry:
+        """Sign, store durably, then push a new statement; refuses while catching up."""
+        if self.protocol.catching_up:
+            rec = self.protocol.recovery_json()
+            raise NodeError(
+                f"recovering this node's own log from peers (own seq {rec['own_seq']}, highest "
+                f"seen {rec['own_max_seen']}, {rec['answers']}/{rec['quorum']} peers answered); "
+                "signing now could fork it",
+                code="catching_up",
+            )
+        # DESIGN 5: append_own commits (synchronous=FULL) before we gossip the entry.
+        entry = self.store.append_own(self.identity, kind, body, self.clock.now_ms())
+        self._feed(LocalEntry(entry))
+        return entry
+
+    def add_peer(self, url: str) -> bool:
+        """Add a peer URL (admin `POST /peers`); True when new."""
+        return self.protocol.peers.add(url, "admin", self.clock.now_ms())
+
+    # -- outbound ------------------------------------------------------------------------
+
+    def _feed(self, event: Event) -> None:
+        self._dispatch(self.protocol.handle(event, self.clock.now_ms()))
+
+    def _dispatch(self, actions: list[Action]) -> None:
+        for action in actions:
+            task = asyncio.create_task(self._perform(action))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _perform(self, send: Send) -> None:
+        event: Event
+        try:
+            body = m.encode(send.message, self.config.max_message_bytes)
+            raw = await self.transport.request(send.peer_url, send.path, body)
+            try:
+                reply = m.decode_reply(send.path, raw, self.config.max_message_bytes)
+            except m.MessageError as exc:
+                event = RequestFailed(send.request_id, send.peer_url, exc.code)
+            else:
+                event = Response(send.request_id, send.peer_url, reply)
+        except TransportError as exc:
+            event = RequestFailed(send.request_id, send.peer_url, exc.code)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._crash(exc)
+            event = RequestFailed(send.request_id, send.peer_url, "internal")
+        try:
+            self._feed(event)
+        except Exception as exc:
+            self._crash(exc)
+
+    def _crash(self, exc: BaseException) -> None:
+        self.errors.append(exc)
+        self.log.error("unexpected error: %r", exc, exc_info=exc)
+
+    # -- inbound -------------------------------------------------------------------------
+
+    async def handle_gossip(
+        self, path: str, headers: Mapping[str, str], body: bytes, *, remote: str = ""
+    ) -> tuple[int, bytes]:
+        """Check and answer one gossip request: (HTTP status, msgpack body).
+
+        Order matters: cheap refusals first (graylisted address, size), then the
+        signature, then per-node graylist and rate limit, and only then decoding.
+        Failures before authentication are charged to the transport address,
+        never to the node id the request merely claims.
+        """
+        now = self.clock.now_ms()
+        peers = self.protocol.peers
+        addr_kind: PeerKind = "url" if remote.startswith(("http://", "https://")) else "addr"
+        if remote and peers.is_ignored(remote, now):
+            return self._refuse("graylisted", f"{remote} is graylisted")
+        if len(body) > self.config.max_message_bytes:
+            if remote:
+                peers.penalize(remote, "too_large", now, kind=addr_kind, detail=f"{len(body)} bytes")
+            return self._refuse("too_large", f"body is {len(body)} bytes; the limit is "
+                                f"{self.config.max_message_bytes}")
+        claimed = headers.get(HEADER_NODE) or headers.get(HEADER_NODE.lower()) or ""
+        if claimed and peers.is_ignored(claimed, now):
+            # Refused before spending a signature check; whoever sent it, nobody is blamed.
+            return self._refuse("graylisted", f"node {claimed[:16]} is graylisted")
+        try:
+            node = self.verifier.verify("POST", path, headers, body, now)
+        except AuthError as exc:
+            if remote:
+                peers.penalize(remote, exc.code, now, kind=addr_kind, detail=path[:64])
+            return self._refuse(exc.code, exc.message)
+        if path not in m.PATHS:
+            # Before the rate limiter, so unknown paths cannot grow its per-endpoint buckets.
+            peers.penalize(node, "unknown_path", now, kind="node", detail=path[:64])
+            return self._refuse("unknown_path", f"no gossip endpoint {path[:64]!r}")
+        if not peers.allow(node, path, now, kind="node"):
+            return self._refuse("rate_limited", f"too many {path[:64]} requests")
+        try:
+            message = m.decode_request(path, body, self.config.max_message_bytes)
+            reply, actions = self.protocol.on_request(node, path, message, now)
+            data = m.encode(reply, self.config.max_message_bytes)
+        except m.MessageError as exc:
+            peers.penalize(node, exc.code, now, kind="node", detail=exc.message[:200])
+            return self._refuse(exc.code, exc.message)
+        except Exception as exc:
+            self._crash(exc)
+            return self._refuse("internal", "internal error")
+        self._dispatch(actions)
+        return 200, data
+
+    @staticmethod
+    def _refuse(code: str, message: str) -> tuple[int, bytes]:
+        return STATUS.get(code, 400), error_body(code, message)
+
+    # -- views ---------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """The gossip part of GET /status."""
+        now = self.clock.now_ms()
+        return {
+            "node_id": self.node_id,
+            "url": self.url,
+            "entries": self.store.count(),
+            "authors": self.store.author_count(),
+            "peers": len(self.protocol.peers.usable(now)),
+            "forks": len(self.protocol.fork_keys()),
+            "own_seq": self.protocol.own_seq(),
+            "catching_up": self.protocol.catching_up,
+            "uptime_ms": 0 if self.started_ms is None else now - self.started_ms,
+        }
+
+    def peers_json(self) -> dict[str, Any]:
+        """GET /peers: every peer's state, score and reasons, plus own-log recovery."""
+        now = self.clock.now_ms()
+        view = self.protocol.peers.to_json(now)
+        view["recovery"] = self.protocol.recovery_json()
+        view["gossip"] = dict(self.protocol.stats)
+        return view

@@ -1,0 +1,747 @@
+"""The sans-IO gossip state machine (DESIGN sections 1 and 6).
+
+Like h11's connection, this module has no networking code at all: events in,
+actions out. The node (or a test, or the simulator) feeds it events with the
+current time from an injected clock and performs the `Send` actions it returns
+on whatever transport it has:
+
+    actions = protocol.handle(Tick(), now_ms)                  # outbound work
+    reply, actions = protocol.on_request(node_id, path, message, now_ms)   # inbound
+
+Two tiers, as the epidemic-protocol literature prescribes (Demers et al. 1987):
+- eager push: a new entry (local or newly learned) goes once to `fanout` random
+  peers; an LRU of ids already pushed makes it once per entry;
+- anti-entropy: every tick, one random peer gets our 32-byte digest of heads and
+  fork keys. Equal digests cost one constant-size exchange (O(1) bytes per round
+  whatever the store holds). On a mismatch the peer returns its heads map in
+  pages; we fetch what it has beyond us in bounded batches and push what it lacks.
+
+A node whose store was lost starts `catching_up`: it asks peers for its own head
+and refuses to sign (the node enforces it) until it holds the highest seq of its
+own that a quorum of peers reported — no self-fork after data loss (DESIGN 5).
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import random
+import struct
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeAlias
+
+from trustnet.errors import ConfigError, ForkProofError
+from trustnet.log import Entry, ForkProof, decode_fork_proof
+from trustnet.protocol import messages as m
+from trustnet.protocol.peers import PeerKind, PeerPolicy, PeerTable
+from trustnet.store import IngestResult, Store
+
+_Q = struct.Struct(">Q").pack
+
+# Entry rejection codes that prove the sender relayed forged or malformed data. Chain
+# codes (bad_seq, bad_prev) are not here: an honest peer holding the other branch of an
+# undetected fork sends exactly those.
+_MISBEHAVIOUR = frozenset({
+    "bad_encoding", "too_large", "bad_version", "bad_signature", "unknown_kind", "bad_body",
+    "bad_timestamp",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class GossipConfig:
+    """Gossip settings (the `[gossip]` table of node.toml); every limit is a bound of DESIGN 6."""
+
+    fanout: int = 3
+    tick_interval_s: float | None = 1.0  # None: no tick loop (tests drive `Node.tick`)
+    max_message_bytes: int = m.MAX_MESSAGE_BYTES
+    fetch_batch_entries: int = 256
+    fetch_batch_bytes: int = 512 * 1024
+    max_ranges: int = 64
+    max_push_entries: int = 64
+    heads_page: int = 2048
+    max_forks_listed: int = 1024
+    seen_cache: int = 65_536
+    push_max_age_ms: int = 10 * 60_000  # older entries learned by fetch spread by anti-entropy only
+    peer_exchange_every: int = 10  # ticks
+    peers_shared: int = 16
+    request_timeout_ms: int = 30_000
+    max_inflight: int = 64
+    max_sessions: int = 4
+    max_session_rounds: int = 64
+    own_sync_quorum: int = 2  # peers that must report our own head before we sign again
+    policy: PeerPolicy = field(default_factory=PeerPolicy)
+
+    def __post_init__(self) -> None:
+        if self.fanout < 1 or self.fetch_batch_entries < 1 or self.max_push_entries < 1:
+            raise ConfigError("[gossip]: fanout, fetch_batch_entries, max_push_entries must be >= 1")
+        if self.fetch_batch_bytes > self.max_message_bytes // 2:
+            raise ConfigError("[gossip]: fetch_batch_bytes must leave room in max_message_bytes")
+        if self.tick_interval_s is not None and self.tick_interval_s <= 0:
+            raise ConfigError("[gossip]: tick_interval_s must be > 0")
+        if self.own_sync_quorum < 0 or self.heads_page < 1 or self.max_ranges < 1:
+            raise ConfigError("[gossip]: own_sync_quorum >= 0, heads_page >= 1, max_ranges >= 1")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], where: str = "[gossip]") -> GossipConfig:
+        """Validate the `[gossip]` table: known keys, right types (policy keys too)."""
+        own = {f.name: f for f in fields(cls) if f.name != "policy"}
+        pol = {f.name for f in fields(PeerPolicy) if f.name not in ("rates", "penalties")}
+        kwargs: dict[str, Any] = {}
+        policy: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in own:
+                target = kwargs
+            elif key in pol:
+                target = policy
+            else:
+                raise ConfigError(f"{where}: unknown setting {key!r} "
+                                  f"(known: {', '.join(sorted([*own, *pol]))})")
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"{where}: {key} must be a number, got {value!r}")
+            target[key] = value
+        for key in list(kwargs):
+            if key != "tick_interval_s" and not isinstance(kwargs[key], int):
+                raise ConfigError(f"{where}: {key} must be an integer")
+        return cls(**kwargs, policy=PeerPolicy(**policy))
+
+
+# -- events and actions (small frozen records, as h11's events) ----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time passed: run an anti-entropy round, peer exchange, recovery, timeouts."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocalEntry:
+    """The node signed a new entry (durable already): push it."""
+
+    entry: Entry
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """The reply to a request we sent."""
+
+    request_id: int
+    peer: str
+    message: m.Message
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFailed:
+    """A request we sent failed: transport error code, HTTP refusal, or a malformed reply
+    (`bad_message` / `too_large`, which count against the peer)."""
+
+    request_id: int
+    peer: str
+    code: str
+
+
+Event: TypeAlias = Tick | LocalEntry | Response | RequestFailed
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send `message` to `peer_url` at `path`; report the outcome as Response/RequestFailed
+    with the same `request_id`."""
+
+    request_id: int
+    peer_url: str
+    path: str
+    message: m.Message
+
+
+Action: TypeAlias = Send
+
+
+# -- internal state ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Session:
+    """One anti-entropy exchange with one peer."""
+
+    peer: str
+    fetch: deque[tuple[bytes, int, int]] = field(default_factory=deque)  # author, after, target
+    push: deque[tuple[bytes, int, int]] = field(default_factory=deque)
+    fork_fetch: list[tuple[bytes, int]] = field(default_factory=list)
+    fork_push: list[bytes] = field(default_factory=list)
+    fetching: bool = False
+    pushing: bool = False
+    paging: bool = True
+    rounds: int = 0
+
+    def done(self) -> bool:
+        busy = self.fetching or self.pushing or self.paging
+        return not busy and not (self.fetch or self.push or self.fork_fetch or self.fork_push)
+
+
+@dataclass(slots=True)
+class _Pending:
+    path: str
+    peer: str
+    sent_ms: int
+    session: _Session | None = None
+    ranges: tuple[tuple[bytes, int, int, int], ...] = ()  # author, after, target, seq before
+
+
+class GossipProtocol:
+    """One node's gossip state: peers, dedup cache, anti-entropy sessions, own-log recovery."""
+
+    def __init__(
+        self,
+        node_id: bytes,
+        replica: Store,
+        rng: random.Random,
+        config: GossipConfig | None = None,
+        *,
+        own_url: str | None = None,
+        peers: Iterable[str] = (),
+        now_ms: int = 0,
+        recover_own: bool = True,
+    ) -> None:
+        self.node_id = node_id
+        self.store = replica
+        self.rng = rng
+        self.config = config or GossipConfig()
+        self.own_url = own_url.rstrip("/") if own_url else None
+        self.peers = PeerTable(self.config.policy, own_url=self.own_url)
+        for url in peers:
+            self.peers.add(url, "config", now_ms)
+        self.stats: dict[str, int] = {
+            "ticks": 0, "rounds": 0, "in_sync": 0, "mismatch": 0, "requests": 0, "failures": 0,
+            "pushed": 0, "learned": 0, "rejected": 0, "forks_learned": 0,
+        }
+        self._seen: OrderedDict[bytes, None] = OrderedDict()
+        self._pending: dict[int, _Pending] = {}
+        self._sessions: dict[str, _Session] = {}
+        self._next_id = 1
+        self._forks: dict[tuple[bytes, int], ForkProof] = {
+            (p.author, p.seq): p for p in replica.forks()
+        }
+        self._digest_key: tuple[bytes, int] | None = None
+        self._digest = b""
+        self._authors_key: bytes | None = None
+        self._authors: list[bytes] = []
+        # Own-log recovery (DESIGN 5): until a quorum reported our head and we hold it.
+        self.catching_up = recover_own and self.config.own_sync_quorum > 0
+        self._own_claims: dict[str, int] = {}  # peer url -> the own seq it reported
+        for entry in replica.query(kind="profile", limit=1000):
+            self._discover(entry, now_ms)
+
+    # -- public ----------------------------------------------------------------------
+
+    def handle(self, event: Event, now_ms: int) -> list[Action]:
+        """Feed one event; returns the requests to send."""
+        if isinstance(event, Tick):
+            return self._tick(now_ms)
+        if isinstance(event, LocalEntry):
+            self._discover(event.entry, now_ms)
+            return self._eager([event.entry], [], now_ms, exclude=())
+        if isinstance(event, Response):
+            return self._on_response(event, now_ms)
+        return self._on_failure(event, now_ms)
+
+    def on_request(
+        self, peer_id: str, path: str, message: m.Message, now_ms: int
+    ) -> tuple[m.Message, list[Action]]:
+        """Answer a request from the authenticated node `peer_id` (hex); also returns the
+        requests it triggers (pushing new data on)."""
+        if isinstance(message, m.Digest):
+            if message.digest == self.digest():
+                return m.InSync(), []
+            return self._heads_page(None, with_forks=True), []
+        if isinstance(message, m.HeadsRequest):
+            return self._heads_page(message.after, with_forks=False), []
+        if isinstance(message, m.Fetch):
+            return self._serve_fetch(message), []
+        if isinstance(message, m.Push):
+            return self._on_push(peer_id, message, now_ms)
+        if isinstance(message, m.PeersRequest):
+            return self._on_peers(peer_id, message, now_ms), []
+        if isinstance(message, m.HeadRequest):
+            head = self.store.head(message.author)
+            if head is None:
+                return m.HeadReply(message.author, 0, None), []
+            return m.HeadReply(message.author, head.seq, head.id), []
+        raise m.MessageError(f"{path} takes no {message.T!r} request", code="bad_message")
+
+    def digest(self) -> bytes:
+        """Our 32-byte anti-entropy digest: heads of unforked authors and fork keys.
+
+        Forked authors are left out of the heads part: two honest nodes may hold
+        different branches of an equivocator forever; the fork keys stand for them.
+        """
+        key = (self.store.heads_digest(), len(self._forks))
+        if key != self._digest_key:
+            forked = {a for a, _ in self._forks}
+            h = hashlib.sha256(b"trustnet/v1/gossip-digest")
+            for author in self._sorted_authors():
+                if author not in forked:
+                    seq, ident = self._head(author)
+                    h.update(b"H" + author + _Q(seq) + ident)
+            for author, seq in sorted(self._forks):
+                h.update(b"F" + author + _Q(seq))
+            self._digest_key, self._digest = key, h.digest()
+        return self._digest
+
+    @property
+    def own_max_seen(self) -> int:
+        """The highest seq of our own chain a peer reported (and has not failed to deliver)."""
+        return max(self._own_claims.values(), default=0)
+
+    def own_seq(self) -> int:
+        """The highest seq of our own chain held here."""
+        head = self.store.head(self.node_id)
+        return 0 if head is None else head.seq
+
+    def fork_keys(self) -> list[tuple[bytes, int]]:
+        """(author, seq) of every fork proof known."""
+        return sorted(self._forks)
+
+    def pending(self) -> int:
+        """Requests sent and not yet answered."""
+        return len(self._pending)
+
+    def recovery_json(self) -> dict[str, Any]:
+        """Own-log recovery state, for status and /peers."""
+        return {
+            "catching_up": self.catching_up,
+            "own_seq": self.own_seq(),
+            "own_max_seen": self.own_max_seen,
+            "answers": len(self._own_claims),
+            "quorum": self._quorum(),
+        }
+
+    # -- tick ------------------------------------------------------------------------
+
+    def _tick(self, now: int) -> list[Action]:
+        self.stats["ticks"] += 1
+        actions: list[Action] = []
+        for rid, p in list(self._pending.items()):
+            if now - p.sent_ms >= self.config.request_timeout_ms:
+                actions += self._on_failure(RequestFailed(rid, p.peer, "timeout"), now)
+        if self.catching_up:
+            actions += self._recover(now)
+        if len(self._sessions) < self.config.max_sessions and self._room():
+            peer = self.peers.sample(self.rng, 1, now, exclude=self._sessions)
+            if peer:
+                self.stats["rounds"] += 1
+                session = _Session(peer[0])
+                self._sessions[peer[0]] = session
+                actions.append(self._send(peer[0], m.DIGEST, m.Digest(self.digest()), now, session))
+        every = self.config.peer_exchange_every
+        if every > 0 and self.stats["ticks"] % every == 1 % every and self._room():
+            peer = self.peers.sample(self.rng, 1, now)
+            if peer:
+                share = self.peers.sample(self.rng, self.config.peers_shared, now, exclude=peer)
+                actions.append(self._send(peer[0], m.PEERS,
+                                          m.PeersRequest(self.own_url, tuple(share)), now))
+        return actions
+
+    def _room(self) -> bool:
+        return len(self._pending) < self.config.max_inflight
+
+    def _send(self, peer: str, path: str, message: m.Message, now: int,
+              session: _Session | None = None,
+              ranges: tuple[tuple[bytes, int, int, int], ...] = ()) -> Send:
+        rid = self._next_id
+        self._next_id += 1
+        self._pending[rid] = _Pending(path, peer, now, session, ranges)
+        self.stats["requests"] += 1
+        return Send(rid, peer, path, message)
+
+    # -- own-log recovery --------------------------------------------------------------
+
+    def _quorum(self) -> int:
+        return min(self.config.own_sync_quorum, len(self.peers.urls()))
+
+    def _recover(self, now: int) -> list[Action]:
+        if len(self._own_claims) >= self._quorum() and self.own_seq() >= self.own_max_seen:
+            self.catching_up = False
+            return []
+        asking = {p.peer for p in self._pending.values() if p.path == m.HEAD}
+        want = self._quorum() - len(self._own_claims) - len(asking)
+        if want <= 0:
+            return []
+        targets = self.peers.sample(self.rng, want, now, exclude=set(self._own_claims) | asking)
+        return [self._send(t, m.HEAD, m.HeadRequest(self.node_id), now) for t in targets]
+
+    def _on_own_head(self, peer: str, reply: m.HeadReply, now: int) -> list[Action]:
+        if reply.author != self.node_id:
+            self.peers.penalize(peer, "bad_message", now, detail="head reply for another author")
+            return []
+        self._own_claims[peer] = reply.seq
+        actions: list[Action] = []
+        mine = self.own_seq()
+        if reply.seq > mine:
+            # Fetch our own chain from the peer that has it, from our head on.
+            session = self._sessions.get(peer)
+            if session is None:
+                session = self._sessions[peer] = _Session(peer, paging=False)
+            session.fetch.append((self.node_id, mine, reply.seq))
+            actions += self._pump(session, now)
+        return actions + self._recover(now)
+
+    # -- responses ---------------------------------------------------------------------
+
+    def _on_response(self, ev: Response, now: int) -> list[Action]:
+        p = self._pending.pop(ev.request_id, None)
+        if p is None or p.peer != ev.peer:
+            return []  # timed out already, or not ours
+        self.peers.succeeded(ev.peer, now)
+        msg, session = ev.message, p.session
+        actions: list[Action] = []
+        if isinstance(msg, m.InSync):
+            self.stats["in_sync"] += 1
+            if session is not None:
+                session.paging = False
+        elif isinstance(msg, m.Heads) and session is not None:
+            if p.path == m.DIGEST:
+                self.stats["mismatch"] += 1
+            actions += self._on_heads(session, msg, now)
+        elif isinstance(msg, m.Entries):
+            actions += self._on_entries(p, msg, now)
+        elif isinstance(msg, m.PushAck):
+            actions += self._on_push_ack(p, msg, now)
+        elif isinstance(msg, m.PeersReply):
+            for url in msg.urls[: self.config.peers_shared]:
+                self.peers.add(url, "exchange", now)
+        elif isinstance(msg, m.HeadReply):
+            actions += self._on_own_head(ev.peer, msg, now)
+        if session is not None and self._sessions.get(session.peer) is session:
+            actions += self._pump(session, now)
+        return actions
+
+    def _on_failure(self, ev: RequestFailed, now: int) -> list[Action]:
+        p = self._pending.pop(ev.request_id, None)
+        if p is None:
+            return []
+        self.stats["failures"] += 1
+        if ev.code in ("bad_message", "too_large"):
+            self.peers.penalize(ev.peer, ev.code, now, detail=f"reply to {p.path}")
+        else:
+            self.peers.failed(ev.peer, ev.code, now)
+        if p.session is not None:
+            self._sessions.pop(p.session.peer, None)
+        return []
+
+    # -- anti-entropy ------------------------------------------------------------------
+
+    def _sorted_authors(self) -> list[bytes]:
+        key = self.store.heads_digest()
+        if key != self._authors_key:
+            self._authors_key, self._authors = key, sorted(self.store.heads())
+        return self._authors
+
+    def _head(self, author: bytes) -> tuple[int, bytes]:
+        head = self.store.head(author)
+        return (0, b"") if head is None else (head.seq, head.id)
+
+    def _heads_page(self, after: bytes | None, *, with_forks: bool) -> m.Heads:
+        authors = self._sorted_authors()
+        forked = {a for a, _ in self._forks}
+        start = 0 if after is None else bisect.bisect_right(authors, after)
+        page: list[tuple[bytes, int, bytes]] = []
+        i = start
+        while i < len(authors) and len(page) < self.config.heads_page:
+            if authors[i] not in forked:
+                seq, ident = self._head(authors[i])
+                page.append((authors[i], seq, ident))
+            i += 1
+        forks = tuple(sorted(self._forks)[: self.config.max_forks_listed]) if with_forks else ()
+        return m.Heads(tuple(page), more=i < len(authors), after=after, forks=forks)
+
+    def _on_heads(self, s: _Session, page: m.Heads, now: int) -> list[Action]:
+        s.paging = False
+        forked = {a for a, _ in self._forks} | {a for a, _ in page.forks}
+        theirs = {author: (seq, ident) for author, seq, ident in page.heads}
+        # Authors this page covers: (after, last] or (after, end) on the last page.
+        authors = self._sorted_authors()
+        lo = 0 if page.after is None else bisect.bisect_right(authors, page.after)
+        hi = bisect.bisect_right(authors, page.heads[-1][0]) if page.more and page.heads else len(authors)
+        for author in authors[lo:hi]:
+            if author in forked or author in theirs:
+                continue
+            s.push.append((author, 0, self._head(author)[0]))  # they lack this author
+        for author, seq, ident in page.heads:
+            if author in forked:
+                continue
+            mine, my_id = self._head(author)
+            if seq > mine:
+                # From one before our head: if their entry at our head's seq differs, ingest
+                # turns it into a fork proof (hash chaining makes any divergence show there).
+                s.fetch.append((author, max(0, mine - 1), seq))
+            elif seq == mine and ident != my_id:
+                s.fetch.append((author, seq - 1, seq))
+            elif seq < mine:
+                s.push.append((author, seq - 1, mine))
+        if page.forks or page.after is None:
+            their_forks = set(page.forks)
+            s.fork_fetch += [k for k in page.forks if k not in self._forks]
+            s.fork_push += [self._forks[k].encode() for k in sorted(self._forks)
+                            if k not in their_forks][:16]
+        if page.more and page.heads:
+            s.paging = True
+            return [self._send(s.peer, m.HEADS, m.HeadsRequest(page.heads[-1][0]), now, s)]
+        return []
+
+    def _pump(self, s: _Session, now: int) -> list[Action]:
+        """Send the session's next fetch and next push, one of each in flight at a time."""
+        actions: list[Action] = []
+        if s.rounds >= self.config.max_session_rounds:
+            s.fetch.clear()
+            s.push.clear()
+            s.fork_fetch.clear()
+            s.fork_push.clear()
+        if not s.fetching and (s.fetch or s.fork_fetch):
+            # Each range asks for at most the batch budget left; whatever it does not get
+            # is re-queued by _on_entries when the reply made progress.
+            ranges: list[tuple[bytes, int, int, int]] = []  # author, after, target, head now
+            limits: list[tuple[bytes, int, int]] = []
+            budget = self.config.fetch_batch_entries
+            while s.fetch and len(ranges) < self.config.max_ranges and budget > 0:
+                author, after, target = s.fetch.popleft()
+                limit = max(1, min(target - after, budget))
+                budget -= limit
+                ranges.append((author, after, target, self._head(author)[0]))
+                limits.append((author, after, limit))
+            forks = tuple(s.fork_fetch[: self.config.max_ranges])
+            del s.fork_fetch[: self.config.max_ranges]
+            msg = m.Fetch(tuple(limits), forks)
+            s.fetching = True
+            s.rounds += 1
+            actions.append(self._send(s.peer, m.FETCH, msg, now, s, tuple(ranges)))
+        if not s.pushing and (s.push or s.fork_push):
+            raws = self._take(s.push)
+            forks_raw = tuple(s.fork_push[:16])
+            del s.fork_push[:16]
+            if raws or forks_raw:
+                s.pushing = True
+                s.rounds += 1
+                actions.append(self._send(s.peer, m.PUSH, m.Push(tuple(raws), forks_raw), now, s))
+        if s.done():
+            self._sessions.pop(s.peer, None)
+        return actions
+
+    def _take(self, queue: deque[tuple[bytes, int, int]]) -> list[bytes]:
+        """Raw entries for the next push from a queue of ranges, within the push bounds."""
+        raws: list[bytes] = []
+        size = 0
+        while queue and len(raws) < self.config.max_push_entries:
+            author, after, target = queue.popleft()
+            room = self.config.max_push_entries - len(raws)
+            batch = self.store.range(author, after, min(room, target - after))
+            for e in batch:
+                if size + len(e.raw) > self.config.fetch_batch_bytes and raws:
+                    queue.appendleft((author, e.seq - 1, target))
+                    return raws
+                raws.append(e.raw)
+                size += len(e.raw)
+            if batch and batch[-1].seq < target:
+                queue.appendleft((author, batch[-1].seq, target))
+        return raws
+
+    def _on_entries(self, p: _Pending, msg: m.Entries, now: int) -> list[Action]:
+        s = p.session
+        actions: list[Action] = []
+        if msg.entries:
+            result = self.store.ingest(msg.entries, now)
+            actions += self._absorb(result, p.peer, "url", now, exclude=(p.peer,))
+        for raw in msg.forks:
+            actions += self._fork_in(raw, p.peer, "url", now, exclude=(p.peer,))
+        if s is not None:
+            s.fetching = False
+            for author, _after, target, before in p.ranges:
+                got = self._head(author)[0]
+                if before < got < target:
+                    s.fetch.append((author, got, target))  # progress: continue the range
+                elif (got <= before and not msg.more and author == self.node_id
+                      and self._own_claims.get(p.peer, 0) > got):
+                    # It reported more of our chain than it delivers (and said the reply was
+                    # complete): a lie that would keep us from signing forever. Honest peers
+                    # hold every entry they report.
+                    self._own_claims[p.peer] = got
+                    self.peers.penalize(p.peer, "false_head", now,
+                                        detail=f"claimed our seq {target}, sent none")
+        return actions
+
+    def _on_push_ack(self, p: _Pending, msg: m.PushAck, now: int) -> list[Action]:
+        s = p.session
+        if s is None:
+            # An eager push hit a gap at the receiver: send the missing range once (bounded).
+            if not msg.wants:
+                return []
+            s = self._sessions.get(p.peer)
+            if s is None:
+                if len(self._sessions) >= self.config.max_sessions * 2:
+                    return []
+                s = self._sessions[p.peer] = _Session(p.peer, paging=False)
+            self._queue_wants(s, msg)
+            return self._pump(s, now)
+        s.pushing = False
+        self._queue_wants(s, msg)
+        return []
+
+    def _queue_wants(self, s: _Session, msg: m.PushAck) -> None:
+        forked = {a for a, _ in self._forks}
+        for author, seq in msg.wants[: self.config.max_ranges]:
+            mine = self._head(author)[0]
+            if mine > seq and author not in forked:
+                s.push.append((author, seq, mine))
+
+    # -- inbound -----------------------------------------------------------------------
+
+    def _serve_fetch(self, req: m.Fetch) -> m.Entries:
+        raws: list[bytes] = []
+        size = 0
+        more = False
+        cap = self.config.fetch_batch_entries
+        for author, after, limit in req.ranges[: self.config.max_ranges]:
+            if len(raws) >= cap:
+                more = True
+                break
+            for e in self.store.range(author, after, min(limit, cap - len(raws))):
+                if size + len(e.raw) > self.config.fetch_batch_bytes:
+                    more = True
+                    break
+                raws.append(e.raw)
+                size += len(e.raw)
+            if more:
+                break
+        forks = []
+        for key in req.forks[: self.config.max_ranges]:
+            proof = self._forks.get(key)
+            if proof is not None and size < self.config.fetch_batch_bytes:
+                raw = proof.encode()
+                forks.append(raw)
+                size += len(raw)
+        return m.Entries(tuple(raws), tuple(forks), more)
+
+    def _on_push(self, peer_id: str, msg: m.Push, now: int) -> tuple[m.Message, list[Action]]:
+        sender = self.peers.get(peer_id)
+        exclude = (sender.url,) if sender is not None and sender.url else ()
+        result = self.store.ingest(msg.entries[: self.config.max_push_entries * 4], now)
+        actions = self._absorb(result, peer_id, "node", now, exclude=exclude)
+        for raw in msg.forks[:16]:
+            actions += self._fork_in(raw, peer_id, "node", now, exclude=exclude)
+        wants = tuple(sorted(result.gaps.items())[: self.config.max_ranges])
+        ack = m.PushAck(len(result.accepted), result.duplicates, len(result.rejected), wants)
+        return ack, actions
+
+    def _on_peers(self, peer_id: str, msg: m.PeersRequest, now: int) -> m.PeersReply:
+        exclude: list[str] = []
+        if msg.url is not None:
+            url = msg.url.rstrip("/")
+            self.peers.add(url, "exchange", now)
+            self.peers.set_node_id(url, peer_id)
+            sender = self.peers.record(peer_id, "node", now)
+            if sender is not None:
+                sender.url = url
+            exclude.append(url)
+        for url in msg.urls[: self.config.peers_shared]:
+            self.peers.add(url, "exchange", now)
+        share = self.peers.sample(self.rng, self.config.peers_shared, now, exclude=exclude)
+        return m.PeersReply(tuple(share))
+
+    # -- shared ------------------------------------------------------------------------
+
+    def _absorb(self, result: IngestResult, key: str, kind: PeerKind, now: int,
+                exclude: Iterable[str]) -> list[Action]:
+        """Score the sender, discover peers, and push newly learned data on."""
+        policy = self.config.policy
+        if result.accepted:
+            self.stats["learned"] += len(result.accepted)
+            self.peers.reward(key, "new entries", policy.reward_per_entry * len(result.accepted),
+                              now, kind=kind)
+            self.peers.count(key, accepted=len(result.accepted))
+            for entry in result.accepted:
+                self._discover(entry, now)
+        bad = [r for r in result.rejected if r.code in _MISBEHAVIOUR]
+        if result.rejected:
+            self.stats["rejected"] += len(result.rejected)
+            self.peers.count(key, rejected=len(result.rejected))
+        for r in bad[:8]:  # a few penalties per message: enough to graylist a forger
+            self.peers.penalize(key, r.code, now, kind=kind,
+                                detail=f"entry {(r.id or '?')[:16]}: {r.message}"[:200])
+        for proof in result.forks:
+            self._register_fork(proof, key, kind, now)
+        fresh = [e for e in result.accepted if e.ts >= now - self.config.push_max_age_ms]
+        actions = self._eager(fresh, list(result.forks), now, exclude=exclude)
+        # A fork found here was sent by a peer that does not know it either: tell it too.
+        sender = self.peers.get(key)
+        back = key if kind == "url" else (sender.url if sender is not None else None)
+        if result.forks and back is not None and self._room():
+            proofs = tuple(p.encode() for p in result.forks[:16])
+            actions.append(self._send(back, m.PUSH, m.Push((), proofs), now))
+        return actions
+
+    def _fork_in(self, raw: bytes, key: str, kind: PeerKind, now: int,
+                 exclude: Iterable[str]) -> list[Action]:
+        try:
+            proof = decode_fork_proof(raw)
+        except ForkProofError as exc:
+            self.peers.penalize(key, "bad_fork_proof", now, kind=kind, detail=exc.message[:200])
+            return []
+        if (proof.author, proof.seq) in self._forks:
+            return []
+        self.store.add_fork(proof)
+        self._register_fork(proof, key, kind, now)
+        return self._eager([], [proof], now, exclude=exclude)
+
+    def _register_fork(self, proof: ForkProof, key: str, kind: PeerKind, now: int) -> None:
+        if (proof.author, proof.seq) not in self._forks:
+            self._forks[(proof.author, proof.seq)] = proof
+            self.stats["forks_learned"] += 1
+            self.peers.reward(key, "fork proof", self.config.policy.reward_per_fork, now, kind=kind)
+
+    def _eager(self, entries: list[Entry], forks: list[ForkProof], now: int,
+               exclude: Iterable[str]) -> list[Action]:
+        """Push each new entry and fork proof once, to `fanout` random peers."""
+        new = []
+        for e in entries:
+            if e.id not in self._seen:
+                new.append(e.raw)
+                self._mark_seen(e.id)
+        proofs = []
+        for proof in forks:
+            fid = hashlib.sha256(proof.encode()).digest()
+            if fid not in self._seen:
+                proofs.append(proof.encode())
+                self._mark_seen(fid)
+        if not new and not proofs:
+            return []
+        targets = self.peers.sample(self.rng, self.config.fanout, now, exclude=exclude)
+        actions: list[Action] = []
+        step = self.config.max_push_entries
+        for target in targets:
+            for i in range(0, max(len(new), 1), step):
+                if not self._room():
+                    return actions  # bounded in-flight work; anti-entropy covers the rest
+                chunk = tuple(new[i:i + step])
+                msg = m.Push(chunk, tuple(proofs) if i == 0 else ())
+                self.stats["pushed"] += len(chunk)
+                actions.append(self._send(target, m.PUSH, msg, now))
+        return actions
+
+    def _mark_seen(self, key: bytes) -> None:
+        self._seen[key] = None
+        if len(self._seen) > self.config.seen_cache:
+            self._seen.popitem(last=False)
+
+    def _discover(self, entry: Entry, now: int) -> None:
+        """Peers from `profile` statements: a party names where its node listens."""
+        if entry.kind != "profile" or entry.author == self.node_id:
+            return
+        urls = entry.body.get("urls")
+        if not isinstance(urls, list | tuple):
+            return
+        for url in list(urls)[:16]:
+            if isinstance(url, str) and url.startswith(("http://", "https://")) and len(url) < 2048:
+                url = url.rstrip("/")
+                self.peers.add(url, "profile", now)
+                self.peers.set_node_id(url, entry.author.hex())

@@ -1,0 +1,472 @@
+"""Gossip messages: frozen records and their bounded msgpack wire form (DESIGN section 6).
+
+Every message is a msgpack map with a `"t"` type tag; bytes are msgpack bin,
+never hex. Decoding is strict and bounded: the whole body is size-checked
+before it is parsed, every list has a maximum length, there are no ext types,
+and a wrong field raises `MessageError(code="bad_message")` naming it.
+
+Endpoints (all POST under /gossip/), request -> reply:
+
+    /gossip/digest  Digest              -> InSync | Heads        (anti-entropy, step 1)
+    /gossip/heads   HeadsRequest        -> Heads                 (next page of the heads map)
+    /gossip/fetch   Fetch               -> Entries               (ranged fetch, bounded batch)
+    /gossip/push    Push                -> PushAck               (eager push; entries and forks)
+    /gossip/peers   PeersRequest        -> PeersReply            (peer exchange)
+    /gossip/head    HeadRequest         -> HeadReply             (one author's head: own-log recovery)
+
+`InSync` and `Digest` have a constant encoded size whatever the store holds:
+in-sync anti-entropy costs O(1) bytes per round (DESIGN section 11).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeAlias
+
+import msgpack
+
+from trustnet.errors import TrustnetError
+
+MAX_MESSAGE_BYTES = 1024 * 1024  # a whole request or reply body (DESIGN 6: bounded everything)
+MAX_LIST = 4096  # longest list inside any message
+MAX_URL = 2048
+ID_BYTES = 32
+
+DIGEST = "/gossip/digest"
+HEADS = "/gossip/heads"
+FETCH = "/gossip/fetch"
+PUSH = "/gossip/push"
+PEERS = "/gossip/peers"
+HEAD = "/gossip/head"
+PATHS = (DIGEST, HEADS, FETCH, PUSH, PEERS, HEAD)
+
+
+class MessageError(TrustnetError):
+    """A gossip message is malformed (`bad_message`), too large (`too_large`) or sent to an
+    unknown endpoint (`unknown_path`)."""
+
+    code = "bad_message"
+
+
+# -- field readers -------------------------------------------------------------------------
+
+
+def _bad(field: str, expected: str) -> MessageError:
+    return MessageError(f"{field}: expected {expected}", code="bad_message")
+
+
+def _int(d: dict[str, Any], key: str, lo: int = 0, hi: int = 2**63 - 1) -> int:
+    v = d.get(key)
+    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+        raise _bad(key, f"an integer in [{lo}, {hi}]")
+    return v
+
+
+def _bool(d: dict[str, Any], key: str) -> bool:
+    v = d.get(key)
+    if not isinstance(v, bool):
+        raise _bad(key, "true or false")
+    return v
+
+
+def _bin(v: Any, field: str, size: int | None = None, max_size: int = MAX_MESSAGE_BYTES) -> bytes:
+    if not isinstance(v, bytes) or (size is not None and len(v) != size) or len(v) > max_size:
+        raise _bad(field, f"bin of {size} bytes" if size is not None else "bin")
+    return v
+
+
+def _opt_bin(d: dict[str, Any], key: str, size: int) -> bytes | None:
+    v = d.get(key)
+    return None if v is None else _bin(v, key, size)
+
+
+def _list(d: dict[str, Any], key: str, max_len: int = MAX_LIST) -> list[Any]:
+    v = d.get(key)
+    if not isinstance(v, list) or len(v) > max_len:
+        raise _bad(key, f"a list of at most {max_len} items")
+    return v
+
+
+def _url(v: Any, field: str) -> str:
+    if not isinstance(v, str) or not v.startswith(("http://", "https://")) or len(v) > MAX_URL:
+        raise _bad(field, "an http(s) URL")
+    return v
+
+
+def _tuple3(v: Any, field: str) -> tuple[bytes, int, bytes]:
+    if not (isinstance(v, list) and len(v) == 3):
+        raise _bad(field, "[author, seq, id]")
+    author = _bin(v[0], field + ".author", ID_BYTES)
+    seq = v[1]
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise _bad(field + ".seq", "an integer >= 1")
+    return author, seq, _bin(v[2], field + ".id", ID_BYTES)
+
+
+def _pair(v: Any, field: str, min_seq: int) -> tuple[bytes, int]:
+    if not (isinstance(v, list) and len(v) == 2):
+        raise _bad(field, "[author, seq]")
+    seq = v[1]
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < min_seq:
+        raise _bad(field + ".seq", f"an integer >= {min_seq}")
+    return _bin(v[0], field + ".author", ID_BYTES), seq
+
+
+# -- the records ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Anti-entropy opener: the sender's combined heads-and-forks digest (32 bytes)."""
+
+    T: ClassVar[str] = "digest"
+    digest: bytes
+
+    def wire(self) -> dict[str, Any]:
+        """The msgpack map."""
+        return {"digest": self.digest}
+
+    @classmethod
+    def read(cls, d: dict[str, Any]) -> Digest:
+        """Parse a msgpack map."""
+        return cls(_bin(d.get("digest"), "digest", ID_BYTES))
+
+
+@dataclass(frozen=True, slots=True)
+class InSync:
+    """Reply to `Digest` when both digests are equal: constant size."""
+
+    T: ClassVar[str] = "in_sync"
+
+    def wire(self) -> dict[str, Any]:
+        """The msgpack map."""
+        return {}
+
+    @classmethod
+    def read(cls, d: dict[str, Any]) -> InSync:
+        """Parse a msgpack map."""
+        return cls()
+
+
+@dataclass(frozen=True, slots=True)
+class HeadsRequest:
+    """Ask for the page of the heads map that starts after author `after` (None: first page)."""
+
+    T: ClassVar[str] = "heads_request"
+    after: bytes | None = None
+
+    def wire(self) -> dict[str, Any]:
+        """The msgpack map."""
+        return {"after": self.after}
+
+    @classmethod
+    def read(cls, d: dict[str, Any]) -> HeadsRequest:
+        """Parse a msgpack map."""
+        return cls(_opt_bin(d, "after", ID_BYTES))
+
+
+@dataclass(frozen=True, slots=True)
+class Heads:
+    """One page of the heads map, sorted by author, covering authors in (after, last].
+
+    `more` says another page follows; `forks` (first page only) lists the
+    (author, seq) of every fork proof held, so missing proofs can be fetched.
+    """
+
+    T: ClassVar[str] = "heads"
+    heads: tuple[tuple[bytes, int, bytes], ...]
+    more: bool = False
+    after: bytes | None = None
+    forks: tuple[tuple[bytes, int], ...] = ()
+
+    def wire(self) -> dict[str, Any]:
+        """The msgpack map."""
+        return {
+            "heads": [list(h) for h in self.heads],
+            "more": self.more,
+            "after": self.after,
+            "forks": [list(f) for f in self.forks],
+        }
+
+    @classmethod
+    def read(cls, d: dict[str, Any]) -> Heads:
+        """Parse a msgpack map."""
+        heads = tuple(_tuple3(h, f"heads[{i}]") for i, h in enumerate(_list(d, "heads")))
+        if any(heads[i][0] >= heads[i + 1][0] for i in range(len(heads) - 1)):
+            raise _bad("heads", "authors in strictly ascending order")
+        forks = tuple(_pair(f, f"forks[{i}]", 1) for i, f in enumerate(_list(d, "forks")))
+        return cls(heads, _bool(d, "more"), _opt_bin(d, "after", ID_BYTES), forks)
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    """Ask for entries: per range, up to `limit` entries of `author` with seq > after; and
+    fork proofs by (author, seq)."""
+
+    T: ClassVar[str] = "fetch"
+    ranges: tuple[tuple[bytes, int, int], ...]  # (author, after_seq, limit)
+    forks: tuple[tuple[bytes, int], ...] = ()
+
+    def wire(self) -> dict[str, Any]:
+        """The msgpack map."""
+        return {"ranges": [list(r) for r in self.ranges], "forks": [list(f) for f in self.forks]}
+
+    @classmethod
+    def read(cls, d: dict[str, Any]) -> Fetch:
+        """Parse a msgpack map."""
+        ranges = []
+        for i, r in enumerate(_list(d, "ranges", 1024)):
+            if not (isinstance(r, list) and len(r) == 3):
+                raise _bad(f"ranges[{i}]", "[author, after_seq, limit]")
+            author, after = _pair(r[:2], f"ranges[{i}]", 0)
+            limit = r[2]
+            if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIST:
+                raise _bad(f"ranges[{i}].limit", f"an integer in [1, {MAX_LIST}]")
+            ranges.append((author, after, limit))
+        forks = tuple(_pair(f, f"forks[{i}]", 1) for i, f in enumerate(_list(d, "forks", 1024)))
+        return cls(tuple(ranges), forks)
+
+
+@dataclass(frozen=True, slots=True)
+class Entries:
+    """Reply to `Fetch`: raw entries (each author's in chain order) and raw fork proofs.
+    `more` says the batch limit cut the answer short."""
+
+    T: ClassVar[str] = "entries"
+    entries: tuple[bytes, ...]
+    forks: tuple[bytes, ...] = ()
+    more: bool = False
+
+    def wire(self) -> dict[str, Any]:
+        """The msgpack map."""
+        return {"entries": list(self.entries), "forks": list(self.forks), "more": self.more}
+
+    @classmethod
+    def read(cls, d: dict[str, Any]) -> Entries:
+        """Parse a msgpack map."""
+        entries = tuple(_bin(e, f"entries[{i}]") for i, e in enumerate(_list(d, "entries")))
+        forks = tuple(_bin(f, f"forks[{i}]") for i, f in enumerate(_list(d, "forks", 1024)))
+        return cls(entries, forks, _bool(d, "more"))
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """Eager push of new entries and fork proofs (raw bytes, verified by the receiver)."""
+
+    T: ClassVar[str] = "push"
+    entries: tuple[bytes, ...]
+    forks: tuple[bytes, ...] = ()
+
+    def wire(self) -> dict[str, Any]:
+        """The msgpack map."""
+        return {"entries": list(self.entries), "forks": list(self.forks)}
+
+    @classmethod
+    def read(cls, d: dict[str, Any]) -> Push:
+        """Parse a msgpack map."""
+        entries = tuple(_bin(e, f"entries[{i}]") for i, e in enumerate(_list(d, "entries")))
+        forks = tuple(_bin(f, f"forks[{i}]") for i, f in enumerate(_list(d, "forks", 1024)))
+        return cls(entries, forks)
+
+
+@dataclass(frozen=True, slots=True)
+class PushAck:
+    """Reply to `Push`: counts, and `wants` (author, our head seq) for entries that arrived
+    beyond a gap, so the pusher sends the missing range next."""
+
+    T: ClassVar[str] = "push_ack"
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    wants: tuple[tuple[bytes, int], ...] = ()
+
+    def wire(self) -> dict[str, Any]:
+        """The msgpack map."""
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "wants": [list(w) for w in self.wants],
+        }
+
+    @classmethod
+    def read(cls, d: dict[str, Any]) -> PushAck:
+        """Parse a msgpack map."""
+        wants = tuple(_pair(w, f"wants[{i}]", 0) for i, w in enumerate(_list(d, "wants", 1024)))
+        return cls(_int(d, "accepted"), _int(d, "duplicates"), _int(d, "rejected"), wants)
+
+
+@dataclass(frozen=True, slots=True)
+class PeersRequest:
+    """Peer exchange: where the sender listens (if it serves) and some peers it knows."""
+
+    T: ClassVar[str] = "peers_request"
+    url: str | None
+    urls: tuple[str, ...] = ()
+
+    def wire(self) -> dict[str, Any]:
+        """The msgpack map."""
+        return {"url": self.url, "urls": list(self.urls)}
+
+    @classmethod
+    def read(cls, d: dict[str, Any]) -> PeersRequest:
+        """Parse a msgpack map."""
+        url = d.get("url")
+        return cls(
+            None if url is None else _url(url, "url"),
+            tuple(_url(u, f"urls[{i}]") for i, u in enumerate(_list(d, "urls", 64))),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PeersReply:
+    """Reply to `PeersRequest`: some peers the responder knows."""
+
+    T: ClassVar[str] = "peers"
+    urls: tuple[str, ...] = ()
+
+    def wire(self) -> dict[str, Any]:
+        """The msgpack map."""
+        return {"urls": list(self.urls)}
+
+    @classmethod
+    def read(cls, d: dict[str, Any]) -> PeersReply:
+        """Parse a msgpack map."""
+        return cls(tuple(_url(u, f"urls[{i}]") for i, u in enumerate(_list(d, "urls", 64))))
+
+
+@dataclass(frozen=True, slots=True)
+class HeadRequest:
+    """Ask for one author's head (a node recovering its own log asks for its own)."""
+
+    T: ClassVar[str] = "head_request"
+    author: bytes
+
+    def wire(self) -> dict[str, Any]:
+        """The msgpack map."""
+        return {"author": self.author}
+
+    @classmethod
+    def read(cls, d: dict[str, Any]) -> HeadRequest:
+        """Parse a msgpack map."""
+        return cls(_bin(d.get("author"), "author", ID_BYTES))
+
+
+@dataclass(frozen=True, slots=True)
+class HeadReply:
+    """Reply to `HeadRequest`: seq 0 and no id when the responder holds nothing of `author`."""
+
+    T: ClassVar[str] = "head"
+    author: bytes
+    seq: int
+    id: bytes | None
+
+    def wire(self) -> dict[str, Any]:
+        """The msgpack map."""
+        return {"author": self.author, "seq": self.seq, "id": self.id}
+
+    @classmethod
+    def read(cls, d: dict[str, Any]) -> HeadReply:
+        """Parse a msgpack map."""
+        seq = _int(d, "seq")
+        ident = _opt_bin(d, "id", ID_BYTES)
+        if (seq == 0) != (ident is None):
+            raise _bad("id", "an id exactly when seq >= 1")
+        return cls(_bin(d.get("author"), "author", ID_BYTES), seq, ident)
+
+
+Message: TypeAlias = (
+    Digest | InSync | HeadsRequest | Heads | Fetch | Entries | Push | PushAck
+    | PeersRequest | PeersReply | HeadRequest | HeadReply
+)
+
+_READERS: dict[str, Callable[[dict[str, Any]], Message]] = {
+    cls.T: cls.read
+    for cls in (Digest, InSync, HeadsRequest, Heads, Fetch, Entries, Push, PushAck,
+                PeersRequest, PeersReply, HeadRequest, HeadReply)
+}
+
+# What each endpoint accepts as request and as reply (anything else is bad_message).
+REQUESTS: dict[str, tuple[type[Any], ...]] = {
+    DIGEST: (Digest,),
+    HEADS: (HeadsRequest,),
+    FETCH: (Fetch,),
+    PUSH: (Push,),
+    PEERS: (PeersRequest,),
+    HEAD: (HeadRequest,),
+}
+REPLIES: dict[str, tuple[type[Any], ...]] = {
+    DIGEST: (InSync, Heads),
+    HEADS: (Heads,),
+    FETCH: (Entries,),
+    PUSH: (PushAck,),
+    PEERS: (PeersReply,),
+    HEAD: (HeadReply,),
+}
+
+
+# -- codec ---------------------------------------------------------------------------------
+
+
+def _no_ext(code: int, data: bytes) -> Any:
+    raise MessageError(f"ext type {code} is not allowed", code="bad_message")
+
+
+def encode(message: Message, max_bytes: int = MAX_MESSAGE_BYTES) -> bytes:
+    """The msgpack bytes of `message`; `too_large` beyond `max_bytes`."""
+    data: bytes = msgpack.packb({"t": message.T, **message.wire()}, use_bin_type=True)
+    if len(data) > max_bytes:
+        raise MessageError(f"message is {len(data)} bytes; the limit is {max_bytes}", code="too_large")
+    return data
+
+
+def decode(data: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
+    """Parse any message, bounded: `too_large`, or `bad_message` naming the field."""
+    if len(data) > max_bytes:
+        raise MessageError(f"message is {len(data)} bytes; the limit is {max_bytes}", code="too_large")
+    try:
+        obj = msgpack.unpackb(
+            data, raw=False, strict_map_key=True, ext_hook=_no_ext, timestamp=0,
+            max_array_len=MAX_LIST, max_map_len=64,
+        )
+    except MessageError:
+        raise
+    except msgpack.ExtraData:
+        raise MessageError("message has trailing bytes", code="bad_message") from None
+    except Exception as exc:  # msgpack raises ValueError, UnpackValueError, StackError...
+        raise MessageError(f"not valid msgpack: {type(exc).__name__}", code="bad_message") from None
+    if not isinstance(obj, dict):
+        raise MessageError("a message is a map", code="bad_message")
+    tag = obj.get("t")
+    reader = _READERS.get(tag) if isinstance(tag, str) else None
+    if reader is None:
+        raise MessageError(f"unknown message type {tag!r}"[:120], code="bad_message")
+    return reader(obj)
+
+
+def _is(message: Message, types: tuple[type[Any], ...]) -> bool:
+    return isinstance(message, types)
+
+
+def _check_path(path: str) -> None:
+    if path not in REQUESTS:
+        raise MessageError(f"no gossip endpoint {path[:100]!r}", code="unknown_path")
+
+
+def decode_request(path: str, data: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
+    """Parse the body of a request to `path`, checking it is the message that endpoint takes."""
+    _check_path(path)
+    message = decode(data, max_bytes)
+    if not _is(message, REQUESTS[path]):
+        raise MessageError(f"{path} does not take a {message.T!r} message", code="bad_message")
+    return message
+
+
+def decode_reply(path: str, data: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
+    """Parse the body of a reply from `path`, checking it is a reply that endpoint gives."""
+    _check_path(path)
+    message = decode(data, max_bytes)
+    if not _is(message, REPLIES[path]):
+        raise MessageError(f"{path} does not reply with {message.T!r}", code="bad_message")
+    return message

@@ -1,0 +1,131 @@
+"""Gossip over HTTP with aiohttp (DESIGN 6): `POST {peer}/gossip/...`, msgpack bodies, signed.
+
+The client side is `HttpTransport.request`. The server side is a route of the
+node's one aiohttp application (`gossip_route`), which hands the exact request
+bytes to the node's `handle_gossip` and sends back what it answers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+
+import aiohttp
+from aiohttp import web
+
+from trustnet.clock import Clock
+from trustnet.identity import Identity
+from trustnet.transport.auth import RequestSigner
+from trustnet.transport.base import (
+    CONTENT_TYPE,
+    GOSSIP_PREFIX,
+    MAX_REQUEST_BYTES,
+    GossipHandler,
+    Transport,
+    TransportError,
+    error_body,
+    error_from_reply,
+)
+
+REQUEST_TIMEOUT_S = 30.0
+CONNECT_TIMEOUT_S = 5.0
+
+
+class HttpTransport(Transport):
+    """Signed gossip requests over aiohttp; the server side lives in the node's app."""
+
+    def __init__(self, identity: Identity, clock: Clock, url: str | None = None,
+                 *, timeout_s: float = REQUEST_TIMEOUT_S) -> None:
+        self.signer = RequestSigner(identity, clock)
+        self._url = url.rstrip("/") if url else None
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=CONNECT_TIMEOUT_S)
+        self._session: aiohttp.ClientSession | None = None
+        self.handler: GossipHandler | None = None
+
+    @property
+    def url(self) -> str | None:
+        """The URL peers reach this node at (set once the server is bound)."""
+        return self._url
+
+    def set_url(self, url: str) -> None:
+        """Record the bound address (port 0 is only known after binding)."""
+        self._url = url.rstrip("/")
+
+    async def start(self, handler: GossipHandler) -> None:
+        """Open the client session and accept inbound requests for `handler`."""
+        self.handler = handler
+        if self._session is None:
+            # A bounded pool: gossip is a few requests at a time to a few peers.
+            connector = aiohttp.TCPConnector(limit=64, limit_per_host=8)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+
+    async def stop(self) -> None:
+        """Close the client session (idempotent)."""
+        self.handler = None
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    async def request(self, peer_url: str, path: str, body: bytes) -> bytes:
+        """POST a signed request; the reply body on 200, else `TransportError`."""
+        if self._session is None:
+            raise TransportError("transport is not started", code="unreachable")
+        headers = self.signer.headers("POST", path, body)
+        headers["Content-Type"] = CONTENT_TYPE
+        try:
+            async with self._session.post(peer_url.rstrip("/") + path, data=body,
+                                          headers=headers) as resp:
+                reply = await resp.content.read(MAX_REQUEST_BYTES + 1)
+                if len(reply) > MAX_REQUEST_BYTES:
+                    raise TransportError(f"{peer_url} sent more than {MAX_REQUEST_BYTES} bytes",
+                                         code="bad_reply")
+                if resp.status != 200:
+                    raise error_from_reply(resp.status, reply)
+                return reply
+        except TimeoutError:
+            raise TransportError(f"{peer_url}{path} timed out", code="timeout") from None
+        except aiohttp.ClientError as exc:
+            raise TransportError(f"{peer_url}{path}: {exc}", code="unreachable") from None
+
+
+def _remote_key(request: web.Request) -> str:
+    """Who to charge failures before authentication to: the client address.
+
+    Loopback is never charged: every node of a local testbed shares 127.0.0.1,
+    and one misbehaving process must not graylist its honest neighbours. Such
+    requests are still refused; authenticated misbehaviour is charged to the node.
+    """
+    ip = request.remote or ""
+    try:
+        if ipaddress.ip_address(ip).is_loopback:
+            return ""
+    except ValueError:
+        return ""
+    return f"addr:{ip}"
+
+
+def gossip_route(get_handler: Callable[[], GossipHandler | None]) -> web.RouteDef:
+    """The `POST /gossip/{name}` route, answering with the node's handler."""
+
+    async def gossip(request: web.Request) -> web.StreamResponse:
+        handler = get_handler()
+        if handler is None:
+            return _reply(503, error_body("unavailable", "node is starting or stopping"))
+        length = request.content_length
+        if length is not None and length > MAX_REQUEST_BYTES:
+            # Refused from the header, before reading a byte of the body.
+            return _reply(413, error_body(
+                "too_large", f"body is {length} bytes; the limit is {MAX_REQUEST_BYTES}"))
+        body = await request.content.read(MAX_REQUEST_BYTES + 1)
+        status, reply = await handler.handle_gossip(
+            request.path, request.headers, body, remote=_remote_key(request)
+        )
+        return _reply(status, reply)
+
+    return web.post(GOSSIP_PREFIX + "{name}", gossip)
+
+
+def _reply(status: int, body: bytes) -> web.Response:
+    return web.Response(status=status, body=body, content_type=CONTENT_TYPE)
+
+
