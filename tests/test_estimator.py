@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -16,7 +17,7 @@ from trustnet.feedback.estimator import (
     SuspicionParams,
     recompute,
 )
-from trustnet.feedback.richardson import FeedbackError
+from trustnet.feedback.richardson import FeedbackError, Richardson
 
 DAY = 86_400_000
 T0 = 1_767_225_600_000  # 2026-01-01T00:00Z
@@ -294,3 +295,121 @@ def test_history_stays_bounded_over_a_long_advance() -> None:
     est.advance(at(3000))
     assert len(est._parties[P].history) <= 20  # internal: kept within 2 * history_len
     assert len(est.report(P, at(3000)).history) == 10
+
+
+# ---- standing grievance (grievance_fraction) -----------------------------------
+
+
+def breach(verification: float, party: str = P) -> list[Signal]:
+    """A breach at day 1, under lasting verified cooperation (a > k: a stable system)."""
+    return [
+        Signal(party, at(0), "cooperation", 1.0, 1.0, "i0", "inspection_accepted"),
+        Signal(party, at(1), "threat", 0.72, verification, "r1", "undercounted_notification"),
+    ]
+
+
+def test_a_verified_breach_settles_at_the_richardson_equilibrium() -> None:
+    # constant restraint and grievance, so the equilibrium does not move
+    p = SuspicionParams(restraint_half_life=1e9, grievance_half_life=1e9)
+    est = estimator(breach(1.0), p)
+    r = est.report(P, at(400))
+    a = p.restraint + p.restraint_gain * 1.0  # 0.18 > k = 0.10: stable
+    gp = p.grievance_fraction * p.input_gain * 0.72
+    assert r.grievance == pytest.approx(gp, rel=1e-6)
+    assert r.threat == pytest.approx(gp, rel=1e-6)  # the fading part is gone after 400 days
+    x_star, _ = Richardson(p.reactivity, p.reactivity, a, a, gp, 0.0).equilibrium()
+    assert x_star > 0.0
+    assert r.x == pytest.approx(x_star, rel=1e-6)
+    assert r.level > 0.05 and abs(r.trend) < 1e-6
+    # without a standing share, the same breach is forgotten: back to the baseline
+    r0 = estimator(breach(1.0), replace(p, grievance_fraction=0.0)).report(P, at(400))
+    assert r0.grievance == 0.0 and r0.x < 1e-6
+
+
+def test_unverified_breaches_settle_lower() -> None:
+    levels = {v: estimator(breach(v)).report(P, at(120)) for v in (0.0, 0.5, 1.0)}
+    assert levels[1.0].level > 5 * levels[0.5].level > 0.0
+    assert levels[0.5].grievance > 0.0
+    # a rumour (v = 0) leaves no standing grievance: suspicion returns to its baseline
+    assert levels[0.0].grievance == 0.0 and levels[0.0].trend < 0.0
+    assert levels[0.0].level < 0.1 * levels[1.0].level
+    steady = SuspicionParams(restraint_half_life=1e9)
+    assert estimator(breach(0.0), steady).report(P, at(400)).x < 1e-6
+    assert estimator(breach(1.0), steady).report(P, at(400)).level > 0.05
+    # the standing grievance fades, slowly: half of it after grievance_half_life
+    p = SuspicionParams()
+    one_year = estimator(breach(1.0)).report(P, at(1 + p.grievance_half_life))
+    gp0 = p.grievance_fraction * p.input_gain * 0.72
+    assert one_year.grievance == pytest.approx(gp0 / 2, rel=1e-9)
+
+
+def test_no_breach_returns_to_zero() -> None:
+    sigs = [
+        Signal(P, at(0), "cooperation", 1.0, 1.0, "i0", "inspection_accepted"),
+        Signal(P, at(1), "hostility", 0.5, 1.0, "h1", "hostile_inspection_request"),
+    ]
+    r = estimator(sigs, SuspicionParams(restraint_half_life=1e9)).report(P, at(400))
+    assert r.grievance == 0.0 and r.threat == 0.0 and r.x < 1e-6
+
+
+def test_grievance_keeps_recompute_equal_to_incremental_and_drivers_exact() -> None:
+    params = SuspicionParams(top_drivers=100)
+    sigs = [*hostile_week(), *breach(1.0), *breach(0.5, "other"), *verified_cooperation(8.0)]
+    sigs.append(Signal(P, at(3.5), "threat", 0.4, 1.0, "late", "inspection_refused"))
+    shuffled = list(sigs)
+    random.Random(3).shuffle(shuffled)
+    est = SuspicionEstimator(params, ME)
+    for i, s in enumerate(shuffled):
+        est.observe(s)
+        est.advance(at(i))
+    now = at(40.5)
+    assert est.reports(now) == recompute(sigs, params, ME, now)
+    r = est.report(P, now)
+    drift = r.trend / math.exp(-r.x)
+    total = sum(d.contribution for d in r.drivers)
+    assert total - params.restraint * r.x == pytest.approx(drift, rel=1e-9)
+    assert r.to_json()["grievance"] == r.grievance > 0.0
+
+
+def test_grievance_fraction_is_a_share() -> None:
+    with pytest.raises(ConfigError):
+        SuspicionParams.from_mapping({"grievance_fraction": 1.5})
+    with pytest.raises(ConfigError):
+        SuspicionParams.from_mapping({"grievance_half_life": 0})
+    assert SuspicionParams.from_mapping({"grievance_fraction": 1}).grievance_fraction == 1.0
+
+
+# ---- refusals withdraw goodwill ----------------------------------------------
+
+
+def refusal(day: float, rule: str = "inspection_refused") -> Signal:
+    return Signal(P, at(day), "threat", 0.4, 1.0, f"ref{day}", rule)
+
+
+def test_a_refusal_draws_down_the_restraint_an_ordinary_threat_does_not() -> None:
+    coop = verified_cooperation(8.0)
+    before = estimator(coop).report(P, at(9.0)).restraint
+    refused = estimator([*coop, refusal(8.5)]).report(P, at(9.0)).restraint
+    breach = estimator([*coop, Signal(P, at(8.5), "threat", 0.4, 1.0, "b", "undercounted")])
+    assert refused == pytest.approx(before - 0.10 * 0.4 * math.exp(-math.log(2) * 0.5 / 90), rel=1e-9)
+    assert breach.report(P, at(9.0)).restraint == pytest.approx(before, rel=1e-12)
+
+
+def test_restraint_never_falls_below_its_baseline() -> None:
+    params = SuspicionParams()
+    r = estimator([refusal(1.0), refusal(2.0, "consultation_unanswered")]).report(P, at(3.0))
+    assert r.restraint == params.restraint
+    assert r.escalation_index == pytest.approx(params.reactivity - params.restraint)
+
+
+@pytest.mark.parametrize("spent", [False, True])
+def test_drivers_still_decompose_the_drift_with_refusals(spent: bool) -> None:
+    params = SuspicionParams(top_drivers=100)
+    sigs = hostile_week() + verified_cooperation(8.0) + [refusal(9.0)]
+    if spent:  # more refusals than goodwill: the account is empty, no restraint shares
+        sigs += [refusal(9.1 + i / 10) for i in range(8)]
+    r = estimator(sigs, params).report(P, at(12.3))
+    drift = r.trend / math.exp(-r.x)
+    total = sum(d.contribution for d in r.drivers)
+    assert total - params.restraint * r.x == pytest.approx(drift, rel=1e-9)
+    assert (r.restraint == params.restraint) is spent

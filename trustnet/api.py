@@ -23,7 +23,7 @@ from trustnet.config import check_url
 from trustnet.errors import ConfigError, EntryError, NotFound, TrustnetError
 from trustnet.identity import is_party_id
 from trustnet.node import Node
-from trustnet.transport.http import gossip_route
+from trustnet.transport.http import gossip_route, read_bounded
 
 log = logging.getLogger("trustnet.api")
 
@@ -125,8 +125,10 @@ class Api:
 
     @staticmethod
     async def _json_body(request: web.Request) -> dict[str, Any]:
-        raw = await request.content.read(MAX_JSON_BYTES + 1)
-        if len(raw) > MAX_JSON_BYTES:
+        length = request.content_length
+        raw = b"" if length is not None and length > MAX_JSON_BYTES else (
+            await read_bounded(request.content, MAX_JSON_BYTES))
+        if (length is not None and length > MAX_JSON_BYTES) or len(raw) > MAX_JSON_BYTES:
             raise TrustnetError(f"request body over {MAX_JSON_BYTES} bytes", code="too_large")
         try:
             body = json.loads(raw)
@@ -251,13 +253,15 @@ class Api:
     # -- admin writes --------------------------------------------------------------------
 
     async def publish(self, request: web.Request) -> web.Response:
-        """POST /entries {"kind", "body"} -> 201 {"id", "seq"}."""
+        """POST /entries {"kind", "body", "ts"?} -> 201 {"id", "seq"} (ts: backdate, for replays)."""
         self._authorize(request)
         data = await self._json_body(request)
-        kind, body = data.get("kind"), data.get("body")
+        kind, body, ts = data.get("kind"), data.get("body"), data.get("ts")
         if not isinstance(kind, str) or not isinstance(body, dict):
             raise EntryError('expected {"kind": str, "body": object}', code="bad_request")
-        entry = await self.node.publish(kind, body)
+        if ts is not None and (not isinstance(ts, int) or isinstance(ts, bool)):
+            raise EntryError("ts, when given, is an integer of ms", code="bad_timestamp")
+        entry = await self.node.publish(kind, body, ts)
         log.info("published %s seq %d (%s)", kind, entry.seq, entry.id_hex[:12])
         return json_response({"id": entry.id_hex, "seq": entry.seq}, status=201)
 
@@ -270,12 +274,16 @@ class Api:
         return json_response({"url": url, "added": added}, status=201 if added else 200)
 
 
+# A typed application key: string keys warn in aiohttp >= 3.9 (NotAppKeyWarning).
+API_KEY = web.AppKey("api", Api)
+
+
 def build_app(node: Node, *, name: str, token: str, views: ApiViews | None = None,
               extra_routes: list[web.RouteDef] | None = None) -> web.Application:
     """The node's aiohttp application."""
     api = Api(node, name=name, token=token, views=views)
     app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_JSON_BYTES)
-    app["api"] = api
+    app[API_KEY] = api
     routes = [
         web.get("/status", api.status),
         web.get("/peers", api.peers),

@@ -127,7 +127,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
             raise
         from trustnet.client import NodeClient
 
-        result = NodeClient.for_dir(node_dir, config).publish(args.kind, body)
+        result = NodeClient.for_dir(node_dir, config).publish(args.kind, body, args.ts)
         _out(json.dumps(result))
         return 0
     with store:
@@ -396,6 +396,83 @@ def cmd_testbed_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_beliefs(args: argparse.Namespace) -> int:
+    """Show the node's web-of-trust beliefs: reliability and compliance of every party."""
+    at = f"?at={args.at}" if args.at else ""
+    if args.party and not is_party_id(args.party):
+        raise ConfigError(f"--party {args.party!r} is not a party id", code="bad_argument")
+    if _is_url(args.target):
+        data = _remote(args.target, f"/beliefs/{args.party}{at}" if args.party else f"/beliefs{at}")
+    else:
+        from trustnet.views import belief_json, beliefs_json, local_views
+
+        views = local_views(args.target)
+        query = {"at": str(args.at)} if args.at else {}
+        data = belief_json(views, args.party, query) if args.party else beliefs_json(views, query)
+    if args.json:
+        _json(data)
+        return 0
+    parties = [data] if args.party else data["parties"]
+    _out(f"{'party':<14} {'reliability':>11} {'verified':>9} {'raw':>6} {'facts':>5}  explanation")
+    for b in parties:
+        who = b.get("name") or b["party"][:12]
+        _out(f"{who[:14]:<14} {b['reliability']['p']:>11.2f} {b['verified']['score']:>9.2f} "
+             f"{b['raw']['score']:>6.2f} {len(b['raw']['evidence']):>5}  {b['explanation'][:90]}")
+    if args.party:
+        _out("")
+        _out(data["explanation"])
+        for c in data["raw"]["evidence"]:
+            mark = "verified" if c["verified"] else "unverified"
+            _out(f"  {c['weight']:+.2f} {c['rule']:<26} {mark:<10} {c['note'][:100]}")
+    return 0
+
+
+def cmd_suspicion(args: argparse.Namespace) -> int:
+    """Show the node's suspicion of every party: level, trend, escalation index, drivers."""
+    at = f"?at={args.at}" if args.at else ""
+    if args.party and not is_party_id(args.party):
+        raise ConfigError(f"--party {args.party!r} is not a party id", code="bad_argument")
+    if _is_url(args.target):
+        data = _remote(args.target, f"/suspicion/{args.party}{at}" if args.party else f"/suspicion{at}")
+    else:
+        from trustnet.views import local_views, party_suspicion_json, suspicion_json
+
+        views = local_views(args.target)
+        query = {"at": str(args.at)} if args.at else {}
+        data = (party_suspicion_json(views, args.party, query) if args.party
+                else suspicion_json(views, query))
+    if args.json:
+        _json(data)
+        return 0
+    parties = [data] if args.party else data["parties"]
+    _out(f"{'party':<14} {'level':>6} {'trend/day':>10} {'index':>8}  {'regime':<14} top driver")
+    for p in parties:
+        who = p.get("name") or p["party"][:12]
+        drivers = p.get("drivers") or []
+        top = f"{drivers[0]['rule']} ({drivers[0]['contribution']:+.3f})" if drivers else ""
+        _out(f"{who[:14]:<14} {p['level']:>6.3f} {p['trend']:>+10.4f} {p['escalation_index']:>+8.4f}"
+             f"  {p['regime']:<14} {top}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run one benchmark (its own options follow its name)."""
+    from trustnet.bench import main as bench_main
+
+    return bench_main(args.name, list(args.rest))
+
+
+def cmd_testbed_run(args: argparse.Namespace) -> int:
+    """Play a scenario on a fresh testbed, check its expectations, write the report."""
+    import tempfile
+
+    from trustnet.scenario import load_scenario, run_scenario
+
+    scenario = load_scenario(Path(args.scenario))
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix=f"trustnet-{scenario.name}-"))
+    return run_scenario(scenario, out, keep=args.keep, log=_err, say=_out)
+
+
 # -- the parser ------------------------------------------------------------------------------
 
 
@@ -467,6 +544,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", metavar="DIR-or-URL")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
+    for name, handler, what in (("beliefs", cmd_beliefs, "web-of-trust beliefs about every party"),
+                                ("suspicion", cmd_suspicion, "suspicion of every party")):
+        p = add(name, handler, f"show the node's {what}")
+        p.add_argument("target", metavar="DIR-or-URL")
+        p.add_argument("--party", metavar="ID", help="one party, with its evidence")
+        p.add_argument("--at", type=int, metavar="MS", help="as of this time (ms since the epoch)")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    from trustnet.bench import BENCHMARKS
+
+    p = add("bench", cmd_bench, "run a benchmark (they measure; they do not assert)")
+    p.add_argument("name", choices=sorted(BENCHMARKS), metavar="NAME",
+                   help="; ".join(f"{k}: {v}" for k, v in BENCHMARKS.items()))
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="the benchmark's own options (--help)")
+
     p = add("testbed", None, "local multi-node testbeds")
     tb = p.add_subparsers(dest="testbed_command", required=True, metavar="SUBCOMMAND")
     up = tb.add_parser("up", help="start N nodes on loopback until Ctrl-C",
@@ -478,6 +570,18 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--dir", help="base folder (default: a new temporary folder)")
     up.add_argument("--peers", type=int, default=3, help="peers per node (default 3)")
     up.add_argument("--json", action="store_true", help="print the nodes as JSON")
+
+    runp = tb.add_parser("run", help="play a scenario on a fresh testbed and report",
+                         description="Start one node per party on loopback, play the scenario's "
+                         "steps through their admin APIs, sample every node's suspicion and beliefs, "
+                         "check the expectations and write a report (Markdown, JSON, PNG). "
+                         "Exit 1 when an expectation fails.")
+    runp.set_defaults(handler=cmd_testbed_run)
+    runp.add_argument("scenario", metavar="SCENARIO", help="e.g. configs/scenarios/demo.toml")
+    runp.add_argument("--out", metavar="DIR", help="where the nodes and the report go "
+                      "(default: a new temporary folder)")
+    runp.add_argument("--keep", action="store_true",
+                      help="leave the nodes running after the report, until Ctrl-C")
 
     for extend in _EXTENSIONS:
         extend(sub)

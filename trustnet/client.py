@@ -73,10 +73,12 @@ class NodeClient:
         """GET a path of the API."""
         return _request(self.base_url + path)
 
-    def publish(self, kind: str, body: dict[str, Any]) -> Any:
+    def publish(self, kind: str, body: dict[str, Any], ts: int | None = None) -> Any:
         """POST /entries: sign and append a statement through the node."""
-        return _request(self.base_url + "/entries", method="POST",
-                        body={"kind": kind, "body": body}, token=self.token)
+        data: dict[str, Any] = {"kind": kind, "body": body}
+        if ts is not None:
+            data["ts"] = ts
+        return _request(self.base_url + "/entries", method="POST", body=data, token=self.token)
 
     def add_peer(self, url: str) -> Any:
         """POST /peers: add a peer."""

@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -31,6 +31,9 @@ from trustnet.node import Node
 from trustnet.protocol.gossip import GossipConfig
 from trustnet.store import Store
 from trustnet.transport.http import HttpTransport
+
+if TYPE_CHECKING:
+    from trustnet.views import NodeViews
 
 PORT_FILE = "node.port"
 SHUTDOWN_GRACE_S = 5.0
@@ -60,6 +63,7 @@ class Daemon:
                 anchors=self.config.anchors,
             )
             self.views = ApiViews()
+            self.node_views: NodeViews | None = None
             self._install_views()
             self.app = build_app(self.node, name=self.config.name, token=self.token, views=self.views)
         except BaseException:

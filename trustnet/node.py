@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from trustnet.clock import Clock
-from trustnet.errors import TrustnetError
+from trustnet.errors import EntryError, TrustnetError
 from trustnet.identity import Identity
 from trustnet.log import Entry
 from trustnet.protocol import messages as m
@@ -145,8 +145,12 @@ class Node:
 
     # -- local writes --------------------------------------------------------------------
 
-    async def publish(self, kind: str, body: Mapping[str, Any]) -> Entry:
-        """Sign, store durably, then push a new statement; refuses while catching up."""
+    async def publish(self, kind: str, body: Mapping[str, Any], ts: int | None = None) -> Entry:
+        """Sign, store durably, then push a new statement; refuses while catching up.
+
+        `ts` backdates the entry (scenario replay): it may not precede this node's
+        last entry nor lie in the future; by default it is the clock's now.
+        """
         if self.protocol.catching_up:
             rec = self.protocol.recovery_json()
             raise NodeError(
@@ -155,8 +159,15 @@ class Node:
                 "signing now could fork it",
                 code="catching_up",
             )
+        now = self.clock.now_ms()
+        if ts is not None:
+            head = self.store.head(self.identity.public_key)
+            if ts > now or (head is not None and ts < head.ts):
+                raise EntryError(
+                    f"ts {ts} must lie between this node's last entry "
+                    f"({head.ts if head else 0}) and now ({now})", code="bad_timestamp")
         # DESIGN 5: append_own commits (synchronous=FULL) before we gossip the entry.
-        entry = self.store.append_own(self.identity, kind, body, self.clock.now_ms())
+        entry = self.store.append_own(self.identity, kind, body, now if ts is None else ts)
         self._feed(LocalEntry(entry))
         return entry
 

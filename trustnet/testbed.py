@@ -161,13 +161,17 @@ class Testbed:
                 raise TestbedError(f"{node.name} exited at start; see {node.dir / 'node.log'}:\n"
                                    + _tail(node.dir / "node.log"))
             try:
-                node.node_id = node.client.get("/status")["node_id"]
-                return
+                status = node.client.get("/status")
+                node.node_id = status["node_id"]
+                # Ready once it knows from its peers that it has its own whole log.
+                if not status.get("catching_up"):
+                    return
             except ClientError:
-                if time.monotonic() > deadline:
-                    raise TestbedError(f"{node.name} did not answer within {START_TIMEOUT_S} s; "
-                                       f"see {node.dir / 'node.log'}") from None
-                time.sleep(0.05)
+                pass
+            if time.monotonic() > deadline:
+                raise TestbedError(f"{node.name} was not ready within {START_TIMEOUT_S} s; "
+                                   f"see {node.dir / 'node.log'}")
+            time.sleep(0.05)
 
     def kill(self, node: TestbedNode) -> None:
         """SIGKILL one node (a crash)."""

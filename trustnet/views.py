@@ -1,12 +1,297 @@
-"""Views other layers contribute to a daemon's API: beliefs and suspicion over its store."""
+"""Beliefs and suspicion over a node's store: what `/beliefs`, `/suspicion` and `/series` show.
+
+`NodeViews` follows the store incrementally (a cursor over arrival order) and
+feeds new entries to the belief engine and the suspicion view; readers get a
+snapshot that is recomputed only when the store changed or time moved on.
+Suspicion uses the beliefs' verified view as its verification: evidence the
+verified view counts is verified (1.0); other evidence counts as far as the web
+of trust believes it, at most half (one reliable but unconfirmed source).
+`as_of` recomputes both from the entries published up to a moment: the
+testbed's time series, and a way to ask "what did this node think then?".
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from trustnet.errors import ConfigError, NotFound
+from trustnet.feedback.estimator import PartySuspicion, SuspicionParams
+from trustnet.feedback.signals import DEFAULT_HOSTILITY, HostilityWeights, SuspicionView
+from trustnet.log import Entry
+from trustnet.statements.evidence import Evidence
+from trustnet.statements.figures import ViennaFigures
+from trustnet.statements.rules import RuleWeights
+from trustnet.store import Store
+from trustnet.trust.beliefs import BeliefEngine, Beliefs, TrustParams
 
 if TYPE_CHECKING:
+    from trustnet.clock import Clock
+    from trustnet.config import NodeConfig
     from trustnet.daemon import Daemon
+
+UNVERIFIED_CAP = 0.5  # an unconfirmed claim counts at most as half a verified one
+MAX_SAMPLES = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The node.toml tables the views read, validated once at start."""
+
+    figures: ViennaFigures
+    weights: RuleWeights
+    trust: TrustParams
+    suspicion: SuspicionParams
+    hostility: HostilityWeights
+
+    @classmethod
+    def from_config(cls, config: NodeConfig) -> Settings:
+        """Validate [rules], [weights], [trust] and [suspicion] (hostility weights under
+        [suspicion.hostility])."""
+        susp = config.section("suspicion")
+        hostility = susp.pop("hostility", {})
+        if not isinstance(hostility, dict):
+            raise ConfigError("[suspicion.hostility] must be a table")
+        return cls(
+            ViennaFigures.from_mapping(config.section("rules")),
+            RuleWeights.from_mapping(config.section("weights")),
+            TrustParams.from_mapping(config.section("trust")),
+            SuspicionParams.from_mapping(susp),
+            HostilityWeights.from_mapping(hostility) if hostility else DEFAULT_HOSTILITY,
+        )
+
+
+def _verification_from(beliefs: Beliefs) -> dict[tuple[str, str, str], float]:
+    """(party, rule, first entry) -> how verified that fact is, from the belief views."""
+    out: dict[tuple[str, str, str], float] = {}
+    for pid, belief in beliefs.parties.items():
+        for c in belief.raw.evidence:
+            key = (pid, c.rule, c.entries[0] if c.entries else c.rule)
+            out[key] = max(out.get(key, 0.0), min(UNVERIFIED_CAP, c.credibility))
+        for c in belief.verified.evidence:
+            if c.verified:
+                out[(pid, c.rule, c.entries[0] if c.entries else c.rule)] = 1.0
+    return out
+
+
+class NodeViews:
+    """One node's beliefs and suspicion, kept current with its store."""
+
+    def __init__(self, store: Store, self_id: str, anchors: tuple[str, ...], settings: Settings,
+                 clock: Clock) -> None:
+        self.store = store
+        self.self_id = self_id
+        self.anchors = anchors
+        self.settings = settings
+        self.clock = clock
+        self._engine = self._new_engine()
+        self._suspicion = self._new_suspicion()
+        self._cursor = 0
+        self._forks_seen = 0
+        self._beliefs: Beliefs | None = None
+        self._key: tuple[int, int, int] | None = None
+
+    def _new_engine(self) -> BeliefEngine:
+        s = self.settings
+        return BeliefEngine(self.self_id, self.anchors, s.trust, figures=s.figures, weights=s.weights)
+
+    def _new_suspicion(self) -> SuspicionView:
+        s = self.settings
+        return SuspicionView(self.self_id, params=s.suspicion, figures=s.figures,
+                             weights=s.weights, hostility=s.hostility)
+
+    def _follow(self) -> list[Entry]:
+        """Entries stored since the last call (in arrival order)."""
+        new: list[Entry] = []
+        while True:
+            page = self.store.page(after=self._cursor, limit=5000)
+            if not page:
+                return new
+            new.extend(e for e, _ in page)
+            self._cursor = page[-1][1]
+
+    def current(self, now_ms: int | None = None) -> tuple[Beliefs, SuspicionView]:
+        """Beliefs and suspicion as of now, recomputed only when something changed."""
+        now = self.clock.now_ms() if now_ms is None else now_ms
+        new = self._follow()
+        forks = self.store.forks() if len(self.store.forked_authors()) != self._forks_seen else []
+        if new:
+            self._engine.add(new)
+        if forks:
+            self._engine.add_forks(forks)
+            self._forks_seen = len(self.store.forked_authors())
+        # Evidence depends on time only through deadlines: a minute's resolution is plenty.
+        key = (self._cursor, self._forks_seen, now // 60_000)
+        if key != self._key or self._beliefs is None:
+            self._beliefs = self._engine.snapshot(now)
+            table = _verification_from(self._beliefs)
+            self._suspicion.verification = _lookup(table)
+            self._suspicion.update(new, now, forks=forks)
+            self._key = key
+        return self._beliefs, self._suspicion
+
+    def as_of(self, at_ms: int) -> tuple[Beliefs, SuspicionView]:
+        """Beliefs and suspicion from the entries published up to `at_ms`, as of then."""
+        entries = [e for e in self.store.iter_all() if e.ts <= at_ms]
+        forks = [p for p in self.store.forks() if min(p.a.ts, p.b.ts) <= at_ms]
+        engine = self._new_engine()
+        engine.add(entries)
+        engine.add_forks(forks)
+        beliefs = engine.snapshot(at_ms)
+        suspicion = self._new_suspicion()
+        suspicion.verification = _lookup(_verification_from(beliefs))
+        suspicion.update(entries, at_ms, forks=forks)
+        return beliefs, suspicion
+
+    def series(self, party: str, start: int, end: int, step: int) -> list[dict[str, Any]]:
+        """Suspicion and beliefs about `party` sampled from `start` to `end`."""
+        entries = sorted(self.store.iter_all(), key=lambda e: (e.ts, e.id))
+        proofs = self.store.forks()
+        out = []
+        t = start
+        engine: BeliefEngine | None = None
+        held = 0
+        while t <= end:
+            upto = held
+            while upto < len(entries) and entries[upto].ts <= t:
+                upto += 1
+            if engine is None or upto != held:
+                engine = self._new_engine()
+                engine.add(entries[:upto])
+                engine.add_forks([p for p in proofs if min(p.a.ts, p.b.ts) <= t])
+                held = upto
+            beliefs = engine.snapshot(t)
+            suspicion = self._new_suspicion()
+            suspicion.verification = _lookup(_verification_from(beliefs))
+            suspicion.update(entries[:upto], t, forks=[p for p in proofs if min(p.a.ts, p.b.ts) <= t])
+            out.append(_sample(t, party, beliefs, suspicion))
+            t += step
+        return out
+
+
+def _lookup(table: Mapping[tuple[str, str, str], float]) -> Any:
+    def verification(ev: Evidence) -> float:
+        key = (ev.party, ev.rule, ev.entries[0] if ev.entries else ev.rule)
+        return table.get(key, 0.0 if ev.sources else 1.0)
+
+    return verification
+
+
+def _sample(t: int, party: str, beliefs: Beliefs, suspicion: SuspicionView) -> dict[str, Any]:
+    try:
+        s: PartySuspicion | None = suspicion.report(party, t)
+    except NotFound:
+        s = None
+    belief = beliefs.parties.get(party)
+    prior = beliefs.params.base_rate
+    return {
+        "t": t,
+        "level": s.level if s else 0.0,
+        "escalation_index": s.escalation_index if s else 0.0,
+        "regime": s.regime if s else "stable",
+        "compliance": belief.verified.score if belief else prior,
+        "compliance_raw": belief.raw.score if belief else prior,
+        "reliability": belief.reliability.p if belief else 0.0,
+    }
+
+
+# -- HTTP and CLI views --------------------------------------------------------------------
+
+
+def _at(query: Mapping[str, str], name: str = "at") -> int | None:
+    raw = query.get(name)
+    if raw in (None, ""):
+        return None
+    assert raw is not None
+    if not raw.isdigit():
+        raise ConfigError(f"{name} must be a time in ms since the epoch", code="bad_argument")
+    return int(raw)
+
+
+def beliefs_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
+    """GET /beliefs."""
+    at = _at(query)
+    beliefs = views.current()[0] if at is None else views.as_of(at)[0]
+    return beliefs.to_json()
+
+
+def belief_json(views: NodeViews, party: str, query: Mapping[str, str]) -> dict[str, Any]:
+    """GET /beliefs/{party}."""
+    at = _at(query)
+    beliefs = views.current()[0] if at is None else views.as_of(at)[0]
+    data = beliefs.party(party).to_json()
+    data["now"] = beliefs.now_ms
+    return data
+
+
+def suspicion_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
+    """GET /suspicion."""
+    at = _at(query)
+    now = views.clock.now_ms() if at is None else at
+    view = views.current()[1] if at is None else views.as_of(at)[1]
+    reports = view.reports(now)
+    names = _names(views)
+    parties = []
+    for pid in sorted(reports):
+        data = reports[pid].to_json()
+        data.pop("history", None)  # the per-party route has it
+        data["name"] = names.get(pid)
+        parties.append(data)
+    return {"node": views.self_id, "now": now, "parties": parties}
+
+
+def party_suspicion_json(views: NodeViews, party: str, query: Mapping[str, str]) -> dict[str, Any]:
+    """GET /suspicion/{party} (with history)."""
+    at = _at(query)
+    now = views.clock.now_ms() if at is None else at
+    view = views.current()[1] if at is None else views.as_of(at)[1]
+    data = view.report(party, now).to_json()
+    data["name"] = _names(views).get(party)
+    return data
+
+
+def series_json(views: NodeViews, party: str, query: Mapping[str, str]) -> dict[str, Any]:
+    """GET /series/{party}?from=&to=&step=: samples for plots."""
+    now = views.clock.now_ms()
+    start = _at(query, "from")
+    end = _at(query, "to") or now
+    step = _at(query, "step") or 3_600_000
+    if start is None:
+        start = end - 30 * 86_400_000
+    if step <= 0 or end < start or (end - start) // step > MAX_SAMPLES:
+        raise ConfigError(f"need from <= to and at most {MAX_SAMPLES} samples", code="bad_argument")
+    return {"party": party, "samples": views.series(party, start, end, step)}
+
+
+def _names(views: NodeViews) -> dict[str, str]:
+    return {e.author_hex: str(e.body.get("name")) for e in views.store.query(kind="profile", limit=10**6)}
 
 
 def install_views(daemon: Daemon) -> None:
-    """Register the contributed views on `daemon.views` (filled as layers land)."""
+    """Register /beliefs, /suspicion and /series on the daemon's API."""
+    settings = Settings.from_config(daemon.config)
+    views = NodeViews(daemon.store, daemon.identity.party_id, daemon.config.anchors, settings,
+                      daemon.clock)
+    daemon.node_views = views
+    daemon.views.collections["beliefs"] = lambda q: beliefs_json(views, q)
+    daemon.views.parties["beliefs"] = lambda p, q: belief_json(views, p, q)
+    daemon.views.collections["suspicion"] = lambda q: suspicion_json(views, q)
+    daemon.views.parties["suspicion"] = lambda p, q: party_suspicion_json(views, p, q)
+    daemon.views.parties["series"] = lambda p, q: series_json(views, p, q)
+
+
+def local_views(node_dir: Any) -> NodeViews:
+    """Views over a node directory read from disk (the CLI when no node runs)."""
+    from pathlib import Path
+
+    from trustnet.clock import SystemClock
+    from trustnet.config import load_config
+    from trustnet.identity import KEY_FILE, Identity
+
+    config = load_config(Path(node_dir))
+    identity = Identity.load(Path(node_dir) / KEY_FILE)
+    store = Store.open_dir(Path(node_dir), readonly=True)
+    return NodeViews(store, identity.party_id, config.anchors, Settings.from_config(config),
+                     SystemClock())
+

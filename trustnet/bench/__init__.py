@@ -13,7 +13,7 @@ BENCHMARKS = {
     "trust": "personalized EigenTrust against networkx PageRank",
     "beliefs": "full belief recompute and incremental update cost",
     "feedback": "suspicion estimator update and recompute cost",
-    "sim": "dissemination rounds and anti-entropy bytes on the in-memory simulator",
+    "propagation": "real nodes on loopback: publish until all hold it; in-sync anti-entropy bytes",
 }
 
 

@@ -11,14 +11,34 @@ from trustnet.feedback.estimator import (
     recompute,
 )
 from trustnet.feedback.richardson import FeedbackError, Richardson
+from trustnet.feedback.signals import (
+    DEFAULT_HOSTILITY,
+    HOSTILITY_RULES,
+    HostilityWeights,
+    SuspicionView,
+    default_verification,
+    evidence_signals,
+    hostility_signals,
+    signals_from,
+    suspicion_for,
+)
 
 __all__ = [
+    "DEFAULT_HOSTILITY",
+    "HOSTILITY_RULES",
     "Driver",
     "FeedbackError",
+    "HostilityWeights",
     "PartySuspicion",
     "Richardson",
     "Signal",
     "SuspicionEstimator",
     "SuspicionParams",
+    "SuspicionView",
+    "default_verification",
+    "evidence_signals",
+    "hostility_signals",
     "recompute",
+    "signals_from",
+    "suspicion_for",
 ]

@@ -9,7 +9,12 @@ driven by `Signal`s that the rule engine derives from verified statements:
 - "hostility" (P's adverse statements about us, inspection requests against
   us, a posture it publishes) raises h, the input to y;
 - "cooperation" (timely notifications, accepted inspections, answered
-  consultations) raises the restraint a = a0 + restraint_gain * C.
+  consultations) raises the restraint a = a0 + restraint_gain * max(C, 0).
+  C is an account of goodwill: cooperation pays in, and a refusal to take part
+  in verification (a threat whose rule is in `EROSIVE_RULES`: an inspection
+  refused, a consultation left unanswered) draws `restraint_erosion` times its
+  increment out — it is not only a grievance, it withdraws the cooperation that
+  damps the loop. The restraint never falls below a0.
 
 Verification (DOMAIN.md, "From statements to evidence"): a signal is a noisy
 measurement of the increment it brings. Its weight enters through the gain of
@@ -20,6 +25,18 @@ so verified evidence (v = 1) moves the state fully and a single unverified
 source (v = 0) moves it by 1 / (1 + noise) of that (0.1 with the default 9).
 
 g, h and C fade with half-lives: grievances and goodwill are not forever.
+But a breach, once established, is not forgotten in two weeks (DOMAIN.md demo:
+suspicion "settles above its baseline because the observation obligation was
+breached"): the share `grievance_fraction * v` of every threat increment
+K(v) * weight (v the signal's verification) goes into a persistent input g_p
+that fades with the much longer `grievance_half_life` (a year by default), the
+rest into the fading g. So a verified breach leaves a standing grievance of
+`grievance_fraction` of its increment, partly verified evidence proportionally
+less, and unverified evidence (v = 0) none: a rumour is not an established
+breach, it only fades. The threat input of the flow is g + g_p. A stable
+system (a*b > k*l) therefore settles at x* = b*g_p / (a*b - k*l) > 0 after a
+verified breach, drifting down over the year as g_p fades, and returns to 0
+when nothing was verified.
 
 Time discretisation (the only approximation, and it is part of the model):
 time is cut into cells that end at every multiple of `time_unit_ms` (epoch
@@ -62,6 +79,8 @@ from trustnet.errors import ConfigError, NotFound
 from trustnet.feedback.richardson import FeedbackError, escalation_index, flow_closed
 
 SignalKind = Literal["threat", "hostility", "cooperation"]
+# Refusals to take part in verification: they also withdraw goodwill (module docstring).
+EROSIVE_RULES = frozenset({"inspection_refused", "consultation_unanswered"})
 Regime = Literal["escalating", "stable", "de-escalating"]
 _KINDS: tuple[str, ...] = ("threat", "hostility", "cooperation")
 # x and y are capped so a long unchecked spiral saturates instead of overflowing;
@@ -128,11 +147,21 @@ class SuspicionParams:
     restraint_gain: float = 0.10
     # half-life of C, in time units: goodwill must be renewed.
     restraint_half_life: float = 90.0
+    # how much of a refusal's increment K(v) * weight is drawn from the goodwill
+    # account C (1: a refused inspection cancels as much cooperation as it weighs).
+    restraint_erosion: float = 1.0
     # g (or h) increment per unit of Kalman-weighted threat (hostility) weight,
     # in suspicion units per time unit.
     input_gain: float = 0.10
     # half-life of g and h, in time units: grievances fade.
     input_half_life: float = 14.0
+    # share (0..1) of each *verified* threat increment that becomes a standing
+    # grievance g_p instead of fading with input_half_life (scaled by the signal's
+    # verification v: unverified evidence leaves none). An established breach keeps
+    # the equilibrium above zero (DOMAIN.md demo: "settles above its baseline").
+    grievance_fraction: float = 0.2
+    # half-life of g_p, in time units: a year, so a breach weighs for months, not forever.
+    grievance_half_life: float = 365.0
     # measurement variance of a single unverified source (prior variance 1):
     # unverified evidence counts 1 / (1 + noise).
     unverified_noise: float = 9.0
@@ -163,6 +192,8 @@ class SuspicionParams:
                 raise ConfigError(f"suspicion.{f.name} must be >= 0, got {v!r}")
             if f.name.endswith("half_life") and v == 0.0:
                 raise ConfigError(f"suspicion.{f.name} must be > 0")
+        if self.grievance_fraction > 1.0:
+            raise ConfigError("suspicion.grievance_fraction must be <= 1")
         if self.deescalating_below > self.escalating_above:
             raise ConfigError("suspicion.deescalating_below must be <= escalating_above")
 
@@ -187,7 +218,7 @@ class SuspicionParams:
 class Driver:
     """One signal's share of the current drift dx/dt (suspicion units per time unit).
 
-    Threat: its part of g. Cooperation: minus its part of a, times x (the
+    Threat: its part of g + g_p. Cooperation: minus its part of a, times x (the
     damping it provides now). Hostility: k*y split by its part of h. Positive
     pushes suspicion up, negative holds it down.
     """
@@ -218,11 +249,12 @@ class PartySuspicion:
     escalation_index: float  # largest eigenvalue real part, per time unit
     regime: Regime
     restraint: float  # a, per time unit
-    threat: float  # g, per time unit
+    threat: float  # g + g_p, the whole threat input, per time unit
     hostility: float  # y, the model's estimate of P's hostility towards us
     x: float  # raw suspicion state (unbounded, >= 0)
     drivers: tuple[Driver, ...]
     history: tuple[tuple[int, float], ...]  # (t ms, level), oldest first
+    grievance: float = 0.0  # g_p: the standing part of `threat`, per time unit
 
     def to_json(self) -> dict[str, object]:
         """JSON-ready dict."""
@@ -239,12 +271,13 @@ class PartySuspicion:
             "x": self.x,
             "drivers": [d.to_json() for d in self.drivers],
             "history": [[t, lv] for t, lv in self.history],
+            "grievance": self.grievance,
         }
 
 
 @dataclass(frozen=True, slots=True)
 class _Snap:
-    """State right after a signal was applied; g, h, c valued at t."""
+    """State right after a signal was applied; g, h, c and p (= g_p) valued at t."""
 
     t: int
     x: float
@@ -252,6 +285,7 @@ class _Snap:
     g: float
     h: float
     c: float
+    p: float
 
 
 def _level(x: float) -> float:
@@ -285,6 +319,7 @@ class SuspicionEstimator:
         self._unit = float(p.time_unit_ms)
         self._l_in = math.log(2.0) / p.input_half_life
         self._l_r = math.log(2.0) / p.restraint_half_life
+        self._l_gr = math.log(2.0) / p.grievance_half_life
 
     # ---- model pieces ---------------------------------------------------
 
@@ -292,27 +327,27 @@ class SuspicionEstimator:
         # scalar Kalman gain, prior variance 1, measurement variance noise*(1-v)
         return 1.0 / (1.0 + self.params.unverified_noise * (1.0 - v))
 
-    def _slow(self, s: _Snap, t: int) -> tuple[float, float, float]:
-        # g, h, c at time t >= s.t, always computed from the snapshot so the
+    def _slow(self, s: _Snap, t: int) -> tuple[float, float, float, float]:
+        # g, h, c, g_p at time t >= s.t, always computed from the snapshot so the
         # result does not depend on how the time since was walked.
         if t == s.t:
-            return s.g, s.h, s.c
+            return s.g, s.h, s.c, s.p
         d = (t - s.t) / self._unit
         fi = math.exp(-self._l_in * d)
-        return s.g * fi, s.h * fi, s.c * math.exp(-self._l_r * d)
+        return s.g * fi, s.h * fi, s.c * math.exp(-self._l_r * d), s.p * math.exp(-self._l_gr * d)
 
     def _coeffs(self, c: float) -> tuple[float, float, float, float]:
         p = self.params
-        a = p.restraint + p.restraint_gain * c
+        a = p.restraint + p.restraint_gain * max(c, 0.0)
         k = p.reactivity
         lo = k if p.other_reactivity is None else p.other_reactivity
         b = a if p.other_restraint is None else p.other_restraint
         return k, lo, a, b
 
     def _cell(self, s: _Snap, t0: int, t1: int, x: float, y: float) -> tuple[float, float]:
-        g, h, c = self._slow(s, t0)
+        g, h, c, gp = self._slow(s, t0)
         k, lo, a, b = self._coeffs(c)
-        x, y = flow_closed(k, lo, a, b, g, h, (t1 - t0) / self._unit, x, y)
+        x, y = flow_closed(k, lo, a, b, g + gp, h, (t1 - t0) / self._unit, x, y)
         # the system is positive (Metzler matrix, inputs >= 0): clamp rounding and runaway
         return min(max(x, 0.0), _CAP), min(max(y, 0.0), _CAP)
 
@@ -344,10 +379,9 @@ class SuspicionEstimator:
     def _apply(self, base: _Snap | None, sig: Signal, gain: float, pt: _Party) -> _Snap:
         """Replay step: walk from the previous snapshot to the signal, then apply it."""
         if base is None:
-            return self._apply_at(sig, gain, 0.0, 0.0, 0.0, 0.0, 0.0, pt)
+            return self._apply_at(sig, gain, 0.0, 0.0, (0.0, 0.0, 0.0, 0.0), pt)
         _, _, _, x, y = self._walk(base, base.t, base.x, base.y, sig.at, pt.history)
-        g, h, c = self._slow(base, sig.at)
-        return self._apply_at(sig, gain, x, y, g, h, c, pt)
+        return self._apply_at(sig, gain, x, y, self._slow(base, sig.at), pt)
 
     def _record(self, pt: _Party, t: int, level: float) -> None:
         hist = pt.history
@@ -378,11 +412,11 @@ class SuspicionEstimator:
             # in order: continue from the cached cursor
             last = pt.snaps[-1]
             _, _, _, x, y = self._walk(last, pt.cur_t, pt.cur_x, pt.cur_y, signal.at, pt.history)
-            g, h, c = self._slow(last, signal.at)
+            slow = self._slow(last, signal.at)
             pt.keys.append(key)
             pt.signals.append(signal)
             pt.gains.append(gain)
-            pt.snaps.append(self._apply_at(signal, gain, x, y, g, h, c, pt))
+            pt.snaps.append(self._apply_at(signal, gain, x, y, slow, pt))
         else:
             # late (or behind the cursor): rewind to the snapshot before it and replay
             pt.keys.insert(i, key)
@@ -406,20 +440,25 @@ class SuspicionEstimator:
         gain: float,
         x: float,
         y: float,
-        g: float,
-        h: float,
-        c: float,
+        slow: tuple[float, float, float, float],
         pt: _Party,
     ) -> _Snap:
+        g, h, c, gp = slow
+        p = self.params
         inc = gain * sig.weight
         if sig.kind == "threat":
-            g += self.params.input_gain * inc
+            # split: the verified standing share g_p outlives the fading g (module docstring)
+            f = p.grievance_fraction * sig.verification
+            g += p.input_gain * inc * (1.0 - f)
+            gp += p.input_gain * inc * f
+            if sig.rule in EROSIVE_RULES:
+                c -= p.restraint_erosion * inc
         elif sig.kind == "hostility":
-            h += self.params.input_gain * inc
+            h += p.input_gain * inc
         else:
             c += inc
         self._record(pt, sig.at, _level(x))
-        return _Snap(sig.at, x, y, g, h, c)
+        return _Snap(sig.at, x, y, g, h, c, gp)
 
     def observe_many(self, signals: Iterable[Signal]) -> int:
         """Apply signals in time order (cheapest); returns how many were new."""
@@ -482,7 +521,8 @@ class SuspicionEstimator:
         now_ms: int,
     ) -> PartySuspicion:
         p = self.params
-        g, h, c = self._slow(snap, start)  # held values of the current cell
+        g_fading, h, c, gp = self._slow(snap, start)  # held values of the current cell
+        g = g_fading + gp
         k, lo, a, b = self._coeffs(c)
         idx = escalation_index(k, lo, a, b)
         drift = k * y + g - a * x
@@ -514,6 +554,7 @@ class SuspicionEstimator:
             x=x,
             drivers=drivers,
             history=tuple(hist),
+            grievance=gp,
         )
 
     def _drivers(
@@ -524,14 +565,26 @@ class SuspicionEstimator:
         p = self.params
         unit = self._unit
         out: list[tuple[float, str, str, str, float]] = []
+        # The restraint is a0 + gain * max(C, 0): while the goodwill account is
+        # positive its signals' shares add up to it; when it is spent they are all 0.
+        account = sum(
+            (1.0 if q.kind == "cooperation" else -p.restraint_erosion if _erodes(q) else 0.0)
+            * pt.gains[i] * q.weight * math.exp(-self._l_r * (start - q.at) / unit)
+            for i, q in enumerate(pt.signals[: j + 1])
+        )
+        damping = account > 0.0
         for i in range(j + 1):
             s = pt.signals[i]
             d = (start - s.at) / unit
             inc = pt.gains[i] * s.weight
+            restraint_share = p.restraint_gain * inc * math.exp(-self._l_r * d) * x if damping else 0.0
             if s.kind == "threat":
-                contrib = p.input_gain * inc * math.exp(-self._l_in * d)
+                f = p.grievance_fraction * s.verification
+                contrib = p.input_gain * inc * (
+                    (1.0 - f) * math.exp(-self._l_in * d) + f * math.exp(-self._l_gr * d)
+                ) + (p.restraint_erosion * restraint_share if _erodes(s) else 0.0)
             elif s.kind == "cooperation":
-                contrib = -p.restraint_gain * inc * math.exp(-self._l_r * d) * x
+                contrib = -restraint_share
             else:
                 share = p.input_gain * inc * math.exp(-self._l_in * d)
                 contrib = p.reactivity * y * share / h if h > 0.0 else 0.0
@@ -539,6 +592,10 @@ class SuspicionEstimator:
                 out.append((-abs(contrib), s.ref, s.rule, s.kind, contrib))
         out.sort()
         return tuple(Driver(r, ru, kd, cb) for _, r, ru, kd, cb in out[: p.top_drivers])
+
+
+def _erodes(sig: Signal) -> bool:
+    return sig.kind == "threat" and sig.rule in EROSIVE_RULES
 
 
 def recompute(

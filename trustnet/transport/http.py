@@ -29,6 +29,24 @@ from trustnet.transport.base import (
 
 REQUEST_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 5.0
+READ_CHUNK = 64 * 1024
+
+
+async def read_bounded(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """The whole body, or its first `limit + 1` bytes when it is longer (the caller refuses).
+
+    `StreamReader.read(n)` returns whatever is buffered, up to n bytes, not n bytes:
+    a body larger than one network chunk must be read in a loop until EOF.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = await stream.read(min(READ_CHUNK, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 class HttpTransport(Transport):
@@ -75,7 +93,7 @@ class HttpTransport(Transport):
         try:
             async with self._session.post(peer_url.rstrip("/") + path, data=body,
                                           headers=headers) as resp:
-                reply = await resp.content.read(MAX_REQUEST_BYTES + 1)
+                reply = await read_bounded(resp.content, MAX_REQUEST_BYTES)
                 if len(reply) > MAX_REQUEST_BYTES:
                     raise TransportError(f"{peer_url} sent more than {MAX_REQUEST_BYTES} bytes",
                                          code="bad_reply")
@@ -116,7 +134,7 @@ def gossip_route(get_handler: Callable[[], GossipHandler | None]) -> web.RouteDe
             # Refused from the header, before reading a byte of the body.
             return _reply(413, error_body(
                 "too_large", f"body is {length} bytes; the limit is {MAX_REQUEST_BYTES}"))
-        body = await request.content.read(MAX_REQUEST_BYTES + 1)
+        body = await read_bounded(request.content, MAX_REQUEST_BYTES)
         status, reply = await handler.handle_gossip(
             request.path, request.headers, body, remote=_remote_key(request)
         )

@@ -1,0 +1,442 @@
+"""Beliefs from the local node's view: reliability, verified and raw compliance (DESIGN 7)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from trustnet.errors import ConfigError, NotFound
+from trustnet.identity import Identity
+from trustnet.log import Entry, ForkProof, sign_entry
+from trustnet.statements.figures import DAY_MS, HOUR_MS
+from trustnet.trust.beliefs import (
+    BeliefEngine,
+    Beliefs,
+    TrustParams,
+    compute_beliefs,
+    observation_confirmed,
+)
+from trustnet.trust.opinion import Opinion
+
+T0 = int(datetime(2025, 6, 1, tzinfo=UTC).timestamp() * 1000)  # the activity starts
+DEC_1 = int(datetime(2024, 12, 1, tzinfo=UTC).timestamp() * 1000)
+AREA = "Southern Plain"
+DIGEST = "ab" * 32
+NOW = T0 + 30 * DAY_MS
+NORTH = ("north-1", "north-2", "north-3")
+SOUTH = ("south-1", "south-2", "south-3")
+
+
+class World:
+    """Parties by name, each with its own chain of really signed entries."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, Identity] = {}
+        self.heads: dict[str, tuple[int, bytes | None]] = {}
+        self.entries: list[Entry] = []
+
+    def party(self, name: str) -> str:
+        return self.identity(name).party_id
+
+    def identity(self, name: str) -> Identity:
+        if name not in self.ids:
+            self.ids[name] = Identity.from_seed(hashlib.sha256(name.encode()).digest())
+        return self.ids[name]
+
+    def post(self, name: str, kind: str, body: dict[str, Any], ts: int) -> Entry:
+        seq, prev = self.heads.get(name, (0, None))
+        e = sign_entry(self.identity(name), seq=seq + 1, prev=prev, ts=ts, kind=kind, body=body)
+        self.heads[name] = (seq + 1, e.id)
+        self.entries.append(e)
+        return e
+
+    def profile(self, name: str, ts: int = DEC_1) -> Entry:
+        return self.post(name, "profile", {"name": name, "role": "state", "urls": []}, ts)
+
+    def trust(self, name: str, subject: str, level: int, ts: int = DEC_1) -> Entry:
+        return self.post(name, "trust", {"subject": self.party(subject), "level": level}, ts)
+
+    def exchange(self, name: str, ts: int = DEC_1) -> Entry:
+        unit = {
+            "unit": "1st brigade",
+            "location": "Capital",
+            "personnel": 4000,
+            "tanks": 90,
+            "acv": 120,
+            "artillery": 36,
+            "aircraft": 0,
+            "helicopters": 12,
+        }
+        valid_from = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp() * 1000)
+        return self.post(name, "annual_exchange", {"valid_from": valid_from, "units": [unit]}, ts)
+
+    def notify(self, name: str, ts: int, *, troops: int, tanks: int, area: str = AREA,
+               activity: str = "Shield-25") -> Entry:
+        return self.post(
+            name,
+            "notification",
+            {
+                "activity": activity,
+                "type": "exercise",
+                "start": T0,
+                "end": T0 + 10 * DAY_MS,
+                "area": area,
+                "troops": troops,
+                "tanks": tanks,
+                "acv": 0,
+                "artillery": 0,
+                "amphibious": 0,
+                "sorties": 0,
+                "observers_invited": False,
+            },
+            ts,
+        )
+
+    def observe(self, name: str, subject: str, ts: int, *, troops: int, tanks: int = 0,
+                area: str = AREA, confidence: int = 700) -> Entry:
+        body = {
+            "subject": self.party(subject),
+            "area": area,
+            "at": ts,
+            "troops": troops,
+            "tanks": tanks,
+            "acv": 0,
+            "artillery": 0,
+            "method": "aerial",
+            "confidence": confidence,
+            "evidence": [DIGEST],
+        }
+        return self.post(name, "observation", body, ts)
+
+    def consult(self, name: str, subject: str, ts: int) -> Entry:
+        body = {"subject": self.party(subject), "concern": "large concentration", "area": AREA}
+        return self.post(name, "consultation_request", body, ts)
+
+    def reply(self, name: str, request: Entry, ts: int) -> Entry:
+        body = {"request": request.id_hex, "explanation": "below threshold"}
+        return self.post(name, "consultation_reply", body, ts)
+
+    def inspect(self, name: str, host: str, ts: int, area: str = AREA) -> Entry:
+        body = {"host": self.party(host), "area": area, "grounds": "observed build-up"}
+        return self.post(name, "inspection_request", body, ts)
+
+    def respond(self, name: str, request: Entry, ts: int, accept: bool) -> Entry:
+        body = {"request": request.id_hex, "accept": accept, "reason": "" if accept else "no"}
+        return self.post(name, "inspection_response", body, ts)
+
+    def report(self, name: str, request: Entry, host: str, ts: int, *, troops: int, tanks: int,
+               verdict: str, activity: str | None = None) -> Entry:
+        body: dict[str, Any] = {
+            "request": request.id_hex,
+            "host": self.party(host),
+            "troops": troops,
+            "tanks": tanks,
+            "acv": 0,
+            "artillery": 0,
+            "verdict": verdict,
+            "evidence": [DIGEST],
+        }
+        if activity is not None:
+            body["activity"] = activity
+        return self.post(name, "inspection_report", body, ts)
+
+    def attest(self, name: str, subject: Entry, ts: int, verdict: str = "confirm") -> Entry:
+        body = {
+            "subject": subject.id_hex,
+            "verdict": verdict,
+            "method": "inspection",
+            "confidence": 900,
+            "evidence": [DIGEST],
+            "note": "",
+        }
+        return self.post(name, "attestation", body, ts)
+
+    def beliefs(self, viewer: str, now: int = NOW, **kw: Any) -> Beliefs:
+        return compute_beliefs(self.entries, self.party(viewer), now, **kw)
+
+
+def baseline(w: World) -> None:
+    """Step 1 of the demo, and who relies on whom: each bloc on its own members; the
+    moderates north-3 and south-3 (who attest the report) also on each other, and south-3
+    on north-1, the inspector."""
+    for p in (*NORTH, *SOUTH):
+        w.profile(p)
+        w.exchange(p)
+    for bloc in (NORTH, SOUTH):
+        for a in bloc:
+            for b in bloc:
+                if a != b:
+                    w.trust(a, b, 800)
+    w.trust("south-3", "north-1", 600)
+    w.trust("south-3", "north-3", 600)
+    w.trust("north-3", "south-3", 600)
+
+
+def demo(w: World) -> dict[str, Entry]:
+    """DOMAIN.md "just under the threshold", steps 2-5 (after `baseline`)."""
+    s = {}
+    s["notification"] = w.notify("south-1", T0 - 42 * DAY_MS, troops=12_500, tanks=250)
+    s["observation"] = w.observe("north-2", "south-1", T0 + 2 * DAY_MS, troops=20_000, tanks=350)
+    s["request"] = w.consult("north-1", "south-1", T0 + 3 * DAY_MS)
+    s["reply"] = w.reply("south-1", s["request"], T0 + 3 * DAY_MS + 20 * HOUR_MS)
+    s["inspection"] = w.inspect("north-1", "south-1", T0 + 4 * DAY_MS)
+    s["response"] = w.respond("south-1", s["inspection"], T0 + 4 * DAY_MS + 10 * HOUR_MS, True)
+    s["report"] = w.report(
+        "north-1", s["inspection"], "south-1", T0 + 6 * DAY_MS,
+        troops=16_000, tanks=320, verdict="inconsistent", activity="Shield-25",
+    )
+    for p in ("north-3", "south-3"):
+        w.attest(p, s["report"], T0 + 7 * DAY_MS)
+    return s
+
+
+@pytest.fixture
+def w() -> World:
+    return World()
+
+
+# -- the demo scenario -------------------------------------------------------------------------
+
+
+def test_demo_from_north_1(w: World) -> None:
+    baseline(w)
+    before = w.beliefs("north-1")
+    s = demo(w)
+    after = w.beliefs("north-1")
+    s1 = w.party("south-1")
+    b0, b1 = before.party(s1), after.party(s1)
+    # Settles below its baseline: the inspection proved the undercount.
+    assert b1.verified.score < b0.verified.score
+    assert b0.verified.score > 0.5  # the on-time annual exchange, self-proving
+    rules = {c.rule for c in b1.verified.evidence}
+    assert rules == {
+        "annual_exchange_on_time",
+        "consultation_answered",
+        "inspection_accepted",
+        "undercounted_notification",
+        "observers_not_invited",
+    }
+    under = next(c for c in b1.verified.evidence if c.rule == "undercounted_notification")
+    assert under.verified and under.verifiable and under.credibility == 1.0  # own inspection
+    assert under.attesters == tuple(sorted([w.party("north-3"), w.party("south-3")]))
+    assert s["report"].id_hex in under.entries
+    # The observation and the inspection of one activity are one fact in the raw view.
+    raw_under = [c for c in b1.raw.evidence if c.rule == "undercounted_notification"]
+    assert len(raw_under) == 1 and s["observation"].id_hex in raw_under[0].entries
+    # south-1's reliability drops, below the northern sources'.
+    rel = {p: after.party(w.party(p)).reliability for p in (*NORTH, *SOUTH)}
+    assert rel["south-1"].refuted > 0
+    assert rel["south-1"].p < before.party(s1).reliability.p
+    assert rel["south-1"].p < rel["north-2"].p and rel["south-1"].p < rel["north-3"].p
+    # north-2's observation (20,000 against 16,000 found: within 30%) is confirmed.
+    assert rel["north-2"].confirmed > 0 and rel["north-2"].refuted == 0
+    # Confirmation is local trust north-1 -> north-2: its EigenTrust share grows (its
+    # reliability is already at the cap, trust_belief, as a direct trustee).
+    assert rel["north-2"].share > before.party(w.party("north-2")).reliability.share
+    assert rel["north-1"].p == 1.0  # the node itself
+
+
+def test_demo_from_south_2_moves_less_in_the_same_direction(w: World) -> None:
+    baseline(w)
+    before = {v: w.beliefs(v) for v in ("north-1", "south-2")}
+    demo(w)
+    after = {v: w.beliefs(v) for v in ("north-1", "south-2")}
+    s1 = w.party("south-1")
+    move = {v: after[v].party(s1).verified.score - before[v].party(s1).verified.score for v in after}
+    assert move["north-1"] < move["south-2"] < 0
+    rel_move = {
+        v: after[v].party(s1).reliability.p - before[v].party(s1).reliability.p for v in after
+    }
+    assert rel_move["north-1"] < 0 and rel_move["south-2"] < 0
+    # south-2 believes the northern report as far as it trusts its inspector and attesters.
+    under = next(
+        c for c in after["south-2"].party(s1).verified.evidence
+        if c.rule == "undercounted_notification"
+    )
+    assert 0.0 < under.credibility < 1.0
+
+
+def test_southern_view_without_trust_in_any_attester_does_not_move(w: World) -> None:
+    # Nobody in the south relies on a northern party and only north-3 attests the report:
+    # south-2 does not move on the northern inspection at all.
+    baseline_no_cross(w)
+    before = w.beliefs("south-2")
+    s = demo_without_southern_attester(w)
+    after = w.beliefs("south-2")
+    s1 = w.party("south-1")
+    assert after.party(s1).verified.score == before.party(s1).verified.score
+    assert after.party(s1).reliability.p == before.party(s1).reliability.p
+    assert s["report"].id_hex not in {
+        i for c in after.party(s1).verified.evidence for i in c.entries
+    }
+    # ... while north-1, who inspected, does.
+    n1 = w.beliefs("north-1").party(s1)
+    assert s["report"].id_hex in {i for c in n1.verified.evidence for i in c.entries}
+
+
+def baseline_no_cross(w: World) -> None:
+    for p in (*NORTH, *SOUTH):
+        w.profile(p)
+        w.exchange(p)
+    for bloc in (NORTH, SOUTH):
+        for a in bloc:
+            for b in bloc:
+                if a != b:
+                    w.trust(a, b, 800)
+
+
+def demo_without_southern_attester(w: World) -> dict[str, Entry]:
+    s = {}
+    s["notification"] = w.notify("south-1", T0 - 42 * DAY_MS, troops=12_500, tanks=250)
+    s["inspection"] = w.inspect("north-1", "south-1", T0 + 4 * DAY_MS)
+    s["response"] = w.respond("south-1", s["inspection"], T0 + 4 * DAY_MS + 10 * HOUR_MS, True)
+    s["report"] = w.report(
+        "north-1", s["inspection"], "south-1", T0 + 6 * DAY_MS,
+        troops=16_000, tanks=320, verdict="inconsistent", activity="Shield-25",
+    )
+    w.attest("north-3", s["report"], T0 + 7 * DAY_MS)
+    return s
+
+
+def test_explanation_names_rules_and_figures(w: World) -> None:
+    baseline(w)
+    demo(w)
+    b = w.beliefs("north-1").party(w.party("south-1"))
+    text = b.explanation
+    assert text.startswith("south-1: verified compliance ")
+    assert "undercounted_notification" in text and "16000 troops" in text
+    assert "12500 troops" in text and "Down:" in text and "Up:" in text
+    assert "inspection_accepted" in text
+    assert "north-1" in text  # who reported it, by name
+    assert "refuted" in b.reliability.explain()
+
+
+def test_json_shape(w: World) -> None:
+    baseline(w)
+    demo(w)
+    beliefs = w.beliefs("north-1")
+    doc = json.loads(json.dumps(beliefs.to_json()))
+    assert set(doc) == {"node", "now", "anchors", "params", "parties"}
+    assert doc["node"] == w.party("north-1") and doc["now"] == NOW
+    assert [p["party"] for p in doc["parties"]] == sorted(beliefs.parties)
+    one = beliefs.party(w.party("south-1")).to_json()
+    assert set(one) == {"party", "name", "forked", "reliability", "verified", "raw", "explanation"}
+    assert one["name"] == "south-1"
+    assert set(one["verified"]) == {"opinion", "score", "evidence"}
+    assert set(one["verified"]["opinion"]) == {"b", "d", "u", "a", "p"}
+    ev = one["verified"]["evidence"][0]
+    assert set(ev) == {
+        "rule", "weight", "at", "entries", "sources", "attesters", "refuters", "note",
+        "verifiable", "verified", "basis", "credibility", "contribution",
+    }
+    assert set(one["reliability"]) >= {"p", "opinion", "share", "confirmed", "refuted"}
+    with pytest.raises(NotFound):
+        beliefs.party("00" * 32)
+
+
+# -- equivocation -------------------------------------------------------------------------------
+
+
+def test_equivocation_zeroes_reliability_and_statements_stop_counting(w: World) -> None:
+    baseline(w)
+    demo(w)
+    # north-2 signs a second, different entry as one of its seqs: a fork.
+    n2 = w.identity("north-2")
+    held = next(e for e in w.entries if e.author_hex == w.party("north-2") and e.seq == 2)
+    other = sign_entry(n2, seq=2, prev=held.prev, ts=held.ts + 1, kind="trust",
+                       body={"subject": w.party("south-1"), "level": 1000})
+    proof = ForkProof.of(held, other)
+    honest = w.beliefs("north-1")
+    forked = w.beliefs("north-1", forks=[proof])
+    n2_id, s1 = w.party("north-2"), w.party("south-1")
+    assert honest.party(n2_id).reliability.p > 0
+    b = forked.party(n2_id)
+    assert b.forked and b.reliability.p == 0.0 and b.reliability.opinion == Opinion(0, 1, 0, 0)
+    assert b.verified.score == 0.0 and b.raw.score == 0.0
+    assert "equivocat" in b.explanation
+    # north-2's observation no longer supports anything about south-1.
+    raw_under = next(
+        c for c in forked.party(s1).raw.evidence if c.rule == "undercounted_notification"
+    )
+    assert n2_id not in raw_under.sources
+    assert n2_id in next(
+        c for c in honest.party(s1).raw.evidence if c.rule == "undercounted_notification"
+    ).sources
+    # The engine finds the fork by itself when both entries arrive.
+    found = compute_beliefs([*w.entries, other], w.party("north-1"), NOW)
+    assert found.party(n2_id).forked
+    assert found.to_json() == forked.to_json()
+
+
+# -- determinism and the incremental engine ------------------------------------------------------
+
+
+def test_deterministic_and_order_independent(w: World) -> None:
+    baseline(w)
+    demo(w)
+    expected = w.beliefs("north-1").to_json()
+    shuffled = list(w.entries) * 2
+    random.Random(5).shuffle(shuffled)
+    assert compute_beliefs(shuffled, w.party("north-1"), NOW).to_json() == expected
+
+
+def test_incremental_engine_equals_full_recompute(w: World) -> None:
+    baseline(w)
+    demo(w)
+    engine = BeliefEngine(w.party("north-1"))
+    for i, e in enumerate(w.entries):
+        engine.add([e])
+        if i % 7 == 0:  # snapshots in between leave caches behind
+            now = e.ts + HOUR_MS
+            snap = engine.snapshot(now).to_json()
+            full = compute_beliefs(w.entries[: i + 1], w.party("north-1"), now).to_json()
+            assert snap == full
+    assert engine.snapshot(NOW).to_json() == w.beliefs("north-1").to_json()
+
+
+def test_deadline_crossing_invalidates_the_cache(w: World) -> None:
+    baseline(w)
+    q = w.consult("north-1", "south-1", T0)
+    engine = BeliefEngine(w.party("north-1"))
+    engine.add(w.entries)
+    s1 = w.party("south-1")
+    early = engine.snapshot(T0 + HOUR_MS).party(s1)
+    late = engine.snapshot(T0 + 49 * HOUR_MS).party(s1)
+    assert "consultation_unanswered" not in {c.rule for c in early.raw.evidence}
+    unanswered = [c for c in late.raw.evidence if c.rule == "consultation_unanswered"]
+    assert [c.entries for c in unanswered] == [(q.id_hex,)]
+    assert not unanswered[0].verified  # gossip may not have delivered the answer
+    assert late.raw.score < early.raw.score
+    assert late.verified.score == early.verified.score
+
+
+# -- parameters and pure helpers -----------------------------------------------------------------
+
+
+def test_params_from_mapping() -> None:
+    p = TrustParams.from_mapping({"quorum": 3, "a": 0.3, "reliable": 0.5})
+    assert (p.quorum, p.a, p.reliable) == (3, 0.3, 0.5)
+    for bad in ({"nope": 1}, {"quorum": 0}, {"quorum": 1.5}, {"a": 0}, {"reliable": 2},
+                {"trust_weight": -1}, {"a": "x"}, {"quorum": True}, {"tolerance": float("nan")}):
+        with pytest.raises(ConfigError):
+            TrustParams.from_mapping(bad)
+
+
+def test_observation_confirmed_by_tolerance_or_thresholds(w: World) -> None:
+    from trustnet.statements.figures import DEFAULT_FIGURES
+    from trustnet.statements.kinds import InspectionReport, Observation
+
+    def obs(troops: int, tanks: int) -> Observation:
+        return Observation("ab" * 32, AREA, T0, troops, tanks, 0, 0, "aerial", 700, ())
+
+    rep = InspectionReport("cd" * 32, "ab" * 32, 16_000, 320, 0, 0, "inconsistent", ())
+    assert observation_confirmed(obs(20_000, 350), rep, DEFAULT_FIGURES, 0.3)
+    assert observation_confirmed(obs(40_000, 700), rep, DEFAULT_FIGURES, 0.3)  # same thresholds
+    assert not observation_confirmed(obs(8_000, 100), rep, DEFAULT_FIGURES, 0.3)
+    low = InspectionReport("cd" * 32, "ab" * 32, 8_200, 100, 0, 0, "consistent", ())
+    assert not observation_confirmed(obs(30_000, 100), low, DEFAULT_FIGURES, 0.3)

@@ -1,0 +1,386 @@
+"""From signed statements to suspicion signals (DESIGN section 8, DOMAIN.md demo scenario).
+
+The rule engine turns statements into `Evidence` about parties; this module
+turns evidence and statements into the estimator's three inputs, seen from
+this node (`self_id`):
+
+- threat (g): every negative-weight evidence about a party P other than us,
+  weight |w|. How far it moves the level depends on its verification v: the
+  estimator weighs it by the Kalman gain K(v) (verified evidence fully, one
+  unverified source a tenth).
+- cooperation (restraint a): every positive-weight evidence about P, weight w
+  (accepted inspections, answered consultations, consistent reports, annual
+  exchanges on time). It damps only as far as it is verified, by the same K(v).
+- hostility (y, P's hostility towards us): P's own signed statements aimed at
+  us, read directly from the entries (the rule engine has no rule for them):
+  an observation by P whose subject is us, a consultation request by P about
+  us, an inspection request by P with us as host, a trust statement by P about
+  us with a negative level, an attestation by P refuting one of our entries.
+  They are P's own words, so their verification is 1.0. Weights are
+  `HostilityWeights` (Goldstein-style, like the rule weights: / 10).
+
+Verification. `verification(ev)` maps evidence to v in [0, 1]. The default,
+until the beliefs module's verified view is passed in, is
+`default_verification`: 1.0 for `verifiable` evidence (it rests on the party's
+own signatures, or on an inspection it accepted), else n/4 for n distinct
+sources (capped at 1.0: four independent observers count as verified, one as
+0.25).
+
+One fact, counted once. The rule engine emits findings about one activity as
+one fact per basis: an unverified fact when it was observed and a verifiable
+one when it was inspected (DOMAIN.md demo: steps 3 and 5), both keyed by
+`entries[0]` (the notification the findings were compared with) and the rule.
+Evidence is grouped by (party, rule, ref) with ref = entries[0] (or the rule
+name when it rests on no entry), ordered by time; each member adds only what
+it brings beyond the group's largest Kalman-weighted amount so far: with
+credit C and its own amount A = K(v) * |w|, a later member with A > C is
+emitted with weight |w| - C / K(v) (so its K-weighted input is A - C) and
+verification v; one with A <= C adds nothing and is not emitted. The earlier,
+unverified signal stays where it was (it happened, and moved the level a
+little then); the group's total K-weighted input is the best-verified amount.
+
+`suspicion_for` is the one-shot path (evaluate, signals, recompute);
+`SuspicionView` keeps an estimator and feeds it incrementally, with the same
+result bitwise. Pure code: no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from trustnet.errors import ConfigError, EntryError
+from trustnet.feedback.estimator import (
+    PartySuspicion,
+    Signal,
+    SignalKind,
+    SuspicionEstimator,
+    SuspicionParams,
+)
+from trustnet.feedback.richardson import FeedbackError
+from trustnet.log import Entry, ForkProof
+from trustnet.statements.evidence import Evidence
+from trustnet.statements.figures import DEFAULT_FIGURES, ViennaFigures
+from trustnet.statements.kinds import (
+    Attestation,
+    ConsultationRequest,
+    InspectionRequest,
+    Observation,
+    Trust,
+    parse_body,
+)
+from trustnet.statements.rules import DEFAULT_WEIGHTS, RuleWeights, evaluate
+
+# evidence -> v in [0, 1]: how far it is verified (the beliefs module's verified view)
+Verification = Callable[[Evidence], float]
+
+# Rule names of hostility signals (they name no rule of the rule engine: P's own statements).
+HOSTILE_OBSERVATION = "hostile_observation"
+HOSTILE_CONSULTATION = "hostile_consultation_request"
+HOSTILE_INSPECTION = "hostile_inspection_request"
+HOSTILE_TRUST = "hostile_trust"
+HOSTILE_REFUTATION = "hostile_refutation"
+HOSTILITY_RULES: tuple[str, ...] = (
+    HOSTILE_OBSERVATION,
+    HOSTILE_CONSULTATION,
+    HOSTILE_INSPECTION,
+    HOSTILE_TRUST,
+    HOSTILE_REFUTATION,
+)
+# The kinds that can carry hostility towards us.
+_HOSTILE_KINDS = frozenset(
+    {"observation", "consultation_request", "inspection_request", "trust", "attestation"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HostilityWeights:
+    """Weight of P's statements aimed at us, Goldstein-style (/ 10) like the rule weights.
+
+    Chosen for this project, below the violations of the rule table (0.4..0.72):
+    a challenge or an accusation is hostile, but it is not a breach.
+    """
+
+    # an inspection request against us: a formal challenge
+    inspection_request: float = 0.3
+    # a request for explanation about us (a demand for information)
+    consultation_request: float = 0.2
+    # an observation of our forces, times its confidence / 1000 (surveillance claim)
+    observation: float = 0.3
+    # a trust statement about us, times how far its level goes below 0 (/ 1000);
+    # only the deepening counts: republishing the same level adds nothing ("latest wins")
+    distrust: float = 0.5
+    # an attestation refuting one of our statements: an accusation of a false report
+    refutation: float = 0.4
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise ConfigError(f"hostility.{f.name}: expected a finite number, got {v!r}")
+            if v < 0:
+                raise ConfigError(f"hostility.{f.name}: must be >= 0, got {v!r}")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> HostilityWeights:
+        """Defaults overridden by `values`; ConfigError on unknown keys or bad numbers."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown hostility weight(s): {', '.join(unknown)}")
+        clean = {
+            k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+            for k, v in values.items()
+        }
+        return replace(cls(), **clean)
+
+
+DEFAULT_HOSTILITY = HostilityWeights()
+
+
+def default_verification(ev: Evidence) -> float:
+    """1.0 for verifiable evidence, else n/4 for n distinct sources (capped at 1.0)."""
+    if ev.verifiable:
+        return 1.0
+    # 0.5 per pair of independent sources: one observer 0.25, four count as verified.
+    return min(1.0, 0.5 * len(set(ev.sources)) / 2.0)
+
+
+def _gain(v: float, params: SuspicionParams) -> float:
+    # the estimator's Kalman gain K(v) (estimator module docstring)
+    return 1.0 / (1.0 + params.unverified_noise * (1.0 - v))
+
+
+def _check_v(v: float, ev: Evidence) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not 0.0 <= v <= 1.0:
+        raise FeedbackError(
+            f"verification of {ev.rule} about {ev.party[:16]} must be in [0, 1], got {v!r}",
+            code="bad_signal",
+        )
+    return float(v)
+
+
+def evidence_signals(
+    evidence: Iterable[Evidence],
+    self_id: str,
+    *,
+    verification: Verification | None = None,
+    params: SuspicionParams | None = None,
+) -> list[Signal]:
+    """Threat and cooperation signals from evidence about others, each fact counted once."""
+    params = params or SuspicionParams()
+    verify = verification or default_verification
+    groups: dict[tuple[str, str, str], list[tuple[Evidence, float]]] = {}
+    for ev in evidence:
+        if ev.party == self_id or ev.weight == 0.0 or not math.isfinite(ev.weight):
+            continue
+        ref = ev.entries[0] if ev.entries else ev.rule
+        groups.setdefault((ev.party, ev.rule, ref), []).append((ev, _check_v(verify(ev), ev)))
+    out: list[Signal] = []
+    for (party, rule, ref), members in groups.items():
+        # time order, then the better-verified first: a deterministic order whatever the input's
+        members.sort(key=lambda m: (m[0].at, -m[1], m[0].entries, m[0].sources, m[0].note))
+        credit = 0.0  # the group's largest K-weighted amount so far
+        for ev, v in members:
+            w = abs(ev.weight)
+            k = _gain(v, params)
+            amount = k * w
+            if amount - credit <= 1e-12 * amount:
+                continue  # brings nothing the fact has not already brought (up to rounding)
+            kind: SignalKind = "threat" if ev.weight < 0 else "cooperation"
+            out.append(Signal(party, ev.at, kind, w - credit / k, v, ref, rule))
+            credit = amount
+    out.sort(key=lambda s: (s.party, *s.sort_key()))
+    return out
+
+
+def hostility_signals(
+    entries: Iterable[Entry], self_id: str, *, weights: HostilityWeights = DEFAULT_HOSTILITY
+) -> list[Signal]:
+    """P's own signed statements aimed at this node, as hostility signals (verification 1.0)."""
+    stmts: dict[bytes, tuple[Entry, object]] = {}
+    ours: set[str] = set()  # our own entries, any kind: what a refutation may target
+    for e in entries:
+        if e.author_hex == self_id:
+            ours.add(e.id_hex)
+            continue
+        if e.id in stmts or e.kind not in _HOSTILE_KINDS:
+            continue
+        try:
+            stmts[e.id] = (e, parse_body(e.kind, e.body))
+        except EntryError:
+            continue  # DESIGN 4: a body that fails validation is not a statement
+    out: list[Signal] = []
+    # a trust level replaces the author's previous one: only a deepening counts
+    last_distrust: dict[str, int] = {}
+    for e, body in sorted(stmts.values(), key=lambda s: (s[0].ts, s[0].id)):
+        author = e.author_hex
+        rule, weight = "", 0.0
+        if isinstance(body, Observation) and body.subject == self_id:
+            rule, weight = HOSTILE_OBSERVATION, weights.observation * body.confidence / 1000
+        elif isinstance(body, ConsultationRequest) and body.subject == self_id:
+            rule, weight = HOSTILE_CONSULTATION, weights.consultation_request
+        elif isinstance(body, InspectionRequest) and body.host == self_id:
+            rule, weight = HOSTILE_INSPECTION, weights.inspection_request
+        elif isinstance(body, Trust) and body.subject == self_id:
+            depth = max(0, -body.level)
+            deeper = depth - last_distrust.get(author, 0)
+            last_distrust[author] = depth
+            rule, weight = HOSTILE_TRUST, weights.distrust * max(0, deeper) / 1000
+        elif isinstance(body, Attestation) and body.verdict == "refute" and body.subject in ours:
+            rule, weight = HOSTILE_REFUTATION, weights.refutation
+        if weight > 0.0:
+            out.append(Signal(author, e.ts, "hostility", weight, 1.0, e.id_hex, rule))
+    out.sort(key=lambda s: (s.party, *s.sort_key()))
+    return out
+
+
+def signals_from(
+    entries: Iterable[Entry],
+    evidence: Iterable[Evidence],
+    self_id: str,
+    *,
+    verification: Verification | None = None,
+    params: SuspicionParams | None = None,
+    hostility: HostilityWeights = DEFAULT_HOSTILITY,
+) -> list[Signal]:
+    """Every signal this node derives from `entries` and their `evidence` (deterministic)."""
+    return sorted(
+        [
+            *evidence_signals(evidence, self_id, verification=verification, params=params),
+            *hostility_signals(entries, self_id, weights=hostility),
+        ],
+        key=lambda s: (s.party, *s.sort_key()),
+    )
+
+
+def suspicion_for(
+    entries: Iterable[Entry],
+    self_id: str,
+    now_ms: int,
+    *,
+    forks: Iterable[ForkProof] = (),
+    figures: ViennaFigures = DEFAULT_FIGURES,
+    weights: RuleWeights = DEFAULT_WEIGHTS,
+    params: SuspicionParams | None = None,
+    verification: Verification | None = None,
+    hostility: HostilityWeights = DEFAULT_HOSTILITY,
+) -> dict[str, PartySuspicion]:
+    """One-shot: evaluate the rules, derive the signals, recompute every party as of `now_ms`."""
+    est = SuspicionEstimator(params or SuspicionParams(), self_id)
+    est.observe_many(
+        _signals(
+            entries, self_id, now_ms, forks, figures, weights, est.params, verification, hostility
+        )
+    )
+    return est.reports(now_ms)
+
+
+def _signals(
+    entries: Iterable[Entry],
+    self_id: str,
+    now_ms: int,
+    forks: Iterable[ForkProof],
+    figures: ViennaFigures,
+    weights: RuleWeights,
+    params: SuspicionParams,
+    verification: Verification | None,
+    hostility: HostilityWeights,
+) -> list[Signal]:
+    held = list(entries)
+    evidence = evaluate(held, now_ms, figures=figures, weights=weights, forks=forks)
+    return signals_from(
+        held, evidence, self_id, verification=verification, params=params, hostility=hostility
+    )
+
+
+class SuspicionView:
+    """This node's suspicion of every party, fed incrementally from the entries it holds.
+
+    `update(new_entries, now_ms)` re-runs the rules over every held entry (evidence
+    depends on the clock: a consultation becomes unanswered only once 48 h have
+    passed) and feeds the estimator only the signals it has not seen. When a
+    signal it was fed is no longer derived (a verification changed, a late
+    notification removed a finding's fact, a top-up weight changed), it rebuilds
+    the estimator from the current signals: the view always equals
+    `suspicion_for` over the same entries, bitwise, and replays are idempotent.
+    "Seen" is full `Signal` equality (the estimator's own duplicate test), not
+    just (ref, rule, party, at): a fact whose verification or weight changed is
+    a changed past, not a duplicate. Each update costs one `evaluate` over all
+    held entries.
+    """
+
+    def __init__(
+        self,
+        self_id: str,
+        *,
+        params: SuspicionParams | None = None,
+        figures: ViennaFigures = DEFAULT_FIGURES,
+        weights: RuleWeights = DEFAULT_WEIGHTS,
+        hostility: HostilityWeights = DEFAULT_HOSTILITY,
+        verification: Verification | None = None,
+    ) -> None:
+        self.self_id = self_id
+        self.params = params or SuspicionParams()
+        self.figures = figures
+        self.weights = weights
+        self.hostility = hostility
+        # may be replaced (e.g. by the beliefs module's verified view); the next update applies it
+        self.verification = verification
+        self.rebuilds = 0  # how often a changed past forced a full recompute
+        self._entries: dict[bytes, Entry] = {}
+        self._forks: dict[tuple[bytes, bytes], ForkProof] = {}
+        self._fed: set[Signal] = set()
+        self._est = SuspicionEstimator(self.params, self_id)
+
+    def update(
+        self, new_entries: Iterable[Entry], now_ms: int, *, forks: Iterable[ForkProof] = ()
+    ) -> int:
+        """Take in new entries and fork proofs as of `now_ms`; returns the signals fed."""
+        for e in new_entries:
+            self._entries.setdefault(e.id, e)
+        for f in forks:
+            self._forks.setdefault((f.a.id, f.b.id), f)
+        # a deterministic order of the held entries, whatever the arrival order
+        held = sorted(self._entries.values(), key=lambda e: (e.ts, e.id))
+        proofs = [self._forks[k] for k in sorted(self._forks)]
+        want = _signals(
+            held,
+            self.self_id,
+            now_ms,
+            proofs,
+            self.figures,
+            self.weights,
+            self.params,
+            self.verification,
+            self.hostility,
+        )
+        wanted = set(want)
+        if not self._fed <= wanted:
+            # the past changed: start again (the estimator cannot take a signal back)
+            self.rebuilds += 1
+            self._est = SuspicionEstimator(self.params, self.self_id)
+            self._fed = set()
+        new = [s for s in want if s not in self._fed]
+        self._est.observe_many(new)
+        self._fed = wanted
+        return len(new)
+
+    @property
+    def estimator(self) -> SuspicionEstimator:
+        """The estimator the view feeds (read it; do not feed it directly)."""
+        return self._est
+
+    def entries(self) -> int:
+        """How many distinct entries the view holds."""
+        return len(self._entries)
+
+    def report(self, party: str, now_ms: int) -> PartySuspicion:
+        """One party's suspicion as of `now_ms` (NotFound for a party with no signal)."""
+        return self._est.report(party, now_ms)
+
+    def reports(self, now_ms: int) -> dict[str, PartySuspicion]:
+        """Every party with a signal at or before `now_ms`, by party id."""
+        return self._est.reports(now_ms)
