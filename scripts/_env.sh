@@ -19,3 +19,15 @@ ensure_venv() {
         touch "$stamp"
     fi
 }
+
+# Headless Chromium from Debian, for the dashboard's browser test. Installed when
+# missing and we are root with apt-get (CI, fresh machines); otherwise that one test
+# skips and says why.
+ensure_chromium() {
+    command -v chromium >/dev/null 2>&1 && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "== installing chromium (Debian) for the dashboard test" >&2
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+            >/tmp/trustnet-apt.log 2>&1 || echo "   (chromium install failed; see /tmp/trustnet-apt.log)" >&2
+    fi
+}

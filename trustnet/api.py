@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +27,7 @@ from trustnet.node import Node
 from trustnet.transport.http import gossip_route, read_bounded
 
 log = logging.getLogger("trustnet.api")
+_DASHBOARD = (resources.files("trustnet") / "static" / "dashboard.html").read_text(encoding="utf-8")
 
 MAX_JSON_BYTES = 256 * 1024
 MAX_PAGE = 1000
@@ -210,6 +212,10 @@ class Api:
         """GET /forks: every equivocation proof held."""
         return json_response({"forks": [p.to_json() for p in self.node.store.forks()]})
 
+    async def dashboard(self, request: web.Request) -> web.Response:
+        """GET /: the dashboard (one static page reading the JSON routes)."""
+        return web.Response(text=_DASHBOARD, content_type="text/html")
+
     async def metrics(self, request: web.Request) -> web.Response:
         """GET /metrics in the Prometheus text format."""
         status = self.node.status()
@@ -285,6 +291,7 @@ def build_app(node: Node, *, name: str, token: str, views: ApiViews | None = Non
     app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_JSON_BYTES)
     app[API_KEY] = api
     routes = [
+        web.get("/", api.dashboard),
         web.get("/status", api.status),
         web.get("/peers", api.peers),
         web.post("/peers", api.add_peer),
