@@ -9,7 +9,13 @@ import pytest
 
 from trustnet.config import NodeConfig
 from trustnet.errors import ConfigError
+from trustnet.feedback.estimator import SuspicionParams
+from trustnet.feedback.signals import HostilityWeights
+from trustnet.protocol.gossip import GossipConfig
+from trustnet.protocol.peers import PeerPolicy
 from trustnet.statements import RuleWeights, ViennaFigures
+from trustnet.trust.beliefs import TrustParams
+from trustnet.views import Settings
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "configs" / "node.example.toml"
 
@@ -21,10 +27,25 @@ def test_the_example_config_loads_with_the_defaults():
     assert RuleWeights.from_mapping(config.section("weights")) == RuleWeights()
 
 
-def test_the_example_documents_every_figure_and_weight():
+def test_the_example_documents_every_setting_with_its_default():
     data = tomllib.loads(EXAMPLE.read_text())
+    config = NodeConfig.from_mapping(data)
     assert set(data["rules"]) == set(ViennaFigures.__dataclass_fields__)
     assert set(data["weights"]) == set(RuleWeights.__dataclass_fields__)
+    assert set(data["trust"]) == set(TrustParams.__dataclass_fields__)
+    hostility = data["suspicion"].pop("hostility")
+    assert set(hostility) == set(HostilityWeights.__dataclass_fields__)
+    optional = {"other_reactivity", "other_restraint"}  # documented, commented out: None
+    assert set(data["suspicion"]) | optional == set(SuspicionParams.__dataclass_fields__)
+    gossip = {f for f in GossipConfig.__dataclass_fields__ if f != "policy"}
+    policy = {f for f in PeerPolicy.__dataclass_fields__ if f not in ("rates", "penalties")}
+    assert set(data["gossip"]) == gossip | policy
+    # ... and each at its default
+    assert GossipConfig.from_mapping(config.section("gossip")) == GossipConfig()
+    assert TrustParams.from_mapping(config.section("trust")) == TrustParams()
+    assert SuspicionParams.from_mapping(data["suspicion"]) == SuspicionParams()
+    assert HostilityWeights.from_mapping(hostility) == HostilityWeights()
+    Settings.from_config(config)  # what the daemon validates at start
 
 
 @pytest.mark.parametrize(
