@@ -1,0 +1,109 @@
+"""Beliefs and suspicion over HTTP and the CLI, on a node holding the demo scenario."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.test_scenario import SCENARIOS
+from trustnet.cli import main as cli_main
+from trustnet.clock import SystemClock
+from trustnet.daemon import Daemon
+from trustnet.identity import KEY_FILE, Identity
+from trustnet.protocol.gossip import GossipConfig
+from trustnet.scenario import DAY_MS, PartyRef, load_scenario, origin_for, play
+
+
+@pytest.fixture
+async def north1(tmp_path: Path, capsys) -> Any:
+    """north-1's daemon, its store holding the whole demo story (ending today)."""
+    node_dir = tmp_path / "north-1"
+    assert cli_main(["init", str(node_dir), "--name", "north-1", "--listen", "127.0.0.1:0"]) == 0
+    capsys.readouterr()
+    scenario = load_scenario(SCENARIOS / "demo.toml")
+    ids = {p: Identity.from_seed(i.to_bytes(32, "big")) for i, p in enumerate(scenario.parties, 1)}
+    ids["north-1"] = Identity.load(node_dir / KEY_FILE)
+    daemon = Daemon(node_dir, gossip=GossipConfig(tick_interval_s=None))
+
+    def publisher(name: str) -> Any:
+        def publish(kind: str, body: dict[str, Any], ts: int) -> dict[str, Any]:
+            e = daemon.store.append_own(ids[name], kind, body, ts)
+            return {"id": e.id_hex, "seq": e.seq}
+        return publish
+
+    refs = {p: PartyRef(ids[p].party_id, "http://x.invalid:1", publisher(p)) for p in scenario.parties}
+    origin = origin_for(scenario, SystemClock().now_ms())
+    play(scenario, refs, origin)
+    url = await daemon.start()
+    async with aiohttp.ClientSession() as session:
+        yield daemon, url, session, ids, origin
+    await daemon.stop()
+
+
+async def get(session: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
+    async with session.get(url) as r:
+        return r.status, await r.json()
+
+
+async def test_beliefs_routes(north1):
+    daemon, url, session, ids, origin = north1
+    status, data = await get(session, url + "/beliefs")
+    assert status == 200 and data["node"] == ids["north-1"].party_id
+    by_name = {p["name"]: p for p in data["parties"]}
+    assert set(by_name) == {"north-1", "north-2", "north-3", "south-1", "south-2", "south-3"}
+    south1 = by_name["south-1"]
+    assert south1["reliability"]["p"] < by_name["north-2"]["reliability"]["p"]
+    rules = {c["rule"] for c in south1["verified"]["evidence"]}
+    assert {"undercounted_notification", "inspection_accepted"} <= rules
+    status, one = await get(session, f"{url}/beliefs/{ids['south-1'].party_id}")
+    assert status == 200 and one["party"] == ids["south-1"].party_id and "south-1" in one["explanation"]
+    # as of day 40, before the story: nothing adverse known yet
+    status, then = await get(session, f"{url}/beliefs/{ids['south-1'].party_id}?at={origin + 40 * DAY_MS}")
+    assert status == 200 and then["verified"]["score"] > one["verified"]["score"]
+    status, err = await get(session, f"{url}/beliefs/{'ab' * 32}")
+    assert status == 404 and err["error"]["code"] == "not_found"
+    status, err = await get(session, f"{url}/beliefs/nothex")
+    assert status == 400 and err["error"]["code"] == "bad_argument"
+    status, err = await get(session, f"{url}/beliefs?at=yesterday")
+    assert status == 400 and err["error"]["code"] == "bad_argument"
+
+
+async def test_suspicion_and_series_routes(north1):
+    daemon, url, session, ids, origin = north1
+    status, data = await get(session, url + "/suspicion")
+    assert status == 200
+    south1 = next(p for p in data["parties"] if p["party"] == ids["south-1"].party_id)
+    assert south1["name"] == "south-1" and 0.0 < south1["level"] < 1.0
+    assert south1["regime"] in ("escalating", "stable", "de-escalating")
+    status, one = await get(session, f"{url}/suspicion/{ids['south-1'].party_id}")
+    assert status == 200 and one["history"] and one["drivers"]
+    step = DAY_MS
+    status, series = await get(
+        session, f"{url}/series/{ids['south-1'].party_id}?from={origin}&to={origin + 60 * DAY_MS}&step={step}")
+    assert status == 200 and len(series["samples"]) == 61
+    levels = [s["level"] for s in series["samples"]]
+    assert levels[44] == 0.0 < levels[50]  # nothing before the observation, suspicion after
+    status, err = await get(session, f"{url}/series/{ids['south-1'].party_id}?from=10&to=5")
+    assert status == 400 and err["error"]["code"] == "bad_argument"
+
+
+async def test_cli_beliefs_and_suspicion_on_a_url_and_a_running_nodes_directory(north1, capsys):
+    daemon, url, session, ids, origin = north1
+    south1 = ids["south-1"].party_id
+    for target in (url, str(daemon.dir)):
+        code = await asyncio.to_thread(cli_main, ["beliefs", target])
+        out = capsys.readouterr().out
+        assert code == 0 and "south-1" in out and "reliability" in out
+        code = await asyncio.to_thread(cli_main, ["suspicion", target, "--party", south1, "--json"])
+        data = json.loads(capsys.readouterr().out)
+        assert code == 0 and data["party"] == south1 and "escalation_index" in data
+    code = await asyncio.to_thread(cli_main, ["beliefs", url, "--party", south1])
+    out = capsys.readouterr().out
+    assert code == 0 and "undercounted_notification" in out
+    code = await asyncio.to_thread(cli_main, ["suspicion", url, "--party", "zz"])
+    assert code == 1 and "[bad_argument]" in capsys.readouterr().err
