@@ -80,7 +80,7 @@ def test_the_variant_is_the_demo_with_the_refusal():
 
 
 def test_a_played_scenario_is_a_valid_signed_history():
-    scenario, store, ids, origin, entries = offline(SCENARIOS / "demo.toml")
+    _scenario, store, ids, origin, entries = offline(SCENARIOS / "demo.toml")
     # 6 profiles, 6 exchanges, 30 trust statements, 9 story steps
     assert store.count() == 6 + 6 + 30 + 9
     report = store.get(bytes.fromhex(entries["inspection-report"]))

@@ -51,7 +51,7 @@ async def get(session: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
 
 
 async def test_beliefs_routes(north1):
-    daemon, url, session, ids, origin = north1
+    _daemon, url, session, ids, origin = north1
     status, data = await get(session, url + "/beliefs")
     assert status == 200 and data["node"] == ids["north-1"].party_id
     by_name = {p["name"]: p for p in data["parties"]}
@@ -74,7 +74,7 @@ async def test_beliefs_routes(north1):
 
 
 async def test_suspicion_and_series_routes(north1):
-    daemon, url, session, ids, origin = north1
+    _daemon, url, session, ids, origin = north1
     status, data = await get(session, url + "/suspicion")
     assert status == 200
     south1 = next(p for p in data["parties"] if p["party"] == ids["south-1"].party_id)
@@ -93,7 +93,7 @@ async def test_suspicion_and_series_routes(north1):
 
 
 async def test_cli_beliefs_and_suspicion_on_a_url_and_a_running_nodes_directory(north1, capsys):
-    daemon, url, session, ids, origin = north1
+    daemon, url, _session, ids, _origin = north1
     south1 = ids["south-1"].party_id
     for target in (url, str(daemon.dir)):
         code = await asyncio.to_thread(cli_main, ["beliefs", target])
