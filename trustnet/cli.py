@@ -396,19 +396,26 @@ def cmd_testbed_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_beliefs(args: argparse.Namespace) -> int:
-    """Show the node's web-of-trust beliefs: reliability and compliance of every party."""
-    at = f"?at={args.at}" if args.at else ""
+def _view(args: argparse.Namespace, route: str) -> Any:
+    """GET /ROUTE or /ROUTE/{party} from a node's URL, or compute it from a node directory."""
     if args.party and not is_party_id(args.party):
         raise ConfigError(f"--party {args.party!r} is not a party id", code="bad_argument")
+    path = f"/{route}/{args.party}" if args.party else f"/{route}"
     if _is_url(args.target):
-        data = _remote(args.target, f"/beliefs/{args.party}{at}" if args.party else f"/beliefs{at}")
-    else:
-        from trustnet.views import belief_json, beliefs_json, local_views
+        return _remote(args.target, path + (f"?at={args.at}" if args.at else ""))
+    from trustnet.views import VIEWS, local_views
 
-        views = local_views(args.target)
-        query = {"at": str(args.at)} if args.at else {}
-        data = belief_json(views, args.party, query) if args.party else beliefs_json(views, query)
+    collection, per_party = VIEWS[route]
+    views = local_views(args.target)
+    query = {"at": str(args.at)} if args.at else {}
+    if args.party or collection is None:
+        return per_party(views, args.party, query)
+    return collection(views, query)
+
+
+def cmd_beliefs(args: argparse.Namespace) -> int:
+    """Show the node's web-of-trust beliefs: reliability and compliance of every party."""
+    data = _view(args, "beliefs")
     if args.json:
         _json(data)
         return 0
@@ -429,18 +436,7 @@ def cmd_beliefs(args: argparse.Namespace) -> int:
 
 def cmd_suspicion(args: argparse.Namespace) -> int:
     """Show the node's suspicion of every party: level, trend, escalation index, drivers."""
-    at = f"?at={args.at}" if args.at else ""
-    if args.party and not is_party_id(args.party):
-        raise ConfigError(f"--party {args.party!r} is not a party id", code="bad_argument")
-    if _is_url(args.target):
-        data = _remote(args.target, f"/suspicion/{args.party}{at}" if args.party else f"/suspicion{at}")
-    else:
-        from trustnet.views import local_views, party_suspicion_json, suspicion_json
-
-        views = local_views(args.target)
-        query = {"at": str(args.at)} if args.at else {}
-        data = (party_suspicion_json(views, args.party, query) if args.party
-                else suspicion_json(views, query))
+    data = _view(args, "suspicion")
     if args.json:
         _json(data)
         return 0

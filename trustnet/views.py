@@ -12,8 +12,9 @@ testbed's time series, and a way to ask "what did this node think then?".
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from trustnet.errors import ConfigError, NotFound
@@ -268,17 +269,26 @@ def _names(views: NodeViews) -> dict[str, str]:
     return {e.author_hex: str(e.body.get("name")) for e in views.store.query(kind="profile", limit=10**6)}
 
 
+Collection = Callable[[NodeViews, Mapping[str, str]], dict[str, Any]]
+PerParty = Callable[[NodeViews, str, Mapping[str, str]], dict[str, Any]]
+# route -> (GET /route, GET /route/{party}); the API and the CLI both serve these.
+VIEWS: dict[str, tuple[Collection | None, PerParty]] = {
+    "beliefs": (beliefs_json, belief_json),
+    "suspicion": (suspicion_json, party_suspicion_json),
+    "series": (None, series_json),
+}
+
+
 def install_views(daemon: Daemon) -> None:
     """Register /beliefs, /suspicion and /series on the daemon's API."""
     settings = Settings.from_config(daemon.config)
     views = NodeViews(daemon.store, daemon.identity.party_id, daemon.config.anchors, settings,
                       daemon.clock)
     daemon.node_views = views
-    daemon.views.collections["beliefs"] = lambda q: beliefs_json(views, q)
-    daemon.views.parties["beliefs"] = lambda p, q: belief_json(views, p, q)
-    daemon.views.collections["suspicion"] = lambda q: suspicion_json(views, q)
-    daemon.views.parties["suspicion"] = lambda p, q: party_suspicion_json(views, p, q)
-    daemon.views.parties["series"] = lambda p, q: series_json(views, p, q)
+    for route, (collection, per_party) in VIEWS.items():
+        if collection is not None:
+            daemon.views.collections[route] = partial(collection, views)
+        daemon.views.parties[route] = partial(per_party, views)
 
 
 def local_views(node_dir: Any) -> NodeViews:
