@@ -85,6 +85,10 @@ class Node:
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._running = False
+        # What the operator's log has been told (see `_report`).
+        self._reported_catching_up = self.protocol.catching_up
+        self._reported_forks: set[tuple[bytes, int]] = set(self.protocol.fork_keys())
+        self._forks_learned = self.protocol.stats["forks_learned"]
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -179,6 +183,28 @@ class Node:
 
     def _feed(self, event: Event) -> None:
         self._dispatch(self.protocol.handle(event, self.clock.now_ms()))
+        self._report()
+
+    def _report(self) -> None:
+        """Log the decisions an operator must see: graylisting, proven forks, own-log
+        recovery done (the protocol is pure; the node does its logging)."""
+        decisions = self.protocol.peers.decisions
+        while decisions:
+            key, reason = decisions.popleft()
+            self.log.warning("peer %s %s (see GET /peers)", key[:80], reason)
+        learned = self.protocol.stats["forks_learned"]
+        if learned != self._forks_learned:
+            self._forks_learned = learned
+            for author, seq in self.protocol.fork_keys():
+                if (author, seq) not in self._reported_forks:
+                    self._reported_forks.add((author, seq))
+                    self.log.warning("equivocation proven: author %s signed two entries at "
+                                     "seq %d (see GET /forks)", author.hex(), seq)
+        if self._reported_catching_up and not self.protocol.catching_up:
+            self._reported_catching_up = False
+            rec = self.protocol.recovery_json()
+            self.log.info("own log checked with %d peer(s): own seq %d, highest seen %d; "
+                          "signing enabled", rec["answers"], rec["own_seq"], rec["own_max_seen"])
 
     def _dispatch(self, actions: list[Action]) -> None:
         for action in actions:
@@ -262,10 +288,11 @@ class Node:
             self._crash(exc)
             return self._refuse("internal", "internal error")
         self._dispatch(actions)
+        self._report()
         return 200, data
 
-    @staticmethod
-    def _refuse(code: str, message: str) -> tuple[int, bytes]:
+    def _refuse(self, code: str, message: str) -> tuple[int, bytes]:
+        self._report()
         return STATUS.get(code, 400), error_body(code, message)
 
     # -- views ---------------------------------------------------------------------------

@@ -119,6 +119,9 @@ class PeerTable:
         self.own_url = own_url
         self._peers: dict[str, Peer] = {}
         self.dropped = 0  # candidates refused because the table was full
+        # Graylisting decisions (key, reason) not yet reported: the node drains this and
+        # logs them for the operator (this module does no I/O). Bounded.
+        self.decisions: deque[tuple[str, str]] = deque(maxlen=64)
 
     # -- records ---------------------------------------------------------------------
 
@@ -206,6 +209,7 @@ class PeerTable:
                 f"(score {score:.1f} <= {self.policy.graylist_threshold:.1f})"
             )
             self._note(peer, now_ms, "graylisted", peer.state_reason, 0.0)
+            self.decisions.append((key, peer.state_reason))
 
     def reward(self, key: str, reason: str, amount: float, now_ms: int, *,
                kind: PeerKind = "url") -> None:
