@@ -20,7 +20,7 @@ import os
 import sqlite3
 import struct
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -258,13 +258,21 @@ class Store:
                 fresh.append(candidate)
         # Signatures are the cost of ingest: check them on all cores at once.
         unchecked = [entry for _, entry, checked in fresh if not checked]
-        bad_sig = {e.id for e, ok in zip(unchecked, self._verify_many(unchecked), strict=True) if not ok}
+        pending = self._verify_start(unchecked)
+        # While the verifier threads run outside the GIL, check the bodies here.
+        bad_body: dict[bytes, EntryError] = {}
+        for entry in unchecked:
+            try:
+                validate_body(entry.kind, entry.body)
+            except EntryError as exc:
+                bad_body[entry.id] = exc
+        bad_sig = {e.id for e, ok in zip(unchecked, self._verify_finish(pending), strict=True) if not ok}
 
         heads = dict(self._heads)  # working copy, committed with the transaction
         accepted: list[Entry] = []
         forks: list[ForkProof] = []
         gaps: dict[bytes, int] = {}
-        for index, entry, checked in fresh:
+        for index, entry, _ in fresh:
             head = heads.get(entry.author)
             try:
                 if head is not None and entry.seq <= head.seq:
@@ -285,8 +293,8 @@ class Store:
                 check_timestamp(entry, now_ms)
                 if entry.id in bad_sig:
                     raise EntryError("signature does not verify", code="bad_signature")
-                if not checked:
-                    validate_body(entry.kind, entry.body)
+                if entry.id in bad_body:
+                    raise bad_body[entry.id]
             except EntryError as exc:
                 rejected.append(Rejected(index, entry.id_hex, exc.code, exc.message))
                 continue
@@ -300,15 +308,26 @@ class Store:
         rejected.sort(key=lambda r: r.index)
         return IngestResult(tuple(accepted), duplicates, tuple(rejected), tuple(forks), gaps)
 
-    def _verify_many(self, entries: list[Entry]) -> list[bool]:
-        """Check signatures; libsodium releases the GIL, so threads use every core."""
+    def _verify_start(self, entries: list[Entry]) -> list[Future[list[bool]]] | list[bool]:
+        """Start checking signatures: libsodium releases the GIL, so threads use every core
+        while the caller goes on with Python work; `_verify_finish` collects the results."""
         if len(entries) < 2 * _PARALLEL_MIN or self._threads == 1:
             return _signatures_ok(entries)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="trustnet-verify")
         step = -(-len(entries) // self._threads)
-        chunks = [entries[i : i + step] for i in range(0, len(entries), step)]
-        return [ok for part in self._pool.map(_signatures_ok, chunks) for ok in part]
+        return [self._pool.submit(_signatures_ok, entries[i : i + step])
+                for i in range(0, len(entries), step)]
+
+    @staticmethod
+    def _verify_finish(pending: list[Future[list[bool]]] | list[bool]) -> list[bool]:
+        out: list[bool] = []
+        for part in pending:
+            if isinstance(part, bool):
+                out.append(part)
+            else:
+                out.extend(part.result())
+        return out
 
     def add_fork(self, proof: ForkProof) -> bool:
         """Store a fork proof learned from elsewhere; True when it was new."""
