@@ -8,6 +8,7 @@ JSON everywhere except `/gossip/` (msgpack); every error is
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -27,7 +28,11 @@ from trustnet.node import Node
 from trustnet.transport.http import gossip_route, read_bounded
 
 log = logging.getLogger("trustnet.api")
-_DASHBOARD = (resources.files("trustnet") / "static" / "dashboard.html").read_text(encoding="utf-8")
+_STATIC = resources.files("trustnet") / "static"
+_DASHBOARD = (_STATIC / "dashboard.html").read_text(encoding="utf-8")
+_OPENAPI = (_STATIC / "openapi.yaml").read_text(encoding="utf-8")
+EVENTS_POLL_S = 0.25
+EVENTS_KEEPALIVE_S = 15.0
 
 MAX_JSON_BYTES = 256 * 1024
 MAX_PAGE = 1000
@@ -216,6 +221,44 @@ class Api:
         """GET /: the dashboard (one static page reading the JSON routes)."""
         return web.Response(text=_DASHBOARD, content_type="text/html")
 
+    async def openapi(self, request: web.Request) -> web.Response:
+        """GET /openapi.yaml: the API's description."""
+        return web.Response(text=_OPENAPI, content_type="application/yaml")
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """GET /events: server-sent events, one `entry` per new entry and one `fork` per
+        new equivocation, as the store takes them in (`?after=` resumes from a cursor)."""
+        after = _query_int(request.query, "after", -1, -1, 2**62)
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                           "Cache-Control": "no-cache"})
+        await resp.prepare(request)
+        store = self.node.store
+        if after < 0:  # from now on
+            after = store.last_cursor()
+        forks = len(store.forked_authors())
+        idle = 0.0
+        while self.node.running:
+            rows = store.page(after=after, limit=500)
+            for entry, cursor in rows:
+                data = json.dumps({"id": entry.id_hex, "author": entry.author_hex, "seq": entry.seq,
+                                   "kind": entry.kind, "ts": entry.ts}, separators=(",", ":"))
+                await resp.write(f"id: {cursor}\nevent: entry\ndata: {data}\n\n".encode())
+                after = cursor
+            if len(store.forked_authors()) != forks:
+                for proof in store.forks()[forks:]:
+                    data = json.dumps({k: v for k, v in proof.to_json().items() if k != "proof"})
+                    await resp.write(f"event: fork\ndata: {data}\n\n".encode())
+                forks = len(store.forked_authors())
+            if rows:
+                idle = 0.0
+                continue
+            await asyncio.sleep(EVENTS_POLL_S)
+            idle += EVENTS_POLL_S
+            if idle >= EVENTS_KEEPALIVE_S:  # a comment line keeps proxies from closing it
+                await resp.write(b": keep-alive\n\n")
+                idle = 0.0
+        return resp
+
     async def metrics(self, request: web.Request) -> web.Response:
         """GET /metrics in the Prometheus text format."""
         status = self.node.status()
@@ -301,6 +344,8 @@ def build_app(node: Node, *, name: str, token: str, views: ApiViews | None = Non
         web.get("/entries/{id}", api.entry),
         web.get("/forks", api.forks),
         web.get("/metrics", api.metrics),
+        web.get("/events", api.events),
+        web.get("/openapi.yaml", api.openapi),
         gossip_route(lambda: node if node.running else None),
     ]
     for view_name, view in api.views.collections.items():

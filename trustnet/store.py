@@ -461,6 +461,11 @@ class Store:
         sql = f"SELECT raw, {cursor} FROM entries WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?"
         return [(_stored(raw), c) for raw, c in self._db.execute(sql, (*args, limit))]
 
+    def last_cursor(self) -> int:
+        """The arrival cursor of the newest entry (0 when empty): `page(after=...)` resumes there."""
+        (last,) = self._db.execute("SELECT COALESCE(MAX(rowid), 0) FROM entries").fetchone()
+        return int(last)
+
     def iter_all(self, batch: int = 5000) -> Iterator[Entry]:
         """Every entry in arrival order, read in batches (for recomputations)."""
         after = 0

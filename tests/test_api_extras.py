@@ -1,0 +1,57 @@
+"""The API's self-description and its event stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import aiohttp
+
+from trustnet.cli import main as cli_main
+from trustnet.daemon import Daemon
+from trustnet.protocol.gossip import GossipConfig
+
+
+async def started(tmp_path: Path, capsys) -> Daemon:
+    node_dir = tmp_path / "n"
+    assert cli_main(["init", str(node_dir), "--listen", "127.0.0.1:0"]) == 0
+    capsys.readouterr()
+    daemon = Daemon(node_dir, gossip=GossipConfig(tick_interval_s=None))
+    await daemon.start()
+    await daemon.node.tick()  # no peers: nothing of its own to recover
+    return daemon
+
+
+async def test_openapi_describes_every_route(tmp_path: Path, capsys):
+    daemon = await started(tmp_path, capsys)
+    try:
+        async with aiohttp.ClientSession() as s, s.get(f"{daemon.url}/openapi.yaml") as r:
+            assert r.status == 200
+            text = await r.text()
+        paths = {line.strip().rstrip(":") for line in text.splitlines()
+                 if line.startswith("  /")}
+        routes = {res.canonical for res in daemon.app.router.resources()}
+        assert routes == paths
+    finally:
+        await daemon.stop()
+
+
+async def test_events_stream_new_entries(tmp_path: Path, capsys):
+    daemon = await started(tmp_path, capsys)
+    try:
+        async with aiohttp.ClientSession() as s, s.get(f"{daemon.url}/events") as r:
+            assert r.headers["Content-Type"].startswith("text/event-stream")
+            entry = await daemon.node.publish("trust", {"subject": "ab" * 32, "level": 5})
+            event, data = None, None
+            async with asyncio.timeout(20):
+                while data is None:
+                    line = (await r.content.readline()).decode().strip()
+                    if line.startswith("event:"):
+                        event = line.split(":", 1)[1].strip()
+                    elif line.startswith("data:") and event == "entry":
+                        data = json.loads(line.split(":", 1)[1])
+            assert data == {"id": entry.id_hex, "author": daemon.identity.party_id, "seq": 1,
+                            "kind": "trust", "ts": entry.ts}
+    finally:
+        await daemon.stop()
