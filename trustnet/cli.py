@@ -390,8 +390,11 @@ def cmd_testbed_up(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        # A second Ctrl-C must not leave nodes behind: stopping is bounded, let it finish.
+        previous = _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
         _err("stopping all nodes ...")
         codes = testbed.stop()
+        _signal.signal(_signal.SIGINT, previous)
         _err("stopped: " + ", ".join(f"{k} exit {v}" for k, v in codes.items()))
     return 0
 

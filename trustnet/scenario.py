@@ -492,7 +492,12 @@ def run_scenario(scenario: Scenario, out: Path, *, keep: bool = False,
                 pass
         return 0 if ok else 1
     finally:
+        import signal as _signal
+
+        # A second Ctrl-C must not leave nodes behind: stopping is bounded, let it finish.
+        previous = _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
         codes = testbed.stop()
+        _signal.signal(_signal.SIGINT, previous)
         bad = {k: v for k, v in codes.items() if v != 0}
         log("== nodes stopped" + (f" (unclean exits: {bad})" if bad else " cleanly"))
 
