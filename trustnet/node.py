@@ -87,6 +87,7 @@ class Node:
         self._running = False
         # What the operator's log has been told (see `_report`).
         self._reported_catching_up = self.protocol.catching_up
+        self._logged_count = store.count()
         self._reported_forks: set[tuple[bytes, int]] = set(self.protocol.fork_keys())
         self._forks_learned = self.protocol.stats["forks_learned"]
 
@@ -131,6 +132,12 @@ class Node:
     async def tick(self) -> None:
         """One protocol tick: anti-entropy round, peer exchange, recovery, timeouts."""
         self._feed(Tick())
+        # Replication an operator can follow: one line per tick that brought something new.
+        count = self.store.count()
+        if count != self._logged_count:
+            self.log.info("holding %d entries from %d authors (+%d)", count,
+                          self.store.author_count(), count - self._logged_count)
+            self._logged_count = count
 
     async def idle(self) -> None:
         """Wait until no request of this node is in flight."""
