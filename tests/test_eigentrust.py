@@ -212,3 +212,20 @@ def test_benchmark_runs_small_and_agrees() -> None:
     assert result["n"] == 300 and result["m"] == 2000
     assert result["max_abs_diff"] <= 1e-8
     assert main(["--n", "200", "--m", "1000", "--json"]) == 0
+
+
+@pytest.mark.parametrize(
+    "edges", [[], [(0, 0, 1.0)], [(0, 0, -1.0)], np.zeros((0, 3)), np.array([[0.0, 0.0, 2.0]])]
+)
+@pytest.mark.parametrize("pretrusted", [[], [0], {0: 3.0}])
+def test_single_party_holds_all_trust(edges: Edges, pretrusted: list[int] | dict[int, float]) -> None:
+    t = eigentrust(1, edges, pretrusted)
+    assert t.shape == (1,) and t.dtype == np.float64
+    assert t.tolist() == [1.0]
+
+
+def test_single_party_input_is_still_checked() -> None:
+    with pytest.raises(TrustGraphError):
+        eigentrust(1, [(0, 1, 1.0)], [0])
+    with pytest.raises(TrustGraphError):
+        eigentrust(1, [], [1])

@@ -454,6 +454,8 @@ class _Partition:
     cache: tuple[int, list[Evidence], list[_Event]] | None = None  # (deadlines passed, ...)
     relevant: tuple[tuple[int, int], tuple[str, ...]] | None = None  # parties its views read
     views: tuple[tuple[Any, ...], View, View] | None = None  # (key, raw, verified)
+    # The facts' parts that do not depend on reliabilities: (key, specs), see `_prepare`.
+    prep: tuple[tuple[Any, ...], list[_FactSpec]] | None = None
 
 
 @dataclass(slots=True)
@@ -461,6 +463,39 @@ class _Fact:
     party: str
     rule: str
     items: list[Evidence]
+
+
+@dataclass(slots=True)
+class _Build:
+    """One contribution of a fact to one view, all but what the reliabilities decide."""
+
+    rule: str
+    weight: float
+    at: int
+    entries: tuple[str, ...]
+    srcs: tuple[str, ...]
+    conf: tuple[str, ...]
+    refs: tuple[str, ...]
+    note: str
+    verifiable: bool
+    verified: bool
+    mode: int  # _OWN, _ANSWER or _FUSE: how the credibility is found
+    basis: str  # the basis text without its "(credibility x)"
+    base: Opinion  # the fact's own opinion, before discounting
+    last: tuple[float, Contribution | None] | None = None  # (credibility, contribution)
+
+
+@dataclass(slots=True)
+class _FactSpec:
+    """A fact's raw build, verified build, and who can verify it by quorum (None: not needed)."""
+
+    order: tuple[int, str, tuple[str, ...]]
+    raw: _Build
+    ver: _Build | None
+    quorum: tuple[str, ...] | None
+
+
+_OWN, _ANSWER, _FUSE = 0, 1, 2
 
 
 def _pick_latest(old: tuple[int, str, Any] | None, new: tuple[int, str, Any]) -> bool:
@@ -497,6 +532,7 @@ class BeliefEngine:
         self._parties: set[str] = {self_id, *self.anchors}
         self._entry_part: dict[str, str] = {}  # entry id -> the partition holding it
         self._names_version = 0
+        self._drivers: dict[str, tuple[View, str]] = {}
         self._atts: dict[str, list[_Att]] = defaultdict(list)  # subject entry id -> attestations
         self._pending: dict[str, list[_Att]] = defaultdict(list)  # subject not yet held
         # (verifier, source) -> [confirmed, refuted] from attestations (unweighted).
@@ -682,8 +718,7 @@ class BeliefEngine:
             arr = np.array([(i, j, w) for (i, j), w in sorted(edges.items())], dtype=np.float64)
             t = eigentrust(n, arr, roots, self.params.a)
         else:
-            # No local trust at all: the restart vector is the fixed point. (eigentrust
-            # itself fails on n = 1, as scipy's product of a 1x1 matrix is a scalar.)
+            # No local trust at all: the restart vector is the fixed point.
             t = np.zeros(n)
             t[roots] = 1.0 / len(set(roots))
         top = max(roots, key=lambda r: (t[r], -r))
@@ -698,13 +733,11 @@ class BeliefEngine:
         index = {p: i for i, p in enumerate(parties)}
         roots = [index[p] for p in (self.self_id, *self.anchors) if p not in forked]
 
-        # Rule evidence and inspection track record, partition by partition (cached).
-        evidence: list[Evidence] = []
+        # Rule evidence and inspection track record, partition by partition (cached; the
+        # evidence is read back from the partitions by `_views`).
         events: list[_Event] = []
         for party in sorted(self._parts):
-            part_evidence, part_events = self._partition(party, now_ms)
-            evidence.extend(part_evidence)
-            events.extend(part_events)
+            events.extend(self._partition(party, now_ms)[1])
 
         # Pass 1: explicit trust only; it says whose verifications count.
         trust_edges: dict[tuple[int, int], float] = {}
@@ -812,16 +845,24 @@ class BeliefEngine:
         )
         if part.views is not None and part.views[0] == key:
             return part.views[1], part.views[2]
-        facts: dict[tuple[str, str], _Fact] = {}
-        for ev in evidence:
-            fkey = (ev.rule, ev.entries[0] if ev.entries else "")
-            facts.setdefault(fkey, _Fact(party, ev.rule, [])).items.append(ev)
+        prep_key = (stamp, len(forked), self._names_version)
+        if part.prep is None or part.prep[0] != prep_key:
+            part.prep = (prep_key, self._prepare(party, evidence, forked))
         raw: list[Contribution] = []
         ver: list[Contribution] = []
-        for fact in facts.values():
-            r_c, v_c = self._contributions(fact, rp, forked)
+        reliable = self.params.reliable
+        for spec in part.prep[1]:
+            r_c = self._build(spec.raw, rp)
             if r_c is not None:
                 raw.append(r_c)
+            if spec.ver is None:
+                continue
+            if spec.quorum is not None:
+                # Unverifiable: verified only by a quorum of independent reliable attesters.
+                n = sum(1 for a in spec.quorum if rp.get(a, 0.0) >= reliable)
+                if n < self.params.quorum:
+                    continue
+            v_c = self._build(spec.ver, rp)
             if v_c is not None:
                 ver.append(v_c)
         raw_view, ver_view = self._view(raw), self._view(ver)
@@ -868,17 +909,28 @@ class BeliefEngine:
 
     # -- compliance ------------------------------------------------------------------------------
 
-    def _contributions(
-        self, fact: _Fact, rp: Mapping[str, float], forked: set[str]
-    ) -> tuple[Contribution | None, Contribution | None]:
-        """The fact's contribution to the raw view and to the verified view (None: none)."""
+    def _prepare(self, party: str, evidence: list[Evidence], forked: set[str]) -> list[_FactSpec]:
+        """Group a partition's evidence into facts and fix what reliabilities do not change."""
+        facts: dict[tuple[str, str], _Fact] = {}
+        for ev in evidence:
+            fkey = (ev.rule, ev.entries[0] if ev.entries else "")
+            facts.setdefault(fkey, _Fact(party, ev.rule, [])).items.append(ev)
+        specs: list[_FactSpec] = []
+        for fact in facts.values():
+            spec = self._fact_spec(fact, forked)
+            if spec is not None:
+                specs.append(spec)
+        # The order views list contributions in (`_view`); stable, as sorting contributions was.
+        specs.sort(key=lambda sp: sp.order)
+        return specs
+
+    def _fact_spec(self, fact: _Fact, forked: set[str]) -> _FactSpec | None:
         params = self.params
         party = fact.party
-        items = fact.items
         # Evidence resting only on equivocators' statements stops counting.
-        items = [ev for ev in items if not ev.sources or set(ev.sources) - forked]
+        items = [ev for ev in fact.items if not ev.sources or set(ev.sources) - forked]
         if not items:
-            return None, None
+            return None
         basis_items = [ev for ev in items if ev.verifiable]
         rep = basis_items[-1] if basis_items else items[0]
         base = fact_opinion(rep.weight, params.evidence_scale, params.base_rate)
@@ -891,25 +943,22 @@ class BeliefEngine:
             get = self._refuters if refute else self._confirmers
             return sorted({a for i in sorted(ids) for a in get(i, forked, party)})
 
-        def build(evs: list[Evidence], verified: bool) -> Contribution | None:
+        def build(evs: list[Evidence], verified: bool) -> _Build:
             srcs = sources_of(evs)
             conf = attested(evs, False)
             refs = attested(evs, True)
             own = not any(ev.sources for ev in evs)
+            verifiable = any(ev.verifiable for ev in evs)
             if own:
-                cred, basis = 1.0, "self-proving: the party's own signed statements"
-            elif fact.rule in _ANSWER_RULES and any(ev.verifiable for ev in evs):
-                best = max((rp.get(s, 0.0) for s in srcs), default=0.0)
-                cred = min(1.0, best / params.reliable) if params.reliable > 0 else 1.0
-                cred = cred if best > 0.0 else 0.0
+                mode, basis = _OWN, "self-proving: the party's own signed statements"
+            elif fact.rule in _ANSWER_RULES and verifiable:
+                mode = _ANSWER
                 basis = f"the party's own signed answer to {self._names_of(srcs)}"
             else:
-                cred = credibility_p(
-                    [rp.get(s, 0.0) for s in (*srcs, *conf)], [rp.get(r, 0.0) for r in refs]
-                )
+                mode = _FUSE
                 kind = (
                     "accepted inspection reported by"
-                    if any(ev.verifiable for ev in evs)
+                    if verifiable
                     else ("unverified, from" if not verified else "attested claim by")
                 )
                 basis = f"{kind} {self._names_of(srcs)}"
@@ -917,10 +966,7 @@ class BeliefEngine:
                     basis += f", confirmed by {self._names_of(conf)}"
                 if refs:
                     basis += f", refuted by {self._names_of(refs)}"
-            if cred <= 0.0:
-                return None
-            opinion = base if cred >= 1.0 else discount(Opinion.dogmatic(cred, 0.0), base)
-            return Contribution(
+            return _Build(
                 fact.rule,
                 rep.weight,
                 min(ev.at for ev in evs),
@@ -929,24 +975,61 @@ class BeliefEngine:
                 tuple(conf),
                 tuple(refs),
                 rep.note,
-                any(ev.verifiable for ev in evs),
+                verifiable,
                 verified,
-                f"{basis} (credibility {cred:.2f})",
+                mode,
+                basis,
+                base,
+            )
+
+        raw_b = build(items, bool(basis_items))
+        order = (raw_b.at, raw_b.rule, raw_b.entries)
+        if basis_items:
+            return _FactSpec(order, raw_b, build(basis_items, True), None)
+        quorum = tuple(attested(items, False))
+        if len(quorum) < params.quorum:
+            return _FactSpec(order, raw_b, None, None)  # never enough attesters, whatever p
+        return _FactSpec(order, raw_b, build(items, True), quorum)
+
+    def _build(self, b: _Build, rp: Mapping[str, float]) -> Contribution | None:
+        """The contribution of a prepared build under reliabilities `rp` (None: none)."""
+        params = self.params
+        if b.mode == _OWN:
+            cred = 1.0
+        elif b.mode == _ANSWER:
+            best = max((rp.get(s, 0.0) for s in b.srcs), default=0.0)
+            cred = min(1.0, best / params.reliable) if params.reliable > 0 else 1.0
+            cred = cred if best > 0.0 else 0.0
+        else:
+            cred = credibility_p(
+                [rp.get(s, 0.0) for s in (*b.srcs, *b.conf)], [rp.get(r, 0.0) for r in b.refs]
+            )
+        if b.last is not None and b.last[0] == cred:
+            return b.last[1]  # the same credibility makes the same contribution
+        if cred <= 0.0:
+            out = None
+        else:
+            opinion = b.base if cred >= 1.0 else discount(Opinion.dogmatic(cred, 0.0), b.base)
+            out = Contribution(
+                b.rule,
+                b.weight,
+                b.at,
+                b.entries,
+                b.srcs,
+                b.conf,
+                b.refs,
+                b.note,
+                b.verifiable,
+                b.verified,
+                f"{b.basis} (credibility {cred:.2f})",
                 cred,
                 opinion,
             )
-
-        raw_c = build(items, bool(basis_items))
-        if basis_items:
-            return raw_c, build(basis_items, True)
-        # Unverifiable: verified only by a quorum of independent reliable attesters.
-        quorum = [a for a in attested(items, False) if rp.get(a, 0.0) >= params.reliable]
-        if len(quorum) >= params.quorum:
-            verified_c = build(items, True)
-            return raw_c, verified_c
-        return raw_c, None
+        b.last = (cred, out)
+        return out
 
     def _view(self, contributions: list[Contribution]) -> View:
+        # Nearly sorted already (`_prepare` orders facts by their raw build): cheap.
         contributions.sort(key=lambda c: (c.at, c.rule, c.entries))
         opinions = [c.opinion for c in contributions]
         if not opinions:
@@ -999,7 +1082,17 @@ class BeliefEngine:
             f"raw {raw.score:.2f} (uncertainty {raw.opinion.u:.2f}); "
             f"reliability as a source {rel.p:.2f}."
         )
-        parts = [head]
+        # The drivers depend on the views alone: kept with them while they stay cached.
+        # (`_views` makes both views together, so the same verified view means the same raw.)
+        cached = self._drivers.get(p)
+        if cached is None or cached[0] is not ver:
+            cached = (ver, self._drivers_text(ver, raw))
+            self._drivers[p] = cached
+        return f"{head} {cached[1]}"
+
+    @staticmethod
+    def _drivers_text(ver: View, raw: View) -> str:
+        parts: list[str] = []
 
         def items(cs: Iterable[Contribution]) -> str:
             return "; ".join(f"{c.note} [{c.rule}, {c.basis}]" for c in cs)
@@ -1017,7 +1110,7 @@ class BeliefEngine:
             parts.append(f"Up: {items(up)}.")
         if unverified:
             parts.append(f"Unverified (raw view only): {items(unverified)}.")
-        if len(parts) == 1:
+        if not parts:
             parts.append("No evidence yet: the prior.")
         return " ".join(parts)
 

@@ -131,6 +131,9 @@ def eigentrust(
     # CSR one and is as fast while the vectors fit in cache.
     st = sp.coo_array((w, (dst, src)), shape=(n, n))
     p = _restart_vector(n, pretrusted)
+    if n == 1:
+        # One party holds all the trust; scipy's 1x1 product would be a scalar, not a vector.
+        return np.ones(1, dtype=np.float64)
 
     # The restart usually sits on a few anchors: add it on their indices only.
     p_idx = np.flatnonzero(p)
