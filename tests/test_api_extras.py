@@ -55,3 +55,26 @@ async def test_events_stream_new_entries(tmp_path: Path, capsys):
                             "kind": "trust", "ts": entry.ts}
     finally:
         await daemon.stop()
+
+
+async def test_a_taken_port_is_a_clear_error_and_releases_the_directory(tmp_path: Path, capsys):
+    from trustnet.config import load_config, write_config
+    from trustnet.errors import ConfigError
+    from trustnet.store import Store
+
+    first = await started(tmp_path, capsys)
+    try:
+        other = tmp_path / "other"
+        assert cli_main(["init", str(other), "--listen", first.url.removeprefix("http://")]) == 0
+        second = Daemon(other, gossip=GossipConfig(tick_interval_s=None))
+        try:
+            await second.start()
+            raise AssertionError("bound a port already in use")
+        except ConfigError as exc:
+            assert exc.code == "cannot_listen" and "node.toml" in exc.message
+        finally:
+            await second.stop()
+        Store.open_dir(other).close()  # the writer lock was released
+        write_config(other, load_config(other))
+    finally:
+        await first.stop()

@@ -26,6 +26,7 @@ from trustnet import __version__
 from trustnet.api import ApiViews, build_app
 from trustnet.clock import Clock, SystemClock
 from trustnet.config import NodeConfig, load_config, read_admin_token
+from trustnet.errors import ConfigError
 from trustnet.identity import KEY_FILE, Identity
 from trustnet.node import Node
 from trustnet.protocol.gossip import GossipConfig
@@ -83,7 +84,13 @@ class Daemon:
         self.runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.config.host, self.config.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {self.config.listen}: {exc.strerror} (set `listen` in "
+                f"{self.dir / 'node.toml'}; port 0 picks a free one)", code="cannot_listen",
+            ) from None
         host, port = self._bound()
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         self.url = f"http://{shown}:{port}"
