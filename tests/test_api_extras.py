@@ -58,7 +58,6 @@ async def test_events_stream_new_entries(tmp_path: Path, capsys):
 
 
 async def test_a_taken_port_is_a_clear_error_and_releases_the_directory(tmp_path: Path, capsys):
-    from trustnet.config import load_config, write_config
     from trustnet.errors import ConfigError
     from trustnet.store import Store
 
@@ -75,6 +74,5 @@ async def test_a_taken_port_is_a_clear_error_and_releases_the_directory(tmp_path
         finally:
             await second.stop()
         Store.open_dir(other).close()  # the writer lock was released
-        write_config(other, load_config(other))
     finally:
         await first.stop()
