@@ -173,3 +173,13 @@ def test_the_console_script_runs_as_a_module_with_help(tmp_path: Path):
     bad = subprocess.run([sys.executable, "-m", "trustnet", "status", str(tmp_path / "none")],
                          capture_output=True, text=True)
     assert bad.returncode == 1 and "[no_node]" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_io_errors_are_clear_and_long_lists_are_summarised(tmp_path: Path, node: Path, capsys):
+    code, _, err = run(capsys, "export", str(node), str(tmp_path / "missing" / "x.bundle"))
+    assert code == 1 and "[io_error]" in err and "Traceback" not in err
+    junk = tmp_path / "junk.bundle"
+    junk.write_bytes(bytes(range(1, 100)))  # 99 msgpack integers: 99 bad entries
+    code, out, err = run(capsys, "verify", str(junk))
+    assert code == 1 and json.loads(out)["invalid"] == 99
+    assert err.count("invalid entry") == 20 and "... and 79 more invalid entries (79 bad_encoding)" in err

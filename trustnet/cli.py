@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +32,7 @@ from trustnet.config import (
 )
 from trustnet.errors import ConfigError, StoreError, TrustnetError
 from trustnet.identity import KEY_FILE, Identity, is_party_id
-from trustnet.store import DB_FILE, Store
+from trustnet.store import DB_FILE, Rejected, Store
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -254,6 +255,19 @@ def cmd_forks(args: argparse.Namespace) -> int:
 # -- bundles ---------------------------------------------------------------------------------
 
 
+MAX_LISTED = 20
+
+
+def _list_rejected(what: str, rejected: Sequence[Rejected]) -> None:
+    """Name each bad entry with its code; past MAX_LISTED, count them by code."""
+    for r in rejected[:MAX_LISTED]:
+        _err(f"trustnet: {what} entry {r.index} ({r.id or 'undecodable'}): [{r.code}] {r.message}")
+    if len(rejected) > MAX_LISTED:
+        rest = Counter(r.code for r in rejected[MAX_LISTED:])
+        _err(f"trustnet: ... and {len(rejected) - MAX_LISTED} more {what} entries ("
+             + ", ".join(f"{n} {code}" for code, n in rest.most_common()) + ")")
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """Write every entry of a node to a bundle file."""
     out_path = Path(args.file)
@@ -281,8 +295,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     with Store.open_dir(node_dir) as store:
         report = import_bundle(store, Path(args.file), SystemClock().now_ms(), progress=progress)
-    for r in report.rejected:
-        _err(f"trustnet: rejected entry {r.index} ({r.id or 'undecodable'}): [{r.code}] {r.message}")
+    _list_rejected("rejected", report.rejected)
     if report.stream_error:
         _err(f"trustnet: error [{report.stream_error.code}]: {report.stream_error.message}")
     elapsed = time.monotonic() - started
@@ -309,8 +322,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     else:
         report = verify_stream(iter_bundle(target), now)
         fork_count = report.forks
-    for r in report.rejected:
-        _err(f"trustnet: invalid entry {r.index} ({r.id or 'undecodable'}): [{r.code}] {r.message}")
+    _list_rejected("invalid", report.rejected)
     if report.stream_error:
         _err(f"trustnet: error [bad_bundle]: {report.stream_error}")
     ok = report.ok
@@ -604,6 +616,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("trustnet: interrupted")
         return 130
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        _err(f"trustnet: error [io_error]: {exc.strerror or exc}{where}")
+        return 1
     except BrokenPipeError:
         # `trustnet entries DIR | head`: the reader left; that is not an error.
         devnull = os.open(os.devnull, os.O_WRONLY)
