@@ -183,3 +183,12 @@ def test_io_errors_are_clear_and_long_lists_are_summarised(tmp_path: Path, node:
     code, out, err = run(capsys, "verify", str(junk))
     assert code == 1 and json.loads(out)["invalid"] == 99
     assert err.count("invalid entry") == 20 and "... and 79 more invalid entries (79 bad_encoding)" in err
+
+
+def test_sim_and_bench_take_their_own_options(capsys):
+    code, out, _ = run(capsys, "sim", "--nodes", "60", "--json")
+    result = json.loads(out)
+    assert code == 0 and result["rounds_to_all"] <= result["bound"]
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "trust", "--help"])
+    assert exc.value.code == 0 and "--n" in capsys.readouterr().out

@@ -466,6 +466,13 @@ def cmd_suspicion(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sim(args: argparse.Namespace) -> int:
+    """Simulate thousands of nodes in one process (its own options follow)."""
+    from trustnet.sim import main as sim_main
+
+    return sim_main(list(args.rest))
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """Run one benchmark (its own options follow its name)."""
     from trustnet.bench import main as bench_main
@@ -570,6 +577,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="; ".join(f"{k}: {v}" for k, v in BENCHMARKS.items()))
     p.add_argument("rest", nargs=argparse.REMAINDER, help="the benchmark's own options (--help)")
 
+    p = add("sim", cmd_sim, "simulate thousands of nodes in one process on a virtual clock "
+            "(the real protocol): rounds to full dissemination, messages, bytes")
+    p.add_argument("rest", nargs=argparse.REMAINDER,
+                   help="simulator options: --nodes N --peers K --fanout F --rounds R --seed S "
+                   "--publishers P --authors A --drop-rate D --mode hop|drain --json")
+
     p = add("testbed", None, "local multi-node testbeds")
     tb = p.add_subparsers(dest="testbed_command", required=True, metavar="SUBCOMMAND")
     up = tb.add_parser("up", help="start N nodes on loopback until Ctrl-C",
@@ -605,6 +618,12 @@ _EXTENSIONS: list[Callable[[Any], None]] = []
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sim"]:
+        # The simulator parses its own options (its --help lists them).
+        from trustnet.sim import main as sim_main
+
+        return sim_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
