@@ -440,3 +440,28 @@ def test_observation_confirmed_by_tolerance_or_thresholds(w: World) -> None:
     assert not observation_confirmed(obs(8_000, 100), rep, DEFAULT_FIGURES, 0.3)
     low = InspectionReport("cd" * 32, "ab" * 32, 8_200, 100, 0, 0, "consistent", ())
     assert not observation_confirmed(obs(30_000, 100), low, DEFAULT_FIGURES, 0.3)
+
+
+def test_views_made_on_demand_match_their_contributions(w: World) -> None:
+    from trustnet.trust.opinion import cumulative_fuse
+
+    baseline(w)
+    demo(w)
+    beliefs = w.beliefs("north-1")
+    fused_several = 0
+    for pb in beliefs.parties.values():
+        for view in (pb.raw, pb.verified):
+            facts = view.facts()  # before the contributions are made
+            made = view.evidence
+            assert facts == [
+                (c.rule, c.entries[0] if c.entries else None, c.credibility, c.verified)
+                for c in made
+            ]
+            assert all(c.credibility > 0 for c in made)
+            if len(made) > 1:
+                fused_several += 1
+                f = cumulative_fuse(*(c.opinion for c in made))
+                assert (view.opinion.b, view.opinion.d, view.opinion.u) == pytest.approx(
+                    (f.b, f.d, f.u), abs=1e-12
+                )
+    assert fused_several > 0

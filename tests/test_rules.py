@@ -840,3 +840,50 @@ def test_impossible_exchange_deadline_is_a_config_error(w: World) -> None:
     w.exchange("south-1", T0, 2026)
     with pytest.raises(ConfigError):
         w.evaluate(LATER, figures=ViennaFigures.from_mapping({"exchange_due_day": 32}))
+
+
+# -- the covering notification (looked up by activity and by area) ---------------------------
+
+
+def test_area_finding_governed_by_latest_covering_notification_before_it(w: World) -> None:
+    w.notify("south-1", ON_TIME - 5 * DAY_MS, activity="A", troops=9_500)
+    # The amendment: same area (spelled differently) and window, published later.
+    amended = w.notify(
+        "south-1", ON_TIME, activity="A-amended", area="  southern   PLAIN ", troops=9_600
+    )
+    # The same area outside the window, and another area: neither covers the sighting.
+    w.notify(
+        "south-1", ON_TIME, activity="later", start=T0 + 30 * DAY_MS, end=T0 + 40 * DAY_MS,
+        troops=9_500,
+    )
+    w.notify("south-1", ON_TIME, activity="elsewhere", area="Northern Hills", troops=9_500)
+    obs = w.observe("north-2", "south-1", T0 + DAY_MS, troops=9_500, tanks=300)
+    ev = w.evaluate(LATER)
+    assert one(ev, "undercounted_notification").entries == (amended.id_hex, obs.id_hex)
+    assert one(ev, "observers_not_invited").entries == (amended.id_hex, obs.id_hex)
+
+
+def test_named_finding_matches_notifications_by_activity_name_only(w: World) -> None:
+    w.notify("south-1", ON_TIME, activity="A", troops=9_500)
+    named = w.notify("south-1", ON_TIME, activity="B", area="Northern Hills", troops=9_500)
+    obs = w.observe("north-2", "south-1", T0 + DAY_MS, troops=9_500, tanks=300, activity="B")
+    ev = w.evaluate(LATER)
+    assert one(ev, "undercounted_notification").entries == (named.id_hex, obs.id_hex)
+
+
+def test_parsed_bodies_give_the_same_evidence() -> None:
+    from trustnet.bench.beliefs import generate
+    from trustnet.errors import EntryError
+    from trustnet.statements.kinds import parse_body
+
+    entries, _ = generate(3_000, 12, seed=3)
+    parsed = []
+    for e in entries:
+        try:
+            parsed.append((e, parse_body(e.kind, e.body)))
+        except EntryError:
+            continue
+    now = max(e.ts for e in entries) + DAY_MS
+    expected = evaluate(entries, now)
+    assert len(expected) > 100
+    assert evaluate((), now, parsed=parsed) == expected

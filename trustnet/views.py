@@ -66,13 +66,15 @@ class Settings:
 def _verification_from(beliefs: Beliefs) -> dict[tuple[str, str, str], float]:
     """(party, rule, first entry) -> how verified that fact is, from the belief views."""
     out: dict[tuple[str, str, str], float] = {}
+    # View.facts() reads (rule, first entry, credibility, verified) without making the
+    # contributions: a snapshot's views hold tens of thousands of them.
     for pid, belief in beliefs.parties.items():
-        for c in belief.raw.evidence:
-            key = (pid, c.rule, c.entries[0] if c.entries else c.rule)
-            out[key] = max(out.get(key, 0.0), min(UNVERIFIED_CAP, c.credibility))
-        for c in belief.verified.evidence:
-            if c.verified:
-                out[(pid, c.rule, c.entries[0] if c.entries else c.rule)] = 1.0
+        for rule, first, cred, _verified in belief.raw.facts():
+            key = (pid, rule, first if first is not None else rule)
+            out[key] = max(out.get(key, 0.0), min(UNVERIFIED_CAP, cred))
+        for rule, first, _cred, verified in belief.verified.facts():
+            if verified:
+                out[(pid, rule, first if first is not None else rule)] = 1.0
     return out
 
 

@@ -40,6 +40,7 @@ Conventions, chosen so that the trust layer can weigh each fact:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -159,8 +160,17 @@ def _ms(when: datetime) -> int:
     return (when - _EPOCH) // timedelta(milliseconds=1)
 
 
+_AREAS: dict[str, str] = {}
+
+
 def _norm_area(area: str) -> str:
-    return " ".join(area.split()).casefold()
+    # Memoised: areas repeat across thousands of statements (a bounded, pure cache).
+    norm = _AREAS.get(area)
+    if norm is None:
+        norm = " ".join(area.split()).casefold()
+        if len(_AREAS) < 100_000:
+            _AREAS[area] = norm
+    return norm
 
 
 def _hours(ms: int) -> str:
@@ -194,6 +204,7 @@ class _Threshold:
         return f"{self.value} {dict(_FIELDS)[self.field]}"
 
 
+@functools.lru_cache(maxsize=16)
 def _thresholds(fig: ViennaFigures) -> tuple[_Threshold, ...]:
     # The figures an observation or report can show (they carry no amphibious or sortie counts).
     return (
@@ -268,7 +279,12 @@ class _Finding:
 class _Index:
     """The entries by kind, typed, with the lookups the rules need."""
 
-    def __init__(self, entries: Iterable[Entry], fig: ViennaFigures) -> None:
+    def __init__(
+        self,
+        entries: Iterable[Entry],
+        fig: ViennaFigures,
+        parsed: Iterable[tuple[Entry, object]] | None = None,
+    ) -> None:
         self.fig = fig
         self.notifications: list[_Stmt[Notification]] = []
         self.observations: list[_Stmt[Observation]] = []
@@ -279,6 +295,11 @@ class _Index:
         self.inspections: dict[str, _Stmt[InspectionRequest]] = {}
         self.responses: dict[str, list[_Stmt[InspectionResponse]]] = defaultdict(list)
         seen: set[bytes] = set()
+        if parsed is not None:
+            for e, body in parsed:
+                if e.id not in seen:
+                    seen.add(e.id)
+                    self._add(e, body)
         for e in entries:
             if e.id in seen:
                 continue
@@ -297,9 +318,14 @@ class _Index:
             replies.sort(key=_Stmt.key)
         for responses in self.responses.values():
             responses.sort(key=_Stmt.key)
-        self.by_party: dict[str, list[_Stmt[Notification]]] = defaultdict(list)
+        # Each party's notifications by activity name and by normalised area, in publication
+        # order, so that `covering` looks up candidates instead of scanning them all.
+        self.by_activity: dict[tuple[str, str], list[_Stmt[Notification]]] = defaultdict(list)
+        self.by_area: dict[tuple[str, str], list[_Stmt[Notification]]] = defaultdict(list)
         for n in self.notifications:
-            self.by_party[n.author].append(n)
+            self.by_activity[(n.author, n.body.activity)].append(n)
+            self.by_area[(n.author, _norm_area(n.body.area))].append(n)
+        self._findings: list[_Finding] | None = None
 
     def _add(self, e: Entry, body: object) -> None:
         author = e.author_hex
@@ -350,6 +376,11 @@ class _Index:
 
     def findings(self) -> list[_Finding]:
         """Every observation and inspection report about a party other than its author."""
+        if self._findings is None:
+            self._findings = self._make_findings()
+        return self._findings
+
+    def _make_findings(self) -> list[_Finding]:
         out: list[_Finding] = []
         for o in self.observations:
             ob = o.body
@@ -394,20 +425,14 @@ class _Index:
 
     def covering(self, f: _Finding) -> list[_Stmt[Notification]]:
         """The party's notifications that cover a finding (same activity, or area and time)."""
-        out = []
-        for n in self.by_party.get(f.party, ()):
-            nb = n.body
-            if f.activity is not None:
-                if nb.activity == f.activity:
-                    out.append(n)
-            elif (
-                f.area is not None
-                and _norm_area(nb.area) == f.area
-                and nb.start <= f.window[1]
-                and f.window[0] <= nb.end
-            ):
-                out.append(n)
-        return out
+        if f.activity is not None:
+            return list(self.by_activity.get((f.party, f.activity), ()))
+        if f.area is None:
+            return []
+        lo, hi = f.window
+        return [
+            n for n in self.by_area.get((f.party, f.area), ()) if n.body.start <= hi and lo <= n.body.end
+        ]
 
     @staticmethod
     def governing(f: _Finding, covering: list[_Stmt[Notification]]) -> _Stmt[Notification] | None:
@@ -760,9 +785,14 @@ def evaluate(
     figures: ViennaFigures = DEFAULT_FIGURES,
     weights: RuleWeights = DEFAULT_WEIGHTS,
     forks: Iterable[ForkProof] = (),
+    parsed: Iterable[tuple[Entry, object]] | None = None,
 ) -> list[Evidence]:
-    """Derive the evidence of every CSBM rule from `entries`, as of `now_ms` (deterministic)."""
-    ix = _Index(entries, figures)
+    """Derive the evidence of every CSBM rule from `entries`, as of `now_ms` (deterministic).
+
+    `parsed`: further entries with their bodies already parsed and validated (`parse_body`),
+    as a caller that holds them passes them to save parsing them again.
+    """
+    ix = _Index(entries, figures, parsed)
     out = [
         *_findings_evidence(ix, weights),
         *_own_notifications(ix, weights),
