@@ -26,7 +26,7 @@ from trustnet.log import (
     check_timestamp,
     decode_entry,
 )
-from trustnet.store import IngestResult, Rejected, Store
+from trustnet.store import IngestResult, PreparedBatch, Rejected, Store
 
 BATCH = 2000
 
@@ -119,19 +119,30 @@ def import_bundle(
         result = store.ingest([raw for _, raw in items], now_ms)
         _account(report, result, items, held)
 
+    # A two-stage pipeline: batch k+1 is decoded while batch k's signatures are checked.
+    in_flight: tuple[list[tuple[int, bytes]], PreparedBatch] | None = None
+
+    def advance(items: list[tuple[int, bytes]] | None) -> None:
+        nonlocal in_flight
+        prepared = None if items is None else (items, store.prepare([raw for _, raw in items]))
+        if in_flight is not None:
+            done_items, done = in_flight
+            _account(report, store.commit(done, now_ms), done_items, held)
+        in_flight = prepared
+
     try:
         for raw in iter_bundle(path):
             batch.append((report.read, raw))
             report.read += 1
             if len(batch) >= BATCH:
-                flush(batch)
+                advance(batch)
                 batch = []
                 if progress:
                     progress(report)
     except BundleError as exc:
         report.stream_error = exc
-    if batch:
-        flush(batch)
+    advance(batch or None)
+    advance(None)
     # Entries that arrived ahead of their chain: retry until no progress.
     while held:
         before = len(held)

@@ -82,6 +82,18 @@ class Rejected:
         return {"index": self.index, "id": self.id, "code": self.code, "message": self.message}
 
 
+@dataclass(slots=True)
+class PreparedBatch:
+    """A batch decoded and deduplicated, its signatures being checked (see `Store.prepare`)."""
+
+    rejected: list[Rejected]
+    fresh: list[tuple[int, Entry, bool]]
+    duplicates: int
+    unchecked: list[Entry]
+    pending: list[Future[list[bool]]] | list[bool]
+    bad_body: dict[bytes, EntryError]
+
+
 @dataclass(frozen=True, slots=True)
 class IngestResult:
     """What one `ingest` call did."""
@@ -233,6 +245,14 @@ class Store:
         `bytes` items are fully verified here. `Entry` items must come from
         `decode_entry` (which verified them) or `sign_entry`: they are not verified again.
         """
+        return self.commit(self.prepare(items), now_ms)
+
+    def prepare(self, items: Iterable[bytes | Entry]) -> PreparedBatch:
+        """First half of `ingest`: decode, drop what is held, start the signature checks.
+
+        A caller with many batches (a bundle import) prepares the next batch while
+        the verifier threads still work on the previous one, then `commit`s in order.
+        """
         rejected: list[Rejected] = []
         candidates: list[tuple[int, Entry, bool]] = []  # (index, entry, signature checked)
         for index, item in enumerate(items):
@@ -266,7 +286,13 @@ class Store:
                 validate_body(entry.kind, entry.body)
             except EntryError as exc:
                 bad_body[entry.id] = exc
-        bad_sig = {e.id for e, ok in zip(unchecked, self._verify_finish(pending), strict=True) if not ok}
+        return PreparedBatch(rejected, fresh, duplicates, unchecked, pending, bad_body)
+
+    def commit(self, batch: PreparedBatch, now_ms: int) -> IngestResult:
+        """Second half of `ingest`: chain rules, forks, and one transaction for what is new."""
+        rejected, fresh, duplicates, bad_body = batch.rejected, batch.fresh, batch.duplicates, batch.bad_body
+        oks = self._verify_finish(batch.pending)
+        bad_sig = {e.id for e, ok in zip(batch.unchecked, oks, strict=True) if not ok}
 
         heads = dict(self._heads)  # working copy, committed with the transaction
         accepted: list[Entry] = []
