@@ -110,3 +110,19 @@ def test_bad_scenario_files_are_clear_errors(tmp_path: Path):
         load_scenario(bad)
     with pytest.raises(ScenarioError, match="no scenario file"):
         load_scenario(tmp_path / "missing.toml")
+
+
+def test_suspicion_from_the_engines_evidence_equals_a_full_evaluation():
+    from trustnet.feedback.signals import SuspicionView
+    from trustnet.views import _lookup, _verification_from
+
+    scenario, store, ids, origin, _ = offline(SCENARIOS / "demo.toml")
+    end = origin + int(scenario.days * DAY_MS)
+    viewer = ids["north-1"].party_id
+    views = NodeViews(store, viewer, (), Settings.from_config(NodeConfig()), ManualClock(end))
+    beliefs, fast = views.current()
+    slow = SuspicionView(viewer)
+    slow.verification = _lookup(_verification_from(beliefs))
+    slow.update(list(store.iter_all()), end)  # the rules run over every entry here
+    assert {p: r.to_json() for p, r in fast.reports(end).items()} == {
+        p: r.to_json() for p, r in slow.reports(end).items()}

@@ -130,7 +130,8 @@ class NodeViews:
             self._beliefs = self._engine.snapshot(now)
             table = _verification_from(self._beliefs)
             self._suspicion.verification = _lookup(table)
-            self._suspicion.update(new, now, forks=forks)
+            # The engine holds the rules' evidence per party: no second evaluation here.
+            self._suspicion.update(new, now, forks=forks, evidence=self._engine.evidence(now))
             self._key = key
         return self._beliefs, self._suspicion
 
@@ -173,10 +174,16 @@ class NodeViews:
         return out
 
 
+VERIFICATION_STEP = 0.05
+
+
 def _lookup(table: Mapping[tuple[str, str, str], float]) -> Any:
+    # Verification is a coarse measure: in steps of 0.05, so that small shifts of
+    # reliability far away in the web of trust do not rewrite a party's past.
     def verification(ev: Evidence) -> float:
         key = (ev.party, ev.rule, ev.entries[0] if ev.entries else ev.rule)
-        return table.get(key, 0.0 if ev.sources else 1.0)
+        v = table.get(key, 0.0 if ev.sources else 1.0)
+        return round(v / VERIFICATION_STEP) * VERIFICATION_STEP
 
     return verification
 

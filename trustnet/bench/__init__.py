@@ -13,6 +13,7 @@ BENCHMARKS = {
     "trust": "personalized EigenTrust against networkx PageRank",
     "beliefs": "full belief recompute and incremental update cost",
     "feedback": "suspicion estimator update and recompute cost",
+    "views": "a node's beliefs + suspicion over its store: full recompute, update per new entry",
     "sim": "10,000 simulated nodes: rounds to full dissemination, bytes, in-sync cost",
     "propagation": "real nodes on loopback: publish until all hold it; in-sync anti-entropy bytes",
 }

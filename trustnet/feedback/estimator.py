@@ -472,6 +472,10 @@ class SuspicionEstimator:
                     pt.snaps[-1], pt.cur_t, pt.cur_x, pt.cur_y, now_ms, pt.history
                 )
 
+    def forget(self, party: str) -> None:
+        """Drop everything known of `party` (its signals are then fed again from scratch)."""
+        self._parties.pop(party, None)
+
     def parties(self) -> tuple[str, ...]:
         """Every party with at least one signal, sorted."""
         return tuple(sorted(self._parties))

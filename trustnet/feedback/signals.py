@@ -162,46 +162,89 @@ def _check_v(v: float, ev: Evidence) -> float:
     return float(v)
 
 
+GroupKey = tuple[str, str, str]
+GroupMemo = dict[GroupKey, tuple[list[tuple[Evidence, float]], list[Signal]]]
+
+
 def evidence_signals(
     evidence: Iterable[Evidence],
     self_id: str,
     *,
     verification: Verification | None = None,
     params: SuspicionParams | None = None,
+    memo: GroupMemo | None = None,
 ) -> list[Signal]:
-    """Threat and cooperation signals from evidence about others, each fact counted once."""
+    """Threat and cooperation signals from evidence about others, each fact counted once.
+
+    `memo` (kept by a caller that asks again and again, e.g. `SuspicionView`): the signals
+    of each fact are reused while the fact's evidence and verifications are unchanged; it
+    is replaced in place by what this call used, so it never outgrows the evidence.
+    """
     params = params or SuspicionParams()
     verify = verification or default_verification
-    groups: dict[tuple[str, str, str], list[tuple[Evidence, float]]] = {}
+    groups: dict[GroupKey, list[tuple[Evidence, float]]] = {}
     for ev in evidence:
         if ev.party == self_id or ev.weight == 0.0 or not math.isfinite(ev.weight):
             continue
         ref = ev.entries[0] if ev.entries else ev.rule
         groups.setdefault((ev.party, ev.rule, ref), []).append((ev, _check_v(verify(ev), ev)))
     out: list[Signal] = []
-    for (party, rule, ref), members in groups.items():
+    used: GroupMemo = {}
+    for key, members in groups.items():
         # time order, then the better-verified first: a deterministic order whatever the input's
-        members.sort(key=lambda m: (m[0].at, -m[1], m[0].entries, m[0].sources, m[0].note))
-        credit = 0.0  # the group's largest K-weighted amount so far
-        for ev, v in members:
-            w = abs(ev.weight)
-            k = _gain(v, params)
-            amount = k * w
-            if amount - credit <= 1e-12 * amount:
-                continue  # brings nothing the fact has not already brought (up to rounding)
-            kind: SignalKind = "threat" if ev.weight < 0 else "cooperation"
-            out.append(Signal(party, ev.at, kind, w - credit / k, v, ref, rule))
-            credit = amount
+        if len(members) > 1:
+            members.sort(key=lambda m: (m[0].at, -m[1], m[0].entries, m[0].sources, m[0].note))
+        cached = memo.get(key) if memo is not None else None
+        signals = cached[1] if cached is not None and cached[0] == members else _fact_signals(
+            key, members, params)
+        used[key] = (members, signals)
+        out.extend(signals)
+    if memo is not None:
+        memo.clear()
+        memo.update(used)
     out.sort(key=lambda s: (s.party, *s.sort_key()))
     return out
 
 
+def _fact_signals(key: GroupKey, members: list[tuple[Evidence, float]],
+                  params: SuspicionParams) -> list[Signal]:
+    party, rule, ref = key
+    out: list[Signal] = []
+    credit = 0.0  # the group's largest K-weighted amount so far
+    for ev, v in members:
+        w = abs(ev.weight)
+        k = _gain(v, params)
+        amount = k * w
+        if amount - credit <= 1e-12 * amount:
+            continue  # brings nothing the fact has not already brought (up to rounding)
+        kind: SignalKind = "threat" if ev.weight < 0 else "cooperation"
+        out.append(Signal(party, ev.at, kind, w - credit / k, v, ref, rule))
+        credit = amount
+    return out
+
+
+def aimed_at(entry: Entry, self_id: str) -> bool:
+    """Could this entry be a hostile statement towards `self_id`? (A cheap prefilter.)"""
+    if entry.kind not in _HOSTILE_KINDS or entry.author_hex == self_id:
+        return False
+    body = entry.body
+    return (body.get("subject") == self_id or body.get("host") == self_id
+            or (entry.kind == "attestation" and body.get("verdict") == "refute"))
+
+
 def hostility_signals(
-    entries: Iterable[Entry], self_id: str, *, weights: HostilityWeights = DEFAULT_HOSTILITY
+    entries: Iterable[Entry],
+    self_id: str,
+    *,
+    weights: HostilityWeights = DEFAULT_HOSTILITY,
+    ours: Iterable[str] = (),
 ) -> list[Signal]:
-    """P's own signed statements aimed at this node, as hostility signals (verification 1.0)."""
+    """P's own signed statements aimed at this node, as hostility signals (verification 1.0).
+
+    `ours`: ids of this node's own entries not among `entries` (what a refutation may target).
+    """
     stmts: dict[bytes, tuple[Entry, object]] = {}
-    ours: set[str] = set()  # our own entries, any kind: what a refutation may target
+    ours = set(ours)  # our own entries, any kind: what a refutation may target
     for e in entries:
         if e.author_hex == self_id:
             ours.add(e.id_hex)
@@ -331,42 +374,75 @@ class SuspicionView:
         self.verification = verification
         self.rebuilds = 0  # how often a changed past forced a full recompute
         self._entries: dict[bytes, Entry] = {}
+        self._aimed: dict[bytes, Entry] = {}  # others' statements that may be hostile to us
+        self._memo: GroupMemo = {}  # each fact's signals, while its evidence is unchanged
+        self._hostile: tuple[tuple[int, int], list[Signal]] | None = None
+        self._ours: set[str] = set()  # ids of our own entries
         self._forks: dict[tuple[bytes, bytes], ForkProof] = {}
         self._fed: set[Signal] = set()
         self._est = SuspicionEstimator(self.params, self_id)
 
     def update(
-        self, new_entries: Iterable[Entry], now_ms: int, *, forks: Iterable[ForkProof] = ()
+        self,
+        new_entries: Iterable[Entry],
+        now_ms: int,
+        *,
+        forks: Iterable[ForkProof] = (),
+        evidence: Iterable[Evidence] | None = None,
     ) -> int:
-        """Take in new entries and fork proofs as of `now_ms`; returns the signals fed."""
+        """Take in new entries and fork proofs as of `now_ms`; returns the signals fed.
+
+        `evidence`: what the rules derive from every held entry as of `now_ms`, when the
+        caller has it already (the belief engine caches it per party); otherwise the
+        rules are run over every held entry here.
+        """
         for e in new_entries:
-            self._entries.setdefault(e.id, e)
+            if e.id in self._entries:
+                continue
+            self._entries[e.id] = e
+            if e.author_hex == self.self_id:
+                self._ours.add(e.id_hex)
+            elif aimed_at(e, self.self_id):
+                self._aimed[e.id] = e
         for f in forks:
             self._forks.setdefault((f.a.id, f.b.id), f)
-        # a deterministic order of the held entries, whatever the arrival order
-        held = sorted(self._entries.values(), key=lambda e: (e.ts, e.id))
         proofs = [self._forks[k] for k in sorted(self._forks)]
-        want = _signals(
-            held,
-            self.self_id,
-            now_ms,
-            proofs,
-            self.figures,
-            self.weights,
-            self.params,
-            self.verification,
-            self.hostility,
+        if evidence is None:
+            # a deterministic order of the held entries, whatever the arrival order
+            held = sorted(self._entries.values(), key=lambda e: (e.ts, e.id))
+            evidence = evaluate(held, now_ms, figures=self.figures, weights=self.weights,
+                                forks=proofs)
+        want = sorted(
+            [
+                *evidence_signals(evidence, self.self_id, verification=self.verification,
+                                  params=self.params, memo=self._memo),
+                *self._hostility_signals(),
+            ],
+            key=lambda s: (s.party, *s.sort_key()),
         )
         wanted = set(want)
-        if not self._fed <= wanted:
-            # the past changed: start again (the estimator cannot take a signal back)
+        gone = self._fed - wanted
+        if gone:
+            # The past changed for these parties: they start again (the estimator cannot
+            # take a signal back); parties are independent, the others keep their state.
             self.rebuilds += 1
-            self._est = SuspicionEstimator(self.params, self.self_id)
-            self._fed = set()
+            changed = {s.party for s in gone}
+            for party in changed:
+                self._est.forget(party)
+            self._fed = {s for s in self._fed if s.party not in changed}
         new = [s for s in want if s not in self._fed]
         self._est.observe_many(new)
         self._fed = wanted
         return len(new)
+
+    def _hostility_signals(self) -> list[Signal]:
+        # They depend only on the statements aimed at us and our own ids: recomputed when
+        # those grow (entries are only ever added), not on every update.
+        key = (len(self._aimed), len(self._ours))
+        if self._hostile is None or self._hostile[0] != key:
+            self._hostile = (key, hostility_signals(
+                self._aimed.values(), self.self_id, weights=self.hostility, ours=self._ours))
+        return self._hostile[1]
 
     @property
     def estimator(self) -> SuspicionEstimator:

@@ -1052,6 +1052,17 @@ class BeliefEngine:
         degree = sum(1 for (i, _j) in edges if i == top)
         return t, (1.0 - self.params.a) * float(t[top]) / max(1, degree)
 
+    def evidence(self, now_ms: int) -> list[Evidence]:
+        """Everything the rules derive from the held statements as of `now_ms`: the same list
+        `rules.evaluate` over them (and the fork proofs) gives, from the per-party caches."""
+        out: list[Evidence] = []
+        for party in sorted(self._parts):
+            out.extend(self._partition(party, now_ms)[0])
+        proofs = [self._forks[a] for a in sorted(self._forks)]
+        out.extend(evaluate((), now_ms, figures=self.figures, weights=self.weights, forks=proofs))
+        out.sort(key=lambda ev: (ev.at, ev.rule, ev.entries, ev.party))
+        return out
+
     def snapshot(self, now_ms: int) -> Beliefs:
         """Beliefs as of `now_ms` (deterministic: same statements, same result)."""
         with _gc_paused():
