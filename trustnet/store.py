@@ -91,7 +91,7 @@ class PreparedBatch:
     fresh: list[tuple[int, Entry, bool]]
     duplicates: int
     unchecked: list[Entry]
-    pending: list[Future[list[bool]]] | list[bool]
+    pending: list[VerifyPart]
     bad_body: dict[bytes, EntryError]
 
 
@@ -106,7 +106,9 @@ class IngestResult:
     gaps: Mapping[bytes, int] = field(default_factory=dict)
 
 
+VerifyPart = Future[list[bool]] | list[bool]  # a verification job, or its result computed inline
 _PARALLEL_MIN = 32
+_CHUNK = 256  # entries per verification job: small enough to overlap decoding
 
 
 def _signatures_ok(entries: Sequence[Entry]) -> list[bool]:
@@ -258,31 +260,36 @@ class Store:
         the verifier threads still work on the previous one, then `commit`s in order.
         """
         rejected: list[Rejected] = []
-        candidates: list[tuple[int, Entry, bool]] = []  # (index, entry, signature checked)
+        fresh: list[tuple[int, Entry, bool]] = []  # (index, entry, signature checked)
+        unchecked: list[Entry] = []
+        pending: list[VerifyPart] = []
+        duplicates = 0
+        chunk_start = 0
         for index, item in enumerate(items):
             if isinstance(item, Entry):
-                candidates.append((index, item, True))
-                continue
-            try:
-                # Signature and body are checked below, and only for entries that are new.
-                candidates.append((index, decode_entry(item, verify=False, check_body=False), False))
-            except EntryError as exc:
-                rejected.append(Rejected(index, None, exc.code, exc.message))
-        candidates.sort(key=lambda c: (c[1].author, c[1].seq))
-
-        # Duplicates of stored entries cost one lookup and no signature check.
-        fresh: list[tuple[int, Entry, bool]] = []
-        duplicates = 0
-        for candidate in candidates:
-            _, entry, _ = candidate
+                entry, checked = item, True
+            else:
+                try:
+                    # Signature and body are checked below, and only for entries that are new.
+                    entry, checked = decode_entry(item, verify=False, check_body=False), False
+                except EntryError as exc:
+                    rejected.append(Rejected(index, None, exc.code, exc.message))
+                    continue
+            # Duplicates of stored entries cost one lookup and no signature check.
             head = self._heads.get(entry.author)
             if head is not None and entry.seq <= head.seq and self._id_at(entry.author, entry.seq, ()) == entry.id:
                 duplicates += 1
-            else:
-                fresh.append(candidate)
-        # Signatures are the cost of ingest: check them on all cores at once.
-        unchecked = [entry for _, entry, checked in fresh if not checked]
-        pending = self._verify_start(unchecked)
+                continue
+            fresh.append((index, entry, checked))
+            if not checked:
+                unchecked.append(entry)
+                if len(unchecked) - chunk_start >= _CHUNK:
+                    # Signatures are the cost of ingest: the verifier threads start on this
+                    # chunk while the next one is decoded here.
+                    pending += self._verify_start(unchecked[chunk_start:])
+                    chunk_start = len(unchecked)
+        pending += self._verify_start(unchecked[chunk_start:])
+        fresh.sort(key=lambda c: (c[1].author, c[1].seq))
         # While the verifier threads run outside the GIL, check the bodies here.
         bad_body: dict[bytes, EntryError] = {}
         for entry in unchecked:
@@ -338,11 +345,13 @@ class Store:
         rejected.sort(key=lambda r: r.index)
         return IngestResult(tuple(accepted), duplicates, tuple(rejected), tuple(forks), gaps)
 
-    def _verify_start(self, entries: list[Entry]) -> list[Future[list[bool]]] | list[bool]:
+    def _verify_start(self, entries: list[Entry]) -> list[VerifyPart]:
         """Start checking signatures: libsodium releases the GIL, so threads use every core
         while the caller goes on with Python work; `_verify_finish` collects the results."""
+        if not entries:
+            return []
         if len(entries) < 2 * _PARALLEL_MIN or self._threads == 1:
-            return _signatures_ok(entries)
+            return [_signatures_ok(entries)]
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="trustnet-verify")
         step = -(-len(entries) // self._threads)
@@ -350,13 +359,10 @@ class Store:
                 for i in range(0, len(entries), step)]
 
     @staticmethod
-    def _verify_finish(pending: list[Future[list[bool]]] | list[bool]) -> list[bool]:
+    def _verify_finish(pending: list[VerifyPart]) -> list[bool]:
         out: list[bool] = []
         for part in pending:
-            if isinstance(part, bool):
-                out.append(part)
-            else:
-                out.extend(part.result())
+            out.extend(part.result() if isinstance(part, Future) else part)
         return out
 
     def add_fork(self, proof: ForkProof) -> bool:
