@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from datetime import UTC, datetime
@@ -10,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.world import World as BaseWorld
 from trustnet.errors import ConfigError, NotFound
-from trustnet.identity import Identity
 from trustnet.log import Entry, ForkProof, sign_entry
 from trustnet.statements.figures import DAY_MS, HOUR_MS
 from trustnet.trust.beliefs import (
@@ -32,28 +31,9 @@ NORTH = ("north-1", "north-2", "north-3")
 SOUTH = ("south-1", "south-2", "south-3")
 
 
-class World:
+class World(BaseWorld):
     """Parties by name, each with its own chain of really signed entries."""
 
-    def __init__(self) -> None:
-        self.ids: dict[str, Identity] = {}
-        self.heads: dict[str, tuple[int, bytes | None]] = {}
-        self.entries: list[Entry] = []
-
-    def party(self, name: str) -> str:
-        return self.identity(name).party_id
-
-    def identity(self, name: str) -> Identity:
-        if name not in self.ids:
-            self.ids[name] = Identity.from_seed(hashlib.sha256(name.encode()).digest())
-        return self.ids[name]
-
-    def post(self, name: str, kind: str, body: dict[str, Any], ts: int) -> Entry:
-        seq, prev = self.heads.get(name, (0, None))
-        e = sign_entry(self.identity(name), seq=seq + 1, prev=prev, ts=ts, kind=kind, body=body)
-        self.heads[name] = (seq + 1, e.id)
-        self.entries.append(e)
-        return e
 
     def profile(self, name: str, ts: int = DEC_1) -> Entry:
         return self.post(name, "profile", {"name": name, "role": "state", "urls": []}, ts)

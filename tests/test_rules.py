@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -11,6 +10,7 @@ from typing import Any
 import msgpack
 import pytest
 
+from tests.world import World as BaseWorld
 from trustnet.errors import ConfigError
 from trustnet.identity import ENTRY_DOMAIN, Identity
 from trustnet.log import Entry, ForkProof, decode_entry, sign_entry
@@ -23,38 +23,9 @@ AREA = "Southern Plain"
 DIGEST = "ab" * 32
 
 
-class World:
+class World(BaseWorld):
     """Parties by name, each with its own chain of really signed entries."""
 
-    def __init__(self) -> None:
-        self.ids: dict[str, Identity] = {}
-        self.heads: dict[str, tuple[int, bytes | None]] = {}
-        self.entries: list[Entry] = []
-
-    def party(self, name: str) -> str:
-        return self.identity(name).party_id
-
-    def identity(self, name: str) -> Identity:
-        if name not in self.ids:
-            self.ids[name] = Identity.from_seed(hashlib.sha256(name.encode()).digest())
-        return self.ids[name]
-
-    def post(
-        self, name: str, kind: str, body: dict[str, Any], ts: int, *, validate: bool = True
-    ) -> Entry:
-        seq, prev = self.heads.get(name, (0, None))
-        e = sign_entry(
-            self.identity(name),
-            seq=seq + 1,
-            prev=prev,
-            ts=ts,
-            kind=kind,
-            body=body,
-            validate=validate,
-        )
-        self.heads[name] = (seq + 1, e.id)
-        self.entries.append(e)
-        return e
 
     # -- statements ----------------------------------------------------------------------
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
+from tests.world import World as BaseWorld
 from trustnet.errors import ConfigError
 from trustnet.feedback import (
     HostilityWeights,
@@ -23,7 +22,6 @@ from trustnet.feedback import (
 )
 from trustnet.feedback.richardson import FeedbackError
 from trustnet.feedback.signals import evidence_signals, hostility_signals
-from trustnet.identity import Identity
 from trustnet.log import Entry, ForkProof, sign_entry
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import DAY_MS, HOUR_MS
@@ -40,28 +38,9 @@ def day(d: float) -> int:
     return T0 + int(d * DAY_MS)
 
 
-class World:
+class World(BaseWorld):
     """Parties by name, each with its own chain of really signed entries (from test_rules)."""
 
-    def __init__(self) -> None:
-        self.ids: dict[str, Identity] = {}
-        self.heads: dict[str, tuple[int, bytes | None]] = {}
-        self.entries: list[Entry] = []
-
-    def party(self, name: str) -> str:
-        return self.identity(name).party_id
-
-    def identity(self, name: str) -> Identity:
-        if name not in self.ids:
-            self.ids[name] = Identity.from_seed(hashlib.sha256(name.encode()).digest())
-        return self.ids[name]
-
-    def post(self, name: str, kind: str, body: dict[str, Any], ts: int) -> Entry:
-        seq, prev = self.heads.get(name, (0, None))
-        e = sign_entry(self.identity(name), seq=seq + 1, prev=prev, ts=ts, kind=kind, body=body)
-        self.heads[name] = (seq + 1, e.id)
-        self.entries.append(e)
-        return e
 
     def notify(self, name: str, ts: int, *, troops: int, tanks: int) -> Entry:
         return self.post(
