@@ -107,3 +107,51 @@ async def test_cli_beliefs_and_suspicion_on_a_url_and_a_running_nodes_directory(
     assert code == 0 and "undercounted_notification" in out
     code = await asyncio.to_thread(cli_main, ["suspicion", url, "--party", "zz"])
     assert code == 1 and "[bad_argument]" in capsys.readouterr().err
+
+
+def _assert_incremental_equals_from_scratch(entries: list[Any], viewer: str, seed: int) -> int:
+    """Feed `entries` in random batches through NodeViews.current(); after each, compare every
+    party's report with a from-scratch SuspicionView over the same entries and verification."""
+    import random
+
+    from trustnet.clock import ManualClock
+    from trustnet.config import NodeConfig
+    from trustnet.store import Store
+    from trustnet.views import NodeViews, Settings, _lookup, _verification_from
+
+    rng = random.Random(seed)
+    ordered = sorted(entries, key=lambda e: (e.ts, e.id))
+    store = Store(None)
+    views = NodeViews(store, viewer, (), Settings.from_config(NodeConfig()), ManualClock(0))
+    now = 0
+    i = 0
+    checks = 0
+    while i < len(ordered):
+        batch = ordered[i : i + rng.randint(1, max(2, len(ordered) // 6))]
+        i += len(batch)
+        rng.shuffle(batch)
+        now = max(now, max(e.ts for e in batch)) + rng.randint(0, 3 * DAY_MS)
+        store.ingest(batch, now)
+        beliefs, fast = views.current(now)
+        slow = views._new_suspicion()
+        slow.verification = _lookup(_verification_from(beliefs))
+        slow.update(list(store.iter_all()), now, forks=store.forks())
+        fast_json = {p: r.to_json() for p, r in fast.reports(now).items()}
+        assert fast_json == {p: r.to_json() for p, r in slow.reports(now).items()}
+        checks += len(fast_json)
+    return checks
+
+
+def test_incremental_suspicion_equals_from_scratch_on_the_demo():
+    from tests.test_scenario import offline
+
+    _scenario, store, ids, _origin, _ = offline(SCENARIOS / "demo.toml")
+    assert _assert_incremental_equals_from_scratch(
+        list(store.iter_all()), ids["north-1"].party_id, seed=7) > 0
+
+
+def test_incremental_suspicion_equals_from_scratch_on_a_generated_store():
+    from trustnet.bench.beliefs import generate
+
+    entries, pids = generate(1500, 8, seed=3)
+    assert _assert_incremental_equals_from_scratch(entries, pids[0], seed=11) > 0

@@ -63,19 +63,32 @@ class Settings:
         )
 
 
-def _verification_from(beliefs: Beliefs) -> dict[tuple[str, str, str], float]:
-    """(party, rule, first entry) -> how verified that fact is, from the belief views."""
-    out: dict[tuple[str, str, str], float] = {}
+PartyTable = dict[tuple[str, str], float]
+
+
+def _verification_by_party(beliefs: Beliefs) -> dict[str, PartyTable]:
+    """party -> (rule, first entry) -> how verified that fact is, from the belief views."""
+    out: dict[str, PartyTable] = {}
     # View.facts() reads (rule, first entry, credibility, verified) without making the
     # contributions: a snapshot's views hold tens of thousands of them.
     for pid, belief in beliefs.parties.items():
+        table: PartyTable = {}
         for rule, first, cred, _verified in belief.raw.facts():
-            key = (pid, rule, first if first is not None else rule)
-            out[key] = max(out.get(key, 0.0), min(UNVERIFIED_CAP, cred))
+            key = (rule, first if first is not None else rule)
+            table[key] = max(table.get(key, 0.0), min(UNVERIFIED_CAP, cred))
         for rule, first, _cred, verified in belief.verified.facts():
             if verified:
-                out[(pid, rule, first if first is not None else rule)] = 1.0
+                table[(rule, first if first is not None else rule)] = 1.0
+        if table:
+            out[pid] = table
     return out
+
+
+def _verification_from(beliefs: Beliefs) -> dict[tuple[str, str, str], float]:
+    """(party, rule, first entry) -> how verified that fact is, from the belief views."""
+    return {(pid, rule, first): v
+            for pid, table in _verification_by_party(beliefs).items()
+            for (rule, first), v in table.items()}
 
 
 class NodeViews:
@@ -128,10 +141,13 @@ class NodeViews:
         key = (self._cursor, self._forks_seen, now // 60_000)
         if key != self._key or self._beliefs is None:
             self._beliefs = self._engine.snapshot(now)
-            table = _verification_from(self._beliefs)
-            self._suspicion.verification = _lookup(table)
-            # The engine holds the rules' evidence per party: no second evaluation here.
-            self._suspicion.update(new, now, forks=forks, evidence=self._engine.evidence(now))
+            tables = _verification_by_party(self._beliefs)
+            self._suspicion.verification = _lookup_by_party(tables)
+            # The engine holds the rules' evidence per party, stamped: no second evaluation
+            # here, and only the parties whose evidence or verification changed are redone.
+            self._suspicion.update(new, now, forks=forks,
+                                   evidence=self._engine.evidence_by_party(now),
+                                   verification_tables=tables)
             self._key = key
         return self._beliefs, self._suspicion
 
@@ -183,6 +199,18 @@ def _lookup(table: Mapping[tuple[str, str, str], float]) -> Any:
     def verification(ev: Evidence) -> float:
         key = (ev.party, ev.rule, ev.entries[0] if ev.entries else ev.rule)
         v = table.get(key, 0.0 if ev.sources else 1.0)
+        return round(v / VERIFICATION_STEP) * VERIFICATION_STEP
+
+    return verification
+
+
+def _lookup_by_party(tables: Mapping[str, Mapping[tuple[str, str], float]]) -> Any:
+    # `_lookup` over per-party tables: the same values, step and defaults.
+    empty: Mapping[tuple[str, str], float] = {}
+
+    def verification(ev: Evidence) -> float:
+        key = (ev.rule, ev.entries[0] if ev.entries else ev.rule)
+        v = tables.get(ev.party, empty).get(key, 0.0 if ev.sources else 1.0)
         return round(v / VERIFICATION_STEP) * VERIFICATION_STEP
 
     return verification

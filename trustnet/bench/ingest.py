@@ -134,3 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         for k, v in result.items():
             print(f"{k:<20} {v}")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -65,3 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         for k, v in result.items():
             print(f"{k:<22} {v}")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -351,8 +351,10 @@ class SuspicionView:
     `suspicion_for` over the same entries, bitwise, and replays are idempotent.
     "Seen" is full `Signal` equality (the estimator's own duplicate test), not
     just (ref, rule, party, at): a fact whose verification or weight changed is
-    a changed past, not a duplicate. Each update costs one `evaluate` over all
-    held entries.
+    a changed past, not a duplicate. Given the evidence per source with stamps
+    (`BeliefEngine.evidence_by_party`) and per-party verification tables, an update
+    rebuilds and diffs only the parties whose evidence, verification or hostility
+    changed; otherwise each update costs one `evaluate` over all held entries.
     """
 
     def __init__(
@@ -379,7 +381,19 @@ class SuspicionView:
         self._hostile: tuple[tuple[int, int], list[Signal]] | None = None
         self._ours: set[str] = set()  # ids of our own entries
         self._forks: dict[tuple[bytes, bytes], ForkProof] = {}
-        self._fed: set[Signal] = set()
+        # Per evidence source (a belief-engine partition, or the whole list when the caller
+        # passes one): its stamp, its evidence split by party, and its rank in the order the
+        # sources are concatenated.
+        self._stamps: dict[str, int | None] = {}
+        self._split: dict[str, dict[str, list[Evidence]]] = {}
+        self._rank: dict[str, int] = {}
+        self._sources_of: dict[str, set[str]] = {}  # party -> the sources with evidence on it
+        self._tables: dict[str, object] | None = None  # party -> verification table last used
+        self._memos: dict[str, GroupMemo] = {}  # party -> each fact's signals
+        self._ev_signals: dict[str, list[Signal]] = {}  # party -> its evidence signals
+        self._host_by: dict[str, list[Signal]] = {}  # party -> its hostility signals
+        self._host_seen: list[Signal] | None = None
+        self._fed_by: dict[str, set[Signal]] = {}  # party -> the signals the estimator has
         self._est = SuspicionEstimator(self.params, self_id)
 
     def update(
@@ -388,13 +402,20 @@ class SuspicionView:
         now_ms: int,
         *,
         forks: Iterable[ForkProof] = (),
-        evidence: Iterable[Evidence] | None = None,
+        evidence: Iterable[Evidence] | Mapping[str, tuple[int, list[Evidence]]] | None = None,
+        verification_tables: Mapping[str, object] | None = None,
     ) -> int:
         """Take in new entries and fork proofs as of `now_ms`; returns the signals fed.
 
         `evidence`: what the rules derive from every held entry as of `now_ms`, when the
-        caller has it already (the belief engine caches it per party); otherwise the
-        rules are run over every held entry here.
+        caller has it already; otherwise the rules are run over every held entry here.
+        Either one list, or per source (`BeliefEngine.evidence_by_party`): source ->
+        (stamp, its evidence), iterated in the order the sources concatenate; a source
+        whose stamp is unchanged holds the same evidence as at the last update.
+        `verification_tables`: party -> a value that changes whenever `verification` of any
+        evidence about that party changes (e.g. the party's verification table); with it,
+        a party whose stamps and table are unchanged is not looked at again. Without it,
+        every party's evidence is verified again.
         """
         for e in new_entries:
             if e.id in self._entries:
@@ -406,34 +427,114 @@ class SuspicionView:
                 self._aimed[e.id] = e
         for f in forks:
             self._forks.setdefault((f.a.id, f.b.id), f)
-        proofs = [self._forks[k] for k in sorted(self._forks)]
         if evidence is None:
+            proofs = [self._forks[k] for k in sorted(self._forks)]
             # a deterministic order of the held entries, whatever the arrival order
             held = sorted(self._entries.values(), key=lambda e: (e.ts, e.id))
             evidence = evaluate(held, now_ms, figures=self.figures, weights=self.weights,
                                 forks=proofs)
-        want = sorted(
-            [
-                *evidence_signals(evidence, self.self_id, verification=self.verification,
-                                  params=self.params, memo=self._memo),
-                *self._hostility_signals(),
-            ],
-            key=lambda s: (s.party, *s.sort_key()),
-        )
-        wanted = set(want)
-        gone = self._fed - wanted
-        if gone:
-            # The past changed for these parties: they start again (the estimator cannot
-            # take a signal back); parties are independent, the others keep their state.
-            self.rebuilds += 1
-            changed = {s.party for s in gone}
-            for party in changed:
+        # one list: a single source, always taken as changed
+        sources: Mapping[str, tuple[int | None, list[Evidence]]] = (
+            evidence if isinstance(evidence, Mapping) else {"": (None, list(evidence))})
+        dirty = self._take_sources(sources)
+        # Verification: a party is looked at again when its table changed (or always,
+        # without tables: any verification may have changed).
+        if verification_tables is None or self._tables is None:
+            dirty.update(self._sources_of)
+        else:
+            for party in self._sources_of:
+                if verification_tables.get(party) != self._tables.get(party):
+                    dirty.add(party)
+        self._tables = None if verification_tables is None else dict(verification_tables)
+        for party in dirty:
+            self._party_evidence_signals(party)
+        dirty |= self._take_hostility()
+        dirty.discard(self.self_id)
+        # Only the parties whose signals may have changed are diffed against what the
+        # estimator has; parties are independent, the others keep their state.
+        new: list[Signal] = []
+        rebuilt = False
+        for party in sorted(dirty):
+            want = sorted([*self._ev_signals.get(party, ()), *self._host_by.get(party, ())],
+                          key=Signal.sort_key)
+            wanted = set(want)
+            fed = self._fed_by.get(party, set())
+            if fed - wanted:
+                # The past changed for this party: it starts again (the estimator cannot
+                # take a signal back).
+                rebuilt = True
                 self._est.forget(party)
-            self._fed = {s for s in self._fed if s.party not in changed}
-        new = [s for s in want if s not in self._fed]
+                fed = set()
+            new.extend(s for s in want if s not in fed)
+            if wanted:
+                self._fed_by[party] = wanted
+            else:
+                self._fed_by.pop(party, None)
+        if rebuilt:
+            self.rebuilds += 1
         self._est.observe_many(new)
-        self._fed = wanted
         return len(new)
+
+    def _take_sources(
+        self, sources: Mapping[str, tuple[int | None, list[Evidence]]]
+    ) -> set[str]:
+        """Record the sources whose stamp changed; the parties whose evidence may differ."""
+        dirty: set[str] = set()
+        for name in [n for n in self._stamps if n not in sources]:
+            for party in self._split.pop(name):
+                dirty.add(party)
+                self._sources_of[party].discard(name)
+            del self._stamps[name]
+        self._rank = {}
+        for rank, (name, (stamp, evs)) in enumerate(sources.items()):
+            self._rank[name] = rank
+            if stamp is not None and self._stamps.get(name, None) == stamp and name in self._split:
+                continue
+            split: dict[str, list[Evidence]] = {}
+            for ev in evs:
+                split.setdefault(ev.party, []).append(ev)
+            old = self._split.get(name, {})
+            for party in old:
+                if party not in split:
+                    self._sources_of[party].discard(name)
+            for party in split:
+                self._sources_of.setdefault(party, set()).add(name)
+            dirty.update(old)
+            dirty.update(split)
+            self._split[name] = split
+            self._stamps[name] = stamp
+        for party in [p for p, names in self._sources_of.items() if not names]:
+            del self._sources_of[party]
+        return dirty
+
+    def _party_evidence_signals(self, party: str) -> None:
+        names = sorted(self._sources_of.get(party, ()), key=self._rank.__getitem__)
+        evs = [ev for name in names for ev in self._split[name][party]]
+        # The order `evaluate` gives the whole list, restricted to this party (stable sort).
+        evs.sort(key=lambda ev: (ev.at, ev.rule, ev.entries, ev.party))
+        memo = self._memos.setdefault(party, {})
+        signals = evidence_signals(evs, self.self_id, verification=self.verification,
+                                   params=self.params, memo=memo)
+        if signals:
+            self._ev_signals[party] = signals
+        else:
+            self._ev_signals.pop(party, None)
+        if not memo:
+            del self._memos[party]
+
+    def _take_hostility(self) -> set[str]:
+        """The parties whose hostility signals changed since the last update."""
+        signals = self._hostility_signals()
+        if signals is self._host_seen:
+            return set()
+        self._host_seen = signals
+        by: dict[str, list[Signal]] = {}
+        for s in signals:
+            by.setdefault(s.party, []).append(s)
+        changed = {p for p in by.keys() | self._host_by.keys()
+                   if by.get(p) != self._host_by.get(p)}
+        self._host_by = by
+        return changed
 
     def _hostility_signals(self) -> list[Signal]:
         # They depend only on the statements aimed at us and our own ids: recomputed when

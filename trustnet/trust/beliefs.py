@@ -788,6 +788,10 @@ def _gc_paused() -> Iterator[None]:
 
 # -- the engine ----------------------------------------------------------------------------------
 
+# The key of the fork proofs' evidence in `BeliefEngine.evidence_by_party` (not a party id).
+FORK_EVIDENCE = "~forks"
+
+
 
 class BeliefEngine:
     """Incremental beliefs: `add` statements and fork proofs, `snapshot(now_ms)` to read."""
@@ -1061,6 +1065,25 @@ class BeliefEngine:
         proofs = [self._forks[a] for a in sorted(self._forks)]
         out.extend(evaluate((), now_ms, figures=self.figures, weights=self.weights, forks=proofs))
         out.sort(key=lambda ev: (ev.at, ev.rule, ev.entries, ev.party))
+        return out
+
+    def evidence_by_party(self, now_ms: int) -> dict[str, tuple[int, list[Evidence]]]:
+        """`evidence(now_ms)` per source, unsorted: partition -> (stamp, its evidence), in
+        party order, then FORK_EVIDENCE -> (stamp, the fork proofs' evidence) last.
+
+        A source's stamp changes whenever its list is recomputed (else the list is the same
+        object as before): a reader compares stamps instead of the lists. Concatenated in
+        this order and sorted like `evidence`, the lists give `evidence(now_ms)` exactly.
+        """
+        out: dict[str, tuple[int, list[Evidence]]] = {}
+        for party in sorted(self._parts):
+            evidence = self._partition(party, now_ms)[0]
+            out[party] = (self._parts[party].evals, evidence)
+        # Fork evidence does not depend on the clock and proofs are only ever added (one
+        # per author): their count is the stamp.
+        proofs = [self._forks[a] for a in sorted(self._forks)]
+        out[FORK_EVIDENCE] = (len(proofs), evaluate(
+            (), now_ms, figures=self.figures, weights=self.weights, forks=proofs))
         return out
 
     def snapshot(self, now_ms: int) -> Beliefs:
