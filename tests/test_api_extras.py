@@ -76,3 +76,20 @@ async def test_a_taken_port_is_a_clear_error_and_releases_the_directory(tmp_path
         Store.open_dir(other).close()  # the writer lock was released
     finally:
         await first.stop()
+
+
+async def test_a_write_acknowledged_just_before_stop_still_reaches_peers(tmp_path: Path, capsys):
+    b = await started(tmp_path / "b", capsys)
+    a_dir = tmp_path / "a"
+    assert cli_main(["init", str(a_dir), "--listen", "127.0.0.1:0", "--peer", b.url]) == 0
+    capsys.readouterr()
+    a = Daemon(a_dir, gossip=GossipConfig(tick_interval_s=None, own_sync_quorum=0))
+    await a.start()
+    try:
+        await a.node.tick()
+        entry = await a.node.publish("trust", {"subject": "ab" * 32, "level": 7})
+        await a.stop()  # at once: the eager push is still in flight
+        assert b.store.get(entry.id) is not None
+    finally:
+        await a.stop()
+        await b.stop()

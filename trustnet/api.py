@@ -121,6 +121,7 @@ class Api:
         self._token = token.encode()
         self.views = views or ApiViews()
         self.started = time.monotonic() if started is None else started
+        self.stopping = False
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -237,7 +238,7 @@ class Api:
             after = store.last_cursor()
         forks = len(store.forked_authors())
         idle = 0.0
-        while self.node.running:
+        while self.node.running and not self.stopping:
             rows = store.page(after=after, limit=500)
             for entry, cursor in rows:
                 data = json.dumps({"id": entry.id_hex, "author": entry.author_hex, "seq": entry.seq,

@@ -10,6 +10,7 @@ store and releases the lock. Many daemons fit in one process (tests).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from trustnet import __version__
-from trustnet.api import ApiViews, build_app
+from trustnet.api import API_KEY, ApiViews, build_app
 from trustnet.clock import Clock, SystemClock
 from trustnet.config import NodeConfig, load_config, read_admin_token
 from trustnet.errors import ConfigError
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
 PORT_FILE = "node.port"
 SHUTDOWN_GRACE_S = 5.0
+PUSH_GRACE_S = 2.0  # after the server drained: time for the last pushes to go out
 
 
 class Daemon:
@@ -110,11 +112,16 @@ class Daemon:
         raise RuntimeError("the server did not bind")
 
     async def stop(self) -> None:
-        """Stop gossip, finish in-flight requests, close the store (idempotent)."""
-        await self.node.stop()
+        """Finish in-flight requests, let their pushes go out, stop gossip, close the store
+        (idempotent). A write acknowledged during the grace period still reaches peers."""
+        self.app[API_KEY].stopping = True  # event streams end; no new long-lived work
         if self.runner is not None:
             runner, self.runner = self.runner, None
             await runner.cleanup()
+        if self.node.running:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.node.idle(), PUSH_GRACE_S)
+        await self.node.stop()
         (self.dir / PORT_FILE).unlink(missing_ok=True)
         self.store.close()
         self.log.info("stopped cleanly")
