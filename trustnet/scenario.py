@@ -480,6 +480,10 @@ def run_scenario(scenario: Scenario, out: Path, *, keep: bool = False,
         say(f"report:  {files[1]}")
         say(f"plot:    {files[2] if len(files) > 2 else '-'}")
         say(f"series:  {files[0]}")
+        say(f"nodes:   {out / 'nodes'} (each node's store, config and node.log; "
+            f"`trustnet beliefs {out / 'nodes' / scenario.focus}` reads one)")
+        if not keep:
+            say("dashboards: add --keep to leave the nodes running, then open each node's URL")
         if keep:
             say("nodes keep running; their dashboards:")
             for n in testbed.nodes:
