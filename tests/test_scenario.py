@@ -114,7 +114,7 @@ def test_bad_scenario_files_are_clear_errors(tmp_path: Path):
 
 def test_suspicion_from_the_engines_evidence_equals_a_full_evaluation():
     from trustnet.feedback.signals import SuspicionView
-    from trustnet.views import _lookup, _verification_from
+    from trustnet.views import verification_for
 
     scenario, store, ids, origin, _ = offline(SCENARIOS / "demo.toml")
     end = origin + int(scenario.days * DAY_MS)
@@ -122,7 +122,7 @@ def test_suspicion_from_the_engines_evidence_equals_a_full_evaluation():
     views = NodeViews(store, viewer, (), Settings.from_config(NodeConfig()), ManualClock(end))
     beliefs, fast = views.current()
     slow = SuspicionView(viewer)
-    slow.verification = _lookup(_verification_from(beliefs))
+    slow.verification = verification_for(beliefs)
     slow.update(list(store.iter_all()), end)  # the rules run over every entry here
     assert {p: r.to_json() for p, r in fast.reports(end).items()} == {
         p: r.to_json() for p, r in slow.reports(end).items()}

@@ -117,7 +117,7 @@ def _assert_incremental_equals_from_scratch(entries: list[Any], viewer: str, see
     from trustnet.clock import ManualClock
     from trustnet.config import NodeConfig
     from trustnet.store import Store
-    from trustnet.views import NodeViews, Settings, _lookup, _verification_from
+    from trustnet.views import NodeViews, Settings, verification_for
 
     rng = random.Random(seed)
     ordered = sorted(entries, key=lambda e: (e.ts, e.id))
@@ -134,7 +134,7 @@ def _assert_incremental_equals_from_scratch(entries: list[Any], viewer: str, see
         store.ingest(batch, now)
         beliefs, fast = views.current(now)
         slow = views._new_suspicion()
-        slow.verification = _lookup(_verification_from(beliefs))
+        slow.verification = verification_for(beliefs)
         slow.update(list(store.iter_all()), now, forks=store.forks())
         fast_json = {p: r.to_json() for p, r in fast.reports(now).items()}
         assert fast_json == {p: r.to_json() for p, r in slow.reports(now).items()}

@@ -84,13 +84,6 @@ def _verification_by_party(beliefs: Beliefs) -> dict[str, PartyTable]:
     return out
 
 
-def _verification_from(beliefs: Beliefs) -> dict[tuple[str, str, str], float]:
-    """(party, rule, first entry) -> how verified that fact is, from the belief views."""
-    return {(pid, rule, first): v
-            for pid, table in _verification_by_party(beliefs).items()
-            for (rule, first), v in table.items()}
-
-
 class NodeViews:
     """One node's beliefs and suspicion, kept current with its store."""
 
@@ -160,7 +153,7 @@ class NodeViews:
         engine.add_forks(forks)
         beliefs = engine.snapshot(at_ms)
         suspicion = self._new_suspicion()
-        suspicion.verification = _lookup(_verification_from(beliefs))
+        suspicion.verification = verification_for(beliefs)
         suspicion.update(entries, at_ms, forks=forks)
         return beliefs, suspicion
 
@@ -183,7 +176,7 @@ class NodeViews:
                 held = upto
             beliefs = engine.snapshot(t)
             suspicion = self._new_suspicion()
-            suspicion.verification = _lookup(_verification_from(beliefs))
+            suspicion.verification = verification_for(beliefs)
             suspicion.update(entries[:upto], t, forks=[p for p in proofs if min(p.a.ts, p.b.ts) <= t])
             out.append(_sample(t, party, beliefs, suspicion))
             t += step
@@ -193,19 +186,9 @@ class NodeViews:
 VERIFICATION_STEP = 0.05
 
 
-def _lookup(table: Mapping[tuple[str, str, str], float]) -> Any:
+def _lookup_by_party(tables: Mapping[str, Mapping[tuple[str, str], float]]) -> Any:
     # Verification is a coarse measure: in steps of 0.05, so that small shifts of
     # reliability far away in the web of trust do not rewrite a party's past.
-    def verification(ev: Evidence) -> float:
-        key = (ev.party, ev.rule, ev.entries[0] if ev.entries else ev.rule)
-        v = table.get(key, 0.0 if ev.sources else 1.0)
-        return round(v / VERIFICATION_STEP) * VERIFICATION_STEP
-
-    return verification
-
-
-def _lookup_by_party(tables: Mapping[str, Mapping[tuple[str, str], float]]) -> Any:
-    # `_lookup` over per-party tables: the same values, step and defaults.
     empty: Mapping[tuple[str, str], float] = {}
 
     def verification(ev: Evidence) -> float:
@@ -214,6 +197,11 @@ def _lookup_by_party(tables: Mapping[str, Mapping[tuple[str, str], float]]) -> A
         return round(v / VERIFICATION_STEP) * VERIFICATION_STEP
 
     return verification
+
+
+def verification_for(beliefs: Beliefs) -> Any:
+    """How verified each piece of evidence is in these beliefs (suspicion's verification)."""
+    return _lookup_by_party(_verification_by_party(beliefs))
 
 
 def _sample(t: int, party: str, beliefs: Beliefs, suspicion: SuspicionView) -> dict[str, Any]:
