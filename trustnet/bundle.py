@@ -9,7 +9,7 @@ was read before it is kept.
 
 from __future__ import annotations
 
-import mmap
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,36 +51,34 @@ def iter_bundle(path: Path) -> Iterator[bytes]:
         if size == 0:
             return
         f.seek(0)
-        view = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        try:
-            unpacker = msgpack.Unpacker(
-                f, raw=True, strict_map_key=False, read_size=MAX_ENTRY_BYTES,
-                max_buffer_size=4 * MAX_ENTRY_BYTES,
-            )
-            start = 0
-            index = 0
-            while start < size:
-                try:
-                    unpacker.unpack()
-                except msgpack.OutOfData:
-                    raise BundleError(
-                        f"{path}: element {index} at byte {start} is truncated", code="bad_bundle"
-                    ) from None
-                except msgpack.BufferFull:
-                    raise BundleError(
-                        f"{path}: element {index} at byte {start} is larger than any entry "
-                        f"({MAX_ENTRY_BYTES} bytes)", code="bad_bundle"
-                    ) from None
-                except Exception as exc:
-                    raise BundleError(
-                        f"{path}: element {index} at byte {start} is not msgpack: {exc}"
-                    ) from None
-                end = unpacker.tell()
-                yield bytes(view[start:end])
-                start = end
-                index += 1
-        finally:
-            view.close()
+        unpacker = msgpack.Unpacker(
+            f, raw=True, strict_map_key=False, read_size=MAX_ENTRY_BYTES,
+            max_buffer_size=4 * MAX_ENTRY_BYTES,
+        )
+        start = 0
+        index = 0
+        while start < size:
+            try:
+                unpacker.unpack()
+            except msgpack.OutOfData:
+                raise BundleError(
+                    f"{path}: element {index} at byte {start} is truncated", code="bad_bundle"
+                ) from None
+            except msgpack.BufferFull:
+                raise BundleError(
+                    f"{path}: element {index} at byte {start} is larger than any entry "
+                    f"({MAX_ENTRY_BYTES} bytes)", code="bad_bundle"
+                ) from None
+            except Exception as exc:
+                raise BundleError(
+                    f"{path}: element {index} at byte {start} is not msgpack: {exc}"
+                ) from None
+            end = unpacker.tell()
+            # The element's exact bytes, read at its offset (pread leaves the unpacker's
+            # file position alone; memory stays bounded whatever the bundle's size).
+            yield os.pread(f.fileno(), end - start, start)
+            start = end
+            index += 1
     finally:
         f.close()
 
