@@ -311,13 +311,13 @@ def test_observation_covered_by_timely_notification(w: World) -> None:
     w.observe(
         "north-3", "south-1", T0 + DAY_MS, troops=9_800, area="elsewhere", activity="Shield-25"
     )  # named: matched by activity, whatever the area
-    assert w.evaluate(LATER) == []
+    assert rules(w.evaluate(LATER)) == ["notification_on_time"]  # cooperation, no violation
 
 
 def test_observation_outside_the_notified_time_is_unnotified(w: World) -> None:
     w.notify("south-1", ON_TIME, troops=9_500)
     w.observe("north-2", "south-1", T0 + 20 * DAY_MS, troops=9_800)  # after `end`
-    assert rules(w.evaluate(LATER)) == ["unnotified_activity"]
+    assert rules(w.evaluate(LATER)) == ["notification_on_time", "unnotified_activity"]
 
 
 def test_only_the_party_itself_can_notify(w: World) -> None:
@@ -329,7 +329,8 @@ def test_only_the_party_itself_can_notify(w: World) -> None:
 def test_alert_activity_notified_at_its_start_is_not_a_violation(w: World) -> None:
     w.notify("south-1", T0, type="alert", troops=20_000, observers=True)
     w.observe("north-2", "south-1", T0 + HOUR_MS, troops=20_000)
-    assert w.evaluate(LATER) == []
+    e = one(w.evaluate(LATER), "notification_on_time")  # and nothing else
+    assert rules(w.evaluate(LATER)) == ["notification_on_time"] and "at its start" in e.note
 
 
 def test_alert_activity_notified_days_after_its_start_is_unnotified(w: World) -> None:
@@ -391,8 +392,11 @@ def test_undercount_threshold_at_and_just_below(
     w.observe("north-2", "south-1", T0 + DAY_MS, activity="at", **n(field, figure))
     w.observe("north-2", "south-1", T0 + DAY_MS, activity="below", **n(field, figure - 1))
     ev = w.evaluate(LATER)
-    assert rules(ev) == ["undercounted_notification"]
-    assert f"({figure} " in ev[0].note
+    assert f"({figure} " in one(ev, "undercounted_notification").note
+    # the understated notification earns nothing; the other, when notifiable, stays timely
+    timely = [e for e in ev if e.rule == "notification_on_time"]
+    assert len(timely) == (1 if figure >= 13_000 or (field, notified) == ("tanks", 250) else 0)
+    assert all("'below'" in e.note for e in timely)
 
 
 def test_counts_above_the_notification_without_a_new_threshold_are_not_undercounted(
@@ -400,7 +404,7 @@ def test_counts_above_the_notification_without_a_new_threshold_are_not_undercoun
 ) -> None:
     w.notify("south-1", ON_TIME, troops=14_000, observers=True)
     w.observe("north-2", "south-1", T0 + DAY_MS, troops=19_000)
-    assert w.evaluate(LATER) == []
+    assert rules(w.evaluate(LATER)) == ["notification_on_time"]
 
 
 @pytest.mark.parametrize(
@@ -570,7 +574,7 @@ def test_inspection_consistent(w: World) -> None:
         "north-1", q, "south-1", T0 + 2 * DAY_MS, troops=12_600, tanks=250, verdict="consistent"
     )
     ev = w.evaluate(LATER)
-    assert rules(ev) == ["inspection_accepted", "inspection_consistent"]
+    assert rules(ev) == ["notification_on_time", "inspection_accepted", "inspection_consistent"]
     e = one(ev, "inspection_consistent")
     assert e.weight == 0.70 and e.verifiable
     assert e.entries == (n.id_hex, r.id_hex, q.id_hex, a.id_hex)
@@ -786,6 +790,7 @@ def test_default_weights_follow_the_domain_table() -> None:
         0.70,
         0.10,
         0.70,
+        0.70,  # notification_on_time: DESIGN 8's timely notifications, [064] like the exchange
         -1.0,
     ]
 
@@ -858,3 +863,16 @@ def test_parsed_bodies_give_the_same_evidence() -> None:
     expected = evaluate(entries, now)
     assert len(expected) > 100
     assert evaluate((), now, parsed=parsed) == expected
+
+
+def test_a_timely_notification_is_cooperation_unless_verification_refutes_it(w: World) -> None:
+    kept = w.notify("south-1", ON_TIME, activity="kept", troops=12_500, observers=True)
+    w.notify("south-1", ON_TIME, activity="late", troops=12_500, observers=True)  # 42 d: on time
+    w.notify("south-1", ON_TIME + DAY_MS, activity="too late", troops=12_500, observers=True)
+    w.notify("south-1", ON_TIME, activity="small", troops=5_000)  # not notifiable: no credit
+    w.observe("north-2", "south-1", T0 + DAY_MS, activity="late", troops=13_500)  # refutes it
+    ev = w.evaluate(LATER)
+    timely = [e for e in ev if e.rule == "notification_on_time"]
+    assert [e.entries for e in timely] == [(kept.id_hex,)]
+    assert timely[0].weight == 0.70 and timely[0].verifiable and timely[0].sources == ()
+    assert "42 days before its start" in timely[0].note

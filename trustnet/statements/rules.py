@@ -81,6 +81,9 @@ class RuleWeights:
     inspection_consistent: float = +0.70  # [064] share information
     consultation_answered: float = +0.10  # [040] consult
     annual_exchange_on_time: float = +0.70  # [064]
+    # Not in DOMAIN.md's table; DESIGN 8 names timely notifications as cooperation. A
+    # notification is shared information like the annual exchange: [064] too.
+    notification_on_time: float = +0.70  # [064]
     equivocation: float = -1.0  # distrust: compliance fully negative
 
     @classmethod
@@ -580,6 +583,29 @@ def _own_notifications(ix: _Index, w: RuleWeights) -> Iterator[Evidence]:
             )
 
 
+def _timely_notifications(ix: _Index, w: RuleWeights, refuted: set[str]) -> Iterator[Evidence]:
+    """DESIGN 8: a notifiable activity notified in time (VD11 para 38-40) is cooperation,
+    unless what others found shows the notification understated it: a notification that
+    verification refutes earns nothing."""
+    fig = ix.fig
+    for n in ix.notifications:
+        nb = n.body
+        if n.id in refuted or not is_notifiable(nb, fig) or not notice_ok(nb, n.ts, fig):
+            continue
+        ahead = ("at its start" if nb.type == "alert"
+                 else f"{days_of_notice(nb, n.ts):.0f} days before its start on {_date(nb.start)}")
+        yield Evidence(
+            n.author,
+            "notification_on_time",
+            w.notification_on_time,
+            n.ts,
+            (n.id,),
+            (),
+            f"notified {nb.type} {nb.activity!r} ({_fmt_counts(nb)}) in {nb.area} {ahead}",
+            True,
+        )
+
+
 def _consultations(ix: _Index, now_ms: int, w: RuleWeights) -> Iterator[Evidence]:
     """VD11 para 16: a request for explanation is answered within 48 hours."""
     limit = ix.fig.consultation_answer_hours * HOUR_MS
@@ -793,9 +819,12 @@ def evaluate(
     as a caller that holds them passes them to save parsing them again.
     """
     ix = _Index(entries, figures, parsed)
+    findings = list(_findings_evidence(ix, weights))
+    refuted = {ev.entries[0] for ev in findings if ev.rule == "undercounted_notification"}
     out = [
-        *_findings_evidence(ix, weights),
+        *findings,
         *_own_notifications(ix, weights),
+        *_timely_notifications(ix, weights, refuted),
         *_consultations(ix, now_ms, weights),
         *_inspections(ix, now_ms, weights),
         *_consistent_reports(ix, weights),
