@@ -522,7 +522,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("publish", cmd_publish, "sign and append a statement to the node's log")
     p.add_argument("dir", metavar="DIR")
-    p.add_argument("kind", metavar="KIND", help="statement kind, e.g. notification (see DOMAIN.md)")
+    from trustnet.statements import KINDS
+
+    p.add_argument("kind", metavar="KIND", help="statement kind: " + ", ".join(KINDS))
     p.add_argument("--body", required=True, metavar="JSON",
                    help="the statement body as a JSON object, @FILE, or @- for stdin")
     p.add_argument("--ts", type=int, help="timestamp in ms (default: now)")
