@@ -4,8 +4,9 @@
 feeds new entries to the belief engine and the suspicion view; readers get a
 snapshot that is recomputed only when the store changed or time moved on.
 Suspicion uses the beliefs' verified view as its verification: evidence the
-verified view counts is verified (1.0); other evidence counts as far as the web
-of trust believes it, at most half (one reliable but unconfirmed source).
+verified view counts is verified (1.0); other evidence counts half as far as the
+web of trust believes it (a fully believed but unconfirmed claim counts 0.5), so
+each node weighs the same claim by its own trust in those who make it.
 `as_of` recomputes both from the entries published up to a moment: the
 testbed's time series, and a way to ask "what did this node think then?".
 """
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from trustnet.config import NodeConfig
     from trustnet.daemon import Daemon
 
-UNVERIFIED_CAP = 0.5  # an unconfirmed claim counts at most as half a verified one
+UNVERIFIED_CAP = 0.5  # an unconfirmed claim counts half as much as it is believed, at most
 MAX_SAMPLES = 2000
 
 
@@ -75,7 +76,7 @@ def _verification_by_party(beliefs: Beliefs) -> dict[str, PartyTable]:
         table: PartyTable = {}
         for rule, first, cred, _verified in belief.raw.facts():
             key = (rule, first if first is not None else rule)
-            table[key] = max(table.get(key, 0.0), min(UNVERIFIED_CAP, cred))
+            table[key] = max(table.get(key, 0.0), UNVERIFIED_CAP * cred)
         for rule, first, _cred, verified in belief.verified.facts():
             if verified:
                 table[(rule, first if first is not None else rule)] = 1.0
