@@ -413,3 +413,26 @@ def test_drivers_still_decompose_the_drift_with_refusals(spent: bool) -> None:
     total = sum(d.contribution for d in r.drivers)
     assert total - params.restraint * r.x == pytest.approx(drift, rel=1e-9)
     assert (r.restraint == params.restraint) is spent
+
+
+def test_revise_equals_a_fresh_estimator_fed_the_final_signals() -> None:
+    import dataclasses
+    import random
+
+    rng = random.Random(11)
+    sigs = hostile_week() + verified_cooperation(8.0) + [refusal(9.0)]
+    sigs += [Signal(P, at(rng.uniform(0, 40)), rng.choice(["threat", "hostility", "cooperation"]),
+                    rng.choice([0.2, 0.4, 0.7]), rng.choice([0.0, 0.5, 1.0]), f"x{i}", "r")
+             for i in range(40)]
+    est = estimator(sigs)
+    est.report(P, at(45))  # the cursor moves on, history grows: revise must rewind both
+    final = list(sigs)
+    for _ in range(5):
+        old = rng.sample(final, 3)
+        new = [dataclasses.replace(s, verification=1.0 - s.verification) for s in old]
+        est.revise(P, old, new)
+        final = [s for s in final if s not in old] + new
+    fresh = estimator(sorted(final, key=Signal.sort_key))
+    assert est.report(P, at(60)).to_json() == fresh.report(P, at(60)).to_json()
+    est.revise(P, final, [])
+    assert P not in est.parties()

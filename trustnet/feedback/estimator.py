@@ -460,6 +460,53 @@ class SuspicionEstimator:
         self._record(pt, sig.at, _level(x))
         return _Snap(sig.at, x, y, g, h, c, gp)
 
+    def revise(self, party: str, retract: Iterable[Signal], add: Iterable[Signal]) -> None:
+        """Take signals back and add others for one party, replaying its state once, from
+        the earliest change (a verification or weight that changed rewrites the past).
+
+        The result is what a fresh estimator fed the remaining signals gives: the state
+        at a time depends only on the set of signals up to it (module docstring).
+        """
+        pt = self._parties.get(party)
+        kept = set(retract) & set(add)  # taken back and given again: nothing changes
+        gone = [sig for sig in retract if pt is not None and sig in pt.seen and sig not in kept]
+        new = [sig for sig in add if sig.party == party and party != self.self_id
+               and (pt is None or sig not in pt.seen) and sig not in kept]
+        if not gone and not new:
+            return
+        if pt is None:
+            pt = self._parties[party] = _Party()
+        start = len(pt.signals)
+        for sig in gone:
+            pt.seen.discard(sig)
+            i = bisect.bisect_left(pt.keys, sig.sort_key())
+            while pt.signals[i] != sig:  # equal keys: find this very signal
+                i += 1
+            del pt.keys[i], pt.signals[i], pt.gains[i]
+            start = min(start, i)
+        for sig in new:
+            pt.seen.add(sig)
+            key = sig.sort_key()
+            i = bisect.bisect_right(pt.keys, key)
+            pt.keys.insert(i, key)
+            pt.signals.insert(i, sig)
+            pt.gains.insert(i, self._gain(sig.verification))
+            start = min(start, i)
+        if not pt.signals:
+            del self._parties[party]
+            return
+        earliest = min(sig.at for sig in (*gone, *new))
+        del pt.snaps[start:]
+        base = pt.snaps[-1] if pt.snaps else None
+        cut = base.t if base is not None else earliest - 1
+        while pt.history and pt.history[-1][0] > cut:
+            pt.history.pop()
+        for j in range(start, len(pt.signals)):
+            base = self._apply(base, pt.signals[j], pt.gains[j], pt)
+            pt.snaps.append(base)
+        last = pt.snaps[-1]
+        pt.cur_t, pt.cur_x, pt.cur_y = last.t, last.x, last.y
+
     def observe_many(self, signals: Iterable[Signal]) -> int:
         """Apply signals in time order (cheapest); returns how many were new."""
         return sum(self.observe(s) for s in sorted(signals, key=Signal.sort_key))

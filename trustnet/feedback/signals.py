@@ -454,17 +454,21 @@ class SuspicionView:
         # estimator has; parties are independent, the others keep their state.
         new: list[Signal] = []
         rebuilt = False
+        fed_now = 0  # signals fed through revisions
         for party in sorted(dirty):
             want = sorted([*self._ev_signals.get(party, ()), *self._host_by.get(party, ())],
                           key=Signal.sort_key)
             wanted = set(want)
             fed = self._fed_by.get(party, set())
-            if fed - wanted:
-                # The past changed for this party: it starts again (the estimator cannot
-                # take a signal back).
+            gone = fed - wanted
+            if gone:
+                # The past changed for this party: its signals are revised, and its state
+                # replayed once from the earliest change (the rest of its past is kept).
                 rebuilt = True
-                self._est.forget(party)
-                fed = set()
+                revised = [s for s in want if s not in fed]
+                self._est.revise(party, gone, revised)
+                fed_now += len(revised)
+                fed = wanted
             new.extend(s for s in want if s not in fed)
             if wanted:
                 self._fed_by[party] = wanted
@@ -473,7 +477,7 @@ class SuspicionView:
         if rebuilt:
             self.rebuilds += 1
         self._est.observe_many(new)
-        return len(new)
+        return fed_now + len(new)
 
     def _take_sources(
         self, sources: Mapping[str, tuple[int | None, list[Evidence]]]
