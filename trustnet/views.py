@@ -67,21 +67,37 @@ class Settings:
 PartyTable = dict[tuple[str, str], float]
 
 
-def _verification_by_party(beliefs: Beliefs) -> dict[str, PartyTable]:
-    """party -> (rule, first entry) -> how verified that fact is, from the belief views."""
+TableCache = dict[str, tuple[object, object, PartyTable]]
+
+
+def _verification_by_party(beliefs: Beliefs, cache: TableCache | None = None) -> dict[str, PartyTable]:
+    """party -> (rule, first entry) -> how verified that fact is, from the belief views.
+
+    `cache` (kept by a caller that asks after every snapshot): a party's table is reused
+    while the belief engine hands out the very same view objects for it (unchanged).
+    """
     out: dict[str, PartyTable] = {}
-    # View.facts() reads (rule, first entry, credibility, verified) without making the
-    # contributions: a snapshot's views hold tens of thousands of them.
+    used: TableCache = {}
     for pid, belief in beliefs.parties.items():
-        table: PartyTable = {}
-        for rule, first, cred, _verified in belief.raw.facts():
-            key = (rule, first if first is not None else rule)
-            table[key] = max(table.get(key, 0.0), UNVERIFIED_CAP * cred)
-        for rule, first, _cred, verified in belief.verified.facts():
-            if verified:
-                table[(rule, first if first is not None else rule)] = 1.0
+        hit = cache.get(pid) if cache is not None else None
+        if hit is not None and hit[0] is belief.raw and hit[1] is belief.verified:
+            table = hit[2]
+        else:
+            table = {}
+            # View.facts() reads (rule, first entry, credibility, verified) without making
+            # the contributions: a snapshot's views hold tens of thousands of them.
+            for rule, first, cred, _verified in belief.raw.facts():
+                key = (rule, first if first is not None else rule)
+                table[key] = max(table.get(key, 0.0), UNVERIFIED_CAP * cred)
+            for rule, first, _cred, verified in belief.verified.facts():
+                if verified:
+                    table[(rule, first if first is not None else rule)] = 1.0
+        used[pid] = (belief.raw, belief.verified, table)
         if table:
             out[pid] = table
+    if cache is not None:
+        cache.clear()
+        cache.update(used)
     return out
 
 
@@ -100,6 +116,7 @@ class NodeViews:
         self._cursor = 0
         self._forks_seen = 0
         self._beliefs: Beliefs | None = None
+        self._tables: TableCache = {}
         self._key: tuple[int, int, int] | None = None
 
     def _new_engine(self) -> BeliefEngine:
@@ -135,7 +152,7 @@ class NodeViews:
         key = (self._cursor, self._forks_seen, now // 60_000)
         if key != self._key or self._beliefs is None:
             self._beliefs = self._engine.snapshot(now)
-            tables = _verification_by_party(self._beliefs)
+            tables = _verification_by_party(self._beliefs, self._tables)
             self._suspicion.verification = _lookup_by_party(tables)
             # The engine holds the rules' evidence per party, stamped: no second evaluation
             # here, and only the parties whose evidence or verification changed are redone.
