@@ -93,21 +93,9 @@ class World(BaseWorld):
         }
         return self.post(name, "observation", body, ts)
 
-    def consult(self, name: str, subject: str, ts: int) -> Entry:
-        body = {"subject": self.party(subject), "concern": "large concentration", "area": AREA}
-        return self.post(name, "consultation_request", body, ts)
-
-    def reply(self, name: str, request: Entry, ts: int) -> Entry:
-        body = {"request": request.id_hex, "explanation": "below threshold"}
-        return self.post(name, "consultation_reply", body, ts)
-
     def inspect(self, name: str, host: str, ts: int, area: str = AREA) -> Entry:
         body = {"host": self.party(host), "area": area, "grounds": "observed build-up"}
         return self.post(name, "inspection_request", body, ts)
-
-    def respond(self, name: str, request: Entry, ts: int, accept: bool) -> Entry:
-        body = {"request": request.id_hex, "accept": accept, "reason": "" if accept else "no"}
-        return self.post(name, "inspection_response", body, ts)
 
     def report(self, name: str, request: Entry, host: str, ts: int, *, troops: int, tanks: int,
                verdict: str, activity: str | None = None) -> Entry:
@@ -124,17 +112,6 @@ class World(BaseWorld):
         if activity is not None:
             body["activity"] = activity
         return self.post(name, "inspection_report", body, ts)
-
-    def attest(self, name: str, subject: Entry, ts: int, verdict: str = "confirm") -> Entry:
-        body = {
-            "subject": subject.id_hex,
-            "verdict": verdict,
-            "method": "inspection",
-            "confidence": 900,
-            "evidence": [DIGEST],
-            "note": "",
-        }
-        return self.post(name, "attestation", body, ts)
 
     def beliefs(self, viewer: str, now: int = NOW, **kw: Any) -> Beliefs:
         return compute_beliefs(self.entries, self.party(viewer), now, **kw)

@@ -8,6 +8,9 @@ from typing import Any
 from trustnet.identity import Identity
 from trustnet.log import Entry, sign_entry
 
+AREA = "Southern Plain"
+DIGEST = "ab" * 32
+
 
 class World:
     """Parties by name (deterministic keys), each with its own chain; every entry kept in order."""
@@ -34,3 +37,26 @@ class World:
         self.heads[name] = (seq + 1, e.id)
         self.entries.append(e)
         return e
+
+    def consult(self, name: str, subject: str, ts: int) -> Entry:
+        body = {"subject": self.party(subject), "concern": "large concentration", "area": AREA}
+        return self.post(name, "consultation_request", body, ts)
+
+    def reply(self, name: str, request: Entry, ts: int) -> Entry:
+        body = {"request": request.id_hex, "explanation": "below threshold"}
+        return self.post(name, "consultation_reply", body, ts)
+
+    def respond(self, name: str, request: Entry, ts: int, accept: bool) -> Entry:
+        body = {"request": request.id_hex, "accept": accept, "reason": "" if accept else "no"}
+        return self.post(name, "inspection_response", body, ts)
+
+    def attest(self, name: str, subject: Entry, ts: int, verdict: str = "confirm") -> Entry:
+        body = {
+            "subject": subject.id_hex,
+            "verdict": verdict,
+            "method": "inspection",
+            "confidence": 900,
+            "evidence": [DIGEST],
+            "note": "",
+        }
+        return self.post(name, "attestation", body, ts)
