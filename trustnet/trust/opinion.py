@@ -149,7 +149,8 @@ def cumulative_fuse(*opinions: Opinion) -> Opinion:
     u = u_min / den
     # Base rate weighted by each source's evidence share w_i (1 - u_i) (book eq. for a);
     # when every input is vacuous, the plain mean of the base rates.
-    ev = [wi * (1.0 - o.u) for wi, o in zip(w, opinions, strict=True)]
+    # b + d, not 1 - u: near-vacuous inputs would lose their evidence to cancellation.
+    ev = [wi * (o.b + o.d) for wi, o in zip(w, opinions, strict=True)]
     ev_total = math.fsum(ev)
     if ev_total > 0.0:
         a = math.fsum(e * o.a for e, o in zip(ev, opinions, strict=True)) / ev_total
