@@ -129,23 +129,41 @@ def _dogmatic_mean(opinions: tuple[Opinion, ...]) -> Opinion:
     return Opinion._normalised(b, 1.0 - b, 0.0, a)
 
 
-def cumulative_fuse(*opinions: Opinion) -> Opinion:
-    """Aleatory cumulative fusion of independent sources (Jøsang 2016, §12.3, multi-source)."""
+def _trivial(opinions: tuple[Opinion, ...]) -> Opinion | None:
+    """The fusion of no opinion, one opinion, or opinions some of which are dogmatic."""
     if not opinions:
         return Opinion.vacuous()
     if len(opinions) == 1:
         return opinions[0]
     if any(o.is_dogmatic for o in opinions):
         return _dogmatic_mean(opinions)
+    return None
+
+
+def _scaled(opinions: tuple[Opinion, ...]) -> tuple[int, float, list[float]]:
+    """(N, u_min, w_i = u_min / u_i): the book's products of uncertainties, divided by
+    Π u / u_min so that many sources cannot underflow."""
+    u_min = min(o.u for o in opinions)
+    return len(opinions), u_min, [u_min / o.u for o in opinions]
+
+
+def _weighted_bd(w: list[float], opinions: tuple[Opinion, ...], den: float) -> tuple[float, float]:
+    b = math.fsum(wi * o.b for wi, o in zip(w, opinions, strict=True)) / den
+    d = math.fsum(wi * o.d for wi, o in zip(w, opinions, strict=True)) / den
+    return b, d
+
+
+def cumulative_fuse(*opinions: Opinion) -> Opinion:
+    """Aleatory cumulative fusion of independent sources (Jøsang 2016, §12.3, multi-source)."""
+    trivial = _trivial(opinions)
+    if trivial is not None:
+        return trivial
     # Book form: b = Σ b_i Π_{j≠i} u_j / (Σ_i Π_{j≠i} u_j - (N-1) Π u_j), likewise u.
     # Dividing numerator and denominator by Π u / u_min gives weights w_i = u_min/u_i
     # in (0, 1], one of them 1: no underflow for many sources, and denominator >= 1.
-    n = len(opinions)
-    u_min = min(o.u for o in opinions)
-    w = [u_min / o.u for o in opinions]
+    n, u_min, w = _scaled(opinions)
     den = math.fsum(w) - (n - 1) * u_min
-    b = math.fsum(wi * o.b for wi, o in zip(w, opinions, strict=True)) / den
-    d = math.fsum(wi * o.d for wi, o in zip(w, opinions, strict=True)) / den
+    b, d = _weighted_bd(w, opinions, den)
     u = u_min / den
     # Base rate weighted by each source's evidence share w_i (1 - u_i) (book eq. for a);
     # when every input is vacuous, the plain mean of the base rates.
@@ -161,22 +179,16 @@ def cumulative_fuse(*opinions: Opinion) -> Opinion:
 
 def averaging_fuse(*opinions: Opinion) -> Opinion:
     """Averaging fusion of dependent (same-origin) sources (Jøsang 2016, §12.5, multi-source)."""
-    if not opinions:
-        return Opinion.vacuous()
-    if len(opinions) == 1:
-        return opinions[0]
-    if any(o.is_dogmatic for o in opinions):
-        return _dogmatic_mean(opinions)
+    trivial = _trivial(opinions)
+    if trivial is not None:
+        return trivial
     # Book form: b = Σ b_i Π_{j≠i} u_j / Σ_i Π_{j≠i} u_j, u = N Π u / Σ_i Π_{j≠i} u_j,
     # a = mean of a_i; scaled by u_min / Π u as in cumulative_fuse.
     # Averaging is idempotent but NOT associative, and the vacuous opinion is not
     # neutral here (it averages the evidence down): the book's definition, kept as is.
-    n = len(opinions)
-    u_min = min(o.u for o in opinions)
-    w = [u_min / o.u for o in opinions]
+    n, u_min, w = _scaled(opinions)
     den = math.fsum(w)
-    b = math.fsum(wi * o.b for wi, o in zip(w, opinions, strict=True)) / den
-    d = math.fsum(wi * o.d for wi, o in zip(w, opinions, strict=True)) / den
+    b, d = _weighted_bd(w, opinions, den)
     u = n * u_min / den
     a = math.fsum(o.a for o in opinions) / n
     return Opinion._normalised(b, d, u, a)
