@@ -169,9 +169,10 @@ def cumulative_fuse(*opinions: Opinion) -> Opinion:
     # when every input is vacuous, the plain mean of the base rates.
     # b + d, not 1 - u: near-vacuous inputs would lose their evidence to cancellation.
     ev = [wi * (o.b + o.d) for wi, o in zip(w, opinions, strict=True)]
-    ev_total = math.fsum(ev)
-    if ev_total > 0.0:
-        a = math.fsum(e * o.a for e, o in zip(ev, opinions, strict=True)) / ev_total
+    ev_max = max(ev)
+    if ev_max > 0.0:
+        ev = [e / ev_max for e in ev]  # relative shares: no underflow however small
+        a = math.fsum(e * o.a for e, o in zip(ev, opinions, strict=True)) / math.fsum(ev)
     else:
         a = math.fsum(o.a for o in opinions) / n
     return Opinion._normalised(b, d, u, a)
