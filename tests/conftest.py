@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from trustnet.identity import Identity
 from trustnet.log import Entry, sign_entry
+
+# Property tests explore a fixed, seeded sequence of examples: a run in CI is the run
+# a developer saw (set HYPOTHESIS_PROFILE=explore locally to search afresh).
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.register_profile("explore", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 T0 = 1_790_000_000_000  # 2026-09-21, a fixed "now" for tests
 
