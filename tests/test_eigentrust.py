@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 import networkx as nx
@@ -204,14 +205,18 @@ def test_sybils_gain_nothing_without_an_attack_edge() -> None:
 # --- the benchmark module -----------------------------------------------------------
 
 
-def test_benchmark_runs_small_and_agrees() -> None:
+def test_benchmark_runs_small_and_agrees(capsys: pytest.CaptureFixture[str]) -> None:
     from trustnet.bench.trust import main, run
 
     result = run(n=300, m=2000, seed=3, repeat=1)
-    assert set(result) == {"n", "m", "eigentrust_s", "networkx_s", "speedup", "max_abs_diff"}
+    assert set(result) == {"n", "m", "eigentrust_s", "networkx_s", "speedup", "ratio",
+                           "max_abs_diff"}
+    assert result["ratio"] == result["speedup"]
     assert result["n"] == 300 and result["m"] == 2000
     assert result["max_abs_diff"] <= 1e-8
     assert main(["--n", "200", "--m", "1000", "--json"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert json.loads(out[-1])["ratio"] > 0
 
 
 @pytest.mark.parametrize(
