@@ -2,12 +2,13 @@
 
 Synchronous, deterministic, discrete rounds; no asyncio, no sockets. Every node is the
 real sans-IO `GossipProtocol` over its own real `Store(None)` (in-memory SQLite) with
-its own seeded `random.Random`; the clock advances one tick interval per round.
+its own seeded `random.Random`; the virtual clock advances one round interval per round.
 
-A round: publishes (round 0 only), then every node gets `Tick`, then the round's
-requests are delivered in FIFO order. Each request is encoded and decoded with the
-wire codec (`messages.encode` / `decode_request` / `decode_reply`), so every byte is
-counted exactly; the signed-request headers are counted at their fixed size
+A round: nodes leave and return (churn); the requests still in flight from the last
+round are delivered; then every online node gets `Tick` and the requests it makes are
+delivered, in FIFO order. Each request is encoded and decoded with the wire codec
+(`messages.encode` / `decode_request` / `decode_reply`), so every byte is counted
+exactly; the signed-request headers are counted at their fixed size
 (`AUTH_HEADER_BYTES`) but not computed (an Ed25519 signature and check per request
 would not change what the protocol does). The receiver applies the node's checks that
 change behaviour (graylist, size, per-peer rate limit, decoding: `Node.handle_gossip`
@@ -18,25 +19,55 @@ Two latency models, because "round" means two things:
 - `hop` (default): the synchronous rounds of the epidemic literature. A request and
   its reply complete within the round (one RPC), but any request made in reaction to
   a message (an eager push onward, a fetch after a heads reply) leaves in the next
-  round. One hop per round: log3(N) is the depth of a fanout-3 push tree.
+  round. One hop per round: log3(N) is the depth of a fanout-3 push tree. Requests in
+  flight are delivered before the ticks, so a reply is never older than the 30 s
+  request timeout however long the round interval is.
 - `drain`: a tick interval much longer than network latency (the deployed default:
   ticks of 1 s, loopback or LAN latency). Requests made in reaction are delivered in
   the same round until nothing is in flight, so the eager-push cascade completes in
   the round it starts and later rounds measure anti-entropy alone.
 
+What the options model (docs/sim.md has the measured figures):
+- round interval (`--round-interval`, default 1 s): the nodes' tick interval and the
+  virtual time each round advances. Every timer of the protocol runs on it: contact
+  back-off after a failure (1 s doubling to 30 s), request timeout (30 s), graylist
+  cool-down and score half-life (10 min), token-bucket rate limits, the 10-minute age
+  beyond which a fetched entry is no longer pushed on. A clean run takes the same
+  rounds whatever the interval (only `virtual_seconds` scales); runs with loss, churn
+  or byzantine nodes do not.
+- loss (`--loss`, alias `--drop-rate`): each request is lost with that probability
+  before it reaches the receiver (as `MemoryNetwork` does), and the sender learns it
+  at once (`RequestFailed("dropped")`, like a reset connection, not a 30 s timeout).
+- churn (`--churn F`, `--downtime D`): at the start of each round a fraction F of the
+  nodes then online go offline, each for a geometric number of rounds of mean D
+  (seeded). An offline node neither ticks nor answers: requests to it fail at once
+  (`unreachable`, like a drop); requests it had in flight still arrive, but their
+  replies are lost (its protocol times them out after it returns). It keeps its store
+  and state, and catches up by anti-entropy when it is back. With F*D small the
+  steady offline share is F*D / (1 + F*D).
+- byzantine (`--byzantine F`, `--byzantine-mode`): a fraction F of the nodes (never a
+  publisher) run no protocol: they never tick, forward or store anything, and answer
+  by their behaviour ("mixed" gives them silent, forge and garbage in turn):
+  - silent: a black hole that looks honest: `InSync` to every digest, an empty
+    `PushAck` to every push, nothing to fetches. Peer scoring cannot see it;
+  - forge: claims authors it does not have (a `Heads` reply to every digest) and serves
+    them as entries with broken signatures; each round it also pushes those to
+    `fanout` peers. Honest nodes reject them (`bad_signature`) and graylist it, by URL
+    (fetch replies) and by node id (its pushes);
+  - garbage: answers every request with bytes that are not msgpack, and each round
+    sends such bodies to `fanout` peers (`bad_message`: URL and node id again).
+  Byzantine nodes are not counted in `reached` and need not hold anything.
+
+Dissemination: `publishers` honest nodes (chosen by the seeded RNG) each sign one new
+entry at round 0 (`Store.append_own`, then `LocalEntry`). `reached` = honest nodes,
+online or not (an offline node keeps its store), holding every one of them; rounds to
+all = how many rounds ran until that was every honest node. After that the network is
+run until it is quiet (nothing deferred, all honest digests equal), then
+`in_sync_rounds` more rounds are measured: anti-entropy bytes per node per round, which
+DESIGN 11 wants O(1) — the same whatever the number of nodes or authors.
+
 The network may start holding `authors` other authors' entries (in sync): the heads
 map an anti-entropy mismatch exchanges grows with them.
-
-Dissemination: `publishers` nodes (chosen by the seeded RNG) each sign one new entry
-at round 0 (`Store.append_own`, then `LocalEntry`). Rounds to all = how many rounds
-ran until every node held every one of them. After that the network is run until it
-is quiet (nothing deferred, all digests equal), then `in_sync_rounds` more rounds are
-measured: anti-entropy bytes per node per round, which DESIGN 11 wants O(1) — the
-same whatever the number of nodes or authors.
-
-Drops: each request is lost with probability `drop_rate` before it reaches the
-receiver (as `MemoryNetwork` does), and the sender learns it at once
-(`RequestFailed("dropped")`, like a reset connection rather than a 30 s timeout).
 """
 
 from __future__ import annotations
@@ -47,7 +78,9 @@ import json
 import math
 import random
 import resource
+import statistics
 import sys
+import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -72,12 +105,19 @@ from trustnet.transport.auth import HEADER_NODE, HEADER_SIGNATURE, HEADER_TIME
 
 Mode = Literal["hop", "drain"]
 MODES: tuple[Mode, ...] = ("hop", "drain")
+Behaviour = Literal["silent", "forge", "garbage"]
+BEHAVIOURS: tuple[Behaviour, ...] = ("silent", "forge", "garbage")
+ByzantineMode = Literal["mixed", "silent", "forge", "garbage"]
+BYZANTINE_MODES: tuple[ByzantineMode, ...] = ("mixed", "silent", "forge", "garbage")
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z: virtual time starts here
 # The three X-Trustnet-* headers of a signed request: 64 hex node id, 13-digit ms time,
 # 128 hex signature (transport/auth.py), counted as names plus values like MemoryNetwork.
 AUTH_HEADER_BYTES = len(HEADER_NODE) + 64 + len(HEADER_TIME) + 13 + len(HEADER_SIGNATURE) + 128
 _DELIVERIES_PER_NODE = 256  # bound on deliveries per node per round (the protocols go quiet)
+_FORGED_PER_NODE = 4  # forged entries a forging node serves: 4 x bad_signature (25) = 100
+# 0xc1 is the one byte msgpack never uses: any decoder fails on it (`bad_message`).
+_GARBAGE = b"\xc1" + b"trustnet-sim garbage"
 
 
 class SimError(TrustnetError):
@@ -95,29 +135,56 @@ class SimConfig:
     fanout: int = 3
     max_rounds: int = 100  # rounds allowed for dissemination
     seed: int = 1
-    publishers: int = 1  # nodes that each sign one new entry at round 0 (= new authors)
+    publishers: int = 1  # honest nodes that each sign one new entry at round 0 (= new authors)
     authors: int = 0  # authors (one entry each) every node already holds at the start
-    drop_rate: float = 0.0
+    drop_rate: float = 0.0  # message loss: each request lost with this probability
     mode: Mode = "hop"
     in_sync_rounds: int = 10  # rounds measured once in sync (10: one peer exchange each)
     settle_rounds: int = 20  # rounds allowed, after dissemination, to become quiet
-    tick_ms: int = 1000
+    tick_ms: int = 1000  # the round interval: virtual time per round, the nodes' tick
+    churn: float = 0.0  # share of the online nodes that go offline at each round's start
+    downtime: float = 5.0  # mean rounds an offline node stays away (geometric, >= 1)
+    byzantine: float = 0.0  # share of the nodes that are byzantine
+    byzantine_mode: ByzantineMode = "mixed"
 
     def __post_init__(self) -> None:
         if self.nodes < 2 or not 1 <= self.peers < self.nodes:
             raise ConfigError("sim: nodes >= 2 and 1 <= peers < nodes")
-        if not 1 <= self.publishers <= self.nodes or self.authors < 0:
-            raise ConfigError("sim: 1 <= publishers <= nodes and authors >= 0")
+        if not 0.0 <= self.byzantine < 1.0:
+            raise ConfigError("sim: 0 <= byzantine < 1")
+        if self.byzantine_mode not in BYZANTINE_MODES:
+            raise ConfigError(f"sim: byzantine_mode must be one of {', '.join(BYZANTINE_MODES)}")
+        if not 1 <= self.publishers <= self.honest or self.authors < 0:
+            raise ConfigError("sim: 1 <= publishers <= honest nodes and authors >= 0")
         if not 0.0 <= self.drop_rate < 1.0:
-            raise ConfigError("sim: 0 <= drop_rate < 1")
+            raise ConfigError("sim: 0 <= loss (drop_rate) < 1")
+        if not 0.0 <= self.churn < 1.0 or self.downtime < 1.0:
+            raise ConfigError("sim: 0 <= churn < 1 and downtime >= 1 round")
         if self.mode not in MODES:
             raise ConfigError(f"sim: mode must be one of {', '.join(MODES)}")
         if self.fanout < 1 or self.max_rounds < 1 or self.in_sync_rounds < 1 or self.tick_ms < 1:
-            raise ConfigError("sim: fanout, rounds, in_sync_rounds and tick_ms must be >= 1")
+            raise ConfigError("sim: fanout, rounds, in_sync_rounds and the round interval "
+                              "(ms) must be >= 1")
 
     def gossip(self) -> GossipConfig:
-        """The protocol settings every simulated node runs: the defaults but the fanout."""
+        """The protocol settings every simulated node runs: the defaults but the fanout and
+        the tick interval (the round interval)."""
         return GossipConfig(fanout=self.fanout, tick_interval_s=self.tick_ms / 1000)
+
+    @property
+    def byzantine_count(self) -> int:
+        """How many nodes are byzantine."""
+        return round(self.byzantine * self.nodes)
+
+    @property
+    def honest(self) -> int:
+        """How many nodes run the protocol honestly."""
+        return self.nodes - self.byzantine_count
+
+    @property
+    def round_interval_s(self) -> float:
+        """Virtual seconds per round."""
+        return self.tick_ms / 1000
 
     @property
     def bound(self) -> float:
@@ -130,12 +197,14 @@ class RoundStats:
     """Traffic of one round and who holds the new entries at its end."""
 
     round: int
-    holders: int  # nodes holding every published entry
+    holders: int  # honest nodes (online or not) holding every published entry
     requests: int
     bytes: int  # request and reply bodies
     header_bytes: int
-    failures: int  # dropped or refused requests
+    failures: int  # dropped, unreachable or refused requests
     deferred: int  # requests left for the next round (hop mode)
+    online: int  # nodes online during the round
+    missing_online: int  # honest online nodes lacking an entry (churn: the rest are away)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,33 +221,87 @@ class InSync:
 
 
 @dataclass(frozen=True, slots=True)
+class Graylisting:
+    """Who graylists whom at the end of the run (URL or node-id record, cool-down running)."""
+
+    byzantine: int  # byzantine nodes
+    graylisted: int  # byzantine nodes graylisted by at least one honest node
+    by_min: int  # honest nodes graylisting a byzantine node: least, median, mean, most
+    by_median: float
+    by_mean: float
+    by_max: int
+    by_behaviour: dict[str, dict[str, float]]  # behaviour -> nodes, graylisted, by_mean
+    honest_pairs: int  # (honest, honest) graylistings: false positives of the scoring
+    decisions: int  # graylisting decisions honest nodes took during the run
+
+
+@dataclass(frozen=True, slots=True)
 class SimResult:
     """What a run measured."""
 
     config: SimConfig
-    rounds_to_all: int | None  # None: not every node held every entry within max_rounds
+    rounds_to_all: int | None  # None: not every honest node held every entry in max_rounds
     bound: float
     within_bound: bool
     rounds: tuple[RoundStats, ...]
     in_sync: InSync | None
-    requests: int  # during dissemination (rounds_to_all rounds)
+    requests: int  # during dissemination (rounds_to_all rounds, or every round run)
     bytes: int
     header_bytes: int
+    failures: int
+    reached: int  # honest nodes holding every published entry at the end
+    online: int  # nodes online at the end
+    reached_online: int  # honest nodes online at the end holding every published entry
+    graylisting: Graylisting
     peak_rss_mb: float
 
+    @property
+    def virtual_seconds(self) -> float | None:
+        """Virtual time to full dissemination: rounds times the round interval."""
+        if self.rounds_to_all is None:
+            return None
+        return self.rounds_to_all * self.config.round_interval_s
+
+    @property
+    def rounds_online(self) -> int | None:
+        """Rounds until every honest node then online held every entry (churn: the nodes
+        away still lack it; without churn, `rounds_to_all`)."""
+        upto = self.rounds if self.rounds_to_all is None else self.rounds[: self.rounds_to_all]
+        return next((r.round + 1 for r in upto if r.missing_online == 0), None)
+
     def to_json(self) -> dict[str, Any]:
-        """A JSON-friendly view."""
+        """A JSON-friendly view: the headline figures first, the per-round table last."""
+        cfg = self.config
+        honest = cfg.honest
         return {
-            "config": asdict(self.config),
+            "nodes": cfg.nodes,
+            "honest": honest,
+            "byzantine": cfg.byzantine_count,
+            "rounds": self.rounds_to_all,  # rounds until every honest node held the entries
             "rounds_to_all": self.rounds_to_all,
+            "rounds_online": self.rounds_online,
             "bound": round(self.bound, 3),
+            "ratio": None if self.rounds_to_all is None else round(self.rounds_to_all / self.bound, 3),
             "within_bound": self.within_bound,
+            "reached": self.reached,
+            "reached_fraction": round(self.reached / honest, 4),
+            "online": self.online,
+            "reached_online": self.reached_online,
+            "round_interval_s": cfg.round_interval_s,
+            "virtual_seconds": self.virtual_seconds,
+            "messages": self.requests,
+            "messages_per_node": round(self.requests / cfg.nodes, 3),
+            "bytes_per_node": round(self.bytes / cfg.nodes, 1),
+            "wire_bytes_per_node": round((self.bytes + self.header_bytes) / cfg.nodes, 1),
             "requests": self.requests,
             "bytes": self.bytes,
             "header_bytes": self.header_bytes,
+            "failures": self.failures,
+            "graylisting": asdict(self.graylisting),
             "in_sync": None if self.in_sync is None else asdict(self.in_sync),
             "peak_rss_mb": round(self.peak_rss_mb, 1),
-            "rounds": [asdict(r) for r in self.rounds],
+            "config": asdict(cfg),
+            "per_round": [asdict(r) for r in self.rounds],
         }
 
 
@@ -197,6 +320,9 @@ class Simulator:
         self.round = 0
         self.now = T0
         self.rng = random.Random(f"trustnet-sim/{config.seed}")  # drops, publishers
+        # Churn and the byzantine choice draw from their own streams: turning one on does
+        # not change the other random choices of the run.
+        self.churn_rng = random.Random(f"trustnet-sim/{config.seed}/churn")
         self.gossip = gossip = config.gossip()
         n = config.nodes
         self.urls = [f"http://n{i}" for i in range(n)]
@@ -217,6 +343,22 @@ class Simulator:
             ))
             self.identities.append(ident)
             self.ids_hex.append(ident.party_id)
+        self.id_index = {h: i for i, h in enumerate(self.ids_hex)}
+        # Byzantine nodes: chosen first, so publishers are drawn among the honest.
+        self.behaviour: list[Behaviour | None] = [None] * n
+        chosen = sorted(random.Random(f"trustnet-sim/{config.seed}/byzantine")
+                        .sample(range(n), config.byzantine_count))
+        for k, i in enumerate(chosen):
+            mode = config.byzantine_mode
+            self.behaviour[i] = BEHAVIOURS[k % len(BEHAVIOURS)] if mode == "mixed" else mode
+        self.honest = [i for i in range(n) if self.behaviour[i] is None]
+        self._forged: dict[int, tuple[bytes, ...]] = {}
+        self._fake_heads: dict[int, m.Heads] = {}
+        for i in chosen:
+            if self.behaviour[i] == "forge":
+                self._forge(i)
+        self.offline = [False] * n
+        self._returns: dict[int, list[int]] = defaultdict(list)  # round -> nodes back then
         # Authors the network already agrees on: entries signed here are ingested as
         # `Entry` objects (sign_entry's output needs no second check).
         held = [
@@ -234,13 +376,30 @@ class Simulator:
         self._next: deque[tuple[int, Send]] = deque()  # hop mode: sent in reaction, next round
         self._bytes_by_path: dict[str, int] = defaultdict(int)
         self._round_requests = self._round_bytes = self._round_headers = self._round_failures = 0
+        self._decisions: set[tuple[int, str]] = set()  # (honest node, key) it graylisted
+        self._decision_count = 0
+
+    def _forge(self, i: int) -> None:
+        """Entries of made-up authors with broken signatures, and the heads that claim them."""
+        raws = []
+        for k in range(_FORGED_PER_NODE):
+            fake = Identity.from_seed(hashlib.sha256(
+                f"trustnet-sim/{self.config.seed}/forged/{i}/{k}".encode()).digest())
+            entry = sign_entry(fake, seq=1, prev=None, ts=self.now, kind="trust",
+                               body={"subject": fake.party_id, "level": 1000})
+            # The signature is the raw entry's last 64 bytes: flip one bit of it. Still
+            # minimal msgpack, so only the signature check can refuse it.
+            raws.append((entry.author, entry.id, entry.raw[:-1] + bytes([entry.raw[-1] ^ 1])))
+        raws.sort()
+        self._forged[i] = tuple(raw for _, _, raw in raws)
+        self._fake_heads[i] = m.Heads(tuple((author, 1, ident) for author, ident, _ in raws))
 
     # -- driving ---------------------------------------------------------------------
 
     def publish(self, count: int) -> list[Entry]:
-        """`count` distinct random nodes each sign a new entry now and push it (round 0)."""
+        """`count` distinct random honest nodes each sign a new entry now and push it."""
         queued: list[tuple[int, Send]] = []
-        for who in sorted(self.rng.sample(range(self.config.nodes), count)):
+        for who in sorted(self.rng.sample(self.honest, count)):
             proto = self.protocols[who]
             body = {"subject": hashlib.sha256(f"sim-subject-{who}".encode()).hexdigest(),
                     "level": 500}
@@ -252,43 +411,89 @@ class Simulator:
         return self.published[-count:]
 
     def step(self) -> RoundStats:
-        """Run one round: every node ticks, then the round's requests are delivered."""
-        self.now = T0 + self.round * self.config.tick_ms
-        queue = self._next
-        self._next = deque()
-        for i, proto in enumerate(self.protocols):
-            queue.extend((i, a) for a in proto.handle(Tick(), self.now))
-        reactions = queue if self.config.mode == "drain" else self._next
+        """Run one round: churn, the requests in flight, then every online node ticks and
+        its requests are delivered."""
+        cfg = self.config
+        self.now = now = T0 + self.round * cfg.tick_ms
         self._round_requests = self._round_bytes = self._round_headers = self._round_failures = 0
-        budget = _DELIVERIES_PER_NODE * self.config.nodes
+        if cfg.churn:
+            self._churn()
+        budget = _DELIVERIES_PER_NODE * cfg.nodes
+        # In flight since the last round (hop mode): delivered before anyone ticks, so the
+        # sender's tick cannot time a request out (30 s) just because rounds are long.
+        in_flight = self._next
+        self._next = deque()
+        budget = self._drain(in_flight, budget)
+        queue: deque[tuple[int, Send]] = deque()
+        for i, proto in enumerate(self.protocols):
+            if self.offline[i]:
+                continue
+            if self.behaviour[i] is None:
+                queue.extend((i, a) for a in proto.handle(Tick(), now))
+            else:
+                queue.extend(self._byzantine_sends(i))
+        self._drain(queue, budget)
+        for i in self.honest:
+            # What the node logs for its operator (PeerTable.decisions): kept to tell
+            # graylisted byzantine nodes from honest ones graylisted by mistake.
+            decisions = self.protocols[i].peers.decisions
+            while decisions:
+                self._decisions.add((i, decisions.popleft()[0]))
+                self._decision_count += 1
+        holders, missing_online = self.holders()
+        stats = RoundStats(self.round, holders, self._round_requests, self._round_bytes,
+                           self._round_headers, self._round_failures, len(self._next),
+                           cfg.nodes - sum(self.offline), missing_online)
+        self.round += 1
+        if self.progress is not None:
+            self.progress(stats)
+        return stats
+
+    def _drain(self, queue: deque[tuple[int, Send]], budget: int) -> int:
+        """Deliver `queue` in FIFO order; reactions join it (drain) or wait a round (hop)."""
+        reactions = queue if self.config.mode == "drain" else self._next
         while queue:
             budget -= 1
             if budget < 0:
                 raise SimError(f"round {self.round} does not go quiet", code="not_quiet")
             src, send = queue.popleft()
             reactions.extend(self._deliver(src, send))
-        stats = RoundStats(self.round, self.holders(), self._round_requests, self._round_bytes,
-                           self._round_headers, self._round_failures, len(self._next))
-        self.round += 1
-        if self.progress is not None:
-            self.progress(stats)
-        return stats
+        return budget
+
+    def _churn(self) -> None:
+        """Nodes due back return; then a share of the online nodes leave (seeded)."""
+        cfg = self.config
+        for i in self._returns.pop(self.round, ()):
+            self.offline[i] = False
+        online = [i for i, off in enumerate(self.offline) if not off]
+        p = 1.0 / cfg.downtime
+        for i in sorted(self.churn_rng.sample(online, round(cfg.churn * len(online)))):
+            self.offline[i] = True
+            # Geometric downtime of mean `downtime` rounds: 1 + failures before a success.
+            u = 1.0 - self.churn_rng.random()  # in (0, 1]
+            away = 1 if p >= 1.0 else 1 + int(math.log(u) / math.log(1.0 - p))
+            self._returns[self.round + away].append(i)
 
     def _deliver(self, src: int, send: Send) -> list[tuple[int, Send]]:
         """One request and its reply; returns the requests both sides make in reaction."""
         cfg = self.gossip
         sender = self.protocols[src]
         now = self.now
-        body = m.encode(send.message, cfg.max_message_bytes)
+        garbage = self.behaviour[src] == "garbage"
+        body = _GARBAGE if garbage else m.encode(send.message, cfg.max_message_bytes)
         self._count(send.path, len(body), request=True)
         dst = self.index.get(send.peer_url)
         if dst is None or (self.config.drop_rate and self.rng.random() < self.config.drop_rate):
             return self._fail(src, send, "unreachable" if dst is None else "dropped")
+        if self.offline[dst]:
+            return self._fail(src, send, "unreachable")  # churn: a node that is down
         code, reply, actions = self._serve(dst, self.urls[src], self.ids_hex[src], send.path, body)
         out = [(dst, a) for a in actions]
         if code is not None:
             return out + self._fail(src, send, code)
         self._count(send.path, len(reply), request=False)
+        if self.offline[src] or self.behaviour[src] is not None:
+            return out  # the sender went down since (the reply is lost) or ignores replies
         event: Event
         try:
             event = Response(send.request_id, send.peer_url,
@@ -301,6 +506,8 @@ class Simulator:
                body: bytes) -> tuple[str | None, bytes, list[Send]]:
         """The receiving node's checks and answer (`Node.handle_gossip` minus the signature):
         (refusal code or None, reply body, requests it makes)."""
+        if self.behaviour[dst] is not None:
+            return self._byzantine_serve(dst, node, path, body)
         proto = self.protocols[dst]
         peers = proto.peers
         now = self.now
@@ -320,8 +527,53 @@ class Simulator:
             return exc.code, b"", []
         return None, data, actions
 
+    # -- byzantine nodes ---------------------------------------------------------------
+
+    def _byzantine_sends(self, i: int) -> list[tuple[int, Send]]:
+        """A byzantine node's round: forged pushes or garbage to `fanout` peers (silent: none)."""
+        behaviour = self.behaviour[i]
+        if behaviour == "silent":
+            return []
+        proto = self.protocols[i]
+        targets = proto.peers.sample(proto.rng, self.config.fanout, self.now)
+        # Garbage nodes put `_GARBAGE` on the wire whatever the message (see `_deliver`).
+        # Request id 0: no protocol waits for the answer.
+        message = m.Push(self._forged[i]) if behaviour == "forge" else m.Push(())
+        return [(i, Send(0, url, m.PUSH, message)) for url in targets]
+
+    def _byzantine_serve(self, dst: int, node: str, path: str,
+                         body: bytes) -> tuple[str | None, bytes, list[Send]]:
+        """A byzantine node's answer: nothing it holds, and lies or garbage by behaviour."""
+        behaviour = self.behaviour[dst]
+        if behaviour == "garbage":
+            return None, _GARBAGE, []
+        proto = self.protocols[dst]
+        try:
+            message = m.decode_request(path, body, proto.config.max_message_bytes)
+        except m.MessageError as exc:
+            return exc.code, b"", []
+        reply: m.Message
+        if isinstance(message, m.PeersRequest):
+            # Peer exchange answered as an honest node would: it keeps them in the mesh.
+            reply = proto.on_request(node, path, message, self.now)[0]
+        elif isinstance(message, m.Digest):
+            reply = self._fake_heads[dst] if behaviour == "forge" else m.InSync()
+        elif isinstance(message, m.Fetch):
+            reply = m.Entries(self._forged[dst] if behaviour == "forge" else ())
+        elif isinstance(message, m.HeadRequest):
+            reply = m.HeadReply(message.author, 0, None)
+        elif isinstance(message, m.HeadsRequest):
+            reply = m.Heads(())
+        else:
+            reply = m.PushAck()  # swallowed: not stored, not forwarded
+        return None, m.encode(reply, proto.config.max_message_bytes), []
+
+    # -- accounting --------------------------------------------------------------------
+
     def _fail(self, src: int, send: Send, code: str) -> list[tuple[int, Send]]:
         self._round_failures += 1
+        if self.offline[src] or self.behaviour[src] is not None:
+            return []
         event = RequestFailed(send.request_id, send.peer_url, code)
         return [(src, a) for a in self.protocols[src].handle(event, self.now)]
 
@@ -334,29 +586,63 @@ class Simulator:
 
     # -- observing -------------------------------------------------------------------
 
-    def holders(self) -> int:
-        """Nodes holding every published entry (a head lookup per author: no SQL)."""
+    def holders(self) -> tuple[int, int]:
+        """(honest nodes holding every published entry, honest online nodes lacking one):
+        a head lookup per author, no SQL."""
         wanted = [(e.author, e.seq) for e in self.published]
-        count = 0
-        for proto in self.protocols:
-            store = proto.store
+        count = missing_online = 0
+        offline = self.offline
+        for i in self.honest:
+            store = self.protocols[i].store
             for author, seq in wanted:
                 head = store.head(author)
                 if head is None or head.seq < seq:
+                    missing_online += not offline[i]
                     break
             else:
                 count += 1
-        return count
+        return count, missing_online
 
     def quiet(self) -> bool:
-        """Nothing deferred and every node's anti-entropy digest equal."""
+        """Nothing deferred and every honest node's anti-entropy digest equal."""
         if self._next:
             return False
-        first = self.protocols[0].digest()
-        return all(p.digest() == first for p in self.protocols)
+        first = self.protocols[self.honest[0]].digest()
+        return all(self.protocols[i].digest() == first for i in self.honest)
+
+    def graylisting(self) -> Graylisting:
+        """Who graylists whom now: per byzantine node, the honest nodes graylisting it."""
+        by: dict[int, set[int]] = {i: set() for i, b in enumerate(self.behaviour) if b}
+        honest_pairs: set[tuple[int, int]] = set()
+        for i, key in self._decisions:
+            j = self.index.get(key, self.id_index.get(key))
+            if j is None or not self.protocols[i].peers.is_ignored(key, self.now):
+                continue
+            if j in by:
+                by[j].add(i)
+            else:
+                honest_pairs.add((i, j))
+        counts = [len(s) for s in by.values()]
+        by_behaviour: dict[str, dict[str, float]] = {}
+        for b in BEHAVIOURS:
+            mine = [len(s) for j, s in by.items() if self.behaviour[j] == b]
+            if mine:
+                by_behaviour[b] = {"nodes": len(mine), "graylisted": sum(1 for c in mine if c),
+                                   "by_mean": round(statistics.fmean(mine), 2)}
+        return Graylisting(
+            byzantine=len(counts),
+            graylisted=sum(1 for c in counts if c),
+            by_min=min(counts, default=0),
+            by_median=float(statistics.median(counts)) if counts else 0.0,
+            by_mean=round(statistics.fmean(counts), 2) if counts else 0.0,
+            by_max=max(counts, default=0),
+            by_behaviour=by_behaviour,
+            honest_pairs=len(honest_pairs),
+            decisions=self._decision_count,
+        )
 
     def run(self) -> SimResult:
-        """Publish, run until every node holds the entries, settle, measure in-sync cost."""
+        """Publish, run until every honest node holds the entries, settle, measure in sync."""
         cfg = self.config
         self.publish(cfg.publishers)
         rounds: list[RoundStats] = []
@@ -364,9 +650,10 @@ class Simulator:
         while self.round < cfg.max_rounds:
             stats = self.step()
             rounds.append(stats)
-            if stats.holders == cfg.nodes:
+            if stats.holders == cfg.honest:
                 done = self.round  # rounds run so far, round 0 included
                 break
+        upto = rounds[: done if done is not None else len(rounds)]
         in_sync: InSync | None = None
         if done is not None:
             settle = 0
@@ -375,7 +662,6 @@ class Simulator:
                 settle += 1
             if self.quiet():
                 in_sync = self._measure_in_sync(rounds)
-        upto = rounds[: done if done is not None else len(rounds)]
         return SimResult(
             config=cfg,
             rounds_to_all=done,
@@ -386,6 +672,12 @@ class Simulator:
             requests=sum(r.requests for r in upto),
             bytes=sum(r.bytes for r in upto),
             header_bytes=sum(r.header_bytes for r in upto),
+            failures=sum(r.failures for r in upto),
+            reached=rounds[-1].holders,  # holders only grow: stores are never emptied
+            online=cfg.nodes - sum(self.offline),
+            reached_online=sum(1 for i in self.honest if not self.offline[i])
+            - rounds[-1].missing_online,
+            graylisting=self.graylisting(),
             peak_rss_mb=peak_rss_mb(),
         )
 
@@ -424,25 +716,36 @@ def simulate(config: SimConfig,
 def _table(result: SimResult) -> str:
     cfg = result.config
     lines = [
-        f"nodes {cfg.nodes}, {cfg.peers} peers each, fanout {cfg.fanout}, mode {cfg.mode}, "
-        f"{cfg.publishers} publisher(s), {cfg.authors} authors held, "
-        f"drop rate {cfg.drop_rate}, seed {cfg.seed}",
+        f"nodes {cfg.nodes} ({cfg.byzantine_count} byzantine, {cfg.byzantine_mode}), "
+        f"{cfg.peers} peers each, fanout {cfg.fanout}, mode {cfg.mode}, "
+        f"{cfg.publishers} publisher(s), {cfg.authors} authors held, seed {cfg.seed}",
+        f"round interval {cfg.round_interval_s:g} s, loss {cfg.drop_rate}, churn {cfg.churn} "
+        f"(mean downtime {cfg.downtime:g} rounds)",
         "",
-        f"{'round':>5} {'holders':>9} {'requests':>9} {'bytes':>12} {'headers':>11} "
-        f"{'failed':>7} {'deferred':>8}",
+        f"{'round':>5} {'holders':>9} {'online':>7} {'requests':>9} {'bytes':>12} "
+        f"{'headers':>11} {'failed':>7} {'deferred':>8}",
     ]
     for r in result.rounds:
-        lines.append(f"{r.round:>5} {r.holders:>9} {r.requests:>9} {r.bytes:>12} "
+        lines.append(f"{r.round:>5} {r.holders:>9} {r.online:>7} {r.requests:>9} {r.bytes:>12} "
                      f"{r.header_bytes:>11} {r.failures:>7} {r.deferred:>8}")
     lines.append("")
     if result.rounds_to_all is None:
-        lines.append(f"NOT disseminated within {cfg.max_rounds} rounds")
+        lines.append(f"NOT disseminated within {cfg.max_rounds} rounds: {result.reached} of "
+                     f"{cfg.honest} honest nodes hold it")
     else:
         verdict = "within" if result.within_bound else "OVER"
         lines.append(f"rounds to full dissemination  {result.rounds_to_all} ({verdict} "
-                     f"log3(N)+3 = {result.bound:.2f})")
+                     f"log3(N)+3 = {result.bound:.2f}), {result.virtual_seconds:g} virtual s")
     lines.append(f"messages / bytes until then   {result.requests} requests, {result.bytes} "
-                 f"body bytes + {result.header_bytes} header bytes")
+                 f"body bytes + {result.header_bytes} header bytes "
+                 f"({result.bytes / cfg.nodes:.0f} body bytes per node), "
+                 f"{result.failures} failed")
+    g = result.graylisting
+    if g.byzantine:
+        lines.append(f"byzantine graylisted          {g.graylisted} of {g.byzantine}, by "
+                     f"{g.by_mean:.1f} honest nodes each on average (max {g.by_max})")
+    if g.honest_pairs:
+        lines.append(f"honest graylisted by honest   {g.honest_pairs} pairs")
     s = result.in_sync
     if s is not None:
         lines.append(f"in sync, per node per round   {s.requests_per_node_round:.2f} requests, "
@@ -457,46 +760,70 @@ def parser() -> argparse.ArgumentParser:
     """The `trustnet sim` argument parser."""
     p = argparse.ArgumentParser(prog="trustnet sim", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--nodes", type=int, default=1000)
+    p.add_argument("--nodes", type=int, default=1000, help="simulated nodes (default 1000)")
     p.add_argument("--peers", type=int, default=8, help="initial random peers per node")
-    p.add_argument("--fanout", type=int, default=3)
+    p.add_argument("--fanout", type=int, default=3, help="eager-push fanout (default 3)")
     p.add_argument("--rounds", type=int, default=100, help="most rounds for dissemination")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--round-interval", type=float, default=1.0, metavar="SECONDS",
+                   help="virtual time per round, the nodes' tick interval (default 1)")
+    p.add_argument("--seed", type=int, default=1, help="seed of every random choice (default 1)")
     p.add_argument("--publishers", type=int, default=1,
-                   help="nodes that each publish one new entry at round 0")
+                   help="honest nodes that each publish one new entry at round 0")
     p.add_argument("--authors", type=int, default=0,
                    help="authors (one entry each) every node holds at the start")
-    p.add_argument("--drop-rate", type=float, default=0.0)
+    p.add_argument("--loss", "--drop-rate", dest="drop_rate", type=float, default=0.0,
+                   metavar="P", help="probability that a request is lost (default 0)")
+    p.add_argument("--churn", type=float, default=0.0, metavar="FRACTION",
+                   help="share of the online nodes that go offline each round (default 0)")
+    p.add_argument("--downtime", type=float, default=5.0, metavar="ROUNDS",
+                   help="mean rounds an offline node stays away, geometric (default 5)")
+    p.add_argument("--byzantine", type=float, default=0.0, metavar="FRACTION",
+                   help="share of the nodes that are byzantine (default 0)")
+    p.add_argument("--byzantine-mode", choices=BYZANTINE_MODES, default="mixed",
+                   help="silent: swallow everything; forge: serve and push entries with "
+                   "broken signatures; garbage: answer and send non-msgpack; mixed: each in turn")
     p.add_argument("--mode", choices=MODES, default="hop",
                    help="hop: one hop per round; drain: deliver until quiet each round")
-    p.add_argument("--in-sync-rounds", type=int, default=10)
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--in-sync-rounds", type=int, default=10,
+                   help="quiet rounds measured for the in-sync cost (default 10)")
+    p.add_argument("--json", action="store_true",
+                   help="print the result as one JSON object (the last line of stdout)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`trustnet sim ...`: 0 when every node got every entry, 1 when not, 2 on bad options."""
+    """`trustnet sim ...`: 0 when every honest node got every entry, 1 when not, 2 on bad
+    options."""
     args = parser().parse_args(argv)
     try:
         config = SimConfig(nodes=args.nodes, peers=args.peers, fanout=args.fanout,
                            max_rounds=args.rounds, seed=args.seed, publishers=args.publishers,
-                           authors=args.authors,
-                           drop_rate=args.drop_rate, mode=args.mode,
-                           in_sync_rounds=args.in_sync_rounds)
+                           authors=args.authors, drop_rate=args.drop_rate, mode=args.mode,
+                           in_sync_rounds=args.in_sync_rounds,
+                           tick_ms=round(args.round_interval * 1000), churn=args.churn,
+                           downtime=args.downtime, byzantine=args.byzantine,
+                           byzantine_mode=args.byzantine_mode)
     except ConfigError as exc:
         print(f"trustnet sim: {exc}", file=sys.stderr)
         return 2
-    print(f"building {config.nodes} nodes...", file=sys.stderr)
+    chatty = not (args.json or args.quiet)
+    if chatty:
+        print(f"building {config.nodes} nodes...", file=sys.stderr)
 
     def progress(r: RoundStats) -> None:
-        print(f"round {r.round}: {r.holders}/{config.nodes} hold it, {r.requests} requests, "
-              f"{r.bytes} bytes", file=sys.stderr)
+        print(f"round {r.round}: {r.holders}/{config.honest} honest nodes hold it, "
+              f"{r.online} online, {r.requests} requests, {r.bytes} bytes", file=sys.stderr)
 
-    result = simulate(config, progress)
+    # Wall time is what the run costs on this machine, reported, never part of a figure.
+    start = time.perf_counter()
+    result = simulate(config, progress if chatty else None)
+    wall_s = time.perf_counter() - start
     if args.json:
-        print(json.dumps(result.to_json()))
+        print(json.dumps({**result.to_json(), "wall_s": round(wall_s, 2)}))
     else:
         print(_table(result))
+        print(f"wall time                     {wall_s:.1f} s")
     return 0 if result.rounds_to_all is not None else 1
 
 
