@@ -318,6 +318,25 @@ def test_threat_and_cooperation_signals() -> None:
     ]
 
 
+def test_a_proven_equivocator_earns_no_cooperation() -> None:
+    """DOMAIN: equivocation means distrust, compliance fully negative: once a fork proof
+    stands, the party's cooperation (on whichever branch this node holds) counts for nothing,
+    while its violations and the equivocation itself still count."""
+    evidence = [
+        ev("notification_on_time", 0.7, 5, entries=("n",), sources=(), verifiable=True),
+        ev("unnotified_activity", -0.72, 10, entries=("o1",)),
+        ev("annual_exchange_on_time", 0.7, 5, entries=(), sources=(), verifiable=True, party="q"),
+    ]
+    before = evidence_signals(evidence, "me")
+    assert [(s.party, s.kind) for s in before] == [
+        ("p", "cooperation"), ("p", "threat"), ("q", "cooperation")]
+    fork = ev("equivocation", -1.0, 30, entries=("a", "b"), sources=(), verifiable=True)
+    after = evidence_signals([*evidence, fork], "me")
+    assert [(s.party, s.kind, s.rule) for s in after] == [
+        ("p", "threat", "unnotified_activity"), ("p", "threat", "equivocation"),
+        ("q", "cooperation", "annual_exchange_on_time")]
+
+
 def k_weighted(sigs: list[Signal]) -> float:
     return sum(s.weight / (1.0 + 9.0 * (1.0 - s.verification)) for s in sigs)
 

@@ -166,6 +166,9 @@ GroupKey = tuple[str, str, str]
 GroupMemo = dict[GroupKey, tuple[list[tuple[Evidence, float]], list[Signal]]]
 
 
+EQUIVOCATION = "equivocation"  # the rule of a fork proof (statements.rules)
+
+
 def evidence_signals(
     evidence: Iterable[Evidence],
     self_id: str,
@@ -182,9 +185,16 @@ def evidence_signals(
     """
     params = params or SuspicionParams()
     verify = verification or default_verification
+    evidence = list(evidence)
+    # DOMAIN.md: an equivocator is distrusted, its compliance fully negative. Once a fork
+    # proof stands against a party, its word is void: nothing it did counts as cooperation
+    # (each honest node may hold a different branch of its log; neither can be believed).
+    forked = {ev.party for ev in evidence if ev.rule == EQUIVOCATION}
     groups: dict[GroupKey, list[tuple[Evidence, float]]] = {}
     for ev in evidence:
         if ev.party == self_id or ev.weight == 0.0 or not math.isfinite(ev.weight):
+            continue
+        if ev.weight > 0 and ev.party in forked:
             continue
         ref = ev.entries[0] if ev.entries else ev.rule
         groups.setdefault((ev.party, ev.rule, ref), []).append((ev, _check_v(verify(ev), ev)))
