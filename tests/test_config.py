@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from trustnet.api import HttpSettings
 from trustnet.config import NodeConfig
 from trustnet.errors import ConfigError
 from trustnet.feedback.estimator import SuspicionParams
@@ -37,6 +38,8 @@ def test_the_example_documents_every_setting_with_its_default():
     assert set(hostility) == set(HostilityWeights.__dataclass_fields__)
     optional = {"other_reactivity", "other_restraint"}  # documented, commented out: None
     assert set(data["suspicion"]) | optional == set(SuspicionParams.__dataclass_fields__)
+    assert set(data["http"]) == set(HttpSettings.__dataclass_fields__)
+    assert HttpSettings.from_mapping(data["http"]) == HttpSettings()
     gossip = {f for f in GossipConfig.__dataclass_fields__ if f != "policy"}
     policy = {f for f in PeerPolicy.__dataclass_fields__ if f not in ("rates", "penalties")}
     assert set(data["gossip"]) == gossip | policy

@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 import msgpack
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from trustnet.cli import main as cli_main
 from trustnet.clock import SystemClock
@@ -267,10 +268,12 @@ async def test_entries_routes_and_errors(daemons: list[Daemon],
         "party": me, "name": None, "role": None, "urls": [], "seq": 5, "head": ids[-1],
         "forked": False, "self": True,
     }]
-    assert await a.get("/forks") == {"forks": []}
+    assert await a.get("/forks") == {"forks": [], "total": 0, "next": None}
     status, metrics = await a.call("GET", "/metrics")
     assert status == 200 and isinstance(metrics, str)
-    assert "trustnet_entries 5\n" in metrics and "trustnet_own_seq 5\n" in metrics
+    samples = {s.name: s.value for f in text_string_to_metric_families(metrics)
+               for s in f.samples if not s.labels}
+    assert samples["trustnet_entries"] == 5 and samples["trustnet_own_seq"] == 5
 
     assert_error(*await a.call("GET", "/no-such-route"), 404, "not_found")
     assert_error(*await a.call("DELETE", "/status"), 405, "method_not_allowed")

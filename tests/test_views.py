@@ -155,3 +155,23 @@ def test_incremental_suspicion_equals_from_scratch_on_a_generated_store():
 
     entries, pids = generate(1500, 8, seed=3)
     assert _assert_incremental_equals_from_scratch(entries, pids[0], seed=11) > 0
+
+
+async def test_cli_tables_of_every_view_on_a_url_and_a_directory(north1, capsys):
+    """status|peers|parties|entries|forks|beliefs|suspicion print a table, and JSON with --json."""
+    daemon, url, _session, ids, _origin = north1
+    for target in (url, str(daemon.dir)):
+        code = await asyncio.to_thread(cli_main, ["parties", target])
+        out = capsys.readouterr().out
+        assert code == 0 and out.splitlines()[0].split()[:3] == ["party", "name", "role"]
+        assert all(name in out for name in ids)
+        code = await asyncio.to_thread(cli_main, ["parties", target, "--json"])
+        parties = json.loads(capsys.readouterr().out)
+        assert code == 0 and {p["name"] for p in parties} >= set(ids)
+    views = ("status", "peers", "entries", "forks", "beliefs", "suspicion")
+    for command in views:
+        code = await asyncio.to_thread(cli_main, [command, url])
+        out = capsys.readouterr().out
+        assert code == 0 and out.strip(), command
+        code = await asyncio.to_thread(cli_main, [command, url, "--json"])
+        assert code == 0 and json.loads(capsys.readouterr().out) is not None, command

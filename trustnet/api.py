@@ -9,12 +9,13 @@ JSON everywhere except `/gossip/` (msgpack); every error is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from typing import Any
 
@@ -25,6 +26,7 @@ from trustnet.config import check_url
 from trustnet.errors import ConfigError, EntryError, NotFound, TrustnetError
 from trustnet.identity import is_party_id
 from trustnet.node import Node
+from trustnet.store import Store
 from trustnet.transport.http import gossip_route, read_bounded
 
 log = logging.getLogger("trustnet.api")
@@ -33,6 +35,7 @@ _DASHBOARD = (_STATIC / "dashboard.html").read_text(encoding="utf-8")
 _OPENAPI = (_STATIC / "openapi.yaml").read_text(encoding="utf-8")
 EVENTS_POLL_S = 0.25
 EVENTS_KEEPALIVE_S = 15.0
+VIEWS_IDLE_S = 60.0  # with nothing new, beliefs and suspicion are re-read this often
 
 MAX_JSON_BYTES = 256 * 1024
 MAX_PAGE = 1000
@@ -43,6 +46,7 @@ STATUS = {
     "not_found": 404,
     "method_not_allowed": 405,
     "too_large": 413,
+    "rate_limited": 429,
     "catching_up": 503,
     "forked": 409,
     "internal": 500,
@@ -53,12 +57,70 @@ JsonView = Callable[[Mapping[str, str]], Any]
 PartyView = Callable[[str, Mapping[str, str]], Any]
 
 
+Summary = Callable[[], Mapping[str, Mapping[str, Mapping[str, Any]]]]
+
+
 @dataclass(slots=True)
 class ApiViews:
-    """Extra read-only views other layers contribute: name -> (collection view, per-party view)."""
+    """Extra read-only views other layers contribute: name -> (collection view, per-party view).
+
+    `summary`, when given, returns per party its headline `belief` and `suspicion` figures;
+    `/events` tells subscribers when they change.
+    """
 
     collections: dict[str, JsonView] = field(default_factory=dict)
     parties: dict[str, PartyView] = field(default_factory=dict)
+    summary: Summary | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """The `[http]` table of node.toml: who may read, from where, how fast."""
+
+    # Reads (every GET but the dashboard page and the API description) need the admin token
+    # too: for a node listening beyond loopback whose views are not for everyone.
+    read_token: bool = False
+    # Origins a browser may read this node's JSON from (CORS); empty: none, "*": any.
+    cors_origins: tuple[str, ...] = ()
+    # Inspection and admin requests per second from one client address (0: unlimited), and
+    # the burst allowed above it. Gossip has its own per-peer limits ([gossip]).
+    rate_per_s: float = 50.0
+    rate_burst: int = 200
+    # Seconds between two recomputations of beliefs and suspicion for /events subscribers.
+    events_views_interval_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.rate_per_s < 0 or self.rate_burst < 1 or self.events_views_interval_s <= 0:
+            raise ConfigError("[http]: rate_per_s >= 0, rate_burst >= 1, "
+                              "events_views_interval_s > 0")
+        for origin in self.cors_origins:
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ConfigError(f"[http]: cors_origins: {origin!r} is not '*' or an origin "
+                                  "such as https://example.org")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], where: str = "[http]") -> HttpSettings:
+        """Validate the `[http]` table: known keys, right types."""
+        known = {f.name: f for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                raise ConfigError(f"{where}: unknown setting {key!r} (known: {', '.join(known)})")
+            default = known[key].default
+            if isinstance(default, bool):
+                ok = isinstance(value, bool)
+            elif isinstance(default, tuple):
+                ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+                value = tuple(value) if ok else value
+            elif isinstance(default, float):
+                ok = isinstance(value, int | float) and not isinstance(value, bool)
+            else:
+                ok = isinstance(value, int) and not isinstance(value, bool)
+            if not ok:
+                raise ConfigError(f"{where}: {key} has the wrong type ({value!r}; default "
+                                  f"{default!r})")
+            kwargs[key] = value
+        return cls(**kwargs)
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -75,21 +137,74 @@ def error_response(code: str, message: str, status: int | None = None) -> web.Re
     return json_response({"error": {"code": code, "message": message}}, status or STATUS.get(code, 400))
 
 
+def _count_error(request: web.Request, code: str) -> None:
+    """API errors by code, for GET /metrics (`trustnet_rejected_inputs_total{source="api"}`)."""
+    api = request.app.get(API_KEY)
+    if api is not None:
+        api.node.metrics.rejected("api", code)
+
+
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn every failure into the API's error shape; never a stack trace to the client."""
     try:
         return await handler(request)
     except TrustnetError as exc:
-        return error_response(exc.code, exc.message)
+        _count_error(request, exc.code)
+        resp = error_response(exc.code, exc.message)
+        if resp.status == 401:  # RFC 9110 11.6.1, RFC 6750 3: a 401 names the scheme to use
+            resp.headers["WWW-Authenticate"] = 'Bearer realm="trustnet"'
+        return resp
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status, "http_error")
-        return error_response(code, exc.reason, exc.status)
+        _count_error(request, code)
+        allow = exc.headers.get("Allow")
+        message = exc.reason
+        if exc.status == 404:
+            message = f"no route {request.method} {request.path[:200]} (see GET /openapi.yaml)"
+        elif exc.status == 405:
+            message = f"{request.method} is not allowed on {request.path[:200]} (allowed: {allow})"
+        resp = error_response(code, message, exc.status)
+        if allow is not None:  # RFC 9110 15.5.6: a 405 lists the methods the route takes
+            resp.headers["Allow"] = allow
+        return resp
     except Exception:
         log.exception("internal error on %s %s", request.method, request.path)
+        _count_error(request, "internal")
         return error_response("internal", "internal error (see the node's log)")
+
+
+# Routes anyone may read even when `[http] read_token` is on: the page and the API's
+# description hold no data (the page asks for the token and sends it with its requests).
+PUBLIC_PATHS = frozenset({"/", "/openapi.yaml"})
+GOSSIP_PATH = "/gossip/"  # authenticated and rate-limited per peer by the node itself
+MAX_CLIENTS = 10_000  # rate-limit buckets kept; the oldest is forgotten beyond
+
+
+@web.middleware
+async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Per-client rate limit, the read token when configured, and CORS when configured."""
+    if request.path.startswith(GOSSIP_PATH):
+        return await handler(request)
+    api = request.app[API_KEY]
+    settings = api.http
+    origin = request.headers.get("Origin")
+    allowed = origin is not None and ("*" in settings.cors_origins or origin in settings.cors_origins)
+    if request.method == "OPTIONS" and allowed:  # a CORS preflight (reads only)
+        resp: web.StreamResponse = web.Response(status=204)
+    else:
+        api.charge(request.remote or "")
+        if settings.read_token and request.method == "GET" and request.path not in PUBLIC_PATHS:
+            api.authorize(request)
+        resp = await handler(request)
+    if allowed and not resp.prepared:
+        resp.headers["Access-Control-Allow-Origin"] = "*" if "*" in settings.cors_origins else origin or ""
+        resp.headers["Access-Control-Allow-Methods"] = "GET, OPTIONS"
+        resp.headers["Access-Control-Allow-Headers"] = "Authorization"
+        resp.headers["Vary"] = "Origin"
+    return resp
 
 
 def _query_int(query: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
@@ -111,25 +226,205 @@ def _party_param(value: str, name: str = "party") -> str:
     return value
 
 
+def sse(event: str, data: Mapping[str, Any], event_id: int | None = None) -> bytes:
+    """One server-sent event, framed."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return f"{head}event: {event}\ndata: {body}\n\n".encode()
+
+
+class EventHub:
+    """The node's news for `/events`: one poller, however many subscribers.
+
+    New entries and forks are read from the store as it takes them in (every
+    `EVENTS_POLL_S`); beliefs and suspicion are recomputed at most every
+    `views_interval_s`, when something arrived or a minute passed (suspicion moves with
+    time too), and only the parties whose figures changed are told. A subscriber that
+    cannot keep up is dropped rather than buffered without bound.
+    """
+
+    QUEUE = 2000
+
+    def __init__(self, node: Node, views: ApiViews, views_interval_s: float) -> None:
+        self.node = node
+        self.views = views
+        self.views_interval_s = views_interval_s
+        self.cursor = -1
+        self.closed = False
+        self._queues: set[asyncio.Queue[bytes | None]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._forks = 0
+        self._summary: dict[str, dict[str, Any]] = {}
+        self._views_at = 0.0
+        self._dirty = True
+
+    def subscribe(self) -> asyncio.Queue[bytes | None]:
+        """A new subscriber's queue (None in it: the stream ends)."""
+        if self._task is None or self._task.done():
+            store = self.node.store
+            self.cursor = store.last_cursor()
+            self._forks = len(store.forked_authors())
+            self._summary = self._summarize()
+            self._views_at = time.monotonic()
+            self._dirty = False
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="events")
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue(self.QUEUE)
+        self._queues.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[bytes | None]) -> None:
+        """Forget a subscriber; the poller stops with the last one."""
+        self._queues.discard(queue)
+
+    async def close(self) -> None:
+        """End every stream (the node is stopping)."""
+        self.closed = True
+        for queue in list(self._queues):
+            self._drop(queue)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def _drop(self, queue: asyncio.Queue[bytes | None]) -> None:
+        self._queues.discard(queue)
+        while True:  # make room for the end marker
+            try:
+                queue.put_nowait(None)
+                return
+            except asyncio.QueueFull:
+                queue.get_nowait()
+
+    def _send(self, message: bytes) -> None:
+        for queue in list(self._queues):
+            try:
+                queue.put_nowait(message)
+            except asyncio.QueueFull:
+                log.warning("an /events subscriber fell %d events behind; dropped", self.QUEUE)
+                self._drop(queue)
+
+    async def _run(self) -> None:
+        while self._queues and not self.closed and self.node.running:
+            try:
+                self.poll()
+            except Exception:  # a failing view must not end everyone's stream
+                log.exception("/events: computing news failed")
+            await asyncio.sleep(EVENTS_POLL_S)
+
+    def poll(self) -> None:
+        """Send what happened since the last poll."""
+        store = self.node.store
+        while True:
+            rows = store.page(after=self.cursor, limit=500)
+            for entry, cursor in rows:
+                self._send(sse("entry", entry_event(entry), cursor))
+                self.cursor = cursor
+                self._dirty = True
+            if len(rows) < 500:
+                break
+        forked = len(store.forked_authors())
+        if forked != self._forks:
+            for proof in store.forks()[self._forks:]:
+                self._send(sse("fork", {k: v for k, v in proof.to_json().items() if k != "proof"}))
+            self._forks = forked
+            self._dirty = True
+        now = time.monotonic()
+        due = now - self._views_at >= (self.views_interval_s if self._dirty else VIEWS_IDLE_S)
+        if self.views.summary is not None and due:
+            self._views_at, self._dirty = now, False
+            summary = self._summarize()
+            for party, figures in summary.items():
+                before = self._summary.get(party, {})
+                for kind in ("belief", "suspicion"):
+                    if kind in figures and figures[kind] != before.get(kind):
+                        self._send(sse(kind, figures[kind]))
+            self._summary = summary
+
+    def _summarize(self) -> dict[str, dict[str, Any]]:
+        if self.views.summary is None:
+            return {}
+        return {party: dict(figures) for party, figures in self.views.summary().items()}
+
+
+def entry_event(entry: Any) -> dict[str, Any]:
+    """The `entry` event's data: what a subscriber needs to decide whether to fetch it."""
+    return {"id": entry.id_hex, "author": entry.author_hex, "seq": entry.seq,
+            "kind": entry.kind, "ts": entry.ts}
+
+
+def parties_of(store: Store, self_id: str) -> list[dict[str, Any]]:
+    """Every author a store holds, with its self-declared profile (GET /parties)."""
+    profiles = {e.author_hex: e for e in store.query(kind="profile", limit=10**6)}
+    forked = {a.hex() for a in store.forked_authors()}
+    out = []
+    for author, (seq, head_id) in sorted(store.heads().items()):
+        pid = author.hex()
+        prof = profiles.get(pid)
+        out.append({
+            "party": pid,
+            "name": prof.body.get("name") if prof else None,
+            "role": prof.body.get("role") if prof else None,
+            "urls": prof.body.get("urls", []) if prof else [],
+            "seq": seq,
+            "head": head_id.hex(),
+            "forked": pid in forked,
+            "self": pid == self_id,
+        })
+    return out
+
+
+def paginate(data: dict[str, Any], key: str, query: Mapping[str, str]) -> dict[str, Any]:
+    """Cut `data[key]` to the page `?offset=&limit=` asks for; `next` is the next offset or null."""
+    items = data[key]
+    limit = _query_int(query, "limit", MAX_PAGE, 1, MAX_PAGE)
+    offset = _query_int(query, "offset", 0, 0, 2**62)
+    data[key] = items[offset:offset + limit]
+    data["total"] = len(items)
+    data["next"] = offset + limit if offset + limit < len(items) else None
+    return data
+
+
 class Api:
     """Route handlers over one node."""
 
     def __init__(self, node: Node, *, name: str, token: str, views: ApiViews | None = None,
-                 started: float | None = None) -> None:
+                 started: float | None = None, http: HttpSettings | None = None) -> None:
         self.node = node
         self.name = name
         self._token = token.encode()
         self.views = views or ApiViews()
+        self.http = http or HttpSettings()
         self.started = time.monotonic() if started is None else started
-        self.stopping = False
+        self.hub = EventHub(node, self.views, self.http.events_views_interval_s)
+        self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, at)
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _authorize(self, request: web.Request) -> None:
+    def authorize(self, request: web.Request) -> None:
+        """Refuse (401) a request without the admin token (header, or `access_token` for reads)."""
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self._token):
+        if scheme.lower() != "bearer":
+            # RFC 6750 2.3: EventSource cannot set headers, so reads may carry it in the query.
+            token = request.query.get("access_token", "") if request.method == "GET" else ""
+        if not token or not hmac.compare_digest(token.strip().encode(), self._token):
             raise TrustnetError("this needs Authorization: Bearer <admin.token>", code="unauthorized")
+
+    def charge(self, client: str) -> None:
+        """Take a token from the client's bucket; 429 when it is empty (`[http] rate_per_s`)."""
+        rate, burst = self.http.rate_per_s, float(self.http.rate_burst)
+        if rate <= 0:
+            return
+        now = time.monotonic()
+        tokens, at = self._buckets.pop(client, (burst, now))
+        tokens = min(burst, tokens + (now - at) * rate)
+        if len(self._buckets) >= MAX_CLIENTS:
+            self._buckets.pop(next(iter(self._buckets)))
+        if tokens < 1.0:
+            self._buckets[client] = (tokens, now)
+            raise TrustnetError(f"over {rate:g} requests per second from {client or 'this client'}; "
+                                "slow down", code="rate_limited")
+        self._buckets[client] = (tokens - 1.0, now)
 
     @staticmethod
     async def _json_body(request: web.Request) -> dict[str, Any]:
@@ -158,28 +453,12 @@ class Api:
 
     async def peers(self, request: web.Request) -> web.Response:
         """GET /peers: every peer, its score, state and the reasons for it."""
-        return json_response(self.node.peers_json())
+        return json_response(paginate(self.node.peers_json(), "peers", request.query))
 
     async def parties(self, request: web.Request) -> web.Response:
         """GET /parties: every author held, with its self-declared profile."""
-        store = self.node.store
-        profiles = {e.author_hex: e for e in store.query(kind="profile", limit=10**6)}
-        forked = {a.hex() for a in store.forked_authors()}
-        out = []
-        for author, (seq, head_id) in sorted(store.heads().items()):
-            pid = author.hex()
-            prof = profiles.get(pid)
-            out.append({
-                "party": pid,
-                "name": prof.body.get("name") if prof else None,
-                "role": prof.body.get("role") if prof else None,
-                "urls": prof.body.get("urls", []) if prof else [],
-                "seq": seq,
-                "head": head_id.hex(),
-                "forked": pid in forked,
-                "self": pid == self.node.node_id,
-            })
-        return json_response({"parties": out})
+        out = parties_of(self.node.store, self.node.node_id)
+        return json_response(paginate({"parties": out}, "parties", request.query))
 
     async def entries(self, request: web.Request) -> web.Response:
         """GET /entries?author=&kind=&after=&limit=."""
@@ -208,7 +487,7 @@ class Api:
         except ValueError:
             raw_id = b""
         if len(raw_id) != 32:
-            raise ConfigError(f"{entry_id!r} is not an entry id (64 hex)", code="bad_argument")
+            raise ConfigError(f"id {entry_id[:80]!r} is not an entry id (64 hex)", code="bad_argument")
         entry = self.node.store.get(raw_id)
         if entry is None:
             raise NotFound(f"no entry {entry_id} here")
@@ -216,7 +495,8 @@ class Api:
 
     async def forks(self, request: web.Request) -> web.Response:
         """GET /forks: every equivocation proof held."""
-        return json_response({"forks": [p.to_json() for p in self.node.store.forks()]})
+        forks = [p.to_json() for p in self.node.store.forks()]
+        return json_response(paginate({"forks": forks}, "forks", request.query))
 
     async def dashboard(self, request: web.Request) -> web.Response:
         """GET /: the dashboard (one static page reading the JSON routes)."""
@@ -227,67 +507,57 @@ class Api:
         return web.Response(text=_OPENAPI, content_type="application/yaml")
 
     async def events(self, request: web.Request) -> web.StreamResponse:
-        """GET /events: server-sent events, one `entry` per new entry and one `fork` per
-        new equivocation, as the store takes them in (`?after=` resumes from a cursor)."""
-        after = _query_int(request.query, "after", -1, -1, 2**62)
+        """GET /events: server-sent events — `entry` per new entry (`id:` is its cursor;
+        `?after=` or Last-Event-ID resumes from one), `fork` per new equivocation, `belief`
+        and `suspicion` when a party's figures change."""
+        header = request.headers.get("Last-Event-ID")
+        name, resume = ("Last-Event-ID", header) if header else ("after", request.query.get("after", ""))
+        after = _query_int({name: resume}, name, -1, -1, 2**62)  # a 400 names what was wrong
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-cache"})
         await resp.prepare(request)
-        store = self.node.store
-        if after < 0:  # from now on
-            after = store.last_cursor()
-        forks = len(store.forked_authors())
-        idle = 0.0
-        while self.node.running and not self.stopping:
-            rows = store.page(after=after, limit=500)
-            for entry, cursor in rows:
-                data = json.dumps({"id": entry.id_hex, "author": entry.author_hex, "seq": entry.seq,
-                                   "kind": entry.kind, "ts": entry.ts}, separators=(",", ":"))
-                await resp.write(f"id: {cursor}\nevent: entry\ndata: {data}\n\n".encode())
-                after = cursor
-            if len(store.forked_authors()) != forks:
-                for proof in store.forks()[forks:]:
-                    data = json.dumps({k: v for k, v in proof.to_json().items() if k != "proof"})
-                    await resp.write(f"event: fork\ndata: {data}\n\n".encode())
-                forks = len(store.forked_authors())
-            if rows:
-                idle = 0.0
-                continue
-            await asyncio.sleep(EVENTS_POLL_S)
-            idle += EVENTS_POLL_S
-            if idle >= EVENTS_KEEPALIVE_S:  # a comment line keeps proxies from closing it
-                await resp.write(b": keep-alive\n\n")
-                idle = 0.0
+        if self.hub.closed or not self.node.running:
+            return resp
+        queue = self.hub.subscribe()
+        try:
+            # Replay what the subscriber missed, up to where the live feed starts.
+            upto = self.hub.cursor
+            while 0 <= after < upto:
+                rows = self.node.store.page(after=after, limit=500)
+                rows = [(e, c) for e, c in rows if c <= upto]
+                if not rows:
+                    break
+                for entry, cursor in rows:
+                    await resp.write(sse("entry", entry_event(entry), cursor))
+                after = rows[-1][1]
+            await resp.write(b": stream open\n\n")
+            while True:
+                try:
+                    message = await asyncio.wait_for(queue.get(), EVENTS_KEEPALIVE_S)
+                except TimeoutError:  # a comment line keeps proxies from closing it
+                    message = b": keep-alive\n\n"
+                if message is None:
+                    break
+                await resp.write(message)
+        except ConnectionResetError:  # the subscriber went away
+            pass
+        finally:
+            self.hub.unsubscribe(queue)
         return resp
 
     async def metrics(self, request: web.Request) -> web.Response:
-        """GET /metrics in the Prometheus text format."""
-        status = self.node.status()
-        stats = self.node.peers_json().get("gossip", {})
-        lines = [
-            "# HELP trustnet_entries Entries held.", "# TYPE trustnet_entries gauge",
-            f"trustnet_entries {status['entries']}",
-            "# HELP trustnet_authors Authors held.", "# TYPE trustnet_authors gauge",
-            f"trustnet_authors {status['authors']}",
-            "# HELP trustnet_peers Usable peers.", "# TYPE trustnet_peers gauge",
-            f"trustnet_peers {status['peers']}",
-            "# HELP trustnet_forks Equivocations proven.", "# TYPE trustnet_forks gauge",
-            f"trustnet_forks {status['forks']}",
-            "# HELP trustnet_own_seq Highest seq of this node's own log.",
-            "# TYPE trustnet_own_seq gauge",
-            f"trustnet_own_seq {status['own_seq']}",
-        ]
-        for key, value in sorted(stats.items()):
-            if isinstance(value, int | float):
-                metric = "trustnet_gossip_" + "".join(c if c.isalnum() else "_" for c in key)
-                lines += [f"# TYPE {metric} counter", f"{metric} {value}"]
-        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+        """GET /metrics in the Prometheus text format, from this node's own registry."""
+        body, content_type = self.node.metrics.render()
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
     def collection(self, name: str, view: JsonView) -> Handler:
         """A GET handler for a contributed collection view."""
 
         async def handler(request: web.Request) -> web.Response:
-            return json_response(view(request.query))
+            data = view(request.query)
+            if isinstance(data, dict) and isinstance(data.get("parties"), list):
+                data = paginate(data, "parties", request.query)
+            return json_response(data)
 
         return handler
 
@@ -304,24 +574,47 @@ class Api:
 
     async def publish(self, request: web.Request) -> web.Response:
         """POST /entries {"kind", "body", "ts"?} -> 201 {"id", "seq"} (ts: backdate, for replays)."""
-        self._authorize(request)
+        self.authorize(request)
         data = await self._json_body(request)
         kind, body, ts = data.get("kind"), data.get("body"), data.get("ts")
-        if not isinstance(kind, str) or not isinstance(body, dict):
-            raise EntryError('expected {"kind": str, "body": object}', code="bad_request")
+        # Every refusal names the field at fault, as the request spells it.
+        if not isinstance(kind, str):
+            raise EntryError("kind: expected a string (the statement kind)", code="bad_request")
+        if not isinstance(body, dict):
+            raise EntryError("body: expected an object (the statement)", code="bad_request")
         if ts is not None and (not isinstance(ts, int) or isinstance(ts, bool)):
-            raise EntryError("ts, when given, is an integer of ms", code="bad_timestamp")
-        entry = await self.node.publish(kind, body, ts)
+            raise EntryError("ts: expected an integer (ms since the epoch)", code="bad_timestamp")
+        try:
+            entry = await self.node.publish(kind, body, ts)
+        except EntryError as exc:
+            # The rules name a field from the statement's side ("notification.troops");
+            # this route's client sent it as "body.troops".
+            if exc.code != "bad_body" or not exc.message.startswith(kind + "."):
+                raise
+            raise EntryError(f"body{exc.message[len(kind):]} ({kind})", code="bad_body") from None
         log.info("published %s seq %d (%s)", kind, entry.seq, entry.id_hex[:12])
         return json_response({"id": entry.id_hex, "seq": entry.seq}, status=201)
 
     async def add_peer(self, request: web.Request) -> web.Response:
         """POST /peers {"url"}."""
-        self._authorize(request)
+        self.authorize(request)
         data = await self._json_body(request)
-        url = check_url(data.get("url"), "url")
+        try:
+            url = check_url(data.get("url"), "url")
+        except ConfigError as exc:  # a bad request, not a bad node.toml
+            raise ConfigError(exc.message, code="bad_argument") from None
         added = self.node.add_peer(url)
         return json_response({"url": url, "added": added}, status=201 if added else 200)
+
+    async def partition(self, request: web.Request) -> web.Response:
+        """POST /partition {"peers": [party id or URL]}: cut the node off from them, both ways
+        (replaces the set; [] heals). A testbed fault (DESIGN 10)."""
+        self.authorize(request)
+        peers = (await self._json_body(request)).get("peers")
+        if not isinstance(peers, list) or len(peers) > 4096:
+            raise ConfigError('expected {"peers": [party id or URL, ...]}', code="bad_argument")
+        cut = [p if is_party_id(p) else check_url(p, "peers[]") for p in peers]
+        return json_response({"partition": self.node.set_partition(cut)})
 
 
 # A typed application key: string keys warn in aiohttp >= 3.9 (NotAppKeyWarning).
@@ -329,16 +622,19 @@ API_KEY = web.AppKey("api", Api)
 
 
 def build_app(node: Node, *, name: str, token: str, views: ApiViews | None = None,
-              extra_routes: list[web.RouteDef] | None = None) -> web.Application:
+              extra_routes: list[web.RouteDef] | None = None,
+              http: HttpSettings | None = None) -> web.Application:
     """The node's aiohttp application."""
-    api = Api(node, name=name, token=token, views=views)
-    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_JSON_BYTES)
+    api = Api(node, name=name, token=token, views=views, http=http)
+    app = web.Application(middlewares=[errors_middleware, access_middleware],
+                          client_max_size=MAX_JSON_BYTES)
     app[API_KEY] = api
     routes = [
         web.get("/", api.dashboard),
         web.get("/status", api.status),
         web.get("/peers", api.peers),
         web.post("/peers", api.add_peer),
+        web.post("/partition", api.partition),
         web.get("/parties", api.parties),
         web.get("/entries", api.entries),
         web.post("/entries", api.publish),

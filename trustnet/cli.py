@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from collections import Counter
@@ -151,10 +152,49 @@ def _open_read(target: str) -> Store:
     return Store.open_dir(node_dir, readonly=True)
 
 
+TOKEN_ENV = "TRUSTNET_TOKEN"
+
+
 def _remote(target: str, path: str) -> Any:
+    """GET a node's JSON route (with $TRUSTNET_TOKEN, for nodes whose reads need the token)."""
     from trustnet.client import get_json
 
-    return get_json(target.rstrip("/") + path)
+    return get_json(target.rstrip("/") + path, token=os.environ.get(TOKEN_ENV) or None)
+
+
+def _remote_all(target: str, path: str, key: str) -> list[Any]:
+    """Every item of a paginated list route, following `next`."""
+    items: list[Any] = []
+    offset: int | None = 0
+    sep = "&" if "?" in path else "?"
+    while offset is not None:
+        page = _remote(target, f"{path}{sep}offset={offset}")
+        items += page[key]
+        offset = page.get("next")
+    return items
+
+
+def cmd_parties(args: argparse.Namespace) -> int:
+    """List the parties a node holds statements of, with their self-declared profiles."""
+    if _is_url(args.target):
+        parties = _remote_all(args.target, "/parties", "parties")
+    else:
+        from trustnet.api import parties_of
+
+        node_dir = Path(args.target)
+        identity = Identity.load(node_dir / KEY_FILE)
+        with _open_read(args.target) as store:
+            parties = parties_of(store, identity.party_id)
+    if args.json:
+        _json(parties)
+        return 0
+    _out(f"{'party':<16} {'name':<16} {'role':<10} {'seq':>6}  {'':<6} url")
+    for p in parties:
+        flags = "forked" if p["forked"] else ("self" if p["self"] else "")
+        _out(f"{p['party'][:16]:<16} {str(p['name'] or '-')[:16]:<16} {str(p['role'] or '-')[:10]:<10} "
+             f"{p['seq']:>6}  {flags:<6} {', '.join(p['urls'])[:60]}")
+    _err(f"{len(parties)} parties")
+    return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -238,7 +278,7 @@ def cmd_entries(args: argparse.Namespace) -> int:
 def cmd_forks(args: argparse.Namespace) -> int:
     """List fork proofs: authors caught signing two entries with one seq."""
     if _is_url(args.target):
-        forks = _remote(args.target, "/forks")["forks"]
+        forks = _remote_all(args.target, "/forks", "forks")
     else:
         with _open_read(args.target) as store:
             forks = [p.to_json() for p in store.forks()]
@@ -488,6 +528,9 @@ def cmd_testbed_run(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(Path(args.scenario))
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix=f"trustnet-{scenario.name}-"))
+    # SIGTERM (a service manager, `kill`, a background job) stops the nodes like Ctrl-C
+    # does, instead of leaving them running without their parent.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     return run_scenario(scenario, out, keep=args.keep, log=_err, say=_out)
 
 
@@ -499,7 +542,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trustnet",
         description="Peer-to-peer trust network daemon for confidence-building measures.",
-        epilog="Each command has --help. Errors print [code] and exit non-zero.",
+        epilog="Each command has --help. Errors print [code] and exit non-zero. Commands that "
+        f"read a node by URL send ${TOKEN_ENV} as its token, for nodes whose reads need one.",
     )
     parser.add_argument("--version", action="version", version=f"trustnet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -530,6 +574,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ts", type=int, help="timestamp in ms (default: now)")
 
     p = add("status", cmd_status, "show a node's identity and what it holds")
+    p.add_argument("target", metavar="DIR-or-URL")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = add("parties", cmd_parties, "list the parties a node holds, with their profiles")
     p.add_argument("target", metavar="DIR-or-URL")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -582,8 +630,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("sim", cmd_sim, "simulate thousands of nodes in one process on a virtual clock "
             "(the real protocol): rounds to full dissemination, messages, bytes")
     p.add_argument("rest", nargs=argparse.REMAINDER,
-                   help="simulator options: --nodes N --peers K --fanout F --rounds R --seed S "
-                   "--publishers P --authors A --drop-rate D --mode hop|drain --json")
+                   help="simulator options (trustnet sim --help): --nodes N --fanout F "
+                   "--round-interval S --loss P --churn F --byzantine F --seed S --json ...")
 
     p = add("testbed", None, "local multi-node testbeds")
     tb = p.add_subparsers(dest="testbed_command", required=True, metavar="SUBCOMMAND")

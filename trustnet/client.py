@@ -43,9 +43,9 @@ def _request(url: str, *, method: str = "GET", body: Any = None, token: str | No
         raise ClientError(f"cannot reach {url}: {reason}") from None
 
 
-def get_json(url: str) -> Any:
-    """GET a JSON document."""
-    return _request(url)
+def get_json(url: str, token: str | None = None) -> Any:
+    """GET a JSON document (with the admin token, for a node whose reads need it)."""
+    return _request(url, token=token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +83,8 @@ class NodeClient:
     def add_peer(self, url: str) -> Any:
         """POST /peers: add a peer."""
         return _request(self.base_url + "/peers", method="POST", body={"url": url}, token=self.token)
+
+    def partition(self, peers: list[str]) -> Any:
+        """POST /partition: cut the node off from these peers (ids or URLs); [] heals."""
+        return _request(self.base_url + "/partition", method="POST", body={"peers": peers},
+                        token=self.token)

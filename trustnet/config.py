@@ -1,7 +1,7 @@
 """node.toml: the settings of one node, validated on load (every setting documented in
 configs/node.example.toml with its default).
 
-The top-level table holds the node's own settings; `[gossip]`, `[rules]`,
+The top-level table holds the node's own settings; `[http]`, `[gossip]`, `[rules]`,
 `[weights]`, `[trust]` and `[suspicion]` are passed to the component that owns
 them, which validates its own keys (each has a `from_mapping`).
 """
@@ -22,7 +22,7 @@ from trustnet.identity import is_party_id
 CONFIG_FILE = "node.toml"
 TOKEN_FILE = "admin.token"
 DEFAULT_LISTEN = "127.0.0.1:7400"
-SECTIONS = ("gossip", "rules", "weights", "trust", "suspicion")
+SECTIONS = ("http", "gossip", "rules", "weights", "trust", "suspicion")
 LOG_FORMATS = ("human", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 

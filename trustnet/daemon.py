@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from trustnet import __version__
-from trustnet.api import API_KEY, ApiViews, build_app
+from trustnet.api import API_KEY, ApiViews, HttpSettings, build_app
 from trustnet.clock import Clock, SystemClock
 from trustnet.config import NodeConfig, load_config, read_admin_token
 from trustnet.errors import ConfigError
@@ -68,7 +68,8 @@ class Daemon:
             self.views = ApiViews()
             self.node_views: NodeViews | None = None
             self._install_views()
-            self.app = build_app(self.node, name=self.config.name, token=self.token, views=self.views)
+            self.app = build_app(self.node, name=self.config.name, token=self.token, views=self.views,
+                                 http=HttpSettings.from_mapping(self.config.section("http")))
         except BaseException:
             self.store.close()
             raise
@@ -80,6 +81,8 @@ class Daemon:
         from trustnet.views import install_views
 
         install_views(self)
+        if self.node_views is not None:  # belief and suspicion gauges per party on /metrics
+            self.node.metrics.views = self.node_views.current
 
     async def start(self) -> str:
         """Bind the HTTP server, start gossip; returns the node's URL."""
@@ -114,7 +117,7 @@ class Daemon:
     async def stop(self) -> None:
         """Finish in-flight requests, let their pushes go out, stop gossip, close the store
         (idempotent). A write acknowledged during the grace period still reaches peers."""
-        self.app[API_KEY].stopping = True  # event streams end; no new long-lived work
+        await self.app[API_KEY].hub.close()  # event streams end; no new long-lived work
         if self.runner is not None:
             runner, self.runner = self.runner, None
             await runner.cleanup()

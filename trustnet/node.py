@@ -23,8 +23,9 @@ from typing import Any
 
 from trustnet.clock import Clock
 from trustnet.errors import EntryError, TrustnetError
-from trustnet.identity import Identity
+from trustnet.identity import Identity, is_party_id
 from trustnet.log import Entry
+from trustnet.metrics import NodeMetrics
 from trustnet.protocol import messages as m
 from trustnet.protocol.gossip import (
     Action,
@@ -38,7 +39,7 @@ from trustnet.protocol.gossip import (
     Tick,
 )
 from trustnet.protocol.peers import PeerKind
-from trustnet.store import Store
+from trustnet.store import IngestResult, Store
 from trustnet.transport.auth import HEADER_NODE, AuthError, RequestVerifier
 from trustnet.transport.base import STATUS, Transport, TransportError, error_body
 
@@ -47,6 +48,23 @@ class NodeError(TrustnetError):
     """The node refuses an operation. Codes: catching_up (own log not recovered yet)."""
 
     code = "node_error"
+
+
+class _MeteredProtocol(GossipProtocol):
+    """The gossip protocol, telling the node's metrics the code of every entry it rejects.
+
+    The pure protocol counts rejections only in total (`stats["rejected"]`); the codes are
+    in the store's `IngestResult`, which passes through `_absorb` for pushes and fetches.
+    """
+
+    metrics: NodeMetrics | None = None
+
+    def _absorb(self, result: IngestResult, key: str, kind: PeerKind, now: int,
+                exclude: Iterable[str]) -> list[Action]:
+        if self.metrics is not None:
+            for rejection in result.rejected:
+                self.metrics.rejected("ingest", rejection.code)
+        return super()._absorb(result, key, kind, now, exclude)
 
 
 class Node:
@@ -74,13 +92,19 @@ class Node:
         self.anchors = tuple(anchors)
         self.node_id = identity.party_id
         self.url = (url or transport.url or "").rstrip("/") or None
-        self.protocol = GossipProtocol(
+        # Per-node registry (never the global one): many nodes fit in one process.
+        self.metrics = NodeMetrics(self)
+        protocol = _MeteredProtocol(
             identity.public_key, store, rng, self.config, own_url=self.url, peers=peers,
             now_ms=clock.now_ms(), recover_own=recover_own,
         )
+        protocol.metrics = self.metrics
+        self.protocol: GossipProtocol = protocol
         self.verifier = RequestVerifier()
         self.log = logging.getLogger(f"trustnet.node.{self.node_id[:12]}")
         self.errors: list[BaseException] = []  # unexpected exceptions: tests assert it is empty
+        # Peers (party ids and URLs) this node is cut off from, both ways (testbed faults).
+        self.partition: frozenset[str] = frozenset()
         self.started_ms: int | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
@@ -186,6 +210,36 @@ class Node:
         """Add a peer URL (admin `POST /peers`); True when new."""
         return self.protocol.peers.add(url, "admin", self.clock.now_ms())
 
+    def set_partition(self, peers: Iterable[str]) -> list[str]:
+        """Cut this node off from `peers` (party ids or URLs) both ways, replacing the set
+        (admin `POST /partition`; an empty set heals). Returns the set, sorted.
+
+        A network fault for testbeds (DESIGN 10): gossip from them is refused with
+        `partitioned` (503) and requests to them fail at once, so the protocol backs off
+        as from a dead peer. A peer is matched by its id or its URL, whichever is known
+        of it here: give both.
+        """
+        self.partition = frozenset(p if is_party_id(p) else p.rstrip("/") for p in peers)
+        if self.partition:
+            self.log.warning("partitioned from %s", ", ".join(sorted(self.partition)))
+        else:
+            self.log.info("partition healed")
+        return sorted(self.partition)
+
+    def _cut_off(self, node_id: str | None, url: str | None) -> bool:
+        """True when a peer (an authenticated id, or a URL) is across the partition."""
+        if not self.partition:
+            return False
+        peers = self.protocol.peers
+        if node_id is not None and url is None:
+            known = peers.get(node_id)
+            url = known.url if known is not None else None
+        if url is not None and node_id is None:
+            known = peers.get(url)
+            node_id = known.node_id if known is not None else None
+        return (node_id is not None and node_id in self.partition) or (
+            url is not None and url.rstrip("/") in self.partition)
+
     # -- outbound ------------------------------------------------------------------------
 
     def _feed(self, event: Event) -> None:
@@ -221,9 +275,16 @@ class Node:
 
     async def _perform(self, send: Send) -> None:
         event: Event
+        started = self.metrics.timer()
+        sent: int = 0
+        received: int | None = None
         try:
             body = m.encode(send.message, self.config.max_message_bytes)
+            sent = len(body)
+            if self._cut_off(None, send.peer_url):  # fails fast, as to an unreachable peer
+                raise TransportError(f"{send.peer_url} is across a partition", code="partitioned")
             raw = await self.transport.request(send.peer_url, send.path, body)
+            received = len(raw)
             try:
                 reply = m.decode_reply(send.path, raw, self.config.max_message_bytes)
             except m.MessageError as exc:
@@ -237,6 +298,8 @@ class Node:
         except Exception as exc:
             self._crash(exc)
             event = RequestFailed(send.request_id, send.peer_url, "internal")
+        self.metrics.request_done(send.path, "ok" if isinstance(event, Response) else event.code,
+                                  self.metrics.timer() - started, sent, received)
         try:
             self._feed(event)
         except Exception as exc:
@@ -251,7 +314,15 @@ class Node:
     async def handle_gossip(
         self, path: str, headers: Mapping[str, str], body: bytes, *, remote: str = ""
     ) -> tuple[int, bytes]:
-        """Check and answer one gossip request: (HTTP status, msgpack body).
+        """Check and answer one gossip request: (HTTP status, msgpack body)."""
+        status, reply, outcome = self._answer(path, headers, body, remote)
+        self.metrics.request_served(path, outcome, len(body), len(reply))
+        return status, reply
+
+    def _answer(
+        self, path: str, headers: Mapping[str, str], body: bytes, remote: str
+    ) -> tuple[int, bytes, str]:
+        """(HTTP status, msgpack body, "ok" or the refusal code) for one gossip request.
 
         Order matters: cheap refusals first (graylisted address, size), then the
         signature, then per-node graylist and rate limit, and only then decoding.
@@ -278,6 +349,9 @@ class Node:
             if remote:
                 peers.penalize(remote, exc.code, now, kind=addr_kind, detail=path[:64])
             return self._refuse(exc.code, exc.message)
+        if self._cut_off(node, None):  # a testbed fault, not misbehaviour: nobody is charged
+            _, refusal, code = self._refuse("partitioned", f"node {node[:16]} is across a partition")
+            return 503, refusal, code
         if path not in m.PATHS:
             # Before the rate limiter, so unknown paths cannot grow its per-endpoint buckets.
             peers.penalize(node, "unknown_path", now, kind="node", detail=path[:64])
@@ -296,11 +370,12 @@ class Node:
             return self._refuse("internal", "internal error")
         self._dispatch(actions)
         self._report()
-        return 200, data
+        return 200, data, "ok"
 
-    def _refuse(self, code: str, message: str) -> tuple[int, bytes]:
+    def _refuse(self, code: str, message: str) -> tuple[int, bytes, str]:
         self._report()
-        return STATUS.get(code, 400), error_body(code, message)
+        self.metrics.rejected("gossip", code)
+        return STATUS.get(code, 400), error_body(code, message), code
 
     # -- views ---------------------------------------------------------------------------
 

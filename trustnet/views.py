@@ -308,6 +308,118 @@ def series_json(views: NodeViews, party: str, query: Mapping[str, str]) -> dict[
     return {"party": party, "samples": views.series(party, start, end, step)}
 
 
+def summary(views: NodeViews) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per party, the headline figures of its belief and suspicion (for live events and gauges).
+
+    `{party: {"belief": {...}, "suspicion": {...}}}`; figures rounded to 4 digits so that a
+    change worth telling is a change in this dict.
+    """
+    beliefs, suspicion = views.current()
+    names = _names(views)
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for pid, b in beliefs.parties.items():
+        if pid == views.self_id:
+            continue
+        out[pid] = {"belief": {
+            "party": pid, "name": names.get(pid), "forked": b.forked,
+            "reliability": round(b.reliability.p, 4),
+            "compliance": round(b.verified.score, 4),
+            "raw": round(b.raw.score, 4),
+        }}
+    for pid, r in suspicion.reports(beliefs.now_ms).items():
+        if pid == views.self_id:
+            continue
+        out.setdefault(pid, {})["suspicion"] = {
+            "party": pid, "name": names.get(pid),
+            "level": round(r.level, 4),
+            "escalation_index": round(r.escalation_index, 4),
+            "regime": r.regime,
+        }
+    return out
+
+
+VERDICTS = ("confirm", "refute", "partial", "unverifiable")
+
+
+def graph_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
+    """GET /graph: parties held as nodes; trust statements and attestations as edges."""
+    at = _at(query)
+    beliefs = views.current()[0] if at is None else views.as_of(at)[0]
+    store = views.store
+
+    def seen(e: Entry) -> bool:
+        return at is None or e.ts <= at
+
+    def by_kind(kind: str) -> list[Entry]:
+        return [e for e in store.query(kind=kind, limit=10**9) if seen(e)]
+
+    def order(e: Entry) -> tuple[int, int, bytes]:
+        # An author's chain orders its statements; a forked author's twin entries by ts, id.
+        return (e.seq, e.ts, e.id)
+
+    held: set[str] = set()
+    for author in store.heads():
+        first = store.range(author, 0, 1)
+        if first and seen(first[0]):
+            held.add(author.hex())
+    profiles: dict[str, Entry] = {}
+    for e in by_kind("profile"):  # latest wins (DOMAIN: profile)
+        if e.author_hex not in profiles or order(e) > order(profiles[e.author_hex]):
+            profiles[e.author_hex] = e
+    forked = {a.hex() for a in store.forked_authors()}
+    prior = beliefs.params.base_rate
+    nodes = []
+    for pid in sorted(held):
+        prof = profiles.get(pid)
+        belief = beliefs.parties.get(pid)
+        nodes.append({
+            "party": pid,
+            "name": prof.body.get("name") if prof else None,
+            "role": prof.body.get("role") if prof else None,
+            "reliability": belief.reliability.p if belief else 0.0,
+            "compliance": belief.verified.score if belief else prior,
+            "raw": belief.raw.score if belief else prior,
+            "forked": pid in forked,
+            "self": pid == views.self_id,
+            "anchor": pid in views.anchors,
+        })
+    # Trust: the latest statement of each truster about each subject replaces the earlier.
+    latest: dict[tuple[str, str], Entry] = {}
+    for e in by_kind("trust"):
+        key = (e.author_hex, str(e.body.get("subject")))
+        if key not in latest or order(e) > order(latest[key]):
+            latest[key] = e
+    edges: list[dict[str, Any]] = []
+    for (src, dst), e in sorted(latest.items()):
+        if src != dst and dst in held:
+            edges.append({"kind": "trust", "from": src, "to": dst, "level": e.body.get("level"),
+                          "ts": e.ts, "entry": e.id_hex})
+    # Attestations: counted per (attester, author of the attested entry), by verdict.
+    authors: dict[str, str | None] = {}
+    tally: dict[tuple[str, str], dict[str, int]] = {}
+    last: dict[tuple[str, str], int] = {}
+    for e in by_kind("attestation"):
+        subject = str(e.body.get("subject"))
+        if subject not in authors:
+            try:
+                target = store.get(bytes.fromhex(subject))
+            except ValueError:
+                target = None
+            authors[subject] = target.author_hex if target is not None else None
+        dst_author = authors[subject]
+        verdict = e.body.get("verdict")
+        if dst_author is None or dst_author == e.author_hex or verdict not in VERDICTS:
+            continue  # the attested entry is not held here: its author is unknown
+        key = (e.author_hex, dst_author)
+        counts = tally.setdefault(key, dict.fromkeys(VERDICTS, 0))
+        counts[str(verdict)] += 1
+        last[key] = max(last.get(key, 0), e.ts)
+    for (src, dst), counts in sorted(tally.items()):
+        if dst in held:
+            edges.append({"kind": "attestation", "from": src, "to": dst, **counts, "ts": last[(src, dst)]})
+    return {"node": views.self_id, "now": beliefs.now_ms, "nodes": nodes, "edges": edges}
+
+
 def _names(views: NodeViews) -> dict[str, str]:
     return {e.author_hex: str(e.body.get("name")) for e in views.store.query(kind="profile", limit=10**6)}
 
@@ -320,10 +432,14 @@ VIEWS: dict[str, tuple[Collection | None, PerParty]] = {
     "suspicion": (suspicion_json, party_suspicion_json),
     "series": (None, series_json),
 }
+# Views with a collection form only (GET /route): the per-party form would say nothing more.
+COLLECTIONS: dict[str, Collection] = {
+    "graph": graph_json,
+}
 
 
 def install_views(daemon: Daemon) -> None:
-    """Register /beliefs, /suspicion and /series on the daemon's API."""
+    """Register /beliefs, /suspicion, /series and /graph on the daemon's API."""
     settings = Settings.from_config(daemon.config)
     views = NodeViews(daemon.store, daemon.identity.party_id, daemon.config.anchors, settings,
                       daemon.clock)
@@ -332,6 +448,9 @@ def install_views(daemon: Daemon) -> None:
         if collection is not None:
             daemon.views.collections[route] = partial(collection, views)
         daemon.views.parties[route] = partial(per_party, views)
+    for route, collection_only in COLLECTIONS.items():
+        daemon.views.collections[route] = partial(collection_only, views)
+    daemon.views.summary = partial(summary, views)
 
 
 def local_views(node_dir: Any) -> NodeViews:
