@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -50,7 +51,7 @@ def run_tiny(tmp_path: Path, op: str) -> subprocess.CompletedProcess[str]:
         capture_output=True, text=True, timeout=120)
 
 
-def test_testbed_run_reports_and_passes(tmp_path: Path):
+def test_testbed_run_reports_and_passes(tmp_path: Path) -> None:
     done = run_tiny(tmp_path, ">")
     assert done.returncode == 0, done.stderr
     assert "all expectations met" in done.stdout
@@ -60,13 +61,13 @@ def test_testbed_run_reports_and_passes(tmp_path: Path):
     assert "nodes stopped cleanly" in done.stderr
 
 
-def test_testbed_run_exits_1_when_an_expectation_fails(tmp_path: Path):
+def test_testbed_run_exits_1_when_an_expectation_fails(tmp_path: Path) -> None:
     done = run_tiny(tmp_path, "<")
     assert done.returncode == 1
     assert "FAILED" in done.stdout and "SOME EXPECTATIONS FAILED" in done.stdout
 
 
-def test_testbed_up_stops_every_node_on_ctrl_c(tmp_path: Path):
+def test_testbed_up_stops_every_node_on_ctrl_c(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "trustnet", "testbed", "up", "-n", "2", "--dir", str(tmp_path / "tb")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -86,3 +87,65 @@ def test_testbed_up_stops_every_node_on_ctrl_c(tmp_path: Path):
     assert "node-1" in out and "http://127.0.0.1:" in out
     for name in ("node-1", "node-2"):  # every store lock was released
         assert not (tmp_path / "tb" / name / "node.port").exists()
+
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "configs" / "scenarios"
+
+
+def run_scenario_file(name: str, out: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trustnet", "testbed", "run", str(SCENARIOS / name), "--out", str(out)],
+        capture_output=True, text=True, timeout=180)
+
+
+def test_an_equivocating_party_is_exposed_on_every_real_node(tmp_path: Path) -> None:
+    done = run_scenario_file("equivocation.toml", tmp_path / "out")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "all expectations met" in done.stdout
+    data = json.loads((tmp_path / "out" / "series.json").read_text())
+    south_2 = next(n["node_id"] for n in data["nodes"] if n["name"] == "south-2")
+    assert data["end"]["converged"] is True
+    assert {name: n["forked"] for name, n in data["end"]["nodes"].items()} == {
+        name: [south_2] for name in ("north-1", "north-2", "north-3", "south-1", "south-2", "south-3")}
+    # The two versions went to the two blocs: both ids are recorded, one proof holds both.
+    first, second = data["entries"]["two-notifications"], data["entries"]["two-notifications:alt"]
+    for node in data["nodes"]:
+        assert stored_forks(Path(node["dir"])) == [sorted([first, second])]
+    assert "| ok | every node holds the proof of south-2's fork | `forks(*) has south-2` | 6/6 nodes |" \
+        in (tmp_path / "out" / "report.md").read_text()
+    # Not a terminal: the progress is plain lines, counting the statements and the fault.
+    assert "  [46/46 " in done.stderr and "fault equivocate" in done.stderr
+    assert "nodes stopped cleanly" in done.stderr
+
+
+def test_a_partition_and_a_crash_heal_and_the_real_nodes_converge(tmp_path: Path) -> None:
+    done = run_scenario_file("partition.toml", tmp_path / "out")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "| ok | the partition held: just before the heal the two sides held different " \
+           "entries | `not converged @ heal` | diverged (north-3, south-3 differ) |" in report
+    assert "| ok | after the heal every node holds the same | `converged` | converged |" in report
+    data = json.loads((tmp_path / "out" / "series.json").read_text())
+    before = data["before_faults"]
+    assert before["cut"]["converged"] is True
+    entries = {n: s["entries"] for n, s in before["heal"]["nodes"].items()}
+    # Cut off, the observers missed the other side's five statements, and it missed theirs.
+    assert entries["north-3"] == entries["south-3"] == 44
+    assert {entries[n] for n in ("north-1", "north-2", "south-1", "south-2")} == {49}
+    assert {s["entries"] for s in data["end"]["nodes"].values()} == {52}
+    log = (tmp_path / "out" / "nodes" / "north-3" / "node.log").read_text()
+    assert "partitioned from" in log and "partition healed" in log
+    assert "fault crash          south-2" in done.stderr
+    assert "fault restart        south-2" in done.stderr
+    assert "nodes stopped cleanly" in done.stderr  # the restarted node too
+
+
+def stored_forks(node_dir: Path) -> list[list[str]]:
+    """The fork proofs (as sorted id pairs) in a stopped node's store."""
+    from trustnet.store import Store
+
+    store = Store.open_dir(node_dir)
+    try:
+        return [sorted(p.to_json()["ids"]) for p in store.forks()]
+    finally:
+        store.close()

@@ -5,6 +5,14 @@ ports, wires every node to a few others as peers, starts `trustnet run` for
 each, and waits until all answer `/status`. `stop()` sends SIGTERM to all and
 waits for clean exits (SIGKILL after a grace period). Used by
 `trustnet testbed up -n N` and by the end-to-end tests.
+
+Faults for scenarios: `stop_node` (SIGTERM, or SIGKILL for a crash) and
+`restart`; `partition(side)` cuts a set of nodes off from the rest in both
+directions through every node's admin `POST /partition` (`heal()` lifts it);
+`push` delivers entries as a signed gossip push from any identity (how an
+equivocating party shows each side its own version). `state()` reads what
+every live node holds (`GET /parties`), and `settle()` waits until the nodes
+that can reach each other hold the same.
 """
 
 from __future__ import annotations
@@ -17,23 +25,80 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from trustnet.client import ClientError, NodeClient
+from trustnet.clock import SystemClock
 from trustnet.config import NodeConfig, read_admin_token, write_config
 from trustnet.errors import TrustnetError
+from trustnet.identity import KEY_FILE, Identity
+from trustnet.log import ChainHead, Entry
+from trustnet.protocol import messages as m
+from trustnet.transport.auth import sign_request
+from trustnet.transport.base import CONTENT_TYPE, error_from_reply
 
 START_TIMEOUT_S = 30.0
 STOP_GRACE_S = 10.0
+SETTLE_TIMEOUT_S = 60.0
 
 
 class TestbedError(TrustnetError):
     """A testbed node failed to start, or the testbed is misused."""
 
     code = "testbed"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeState:
+    """What one node holds: the heads of the chains it reconciles and the proven forks."""
+
+    heads: tuple[tuple[str, int, str], ...]  # (party id, seq, head id) of unforked authors
+    forked: frozenset[str]  # party ids proven to equivocate (their chains are not compared)
+    entries: int
+
+    @classmethod
+    def from_parties(cls, parties: list[dict[str, Any]], entries: int) -> NodeState:
+        """From `GET /parties` (and `/status` entries)."""
+        heads = tuple(sorted((p["party"], int(p["seq"]), p["head"]) for p in parties
+                             if not p["forked"]))
+        return cls(heads, frozenset(p["party"] for p in parties if p["forked"]), entries)
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkState:
+    """Every live node's `NodeState`, by node name."""
+
+    nodes: dict[str, NodeState]
+
+    def converged(self, names: Collection[str] | None = None) -> bool:
+        """True when these nodes (default: all) hold the same heads and forks.
+
+        A proven equivocator's chain is left out, as gossip's digest leaves it out
+        (DESIGN 6): its branches may differ from node to node for good.
+        """
+        states = {(s.heads, s.forked) for n, s in self.nodes.items() if names is None or n in names}
+        return len(states) <= 1
+
+    def differing(self) -> list[str]:
+        """The nodes that do not hold what most nodes hold (empty when converged)."""
+        counts: dict[tuple[Any, ...], int] = {}
+        for s in self.nodes.values():
+            counts[(s.heads, s.forked)] = counts.get((s.heads, s.forked), 0) + 1
+        if len(counts) <= 1:
+            return []
+        common = max(counts, key=lambda k: counts[k])
+        return sorted(n for n, s in self.nodes.items() if (s.heads, s.forked) != common)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON view: per node, entries held, chains reconciled and forks proven."""
+        return {"converged": self.converged(), "nodes": {
+            n: {"entries": s.entries, "authors": len(s.heads), "forked": sorted(s.forked)}
+            for n, s in self.nodes.items()}}
 
 
 def free_port() -> int:
@@ -85,6 +150,7 @@ class Testbed:
     seed: int = 1
     gossip: dict[str, Any] = field(default_factory=dict)
     nodes: list[TestbedNode] = field(default_factory=list)
+    cut: frozenset[str] = frozenset()  # names of the nodes partitioned off from the rest
 
     def create(self) -> None:
         """Initialise every node directory (identity, token, node.toml with ports and peers)."""
@@ -172,6 +238,126 @@ class Testbed:
                 raise TestbedError(f"{node.name} was not ready within {START_TIMEOUT_S} s; "
                                    f"see {node.dir / 'node.log'}")
             time.sleep(0.05)
+
+    def node(self, name: str) -> TestbedNode:
+        """The node of that name."""
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise TestbedError(f"no node {name!r} in this testbed")
+
+    def stop_node(self, node: TestbedNode, *, crash: bool = False) -> int | None:
+        """Stop one node: SIGTERM and wait for its clean exit, or SIGKILL (`crash`)."""
+        if node.proc is None or not node.alive:
+            return None if node.proc is None else node.proc.returncode
+        if crash:
+            self.kill(node)
+            return node.proc.returncode
+        node.proc.send_signal(signal.SIGTERM)
+        try:
+            return node.proc.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            self.kill(node)
+            return node.proc.returncode
+
+    def restart(self, node: TestbedNode, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Start a stopped node again, back in its side of any partition, and wait until ready."""
+        self.start_node(node)
+        deadline = time.monotonic() + timeout_s
+        if self.cut:
+            # Its peers refuse it already (they hold its id); it must refuse them too.
+            while True:
+                try:
+                    node.client.partition(self._across(node))
+                    break
+                except ClientError:
+                    if not node.alive or time.monotonic() > deadline:
+                        raise TestbedError(f"{node.name} did not answer after a restart; see "
+                                           f"{node.dir / 'node.log'}") from None
+                    time.sleep(0.05)
+        self._wait_up(node, deadline)
+
+    def partition(self, side: Collection[str]) -> None:
+        """Cut the nodes named in `side` off from all others, both ways (empty: heal)."""
+        unknown = set(side) - {n.name for n in self.nodes}
+        if unknown:
+            raise TestbedError(f"no node(s) {sorted(unknown)} in this testbed")
+        self.cut = frozenset(side)
+        for node in self.nodes:
+            if node.alive:
+                node.client.partition(self._across(node))
+
+    def heal(self) -> None:
+        """Lift the partition."""
+        self.partition(())
+
+    def _across(self, node: TestbedNode) -> list[str]:
+        """Ids and URLs of the nodes on the other side of the partition from `node`."""
+        if not self.cut:
+            return []
+        mine = node.name in self.cut
+        out: list[str] = []
+        for other in self.nodes:
+            if (other.name in self.cut) != mine:
+                out += [other.node_id, other.url] if other.node_id else [other.url]
+        return out
+
+    def groups(self) -> list[list[TestbedNode]]:
+        """Live nodes by the side of the partition they are on (one group when none)."""
+        live = [n for n in self.nodes if n.alive]
+        sides = [[n for n in live if n.name in self.cut], [n for n in live if n.name not in self.cut]]
+        return [g for g in sides if g]
+
+    def state(self) -> NetworkState:
+        """What every live node holds now."""
+        out: dict[str, NodeState] = {}
+        for node in self.nodes:
+            if node.alive:
+                parties = node.client.get("/parties")["parties"]
+                entries = node.client.get("/status")["entries"]
+                out[node.name] = NodeState.from_parties(parties, entries)
+        return NetworkState(out)
+
+    def settle(self, timeout_s: float = SETTLE_TIMEOUT_S) -> bool:
+        """Wait until the live nodes of each side of any partition hold the same; False at
+        the timeout."""
+
+        def agreed() -> bool:
+            state = self.state()
+            return all(state.converged([n.name for n in g]) for g in self.groups())
+
+        return self.wait_for(agreed, timeout_s, interval_s=0.1)
+
+    def identity(self, node: TestbedNode) -> Identity:
+        """The node's signing identity (its party's key)."""
+        return Identity.load(node.dir / KEY_FILE)
+
+    def own_head(self, node: TestbedNode) -> ChainHead | None:
+        """The head of the node's own chain, as the node holds it."""
+        parties = node.client.get("/parties")["parties"]
+        mine = next((p for p in parties if p["party"] == node.node_id), None)
+        if mine is None:
+            return None
+        entry = node.client.get(f"/entries/{mine['head']}")
+        return ChainHead(int(mine["seq"]), bytes.fromhex(mine["head"]), int(entry["ts"]))
+
+    def push(self, node: TestbedNode, identity: Identity, entries: Sequence[Entry]) -> m.PushAck:
+        """Deliver entries to a node as a gossip push signed by `identity`; the node's ack."""
+        body = m.encode(m.Push(tuple(e.raw for e in entries)))
+        headers = sign_request(identity, "POST", m.PUSH, body, SystemClock().now_ms())
+        req = urllib.request.Request(node.url + m.PUSH, data=body, method="POST",
+                                     headers=dict(headers, **{"Content-Type": CONTENT_TYPE}))
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                reply = m.decode_reply(m.PUSH, resp.read())
+        except urllib.error.HTTPError as exc:
+            err = error_from_reply(exc.code, exc.read())
+            raise ClientError(f"{node.name}: push refused: {err.message}", code=err.code) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise ClientError(f"cannot reach {node.url}: {exc}") from None
+        if not isinstance(reply, m.PushAck):  # decode_reply allows only PushAck on PUSH
+            raise ClientError(f"{node.name}: unexpected reply to a push", code="bad_reply")
+        return reply
 
     def kill(self, node: TestbedNode) -> None:
         """SIGKILL one node (a crash)."""
