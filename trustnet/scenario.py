@@ -1291,7 +1291,8 @@ def _run_once(scenario: Scenario, out: Path, *, log: Callable[[str], None],
             except KeyboardInterrupt:
                 pass
         elif hint:
-            say("dashboards: add --keep to leave the nodes running, then open each node's URL")
+            say("dashboards: run with --keep (scripts/demo: without --no-wait) to leave the nodes "
+                "running and open each node's URL")
         return (0 if ok else 1), Run(scenario, origin, series, ids, end, snapshots)
     finally:
         import signal as _signal
