@@ -25,6 +25,7 @@ import msgpack
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.daemons import init_node, running_daemons
 from trustnet.cli import main as cli_main
 from trustnet.clock import SystemClock
 from trustnet.config import load_config, read_admin_token, write_config
@@ -45,13 +46,6 @@ CLOCK = SystemClock()
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-
-def init_node(base: Path, name: str) -> Path:
-    """`trustnet init DIR --listen 127.0.0.1:0`: a node directory on a free port."""
-    node_dir = base / name
-    assert cli_main(["init", str(node_dir), "--name", name, "--listen", "127.0.0.1:0"]) == 0
-    return node_dir
 
 
 async def wait_until(check: Callable[[], Awaitable[bool]], timeout_s: float = TIMEOUT_S) -> None:
@@ -150,18 +144,9 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 @pytest.fixture
 async def daemons(tmp_path: Path) -> AsyncIterator[list[Daemon]]:
     """Three daemons on free ports, not yet peers of each other."""
-    started: list[Daemon] = []
-    try:
-        for name in ("alpha", "beta", "gamma"):
-            d = Daemon(init_node(tmp_path, name), gossip=FAST)
-            started.append(d)
-            await d.start()
+    async with running_daemons(tmp_path, ("alpha", "beta", "gamma"), gossip=FAST) as started:
         yield started
-    finally:
-        for d in started:
-            await d.stop()
     for d in started:
-        assert d.node.errors == [], d.node.errors
         assert not (d.dir / PORT_FILE).exists()
 
 

@@ -17,8 +17,8 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.daemons import running_daemons
 from trustnet.api import build_app
-from trustnet.cli import main as cli_main
 from trustnet.clock import ManualClock, SystemClock
 from trustnet.daemon import Daemon
 from trustnet.log import sign_entry
@@ -109,22 +109,9 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 @pytest.fixture
 async def daemons(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> AsyncIterator[list[Daemon]]:
     """Two daemons in this process, not peers of each other."""
-    started: list[Daemon] = []
-    try:
-        for name in ("alpha", "beta"):
-            assert cli_main(["init", str(tmp_path / name), "--name", name,
-                             "--listen", "127.0.0.1:0"]) == 0
-            d = Daemon(tmp_path / name, gossip=MANUAL)
-            started.append(d)
-            await d.start()
-            await d.node.tick()  # no peers: nothing of its own to recover
+    async with running_daemons(tmp_path, ("alpha", "beta"), gossip=MANUAL, ready=True) as started:
         capsys.readouterr()
         yield started
-    finally:
-        for d in started:
-            await d.stop()
-    for d in started:
-        assert d.node.errors == [], d.node.errors
 
 
 # -- tests ---------------------------------------------------------------------------------

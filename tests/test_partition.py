@@ -20,7 +20,8 @@ from trustnet.protocol import messages as m
 from trustnet.protocol.gossip import GossipConfig
 
 from .conftest import ident, trust_body
-from .test_http import Api, api_of, assert_error, gossip, gossip_error, init_node, wait_until
+from .daemons import running_daemons
+from .test_http import Api, api_of, assert_error, gossip, gossip_error, wait_until
 
 # Back-off kept short so that healed peers are retried at once.
 FAST = GossipConfig.from_mapping({"tick_interval_s": 0.05, "backoff_max_ms": 300})
@@ -35,22 +36,9 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 @pytest.fixture
 async def trio(tmp_path: Path) -> AsyncIterator[list[Daemon]]:
     """Three daemons on free ports, each a peer of the other two."""
-    started: list[Daemon] = []
-    try:
-        for name in ("alpha", "beta", "gamma"):
-            d = Daemon(init_node(tmp_path, name), gossip=FAST)
-            started.append(d)
-            await d.start()
-        for d in started:
-            for other in started:
-                if other is not d and other.url is not None:
-                    d.node.add_peer(other.url)
+    async with running_daemons(tmp_path, ("alpha", "beta", "gamma"), gossip=FAST,
+                               peered=True) as started:
         yield started
-    finally:
-        for d in started:
-            await d.stop()
-    for d in started:
-        assert d.node.errors == [], d.node.errors
 
 
 async def cut(api: Api, peers: list[str]) -> Any:

@@ -1,0 +1,45 @@
+"""Real daemons in the test's own event loop: started on free loopback ports, stopped and
+checked for unexpected errors afterwards (shared by the HTTP-level tests)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from trustnet.cli import main as cli_main
+from trustnet.daemon import Daemon
+from trustnet.protocol.gossip import GossipConfig
+
+
+def init_node(base: Path, name: str) -> Path:
+    """`trustnet init DIR --listen 127.0.0.1:0`: a node directory on a free port."""
+    node_dir = base / name
+    assert cli_main(["init", str(node_dir), "--name", name, "--listen", "127.0.0.1:0"]) == 0
+    return node_dir
+
+
+@asynccontextmanager
+async def running_daemons(base: Path, names: Sequence[str], *, gossip: GossipConfig,
+                          peered: bool = False, ready: bool = False) -> AsyncIterator[list[Daemon]]:
+    """Daemons named `names` under `base`; `peered`: each a peer of all others; `ready`: one
+    tick each first (no peers yet: nothing of its own to recover, so it may sign at once)."""
+    started: list[Daemon] = []
+    try:
+        for name in names:
+            d = Daemon(init_node(base, name), gossip=gossip)
+            started.append(d)
+            await d.start()
+            if ready:
+                await d.node.tick()
+        if peered:
+            for d in started:
+                for other in started:
+                    if other is not d and other.url is not None:
+                        d.node.add_peer(other.url)
+        yield started
+    finally:
+        for d in started:
+            await d.stop()
+    for d in started:
+        assert d.node.errors == [], d.node.errors
