@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from trustnet.clock import Clock
@@ -39,7 +39,7 @@ from trustnet.protocol.gossip import (
     Tick,
 )
 from trustnet.protocol.peers import PeerKind
-from trustnet.store import IngestResult, Store
+from trustnet.store import Rejected, Store
 from trustnet.transport.auth import HEADER_NODE, AuthError, RequestVerifier
 from trustnet.transport.base import STATUS, Transport, TransportError, error_body
 
@@ -51,20 +51,14 @@ class NodeError(TrustnetError):
 
 
 class _MeteredProtocol(GossipProtocol):
-    """The gossip protocol, telling the node's metrics the code of every entry it rejects.
-
-    The pure protocol counts rejections only in total (`stats["rejected"]`); the codes are
-    in the store's `IngestResult`, which passes through `_absorb` for pushes and fetches.
-    """
+    """The gossip protocol, telling the node's metrics the code of every entry it rejects."""
 
     metrics: NodeMetrics | None = None
 
-    def _absorb(self, result: IngestResult, key: str, kind: PeerKind, now: int,
-                exclude: Iterable[str]) -> list[Action]:
+    def on_rejected(self, rejected: Sequence[Rejected]) -> None:
         if self.metrics is not None:
-            for rejection in result.rejected:
+            for rejection in rejected:
                 self.metrics.rejected("ingest", rejection.code)
-        return super()._absorb(result, key, kind, now, exclude)
 
 
 class Node:

@@ -28,7 +28,7 @@ import hashlib
 import random
 import struct
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeAlias
 
@@ -36,7 +36,7 @@ from trustnet.errors import ConfigError, ForkProofError
 from trustnet.log import Entry, ForkProof, decode_fork_proof
 from trustnet.protocol import messages as m
 from trustnet.protocol.peers import PeerKind, PeerPolicy, PeerTable
-from trustnet.store import IngestResult, Store
+from trustnet.store import IngestResult, Rejected, Store
 
 _Q = struct.Struct(">Q").pack
 
@@ -650,6 +650,11 @@ class GossipProtocol:
 
     # -- shared ------------------------------------------------------------------------
 
+    def on_rejected(self, rejected: Sequence[Rejected]) -> None:
+        """Entries a peer sent that the store refused, each with its code: a hook for the
+        I/O shell (the node counts them in its metrics); the protocol itself only counts
+        them in `stats["rejected"]` and penalizes the sender."""
+
     def _absorb(self, result: IngestResult, key: str, kind: PeerKind, now: int,
                 exclude: Iterable[str]) -> list[Action]:
         """Score the sender, discover peers, and push newly learned data on."""
@@ -664,6 +669,7 @@ class GossipProtocol:
         bad = [r for r in result.rejected if r.code in _MISBEHAVIOUR]
         if result.rejected:
             self.stats["rejected"] += len(result.rejected)
+            self.on_rejected(result.rejected)
             self.peers.count(key, rejected=len(result.rejected))
         for r in bad[:8]:  # a few penalties per message: enough to graylist a forger
             self.peers.penalize(key, r.code, now, kind=kind,
