@@ -649,7 +649,11 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Start one node per party on loopback, play the scenario's "
                          "steps through their admin APIs, sample every node's suspicion and beliefs, "
                          "check the expectations and write a report (Markdown, JSON, PNG). "
-                         "Exit 1 when an expectation fails.")
+                         "Exit 1 when an expectation fails.",
+                         epilog="Scenarios: configs/scenarios/ (demo, demo-refused, partition, "
+                         "equivocation, tension-unverified, tension-verified). The format — steps, "
+                         "faults (stop, crash, restart, partition, heal, equivocate), expectations — "
+                         "is in docs/scenarios.md.")
     runp.set_defaults(handler=cmd_testbed_run)
     runp.add_argument("scenario", metavar="SCENARIO", help="e.g. configs/scenarios/demo.toml")
     runp.add_argument("--out", metavar="DIR", help="where the nodes and the report go "
