@@ -238,3 +238,26 @@ async def test_the_cli_reads_a_guarded_node_with_trustnet_token(tmp_path, capsys
         assert code == 0 and json.loads(capsys.readouterr().out)["name"] == "north-1"
     finally:
         await daemon.stop()
+
+
+async def test_a_party_known_only_by_a_fork_proof_is_listed_as_forked(tmp_path, capsys):
+    """Gossip skips a proven equivocator's chain: a node may hold the proof and no entry."""
+    from trustnet.log import ForkProof
+
+    daemon = await start(tmp_path, capsys)
+    liar = Identity.from_seed(b"\x09" * 32)
+    try:
+        a = sign_entry(liar, seq=1, prev=None, ts=T0, kind="trust",
+                       body={"subject": "ab" * 32, "level": 5})
+        b = sign_entry(liar, seq=1, prev=None, ts=T0, kind="trust",
+                       body={"subject": "ab" * 32, "level": -5})
+        assert daemon.store.add_fork(ForkProof.of(a, b))
+        _, _, page = await fetch(f"{daemon.url}/parties")
+        assert page["parties"] == [{"party": liar.party_id, "name": None, "role": None,
+                                    "urls": [], "seq": 0, "head": None, "forked": True,
+                                    "self": False}]
+        code = await asyncio.to_thread(cli_main, ["parties", daemon.url or ""])
+        out = capsys.readouterr().out
+        assert code == 0 and "forked" in out and liar.party_id[:16] in out
+    finally:
+        await daemon.stop()

@@ -353,7 +353,8 @@ def entry_event(entry: Any) -> dict[str, Any]:
 
 
 def parties_of(store: Store, self_id: str) -> list[dict[str, Any]]:
-    """Every author a store holds, with its self-declared profile (GET /parties)."""
+    """Every author a store holds entries or a fork proof of, with its self-declared profile
+    (GET /parties)."""
     profiles = {e.author_hex: e for e in store.query(kind="profile", limit=10**6)}
     forked = {a.hex() for a in store.forked_authors()}
     out = []
@@ -370,6 +371,12 @@ def parties_of(store: Store, self_id: str) -> list[dict[str, Any]]:
             "forked": pid in forked,
             "self": pid == self_id,
         })
+    # A proof of equivocation may arrive before (or instead of) any of the author's entries:
+    # the author is known here, as forked, with nothing of its chain held.
+    for author in sorted(store.forked_authors() - store.heads().keys()):
+        out.append({"party": author.hex(), "name": None, "role": None, "urls": [], "seq": 0,
+                    "head": None, "forked": True, "self": False})
+    out.sort(key=lambda p: p["party"])
     return out
 
 
