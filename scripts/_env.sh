@@ -13,9 +13,13 @@ ensure_venv() {
         "$PY" -m venv "$VENV"
     fi
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-        echo "== installing trustnet $spec" >&2
-        "$VENV/bin/python" -m pip install -q --upgrade pip >&2 || true
-        "$VENV/bin/python" -m pip install -q -e "$spec" >&2
+        echo "== installing trustnet $spec (log: $VENV/install.log)" >&2
+        "$VENV/bin/python" -m pip install -q --upgrade pip >"$VENV/install.log" 2>&1 || true
+        if ! "$VENV/bin/python" -m pip install -q -e "$spec" >>"$VENV/install.log" 2>&1; then
+            tail -n 30 "$VENV/install.log" >&2
+            echo "== installing trustnet failed; the whole log is $VENV/install.log" >&2
+            return 1
+        fi
         touch "$stamp"
     fi
 }
