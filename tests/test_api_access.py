@@ -261,3 +261,24 @@ async def test_a_party_known_only_by_a_fork_proof_is_listed_as_forked(tmp_path, 
         assert code == 0 and "forked" in out and liar.party_id[:16] in out
     finally:
         await daemon.stop()
+
+
+async def test_the_cli_reads_every_page_of_a_list(tmp_path, capsys, monkeypatch):
+    import trustnet.api
+
+    daemon = await start(tmp_path, capsys)
+    try:
+        for seed in range(5):
+            daemon.store.ingest(south_story(Identity.from_seed(bytes([seed + 1]) * 32)), T0 + DAY)
+        monkeypatch.setattr(trustnet.api, "MAX_PAGE", 2)  # pages of two: the CLI must follow
+        _, _, first = await fetch(f"{daemon.url}/parties")
+        assert len(first["parties"]) == 2 and first["next"] == 2
+        code = await asyncio.to_thread(cli_main, ["parties", daemon.url or "", "--json"])
+        assert code == 0 and len(json.loads(capsys.readouterr().out)) == 5
+        code = await asyncio.to_thread(cli_main, ["beliefs", daemon.url or "", "--json"])
+        beliefs = json.loads(capsys.readouterr().out)
+        parties = {b["party"] for b in beliefs["parties"]}
+        assert code == 0 and len(parties) == 6 and "next" not in beliefs  # the five and itself
+        assert daemon.identity.party_id in parties
+    finally:
+        await daemon.stop()

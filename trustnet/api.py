@@ -356,9 +356,11 @@ def parties_of(store: Store, self_id: str) -> list[dict[str, Any]]:
     """Every author a store holds entries or a fork proof of, with its self-declared profile
     (GET /parties)."""
     profiles = {e.author_hex: e for e in store.query(kind="profile", limit=10**6)}
-    forked = {a.hex() for a in store.forked_authors()}
+    heads = store.heads()
+    forked_authors = store.forked_authors()
+    forked = {a.hex() for a in forked_authors}
     out = []
-    for author, (seq, head_id) in sorted(store.heads().items()):
+    for author, (seq, head_id) in sorted(heads.items()):
         pid = author.hex()
         prof = profiles.get(pid)
         out.append({
@@ -373,7 +375,7 @@ def parties_of(store: Store, self_id: str) -> list[dict[str, Any]]:
         })
     # A proof of equivocation may arrive before (or instead of) any of the author's entries:
     # the author is known here, as forked, with nothing of its chain held.
-    for author in sorted(store.forked_authors() - store.heads().keys()):
+    for author in sorted(forked_authors - heads.keys()):
         out.append({"party": author.hex(), "name": None, "role": None, "urls": [], "seq": 0,
                     "head": None, "forked": True, "self": False})
     out.sort(key=lambda p: p["party"])

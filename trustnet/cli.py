@@ -162,22 +162,24 @@ def _remote(target: str, path: str) -> Any:
     return get_json(target.rstrip("/") + path, token=os.environ.get(TOKEN_ENV) or None)
 
 
-def _remote_all(target: str, path: str, key: str) -> list[Any]:
-    """Every item of a paginated list route, following `next`."""
-    items: list[Any] = []
-    offset: int | None = 0
+def _remote_pages(target: str, path: str, key: str) -> dict[str, Any]:
+    """A paginated list route read whole: the first page's document with every page's items
+    under `key`, following `next` (a list stops at 1000 items per page)."""
     sep = "&" if "?" in path else "?"
+    whole: dict[str, Any] = _remote(target, f"{path}{sep}offset=0")
+    offset = whole.pop("next", None)
     while offset is not None:
         page = _remote(target, f"{path}{sep}offset={offset}")
-        items += page[key]
+        whole[key] += page[key]
         offset = page.get("next")
-    return items
+    whole.pop("total", None)
+    return whole
 
 
 def cmd_parties(args: argparse.Namespace) -> int:
     """List the parties a node holds statements of, with their self-declared profiles."""
     if _is_url(args.target):
-        parties = _remote_all(args.target, "/parties", "parties")
+        parties = _remote_pages(args.target, "/parties", "parties")["parties"]
     else:
         from trustnet.api import parties_of
 
@@ -278,7 +280,7 @@ def cmd_entries(args: argparse.Namespace) -> int:
 def cmd_forks(args: argparse.Namespace) -> int:
     """List fork proofs: authors caught signing two entries with one seq."""
     if _is_url(args.target):
-        forks = _remote_all(args.target, "/forks", "forks")
+        forks = _remote_pages(args.target, "/forks", "forks")["forks"]
     else:
         with _open_read(args.target) as store:
             forks = [p.to_json() for p in store.forks()]
@@ -390,7 +392,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_peers(args: argparse.Namespace) -> int:
     """Show a running node's peers: score, state, and the reason for each decision."""
-    data = _remote(_url_of(args.target), "/peers")
+    data = _remote_pages(_url_of(args.target), "/peers", "peers")
     if args.json:
         _json(data)
         return 0
@@ -457,7 +459,8 @@ def _view(args: argparse.Namespace, route: str) -> Any:
         raise ConfigError(f"--party {args.party!r} is not a party id", code="bad_argument")
     path = f"/{route}/{args.party}" if args.party else f"/{route}"
     if _is_url(args.target):
-        return _remote(args.target, path + (f"?at={args.at}" if args.at else ""))
+        path += f"?at={args.at}" if args.at else ""
+        return _remote(args.target, path) if args.party else _remote_pages(args.target, path, "parties")
     from trustnet.views import VIEWS, local_views
 
     collection, per_party = VIEWS[route]
