@@ -247,11 +247,26 @@ def test_own_log_recovery_waits_for_a_quorum_and_fetches_own_chain() -> None:
     assert me_p.recovery_json()["answers"] >= 2
 
 
-def test_a_lone_node_is_not_catching_up() -> None:
+def test_a_node_made_by_init_signs_at_once_and_a_lone_node_with_its_log_too() -> None:
+    w = Wire()
+    assert not w.add("new", ["p1"], recover_own=False).catching_up  # nothing to recover
+    store = Store(None)
+    store.ingest([e.raw for e in chain(ident("held"), 3)], T0)
+    held = w.add("held", [], store=store, recover_own=True)
+    assert held.catching_up
+    held.handle(Tick(), T0)
+    assert not held.catching_up  # its store holds its log and nobody can say more
+
+
+def test_a_lone_node_whose_store_was_lost_never_signs_on_its_own() -> None:
+    # DESIGN 12: a key with no store signs nothing until it has recovered; "0 peers
+    # answered" is no recovery, and neither is the deadline.
     p = Wire().add("alone", [], recover_own=True)
-    assert p.catching_up
-    p.handle(Tick(), T0)
-    assert not p.catching_up
+    assert p.catching_up and p.own_log_lost
+    for now in (T0, T0 + 10**9):
+        p.handle(Tick(), now)
+        assert p.catching_up
+    assert "--i-know-the-log-is-lost" in p.recovery_reason(T0)
 
 
 def test_failures_back_off_and_bad_replies_cost_score() -> None:
@@ -320,7 +335,20 @@ def test_gossip_config_from_mapping() -> None:
 
 
 class LyingProtocol(GossipProtocol):
-    """Claims any author's head is at seq 1000; holds nothing."""
+    """Claims any author's head is at seq 10**12 with no proof; holds nothing; answers a
+    fetch with `more: true` and nothing (a stall)."""
+
+    def on_request(self, peer_id: str, path: str, message: m.Message,
+                   now_ms: int) -> tuple[m.Message, list[Action]]:
+        if isinstance(message, m.HeadRequest):
+            return m.HeadReply(message.author, 10**12, bytes(32)), []
+        if isinstance(message, m.Fetch):
+            return m.Entries((), (), more=True), []
+        return super().on_request(peer_id, path, message, now_ms)
+
+
+class ClaimingProtocol(GossipProtocol):
+    """Claims seq 1000 with no proof, as an older node would; serves fetches honestly."""
 
     def on_request(self, peer_id: str, path: str, message: m.Message,
                    now_ms: int) -> tuple[m.Message, list[Action]]:
@@ -329,17 +357,135 @@ class LyingProtocol(GossipProtocol):
         return super().on_request(peer_id, path, message, now_ms)
 
 
+class ForgingProtocol(GossipProtocol):
+    """Proves a head with an entry that is not the asker's (its own key signed it)."""
+
+    def on_request(self, peer_id: str, path: str, message: m.Message,
+                   now_ms: int) -> tuple[m.Message, list[Action]]:
+        if isinstance(message, m.HeadRequest):
+            fake = chain(ident("forger"), 1)[0]
+            return m.HeadReply(message.author, 50, fake.id, fake.raw), []
+        return super().on_request(peer_id, path, message, now_ms)
+
+
+class WithholdingProtocol(GossipProtocol):
+    """Holds our log and proves its head, but never delivers a single entry."""
+
+    def on_request(self, peer_id: str, path: str, message: m.Message,
+                   now_ms: int) -> tuple[m.Message, list[Action]]:
+        if isinstance(message, m.Fetch):
+            return m.Entries(()), []
+        if isinstance(message, m.Digest):
+            return m.InSync(), []
+        return super().on_request(peer_id, path, message, now_ms)
+
+
+NO_EXCHANGE = GossipConfig(tick_interval_s=None, peer_exchange_every=0)
+
+
+def held_store(n: int) -> Store:
+    store = Store(None)
+    store.ingest([e.raw for e in chain(ident("me"), n)], T0)
+    return store
+
+
+def test_head_replies_carry_the_signed_head_and_old_replies_still_decode() -> None:
+    w = Wire()
+    peer = w.add("peer", [])
+    mine = chain(ident("me"), 4)
+    peer.store.ingest([e.raw for e in mine], T0)
+    reply, _ = peer.on_request("aa" * 32, m.HEAD, m.HeadRequest(ident("me").public_key), T0)
+    assert isinstance(reply, m.HeadReply) and reply.entry == mine[-1].raw
+    assert m.decode_reply(m.HEAD, m.encode(reply)) == reply
+    old = m.HeadReply(ident("me").public_key, 4, mine[-1].id)  # an older node's reply
+    assert "entry" not in old.wire() and m.decode_reply(m.HEAD, m.encode(old)) == old
+
+
+def test_an_unproven_head_claim_cannot_stall_recovery() -> None:
+    w = Wire()
+    w.add("honest", ["me"]).store.ingest([e.raw for e in chain(ident("me"), 30)], T0)
+    w.add("liar", ["me"], cls=LyingProtocol)
+    me = w.add("me", ["honest", "liar"], store=held_store(20), recover_own=True,
+               config=NO_EXCHANGE)
+    w.tick(me)
+    rec = me.recovery_json()
+    assert rec["answers"] == 2 and rec["own_max_seen"] == 30  # the honest peer's proof
+    assert me.own_seq() == 30  # fetched up to the proven head
+    w.tick(me, T0 + 1000)
+    assert not me.catching_up  # long before the deadline, and never at seq 10**12
+
+
 def test_a_peer_that_claims_our_chain_but_cannot_deliver_it_is_overruled() -> None:
     w = Wire()
     w.add("honest", ["me"])
-    w.add("liar", ["me"], cls=LyingProtocol)
-    me = w.add("me", ["honest", "liar"], recover_own=True,
-               config=GossipConfig(tick_interval_s=None, peer_exchange_every=0))
+    w.add("liar", ["me"], cls=ClaimingProtocol)
+    me = w.add("me", ["honest", "liar"], store=held_store(3), recover_own=True,
+               config=NO_EXCHANGE)
     w.tick(me)
     assert me.recovery_json()["answers"] == 2
-    assert me.own_max_seen == 0  # the liar's claim fell when its fetch brought nothing
-    assert me.peers.score("http://liar", T0) < 0
+    assert me.own_max_seen == 3  # the liar's claim proved nothing and delivered nothing
+    assert me.peers.score("http://liar", T0) < 0  # `more: false` and no entry: a lie
     liar_log = me.peers.to_json(T0)["peers"][1]["log"]
     assert any("false_head" in e["reason"] for e in liar_log)
     w.tick(me, T0 + 1000)
     assert not me.catching_up
+
+
+def test_a_forged_proof_is_refused_and_costs_score() -> None:
+    w = Wire()
+    w.add("forger", ["me"], cls=ForgingProtocol)
+    me = w.add("me", ["forger"], store=held_store(3), recover_own=True, config=NO_EXCHANGE)
+    w.tick(me)
+    assert me.own_max_seen == 3 and me.peers.score("http://forger", T0) < 0
+    assert not me.catching_up
+
+
+def test_a_silent_or_failing_peer_is_outlasted_by_the_deadline() -> None:
+    w = Wire()
+    w.add("p1", ["me"])
+    cfg = GossipConfig(tick_interval_s=None, peer_exchange_every=0,
+                       own_recovery_deadline_ms=60_000)
+    me = w.add("me", ["p1"], store=held_store(3), recover_own=True, config=cfg)
+    w.down = {"http://p1"}  # every request fails (a 500 or a dead peer alike)
+    w.tick(me)
+    w.tick(me, T0 + 59_999)
+    assert me.catching_up
+    w.tick(me, T0 + 60_000)
+    assert not me.catching_up and me.own_seq() == 3
+
+
+def test_a_proven_head_blocks_signing_past_the_deadline_until_it_is_fetched() -> None:
+    w = Wire()
+    mine = [e.raw for e in chain(ident("me"), 10)]
+    w.add("hoarder", ["me"], cls=WithholdingProtocol).store.ingest(mine, T0)
+    cfg = GossipConfig(tick_interval_s=None, peer_exchange_every=0,
+                       own_recovery_deadline_ms=1000)
+    me = w.add("me", ["hoarder", "late"], store=held_store(3), recover_own=True, config=cfg)
+    w.down = {"http://late"}
+    for now in range(T0, T0 + 60_000, 1000):
+        w.tick(me, now)
+    assert me.catching_up and me.own_max_seen == 10 and me.own_seq() == 3
+    assert "seq 10" in me.recovery_reason(T0)
+    w.down = set()
+    w.add("late", ["me"]).store.ingest(mine, T0)
+    for now in range(T0 + 60_000, T0 + 120_000, 1000):
+        w.tick(me, now)
+        if not me.catching_up:
+            break
+    assert not me.catching_up and me.own_seq() == 10
+
+
+def test_a_lost_store_waits_for_a_peer_to_confirm_its_head_not_just_for_pushed_entries() -> None:
+    w = Wire()
+    mine = [e.raw for e in chain(ident("me"), 100)]
+    me = w.add("me", [], recover_own=True, config=NO_EXCHANGE)
+    me.on_request("bb" * 32, m.PUSH, m.Push(tuple(mine[:64])), T0)  # a stranger pushed part
+    w.tick(me)
+    assert me.own_seq() == 64 and me.catching_up  # nobody said where our head is
+    w.add("peer", []).store.ingest(mine, T0)
+    me.peers.add("http://peer", "exchange", T0)
+    for now in range(T0 + 1000, T0 + 30_000, 1000):
+        w.tick(me, now)
+        if not me.catching_up:
+            break
+    assert not me.catching_up and me.own_seq() == 100

@@ -16,9 +16,18 @@ Two tiers, as the epidemic-protocol literature prescribes (Demers et al. 1987):
   whatever the store holds). On a mismatch the peer returns its heads map in
   pages; we fetch what it has beyond us in bounded batches and push what it lacks.
 
-A node whose store was lost starts `catching_up`: it asks peers for its own head
-and refuses to sign (the node enforces it) until it holds the highest seq of its
-own that a quorum of peers reported — no self-fork after data loss (DESIGN 5).
+Own-log recovery (DESIGN 5 and 12). A node that may have signed before starts
+`catching_up`: it asks peers for its own head and refuses to sign (the node enforces
+it) until it holds every seq of its own that a peer *proved*. A head claim counts
+only with the signed head entry (`HeadReply.entry`): nobody can forge our signature,
+so a liar claiming seq 10**12 proves nothing and cannot stall us. The check ends
+when `own_sync_quorum` peers answered, or at `own_recovery_deadline_ms`, and in
+either case only if no proven higher head is missing here. A node with a key and no
+own entry at all (`recover_own` and an empty chain: its store was lost) ends it
+only once it holds part of its own log again (a peer proved and delivered it) —
+never on answers of "nothing" nor on the deadline: the operator decides otherwise
+(`trustnet run --recovered-from` / `--i-know-the-log-is-lost`). A node whose log is
+new (made by `init`, never signed) is built with `recover_own=False`: it signs at once.
 """
 
 from __future__ import annotations
@@ -32,13 +41,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeAlias
 
-from trustnet.errors import ConfigError, ForkProofError
-from trustnet.log import Entry, ForkProof, decode_fork_proof
+from trustnet.errors import ConfigError, EntryError, ForkProofError
+from trustnet.log import Entry, ForkProof, decode_entry, decode_fork_proof
 from trustnet.protocol import messages as m
 from trustnet.protocol.peers import PeerKind, PeerPolicy, PeerTable
 from trustnet.store import IngestResult, Rejected, Store
 
 _Q = struct.Struct(">Q").pack
+# While own-log recovery is stuck (a proven head not fetched yet, or a lost store nobody
+# has delivered back), each peer is asked for our head again at most this often.
+_REASK_MS = 10_000
 
 # Entry rejection codes that prove the sender relayed forged or malformed data. Chain
 # codes (bad_seq, bad_prev) are not here: an honest peer holding the other branch of an
@@ -71,6 +83,7 @@ class GossipConfig:
     max_sessions: int = 4
     max_session_rounds: int = 64
     own_sync_quorum: int = 2  # peers that must report our own head before we sign again
+    own_recovery_deadline_ms: int = 180_000  # after it, sign unless a proven higher head is missing
     policy: PeerPolicy = field(default_factory=PeerPolicy)
 
     def __post_init__(self) -> None:
@@ -82,6 +95,8 @@ class GossipConfig:
             raise ConfigError("[gossip]: tick_interval_s must be > 0")
         if self.own_sync_quorum < 0 or self.heads_page < 1 or self.max_ranges < 1:
             raise ConfigError("[gossip]: own_sync_quorum >= 0, heads_page >= 1, max_ranges >= 1")
+        if self.own_recovery_deadline_ms < 0:
+            raise ConfigError("[gossip]: own_recovery_deadline_ms must be >= 0")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str = "[gossip]") -> GossipConfig:
@@ -227,9 +242,14 @@ class GossipProtocol:
         self._digest = b""
         self._authors_key: bytes | None = None
         self._authors: list[bytes] = []
-        # Own-log recovery (DESIGN 5): until a quorum reported our head and we hold it.
-        self.catching_up = recover_own and self.config.own_sync_quorum > 0
-        self._own_claims: dict[str, int] = {}  # peer url -> the own seq it reported
+        # Own-log recovery (DESIGN 5, 12): see the module docstring.
+        self.own_log_lost = recover_own and self.own_seq() == 0
+        self.catching_up = recover_own and (self.config.own_sync_quorum > 0 or self.own_log_lost)
+        self.recovery_deadline_ms = now_ms + self.config.own_recovery_deadline_ms
+        self._own_claims: dict[str, int] = {}  # peer url -> the own seq it proved (0: none)
+        self._own_unproven: dict[str, int] = {}  # peer url -> a higher seq it claimed, unproven
+        self._own_proven = 0  # the highest own seq a signed head entry proved (never forgotten)
+        self._own_asked: dict[str, int] = {}  # peer url -> when we last asked it for our head
         for entry in replica.query(kind="profile", limit=1000):
             self._discover(entry, now_ms)
 
@@ -267,7 +287,9 @@ class GossipProtocol:
             head = self.store.head(message.author)
             if head is None:
                 return m.HeadReply(message.author, 0, None), []
-            return m.HeadReply(message.author, head.seq, head.id), []
+            entry = self.store.get(head.id)  # the proof (DESIGN 12): the signed head itself
+            return m.HeadReply(message.author, head.seq, head.id,
+                               None if entry is None else entry.raw), []
         raise m.MessageError(f"{path} takes no {message.T!r} request", code="bad_message")
 
     def digest(self) -> bytes:
@@ -291,8 +313,9 @@ class GossipProtocol:
 
     @property
     def own_max_seen(self) -> int:
-        """The highest seq of our own chain a peer reported (and has not failed to deliver)."""
-        return max(self._own_claims.values(), default=0)
+        """The highest seq of our own chain known to exist: held here, or proven by a peer
+        with the signed head entry (unproven claims do not count, DESIGN 12)."""
+        return max(self._own_proven, self.own_seq())
 
     def own_seq(self) -> int:
         """The highest seq of our own chain held here."""
@@ -315,7 +338,27 @@ class GossipProtocol:
             "own_max_seen": self.own_max_seen,
             "answers": len(self._own_claims),
             "quorum": self._quorum(),
+            "unproven": len(self._own_unproven),
+            "store_lost": self.own_log_lost,
+            "deadline_ms": self.recovery_deadline_ms,
         }
+
+    def recovery_reason(self, now_ms: int) -> str:
+        """Why signing is refused now, for people (empty when it is not)."""
+        if not self.catching_up:
+            return ""
+        mine, seen = self.own_seq(), self.own_max_seen
+        if seen > mine:
+            return (f"a peer proved this node's own log reaches seq {seen} and it holds only "
+                    f"{mine}: fetching the rest before signing")
+        if self.own_log_lost and mine == 0:
+            return ("this node's key has signed before but its store holds none of its own "
+                    f"entries; waiting for a peer to deliver them ({len(self._own_claims)} "
+                    f"peer(s) of {len(self.peers.urls())} answered, none proved any) — or "
+                    "restart with --recovered-from BUNDLE or --i-know-the-log-is-lost")
+        return (f"checking this node's own log with its peers ({len(self._own_claims)}/"
+                f"{self._quorum()} answered, own seq {mine}); at the latest at "
+                f"{self.recovery_deadline_ms} ms")
 
     # -- tick ------------------------------------------------------------------------
 
@@ -360,32 +403,107 @@ class GossipProtocol:
     def _quorum(self) -> int:
         return min(self.config.own_sync_quorum, len(self.peers.urls()))
 
+    def recovered(self, now: int) -> bool:
+        """True when signing can no longer fork our own log (as far as can be known)."""
+        mine = self.own_seq()
+        if mine < self._own_proven:
+            return False  # a signed entry of ours beyond our head exists: never sign below it
+        if self.own_log_lost and (mine == 0 or max(self._own_claims.values(), default=0) < mine):
+            # A key with no store: only its own entries back (or the operator) end it, and
+            # then only once a peer answered that our head is where we now are; entries
+            # pushed to us by a peer we cannot ask may be only the start of our chain.
+            return False
+        return len(self._own_claims) >= self._quorum() or now >= self.recovery_deadline_ms
+
     def _recover(self, now: int) -> list[Action]:
-        if len(self._own_claims) >= self._quorum() and self.own_seq() >= self.own_max_seen:
+        if self.recovered(now):
             self.catching_up = False
             return []
+        actions: list[Action] = []
+        mine = self.own_seq()
+        usable = set(self.peers.usable(now))
+        if self._own_proven > mine and not self._own_fetching():
+            # Fetch towards the highest proven head from a peer that proved it.
+            provers = sorted((seq, p) for p, seq in self._own_claims.items()
+                             if seq > mine and p in usable)
+            if provers:
+                seq, peer = provers[-1]
+                actions += self._fetch_own(peer, mine, seq, now)
         asking = {p.peer for p in self._pending.values() if p.path == m.HEAD}
+        for peer, when in list(self._own_asked.items()):
+            if now - when >= _REASK_MS:
+                del self._own_asked[peer]
         want = self._quorum() - len(self._own_claims) - len(asking)
-        if want <= 0:
-            return []
-        targets = self.peers.sample(self.rng, want, now, exclude=set(self._own_claims) | asking)
-        return [self._send(t, m.HEAD, m.HeadRequest(self.node_id), now) for t in targets]
+        if want <= 0 and not asking:
+            want = 1  # stuck after a quorum answered: keep asking, one peer at a time
+        if want > 0:
+            exclude = asking | set(self._own_asked) | set(self._own_claims)
+            targets = self.peers.sample(self.rng, want, now, exclude=exclude)
+            if not targets:  # everyone answered already: ask again those asked longest ago
+                targets = self.peers.sample(self.rng, 1, now, exclude=asking | set(self._own_asked))
+            for t in targets:
+                self._own_asked[t] = now
+                actions.append(self._send(t, m.HEAD, m.HeadRequest(self.node_id), now))
+        return actions
+
+    def _own_fetching(self) -> bool:
+        """True while a fetch of our own chain is in flight or queued."""
+        return any(r[0] == self.node_id for p in self._pending.values() for r in p.ranges) or any(
+            f[0] == self.node_id for s in self._sessions.values() for f in s.fetch)
+
+    def _fetch_own(self, peer: str, mine: int, target: int, now: int) -> list[Action]:
+        """Fetch our own chain from `peer`, from our head on (it proceeds while it progresses)."""
+        session = self._sessions.get(peer)
+        if session is None:
+            session = self._sessions[peer] = _Session(peer, paging=False)
+        session.fetch.append((self.node_id, mine, target))
+        return self._pump(session, now)
+
+    def _head_proof(self, peer: str, reply: m.HeadReply, now: int) -> bool:
+        """True when `reply.entry` is our own entry at `reply.seq`, validly signed."""
+        if reply.entry is None:
+            return False
+        try:
+            entry = decode_entry(reply.entry)
+        except EntryError as exc:
+            self.peers.penalize(peer, exc.code, now, detail=f"head proof: {exc.message}"[:200])
+            return False
+        if entry.author != self.node_id or entry.seq != reply.seq or entry.id != reply.id:
+            self.peers.penalize(peer, "false_head", now,
+                                detail=f"head proof is not our entry at seq {reply.seq}")
+            return False
+        return True
 
     def _on_own_head(self, peer: str, reply: m.HeadReply, now: int) -> list[Action]:
         if reply.author != self.node_id:
             self.peers.penalize(peer, "bad_message", now, detail="head reply for another author")
             return []
-        self._own_claims[peer] = reply.seq
-        actions: list[Action] = []
         mine = self.own_seq()
-        if reply.seq > mine:
-            # Fetch our own chain from the peer that has it, from our head on.
-            session = self._sessions.get(peer)
-            if session is None:
-                session = self._sessions[peer] = _Session(peer, paging=False)
-            session.fetch.append((self.node_id, mine, reply.seq))
-            actions += self._pump(session, now)
+        actions: list[Action] = []
+        self._own_unproven.pop(peer, None)
+        if reply.seq <= mine:
+            self._own_claims[peer] = reply.seq
+        elif self._head_proof(peer, reply, now):
+            # Proven: our signature at that seq exists. We may not sign at or below it.
+            self._own_claims[peer] = reply.seq
+            self._own_proven = max(self._own_proven, reply.seq)
+        else:
+            # A claim that proves nothing counts as an answer of nothing (DESIGN 12). Older
+            # nodes send no proof: fetching from it still recovers what it really holds
+            # (the entries prove themselves); a liar delivers nothing and its claim falls.
+            self._own_claims[peer] = 0
+            self._own_unproven[peer] = reply.seq
+            if not self._own_fetching():
+                actions += self._fetch_own(peer, mine, reply.seq, now)
         return actions + self._recover(now)
+
+    def _drop_own_claim(self, peer: str, got: int) -> None:
+        """`peer` failed or stalled delivering our chain beyond `got`: an unproven claim
+        falls to an answer of nothing; a proven one is forgotten (the peer is asked again
+        later, and the proven seq stays known: another peer may deliver it)."""
+        self._own_unproven.pop(peer, None)
+        if self._own_claims.get(peer, 0) > got:
+            del self._own_claims[peer]
 
     # -- responses ---------------------------------------------------------------------
 
@@ -428,6 +546,8 @@ class GossipProtocol:
             self.peers.failed(ev.peer, ev.code, now)
         if p.session is not None:
             self._sessions.pop(p.session.peer, None)
+        if any(r[0] == self.node_id for r in p.ranges):
+            self._drop_own_claim(ev.peer, self.own_seq())
         return []
 
     # -- anti-entropy ------------------------------------------------------------------
@@ -560,14 +680,17 @@ class GossipProtocol:
                 got = self._head(author)[0]
                 if before < got < target:
                     s.fetch.append((author, got, target))  # progress: continue the range
-                elif (got <= before and not msg.more and author == self.node_id
-                      and self._own_claims.get(p.peer, 0) > got):
-                    # It reported more of our chain than it delivers (and said the reply was
-                    # complete): a lie that would keep us from signing forever. Honest peers
-                    # hold every entry they report.
-                    self._own_claims[p.peer] = got
-                    self.peers.penalize(p.peer, "false_head", now,
-                                        detail=f"claimed our seq {target}, sent none")
+                elif got <= before and author == self.node_id:
+                    claimed = max(self._own_claims.get(p.peer, 0),
+                                  self._own_unproven.get(p.peer, 0))
+                    if claimed > got:
+                        # It claimed more of our chain than it delivers: drop its claim. With
+                        # `more: false` that is a lie (honest peers hold every entry they
+                        # report); with `more: true` it may be a full batch, or a stall.
+                        self._drop_own_claim(p.peer, got)
+                        if not msg.more:
+                            self.peers.penalize(p.peer, "false_head", now,
+                                                detail=f"claimed our seq {claimed}, sent none")
         return actions
 
     def _on_push_ack(self, p: _Pending, msg: m.PushAck, now: int) -> list[Action]:

@@ -27,6 +27,7 @@ from typing import Any, ClassVar, TypeAlias
 import msgpack
 
 from trustnet.errors import TrustnetError
+from trustnet.log import MAX_ENTRY_BYTES
 
 MAX_MESSAGE_BYTES = 1024 * 1024  # a whole request or reply body (DESIGN 6: bounded everything)
 MAX_LIST = 4096  # longest list inside any message
@@ -355,16 +356,25 @@ class HeadRequest:
 
 @dataclass(frozen=True, slots=True)
 class HeadReply:
-    """Reply to `HeadRequest`: seq 0 and no id when the responder holds nothing of `author`."""
+    """Reply to `HeadRequest`: seq 0 and no id when the responder holds nothing of `author`.
+
+    `entry` is the raw head entry itself (optional; replies of older nodes lack it). A
+    node recovering its own log counts a claim only with it (DESIGN 12): nobody can forge
+    the author's signature on an entry at that seq, so a head without it proves nothing.
+    """
 
     T: ClassVar[str] = "head"
     author: bytes
     seq: int
     id: bytes | None
+    entry: bytes | None = None
 
     def wire(self) -> dict[str, Any]:
-        """The msgpack map."""
-        return {"author": self.author, "seq": self.seq, "id": self.id}
+        """The msgpack map (`entry` only when present: older readers see the reply they know)."""
+        out: dict[str, Any] = {"author": self.author, "seq": self.seq, "id": self.id}
+        if self.entry is not None:
+            out["entry"] = self.entry
+        return out
 
     @classmethod
     def read(cls, d: dict[str, Any]) -> HeadReply:
@@ -373,7 +383,11 @@ class HeadReply:
         ident = _opt_bin(d, "id", ID_BYTES)
         if (seq == 0) != (ident is None):
             raise _bad("id", "an id exactly when seq >= 1")
-        return cls(_bin(d.get("author"), "author", ID_BYTES), seq, ident)
+        raw = d.get("entry")
+        entry = None if raw is None else _bin(raw, "entry", max_size=MAX_ENTRY_BYTES)
+        if entry is not None and seq == 0:
+            raise _bad("entry", "nil when seq is 0")
+        return cls(_bin(d.get("author"), "author", ID_BYTES), seq, ident, entry)
 
 
 Message: TypeAlias = (
