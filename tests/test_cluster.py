@@ -52,7 +52,9 @@ class Cluster:
         self.nodes: dict[str, Node] = {}
 
     async def add(self, name: int | str, peers: Iterable[str], *, store: Store | None = None,
-                  recover_own: bool = True) -> Node:
+                  recover_own: bool = False) -> Node:
+        """A node made by `init` (nothing to recover); `recover_own`: one that may have signed
+        before (its store lost or restored), which checks its own log first."""
         identity = ident(name)
         node = Node(
             identity, store if store is not None else Store(None),
@@ -94,7 +96,7 @@ class Cluster:
         raise AssertionError(f"not settled after {max_rounds} rounds")
 
     async def ready(self) -> None:
-        """Every node past its own-log check (a fresh node asks peers for its own head)."""
+        """Every node past its own-log check (only restarted nodes have one)."""
         await self.settle(lambda: not any(n.protocol.catching_up for n in self.nodes.values()))
 
     def converged(self, nodes: Iterable[Node] | None = None) -> bool:
@@ -196,7 +198,7 @@ async def test_lost_store_recovers_own_log_without_forking(cluster: Cluster) -> 
     # The disk is lost: same identity, empty store, restarted.
     await victim.stop()
     del cluster.nodes[url(4)]
-    reborn = await cluster.add(4, [url(5), url(6), url(0)], store=Store(None))
+    reborn = await cluster.add(4, [url(5), url(6), url(0)], store=Store(None), recover_own=True)
     assert reborn.protocol.catching_up
     with pytest.raises(NodeError) as err:
         await reborn.publish("trust", trust_body(99))
@@ -218,7 +220,7 @@ async def test_recovering_node_stays_refusing_while_peers_are_unreachable(cluste
     del cluster.nodes[url(1)]
     for i in (0, 2, 3):
         cluster.net.kill(url(i))
-    reborn = await cluster.add(1, [url(0), url(2)], store=Store(None))
+    reborn = await cluster.add(1, [url(0), url(2)], store=Store(None), recover_own=True)
     for _ in range(10):
         await cluster.round()
     assert reborn.protocol.catching_up
@@ -329,6 +331,7 @@ async def test_in_sync_anti_entropy_bytes_do_not_grow_with_authors() -> None:
             assert len(n.store.ingest(entries, now).accepted) == authors
         await c.ready()
         await c.settle(c.converged)
+        await c.round()  # the first tick exchanges peers (every peer_exchange_every ticks)
         c.net.reset_counters()
         rounds = 5
         for _ in range(rounds):
@@ -367,7 +370,7 @@ async def test_tick_loop_runs_and_stop_is_clean() -> None:
         identity = ident(f"loop-{i}")
         node = CountingNode(identity, Store(None), net.transport(url(f"loop-{i}"), identity, clock),
                             clock=clock, rng=random.Random(i), config=cfg,
-                            peers=[url(f"loop-{1 - i}")])
+                            peers=[url(f"loop-{1 - i}")], recover_own=False)
         node.ticked = asyncio.Event()
         nodes.append(node)
     for n in nodes:

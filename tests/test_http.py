@@ -34,6 +34,7 @@ from trustnet.identity import KEY_FILE, Identity
 from trustnet.log import sign_entry
 from trustnet.protocol import messages as m
 from trustnet.protocol.gossip import GossipConfig
+from trustnet.recovery import NEW_LOG_FILE
 from trustnet.store import Store
 from trustnet.transport.auth import HEADER_SIGNATURE, HEADER_TIME, sign_request
 from trustnet.transport.base import CONTENT_TYPE, MAX_REQUEST_BYTES
@@ -336,16 +337,22 @@ async def test_fork_proof_over_signed_gossip(daemons: list[Daemon],
 
 async def test_catching_up_node_refuses_to_sign(tmp_path: Path,
                                                 session: aiohttp.ClientSession) -> None:
-    # No tick loop: the own-log check never completes, so the node must keep refusing.
-    d = Daemon(init_node(tmp_path, "slow"), gossip=GossipConfig(tick_interval_s=None))
+    # A key that has signed before (no `identity.new`) and a store without its entries:
+    # its log was lost, and nobody can deliver it here, so the node must keep refusing.
+    node_dir = init_node(tmp_path, "slow")
+    (node_dir / NEW_LOG_FILE).unlink()
+    d = Daemon(node_dir, gossip=GossipConfig(tick_interval_s=None))
     await d.start()
     try:
         a = api_of(d, session)
+        await d.node.tick()
         assert (await a.get("/status"))["catching_up"] is True
         status, data = await a.call("POST", "/entries", auth=True,
                                     body={"kind": "trust", "body": trust_body(ident(2))})
         assert_error(status, data, 503, "catching_up")
+        assert "--recovered-from" in data["error"]["message"]
         assert (await a.get("/status"))["own_seq"] == 0
+        assert (await a.get("/peers"))["recovery"]["store_lost"] is True
     finally:
         await d.stop()
 

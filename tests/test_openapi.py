@@ -42,6 +42,7 @@ from trustnet.identity import KEY_FILE, Identity
 from trustnet.log import sign_entry
 from trustnet.protocol import messages as m
 from trustnet.protocol.gossip import GossipConfig
+from trustnet.recovery import NEW_LOG_FILE
 from trustnet.scenario import DAY_MS, PartyRef, load_scenario, origin_for, play
 from trustnet.statements.kinds import KINDS
 from trustnet.transport.auth import sign_request
@@ -552,15 +553,24 @@ async def test_reads_of_a_node_holding_a_world(nodes: Nodes) -> None:
 # -- writes --------------------------------------------------------------------------------
 
 
-async def test_writes_and_their_refusals(nodes: Nodes) -> None:
+async def test_writes_and_their_refusals(nodes: Nodes, tmp_path: Path) -> None:
     ca, cb, b = nodes.ca, nodes.cb, nodes.b
     south1 = nodes.ids["south-1"].party_id
     trust = {"kind": "trust", "body": {"subject": south1, "level": 250}}
 
-    # observer has a peer and has not heard from it yet: it may not sign (own-log recovery)
-    await cb.error(503, "catching_up", "POST", "/entries", body=trust, auth=True)
-    await settle(b)
-    await wait_until(lambda: not b.node.protocol.catching_up)
+    # a key that signed before, its store lost: it may not sign (own-log recovery)
+    lost_dir = init_node(tmp_path / "lost", "lost")
+    (lost_dir / NEW_LOG_FILE).unlink()
+    lost = Daemon(lost_dir, gossip=MANUAL)
+    await lost.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            await Client(session, lost).error(503, "catching_up", "POST", "/entries", body=trust,
+                                              auth=True)
+    finally:
+        await lost.stop()
+    # observer was made by `init` a moment ago: it signs at once, before hearing from its peer
+    assert not b.node.protocol.catching_up
     made = await cb.ok("POST", "/entries", 201, body=trust, auth=True)
     assert made["seq"] == 1 and (await cb.ok("GET", f"/entries/{made['id']}"))["seq"] == 1
 

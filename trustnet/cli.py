@@ -33,6 +33,7 @@ from trustnet.config import (
 )
 from trustnet.errors import ConfigError, StoreError, TrustnetError
 from trustnet.identity import KEY_FILE, Identity, is_party_id
+from trustnet.recovery import mark_new_log, own_log_state
 from trustnet.store import DB_FILE, Rejected, Store
 
 Handler = Callable[[argparse.Namespace], int]
@@ -74,6 +75,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     node_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(node_dir, 0o700)
     identity = Identity.generate()
+    # Before the key: a key without its "never signed" marker is never taken for a new log.
+    mark_new_log(node_dir, identity)
     identity.save(node_dir / KEY_FILE)
     new_admin_token(node_dir)
     config = NodeConfig(
@@ -134,6 +137,12 @@ def cmd_publish(args: argparse.Namespace) -> int:
         return 0
     with store:
         identity = Identity.load(node_dir / KEY_FILE)
+        if own_log_state(node_dir, store, identity) == "lost":
+            raise StoreError(
+                f"this node's key has signed before but {node_dir}'s store holds none of its "
+                "entries: signing now would fork its log. Run the node (`trustnet run`) to "
+                "recover it from peers, or `trustnet run --recovered-from BUNDLE`",
+                code="catching_up")
         ts = args.ts if args.ts is not None else SystemClock().now_ms()
         entry = store.append_own(identity, args.kind, body, ts)
     _out(json.dumps({"id": entry.id_hex, "seq": entry.seq}))
@@ -387,7 +396,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from trustnet.daemon import serve
 
-    return asyncio.run(serve(Path(args.dir)))
+    recovered_from = Path(args.recovered_from) if args.recovered_from else None
+    return asyncio.run(serve(Path(args.dir), recovered_from=recovered_from,
+                             log_lost=args.i_know_the_log_is_lost))
 
 
 def cmd_peers(args: argparse.Namespace) -> int:
@@ -610,6 +621,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("run", cmd_run, "run the node in the foreground until SIGINT/SIGTERM")
     p.add_argument("dir", metavar="DIR")
+    p.add_argument("--recovered-from", metavar="BUNDLE",
+                   help="after a store loss: import this node's own log from a bundle (`trustnet "
+                   "export` of any node holding it) and sign on top of it without asking peers")
+    p.add_argument("--i-know-the-log-is-lost", action="store_true",
+                   help="DANGEROUS: sign without recovering this node's own log (from seq 1 if "
+                   "its store holds none of it). If any peer holds entries of this key beyond "
+                   "what the store holds, the node becomes a proven equivocator everywhere")
 
     p = add("peers", cmd_peers, "show a running node's peers, scores and decisions")
     p.add_argument("target", metavar="DIR-or-URL")

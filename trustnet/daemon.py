@@ -31,6 +31,7 @@ from trustnet.errors import ConfigError
 from trustnet.identity import KEY_FILE, Identity
 from trustnet.node import Node
 from trustnet.protocol.gossip import GossipConfig
+from trustnet.recovery import NEW_LOG_FILE, OwnLog, load_peers, own_log_state, save_peers
 from trustnet.store import Store
 from trustnet.transport.http import HttpTransport
 
@@ -46,7 +47,11 @@ class Daemon:
     """One node directory served over HTTP."""
 
     def __init__(self, node_dir: Path, *, clock: Clock | None = None,
-                 rng: random.Random | None = None, gossip: GossipConfig | None = None) -> None:
+                 rng: random.Random | None = None, gossip: GossipConfig | None = None,
+                 recovered_from: Path | None = None, log_lost: bool = False) -> None:
+        """`recovered_from`: import this node's own log from a bundle and skip recovery;
+        `log_lost`: the operator declares the log lost and lets the node sign on top of
+        what it holds (from seq 1 if nothing): a fork if the old log ever surfaces."""
         self.dir = Path(node_dir)
         self.config: NodeConfig = load_config(self.dir)
         self.identity = Identity.load(self.dir / KEY_FILE)
@@ -56,6 +61,7 @@ class Daemon:
         self.log = logging.getLogger(f"trustnet.daemon.{self.config.name or self.identity.party_id[:8]}")
         self.store = Store.open_dir(self.dir)
         try:
+            self.own_log: OwnLog = self._own_log(recovered_from, log_lost)
             self.transport = HttpTransport(self.identity, self.clock)
             self.node = Node(
                 self.identity, self.store, self.transport,
@@ -64,7 +70,13 @@ class Daemon:
                 config=self.gossip_config,
                 peers=self.config.peers,
                 anchors=self.config.anchors,
+                # DESIGN 12: a new log (init) or the operator's word: nothing to recover.
+                recover_own=self.own_log != "new" and recovered_from is None and not log_lost,
+                save_peers=lambda urls: save_peers(self.dir, urls),
             )
+            saved = load_peers(self.dir)
+            for url in saved:
+                self.node.protocol.peers.add(url, "saved", self.clock.now_ms())
             self.views = ApiViews()
             self.node_views: NodeViews | None = None
             self._install_views()
@@ -75,6 +87,40 @@ class Daemon:
             raise
         self.runner: web.AppRunner | None = None
         self.url: str | None = None
+
+    def _own_log(self, recovered_from: Path | None, log_lost: bool) -> OwnLog:
+        """What this directory knows of its own log; imports a recovery bundle first."""
+        if recovered_from is not None:
+            from trustnet.bundle import import_bundle
+
+            report = import_bundle(self.store, recovered_from, self.clock.now_ms())
+            if report.stream_error is not None:
+                raise ConfigError(f"--recovered-from {recovered_from}: "
+                                  f"{report.stream_error.message}", code="bad_bundle")
+            head = self.store.head(self.identity.public_key)
+            if head is None and not log_lost:
+                raise ConfigError(
+                    f"--recovered-from {recovered_from}: the bundle holds no entry of this "
+                    "node's own log (add --i-know-the-log-is-lost to sign from seq 1 anyway)",
+                    code="bad_bundle")
+            self.log.warning("own log recovered from %s by the operator: %d entries stored, "
+                             "%d rejected, own seq now %d; signing enabled without asking peers",
+                             recovered_from, report.accepted, len(report.rejected),
+                             0 if head is None else head.seq)
+        state = own_log_state(self.dir, self.store, self.identity)
+        if log_lost:
+            self.log.warning("--i-know-the-log-is-lost: signing on top of own seq %d without "
+                             "recovering; if a peer holds later entries of this key, the node "
+                             "will be a proven equivocator", self._own_seq())
+        elif state == "lost" and recovered_from is None:
+            self.log.warning("this node's key has signed before (no %s) but its store holds "
+                             "none of its entries: signing is refused until a peer delivers "
+                             "them (or restart with --recovered-from BUNDLE)", NEW_LOG_FILE)
+        return state
+
+    def _own_seq(self) -> int:
+        head = self.store.head(self.identity.public_key)
+        return 0 if head is None else head.seq
 
     def _install_views(self) -> None:
         """Contributed views (beliefs, suspicion) over this node's store."""
@@ -162,10 +208,12 @@ def setup_logging(fmt: str, level: str, name: str) -> None:
     root.propagate = False
 
 
-async def serve(node_dir: Path) -> int:
+async def serve(node_dir: Path, *, recovered_from: Path | None = None,
+                log_lost: bool = False) -> int:
     """Run until SIGINT or SIGTERM, then stop cleanly; the exit status."""
-    daemon = Daemon(node_dir)
-    setup_logging(daemon.config.log_format, daemon.config.log_level, daemon.config.name or "node")
+    config = load_config(node_dir)
+    setup_logging(config.log_format, config.log_level, config.name or "node")
+    daemon = Daemon(node_dir, recovered_from=recovered_from, log_lost=log_lost)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

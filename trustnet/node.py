@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from trustnet.clock import Clock
@@ -50,6 +50,9 @@ class NodeError(TrustnetError):
     code = "node_error"
 
 
+SAVE_PEERS_EVERY_MS = 10_000  # learned peers are written out at most this often
+
+
 class _MeteredProtocol(GossipProtocol):
     """The gossip protocol, telling the node's metrics the code of every entry it rejects."""
 
@@ -77,6 +80,7 @@ class Node:
         anchors: Iterable[str] = (),
         url: str | None = None,
         recover_own: bool = True,
+        save_peers: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.identity = identity
         self.store = store
@@ -105,6 +109,11 @@ class Node:
         self._running = False
         # What the operator's log has been told (see `_report`).
         self._reported_catching_up = self.protocol.catching_up
+        self._reported_deadline = False
+        # Learned peers kept outside the store (DESIGN 12: whom to ask after a store loss).
+        self._save_peers = save_peers
+        self._saved_peers: list[str] | None = None
+        self._peers_saved_ms = 0
         self._logged_count = store.count()
         self._reported_forks: set[tuple[bytes, int]] = set(self.protocol.fork_keys())
         self._forks_learned = self.protocol.stats["forks_learned"]
@@ -127,6 +136,8 @@ class Node:
 
     async def stop(self) -> None:
         """Stop the loop and in-flight requests, then the transport (idempotent)."""
+        if self._running:
+            self.save_learned_peers(force=True)
         self._running = False
         tasks = list(self._tasks)
         if self._loop_task is not None:
@@ -150,12 +161,45 @@ class Node:
     async def tick(self) -> None:
         """One protocol tick: anti-entropy round, peer exchange, recovery, timeouts."""
         self._feed(Tick())
+        self.save_learned_peers()
         # Replication an operator can follow: one line per tick that brought something new.
         count = self.store.count()
         if count != self._logged_count:
             self.log.info("holding %d entries from %d authors (+%d)", count,
                           self.store.author_count(), count - self._logged_count)
             self._logged_count = count
+
+    def learned_peers(self) -> list[str]:
+        """Peers worth asking after a store loss: every contactable peer not from the config
+        and not graylisted, those that answered us first, then the most recently seen."""
+        now = self.clock.now_ms()
+        table = self.protocol.peers
+        rows = []
+        for url in table.urls():
+            peer = table.get(url)
+            if peer is None or peer.source == "config" or table.is_ignored(url, now):
+                continue
+            rows.append((peer.failures > 0, -peer.last_seen_ms, url))
+        return [url for *_, url in sorted(rows)]
+
+    def save_learned_peers(self, *, force: bool = False) -> None:
+        """Hand the learned peers to `save_peers` when they changed (at most every
+        SAVE_PEERS_EVERY_MS unless `force`)."""
+        if self._save_peers is None:
+            return
+        now = self.clock.now_ms()
+        if not force and now - self._peers_saved_ms < SAVE_PEERS_EVERY_MS:
+            return
+        urls = self.learned_peers()
+        if urls == self._saved_peers or (not urls and self._saved_peers is None):
+            return
+        self._peers_saved_ms = now
+        try:
+            self._save_peers(urls)
+        except OSError as exc:
+            self.log.warning("cannot save learned peers: %s", exc)
+            return
+        self._saved_peers = urls
 
     async def idle(self) -> None:
         """Wait until no request of this node is in flight."""
@@ -181,11 +225,8 @@ class Node:
         last entry nor lie in the future; by default it is the clock's now.
         """
         if self.protocol.catching_up:
-            rec = self.protocol.recovery_json()
             raise NodeError(
-                f"recovering this node's own log from peers (own seq {rec['own_seq']}, highest "
-                f"seen {rec['own_max_seen']}, {rec['answers']}/{rec['quorum']} peers answered); "
-                "signing now could fork it",
+                self.protocol.recovery_reason(self.clock.now_ms()) + "; signing now could fork it",
                 code="catching_up",
             )
         now = self.clock.now_ms()
@@ -255,11 +296,23 @@ class Node:
                     self._reported_forks.add((author, seq))
                     self.log.warning("equivocation proven: author %s signed two entries at "
                                      "seq %d (see GET /forks)", author.hex(), seq)
+        now = self.clock.now_ms()
         if self._reported_catching_up and not self.protocol.catching_up:
             self._reported_catching_up = False
             rec = self.protocol.recovery_json()
-            self.log.info("own log checked with %d peer(s): own seq %d, highest seen %d; "
-                          "signing enabled", rec["answers"], rec["own_seq"], rec["own_max_seen"])
+            if rec["answers"] >= rec["quorum"]:
+                self.log.info("own log checked with %d peer(s): own seq %d, highest proven %d; "
+                              "signing enabled", rec["answers"], rec["own_seq"],
+                              rec["own_max_seen"])
+            else:
+                self.log.warning("own-log recovery deadline passed with %d of %d peer(s) "
+                                 "answered: own seq %d, no proven higher head; signing enabled",
+                                 rec["answers"], rec["quorum"], rec["own_seq"])
+        elif (self.protocol.catching_up and not self._reported_deadline
+              and now >= self.protocol.recovery_deadline_ms):
+            self._reported_deadline = True
+            self.log.error("own-log recovery deadline passed and signing stays refused: %s",
+                           self.protocol.recovery_reason(now))
 
     def _dispatch(self, actions: list[Action]) -> None:
         for action in actions:

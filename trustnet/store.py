@@ -38,6 +38,7 @@ from trustnet.log import (
     sign_entry,
     verify_signature,
 )
+from trustnet.recovery import clear_new_log, is_new_log
 from trustnet.statements import validate_body
 
 DB_FILE = "store.sqlite"
@@ -178,6 +179,8 @@ class Store:
             self._release_lock()
             raise StoreError(f"cannot open store {target}: {exc}", code="bad_store") from None
         self._digest: bytes | None = None
+        # The node directory while its `init` marker says the key never signed (recovery.py).
+        self._new_log_dir: Path | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -207,7 +210,9 @@ class Store:
         lock.truncate()
         lock.write(str(os.getpid()))
         lock.flush()
-        return cls(node_dir / DB_FILE, lock_file=lock)
+        store = cls(node_dir / DB_FILE, lock_file=lock)
+        store._new_log_dir = node_dir if is_new_log(node_dir) else None
+        return store
 
     def close(self) -> None:
         """Close the database and release the directory lock."""
@@ -239,6 +244,10 @@ class Store:
             raise StoreError("this identity has equivocated; refusing to sign more", code="forked")
         head = self._heads.get(author)
         seq, prev, ts = (1, None, ts) if head is None else (head.seq + 1, head.id, max(ts, head.ts))
+        if self._new_log_dir is not None:
+            # DESIGN 12: "this key never signed" must be gone from disk before it has.
+            clear_new_log(self._new_log_dir)
+            self._new_log_dir = None
         entry = sign_entry(identity, seq=seq, prev=prev, ts=ts, kind=kind, body=body)
         with self._transaction():
             self._insert([entry], received=ts)

@@ -20,9 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from trustnet.bench.recovery import lying_head  # noqa: E402
+from trustnet.bench.recovery import lying_head
 
 
 def main() -> int:

@@ -19,9 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from trustnet.bench.recovery import fresh_first_post, store_loss  # noqa: E402
+from trustnet.bench.recovery import fresh_first_post, store_loss
 
 
 def main() -> int:
