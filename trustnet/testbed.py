@@ -205,15 +205,16 @@ class Testbed:
             if progress:
                 progress(f"{node.name} up at {node.url}")
 
-    def start_node(self, node: TestbedNode) -> None:
-        """(Re)start one node's process; its output goes to DIR/node.log."""
+    def start_node(self, node: TestbedNode, args: Sequence[str] = ()) -> None:
+        """(Re)start one node's process (`trustnet run DIR *args`); its output goes to
+        DIR/node.log."""
         if node.alive:
             return
         if node.log_file is not None:
             node.log_file.close()
         node.log_file = open(node.dir / "node.log", "ab")  # noqa: SIM115 - closed in stop()
         node.proc = subprocess.Popen(
-            [sys.executable, "-m", "trustnet", "run", str(node.dir)],
+            [sys.executable, "-m", "trustnet", "run", str(node.dir), *args],
             stdout=node.log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
 

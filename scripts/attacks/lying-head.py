@@ -9,7 +9,8 @@ our own head counts only with the signed entry that proves it.
     .venv/bin/python scripts/attacks/lying-head.py [--budget-s 30] [--json]
 
 Scenarios: the liar beside an honest peer (store kept, store lost) and the liar alone
-(store kept: the node signs after `own_recovery_deadline_ms`, set to 5 s here).
+(store kept); last, a liar that answers no head at all (HTTP 500): the node signs after
+`own_recovery_deadline_ms`, set to 5 s here.
 """
 
 from __future__ import annotations
@@ -30,15 +31,16 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results = []
-    cases = [(fetch, honest, lose) for fetch in ("more", "500")
+    cases = [("claim", fetch, honest, lose) for fetch in ("more", "500")
              for honest, lose in ((True, False), (True, True), (False, False))]
+    cases.append(("500", "500", False, False))  # no answer at all: the deadline ends it
     with tempfile.TemporaryDirectory(prefix="lying-head-") as tmp:
-        for i, (fetch, honest, lose) in enumerate(cases):
-            r = lying_head(Path(tmp) / str(i), fetch=fetch, honest=honest, lose_store=lose,
-                           budget_s=args.budget_s)
+        for i, (head, fetch, honest, lose) in enumerate(cases):
+            r = lying_head(Path(tmp) / str(i), head=head, fetch=fetch, honest=honest,
+                           lose_store=lose, budget_s=args.budget_s)
             results.append(r)
             if not args.json:
-                print(f"{r['scenario']:<52} {r['outcome']:<40} after {r['seconds']:>5} s  "
+                print(f"{r['scenario']:<62} {r['outcome']:<40} after {r['seconds']:>5} s  "
                       f"refusals {r['refused']}", flush=True)
     if args.json:
         print(json.dumps(results, indent=2))

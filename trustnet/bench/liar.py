@@ -3,7 +3,7 @@
 Own-log recovery (DESIGN 12) must not stall on it: it answers `/gossip/head` with a
 head far beyond the truth (seq 10**12 by default, with no proof), and `/gossip/fetch`
 either with `more: true` and no entries ("more"), with an empty complete reply
-("empty"), or with HTTP 500 ("500"). Every other endpoint gets a harmless, well-formed
+("empty"), or with HTTP 500 ("500"); with `head="500"` it answers no head at all. Every other endpoint gets a harmless, well-formed
 reply, so the node keeps it as a peer. Used by `scripts/attacks/lying-head.py` and by
 the tests that keep that attack failing; it runs in a thread of its own so callers
 driving real `trustnet run` processes can stay synchronous.
@@ -25,14 +25,17 @@ from trustnet.protocol import messages as m
 from trustnet.transport.base import CONTENT_TYPE, error_body
 
 FetchLie = Literal["more", "empty", "500"]
+HeadLie = Literal["claim", "500"]
 
 
 class LyingPeer:
     """A fake peer on 127.0.0.1 (a free port) that claims `claimed_seq` for every author."""
 
-    def __init__(self, *, claimed_seq: int = 10**12, fetch: FetchLie = "more") -> None:
+    def __init__(self, *, claimed_seq: int = 10**12, fetch: FetchLie = "more",
+                 head: HeadLie = "claim") -> None:
         self.claimed_seq = claimed_seq
         self.fetch = fetch
+        self.head = head
         self.url = ""
         self.requests: dict[str, int] = {}  # path -> how many the node sent
         self._loop = asyncio.new_event_loop()
@@ -81,6 +84,9 @@ class LyingPeer:
             return web.Response(status=400, body=error_body(exc.code, exc.message),
                                 content_type=CONTENT_TYPE)
         reply: m.Message
+        if isinstance(message, m.HeadRequest) and self.head == "500":
+            return web.Response(status=500, body=error_body("internal", "internal error"),
+                                content_type=CONTENT_TYPE)
         if isinstance(message, m.HeadRequest):
             # A claim with no proof: an id that names nothing, no signed head entry.
             reply = m.HeadReply(message.author, self.claimed_seq, b"\x11" * 32)

@@ -54,7 +54,7 @@ def _wait(bed: Testbed, check: Any, what: str, timeout_s: float = 30.0) -> None:
         raise TimeoutError(f"timed out waiting for {what}")
 
 
-def _answering(bed: Testbed, node: TestbedNode) -> None:
+def wait_answering(bed: Testbed, node: TestbedNode) -> None:
     """Wait until a (re)started node answers /status (ready to sign or not)."""
     _wait(bed, lambda: bool(_status(node)["node_id"]), f"{node.name} answering")
 
@@ -101,7 +101,8 @@ def _publish(node: TestbedNode, n: int) -> list[str]:
     return [str(node.client.publish("trust", _body(i))["id"]) for i in range(n)]
 
 
-def lying_head(base: Path, *, fetch: str = "more", honest: bool = True, lose_store: bool = False,
+def lying_head(base: Path, *, fetch: str = "more", head: str = "claim", honest: bool = True,
+               lose_store: bool = False,
                entries: int = 3, budget_s: float = BUDGET_S,
                deadline_ms: int = 5000) -> dict[str, Any]:
     """A victim that signed `entries` restarts with a lying peer beside (or instead of) an
@@ -113,7 +114,8 @@ def lying_head(base: Path, *, fetch: str = "more", honest: bool = True, lose_sto
     if _supports("own_recovery_deadline_ms"):
         gossip["own_recovery_deadline_ms"] = deadline_ms
     bed = Testbed(base, names, peers_per_node=1, gossip=gossip)
-    with LyingPeer(fetch="500" if fetch == "500" else "more") as liar:
+    with LyingPeer(fetch="500" if fetch == "500" else "more",
+                   head="500" if head == "500" else "claim") as liar:
         try:
             bed.start()
             victim = bed.nodes[0]
@@ -126,13 +128,14 @@ def lying_head(base: Path, *, fetch: str = "more", honest: bool = True, lose_sto
                 _lose_store(victim)
             _set_peers(victim, (*load_config(victim.dir).peers, liar.url))
             bed.start_node(victim)
-            _answering(bed, victim)
+            wait_answering(bed, victim)
             result = sign_within(victim, budget_s)
             result["liar_requests"] = dict(liar.requests)
             result["recovery"] = victim.client.get("/peers").get("recovery")
         finally:
             bed.stop()
-    result["scenario"] = (f"liar (fetch: {fetch})" + (" + honest peer" if honest else " alone")
+    result["scenario"] = (f"liar (head: {head}, fetch: {fetch})"
+                          + (" + honest peer" if honest else " alone")
                           + (", store lost" if lose_store else ", store kept"))
     return _outcome(result, entries)
 
@@ -155,7 +158,7 @@ def store_loss(base: Path, *, configured: bool, lose_peers_file: bool = False, e
         def learned() -> bool:
             urls = {p.get("url") for p in victim.client.get("/peers")["peers"]}
             saved = victim.dir / PEERS_FILE
-            persisted = not _supports("own_recovery_deadline_ms") or (
+            persisted = configured or not _supports("own_recovery_deadline_ms") or (
                 saved.exists() and peer.url in saved.read_text())
             return peer.url in urls and persisted
 
@@ -165,7 +168,7 @@ def store_loss(base: Path, *, configured: bool, lose_peers_file: bool = False, e
         if lose_peers_file:
             (victim.dir / PEERS_FILE).unlink(missing_ok=True)
         bed.start_node(victim)
-        _answering(bed, victim)
+        wait_answering(bed, victim)
         result = sign_within(victim, budget_s)
         result["recovery"] = victim.client.get("/peers").get("recovery")
         if result["signed_seq"] is not None:
@@ -192,7 +195,7 @@ def fresh_first_post(base: Path) -> dict[str, Any]:
     fresh = bed.nodes[0]
     try:
         bed.start_node(fresh)
-        _answering(bed, fresh)
+        wait_answering(bed, fresh)
         started = time.monotonic()
         try:
             made = fresh.client.publish("trust", _body(1))
