@@ -23,7 +23,7 @@ def init_node(base: Path, name: str) -> Path:
 async def running_daemons(base: Path, names: Sequence[str], *, gossip: GossipConfig,
                           peered: bool = False, ready: bool = False) -> AsyncIterator[list[Daemon]]:
     """Daemons named `names` under `base`; `peered`: each a peer of all others; `ready`: one
-    tick each first (no peers yet: nothing of its own to recover, so it may sign at once)."""
+    tick each first (no longer needed to sign: a node made by `init` signs at once)."""
     started: list[Daemon] = []
     try:
         for name in names:
