@@ -437,6 +437,7 @@ def test_a_forged_proof_is_refused_and_costs_score() -> None:
     me = w.add("me", ["forger"], store=held_store(3), recover_own=True, config=NO_EXCHANGE)
     w.tick(me)
     assert me.own_max_seen == 3 and me.peers.score("http://forger", T0) < 0
+    w.tick(me, T0 + 1000)
     assert not me.catching_up
 
 
@@ -489,3 +490,25 @@ def test_a_lost_store_waits_for_a_peer_to_confirm_its_head_not_just_for_pushed_e
         if not me.catching_up:
             break
     assert not me.catching_up and me.own_seq() == 100
+
+
+class OldProtocol(GossipProtocol):
+    """An honest node of an older version: head replies without the proof."""
+
+    def on_request(self, peer_id: str, path: str, message: m.Message,
+                   now_ms: int) -> tuple[m.Message, list[Action]]:
+        reply, actions = super().on_request(peer_id, path, message, now_ms)
+        if isinstance(reply, m.HeadReply):
+            reply = m.HeadReply(reply.author, reply.seq, reply.id)
+        return reply, actions
+
+
+def test_an_older_peer_without_proofs_still_brings_our_log_back() -> None:
+    w = Wire()
+    cfg = GossipConfig(tick_interval_s=None, peer_exchange_every=0, fetch_batch_entries=10)
+    w.add("old", ["me"], cls=OldProtocol).store.ingest([e.raw for e in chain(ident("me"), 50)], T0)
+    me = w.add("me", ["old"], store=held_store(20), recover_own=True, config=cfg)
+    w.tick(me)
+    assert me.own_seq() == 50 and me.recovery_json()["unproven"] == 0
+    w.tick(me, T0 + 1000)
+    assert not me.catching_up

@@ -413,6 +413,10 @@ class GossipProtocol:
             # then only once a peer answered that our head is where we now are; entries
             # pushed to us by a peer we cannot ask may be only the start of our chain.
             return False
+        if self._own_fetching():
+            # Entries of ours are on their way (perhaps from an older peer whose claim came
+            # without proof): wait for them. A staller holds us one request timeout at most.
+            return False
         return len(self._own_claims) >= self._quorum() or now >= self.recovery_deadline_ms
 
     def _recover(self, now: int) -> list[Action]:
