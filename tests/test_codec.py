@@ -15,6 +15,7 @@ from trustnet.identity import ENTRY_DOMAIN, Identity
 from trustnet.log import (
     MAX_ENTRY_BYTES,
     MAX_FUTURE_MS,
+    MAX_INT,
     ChainHead,
     Entry,
     ForkProof,
@@ -128,6 +129,25 @@ def test_decode_accepts_bytes_like_and_refuses_other_types() -> None:
     with pytest.raises(EntryError) as info:
         decode_entry(e.raw.hex())  # type: ignore[arg-type]
     assert info.value.code == "bad_encoding"
+
+
+@pytest.mark.parametrize(("seq", "ts", "code"), [
+    (MAX_INT + 1, NOW, "bad_seq"),
+    (2**63, NOW, "bad_seq"),
+    (2**64 - 1, NOW, "bad_seq"),
+    (1, MAX_INT + 1, "bad_timestamp"),
+    (1, 2**64 - 1, "bad_timestamp"),
+])
+def test_integers_beyond_2_53_are_refused_at_decoding(seq: int, ts: int, code: str) -> None:
+    # Issue 11: a twin with ts 2**64-1 passed decoding and overflowed SQLite (HTTP 500).
+    prev = None if seq == 1 else bytes(32)
+    fields = [1, ALICE.public_key, seq, prev, ts, "trust", trust_body()]
+    with pytest.raises(EntryError) as info:
+        decode_entry(seal(ALICE, fields))
+    assert info.value.code == code
+    edge = decode_entry(seal(ALICE, [1, ALICE.public_key, MAX_INT, bytes(32), MAX_INT, "trust",
+                                     trust_body()]))
+    assert (edge.seq, edge.ts) == (MAX_INT, MAX_INT)
 
 
 def test_check_timestamp_boundary() -> None:
@@ -343,7 +363,7 @@ kinds_and_bodies = st.one_of(
 
 
 @FUZZ
-@given(kb=kinds_and_bodies, seq=st.integers(1, 2**64 - 1), ts=u64,
+@given(kb=kinds_and_bodies, seq=st.integers(1, MAX_INT), ts=st.integers(0, MAX_INT),
        prev=st.binary(min_size=32, max_size=32))
 def test_round_trip_random_valid_bodies(
     kb: tuple[str, dict[str, Any]], seq: int, ts: int, prev: bytes

@@ -170,9 +170,13 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if allow is not None:  # RFC 9110 15.5.6: a 405 lists the methods the route takes
             resp.headers["Allow"] = allow
         return resp
-    except Exception:
-        log.exception("internal error on %s %s", request.method, request.path)
+    except Exception as exc:
         _count_error(request, "internal")
+        api = request.app.get(API_KEY)
+        if api is not None:  # counted, kept as one line of text, logged with its traceback
+            api.node.crashed(exc, "api", f"{request.method} {request.path[:200]}")
+        else:
+            log.exception("internal error on %s %s", request.method, request.path)
         return error_response("internal", "internal error (see the node's log)")
 
 

@@ -551,6 +551,20 @@ def cmd_testbed_run(args: argparse.Namespace) -> int:
 # -- the parser ------------------------------------------------------------------------------
 
 
+def _bounded_int(text: str) -> int:
+    """An argparse type: an integer in [0, 2**53-1], as large as any seq or ts may be (bigger
+    ones would overflow the store: a clear usage error instead of a traceback)."""
+    from trustnet.log import MAX_INT
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value <= MAX_INT:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and {MAX_INT}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command (importable for docs and tests)."""
     parser = argparse.ArgumentParser(
@@ -599,9 +613,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", metavar="DIR-or-URL")
     p.add_argument("--author", metavar="ID", help="only this author's entries")
     p.add_argument("--kind", metavar="KIND", help="only this kind")
-    p.add_argument("--after", type=int, default=0,
+    p.add_argument("--after", type=_bounded_int, default=0,
                    help="cursor: a seq with --author, else a position (default 0)")
-    p.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
+    p.add_argument("--limit", type=_bounded_int, default=1000, help="at most this many (default 1000)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = add("forks", cmd_forks, "list fork proofs (equivocating authors)")
@@ -638,7 +652,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = add(name, handler, f"show the node's {what}")
         p.add_argument("target", metavar="DIR-or-URL")
         p.add_argument("--party", metavar="ID", help="one party, with its evidence")
-        p.add_argument("--at", type=int, metavar="MS", help="as of this time (ms since the epoch)")
+        p.add_argument("--at", type=_bounded_int, metavar="MS", help="as of this time (ms since the epoch)")
         p.add_argument("--json", action="store_true", help="machine-readable output")
 
     from trustnet.bench import BENCHMARKS
@@ -710,17 +724,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("trustnet: interrupted")
         return 130
-    except OSError as exc:
-        if isinstance(exc, BrokenPipeError):
-            raise
-        where = f" {exc.filename}" if exc.filename else ""
-        _err(f"trustnet: error [io_error]: {exc.strerror or exc}{where}")
-        return 1
     except BrokenPipeError:
-        # `trustnet entries DIR | head`: the reader left; that is not an error.
+        # `trustnet entries DIR | head`: the reader left; that is not an error. (Before the
+        # OSError clause, which would otherwise catch it first.) stdout goes to /dev/null so
+        # the interpreter's last flush at exit cannot raise again.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        _err(f"trustnet: error [io_error]: {exc.strerror or exc}{where}")
+        return 1
 
 
 def entrypoint() -> None:

@@ -1,10 +1,16 @@
 """Entry format v1: encoding, signatures, chain rules and fork proofs (DESIGN section 3).
 
-    payload = msgpack([1, author: bin32, seq: int>=1, prev: bin32|nil, ts: int ms,
-                       kind: str, body: map])
+    payload = msgpack([1, author: bin32, seq: int in [1, 2**53-1], prev: bin32|nil,
+                       ts: int ms in [0, 2**53-1], kind: str, body: map])
     sig     = Ed25519 detached signature over b"trustnet/v1/entry" + payload
     entry   = msgpack([payload: bin, sig: bin])
     id      = sha256(payload)
+
+seq and ts are at most MAX_INT = 2**53 - 1: every JSON reader (a browser included)
+holds such an integer exactly, SQLite's signed 64-bit INTEGER holds it with room for
+the arithmetic done on it (seq + 1, ts + the future bound), and a real log comes nowhere
+near it (ts 2**53 - 1 ms is the year 287396). A larger seq is `bad_seq`, a larger ts
+`bad_timestamp`: refused at decoding, before anything reaches the store.
 
 The signature covers the exact payload bytes; nothing is re-encoded to be
 verified. Decoding is bounded and strict: entries are at most 64 KiB, containers
@@ -36,6 +42,7 @@ MAX_DEPTH = 8
 MAX_FUTURE_MS = 5 * 60 * 1000
 SIG_BYTES = 64
 ID_BYTES = 32
+MAX_INT = 2**53 - 1  # the largest seq or ts an entry may carry (see the module docstring)
 
 
 def _no_ext(code: int, data: bytes) -> Any:
@@ -213,8 +220,8 @@ def decode_entry(raw: bytes, *, verify: bool = True, check_body: bool = True) ->
         raise EntryError(f"format version {version!r} is not supported", code="bad_version")
     if not isinstance(author, bytes) or len(author) != ID_BYTES:
         raise EntryError("author is a 32-byte public key", code="bad_encoding")
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-        raise EntryError(f"seq {seq!r} is not an integer >= 1", code="bad_seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_INT:
+        raise EntryError(f"seq {seq!r} is not an integer in [1, 2**53-1]", code="bad_seq")
     if prev is not None and (not isinstance(prev, bytes) or len(prev) != ID_BYTES):
         raise EntryError("prev is nil or a 32-byte entry id", code="bad_prev")
     if (seq == 1) != (prev is None):
@@ -222,8 +229,8 @@ def decode_entry(raw: bytes, *, verify: bool = True, check_body: bool = True) ->
             "seq 1 has no prev" if seq == 1 else f"seq {seq} needs the prev id",
             code="bad_prev",
         )
-    if not isinstance(ts, int) or isinstance(ts, bool) or ts < 0:
-        raise EntryError(f"ts {ts!r} is not a non-negative integer of ms", code="bad_timestamp")
+    if not isinstance(ts, int) or isinstance(ts, bool) or not 0 <= ts <= MAX_INT:
+        raise EntryError(f"ts {ts!r} is not an integer of ms in [0, 2**53-1]", code="bad_timestamp")
     if not isinstance(kind, str):
         raise EntryError("kind is a str", code="bad_encoding")
     if not isinstance(body, dict):

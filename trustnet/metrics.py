@@ -128,6 +128,11 @@ class NodeMetrics:
             "trustnet_rejected_inputs",
             "Inputs refused, by source (ingest, gossip, api) and stable error code.",
             ["source", "code"], registry=r)
+        self.internal_errors = Counter(
+            "trustnet_internal_errors",
+            "Unexpected exceptions (bugs) met while serving or gossiping, by where: "
+            "gossip_server, gossip_client, tick, api. Each is logged with its traceback.",
+            ["where"], registry=r)
         self.scrape_errors = Counter(
             "trustnet_metrics_scrape_errors",
             "Scrapes whose belief or suspicion gauges could not be computed (see the log).",
@@ -156,6 +161,10 @@ class NodeMetrics:
     def rejected(self, source: str, code: str, count: int = 1) -> None:
         """`count` inputs refused with a stable error `code` (source: ingest, gossip, api)."""
         self.rejected_inputs.labels(source, code).inc(count)
+
+    def crashed(self, where: str) -> None:
+        """An unexpected exception in `where` (gossip_server, gossip_client, tick, api)."""
+        self.internal_errors.labels(where).inc()
 
     # -- scrape ------------------------------------------------------------------------------
 

@@ -51,6 +51,31 @@ class NodeError(TrustnetError):
 
 
 SAVE_PEERS_EVERY_MS = 10_000  # learned peers are written out at most this often
+MAX_ERRORS_KEPT = 32
+
+
+class ErrorLog(list[str]):
+    """Unexpected exceptions a node met: one line of text each, the newest `limit` kept.
+
+    Never the exception itself: its traceback holds every frame it crossed, and with them
+    the request body that caused it (1 MiB a push), for as long as it is kept. A list, so
+    tests still assert `node.errors == []`; `total` counts every one ever recorded (also
+    `trustnet_internal_errors_total` on /metrics).
+    """
+
+    def __init__(self, limit: int = MAX_ERRORS_KEPT) -> None:
+        super().__init__()
+        self.limit = limit
+        self.total = 0
+
+    def record(self, exc: BaseException, where: str) -> str:
+        """Keep a summary of `exc`; returns it."""
+        self.total += 1
+        summary = f"{where}: {type(exc).__name__}: {exc}"[:500]
+        self.append(summary)
+        if len(self) > self.limit:
+            del self[: len(self) - self.limit]
+        return summary
 
 
 class _MeteredProtocol(GossipProtocol):
@@ -100,7 +125,7 @@ class Node:
         self.protocol: GossipProtocol = protocol
         self.verifier = RequestVerifier()
         self.log = logging.getLogger(f"trustnet.node.{self.node_id[:12]}")
-        self.errors: list[BaseException] = []  # unexpected exceptions: tests assert it is empty
+        self.errors = ErrorLog()  # unexpected exceptions, as text: tests assert it is empty
         # Peers (party ids and URLs) this node is cut off from, both ways (testbed faults).
         self.partition: frozenset[str] = frozenset()
         self.started_ms: int | None = None
@@ -156,7 +181,7 @@ class Node:
             try:
                 await self.tick()
             except Exception as exc:  # keep gossiping; surface the bug
-                self._crash(exc)
+                self.crashed(exc, "tick")
 
     async def tick(self) -> None:
         """One protocol tick: anti-entropy round, peer exchange, recovery, timeouts."""
@@ -343,18 +368,24 @@ class Node:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self._crash(exc)
+            self.crashed(exc, "gossip_client")
             event = RequestFailed(send.request_id, send.peer_url, "internal")
         self.metrics.request_done(send.path, "ok" if isinstance(event, Response) else event.code,
                                   self.metrics.timer() - started, sent, received)
         try:
             self._feed(event)
         except Exception as exc:
-            self._crash(exc)
+            self.crashed(exc, "gossip_client")
 
-    def _crash(self, exc: BaseException) -> None:
-        self.errors.append(exc)
-        self.log.error("unexpected error: %r", exc, exc_info=exc)
+    def crashed(self, exc: BaseException, where: str, detail: str = "") -> None:
+        """Record an unexpected exception met in `where` (gossip_server, gossip_client, tick,
+        api): a bounded summary in `errors`, a count in the metrics, the traceback in the log
+        only (nothing keeps it, nor the request it came from)."""
+        self.errors.record(exc, where)
+        self.metrics.crashed(where)
+        self.log.error("unexpected error in %s%s: %r", where, f" ({detail})" if detail else "",
+                       exc, exc_info=exc)
+
 
     # -- inbound -------------------------------------------------------------------------
 
@@ -413,7 +444,7 @@ class Node:
             peers.penalize(node, exc.code, now, kind="node", detail=exc.message[:200])
             return self._refuse(exc.code, exc.message)
         except Exception as exc:
-            self._crash(exc)
+            self.crashed(exc, "gossip_server")
             return self._refuse("internal", "internal error")
         self._dispatch(actions)
         self._report()

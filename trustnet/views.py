@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from trustnet.errors import ConfigError, NotFound
 from trustnet.feedback.estimator import PartySuspicion, SuspicionParams
 from trustnet.feedback.signals import DEFAULT_HOSTILITY, HostilityWeights, SuspicionView
-from trustnet.log import Entry
+from trustnet.log import MAX_INT, Entry
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import ViennaFigures
 from trustnet.statements.rules import RuleWeights
@@ -248,8 +248,11 @@ def _at(query: Mapping[str, str], name: str = "at") -> int | None:
     if raw in (None, ""):
         return None
     assert raw is not None
-    if not raw.isdigit():
-        raise ConfigError(f"{name} must be a time in ms since the epoch", code="bad_argument")
+    # ASCII digits only ("²".isdigit() is true, and int() refuses it), and no more than an
+    # entry's ts may hold: nothing a client sends overflows the store (issue 11).
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 16 or int(raw) > MAX_INT:
+        raise ConfigError(f"{name} must be a time in ms since the epoch (at most {MAX_INT})",
+                          code="bad_argument")
     return int(raw)
 
 

@@ -659,6 +659,59 @@ def timestamp_not_int() -> Case:
                             "bad_timestamp")
 
 
+# integer bounds: seq and ts are at most 2**53-1 (issue 11: larger ones overflowed the store)
+
+MAX_INT = 2**53 - 1
+
+
+@case
+def seq_beyond_2_53() -> Case:
+    alice, *_ = authors()
+    entries = []
+    for seq in (MAX_INT + 1, 2**63, 2**64 - 1):
+        fields = alice.fields("profile", profile("alice"), NOW - HOUR)
+        fields[2], fields[3] = seq, hashlib.sha256(b"nothing").digest()
+        entries.append((seal("alice", pack(fields)), "bad_seq"))
+    return Case("seq_beyond_2_53", "seq 2**53, 2**63 and 2**64-1 (with a prev): seq is at most "
+                "2**53-1.", entries)
+
+
+@case
+def timestamp_beyond_2_53() -> Case:
+    alice, *_ = authors()
+    at_max = alice.fields("profile", profile("alice"), MAX_INT)
+    beyond = alice.fields("profile", profile("alice"), MAX_INT + 1)
+    huge = alice.fields("profile", profile("alice"), 2**64 - 1)
+    return Case("timestamp_beyond_2_53",
+                "ts 2**53 and 2**64-1 are refused even by a receiver whose clock (2**53-1) lets "
+                "ts 2**53 pass its future bound; "
+                "ts 2**53-1 is the largest allowed.",
+                [(seal("alice", pack(beyond)), "bad_timestamp"),
+                 (seal("alice", pack(huge)), "bad_timestamp"),
+                 (seal("alice", pack(at_max)), "ok")], now_ms=MAX_INT)
+
+
+@case
+def fork_proof_integer_bounds() -> Case:
+    alice, *_ = authors()
+    prev = hashlib.sha256(b"nothing").digest()
+
+    def proof(seq: int, ts: int) -> bytes:
+        pair = []
+        for name in ("a", "b"):
+            fields = alice.fields("profile", profile(name), ts)
+            fields[2], fields[3] = seq, prev
+            pair.append(seal("alice", pack(fields)))
+        return pack(sorted(pair))
+
+    return Case("fork_proof_integer_bounds",
+                "Fork proofs whose entries carry seq 2**53 or ts 2**64-1 are not proofs: their "
+                "entries do not decode. At seq and ts 2**53-1 they are.",
+                [], [(proof(MAX_INT + 1, NOW - HOUR), "bad_fork_proof"),
+                     (proof(2, 2**64 - 1), "bad_fork_proof"),
+                     (proof(MAX_INT, MAX_INT), "ok")])
+
+
 # encoding
 
 

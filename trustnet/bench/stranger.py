@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgpack
+
 from trustnet.clock import SystemClock
-from trustnet.identity import Identity
+from trustnet.identity import ENTRY_DOMAIN, Identity
 from trustnet.testbed import Testbed, TestbedNode
 from trustnet.transport.auth import sign_request
 from trustnet.transport.base import CONTENT_TYPE
@@ -46,6 +48,16 @@ class Stranger:
     def node_id(self) -> str:
         """The stranger's id (hex public key)."""
         return self.identity.party_id
+
+    def raw_entry(self, seq: int, prev: bytes | None, ts: int, kind: str,
+                  body: Mapping[str, Any]) -> bytes:
+        """A signed entry encoded by hand, so any field may break a rule the codec enforces
+        (an overflowing ts, a seq of 2**63): what an attacker sends."""
+        payload = msgpack.packb([1, self.identity.public_key, seq, prev, ts, kind, dict(body)],
+                                use_bin_type=True)
+        raw: bytes = msgpack.packb([payload, self.identity.sign(ENTRY_DOMAIN + payload)],
+                                   use_bin_type=True)
+        return raw
 
     def headers(self, path: str, body: bytes, *, now_ms: int | None = None) -> dict[str, str]:
         """Signed gossip headers for `body` at `path` (now, or a chosen time)."""

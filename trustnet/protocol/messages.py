@@ -3,7 +3,9 @@
 Every message is a msgpack map with a `"t"` type tag; bytes are msgpack bin,
 never hex. Decoding is strict and bounded: the whole body is size-checked
 before it is parsed, every list has a maximum length, there are no ext types,
-and a wrong field raises `MessageError(code="bad_message")` naming it.
+every seq (and fetch `after`) lies in [0, 2**53-1] like the seq of an entry
+(`trustnet.log.MAX_INT`), and a wrong field raises `MessageError(code="bad_message")`
+naming it. So no integer a peer sends can overflow the store.
 
 Endpoints (all POST under /gossip/), request -> reply:
 
@@ -28,6 +30,7 @@ import msgpack
 
 from trustnet.errors import TrustnetError
 from trustnet.log import MAX_ENTRY_BYTES
+from trustnet.log import MAX_INT as MAX_SEQ
 
 MAX_MESSAGE_BYTES = 1024 * 1024  # a whole request or reply body (DESIGN 6: bounded everything)
 MAX_LIST = 4096  # longest list inside any message
@@ -57,7 +60,7 @@ def _bad(field: str, expected: str) -> MessageError:
     return MessageError(f"{field}: expected {expected}", code="bad_message")
 
 
-def _int(d: dict[str, Any], key: str, lo: int = 0, hi: int = 2**63 - 1) -> int:
+def _int(d: dict[str, Any], key: str, lo: int = 0, hi: int = MAX_SEQ) -> int:
     v = d.get(key)
     if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
         raise _bad(key, f"an integer in [{lo}, {hi}]")
@@ -100,8 +103,8 @@ def _tuple3(v: Any, field: str) -> tuple[bytes, int, bytes]:
         raise _bad(field, "[author, seq, id]")
     author = _bin(v[0], field + ".author", ID_BYTES)
     seq = v[1]
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-        raise _bad(field + ".seq", "an integer >= 1")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_SEQ:
+        raise _bad(field + ".seq", f"an integer in [1, {MAX_SEQ}]")
     return author, seq, _bin(v[2], field + ".id", ID_BYTES)
 
 
@@ -109,8 +112,8 @@ def _pair(v: Any, field: str, min_seq: int) -> tuple[bytes, int]:
     if not (isinstance(v, list) and len(v) == 2):
         raise _bad(field, "[author, seq]")
     seq = v[1]
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < min_seq:
-        raise _bad(field + ".seq", f"an integer >= {min_seq}")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not min_seq <= seq <= MAX_SEQ:
+        raise _bad(field + ".seq", f"an integer in [{min_seq}, {MAX_SEQ}]")
     return _bin(v[0], field + ".author", ID_BYTES), seq
 
 

@@ -1,0 +1,104 @@
+"""Issue 11, items 1 and 10: a stranger's crafted input against a real `trustnet run` process.
+
+Each test mounts the attack the way a stranger would (fresh keys, signed requests, crafted
+files; `trustnet.bench.stranger`) and checks the node holds: a 4xx or a per-entry refusal
+with a stable code, never a 5xx, a traceback or memory that grows with the attack. The
+figures (before and after) come from `scripts/attacks/*.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import msgpack
+import pytest
+
+from trustnet.bench.stranger import Stranger, get, real_node, rss_kb
+from trustnet.log import sign_entry
+from trustnet.protocol import messages as m
+from trustnet.transport.base import error_from_reply
+
+pytestmark = pytest.mark.slow
+
+HUGE = 2**64 - 1
+T0 = 1_767_225_600_000
+PROFILE = {"role": "state", "urls": []}
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    """The value of one series in a Prometheus text page (0 when absent)."""
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith(name):
+            series, _, value = line.rpartition(" ")
+            inside = series[series.find("{") + 1 : series.rfind("}")] if "{" in series else ""
+            if ",".join(sorted(inside.split(","))) == want:
+                return float(value)
+    return 0.0
+
+
+def test_overflowing_integers_are_refused_by_code_and_memory_stays_flat(tmp_path: Path) -> None:
+    with real_node(tmp_path) as node:
+        assert node.proc is not None
+        before = rss_kb(node.proc.pid)
+        acks = []
+        for i in range(100):
+            stranger = Stranger.fresh()
+            first = sign_entry(stranger.identity, seq=1, prev=None, ts=T0, kind="profile",
+                               body={"name": f"s{i}", **PROFILE})
+            status, _ = stranger.post(node.url, m.PUSH, m.encode(m.Push((first.raw,))))
+            assert status == 200
+            # A twin of the entry just stored, ts 2**64-1, padded to ~1 MiB with junk.
+            twin = stranger.raw_entry(1, None, HUGE, "profile", {"name": f"t{i}", **PROFILE})
+            junk = tuple(bytes([i]) * (64 * 1024 - 64) for _ in range(15))
+            status, reply = stranger.post(node.url, m.PUSH, m.encode(m.Push((twin, *junk))))
+            assert status == 200, reply
+            acks.append(m.decode_reply(m.PUSH, reply))
+        assert all(isinstance(a, m.PushAck) and (a.accepted, a.rejected) == (0, 16) for a in acks)
+        stranger = Stranger.fresh()
+        author = stranger.identity.public_key
+        for fetch in (m.Fetch(((author, HUGE, 10),)), m.Fetch((), ((author, 2**63),))):
+            status, reply = stranger.post(node.url, m.FETCH, m.encode(fetch))
+            assert (status, error_from_reply(status, reply).code) == (400, "bad_message")
+        pair = sorted(stranger.raw_entry(2**63, b"\x01" * 32, T0, "profile",
+                                         {"name": n, **PROFILE}) for n in "ab")
+        proof = m.Push((), (msgpack.packb(pair, use_bin_type=True),))
+        status, _ = stranger.post(node.url, m.PUSH, m.encode(proof))
+        assert status == 200  # the proof is refused (bad_fork_proof) and its sender charged
+        growth_mb = (rss_kb(node.proc.pid) - before) / 1024
+        status, raw = get(node.url, "/metrics")
+        text = raw.decode()
+        assert _metric(text, "trustnet_rejected_inputs_total", source="ingest",
+                       code="bad_timestamp") == 100
+        assert _metric(text, "trustnet_rejected_inputs_total", source="gossip",
+                       code="bad_message") == 2
+        for where in ("gossip_server", "gossip_client", "tick", "api"):
+            assert _metric(text, "trustnet_internal_errors_total", where=where) == 0
+        assert "unexpected error" not in (node.dir / "node.log").read_text()
+        # Before the fix: 500s, and +187 MB kept in Node.errors. A generous bound.
+        assert growth_mb < 60, growth_mb
+
+
+def test_import_of_an_overflowing_twin_rejects_it_by_code_and_keeps_the_others(
+        tmp_path: Path) -> None:
+    stranger = Stranger.fresh()
+    first = sign_entry(stranger.identity, seq=1, prev=None, ts=T0, kind="profile",
+                       body={"name": "a", **PROFILE})
+    second = sign_entry(stranger.identity, seq=2, prev=first.id, ts=T0 + 1, kind="profile",
+                        body={"name": "b", **PROFILE})
+    twin = stranger.raw_entry(1, None, HUGE, "profile", {"name": "twin", **PROFILE})
+    bundle = tmp_path / "bundle.msgpack"
+    bundle.write_bytes(first.raw + twin + second.raw)
+    node_dir = tmp_path / "n"
+    trustnet = [sys.executable, "-m", "trustnet"]
+    subprocess.run([*trustnet, "init", str(node_dir), "--listen", "127.0.0.1:0"], check=True,
+                   capture_output=True)
+    done = subprocess.run([*trustnet, "import", str(node_dir), str(bundle)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "entry 1" in done.stderr and "[bad_timestamp]" in done.stderr
+    assert json.loads(done.stdout)["stored"] == 2
