@@ -9,8 +9,10 @@ figures (before and after) come from `scripts/attacks/*.py`.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import msgpack
@@ -102,3 +104,63 @@ def test_import_of_an_overflowing_twin_rejects_it_by_code_and_keeps_the_others(
     assert "Traceback" not in done.stderr
     assert "entry 1" in done.stderr and "[bad_timestamp]" in done.stderr
     assert json.loads(done.stdout)["stored"] == 2
+
+
+def _trustnet(*argv: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "trustnet", *argv], capture_output=True,
+                          text=True, timeout=60, **kwargs)  # type: ignore[call-overload]
+
+
+def _node_with_entries(base: Path, n: int) -> Path:
+    from trustnet.identity import KEY_FILE, Identity
+    from trustnet.store import Store
+
+    node_dir = base / "n"
+    assert _trustnet("init", str(node_dir), "--listen", "127.0.0.1:0").returncode == 0
+    me = Identity.load(node_dir / KEY_FILE)
+    entries, prev = [], None
+    for i in range(n):
+        entry = sign_entry(me, seq=i + 1, prev=prev, ts=T0 + i, kind="profile",
+                           body={"name": f"n{i}", **PROFILE})
+        entries.append(entry)
+        prev = entry.id
+    with Store.open_dir(node_dir) as store:
+        assert len(store.ingest(entries, T0 + n).accepted) == n  # one transaction
+    return node_dir
+
+
+def test_entries_into_a_pipe_closed_early_exits_cleanly(tmp_path: Path) -> None:
+    node_dir = _node_with_entries(tmp_path, 1000)  # ~100 KB of lines: more than a pipe holds
+    proc = subprocess.Popen([sys.executable, "-m", "trustnet", "entries", str(node_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline()  # `| head -1`: one line, then the reader leaves
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_sigterm_while_the_node_starts_exits_0(tmp_path: Path) -> None:
+    node_dir = _node_with_entries(tmp_path, 200)
+    log = (tmp_path / "run.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "trustnet", "run", str(node_dir)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        # The store's lock names its holder as soon as the daemon opened the store: the node
+        # is starting (opening the store, reading its views), not serving yet.
+        lock = node_dir / "store.lock"
+        deadline = time.monotonic() + 30
+        while not (lock.exists() and lock.read_text().strip() == str(proc.pid)):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, (tmp_path / "run.log").read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+    out = (tmp_path / "run.log").read_text()
+    assert "stopped cleanly" in out and "Traceback" not in out, out

@@ -394,11 +394,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run the node in the foreground until SIGINT or SIGTERM."""
     import asyncio
 
+    # A stop signal may come while the node is still starting (imports, opening the store,
+    # reading the views take seconds on a busy host): it is noted here, before that work,
+    # and honoured once the daemon can stop cleanly, exit 0 (a service manager's stop).
+    received: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, _frame: received.append(signum))
+
     from trustnet.daemon import serve
 
     recovered_from = Path(args.recovered_from) if args.recovered_from else None
     return asyncio.run(serve(Path(args.dir), recovered_from=recovered_from,
-                             log_lost=args.i_know_the_log_is_lost))
+                             log_lost=args.i_know_the_log_is_lost,
+                             stop_requested=lambda: bool(received)))
 
 
 def cmd_peers(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ import random
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -209,8 +210,12 @@ def setup_logging(fmt: str, level: str, name: str) -> None:
 
 
 async def serve(node_dir: Path, *, recovered_from: Path | None = None,
-                log_lost: bool = False) -> int:
-    """Run until SIGINT or SIGTERM, then stop cleanly; the exit status."""
+                log_lost: bool = False, stop_requested: Callable[[], bool] | None = None) -> int:
+    """Run until SIGINT or SIGTERM, then stop cleanly; the exit status.
+
+    `stop_requested` says whether a stop signal came before this was called (the CLI notes
+    signals from its first moment): the node then stops as soon as it can, exit 0.
+    """
     config = load_config(node_dir)
     setup_logging(config.log_format, config.log_level, config.name or "node")
     daemon = Daemon(node_dir, recovered_from=recovered_from, log_lost=log_lost)
@@ -219,6 +224,10 @@ async def serve(node_dir: Path, *, recovered_from: Path | None = None,
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
     try:
+        if stop_requested is not None and stop_requested():
+            daemon.log.info("signal received while starting, stopping")
+            return 0
+        # A signal during start sets `stopping`: the node stops right after it started.
         url = await daemon.start()
         print(json.dumps({"node_id": daemon.identity.party_id, "url": url, "version": __version__}),
               flush=True)
