@@ -164,3 +164,31 @@ def test_sigterm_while_the_node_starts_exits_0(tmp_path: Path) -> None:
         log.close()
     out = (tmp_path / "run.log").read_text()
     assert "stopped cleanly" in out and "Traceback" not in out, out
+
+
+def test_an_admin_token_readable_by_others_is_refused(tmp_path: Path) -> None:
+    node_dir = tmp_path / "n"
+    assert _trustnet("init", str(node_dir), "--listen", "127.0.0.1:0").returncode == 0
+    (node_dir / "admin.token").chmod(0o644)
+    done = _trustnet("run", str(node_dir))
+    assert done.returncode == 1
+    assert "[token_permissions]" in done.stderr and "chmod 600" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_dashboard_carries_a_strict_content_security_policy(tmp_path: Path) -> None:
+    import base64
+    import hashlib
+    import re
+    import urllib.request
+
+    with real_node(tmp_path) as node, urllib.request.urlopen(node.url + "/", timeout=30) as resp:
+        csp = resp.headers["Content-Security-Policy"]
+        page = resp.read().decode()
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives["default-src"] == "'none'" and directives["connect-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+    script = re.search(r"<script>(.*?)</script>", page, re.DOTALL)
+    assert script is not None
+    digest = base64.b64encode(hashlib.sha256(script.group(1).encode()).digest()).decode()
+    assert directives["script-src"] == f"'sha256-{digest}'"  # that script, and nothing else

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,8 +164,15 @@ def new_admin_token(node_dir: Path) -> str:
 
 
 def read_admin_token(node_dir: Path) -> str:
-    """The admin token of a node directory."""
+    """The admin token of a node directory, refused (`token_permissions`) when the file is
+    accessible by group or others: whoever reads it acts as the operator (publish, peers)."""
+    path = Path(node_dir) / TOKEN_FILE
     try:
-        return (Path(node_dir) / TOKEN_FILE).read_text(encoding="utf-8").strip()
+        mode = path.stat().st_mode
     except FileNotFoundError:
         raise ConfigError(f"no {TOKEN_FILE} in {node_dir}", code="no_node") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"{path} is accessible by group or others (mode {stat.S_IMODE(mode):04o}); "
+            f"run: chmod 600 {path}", code="token_permissions")
+    return path.read_text(encoding="utf-8").strip()
