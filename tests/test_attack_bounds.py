@@ -192,3 +192,21 @@ def test_the_dashboard_carries_a_strict_content_security_policy(tmp_path: Path) 
     assert script is not None
     digest = base64.b64encode(hashlib.sha256(script.group(1).encode()).digest()).decode()
     assert directives["script-src"] == f"'sha256-{digest}'"  # that script, and nothing else
+
+
+def test_a_replay_is_refused_even_after_the_cache_filled(tmp_path: Path) -> None:
+    with real_node(tmp_path, gossip={"replay_cache": 50}) as node:
+        victim = Stranger.fresh()
+        body = m.encode(m.HeadRequest(victim.identity.public_key))
+        signed = victim.headers(m.HEAD, body)
+        assert victim.post(node.url, m.HEAD, body, headers=signed)[0] == 200
+        codes = []
+        for i in range(60):  # more requests than the cache holds, inside one window
+            if i % 20 == 0:
+                stranger = Stranger.fresh()
+            other = m.encode(m.HeadRequest(bytes([i]) * 32))
+            status, reply = stranger.post(node.url, m.HEAD, other)
+            codes.append("ok" if status == 200 else error_from_reply(status, reply).code)
+        assert codes.count("ok") == 49 and codes[49:] == ["busy"] * 11
+        status, reply = victim.post(node.url, m.HEAD, body, headers=signed)
+        assert (status, error_from_reply(status, reply).code) == (401, "replayed")

@@ -227,12 +227,32 @@ def test_signature_covers_the_documented_bytes() -> None:
     assert bytes.fromhex(headers[HEADER_SIGNATURE]) == ME.sign(expected)
 
 
-def test_replay_cache_is_bounded() -> None:
+def test_replay_cache_is_bounded_and_never_forgets_a_fresh_signature() -> None:
+    # Issue 11: the cache used to evict the oldest signature beyond its size, so a replay
+    # was accepted after 65,536 other requests inside the window. Now it refuses when full.
     v = RequestVerifier(replay_cache=10)
-    for i in range(50):
+    first = sign_request(ME, "POST", "/p", b"first", NOW)
+    v.verify("POST", "/p", first, b"first", NOW)
+    for i in range(9):
         body = bytes([i])
-        v.verify("POST", "/p", sign_request(ME, "POST", "/p", body, NOW), body, NOW)
-    assert len(v._seen) <= 10
+        v.verify("POST", "/p", sign_request(ME, "POST", "/p", body, NOW + i), body, NOW + i)
+    assert len(v) == 10
+    with pytest.raises(AuthError) as err:
+        v.verify("POST", "/p", sign_request(ME, "POST", "/p", b"x", NOW + 10), b"x", NOW + 10)
+    assert (err.value.code, err.value.status) == ("busy", 503)
+    with pytest.raises(AuthError) as err:  # the replay: refused, whatever came in between
+        v.verify("POST", "/p", first, b"first", NOW + 10)
+    assert err.value.code == "replayed"
+    # Once the first requests leave the window they are forgotten and stale: room again.
+    later = NOW + 60_001 + 5
+    v.verify("POST", "/p", sign_request(ME, "POST", "/p", b"y", later), b"y", later)
+    assert len(v) == 4  # `first` and requests 0..5 left the window; 6..8 and the new one remain
+    with pytest.raises(AuthError) as err:
+        v.verify("POST", "/p", first, b"first", later)
+    assert err.value.code == "stale"
+    with pytest.raises(AuthError) as err:  # the clock steps back: still stale, never replayed
+        v.verify("POST", "/p", first, b"first", NOW + 30_000)
+    assert err.value.code == "stale"
 
 
 def test_error_bodies_round_trip_to_transport_errors() -> None:

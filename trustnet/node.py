@@ -123,7 +123,7 @@ class Node:
         )
         protocol.metrics = self.metrics
         self.protocol: GossipProtocol = protocol
-        self.verifier = RequestVerifier()
+        self.verifier = RequestVerifier(replay_cache=self.config.replay_cache)
         self.log = logging.getLogger(f"trustnet.node.{self.node_id[:12]}")
         self.errors = ErrorLog()  # unexpected exceptions, as text: tests assert it is empty
         # Peers (party ids and URLs) this node is cut off from, both ways (testbed faults).
@@ -424,7 +424,7 @@ class Node:
         try:
             node = self.verifier.verify("POST", path, headers, body, now)
         except AuthError as exc:
-            if remote:
+            if remote and exc.code != "busy":  # a full replay cache is nobody's fault
                 peers.penalize(remote, exc.code, now, kind=addr_kind, detail=path[:64])
             return self._refuse(exc.code, exc.message)
         if self._cut_off(node, None):  # a testbed fault, not misbehaviour: nobody is charged

@@ -75,6 +75,9 @@ class GossipConfig:
     heads_page: int = 2048
     max_forks_listed: int = 1024
     seen_cache: int = 65_536
+    # Signatures of requests seen inside the freshness window (replay protection); when it is
+    # full, new requests are refused (503 busy) until old ones leave the window: never a replay.
+    replay_cache: int = 65_536
     push_max_age_ms: int = 10 * 60_000  # older entries learned by fetch spread by anti-entropy only
     peer_exchange_every: int = 10  # ticks
     peers_shared: int = 16
@@ -93,6 +96,8 @@ class GossipConfig:
             raise ConfigError("[gossip]: fetch_batch_bytes must leave room in max_message_bytes")
         if self.tick_interval_s is not None and self.tick_interval_s <= 0:
             raise ConfigError("[gossip]: tick_interval_s must be > 0")
+        if self.replay_cache < 1:
+            raise ConfigError("[gossip]: replay_cache must be >= 1")
         if self.own_sync_quorum < 0 or self.heads_page < 1 or self.max_ranges < 1:
             raise ConfigError("[gossip]: own_sync_quorum >= 0, heads_page >= 1, max_ranges >= 1")
         if self.own_recovery_deadline_ms < 0:

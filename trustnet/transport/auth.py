@@ -14,13 +14,17 @@ unambiguous.) The verifier refuses, each with a stable code and HTTP 401:
 `unsigned` (a header missing or malformed), `stale` (time outside the freshness
 window either way), `replayed` (this signature was seen inside the window),
 `bad_signature`. Replays are caught by a bounded cache of signatures seen within
-the window; a signature older than the window is refused as stale anyway.
+the window; a signature older than the window is refused as stale anyway. The
+cache forgets a signature only once its request time has left the window; when it
+is full of fresh ones, new requests are refused with `busy` (HTTP 503, nobody is
+blamed) until some expire. So a flood of requests can delay gossip for at most a
+window, but never make the node forget a signature that could still be replayed.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
+import heapq
 from collections.abc import Mapping
 
 from nacl.bindings import crypto_sign_open
@@ -40,10 +44,14 @@ REPLAY_CACHE = 65_536
 
 class AuthError(TrustnetError):
     """A gossip request is not properly signed. Codes: unsigned, stale, replayed,
-    bad_signature. Always HTTP 401."""
+    bad_signature (HTTP 401), and busy (503: the replay cache is full of fresh requests)."""
 
     code = "unsigned"
     status = 401
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.status = 503 if self.code == "busy" else 401
 
 
 def request_message(method: str, path: str, body: bytes, time_ms: str) -> bytes:
@@ -92,7 +100,11 @@ class RequestVerifier:
     def __init__(self, *, window_ms: int = FRESHNESS_MS, replay_cache: int = REPLAY_CACHE) -> None:
         self.window_ms = window_ms
         self.capacity = replay_cache
-        self._seen: OrderedDict[bytes, int] = OrderedDict()  # signature -> its time, oldest first
+        self._seen: set[bytes] = set()  # signatures of requests still inside the window
+        self._expiry: list[tuple[int, bytes]] = []  # heap of (request time, signature)
+        # Request times before this were forgotten: such a request is stale, whatever the clock
+        # says now (were it to step back, a forgotten signature must not become fresh again).
+        self._forgotten_before = 0
 
     def verify(self, method: str, path: str, headers: Mapping[str, str], body: bytes,
                now_ms: int) -> str:
@@ -110,26 +122,30 @@ class RequestVerifier:
         if len(sig) != 64:
             raise AuthError("X-Trustnet-Signature is not 128 hex characters", code="unsigned")
         t = int(stamp)
-        if abs(now_ms - t) > self.window_ms:
+        if abs(now_ms - t) > self.window_ms or t < self._forgotten_before:
             raise AuthError(f"request time {t} is {now_ms - t} ms from ours "
                             f"(window {self.window_ms} ms)", code="stale")
+        self._forget(now_ms)
         if sig in self._seen:
             raise AuthError("this request was seen already", code="replayed")
+        if len(self._seen) >= self.capacity:
+            raise AuthError(f"{len(self._seen)} requests arrived inside the last "
+                            f"{self.window_ms} ms; try again shortly", code="busy")
         try:
             crypto_sign_open(sig + request_message(method, path, body, stamp), bytes.fromhex(node))
         except (BadSignatureError, CryptoError, ValueError):
             raise AuthError("request signature does not verify", code="bad_signature") from None
-        self._remember(sig, t, now_ms)
+        self._seen.add(sig)
+        heapq.heappush(self._expiry, (t, sig))
         return node
 
-    def _remember(self, sig: bytes, t: int, now_ms: int) -> None:
-        self._seen[sig] = t
-        # Forget signatures that fell out of the window (stale anyway), then cap the size:
-        # evicting the oldest keeps memory bounded; a replay of an evicted one needs more
-        # than `capacity` fresh requests inside one window.
-        while self._seen:
-            oldest_sig, oldest_t = next(iter(self._seen.items()))
-            if oldest_t < now_ms - self.window_ms or len(self._seen) > self.capacity:
-                del self._seen[oldest_sig]
-            else:
-                break
+    def _forget(self, now_ms: int) -> None:
+        """Drop the signatures whose request time left the window (stale from now on)."""
+        horizon = now_ms - self.window_ms
+        while self._expiry and self._expiry[0][0] < horizon:
+            _, sig = heapq.heappop(self._expiry)
+            self._seen.discard(sig)
+            self._forgotten_before = max(self._forgotten_before, horizon)
+
+    def __len__(self) -> int:
+        return len(self._seen)

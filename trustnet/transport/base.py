@@ -50,6 +50,7 @@ STATUS = {
     "unknown_path": 404,
     "too_large": 413,
     "rate_limited": 429,
+    "busy": 503,
     "bad_message": 400,
     "internal": 500,
 }
@@ -58,7 +59,7 @@ STATUS = {
 class TransportError(TrustnetError):
     """A gossip request failed. Codes: unreachable, timeout, dropped, bad_reply, or the
     refusal code the peer gave (unsigned, stale, replayed, bad_signature, graylisted,
-    unknown_path, too_large, rate_limited, bad_message, internal); `status` is the HTTP
+    unknown_path, too_large, rate_limited, busy, bad_message, internal); `status` is the HTTP
     status when the peer answered."""
 
     code = "unreachable"
