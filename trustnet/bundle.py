@@ -10,6 +10,8 @@ was read before it is kept.
 from __future__ import annotations
 
 import os
+import sqlite3
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,21 +103,83 @@ class ImportReport:
         return not self.rejected and self.stream_error is None and not self.unresolved_gaps
 
 
+class _Parked:
+    """Entries that arrived beyond a gap, waiting in a temporary SQLite file, not in memory.
+
+    A bundle can put every chain's first entry last (issue 11: 783 MB of memory for a
+    257 MB bundle when they were held in a list). They come back in (author, seq) order,
+    so one pass in batches resolves every chain whose start has arrived since.
+    """
+
+    def __init__(self, directory: Path | None) -> None:
+        self._dir = directory
+        self._db: sqlite3.Connection | None = None
+        self._path: str | None = None
+        self.count = 0
+
+    def add(self, index: int, entry: Entry) -> None:
+        """Park one entry (its position in the bundle and its exact bytes)."""
+        if self._db is None:
+            fd, self._path = tempfile.mkstemp(prefix="trustnet-import-", suffix=".sqlite",
+                                              dir=self._dir)
+            os.close(fd)
+            self._db = sqlite3.connect(self._path)
+            self._db.executescript(
+                "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+                "CREATE TABLE parked (author BLOB, seq INTEGER, idx INTEGER, raw BLOB);")
+        self._db.execute("INSERT INTO parked VALUES (?, ?, ?, ?)",
+                         (entry.author, entry.seq, index, entry.raw))
+        self.count += 1
+
+    def batches(self, size: int) -> Iterator[list[tuple[int, bytes]]]:
+        """Every parked entry as (index, raw), in (author, seq) order, `size` at a time."""
+        if self._db is None:
+            return
+        cursor = self._db.execute("SELECT idx, raw FROM parked ORDER BY author, seq, idx")
+        while rows := cursor.fetchmany(size):
+            yield [(int(i), bytes(raw)) for i, raw in rows]
+
+    def close(self) -> None:
+        """Delete the temporary file."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._path is not None:
+            Path(self._path).unlink(missing_ok=True)
+            self._path = None
+
+
 def import_bundle(
     store: Store,
     path: Path,
     now_ms: int,
     *,
     progress: Callable[[ImportReport], None] | None = None,
+    spill_dir: Path | None = None,
 ) -> ImportReport:
-    """Ingest a bundle in batches. Valid entries are kept whatever else the bundle holds."""
+    """Ingest a bundle in batches. Valid entries are kept whatever else the bundle holds.
+
+    Entries beyond a gap wait in a temporary SQLite file under `spill_dir` (default: the
+    system's temporary directory) and are retried once the whole bundle was read.
+    """
     report = ImportReport()
-    held: list[tuple[int, bytes]] = []  # beyond a gap: retried once the batch before lands
+    parked = _Parked(spill_dir)
+    try:
+        _import(store, path, now_ms, report, parked, progress)
+    finally:
+        parked.close()
+    report.rejected.sort(key=lambda r: r.index)
+    if progress:
+        progress(report)
+    return report
+
+
+def _import(store: Store, path: Path, now_ms: int, report: ImportReport, parked: _Parked,
+            progress: Callable[[ImportReport], None] | None) -> None:
     batch: list[tuple[int, bytes]] = []
 
-    def flush(items: list[tuple[int, bytes]]) -> None:
-        result = store.ingest([raw for _, raw in items], now_ms)
-        _account(report, result, items, held)
+    def park(index: int, entry: Entry) -> None:
+        parked.add(index, entry)
 
     # A two-stage pipeline: batch k+1 is decoded while batch k's signatures are checked.
     in_flight: tuple[list[tuple[int, bytes]], PreparedBatch] | None = None
@@ -125,7 +189,7 @@ def import_bundle(
         prepared = None if items is None else (items, store.prepare([raw for _, raw in items]))
         if in_flight is not None:
             done_items, done = in_flight
-            _account(report, store.commit(done, now_ms), done_items, held)
+            _account(report, store.commit(done, now_ms), done_items, park)
         in_flight = prepared
 
     try:
@@ -141,27 +205,24 @@ def import_bundle(
         report.stream_error = exc
     advance(batch or None)
     advance(None)
-    # Entries that arrived ahead of their chain: retry until no progress.
-    while held:
-        before = len(held)
-        retry, held[:] = list(held), []
-        flush(retry)
-        if len(held) == before:
-            break
-    report.unresolved_gaps = len(held)
-    for index, raw in held:
-        report.rejected.append(Rejected(index, _id_of(raw), "bad_seq", "entry's chain has a gap"))
-    report.rejected.sort(key=lambda r: r.index)
-    if progress:
-        progress(report)
-    return report
+
+    # Entries that arrived ahead of their chain, in chain order: what still has a gap after
+    # this pass has none of its chain's earlier entries anywhere in the bundle.
+    def unresolved(index: int, entry: Entry) -> None:
+        report.unresolved_gaps += 1
+        report.rejected.append(Rejected(index, entry.id_hex, "bad_seq", "entry's chain has a gap"))
+
+    for items in parked.batches(BATCH):
+        _account(report, store.ingest([raw for _, raw in items], now_ms), items, unresolved)
+        if progress:
+            progress(report)
 
 
 def _account(
     report: ImportReport,
     result: IngestResult,
     items: list[tuple[int, bytes]],
-    held: list[tuple[int, bytes]],
+    beyond_gap: Callable[[int, Entry], None],
 ) -> None:
     report.accepted += len(result.accepted)
     report.duplicates += result.duplicates
@@ -177,7 +238,7 @@ def _account(
                 continue
             head = result.gaps.get(entry.author)
             if head is not None and entry.seq > head + 1:
-                held.append((index, raw))
+                beyond_gap(index, entry)
 
 
 def _id_of(raw: bytes) -> str | None:

@@ -345,7 +345,10 @@ def cmd_import(args: argparse.Namespace) -> int:
             _err(f"  ... {r.read} read, {r.accepted} stored, {len(r.rejected)} rejected")
 
     with Store.open_dir(node_dir) as store:
-        report = import_bundle(store, Path(args.file), SystemClock().now_ms(), progress=progress)
+        # Entries beyond a gap wait in a temporary file beside the store (not in /tmp, which
+        # may be memory), deleted when the import ends.
+        report = import_bundle(store, Path(args.file), SystemClock().now_ms(), progress=progress,
+                               spill_dir=node_dir)
     _list_rejected("rejected", report.rejected)
     if report.stream_error:
         _err(f"trustnet: error [{report.stream_error.code}]: {report.stream_error.message}")
