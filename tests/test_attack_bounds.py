@@ -264,3 +264,53 @@ def test_import_parks_entries_beyond_a_gap_on_disk_not_in_memory(tmp_path: Path)
     # fix the 19,975 entries beyond the gap were held and then decoded at once: +41 MB
     # (and 783 MB for a 257 MB bundle). Now +19 MB, whatever the bundle's size.
     assert peaks["gap"] - peaks["tiny"] < 30 * 1024, peaks
+
+
+def test_a_corrupted_stored_entry_is_not_served_but_quarantined_and_fetched_again(
+        tmp_path: Path) -> None:
+    import sqlite3
+
+    from trustnet.store import Store
+    from trustnet.testbed import Testbed
+
+    author = Stranger.fresh()
+    entries, prev = [], None
+    for seq in range(1, 6):
+        entry = sign_entry(author.identity, seq=seq, prev=prev, ts=T0 + seq, kind="profile",
+                           body={"name": f"x{seq}", **PROFILE})
+        entries.append(entry)
+        prev = entry.id
+    bed = Testbed(tmp_path, ("a", "b"))
+    bed.create()
+    for node in bed.nodes:
+        with Store.open_dir(node.dir) as store:
+            store.ingest(entries, T0 + 10)
+    a = bed.nodes[0]
+    with sqlite3.connect(a.dir / "store.sqlite") as db:  # the disk flips a bit of seq 3
+        (raw,) = db.execute("SELECT raw FROM entries WHERE seq=3 AND author=?",
+                            (author.identity.public_key,)).fetchone()
+        db.execute("UPDATE entries SET raw=? WHERE seq=3 AND author=?",
+                   (raw[:-1] + bytes([raw[-1] ^ 1]), author.identity.public_key))
+    bed.start()
+    try:
+        status, reply = Stranger.fresh().post(a.url, m.FETCH, m.encode(
+            m.Fetch(((author.identity.public_key, 0, 10),))))
+        assert status == 200
+        served = m.decode_reply(m.FETCH, reply)
+        assert isinstance(served, m.Entries)
+        assert served.entries == (entries[0].raw, entries[1].raw)  # never the corrupted one
+        assert a.client.get("/status")["quarantined"] == 3
+        assert "corrupted on disk" in (a.dir / "node.log").read_text()
+
+        def fetched_again() -> bool:
+            parties = a.client.get("/parties")["parties"]
+            mine = [p for p in parties if p["party"] == author.node_id]
+            return bool(mine) and mine[0]["seq"] == 5
+
+        assert bed.wait_for(fetched_again, 30.0), "seq 3..5 fetched again from b"
+        status, reply = Stranger.fresh().post(a.url, m.FETCH, m.encode(
+            m.Fetch(((author.identity.public_key, 0, 10),))))
+        served = m.decode_reply(m.FETCH, reply)
+        assert isinstance(served, m.Entries) and served.entries == tuple(e.raw for e in entries)
+    finally:
+        bed.stop()

@@ -160,3 +160,37 @@ def test_a_corrupt_database_is_a_clear_error(tmp_path: Path):
     with pytest.raises(StoreError) as again:  # the lock was released on the way out
         Store.open_dir(tmp_path)
     assert again.value.code == "bad_store"
+
+
+def _corrupt(store: Store, author: bytes, seq: int, flip_at: int = -1) -> None:
+    """Flip one byte of a stored entry's raw bytes, as a failing disk would."""
+    (raw,) = store._db.execute("SELECT raw FROM entries WHERE author=? AND seq=?",
+                               (author, seq)).fetchone()
+    bad = bytearray(raw)
+    bad[flip_at] ^= 0x01
+    store._db.execute("UPDATE entries SET raw=? WHERE author=? AND seq=?", (bytes(bad), author, seq))
+
+
+def test_a_corrupted_foreign_entry_is_quarantined_with_its_successors(alice, bob):
+    store = Store(None)
+    store.own_author = bob.public_key
+    store.ingest(chain(alice, 5), T0 + 10**6)
+    _corrupt(store, alice.public_key, 3)  # the signature's last byte
+    assert [e.seq for e in store.range(alice.public_key, 0, 10)] == [1, 2, 3, 4, 5]  # unchecked
+    assert [e.seq for e in store.range(alice.public_key, 0, 10, verify=True)] == [1, 2]
+    assert store.quarantined() == 3 and store.count() == 2
+    assert store.head(alice.public_key).seq == 2  # anti-entropy fetches 3.. again
+    assert store.ingest(chain(alice, 5)[2:], T0 + 10**6).accepted  # and they are taken back
+    assert [e.seq for e in store.range(alice.public_key, 0, 10, verify=True)] == [1, 2, 3, 4, 5]
+
+
+def test_a_corrupted_own_entry_leaves_a_hole_and_never_rolls_the_log_back(alice):
+    store = Store(None)
+    store.own_author = alice.public_key
+    for i in range(4):
+        store.append_own(alice, "trust", trust_body("ab" * 32, i), T0 + i)
+    _corrupt(store, alice.public_key, 2, flip_at=40)  # inside the payload: undecodable or bad id
+    assert [e.seq for e in store.range(alice.public_key, 0, 10, verify=True)] == [1]
+    assert store.quarantined() == 1 and store.head(alice.public_key).seq == 4
+    assert [e.seq for e in store.range(alice.public_key, 0, 10, verify=True)] == [1]  # stops
+    assert store.append_own(alice, "trust", trust_body("cd" * 32), T0 + 9).seq == 5  # no fork

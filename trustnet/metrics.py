@@ -193,6 +193,7 @@ class _NodeCollector:
             ("authors", "Authors held."),
             ("forks", "Equivocations proven (fork proofs held)."),
             ("own_seq", "Highest seq of this node's own log."),
+            ("quarantined", "Stored entries set aside as corrupted on disk (see the log)."),
         ):
             yield GaugeMetricFamily(f"trustnet_{key}", help_text, value=status[key])
         yield GaugeMetricFamily("trustnet_catching_up",

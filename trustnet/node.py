@@ -109,6 +109,7 @@ class Node:
     ) -> None:
         self.identity = identity
         self.store = store
+        store.own_author = identity.public_key  # a corrupted own entry never rolls our log back
         self.transport = transport
         self.clock = clock
         self.config = config or GossipConfig()
@@ -469,6 +470,7 @@ class Node:
             "forks": len(self.protocol.fork_keys()),
             "own_seq": self.protocol.own_seq(),
             "catching_up": self.protocol.catching_up,
+            "quarantined": self.store.quarantined(),
             "uptime_ms": 0 if self.started_ms is None else now - self.started_ms,
         }
 

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import os
 import sqlite3
 import struct
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,6 +42,8 @@ from trustnet.log import (
 )
 from trustnet.recovery import clear_new_log, is_new_log
 from trustnet.statements import validate_body
+
+log = logging.getLogger("trustnet.store")
 
 DB_FILE = "store.sqlite"
 CACHE_KIB = 32 * 1024
@@ -66,6 +70,14 @@ CREATE TABLE IF NOT EXISTS forks (
     PRIMARY KEY (author, seq)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id     BLOB,
+    author BLOB NOT NULL,
+    seq    INTEGER NOT NULL,
+    raw    BLOB,
+    reason TEXT NOT NULL,
+    found  INTEGER NOT NULL
+);
 """
 SCHEMA_VERSION = 1
 
@@ -141,6 +153,8 @@ class Store:
     ) -> None:
         self.path = path
         self.readonly = readonly
+        # This node's own author (set by the node): its chain is never rolled back.
+        self.own_author: bytes | None = None
         self._threads = max(1, min(4, os.cpu_count() or 1)) if verify_threads is None else verify_threads
         self._pool: ThreadPoolExecutor | None = None
         self._lock_file = lock_file
@@ -463,13 +477,82 @@ class Store:
         ).fetchone()
         return None if row is None else _stored(row[0])
 
-    def range(self, author: bytes, after_seq: int, limit: int) -> list[Entry]:
-        """Up to `limit` entries of `author` with seq > after_seq, ascending."""
+    def range(self, author: bytes, after_seq: int, limit: int, *, verify: bool = False
+              ) -> list[Entry]:
+        """Up to `limit` entries of `author` with seq > after_seq, ascending.
+
+        With `verify` (entries served to peers), each row is checked again as if it came from
+        outside: it decodes, its id, author and seq are the row's, its signature verifies. A
+        row that fails (the disk corrupted it) is quarantined (`quarantine`) and the range
+        ends before it, so peers never receive it; so does a hole in the chain.
+        """
         rows = self._db.execute(
-            "SELECT raw FROM entries WHERE author=? AND seq>? ORDER BY seq LIMIT ?",
+            "SELECT raw, id, seq FROM entries WHERE author=? AND seq>? ORDER BY seq LIMIT ?",
             (author, after_seq, limit),
-        )
-        return [_stored(raw) for (raw,) in rows]
+        ).fetchall()
+        if not verify:
+            return [_stored(raw) for raw, _, _ in rows]
+        out: list[Entry] = []
+        for raw, ident, seq in rows:
+            if seq != (out[-1].seq + 1 if out else after_seq + 1):
+                break  # a hole left by a quarantined entry of our own: serve up to it
+            try:
+                entry = decode_entry(bytes(raw), check_body=False)
+                if (entry.id, entry.author, entry.seq) != (bytes(ident), author, seq):
+                    raise EntryError("the row's id, author or seq differ from its entry's",
+                                     code="bad_row")
+            except EntryError as exc:
+                self.quarantine(author, seq, f"{exc.code}: {exc.message}"[:300])
+                break
+            out.append(entry)
+        return out
+
+    def quarantine(self, author: bytes, seq: int, reason: str) -> int:
+        """Set aside a stored entry found corrupted, so it is never served again; how many
+        entries were set aside.
+
+        For another author, the entry and every later one of its chain move to the
+        `quarantine` table and the chain's head goes back to seq - 1: anti-entropy then
+        fetches them again from peers. This node's own entries (`own_author`) are never
+        rolled back (the node would sign that seq again: a fork); only the corrupted one
+        moves, and ranges stop before the hole it leaves.
+        """
+        own = author == self.own_author
+        found = int(time.time() * 1000)
+        with self._transaction():
+            rows = self._db.execute(
+                "SELECT id, seq, raw FROM entries WHERE author=? AND seq" + ("=?" if own else ">=?"),
+                (author, seq)).fetchall()
+            self._db.executemany(
+                "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
+                [(ident, author, s, raw, reason if s == seq else
+                  f"follows a corrupted entry (seq {seq}); to be fetched again", found)
+                 for ident, s, raw in rows])
+            self._db.execute("DELETE FROM entries WHERE author=? AND seq" + ("=?" if own else ">=?"),
+                             (author, seq))
+        self._count -= len(rows)
+        if not own:
+            below = self._db.execute(
+                "SELECT seq, id, ts FROM entries WHERE author=? ORDER BY seq DESC LIMIT 1",
+                (author,)).fetchone()
+            if below is None:
+                self._heads.pop(author, None)
+            else:
+                self._heads[author] = ChainHead(int(below[0]), bytes(below[1]), int(below[2]))
+            self._digest = None
+        log.error("store: entry seq %d of %s is corrupted on disk (%s): set aside with %d later "
+                  "entr%s in the quarantine table%s; see GET /status `quarantined`", seq,
+                  author.hex(), reason, len(rows) - 1, "y" if len(rows) == 2 else "ies",
+                  "" if own else ", to be fetched again from peers")
+        return len(rows)
+
+    def quarantined(self) -> int:
+        """How many entries were set aside as corrupted (or following a corrupted one)."""
+        try:
+            (n,) = self._db.execute("SELECT COUNT(*) FROM quarantine").fetchone()
+        except sqlite3.OperationalError:  # a store older than the table, opened read-only
+            return 0
+        return int(n)
 
     def query(
         self,

@@ -664,7 +664,7 @@ class GossipProtocol:
         while queue and len(raws) < self.config.max_push_entries:
             author, after, target = queue.popleft()
             room = self.config.max_push_entries - len(raws)
-            batch = self.store.range(author, after, min(room, target - after))
+            batch = self.store.range(author, after, min(room, target - after), verify=True)
             for e in batch:
                 if size + len(e.raw) > self.config.fetch_batch_bytes and raws:
                     queue.appendleft((author, e.seq - 1, target))
@@ -737,7 +737,7 @@ class GossipProtocol:
             if len(raws) >= cap:
                 more = True
                 break
-            for e in self.store.range(author, after, min(limit, cap - len(raws))):
+            for e in self.store.range(author, after, min(limit, cap - len(raws)), verify=True):
                 if size + len(e.raw) > self.config.fetch_batch_bytes:
                     more = True
                     break
