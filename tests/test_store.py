@@ -194,3 +194,19 @@ def test_a_corrupted_own_entry_leaves_a_hole_and_never_rolls_the_log_back(alice)
     assert store.quarantined() == 1 and store.head(alice.public_key).seq == 4
     assert [e.seq for e in store.range(alice.public_key, 0, 10, verify=True)] == [1]  # stops
     assert store.append_own(alice, "trust", trust_body("cd" * 32), T0 + 9).seq == 5  # no fork
+
+
+def test_a_stored_fork_proof_beyond_the_integer_bounds_is_left_out(alice):
+    # Written before seq and ts were bounded: SQLite held a twin with ts 2**62.
+    import msgpack
+
+    from trustnet.identity import ENTRY_DOMAIN
+
+    store = Store(None)
+    good = chain(alice, 1)[0]
+    payload = msgpack.packb([1, alice.public_key, 1, None, 2**62, "trust", trust_body("ab" * 32)],
+                            use_bin_type=True)
+    twin = msgpack.packb([payload, alice.sign(ENTRY_DOMAIN + payload)], use_bin_type=True)
+    store._db.execute("INSERT INTO forks VALUES (?, 1, ?, 0)",
+                      (alice.public_key, msgpack.packb([good.raw, twin], use_bin_type=True)))
+    assert store.forks() == []
