@@ -314,3 +314,22 @@ def test_a_corrupted_stored_entry_is_not_served_but_quarantined_and_fetched_agai
         assert isinstance(served, m.Entries) and served.entries == tuple(e.raw for e in entries)
     finally:
         bed.stop()
+
+
+def test_import_of_many_non_entries_counts_them_without_keeping_each(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.bundle"
+    junk.write_bytes(b"\xc0" * 200_000)  # 200,000 msgpack nils: valid elements, no entries
+    tiny = tmp_path / "tiny.bundle"
+    tiny.write_bytes(b"\xc0")
+    peaks, runs = {}, {}
+    for name, bundle in (("tiny", tiny), ("junk", junk)):
+        node_dir = tmp_path / name
+        assert _trustnet("init", str(node_dir), "--listen", "127.0.0.1:0").returncode == 0
+        code, peaks[name], out, err = _peak_rss_kb(
+            [sys.executable, "-m", "trustnet", "import", str(node_dir), str(bundle)])
+        runs[name] = code, json.loads(out), err
+    code, summary, err = runs["junk"]
+    assert code == 1 and summary["rejected"] == 200_000 and "Traceback" not in err
+    assert "... and 199980 more rejected entries (199980 bad_encoding)" in err
+    # Before: one record per rejection, +20 MB here (+100 MB for a 1 MB bundle).
+    assert peaks["junk"] - peaks["tiny"] < 10 * 1024, peaks

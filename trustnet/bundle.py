@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,9 +86,17 @@ def iter_bundle(path: Path) -> Iterator[bytes]:
         f.close()
 
 
+MAX_REJECTED_KEPT = 1000  # rejections an import report names one by one; the rest are counted
+
+
 @dataclass(slots=True)
 class ImportReport:
-    """What an import did: counts, every rejected entry, and a stream error if any."""
+    """What an import did: counts, the rejected entries, and a stream error if any.
+
+    `rejected` names the first `MAX_REJECTED_KEPT` rejected entries; `rejected_count` and
+    `rejected_codes` count them all (a bundle of a million non-entries must not cost a
+    million records of memory).
+    """
 
     read: int = 0
     accepted: int = 0
@@ -96,11 +105,20 @@ class ImportReport:
     forks: int = 0
     unresolved_gaps: int = 0
     stream_error: BundleError | None = None
+    rejected_count: int = 0
+    rejected_codes: Counter[str] = field(default_factory=Counter)
+
+    def reject(self, rejection: Rejected) -> None:
+        """Count a rejected entry; name it while fewer than MAX_REJECTED_KEPT are named."""
+        self.rejected_count += 1
+        self.rejected_codes[rejection.code] += 1
+        if len(self.rejected) < MAX_REJECTED_KEPT:
+            self.rejected.append(rejection)
 
     @property
     def ok(self) -> bool:
         """True when every element was stored or already held."""
-        return not self.rejected and self.stream_error is None and not self.unresolved_gaps
+        return not self.rejected_count and self.stream_error is None and not self.unresolved_gaps
 
 
 class _Parked:
@@ -210,7 +228,7 @@ def _import(store: Store, path: Path, now_ms: int, report: ImportReport, parked:
     # this pass has none of its chain's earlier entries anywhere in the bundle.
     def unresolved(index: int, entry: Entry) -> None:
         report.unresolved_gaps += 1
-        report.rejected.append(Rejected(index, entry.id_hex, "bad_seq", "entry's chain has a gap"))
+        report.reject(Rejected(index, entry.id_hex, "bad_seq", "entry's chain has a gap"))
 
     for items in parked.batches(BATCH):
         _account(report, store.ingest([raw for _, raw in items], now_ms), items, unresolved)
@@ -229,7 +247,7 @@ def _account(
     report.forks += len(result.forks)
     for r in result.rejected:
         index, _ = items[r.index]
-        report.rejected.append(Rejected(index, r.id, r.code, r.message))
+        report.reject(Rejected(index, r.id, r.code, r.message))
     if result.gaps:
         for index, raw in items:
             try:

@@ -309,14 +309,18 @@ def cmd_forks(args: argparse.Namespace) -> int:
 MAX_LISTED = 20
 
 
-def _list_rejected(what: str, rejected: Sequence[Rejected]) -> None:
-    """Name each bad entry with its code; past MAX_LISTED, count them by code."""
+def _list_rejected(what: str, rejected: Sequence[Rejected], codes: Counter[str] | None = None
+                   ) -> None:
+    """Name each bad entry with its code; past MAX_LISTED, count them by code (`codes`: the
+    counts of every rejection, when `rejected` names only some)."""
     for r in rejected[:MAX_LISTED]:
         _err(f"trustnet: {what} entry {r.index} ({r.id or 'undecodable'}): [{r.code}] {r.message}")
-    if len(rejected) > MAX_LISTED:
-        rest = Counter(r.code for r in rejected[MAX_LISTED:])
-        _err(f"trustnet: ... and {len(rejected) - MAX_LISTED} more {what} entries ("
-             + ", ".join(f"{n} {code}" for code, n in rest.most_common()) + ")")
+    rest = Counter(codes) if codes is not None else Counter(r.code for r in rejected)
+    rest.subtract(r.code for r in rejected[:MAX_LISTED])
+    more = sum(rest.values())
+    if more > 0:
+        _err(f"trustnet: ... and {more} more {what} entries ("
+             + ", ".join(f"{n} {code}" for code, n in rest.most_common() if n > 0) + ")")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -342,14 +346,14 @@ def cmd_import(args: argparse.Namespace) -> int:
         now = time.monotonic()
         if now - last[0] >= 1.0:
             last[0] = now
-            _err(f"  ... {r.read} read, {r.accepted} stored, {len(r.rejected)} rejected")
+            _err(f"  ... {r.read} read, {r.accepted} stored, {r.rejected_count} rejected")
 
     with Store.open_dir(node_dir) as store:
         # Entries beyond a gap wait in a temporary file beside the store (not in /tmp, which
         # may be memory), deleted when the import ends.
         report = import_bundle(store, Path(args.file), SystemClock().now_ms(), progress=progress,
                                spill_dir=node_dir)
-    _list_rejected("rejected", report.rejected)
+    _list_rejected("rejected", report.rejected, report.rejected_codes)
     if report.stream_error:
         _err(f"trustnet: error [{report.stream_error.code}]: {report.stream_error.message}")
     elapsed = time.monotonic() - started
@@ -357,7 +361,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         "read": report.read,
         "stored": report.accepted,
         "duplicates": report.duplicates,
-        "rejected": len(report.rejected),
+        "rejected": report.rejected_count,
         "forks": report.forks,
         "seconds": round(elapsed, 3),
     }
