@@ -333,3 +333,6 @@ def test_import_of_many_non_entries_counts_them_without_keeping_each(tmp_path: P
     assert "... and 199980 more rejected entries (199980 bad_encoding)" in err
     # Before: one record per rejection, +20 MB here (+100 MB for a 1 MB bundle).
     assert peaks["junk"] - peaks["tiny"] < 10 * 1024, peaks
+    code, peak, out, err = _peak_rss_kb([sys.executable, "-m", "trustnet", "verify", str(junk)])
+    assert code == 1 and json.loads(out)["invalid"] == 200_000 and "Traceback" not in err
+    assert peak - peaks["tiny"] < 10 * 1024, (peak, peaks)  # verify keeps no list either

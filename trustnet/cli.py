@@ -380,7 +380,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     else:
         report = verify_stream(iter_bundle(target), now)
         fork_count = report.forks
-    _list_rejected("invalid", report.rejected)
+    _list_rejected("invalid", report.rejected, report.rejected_codes)
     if report.stream_error:
         _err(f"trustnet: error [bad_bundle]: {report.stream_error}")
     ok = report.ok
@@ -388,7 +388,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         "ok": ok,
         "entries": report.entries,
         "authors": report.authors,
-        "invalid": len(report.rejected),
+        "invalid": report.rejected_count,
         "forks": fork_count,
     }))
     return 0 if ok else 1

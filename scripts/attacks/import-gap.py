@@ -5,7 +5,8 @@ gap fills. A crafted bundle puts every author's seq 1 last, so all the rest arri
 beyond a gap. Before the fix those entries were held in memory (783 MB of resident memory
 for a 257 MB bundle); now they wait in a temporary SQLite file. Builds the bundle (4 KiB
 entries, `--mb` megabytes), runs `trustnet import` as a real process and prints its peak
-resident memory (VmHWM) and the import's summary.
+resident memory (VmHWM) and the import's summary, and the peak of `trustnet verify` of the
+same bundle (which kept every decoded entry in memory before).
 
     .venv/bin/python scripts/attacks/import-gap.py [--mb 100] [--json]
 """
@@ -84,9 +85,11 @@ def main(argv: list[str] | None = None) -> int:
                        capture_output=True)
         started = time.monotonic()
         code, peak, out, err = peak_rss_kb([*trustnet, "import", str(node), str(bundle)])
+        _, verify_peak, _, _ = peak_rss_kb([*trustnet, "verify", str(bundle)])
         figure = {
             "bundle_mb": round(bundle.stat().st_size / 2**20, 1), "entries": entries,
             "exit": code, "peak_rss_mb": round(peak / 1024, 1),
+            "verify_peak_rss_mb": round(verify_peak / 1024, 1),
             "seconds": round(time.monotonic() - started, 1),
             "summary": json.loads(out) if out.strip() else None,
             "stderr_tail": err.strip().splitlines()[-2:],
