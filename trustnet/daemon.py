@@ -94,7 +94,8 @@ class Daemon:
         if recovered_from is not None:
             from trustnet.bundle import import_bundle
 
-            report = import_bundle(self.store, recovered_from, self.clock.now_ms())
+            report = import_bundle(self.store, recovered_from, self.clock.now_ms(),
+                                   spill_dir=self.dir)
             if report.stream_error is not None:
                 raise ConfigError(f"--recovered-from {recovered_from}: "
                                   f"{report.stream_error.message}", code="bad_bundle")
@@ -106,7 +107,7 @@ class Daemon:
                     code="bad_bundle")
             self.log.warning("own log recovered from %s by the operator: %d entries stored, "
                              "%d rejected, own seq now %d; signing enabled without asking peers",
-                             recovered_from, report.accepted, len(report.rejected),
+                             recovered_from, report.accepted, report.rejected_count,
                              0 if head is None else head.seq)
         state = own_log_state(self.dir, self.store, self.identity)
         if log_lost:
