@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from trustnet.cli import main as cli_main
@@ -21,9 +22,13 @@ def init_node(base: Path, name: str) -> Path:
 
 @asynccontextmanager
 async def running_daemons(base: Path, names: Sequence[str], *, gossip: GossipConfig,
-                          peered: bool = False, ready: bool = False) -> AsyncIterator[list[Daemon]]:
+                          peered: bool = False, ready: bool = False,
+                          allow_private: bool = True) -> AsyncIterator[list[Daemon]]:
     """Daemons named `names` under `base`; `peered`: each a peer of all others; `ready`: one
-    tick each first (no longer needed to sign: a node made by `init` signs at once)."""
+    tick each first (no longer needed to sign: a node made by `init` signs at once);
+    `allow_private`: they learn each other's 127.0.0.1 URLs by exchange (a test cluster)."""
+    if allow_private:
+        gossip = replace(gossip, policy=replace(gossip.policy, allow_private_peers=True))
     started: list[Daemon] = []
     try:
         for name in names:

@@ -512,3 +512,93 @@ def test_an_older_peer_without_proofs_still_brings_our_log_back() -> None:
     assert me.own_seq() == 50 and me.recovery_json()["unproven"] == 0
     w.tick(me, T0 + 1000)
     assert not me.catching_up
+
+
+# -- anti-entropy sessions end (issue 11 item 5) -------------------------------------------
+
+
+def _liar_page(n: int, after: bytes | None) -> m.Heads:
+    return m.Heads(((n.to_bytes(32, "big"), 10**6, b"\x11" * 32),), more=True, after=after)
+
+
+def _session_config(**kw: int) -> GossipConfig:
+    return GossipConfig(tick_interval_s=None, peer_exchange_every=0, max_sessions=1, **kw)
+
+
+def _digest(actions: list[Action]) -> Send:
+    [send] = [a for a in actions if a.path == m.DIGEST]
+    return send
+
+
+def test_a_heads_page_that_does_not_advance_ends_the_session() -> None:
+    a = Wire().add("a", ["liar"], config=_session_config())
+    send = _digest(a.handle(Tick(), T0))
+    [nxt] = [s for s in a.handle(Response(send.request_id, "http://liar", _liar_page(5, None)), T0)
+             if s.path == m.HEADS]
+    assert isinstance(nxt.message, m.HeadsRequest) and nxt.message.after == (5).to_bytes(32, "big")
+    # The same page again: `after` does not advance. The session ends; the liar pays.
+    again = a.handle(Response(nxt.request_id, "http://liar", _liar_page(5, nxt.message.after)), T0)
+    assert [s for s in again if s.path == m.HEADS] == []
+    assert a.stats["sessions_ended"] == 1 and a.peers.score("http://liar", T0) == -30.0
+    log = a.peers.to_json(T0)["peers"][0]["log"]
+    assert any(line["reason"].startswith("no_progress") for line in log)
+    assert _digest(a.handle(Tick(), T0 + 1))  # the slot is free again
+
+
+def test_a_page_for_another_start_ends_the_session() -> None:
+    a = Wire().add("a", ["liar"], config=_session_config())
+    send = _digest(a.handle(Tick(), T0))
+    [nxt] = [s for s in a.handle(Response(send.request_id, "http://liar", _liar_page(5, None)), T0)
+             if s.path == m.HEADS]
+    a.handle(Response(nxt.request_id, "http://liar", _liar_page(9, None)), T0)  # after: None
+    assert a.stats["sessions_ended"] == 1
+
+
+def test_pages_are_capped_per_session_and_endless_peers_get_graylisted() -> None:
+    a = Wire().add("a", ["liar"], config=_session_config(max_session_pages=5))
+    now = T0
+    for _round in range(2):
+        send = _digest(a.handle(Tick(), now))
+        page, pages = _liar_page(1 + _round * 100, None), 0
+        while True:
+            pages += 1
+            replies = [s for s in a.handle(Response(send.request_id, "http://liar", page), now)
+                       if s.path == m.HEADS]
+            if not replies:
+                break
+            send = replies[0]
+            assert isinstance(send.message, m.HeadsRequest) and send.message.after is not None
+            page = _liar_page(int.from_bytes(send.message.after, "big") + 1, send.message.after)
+        assert pages == 5  # progress every page, but no end: cut at max_session_pages
+        now += 1
+    assert a.stats["sessions_ended"] == 2
+    assert a.peers.is_ignored("http://liar", now)  # two endless sessions: graylisted
+    assert a.handle(Tick(), now) == []  # and no longer dialled
+
+
+def test_a_session_past_its_deadline_ends_and_late_replies_only_deliver_data() -> None:
+    a = Wire().add("a", ["slow"], config=_session_config(session_timeout_ms=5000))
+    send = _digest(a.handle(Tick(), T0))
+    a.handle(Tick(), T0 + 4999)
+    assert a.stats["sessions_ended"] == 0
+    a.handle(Tick(), T0 + 5000)
+    assert a.stats["sessions_ended"] == 1 and a.peers.score("http://slow", T0 + 5000) == -5.0
+    late = a.handle(Response(send.request_id, "http://slow", _liar_page(3, None)), T0 + 5001)
+    assert late == []  # the ended session pages no further
+
+
+def test_sessions_to_learned_urls_are_guarded_configured_ones_not() -> None:
+    a = Wire().add("a", ["cfg"], config=_session_config())
+    assert not _digest(a.handle(Tick(), T0)).guard
+    b = Wire().add("b", [], config=_session_config())
+    b.on_request("cc" * 32, m.PEERS, m.PeersRequest("http://learned.example", ()), T0)
+    send = _digest(b.handle(Tick(), T0))
+    assert send.guard
+    # A private literal address from exchange never gets in; the sender gets no URL either.
+    b.on_request("dd" * 32, m.PEERS, m.PeersRequest("http://10.0.0.7:7400", ()), T0)
+    assert "http://10.0.0.7:7400" not in b.peers
+    assert b.peers.get("dd" * 32).url is None  # type: ignore[union-attr]
+    # A learned host name that resolves to a private address (the shell says so) is dropped.
+    b.handle(RequestFailed(send.request_id, send.peer_url, "private_address"), T0 + 3)
+    assert "http://learned.example" not in b.peers
+    assert b.peers.refused["http://learned.example"]["reason"] == "private_address"

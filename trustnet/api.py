@@ -442,13 +442,17 @@ class Api:
 
     def authorize(self, request: web.Request) -> None:
         """Refuse (401) a request without the admin token (header, or `access_token` for reads)."""
+        if not self.has_token(request):
+            raise TrustnetError("this needs Authorization: Bearer <admin.token>", code="unauthorized")
+
+    def has_token(self, request: web.Request) -> bool:
+        """True when the request carries the admin token (header, or `access_token` for reads)."""
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer":
             # RFC 6750 2.3: EventSource cannot set headers, so reads may carry it in the query.
             token = request.query.get("access_token", "") if request.method == "GET" else ""
-        if not token or not hmac.compare_digest(token.strip().encode(), self._token):
-            raise TrustnetError("this needs Authorization: Bearer <admin.token>", code="unauthorized")
+        return bool(token) and hmac.compare_digest(token.strip().encode(), self._token)
 
     def charge(self, client: str) -> None:
         """Take a token from the client's bucket; 429 when it is empty (`[http] rate_per_s`)."""
@@ -492,8 +496,11 @@ class Api:
         return json_response(data)
 
     async def peers(self, request: web.Request) -> web.Response:
-        """GET /peers: every peer, its score, state and the reasons for it."""
-        return json_response(paginate(self.node.peers_json(), "peers", request.query))
+        """GET /peers: every peer, its score, state and the reasons for it (the reasons, last
+        errors and refused URLs only with the admin token: without it they would make the
+        node a port-scan oracle for the URLs strangers hand it)."""
+        view = self.node.peers_json(detail=self.has_token(request))
+        return json_response(paginate(view, "peers", request.query))
 
     async def parties(self, request: web.Request) -> web.Response:
         """GET /parties: every author held, with its self-declared profile."""

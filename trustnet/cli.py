@@ -29,6 +29,7 @@ from trustnet.config import (
     load_config,
     new_admin_token,
     parse_listen,
+    read_admin_token,
     write_config,
 )
 from trustnet.errors import ConfigError, StoreError, TrustnetError
@@ -164,21 +165,22 @@ def _open_read(target: str) -> Store:
 TOKEN_ENV = "TRUSTNET_TOKEN"
 
 
-def _remote(target: str, path: str) -> Any:
-    """GET a node's JSON route (with $TRUSTNET_TOKEN, for nodes whose reads need the token)."""
+def _remote(target: str, path: str, token: str | None = None) -> Any:
+    """GET a node's JSON route (with `token` or $TRUSTNET_TOKEN, for nodes whose reads need
+    the token and for the details only the operator sees)."""
     from trustnet.client import get_json
 
-    return get_json(target.rstrip("/") + path, token=os.environ.get(TOKEN_ENV) or None)
+    return get_json(target.rstrip("/") + path, token=token or os.environ.get(TOKEN_ENV) or None)
 
 
-def _remote_pages(target: str, path: str, key: str) -> dict[str, Any]:
+def _remote_pages(target: str, path: str, key: str, token: str | None = None) -> dict[str, Any]:
     """A paginated list route read whole: the first page's document with every page's items
     under `key`, following `next` (a list stops at 1000 items per page)."""
     sep = "&" if "?" in path else "?"
-    whole: dict[str, Any] = _remote(target, f"{path}{sep}offset=0")
+    whole: dict[str, Any] = _remote(target, f"{path}{sep}offset=0", token)
     offset = whole.pop("next", None)
     while offset is not None:
-        page = _remote(target, f"{path}{sep}offset={offset}")
+        page = _remote(target, f"{path}{sep}offset={offset}", token)
         whole[key] += page[key]
         offset = page.get("next")
     whole.pop("total", None)
@@ -417,8 +419,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_peers(args: argparse.Namespace) -> int:
-    """Show a running node's peers: score, state, and the reason for each decision."""
-    data = _remote_pages(_url_of(args.target), "/peers", "peers")
+    """Show a running node's peers: score, state, and the reason for each decision (the
+    reasons need the admin token: read from a node directory, or $TRUSTNET_TOKEN)."""
+    token = None if _is_url(args.target) else read_admin_token(Path(args.target))
+    data = _remote_pages(_url_of(args.target), "/peers", "peers", token)
     if args.json:
         _json(data)
         return 0

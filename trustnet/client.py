@@ -70,8 +70,9 @@ class NodeClient:
         return cls(f"http://{host}:{port}", read_admin_token(node_dir))
 
     def get(self, path: str) -> Any:
-        """GET a path of the API."""
-        return _request(self.base_url + path)
+        """GET a path of the API (with the admin token when known: some details are the
+        operator's only)."""
+        return _request(self.base_url + path, token=self.token)
 
     def publish(self, kind: str, body: dict[str, Any], ts: int | None = None) -> Any:
         """POST /entries: sign and append a statement through the node."""

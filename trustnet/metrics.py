@@ -59,7 +59,7 @@ MAX_NAME = 64  # a profile name is the party's own choice: cut it for the label
 # gave, or a malformed reply. A peer can answer with any code: others count as "other".
 _CLIENT_OUTCOMES = frozenset({
     "ok", "unreachable", "timeout", "dropped", "bad_reply", "unavailable", "internal",
-    "partitioned", *REFUSAL_STATUS,
+    "partitioned", "private_address", *REFUSAL_STATUS,
 })
 _HTTP_CODE = re.compile(r"http_[1-5][0-9][0-9]")
 
@@ -77,6 +77,8 @@ _PROTOCOL_STATS: dict[str, tuple[str, str]] = {
     "rejected": ("trustnet_gossip_rejected_entries",
                  "Entries from peers rejected at ingest (codes: trustnet_rejected_inputs_total)."),
     "forks_learned": ("trustnet_gossip_forks_learned", "Equivocation proofs learned."),
+    "sessions_ended": ("trustnet_gossip_sessions_ended",
+                       "Anti-entropy sessions ended early (no progress, too many pages, deadline)."),
 }
 
 # The classic text format: every name here is a legacy name, so the output is valid 0.0.4,

@@ -356,7 +356,7 @@ class Node:
             sent = len(body)
             if self._cut_off(None, send.peer_url):  # fails fast, as to an unreachable peer
                 raise TransportError(f"{send.peer_url} is across a partition", code="partitioned")
-            raw = await self.transport.request(send.peer_url, send.path, body)
+            raw = await self.transport.request(send.peer_url, send.path, body, guard=send.guard)
             received = len(raw)
             try:
                 reply = m.decode_reply(send.path, raw, self.config.max_message_bytes)
@@ -474,10 +474,11 @@ class Node:
             "uptime_ms": 0 if self.started_ms is None else now - self.started_ms,
         }
 
-    def peers_json(self) -> dict[str, Any]:
-        """GET /peers: every peer's state, score and reasons, plus own-log recovery."""
+    def peers_json(self, *, detail: bool = True) -> dict[str, Any]:
+        """GET /peers: every peer's state, score and reasons, plus own-log recovery
+        (`detail`: with reasons, last errors and refused URLs; see `PeerTable.to_json`)."""
         now = self.clock.now_ms()
-        view = self.protocol.peers.to_json(now)
+        view = self.protocol.peers.to_json(now, detail=detail)
         view["recovery"] = self.protocol.recovery_json()
         view["gossip"] = dict(self.protocol.stats)
         return view

@@ -34,7 +34,7 @@ from typing import IO, Any
 
 from trustnet.client import ClientError, NodeClient
 from trustnet.clock import SystemClock
-from trustnet.config import NodeConfig, read_admin_token, write_config
+from trustnet.config import NodeConfig, load_config, read_admin_token, write_config
 from trustnet.errors import TrustnetError
 from trustnet.identity import KEY_FILE, Identity
 from trustnet.log import ChainHead, Entry
@@ -184,14 +184,14 @@ class Testbed:
                     sys.stdout, sys.stderr = saved
             if code != 0:
                 raise TestbedError(f"could not create {node.dir}")
-            if self.gossip:
-                from trustnet.config import load_config
-
-                config = load_config(node.dir)
-                sections = dict(config.sections, gossip=dict(self.gossip))
-                write_config(node.dir, NodeConfig(config.name, config.listen, config.peers,
-                                                  config.anchors, config.log_format,
-                                                  config.log_level, sections))
+            # Every node of a testbed listens on 127.0.0.1, and learns its peers by
+            # exchange too: loopback peers must be allowed (they are not by default).
+            gossip = {"allow_private_peers": True, **self.gossip}
+            config = load_config(node.dir)
+            sections = dict(config.sections, gossip=gossip)
+            write_config(node.dir, NodeConfig(config.name, config.listen, config.peers,
+                                              config.anchors, config.log_format,
+                                              config.log_level, sections))
 
     def start(self, progress: Callable[[str], None] | None = None) -> None:
         """Start every node process and wait until all answer."""

@@ -9,12 +9,16 @@ for any author, no peers. It checks no signature: it wants to be dialled.
 
     async with endless_peer() as liar:
         ... liar.url, liar.pages (heads pages served so far)
+
+`mount_endless_sessions` and `mount_private_probe` mount issue 11's attacks 5 and 8 on a
+real `trustnet run` process, for `scripts/attacks/` and tests/test_attack_peers.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
 from collections.abc import AsyncIterator
@@ -24,7 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
-from trustnet.bench.stranger import Stranger, real_node
+from trustnet.bench.stranger import Stranger, get, real_node
 from trustnet.clock import SystemClock
 from trustnet.identity import Identity
 from trustnet.log import Entry, sign_entry
@@ -176,3 +180,77 @@ async def mount_endless_sessions(base: Path, *, liars: int = 4, entries: int = 1
             "liar_states": sorted(p["state"] for p in peers["peers"] if p["key"] in liar_urls),
             "node_entries": (await asyncio.to_thread(node.client.get, "/status"))["entries"],
         }
+
+
+def _row(peers: dict[str, Any], url: str) -> dict[str, Any] | None:
+    for p in peers.get("peers", []):
+        if p["key"] == url:
+            return {k: p.get(k) for k in ("state", "reason", "last_error", "failures")}
+    return None
+
+
+async def mount_private_probe(base: Path, *, wait_s: float = 15.0) -> dict[str, Any]:
+    """Issue 11 item 8 against a real `trustnet run` process (default settings) under `base`.
+
+    A stranger pushes a signed `profile` naming a loopback canary (an HTTP server that
+    answers 501) and hands over, by peer exchange, a closed loopback port and the canary
+    under this machine's host name (resolving to a local address). Returns the canary's
+    connections, what `GET /peers` shows anyone and the operator for each URL, and the
+    connections once the operator adds the canary itself (`admin_connections`).
+    """
+    hits = {"n": 0}
+
+    async def answer(request: web.Request) -> web.Response:
+        hits["n"] += 1
+        return web.Response(status=501, text="not a trustnet node")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", answer)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    await web.SockSite(runner, sock).start()
+    canary = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    # The canary again under this machine's host name, which resolves to a local address.
+    disguised = f"http://{socket.gethostname()}:{sock.getsockname()[1]}"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"  # nobody listens once closed
+    # The node's default (the testbed itself allows loopback peers: it runs on one host).
+    gossip = {"allow_private_peers": False}
+    try:
+        with real_node(base, gossip=gossip) as node:
+            stranger = Stranger.fresh()
+            profile = sign_entry(stranger.identity, seq=1, prev=None, ts=SystemClock().now_ms(),
+                                 kind="profile",
+                                 body={"name": "canary", "role": "observer", "urls": [canary]})
+            pushed, _ = await asyncio.to_thread(
+                stranger.post, node.url, m.PUSH, m.encode(m.Push((profile.raw,))))
+            shared, _ = await asyncio.to_thread(
+                stranger.post, node.url, m.PEERS, m.encode(m.PeersRequest(None, (closed, disguised))))
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + wait_s
+            while loop.time() < deadline and hits["n"] == 0:
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(3.0)  # let the closed port's failure show too
+            status, raw = await asyncio.to_thread(get, node.url, "/peers")
+            public = json.loads(raw) if status == 200 else {}
+            admin = await asyncio.to_thread(node.client.get, "/peers")
+            dialled = hits["n"]
+            await asyncio.to_thread(node.client.add_peer, canary)  # the operator's choice
+            deadline = loop.time() + wait_s
+            while loop.time() < deadline and hits["n"] == dialled:
+                await asyncio.sleep(0.2)
+            return {
+                "admin_connections": hits["n"] - dialled,
+                "push_status": pushed, "exchange_status": shared,
+                "canary_connections": dialled,
+                "public_view": {"canary": _row(public, canary), "closed": _row(public, closed),
+                                "disguised": _row(public, disguised)},
+                "operator_view": {"canary": _row(admin, canary), "closed": _row(admin, closed),
+                                  "disguised": _row(admin, disguised),
+                                  "refused": admin.get("refused")},
+            }
+    finally:
+        await runner.cleanup()

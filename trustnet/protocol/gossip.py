@@ -85,6 +85,8 @@ class GossipConfig:
     max_inflight: int = 64
     max_sessions: int = 4
     max_session_rounds: int = 64
+    max_session_pages: int = 256  # heads pages per session (x heads_page authors)
+    session_timeout_ms: int = 120_000  # a session's deadline; then it ends, slow peer charged
     own_sync_quorum: int = 2  # peers that must report our own head before we sign again
     own_recovery_deadline_ms: int = 180_000  # after it, sign unless a proven higher head is missing
     policy: PeerPolicy = field(default_factory=PeerPolicy)
@@ -102,23 +104,28 @@ class GossipConfig:
             raise ConfigError("[gossip]: own_sync_quorum >= 0, heads_page >= 1, max_ranges >= 1")
         if self.own_recovery_deadline_ms < 0:
             raise ConfigError("[gossip]: own_recovery_deadline_ms must be >= 0")
+        if self.max_session_pages < 1 or self.session_timeout_ms < 1:
+            raise ConfigError("[gossip]: max_session_pages and session_timeout_ms must be >= 1")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str = "[gossip]") -> GossipConfig:
         """Validate the `[gossip]` table: known keys, right types (policy keys too)."""
         own = {f.name: f for f in fields(cls) if f.name != "policy"}
-        pol = {f.name for f in fields(PeerPolicy) if f.name not in ("rates", "penalties")}
+        pol = {f.name: f for f in fields(PeerPolicy) if f.name not in ("rates", "penalties")}
         kwargs: dict[str, Any] = {}
         policy: dict[str, Any] = {}
         for key, value in data.items():
             if key in own:
-                target = kwargs
+                target, typ = kwargs, own[key].type
             elif key in pol:
-                target = policy
+                target, typ = policy, pol[key].type
             else:
                 raise ConfigError(f"{where}: unknown setting {key!r} "
                                   f"(known: {', '.join(sorted([*own, *pol]))})")
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            if typ in (bool, "bool"):
+                if not isinstance(value, bool):
+                    raise ConfigError(f"{where}: {key} must be true or false, got {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, int | float):
                 raise ConfigError(f"{where}: {key} must be a number, got {value!r}")
             target[key] = value
         for key in list(kwargs):
@@ -173,6 +180,10 @@ class Send:
     peer_url: str
     path: str
     message: m.Message
+    # The URL was learned from gossip and private peers are not allowed: the shell must
+    # refuse it when its host resolves to a private address, failing with
+    # `private_address` (the protocol only sees literal addresses).
+    guard: bool = False
 
 
 Action: TypeAlias = Send
@@ -183,7 +194,8 @@ Action: TypeAlias = Send
 
 @dataclass(slots=True)
 class _Session:
-    """One anti-entropy exchange with one peer."""
+    """One anti-entropy exchange with one peer: bounded in pages, rounds and time, and it
+    must make progress (each heads page starts strictly after the last), or it ends."""
 
     peer: str
     fetch: deque[tuple[bytes, int, int]] = field(default_factory=deque)  # author, after, target
@@ -194,6 +206,10 @@ class _Session:
     pushing: bool = False
     paging: bool = True
     rounds: int = 0
+    pages: int = 0
+    after: bytes | None = None  # where the heads page we asked for starts (None: the first)
+    started_ms: int | None = None  # set when created, or at the first tick that sees it
+    ended: bool = False  # ended early: late replies to it only deliver data
 
     def done(self) -> bool:
         busy = self.fetching or self.pushing or self.paging
@@ -234,7 +250,7 @@ class GossipProtocol:
             self.peers.add(url, "config", now_ms)
         self.stats: dict[str, int] = {
             "ticks": 0, "rounds": 0, "in_sync": 0, "mismatch": 0, "requests": 0, "failures": 0,
-            "pushed": 0, "learned": 0, "rejected": 0, "forks_learned": 0,
+            "pushed": 0, "learned": 0, "rejected": 0, "forks_learned": 0, "sessions_ended": 0,
         }
         self._seen: OrderedDict[bytes, None] = OrderedDict()
         self._pending: dict[int, _Pending] = {}
@@ -375,11 +391,17 @@ class GossipProtocol:
                 actions += self._on_failure(RequestFailed(rid, p.peer, "timeout"), now)
         if self.catching_up:
             actions += self._recover(now)
+        for s in list(self._sessions.values()):
+            if s.started_ms is None:
+                s.started_ms = now
+            elif now - s.started_ms >= self.config.session_timeout_ms:
+                self._end_session(s, "session_timeout", now,
+                                  f"{s.pages} pages, {s.rounds} rounds in {now - s.started_ms} ms")
         if len(self._sessions) < self.config.max_sessions and self._room():
             peer = self.peers.sample(self.rng, 1, now, exclude=self._sessions)
             if peer:
                 self.stats["rounds"] += 1
-                session = _Session(peer[0])
+                session = _Session(peer[0], started_ms=now)
                 self._sessions[peer[0]] = session
                 actions.append(self._send(peer[0], m.DIGEST, m.Digest(self.digest()), now, session))
         every = self.config.peer_exchange_every
@@ -401,7 +423,7 @@ class GossipProtocol:
         self._next_id += 1
         self._pending[rid] = _Pending(path, peer, now, session, ranges)
         self.stats["requests"] += 1
-        return Send(rid, peer, path, message)
+        return Send(rid, peer, path, message, self.peers.guarded(peer))
 
     # -- own-log recovery --------------------------------------------------------------
 
@@ -551,6 +573,10 @@ class GossipProtocol:
         self.stats["failures"] += 1
         if ev.code in ("bad_message", "too_large"):
             self.peers.penalize(ev.peer, ev.code, now, detail=f"reply to {p.path}")
+        elif ev.code == "private_address":
+            known = self.peers.get(ev.peer)
+            self.peers.refuse(ev.peer, known.source if known is not None else "gossip",
+                              "its host name resolves to a private address", now)
         else:
             self.peers.failed(ev.peer, ev.code, now)
         if p.session is not None:
@@ -585,8 +611,40 @@ class GossipProtocol:
         forks = tuple(sorted(self._forks)[: self.config.max_forks_listed]) if with_forks else ()
         return m.Heads(tuple(page), more=i < len(authors), after=after, forks=forks)
 
-    def _on_heads(self, s: _Session, page: m.Heads, now: int) -> list[Action]:
+    def _end_session(self, s: _Session, reason: str, now: int, detail: str) -> None:
+        """End a session early and charge its peer (`reason`: a penalty code)."""
+        s.ended = True
         s.paging = False
+        s.fetch.clear()
+        s.push.clear()
+        s.fork_fetch.clear()
+        s.fork_push.clear()
+        if self._sessions.get(s.peer) is s:
+            del self._sessions[s.peer]
+        self.stats["sessions_ended"] += 1
+        self.peers.penalize(s.peer, reason, now, detail=detail)
+
+    def _queue_cap(self) -> int:
+        # A session sends at most max_session_rounds requests of max_ranges ranges each:
+        # ranges queued beyond that would never be sent.
+        return self.config.max_ranges * self.config.max_session_rounds
+
+    def _on_heads(self, s: _Session, page: m.Heads, now: int) -> list[Action]:
+        if s.ended:
+            return []
+        s.paging = False
+        s.pages += 1
+        if page.after != s.after or (s.after is not None and page.heads
+                                     and page.heads[0][0] <= s.after):
+            asked = "the start" if s.after is None else s.after.hex()[:16]
+            self._end_session(s, "no_progress", now,
+                              f"heads page {s.pages} does not start after {asked}")
+            return []
+        if page.more and s.pages >= self.config.max_session_pages:
+            self._end_session(s, "endless_session", now,
+                              f"{s.pages} heads pages and still more")
+            return []
+        cap = self._queue_cap()
         forked = {a for a, _ in self._forks} | {a for a, _ in page.forks}
         theirs = {author: (seq, ident) for author, seq, ident in page.heads}
         # Authors this page covers: (after, last] or (after, end) on the last page.
@@ -596,9 +654,11 @@ class GossipProtocol:
         for author in authors[lo:hi]:
             if author in forked or author in theirs:
                 continue
+            if len(s.push) >= cap:
+                break
             s.push.append((author, 0, self._head(author)[0]))  # they lack this author
         for author, seq, ident in page.heads:
-            if author in forked:
+            if author in forked or len(s.fetch) >= cap or len(s.push) >= cap:
                 continue
             mine, my_id = self._head(author)
             if seq > mine:
@@ -616,12 +676,15 @@ class GossipProtocol:
                             if k not in their_forks][:16]
         if page.more and page.heads:
             s.paging = True
-            return [self._send(s.peer, m.HEADS, m.HeadsRequest(page.heads[-1][0]), now, s)]
+            s.after = page.heads[-1][0]
+            return [self._send(s.peer, m.HEADS, m.HeadsRequest(s.after), now, s)]
         return []
 
     def _pump(self, s: _Session, now: int) -> list[Action]:
         """Send the session's next fetch and next push, one of each in flight at a time."""
         actions: list[Action] = []
+        if s.ended:
+            return actions
         if s.rounds >= self.config.max_session_rounds:
             s.fetch.clear()
             s.push.clear()
@@ -683,7 +746,7 @@ class GossipProtocol:
             actions += self._absorb(result, p.peer, "url", now, exclude=(p.peer,))
         for raw in msg.forks:
             actions += self._fork_in(raw, p.peer, "url", now, exclude=(p.peer,))
-        if s is not None:
+        if s is not None and not s.ended:
             s.fetching = False
             for author, _after, target, before in p.ranges:
                 got = self._head(author)[0]
@@ -715,6 +778,8 @@ class GossipProtocol:
                 s = self._sessions[p.peer] = _Session(p.peer, paging=False)
             self._queue_wants(s, msg)
             return self._pump(s, now)
+        if s.ended:
+            return []
         s.pushing = False
         self._queue_wants(s, msg)
         return []
@@ -772,7 +837,7 @@ class GossipProtocol:
             self.peers.add(url, "exchange", now)
             self.peers.set_node_id(url, peer_id)
             sender = self.peers.record(peer_id, "node", now)
-            if sender is not None:
+            if sender is not None and url in self.peers:  # not a refused (private) URL
                 sender.url = url
             exclude.append(url)
         for url in msg.urls[: self.config.peers_shared]:

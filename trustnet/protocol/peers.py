@@ -16,19 +16,41 @@ record is graylisted for a cool-down: its requests are refused and it is not con
 Contact failures (unreachable, timeouts) are not misbehaviour: they only back off the
 next contact. Every decision and its reason is kept in a bounded log shown by `to_json`:
 nothing that stops replication is hidden.
+
+The table is bounded (`max_peers`) and never locks anyone out (DESIGN 12): when it is
+full, a new record evicts the least recently seen one whatever its score. Peers the
+operator chose (`config`, `admin`) are never evicted and never refused room; peers that
+delivered new data keep a reserved share (`data_peers_reserved`) that strangers cannot
+take. An evicted record that was penalised leaves its score and cool-down in a bounded
+penalty memory (`penalties_kept`), so a penalty outlives its record.
+
+URLs learned from gossip (`profile`, `exchange`, `inbound`) that name a private,
+loopback, link-local or other special-purpose address are refused unless
+`allow_private_peers` is set: every node that learns a URL dials it, so a stranger could
+otherwise aim all of them at their own internal networks. The table classifies literal
+addresses (`address_class`); host names are checked by the I/O shell when it resolves
+them (a `Send` to a learned URL is marked `guard`), which reports `private_address`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import random
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from trustnet.errors import ConfigError
 
 PeerKind = Literal["url", "node", "addr"]
+
+# Sources of peers the operator chose: never evicted, never refused room, and dialled
+# whatever their address.
+OPERATOR_SOURCES = frozenset({"config", "admin"})
+REFUSED_KEPT = 64  # refused URLs shown to the operator in GET /peers
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 # What each kind of misbehaviour costs (score points). Entry rejection codes
 # (bad_signature, bad_prev, ...) use the same table; unknown codes cost DEFAULT_PENALTY.
@@ -45,6 +67,10 @@ PENALTIES: dict[str, float] = {
     "unknown_path": 5.0,
     "rate_limited": 5.0,
     "bad_timestamp": 2.0,  # an honest peer with a fast clock can relay these
+    # Sessions that would never end: graylisted after the second.
+    "no_progress": 30.0,  # a heads page that does not start after the last one
+    "endless_session": 30.0,  # more heads pages than max_session_pages
+    "session_timeout": 5.0,  # a session past its deadline (slow links happen; cheaper)
 }
 DEFAULT_PENALTY = 10.0
 
@@ -71,6 +97,9 @@ class PeerPolicy:
     reward_per_entry: float = 1.0
     reward_per_fork: float = 5.0
     max_peers: int = 512
+    data_peers_reserved: int = 128
+    penalties_kept: int = 4096
+    allow_private_peers: bool = False
     reasons_kept: int = 16
     backoff_base_ms: int = 1_000
     backoff_max_ms: int = 30_000
@@ -84,8 +113,52 @@ class PeerPolicy:
     def __post_init__(self) -> None:
         if self.half_life_ms <= 0 or self.cooldown_ms < 0 or self.max_peers < 1:
             raise ConfigError("peer policy: half_life_ms > 0, cooldown_ms >= 0, max_peers >= 1")
+        if self.data_peers_reserved < 0 or self.penalties_kept < 0:
+            raise ConfigError("peer policy: data_peers_reserved and penalties_kept must be >= 0")
         if self.graylist_threshold >= 0:
             raise ConfigError("peer policy: graylist_threshold must be negative")
+
+
+def address_class(url: str) -> str | None:
+    """Why `url`'s host may not be dialled when learned from gossip (None: it may).
+
+    Only literal addresses are classified here (and the `localhost` names); a host
+    name is checked on the addresses it resolves to, when it is dialled (`ip_class`).
+    """
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return "bad_url"
+    if host == "localhost" or host.endswith(".localhost"):
+        return "loopback"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return ip_class(ip)
+
+
+def ip_class(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """The special-purpose class of an address (None: a global unicast address)."""
+    if isinstance(ip, ipaddress.IPv6Address) and (ip.ipv4_mapped or ip.sixtofour or ip.teredo):
+        return "ipv4_embedded"
+    if ip.is_unspecified:
+        return "unspecified"
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link_local"
+    if ip.is_multicast:
+        return "multicast"
+    if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
+        return "shared_cgnat"
+    if ip.is_private:
+        return "private"
+    if ip.is_reserved:
+        return "reserved"
+    if not ip.is_global:
+        return "special_purpose"
+    return None
 
 
 @dataclass(slots=True)
@@ -119,6 +192,14 @@ class PeerTable:
         self.own_url = own_url
         self._peers: dict[str, Peer] = {}
         self.dropped = 0  # candidates refused because the table was full
+        self.evicted = 0  # records evicted to make room
+        # Evicted records that were penalised: key -> (score, score_ms, graylisted_until,
+        # state_reason), oldest first; restored if the key comes back.
+        self._penalised: OrderedDict[str, tuple[float, int, int, str]] = OrderedDict()
+        # URLs learned from gossip and refused (private addresses): url -> decision.
+        self.refused: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.refused_total = 0
+        self.refused_urls = 0  # distinct (as far as `refused` remembers): paces the log
         # Graylisting decisions (key, reason) not yet reported: the node drains this and
         # logs them for the operator (this module does no I/O). Bounded.
         self.decisions: deque[tuple[str, str]] = deque(maxlen=64)
@@ -136,11 +217,58 @@ class PeerTable:
         return self._peers.get(key)
 
     def add(self, url: str, source: str, now_ms: int) -> bool:
-        """Add a contactable peer (a candidate); True when it is new."""
+        """Add a contactable peer (a candidate); True when it is new.
+
+        The operator's peers (`config`, `admin`) always get a record: a known URL is
+        promoted to the operator's. A URL learned from gossip that names a private
+        address is refused (see `refuse`) unless the policy allows private peers.
+        """
         url = url.rstrip("/")
-        if url == self.own_url or url in self._peers:
+        if url == self.own_url:
             return False
+        known = self._peers.get(url)
+        if known is not None:
+            if source in OPERATOR_SOURCES and known.source not in OPERATOR_SOURCES:
+                known.source = source
+                self._note(known, now_ms, "promoted", f"added by the operator ({source})", 0.0)
+            return False
+        if source not in OPERATOR_SOURCES and not self.policy.allow_private_peers:
+            why = address_class(url)
+            if why is not None:
+                self.refuse(url, source, why, now_ms)
+                return False
         return self._create(url, "url", source, url, now_ms) is not None
+
+    def guarded(self, url: str) -> bool:
+        """True when a request to `url` must refuse private addresses once resolved: it was
+        learned from gossip (not chosen by the operator) and the policy does not allow them."""
+        if self.policy.allow_private_peers:
+            return False
+        peer = self._peers.get(url)
+        return peer is None or peer.source not in OPERATOR_SOURCES
+
+    def refuse(self, url: str, source: str, why: str, now_ms: int) -> None:
+        """Refuse a URL learned from `source` that resolves to a private address (`why`: its
+        class): drop its record and keep the decision (code `private_address`) for the
+        operator; the first 16 URLs refused and every 1000th are logged."""
+        peer = self._peers.get(url)
+        if peer is not None and peer.source not in OPERATOR_SOURCES:
+            del self._peers[url]
+        self.refused_total += 1
+        seen = self.refused.pop(url, None)
+        if seen is None:
+            self.refused_urls += 1
+        self.refused[url] = {
+            "url": url, "source": source, "reason": "private_address", "detail": why,
+            "at_ms": now_ms, "count": 1 if seen is None else seen["count"] + 1,
+        }
+        while len(self.refused) > REFUSED_KEPT:
+            self.refused.popitem(last=False)
+        if seen is None and (self.refused_urls <= 16 or self.refused_urls % 1000 == 0):
+            self.decisions.append((url, (
+                f"refused (private_address: {why}, learned from {source}; "
+                f"{self.refused_urls} URLs refused so far; [gossip] allow_private_peers = true "
+                "allows them)")))
 
     def record(self, key: str, kind: PeerKind, now_ms: int) -> Peer | None:
         """The record for a node id or address, created when new (None: table full)."""
@@ -152,26 +280,45 @@ class PeerTable:
         return peer
 
     def _create(self, key: str, kind: PeerKind, source: str, url: str | None, now_ms: int) -> Peer | None:
-        if len(self._peers) >= self.policy.max_peers and not self._evict(now_ms):
+        if (len(self._peers) >= self.policy.max_peers and not self._evict(now_ms)
+                and source not in OPERATOR_SOURCES):
             self.dropped += 1
             return None
         peer = Peer(key, kind, source, url, score_ms=now_ms, last_seen_ms=now_ms)
         peer.log = deque(maxlen=self.policy.reasons_kept)
         self._peers[key] = peer
         self._note(peer, now_ms, "added", f"from {source}", 0.0)
+        remembered = self._penalised.pop(key, None)
+        if remembered is not None:
+            peer.score_value, peer.score_ms, peer.graylisted_until, peer.state_reason = remembered
+            self._note(peer, now_ms, "remembered", "penalty kept from an evicted record", 0.0)
         return peer
 
     def _evict(self, now_ms: int) -> bool:
-        # Bounded table (DESIGN 6): drop the least recently seen record that is neither
-        # configured nor graylisted (a graylisted one must sit out its cool-down).
-        victims = [
-            p for p in self._peers.values()
-            if p.source != "config" and not self.is_ignored(p.key, now_ms) and self.score(p.key, now_ms) >= 0
-        ]
-        if not victims:
+        """Make room (bounded table, DESIGN 6): evict the least recently seen record, whatever
+        its score, that the operator did not choose; peers that delivered data are evicted
+        only by each other while they hold no more than their reserved share."""
+        strangers: list[Peer] = []
+        suppliers: list[Peer] = []
+        for p in self._peers.values():
+            if p.source not in OPERATOR_SOURCES:
+                (suppliers if p.accepted > 0 else strangers).append(p)
+        if len(suppliers) > self.policy.data_peers_reserved or not strangers:
+            pool = suppliers
+        else:
+            pool = strangers
+        if not pool:
             return False
-        victim = min(victims, key=lambda p: (p.last_seen_ms, p.key))
+        victim = min(pool, key=lambda p: (p.last_seen_ms, p.key))
         del self._peers[victim.key]
+        self.evicted += 1
+        score = self._decayed(victim, now_ms)
+        if (score < 0 or now_ms < victim.graylisted_until) and self.policy.penalties_kept > 0:
+            # The penalty outlives the record: a key cannot wash it off by being evicted.
+            self._penalised[victim.key] = (score, now_ms, victim.graylisted_until,
+                                           victim.state_reason)
+            while len(self._penalised) > self.policy.penalties_kept:
+                self._penalised.popitem(last=False)
         return True
 
     # -- scores ----------------------------------------------------------------------
@@ -179,7 +326,13 @@ class PeerTable:
     def score(self, key: str, now_ms: int) -> float:
         """The decayed score of `key` now (0 when unknown)."""
         peer = self._peers.get(key)
-        return 0.0 if peer is None else self._decayed(peer, now_ms)
+        if peer is None:
+            remembered = self._penalised.get(key)
+            if remembered is None:
+                return 0.0
+            value, at = remembered[0], remembered[1]
+            return float(value * 0.5 ** (max(0, now_ms - at) / self.policy.half_life_ms))
+        return self._decayed(peer, now_ms)
 
     def _decayed(self, peer: Peer, now_ms: int) -> float:
         dt = max(0, now_ms - peer.score_ms)
@@ -238,7 +391,10 @@ class PeerTable:
     def is_ignored(self, key: str, now_ms: int) -> bool:
         """True while `key` is graylisted (its cool-down has not ended)."""
         peer = self._peers.get(key)
-        return peer is not None and now_ms < peer.graylisted_until
+        if peer is None:
+            remembered = self._penalised.get(key)
+            return remembered is not None and now_ms < remembered[2]
+        return now_ms < peer.graylisted_until
 
     def _note(self, peer: Peer, now_ms: int, event: str, reason: str, delta: float) -> None:
         peer.log.append({
@@ -327,11 +483,19 @@ class PeerTable:
             return "backoff"
         return "ok"
 
-    def to_json(self, now_ms: int) -> dict[str, Any]:
-        """Every record with its state, score and reasons (GET /peers)."""
+    def to_json(self, now_ms: int, *, detail: bool = True) -> dict[str, Any]:
+        """Every record with its state, score and reasons (GET /peers).
+
+        Without `detail` (a caller without the admin token), the free-text reasons, the
+        last error and the refused URLs are hidden (`"hidden"`, `null`): they would tell
+        anyone which learned URL answers what, a port-scan oracle.
+        """
         peers = []
         for key in sorted(self._peers):
             p = self._peers[key]
+            reason = p.state_reason if now_ms < p.graylisted_until else (
+                f"backing off after {p.last_error}" if now_ms < p.next_try_ms else "")
+            log = list(p.log) if detail else [dict(e, reason="hidden") for e in p.log]
             peers.append({
                 "key": p.key,
                 "kind": p.kind,
@@ -339,25 +503,31 @@ class PeerTable:
                 "node_id": p.node_id,
                 "source": p.source,
                 "state": self.state(key, now_ms),
-                "reason": p.state_reason if now_ms < p.graylisted_until else (
-                    f"backing off after {p.last_error}" if now_ms < p.next_try_ms else ""),
+                "reason": reason if detail or not reason else "hidden",
                 "score": round(self._decayed(p, now_ms), 3),
                 "graylisted_until_ms": p.graylisted_until or None,
                 "failures": p.failures,
-                "last_error": p.last_error,
+                "last_error": p.last_error if detail or p.last_error is None else "hidden",
                 "last_seen_ms": p.last_seen_ms,
                 "accepted": p.accepted,
                 "rejected": p.rejected,
-                "log": list(p.log),
+                "log": log,
             })
         return {
             "count": len(peers),
             "graylisted": sum(1 for p in peers if p["state"] == "graylisted"),
             "dropped": self.dropped,
+            "evicted": self.evicted,
+            "penalties_remembered": len(self._penalised),
+            "refused_total": self.refused_total,
+            "refused": [dict(r) for r in reversed(self.refused.values())] if detail else None,
+            "detail": detail,
             "policy": {
                 "graylist_threshold": self.policy.graylist_threshold,
                 "cooldown_ms": self.policy.cooldown_ms,
                 "half_life_ms": self.policy.half_life_ms,
+                "max_peers": self.policy.max_peers,
+                "allow_private_peers": self.policy.allow_private_peers,
             },
             "peers": peers,
         }

@@ -22,7 +22,11 @@ HTTP mapping for the implementer of the aiohttp transport:
 - `remote` is the TCP peer address (e.g. "addr:127.0.0.1"): failures of
   authentication are charged to it, since the claimed node id is not proven;
 - refuse bodies larger than `MAX_REQUEST_BYTES` before reading them (413);
-- a connection error or timeout is `TransportError(code="unreachable" | "timeout")`.
+- a connection error or timeout is `TransportError(code="unreachable" | "timeout")`;
+- `guard=True` (a URL learned from gossip, DESIGN 12): refuse to connect when the host
+  resolves to a private, loopback, link-local or other special-purpose address
+  (`peers.ip_class`), with `TransportError(code="private_address")`, checking the very
+  addresses connected to; and never follow redirects.
 """
 
 from __future__ import annotations
@@ -57,7 +61,8 @@ STATUS = {
 
 
 class TransportError(TrustnetError):
-    """A gossip request failed. Codes: unreachable, timeout, dropped, bad_reply, or the
+    """A gossip request failed. Codes: unreachable, timeout, dropped, bad_reply,
+    private_address (a guarded URL resolved to a private address), or the
     refusal code the peer gave (unsigned, stale, replayed, bad_signature, graylisted,
     unknown_path, too_large, rate_limited, busy, bad_message, internal); `status` is the HTTP
     status when the peer answered."""
@@ -96,8 +101,11 @@ class Transport(abc.ABC):
         """Stop serving and close client connections (idempotent)."""
 
     @abc.abstractmethod
-    async def request(self, peer_url: str, path: str, body: bytes) -> bytes:
-        """POST a signed request; the reply body on 200, else raise `TransportError`."""
+    async def request(self, peer_url: str, path: str, body: bytes, *, guard: bool = False) -> bytes:
+        """POST a signed request; the reply body on 200, else raise `TransportError`.
+
+        `guard`: the URL was learned from gossip; refuse private addresses
+        (`private_address`) as the module docstring says."""
 
 
 def error_body(code: str, message: str) -> bytes:

@@ -8,13 +8,17 @@ bytes to the node's `handle_gossip` and sends back what it answers.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Callable
 
 import aiohttp
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
 
 from trustnet.clock import Clock
 from trustnet.identity import Identity
+from trustnet.protocol.peers import address_class, ip_class
 from trustnet.transport.auth import RequestSigner
 from trustnet.transport.base import (
     CONTENT_TYPE,
@@ -49,6 +53,37 @@ async def read_bounded(stream: aiohttp.StreamReader, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+class PrivateAddressError(OSError):
+    """A guarded host name resolved to a private or special-purpose address."""
+
+
+class PublicResolver(AbstractResolver):
+    """Resolves like aiohttp's default resolver, but refuses a host when any address it
+    resolves to is private, loopback, link-local or otherwise special-purpose. The
+    connector connects to exactly the addresses returned here, so a name cannot be
+    checked with one answer and dialled with another (DNS rebinding)."""
+
+    def __init__(self, inner: AbstractResolver | None = None) -> None:
+        self._inner = inner or DefaultResolver()
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        """The host's addresses, or `PrivateAddressError`."""
+        results = await self._inner.resolve(host, port, family)
+        for result in results:
+            try:
+                why = ip_class(ipaddress.ip_address(result["host"]))
+            except ValueError:
+                why = "unparsable address"
+            if why is not None:
+                raise PrivateAddressError(f"{host} resolves to {result['host']} ({why})")
+        return results
+
+    async def close(self) -> None:
+        """Release the inner resolver."""
+        await self._inner.close()
+
+
 class HttpTransport(Transport):
     """Signed gossip requests over aiohttp; the server side lives in the node's app."""
 
@@ -58,6 +93,7 @@ class HttpTransport(Transport):
         self._url = url.rstrip("/") if url else None
         self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=CONNECT_TIMEOUT_S)
         self._session: aiohttp.ClientSession | None = None
+        self._guarded: aiohttp.ClientSession | None = None  # for URLs learned from gossip
         self.handler: GossipHandler | None = None
 
     @property
@@ -76,23 +112,35 @@ class HttpTransport(Transport):
             # A bounded pool: gossip is a few requests at a time to a few peers.
             connector = aiohttp.TCPConnector(limit=64, limit_per_host=8)
             self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+        if self._guarded is None:
+            guarded = aiohttp.TCPConnector(limit=64, limit_per_host=8, resolver=PublicResolver())
+            self._guarded = aiohttp.ClientSession(connector=guarded, timeout=self._timeout)
 
     async def stop(self) -> None:
         """Close the client session (idempotent)."""
         self.handler = None
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
+        for session in (self._session, self._guarded):
+            if session is not None:
+                await session.close()
+        self._session = self._guarded = None
 
-    async def request(self, peer_url: str, path: str, body: bytes) -> bytes:
-        """POST a signed request; the reply body on 200, else `TransportError`."""
-        if self._session is None:
+    async def request(self, peer_url: str, path: str, body: bytes, *, guard: bool = False) -> bytes:
+        """POST a signed request; the reply body on 200, else `TransportError`.
+
+        `guard`: refuse a private address (literal here, resolved in `PublicResolver`)."""
+        session = self._guarded if guard else self._session
+        if session is None:
             raise TransportError("transport is not started", code="unreachable")
+        if guard:
+            why = address_class(peer_url)
+            if why is not None:
+                raise TransportError(f"{peer_url} is a {why} address", code="private_address")
         headers = self.signer.headers("POST", path, body)
         headers["Content-Type"] = CONTENT_TYPE
         try:
-            async with self._session.post(peer_url.rstrip("/") + path, data=body,
-                                          headers=headers) as resp:
+            # Never follow redirects: a public URL must not bounce a request inwards.
+            async with session.post(peer_url.rstrip("/") + path, data=body, headers=headers,
+                                    allow_redirects=False) as resp:
                 reply = await read_bounded(resp.content, MAX_REQUEST_BYTES)
                 if len(reply) > MAX_REQUEST_BYTES:
                     raise TransportError(f"{peer_url} sent more than {MAX_REQUEST_BYTES} bytes",
@@ -102,6 +150,10 @@ class HttpTransport(Transport):
                 return reply
         except TimeoutError:
             raise TransportError(f"{peer_url}{path} timed out", code="timeout") from None
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, PrivateAddressError):
+                raise TransportError(str(exc.os_error), code="private_address") from None
+            raise TransportError(f"{peer_url}{path}: {exc}", code="unreachable") from None
         except aiohttp.ClientError as exc:
             raise TransportError(f"{peer_url}{path}: {exc}", code="unreachable") from None
 

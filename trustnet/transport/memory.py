@@ -139,7 +139,8 @@ class MemoryTransport(Transport):
         """Unregister (idempotent)."""
         self.network.unregister(self._url)
 
-    async def request(self, peer_url: str, path: str, body: bytes) -> bytes:
-        """Sign and deliver a request; the reply body or TransportError."""
+    async def request(self, peer_url: str, path: str, body: bytes, *, guard: bool = False) -> bytes:
+        """Sign and deliver a request; the reply body or TransportError (an in-memory network
+        resolves no host names: `guard` has nothing to check)."""
         headers = self.signer.headers("POST", path, body)
         return await self.network.deliver(self._url, peer_url, path, headers, body)
