@@ -103,7 +103,8 @@ async def test_a_partition_holds_both_ways_and_heals(trio: list[Daemon],
 
     async def tried_across() -> bool:
         # Outbound: each side's requests to the other failed at once, as to a dead peer.
-        views = [(await a.get("/peers"), gamma.url), (await c.get("/peers"), alpha.url)]
+        views = [(await a.get("/peers", auth=True), gamma.url),
+                 (await c.get("/peers", auth=True), alpha.url)]
         return await b.holds(on_a) and all(
             any(p["key"] == url and p["last_error"] == "partitioned" for p in v["peers"])
             for v, url in views)
