@@ -15,6 +15,7 @@ import io
 import json
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 import aiohttp
 import msgpack
 import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.daemons import init_node, running_daemons
@@ -37,7 +39,8 @@ from trustnet.protocol.gossip import GossipConfig
 from trustnet.recovery import NEW_LOG_FILE
 from trustnet.store import Store
 from trustnet.transport.auth import HEADER_SIGNATURE, HEADER_TIME, sign_request
-from trustnet.transport.base import CONTENT_TYPE, MAX_REQUEST_BYTES
+from trustnet.transport.base import CONTENT_TYPE, MAX_REQUEST_BYTES, TransportError
+from trustnet.transport.http import HttpTransport, PrivateAddressError, PublicResolver
 
 from .conftest import ident, trust_body
 
@@ -616,3 +619,44 @@ async def test_run_refuses_a_second_process_on_the_same_dir(tmp_path: Path) -> N
         await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0
     assert os.path.exists(node_dir / "store.sqlite")
+
+
+class _FixedResolver(AbstractResolver):
+    """Resolves every name to the given addresses (no DNS in tests)."""
+
+    def __init__(self, *hosts: str) -> None:
+        self.hosts = hosts
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        return [ResolveResult(hostname=host, host=h, port=port, family=family, proto=0,
+                              flags=0) for h in self.hosts]
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("hosts", [("10.0.0.7",), ("93.184.215.14", "127.0.0.1"),
+                                   ("169.254.169.254",), ("fd00::1",)])
+async def test_a_guarded_host_name_resolving_to_a_private_address_is_refused(hosts) -> None:
+    with pytest.raises(PrivateAddressError):
+        await PublicResolver(_FixedResolver(*hosts)).resolve("peer.example", 80)
+
+
+async def test_a_guarded_host_name_resolving_to_public_addresses_passes() -> None:
+    got = await PublicResolver(_FixedResolver("93.184.215.14")).resolve("peer.example", 80)
+    assert [r["host"] for r in got] == ["93.184.215.14"]
+
+
+async def test_guarded_requests_to_private_literals_fail_with_a_stable_code() -> None:
+    t = HttpTransport(ident(9), CLOCK)
+    await t.start(None)  # type: ignore[arg-type]
+    try:
+        with pytest.raises(TransportError) as err:
+            await t.request("http://127.0.0.1:9", m.DIGEST, b"", guard=True)
+        assert err.value.code == "private_address"
+        with pytest.raises(TransportError) as err:  # unguarded: dialled (nothing listens)
+            await t.request("http://127.0.0.1:9", m.DIGEST, b"")
+        assert err.value.code == "unreachable"
+    finally:
+        await t.stop()
