@@ -602,3 +602,14 @@ def test_sessions_to_learned_urls_are_guarded_configured_ones_not() -> None:
     b.handle(RequestFailed(send.request_id, send.peer_url, "private_address"), T0 + 3)
     assert "http://learned.example" not in b.peers
     assert b.peers.refused["http://learned.example"]["reason"] == "private_address"
+
+
+def test_a_second_refusal_of_a_dropped_url_keeps_where_it_was_learned() -> None:
+    b = Wire().add("b", [], config=GossipConfig(tick_interval_s=None, peer_exchange_every=1))
+    b.on_request("cc" * 32, m.PEERS, m.PeersRequest("http://learned.example", ()), T0)
+    sends = b.handle(Tick(), T0)  # a digest and a peer exchange, both in flight
+    assert len(sends) == 2
+    for send in sends:
+        b.handle(RequestFailed(send.request_id, send.peer_url, "private_address"), T0 + 1)
+    refused = b.peers.refused["http://learned.example"]
+    assert refused["source"] == "exchange" and refused["count"] == 2

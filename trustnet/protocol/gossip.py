@@ -574,9 +574,12 @@ class GossipProtocol:
         if ev.code in ("bad_message", "too_large"):
             self.peers.penalize(ev.peer, ev.code, now, detail=f"reply to {p.path}")
         elif ev.code == "private_address":
+            # Several requests may have been in flight: the first refusal dropped the record.
             known = self.peers.get(ev.peer)
-            self.peers.refuse(ev.peer, known.source if known is not None else "gossip",
-                              "its host name resolves to a private address", now)
+            earlier = self.peers.refused.get(ev.peer)
+            source = (known.source if known is not None
+                      else earlier["source"] if earlier is not None else "gossip")
+            self.peers.refuse(ev.peer, source, "its host name resolves to a private address", now)
         else:
             self.peers.failed(ev.peer, ev.code, now)
         if p.session is not None:
