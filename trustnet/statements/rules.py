@@ -52,7 +52,7 @@ from trustnet.errors import ConfigError, EntryError
 from trustnet.log import Entry, ForkProof
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.facts import days_of_notice, is_notifiable, is_observable, notice_ok
-from trustnet.statements.figures import DEFAULT_FIGURES, HOUR_MS, ViennaFigures
+from trustnet.statements.figures import DAY_MS, DEFAULT_FIGURES, HOUR_MS, ViennaFigures
 from trustnet.statements.kinds import (
     AnnualExchange,
     ConsultationReply,
@@ -250,6 +250,22 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
+def _thresholds_met(c: Counts, fig: ViennaFigures) -> tuple[bool, ...]:
+    return tuple(getattr(c, t.field) >= t.value for t in _thresholds(fig))
+
+
+def observation_confirmed(
+    obs: Observation, report: InspectionReport, fig: ViennaFigures, tolerance: float
+) -> bool:
+    """An observation agrees with an inspection: counts within tolerance, or same thresholds met."""
+    close = all(
+        abs(getattr(obs, f) - getattr(report, f))
+        <= tolerance * max(getattr(obs, f), getattr(report, f))
+        for f, _label in _FIELDS
+    )
+    return close or _thresholds_met(obs, fig) == _thresholds_met(report, fig)
+
+
 # -- the index of statements -----------------------------------------------------------------
 
 
@@ -436,6 +452,38 @@ class _Index:
         return [
             n for n in self.by_area.get((f.party, f.area), ()) if n.body.start <= hi and lo <= n.body.end
         ]
+
+    def inspected_observations(
+        self, match_days: int
+    ) -> Iterator[tuple[_Stmt[InspectionReport], _Stmt[Observation]]]:
+        """Others' observations of what an accepted inspection reported: the same activity when
+        both name one, else the same area within `match_days` before the inspection."""
+        span = match_days * DAY_MS
+        by_activity: dict[tuple[str, str], list[int]] = defaultdict(list)
+        by_area: dict[tuple[str, str], list[int]] = defaultdict(list)
+        obs = self.observations
+        for i, o in enumerate(obs):
+            if o.body.activity is not None:
+                by_activity[(o.body.subject, o.body.activity)].append(i)
+            by_area[(o.body.subject, _norm_area(o.body.area))].append(i)
+        reports = [f for f in self.findings() if f.verified]
+        for f in sorted(reports, key=lambda f: f.stmt.key()):
+            assert f.area is not None  # a verified report's request is known
+            lo, hi = f.window[0] - span, f.window[1]
+            named = f.activity is not None
+            found = [
+                i
+                for i in by_area.get((f.party, f.area), ())
+                if lo <= obs[i].body.at <= hi and not (named and obs[i].body.activity is not None)
+            ]
+            if named:
+                found.extend(by_activity.get((f.party, str(f.activity)), ()))
+                found.sort()
+            report = f.stmt
+            assert isinstance(report.body, InspectionReport)
+            for i in found:
+                if obs[i].author != report.author:  # an inspector does not confirm itself
+                    yield report, obs[i]
 
     @staticmethod
     def governing(f: _Finding, covering: list[_Stmt[Notification]]) -> _Stmt[Notification] | None:
@@ -804,21 +852,7 @@ def _forks(forks: Iterable[ForkProof], w: RuleWeights) -> Iterator[Evidence]:
         )
 
 
-def evaluate(
-    entries: Iterable[Entry],
-    now_ms: int,
-    *,
-    figures: ViennaFigures = DEFAULT_FIGURES,
-    weights: RuleWeights = DEFAULT_WEIGHTS,
-    forks: Iterable[ForkProof] = (),
-    parsed: Iterable[tuple[Entry, object]] | None = None,
-) -> list[Evidence]:
-    """Derive the evidence of every CSBM rule from `entries`, as of `now_ms` (deterministic).
-
-    `parsed`: further entries with their bodies already parsed and validated (`parse_body`),
-    as a caller that holds them passes them to save parsing them again.
-    """
-    ix = _Index(entries, figures, parsed)
+def _evaluate(ix: _Index, now_ms: int, weights: RuleWeights, forks: Iterable[ForkProof]) -> list[Evidence]:
     findings = list(_findings_evidence(ix, weights))
     refuted = {ev.entries[0] for ev in findings if ev.rule == "undercounted_notification"}
     out = [
@@ -833,3 +867,62 @@ def evaluate(
     ]
     out.sort(key=lambda ev: (ev.at, ev.rule, ev.entries, ev.party))
     return out
+
+
+def evaluate(
+    entries: Iterable[Entry],
+    now_ms: int,
+    *,
+    figures: ViennaFigures = DEFAULT_FIGURES,
+    weights: RuleWeights = DEFAULT_WEIGHTS,
+    forks: Iterable[ForkProof] = (),
+    parsed: Iterable[tuple[Entry, object]] | None = None,
+) -> list[Evidence]:
+    """Derive the evidence of every CSBM rule from `entries`, as of `now_ms` (deterministic).
+
+    `parsed`: further entries with their bodies already parsed and validated (`parse_body`),
+    as a caller that holds them passes them to save parsing them again.
+    """
+    return _evaluate(_Index(entries, figures, parsed), now_ms, weights, forks)
+
+
+@dataclass(frozen=True, slots=True)
+class InspectedObservation:
+    """An observation an accepted inspection's report speaks to: the observer's track record."""
+
+    report: Entry
+    observation: Entry
+    confirmed: bool  # `observation_confirmed` with the tolerance given
+    confidence: float  # the observation's own confidence, in [0, 1]
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """`evaluate`'s evidence and the inspections' matches, from one index of the statements."""
+
+    evidence: list[Evidence]
+    inspected: list[InspectedObservation]
+
+
+def analyse(
+    parsed: Iterable[tuple[Entry, object]],
+    now_ms: int,
+    *,
+    figures: ViennaFigures = DEFAULT_FIGURES,
+    weights: RuleWeights = DEFAULT_WEIGHTS,
+    match_days: int = 7,
+    tolerance: float = 0.3,
+) -> Analysis:
+    """`evaluate` over parsed entries, with the observations each accepted inspection checked."""
+    ix = _Index((), figures, parsed)
+    evidence = _evaluate(ix, now_ms, weights, ())
+    inspected = [
+        InspectedObservation(
+            r.entry,
+            o.entry,
+            observation_confirmed(o.body, r.body, figures, tolerance),
+            o.body.confidence / 1000.0,
+        )
+        for r, o in ix.inspected_observations(match_days)
+    ]
+    return Analysis(evidence, inspected)

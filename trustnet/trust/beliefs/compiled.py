@@ -1,0 +1,228 @@
+"""A party's facts compiled into numpy arrays: every credibility of a view at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from trustnet.trust.beliefs.records import Contribution
+from trustnet.trust.opinion import Opinion, discount
+
+
+@dataclass(slots=True)
+class _Build:
+    """One contribution of a fact to one view, all but what the reliabilities decide."""
+
+    rule: str
+    weight: float
+    at: int
+    entries: tuple[str, ...]
+    srcs: tuple[str, ...]
+    conf: tuple[str, ...]
+    refs: tuple[str, ...]
+    note: str
+    verifiable: bool
+    verified: bool
+    mode: int  # _OWN, _ANSWER or _FUSE: how the credibility is found
+    basis: str  # the basis text without its "(credibility x)"
+    base: Opinion  # the fact's own opinion, before discounting
+
+
+@dataclass(slots=True)
+class _FactSpec:
+    """A fact's raw build, verified build, and who can verify it by quorum (None: not needed)."""
+
+    order: tuple[int, str, tuple[str, ...]]
+    raw: _Build
+    ver: _Build | None
+    quorum: tuple[str, ...] | None
+
+
+_OWN, _ANSWER, _FUSE = 0, 1, 2
+
+
+class _Group:
+    """The builds of one view of one party, as arrays: every credibility at once (numpy).
+
+    Builds are in view order ((at, rule, entries), as `_view` sorted contributions). Party
+    references are the engine's stable party numbers, gathered from a reliability vector.
+    """
+
+    __slots__ = (
+        "ans_idx",
+        "ans_seg",
+        "base_b",
+        "base_d",
+        "base_u",
+        "builds",
+        "keys",
+        "mode",
+        "need_q",
+        "q_idx",
+        "q_seg",
+        "ref_idx",
+        "ref_seg",
+        "sup_idx",
+        "sup_seg",
+        "weight",
+    )
+
+    def __init__(
+        self,
+        builds: list[_Build],
+        quorums: list[tuple[str, ...] | None],
+        num: Callable[[str], int],
+    ) -> None:
+        self.builds = builds
+        self.keys = [(b.rule, b.entries[:1]) for b in builds]
+        self.mode = np.array([b.mode for b in builds], dtype=np.int8)
+        self.weight = np.array([b.weight for b in builds], dtype=np.float64)
+        self.base_b = np.array([b.base.b for b in builds], dtype=np.float64)
+        self.base_d = np.array([b.base.d for b in builds], dtype=np.float64)
+        self.base_u = np.array([b.base.u for b in builds], dtype=np.float64)
+        sup: list[tuple[int, int]] = []
+        ref: list[tuple[int, int]] = []
+        ans: list[tuple[int, int]] = []
+        quo: list[tuple[int, int]] = []
+        for i, b in enumerate(builds):
+            if b.mode == _ANSWER:
+                ans.extend((i, num(x)) for x in b.srcs)
+            elif b.mode == _FUSE:
+                # credibility_p(srcs + conf, refs): the same order, so the same sums.
+                sup.extend((i, num(x)) for x in (*b.srcs, *b.conf))
+                ref.extend((i, num(x)) for x in b.refs)
+            q = quorums[i]
+            if q is not None:
+                quo.extend((i, num(x)) for x in q)
+        self.sup_seg, self.sup_idx = _pairs_arrays(sup)
+        self.ref_seg, self.ref_idx = _pairs_arrays(ref)
+        self.ans_seg, self.ans_idx = _pairs_arrays(ans)
+        self.q_seg, self.q_idx = _pairs_arrays(quo)
+        self.need_q = np.array([q is not None for q in quorums], dtype=bool)
+
+    def credibility(self, rp: NDArray[np.float64], reliable: float) -> NDArray[np.float64]:
+        """Each build's credibility under reliabilities `rp` (`_build`, for all at once)."""
+        n = len(self.builds)
+        # _FUSE: credibility_p(supporters, refuters).
+        r, dog_s = _fuse_terms(self.sup_seg, rp[self.sup_idx], n)
+        s, dog_r = _fuse_terms(self.ref_seg, rp[self.ref_idx], n)
+        dogs = dog_s + dog_r
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fuse = np.where(
+                dogs > 0,
+                dog_s / np.maximum(dogs, 1),
+                np.where(r > 0.0, r / (r + s + 2.0), 0.0),
+            )
+        # _ANSWER: the best requester's reliability, relative to `reliable`.
+        best = np.zeros(n)
+        if len(self.ans_seg):
+            np.maximum.at(best, self.ans_seg, rp[self.ans_idx])
+        ans = np.minimum(1.0, best / reliable) if reliable > 0 else np.ones(n)
+        ans = np.where(best > 0.0, ans, 0.0)
+        out: NDArray[np.float64] = np.where(
+            self.mode == _OWN, 1.0, np.where(self.mode == _ANSWER, ans, fuse)
+        )
+        return out
+
+    def quorum_met(self, rp: NDArray[np.float64], reliable: float, quorum: int) -> NDArray[np.bool_]:
+        """Builds that need no quorum, or whose quorum of reliable attesters is met."""
+        n = len(self.builds)
+        ok = rp[self.q_idx] >= reliable
+        count = np.bincount(self.q_seg[ok], minlength=n)
+        met: NDArray[np.bool_] = ~self.need_q | (count >= quorum)
+        return met
+
+
+def _pairs_arrays(pairs: list[tuple[int, int]]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    if not pairs:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    arr = np.array(pairs, dtype=np.intp)
+    return arr[:, 0].copy(), arr[:, 1].copy()
+
+
+def _fuse_terms(
+    seg: NDArray[np.intp], p: NDArray[np.float64], n: int
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Per build: the evidence sum of 2p / (1 - p) over 0 < p < 1, and the count of p >= 1."""
+    dog = p >= 1.0
+    live = (p > 0.0) & ~dog
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(live, 2.0 * p / (1.0 - p), 0.0)
+    total = np.asarray(np.bincount(seg, weights=terms, minlength=n), dtype=np.float64)
+    dogs: NDArray[np.int64] = np.bincount(seg[dog], minlength=n)
+    return total, dogs
+
+
+class _Lazy:
+    """One view's contributions under given credibilities: made only when read."""
+
+    __slots__ = ("b", "cred", "d", "group", "pos", "u")
+
+    def __init__(
+        self,
+        group: _Group,
+        pos: NDArray[np.intp],
+        cred: NDArray[np.float64],
+        b: NDArray[np.float64],
+        d: NDArray[np.float64],
+        u: NDArray[np.float64],
+    ) -> None:
+        self.group = group
+        self.pos = pos  # the builds that contribute, in view order
+        self.cred, self.b, self.d, self.u = cred, b, d, u  # of those builds
+
+    def __len__(self) -> int:
+        return len(self.pos)
+
+    def make(self, k: int) -> Contribution:
+        """The k-th contribution (as `_build` made it)."""
+        bd = self.group.builds[int(self.pos[k])]
+        cred = float(self.cred[k])
+        opinion = bd.base if cred >= 1.0 else discount(Opinion.dogmatic(cred, 0.0), bd.base)
+        return Contribution(
+            bd.rule,
+            bd.weight,
+            bd.at,
+            bd.entries,
+            bd.srcs,
+            bd.conf,
+            bd.refs,
+            bd.note,
+            bd.verifiable,
+            bd.verified,
+            f"{bd.basis} (credibility {cred:.2f})",
+            cred,
+            opinion,
+        )
+
+    def all(self) -> tuple[Contribution, ...]:
+        return tuple(self.make(k) for k in range(len(self.pos)))
+
+    def facts(self) -> list[tuple[str, str | None, float, bool]]:
+        builds = self.group.builds
+        out: list[tuple[str, str | None, float, bool]] = []
+        for i, cred in zip(self.pos.tolist(), self.cred.tolist(), strict=True):
+            bd = builds[i]
+            out.append((bd.rule, bd.entries[0] if bd.entries else None, cred, bd.verified))
+        return out
+
+
+@dataclass(slots=True)
+class _Compiled:
+    """A partition's fact specs as the raw and the verified view's groups."""
+
+    raw: _Group
+    ver: _Group
+
+
+def _compile(specs: list[_FactSpec], num: Callable[[str], int]) -> _Compiled:
+    raw = _Group([sp.raw for sp in specs], [None] * len(specs), num)
+    vers = [(sp.ver, sp.quorum) for sp in specs if sp.ver is not None]
+    # Stable, as sorting the contributions was: filtering after sorting keeps the same order.
+    vers.sort(key=lambda x: (x[0].at, x[0].rule, x[0].entries))
+    ver = _Group([b for b, _q in vers], [q for _b, q in vers], num)
+    return _Compiled(raw, ver)
+

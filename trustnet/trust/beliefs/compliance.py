@@ -1,0 +1,254 @@
+"""Compliance: a party's facts, their credibility, and the raw and verified views (DESIGN 7)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from trustnet.statements.evidence import Evidence
+from trustnet.trust.beliefs.base import _Partition
+from trustnet.trust.beliefs.compiled import (
+    _ANSWER,
+    _FUSE,
+    _OWN,
+    _Build,
+    _compile,
+    _FactSpec,
+    _Group,
+    _Lazy,
+)
+from trustnet.trust.beliefs.credibility import _ANSWER_RULES, fact_opinion
+from trustnet.trust.beliefs.records import Contribution, PartyBelief, Reliability, View
+from trustnet.trust.beliefs.reliability import _Reliabilities
+from trustnet.trust.opinion import Opinion, cumulative_fuse
+
+
+@dataclass(slots=True)
+class _Fact:
+    party: str
+    rule: str
+    items: list[Evidence]
+
+
+
+class _Compliance(_Reliabilities):
+    """The raw and verified views of each party's compliance."""
+
+    def _views(
+        self,
+        party: str,
+        part: _Partition,
+        rp: Mapping[str, float],
+        rp_vec: NDArray[np.float64],
+        forked: set[str],
+    ) -> tuple[View, View]:
+        """The raw and verified views of one party, cached until what they read changes."""
+        assert part.cache is not None  # evaluated by snapshot before this
+        passed, evidence, _events = part.cache
+        stamp = (part.version, passed)
+        if part.relevant is None or part.relevant[0] != stamp:
+            who = {s for ev in evidence for s in ev.sources}
+            who |= {a.author for ev in evidence for i in ev.entries for a in self._atts.get(i, ())}
+            part.relevant = (stamp, tuple(sorted(who)))
+        key = (
+            stamp,
+            len(forked),
+            self._names_version,
+            tuple(rp.get(x, 0.0) for x in part.relevant[1]),
+        )
+        if part.views is not None and part.views[0] == key:
+            return part.views[1], part.views[2]
+        prep_key = (stamp, len(forked), self._names_version)
+        if part.prep is None or part.prep[0] != prep_key:
+            specs = self._prepare(party, part, evidence, forked)
+            part.prep = (prep_key, _compile(specs, self._num))
+        comp = part.prep[1]
+        reliable = self.params.reliable
+        raw_view = self._lazy_view(comp.raw, comp.raw.credibility(rp_vec, reliable), None)
+        met = comp.ver.quorum_met(rp_vec, reliable, self.params.quorum)
+        ver_view = self._lazy_view(comp.ver, comp.ver.credibility(rp_vec, reliable), met)
+        part.views = (key, raw_view, ver_view)
+        return raw_view, ver_view
+
+    def _lazy_view(
+        self, group: _Group, cred: NDArray[np.float64], met: NDArray[np.bool_] | None
+    ) -> View:
+        """A view fused from the group's builds of positive credibility (`_build`, `_view`)."""
+        keep = cred > 0.0
+        if met is not None:
+            keep &= met
+        pos = np.flatnonzero(keep)
+        c = cred[pos]
+        bb, bd, bu = group.base_b[pos], group.base_d[pos], group.base_u[pos]
+        # discount(dogmatic(c), base), as opinion.py computes it; the base itself at c >= 1.
+        full = c >= 1.0
+        b = np.where(full, bb, np.clip(c * bb, 0.0, 1.0))
+        d = np.where(full, bd, np.clip(c * bd, 0.0, 1.0))
+        u = np.where(full, bu, np.clip(1.0 - c * bb - c * bd, 0.0, 1.0))
+        lazy = _Lazy(group, pos, c, b, d, u)
+        base_rate = self.params.base_rate
+        n = len(pos)
+        if n == 0:
+            return View(Opinion.vacuous(base_rate), lazy=lazy)
+        if n == 1:
+            fused = Opinion(float(b[0]), float(d[0]), float(u[0]), base_rate)
+        elif not (u > 0.0).all():
+            # Dogmatic inputs: opinion.py's limit form, on the opinions themselves.
+            ops = [Opinion(x, y, z, base_rate) for x, y, z in zip(b, d, u, strict=True)]
+            f = cumulative_fuse(*ops)
+            fused = Opinion(f.b, f.d, f.u, base_rate)
+        else:
+            # cumulative_fuse's multi-source form: the same products, exactly rounded sums.
+            u_min = float(u.min())
+            w = u_min / u
+            den = math.fsum(w.tolist()) - (n - 1) * u_min
+            fb = math.fsum((w * b).tolist()) / den
+            fd = math.fsum((w * d).tolist()) / den
+            fu = u_min / den
+            fused = Opinion(
+                min(max(fb, 0.0), 1.0), min(max(fd, 0.0), 1.0), min(max(fu, 0.0), 1.0), base_rate
+            )
+        return View(fused, lazy=lazy)
+
+    # -- compliance ------------------------------------------------------------------------------
+
+    def _prepare(
+        self, party: str, part: _Partition, evidence: list[Evidence], forked: set[str]
+    ) -> list[_FactSpec]:
+        """Group a partition's evidence into facts and fix what reliabilities do not change."""
+        facts: dict[tuple[str, str], _Fact] = {}
+        for ev in evidence:
+            fkey = (ev.rule, ev.entries[0] if ev.entries else "")
+            facts.setdefault(fkey, _Fact(party, ev.rule, [])).items.append(ev)
+        specs: list[_FactSpec] = []
+        # A fact's spec depends on its evidence, the attestations of its entries, the forks
+        # and the names: kept per fact, so a new entry re-prepares only the facts it changed.
+        old = part.specs
+        new: dict[tuple[str, str], tuple[tuple[Any, ...], _FactSpec | None]] = {}
+        common = (len(forked), self._names_version)
+        atts = self._atts
+        for fkey, fact in facts.items():
+            items = tuple(fact.items)
+            ids = {i for ev in items for i in ev.entries}
+            stamp = (items, common, sum(len(atts[i]) for i in ids if i in atts))
+            held = old.get(fkey)
+            if held is not None and held[0] == stamp:
+                spec = held[1]
+            else:
+                spec = self._fact_spec(fact, forked)
+            new[fkey] = (stamp, spec)
+            if spec is not None:
+                specs.append(spec)
+        part.specs = new
+        # The order views list contributions in (`_view`); stable, as sorting contributions was.
+        specs.sort(key=lambda sp: sp.order)
+        return specs
+
+    def _fact_spec(self, fact: _Fact, forked: set[str]) -> _FactSpec | None:
+        params = self.params
+        party = fact.party
+        # Evidence resting only on equivocators' statements stops counting.
+        items = [ev for ev in fact.items if not ev.sources or set(ev.sources) - forked]
+        if not items:
+            return None
+        basis_items = [ev for ev in items if ev.verifiable]
+        rep = basis_items[-1] if basis_items else items[0]
+        base = fact_opinion(rep.weight, params.evidence_scale, params.base_rate)
+
+        def sources_of(evs: list[Evidence]) -> list[str]:
+            return sorted({s for ev in evs for s in ev.sources if s not in forked and s != party})
+
+        memo: dict[tuple[str, bool], list[str]] = {}
+
+        def attesters(i: str, refute: bool) -> list[str]:
+            if i not in self._atts:
+                return []
+            got = memo.get((i, refute))
+            if got is None:
+                get = self._refuters if refute else self._confirmers
+                got = memo[(i, refute)] = get(i, forked, party)
+            return got
+
+        def attested(evs: list[Evidence], refute: bool) -> list[str]:
+            ids = {i for ev in evs for i in ev.entries}
+            return sorted({a for i in sorted(ids) for a in attesters(i, refute)})
+
+        def build(evs: list[Evidence], verified: bool) -> _Build:
+            srcs = sources_of(evs)
+            conf = attested(evs, False)
+            refs = attested(evs, True)
+            own = not any(ev.sources for ev in evs)
+            verifiable = any(ev.verifiable for ev in evs)
+            if own:
+                mode, basis = _OWN, "self-proving: the party's own signed statements"
+            elif fact.rule in _ANSWER_RULES and verifiable:
+                mode = _ANSWER
+                basis = f"the party's own signed answer to {self._names_of(srcs)}"
+            else:
+                mode = _FUSE
+                kind = (
+                    "accepted inspection reported by"
+                    if verifiable
+                    else ("unverified, from" if not verified else "attested claim by")
+                )
+                basis = f"{kind} {self._names_of(srcs)}"
+                if conf:
+                    basis += f", confirmed by {self._names_of(conf)}"
+                if refs:
+                    basis += f", refuted by {self._names_of(refs)}"
+            return _Build(
+                fact.rule,
+                rep.weight,
+                min(ev.at for ev in evs),
+                tuple(dict.fromkeys(i for ev in evs for i in ev.entries)),
+                tuple(srcs),
+                tuple(conf),
+                tuple(refs),
+                rep.note,
+                verifiable,
+                verified,
+                mode,
+                basis,
+                base,
+            )
+
+        raw_b = build(items, bool(basis_items))
+        order = (raw_b.at, raw_b.rule, raw_b.entries)
+        if basis_items:
+            return _FactSpec(order, raw_b, build(basis_items, True), None)
+        quorum = tuple(attested(items, False))
+        if len(quorum) < params.quorum:
+            return _FactSpec(order, raw_b, None, None)  # never enough attesters, whatever p
+        return _FactSpec(order, raw_b, build(items, True), quorum)
+
+    def _forked_belief(self, p: str, rel: Reliability) -> PartyBelief:
+        proof = self._forks[p]
+        note = f"signed two different entries as seq {proof.seq}"
+        c = Contribution(
+            "equivocation",
+            self.weights.equivocation,
+            max(proof.a.ts, proof.b.ts),
+            (proof.a.id_hex, proof.b.id_hex),
+            (),
+            (),
+            (),
+            note,
+            True,
+            True,
+            "self-proving: a fork proof (credibility 1.00)",
+            1.0,
+            Opinion(0.0, 1.0, 0.0, self.params.base_rate),
+        )
+        view = View(Opinion(0.0, 1.0, 0.0, self.params.base_rate), (c,))
+        who = self._name(p) or p[:12]
+        text = (
+            f"{who}: verified compliance 0.00 — equivocated ({note}) [equivocation, fork proof]; "
+            f"reliability as a source 0, its statements do not count."
+        )
+        return PartyBelief(p, self._name(p), rel, view, view, True, text)
+

@@ -1,0 +1,80 @@
+"""Explanations: one readable paragraph per party, naming the facts that drive its views."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from trustnet.trust.beliefs.compiled import _Lazy
+from trustnet.trust.beliefs.compliance import _Compliance
+from trustnet.trust.beliefs.records import Contribution, Reliability, View
+
+
+class _Explanations(_Compliance):
+    """Explanations of the views (cached with them)."""
+
+    def _explain(self, p: str, rel: Reliability, ver: View, raw: View) -> str:
+        who = self._name(p) or p[:12]
+        head = (
+            f"{who}: verified compliance {ver.score:.2f} (uncertainty {ver.opinion.u:.2f}); "
+            f"raw {raw.score:.2f} (uncertainty {raw.opinion.u:.2f}); "
+            f"reliability as a source {rel.p:.2f}."
+        )
+        # The drivers depend on the views alone: kept with them while they stay cached.
+        # (`_views` makes both views together, so the same verified view means the same raw.)
+        cached = self._drivers.get(p)
+        if cached is None or cached[0] is not ver:
+            cached = (ver, self._drivers_text(ver, raw))
+            self._drivers[p] = cached
+        return f"{head} {cached[1]}"
+
+    @staticmethod
+    def _drivers_text(ver: View, raw: View) -> str:
+        parts: list[str] = []
+
+        def items(cs: Iterable[Contribution]) -> str:
+            return "; ".join(f"{c.note} [{c.rule}, {c.basis}]" for c in cs)
+
+        lv, lr = ver._lazy, raw._lazy
+        if lv is not None and lr is not None:
+            # The same choice from the views' arrays, making only the contributions named.
+            eff = lv.b - lv.d
+            w = lv.group.weight[lv.pos]
+            down = _top3(lv, w < 0, eff)
+            up = _top3(lv, w > 0, -eff)
+            keys = lv.group.keys
+            verified_keys = {keys[i] for i in lv.pos.tolist()}
+            rkeys = lr.group.keys
+            other = np.array([rkeys[i] not in verified_keys for i in lr.pos.tolist()], dtype=bool)
+            unverified = _top3(lr, other, -np.abs(lr.b - lr.d))
+        else:
+            down = sorted((c for c in ver.evidence if c.weight < 0), key=lambda c: c.effect)[:3]
+            up = sorted((c for c in ver.evidence if c.weight > 0), key=lambda c: -c.effect)[:3]
+            verified_keys = {(c.rule, c.entries[:1]) for c in ver.evidence}
+            unverified = sorted(
+                (c for c in raw.evidence if (c.rule, c.entries[:1]) not in verified_keys),
+                key=lambda c: -abs(c.effect),
+            )[:3]
+        if down:
+            parts.append(f"Down: {items(down)}.")
+        if up:
+            parts.append(f"Up: {items(up)}.")
+        if unverified:
+            parts.append(f"Unverified (raw view only): {items(unverified)}.")
+        if not parts:
+            parts.append("No evidence yet: the prior.")
+        return " ".join(parts)
+
+
+
+def _top3(lazy: _Lazy, mask: NDArray[np.bool_], key: NDArray[np.float64]) -> list[Contribution]:
+    """The first three contributions of `lazy` under `mask` by `key` (stable, like sorted)."""
+    idx = np.flatnonzero(mask)
+    if not len(idx):
+        return []
+    order = np.argsort(key[idx], kind="stable")[:3]
+    return [lazy.make(int(k)) for k in idx[order]]
+
+

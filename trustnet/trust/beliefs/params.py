@@ -1,0 +1,66 @@
+"""The `[trust]` parameters of the belief engine (DESIGN 7; defaults in configs/node.example.toml)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from trustnet.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class TrustParams:
+    """The `[trust]` table of node.toml: how reliability and compliance are computed."""
+
+    a: float = 0.5  # EigenTrust restart probability (weight of the roots)
+    quorum: int = 2  # independent reliable attesters that verify a claim
+    reliable: float = 0.25  # reliability (p) from which a party counts as a reliable attester
+    trust_weight: float = 1.0  # local trust per `trust` statement at level 1000
+    track_weight: float = 0.5  # local trust per fully confirmed track record
+    trust_belief: float = 0.8  # reliability belief of a party trusted like a direct trustee
+    evidence_scale: float = 1.0  # evidence units per unit of rule weight (W = 2)
+    base_rate: float = 0.5  # compliance prior (no evidence)
+    tolerance: float = 0.3  # relative count difference at which an observation is confirmed
+    match_days: int = 7  # days around an inspection in which an observation is of the same activity
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> TrustParams:
+        """Defaults overridden by `values` (the `[trust]` table); ConfigError on bad input."""
+        known = {f.name: f for f in fields(cls)}
+        clean: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in known:
+                raise ConfigError(f"trust.{key}: unknown setting (known: {', '.join(sorted(known))})")
+            if key in ("quorum", "match_days"):
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ConfigError(f"trust.{key}: expected a non-negative integer, got {value!r}")
+                clean[key] = value
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"trust.{key}: expected a number, got {value!r}")
+            clean[key] = float(value)
+        params = replace(cls(), **clean)
+        params.check()
+        return params
+
+    def check(self) -> None:
+        """Raise ConfigError when a value is out of range."""
+        unit = ("reliable", "trust_belief", "base_rate", "tolerance")
+        for name in unit:
+            v = getattr(self, name)
+            if not (0.0 <= v <= 1.0):
+                raise ConfigError(f"trust.{name}: expected a number in [0, 1], got {v!r}")
+        if not (0.0 < self.a <= 1.0):
+            raise ConfigError(f"trust.a: expected a number in (0, 1], got {self.a!r}")
+        for name in ("trust_weight", "track_weight", "evidence_scale"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v >= 0.0):
+                raise ConfigError(f"trust.{name}: expected a finite number >= 0, got {v!r}")
+        if self.quorum < 1:
+            raise ConfigError(f"trust.quorum: expected an integer >= 1, got {self.quorum!r}")
+
+
+
+DEFAULT_PARAMS = TrustParams()

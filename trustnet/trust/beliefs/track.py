@@ -1,0 +1,254 @@
+"""Rule evaluation per partition and each source's track record (confirmed / refuted claims)."""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from trustnet.statements.evidence import Evidence
+from trustnet.statements.rules import Analysis, analyse, evaluate
+from trustnet.trust.beliefs.base import FORK_EVIDENCE, _EngineBase, _Partition
+from trustnet.trust.opinion import PRIOR_WEIGHT
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    """Track record from an accepted inspection: `verifier`'s report vs `source`'s claim."""
+
+    verifier: str
+    source: str
+    confirmed: bool
+    weight: float
+    report: str  # report entry id (its attesters add to its credibility)
+
+
+
+@dataclass(slots=True)
+class _PartTrack:
+    """One partition's inspection events, as `_Track` reads them."""
+
+    pairs: dict[tuple[str, str], tuple[float, float]]  # (verifier, source) -> (conf., ref.)
+    confirmed: dict[str, float]
+    ev_source: list[str]
+    ev_weight: list[float]
+    ev_seg: NDArray[np.intp]
+    ev_idx: NDArray[np.intp]
+
+
+@dataclass(slots=True)
+class _Track:
+    """The track record's parts that reliabilities do not change (see `snapshot`)."""
+
+    pair_refs: list[tuple[str, str, float]]  # (verifier, source, refuted) from attestations
+    ev_source: list[str]  # per refuting inspection event, in order: its source,
+    ev_weight: list[float]  # its weight,
+    ev_seg: NDArray[np.intp]  # and its support (the verifier and the report's confirmers)
+    ev_idx: NDArray[np.intp]  # as party numbers, event by event
+    confirmed: dict[str, float]
+    edges: list[tuple[tuple[str, str], float]]  # track-record local trust, in pair order
+
+
+
+class _TrackRecord(_EngineBase):
+    """Rule evidence per partition (cached) and the track record read from it."""
+
+    def _partition(self, party: str, now_ms: int) -> tuple[list[Evidence], list[_Event]]:
+        part = self._parts[party]
+        passed = bisect.bisect_left(part.deadlines, now_ms)  # rules: now_ms > deadline
+        if part.cache is not None and part.cache[0] == passed:
+            return part.cache[1], part.cache[2]
+        analysis = analyse(
+            part.entries, now_ms, figures=self.figures, weights=self.weights,
+            match_days=self.params.match_days, tolerance=self.params.tolerance,
+        )
+        evidence = analysis.evidence
+        events = self._inspection_events(party, analysis)
+        part.cache = (passed, evidence, events)
+        part.evals += 1
+        self._track_version += 1
+        return evidence, events
+
+    def _inspection_events(self, host: str, analysis: Analysis) -> list[_Event]:
+        """Track record of an accepted inspection on `host`: observations and the notification."""
+        events = [
+            _Event(m.report.author_hex, m.observation.author_hex, m.confirmed, m.confidence,
+                   m.report.id_hex)
+            for m in analysis.inspected
+        ]
+        evidence = analysis.evidence
+        # The host's notification against the inspection: the rules compared them already.
+        for ev in evidence:
+            if not ev.verifiable or not ev.sources or len(ev.entries) < 2:
+                continue
+            if ev.rule == "undercounted_notification":
+                events.append(_Event(ev.sources[0], host, False, 1.0, ev.entries[1]))
+            elif ev.rule == "inspection_consistent" and self._author_of.get(ev.entries[0]) == host:
+                events.append(_Event(ev.sources[0], host, True, 1.0, ev.entries[1]))
+        return events
+
+
+    def evidence(self, now_ms: int) -> list[Evidence]:
+        """Everything the rules derive from the held statements as of `now_ms`: the same list
+        `rules.evaluate` over them (and the fork proofs) gives, from the per-party caches."""
+        out: list[Evidence] = []
+        for party in sorted(self._parts):
+            out.extend(self._partition(party, now_ms)[0])
+        proofs = [self._forks[a] for a in sorted(self._forks)]
+        out.extend(evaluate((), now_ms, figures=self.figures, weights=self.weights, forks=proofs))
+        out.sort(key=lambda ev: (ev.at, ev.rule, ev.entries, ev.party))
+        return out
+
+    def evidence_by_party(self, now_ms: int) -> dict[str, tuple[int, list[Evidence]]]:
+        """`evidence(now_ms)` per source, unsorted: partition -> (stamp, its evidence), in
+        party order, then FORK_EVIDENCE -> (stamp, the fork proofs' evidence) last.
+
+        A source's stamp changes whenever its list is recomputed (else the list is the same
+        object as before): a reader compares stamps instead of the lists. Concatenated in
+        this order and sorted like `evidence`, the lists give `evidence(now_ms)` exactly.
+        """
+        out: dict[str, tuple[int, list[Evidence]]] = {}
+        for party in sorted(self._parts):
+            evidence = self._partition(party, now_ms)[0]
+            out[party] = (self._parts[party].evals, evidence)
+        # Fork evidence does not depend on the clock and proofs are only ever added (one
+        # per author): their count is the stamp.
+        proofs = [self._forks[a] for a in sorted(self._forks)]
+        out[FORK_EVIDENCE] = (len(proofs), evaluate(
+            (), now_ms, figures=self.figures, weights=self.weights, forks=proofs))
+        return out
+
+    def _track(self, forked: set[str]) -> _Track:
+        """The track record's parts that reliabilities do not change (cached)."""
+        stamp = (self._track_version, len(forked))
+        if self._track_cache is not None and self._track_cache[0] == stamp:
+            return self._track_cache[1]
+        params = self.params
+        base_stamp = (self._pairs_version, len(forked))
+        if self._pairs_cache is None or self._pairs_cache[0] != base_stamp:
+            # Attestations' part, kept while no attestation or fork arrives.
+            base: dict[tuple[str, str], tuple[float, float]] = {}
+            base_conf: dict[str, float] = defaultdict(float)
+            refs: list[tuple[str, str, float]] = []
+            for (v, s), (c, r) in sorted(self._pairs.items()):
+                if v in forked or s in forked:
+                    continue
+                base[(v, s)] = (c, r)
+                base_conf[s] += c
+                if r:
+                    refs.append((v, s, r))
+            self._pairs_cache = (base_stamp, base, dict(base_conf), refs)
+        _stamp, base, base_conf, pair_refs = self._pairs_cache
+        pairs = dict(base)
+        confirmed: dict[str, float] = defaultdict(float, base_conf)
+        ev_source: list[str] = []
+        ev_weight: list[float] = []
+        segs: list[NDArray[np.intp]] = []
+        idxs: list[NDArray[np.intp]] = []
+        for party in sorted(self._parts):
+            agg = self._part_track(self._parts[party], forked)
+            for key, (c, r) in agg.pairs.items():
+                held = pairs.get(key)
+                pairs[key] = (c, r) if held is None else (held[0] + c, held[1] + r)
+            for s, c in agg.confirmed.items():
+                confirmed[s] += c
+            segs.append(agg.ev_seg + len(ev_source))
+            idxs.append(agg.ev_idx)
+            ev_source.extend(agg.ev_source)
+            ev_weight.extend(agg.ev_weight)
+        edges: list[tuple[tuple[str, str], float]] = []
+        if pairs:
+            # Opinion.from_evidence(c, r).b - .d for every pair at once (c, r >= 0). Each key
+            # is one edge, so the order is free (`_eigentrust` sorts them).
+            keys = list(pairs)
+            cr = np.array(list(pairs.values()), dtype=np.float64)
+            conf, refd = cr[:, 0], cr[:, 1]
+            total = conf + refd + PRIOR_WEIGHT
+            ws = params.track_weight * np.maximum(
+                0.0, np.minimum(conf / total, 1.0) - np.minimum(refd / total, 1.0)
+            )
+            wl = ws.tolist()
+            edges = [(keys[k], wl[k]) for k in np.flatnonzero(ws > 0.0).tolist()]
+        empty = np.zeros(0, dtype=np.intp)
+        track = _Track(
+            pair_refs,
+            ev_source,
+            ev_weight,
+            np.concatenate(segs) if segs else empty,
+            np.concatenate(idxs) if idxs else empty,
+            confirmed,
+            edges,
+        )
+        self._track_cache = (stamp, track)
+        return track
+
+    def _part_track(self, part: _Partition, forked: set[str]) -> _PartTrack:
+        """One partition's inspection events, summed per (verifier, source) (cached)."""
+        assert part.cache is not None
+        stamp = (part.evals, part.version, len(forked))
+        if part.track is not None and part.track[0] == stamp:
+            return part.track[1]
+        pairs: dict[tuple[str, str], list[float]] = {}
+        confirmed: dict[str, float] = defaultdict(float)
+        ev_source: list[str] = []
+        ev_weight: list[float] = []
+        seg: list[int] = []
+        idx: list[int] = []
+        for e in part.cache[2]:
+            if e.verifier in forked or e.source in forked or e.verifier == e.source:
+                continue
+            pair = pairs.setdefault((e.verifier, e.source), [0.0, 0.0])
+            if e.confirmed:
+                pair[0] += e.weight
+                confirmed[e.source] += e.weight
+            else:
+                pair[1] += e.weight
+                k = len(ev_source)
+                ev_source.append(e.source)
+                ev_weight.append(e.weight)
+                for x in self._support(e, forked):
+                    seg.append(k)
+                    idx.append(self._num(x))
+        agg = _PartTrack(
+            {key: (c, r) for key, (c, r) in pairs.items()},
+            dict(confirmed),
+            ev_source,
+            ev_weight,
+            np.array(seg, dtype=np.intp),
+            np.array(idx, dtype=np.intp),
+        )
+        part.track = (stamp, agg)
+        return agg
+
+    def _support(self, e: _Event, forked: set[str]) -> tuple[str, ...]:
+        """The verifier of a refuting event and the confirmers of its report (cached)."""
+        key = (e.report, e.verifier, e.source)
+        stamp = (len(self._atts.get(e.report, ())), len(forked))
+        held = self._supports.get(key)
+        if held is None or held[0] != stamp:
+            held = (stamp, (e.verifier, *self._confirmers(e.report, forked, e.source)))
+            self._supports[key] = held
+        return held[1]
+
+    def _confirmers(self, entry_id: str, forked: set[str], party: str) -> list[str]:
+        """Distinct non-forked authors confirming `entry_id`, other than its author and `party`."""
+        author = self._author_of.get(entry_id)
+        out = {
+            a.author
+            for a in self._atts.get(entry_id, ())
+            if a.verdict == "confirm" and a.author not in forked and a.author not in (author, party)
+        }
+        return sorted(out)
+
+    def _refuters(self, entry_id: str, forked: set[str], party: str) -> list[str]:
+        author = self._author_of.get(entry_id)
+        out = {
+            a.author
+            for a in self._atts.get(entry_id, ())
+            if a.verdict == "refute" and a.author not in forked and a.author not in (author, party)
+        }
+        return sorted(out)
+
