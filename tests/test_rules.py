@@ -16,7 +16,8 @@ from trustnet.identity import ENTRY_DOMAIN, Identity
 from trustnet.log import Entry, ForkProof, decode_entry, sign_entry
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import DAY_MS, HOUR_MS, ViennaFigures
-from trustnet.statements.rules import DEFAULT_WEIGHTS, RULES, RuleWeights, evaluate
+from trustnet.statements.kinds import parse_body
+from trustnet.statements.rules import DEFAULT_WEIGHTS, RULES, RuleWeights, analyse, evaluate
 
 T0 = int(datetime(2025, 6, 1, tzinfo=UTC).timestamp() * 1000)  # the activity starts
 AREA = "Southern Plain"
@@ -285,7 +286,6 @@ def test_observed_notification_threshold_at_and_just_below(
         ("acv", 500),
         ("artillery", 250),
         ("amphibious", 3_000),
-        ("sorties", 200),
     ],
 )
 def test_late_notification_threshold_at_and_just_below(w: World, field: str, figure: int) -> None:
@@ -429,11 +429,19 @@ def test_observers_not_invited_by_notified_counts_at_and_just_below(
     assert e.sources == () and e.verifiable
 
 
+def test_sorties_alone_do_not_make_an_activity_notifiable(w: World) -> None:
+    # VD11 para 40.1.2: 200 sorties must be included in a notification; they are no trigger.
+    w.notify("south-1", T0 - DAY_MS, activity="air show", troops=2_000, sorties=400)
+    assert w.evaluate(LATER) == []
+
+
 def test_observers_not_invited_by_found_counts(w: World) -> None:
     n = w.notify("south-1", ON_TIME, troops=9_500)
     obs = w.observe("north-2", "south-1", T0 + DAY_MS, troops=9_500, tanks=300)
     ev = w.evaluate(LATER)
-    assert sorted(rules(ev)) == ["observers_not_invited", "undercounted_notification"]
+    # The unverified sighting leaves the notification's own credit alone (issue 12, 6).
+    assert sorted(rules(ev)) == [
+        "notification_on_time", "observers_not_invited", "undercounted_notification"]
     e = one(ev, "observers_not_invited")
     assert e.entries == (n.id_hex, obs.id_hex) and e.sources == (w.party("north-2"),)
     assert "300 tanks" in e.note
@@ -734,6 +742,7 @@ def test_demo_variant_inspection_refused(w: World) -> None:
     demo(w, accept=False)
     ev = [e for e in w.evaluate(T0 + 30 * DAY_MS) if e.rule != "annual_exchange_on_time"]
     assert set(rules(ev)) == {
+        "notification_on_time",  # an unverified sighting voids nothing (issue 12, 6)
         "observers_not_invited",
         "undercounted_notification",
         "consultation_answered",
@@ -867,12 +876,59 @@ def test_parsed_bodies_give_the_same_evidence() -> None:
 
 def test_a_timely_notification_is_cooperation_unless_verification_refutes_it(w: World) -> None:
     kept = w.notify("south-1", ON_TIME, activity="kept", troops=12_500, observers=True)
+    seen = w.notify("south-1", ON_TIME, activity="seen", troops=12_500, observers=True)
     w.notify("south-1", ON_TIME, activity="late", troops=12_500, observers=True)  # 42 d: on time
     w.notify("south-1", ON_TIME + DAY_MS, activity="too late", troops=12_500, observers=True)
     w.notify("south-1", ON_TIME, activity="small", troops=5_000)  # not notifiable: no credit
-    w.observe("north-2", "south-1", T0 + DAY_MS, activity="late", troops=13_500)  # refutes it
+    # An unverified sighting refutes nothing (issue 12, finding 6) ...
+    w.observe("north-2", "south-1", T0 + DAY_MS, activity="seen", troops=13_500)
+    # ... an accepted inspection's report does.
+    q = w.inspect("north-1", "south-1", T0 + DAY_MS)
+    w.respond("south-1", q, T0 + DAY_MS + HOUR_MS, accept=True)
+    w.report("north-1", q, "south-1", T0 + 2 * DAY_MS, troops=13_500, activity="late")
     ev = w.evaluate(LATER)
     timely = [e for e in ev if e.rule == "notification_on_time"]
-    assert [e.entries for e in timely] == [(kept.id_hex,)]
+    # One obligation, one year: one credit however many notifications (issue 12, finding 5).
+    assert [e.entries for e in timely] == [(kept.id_hex, seen.id_hex)]
     assert timely[0].weight == 0.70 and timely[0].verifiable and timely[0].sources == ()
     assert "42 days before its start" in timely[0].note
+    assert "2 activities notified in time in 2025: one credit per year" in timely[0].note
+
+
+def test_fifteen_notifications_or_exchanges_in_one_year_earn_what_one_earns(w: World) -> None:
+    one_w = World()
+    one_w.notify("south-1", ON_TIME, activity="a0", troops=12_500, observers=True)
+    one_w.exchange("south-1", ON_TIME, 2026)
+    for i in range(15):
+        w.notify("south-1", ON_TIME - 100 + i, activity=f"a{i}", troops=12_500, observers=True)
+        w.exchange("south-1", ON_TIME - 100 + i, 2026)
+    # Exchanges valid from later years are not the coming year's: no credit at all.
+    for year in range(2027, 2047):
+        w.exchange("south-1", ON_TIME - 50, year)
+    many, single = w.evaluate(LATER), one_w.evaluate(LATER)
+    assert sorted(rules(many)) == sorted(rules(single)) == [
+        "annual_exchange_on_time", "notification_on_time"]
+    assert sum(e.weight for e in many) == sum(e.weight for e in single)
+
+
+def test_backdated_notification_is_judged_by_its_receipt(w: World) -> None:
+    # Signed 50 days before the start, received 8 days before it: late, and shown as such.
+    n_ = w.notify("south-1", T0 - 50 * DAY_MS, troops=12_500, observers=True)
+    received = T0 - 8 * DAY_MS
+    plain = rules(w.evaluate(LATER))
+    assert plain == ["notification_on_time"]
+    ev = analyse([(n_, parse_body(n_.kind, n_.body))], LATER, times={n_.id: received}).evidence
+    e = one(ev, "unnotified_activity")
+    assert e.at == received and "8.0 days before its start" in e.note
+    assert "backdated, judged by receipt" in e.note
+    assert "notification_on_time" not in rules(ev)
+
+
+def test_backdated_request_does_not_make_a_prompt_host_late(w: World) -> None:
+    q = w.consult("north-1", "south-1", T0 - 10 * DAY_MS)  # signed 10 days early
+    r = w.reply("south-1", q, T0 + HOUR_MS)  # an hour after it was really received
+    times = {q.id: T0}
+    parsed = [(e, parse_body(e.kind, e.body)) for e in (q, r)]
+    assert rules(w.evaluate(LATER)) == ["consultation_unanswered"]  # by the signed ts
+    ev = analyse(parsed, LATER, times=times).evidence
+    assert rules(ev) == ["consultation_answered"]

@@ -207,9 +207,10 @@ def test_demo_variant_refused_inspection_is_not_damped(w: World) -> None:
     assert refused[5].restraint < ok[5].restraint - 0.08
     assert any(d.rule == "inspection_refused" and d.kind == "threat" for d in refused[5].drivers)
     # the only restraint left is old goodwill (last December's annual exchange, the answered
-    # consultation): as it fades the escalation index turns positive and the spiral grows
-    assert refused[60].escalation_index > 0.0 > ok[60].escalation_index
-    assert all(refused[d].escalation_index > 0.0 for d in (60, 90, 120))
+    # consultation, the notification, whose credit an unverified sighting no longer voids:
+    # issue 12, finding 6): as it fades the escalation index turns positive, the spiral grows
+    assert refused[90].escalation_index > 0.0 > ok[90].escalation_index
+    assert all(refused[d].escalation_index > 0.0 for d in (90, 120))
     assert refused[120].regime == "escalating"
     levels = [refused[d].level for d in (30, 60, 90, 120)]
     assert levels == sorted(levels) and levels[-1] > levels[0] + 0.2

@@ -135,7 +135,12 @@ def _assert_incremental_equals_from_scratch(entries: list[Any], viewer: str, see
         beliefs, fast = views.current(now)
         slow = views._new_suspicion()
         slow.verification = verification_for(beliefs)
-        slow.update(list(store.iter_all()), now, forks=store.forks())
+        # From scratch: a new engine over every entry, judged by receipt like the node's.
+        held = list(store.iter_all())
+        engine = views._new_engine()
+        engine.add(held, store.received_of([e.id for e in held]))
+        engine.add_forks(store.forks())
+        slow.update(held, now, forks=store.forks(), evidence=engine.evidence(now))
         fast_json = {p: r.to_json() for p, r in fast.reports(now).items()}
         assert fast_json == {p: r.to_json() for p, r in slow.reports(now).items()}
         checks += len(fast_json)

@@ -28,6 +28,7 @@ from trustnet import __version__
 from trustnet.config import check_url
 from trustnet.errors import ConfigError, EntryError, NotFound, TrustnetError
 from trustnet.identity import is_party_id
+from trustnet.log import Entry
 from trustnet.node import Node
 from trustnet.store import Store
 from trustnet.transport.http import gossip_route, read_bounded
@@ -98,6 +99,10 @@ class ApiViews:
     collections: dict[str, JsonView] = field(default_factory=dict)
     parties: dict[str, PartyView] = field(default_factory=dict)
     summary: Summary | None = None
+    # Fields added to GET /status (e.g. the analysis' replay mode).
+    status: Callable[[], Mapping[str, Any]] | None = None
+    # Whether an entry received at a time is backdated (`ts` lags its receipt too far).
+    backdated: Callable[[int, int], bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -492,6 +497,8 @@ class Api:
         data = self.node.status()
         data.update(name=self.name, version=__version__,
                     uptime_s=round(time.monotonic() - self.started, 3))
+        if self.views.status is not None:
+            data.update(self.views.status())
         data.pop("uptime_ms", None)
         return json_response(data)
 
@@ -522,9 +529,24 @@ class Api:
             limit=limit,
         )
         return json_response({
-            "entries": [e.to_json() for e, _ in rows],
+            "entries": self._timed([e for e, _ in rows]),
             "next": rows[-1][1] if len(rows) == limit else None,
         })
+
+    def _timed(self, entries: list[Entry]) -> list[dict[str, Any]]:
+        """Entries as JSON, each with when this node received it and whether its `ts` is
+        backdated (DESIGN 12: deadlines are judged by receipt)."""
+        received = self.node.store.received_of([e.id for e in entries])
+        out = []
+        for e in entries:
+            data = e.to_json()
+            got = received.get(e.id)
+            if got is not None:
+                data["received"] = got
+                check = self.views.backdated
+                data["backdated"] = bool(check(e.ts, got)) if check is not None else False
+            out.append(data)
+        return out
 
     async def entry(self, request: web.Request) -> web.Response:
         """GET /entries/{id}."""
@@ -538,7 +560,7 @@ class Api:
         entry = self.node.store.get(raw_id)
         if entry is None:
             raise NotFound(f"no entry {entry_id} here")
-        return json_response(entry.to_json())
+        return json_response(self._timed([entry])[0])
 
     async def forks(self, request: web.Request) -> web.Response:
         """GET /forks: every equivocation proof held."""

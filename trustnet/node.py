@@ -263,7 +263,10 @@ class Node:
                     f"ts {ts} must lie between this node's last entry "
                     f"({head.ts if head else 0}) and now ({now})", code="bad_timestamp")
         # DESIGN 5: append_own commits (synchronous=FULL) before we gossip the entry.
-        entry = self.store.append_own(self.identity, kind, body, now if ts is None else ts)
+        # DESIGN 12: a backdated `ts` is recorded as received now, so it is shown as backdated
+        # and judged by when it was really made (except on a node in replay mode).
+        entry = self.store.append_own(self.identity, kind, body, now if ts is None else ts,
+                                      received=now)
         self._feed(LocalEntry(entry))
         return entry
 

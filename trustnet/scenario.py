@@ -1226,8 +1226,11 @@ def _run_once(scenario: Scenario, out: Path, *, log: Callable[[str], None],
             "choose a new --out or remove it")
         return 1, None
     # Back-off short enough that a healed partition or a restarted node is retried soon.
+    # Replay mode: the story's entries are backdated to its days (docs/scenarios.md, Time), so
+    # its nodes judge them by their signed ts; a real node would judge them by receipt.
     testbed = Testbed(out / "nodes", scenario.parties, peers_per_node=3,
-                      gossip={"tick_interval_s": tick_s, "backoff_max_ms": 2000})
+                      gossip={"tick_interval_s": tick_s, "backoff_max_ms": 2000},
+                      trust={"replay": True})
     faults = TestbedFaults(testbed)
     bar.note(f"== {scenario.title}: starting {len(scenario.parties)} nodes in {out / 'nodes'}")
     try:

@@ -251,8 +251,12 @@ class Store:
 
     # -- writes --------------------------------------------------------------------------
 
-    def append_own(self, identity: Identity, kind: str, body: Mapping[str, Any], ts: int) -> Entry:
-        """Sign the next entry of `identity`'s chain and commit it durably before returning."""
+    def append_own(self, identity: Identity, kind: str, body: Mapping[str, Any], ts: int,
+                   received: int | None = None) -> Entry:
+        """Sign the next entry of `identity`'s chain and commit it durably before returning.
+
+        `received`: when it counts as received here (default `ts`); a node that signs a
+        backdated `ts` records the real time, so its own view judges it as backdated too."""
         author = identity.public_key
         if author in self._forked:
             raise StoreError("this identity has equivocated; refusing to sign more", code="forked")
@@ -264,7 +268,7 @@ class Store:
             self._new_log_dir = None
         entry = sign_entry(identity, seq=seq, prev=prev, ts=ts, kind=kind, body=body)
         with self._transaction():
-            self._insert([entry], received=ts)
+            self._insert([entry], received=ts if received is None else max(received, ts))
         self._advance(entry)
         return entry
 
@@ -588,6 +592,24 @@ class Store:
             args.append(kind)
         sql = f"SELECT raw, {cursor} FROM entries WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?"
         return [(_stored(raw), c) for raw, c in self._db.execute(sql, (*args, limit))]
+
+    def page_received(self, after: int = 0, limit: int = 100) -> list[tuple[Entry, int, int]]:
+        """Entries in arrival order after a cursor, each with its cursor and when this node
+        received it (ms; for its own entries, when it signed them)."""
+        rows = self._db.execute(
+            "SELECT raw, rowid, received FROM entries WHERE rowid>? ORDER BY rowid LIMIT ?",
+            (after, limit),
+        )
+        return [(_stored(raw), c, int(r)) for raw, c, r in rows]
+
+    def received_of(self, ids: Sequence[bytes]) -> dict[bytes, int]:
+        """When this node received each of these entries (ms), for those it holds."""
+        out: dict[bytes, int] = {}
+        for i in range(0, len(ids), 500):
+            part = list(ids[i : i + 500])
+            sql = f"SELECT id, received FROM entries WHERE id IN ({','.join('?' * len(part))})"
+            out.update((bytes(k), int(v)) for k, v in self._db.execute(sql, part))
+        return out
 
     def last_cursor(self) -> int:
         """The arrival cursor of the newest entry (0 when empty): `page(after=...)` resumes there."""

@@ -149,6 +149,9 @@ class Testbed:
     peers_per_node: int = 3
     seed: int = 1
     gossip: dict[str, Any] = field(default_factory=dict)
+    # `[trust]` settings of every node; a scenario run sets `replay = true` (its nodes judge
+    # statements by their signed, backdated ts: docs/beliefs.md, "Replay mode").
+    trust: dict[str, Any] = field(default_factory=dict)
     nodes: list[TestbedNode] = field(default_factory=list)
     cut: frozenset[str] = frozenset()  # names of the nodes partitioned off from the rest
 
@@ -189,6 +192,8 @@ class Testbed:
             gossip = {"allow_private_peers": True, **self.gossip}
             config = load_config(node.dir)
             sections = dict(config.sections, gossip=gossip)
+            if self.trust:
+                sections["trust"] = dict(self.trust)
             write_config(node.dir, NodeConfig(config.name, config.listen, config.peers,
                                               config.anchors, config.log_format,
                                               config.log_level, sections))

@@ -13,6 +13,7 @@ testbed's time series, and a way to ask "what did this node think then?".
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from trustnet.clock import Clock
     from trustnet.config import NodeConfig
     from trustnet.daemon import Daemon
+
+log = logging.getLogger(__name__)
 
 UNVERIFIED_CAP = 0.5  # an unconfirmed claim counts half as much as it is believed, at most
 MAX_SAMPLES = 2000
@@ -114,6 +117,7 @@ class NodeViews:
         self._engine = self._new_engine()
         self._suspicion = self._new_suspicion()
         self._cursor = 0
+        self._received: dict[bytes, int] = {}
         self._forks_seen = 0
         self._beliefs: Beliefs | None = None
         self._tables: TableCache = {}
@@ -129,14 +133,35 @@ class NodeViews:
                              weights=s.weights, hostility=s.hostility)
 
     def _follow(self) -> list[Entry]:
-        """Entries stored since the last call (in arrival order)."""
+        """Entries stored since the last call (in arrival order); their receipt times go to
+        `self._received` (DESIGN 12: deadlines are judged by receipt)."""
         new: list[Entry] = []
         while True:
-            page = self.store.page(after=self._cursor, limit=5000)
+            page = self.store.page_received(after=self._cursor, limit=5000)
             if not page:
                 return new
-            new.extend(e for e, _ in page)
+            for e, _c, received in page:
+                new.append(e)
+                self._received[e.id] = received
             self._cursor = page[-1][1]
+
+    def _timed(self) -> tuple[list[Entry], dict[bytes, int]]:
+        """Every entry held and when it was received (for recomputations as of a moment)."""
+        entries: list[Entry] = []
+        received: dict[bytes, int] = {}
+        after = 0
+        while True:
+            page = self.store.page_received(after=after, limit=5000)
+            if not page:
+                return entries, received
+            for e, _c, r in page:
+                entries.append(e)
+                received[e.id] = r
+            after = page[-1][1]
+
+    def judged(self, e: Entry, received: Mapping[bytes, int]) -> int:
+        """When `e` counts as made here: its receipt when backdated (DESIGN 12), else `ts`."""
+        return self.settings.trust.judged(e.ts, received.get(e.id))
 
     def current(self, now_ms: int | None = None) -> tuple[Beliefs, SuspicionView]:
         """Beliefs and suspicion as of now, recomputed only when something changed."""
@@ -144,7 +169,8 @@ class NodeViews:
         new = self._follow()
         forks = self.store.forks() if len(self.store.forked_authors()) != self._forks_seen else []
         if new:
-            self._engine.add(new)
+            self._engine.add(new, self._received)
+            self._received.clear()
         if forks:
             self._engine.add_forks(forks)
             self._forks_seen = len(self.store.forked_authors())
@@ -164,20 +190,23 @@ class NodeViews:
 
     def as_of(self, at_ms: int) -> tuple[Beliefs, SuspicionView]:
         """Beliefs and suspicion from the entries published up to `at_ms`, as of then."""
-        entries = [e for e in self.store.iter_all() if e.ts <= at_ms]
+        held, received = self._timed()
+        entries = [e for e in held if self.judged(e, received) <= at_ms]
         forks = [p for p in self.store.forks() if min(p.a.ts, p.b.ts) <= at_ms]
         engine = self._new_engine()
-        engine.add(entries)
+        engine.add(entries, received)
         engine.add_forks(forks)
         beliefs = engine.snapshot(at_ms)
         suspicion = self._new_suspicion()
         suspicion.verification = verification_for(beliefs)
-        suspicion.update(entries, at_ms, forks=forks)
+        suspicion.update(entries, at_ms, forks=forks, evidence=engine.evidence(at_ms))
         return beliefs, suspicion
 
     def series(self, party: str, start: int, end: int, step: int) -> list[dict[str, Any]]:
         """Suspicion and beliefs about `party` sampled from `start` to `end`."""
-        entries = sorted(self.store.iter_all(), key=lambda e: (e.ts, e.id))
+        stored, received = self._timed()
+        times = {e.id: self.judged(e, received) for e in stored}
+        entries = sorted(stored, key=lambda e: (times[e.id], e.id))
         proofs = self.store.forks()
         out = []
         t = start
@@ -185,17 +214,18 @@ class NodeViews:
         held = 0
         while t <= end:
             upto = held
-            while upto < len(entries) and entries[upto].ts <= t:
+            while upto < len(entries) and times[entries[upto].id] <= t:
                 upto += 1
             if engine is None or upto != held:
                 engine = self._new_engine()
-                engine.add(entries[:upto])
+                engine.add(entries[:upto], received)
                 engine.add_forks([p for p in proofs if min(p.a.ts, p.b.ts) <= t])
                 held = upto
             beliefs = engine.snapshot(t)
             suspicion = self._new_suspicion()
             suspicion.verification = verification_for(beliefs)
-            suspicion.update(entries[:upto], t, forks=[p for p in proofs if min(p.a.ts, p.b.ts) <= t])
+            suspicion.update(entries[:upto], t, forks=[p for p in proofs if min(p.a.ts, p.b.ts) <= t],
+                             evidence=engine.evidence(t))
             out.append(_sample(t, party, beliefs, suspicion))
             t += step
         return out
@@ -454,6 +484,13 @@ def install_views(daemon: Daemon) -> None:
     for route, collection_only in COLLECTIONS.items():
         daemon.views.collections[route] = partial(collection_only, views)
     daemon.views.summary = partial(summary, views)
+    trust = settings.trust
+    daemon.views.status = lambda: {"replay": trust.replay,
+                                   "backdate_tolerance_s": trust.backdate_tolerance_s}
+    daemon.views.backdated = trust.backdated
+    if trust.replay:
+        log.warning("replay mode ([trust] replay = true): statements are judged by the ts their "
+                    "authors signed, backdated or not; for a lab network replaying a story only")
 
 
 def local_views(node_dir: Any) -> NodeViews:

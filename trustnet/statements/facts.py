@@ -16,19 +16,18 @@ def _amphibious(s: Counts) -> int:
     return s.amphibious if isinstance(s, Notification) else 0
 
 
-def _sorties(s: Counts) -> int:
-    return s.sorties if isinstance(s, Notification) else 0
-
-
 def is_notifiable(s: Counts, fig: ViennaFigures = DEFAULT_FIGURES) -> bool:
-    """VD11 para 40: any notification threshold met."""
+    """VD11 para 40: any notification threshold met.
+
+    Air sorties are not one: VD11 para 40.1.2 says air force participation of 200 sorties or
+    more must be *included* in the notification of a notifiable activity; it does not make an
+    activity notifiable (issue 12, finding 9)."""
     return (
         s.troops >= fig.notify_troops
         or s.tanks >= fig.notify_tanks
         or s.acv >= fig.notify_acv
         or s.artillery >= fig.notify_artillery
         or _amphibious(s) >= fig.notify_amphibious
-        or _sorties(s) >= fig.notify_sorties
     )
 
 

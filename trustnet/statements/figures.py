@@ -22,6 +22,8 @@ class ViennaFigures:
     notify_acv: int = 500
     notify_artillery: int = 250
     notify_amphibious: int = 3_000
+    # VD11 para 40.1.2: >= 200 air sorties must be included in a notification; sorties
+    # alone do not make an activity notifiable.
     notify_sorties: int = 200
     # VD11 para 47: observers invited at these levels.
     observe_troops: int = 13_000

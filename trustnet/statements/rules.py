@@ -124,6 +124,7 @@ class _Stmt(Generic[S]):
 
     entry: Entry
     body: S
+    ts: int  # when it was made, as this node judges it: its receipt when backdated (DESIGN 12)
 
     @property
     def id(self) -> str:
@@ -134,12 +135,19 @@ class _Stmt(Generic[S]):
         return self.entry.author_hex
 
     @property
-    def ts(self) -> int:
-        return self.entry.ts
+    def backdated(self) -> bool:
+        """Signed with a `ts` this node does not believe (judged by its receipt instead)."""
+        return self.ts != self.entry.ts
+
+    def when(self) -> str:
+        """The judged time as a date, naming the signed one when it differs."""
+        if self.backdated:
+            return f"{_date(self.ts)} (signed {_date(self.entry.ts)}: backdated, judged by receipt)"
+        return _date(self.ts)
 
     def key(self) -> tuple[int, str]:
-        """Publication order: timestamp, then id (a total, deterministic order)."""
-        return (self.entry.ts, self.entry.id_hex)
+        """Publication order: judged time, then id (a total, deterministic order)."""
+        return (self.ts, self.entry.id_hex)
 
 
 def _utc(ms: int) -> datetime | None:
@@ -303,8 +311,10 @@ class _Index:
         entries: Iterable[Entry],
         fig: ViennaFigures,
         parsed: Iterable[tuple[Entry, object]] | None = None,
+        times: Mapping[bytes, int] | None = None,
     ) -> None:
         self.fig = fig
+        self.times: Mapping[bytes, int] = times or {}
         self.notifications: list[_Stmt[Notification]] = []
         self.observations: list[_Stmt[Observation]] = []
         self.reports: list[_Stmt[InspectionReport]] = []
@@ -348,26 +358,27 @@ class _Index:
 
     def _add(self, e: Entry, body: object) -> None:
         author = e.author_hex
+        ts = self.times.get(e.id, e.ts)
         if isinstance(body, Notification):
-            self.notifications.append(_Stmt(e, body))
+            self.notifications.append(_Stmt(e, body, ts))
         elif isinstance(body, Observation):
             if body.subject != author:
-                self.observations.append(_Stmt(e, body))
+                self.observations.append(_Stmt(e, body, ts))
         elif isinstance(body, InspectionReport):
             if body.host != author:
-                self.reports.append(_Stmt(e, body))
+                self.reports.append(_Stmt(e, body, ts))
         elif isinstance(body, AnnualExchange):
-            self.exchanges.append(_Stmt(e, body))
+            self.exchanges.append(_Stmt(e, body, ts))
         elif isinstance(body, ConsultationRequest):
             if body.subject != author:
-                self.consultations.append(_Stmt(e, body))
+                self.consultations.append(_Stmt(e, body, ts))
         elif isinstance(body, ConsultationReply):
-            self.replies[body.request].append(_Stmt(e, body))
+            self.replies[body.request].append(_Stmt(e, body, ts))
         elif isinstance(body, InspectionRequest):
             if body.host != author:
-                self.inspections[e.id_hex] = _Stmt(e, body)
+                self.inspections[e.id_hex] = _Stmt(e, body, ts)
         elif isinstance(body, InspectionResponse):
-            self.responses[body.request].append(_Stmt(e, body))
+            self.responses[body.request].append(_Stmt(e, body, ts))
 
     # -- inspections ---------------------------------------------------------------------
 
@@ -597,12 +608,14 @@ def _own_notifications(ix: _Index, w: RuleWeights) -> Iterator[Evidence]:
         # VD11 para 38-40: 42 days ahead; an alert when it starts (facts.notice_ok).
         if is_notifiable(nb, fig) and not notice_ok(nb, n.ts, fig):
             if nb.type == "alert":
-                late = f"starting {_date(nb.start)} only at {_date(n.ts)}, after it started"
+                late = f"starting {_date(nb.start)} only at {n.when()}, after it started"
             else:
                 late = (
                     f"{days_of_notice(nb, n.ts):.1f} days before its start on {_date(nb.start)}; "
                     f"{fig.notify_days} days required"
                 )
+                if n.backdated:
+                    late += f" (published {n.when()})"
             yield Evidence(
                 n.author,
                 "unnotified_activity",
@@ -632,24 +645,41 @@ def _own_notifications(ix: _Index, w: RuleWeights) -> Iterator[Evidence]:
 
 
 def _timely_notifications(ix: _Index, w: RuleWeights, refuted: set[str]) -> Iterator[Evidence]:
-    """DESIGN 8: a notifiable activity notified in time (VD11 para 38-40) is cooperation,
-    unless what others found shows the notification understated it: a notification that
-    verification refutes earns nothing."""
+    """DESIGN 8: notifiable activities notified in time (VD11 para 38-40) are cooperation.
+
+    A notification is a self-declaration: signing many costs nothing, and nobody can check one
+    before the activity. So the obligation earns one credit per author and calendar year
+    (of publication, as judged: DESIGN 12), however many notifications it held (finding 5 of
+    issue 12); a notification that a *verified* finding shows understated (an accepted
+    inspection's report: `refuted`) earns nothing; an unverified sighting changes nothing
+    here (it is its own fact, weighed by its source).
+    """
     fig = ix.fig
+    years: dict[tuple[str, int], list[_Stmt[Notification]]] = defaultdict(list)
     for n in ix.notifications:
         nb = n.body
         if n.id in refuted or not is_notifiable(nb, fig) or not notice_ok(nb, n.ts, fig):
             continue
+        years[(n.author, _year(n.ts))].append(n)
+    for (author, year), ns in years.items():
+        n = ns[0]
+        nb = n.body
         ahead = ("at its start" if nb.type == "alert"
                  else f"{days_of_notice(nb, n.ts):.0f} days before its start on {_date(nb.start)}")
+        note = f"notified {nb.type} {nb.activity!r} ({_fmt_counts(nb)}) in {nb.area} {ahead}"
+        if n.backdated:
+            note += f", published {n.when()}"
+        if len(ns) > 1:
+            note += (f"; {len(ns)} activities notified in time in {year}: one credit per "
+                     f"year, however many")
         yield Evidence(
-            n.author,
+            author,
             "notification_on_time",
             w.notification_on_time,
             n.ts,
-            (n.id,),
+            tuple(x.id for x in ns),
             (),
-            f"notified {nb.type} {nb.activity!r} ({_fmt_counts(nb)}) in {nb.area} {ahead}",
+            note,
             True,
         )
 
@@ -809,12 +839,17 @@ def exchange_deadline(valid_from_year: int, fig: ViennaFigures = DEFAULT_FIGURES
 
 
 def _annual_exchanges(ix: _Index, w: RuleWeights) -> Iterator[Evidence]:
-    """VD11 para 11: the exchange valid from 1 January is sent by 15 December (once per year)."""
+    """VD11 para 11: the exchange valid from 1 January is sent by 15 December (once per year).
+
+    One credit per author and year, and only for the coming year (`valid_from` in the year
+    after the one it is sent in, as judged): twenty exchanges sent on one day for twenty
+    future years are one obligation met, not twenty (issue 12, finding 5).
+    """
     done: set[tuple[str, int]] = set()
     for x in ix.exchanges:
         year = _year(x.body.valid_from)
         due = exchange_deadline(year, ix.fig)
-        if due is None or x.ts >= due or (x.author, year) in done:
+        if due is None or x.ts >= due or year != _year(x.ts) + 1 or (x.author, year) in done:
             continue
         done.add((x.author, year))
         units = len(x.body.units)
@@ -826,7 +861,7 @@ def _annual_exchanges(ix: _Index, w: RuleWeights) -> Iterator[Evidence]:
             (x.id,),
             (),
             f"annual exchange valid from {_date(x.body.valid_from)[:10]} "
-            f"({units} unit{'' if units == 1 else 's'}) sent {_date(x.ts)}, "
+            f"({units} unit{'' if units == 1 else 's'}) sent {x.when()}, "
             f"before the deadline {_date(due - 1)}",
             True,
         )
@@ -854,7 +889,13 @@ def _forks(forks: Iterable[ForkProof], w: RuleWeights) -> Iterator[Evidence]:
 
 def _evaluate(ix: _Index, now_ms: int, weights: RuleWeights, forks: Iterable[ForkProof]) -> list[Evidence]:
     findings = list(_findings_evidence(ix, weights))
-    refuted = {ev.entries[0] for ev in findings if ev.rule == "undercounted_notification"}
+    # Only a verified finding (an accepted inspection's report) refutes a notification's
+    # credit: an unverified sighting is its own fact, weighed by its source (issue 12, 6).
+    refuted = {
+        ev.entries[0]
+        for ev in findings
+        if ev.rule == "undercounted_notification" and ev.verifiable
+    }
     out = [
         *findings,
         *_own_notifications(ix, weights),
@@ -912,9 +953,14 @@ def analyse(
     weights: RuleWeights = DEFAULT_WEIGHTS,
     match_days: int = 7,
     tolerance: float = 0.3,
+    times: Mapping[bytes, int] | None = None,
 ) -> Analysis:
-    """`evaluate` over parsed entries, with the observations each accepted inspection checked."""
-    ix = _Index((), figures, parsed)
+    """`evaluate` over parsed entries, with the observations each accepted inspection checked.
+
+    `times`: entry id -> when the entry counts as made, for entries not judged by their own
+    `ts` (backdated ones: DESIGN 12); every deadline is judged on these times.
+    """
+    ix = _Index((), figures, parsed, times)
     evidence = _evaluate(ix, now_ms, weights, ())
     inspected = [
         InspectedObservation(

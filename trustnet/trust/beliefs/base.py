@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import gc
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -114,6 +114,8 @@ class _EngineBase:
         self.figures = figures
         self.weights = weights
         self._at: dict[tuple[bytes, int], Entry] = {}
+        # Entry id -> its receipt, for backdated entries only (judged by it: DESIGN 12).
+        self._judged: dict[bytes, int] = {}
         self._author_of: dict[str, str] = {}  # entry id -> author
         self._forks: dict[str, ForkProof] = {}
         self._parts: dict[str, _Partition] = defaultdict(_Partition)
@@ -147,10 +149,26 @@ class _EngineBase:
 
     # -- input ---------------------------------------------------------------------------------
 
-    def add(self, entries: Iterable[Entry]) -> int:
-        """Index entries (duplicates ignored; a second entry at a held seq is a fork). New count."""
+    def add(self, entries: Iterable[Entry], received: Mapping[bytes, int] | None = None) -> int:
+        """Index entries (duplicates ignored; a second entry at a held seq is a fork). New count.
+
+        `received`: entry id -> when this node first received it (ms). An entry whose `ts`
+        lags its receipt by more than `backdate_tolerance_s` is judged by its receipt
+        (DESIGN 12); without `received`, entries are judged by their `ts`.
+        """
         with _gc_paused():
+            if received:
+                params = self.params
+                entries = list(entries)
+                for e in entries:
+                    got = received.get(e.id)
+                    if got is not None and params.judged(e.ts, got) != e.ts:
+                        self._judged.setdefault(e.id, got)
             return self._add_all(entries)
+
+    def judged_ts(self, e: Entry) -> int:
+        """When `e` counts as made in this node's view: its receipt when backdated, else `ts`."""
+        return self._judged.get(e.id, e.ts)
 
     def _add_all(self, entries: Iterable[Entry]) -> int:
         added = 0
@@ -198,10 +216,10 @@ class _EngineBase:
             party = body.subject if body.subject != author else None
         elif isinstance(body, ConsultationRequest):
             party = body.subject if body.subject != author else None
-            deadline = e.ts + fig.consultation_answer_hours * HOUR_MS
+            deadline = self.judged_ts(e) + fig.consultation_answer_hours * HOUR_MS
         elif isinstance(body, InspectionRequest):
             party = body.host if body.host != author else None
-            deadline = e.ts + fig.inspection_answer_hours * HOUR_MS
+            deadline = self.judged_ts(e) + fig.inspection_answer_hours * HOUR_MS
         elif isinstance(body, InspectionReport):
             party = body.host if body.host != author else None
         elif isinstance(body, Trust):

@@ -24,6 +24,22 @@ class TrustParams:
     base_rate: float = 0.5  # compliance prior (no evidence)
     tolerance: float = 0.3  # relative count difference at which an observation is confirmed
     match_days: int = 7  # days around an inspection in which an observation is of the same activity
+    # DESIGN 12: deadlines are judged by when a statement was received here; a signed `ts`
+    # more than this before its receipt is backdated, and judged by its receipt instead.
+    backdate_tolerance_s: int = 3600
+    # A lab network replaying a story (`trustnet testbed run`): judge every statement by its
+    # signed `ts`, as its author chose it. Never for a real node (any author could backdate).
+    replay: bool = False
+
+    def judged(self, ts: int, received: int | None) -> int:
+        """When a statement signed at `ts` and received at `received` counts as made."""
+        if self.replay or received is None or received - ts <= self.backdate_tolerance_s * 1000:
+            return ts
+        return received
+
+    def backdated(self, ts: int, received: int) -> bool:
+        """Its `ts` lags its receipt by more than the tolerance (shown, even in replay)."""
+        return received - ts > self.backdate_tolerance_s * 1000
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> TrustParams:
@@ -33,7 +49,12 @@ class TrustParams:
         for key, value in values.items():
             if key not in known:
                 raise ConfigError(f"trust.{key}: unknown setting (known: {', '.join(sorted(known))})")
-            if key in ("quorum", "match_days"):
+            if key == "replay":
+                if not isinstance(value, bool):
+                    raise ConfigError(f"trust.{key}: expected true or false, got {value!r}")
+                clean[key] = value
+                continue
+            if key in ("quorum", "match_days", "backdate_tolerance_s"):
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                     raise ConfigError(f"trust.{key}: expected a non-negative integer, got {value!r}")
                 clean[key] = value
