@@ -422,3 +422,37 @@ def test_views_made_on_demand_match_their_contributions(w: World) -> None:
                     (f.b, f.d, f.u), abs=1e-12
                 )
     assert fused_several > 0
+
+
+# -- issue 12, finding 8: trust levels keep their magnitude; distrust counts ----------------
+
+
+def test_a_party_trusted_at_150_is_a_weaker_source_than_one_at_800() -> None:
+    w = World()
+    for name in ("me", "friend", "weak", "strong"):
+        w.profile(name)
+    w.trust("me", "friend", 800)
+    for truster in ("me", "friend"):  # the node and those it trusts agree
+        w.trust(truster, "weak", 150)
+        w.trust(truster, "strong", 800)
+    rel = w.beliefs("me").parties
+    weak, strong = rel[w.party("weak")].reliability.p, rel[w.party("strong")].reliability.p
+    assert 0.0 < weak < 0.5 < strong
+    assert weak < strong / 3
+
+
+def test_distrust_counts_and_stops_propagation() -> None:
+    w = World()
+    for name in ("me", "friend", "suspect", "crony"):
+        w.profile(name)
+    w.trust("me", "friend", 800)
+    w.trust("friend", "suspect", 800)
+    w.trust("suspect", "crony", 1000)
+    before = w.beliefs("me").parties
+    assert before[w.party("suspect")].reliability.p > 0.3
+    assert before[w.party("crony")].reliability.p > 0.1
+    w.trust("me", "suspect", -800)
+    after = w.beliefs("me").parties
+    suspect = after[w.party("suspect")].reliability.opinion
+    assert suspect.d > suspect.b and suspect.p < before[w.party("suspect")].reliability.p / 2
+    assert after[w.party("crony")].reliability.p == 0.0  # trust stops at a distrusted party

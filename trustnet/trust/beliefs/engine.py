@@ -41,11 +41,36 @@ class BeliefEngine(_Explanations):
 
         # Pass 1: explicit trust only; it says whose verifications count.
         trust_edges: dict[tuple[int, int], float] = {}
+        levels: dict[tuple[int, int], float] = {}  # positive levels / 1000, for `_strength`
+        negative: list[tuple[str, str, float]] = []  # (distruster, subject, |level| / 1000)
         for (a, s), (_ts, _id, level) in self._trust.items():
-            if level > 0 and a != s and a not in forked and s not in forked:
+            if a == s or a in forked or s in forked:
+                continue
+            if level > 0:
                 trust_edges[(index[a], index[s])] = params.trust_weight * level / 1000.0
+                levels[(index[a], index[s])] = level / 1000.0
+            elif level < 0:
+                negative.append((a, s, -level / 1000.0))
+        n = len(parties)
         t1, ref1 = self._eigentrust(index, trust_edges, roots)
-        p1 = {p: self._rel_p(p, float(t1[index[p]]), ref1, 0.0, forked) for p in parties}
+        s1 = self._strength(t1, levels, n)
+        p0 = {
+            p: self._rel_opinion(p, float(t1[index[p]]), ref1, 0.0, forked, float(s1[index[p]])).p
+            for p in parties
+        }
+        # Distrust (issue 12, finding 8): a `trust` statement below 0 is disbelief evidence,
+        # weighted by how far this node relies on the one who states it (pass 1, trust alone).
+        distrust: dict[str, float] = defaultdict(float)
+        for a, s, amount in negative:
+            if p0[a] > 0.0:
+                distrust[s] += p0[a] * amount
+        op1 = {
+            p: self._rel_opinion(
+                p, float(t1[index[p]]), ref1, 0.0, forked, float(s1[index[p]]), distrust[p]
+            )
+            for p in distrust
+        }
+        p1 = {p: (op1[p].p if p in op1 else p0[p]) for p in parties}
 
         # Track record: confirmations by verifier -> local trust; refutations by reliable
         # verifiers -> disbelief, weighted by the verifier's (or the report's) credibility.
@@ -73,17 +98,30 @@ class BeliefEngine(_Explanations):
                 refuted[track.ev_source[k]] += track.ev_weight[k] * creds[k]
         confirmed = track.confirmed
         edges = dict(trust_edges)
+        levels2 = dict(levels)
         for (v, s), w in track.edges:
             key = (index[v], index[s])
             edges[key] = edges.get(key, 0.0) + w
+            if params.track_weight > 0.0:
+                levels2[key] = levels2.get(key, 0.0) + w / params.track_weight
+        # A party this node disbelieves more than it believes passes no trust on: its
+        # outgoing edges stop here (a distrust pass that stops propagation).
+        stopped = {index[p] for p, o in op1.items() if o.d > o.b}
+        if stopped:
+            edges = {k: w for k, w in edges.items() if k[0] not in stopped}
+            levels2 = {k: w for k, w in levels2.items() if k[0] not in stopped}
 
         # Pass 2: explicit trust and track record.
         t2, ref2 = self._eigentrust(index, edges, roots)
+        s2 = self._strength(t2, levels2, n)
         root_set = {self.self_id, *self.anchors}
         rel: dict[str, Reliability] = {}
         for p in parties:
             share = float(t2[index[p]])
-            opinion = self._rel_opinion(p, share, ref2, refuted.get(p, 0.0), forked)
+            opinion = self._rel_opinion(
+                p, share, ref2, refuted.get(p, 0.0), forked, float(s2[index[p]]),
+                distrust.get(p, 0.0),
+            )
             rel[p] = Reliability(
                 p,
                 self._name(p),

@@ -20,6 +20,9 @@ class TrustParams:
     trust_weight: float = 1.0  # local trust per `trust` statement at level 1000
     track_weight: float = 0.5  # local trust per fully confirmed track record
     trust_belief: float = 0.8  # reliability belief of a party trusted like a direct trustee
+    # Disbelief evidence per `trust` statement at level -1000 by a fully reliable party
+    # (weighted by the distruster's reliability): distrust counts (issue 12, finding 8).
+    distrust_weight: float = 4.0
     evidence_scale: float = 1.0  # evidence units per unit of rule weight (W = 2)
     base_rate: float = 0.5  # compliance prior (no evidence)
     tolerance: float = 0.3  # relative count difference at which an observation is confirmed
@@ -75,7 +78,7 @@ class TrustParams:
                 raise ConfigError(f"trust.{name}: expected a number in [0, 1], got {v!r}")
         if not (0.0 < self.a <= 1.0):
             raise ConfigError(f"trust.a: expected a number in (0, 1], got {self.a!r}")
-        for name in ("trust_weight", "track_weight", "evidence_scale"):
+        for name in ("trust_weight", "track_weight", "evidence_scale", "distrust_weight"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0.0):
                 raise ConfigError(f"trust.{name}: expected a finite number >= 0, got {v!r}")

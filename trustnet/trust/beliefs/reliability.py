@@ -32,20 +32,50 @@ class _Reliabilities(_TrackRecord):
         degree = sum(1 for (i, _j) in edges if i == top)
         return t, (1.0 - self.params.a) * float(t[top]) / max(1, degree)
 
+    @staticmethod
+    def _strength(
+        t: NDArray[np.float64], levels: dict[tuple[int, int], float], n: int
+    ) -> NDArray[np.float64]:
+        """Per party: how far those who rely on it do, weighted by their own share (in [0, 1]).
+
+        EigenTrust normalises each truster's row, so a party trusted at +150 by a node that
+        trusts nobody else gets the whole share, as one trusted at +800 would (issue 12,
+        finding 8). The magnitude comes back here: the mean level (/1000, with the track
+        record's b - d added, at most 1) of the edges into the party, each weighted by its
+        truster's share t_i. A party nobody reaches (no weighted edge in) keeps 1: its share
+        is 0 anyway, and a root needs nobody's trust.
+        """
+        out = np.ones(n)
+        if not levels:
+            return out
+        arr = np.array([(i, j, w) for (i, j), w in levels.items()], dtype=np.float64)
+        i, j = arr[:, 0].astype(np.intp), arr[:, 1].astype(np.intp)
+        ti = t[i]
+        num = np.bincount(j, weights=ti * np.minimum(1.0, arr[:, 2]), minlength=n)
+        den = np.bincount(j, weights=ti, minlength=n)
+        live = den > 0.0
+        out[live] = num[live] / den[live]
+        return out
+
     def _rel_opinion(
-        self, p: str, share: float, reference: float, refuted: float, forked: set[str]
+        self,
+        p: str,
+        share: float,
+        reference: float,
+        refuted: float,
+        forked: set[str],
+        strength: float = 1.0,
+        distrust: float = 0.0,
     ) -> Opinion:
+        """Reliability: belief from the share (times the strength of the trust that carries it),
+        disbelief from refuted claims and from explicit distrust (Subjective Logic)."""
         if p in forked:
             return _DISTRUST  # DESIGN 7: an equivocating author is distrusted
         if p == self.self_id:
             return _CERTAIN  # the node's own statements, in its own view
-        base = share_belief(share, reference, self.params.trust_belief)
-        if refuted > 0.0:
-            return cumulative_fuse(base, Opinion.from_evidence(0.0, refuted, 0.0))
+        base = share_belief(share, reference, self.params.trust_belief * strength)
+        against = refuted + self.params.distrust_weight * distrust
+        if against > 0.0:
+            return cumulative_fuse(base, Opinion.from_evidence(0.0, against, 0.0))
         return base
-
-    def _rel_p(
-        self, p: str, share: float, reference: float, refuted: float, forked: set[str]
-    ) -> float:
-        return self._rel_opinion(p, share, reference, refuted, forked).p
 
