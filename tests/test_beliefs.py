@@ -456,3 +456,60 @@ def test_distrust_counts_and_stops_propagation() -> None:
     suspect = after[w.party("suspect")].reliability.opinion
     assert suspect.d > suspect.b and suspect.p < before[w.party("suspect")].reliability.p / 2
     assert after[w.party("crony")].reliability.p == 0.0  # trust stops at a distrusted party
+
+
+# -- issue 12, finding 7: a report is verified by the host's co-signature or a quorum ----------
+
+
+def _suspicion_of(entries: list[Entry], viewer: str, party: str, now: int) -> float:
+    from trustnet.clock import ManualClock
+    from trustnet.config import NodeConfig
+    from trustnet.store import Store
+    from trustnet.views import NodeViews, Settings
+
+    store = Store(None)
+    for e in entries:
+        store.ingest([e], e.ts)  # received when signed: nothing backdated
+    views = NodeViews(store, viewer, (), Settings.from_config(NodeConfig()), ManualClock(now))
+    return views.current(now)[1].report(party, now).level
+
+
+def _inspected(verdict: str | None) -> tuple[World, Entry]:
+    """A neutral node's world: north-1 inspects south-1 (accepted) and reports 40,000 troops
+    against 12,500 notified; the host attests the report with `verdict` (None: not yet)."""
+    w = World()
+    for name in ("neutral", "north-1", "south-1"):
+        w.profile(name)
+    for party in ("north-1", "south-1"):  # neutral: it relies on both sides alike
+        w.trust("neutral", party, 500)
+    w.exchange("south-1")
+    w.notify("south-1", T0 - 45 * DAY_MS, troops=12_500, tanks=250)
+    q = w.inspect("north-1", "south-1", T0 + DAY_MS)
+    w.respond("south-1", q, T0 + DAY_MS + HOUR_MS, accept=True)
+    if verdict is None:
+        return w, q
+    report = w.report("north-1", q, "south-1", T0 + 2 * DAY_MS, troops=40_000, tanks=600,
+                      verdict="inconsistent")
+    w.attest("south-1", report, T0 + 2 * DAY_MS + HOUR_MS, verdict=verdict)
+    return w, report
+
+
+def test_a_report_the_host_refutes_and_nobody_confirms_moves_a_neutral_node_little() -> None:
+    w0, _ = _inspected(None)
+    w, _report = _inspected("refute")
+    host, viewer = w.party("south-1"), w.party("neutral")
+    before = w0.beliefs("neutral").party(host)
+    after = w.beliefs("neutral").party(host)
+    assert abs(after.verified.score - before.verified.score) <= 0.05
+    assert not any(c.rule == "undercounted_notification" for c in after.verified.evidence)
+    # The raw view shows the claim, and the host's refutation of it, by name.
+    shown = [c for c in after.raw.evidence if c.rule == "undercounted_notification"]
+    assert shown and "refuted by the host" in shown[0].basis and host in shown[0].refuters
+    level_before = _suspicion_of(list(w0.entries), viewer, host, NOW)
+    level_after = _suspicion_of(list(w.entries), viewer, host, NOW)
+    assert abs(level_after - level_before) <= 0.05
+    # The same report co-signed by the host is verified.
+    cosigned = _inspected("confirm")[0].beliefs("neutral").party(host)
+    facts = [c for c in cosigned.verified.evidence if c.rule == "undercounted_notification"]
+    assert facts and "co-signed by the host" in facts[0].basis
+    assert cosigned.verified.score < before.verified.score - 0.1

@@ -100,8 +100,10 @@ def inspected_history(w: World) -> None:
     victim_history(w)
     q = w.inspect("honest-3", "honest-1", T0 + 2 * DAY_MS, area="North Hills")
     w.respond("honest-1", q, T0 + 2 * DAY_MS + 5 * HOUR_MS, True)
-    w.report("honest-3", q, "honest-1", T0 + 3 * DAY_MS, troops=8_100, tanks=100,
-             verdict="consistent")
+    report = w.report("honest-3", q, "honest-1", T0 + 3 * DAY_MS, troops=8_100, tanks=100,
+                      verdict="consistent")
+    # The host co-signs the report: what makes it verified (DOMAIN; issue 12, finding 7).
+    w.attest("honest-1", report, T0 + 3 * DAY_MS + HOUR_MS)
 
 
 @pytest.mark.parametrize("area", ["North Hills", "Lake Shore"])

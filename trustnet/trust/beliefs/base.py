@@ -116,6 +116,7 @@ class _EngineBase:
         self._at: dict[tuple[bytes, int], Entry] = {}
         # Entry id -> its receipt, for backdated entries only (judged by it: DESIGN 12).
         self._judged: dict[bytes, int] = {}
+        self._reports: set[str] = set()  # inspection report ids (the host may co-sign them)
         self._author_of: dict[str, str] = {}  # entry id -> author
         self._forks: dict[str, ForkProof] = {}
         self._parts: dict[str, _Partition] = defaultdict(_Partition)
@@ -222,6 +223,7 @@ class _EngineBase:
             deadline = self.judged_ts(e) + fig.inspection_answer_hours * HOUR_MS
         elif isinstance(body, InspectionReport):
             party = body.host if body.host != author else None
+            self._reports.add(eid)
         elif isinstance(body, Trust):
             self._parties.add(body.subject)
             key = (author, body.subject)

@@ -178,10 +178,25 @@ class _Compliance(_Reliabilities):
             ids = {i for ev in evs for i in ev.entries}
             return sorted({a for i in sorted(ids) for a in attesters(i, refute)})
 
+        # DOMAIN: an inspection report is verified when the host co-signs it (its `confirm`
+        # attestation of the report) or a quorum of independent reliable attesters confirms it;
+        # the requester's report alone is a claim (issue 12, finding 7). The host's own
+        # verdicts are shown, and its refutation weighs against the fact like any refuter's.
+        reports = [i for ev in basis_items for i in ev.entries if i in self._reports]
+        host_said = {
+            a.verdict for i in reports for a in self._atts.get(i, ()) if a.author == party
+        } if reports and party not in forked else set()
+        cosigned = "confirm" in host_said and "refute" not in host_said
+        host_refutes = "refute" in host_said
+        # This node's own inspectors' report: it knows what they found (its own view only).
+        own_report = any(self._author_of.get(i) == self.self_id for i in reports)
+
         def build(evs: list[Evidence], verified: bool) -> _Build:
             srcs = sources_of(evs)
             conf = attested(evs, False)
             refs = attested(evs, True)
+            if host_refutes and any(i in self._reports for ev in evs for i in ev.entries):
+                refs = sorted({*refs, party})
             own = not any(ev.sources for ev in evs)
             verifiable = any(ev.verifiable for ev in evs)
             if own:
@@ -197,10 +212,17 @@ class _Compliance(_Reliabilities):
                     else ("unverified, from" if not verified else "attested claim by")
                 )
                 basis = f"{kind} {self._names_of(srcs)}"
+                if reports and verifiable:
+                    basis += (
+                        ", co-signed by the host" if cosigned
+                        else ", refuted by the host" if host_refutes
+                        else ", not co-signed by the host"
+                    )
                 if conf:
                     basis += f", confirmed by {self._names_of(conf)}"
-                if refs:
-                    basis += f", refuted by {self._names_of(refs)}"
+                others = [r for r in refs if r != party]  # the host is named above
+                if others:
+                    basis += f", refuted by {self._names_of(others)}"
             return _Build(
                 fact.rule,
                 rep.weight,
@@ -219,8 +241,14 @@ class _Compliance(_Reliabilities):
 
         raw_b = build(items, bool(basis_items))
         order = (raw_b.at, raw_b.rule, raw_b.entries)
-        if basis_items:
+        if basis_items and (not reports or cosigned or own_report):
             return _FactSpec(order, raw_b, build(basis_items, True), None)
+        if basis_items:
+            # A report the host did not co-sign: verified only by a quorum of its attesters.
+            quorum = tuple(attested(basis_items, False))
+            if len(quorum) < params.quorum:
+                return _FactSpec(order, raw_b, None, None)
+            return _FactSpec(order, raw_b, build(basis_items, True), quorum)
         quorum = tuple(attested(items, False))
         if len(quorum) < params.quorum:
             return _FactSpec(order, raw_b, None, None)  # never enough attesters, whatever p

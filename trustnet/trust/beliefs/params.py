@@ -16,7 +16,7 @@ class TrustParams:
 
     a: float = 0.5  # EigenTrust restart probability (weight of the roots)
     quorum: int = 2  # independent reliable attesters that verify a claim
-    reliable: float = 0.25  # reliability (p) from which a party counts as a reliable attester
+    reliable: float = 0.1  # reliability (p) from which a party counts as a reliable attester
     trust_weight: float = 1.0  # local trust per `trust` statement at level 1000
     track_weight: float = 0.5  # local trust per fully confirmed track record
     trust_belief: float = 0.8  # reliability belief of a party trusted like a direct trustee
