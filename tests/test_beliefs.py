@@ -513,3 +513,22 @@ def test_a_report_the_host_refutes_and_nobody_confirms_moves_a_neutral_node_litt
     facts = [c for c in cosigned.verified.evidence if c.rule == "undercounted_notification"]
     assert facts and "co-signed by the host" in facts[0].basis
     assert cosigned.verified.score < before.verified.score - 0.1
+
+
+def test_only_states_request_inspections() -> None:
+    # VD11 chapter IX; issue 12, finding 9: roles are used. An observer mission's "inspection
+    # request" is no inspection: refusing it is no violation, accepting it earns nothing.
+    w = World()
+    w.profile("me")
+    w.post("monitor", "profile", {"name": "monitor", "role": "observer", "urls": []}, DEC_1)
+    w.profile("north-1")
+    w.profile("south-1")
+    w.trust("me", "monitor", 800)
+    w.trust("me", "north-1", 800)
+    by_monitor = w.inspect("monitor", "south-1", T0)
+    w.respond("south-1", by_monitor, T0 + HOUR_MS, accept=False)
+    by_state = w.inspect("north-1", "south-1", T0 + DAY_MS)
+    w.respond("south-1", by_state, T0 + DAY_MS + HOUR_MS, accept=False)
+    facts = w.beliefs("me").party(w.party("south-1")).raw.evidence
+    refused = [c for c in facts if c.rule == "inspection_refused"]
+    assert [c.entries[0] for c in refused] == [by_state.id_hex]

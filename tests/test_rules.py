@@ -369,8 +369,25 @@ def test_undercount_by_observation_is_unverified(w: World) -> None:
     assert e.sources == (w.party("north-2"),) and not e.verifiable
     assert e.note == (
         f"observed 13000 troops in {AREA}; notified 12500 troops: crossing the observation "
-        "threshold (13000 troops) the notification stayed under"
+        "threshold (13000 troops) the notification stayed under (severity 0.43)"
     )
+    # Severity (issue 12, finding 9): 4% over one threshold weighs 0.43 of the rule's weight.
+    assert e.weight == pytest.approx(-0.72 * 0.54 * 0.8)
+
+
+def test_undercount_severity_grows_with_the_excess_and_the_thresholds(w: World) -> None:
+    w.notify("south-1", ON_TIME, activity="small", troops=12_500, observers=True)
+    w.notify("south-1", ON_TIME, activity="huge", troops=12_500, observers=True)
+    w.observe("north-2", "south-1", T0 + DAY_MS, activity="small", troops=13_100)
+    w.observe("north-2", "south-1", T0 + DAY_MS, activity="huge", troops=222_000, tanks=900)
+    weights = {
+        e.note.split(";")[0]: e.weight
+        for e in w.evaluate(LATER) if e.rule == "undercounted_notification"
+    }
+    assert len(weights) == 2
+    small = next(v for k, v in weights.items() if "13100" in k)
+    huge = next(v for k, v in weights.items() if "222000" in k)
+    assert huge == pytest.approx(-0.72) and -0.72 < small < -0.3 and small > huge
 
 
 @pytest.mark.parametrize(
@@ -729,7 +746,7 @@ def test_demo_just_under_the_threshold(w: World) -> None:
     assert under[0].note == (
         f"observed 20000 troops / 350 tanks in {AREA}; notified 12500 troops / 250 tanks: "
         "crossing the observation thresholds (13000 troops, 300 tanks) the notification "
-        "stayed under"
+        "stayed under (severity 1.00)"
     )
     observers = [e for e in others if e.rule == "observers_not_invited"]
     assert [e.verifiable for e in observers] == [False, True]
@@ -783,7 +800,9 @@ def test_configured_figures_and_weights_change_the_result(w: World) -> None:
     )
     ev = w.evaluate(now, weights=weights)
     assert one(ev, "inspection_accepted").weight == 1.0
-    assert {e.weight for e in ev if e.rule == "undercounted_notification"} == {-0.5}
+    # scaled by each finding's severity (issue 12, finding 9): 1.00 and 0.78 in the demo
+    assert {round(e.weight, 2) for e in ev if e.rule == "undercounted_notification"} == {
+        -0.5, -0.39}
     assert one(ev, "consultation_answered").weight == DEFAULT_WEIGHTS.consultation_answered
 
 

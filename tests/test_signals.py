@@ -368,7 +368,9 @@ def test_the_demo_undercount_is_counted_once(w: World) -> None:
     ]
     assert [x.ref for x in sigs] == [s["notification"].id_hex] * 2
     assert [x.at for x in sigs] == [s["observation"].ts, s["report"].ts]
-    assert k_weighted(sigs) == pytest.approx(0.72)
+    # the inspection's finding (16,000 troops / 320 tanks against 12,500 / 250) weighs 0.72
+    # times its severity, 0.78 (issue 12, finding 9)
+    assert k_weighted(sigs) == pytest.approx(0.72 * 0.78)
 
 
 def test_verification_callback() -> None:

@@ -243,6 +243,21 @@ def _met(found: Counts, fig: ViennaFigures, regime: str) -> list[_Threshold]:
     ]
 
 
+def undercount_severity(found: Counts, notified: Counts, crossed: list[_Threshold]) -> float:
+    """How grave an undercount is, in (0, 1]: the rule's weight is multiplied by it.
+
+    Two factors (issue 12, finding 9): how far the finding exceeds the declaration, as the
+    largest relative excess r over the counts whose thresholds it crosses (0.5 + r, at most
+    1: 13,100 troops found against 12,500 declared gives 0.55, twice the declaration 1), and
+    how many thresholds it crosses (0.6 + 0.2 per threshold, at most 1: one gives 0.8, two 1).
+    """
+    excess = 0.0
+    for t in crossed:
+        declared = max(1, getattr(notified, t.field))
+        excess = max(excess, (getattr(found, t.field) - declared) / declared)
+    return min(1.0, 0.5 + excess) * min(1.0, 0.6 + 0.2 * len(crossed))
+
+
 def _describe(thresholds: Iterable[_Threshold]) -> str:
     by_regime: dict[str, list[str]] = {}
     for t in thresholds:
@@ -312,9 +327,13 @@ class _Index:
         fig: ViennaFigures,
         parsed: Iterable[tuple[Entry, object]] | None = None,
         times: Mapping[bytes, int] | None = None,
+        roles: Mapping[str, str] | None = None,
     ) -> None:
         self.fig = fig
         self.times: Mapping[bytes, int] = times or {}
+        # Party -> its declared role: only participating states request inspections (VD11
+        # chapter IX); a request by an observer, a group or an organisation is no inspection.
+        self.roles: Mapping[str, str] = roles or {}
         self.notifications: list[_Stmt[Notification]] = []
         self.observations: list[_Stmt[Observation]] = []
         self.reports: list[_Stmt[InspectionReport]] = []
@@ -375,7 +394,7 @@ class _Index:
         elif isinstance(body, ConsultationReply):
             self.replies[body.request].append(_Stmt(e, body, ts))
         elif isinstance(body, InspectionRequest):
-            if body.host != author:
+            if body.host != author and self.roles.get(author, "state") == "state":
                 self.inspections[e.id_hex] = _Stmt(e, body, ts)
         elif isinstance(body, InspectionResponse):
             self.responses[body.request].append(_Stmt(e, body, ts))
@@ -575,9 +594,11 @@ def _findings_evidence(ix: _Index, w: RuleWeights) -> Iterator[Evidence]:
         elif rule == "undercounted_notification":
             assert anchor is not None
             crossed = _crossed(top.counts, anchor.body, fig)
+            severity = undercount_severity(top.counts, anchor.body, crossed)
+            weight = w.of(rule) * severity
             note = (
                 f"{seen}; notified {_fmt_counts(anchor.body)}: crossing {_describe(crossed)} "
-                f"the notification stayed under"
+                f"the notification stayed under (severity {severity:.2f})"
             )
         else:
             met = _describe(_met(top.counts, fig, "observation"))
@@ -590,7 +611,7 @@ def _findings_evidence(ix: _Index, w: RuleWeights) -> Iterator[Evidence]:
         yield Evidence(
             party=fact.party,
             rule=rule,
-            weight=w.of(rule),
+            weight=weight if rule == "undercounted_notification" else w.of(rule),
             at=at,
             entries=_unique(ids),
             sources=tuple(sorted({f.stmt.author for f in findings})),
@@ -954,13 +975,15 @@ def analyse(
     match_days: int = 7,
     tolerance: float = 0.3,
     times: Mapping[bytes, int] | None = None,
+    roles: Mapping[str, str] | None = None,
 ) -> Analysis:
     """`evaluate` over parsed entries, with the observations each accepted inspection checked.
 
     `times`: entry id -> when the entry counts as made, for entries not judged by their own
-    `ts` (backdated ones: DESIGN 12); every deadline is judged on these times.
+    `ts` (backdated ones: DESIGN 12); every deadline is judged on these times. `roles`: party
+    -> declared role; inspection requests count only from states (or parties of no known role).
     """
-    ix = _Index((), figures, parsed, times)
+    ix = _Index((), figures, parsed, times, roles)
     evidence = _evaluate(ix, now_ms, weights, ())
     inspected = [
         InspectedObservation(

@@ -117,6 +117,7 @@ class _EngineBase:
         # Entry id -> its receipt, for backdated entries only (judged by it: DESIGN 12).
         self._judged: dict[bytes, int] = {}
         self._reports: set[str] = set()  # inspection report ids (the host may co-sign them)
+        self._roles: dict[str, str] = {}  # party -> role in its latest profile
         self._author_of: dict[str, str] = {}  # entry id -> author
         self._forks: dict[str, ForkProof] = {}
         self._parts: dict[str, _Partition] = defaultdict(_Partition)
@@ -247,6 +248,13 @@ class _EngineBase:
             if _pick_latest(self._names.get(author), new_name):
                 self._names[author] = new_name
                 self._names_version += 1
+                if self._roles.get(author) != body.role:
+                    # Only participating states request inspections (VD11 chapter IX): a
+                    # role change re-evaluates every partition (rare).
+                    self._roles[author] = body.role
+                    for part in self._parts.values():
+                        part.cache = None
+                        part.version += 1
         if party is not None:
             self._parties.add(party)
             part = self._parts[party]
