@@ -103,12 +103,19 @@ class _Group:
         self.q_seg, self.q_idx = _pairs_arrays(quo)
         self.need_q = np.array([q is not None for q in quorums], dtype=bool)
 
-    def credibility(self, rp: NDArray[np.float64], reliable: float) -> NDArray[np.float64]:
-        """Each build's credibility under reliabilities `rp` (`_build`, for all at once)."""
+    def credibility(
+        self, rp: NDArray[np.float64], reliable: float, bloc: NDArray[np.intp] | None = None
+    ) -> NDArray[np.float64]:
+        """Each build's credibility under reliabilities `rp` (`_build`, for all at once).
+
+        `bloc`: per party number, its bloc (parties bound by mutual trust). Supporters (and
+        refuters) of one bloc are not independent: their evidence is averaged (Subjective
+        Logic averaging fusion), and the blocs' are added (cumulative fusion) (issue 12, 8).
+        """
         n = len(self.builds)
-        # _FUSE: credibility_p(supporters, refuters).
-        r, dog_s = _fuse_terms(self.sup_seg, rp[self.sup_idx], n)
-        s, dog_r = _fuse_terms(self.ref_seg, rp[self.ref_idx], n)
+        # _FUSE: credibility_p(supporters, refuters), blocs averaged.
+        r, dog_s = _fuse_terms(self.sup_seg, rp[self.sup_idx], n, self.sup_idx, bloc)
+        s, dog_r = _fuse_terms(self.ref_seg, rp[self.ref_idx], n, self.ref_idx, bloc)
         dogs = dog_s + dog_r
         with np.errstate(divide="ignore", invalid="ignore"):
             fuse = np.where(
@@ -127,11 +134,22 @@ class _Group:
         )
         return out
 
-    def quorum_met(self, rp: NDArray[np.float64], reliable: float, quorum: int) -> NDArray[np.bool_]:
-        """Builds that need no quorum, or whose quorum of reliable attesters is met."""
+    def quorum_met(
+        self,
+        rp: NDArray[np.float64],
+        reliable: float,
+        quorum: int,
+        bloc: NDArray[np.intp] | None = None,
+    ) -> NDArray[np.bool_]:
+        """Builds that need no quorum, or whose quorum of independent reliable attesters is met
+        (attesters of one bloc count once)."""
         n = len(self.builds)
         ok = rp[self.q_idx] >= reliable
-        count = np.bincount(self.q_seg[ok], minlength=n)
+        seg = self.q_seg[ok]
+        if bloc is not None and len(seg):
+            keys = np.unique(seg.astype(np.int64) * len(bloc) + bloc[self.q_idx[ok]])
+            seg = (keys // len(bloc)).astype(np.intp)
+        count = np.bincount(seg, minlength=n)
         met: NDArray[np.bool_] = ~self.need_q | (count >= quorum)
         return met
 
@@ -144,14 +162,31 @@ def _pairs_arrays(pairs: list[tuple[int, int]]) -> tuple[NDArray[np.intp], NDArr
 
 
 def _fuse_terms(
-    seg: NDArray[np.intp], p: NDArray[np.float64], n: int
+    seg: NDArray[np.intp],
+    p: NDArray[np.float64],
+    n: int,
+    idx: NDArray[np.intp] | None = None,
+    bloc: NDArray[np.intp] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """Per build: the evidence sum of 2p / (1 - p) over 0 < p < 1, and the count of p >= 1."""
+    """Per build: the evidence sum of 2p / (1 - p) over 0 < p < 1, and the count of p >= 1.
+
+    With `idx` (the party numbers) and `bloc`, the evidence of one build's supporters of one
+    bloc is their mean (averaging fusion), not their sum."""
     dog = p >= 1.0
     live = (p > 0.0) & ~dog
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(live, 2.0 * p / (1.0 - p), 0.0)
-    total = np.asarray(np.bincount(seg, weights=terms, minlength=n), dtype=np.float64)
+    if bloc is not None and idx is not None and live.any():
+        width = len(bloc)
+        keys = seg[live].astype(np.int64) * width + bloc[idx[live]]
+        groups, inverse = np.unique(keys, return_inverse=True)
+        means = np.bincount(inverse, weights=terms[live]) / np.bincount(inverse)
+        total = np.asarray(
+            np.bincount((groups // width).astype(np.intp), weights=means, minlength=n),
+            dtype=np.float64,
+        )
+    else:
+        total = np.asarray(np.bincount(seg, weights=terms, minlength=n), dtype=np.float64)
     dogs: NDArray[np.int64] = np.bincount(seg[dog], minlength=n)
     return total, dogs
 

@@ -46,6 +46,8 @@ class _Compliance(_Reliabilities):
         rp: Mapping[str, float],
         rp_vec: NDArray[np.float64],
         forked: set[str],
+        blocs: Mapping[str, int] | None = None,
+        bloc_vec: NDArray[np.intp] | None = None,
     ) -> tuple[View, View]:
         """The raw and verified views of one party, cached until what they read changes."""
         assert part.cache is not None  # evaluated by snapshot before this
@@ -60,6 +62,7 @@ class _Compliance(_Reliabilities):
             len(forked),
             self._names_version,
             tuple(rp.get(x, 0.0) for x in part.relevant[1]),
+            tuple(blocs.get(x, -1) for x in part.relevant[1]) if blocs else (),
         )
         if part.views is not None and part.views[0] == key:
             return part.views[1], part.views[2]
@@ -69,9 +72,10 @@ class _Compliance(_Reliabilities):
             part.prep = (prep_key, _compile(specs, self._num))
         comp = part.prep[1]
         reliable = self.params.reliable
-        raw_view = self._lazy_view(comp.raw, comp.raw.credibility(rp_vec, reliable), None)
-        met = comp.ver.quorum_met(rp_vec, reliable, self.params.quorum)
-        ver_view = self._lazy_view(comp.ver, comp.ver.credibility(rp_vec, reliable), met)
+        raw_cred = comp.raw.credibility(rp_vec, reliable, bloc_vec)
+        raw_view = self._lazy_view(comp.raw, raw_cred, None)
+        met = comp.ver.quorum_met(rp_vec, reliable, self.params.quorum, bloc_vec)
+        ver_view = self._lazy_view(comp.ver, comp.ver.credibility(rp_vec, reliable, bloc_vec), met)
         part.views = (key, raw_view, ver_view)
         return raw_view, ver_view
 

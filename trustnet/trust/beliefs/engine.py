@@ -27,6 +27,38 @@ class BeliefEngine(_Explanations):
         with _gc_paused():
             return self._snapshot(now_ms)
 
+    def _blocs(self, forked: set[str]) -> dict[str, int]:
+        """Parties bound by mutual trust at `bloc_level` or more, as blocs: party -> the smallest
+        party number of its bloc (parties in no bloc are left out). Their claims are not
+        independent (issue 12, finding 8)."""
+        floor = self.params.bloc_level
+        parent: dict[str, str] = {}
+
+        def find(x: str) -> str:
+            while parent.get(x, x) != x:
+                parent[x] = parent.get(parent[x], parent[x])
+                x = parent[x]
+            return x
+
+        trust = self._trust
+        for (a, s), (_ts, _id, level) in trust.items():
+            if level < floor or a == s or a in forked or s in forked or a > s:
+                continue
+            back = trust.get((s, a))
+            if back is not None and back[2] >= floor:
+                ra, rs = find(a), find(s)
+                if ra != rs:
+                    parent[max(ra, rs)] = min(ra, rs)
+        members: dict[str, list[str]] = defaultdict(list)
+        for p in {*parent, *parent.values()}:
+            members[find(p)].append(p)
+        out: dict[str, int] = {}
+        for group in members.values():
+            number = min(self._num(p) for p in group)
+            for p in group:
+                out[p] = number
+        return out
+
     def _snapshot(self, now_ms: int) -> Beliefs:
         params = self.params
         forked = set(self._forks)
@@ -142,6 +174,11 @@ class BeliefEngine(_Explanations):
         for p, p_r in rp.items():
             rp_vec[self._pnum[p]] = p_r
 
+        blocs = self._blocs(forked)
+        bloc_vec = np.arange(len(self._pnames), dtype=np.intp)
+        for p, b in blocs.items():
+            bloc_vec[self._pnum[p]] = b
+
         out: dict[str, PartyBelief] = {}
         empty = View(Opinion.vacuous(params.base_rate), ())
         for p in parties:
@@ -152,7 +189,7 @@ class BeliefEngine(_Explanations):
             if part is None:
                 raw_view = ver_view = empty
             else:
-                raw_view, ver_view = self._views(p, part, rp, rp_vec, forked)
+                raw_view, ver_view = self._views(p, part, rp, rp_vec, forked, blocs, bloc_vec)
             out[p] = PartyBelief(
                 p,
                 self._name(p),

@@ -23,6 +23,9 @@ class TrustParams:
     # Disbelief evidence per `trust` statement at level -1000 by a fully reliable party
     # (weighted by the distruster's reliability): distrust counts (issue 12, finding 8).
     distrust_weight: float = 4.0
+    # Parties that trust each other at this level or more (both ways) are one bloc: their
+    # attestations are not independent (averaged, and one towards a quorum).
+    bloc_level: int = 700
     evidence_scale: float = 1.0  # evidence units per unit of rule weight (W = 2)
     base_rate: float = 0.5  # compliance prior (no evidence)
     tolerance: float = 0.3  # relative count difference at which an observation is confirmed
@@ -57,7 +60,7 @@ class TrustParams:
                     raise ConfigError(f"trust.{key}: expected true or false, got {value!r}")
                 clean[key] = value
                 continue
-            if key in ("quorum", "match_days", "backdate_tolerance_s"):
+            if key in ("quorum", "match_days", "backdate_tolerance_s", "bloc_level"):
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                     raise ConfigError(f"trust.{key}: expected a non-negative integer, got {value!r}")
                 clean[key] = value
