@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import random
 from datetime import UTC, datetime
 from typing import Any
@@ -562,3 +563,23 @@ def test_attesters_of_one_bloc_are_not_independent() -> None:
     assert not fact(same, "verified")  # a and b: one bloc, no quorum
     assert fact(independent, "verified")  # a and c: two
     assert fact(same, "raw")[0].credibility < fact(independent, "raw")[0].credibility
+
+
+def test_every_driver_an_explanation_names_is_a_fact_that_counts(w: World) -> None:
+    # Issue 12: beliefs and explanations agree. Each "[rule, basis]" driver in a party's
+    # explanation is a contribution of its views, with a positive credibility.
+    baseline(w)
+    demo(w)
+    w.observe("north-2", "south-1", T0 + 8 * DAY_MS, troops=40_000, tanks=600)  # unverified
+    drivers = 0
+    for viewer in ("north-1", "south-2"):
+        for belief in w.beliefs(viewer).parties.values():
+            counted = {
+                f"[{c.rule}, {c.basis}]"
+                for c in (*belief.verified.evidence, *belief.raw.evidence)
+                if c.credibility > 0.0
+            }
+            named = re.findall(r"\[[a-z_]+, [^\[\]]*\]", belief.explanation)
+            assert all(n in counted for n in named), (viewer, belief.name, named, counted)
+            drivers += len(named)
+    assert drivers > 10
