@@ -155,7 +155,7 @@ def offline_checks(name: str, *, plots: bool = False) -> tuple[Scenario, Run, li
 
 # Each file is checked on its own, or through the scenario that compares with it.
 CHECKED = ["demo.toml", "demo-refused.toml", "partition.toml", "equivocation.toml",
-           "tension-verified.toml"]
+           "tension-verified.toml", "cheap-talk.toml"]
 
 
 @pytest.mark.parametrize("name", ALL_SCENARIOS)

@@ -144,8 +144,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
                 "entries: signing now would fork its log. Run the node (`trustnet run`) to "
                 "recover it from peers, or `trustnet run --recovered-from BUNDLE`",
                 code="catching_up")
-        ts = args.ts if args.ts is not None else SystemClock().now_ms()
-        entry = store.append_own(identity, args.kind, body, ts)
+        now = SystemClock().now_ms()
+        ts = args.ts if args.ts is not None else now
+        # DESIGN 12: received now, so a backdated ts is shown and judged as backdated.
+        entry = store.append_own(identity, args.kind, body, ts, received=now)
     _out(json.dumps({"id": entry.id_hex, "seq": entry.seq}))
     return 0
 
