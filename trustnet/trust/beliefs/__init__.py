@@ -9,10 +9,13 @@ Pipeline (pure, deterministic; no I/O, no clock: `now_ms` is a parameter):
    of one such partition, so evaluating each partition separately gives exactly
    `evaluate()` over everything, and a new entry re-evaluates one partition.
    A partition's evidence is cached until it changes or `now_ms` crosses one of
-   its answer deadlines (the only use the rules make of the time).
+   its answer deadlines (the only use the rules make of the time). Deadlines are
+   judged by receipt: an entry whose `ts` lags its receipt by more than
+   `backdate_tolerance_s` counts as made when received (DESIGN 12), except in
+   `replay` mode (docs/beliefs.md).
 2. Reliability (personalized EigenTrust, rooted at this node and its anchors):
    - local trust: `trust` statements (level/1000 x `trust_weight`, positive
-     only, latest per (author, subject) wins, self edges dropped) plus track
+     ones, latest per (author, subject) wins, self edges dropped) plus track
      record edges verifier -> source: A's attestations of B's entries, and an
      accepted inspection's report against B's observation of the same activity
      (confirmed when every count is within `tolerance` or both meet the same
@@ -24,14 +27,17 @@ Pipeline (pure, deterministic; no I/O, no clock: `now_ms` is a parameter):
      cannot confirm itself into reliability: its total stays bounded by what
      flows in through its attack edges.
    - the share t_j becomes a belief *linear* in t_j: b_j = trust_belief x
-     min(1, ratio_j), ratio_j = t_j / ((1 - a) t_r / d_r), with r the
+     min(1, ratio_j) x strength_j (the share-weighted mean level of the edges into
+     j: +150 stays weaker than +800), ratio_j = t_j / ((1 - a) t_r / d_r), with r the
      most-trusted root and d_r its out-degree: a party r trusts as much as its
      other direct trustees has ratio ~1 however many parties r trusts. Linear, so
      splitting a fixed share among more sybils never raises their total.
    - refutations by reliable verifiers (reliability >= `reliable`, from a first
      EigenTrust pass over `trust` statements alone) weighted by that
      reliability, become disbelief: reliability = cumulative_fuse((b_j, 0, 1 - b_j),
-     from_evidence(0, refuted_j)). Base rate 0: a source nobody reaches has
+     from_evidence(0, refuted_j + distrust_j)), distrust_j from negative `trust`
+     statements (|level|/1000 x `distrust_weight` x the distruster's reliability);
+     a party disbelieved more than believed passes no trust on. Base rate 0: a source nobody reaches has
      reliability exactly 0, so unknown keys move nothing.
    - the node itself has reliability 1 (dogmatic) in its own view; an
      equivocating author (fork proof) has exactly 0, its edges, attestations and
@@ -47,15 +53,18 @@ Pipeline (pure, deterministic; no I/O, no clock: `now_ms` is a parameter):
      cooperation (or be framed) by answering keys nobody relies on;
    - otherwise cumulative fusion of (p_s, 0, 1 - p_s) over its supporters (its
      sources and the attesters who confirm one of its entries) and (0, p_r, 1 - p_r)
-     over attesters who refute one.
+     over attesters who refute one; supporters of one bloc (mutual trust >=
+     `bloc_level`) are averaged first (averaging fusion: not independent).
    The fact's own opinion is from_evidence(|w| x `evidence_scale`) on the side
    of its sign, discounted (Jøsang 2016 §14.3) by the credibility, and the
    party's compliance is the cumulative fusion of its facts (base rate `base_rate`).
    - raw view: every fact, all its supporters;
-   - verified view: facts that rest on an inspection the host accepted (the
-     rules' `verifiable` flag), on the party's own signature, or that a quorum of
+   - verified view: facts that rest on the party's own signature, on an inspection
+     the host accepted *and* whose report the host co-signed (its `confirm`
+     attestation; the node's own report in its own view), or that a quorum of
      independent reliable attesters confirm (distinct, not forked, reliability >=
-     `reliable`, neither the party nor the author of the entry they attest);
+     `reliable`, of distinct blocs, neither the party nor the author of the entry
+     they attest); the host's refutation of a report weighs against it;
      credibility from the verified basis only, so an unverified observation of
      the same activity cannot move it.
    - an equivocating party's compliance is fully negative (dogmatic d = 1).
