@@ -29,13 +29,16 @@ def run(n: int = 100_000, parties: int = 60, updates: int = 100, seed: int = 1) 
     held = max(0, min(updates, n - 1))
     store = Store(None)
     store.ingest(entries[: n - held], now)
+    # A live node received each statement when it was signed (DESIGN 12 judges deadlines by
+    # receipt): record that, or the whole store would read as backdated to one moment.
+    store.mark_received_at_ts()
     views = NodeViews(store, pids[0], (), Settings.from_config(NodeConfig()), ManualClock(now))
     t0 = time.perf_counter()
     _, suspicion = views.current()
     full_s = time.perf_counter() - t0
     total = 0.0
     for e in entries[n - held :]:
-        store.ingest([e], now)
+        store.ingest([e], e.ts)
         t0 = time.perf_counter()
         views.current()
         total += time.perf_counter() - t0
