@@ -118,6 +118,8 @@ class _EngineBase:
         self._judged: dict[bytes, int] = {}
         self._reports: set[str] = set()  # inspection report ids (the host may co-sign them)
         self._roles: dict[str, str] = {}  # party -> role in its latest profile
+        self._trust_version = 0  # bumped with `_trust`
+        self._blocs_cache: tuple[tuple[int, int], dict[str, int]] | None = None
         self._author_of: dict[str, str] = {}  # entry id -> author
         self._forks: dict[str, ForkProof] = {}
         self._parts: dict[str, _Partition] = defaultdict(_Partition)
@@ -231,6 +233,7 @@ class _EngineBase:
             new = (e.ts, eid, body.level)
             if _pick_latest(self._trust.get(key), new):
                 self._trust[key] = new
+                self._trust_version += 1
         elif isinstance(body, Attestation):
             self._track_version += 1
             att = _Att(author, body.verdict, body.confidence / 1000.0, eid)

@@ -30,7 +30,10 @@ class BeliefEngine(_Explanations):
     def _blocs(self, forked: set[str]) -> dict[str, int]:
         """Parties bound by mutual trust at `bloc_level` or more, as blocs: party -> the smallest
         party number of its bloc (parties in no bloc are left out). Their claims are not
-        independent (issue 12, finding 8)."""
+        independent (issue 12, finding 8). Cached until a trust statement or a fork arrives."""
+        stamp = (self._trust_version, len(forked))
+        if self._blocs_cache is not None and self._blocs_cache[0] == stamp:
+            return self._blocs_cache[1]
         floor = self.params.bloc_level
         parent: dict[str, str] = {}
 
@@ -57,6 +60,7 @@ class BeliefEngine(_Explanations):
             number = min(self._num(p) for p in group)
             for p in group:
                 out[p] = number
+        self._blocs_cache = (stamp, out)
         return out
 
     def _snapshot(self, now_ms: int) -> Beliefs:
