@@ -254,7 +254,6 @@ NOTIFY = {
     "acv": FIG.notify_acv,
     "artillery": FIG.notify_artillery,
     "amphibious": FIG.notify_amphibious,
-    "sorties": FIG.notify_sorties,
 }
 OBSERVE = {
     "troops": FIG.observe_troops,
@@ -293,6 +292,11 @@ def test_nothing_is_notifiable_below_every_threshold() -> None:
 def test_observable_at_and_just_below_each_threshold(field: str) -> None:
     assert is_observable(notification(**{field: OBSERVE[field]}))
     assert not is_observable(notification(**{field: OBSERVE[field] - 1}))
+
+
+def test_sorties_alone_do_not_make_an_activity_notifiable() -> None:
+    # VD11 para 40.1.2: 200 sorties must be included in a notification, they trigger none.
+    assert not is_notifiable(notification(sorties=FIG.notify_sorties * 10))
 
 
 def test_observable_ignores_acv_artillery_and_sorties() -> None:
