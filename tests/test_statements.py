@@ -265,7 +265,8 @@ OBSERVE = {
 def test_vienna_defaults() -> None:
     # VD11 para 40 and 47 (DOMAIN.md table).
     assert NOTIFY == {"troops": 9000, "tanks": 250, "acv": 500, "artillery": 250,
-                      "amphibious": 3000, "sorties": 200}
+                      "amphibious": 3000}
+    assert FIG.notify_sorties == 200  # included in a notification, no trigger (para 40.1.2)
     assert OBSERVE == {"troops": 13_000, "tanks": 300, "amphibious": 3500}
     assert FIG.notify_days == 42
 
