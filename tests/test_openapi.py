@@ -119,7 +119,7 @@ def operation_of(path: str, method: str) -> str | None:
 # (path template, method, status) of every response these tests validated against an operation
 EXERCISED: set[tuple[str, str, str]] = set()
 # the tests that exercise the document, as they complete (the final check needs them all)
-EXERCISING = {"reads", "writes", "gossip", "read_token", "rate_limit", "internal"}
+EXERCISING = {"reads", "writes", "gossip", "read_token", "rate_limit", "insecure_token", "internal"}
 COMPLETED: set[str] = set()
 
 
@@ -759,6 +759,35 @@ async def test_a_client_over_its_rate_gets_429_on_every_route(tmp_path: Path,
     finally:
         await daemon.stop()
     COMPLETED.add("rate_limit")
+
+
+async def test_the_admin_token_in_the_clear_from_afar_gets_403_on_every_route(
+        tmp_path: Path, capsys: Any) -> None:
+    # A proxy on loopback (trusted) forwards a client from another network over plain HTTP.
+    daemon = Daemon(init_node(tmp_path, "exposed", http='trusted_proxies = ["127.0.0.1"]'),
+                    gossip=MANUAL)
+    capsys.readouterr()
+    await daemon.start()
+    await daemon.node.tick()
+    afar = {"X-Forwarded-For": "203.0.113.9"}
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = Client(session, daemon)
+            for template, item in SPEC["paths"].items():
+                if template.startswith("/gossip/"):
+                    continue  # signed by nodes; never carries the admin token
+                for method in (x for x in item if x in METHODS):
+                    body = {} if method == "post" else None
+                    await client.error(403, "insecure_token", method.upper(), concrete(template),
+                                       body=body, auth=True, headers=afar,
+                                       valid=method == "get")
+            # The same client without the token, or through TLS at the proxy, is served.
+            assert (await client.call("GET", "/status", headers=afar)).status == 200
+            https = dict(afar, **{"X-Forwarded-Proto": "https"})
+            await client.ok("GET", "/status", auth=True, headers=https)
+    finally:
+        await daemon.stop()
+    COMPLETED.add("insecure_token")
 
 
 async def test_a_bug_answers_500_in_the_error_shape(small: Any, monkeypatch: Any) -> None:

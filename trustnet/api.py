@@ -32,6 +32,7 @@ from trustnet.log import Entry
 from trustnet.node import Node
 from trustnet.store import Store
 from trustnet.transport.http import gossip_route, read_bounded
+from trustnet.transport.proxies import Client, TrustedProxies
 
 log = logging.getLogger("trustnet.api")
 _STATIC = resources.files("trustnet") / "static"
@@ -71,6 +72,7 @@ MAX_PAGE = 1000
 # HTTP status of each error code the API can answer with (default 400).
 STATUS = {
     "unauthorized": 401,
+    "insecure_token": 403,
     "not_found": 404,
     "method_not_allowed": 405,
     "too_large": 413,
@@ -120,11 +122,22 @@ class HttpSettings:
     rate_burst: int = 200
     # Seconds between two recomputations of beliefs and suspicion for /events subscribers.
     events_views_interval_s: float = 1.0
+    # PEM certificate (chain) and private key: the node then listens with TLS (both or neither;
+    # paths relative to the node directory). Checked and loaded by trustnet.transport.tls.
+    tls_cert: str = ""
+    tls_key: str = ""
+    # Reverse proxies (addresses or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto are
+    # believed (trustnet.transport.proxies).
+    trusted_proxies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.rate_per_s < 0 or self.rate_burst < 1 or self.events_views_interval_s <= 0:
             raise ConfigError("[http]: rate_per_s >= 0, rate_burst >= 1, "
                               "events_views_interval_s > 0")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("[http]: tls_cert and tls_key go together (the certificate and its "
+                              "private key)", code="tls_incomplete")
+        TrustedProxies.parse(self.trusted_proxies)
         for origin in self.cors_origins:
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ConfigError(f"[http]: cors_origins: {origin!r} is not '*' or an origin "
@@ -141,6 +154,8 @@ class HttpSettings:
             default = known[key].default
             if isinstance(default, bool):
                 ok = isinstance(value, bool)
+            elif isinstance(default, str):
+                ok = isinstance(value, str)
             elif isinstance(default, tuple):
                 ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
                 value = tuple(value) if ok else value
@@ -226,12 +241,15 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
         return await handler(request)
     api = request.app[API_KEY]
     settings = api.http
+    client = api.client(request)
+    if not client.secure and not client.loopback and carries_token(request):
+        api.refuse_insecure(request, client)
     origin = request.headers.get("Origin")
     allowed = origin is not None and ("*" in settings.cors_origins or origin in settings.cors_origins)
     if request.method == "OPTIONS" and allowed:  # a CORS preflight (reads only)
         resp: web.StreamResponse = web.Response(status=204)
     else:
-        api.charge(request.remote or "")
+        api.charge(client.address)
         if settings.read_token and request.method == "GET" and request.path not in PUBLIC_PATHS:
             api.authorize(request)
         resp = await handler(request)
@@ -241,6 +259,12 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
         resp.headers["Access-Control-Allow-Headers"] = "Authorization"
         resp.headers["Vary"] = "Origin"
     return resp
+
+
+def carries_token(request: web.Request) -> bool:
+    """True when a request carries a bearer token, right or wrong (header or `access_token`)."""
+    scheme = request.headers.get("Authorization", "").partition(" ")[0]
+    return scheme.lower() == "bearer" or "access_token" in request.query
 
 
 def _query_int(query: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
@@ -442,6 +466,28 @@ class Api:
         self.started = time.monotonic() if started is None else started
         self.hub = EventHub(node, self.views, self.http.events_views_interval_s)
         self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, at)
+        self.proxies = TrustedProxies.parse(self.http.trusted_proxies)
+
+    def client(self, request: web.Request) -> Client:
+        """The request's client address and whether its hop was TLS ([http] trusted_proxies)."""
+        return self.proxies.client(request.remote or "", request.secure,
+                                   request.headers.getall("X-Forwarded-For", ()),
+                                   request.headers.getall("X-Forwarded-Proto", ()))
+
+    def refuse_insecure(self, request: web.Request, client: Client) -> None:
+        """403 `insecure_token`: the admin token came over plain HTTP from beyond loopback."""
+        try:
+            self.authorize(request)
+        except TrustnetError:
+            pass
+        else:  # the real token crossed a network in the clear: the operator must know
+            log.warning("the admin token arrived over plain HTTP from %s and was refused; treat it "
+                        "as disclosed and replace admin.token (README: Exposing a node)",
+                        client.address)
+        raise TrustnetError(
+            "the admin token must not cross the network in the clear: use https:// (or a "
+            "TLS proxy listed in [http] trusted_proxies that sends X-Forwarded-Proto: https), "
+            "or send it from this machine", code="insecure_token")
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -716,7 +762,8 @@ def build_app(node: Node, *, name: str, token: str, views: ApiViews | None = Non
         web.get("/metrics", api.metrics),
         web.get("/events", api.events),
         web.get("/openapi.yaml", api.openapi),
-        gossip_route(lambda: node if node.running else None),
+        gossip_route(lambda: node if node.running else None,
+                     address=lambda request: api.client(request).address),
     ]
     for view_name, view in api.views.collections.items():
         routes.append(web.get(f"/{view_name}", api.collection(view_name, view)))

@@ -29,7 +29,6 @@ from trustnet.config import (
     load_config,
     new_admin_token,
     parse_listen,
-    read_admin_token,
     write_config,
 )
 from trustnet.errors import ConfigError, StoreError, TrustnetError
@@ -73,6 +72,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     for anchor in args.anchor:
         if not is_party_id(anchor):
             raise ConfigError(f"--anchor {anchor!r} is not a party id (64 hex characters)")
+    sections = _init_tls(args)
     node_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(node_dir, 0o700)
     identity = Identity.generate()
@@ -81,13 +81,34 @@ def cmd_init(args: argparse.Namespace) -> int:
     identity.save(node_dir / KEY_FILE)
     new_admin_token(node_dir)
     config = NodeConfig(
-        name=args.name or node_dir.name, listen=args.listen, peers=peers, anchors=tuple(args.anchor)
+        name=args.name or node_dir.name, listen=args.listen, peers=peers, anchors=tuple(args.anchor),
+        sections=sections,
     )
     write_config(node_dir, config)
     Store.open_dir(node_dir).close()
     _err(f"created node {config.name!r} in {node_dir} (listen {config.listen})")
     _out(identity.party_id)
     return 0
+
+
+def _init_tls(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """`--tls-cert/--tls-key/--ca-file`, checked as the node will check them, as absolute paths."""
+    from trustnet.transport.tls import check_pair, client_context
+
+    sections: dict[str, dict[str, Any]] = {}
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise ConfigError("--tls-cert and --tls-key go together (the certificate and its private "
+                          "key)", code="tls_incomplete")
+    if args.tls_cert:
+        cert, key = Path(args.tls_cert).resolve(), Path(args.tls_key).resolve()
+        info = check_pair(cert, key, SystemClock().now_ms())
+        _err(f"TLS: {info.describe()}")
+        sections["http"] = {"tls_cert": str(cert), "tls_key": str(key)}
+    if args.ca_file:
+        ca_file = Path(args.ca_file).resolve()
+        client_context(ca_file)
+        sections["gossip"] = {"ca_file": str(ca_file)}
+    return sections
 
 
 # -- publish ---------------------------------------------------------------------------------
@@ -165,24 +186,36 @@ def _open_read(target: str) -> Store:
 
 
 TOKEN_ENV = "TRUSTNET_TOKEN"
+TLS_HELP = ("nodes serve TLS and verify each other against a throwaway CA made for the run "
+            "(BASE/tls/ca.pem: pass it to --cacert to read them)")
+CACERT_HELP = ("verify an https:// node against this CA certificate instead of the system trust "
+               "store (default: $TRUSTNET_CACERT)")
 
 
-def _remote(target: str, path: str, token: str | None = None) -> Any:
+def _remote(target: str, path: str, token: str | None = None, *, cacert: str | None = None) -> Any:
     """GET a node's JSON route (with `token` or $TRUSTNET_TOKEN, for nodes whose reads need
-    the token and for the details only the operator sees)."""
+    the token and for the details only the operator sees; https:// verified against `cacert`,
+    $TRUSTNET_CACERT or the system trust store)."""
     from trustnet.client import get_json
 
-    return get_json(target.rstrip("/") + path, token=token or os.environ.get(TOKEN_ENV) or None)
+    return get_json(target.rstrip("/") + path, token=token or os.environ.get(TOKEN_ENV) or None,
+                    cafile=cacert)
 
 
-def _remote_pages(target: str, path: str, key: str, token: str | None = None) -> dict[str, Any]:
+def _remote_pages(target: str, path: str, key: str, token: str | None = None, *,
+                  cacert: str | None = None) -> dict[str, Any]:
+    """A paginated list route of a node's URL read whole (see `_pages`)."""
+    return _pages(lambda p: _remote(target, p, token, cacert=cacert), path, key)
+
+
+def _pages(get: Callable[[str], Any], path: str, key: str) -> dict[str, Any]:
     """A paginated list route read whole: the first page's document with every page's items
     under `key`, following `next` (a list stops at 1000 items per page)."""
     sep = "&" if "?" in path else "?"
-    whole: dict[str, Any] = _remote(target, f"{path}{sep}offset=0", token)
+    whole: dict[str, Any] = get(f"{path}{sep}offset=0")
     offset = whole.pop("next", None)
     while offset is not None:
-        page = _remote(target, f"{path}{sep}offset={offset}", token)
+        page = get(f"{path}{sep}offset={offset}")
         whole[key] += page[key]
         offset = page.get("next")
     whole.pop("total", None)
@@ -192,7 +225,7 @@ def _remote_pages(target: str, path: str, key: str, token: str | None = None) ->
 def cmd_parties(args: argparse.Namespace) -> int:
     """List the parties a node holds statements of, with their self-declared profiles."""
     if _is_url(args.target):
-        parties = _remote_pages(args.target, "/parties", "parties")["parties"]
+        parties = _remote_pages(args.target, "/parties", "parties", cacert=args.cacert)["parties"]
     else:
         from trustnet.api import parties_of
 
@@ -215,7 +248,7 @@ def cmd_parties(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     """Show a node's identity and what it holds."""
     if _is_url(args.target):
-        status = _remote(args.target, "/status")
+        status = _remote(args.target, "/status", cacert=args.cacert)
     else:
         node_dir = Path(args.target)
         config = load_config(node_dir)
@@ -270,7 +303,7 @@ def cmd_entries(args: argparse.Namespace) -> int:
             query += f"&author={args.author}"
         if args.kind:
             query += f"&kind={args.kind}"
-        items = _remote(args.target, "/entries" + query)["entries"]
+        items = _remote(args.target, "/entries" + query, cacert=args.cacert)["entries"]
     else:
         with _open_read(args.target) as store:
             entries = store.query(
@@ -293,7 +326,7 @@ def cmd_entries(args: argparse.Namespace) -> int:
 def cmd_forks(args: argparse.Namespace) -> int:
     """List fork proofs: authors caught signing two entries with one seq."""
     if _is_url(args.target):
-        forks = _remote_pages(args.target, "/forks", "forks")["forks"]
+        forks = _remote_pages(args.target, "/forks", "forks", cacert=args.cacert)["forks"]
     else:
         with _open_read(args.target) as store:
             forks = [p.to_json() for p in store.forks()]
@@ -423,8 +456,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_peers(args: argparse.Namespace) -> int:
     """Show a running node's peers: score, state, and the reason for each decision (the
     reasons need the admin token: read from a node directory, or $TRUSTNET_TOKEN)."""
-    token = None if _is_url(args.target) else read_admin_token(Path(args.target))
-    data = _remote_pages(_url_of(args.target), "/peers", "peers", token)
+    if _is_url(args.target):
+        data = _remote_pages(args.target, "/peers", "peers", cacert=args.cacert)
+    else:  # the node of a local directory, with its token, by its own certificate under TLS
+        client = _client_of(args.target)
+        data = _pages(client.get, "/peers", "peers")
     if args.json:
         _json(data)
         return 0
@@ -440,14 +476,11 @@ def cmd_peers(args: argparse.Namespace) -> int:
     return 0
 
 
-def _url_of(target: str) -> str:
-    """A node's API URL from a URL or a node directory (whose node must be running)."""
-    if _is_url(target):
-        return target
+def _client_of(node_dir: str) -> Any:
+    """The API client of the node running on a directory."""
     from trustnet.client import NodeClient
 
-    node_dir = Path(target)
-    return NodeClient.for_dir(node_dir, load_config(node_dir)).base_url
+    return NodeClient.for_dir(Path(node_dir), load_config(Path(node_dir)))
 
 
 def cmd_testbed_up(args: argparse.Namespace) -> int:
@@ -459,7 +492,7 @@ def cmd_testbed_up(args: argparse.Namespace) -> int:
 
     names = args.names.split(",") if args.names else [f"node-{i + 1}" for i in range(args.n)]
     base = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="trustnet-testbed-"))
-    testbed = Testbed(base, names, peers_per_node=args.peers)
+    testbed = Testbed(base, names, peers_per_node=args.peers, tls=args.tls)
     stop = []
     _signal.signal(_signal.SIGTERM, lambda *_: stop.append(1))
     _err(f"starting {len(names)} nodes in {base} ...")
@@ -492,7 +525,9 @@ def _view(args: argparse.Namespace, route: str) -> Any:
     path = f"/{route}/{args.party}" if args.party else f"/{route}"
     if _is_url(args.target):
         path += f"?at={args.at}" if args.at else ""
-        return _remote(args.target, path) if args.party else _remote_pages(args.target, path, "parties")
+        if args.party:
+            return _remote(args.target, path, cacert=args.cacert)
+        return _remote_pages(args.target, path, "parties", cacert=args.cacert)
     from trustnet.views import VIEWS, local_views
 
     collection, per_party = VIEWS[route]
@@ -566,7 +601,7 @@ def cmd_testbed_run(args: argparse.Namespace) -> int:
     # SIGTERM (a service manager, `kill`, a background job) stops the nodes like Ctrl-C
     # does, instead of leaving them running without their parent.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    return run_scenario(scenario, out, keep=args.keep, log=_err, say=_out)
+    return run_scenario(scenario, out, keep=args.keep, log=_err, say=_out, tls=args.tls)
 
 
 # -- the parser ------------------------------------------------------------------------------
@@ -592,7 +627,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="trustnet",
         description="Peer-to-peer trust network daemon for confidence-building measures.",
         epilog="Each command has --help. Errors print [code] and exit non-zero. Commands that "
-        f"read a node by URL send ${TOKEN_ENV} as its token, for nodes whose reads need one.",
+        f"read a node by URL send ${TOKEN_ENV} as its token, for nodes whose reads need one, and "
+        "verify https:// nodes against --cacert, $TRUSTNET_CACERT or the system trust store.",
     )
     parser.add_argument("--version", action="version", version=f"trustnet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -612,6 +648,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a peer's base URL, e.g. http://127.0.0.1:7401 (repeatable)")
     p.add_argument("--anchor", action="append", default=[], metavar="ID",
                    help="a party id this node trusts a priori (repeatable)")
+    p.add_argument("--tls-cert", metavar="PEM", help="serve TLS with this certificate (chain); "
+                   "written to [http] tls_cert (README: Exposing a node)")
+    p.add_argument("--tls-key", metavar="PEM", help="the certificate's private key (mode 0600); "
+                   "written to [http] tls_key")
+    p.add_argument("--ca-file", metavar="PEM", help="verify https:// peers against this CA "
+                   "instead of the system trust store; written to [gossip] ca_file")
 
     p = add("publish", cmd_publish, "sign and append a statement to the node's log")
     p.add_argument("dir", metavar="DIR")
@@ -624,14 +666,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("status", cmd_status, "show a node's identity and what it holds")
     p.add_argument("target", metavar="DIR-or-URL")
+    p.add_argument("--cacert", metavar="PEM", help=CACERT_HELP)
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = add("parties", cmd_parties, "list the parties a node holds, with their profiles")
     p.add_argument("target", metavar="DIR-or-URL")
+    p.add_argument("--cacert", metavar="PEM", help=CACERT_HELP)
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = add("entries", cmd_entries, "list entries")
     p.add_argument("target", metavar="DIR-or-URL")
+    p.add_argument("--cacert", metavar="PEM", help=CACERT_HELP)
     p.add_argument("--author", metavar="ID", help="only this author's entries")
     p.add_argument("--kind", metavar="KIND", help="only this kind")
     p.add_argument("--after", type=_bounded_int, default=0,
@@ -641,6 +686,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("forks", cmd_forks, "list fork proofs (equivocating authors)")
     p.add_argument("target", metavar="DIR-or-URL")
+    p.add_argument("--cacert", metavar="PEM", help=CACERT_HELP)
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = add("verify", cmd_verify, "verify every entry of a bundle file or node directory")
@@ -666,12 +712,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("peers", cmd_peers, "show a running node's peers, scores and decisions")
     p.add_argument("target", metavar="DIR-or-URL")
+    p.add_argument("--cacert", metavar="PEM", help=CACERT_HELP)
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     for name, handler, what in (("beliefs", cmd_beliefs, "web-of-trust beliefs about every party"),
                                 ("suspicion", cmd_suspicion, "suspicion of every party")):
         p = add(name, handler, f"show the node's {what}")
         p.add_argument("target", metavar="DIR-or-URL")
+        p.add_argument("--cacert", metavar="PEM", help=CACERT_HELP)
         p.add_argument("--party", metavar="ID", help="one party, with its evidence")
         p.add_argument("--at", type=_bounded_int, metavar="MS", help="as of this time (ms since the epoch)")
         p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -700,6 +748,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--dir", help="base folder (default: a new temporary folder)")
     up.add_argument("--peers", type=int, default=3, help="peers per node (default 3)")
     up.add_argument("--json", action="store_true", help="print the nodes as JSON")
+    up.add_argument("--tls", action="store_true", help=TLS_HELP)
 
     runp = tb.add_parser("run", help="play a scenario on a fresh testbed and report",
                          description="Start one node per party on loopback, play the scenario's "
@@ -716,6 +765,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "(default: a new temporary folder)")
     runp.add_argument("--keep", action="store_true",
                       help="leave the nodes running after the report, until Ctrl-C")
+    runp.add_argument("--tls", action="store_true", help=TLS_HELP)
 
     for extend in _EXTENSIONS:
         extend(sub)

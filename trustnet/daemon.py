@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
 import os
@@ -35,6 +36,7 @@ from trustnet.protocol.gossip import GossipConfig
 from trustnet.recovery import NEW_LOG_FILE, OwnLog, load_peers, own_log_state, save_peers
 from trustnet.store import Store
 from trustnet.transport.http import HttpTransport
+from trustnet.transport.tls import EXPIRY_WARNING_DAYS, ServerTls, client_context, resolve
 
 if TYPE_CHECKING:
     from trustnet.views import NodeViews
@@ -58,12 +60,24 @@ class Daemon:
         self.identity = Identity.load(self.dir / KEY_FILE)
         self.token = read_admin_token(self.dir)
         self.clock = clock or SystemClock()
-        self.gossip_config = gossip or GossipConfig.from_mapping(self.config.section("gossip"))
+        gossip_table = self.config.section("gossip")
+        ca_file = gossip_table.pop("ca_file", "")  # the transport's, not the protocol's
+        if not isinstance(ca_file, str):
+            raise ConfigError(f"[gossip] ca_file must be a path (a string), got {ca_file!r}")
+        self.gossip_config = gossip or GossipConfig.from_mapping(gossip_table)
+        self.http = HttpSettings.from_mapping(self.config.section("http"))
         self.log = logging.getLogger(f"trustnet.daemon.{self.config.name or self.identity.party_id[:8]}")
+        # Certificates are judged by wall time, as every TLS peer judges them (not the node's
+        # injected clock, which tests and replays may set anywhere).
+        self.tls: ServerTls | None = None
+        if self.http.tls_cert:
+            self.tls = ServerTls(resolve(self.http.tls_cert, self.dir),
+                                 resolve(self.http.tls_key, self.dir), SystemClock().now_ms())
+        peer_tls = client_context(resolve(ca_file, self.dir) if ca_file else None)
         self.store = Store.open_dir(self.dir)
         try:
             self.own_log: OwnLog = self._own_log(recovered_from, log_lost)
-            self.transport = HttpTransport(self.identity, self.clock)
+            self.transport = HttpTransport(self.identity, self.clock, tls=peer_tls)
             self.node = Node(
                 self.identity, self.store, self.transport,
                 clock=self.clock,
@@ -82,7 +96,7 @@ class Daemon:
             self.node_views: NodeViews | None = None
             self._install_views()
             self.app = build_app(self.node, name=self.config.name, token=self.token, views=self.views,
-                                 http=HttpSettings.from_mapping(self.config.section("http")))
+                                 http=self.http)
         except BaseException:
             self.store.close()
             raise
@@ -136,7 +150,8 @@ class Daemon:
         """Bind the HTTP server, start gossip; returns the node's URL."""
         self.runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, self.config.host, self.config.port)
+        site = web.TCPSite(self.runner, self.config.host, self.config.port,
+                           ssl_context=self.tls.context if self.tls else None)
         try:
             await site.start()
         except OSError as exc:
@@ -146,14 +161,44 @@ class Daemon:
             ) from None
         host, port = self._bound()
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-        self.url = f"http://{shown}:{port}"
+        self.url = f"{'https' if self.tls else 'http'}://{shown}:{port}"
         self.transport.set_url(self.url)
         (self.dir / PORT_FILE).write_text(f"{port}\n")
         await self.node.start()
         self.log.info("node %s (%s) listening on %s, %d peers configured, %d entries held",
                       self.config.name, self.identity.party_id[:16], self.url,
                       len(self.config.peers), self.store.count())
+        self._warn_exposure()
         return self.url
+
+    def _warn_exposure(self) -> None:
+        """Tell the operator what crosses the network in the clear, and what expires soon."""
+        if self.tls is not None:
+            self.log.info("TLS: %s", self.tls.info.describe())
+            days = self.tls.info.days_left(SystemClock().now_ms())
+            if days < EXPIRY_WARNING_DAYS:
+                self.log.warning("the TLS certificate expires in %.1f days: renew it, then "
+                                 "`kill -HUP` this node to load it", days)
+        elif not _loopback(self.config.host):
+            self.log.warning(
+                "listening on %s without TLS: everything this node says and hears, and any admin "
+                "token sent to it, crosses the network in the clear (admin requests from beyond "
+                "loopback are refused: insecure_token). Set [http] tls_cert and tls_key, or put "
+                "a TLS proxy in front (README: Exposing a node)", self.config.listen)
+
+    def reload_tls(self) -> bool:
+        """Load the certificate and key again (SIGHUP); a bad pair keeps the old one serving."""
+        if self.tls is None:
+            self.log.info("SIGHUP: no [http] tls_cert configured; nothing to reload")
+            return False
+        try:
+            info = self.tls.reload(SystemClock().now_ms())
+        except ConfigError as exc:
+            self.log.error("SIGHUP: TLS certificate not reloaded, still serving %s: [%s] %s",
+                           self.tls.info.describe(), exc.code, exc.message)
+            return False
+        self.log.info("SIGHUP: TLS reloaded: %s (new connections use it)", info.describe())
+        return True
 
     def _bound(self) -> tuple[str, int]:
         assert self.runner is not None
@@ -176,6 +221,15 @@ class Daemon:
         (self.dir / PORT_FILE).unlink(missing_ok=True)
         self.store.close()
         self.log.info("stopped cleanly")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 # -- logging -------------------------------------------------------------------------------
@@ -224,6 +278,7 @@ async def serve(node_dir: Path, *, recovered_from: Path | None = None,
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
+    loop.add_signal_handler(signal.SIGHUP, daemon.reload_tls)
     try:
         if stop_requested is not None and stop_requested():
             daemon.log.info("signal received while starting, stopping")

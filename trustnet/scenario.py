@@ -1185,8 +1185,9 @@ class TestbedFaults:
 
 def run_scenario(scenario: Scenario, out: Path, *, keep: bool = False,
                  log: Callable[[str], None] = print, say: Callable[[str], None] = print,
-                 tick_s: float = 0.25, progress: Progress | None = None) -> int:
+                 tick_s: float = 0.25, progress: Progress | None = None, tls: bool = False) -> int:
     """Start a testbed, play, sample, check, report; 0 when every expectation holds.
+    `tls`: the nodes serve and verify TLS (a throwaway CA for the run).
 
     With `compare`, the compared scenario is played first on its own testbed (its
     report in OUT/compared/), then this one, and the report shows both side by side.
@@ -1198,14 +1199,14 @@ def run_scenario(scenario: Scenario, out: Path, *, keep: bool = False,
         other = load_scenario(Path(scenario.compare), _compared=True)
         bar.note(f"== first the scenario it is compared with: {other.title}")
         code, compared = _run_once(other, out / "compared", log=log, say=say, tick_s=tick_s,
-                                   bar=bar, keep=False, hint=False,
+                                   bar=bar, keep=False, hint=False, tls=tls,
                                    sample_extra=wanted_views(scenario, as_compared=True))
         if compared is None:
             return 1
         compared_ok = code == 0
         bar.note(f"== now {scenario.title}")
     code, _ = _run_once(scenario, out, log=log, say=say, tick_s=tick_s, bar=bar, keep=keep,
-                        compared=compared, compared_report="compared/report.md" if compared else None)
+                        tls=tls, compared=compared, compared_report="compared/report.md" if compared else None)
     if not compared_ok:
         say("== the compared scenario failed some of its own expectations "
             f"(see {out / 'compared' / 'report.md'})")
@@ -1214,6 +1215,7 @@ def run_scenario(scenario: Scenario, out: Path, *, keep: bool = False,
 
 def _run_once(scenario: Scenario, out: Path, *, log: Callable[[str], None],
               say: Callable[[str], None], tick_s: float, bar: Progress, keep: bool,
+              tls: bool = False,
               compared: Run | None = None, compared_report: str | None = None,
               sample_extra: set[tuple[str, str]] | None = None,
               hint: bool = True) -> tuple[int, Run | None]:
@@ -1230,7 +1232,7 @@ def _run_once(scenario: Scenario, out: Path, *, log: Callable[[str], None],
     # its nodes judge them by their signed ts; a real node would judge them by receipt.
     testbed = Testbed(out / "nodes", scenario.parties, peers_per_node=3,
                       gossip={"tick_interval_s": tick_s, "backoff_max_ms": 2000},
-                      trust={"replay": True})
+                      trust={"replay": True}, tls=tls)
     faults = TestbedFaults(testbed)
     bar.note(f"== {scenario.title}: starting {len(scenario.parties)} nodes in {out / 'nodes'}")
     try:

@@ -10,7 +10,11 @@ Faults for scenarios: `stop_node` (SIGTERM, or SIGKILL for a crash) and
 `restart`; `partition(side)` cuts a set of nodes off from the rest in both
 directions through every node's admin `POST /partition` (`heal()` lifts it);
 `push` delivers entries as a signed gossip push from any identity (how an
-equivocating party shows each side its own version). `state()` reads what
+equivocating party shows each side its own version).
+
+With `tls=True` every node serves TLS with a certificate for 127.0.0.1 and localhost from
+a throwaway CA made for the testbed (BASE/tls/ca.pem), and verifies its peers against that
+CA (`[gossip] ca_file`): the same path an operator deploys. `state()` reads what
 every live node holds (`GET /parties`), and `settle()` waits until the nodes
 that can reach each other hold the same.
 """
@@ -32,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from trustnet.client import ClientError, NodeClient
+from trustnet.client import ClientError, NodeClient, tls_context
 from trustnet.clock import SystemClock
 from trustnet.config import NodeConfig, load_config, read_admin_token, write_config
 from trustnet.errors import TrustnetError
@@ -118,16 +122,18 @@ class TestbedNode:
     node_id: str = ""
     proc: subprocess.Popen[bytes] | None = None
     log_file: IO[bytes] | None = None
+    ca_file: Path | None = None  # the testbed's CA when the node serves TLS
 
     @property
     def url(self) -> str:
         """The node's base URL."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ca_file else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def client(self) -> NodeClient:
         """An API client with the admin token."""
-        return NodeClient(self.url, read_admin_token(self.dir))
+        return NodeClient(self.url, read_admin_token(self.dir),
+                          str(self.ca_file) if self.ca_file else None)
 
     @property
     def alive(self) -> bool:
@@ -154,6 +160,12 @@ class Testbed:
     trust: dict[str, Any] = field(default_factory=dict)
     nodes: list[TestbedNode] = field(default_factory=list)
     cut: frozenset[str] = frozenset()  # names of the nodes partitioned off from the rest
+    tls: bool = False  # every node serves TLS, verified against a throwaway CA
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The testbed's CA certificate (with `tls`)."""
+        return self.base / "tls" / "ca.pem" if self.tls else None
 
     def create(self) -> None:
         """Initialise every node directory (identity, token, node.toml with ports and peers)."""
@@ -161,7 +173,13 @@ class Testbed:
 
         self.base.mkdir(parents=True, exist_ok=True)
         ports = _distinct_ports(len(self.names))
-        self.nodes = [TestbedNode(n, self.base / n, p) for n, p in zip(self.names, ports, strict=True)]
+        self.nodes = [TestbedNode(n, self.base / n, p, ca_file=self.ca_file)
+                      for n, p in zip(self.names, ports, strict=True)]
+        ca = None
+        if self.tls and not (self.base / "tls" / "ca.pem").exists():
+            from trustnet.transport.testca import ThrowawayCA
+
+            ca = ThrowawayCA.create(self.base / "tls", "trustnet testbed CA")
         rng = random.Random(self.seed)
         for i, node in enumerate(self.nodes):
             if (node.dir / "node.toml").exists():
@@ -194,6 +212,10 @@ class Testbed:
             sections = dict(config.sections, gossip=gossip)
             if self.trust:
                 sections["trust"] = dict(self.trust)
+            if ca is not None:
+                ca.issue(node.dir / "tls.pem", node.dir / "tls.key")
+                sections["http"] = {"tls_cert": "tls.pem", "tls_key": "tls.key"}
+                gossip["ca_file"] = str(ca.ca_file)
             write_config(node.dir, NodeConfig(config.name, config.listen, config.peers,
                                               config.anchors, config.log_format,
                                               config.log_level, sections))
@@ -353,8 +375,9 @@ class Testbed:
         headers = sign_request(identity, "POST", m.PUSH, body, SystemClock().now_ms())
         req = urllib.request.Request(node.url + m.PUSH, data=body, method="POST",
                                      headers=dict(headers, **{"Content-Type": CONTENT_TYPE}))
+        context = tls_context(str(node.ca_file)) if node.ca_file else None
         try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
+            with urllib.request.urlopen(req, timeout=30, context=context) as resp:
                 reply = m.decode_reply(m.PUSH, resp.read())
         except urllib.error.HTTPError as exc:
             err = error_from_reply(exc.code, exc.read())
@@ -437,9 +460,9 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 def describe(testbed: Testbed) -> str:
     """A table of the testbed's nodes for people."""
-    rows = [f"{'name':<12} {'url':<24} {'node id':<18} dir"]
+    rows = [f"{'name':<12} {'url':<25} {'node id':<18} dir"]
     for n in testbed.nodes:
-        rows.append(f"{n.name:<12} {n.url:<24} {n.node_id[:16]:<18} {n.dir}")
+        rows.append(f"{n.name:<12} {n.url:<25} {n.node_id[:16]:<18} {n.dir}")
     return "\n".join(rows)
 
 

@@ -22,7 +22,8 @@ HTTP mapping for the implementer of the aiohttp transport:
 - `remote` is the TCP peer address (e.g. "addr:127.0.0.1"): failures of
   authentication are charged to it, since the claimed node id is not proven;
 - refuse bodies larger than `MAX_REQUEST_BYTES` before reading them (413);
-- a connection error or timeout is `TransportError(code="unreachable" | "timeout")`;
+- a connection error or timeout is `TransportError(code="unreachable" | "timeout")`; a TLS
+  failure `"tls_verify_failed" | "tls_failed"` (never retried over plain HTTP);
 - `guard=True` (a URL learned from gossip, DESIGN 12): refuse to connect when the host
   resolves to a private, loopback, link-local or other special-purpose address
   (`peers.ip_class`), with `TransportError(code="private_address")`, checking the very
@@ -62,7 +63,9 @@ STATUS = {
 
 class TransportError(TrustnetError):
     """A gossip request failed. Codes: unreachable, timeout, dropped, bad_reply,
-    private_address (a guarded URL resolved to a private address), or the
+    private_address (a guarded URL resolved to a private address), tls_verify_failed (an
+    https:// peer's certificate did not verify), tls_failed (another TLS handshake
+    failure), or the
     refusal code the peer gave (unsigned, stale, replayed, bad_signature, graylisted,
     unknown_path, too_large, rate_limited, busy, bad_message, internal); `status` is the HTTP
     status when the peer answered."""

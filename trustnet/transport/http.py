@@ -8,7 +8,9 @@ bytes to the node's `handle_gossip` and sends back what it answers.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
+import ssl
 from collections.abc import Callable
 
 import aiohttp
@@ -30,6 +32,9 @@ from trustnet.transport.base import (
     error_body,
     error_from_reply,
 )
+from trustnet.transport.tls import TLS_FAILED, TLS_VERIFY_FAILED
+
+log = logging.getLogger("trustnet.transport")
 
 REQUEST_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 5.0
@@ -88,13 +93,17 @@ class HttpTransport(Transport):
     """Signed gossip requests over aiohttp; the server side lives in the node's app."""
 
     def __init__(self, identity: Identity, clock: Clock, url: str | None = None,
-                 *, timeout_s: float = REQUEST_TIMEOUT_S) -> None:
+                 *, timeout_s: float = REQUEST_TIMEOUT_S, tls: ssl.SSLContext | None = None) -> None:
         self.signer = RequestSigner(identity, clock)
         self._url = url.rstrip("/") if url else None
         self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=CONNECT_TIMEOUT_S)
         self._session: aiohttp.ClientSession | None = None
         self._guarded: aiohttp.ClientSession | None = None  # for URLs learned from gossip
         self.handler: GossipHandler | None = None
+        # How https:// peers are verified (trustnet.transport.tls.client_context); None: the
+        # system trust store. Verification is never turned off.
+        self._tls = tls
+        self._tls_warned: set[str] = set()  # peers whose TLS failure was logged (bounded)
 
     @property
     def url(self) -> str | None:
@@ -110,10 +119,12 @@ class HttpTransport(Transport):
         self.handler = handler
         if self._session is None:
             # A bounded pool: gossip is a few requests at a time to a few peers.
-            connector = aiohttp.TCPConnector(limit=64, limit_per_host=8)
+            connector = aiohttp.TCPConnector(limit=64, limit_per_host=8,
+                                             ssl=self._tls if self._tls is not None else True)
             self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
         if self._guarded is None:
-            guarded = aiohttp.TCPConnector(limit=64, limit_per_host=8, resolver=PublicResolver())
+            guarded = aiohttp.TCPConnector(limit=64, limit_per_host=8, resolver=PublicResolver(),
+                                           ssl=self._tls if self._tls is not None else True)
             self._guarded = aiohttp.ClientSession(connector=guarded, timeout=self._timeout)
 
     async def stop(self) -> None:
@@ -150,6 +161,12 @@ class HttpTransport(Transport):
                 return reply
         except TimeoutError:
             raise TransportError(f"{peer_url}{path} timed out", code="timeout") from None
+        except aiohttp.ClientSSLError as exc:
+            # A peer that fails verification is not used, and nothing is retried in the clear.
+            code = (TLS_VERIFY_FAILED if isinstance(exc, aiohttp.ClientConnectorCertificateError)
+                    else TLS_FAILED)
+            self._warn_tls(peer_url, code, exc)
+            raise TransportError(f"{peer_url}{path}: {code}: {exc}", code=code) from None
         except aiohttp.ClientConnectorError as exc:
             if isinstance(exc.os_error, PrivateAddressError):
                 raise TransportError(str(exc.os_error), code="private_address") from None
@@ -157,15 +174,22 @@ class HttpTransport(Transport):
         except aiohttp.ClientError as exc:
             raise TransportError(f"{peer_url}{path}: {exc}", code="unreachable") from None
 
+    def _warn_tls(self, peer_url: str, code: str, exc: Exception) -> None:
+        # Once per peer (it is retried with back-off): the detail names what did not match.
+        if peer_url in self._tls_warned or len(self._tls_warned) >= 1024:
+            return
+        self._tls_warned.add(peer_url)
+        log.warning("peer %s not used: %s (%s); see GET /peers", peer_url[:200], code, exc)
 
-def _remote_key(request: web.Request) -> str:
+
+def _remote_key(request: web.Request, address: Callable[[web.Request], str] | None = None) -> str:
     """Who to charge failures before authentication to: the client address.
 
     Loopback is never charged: every node of a local testbed shares 127.0.0.1,
     and one misbehaving process must not graylist its honest neighbours. Such
     requests are still refused; authenticated misbehaviour is charged to the node.
     """
-    ip = request.remote or ""
+    ip = address(request) if address is not None else request.remote or ""
     try:
         if ipaddress.ip_address(ip).is_loopback:
             return ""
@@ -174,8 +198,10 @@ def _remote_key(request: web.Request) -> str:
     return f"addr:{ip}"
 
 
-def gossip_route(get_handler: Callable[[], GossipHandler | None]) -> web.RouteDef:
-    """The `POST /gossip/{name}` route, answering with the node's handler."""
+def gossip_route(get_handler: Callable[[], GossipHandler | None],
+                 address: Callable[[web.Request], str] | None = None) -> web.RouteDef:
+    """The `POST /gossip/{name}` route, answering with the node's handler; `address` gives a
+    request's client address (behind trusted proxies), else the TCP peer's."""
 
     async def gossip(request: web.Request) -> web.StreamResponse:
         handler = get_handler()
@@ -188,7 +214,7 @@ def gossip_route(get_handler: Callable[[], GossipHandler | None]) -> web.RouteDe
                 "too_large", f"body is {length} bytes; the limit is {MAX_REQUEST_BYTES}"))
         body = await read_bounded(request.content, MAX_REQUEST_BYTES)
         status, reply = await handler.handle_gossip(
-            request.path, request.headers, body, remote=_remote_key(request)
+            request.path, request.headers, body, remote=_remote_key(request, address)
         )
         return _reply(status, reply)
 
