@@ -242,14 +242,14 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     api = request.app[API_KEY]
     settings = api.http
     client = api.client(request)
-    if not client.secure and not client.loopback and carries_token(request):
-        api.refuse_insecure(request, client)
     origin = request.headers.get("Origin")
     allowed = origin is not None and ("*" in settings.cors_origins or origin in settings.cors_origins)
     if request.method == "OPTIONS" and allowed:  # a CORS preflight (reads only)
         resp: web.StreamResponse = web.Response(status=204)
     else:
         api.charge(client.address)
+        if not client.secure and not client.loopback and carries_token(request):
+            api.refuse_insecure(request, client)
         if settings.read_token and request.method == "GET" and request.path not in PUBLIC_PATHS:
             api.authorize(request)
         resp = await handler(request)
