@@ -14,6 +14,10 @@ Benchmark-only receiver settings (documented, and the only deviation from defaul
 at most 4 x max_push_entries per push; the default 64 is sized for eager pushes of new
 entries, not for bulk transfer); no tick loop and no peers, so nothing else competes.
 Rate limits stay at their defaults: a run is a handful of pushes.
+
+`--tls`: the receiver serves TLS (a certificate from a throwaway CA made for the run) and
+the sender verifies it, as nodes do on the internet; one connection is kept for the run, so
+the figure is the cost of encryption on the gossip path rather than of handshakes.
 """
 
 from __future__ import annotations
@@ -72,14 +76,17 @@ class _NoServer:
         raise AssertionError("the benchmark sender serves no requests")
 
 
-async def _push_all(node_dir: Path, bodies: list[bytes]) -> tuple[int, int, float, int]:
+async def _push_all(node_dir: Path, bodies: list[bytes], ca_file: Path | None = None
+                    ) -> tuple[int, int, float, int]:
     """Start the receiver, push every body; (accepted, rejected, seconds, entries stored)."""
     from trustnet.daemon import Daemon
+    from trustnet.transport.tls import client_context
 
     config = GossipConfig(tick_interval_s=None, max_push_entries=BENCH_MAX_PUSH_ENTRIES)
     daemon = Daemon(node_dir, gossip=config)
     url = await daemon.start()
-    sender = HttpTransport(Identity.generate(), SystemClock())
+    sender = HttpTransport(Identity.generate(), SystemClock(),
+                           tls=client_context(ca_file) if ca_file else None)
     await sender.start(_NoServer())
     accepted = rejected = 0
     try:
@@ -97,7 +104,8 @@ async def _push_all(node_dir: Path, bodies: list[bytes]) -> tuple[int, int, floa
     return accepted, rejected, elapsed, stored
 
 
-def run(entries: int = 20_000, authors: int = 50, repeat: int = 3) -> dict[str, Any]:
+def run(entries: int = 20_000, authors: int = 50, repeat: int = 3, *, tls: bool = False
+        ) -> dict[str, Any]:
     """Measure entries stored per second through HTTP gossip, raw verify rate, their ratio.
 
     Each of `repeat` runs pushes everything into a fresh receiver; the fastest run is
@@ -113,15 +121,25 @@ def run(entries: int = 20_000, authors: int = 50, repeat: int = 3) -> dict[str, 
         bodies = batches(raws)
         raw_rates = [raw_verify_rate(raws)]
         times: list[float] = []
+        ca = None
+        if tls:
+            from trustnet.transport.testca import ThrowawayCA
+
+            ca = ThrowawayCA.create(Path(tmp) / "ca")
         for k in range(max(1, repeat)):
             node_dir = Path(tmp) / f"receiver-{k}"
+            argv = ["init", str(node_dir), "--name", "receiver", "--listen", "127.0.0.1:0"]
+            if ca is not None:
+                ca.issue(Path(tmp) / f"tls-{k}.pem", Path(tmp) / f"tls-{k}.key")
+                argv += ["--tls-cert", str(Path(tmp) / f"tls-{k}.pem"),
+                         "--tls-key", str(Path(tmp) / f"tls-{k}.key")]
             with contextlib.redirect_stdout(io.StringIO()), \
                     contextlib.redirect_stderr(io.StringIO()):
-                code = cli_main(["init", str(node_dir), "--name", "receiver",
-                                 "--listen", "127.0.0.1:0"])
+                code = cli_main(argv)
             if code != 0:
                 raise RuntimeError(f"could not create {node_dir}")
-            accepted, rejected, elapsed, stored = asyncio.run(_push_all(node_dir, bodies))
+            accepted, rejected, elapsed, stored = asyncio.run(
+                _push_all(node_dir, bodies, ca.ca_file if ca else None))
             if accepted != entries or stored != entries or rejected:
                 raise RuntimeError(f"pushed {entries}, accepted {accepted}, stored {stored}, "
                                    f"rejected {rejected}")
@@ -130,6 +148,7 @@ def run(entries: int = 20_000, authors: int = 50, repeat: int = 3) -> dict[str, 
     raw_rate = max(raw_rates)
     per_s = entries / min(times)
     return {
+        "tls": tls,
         "entries": entries,
         "authors": authors,
         "requests": len(bodies),
@@ -145,17 +164,18 @@ def run(entries: int = 20_000, authors: int = 50, repeat: int = 3) -> dict[str, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`trustnet bench gossip [--entries N] [--authors A] [--json]`."""
+    """`trustnet bench gossip [--entries N] [--authors A] [--tls] [--json]`."""
     p = argparse.ArgumentParser(prog="trustnet bench gossip", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--entries", type=int, default=20_000)
     p.add_argument("--authors", type=int, default=50)
     p.add_argument("--repeat", type=int, default=3, help="runs; the fastest is reported")
+    p.add_argument("--tls", action="store_true", help="over TLS (a throwaway CA for the run)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    print(f"pushing {args.entries} signed entries from {args.authors} authors over HTTP...",
-          file=sys.stderr)
-    result = run(args.entries, args.authors, args.repeat)
+    print(f"pushing {args.entries} signed entries from {args.authors} authors over "
+          f"{'HTTPS' if args.tls else 'HTTP'}...", file=sys.stderr)
+    result = run(args.entries, args.authors, args.repeat, tls=args.tls)
     if args.json:
         print(json.dumps(result))
     else:
