@@ -231,6 +231,45 @@ async def test_the_token_from_afar_in_the_clear_is_refused_and_the_client_is_rat
     assert daemon.node.errors == []
 
 
+def _local_address() -> str | None:
+    """A non-loopback address of this machine that can be bound, if it has one."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks a route
+            address = str(probe.getsockname()[0])
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((address, 0))
+    except OSError:
+        return None
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+async def test_the_token_over_plain_http_from_a_real_non_loopback_address_is_refused(
+        tmp_path: Path, caplog: Any) -> None:
+    address = _local_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback address to bind")
+    node_dir = init_node(tmp_path, "n")
+    toml = node_dir / "node.toml"
+    toml.write_text(toml.read_text().replace('listen = "127.0.0.1:0"', f'listen = "{address}:0"'))
+    daemon = Daemon(node_dir, gossip=FAST)
+    with caplog.at_level(logging.WARNING, logger="trustnet"):
+        await daemon.start()
+    assert f"listening on {address}:0 without TLS" in caplog.text
+    url = f"http://{address}:{(node_dir / 'node.port').read_text().strip()}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"{url}/entries", json={"kind": "profile", "body": {}},
+                                    headers={"Authorization": f"Bearer {daemon.token}"}) as r:
+                assert r.status == 403
+                assert (await r.json())["error"]["code"] == "insecure_token"
+            async with session.get(f"{url}/status") as r:  # reads without a token are served
+                assert r.status == 200
+    finally:
+        await daemon.stop()
+    assert daemon.store.count() == 0 and daemon.node.errors == []
+
+
 # -- serving TLS, verifying peers ---------------------------------------------------------------
 
 
