@@ -337,8 +337,8 @@ async def test_a_peer_that_fails_verification_is_not_used_and_peers_says_why(
 # -- real node processes ------------------------------------------------------------------------
 
 
-def test_two_real_nodes_gossip_over_tls_and_the_cli_verifies_them(tmp_path: Path,
-                                                                  capsys: Any) -> None:
+def test_two_real_nodes_gossip_over_tls_and_the_cli_verifies_them(tmp_path: Path, capsys: Any,
+                                                                  monkeypatch: Any) -> None:
     bed = testbed.Testbed(tmp_path / "bed", ("north", "south"), peers_per_node=1, tls=True,
                   gossip={"tick_interval_s": 0.2})
     bed.start()
@@ -356,6 +356,10 @@ def test_two_real_nodes_gossip_over_tls_and_the_cli_verifies_them(tmp_path: Path
         assert "[tls_verify_failed]" in capsys.readouterr().err
         assert cli_main(["status", south.url, "--json", "--cacert", str(bed.ca_file)]) == 0
         assert json.loads(capsys.readouterr().out)["entries"] == 1
+        monkeypatch.setenv("TRUSTNET_CACERT", str(bed.ca_file))
+        assert cli_main(["forks", north.url, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out) == []
+        monkeypatch.delenv("TRUSTNET_CACERT")
         assert cli_main(["peers", str(south.dir), "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["count"] >= 1
         assert cli_main(["publish", str(south.dir), "profile", "--body",
