@@ -198,6 +198,9 @@ class Daemon:
                            self.tls.info.describe(), exc.code, exc.message)
             return False
         self.log.info("SIGHUP: TLS reloaded: %s (new connections use it)", info.describe())
+        days = info.days_left(SystemClock().now_ms())
+        if days < EXPIRY_WARNING_DAYS:
+            self.log.warning("the reloaded TLS certificate expires in %.1f days", days)
         return True
 
     def _bound(self) -> tuple[str, int]:
