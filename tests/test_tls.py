@@ -354,6 +354,8 @@ def test_two_real_nodes_gossip_over_tls_and_the_cli_verifies_them(tmp_path: Path
         capsys.readouterr()
         assert cli_main(["status", south.url, "--json"]) == 1
         assert "[tls_verify_failed]" in capsys.readouterr().err
+        assert cli_main(["status", south.url.replace("https://", "http://")]) == 1
+        assert "if the node serves TLS, use https://" in capsys.readouterr().err
         assert cli_main(["status", south.url, "--json", "--cacert", str(bed.ca_file)]) == 0
         assert json.loads(capsys.readouterr().out)["entries"] == 1
         monkeypatch.setenv("TRUSTNET_CACERT", str(bed.ca_file))

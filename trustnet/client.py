@@ -68,7 +68,10 @@ def _request(url: str, *, method: str = "GET", body: Any = None, token: str | No
             raise ClientError(f"{url}: the node's TLS certificate did not verify: "
                               f"{reason.verify_message} (a private CA: --cacert FILE or "
                               f"${CACERT_ENV})", code=TLS_VERIFY_FAILED) from None
-        raise ClientError(f"cannot reach {url}: {reason}") from None
+        hint = ""
+        if url.startswith("http://") and isinstance(reason, ConnectionResetError):
+            hint = " (if the node serves TLS, use https://)"  # a TLS port hangs up on plain HTTP
+        raise ClientError(f"cannot reach {url}: {reason}{hint}") from None
 
 
 def get_json(url: str, token: str | None = None, cafile: str | None = None) -> Any:
