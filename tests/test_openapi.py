@@ -119,7 +119,7 @@ def operation_of(path: str, method: str) -> str | None:
 # (path template, method, status) of every response these tests validated against an operation
 EXERCISED: set[tuple[str, str, str]] = set()
 # the tests that exercise the document, as they complete (the final check needs them all)
-EXERCISING = {"reads", "writes", "gossip", "read_token", "rate_limit", "internal"}
+EXERCISING = {"reads", "writes", "gossip", "read_token", "rate_limit", "internal", "capacity"}
 COMPLETED: set[str] = set()
 
 
@@ -759,6 +759,28 @@ async def test_a_client_over_its_rate_gets_429_on_every_route(tmp_path: Path,
     finally:
         await daemon.stop()
     COMPLETED.add("rate_limit")
+
+
+async def test_capacity_refusals(tmp_path: Path, capsys: Any) -> None:
+    daemon = Daemon(init_node(tmp_path, "full", http="max_event_streams = 1"), gossip=MANUAL)
+    capsys.readouterr()
+    await daemon.start()
+    await daemon.node.tick()
+    try:
+        assert daemon.url is not None
+        reader, writer = await asyncio.open_connection("127.0.0.1", URL(daemon.url).port)
+        writer.write(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")  # the one stream allowed
+        await writer.drain()
+        assert (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT_S)
+                ).startswith(b"HTTP/1.1 200")
+        async with aiohttp.ClientSession() as session:
+            client = Client(session, daemon)
+            reply = await client.error(503, "too_many_streams", "GET", "/events")
+            assert reply.headers["Retry-After"].isdigit()
+        writer.close()
+    finally:
+        await daemon.stop()
+    COMPLETED.add("capacity")
 
 
 async def test_a_bug_answers_500_in_the_error_shape(small: Any, monkeypatch: Any) -> None:

@@ -65,6 +65,7 @@ EVENTS_POLL_S = 0.25
 EVENTS_KEEPALIVE_S = 15.0
 VIEWS_IDLE_S = 60.0  # with nothing new, beliefs and suspicion are re-read this often
 
+RETRY_AFTER_S = 5  # what a 503 tells a client to wait before asking again
 MAX_JSON_BYTES = 256 * 1024
 MAX_PAGE = 1000
 
@@ -76,6 +77,8 @@ STATUS = {
     "too_large": 413,
     "rate_limited": 429,
     "catching_up": 503,
+    "too_many_streams": 503,
+    "request_timeout": 408,
     "forked": 409,
     "internal": 500,
 }
@@ -120,11 +123,29 @@ class HttpSettings:
     rate_burst: int = 200
     # Seconds between two recomputations of beliefs and suspicion for /events subscribers.
     events_views_interval_s: float = 1.0
+    # A new connection must send a whole request head within this many seconds, or it is
+    # closed; a kept-alive connection idle (or holding half a request) this long between
+    # requests is closed too. A request body must arrive within body_timeout_s.
+    header_timeout_s: float = 10.0
+    keepalive_timeout_s: float = 30.0
+    body_timeout_s: float = 30.0
+    # Open connections in all (lowered to fit the process's open-file limit) and from one
+    # client address (loopback included: a local testbed's nodes and dashboards share it).
+    max_connections: int = 1024
+    max_connections_per_address: int = 256
+    # /events subscribers at once; beyond, 503 `too_many_streams`.
+    max_event_streams: int = 64
 
     def __post_init__(self) -> None:
         if self.rate_per_s < 0 or self.rate_burst < 1 or self.events_views_interval_s <= 0:
             raise ConfigError("[http]: rate_per_s >= 0, rate_burst >= 1, "
                               "events_views_interval_s > 0")
+        if min(self.header_timeout_s, self.keepalive_timeout_s, self.body_timeout_s) <= 0:
+            raise ConfigError("[http]: header_timeout_s, keepalive_timeout_s and "
+                              "body_timeout_s must be > 0")
+        if min(self.max_connections, self.max_connections_per_address, self.max_event_streams) < 1:
+            raise ConfigError("[http]: max_connections, max_connections_per_address and "
+                              "max_event_streams must be >= 1")
         for origin in self.cors_origins:
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ConfigError(f"[http]: cors_origins: {origin!r} is not '*' or an origin "
@@ -186,6 +207,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         resp = error_response(exc.code, exc.message)
         if resp.status == 401:  # RFC 9110 11.6.1, RFC 6750 3: a 401 names the scheme to use
             resp.headers["WWW-Authenticate"] = 'Bearer realm="trustnet"'
+        elif resp.status == 503:  # RFC 9110 10.2.3: when to ask again
+            resp.headers["Retry-After"] = str(RETRY_AFTER_S)
         return resp
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -307,6 +330,11 @@ class EventHub:
         queue: asyncio.Queue[bytes | None] = asyncio.Queue(self.QUEUE)
         self._queues.add(queue)
         return queue
+
+    @property
+    def subscribers(self) -> int:
+        """Streams open now."""
+        return len(self._queues)
 
     def unsubscribe(self, queue: asyncio.Queue[bytes | None]) -> None:
         """Forget a subscriber; the poller stops with the last one."""
@@ -478,8 +506,9 @@ class Api:
     @staticmethod
     async def _json_body(request: web.Request) -> dict[str, Any]:
         length = request.content_length
+        timeout = request.app[API_KEY].http.body_timeout_s
         raw = b"" if length is not None and length > MAX_JSON_BYTES else (
-            await read_bounded(request.content, MAX_JSON_BYTES))
+            await read_bounded(request.content, MAX_JSON_BYTES, timeout))
         if (length is not None and length > MAX_JSON_BYTES) or len(raw) > MAX_JSON_BYTES:
             raise TrustnetError(f"request body over {MAX_JSON_BYTES} bytes", code="too_large")
         try:
@@ -586,6 +615,10 @@ class Api:
         header = request.headers.get("Last-Event-ID")
         name, resume = ("Last-Event-ID", header) if header else ("after", request.query.get("after", ""))
         after = _query_int({name: resume}, name, -1, -1, 2**62)  # a 400 names what was wrong
+        if self.hub.subscribers >= self.http.max_event_streams:
+            raise TrustnetError(f"{self.hub.subscribers} event streams are open, the most this "
+                                "node serves ([http] max_event_streams); try again later",
+                                code="too_many_streams")
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-cache"})
         await resp.prepare(request)
@@ -716,7 +749,7 @@ def build_app(node: Node, *, name: str, token: str, views: ApiViews | None = Non
         web.get("/metrics", api.metrics),
         web.get("/events", api.events),
         web.get("/openapi.yaml", api.openapi),
-        gossip_route(lambda: node if node.running else None),
+        gossip_route(lambda: node if node.running else None, api.http.body_timeout_s),
     ]
     for view_name, view in api.views.collections.items():
         routes.append(web.get(f"/{view_name}", api.collection(view_name, view)))

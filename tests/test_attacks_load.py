@@ -1,0 +1,113 @@
+"""Attacks on a node's capacity, mounted for real: idle connections ([http] header timeout,
+connection caps, /events cap, body timeout)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import select
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.test_api_access import fetch, start
+from trustnet.bench.stranger import get, real_node
+
+SHED_DEADLINE_S = 25.0
+
+
+@pytest.mark.slow
+def test_600_half_open_connections_under_512_files_are_shed_and_the_node_serves(
+        tmp_path: Path) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 900:
+        pytest.skip(f"this test opens 600 sockets; the hard open-file limit is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 2048)), hard))
+    try:
+        with real_node(tmp_path, max_open_files=512,
+                       sections={"http": {"header_timeout_s": 2.0}}) as node:
+            socks: list[socket.socket] = []
+            try:
+                for _ in range(600):
+                    s = socket.create_connection(("127.0.0.1", node.port), timeout=5.0)
+                    s.sendall(b"GET /status HTTP/1.1\r\nHost: x\r\n")  # never finished
+                    s.setblocking(False)
+                    socks.append(s)
+                waiting = set(socks)
+                refused = 0
+                deadline = time.monotonic() + SHED_DEADLINE_S
+                while waiting and time.monotonic() < deadline:
+                    ready, _, _ = select.select(list(waiting), [], [], 0.2)
+                    for s in ready:
+                        try:
+                            data = s.recv(65536)
+                        except OSError:
+                            data = b""
+                        if data.startswith(b"HTTP/1.1 503"):  # over the per-address cap
+                            assert b"too_many_connections" in data
+                            refused += 1
+                        if not data or data.startswith(b"HTTP/1.1 503"):
+                            waiting.discard(s)
+                assert not waiting, f"{len(waiting)} half-open connections still open"
+                assert refused > 0  # the cap of 256 per address answered the rest at once
+            finally:
+                for s in socks:
+                    s.close()
+            status, raw = get(node.url, "/status", timeout_s=10.0)
+            assert status == 200 and json.loads(raw)["node_id"] == node.node_id
+            assert node.alive
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+async def test_event_streams_are_capped(tmp_path: Path, capsys: Any) -> None:
+    daemon = await start(tmp_path, capsys, "max_event_streams = 1")
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", int(daemon.url.rsplit(":", 1)[1]))
+        writer.write(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10.0)
+        assert head.startswith(b"HTTP/1.1 200")
+        status, headers, body = await fetch(daemon.url + "/events")
+        assert status == 503 and body["error"]["code"] == "too_many_streams"
+        assert headers["Retry-After"].isdigit()
+        writer.close()
+    finally:
+        await daemon.stop()
+
+
+async def test_a_body_that_never_arrives_times_out(tmp_path: Path, capsys: Any) -> None:
+    daemon = await start(tmp_path, capsys, "body_timeout_s = 0.5")
+    try:
+        port = int(daemon.url.rsplit(":", 1)[1])
+        for path in (b"/gossip/push", b"/peers"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+                         b"Authorization: Bearer " + daemon.token.encode() + b"\r\n\r\n{")
+            await writer.drain()
+            reply = await asyncio.wait_for(reader.read(65536), 10.0)
+            assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
+            assert b"request_timeout" in reply
+            writer.close()
+    finally:
+        await daemon.stop()
+
+
+async def test_a_connection_that_never_sends_its_head_is_closed(tmp_path: Path,
+                                                                 capsys: Any) -> None:
+    daemon = await start(tmp_path, capsys, "header_timeout_s = 0.5")
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1",
+                                                       int(daemon.url.rsplit(":", 1)[1]))
+        writer.write(b"GET /sta")
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), 10.0) == b""  # closed by the node
+        writer.close()
+        status, _, _ = await fetch(daemon.url + "/status")
+        assert status == 200 and daemon.guard.timed_out == 1
+    finally:
+        await daemon.stop()
