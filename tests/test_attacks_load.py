@@ -111,3 +111,93 @@ async def test_a_connection_that_never_sends_its_head_is_closed(tmp_path: Path,
         assert status == 200 and daemon.guard.timed_out == 1
     finally:
         await daemon.stop()
+
+
+# -- heavy reads: a series or a view of a past moment ---------------------------------------
+
+DAY_MS = 86_400_000
+SERIES_2000 = {"from": "0", "to": str(2000 * DAY_MS), "step": str(DAY_MS)}  # 2,000 steps
+
+
+async def test_status_answers_while_a_2000_sample_series_is_computed(
+        tmp_path: Path, capsys: Any, monkeypatch: Any) -> None:
+    import threading
+
+    from trustnet.views import NodeViews
+
+    release = threading.Event()
+    started = threading.Event()
+    calls: list[threading.Thread] = []
+    series = NodeViews.series
+
+    def held(self: NodeViews, *args: Any, **kw: Any) -> Any:
+        calls.append(threading.current_thread())
+        started.set()
+        assert release.wait(30.0), "the test never released the series"
+        return series(self, *args, **kw)
+
+    monkeypatch.setattr(NodeViews, "series", held)
+    daemon = await start(tmp_path, capsys, "analysis_budget_s = 0.5")
+    try:
+        party = daemon.identity.party_id
+        url = daemon.url + f"/series/{party}"
+        asked = asyncio.ensure_future(fetch(url, params=SERIES_2000))
+        while not started.is_set():  # the series is being computed...
+            assert not asked.done(), asked.result()
+            await asyncio.sleep(0.01)
+        for _ in range(3):  # ...and the node answers meanwhile
+            status, _, body = await fetch(daemon.url + "/status")
+            assert status == 200 and body["node_id"] == party
+        assert not release.is_set() and calls[0] is not threading.main_thread()
+        # Over its budget the series request is answered 503 `busy`, with Retry-After...
+        status, headers, body = await asyncio.wait_for(asked, 30.0)
+        assert status == 503 and body["error"]["code"] == "busy"
+        assert headers["Retry-After"].isdigit()
+        # ...while the work goes on; asked again once done, the kept answer comes back.
+        release.set()
+        deadline = time.monotonic() + 30.0
+        while True:
+            status, _, body = await fetch(url, params=SERIES_2000)
+            if status == 200 or time.monotonic() > deadline:
+                break
+            assert body["error"]["code"] == "busy"
+            await asyncio.sleep(0.1)
+        assert status == 200 and len(body["samples"]) == 2001
+        assert len(calls) == 1  # computed once
+        # Beyond 2,000 steps: refused at once, with the stable code.
+        too_many = dict(SERIES_2000, to=str(2001 * DAY_MS))
+        status, _, body = await fetch(url, params=too_many)
+        assert status == 400 and body["error"]["code"] == "bad_argument"
+        assert len(calls) == 1
+    finally:
+        release.set()
+        await daemon.stop()
+
+
+async def test_heavy_reads_cost_the_client_more(tmp_path: Path, capsys: Any) -> None:
+    daemon = await start(tmp_path, capsys,
+                         "rate_per_s = 0.001\nrate_burst = 15\nheavy_read_cost = 10")
+    try:
+        status, _, _ = await fetch(daemon.url + "/beliefs", params={"at": "1"})
+        assert status == 200  # 10 of 15
+        status, _, body = await fetch(daemon.url + "/suspicion", params={"at": "1"})
+        assert status == 429 and body["error"]["code"] == "rate_limited"
+        status, _, _ = await fetch(daemon.url + "/status")  # light reads still pass
+        assert status == 200
+    finally:
+        await daemon.stop()
+
+
+async def test_heavy_reads_beyond_the_pending_cap_are_busy(tmp_path: Path, capsys: Any,
+                                                           monkeypatch: Any) -> None:
+    import trustnet.views
+
+    monkeypatch.setattr(trustnet.views, "MAX_PENDING", 0)
+    daemon = await start(tmp_path, capsys)
+    try:
+        status, headers, body = await fetch(daemon.url + "/graph", params={"at": "1"})
+        assert status == 503 and body["error"]["code"] == "busy" and "Retry-After" in headers
+        status, _, _ = await fetch(daemon.url + "/graph")  # the live view is not heavy
+        assert status == 200
+    finally:
+        await daemon.stop()

@@ -761,7 +761,10 @@ async def test_a_client_over_its_rate_gets_429_on_every_route(tmp_path: Path,
     COMPLETED.add("rate_limit")
 
 
-async def test_capacity_refusals(tmp_path: Path, capsys: Any) -> None:
+async def test_capacity_refusals(tmp_path: Path, capsys: Any, monkeypatch: Any) -> None:
+    import trustnet.views
+
+    monkeypatch.setattr(trustnet.views, "MAX_PENDING", 0)  # every heavy read is one too many
     daemon = Daemon(init_node(tmp_path, "full", http="max_event_streams = 1"), gossip=MANUAL)
     capsys.readouterr()
     await daemon.start()
@@ -777,6 +780,11 @@ async def test_capacity_refusals(tmp_path: Path, capsys: Any) -> None:
             client = Client(session, daemon)
             reply = await client.error(503, "too_many_streams", "GET", "/events")
             assert reply.headers["Retry-After"].isdigit()
+            party = daemon.identity.party_id
+            for path in ("/beliefs", f"/beliefs/{party}", "/suspicion", f"/suspicion/{party}",
+                         "/graph"):
+                await client.error(503, "busy", "GET", path, query={"at": "1"})
+            await client.error(503, "busy", "GET", f"/series/{party}")
         writer.close()
     finally:
         await daemon.stop()

@@ -13,6 +13,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import inspect
 import json
 import logging
 import re
@@ -78,6 +79,8 @@ STATUS = {
     "rate_limited": 429,
     "catching_up": 503,
     "too_many_streams": 503,
+    "busy": 503,
+    "unavailable": 503,
     "request_timeout": 408,
     "forked": 409,
     "internal": 500,
@@ -106,6 +109,9 @@ class ApiViews:
     status: Callable[[], Mapping[str, Any]] | None = None
     # Whether an entry received at a time is backdated (`ts` lags its receipt too far).
     backdated: Callable[[int, int], bool] | None = None
+    # (route, query) -> whether that read is heavy: charged `[http] heavy_read_cost`. A view
+    # may answer with an awaitable (computed elsewhere) rather than the data itself.
+    is_heavy: Callable[[str, Mapping[str, str]], bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +141,11 @@ class HttpSettings:
     max_connections_per_address: int = 256
     # /events subscribers at once; beyond, 503 `too_many_streams`.
     max_event_streams: int = 64
+    # Seconds a heavy read (a series, a view `?at=` a past moment) may take before the
+    # client is answered 503 `busy` (the work goes on off the event loop and its answer is
+    # kept for the same request); requests a heavy read costs the client's rate bucket.
+    analysis_budget_s: float = 5.0
+    heavy_read_cost: int = 10
 
     def __post_init__(self) -> None:
         if self.rate_per_s < 0 or self.rate_burst < 1 or self.events_views_interval_s <= 0:
@@ -143,6 +154,8 @@ class HttpSettings:
         if min(self.header_timeout_s, self.keepalive_timeout_s, self.body_timeout_s) <= 0:
             raise ConfigError("[http]: header_timeout_s, keepalive_timeout_s and "
                               "body_timeout_s must be > 0")
+        if self.analysis_budget_s <= 0 or self.heavy_read_cost < 1:
+            raise ConfigError("[http]: analysis_budget_s > 0, heavy_read_cost >= 1")
         if min(self.max_connections, self.max_connections_per_address, self.max_event_streams) < 1:
             raise ConfigError("[http]: max_connections, max_connections_per_address and "
                               "max_event_streams must be >= 1")
@@ -487,8 +500,9 @@ class Api:
             token = request.query.get("access_token", "") if request.method == "GET" else ""
         return bool(token) and hmac.compare_digest(token.strip().encode(), self._token)
 
-    def charge(self, client: str) -> None:
-        """Take a token from the client's bucket; 429 when it is empty (`[http] rate_per_s`)."""
+    def charge(self, client: str, cost: float = 1.0) -> None:
+        """Take `cost` tokens from the client's bucket; 429 when it holds fewer
+        (`[http] rate_per_s`)."""
         rate, burst = self.http.rate_per_s, float(self.http.rate_burst)
         if rate <= 0:
             return
@@ -497,11 +511,12 @@ class Api:
         tokens = min(burst, tokens + (now - at) * rate)
         if len(self._buckets) >= MAX_CLIENTS:
             self._buckets.pop(next(iter(self._buckets)))
-        if tokens < 1.0:
+        if tokens < cost:
             self._buckets[client] = (tokens, now)
-            raise TrustnetError(f"over {rate:g} requests per second from {client or 'this client'}; "
-                                "slow down", code="rate_limited")
-        self._buckets[client] = (tokens - 1.0, now)
+            raise TrustnetError(f"over {rate:g} requests per second from {client or 'this client'}"
+                                f"{f' (this read costs {cost:g})' if cost > 1 else ''}; slow down",
+                                code="rate_limited")
+        self._buckets[client] = (tokens - cost, now)
 
     @staticmethod
     async def _json_body(request: web.Request) -> dict[str, Any]:
@@ -656,11 +671,20 @@ class Api:
         body, content_type = self.node.metrics.render()
         return web.Response(body=body, headers={"Content-Type": content_type})
 
+    def _charge_heavy(self, request: web.Request, name: str) -> None:
+        """A heavy read costs `[http] heavy_read_cost` (the access middleware took 1)."""
+        heavy = self.views.is_heavy
+        if heavy is not None and heavy(name, request.query) and self.http.heavy_read_cost > 1:
+            self.charge(request.remote or "", self.http.heavy_read_cost - 1)
+
     def collection(self, name: str, view: JsonView) -> Handler:
         """A GET handler for a contributed collection view."""
 
         async def handler(request: web.Request) -> web.Response:
+            self._charge_heavy(request, name)
             data = view(request.query)
+            if inspect.isawaitable(data):
+                data = await data
             if isinstance(data, dict) and isinstance(data.get("parties"), list):
                 data = paginate(data, "parties", request.query)
             return json_response(data)
@@ -672,7 +696,11 @@ class Api:
 
         async def handler(request: web.Request) -> web.Response:
             party = _party_param(request.match_info["party"])
-            return json_response(view(party, request.query))
+            self._charge_heavy(request, name)
+            data = view(party, request.query)
+            if inspect.isawaitable(data):
+                data = await data
+            return json_response(data)
 
         return handler
 

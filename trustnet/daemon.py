@@ -38,7 +38,7 @@ from trustnet.store import Store
 from trustnet.transport.http import ConnectionGuard, ConnectionLimits, HttpTransport
 
 if TYPE_CHECKING:
-    from trustnet.views import NodeViews
+    from trustnet.views import Analysis, NodeViews
 
 PORT_FILE = "node.port"
 SHUTDOWN_GRACE_S = 5.0
@@ -81,10 +81,11 @@ class Daemon:
             saved = load_peers(self.dir)
             for url in saved:
                 self.node.protocol.peers.add(url, "saved", self.clock.now_ms())
+            self.http = HttpSettings.from_mapping(self.config.section("http"))
             self.views = ApiViews()
             self.node_views: NodeViews | None = None
+            self.analysis: Analysis | None = None
             self._install_views()
-            self.http = HttpSettings.from_mapping(self.config.section("http"))
             self.app = build_app(self.node, name=self.config.name, token=self.token, views=self.views,
                                  http=self.http)
         except BaseException:
@@ -204,6 +205,8 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.node.idle(), PUSH_GRACE_S)
         await self.node.stop()
+        if self.analysis is not None:
+            self.analysis.close()
         (self.dir / PORT_FILE).unlink(missing_ok=True)
         self.store.close()
         self.log.info("stopped cleanly")
