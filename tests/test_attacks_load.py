@@ -201,3 +201,64 @@ async def test_heavy_reads_beyond_the_pending_cap_are_busy(tmp_path: Path, capsy
         assert status == 200
     finally:
         await daemon.stop()
+
+
+# -- author flood -------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_an_author_flood_is_limited_per_peer_and_the_node_keeps_answering(
+        tmp_path: Path) -> None:
+    import os
+    import threading
+
+    from trustnet.bench.stranger import Stranger
+    from trustnet.clock import SystemClock
+    from trustnet.identity import Identity
+    from trustnet.log import sign_entry
+    from trustnet.protocol import messages as m
+
+    now = SystemClock().now_ms()
+    flood = [Identity.from_seed(os.urandom(32)) for _ in range(3000)]
+    raws = [sign_entry(ident, seq=1, prev=None, ts=now, kind="profile",
+                       body={"name": f"flood-{i}", "role": "state", "urls": []}).raw
+            for i, ident in enumerate(flood)]
+    with real_node(tmp_path, gossip={"new_authors_per_peer": 500,
+                                     "new_authors_interval_s": 3600}) as node:
+        # The node vouches for the last identity: that one is taken whatever the limit.
+        node.client.publish("trust", {"subject": flood[-1].party_id, "level": 500})
+        stranger = Stranger.fresh()
+        acks: list[m.PushAck] = []
+        statuses: list[int] = []
+
+        def push() -> None:
+            for i in range(0, len(raws), 250):
+                status, body = stranger.post(node.url, m.PUSH, m.encode(m.Push(tuple(raws[i:i + 250]))))
+                statuses.append(status)
+                if status == 200:
+                    ack = m.decode_reply(m.PUSH, body)
+                    assert isinstance(ack, m.PushAck)
+                    acks.append(ack)
+
+        pusher = threading.Thread(target=push)
+        pusher.start()
+        answered_during = 0
+        while pusher.is_alive():
+            status, _ = get(node.url, "/status", timeout_s=30.0)
+            assert status == 200
+            answered_during += pusher.is_alive()
+        pusher.join()
+        assert answered_during > 0  # /status was answered while the flood was in flight
+        assert statuses == [200] * 12  # refused entries cost the relayer nothing
+        assert sum(a.accepted for a in acks) == 501  # 500 new authors, and the vouched one
+        assert sum(a.rejected for a in acks) == 2499
+        _, metrics = get(node.url, "/metrics")
+        assert 'code="author_limit"' in metrics.decode()
+        # The views page: at most `limit` parties, with the total.
+        for path in ("/beliefs?limit=100", "/parties?limit=100", "/suspicion?limit=100"):
+            status, raw = get(node.url, path, timeout_s=60.0)
+            data = json.loads(raw)
+            assert status == 200 and len(data["parties"]) <= 100, path
+        status, raw = get(node.url, "/parties?limit=100")
+        assert json.loads(raw)["total"] == 502  # the flood's 501 and the node itself
+        assert get(node.url, "/graph", timeout_s=60.0)[0] == 200
