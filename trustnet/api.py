@@ -429,33 +429,36 @@ def entry_event(entry: Any) -> dict[str, Any]:
             "kind": entry.kind, "ts": entry.ts}
 
 
-def parties_of(store: Store, self_id: str) -> list[dict[str, Any]]:
+def parties_of(store: Store, self_id: str, offset: int = 0,
+               limit: int | None = None) -> list[dict[str, Any]]:
     """Every author a store holds entries or a fork proof of, with its self-declared profile
-    (GET /parties)."""
-    profiles = {e.author_hex: e for e in store.query(kind="profile", limit=10**6)}
+    (GET /parties), in id order; `offset`/`limit`: only that page is made."""
     heads = store.heads()
-    forked_authors = store.forked_authors()
-    forked = {a.hex() for a in forked_authors}
-    out = []
-    for author, (seq, head_id) in sorted(heads.items()):
+    forked = store.forked_authors()
+    # A proof of equivocation may arrive before (or instead of) any of the author's entries:
+    # the author is known here, as forked, with nothing of its chain held.
+    authors = sorted(heads.keys() | forked)  # byte order is the order of the hex ids
+    page = authors[offset:] if limit is None else authors[offset:offset + limit]
+    profiles = store.profiles()
+    out: list[dict[str, Any]] = []
+    for author in page:
         pid = author.hex()
+        head = heads.get(author)
+        if head is None:
+            out.append({"party": pid, "name": None, "role": None, "urls": [], "seq": 0,
+                        "head": None, "forked": True, "self": False})
+            continue
         prof = profiles.get(pid)
         out.append({
             "party": pid,
-            "name": prof.body.get("name") if prof else None,
-            "role": prof.body.get("role") if prof else None,
-            "urls": prof.body.get("urls", []) if prof else [],
-            "seq": seq,
-            "head": head_id.hex(),
-            "forked": pid in forked,
+            "name": prof.name if prof else None,
+            "role": prof.role if prof else None,
+            "urls": prof.urls if prof else [],
+            "seq": head[0],
+            "head": head[1].hex(),
+            "forked": author in forked,
             "self": pid == self_id,
         })
-    # A proof of equivocation may arrive before (or instead of) any of the author's entries:
-    # the author is known here, as forked, with nothing of its chain held.
-    for author in sorted(forked_authors - heads.keys()):
-        out.append({"party": author.hex(), "name": None, "role": None, "urls": [], "seq": 0,
-                    "head": None, "forked": True, "self": False})
-    out.sort(key=lambda p: p["party"])
     return out
 
 
@@ -555,8 +558,15 @@ class Api:
 
     async def parties(self, request: web.Request) -> web.Response:
         """GET /parties: every author held, with its self-declared profile."""
-        out = parties_of(self.node.store, self.node.node_id)
-        return json_response(paginate({"parties": out}, "parties", request.query))
+        # Only the page asked for is made (a node may hold a great many authors).
+        q = request.query
+        limit = _query_int(q, "limit", MAX_PAGE, 1, MAX_PAGE)
+        offset = _query_int(q, "offset", 0, 0, 2**62)
+        store = self.node.store
+        total = len(store.heads().keys() | store.forked_authors())
+        out = parties_of(store, self.node.node_id, offset, limit)
+        return json_response({"parties": out, "total": total,
+                              "next": offset + limit if offset + limit < total else None})
 
     async def entries(self, request: web.Request) -> web.Response:
         """GET /entries?author=&kind=&after=&limit=."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from trustnet.config import NodeConfig, read_admin_token
 from trustnet.errors import TrustnetError
 
 TIMEOUT_S = 30.0
+BUSY_WAIT_S = 600.0  # how long a GET keeps asking a node that answers 503 `busy`
 
 
 class ClientError(TrustnetError):
@@ -22,6 +24,26 @@ class ClientError(TrustnetError):
 
 
 def _request(url: str, *, method: str = "GET", body: Any = None, token: str | None = None) -> Any:
+    """One request; a GET answered 503 `busy` (a heavy view still being computed) is asked
+    again after its Retry-After, for up to BUSY_WAIT_S."""
+    deadline = time.monotonic() + BUSY_WAIT_S
+    while True:
+        try:
+            return _request_once(url, method=method, body=body, token=token)
+        except _Busy as busy:
+            if method != "GET" or time.monotonic() + busy.retry_after > deadline:
+                raise ClientError(f"{url}: {busy.message}", code="busy") from None
+            time.sleep(busy.retry_after)
+
+
+class _Busy(Exception):
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+def _request_once(url: str, *, method: str, body: Any, token: str | None) -> Any:
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method=method)
     req.add_header("Accept", "application/json")
@@ -35,6 +57,9 @@ def _request(url: str, *, method: str = "GET", body: Any = None, token: str | No
     except urllib.error.HTTPError as exc:
         try:
             err = json.loads(exc.read())["error"]
+            if exc.code == 503 and err["code"] == "busy":
+                retry = exc.headers.get("Retry-After", "")
+                raise _Busy(str(err["message"]), min(30.0, float(retry)) if retry.isdigit() else 5.0)
             raise ClientError(f"{url}: {err['message']}", code=err["code"]) from None
         except (ValueError, KeyError, TypeError):
             raise ClientError(f"{url}: HTTP {exc.code} {exc.reason}", code="http_error") from None

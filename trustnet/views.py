@@ -408,24 +408,32 @@ def graph_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
         return (e.seq, e.ts, e.id)
 
     held: set[str] = set()
-    for author in store.heads():
-        first = store.range(author, 0, 1)
-        if first and seen(first[0]):
-            held.add(author.hex())
-    profiles: dict[str, Entry] = {}
-    for e in by_kind("profile"):  # latest wins (DOMAIN: profile)
-        if e.author_hex not in profiles or order(e) > order(profiles[e.author_hex]):
-            profiles[e.author_hex] = e
+    if at is None:  # now: every author held (no first entry to read per author)
+        held = {author.hex() for author in store.heads()}
+    else:
+        for author in store.heads():
+            first = store.range(author, 0, 1)
+            if first and seen(first[0]):
+                held.add(author.hex())
+    declared: dict[str, tuple[Any, Any]]  # party -> (name, role) of its latest profile
+    if at is None:  # the store follows profiles as they arrive
+        declared = {pid: (p.name, p.role) for pid, p in store.profiles().items()}
+    else:
+        profiles: dict[str, Entry] = {}
+        for e in by_kind("profile"):  # latest wins (DOMAIN: profile)
+            if e.author_hex not in profiles or order(e) > order(profiles[e.author_hex]):
+                profiles[e.author_hex] = e
+        declared = {pid: (e.body.get("name"), e.body.get("role")) for pid, e in profiles.items()}
     forked = {a.hex() for a in store.forked_authors()}
     prior = beliefs.params.base_rate
     nodes = []
     for pid in sorted(held):
-        prof = profiles.get(pid)
+        name, role = declared.get(pid, (None, None))
         belief = beliefs.parties.get(pid)
         nodes.append({
             "party": pid,
-            "name": prof.body.get("name") if prof else None,
-            "role": prof.body.get("role") if prof else None,
+            "name": name,
+            "role": role,
             "reliability": belief.reliability.p if belief else 0.0,
             "compliance": belief.verified.score if belief else prior,
             "raw": belief.raw.score if belief else prior,
@@ -471,7 +479,7 @@ def graph_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _names(views: NodeViews) -> dict[str, str]:
-    return {e.author_hex: str(e.body.get("name")) for e in views.store.query(kind="profile", limit=10**6)}
+    return {author: str(p.name) for author, p in views.store.profiles().items()}
 
 
 Collection = Callable[[NodeViews, Mapping[str, str]], dict[str, Any]]
