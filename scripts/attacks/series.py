@@ -11,6 +11,7 @@ meanwhile (it must stay under 1 s), and the node's resident memory.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import tempfile
@@ -51,7 +52,7 @@ def main() -> int:
             while True:
                 asks += 1
                 try:
-                    code, body = get(node.url, path, timeout_s=args.max_wait)
+                    code, _ = get(node.url, path, timeout_s=args.max_wait)
                 except OSError as exc:
                     result.update(status=f"no answer: {exc}")
                     break
@@ -68,10 +69,8 @@ def main() -> int:
         lat: list[float] = []
         while worker.is_alive():
             t0 = time.monotonic()
-            try:
+            with contextlib.suppress(OSError):
                 get(node.url, "/status", timeout_s=args.max_wait)
-            except OSError:
-                pass
             lat.append(time.monotonic() - t0)
             time.sleep(0.1)
         worker.join()
