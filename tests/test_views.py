@@ -182,7 +182,7 @@ async def test_cli_tables_of_every_view_on_a_url_and_a_directory(north1, capsys)
         assert code == 0 and json.loads(capsys.readouterr().out) is not None, command
 
 
-def test_a_series_advances_the_views_as_rebuilding_them_per_sample_would() -> None:
+def test_a_series_samples_what_the_views_of_each_moment_say() -> None:
     from trustnet.bench.beliefs import generate
     from trustnet.clock import ManualClock
     from trustnet.config import NodeConfig
