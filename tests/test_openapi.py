@@ -119,7 +119,8 @@ def operation_of(path: str, method: str) -> str | None:
 # (path template, method, status) of every response these tests validated against an operation
 EXERCISED: set[tuple[str, str, str]] = set()
 # the tests that exercise the document, as they complete (the final check needs them all)
-EXERCISING = {"reads", "writes", "gossip", "read_token", "rate_limit", "insecure_token", "internal"}
+EXERCISING = {"reads", "writes", "gossip", "read_token", "rate_limit", "insecure_token", "internal",
+              "capacity"}
 COMPLETED: set[str] = set()
 
 
@@ -788,6 +789,34 @@ async def test_the_admin_token_in_the_clear_from_afar_gets_403_on_every_route(
     finally:
         await daemon.stop()
     COMPLETED.add("insecure_token")
+async def test_capacity_refusals(tmp_path: Path, capsys: Any, monkeypatch: Any) -> None:
+    import trustnet.views
+
+    monkeypatch.setattr(trustnet.views, "MAX_PENDING", 0)  # every heavy read is one too many
+    daemon = Daemon(init_node(tmp_path, "full", http="max_event_streams = 1"), gossip=MANUAL)
+    capsys.readouterr()
+    await daemon.start()
+    await daemon.node.tick()
+    try:
+        assert daemon.url is not None
+        reader, writer = await asyncio.open_connection("127.0.0.1", URL(daemon.url).port)
+        writer.write(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")  # the one stream allowed
+        await writer.drain()
+        assert (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT_S)
+                ).startswith(b"HTTP/1.1 200")
+        async with aiohttp.ClientSession() as session:
+            client = Client(session, daemon)
+            reply = await client.error(503, "too_many_streams", "GET", "/events")
+            assert reply.headers["Retry-After"].isdigit()
+            party = daemon.identity.party_id
+            for path in ("/beliefs", f"/beliefs/{party}", "/suspicion", f"/suspicion/{party}",
+                         "/graph"):
+                await client.error(503, "busy", "GET", path, query={"at": "1"})
+            await client.error(503, "busy", "GET", f"/series/{party}")
+        writer.close()
+    finally:
+        await daemon.stop()
+    COMPLETED.add("capacity")
 
 
 async def test_a_bug_answers_500_in_the_error_shape(small: Any, monkeypatch: Any) -> None:

@@ -180,3 +180,24 @@ async def test_cli_tables_of_every_view_on_a_url_and_a_directory(north1, capsys)
         assert code == 0 and out.strip(), command
         code = await asyncio.to_thread(cli_main, [command, url, "--json"])
         assert code == 0 and json.loads(capsys.readouterr().out) is not None, command
+
+
+def test_a_series_samples_what_the_views_of_each_moment_say() -> None:
+    from trustnet.bench.beliefs import generate
+    from trustnet.clock import ManualClock
+    from trustnet.config import NodeConfig
+    from trustnet.store import Store
+    from trustnet.views import NodeViews, Settings, _sample
+
+    entries, pids = generate(300, 8, 3)
+    store = Store(None)
+    now = max(e.ts for e in entries) + 1
+    store.ingest(entries, now)
+    views = NodeViews(store, pids[0], (), Settings.from_config(NodeConfig()), ManualClock(now))
+    start, end = min(e.ts for e in entries), max(e.ts for e in entries) + DAY_MS
+    step = (end - start) // 12
+    samples = views.series(pids[1], start, end, step)
+    assert len(samples) == 13
+    for sample in samples:
+        beliefs, suspicion = views.as_of(sample["t"])
+        assert sample == pytest.approx(_sample(sample["t"], pids[1], beliefs, suspicion))

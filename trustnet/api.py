@@ -13,6 +13,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import inspect
 import json
 import logging
 import re
@@ -66,6 +67,7 @@ EVENTS_POLL_S = 0.25
 EVENTS_KEEPALIVE_S = 15.0
 VIEWS_IDLE_S = 60.0  # with nothing new, beliefs and suspicion are re-read this often
 
+RETRY_AFTER_S = 5  # what a 503 tells a client to wait before asking again
 MAX_JSON_BYTES = 256 * 1024
 MAX_PAGE = 1000
 
@@ -78,6 +80,10 @@ STATUS = {
     "too_large": 413,
     "rate_limited": 429,
     "catching_up": 503,
+    "too_many_streams": 503,
+    "busy": 503,
+    "unavailable": 503,
+    "request_timeout": 408,
     "forked": 409,
     "internal": 500,
 }
@@ -105,6 +111,9 @@ class ApiViews:
     status: Callable[[], Mapping[str, Any]] | None = None
     # Whether an entry received at a time is backdated (`ts` lags its receipt too far).
     backdated: Callable[[int, int], bool] | None = None
+    # (route, query) -> whether that read is heavy: charged `[http] heavy_read_cost`. A view
+    # may answer with an awaitable (computed elsewhere) rather than the data itself.
+    is_heavy: Callable[[str, Mapping[str, str]], bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +131,23 @@ class HttpSettings:
     rate_burst: int = 200
     # Seconds between two recomputations of beliefs and suspicion for /events subscribers.
     events_views_interval_s: float = 1.0
+    # A new connection must send a whole request head within this many seconds, or it is
+    # closed; a kept-alive connection idle (or holding half a request) this long between
+    # requests is closed too. A request body must arrive within body_timeout_s.
+    header_timeout_s: float = 10.0
+    keepalive_timeout_s: float = 30.0
+    body_timeout_s: float = 30.0
+    # Open connections in all (lowered to fit the process's open-file limit) and from one
+    # client address (loopback included: a local testbed's nodes and dashboards share it).
+    max_connections: int = 1024
+    max_connections_per_address: int = 256
+    # /events subscribers at once; beyond, 503 `too_many_streams`.
+    max_event_streams: int = 64
+    # Seconds a heavy read (a series, a view `?at=` a past moment) may take before the
+    # client is answered 503 `busy` (the work goes on off the event loop and its answer is
+    # kept for the same request); requests a heavy read costs the client's rate bucket.
+    analysis_budget_s: float = 5.0
+    heavy_read_cost: int = 10
     # PEM certificate (chain) and private key: the node then listens with TLS (both or neither;
     # paths relative to the node directory). Checked and loaded by trustnet.transport.tls.
     tls_cert: str = ""
@@ -134,6 +160,14 @@ class HttpSettings:
         if self.rate_per_s < 0 or self.rate_burst < 1 or self.events_views_interval_s <= 0:
             raise ConfigError("[http]: rate_per_s >= 0, rate_burst >= 1, "
                               "events_views_interval_s > 0")
+        if min(self.header_timeout_s, self.keepalive_timeout_s, self.body_timeout_s) <= 0:
+            raise ConfigError("[http]: header_timeout_s, keepalive_timeout_s and "
+                              "body_timeout_s must be > 0")
+        if self.analysis_budget_s <= 0 or self.heavy_read_cost < 1:
+            raise ConfigError("[http]: analysis_budget_s > 0, heavy_read_cost >= 1")
+        if min(self.max_connections, self.max_connections_per_address, self.max_event_streams) < 1:
+            raise ConfigError("[http]: max_connections, max_connections_per_address and "
+                              "max_event_streams must be >= 1")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError("[http]: tls_cert and tls_key go together (the certificate and its "
                               "private key)", code="tls_incomplete")
@@ -201,6 +235,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         resp = error_response(exc.code, exc.message)
         if resp.status == 401:  # RFC 9110 11.6.1, RFC 6750 3: a 401 names the scheme to use
             resp.headers["WWW-Authenticate"] = 'Bearer realm="trustnet"'
+        elif resp.status == 503:  # RFC 9110 10.2.3: when to ask again
+            resp.headers["Retry-After"] = str(RETRY_AFTER_S)
         return resp
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -332,6 +368,11 @@ class EventHub:
         self._queues.add(queue)
         return queue
 
+    @property
+    def subscribers(self) -> int:
+        """Streams open now."""
+        return len(self._queues)
+
     def unsubscribe(self, queue: asyncio.Queue[bytes | None]) -> None:
         """Forget a subscriber; the poller stops with the last one."""
         self._queues.discard(queue)
@@ -412,33 +453,36 @@ def entry_event(entry: Any) -> dict[str, Any]:
             "kind": entry.kind, "ts": entry.ts}
 
 
-def parties_of(store: Store, self_id: str) -> list[dict[str, Any]]:
+def parties_of(store: Store, self_id: str, offset: int = 0,
+               limit: int | None = None) -> list[dict[str, Any]]:
     """Every author a store holds entries or a fork proof of, with its self-declared profile
-    (GET /parties)."""
-    profiles = {e.author_hex: e for e in store.query(kind="profile", limit=10**6)}
+    (GET /parties), in id order; `offset`/`limit`: only that page is made."""
     heads = store.heads()
-    forked_authors = store.forked_authors()
-    forked = {a.hex() for a in forked_authors}
-    out = []
-    for author, (seq, head_id) in sorted(heads.items()):
+    forked = store.forked_authors()
+    # A proof of equivocation may arrive before (or instead of) any of the author's entries:
+    # the author is known here, as forked, with nothing of its chain held.
+    authors = sorted(heads.keys() | forked)  # byte order is the order of the hex ids
+    page = authors[offset:] if limit is None else authors[offset:offset + limit]
+    profiles = store.profiles()
+    out: list[dict[str, Any]] = []
+    for author in page:
         pid = author.hex()
+        head = heads.get(author)
+        if head is None:
+            out.append({"party": pid, "name": None, "role": None, "urls": [], "seq": 0,
+                        "head": None, "forked": True, "self": False})
+            continue
         prof = profiles.get(pid)
         out.append({
             "party": pid,
-            "name": prof.body.get("name") if prof else None,
-            "role": prof.body.get("role") if prof else None,
-            "urls": prof.body.get("urls", []) if prof else [],
-            "seq": seq,
-            "head": head_id.hex(),
-            "forked": pid in forked,
+            "name": prof.name if prof else None,
+            "role": prof.role if prof else None,
+            "urls": prof.urls if prof else [],
+            "seq": head[0],
+            "head": head[1].hex(),
+            "forked": author in forked,
             "self": pid == self_id,
         })
-    # A proof of equivocation may arrive before (or instead of) any of the author's entries:
-    # the author is known here, as forked, with nothing of its chain held.
-    for author in sorted(forked_authors - heads.keys()):
-        out.append({"party": author.hex(), "name": None, "role": None, "urls": [], "seq": 0,
-                    "head": None, "forked": True, "self": False})
-    out.sort(key=lambda p: p["party"])
     return out
 
 
@@ -505,8 +549,9 @@ class Api:
             token = request.query.get("access_token", "") if request.method == "GET" else ""
         return bool(token) and hmac.compare_digest(token.strip().encode(), self._token)
 
-    def charge(self, client: str) -> None:
-        """Take a token from the client's bucket; 429 when it is empty (`[http] rate_per_s`)."""
+    def charge(self, client: str, cost: float = 1.0) -> None:
+        """Take `cost` tokens from the client's bucket; 429 when it holds fewer
+        (`[http] rate_per_s`)."""
         rate, burst = self.http.rate_per_s, float(self.http.rate_burst)
         if rate <= 0:
             return
@@ -515,17 +560,19 @@ class Api:
         tokens = min(burst, tokens + (now - at) * rate)
         if len(self._buckets) >= MAX_CLIENTS:
             self._buckets.pop(next(iter(self._buckets)))
-        if tokens < 1.0:
+        if tokens < cost:
             self._buckets[client] = (tokens, now)
-            raise TrustnetError(f"over {rate:g} requests per second from {client or 'this client'}; "
-                                "slow down", code="rate_limited")
-        self._buckets[client] = (tokens - 1.0, now)
+            raise TrustnetError(f"over {rate:g} requests per second from {client or 'this client'}"
+                                f"{f' (this read costs {cost:g})' if cost > 1 else ''}; slow down",
+                                code="rate_limited")
+        self._buckets[client] = (tokens - cost, now)
 
     @staticmethod
     async def _json_body(request: web.Request) -> dict[str, Any]:
         length = request.content_length
+        timeout = request.app[API_KEY].http.body_timeout_s
         raw = b"" if length is not None and length > MAX_JSON_BYTES else (
-            await read_bounded(request.content, MAX_JSON_BYTES))
+            await read_bounded(request.content, MAX_JSON_BYTES, timeout))
         if (length is not None and length > MAX_JSON_BYTES) or len(raw) > MAX_JSON_BYTES:
             raise TrustnetError(f"request body over {MAX_JSON_BYTES} bytes", code="too_large")
         try:
@@ -557,8 +604,15 @@ class Api:
 
     async def parties(self, request: web.Request) -> web.Response:
         """GET /parties: every author held, with its self-declared profile."""
-        out = parties_of(self.node.store, self.node.node_id)
-        return json_response(paginate({"parties": out}, "parties", request.query))
+        # Only the page asked for is made (a node may hold a great many authors).
+        q = request.query
+        limit = _query_int(q, "limit", MAX_PAGE, 1, MAX_PAGE)
+        offset = _query_int(q, "offset", 0, 0, 2**62)
+        store = self.node.store
+        total = len(store.heads().keys() | store.forked_authors())
+        out = parties_of(store, self.node.node_id, offset, limit)
+        return json_response({"parties": out, "total": total,
+                              "next": offset + limit if offset + limit < total else None})
 
     async def entries(self, request: web.Request) -> web.Response:
         """GET /entries?author=&kind=&after=&limit=."""
@@ -632,6 +686,10 @@ class Api:
         header = request.headers.get("Last-Event-ID")
         name, resume = ("Last-Event-ID", header) if header else ("after", request.query.get("after", ""))
         after = _query_int({name: resume}, name, -1, -1, 2**62)  # a 400 names what was wrong
+        if self.hub.subscribers >= self.http.max_event_streams:
+            raise TrustnetError(f"{self.hub.subscribers} event streams are open, the most this "
+                                "node serves ([http] max_event_streams); try again later",
+                                code="too_many_streams")
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-cache"})
         await resp.prepare(request)
@@ -669,11 +727,20 @@ class Api:
         body, content_type = self.node.metrics.render()
         return web.Response(body=body, headers={"Content-Type": content_type})
 
+    def _charge_heavy(self, request: web.Request, name: str) -> None:
+        """A heavy read costs `[http] heavy_read_cost` (the access middleware took 1)."""
+        heavy = self.views.is_heavy
+        if heavy is not None and heavy(name, request.query) and self.http.heavy_read_cost > 1:
+            self.charge(request.remote or "", self.http.heavy_read_cost - 1)
+
     def collection(self, name: str, view: JsonView) -> Handler:
         """A GET handler for a contributed collection view."""
 
         async def handler(request: web.Request) -> web.Response:
+            self._charge_heavy(request, name)
             data = view(request.query)
+            if inspect.isawaitable(data):
+                data = await data
             if isinstance(data, dict) and isinstance(data.get("parties"), list):
                 data = paginate(data, "parties", request.query)
             return json_response(data)
@@ -685,7 +752,11 @@ class Api:
 
         async def handler(request: web.Request) -> web.Response:
             party = _party_param(request.match_info["party"])
-            return json_response(view(party, request.query))
+            self._charge_heavy(request, name)
+            data = view(party, request.query)
+            if inspect.isawaitable(data):
+                data = await data
+            return json_response(data)
 
         return handler
 
@@ -762,7 +833,7 @@ def build_app(node: Node, *, name: str, token: str, views: ApiViews | None = Non
         web.get("/metrics", api.metrics),
         web.get("/events", api.events),
         web.get("/openapi.yaml", api.openapi),
-        gossip_route(lambda: node if node.running else None,
+        gossip_route(lambda: node if node.running else None, api.http.body_timeout_s,
                      address=lambda request: api.client(request).address),
     ]
     for view_name, view in api.views.collections.items():

@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import ssl
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from trustnet.transport.tls import TLS_VERIFY_FAILED, client_context, resolve
 
 TIMEOUT_S = 30.0
 CACERT_ENV = "TRUSTNET_CACERT"
+BUSY_WAIT_S = 600.0  # how long a GET keeps asking a node that answers 503 `busy`
 
 
 class ClientError(TrustnetError):
@@ -45,6 +47,27 @@ def _context(cafile: str | None, pin: bool) -> ssl.SSLContext:
 
 def _request(url: str, *, method: str = "GET", body: Any = None, token: str | None = None,
              tls: ssl.SSLContext | None = None) -> Any:
+    """One request; a GET answered 503 `busy` (a heavy view still being computed) is asked
+    again after its Retry-After, for up to BUSY_WAIT_S."""
+    deadline = time.monotonic() + BUSY_WAIT_S
+    while True:
+        try:
+            return _request_once(url, method=method, body=body, token=token, tls=tls)
+        except _Busy as busy:
+            if method != "GET" or time.monotonic() + busy.retry_after > deadline:
+                raise ClientError(f"{url}: {busy.message}", code="busy") from None
+            time.sleep(busy.retry_after)
+
+
+class _Busy(Exception):
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+def _request_once(url: str, *, method: str, body: Any, token: str | None,
+                  tls: ssl.SSLContext | None) -> Any:
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method=method)
     req.add_header("Accept", "application/json")
@@ -59,6 +82,9 @@ def _request(url: str, *, method: str = "GET", body: Any = None, token: str | No
     except urllib.error.HTTPError as exc:
         try:
             err = json.loads(exc.read())["error"]
+            if exc.code == 503 and err["code"] == "busy":
+                retry = exc.headers.get("Retry-After", "")
+                raise _Busy(str(err["message"]), min(30.0, float(retry)) if retry.isdigit() else 5.0)
             raise ClientError(f"{url}: {err['message']}", code=err["code"]) from None
         except (ValueError, KeyError, TypeError):
             raise ClientError(f"{url}: HTTP {exc.code} {exc.reason}", code="http_error") from None

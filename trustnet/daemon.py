@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import random
+import resource
 import signal
 import sys
 import time
@@ -35,15 +36,17 @@ from trustnet.node import Node
 from trustnet.protocol.gossip import GossipConfig
 from trustnet.recovery import NEW_LOG_FILE, OwnLog, load_peers, own_log_state, save_peers
 from trustnet.store import Store
-from trustnet.transport.http import HttpTransport
+from trustnet.transport.http import ConnectionGuard, ConnectionLimits, HttpTransport
 from trustnet.transport.tls import EXPIRY_WARNING_DAYS, ServerTls, client_context, resolve
 
 if TYPE_CHECKING:
-    from trustnet.views import NodeViews
+    from trustnet.views import Analysis, NodeViews
 
 PORT_FILE = "node.port"
 SHUTDOWN_GRACE_S = 5.0
 PUSH_GRACE_S = 2.0  # after the server drained: time for the last pushes to go out
+# Open files kept back from inbound connections: the store, logs, outbound gossip (<= 64).
+RESERVED_FILES = 128
 
 
 class Daemon:
@@ -92,8 +95,10 @@ class Daemon:
             saved = load_peers(self.dir)
             for url in saved:
                 self.node.protocol.peers.add(url, "saved", self.clock.now_ms())
+            self.http = HttpSettings.from_mapping(self.config.section("http"))
             self.views = ApiViews()
             self.node_views: NodeViews | None = None
+            self.analysis: Analysis | None = None
             self._install_views()
             self.app = build_app(self.node, name=self.config.name, token=self.token, views=self.views,
                                  http=self.http)
@@ -101,6 +106,8 @@ class Daemon:
             self.store.close()
             raise
         self.runner: web.AppRunner | None = None
+        self.server: asyncio.Server | None = None
+        self.guard = ConnectionGuard(self._limits())
         self.url: str | None = None
 
     def _own_log(self, recovered_from: Path | None, log_lost: bool) -> OwnLog:
@@ -138,6 +145,20 @@ class Daemon:
         head = self.store.head(self.identity.public_key)
         return 0 if head is None else head.seq
 
+    def _limits(self) -> ConnectionLimits:
+        """[http]'s connection limits, the total lowered to fit RLIMIT_NOFILE."""
+        cap = self.http.max_connections
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY and soft - RESERVED_FILES < cap:
+            fitted = max(16, soft - RESERVED_FILES)
+            self.log.warning("[http] max_connections %d lowered to %d: this process may open "
+                             "%d files (ulimit -n), %d kept for the store and gossip", cap,
+                             fitted, soft, RESERVED_FILES)
+            cap = fitted
+        return ConnectionLimits(header_timeout_s=self.http.header_timeout_s,
+                                max_connections=cap,
+                                max_per_address=self.http.max_connections_per_address)
+
     def _install_views(self) -> None:
         """Contributed views (beliefs, suspicion) over this node's store."""
         from trustnet.views import install_views
@@ -148,12 +169,20 @@ class Daemon:
 
     async def start(self) -> str:
         """Bind the HTTP server, start gossip; returns the node's URL."""
-        self.runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S)
+        self.runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S,
+                                    keepalive_timeout=self.http.keepalive_timeout_s)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, self.config.host, self.config.port,
-                           ssl_context=self.tls.context if self.tls else None)
+        # aiohttp's protocol behind the connection guard (caps, header timeout): served
+        # directly rather than through a TCPSite, which takes aiohttp's factory as it is.
+        loop = asyncio.get_running_loop()
+        handler = self.runner.server
+        assert handler is not None  # set up above
         try:
-            await site.start()
+            self.server = await loop.create_server(
+                self.guard.factory(handler), self.config.host or None, self.config.port,
+                backlog=128, ssl=self.tls.context if self.tls else None,
+                # a TLS handshake never finished holds a descriptor like a silent request head
+                ssl_handshake_timeout=self.http.header_timeout_s if self.tls else None)
         except OSError as exc:
             raise ConfigError(
                 f"cannot listen on {self.config.listen}: {exc.strerror} (set `listen` in "
@@ -204,8 +233,9 @@ class Daemon:
         return True
 
     def _bound(self) -> tuple[str, int]:
-        assert self.runner is not None
-        for addr in self.runner.addresses:
+        assert self.server is not None
+        for sock in self.server.sockets:
+            addr = sock.getsockname()
             if isinstance(addr, tuple):
                 return str(addr[0]), int(addr[1])
         raise RuntimeError("the server did not bind")
@@ -214,6 +244,9 @@ class Daemon:
         """Finish in-flight requests, let their pushes go out, stop gossip, close the store
         (idempotent). A write acknowledged during the grace period still reaches peers."""
         await self.app[API_KEY].hub.close()  # event streams end; no new long-lived work
+        if self.server is not None:  # no new connections
+            server, self.server = self.server, None
+            server.close()
         if self.runner is not None:
             runner, self.runner = self.runner, None
             await runner.cleanup()
@@ -221,6 +254,8 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.node.idle(), PUSH_GRACE_S)
         await self.node.stop()
+        if self.analysis is not None:
+            self.analysis.close()
         (self.dir / PORT_FILE).unlink(missing_ok=True)
         self.store.close()
         self.log.info("stopped cleanly")

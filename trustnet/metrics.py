@@ -236,8 +236,8 @@ class _NodeCollector:
             log.exception("belief/suspicion gauges unavailable")
             self.metrics.scrape_errors.inc()
             return []
-        names = {e.author_hex: str(e.body.get("name"))[:MAX_NAME]
-                 for e in self.metrics.node.store.query(kind="profile", limit=10**6)}
+        names = {author: str(p.name)[:MAX_NAME]
+                 for author, p in self.metrics.node.store.profiles().items()}
         labels = ["party", "name"]
 
         def family(name: str, help_text: str, extra: tuple[str, ...] = ()) -> GaugeMetricFamily:

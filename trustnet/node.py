@@ -121,6 +121,7 @@ class Node:
         protocol = _MeteredProtocol(
             identity.public_key, store, rng, self.config, own_url=self.url, peers=peers,
             now_ms=clock.now_ms(), recover_own=recover_own,
+            vouchers=[bytes.fromhex(a) for a in self.anchors if is_party_id(a)],
         )
         protocol.metrics = self.metrics
         self.protocol: GossipProtocol = protocol
@@ -143,6 +144,8 @@ class Node:
         self._logged_count = store.count()
         self._reported_forks: set[tuple[bytes, int]] = set(self.protocol.fork_keys())
         self._forks_learned = self.protocol.stats["forks_learned"]
+        self._author_limited = 0
+        self._author_limited_logged_ms = 0
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -325,7 +328,14 @@ class Node:
                     self._reported_forks.add((author, seq))
                     self.log.warning("equivocation proven: author %s signed two entries at "
                                      "seq %d (see GET /forks)", author.hex(), seq)
+        limited = self.protocol.stats["author_limited"]
         now = self.clock.now_ms()
+        if limited != self._author_limited and now - self._author_limited_logged_ms >= 10_000:
+            self.log.warning("refused %d entries of new authors over [gossip] "
+                             "new_authors_per_peer = %d per %d s from one peer (author_limit); "
+                             "anti-entropy brings them in later", limited - self._author_limited,
+                             self.config.new_authors_per_peer, self.config.new_authors_interval_s)
+            self._author_limited, self._author_limited_logged_ms = limited, now
         if self._reported_catching_up and not self.protocol.catching_up:
             self._reported_catching_up = False
             rec = self.protocol.recovery_json()

@@ -109,6 +109,16 @@ class PreparedBatch:
 
 
 @dataclass(frozen=True, slots=True)
+class Profile:
+    """An author's latest self-declared profile (DOMAIN: profile), as the views show it."""
+
+    name: Any
+    role: Any
+    urls: Any
+    order: tuple[int, int, bytes]  # (seq, ts, id) of its entry: the latest wins
+
+
+@dataclass(frozen=True, slots=True)
 class IngestResult:
     """What one `ingest` call did."""
 
@@ -195,6 +205,8 @@ class Store:
         self._digest: bytes | None = None
         # The node directory while its `init` marker says the key never signed (recovery.py).
         self._new_log_dir: Path | None = None
+        self._profiles: dict[str, Profile] = {}
+        self._profiles_cursor = 0
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -616,6 +628,22 @@ class Store:
             sql = f"SELECT id, received FROM entries WHERE id IN ({','.join('?' * len(part))})"
             out.update((bytes(k), int(v)) for k, v in self._db.execute(sql, part))
         return out
+    def profiles(self) -> Mapping[str, Profile]:
+        """author hex -> its latest profile: read once and followed as profiles arrive (the
+        views and /parties would otherwise decode every profile on every request). Not a
+        copy: read it, do not keep it across calls that may store entries."""
+        while True:
+            rows = self.page(kind="profile", after=self._profiles_cursor, limit=5000)
+            for entry, cursor in rows:
+                order = (entry.seq, entry.ts, entry.id)
+                held = self._profiles.get(entry.author_hex)
+                if held is None or order > held.order:
+                    body = entry.body
+                    self._profiles[entry.author_hex] = Profile(
+                        body.get("name"), body.get("role"), body.get("urls", []), order)
+                self._profiles_cursor = cursor
+            if len(rows) < 5000:
+                return self._profiles
 
     def last_cursor(self) -> int:
         """The arrival cursor of the newest entry (0 when empty): `page(after=...)` resumes there."""

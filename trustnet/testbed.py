@@ -105,6 +105,17 @@ class NetworkState:
             for n, s in self.nodes.items()}}
 
 
+def _limit_files(n: int) -> Callable[[], None]:
+    """A child's pre-exec hook: at most `n` open file descriptors (RLIMIT_NOFILE)."""
+
+    def limit() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+
+    return limit
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -158,6 +169,10 @@ class Testbed:
     # `[trust]` settings of every node; a scenario run sets `replay = true` (its nodes judge
     # statements by their signed, backdated ts: docs/beliefs.md, "Replay mode").
     trust: dict[str, Any] = field(default_factory=dict)
+    # Further node.toml tables for every node, e.g. {"http": {"header_timeout_s": 1.0}}.
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # RLIMIT_NOFILE (soft and hard) of each node process; None: inherited.
+    max_open_files: int | None = None
     nodes: list[TestbedNode] = field(default_factory=list)
     cut: frozenset[str] = frozenset()  # names of the nodes partitioned off from the rest
     tls: bool = False  # every node serves TLS, verified against a throwaway CA
@@ -209,7 +224,8 @@ class Testbed:
             # exchange too: loopback peers must be allowed (they are not by default).
             gossip = {"allow_private_peers": True, **self.gossip}
             config = load_config(node.dir)
-            sections = dict(config.sections, gossip=gossip)
+            sections = dict(config.sections, **{k: dict(v) for k, v in self.sections.items()})
+            sections["gossip"] = gossip
             if self.trust:
                 sections["trust"] = dict(self.trust)
             if ca is not None:
@@ -243,6 +259,7 @@ class Testbed:
         node.proc = subprocess.Popen(
             [sys.executable, "-m", "trustnet", "run", str(node.dir), *args],
             stdout=node.log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            preexec_fn=None if self.max_open_files is None else _limit_files(self.max_open_files),
         )
 
     def wait_up(self, node: TestbedNode, timeout_s: float = START_TIMEOUT_S) -> None:

@@ -13,13 +13,19 @@ testbed's time series, and a way to ask "what did this node think then?".
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import logging
-from collections.abc import Callable, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from trustnet.errors import ConfigError, NotFound
+from trustnet.errors import ConfigError, NotFound, TrustnetError
 from trustnet.feedback.estimator import PartySuspicion, SuspicionParams
 from trustnet.feedback.signals import DEFAULT_HOSTILITY, HostilityWeights, SuspicionView
 from trustnet.log import MAX_INT, Entry
@@ -202,8 +208,10 @@ class NodeViews:
         suspicion.update(entries, at_ms, forks=forks, evidence=engine.evidence(at_ms))
         return beliefs, suspicion
 
-    def series(self, party: str, start: int, end: int, step: int) -> list[dict[str, Any]]:
-        """Suspicion and beliefs about `party` sampled from `start` to `end`."""
+    def series(self, party: str, start: int, end: int, step: int,
+               abort: Callable[[], bool] | None = None) -> list[dict[str, Any]]:
+        """Suspicion and beliefs about `party` sampled from `start` to `end`. `abort()`,
+        asked between samples, ends the work early (`unavailable`): the node is stopping."""
         stored, received = self._timed()
         times = {e.id: self.judged(e, received) for e in stored}
         entries = sorted(stored, key=lambda e: (times[e.id], e.id))
@@ -213,6 +221,8 @@ class NodeViews:
         engine: BeliefEngine | None = None
         held = 0
         while t <= end:
+            if abort is not None and abort():
+                raise TrustnetError("the node is stopping", code="unavailable")
             upto = held
             while upto < len(entries) and times[entries[upto].id] <= t:
                 upto += 1
@@ -328,16 +338,23 @@ def party_suspicion_json(views: NodeViews, party: str, query: Mapping[str, str])
     return data
 
 
-def series_json(views: NodeViews, party: str, query: Mapping[str, str]) -> dict[str, Any]:
-    """GET /series/{party}?from=&to=&step=: samples for plots."""
-    now = views.clock.now_ms()
+def series_range(views: NodeViews, query: Mapping[str, str]) -> tuple[int, int, int]:
+    """`?from=&to=&step=` of GET /series, checked: (start, end, step); `to` defaults to now,
+    `from` to 30 days before `to`, `step` to an hour; at most MAX_SAMPLES steps."""
     start = _at(query, "from")
-    end = _at(query, "to") or now
+    end = _at(query, "to") or views.clock.now_ms()
     step = _at(query, "step") or 3_600_000
     if start is None:
         start = end - 30 * 86_400_000
     if step <= 0 or end < start or (end - start) // step > MAX_SAMPLES:
-        raise ConfigError(f"need from <= to and at most {MAX_SAMPLES} samples", code="bad_argument")
+        raise ConfigError(f"need from <= to and at most {MAX_SAMPLES} steps from `from` to `to`",
+                          code="bad_argument")
+    return start, end, step
+
+
+def series_json(views: NodeViews, party: str, query: Mapping[str, str]) -> dict[str, Any]:
+    """GET /series/{party}?from=&to=&step=: samples for plots."""
+    start, end, step = series_range(views, query)
     return {"party": party, "samples": views.series(party, start, end, step)}
 
 
@@ -391,24 +408,32 @@ def graph_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
         return (e.seq, e.ts, e.id)
 
     held: set[str] = set()
-    for author in store.heads():
-        first = store.range(author, 0, 1)
-        if first and seen(first[0]):
-            held.add(author.hex())
-    profiles: dict[str, Entry] = {}
-    for e in by_kind("profile"):  # latest wins (DOMAIN: profile)
-        if e.author_hex not in profiles or order(e) > order(profiles[e.author_hex]):
-            profiles[e.author_hex] = e
+    if at is None:  # now: every author held (no first entry to read per author)
+        held = {author.hex() for author in store.heads()}
+    else:
+        for author in store.heads():
+            first = store.range(author, 0, 1)
+            if first and seen(first[0]):
+                held.add(author.hex())
+    declared: dict[str, tuple[Any, Any]]  # party -> (name, role) of its latest profile
+    if at is None:  # the store follows profiles as they arrive
+        declared = {pid: (p.name, p.role) for pid, p in store.profiles().items()}
+    else:
+        profiles: dict[str, Entry] = {}
+        for e in by_kind("profile"):  # latest wins (DOMAIN: profile)
+            if e.author_hex not in profiles or order(e) > order(profiles[e.author_hex]):
+                profiles[e.author_hex] = e
+        declared = {pid: (e.body.get("name"), e.body.get("role")) for pid, e in profiles.items()}
     forked = {a.hex() for a in store.forked_authors()}
     prior = beliefs.params.base_rate
     nodes = []
     for pid in sorted(held):
-        prof = profiles.get(pid)
+        name, role = declared.get(pid, (None, None))
         belief = beliefs.parties.get(pid)
         nodes.append({
             "party": pid,
-            "name": prof.body.get("name") if prof else None,
-            "role": prof.body.get("role") if prof else None,
+            "name": name,
+            "role": role,
             "reliability": belief.reliability.p if belief else 0.0,
             "compliance": belief.verified.score if belief else prior,
             "raw": belief.raw.score if belief else prior,
@@ -454,7 +479,7 @@ def graph_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _names(views: NodeViews) -> dict[str, str]:
-    return {e.author_hex: str(e.body.get("name")) for e in views.store.query(kind="profile", limit=10**6)}
+    return {author: str(p.name) for author, p in views.store.profiles().items()}
 
 
 Collection = Callable[[NodeViews, Mapping[str, str]], dict[str, Any]]
@@ -471,19 +496,156 @@ COLLECTIONS: dict[str, Collection] = {
 }
 
 
+# -- heavy views off the event loop -------------------------------------------------------
+
+T = TypeVar("T")
+MAX_PENDING = 4  # heavy computations running or waiting at once; beyond, 503 `busy`
+CACHE_SIZE = 8  # heavy answers kept (keyed by the request and the store's state)
+
+
+def is_heavy(route: str, query: Mapping[str, str]) -> bool:
+    """A view that recomputes from scratch: a series, or any view of a past moment (`?at=`)."""
+    return route == "series" or bool(query.get("at"))
+
+
+class Analysis:
+    """Heavy views computed in one worker thread, within a time budget, and remembered.
+
+    A past moment (`?at=`) or a series rebuilds beliefs and suspicion from the entries:
+    seconds to minutes on a large store. Done on the event loop, it would stall every
+    other request and gossip; here it runs in a thread over its own read-only connection
+    to the store (SQLite's WAL lets it read beside the node's writer; the writer's
+    connection never leaves the event loop). A request waits at most `budget_s`: beyond,
+    503 `busy` with Retry-After, while the work goes on and its answer is kept for the
+    same request (same store state) asked again. At most MAX_PENDING computations run or
+    wait at once (503 `busy` beyond).
+    """
+
+    def __init__(self, node_dir: Path, self_id: str, anchors: tuple[str, ...],
+                 settings: Settings, clock: Clock, budget_s: float) -> None:
+        self.dir = node_dir
+        self.self_id = self_id
+        self.anchors = anchors
+        self.settings = settings
+        self.clock = clock
+        self.budget_s = budget_s
+        self.stopping = threading.Event()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="trustnet-analysis")
+        self._cache: OrderedDict[Hashable, Any] = OrderedDict()
+        self._running: dict[Hashable, asyncio.Future[Any]] = {}
+
+    def _compute(self, work: Callable[[NodeViews], T]) -> T:
+        # In the worker thread: a connection of its own, opened and closed here.
+        if self.stopping.is_set():
+            raise TrustnetError("the node is stopping", code="unavailable")
+        store = Store.open_dir(self.dir, readonly=True)
+        try:
+            return work(NodeViews(store, self.self_id, self.anchors, self.settings, self.clock))
+        finally:
+            store.close()
+
+    async def run(self, key: Hashable, work: Callable[[NodeViews], T]) -> T:
+        """`work` over a read-only view of the store, in the worker; its answer for `key`."""
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return copy.copy(self._cache[key])  # type: ignore[no-any-return]
+        future = self._running.get(key)
+        if future is None:
+            if len(self._running) >= MAX_PENDING:
+                raise TrustnetError(f"{len(self._running)} heavy views are being computed; "
+                                    "ask again later", code="busy")
+            future = asyncio.wrap_future(self._pool.submit(self._compute, work))
+            self._running[key] = future
+            future.add_done_callback(partial(self._done, key))
+        try:
+            result = await asyncio.wait_for(asyncio.shield(future), self.budget_s)
+        except TimeoutError:
+            raise TrustnetError(f"still computing after {self.budget_s:g} s; ask again later "
+                                "(the answer is kept for the same request)", code="busy") from None
+        return copy.copy(result)  # type: ignore[no-any-return]
+
+    def _done(self, key: Hashable, future: asyncio.Future[Any]) -> None:
+        self._running.pop(key, None)
+        if future.cancelled() or future.exception() is not None:
+            return  # the waiting request (if any) answers the error; nothing is kept
+        self._cache[key] = future.result()
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+
+    def close(self) -> None:
+        """Stop taking work; a series in progress ends at its next sample."""
+        self.stopping.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _state(views: NodeViews) -> tuple[int, int]:
+    """What a heavy answer depends on in the store: its newest entry and its fork count."""
+    return views.store.last_cursor(), len(views.store.forked_authors())
+
+
+def _query_key(query: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, v) for k, v in query.items() if k != "access_token"))
+
+
+def _served_collection(analysis: Analysis, live: NodeViews, route: str,
+                       view: Collection) -> Callable[[Mapping[str, str]], Any]:
+    """A collection view for the API: the live one at once, a heavy one in the worker."""
+
+    def served(query: Mapping[str, str]) -> Any:
+        if not is_heavy(route, query):
+            return view(live, query)
+        _at(query)  # a bad `at` is refused here, not in the worker
+        key = (route, None, _query_key(query), _state(live))
+        return analysis.run(key, lambda worker: view(worker, query))
+
+    return served
+
+
+def _served_party(analysis: Analysis, live: NodeViews, route: str,
+                  view: PerParty) -> Callable[[str, Mapping[str, str]], Any]:
+    """A per-party view for the API: the live one at once, a heavy one in the worker."""
+
+    def served(party: str, query: Mapping[str, str]) -> Any:
+        if not is_heavy(route, query):
+            return view(live, party, query)
+        state = _state(live)
+        if route != "series":
+            _at(query)
+            return analysis.run((route, party, _query_key(query), state),
+                                lambda worker: view(worker, party, query))
+        start, end, step = series_range(live, query)
+        # Without `to` the series ends now: its answer is kept for a minute of "now".
+        now = None if query.get("to") else live.clock.now_ms() // 60_000
+        key = (route, party, _query_key(query), now, state)
+
+        def work(worker: NodeViews) -> dict[str, Any]:
+            samples = worker.series(party, start, end, step, abort=analysis.stopping.is_set)
+            return {"party": party, "samples": samples}
+
+        return analysis.run(key, work)
+
+    return served
+
+
 def install_views(daemon: Daemon) -> None:
-    """Register /beliefs, /suspicion, /series and /graph on the daemon's API."""
+    """Register /beliefs, /suspicion, /series and /graph on the daemon's API (heavy forms in
+    the daemon's analysis worker)."""
     settings = Settings.from_config(daemon.config)
     views = NodeViews(daemon.store, daemon.identity.party_id, daemon.config.anchors, settings,
                       daemon.clock)
+    analysis = Analysis(daemon.dir, daemon.identity.party_id, daemon.config.anchors, settings,
+                        daemon.clock, daemon.http.analysis_budget_s)
     daemon.node_views = views
+    daemon.analysis = analysis
     for route, (collection, per_party) in VIEWS.items():
         if collection is not None:
-            daemon.views.collections[route] = partial(collection, views)
-        daemon.views.parties[route] = partial(per_party, views)
+            daemon.views.collections[route] = _served_collection(analysis, views, route, collection)
+        daemon.views.parties[route] = _served_party(analysis, views, route, per_party)
     for route, collection_only in COLLECTIONS.items():
-        daemon.views.collections[route] = partial(collection_only, views)
+        daemon.views.collections[route] = _served_collection(analysis, views, route,
+                                                             collection_only)
     daemon.views.summary = partial(summary, views)
+    daemon.views.is_heavy = is_heavy
     trust = settings.trust
     daemon.views.status = lambda: {"replay": trust.replay,
                                    "backdate_tolerance_s": trust.backdate_tolerance_s}
@@ -495,8 +657,6 @@ def install_views(daemon: Daemon) -> None:
 
 def local_views(node_dir: Any) -> NodeViews:
     """Views over a node directory read from disk (the CLI when no node runs)."""
-    from pathlib import Path
-
     from trustnet.clock import SystemClock
     from trustnet.config import load_config
     from trustnet.identity import KEY_FILE, Identity

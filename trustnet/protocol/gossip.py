@@ -38,10 +38,10 @@ import random
 import struct
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeAlias
 
-from trustnet.errors import ConfigError, EntryError, ForkProofError
+from trustnet.errors import ConfigError, EntryError, ForkProofError, TrustnetError
 from trustnet.log import Entry, ForkProof, decode_entry, decode_fork_proof
 from trustnet.protocol import messages as m
 from trustnet.protocol.peers import PeerKind, PeerPolicy, PeerTable
@@ -55,6 +55,17 @@ _REASK_MS = 10_000
 # Entry rejection codes that prove the sender relayed forged or malformed data. Chain
 # codes (bad_seq, bad_prev) are not here: an honest peer holding the other branch of an
 # undetected fork sends exactly those.
+MAX_ADMISSION_KEYS = 4096  # peers whose new-author windows are remembered (oldest forgotten)
+
+
+def _author_of(raw: bytes) -> bytes | None:
+    """The author of a raw entry, read without checking its signature (None: malformed)."""
+    try:
+        return decode_entry(raw, verify=False, check_body=False).author
+    except TrustnetError:
+        return None
+
+
 _MISBEHAVIOUR = frozenset({
     "bad_encoding", "too_large", "bad_version", "bad_signature", "unknown_kind", "bad_body",
     "bad_timestamp",
@@ -89,6 +100,11 @@ class GossipConfig:
     session_timeout_ms: int = 120_000  # a session's deadline; then it ends, slow peer charged
     own_sync_quorum: int = 2  # peers that must report our own head before we sign again
     own_recovery_deadline_ms: int = 180_000  # after it, sign unless a proven higher head is missing
+    # Authors not held yet that one peer may bring in per interval (0: no limit); entries of
+    # further new authors are refused (`author_limit`, no penalty) and come later by
+    # anti-entropy. Authors this node or its anchors trust are always taken.
+    new_authors_per_peer: int = 1000
+    new_authors_interval_s: int = 60
     policy: PeerPolicy = field(default_factory=PeerPolicy)
 
     def __post_init__(self) -> None:
@@ -106,6 +122,8 @@ class GossipConfig:
             raise ConfigError("[gossip]: own_recovery_deadline_ms must be >= 0")
         if self.max_session_pages < 1 or self.session_timeout_ms < 1:
             raise ConfigError("[gossip]: max_session_pages and session_timeout_ms must be >= 1")
+        if self.new_authors_per_peer < 0 or self.new_authors_interval_s < 1:
+            raise ConfigError("[gossip]: new_authors_per_peer >= 0, new_authors_interval_s >= 1")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str = "[gossip]") -> GossipConfig:
@@ -239,6 +257,7 @@ class GossipProtocol:
         peers: Iterable[str] = (),
         now_ms: int = 0,
         recover_own: bool = True,
+        vouchers: Iterable[bytes] = (),
     ) -> None:
         self.node_id = node_id
         self.store = replica
@@ -251,7 +270,14 @@ class GossipProtocol:
         self.stats: dict[str, int] = {
             "ticks": 0, "rounds": 0, "in_sync": 0, "mismatch": 0, "requests": 0, "failures": 0,
             "pushed": 0, "learned": 0, "rejected": 0, "forks_learned": 0, "sessions_ended": 0,
+            "author_limited": 0,
         }
+        # New-author admission: whose trust statements vouch for an author (us, our anchors),
+        # and per peer key the current window's (start ms, new authors taken).
+        self.vouchers = (node_id, *(v for v in vouchers if v != node_id))
+        self._vouched_key: tuple[int, ...] | None = None
+        self._vouched: frozenset[str] = frozenset()
+        self._new_authors: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._seen: OrderedDict[bytes, None] = OrderedDict()
         self._pending: dict[int, _Pending] = {}
         self._sessions: dict[str, _Session] = {}
@@ -745,7 +771,7 @@ class GossipProtocol:
         s = p.session
         actions: list[Action] = []
         if msg.entries:
-            result = self.store.ingest(msg.entries, now)
+            result = self._ingest(msg.entries, p.peer, now)
             actions += self._absorb(result, p.peer, "url", now, exclude=(p.peer,))
         for raw in msg.forks:
             actions += self._fork_in(raw, p.peer, "url", now, exclude=(p.peer,))
@@ -825,7 +851,7 @@ class GossipProtocol:
     def _on_push(self, peer_id: str, msg: m.Push, now: int) -> tuple[m.Message, list[Action]]:
         sender = self.peers.get(peer_id)
         exclude = (sender.url,) if sender is not None and sender.url else ()
-        result = self.store.ingest(msg.entries[: self.config.max_push_entries * 4], now)
+        result = self._ingest(msg.entries[: self.config.max_push_entries * 4], peer_id, now)
         actions = self._absorb(result, peer_id, "node", now, exclude=exclude)
         for raw in msg.forks[:16]:
             actions += self._fork_in(raw, peer_id, "node", now, exclude=exclude)
@@ -854,6 +880,60 @@ class GossipProtocol:
         """Entries a peer sent that the store refused, each with its code: a hook for the
         I/O shell (the node counts them in its metrics); the protocol itself only counts
         them in `stats["rejected"]` and penalizes the sender."""
+
+    # -- new-author admission --------------------------------------------------------------
+
+    def _ingest(self, raws: Sequence[bytes], key: str, now: int) -> IngestResult:
+        """Store what `key` sent, but at most `new_authors_per_peer` authors not held yet per
+        `new_authors_interval_s` from one peer (an author flood slows every view and fills
+        memory); the rest is refused with `author_limit`, which costs the sender nothing:
+        an honest relayer of many new parties gets them in over later rounds."""
+        limit = self.config.new_authors_per_peer
+        if limit <= 0 or not raws:
+            return self.store.ingest(raws, now)
+        start, taken = self._new_authors.pop(key, (now, 0))
+        if now - start >= self.config.new_authors_interval_s * 1000:
+            start, taken = now, 0
+        admitted: list[bytes] = []
+        refused: list[Rejected] = []
+        taken_now: set[bytes] = set()
+        limited: set[bytes] = set()
+        for i, raw in enumerate(raws):
+            author = _author_of(raw)
+            if (author is None or author in taken_now or self.store.head(author) is not None
+                    or author in self.vouchers or self._vouched_for(author)):
+                # Held already, ours or an anchor's, vouched for, or malformed (ingest says).
+                admitted.append(raw)
+            elif author not in limited and taken < limit:
+                taken += 1
+                taken_now.add(author)
+                admitted.append(raw)
+            else:
+                limited.add(author)
+                refused.append(Rejected(i, None, "author_limit",
+                                        f"over {limit} new authors from this peer in "
+                                        f"{self.config.new_authors_interval_s} s"))
+        self._new_authors[key] = (start, taken)
+        while len(self._new_authors) > MAX_ADMISSION_KEYS:
+            self._new_authors.popitem(last=False)
+        result = self.store.ingest(admitted, now) if admitted else IngestResult()
+        if not refused:
+            return result
+        self.stats["author_limited"] += len(refused)
+        return replace(result, rejected=(*result.rejected, *refused))
+
+    def _vouched_for(self, author: bytes) -> bool:
+        """Whether this node or one of its anchors states trust in `author` (level > 0)."""
+        key = tuple(h.seq if (h := self.store.head(v)) is not None else 0 for v in self.vouchers)
+        if key != self._vouched_key:
+            vouched: set[str] = set()
+            for voucher in self.vouchers:
+                for e in self.store.query(author=voucher, kind="trust", limit=1_000_000):
+                    level = e.body.get("level")
+                    if isinstance(level, int | float) and level > 0:
+                        vouched.add(str(e.body.get("subject")))
+            self._vouched_key, self._vouched = key, frozenset(vouched)
+        return author.hex() in self._vouched
 
     def _absorb(self, result: IngestResult, key: str, kind: PeerKind, now: int,
                 exclude: Iterable[str]) -> list[Action]:

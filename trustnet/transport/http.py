@@ -7,11 +7,15 @@ bytes to the node's `handle_gossip` and sends back what it answers.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import json
 import logging
 import socket
 import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -36,12 +40,21 @@ from trustnet.transport.tls import TLS_FAILED, TLS_VERIFY_FAILED
 
 log = logging.getLogger("trustnet.transport")
 
+log = logging.getLogger("trustnet.http")
+
 REQUEST_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 5.0
 READ_CHUNK = 64 * 1024
 
 
-async def read_bounded(stream: aiohttp.StreamReader, limit: int) -> bytes:
+class BodyTimeout(TransportError):
+    """A request body did not arrive within the body timeout (`[http] body_timeout_s`)."""
+
+    code = "request_timeout"
+
+
+async def read_bounded(stream: aiohttp.StreamReader, limit: int,
+                       timeout_s: float | None = None) -> bytes:
     """The whole body, or its first `limit + 1` bytes when it is longer (the caller refuses).
 
     `StreamReader.read(n)` returns whatever is buffered, up to n bytes, not n bytes:
@@ -49,12 +62,17 @@ async def read_bounded(stream: aiohttp.StreamReader, limit: int) -> bytes:
     """
     chunks: list[bytes] = []
     size = 0
-    while size <= limit:
-        chunk = await stream.read(min(READ_CHUNK, limit + 1 - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
+    try:
+        async with asyncio.timeout(timeout_s):
+            while size <= limit:
+                chunk = await stream.read(min(READ_CHUNK, limit + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+    except TimeoutError:
+        raise BodyTimeout(f"the request body did not arrive within {timeout_s:g} s",
+                          code="request_timeout") from None
     return b"".join(chunks)
 
 
@@ -199,9 +217,11 @@ def _remote_key(request: web.Request, address: Callable[[web.Request], str] | No
 
 
 def gossip_route(get_handler: Callable[[], GossipHandler | None],
+                 body_timeout_s: float | None = None,
                  address: Callable[[web.Request], str] | None = None) -> web.RouteDef:
-    """The `POST /gossip/{name}` route, answering with the node's handler; `address` gives a
-    request's client address (behind trusted proxies), else the TCP peer's."""
+    """The `POST /gossip/{name}` route, answering with the node's handler (a body must arrive
+    within `body_timeout_s`); `address` gives a request's client address (behind trusted
+    proxies), else the TCP peer's."""
 
     async def gossip(request: web.Request) -> web.StreamResponse:
         handler = get_handler()
@@ -212,7 +232,10 @@ def gossip_route(get_handler: Callable[[], GossipHandler | None],
             # Refused from the header, before reading a byte of the body.
             return _reply(413, error_body(
                 "too_large", f"body is {length} bytes; the limit is {MAX_REQUEST_BYTES}"))
-        body = await read_bounded(request.content, MAX_REQUEST_BYTES)
+        try:
+            body = await read_bounded(request.content, MAX_REQUEST_BYTES, body_timeout_s)
+        except BodyTimeout as exc:
+            return _reply(408, error_body(exc.code, exc.message))
         status, reply = await handler.handle_gossip(
             request.path, request.headers, body, remote=_remote_key(request, address)
         )
@@ -225,3 +248,149 @@ def _reply(status: int, body: bytes) -> web.Response:
     return web.Response(status=status, body=body, content_type=CONTENT_TYPE)
 
 
+
+
+# -- connection guard ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """How long a connection may take to send its request head, and how many may be open."""
+
+    header_timeout_s: float = 10.0
+    max_connections: int = 1024
+    max_per_address: int = 256
+
+
+def _refusal(code: str, message: str) -> bytes:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    return (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            b"Retry-After: 5\r\nConnection: close\r\nContent-Length: "
+            + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+class ConnectionGuard:
+    """Counts the server's open connections (in all and per client address) and wraps
+    aiohttp's protocol factory so that a connection over a cap is answered 503 and closed
+    at once, and one that has not sent a whole request head within `header_timeout_s` of
+    opening is closed (a connection sending nothing, or a byte at a time, holds a file
+    descriptor: a few hundred of them would exhaust the process's limit).
+
+    Later requests on a kept-alive connection are bounded by aiohttp's keep-alive timeout,
+    which closes a connection idle (or holding half a request) between requests.
+    """
+
+    def __init__(self, limits: ConnectionLimits) -> None:
+        self.limits = limits
+        self.open = 0
+        self.by_address: dict[str, int] = {}
+        self.refused = 0
+        self.timed_out = 0
+        self._warned = 0.0
+
+    def factory(self, inner: Callable[[], asyncio.Protocol]) -> Callable[[], asyncio.Protocol]:
+        """A protocol factory for `loop.create_server` wrapping aiohttp's (`runner.server`)."""
+        return lambda: _GuardedProtocol(self, inner)
+
+    def admit(self, address: str) -> str | None:
+        """Count a new connection from `address`; the refusal code when over a cap."""
+        if self.open >= self.limits.max_connections:
+            return "too_many_connections"
+        if self.by_address.get(address, 0) >= self.limits.max_per_address:
+            return "too_many_connections_from_address"
+        self.open += 1
+        self.by_address[address] = self.by_address.get(address, 0) + 1
+        return None
+
+    def release(self, address: str) -> None:
+        """Forget a connection `admit` counted."""
+        self.open -= 1
+        left = self.by_address.get(address, 0) - 1
+        if left > 0:
+            self.by_address[address] = left
+        else:
+            self.by_address.pop(address, None)
+
+    def refuse(self, address: str, code: str) -> bytes:
+        """The answer to a connection over a cap (logged at most every 10 s)."""
+        self.refused += 1
+        loop_time = asyncio.get_running_loop().time()
+        if loop_time - self._warned >= 10.0:
+            self._warned = loop_time
+            log.warning("refusing connections (%s): %d open, %d from %s; %d refused so far",
+                        code, self.open, self.by_address.get(address, 0), address or "?",
+                        self.refused)
+        return _refusal(code, "too many open connections; try again later" if
+                        code == "too_many_connections" else
+                        f"too many open connections from {address}; close some first")
+
+
+_HEAD_ENDS = (b"\r\n\r\n", b"\n\n")
+
+
+class _GuardedProtocol(asyncio.Protocol):
+    """aiohttp's request handler behind the guard (every call forwarded once admitted)."""
+
+    def __init__(self, guard: ConnectionGuard, inner: Callable[[], asyncio.Protocol]) -> None:
+        self.guard = guard
+        self.inner_factory = inner
+        self.inner: Any = None
+        self.address = ""
+        self.timer: asyncio.TimerHandle | None = None
+        self.transport: asyncio.Transport | None = None
+        self.tail = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.address = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        refused = self.guard.admit(self.address)
+        if refused is not None:
+            transport.write(self.guard.refuse(self.address, refused))
+            transport.close()
+            return
+        self.inner = self.inner_factory()
+        self.inner.connection_made(transport)
+        self.timer = asyncio.get_running_loop().call_later(self.guard.limits.header_timeout_s,
+                                                           self._expire)
+
+    def _expire(self) -> None:
+        self.timer = None
+        self.guard.timed_out += 1
+        log.debug("closing a connection from %s: no request head within %g s", self.address,
+                  self.guard.limits.header_timeout_s)
+        if self.transport is not None:
+            self.transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        if self.inner is None:
+            return
+        if self.timer is not None:
+            seen = self.tail + data
+            if any(end in seen for end in _HEAD_ENDS):
+                self.timer.cancel()
+                self.timer = None
+            else:
+                self.tail = seen[-3:]
+        self.inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self.inner.eof_received() if self.inner is not None else None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.inner is not None:
+            self.guard.release(self.address)
+            inner, self.inner = self.inner, None
+            inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self.inner is not None:
+            self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.inner is not None:
+            self.inner.resume_writing()
