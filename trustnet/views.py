@@ -98,8 +98,10 @@ def _verification_by_party(beliefs: Beliefs, cache: TableCache | None = None) ->
             for rule, first, cred, _verified in belief.raw.facts():
                 key = (rule, first if first is not None else rule)
                 table[key] = max(table.get(key, 0.0), UNVERIFIED_CAP * cred)
-            for rule, first, _cred, verified in belief.verified.facts():
-                if verified:
+            for rule, first, cred, verified in belief.verified.facts():
+                # Verified counts fully, but only when someone this node relies on stands
+                # behind it: an answer to a request by a key nobody trusts earns nothing.
+                if verified and cred > 0.0:
                     table[(rule, first if first is not None else rule)] = 1.0
         used[pid] = (belief.raw, belief.verified, table)
         if table:

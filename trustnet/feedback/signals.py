@@ -49,6 +49,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from trustnet.errors import ConfigError, EntryError
@@ -58,11 +59,12 @@ from trustnet.feedback.estimator import (
     SignalKind,
     SuspicionEstimator,
     SuspicionParams,
+    kalman_gain,
 )
 from trustnet.feedback.richardson import FeedbackError
 from trustnet.log import Entry, ForkProof
 from trustnet.statements.evidence import Evidence
-from trustnet.statements.figures import DEFAULT_FIGURES, ViennaFigures
+from trustnet.statements.figures import DAY_MS, DEFAULT_FIGURES, ViennaFigures
 from trustnet.statements.kinds import (
     Attestation,
     ConsultationRequest,
@@ -93,27 +95,36 @@ HOSTILITY_RULES: tuple[str, ...] = (
 _HOSTILE_KINDS = frozenset(
     {"observation", "consultation_request", "inspection_request", "trust", "attestation"}
 )
+# The role that gives standing to request inspections (DOMAIN.md: only participating states).
+STANDING_ROLE = "state"
 
 
 @dataclass(frozen=True, slots=True)
 class HostilityWeights:
     """Weight of P's statements aimed at us, Goldstein-style (/ 10) like the rule weights.
 
-    Chosen for this project, below the violations of the rule table (0.4..0.72):
-    a challenge or an accusation is hostile, but it is not a breach.
+    DESIGN 8: using verification rights within the rules is cooperation, never hostility.
+    Only abuse counts: an inspection request beyond the quota (the host's yearly quota,
+    or a second from one requester in a year) or by a party without standing (whose
+    profile does not declare it a `state`), a flood of consultation requests, a deepening
+    distrust, a refutation of our statements. Chosen for this project, below the
+    violations of the rule table (0.4..0.72): abuse is hostile, but it is not a breach.
     """
 
-    # an inspection request against us: a formal challenge
+    # an inspection request against us beyond the quota or without standing
     inspection_request: float = 0.3
-    # a request for explanation about us (a demand for information)
+    # a request for explanation about us beyond `consultation_quota` in the window
     consultation_request: float = 0.2
-    # an observation of our forces, times its confidence / 1000 (surveillance claim)
-    observation: float = 0.3
+    # an observation of our forces, times its confidence / 1000: 0, observing is a right
+    observation: float = 0.0
     # a trust statement about us, times how far its level goes below 0 (/ 1000);
     # only the deepening counts: republishing the same level adds nothing ("latest wins")
     distrust: float = 0.5
     # an attestation refuting one of our statements: an accusation of a false report
     refutation: float = 0.4
+    # consultation requests about us one requester may make within the window (days)
+    consultation_quota: float = 3.0
+    consultation_window_days: float = 30.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -150,7 +161,7 @@ def default_verification(ev: Evidence) -> float:
 
 def _gain(v: float, params: SuspicionParams) -> float:
     # the estimator's Kalman gain K(v) (estimator module docstring)
-    return 1.0 / (1.0 + params.unverified_noise * (1.0 - v))
+    return kalman_gain(v, params.unverified_noise)
 
 
 def _check_v(v: float, ev: Evidence) -> float:
@@ -163,7 +174,10 @@ def _check_v(v: float, ev: Evidence) -> float:
 
 
 GroupKey = tuple[str, str, str]
-GroupMemo = dict[GroupKey, tuple[list[tuple[Evidence, float]], list[Signal]]]
+# Per fact: its members, the budgets of its sources before it, its signals, and the
+# budgets after it (so a fact whose evidence and budgets are unchanged is reused).
+GroupMemo = dict[GroupKey, tuple[list[tuple[Evidence, float]], tuple[float, ...],
+                                 list[Signal], tuple[float, ...]]]
 
 
 EQUIVOCATION = "equivocation"  # the rule of a fork proof (statements.rules)
@@ -177,11 +191,13 @@ def evidence_signals(
     params: SuspicionParams | None = None,
     memo: GroupMemo | None = None,
 ) -> list[Signal]:
-    """Threat and cooperation signals from evidence about others, each fact counted once.
+    """Threat and cooperation signals from evidence about others, each fact counted once,
+    each source's unverified influence bounded (`SuspicionParams.source_cap`).
 
     `memo` (kept by a caller that asks again and again, e.g. `SuspicionView`): the signals
-    of each fact are reused while the fact's evidence and verifications are unchanged; it
-    is replaced in place by what this call used, so it never outgrows the evidence.
+    of each fact are reused while the fact's evidence, verifications and its sources'
+    budgets are unchanged; it is replaced in place by what this call used, so it never
+    outgrows the evidence.
     """
     params = params or SuspicionParams()
     verify = verification or default_verification
@@ -198,16 +214,27 @@ def evidence_signals(
             continue
         ref = ev.entries[0] if ev.entries else ev.rule
         groups.setdefault((ev.party, ev.rule, ref), []).append((ev, _check_v(verify(ev), ev)))
-    out: list[Signal] = []
-    used: GroupMemo = {}
-    for key, members in groups.items():
+    for members in groups.values():
         # time order, then the better-verified first: a deterministic order whatever the input's
         if len(members) > 1:
             members.sort(key=lambda m: (m[0].at, -m[1], m[0].entries, m[0].sources, m[0].note))
+    out: list[Signal] = []
+    used: GroupMemo = {}
+    # Each source's budget of unverified influence, per party, spent in time order.
+    budget: dict[tuple[str, str], float] = {}
+    cap = params.source_cap
+    for key in sorted(groups, key=lambda k: (groups[k][0][0].at, k)):
+        members = groups[key]
+        involved = sorted({(key[0], s) for ev, v in members if v < 1.0 for s in ev.sources})
+        before = tuple(budget.get(s, cap) for s in involved)
         cached = memo.get(key) if memo is not None else None
-        signals = cached[1] if cached is not None and cached[0] == members else _fact_signals(
-            key, members, params)
-        used[key] = (members, signals)
+        if cached is not None and cached[0] == members and cached[1] == before:
+            signals, after = cached[2], cached[3]
+            budget.update(zip(involved, after, strict=True))
+        else:
+            signals = _fact_signals(key, members, params, budget)
+            after = tuple(budget.get(s, cap) for s in involved)
+        used[key] = (members, before, signals, after)
         out.extend(signals)
     if memo is not None:
         memo.clear()
@@ -217,7 +244,7 @@ def evidence_signals(
 
 
 def _fact_signals(key: GroupKey, members: list[tuple[Evidence, float]],
-                  params: SuspicionParams) -> list[Signal]:
+                  params: SuspicionParams, budget: dict[tuple[str, str], float]) -> list[Signal]:
     party, rule, ref = key
     out: list[Signal] = []
     credit = 0.0  # the group's largest K-weighted amount so far
@@ -225,17 +252,34 @@ def _fact_signals(key: GroupKey, members: list[tuple[Evidence, float]],
         w = abs(ev.weight)
         k = _gain(v, params)
         amount = k * w
+        srcs = sorted(set(ev.sources))
+        if v < 1.0 and srcs and amount > credit:
+            # Unverified: what it adds beyond the fact's credit is paid by its sources'
+            # budgets, in equal shares (a source's claims about a party add up to the cap).
+            share = (amount - credit) / len(srcs)
+            paid = 0.0
+            for src in srcs:
+                left = budget.get((party, src), params.source_cap)
+                take = min(share, left)
+                budget[(party, src)] = left - take
+                paid += take
+            amount = credit + paid
         if amount - credit <= 1e-12 * amount:
             continue  # brings nothing the fact has not already brought (up to rounding)
         kind: SignalKind = "threat" if ev.weight < 0 else "cooperation"
-        out.append(Signal(party, ev.at, kind, w - credit / k, v, ref, rule))
+        out.append(Signal(party, ev.at, kind, (amount - credit) / k, v, ref, rule))
         credit = amount
     return out
 
 
 def aimed_at(entry: Entry, self_id: str) -> bool:
-    """Could this entry be a hostile statement towards `self_id`? (A cheap prefilter.)"""
-    if entry.kind not in _HOSTILE_KINDS or entry.author_hex == self_id:
+    """Could this entry be a hostile statement towards `self_id`, or say whether its author
+    has standing (a profile)? (A cheap prefilter.)"""
+    if entry.author_hex == self_id:
+        return False
+    if entry.kind == "profile":
+        return True
+    if entry.kind not in _HOSTILE_KINDS:
         return False
     body = entry.body
     return (body.get("subject") == self_id or body.get("host") == self_id
@@ -248,16 +292,31 @@ def hostility_signals(
     *,
     weights: HostilityWeights = DEFAULT_HOSTILITY,
     ours: Iterable[str] = (),
+    figures: ViennaFigures = DEFAULT_FIGURES,
 ) -> list[Signal]:
-    """P's own signed statements aimed at this node, as hostility signals (verification 1.0).
+    """P's own signed statements aimed at this node that abuse the rules, as hostility
+    signals (verification 1.0: they are P's own words).
 
-    `ours`: ids of this node's own entries not among `entries` (what a refutation may target).
+    Requests within the rules are not hostile (DESIGN 8). Abuse: an inspection request
+    by a party whose latest profile is not a `state`'s (no standing), or beyond the quota
+    (the host already had `inspections_per_year` requests in that calendar year, or this
+    requester already asked once that year); consultation requests about us beyond
+    `consultation_quota` per requester within `consultation_window_days`; a deepening
+    distrust; a refutation of one of our statements. `ours`: ids of this node's own
+    entries not among `entries` (what a refutation may target).
     """
     stmts: dict[bytes, tuple[Entry, object]] = {}
     ours = set(ours)  # our own entries, any kind: what a refutation may target
+    roles: dict[str, tuple[int, int, str]] = {}  # author -> (seq, ts, role) of its latest profile
     for e in entries:
         if e.author_hex == self_id:
             ours.add(e.id_hex)
+            continue
+        if e.kind == "profile":
+            role = e.body.get("role")
+            old = roles.get(e.author_hex)
+            if isinstance(role, str) and (old is None or (e.seq, e.ts) > old[:2]):
+                roles[e.author_hex] = (e.seq, e.ts, role)
             continue
         if e.id in stmts or e.kind not in _HOSTILE_KINDS:
             continue
@@ -268,15 +327,28 @@ def hostility_signals(
     out: list[Signal] = []
     # a trust level replaces the author's previous one: only a deepening counts
     last_distrust: dict[str, int] = {}
+    inspections: dict[int, list[str]] = {}  # year -> requesters of inspections of us, in order
+    asked: dict[str, list[int]] = {}  # requester -> times of its consultation requests about us
+    window = weights.consultation_window_days * DAY_MS
     for e, body in sorted(stmts.values(), key=lambda s: (s[0].ts, s[0].id)):
         author = e.author_hex
         rule, weight = "", 0.0
         if isinstance(body, Observation) and body.subject == self_id:
             rule, weight = HOSTILE_OBSERVATION, weights.observation * body.confidence / 1000
         elif isinstance(body, ConsultationRequest) and body.subject == self_id:
-            rule, weight = HOSTILE_CONSULTATION, weights.consultation_request
+            times = asked.setdefault(author, [])
+            recent = sum(1 for t in times if e.ts - t < window)
+            times.append(e.ts)
+            if recent >= weights.consultation_quota:
+                rule, weight = HOSTILE_CONSULTATION, weights.consultation_request
         elif isinstance(body, InspectionRequest) and body.host == self_id:
-            rule, weight = HOSTILE_INSPECTION, weights.inspection_request
+            year = inspections.setdefault(_year(e.ts), [])
+            standing = roles.get(author, (0, 0, ""))[2] == STANDING_ROLE
+            beyond = (len(year) >= figures.inspections_per_year
+                      or year.count(author) >= figures.inspections_per_requester_per_year)
+            year.append(author)
+            if beyond or not standing:
+                rule, weight = HOSTILE_INSPECTION, weights.inspection_request
         elif isinstance(body, Trust) and body.subject == self_id:
             depth = max(0, -body.level)
             deeper = depth - last_distrust.get(author, 0)
@@ -290,6 +362,13 @@ def hostility_signals(
     return out
 
 
+def _year(ms: int) -> int:
+    try:
+        return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)).year
+    except OverflowError:  # beyond year 9999: no calendar date
+        return 10_000
+
+
 def signals_from(
     entries: Iterable[Entry],
     evidence: Iterable[Evidence],
@@ -298,12 +377,13 @@ def signals_from(
     verification: Verification | None = None,
     params: SuspicionParams | None = None,
     hostility: HostilityWeights = DEFAULT_HOSTILITY,
+    figures: ViennaFigures = DEFAULT_FIGURES,
 ) -> list[Signal]:
     """Every signal this node derives from `entries` and their `evidence` (deterministic)."""
     return sorted(
         [
             *evidence_signals(evidence, self_id, verification=verification, params=params),
-            *hostility_signals(entries, self_id, weights=hostility),
+            *hostility_signals(entries, self_id, weights=hostility, figures=figures),
         ],
         key=lambda s: (s.party, *s.sort_key()),
     )
@@ -344,9 +424,8 @@ def _signals(
 ) -> list[Signal]:
     held = list(entries)
     evidence = evaluate(held, now_ms, figures=figures, weights=weights, forks=forks)
-    return signals_from(
-        held, evidence, self_id, verification=verification, params=params, hostility=hostility
-    )
+    return signals_from(held, evidence, self_id, verification=verification, params=params,
+                        hostility=hostility, figures=figures)
 
 
 class SuspicionView:
@@ -556,7 +635,8 @@ class SuspicionView:
         key = (len(self._aimed), len(self._ours))
         if self._hostile is None or self._hostile[0] != key:
             self._hostile = (key, hostility_signals(
-                self._aimed.values(), self.self_id, weights=self.hostility, ours=self._ours))
+                self._aimed.values(), self.self_id, weights=self.hostility, ours=self._ours,
+                figures=self.figures))
         return self._hostile[1]
 
     @property
