@@ -7,7 +7,7 @@ rule engine and the signal module derive from credibility-gated statements:
     dy/dt = g + h     - b*y        y: P's hostility as we see it act
 
 - "threat" (adverse evidence about P: what P is seen to do) raises g, the
-  fading input to y, and by the verified share `grievance_fraction * v` the
+  fading input to y, and, when verified (v = 1), by `grievance_fraction` the
   standing grievance g_p that acts on x directly; it also pays into the
   reactivity account T, so k = k0 + reactivity_gain * T: credible threats
   make us react more strongly (the fear of DOMAIN.md);
@@ -47,7 +47,7 @@ credible supports (v = 0) not at all; with the default noise 1, K(v) = v.
 g, h, C, T fade with half-lives: grievances, fear and goodwill are not
 forever. g_p fades with the much longer `grievance_half_life` (a year): a
 verified breach settles x above 0 for months (DOMAIN.md demo: "settles above
-its baseline"); an unverified one (v < 1) leaves proportionally less.
+its baseline"); evidence that is only believed (v < 1) leaves no standing part.
 
 Time discretisation (the only approximation, and it is part of the model):
 time is cut into cells that end at every multiple of `time_unit_ms` (epoch
@@ -136,8 +136,9 @@ class SuspicionParams:
 
     Defaults: at rest the index is k0 - a0 = -0.02/day (the relationship relaxes);
     one credible unverified report of an unnotified activity (0.72 at v = 0.4) lifts
-    k by 0.3 * 0.29 = 0.09, above a0: escalating until it fades (half-life 90 days)
+    k by 0.3 * 0.29 = 0.09, above a0: escalating until it fades (half-life 60 days)
     or verified cooperation outweighs it (an accepted inspection: a + 0.27).
+    A week of daily credible reports (T = 2) is feared for most of a year.
     """
 
     # k0: how strongly P's seen hostility y raises our suspicion, with no threat in force.
@@ -145,7 +146,7 @@ class SuspicionParams:
     # k = k0 + reactivity_gain * T, T = Kalman-weighted threat account (fading).
     reactivity_gain: float = 0.30
     # half-life of T, in time units: fear fades when nothing feeds it.
-    reactivity_half_life: float = 90.0
+    reactivity_half_life: float = 60.0
     # l: P's reactivity in the escalation index; None = symmetric (l = k).
     other_reactivity: float | None = None
     # a0 (> 0): restraint (decay rate of suspicion) with no verified cooperation.
@@ -164,9 +165,9 @@ class SuspicionParams:
     input_gain: float = 0.10
     # half-life of g and h, in time units: grievances fade.
     input_half_life: float = 14.0
-    # share (0..1) of each *verified* threat increment that becomes a standing
-    # grievance g_p on x instead of a fading input to y (scaled by the signal's
-    # verification v: unverified evidence leaves less). An established breach keeps
+    # share (0..1) of each *verified* (v = 1) threat increment that becomes a standing
+    # grievance g_p on x instead of a fading input to y (evidence that is only believed,
+    # v < 1, leaves none: a rumour is not an established breach). An established breach keeps
     # the equilibrium above zero (DOMAIN.md demo: "settles above its baseline").
     grievance_fraction: float = 0.2
     # half-life of g_p, in time units: a year, so a breach weighs for months, not forever.
@@ -480,7 +481,7 @@ class SuspicionEstimator:
         inc = gain * sig.weight
         if sig.kind == "threat":
             # split: the verified standing share g_p (on x) outlives the fading g (on y)
-            f = p.grievance_fraction * sig.verification
+            f = _standing(p, sig.verification)
             g += p.input_gain * inc * (1.0 - f)
             gp += p.input_gain * inc * f
             r += inc
@@ -612,7 +613,8 @@ class SuspicionEstimator:
         level = _level(x)
         trend = math.exp(-x) * drift
         # At rest (nothing in force, nothing left to relax) there is no relationship to read.
-        at_rest = x == 0.0 and y == 0.0 and g == 0.0 and h == 0.0 and gp == 0.0
+        at_rest = (x == 0.0 and y == 0.0 and g == 0.0 and h == 0.0 and gp == 0.0
+                   and c <= 0.0 and r <= 0.0)
         regime: Regime
         if at_rest:
             regime = "stable"
@@ -667,7 +669,7 @@ class SuspicionEstimator:
             restraint_share = (p.restraint_gain * inc * math.exp(-self._l_r * d) * x
                                if damping else 0.0)
             if s.kind == "threat":
-                f = p.grievance_fraction * s.verification
+                f = _standing(p, s.verification)
                 fade_in = math.exp(-self._l_in * d)
                 contrib = (ky * p.input_gain * inc * (1.0 - f) * fade_in
                            + p.input_gain * inc * f * math.exp(-self._l_gr * d)
@@ -680,6 +682,12 @@ class SuspicionEstimator:
                 out.append((-abs(contrib), s.ref, s.rule, s.kind, contrib))
         out.sort()
         return tuple(Driver(r_, ru, kd, cb) for _, r_, ru, kd, cb in out[: p.top_drivers])
+
+
+def _standing(p: SuspicionParams, v: float) -> float:
+    # Only an established (verified) breach leaves a standing grievance: a claim that is
+    # merely believed fades with the inputs.
+    return p.grievance_fraction if v >= 1.0 else 0.0
 
 
 def _erodes(sig: Signal) -> bool:
