@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.test_scenario import SCENARIOS, offline
 from trustnet.clock import ManualClock
 from trustnet.config import NodeConfig
@@ -74,6 +76,7 @@ def test_a_strangers_flood_moves_no_view_and_names_no_driver() -> None:
         assert_drivers_count(views, now)
 
 
+@pytest.mark.slow
 def test_a_rule_abiding_verification_cycle_on_real_nodes(tmp_path: Path) -> None:
     out = tmp_path / "out"
     done = subprocess.run(

@@ -4,9 +4,11 @@
 feeds new entries to the belief engine and the suspicion view; readers get a
 snapshot that is recomputed only when the store changed or time moved on.
 Suspicion uses the beliefs' verified view as its verification: evidence the
-verified view counts is verified (1.0); other evidence counts half as far as the
-web of trust believes it (a fully believed but unconfirmed claim counts 0.5), so
-each node weighs the same claim by its own trust in those who make it.
+verified view counts, with someone this node relies on behind it, is verified
+(1.0); other evidence counts half as far as the web of trust believes it (a
+fully believed but unconfirmed claim counts 0.5, one whose sources all have
+reliability 0 counts 0), so each node weighs the same claim by its own trust in
+those who make it (docs/suspicion.md).
 `as_of` recomputes both from the entries published up to a moment: the
 testbed's time series, and a way to ask "what did this node think then?".
 """

@@ -1,30 +1,30 @@
-"""From signed statements to suspicion signals (DESIGN section 8, DOMAIN.md demo scenario).
+"""From signed statements to suspicion signals (DESIGN sections 8 and 12, docs/suspicion.md).
 
 The rule engine turns statements into `Evidence` about parties; this module
 turns evidence and statements into the estimator's three inputs, seen from
 this node (`self_id`):
 
-- threat (g): every negative-weight evidence about a party P other than us,
-  weight |w|. How far it moves the level depends on its verification v: the
-  estimator weighs it by the Kalman gain K(v) (verified evidence fully, one
-  unverified source a tenth).
-- cooperation (restraint a): every positive-weight evidence about P, weight w
-  (accepted inspections, answered consultations, consistent reports, annual
-  exchanges on time). It damps only as far as it is verified, by the same K(v).
-- hostility (y, P's hostility towards us): P's own signed statements aimed at
-  us, read directly from the entries (the rule engine has no rule for them):
-  an observation by P whose subject is us, a consultation request by P about
-  us, an inspection request by P with us as host, a trust statement by P about
-  us with a negative level, an attestation by P refuting one of our entries.
-  They are P's own words, so their verification is 1.0. Weights are
-  `HostilityWeights` (Goldstein-style, like the rule weights: / 10).
+- threat: every negative-weight evidence about a party P other than us,
+  weight |w| (what P is seen to do: it feeds P's seen hostility y, the
+  reactivity k and, when verified, the standing grievance).
+- cooperation: every positive-weight evidence about P, weight w (accepted
+  inspections, answered consultations, consistent reports, annual exchanges
+  on time): the restraint.
+- hostility: P's own signed statements that *abuse* the rules against us
+  (`hostility_signals`): an inspection request with us as host beyond the
+  quota or by a party without standing (its profile is not a `state`'s), a
+  flood of consultation requests about us, a deepening distrust, a
+  refutation of our statements. Observing, asking and inspecting within the
+  rules are verification rights, never hostility. Verification 1.0: P's own
+  words. Weights are `HostilityWeights` (Goldstein-style, / 10).
 
-Verification. `verification(ev)` maps evidence to v in [0, 1]. The default,
-until the beliefs module's verified view is passed in, is
-`default_verification`: 1.0 for `verifiable` evidence (it rests on the party's
-own signatures, or on an inspection it accepted), else n/4 for n distinct
-sources (capped at 1.0: four independent observers count as verified, one as
-0.25).
+Credibility gate. `verification(ev)` maps evidence to v in [0, 1]: how far
+this node believes it (the node passes its beliefs' views, `views.py`: a claim
+whose sources all have reliability 0 gets 0). The estimator weighs a signal by
+the Kalman gain K(v) = v / (v + noise (1 - v)): K(0) = 0, a source nobody
+relies on moves nothing. Without beliefs the library default is
+`default_verification`: 1.0 for `verifiable` evidence, else n/4 for n
+distinct sources (every source taken at face value).
 
 One fact, counted once. The rule engine emits findings about one activity as
 one fact per basis: an unverified fact when it was observed and a verifiable
@@ -32,12 +32,14 @@ one when it was inspected (DOMAIN.md demo: steps 3 and 5), both keyed by
 `entries[0]` (the notification the findings were compared with) and the rule.
 Evidence is grouped by (party, rule, ref) with ref = entries[0] (or the rule
 name when it rests on no entry), ordered by time; each member adds only what
-it brings beyond the group's largest Kalman-weighted amount so far: with
-credit C and its own amount A = K(v) * |w|, a later member with A > C is
-emitted with weight |w| - C / K(v) (so its K-weighted input is A - C) and
-verification v; one with A <= C adds nothing and is not emitted. The earlier,
-unverified signal stays where it was (it happened, and moved the level a
-little then); the group's total K-weighted input is the best-verified amount.
+it brings beyond the group's largest Kalman-weighted amount so far (its
+credit C): a later member with amount A > C is emitted with weight (A - C) / K(v)
+and verification v; one with A <= C adds nothing and is not emitted.
+
+Bounded influence. What one source's unverified claims (v < 1) add about one
+party is paid from its budget `SuspicionParams.source_cap` (K-weighted, in time
+order; several sources of one claim pay equal shares): no source, however
+credible, can push a party further alone than one verified breach.
 
 `suspicion_for` is the one-shot path (evaluate, signals, recompute);
 `SuspicionView` keeps an estimator and feeds it incrementally, with the same
