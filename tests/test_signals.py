@@ -21,7 +21,7 @@ from trustnet.feedback import (
     suspicion_for,
 )
 from trustnet.feedback.richardson import FeedbackError
-from trustnet.feedback.signals import evidence_signals, hostility_signals
+from trustnet.feedback.signals import GroupMemo, evidence_signals, hostility_signals
 from trustnet.log import Entry, ForkProof, sign_entry
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import DAY_MS, HOUR_MS
@@ -515,3 +515,51 @@ def test_view_applies_a_new_verification_and_fork_proofs(w: World) -> None:
     r = view.report(liar.party_id, day(30))
     assert r.drivers[0].rule == "equivocation" and r.grievance > 0.0
     assert view.update([], day(30), forks=[proof]) == 0
+
+
+# -- gates and caps (issue 12, finding 1) -------------------------------------------------------
+
+
+def test_a_claim_nobody_credible_supports_gives_no_signal() -> None:
+    sightings = [ev("unnotified_activity", -0.72, 10 + i, entries=(f"o{i}",)) for i in range(40)]
+    asks = [ev("consultation_unanswered", -0.5, 100 + i, entries=(f"q{i}",), sources=("s2",))
+            for i in range(12)]
+    assert evidence_signals([*sightings, *asks], "me", verification=lambda _: 0.0) == []
+
+
+def test_each_sources_unverified_influence_is_bounded() -> None:
+    cap = SuspicionParams().source_cap
+    # forty sightings of forty activities by one fully believed but unverified source
+    sightings = [ev("unnotified_activity", -0.72, 10 + i, entries=(f"o{i}",)) for i in range(40)]
+    sigs = evidence_signals(sightings, "me", verification=lambda _: 0.5)
+    assert k_weighted(sigs) == pytest.approx(cap)
+    assert len(sigs) == 2  # 0.36 + 0.36, then nothing left
+    # two sources share a claim's cost; each still has its own budget for its own claims
+    pair = [ev("unnotified_activity", -0.72, 10 + i, entries=(f"p{i}",), sources=("a", "b"))
+            for i in range(10)]
+    solo = [ev("unnotified_activity", -0.72, 50, entries=("c1",), sources=("c",))]
+    sigs = evidence_signals([*pair, *solo], "me", verification=lambda _: 0.5)
+    # a and b pay 0.18 each per claim: four claims spend both budgets (1.44); c: 0.36
+    assert k_weighted(sigs) == pytest.approx(5 * 0.36)
+    # verified evidence is not capped
+    verified = [ev("unnotified_activity", -0.72, 10 + i, entries=(f"v{i}",), verifiable=True)
+                for i in range(5)]
+    assert k_weighted(evidence_signals(verified, "me")) == pytest.approx(5 * 0.72)
+    # the budget is per party: the same source about another party starts afresh
+    other = [ev("unnotified_activity", -0.72, 10 + i, entries=(f"x{i}",), party="q")
+             for i in range(40)]
+    sigs = evidence_signals([*sightings, *other], "me", verification=lambda _: 0.5)
+    assert k_weighted([s for s in sigs if s.party == "q"]) == pytest.approx(cap)
+
+
+def test_the_budget_keeps_the_view_equal_to_the_one_shot_path() -> None:
+    sightings = [ev("unnotified_activity", -0.72, 10 + i, entries=(f"o{i}",)) for i in range(8)]
+    memo: GroupMemo = {}
+    first = evidence_signals(sightings[:5], "me", verification=lambda _: 0.5, memo=memo)
+    again = evidence_signals(sightings, "me", verification=lambda _: 0.5, memo=memo)
+    assert again == evidence_signals(sightings, "me", verification=lambda _: 0.5)
+    assert first == again[: len(first)]
+    # a late claim, earlier than the others, is paid first: the budget follows time
+    late = ev("unnotified_activity", -0.72, 1, entries=("early",))
+    assert evidence_signals([*sightings, late], "me", verification=lambda _: 0.5, memo=memo) \
+        == evidence_signals([late, *sightings], "me", verification=lambda _: 0.5)
