@@ -53,8 +53,8 @@ Time discretisation (the only approximation, and it is part of the model):
 time is cut into cells that end at every multiple of `time_unit_ms` (epoch
 aligned: midnight UTC for the default day) and at every signal. Within a cell
 the slow variables g, h, g_p, a and k are held at their value at the cell's
-start and (x, y) follows the *exact* linear flow (the 2x2 matrix exponential in
-closed form, `richardson.flow_closed`). Because the cell boundaries depend
+start and (x, y) follows the *exact* linear flow (the triangular system's closed
+form, `richardson.flow_observed`). Because the cell boundaries depend
 only on the signals and the grid, the state at time T is a pure function of
 the set of signals up to T: the same signals in any arrival order, and any
 pattern of `advance`/`report` calls, give bitwise the same numbers.
@@ -80,7 +80,7 @@ from dataclasses import dataclass, fields
 from typing import Literal
 
 from trustnet.errors import ConfigError, NotFound
-from trustnet.feedback.richardson import FeedbackError, escalation_index, flow_closed
+from trustnet.feedback.richardson import FeedbackError, escalation_index, flow_observed
 
 SignalKind = Literal["threat", "hostility", "cooperation"]
 # Refusals to take part in verification: they also withdraw goodwill (module docstring).
@@ -380,7 +380,7 @@ class SuspicionEstimator:
         g, h, c, gp, r = self._slow(s, t0)
         k, _, a, b = self._coeffs(c, r)
         # The followed system: y is observed (l = 0), x reacts to it (module docstring).
-        x, y = flow_closed(k, 0.0, a, b, gp, g + h, (t1 - t0) / self._unit, x, y)
+        x, y = flow_observed(k, a, b, gp, g + h, (t1 - t0) / self._unit, x, y)
         # the system is positive (Metzler matrix, inputs >= 0): clamp rounding
         return min(max(x, 0.0), _CAP), min(max(y, 0.0), _CAP)
 
