@@ -52,6 +52,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from trustnet.errors import ConfigError, EntryError
@@ -225,17 +226,24 @@ def evidence_signals(
     # Each source's budget of unverified influence, per party, spent in time order.
     budget: dict[tuple[str, str], float] = {}
     cap = params.source_cap
-    for key in sorted(groups, key=lambda k: (groups[k][0][0].at, k)):
+    # Budgets are spent in time order: facts by their first member's time (the order the
+    # evidence comes in, when it is sorted by time as `evaluate` gives it).
+    order = list(groups)
+    firsts = [groups[k][0][0].at for k in order]
+    if any(a > b for a, b in pairwise(firsts)):
+        order.sort(key=lambda k: (groups[k][0][0].at, k))
+    for key in order:
         members = groups[key]
-        involved = sorted({(key[0], s) for ev, v in members if v < 1.0 for s in ev.sources})
-        before = tuple(budget.get(s, cap) for s in involved)
+        involved = _involved(key[0], members)
+        before = tuple([budget.get(s, cap) for s in involved]) if involved else ()
         cached = memo.get(key) if memo is not None else None
-        if cached is not None and cached[0] == members and cached[1] == before:
+        if cached is not None and cached[1] == before and cached[0] == members:
             signals, after = cached[2], cached[3]
-            budget.update(zip(involved, after, strict=True))
+            if involved:
+                budget.update(zip(involved, after, strict=True))
         else:
             signals = _fact_signals(key, members, params, budget)
-            after = tuple(budget.get(s, cap) for s in involved)
+            after = tuple([budget.get(s, cap) for s in involved]) if involved else ()
         used[key] = (members, before, signals, after)
         out.extend(signals)
     if memo is not None:
@@ -243,6 +251,17 @@ def evidence_signals(
         memo.update(used)
     out.sort(key=lambda s: (s.party, *s.sort_key()))
     return out
+
+
+def _involved(party: str, members: list[tuple[Evidence, float]]) -> list[tuple[str, str]]:
+    """The (party, source) budgets a fact's unverified members may spend, sorted."""
+    if len(members) == 1:
+        ev, v = members[0]
+        if v >= 1.0 or not ev.sources:
+            return []
+        if len(ev.sources) == 1:
+            return [(party, ev.sources[0])]
+    return sorted({(party, s) for ev, v in members if v < 1.0 for s in ev.sources})
 
 
 def _fact_signals(key: GroupKey, members: list[tuple[Evidence, float]],
