@@ -190,7 +190,7 @@ def test_demo_spike_damping_and_a_level_above_baseline(w: World) -> None:
     assert abs(end.trend) < 0.002
     # with no standing grievance it would fall further: the breach is what keeps it up
     forget = suspicion_for(w.entries, me, day(120), params=SuspicionParams(grievance_fraction=0))
-    assert forget[s1].level < end.level - 0.05
+    assert forget[s1].level < end.level / 10
 
 
 def test_demo_variant_refused_inspection_is_not_damped(w: World) -> None:
@@ -210,13 +210,15 @@ def test_demo_variant_refused_inspection_is_not_damped(w: World) -> None:
     # consultation, the notification, whose credit an unverified sighting no longer voids:
     # issue 12, finding 6), drawn down by the refusal: the threats in force keep the
     # reactivity above it, the escalation index positive: the relationship would spiral
-    assert refused[90].escalation_index > 0.0 > ok[90].escalation_index
-    assert all(refused[d].escalation_index > 0.0 for d in (30, 60, 90, 120))
-    assert refused[120].regime == "escalating"
-    # suspicion itself is what the model follows: it rises far above the accepted
-    # variant's, and relaxes only as the inputs fade (nothing damps it)
-    assert refused[30].level > 3 * ok[30].level
-    for d in (30, 60, 90, 120):
+    assert refused[60].escalation_index > 0.0 > ok[60].escalation_index
+    assert all(refused[d].escalation_index > 0.0 for d in (30, 60))
+    assert refused[60].regime == "escalating"
+    assert all(refused[d].escalation_index > ok[d].escalation_index for d in (30, 60, 90, 120))
+    # suspicion itself is what the model follows: it rises above the accepted variant's
+    # while the threats are in force, and relaxes only as they fade (nothing damps it);
+    # by day 120 only the accepted variant's verified breach still stands
+    assert refused[30].level > 2 * ok[30].level
+    for d in (30, 60):
         assert refused[d].level > ok[d].level
 
 
