@@ -8,7 +8,13 @@ import random
 import numpy as np
 import pytest
 
-from trustnet.feedback.richardson import FeedbackError, Richardson, flow, flow_closed
+from trustnet.feedback.richardson import (
+    FeedbackError,
+    Richardson,
+    flow,
+    flow_closed,
+    flow_observed,
+)
 
 # (k, l, a, b, g, h): stable and unstable, real and complex eigenvalues
 PARAMS = [
@@ -128,3 +134,18 @@ def test_closed_form_propagator_matches_the_matrix_exponential() -> None:
             got = flow_closed(k, l, a, b, g, h, t, x0, y0)
             want = flow(k, l, a, b, g, h, t, x0, y0)
             assert got == pytest.approx(want, rel=1e-10, abs=1e-12), (k, l, a, b, g, h, t)
+
+
+def test_the_observed_flow_is_the_exact_triangular_flow() -> None:
+    """l = 0 (y observed): the estimator's closed form equals the matrix exponential,
+    also at a = b and b = 0 where the general closed form has q = 0."""
+    rng = random.Random(1)
+    for _ in range(500):
+        a = rng.uniform(0.01, 1.0)
+        b = rng.choice([a, rng.uniform(0.0, 1.0), 0.0, a + 1e-9])
+        k, g, h = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0, 1)
+        t = rng.choice([rng.uniform(0, 3), 1e-4, 1.0, 0.0])
+        x0, y0 = rng.uniform(0, 2), rng.uniform(0, 2)
+        want = flow(k, 0.0, a, b, g, h, t, x0, y0)
+        got = flow_observed(k, a, b, g, h, t, x0, y0)
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-12)

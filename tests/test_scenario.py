@@ -155,7 +155,8 @@ def offline_checks(name: str, *, plots: bool = False) -> tuple[Scenario, Run, li
 
 # Each file is checked on its own, or through the scenario that compares with it.
 CHECKED = ["demo.toml", "demo-refused.toml", "partition.toml", "equivocation.toml",
-           "tension-verified.toml", "cheap-talk.toml"]
+           "tension-verified.toml", "cheap-talk.toml", "stranger-noise.toml",
+           "verification-cycle.toml", "quiet-year.toml"]
 
 
 @pytest.mark.parametrize("name", ALL_SCENARIOS)

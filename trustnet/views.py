@@ -4,9 +4,11 @@
 feeds new entries to the belief engine and the suspicion view; readers get a
 snapshot that is recomputed only when the store changed or time moved on.
 Suspicion uses the beliefs' verified view as its verification: evidence the
-verified view counts is verified (1.0); other evidence counts half as far as the
-web of trust believes it (a fully believed but unconfirmed claim counts 0.5), so
-each node weighs the same claim by its own trust in those who make it.
+verified view counts, with someone this node relies on behind it, is verified
+(1.0); other evidence counts half as far as the web of trust believes it (a
+fully believed but unconfirmed claim counts 0.5, one whose sources all have
+reliability 0 counts 0), so each node weighs the same claim by its own trust in
+those who make it (docs/suspicion.md).
 `as_of` recomputes both from the entries published up to a moment: the
 testbed's time series, and a way to ask "what did this node think then?".
 """
@@ -98,8 +100,10 @@ def _verification_by_party(beliefs: Beliefs, cache: TableCache | None = None) ->
             for rule, first, cred, _verified in belief.raw.facts():
                 key = (rule, first if first is not None else rule)
                 table[key] = max(table.get(key, 0.0), UNVERIFIED_CAP * cred)
-            for rule, first, _cred, verified in belief.verified.facts():
-                if verified:
+            for rule, first, cred, verified in belief.verified.facts():
+                # Verified counts fully, but only when someone this node relies on stands
+                # behind it: an answer to a request by a key nobody trusts earns nothing.
+                if verified and cred > 0.0:
                     table[(rule, first if first is not None else rule)] = 1.0
         used[pid] = (belief.raw, belief.verified, table)
         if table:

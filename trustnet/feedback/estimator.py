@@ -1,49 +1,60 @@
-"""Per-party suspicion estimator on Richardson dynamics (DESIGN section 8).
+"""Per-party suspicion estimator on Richardson dynamics (DESIGN section 8, docs/suspicion.md).
 
-For every party P this node keeps a two-party Richardson state
-    dx/dt = k*y + g - a*x        x: our suspicion of P
-    dy/dt = l*x + h - b*y        y: P's hostility towards us
-driven by `Signal`s that the rule engine derives from verified statements:
+For every party P this node keeps two states, driven by `Signal`s that the
+rule engine and the signal module derive from credibility-gated statements:
 
-- "threat" (adverse evidence about P) raises g, the threat input to x;
-- "hostility" (P's adverse statements about us, inspection requests against
-  us, a posture it publishes) raises h, the input to y;
+    dx/dt = k*y + g_p - a*x        x: our suspicion of P
+    dy/dt = g + h     - b*y        y: P's hostility as we see it act
+
+- "threat" (adverse evidence about P: what P is seen to do) raises g, the
+  fading input to y, and, when verified (v = 1), by `grievance_fraction` the
+  standing grievance g_p that acts on x directly; it also pays into the
+  reactivity account T, so k = k0 + reactivity_gain * T: credible threats
+  make us react more strongly (the fear of DOMAIN.md);
+- "hostility" (P's abuse of the rules aimed at us: inspection requests beyond
+  quota or without standing, consultation floods, distrust, accusations)
+  raises h, the other fading input to y;
 - "cooperation" (timely notifications, accepted inspections, answered
-  consultations) raises the restraint a = a0 + restraint_gain * max(C, 0).
-  C is an account of goodwill: cooperation pays in, and a refusal to take part
-  in verification (a threat whose rule is in `EROSIVE_RULES`: an inspection
-  refused, a consultation left unanswered) draws `restraint_erosion` times its
-  increment out — it is not only a grievance, it withdraws the cooperation that
-  damps the loop. The restraint never falls below a0.
+  consultations) pays into the goodwill account C and raises the restraint
+  a = a0 + restraint_gain * max(C, 0). A refusal to take part in
+  verification (`EROSIVE_RULES`) draws `restraint_erosion` times its
+  increment out of C. The restraint never falls below a0 > 0.
 
-Verification (DOMAIN.md, "From statements to evidence"): a signal is a noisy
-measurement of the increment it brings. Its weight enters through the gain of
-a scalar Kalman update with prior variance 1 and measurement variance
-`unverified_noise * (1 - verification)`:
-    K(v) = 1 / (1 + unverified_noise * (1 - v))
-so verified evidence (v = 1) moves the state fully and a single unverified
-source (v = 0) moves it by 1 / (1 + noise) of that (0.1 with the default 9).
+y is observed, not generated: it does not feed on our own suspicion x (the
+coupling l of the mutual Richardson system is 0 in the state we follow), so
+the followed system is triangular with eigenvalues -a and -b: when nothing
+happens both relax to 0, whatever the coefficients.
 
-g, h and C fade with half-lives: grievances and goodwill are not forever.
-But a breach, once established, is not forgotten in two weeks (DOMAIN.md demo:
-suspicion "settles above its baseline because the observation obligation was
-breached"): the share `grievance_fraction * v` of every threat increment
-K(v) * weight (v the signal's verification) goes into a persistent input g_p
-that fades with the much longer `grievance_half_life` (a year by default), the
-rest into the fading g. So a verified breach leaves a standing grievance of
-`grievance_fraction` of its increment, partly verified evidence proportionally
-less, and unverified evidence (v = 0) none: a rumour is not an established
-breach, it only fades. The threat input of the flow is g + g_p. A stable
-system (a*b > k*l) therefore settles at x* = b*g_p / (a*b - k*l) > 0 after a
-verified breach, drifting down over the year as g_p fades, and returns to 0
-when nothing was verified.
+Escalation index: the question analysts ask is whether the *relationship*
+spirals. It is the largest real part of the eigenvalues of the mutual
+Richardson matrix [[-a, k], [l, -b]] with the coefficients in force, where
+l and b default to the symmetric assumption l = k, b = a (information
+exchange is mutual: what damps our fear damps theirs). With the defaults the
+index is k - a = (k0 - a0) + reactivity_gain * T - restraint_gain * C:
+negative at rest (k0 < a0), positive while credible threats outweigh verified
+cooperation, negative again once verified cooperation (or time) restores it.
+
+Credibility and verification (DOMAIN.md, "From statements to evidence"): a
+signal's verification v in [0, 1] is how far this node believes it (the
+signal module gates it by the credibility of its sources: a source of
+reliability 0 gives v = 0). Its weight enters through the gain of a scalar
+Kalman update with prior variance 1 and measurement variance
+`unverified_noise * (1 - v) / v`:
+    K(v) = v / (v + unverified_noise * (1 - v))
+so verified evidence (v = 1) moves the state fully and evidence nobody
+credible supports (v = 0) not at all; with the default noise 1, K(v) = v.
+
+g, h, C, T fade with half-lives: grievances, fear and goodwill are not
+forever. g_p fades with the much longer `grievance_half_life` (a year): a
+verified breach settles x above 0 for months (DOMAIN.md demo: "settles above
+its baseline"); evidence that is only believed (v < 1) leaves no standing part.
 
 Time discretisation (the only approximation, and it is part of the model):
 time is cut into cells that end at every multiple of `time_unit_ms` (epoch
 aligned: midnight UTC for the default day) and at every signal. Within a cell
-the slow variables g, h and a are held at their value at the cell's start and
-(x, y) follows the *exact* Richardson flow (the 2x2 matrix exponential in
-closed form, `richardson.flow_closed`). Because the cell boundaries depend
+the slow variables g, h, g_p, a and k are held at their value at the cell's
+start and (x, y) follows the *exact* linear flow (the triangular system's closed
+form, `richardson.flow_observed`). Because the cell boundaries depend
 only on the signals and the grid, the state at time T is a pure function of
 the set of signals up to T: the same signals in any arrival order, and any
 pattern of `advance`/`report` calls, give bitwise the same numbers.
@@ -55,13 +66,6 @@ a late one rewinds that party to the snapshot before it and replays the
 signals after it (cost proportional to what follows it). Re-delivered (equal)
 signals are ignored, so gossip duplicates are harmless. Signals about this
 node itself are ignored.
-
-Escalation index: the largest real part of the eigenvalues of
-[[-a, k], [l, -b]] with the current restraint. The other side's reactivity l
-and restraint b default to the symmetric assumption l = k, b = a (information
-exchange is mutual: what damps our fear damps theirs). With those defaults
-the index is k - a: positive without verified cooperation (a0 < k), negative
-once enough verified cooperation has raised a above k.
 
 Level: `1 - exp(-x)` maps x >= 0 into [0, 1); trend is d(level)/dt per time
 unit. Pure code: no clock, no I/O; `now_ms` is always passed in.
@@ -76,7 +80,7 @@ from dataclasses import dataclass, fields
 from typing import Literal
 
 from trustnet.errors import ConfigError, NotFound
-from trustnet.feedback.richardson import FeedbackError, escalation_index, flow_closed
+from trustnet.feedback.richardson import FeedbackError, escalation_index, flow_observed
 
 SignalKind = Literal["threat", "hostility", "cooperation"]
 # Refusals to take part in verification: they also withdraw goodwill (module docstring).
@@ -128,43 +132,52 @@ def _real(v: object) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class SuspicionParams:
-    """Model parameters; rates are per `time_unit_ms` (default: per day).
+    """Model parameters; rates are per `time_unit_ms` (default: per day). docs/suspicion.md.
 
-    Defaults are chosen so that, without verified cooperation, the loop
-    escalates slowly (index k - a0 = +0.02/day, doubling in about 35 days) and
-    one accepted inspection (0.9) alone brings the index to -0.07/day.
+    Defaults: at rest the index is k0 - a0 = -0.02/day (the relationship relaxes);
+    one credible unverified report of an unnotified activity (0.72 at v = 0.4) lifts
+    k by 0.3 * 0.29 = 0.09, above a0: escalating until it fades (half-life 60 days)
+    or verified cooperation outweighs it (an accepted inspection: a + 0.27).
+    A week of daily credible reports (T = 2) is feared for most of a year.
     """
 
-    # k: how strongly P's hostility y raises our suspicion x, per time unit.
-    reactivity: float = 0.10
-    # l: how strongly our suspicion raises P's hostility; None = symmetric (l = k).
+    # k0: how strongly P's seen hostility y raises our suspicion, with no threat in force.
+    reactivity: float = 0.06
+    # k = k0 + reactivity_gain * T, T = Kalman-weighted threat account (fading).
+    reactivity_gain: float = 0.30
+    # half-life of T, in time units: fear fades when nothing feeds it.
+    reactivity_half_life: float = 60.0
+    # l: P's reactivity in the escalation index; None = symmetric (l = k).
     other_reactivity: float | None = None
-    # a0: restraint (decay rate of suspicion) with no verified cooperation.
+    # a0 (> 0): restraint (decay rate of suspicion) with no verified cooperation.
     restraint: float = 0.08
-    # b: P's restraint; None = symmetric (b = a, the current restraint).
+    # b: P's restraint (decay rate of y, and its restraint in the index); None = b = a.
     other_restraint: float | None = None
     # a = a0 + restraint_gain * C, C = Kalman-weighted cooperation, fading.
-    restraint_gain: float = 0.10
+    restraint_gain: float = 0.30
     # half-life of C, in time units: goodwill must be renewed.
     restraint_half_life: float = 90.0
     # how much of a refusal's increment K(v) * weight is drawn from the goodwill
     # account C (1: a refused inspection cancels as much cooperation as it weighs).
     restraint_erosion: float = 1.0
     # g (or h) increment per unit of Kalman-weighted threat (hostility) weight,
-    # in suspicion units per time unit.
+    # in hostility units per time unit.
     input_gain: float = 0.10
     # half-life of g and h, in time units: grievances fade.
     input_half_life: float = 14.0
-    # share (0..1) of each *verified* threat increment that becomes a standing
-    # grievance g_p instead of fading with input_half_life (scaled by the signal's
-    # verification v: unverified evidence leaves none). An established breach keeps
+    # share (0..1) of each *verified* (v = 1) threat increment that becomes a standing
+    # grievance g_p on x instead of a fading input to y (evidence that is only believed,
+    # v < 1, leaves none: a rumour is not an established breach). An established breach keeps
     # the equilibrium above zero (DOMAIN.md demo: "settles above its baseline").
     grievance_fraction: float = 0.2
     # half-life of g_p, in time units: a year, so a breach weighs for months, not forever.
     grievance_half_life: float = 365.0
-    # measurement variance of a single unverified source (prior variance 1):
-    # unverified evidence counts 1 / (1 + noise).
-    unverified_noise: float = 9.0
+    # the most unverified influence (sum of K-weighted amounts) one source's claims
+    # about one party can have: one source alone weighs at most one verified breach.
+    source_cap: float = 0.72
+    # measurement variance scale of evidence at verification v: noise * (1 - v) / v
+    # (prior variance 1), so K(v) = v / (v + noise * (1 - v)); 1: K(v) = v.
+    unverified_noise: float = 1.0
     # (t, level) points kept per party for plots.
     history_len: int = 512
     # the time unit of every rate, and the grid the slow variables step on.
@@ -192,6 +205,8 @@ class SuspicionParams:
                 raise ConfigError(f"suspicion.{f.name} must be >= 0, got {v!r}")
             if f.name.endswith("half_life") and v == 0.0:
                 raise ConfigError(f"suspicion.{f.name} must be > 0")
+        if self.restraint == 0.0:
+            raise ConfigError("suspicion.restraint must be > 0: suspicion must relax when nothing happens")
         if self.grievance_fraction > 1.0:
             raise ConfigError("suspicion.grievance_fraction must be <= 1")
         if self.deescalating_below > self.escalating_above:
@@ -218,9 +233,11 @@ class SuspicionParams:
 class Driver:
     """One signal's share of the current drift dx/dt (suspicion units per time unit).
 
-    Threat: its part of g + g_p. Cooperation: minus its part of a, times x (the
-    damping it provides now). Hostility: k*y split by its part of h. Positive
-    pushes suspicion up, negative holds it down.
+    dx/dt = k*y + g_p - a*x. Threat and hostility: k*y split by the signal's part of
+    the input to y (g + h), plus (threat) its part of g_p. Cooperation: minus its
+    part of a - a0, times x (the damping it provides now); a refusal adds what it drew
+    from that damping. Positive pushes suspicion up, negative holds it down; the
+    shares and -a0*x add up to the drift.
     """
 
     ref: str
@@ -246,15 +263,16 @@ class PartySuspicion:
     at: int  # ms
     level: float  # 1 - exp(-x), in [0, 1)
     trend: float  # d(level)/dt per time unit
-    escalation_index: float  # largest eigenvalue real part, per time unit
+    escalation_index: float  # largest eigenvalue real part of the mutual system, per time unit
     regime: Regime
     restraint: float  # a, per time unit
-    threat: float  # g + g_p, the whole threat input, per time unit
-    hostility: float  # y, the model's estimate of P's hostility towards us
+    threat: float  # g + g_p: the threat inputs (to y and to x), per time unit
+    hostility: float  # y: P's hostility as this node sees it act
     x: float  # raw suspicion state (unbounded, >= 0)
     drivers: tuple[Driver, ...]
     history: tuple[tuple[int, float], ...]  # (t ms, level), oldest first
     grievance: float = 0.0  # g_p: the standing part of `threat`, per time unit
+    reactivity: float = 0.0  # k in force: k0 + reactivity_gain * T, per time unit
 
     def to_json(self) -> dict[str, object]:
         """JSON-ready dict."""
@@ -272,20 +290,25 @@ class PartySuspicion:
             "drivers": [d.to_json() for d in self.drivers],
             "history": [[t, lv] for t, lv in self.history],
             "grievance": self.grievance,
+            "reactivity": self.reactivity,
         }
 
 
 @dataclass(frozen=True, slots=True)
 class _Snap:
-    """State right after a signal was applied; g, h, c and p (= g_p) valued at t."""
+    """State right after a signal was applied; the slow variables valued at t."""
 
     t: int
     x: float
     y: float
-    g: float
-    h: float
-    c: float
-    p: float
+    g: float  # fading threat input to y
+    h: float  # fading hostility input to y
+    c: float  # goodwill account C
+    p: float  # standing grievance g_p (input to x)
+    r: float  # reactivity (threat) account T
+
+
+Slow = tuple[float, float, float, float, float]  # g, h, c, g_p, T
 
 
 def _level(x: float) -> float:
@@ -308,6 +331,13 @@ class _Party:
         self.cur_y = 0.0
 
 
+def kalman_gain(v: float, noise: float) -> float:
+    """K(v) = v / (v + noise * (1 - v)): 0 for evidence nobody credible supports, 1 verified."""
+    if v <= 0.0:
+        return 0.0
+    return v / (v + noise * (1.0 - v))
+
+
 class SuspicionEstimator:
     """Incremental per-party suspicion; deterministic for given signals and times."""
 
@@ -320,35 +350,38 @@ class SuspicionEstimator:
         self._l_in = math.log(2.0) / p.input_half_life
         self._l_r = math.log(2.0) / p.restraint_half_life
         self._l_gr = math.log(2.0) / p.grievance_half_life
+        self._l_k = math.log(2.0) / p.reactivity_half_life
 
     # ---- model pieces ---------------------------------------------------
 
     def _gain(self, v: float) -> float:
-        # scalar Kalman gain, prior variance 1, measurement variance noise*(1-v)
-        return 1.0 / (1.0 + self.params.unverified_noise * (1.0 - v))
+        return kalman_gain(v, self.params.unverified_noise)
 
-    def _slow(self, s: _Snap, t: int) -> tuple[float, float, float, float]:
-        # g, h, c, g_p at time t >= s.t, always computed from the snapshot so the
+    def _slow(self, s: _Snap, t: int) -> Slow:
+        # g, h, c, g_p, T at time t >= s.t, always computed from the snapshot so the
         # result does not depend on how the time since was walked.
         if t == s.t:
-            return s.g, s.h, s.c, s.p
+            return s.g, s.h, s.c, s.p, s.r
         d = (t - s.t) / self._unit
         fi = math.exp(-self._l_in * d)
-        return s.g * fi, s.h * fi, s.c * math.exp(-self._l_r * d), s.p * math.exp(-self._l_gr * d)
+        return (s.g * fi, s.h * fi, s.c * math.exp(-self._l_r * d),
+                s.p * math.exp(-self._l_gr * d), s.r * math.exp(-self._l_k * d))
 
-    def _coeffs(self, c: float) -> tuple[float, float, float, float]:
+    def _coeffs(self, c: float, r: float) -> tuple[float, float, float, float]:
+        """(k, l, a, b) in force: the mutual system the escalation index reads."""
         p = self.params
         a = p.restraint + p.restraint_gain * max(c, 0.0)
-        k = p.reactivity
+        k = p.reactivity + p.reactivity_gain * max(r, 0.0)
         lo = k if p.other_reactivity is None else p.other_reactivity
         b = a if p.other_restraint is None else p.other_restraint
         return k, lo, a, b
 
     def _cell(self, s: _Snap, t0: int, t1: int, x: float, y: float) -> tuple[float, float]:
-        g, h, c, gp = self._slow(s, t0)
-        k, lo, a, b = self._coeffs(c)
-        x, y = flow_closed(k, lo, a, b, g + gp, h, (t1 - t0) / self._unit, x, y)
-        # the system is positive (Metzler matrix, inputs >= 0): clamp rounding and runaway
+        g, h, c, gp, r = self._slow(s, t0)
+        k, _, a, b = self._coeffs(c, r)
+        # The followed system: y is observed (l = 0), x reacts to it (module docstring).
+        x, y = flow_observed(k, a, b, gp, g + h, (t1 - t0) / self._unit, x, y)
+        # the system is positive (Metzler matrix, inputs >= 0): clamp rounding
         return min(max(x, 0.0), _CAP), min(max(y, 0.0), _CAP)
 
     def _walk(
@@ -379,7 +412,7 @@ class SuspicionEstimator:
     def _apply(self, base: _Snap | None, sig: Signal, gain: float, pt: _Party) -> _Snap:
         """Replay step: walk from the previous snapshot to the signal, then apply it."""
         if base is None:
-            return self._apply_at(sig, gain, 0.0, 0.0, (0.0, 0.0, 0.0, 0.0), pt)
+            return self._apply_at(sig, gain, 0.0, 0.0, (0.0, 0.0, 0.0, 0.0, 0.0), pt)
         _, _, _, x, y = self._walk(base, base.t, base.x, base.y, sig.at, pt.history)
         return self._apply_at(sig, gain, x, y, self._slow(base, sig.at), pt)
 
@@ -440,17 +473,18 @@ class SuspicionEstimator:
         gain: float,
         x: float,
         y: float,
-        slow: tuple[float, float, float, float],
+        slow: Slow,
         pt: _Party,
     ) -> _Snap:
-        g, h, c, gp = slow
+        g, h, c, gp, r = slow
         p = self.params
         inc = gain * sig.weight
         if sig.kind == "threat":
-            # split: the verified standing share g_p outlives the fading g (module docstring)
-            f = p.grievance_fraction * sig.verification
+            # split: the verified standing share g_p (on x) outlives the fading g (on y)
+            f = _standing(p, sig.verification)
             g += p.input_gain * inc * (1.0 - f)
             gp += p.input_gain * inc * f
+            r += inc
             if sig.rule in EROSIVE_RULES:
                 c -= p.restraint_erosion * inc
         elif sig.kind == "hostility":
@@ -458,7 +492,7 @@ class SuspicionEstimator:
         else:
             c += inc
         self._record(pt, sig.at, _level(x))
-        return _Snap(sig.at, x, y, g, h, c, gp)
+        return _Snap(sig.at, x, y, g, h, c, gp, r)
 
     def revise(self, party: str, retract: Iterable[Signal], add: Iterable[Signal]) -> None:
         """Take signals back and add others for one party, replaying its state once, from
@@ -555,10 +589,10 @@ class SuspicionEstimator:
         return out
 
     def _quiet(self, party: str, now_ms: int) -> PartySuspicion:
-        k, lo, a, b = self._coeffs(0.0)
+        k, lo, a, b = self._coeffs(0.0, 0.0)
         idx = escalation_index(k, lo, a, b)
-        regime: Regime = "de-escalating" if idx < self.params.deescalating_below else "stable"
-        return PartySuspicion(party, now_ms, 0.0, 0.0, idx, regime, a, 0.0, 0.0, 0.0, (), ())
+        return PartySuspicion(party, now_ms, 0.0, 0.0, idx, "stable", a, 0.0, 0.0, 0.0, (), (),
+                              reactivity=k)
 
     def _build(
         self,
@@ -572,22 +606,25 @@ class SuspicionEstimator:
         now_ms: int,
     ) -> PartySuspicion:
         p = self.params
-        g_fading, h, c, gp = self._slow(snap, start)  # held values of the current cell
-        g = g_fading + gp
-        k, lo, a, b = self._coeffs(c)
+        g, h, c, gp, r = self._slow(snap, start)  # held values of the current cell
+        k, lo, a, b = self._coeffs(c, r)
         idx = escalation_index(k, lo, a, b)
-        drift = k * y + g - a * x
+        drift = k * y + gp - a * x
         level = _level(x)
         trend = math.exp(-x) * drift
-        at_rest = x == 0.0 and y == 0.0 and g == 0.0 and h == 0.0
+        # At rest (nothing in force, nothing left to relax) there is no relationship to read.
+        at_rest = (x == 0.0 and y == 0.0 and g == 0.0 and h == 0.0 and gp == 0.0
+                   and c <= 0.0 and r <= 0.0)
         regime: Regime
-        if idx > p.escalating_above and not at_rest:
+        if at_rest:
+            regime = "stable"
+        elif idx > p.escalating_above:
             regime = "escalating"
         elif idx < p.deescalating_below:
             regime = "de-escalating"
         else:
             regime = "stable"
-        drivers = self._drivers(pt, j, start, x, y, h)
+        drivers = self._drivers(pt, j, start, x, y, g + h)
         hist = [pt_ for pt_ in pt.history if pt_[0] <= now_ms]
         if not hist or hist[-1][0] != now_ms:
             hist.append((now_ms, level))
@@ -600,49 +637,57 @@ class SuspicionEstimator:
             escalation_index=idx,
             regime=regime,
             restraint=a,
-            threat=g,
+            threat=g + gp,
             hostility=y,
             x=x,
             drivers=drivers,
             history=tuple(hist),
             grievance=gp,
+            reactivity=k,
         )
 
     def _drivers(
-        self, pt: _Party, j: int, start: int, x: float, y: float, h: float
+        self, pt: _Party, j: int, start: int, x: float, y: float, y_in: float
     ) -> tuple[Driver, ...]:
-        # Exact decomposition of dx/dt = g - a*x + k*y at the current cell:
-        # g and a are sums of per-signal shares (all fade from their own time).
+        # Exact decomposition of dx/dt = k*y + g_p - a*x at the current cell: k*y split by
+        # each signal's share of the input to y (g + h), g_p and a - a0 by their shares.
         p = self.params
         unit = self._unit
         out: list[tuple[float, str, str, str, float]] = []
+        _, _, c, _, r = self._slow(pt.snaps[j], start)
+        k = self._coeffs(c, r)[0]
         # The restraint is a0 + gain * max(C, 0): while the goodwill account is
         # positive its signals' shares add up to it; when it is spent they are all 0.
-        account = sum(
-            (1.0 if q.kind == "cooperation" else -p.restraint_erosion if _erodes(q) else 0.0)
-            * pt.gains[i] * q.weight * math.exp(-self._l_r * (start - q.at) / unit)
-            for i, q in enumerate(pt.signals[: j + 1])
-        )
-        damping = account > 0.0
+        damping = c > 0.0
+        ky = k * y / y_in if y_in > 0.0 else 0.0
         for i in range(j + 1):
             s = pt.signals[i]
-            d = (start - s.at) / unit
             inc = pt.gains[i] * s.weight
-            restraint_share = p.restraint_gain * inc * math.exp(-self._l_r * d) * x if damping else 0.0
+            if inc == 0.0:
+                continue
+            d = (start - s.at) / unit
+            restraint_share = (p.restraint_gain * inc * math.exp(-self._l_r * d) * x
+                               if damping else 0.0)
             if s.kind == "threat":
-                f = p.grievance_fraction * s.verification
-                contrib = p.input_gain * inc * (
-                    (1.0 - f) * math.exp(-self._l_in * d) + f * math.exp(-self._l_gr * d)
-                ) + (p.restraint_erosion * restraint_share if _erodes(s) else 0.0)
+                f = _standing(p, s.verification)
+                fade_in = math.exp(-self._l_in * d)
+                contrib = (ky * p.input_gain * inc * (1.0 - f) * fade_in
+                           + p.input_gain * inc * f * math.exp(-self._l_gr * d)
+                           + (p.restraint_erosion * restraint_share if _erodes(s) else 0.0))
             elif s.kind == "cooperation":
                 contrib = -restraint_share
             else:
-                share = p.input_gain * inc * math.exp(-self._l_in * d)
-                contrib = p.reactivity * y * share / h if h > 0.0 else 0.0
+                contrib = ky * p.input_gain * inc * math.exp(-self._l_in * d)
             if contrib != 0.0:
                 out.append((-abs(contrib), s.ref, s.rule, s.kind, contrib))
         out.sort()
-        return tuple(Driver(r, ru, kd, cb) for _, r, ru, kd, cb in out[: p.top_drivers])
+        return tuple(Driver(r_, ru, kd, cb) for _, r_, ru, kd, cb in out[: p.top_drivers])
+
+
+def _standing(p: SuspicionParams, v: float) -> float:
+    # Only an established (verified) breach leaves a standing grievance: a claim that is
+    # merely believed fades with the inputs.
+    return p.grievance_fraction if v >= 1.0 else 0.0
 
 
 def _erodes(sig: Signal) -> bool:

@@ -111,6 +111,33 @@ def flow_closed(
     )
 
 
+def flow_observed(
+    k: float, a: float, b: float, g: float, h: float, t: float, x0: float, y0: float
+) -> tuple[float, float]:
+    """The exact flow of the triangular system with l = 0 (y observed, not driven by x):
+
+        dx/dt = k*y - a*x + g,   dy/dt = -b*y + h,   a > 0, b >= 0.
+
+    y(t) = y0 e^{-bt} + h F_b, x(t) = x0 e^{-at} + g F_a + k (y0 D + h (F_a - D) / b), with
+    F_m = (1 - e^{-mt}) / m and D = e^{-at} t phi((a - b) t), phi(z) = (e^z - 1) / z: stable
+    when a = b (where `flow_closed`'s q = 0 would fall back to the matrix exponential).
+    """
+    if t == 0.0:
+        return x0, y0
+    ea = math.exp(-a * t)
+    fa = -math.expm1(-a * t) / a
+    z = (a - b) * t
+    d = ea * t * (math.expm1(z) / z if z != 0.0 else 1.0)
+    if b * t < 1e-9:  # y grows linearly: the integral of e^{-a(t-s)} s over [0, t]
+        y = y0 + h * t
+        forced = (t - fa) / a
+    else:
+        fb = -math.expm1(-b * t) / b
+        y = y0 * math.exp(-b * t) + h * fb
+        forced = (fa - d) / b
+    return x0 * ea + g * fa + k * (y0 * d + h * forced), y
+
+
 def eigenvalues(k: float, l: float, a: float, b: float) -> tuple[complex, complex]:  # noqa: E741
     """Eigenvalues of [[-a, k], [l, -b]], largest real part first."""
     s = -(a + b) / 2.0

@@ -1,30 +1,30 @@
-"""From signed statements to suspicion signals (DESIGN section 8, DOMAIN.md demo scenario).
+"""From signed statements to suspicion signals (DESIGN sections 8 and 12, docs/suspicion.md).
 
 The rule engine turns statements into `Evidence` about parties; this module
 turns evidence and statements into the estimator's three inputs, seen from
 this node (`self_id`):
 
-- threat (g): every negative-weight evidence about a party P other than us,
-  weight |w|. How far it moves the level depends on its verification v: the
-  estimator weighs it by the Kalman gain K(v) (verified evidence fully, one
-  unverified source a tenth).
-- cooperation (restraint a): every positive-weight evidence about P, weight w
-  (accepted inspections, answered consultations, consistent reports, annual
-  exchanges on time). It damps only as far as it is verified, by the same K(v).
-- hostility (y, P's hostility towards us): P's own signed statements aimed at
-  us, read directly from the entries (the rule engine has no rule for them):
-  an observation by P whose subject is us, a consultation request by P about
-  us, an inspection request by P with us as host, a trust statement by P about
-  us with a negative level, an attestation by P refuting one of our entries.
-  They are P's own words, so their verification is 1.0. Weights are
-  `HostilityWeights` (Goldstein-style, like the rule weights: / 10).
+- threat: every negative-weight evidence about a party P other than us,
+  weight |w| (what P is seen to do: it feeds P's seen hostility y, the
+  reactivity k and, when verified, the standing grievance).
+- cooperation: every positive-weight evidence about P, weight w (accepted
+  inspections, answered consultations, consistent reports, annual exchanges
+  on time): the restraint.
+- hostility: P's own signed statements that *abuse* the rules against us
+  (`hostility_signals`): an inspection request with us as host beyond the
+  quota or by a party without standing (its profile is not a `state`'s), a
+  flood of consultation requests about us, a deepening distrust, a
+  refutation of our statements. Observing, asking and inspecting within the
+  rules are verification rights, never hostility. Verification 1.0: P's own
+  words. Weights are `HostilityWeights` (Goldstein-style, / 10).
 
-Verification. `verification(ev)` maps evidence to v in [0, 1]. The default,
-until the beliefs module's verified view is passed in, is
-`default_verification`: 1.0 for `verifiable` evidence (it rests on the party's
-own signatures, or on an inspection it accepted), else n/4 for n distinct
-sources (capped at 1.0: four independent observers count as verified, one as
-0.25).
+Credibility gate. `verification(ev)` maps evidence to v in [0, 1]: how far
+this node believes it (the node passes its beliefs' views, `views.py`: a claim
+whose sources all have reliability 0 gets 0). The estimator weighs a signal by
+the Kalman gain K(v) = v / (v + noise (1 - v)): K(0) = 0, a source nobody
+relies on moves nothing. Without beliefs the library default is
+`default_verification`: 1.0 for `verifiable` evidence, else n/4 for n
+distinct sources (every source taken at face value).
 
 One fact, counted once. The rule engine emits findings about one activity as
 one fact per basis: an unverified fact when it was observed and a verifiable
@@ -32,12 +32,14 @@ one when it was inspected (DOMAIN.md demo: steps 3 and 5), both keyed by
 `entries[0]` (the notification the findings were compared with) and the rule.
 Evidence is grouped by (party, rule, ref) with ref = entries[0] (or the rule
 name when it rests on no entry), ordered by time; each member adds only what
-it brings beyond the group's largest Kalman-weighted amount so far: with
-credit C and its own amount A = K(v) * |w|, a later member with A > C is
-emitted with weight |w| - C / K(v) (so its K-weighted input is A - C) and
-verification v; one with A <= C adds nothing and is not emitted. The earlier,
-unverified signal stays where it was (it happened, and moved the level a
-little then); the group's total K-weighted input is the best-verified amount.
+it brings beyond the group's largest Kalman-weighted amount so far (its
+credit C): a later member with amount A > C is emitted with weight (A - C) / K(v)
+and verification v; one with A <= C adds nothing and is not emitted.
+
+Bounded influence. What one source's unverified claims (v < 1) add about one
+party is paid from its budget `SuspicionParams.source_cap` (K-weighted, in time
+order; several sources of one claim pay equal shares): no source, however
+credible, can push a party further alone than one verified breach.
 
 `suspicion_for` is the one-shot path (evaluate, signals, recompute);
 `SuspicionView` keeps an estimator and feeds it incrementally, with the same
@@ -49,6 +51,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from trustnet.errors import ConfigError, EntryError
@@ -58,11 +62,12 @@ from trustnet.feedback.estimator import (
     SignalKind,
     SuspicionEstimator,
     SuspicionParams,
+    kalman_gain,
 )
 from trustnet.feedback.richardson import FeedbackError
 from trustnet.log import Entry, ForkProof
 from trustnet.statements.evidence import Evidence
-from trustnet.statements.figures import DEFAULT_FIGURES, ViennaFigures
+from trustnet.statements.figures import DAY_MS, DEFAULT_FIGURES, ViennaFigures
 from trustnet.statements.kinds import (
     Attestation,
     ConsultationRequest,
@@ -93,27 +98,36 @@ HOSTILITY_RULES: tuple[str, ...] = (
 _HOSTILE_KINDS = frozenset(
     {"observation", "consultation_request", "inspection_request", "trust", "attestation"}
 )
+# The role that gives standing to request inspections (DOMAIN.md: only participating states).
+STANDING_ROLE = "state"
 
 
 @dataclass(frozen=True, slots=True)
 class HostilityWeights:
     """Weight of P's statements aimed at us, Goldstein-style (/ 10) like the rule weights.
 
-    Chosen for this project, below the violations of the rule table (0.4..0.72):
-    a challenge or an accusation is hostile, but it is not a breach.
+    DESIGN 8: using verification rights within the rules is cooperation, never hostility.
+    Only abuse counts: an inspection request beyond the quota (the host's yearly quota,
+    or a second from one requester in a year) or by a party without standing (whose
+    profile does not declare it a `state`), a flood of consultation requests, a deepening
+    distrust, a refutation of our statements. Chosen for this project, below the
+    violations of the rule table (0.4..0.72): abuse is hostile, but it is not a breach.
     """
 
-    # an inspection request against us: a formal challenge
+    # an inspection request against us beyond the quota or without standing
     inspection_request: float = 0.3
-    # a request for explanation about us (a demand for information)
+    # a request for explanation about us beyond `consultation_quota` in the window
     consultation_request: float = 0.2
-    # an observation of our forces, times its confidence / 1000 (surveillance claim)
-    observation: float = 0.3
+    # an observation of our forces, times its confidence / 1000: 0, observing is a right
+    observation: float = 0.0
     # a trust statement about us, times how far its level goes below 0 (/ 1000);
     # only the deepening counts: republishing the same level adds nothing ("latest wins")
     distrust: float = 0.5
     # an attestation refuting one of our statements: an accusation of a false report
     refutation: float = 0.4
+    # consultation requests about us one requester may make within the window (days)
+    consultation_quota: float = 3.0
+    consultation_window_days: float = 30.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -150,7 +164,7 @@ def default_verification(ev: Evidence) -> float:
 
 def _gain(v: float, params: SuspicionParams) -> float:
     # the estimator's Kalman gain K(v) (estimator module docstring)
-    return 1.0 / (1.0 + params.unverified_noise * (1.0 - v))
+    return kalman_gain(v, params.unverified_noise)
 
 
 def _check_v(v: float, ev: Evidence) -> float:
@@ -163,7 +177,10 @@ def _check_v(v: float, ev: Evidence) -> float:
 
 
 GroupKey = tuple[str, str, str]
-GroupMemo = dict[GroupKey, tuple[list[tuple[Evidence, float]], list[Signal]]]
+# Per fact: its members, the budgets of its sources before it, its signals, and the
+# budgets after it (so a fact whose evidence and budgets are unchanged is reused).
+GroupMemo = dict[GroupKey, tuple[list[tuple[Evidence, float]], tuple[float, ...],
+                                 list[Signal], tuple[float, ...]]]
 
 
 EQUIVOCATION = "equivocation"  # the rule of a fork proof (statements.rules)
@@ -177,11 +194,13 @@ def evidence_signals(
     params: SuspicionParams | None = None,
     memo: GroupMemo | None = None,
 ) -> list[Signal]:
-    """Threat and cooperation signals from evidence about others, each fact counted once.
+    """Threat and cooperation signals from evidence about others, each fact counted once,
+    each source's unverified influence bounded (`SuspicionParams.source_cap`).
 
     `memo` (kept by a caller that asks again and again, e.g. `SuspicionView`): the signals
-    of each fact are reused while the fact's evidence and verifications are unchanged; it
-    is replaced in place by what this call used, so it never outgrows the evidence.
+    of each fact are reused while the fact's evidence, verifications and its sources'
+    budgets are unchanged; it is replaced in place by what this call used, so it never
+    outgrows the evidence.
     """
     params = params or SuspicionParams()
     verify = verification or default_verification
@@ -198,16 +217,34 @@ def evidence_signals(
             continue
         ref = ev.entries[0] if ev.entries else ev.rule
         groups.setdefault((ev.party, ev.rule, ref), []).append((ev, _check_v(verify(ev), ev)))
-    out: list[Signal] = []
-    used: GroupMemo = {}
-    for key, members in groups.items():
+    for members in groups.values():
         # time order, then the better-verified first: a deterministic order whatever the input's
         if len(members) > 1:
             members.sort(key=lambda m: (m[0].at, -m[1], m[0].entries, m[0].sources, m[0].note))
+    out: list[Signal] = []
+    used: GroupMemo = {}
+    # Each source's budget of unverified influence, per party, spent in time order.
+    budget: dict[tuple[str, str], float] = {}
+    cap = params.source_cap
+    # Budgets are spent in time order: facts by their first member's time (the order the
+    # evidence comes in, when it is sorted by time as `evaluate` gives it).
+    order = list(groups)
+    firsts = [groups[k][0][0].at for k in order]
+    if any(a > b for a, b in pairwise(firsts)):
+        order.sort(key=lambda k: (groups[k][0][0].at, k))
+    for key in order:
+        members = groups[key]
+        involved = _involved(key[0], members)
+        before = tuple([budget.get(s, cap) for s in involved]) if involved else ()
         cached = memo.get(key) if memo is not None else None
-        signals = cached[1] if cached is not None and cached[0] == members else _fact_signals(
-            key, members, params)
-        used[key] = (members, signals)
+        if cached is not None and cached[1] == before and cached[0] == members:
+            signals, after = cached[2], cached[3]
+            if involved:
+                budget.update(zip(involved, after, strict=True))
+        else:
+            signals = _fact_signals(key, members, params, budget)
+            after = tuple([budget.get(s, cap) for s in involved]) if involved else ()
+        used[key] = (members, before, signals, after)
         out.extend(signals)
     if memo is not None:
         memo.clear()
@@ -216,8 +253,19 @@ def evidence_signals(
     return out
 
 
+def _involved(party: str, members: list[tuple[Evidence, float]]) -> list[tuple[str, str]]:
+    """The (party, source) budgets a fact's unverified members may spend, sorted."""
+    if len(members) == 1:
+        ev, v = members[0]
+        if v >= 1.0 or not ev.sources:
+            return []
+        if len(ev.sources) == 1:
+            return [(party, ev.sources[0])]
+    return sorted({(party, s) for ev, v in members if v < 1.0 for s in ev.sources})
+
+
 def _fact_signals(key: GroupKey, members: list[tuple[Evidence, float]],
-                  params: SuspicionParams) -> list[Signal]:
+                  params: SuspicionParams, budget: dict[tuple[str, str], float]) -> list[Signal]:
     party, rule, ref = key
     out: list[Signal] = []
     credit = 0.0  # the group's largest K-weighted amount so far
@@ -225,17 +273,34 @@ def _fact_signals(key: GroupKey, members: list[tuple[Evidence, float]],
         w = abs(ev.weight)
         k = _gain(v, params)
         amount = k * w
+        srcs = sorted(set(ev.sources))
+        if v < 1.0 and srcs and amount > credit:
+            # Unverified: what it adds beyond the fact's credit is paid by its sources'
+            # budgets, in equal shares (a source's claims about a party add up to the cap).
+            share = (amount - credit) / len(srcs)
+            paid = 0.0
+            for src in srcs:
+                left = budget.get((party, src), params.source_cap)
+                take = min(share, left)
+                budget[(party, src)] = left - take
+                paid += take
+            amount = credit + paid
         if amount - credit <= 1e-12 * amount:
             continue  # brings nothing the fact has not already brought (up to rounding)
         kind: SignalKind = "threat" if ev.weight < 0 else "cooperation"
-        out.append(Signal(party, ev.at, kind, w - credit / k, v, ref, rule))
+        out.append(Signal(party, ev.at, kind, (amount - credit) / k, v, ref, rule))
         credit = amount
     return out
 
 
 def aimed_at(entry: Entry, self_id: str) -> bool:
-    """Could this entry be a hostile statement towards `self_id`? (A cheap prefilter.)"""
-    if entry.kind not in _HOSTILE_KINDS or entry.author_hex == self_id:
+    """Could this entry be a hostile statement towards `self_id`, or say whether its author
+    has standing (a profile)? (A cheap prefilter.)"""
+    if entry.author_hex == self_id:
+        return False
+    if entry.kind == "profile":
+        return True
+    if entry.kind not in _HOSTILE_KINDS:
         return False
     body = entry.body
     return (body.get("subject") == self_id or body.get("host") == self_id
@@ -248,16 +313,31 @@ def hostility_signals(
     *,
     weights: HostilityWeights = DEFAULT_HOSTILITY,
     ours: Iterable[str] = (),
+    figures: ViennaFigures = DEFAULT_FIGURES,
 ) -> list[Signal]:
-    """P's own signed statements aimed at this node, as hostility signals (verification 1.0).
+    """P's own signed statements aimed at this node that abuse the rules, as hostility
+    signals (verification 1.0: they are P's own words).
 
-    `ours`: ids of this node's own entries not among `entries` (what a refutation may target).
+    Requests within the rules are not hostile (DESIGN 8). Abuse: an inspection request
+    by a party whose latest profile is not a `state`'s (no standing), or beyond the quota
+    (the host already had `inspections_per_year` requests in that calendar year, or this
+    requester already asked once that year); consultation requests about us beyond
+    `consultation_quota` per requester within `consultation_window_days`; a deepening
+    distrust; a refutation of one of our statements. `ours`: ids of this node's own
+    entries not among `entries` (what a refutation may target).
     """
     stmts: dict[bytes, tuple[Entry, object]] = {}
     ours = set(ours)  # our own entries, any kind: what a refutation may target
+    roles: dict[str, tuple[int, int, str]] = {}  # author -> (seq, ts, role) of its latest profile
     for e in entries:
         if e.author_hex == self_id:
             ours.add(e.id_hex)
+            continue
+        if e.kind == "profile":
+            role = e.body.get("role")
+            old = roles.get(e.author_hex)
+            if isinstance(role, str) and (old is None or (e.seq, e.ts) > old[:2]):
+                roles[e.author_hex] = (e.seq, e.ts, role)
             continue
         if e.id in stmts or e.kind not in _HOSTILE_KINDS:
             continue
@@ -268,15 +348,28 @@ def hostility_signals(
     out: list[Signal] = []
     # a trust level replaces the author's previous one: only a deepening counts
     last_distrust: dict[str, int] = {}
+    inspections: dict[int, list[str]] = {}  # year -> requesters of inspections of us, in order
+    asked: dict[str, list[int]] = {}  # requester -> times of its consultation requests about us
+    window = weights.consultation_window_days * DAY_MS
     for e, body in sorted(stmts.values(), key=lambda s: (s[0].ts, s[0].id)):
         author = e.author_hex
         rule, weight = "", 0.0
         if isinstance(body, Observation) and body.subject == self_id:
             rule, weight = HOSTILE_OBSERVATION, weights.observation * body.confidence / 1000
         elif isinstance(body, ConsultationRequest) and body.subject == self_id:
-            rule, weight = HOSTILE_CONSULTATION, weights.consultation_request
+            times = asked.setdefault(author, [])
+            recent = sum(1 for t in times if e.ts - t < window)
+            times.append(e.ts)
+            if recent >= weights.consultation_quota:
+                rule, weight = HOSTILE_CONSULTATION, weights.consultation_request
         elif isinstance(body, InspectionRequest) and body.host == self_id:
-            rule, weight = HOSTILE_INSPECTION, weights.inspection_request
+            year = inspections.setdefault(_year(e.ts), [])
+            standing = roles.get(author, (0, 0, ""))[2] == STANDING_ROLE
+            beyond = (len(year) >= figures.inspections_per_year
+                      or year.count(author) >= figures.inspections_per_requester_per_year)
+            year.append(author)
+            if beyond or not standing:
+                rule, weight = HOSTILE_INSPECTION, weights.inspection_request
         elif isinstance(body, Trust) and body.subject == self_id:
             depth = max(0, -body.level)
             deeper = depth - last_distrust.get(author, 0)
@@ -290,6 +383,13 @@ def hostility_signals(
     return out
 
 
+def _year(ms: int) -> int:
+    try:
+        return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)).year
+    except OverflowError:  # beyond year 9999: no calendar date
+        return 10_000
+
+
 def signals_from(
     entries: Iterable[Entry],
     evidence: Iterable[Evidence],
@@ -298,12 +398,13 @@ def signals_from(
     verification: Verification | None = None,
     params: SuspicionParams | None = None,
     hostility: HostilityWeights = DEFAULT_HOSTILITY,
+    figures: ViennaFigures = DEFAULT_FIGURES,
 ) -> list[Signal]:
     """Every signal this node derives from `entries` and their `evidence` (deterministic)."""
     return sorted(
         [
             *evidence_signals(evidence, self_id, verification=verification, params=params),
-            *hostility_signals(entries, self_id, weights=hostility),
+            *hostility_signals(entries, self_id, weights=hostility, figures=figures),
         ],
         key=lambda s: (s.party, *s.sort_key()),
     )
@@ -344,9 +445,8 @@ def _signals(
 ) -> list[Signal]:
     held = list(entries)
     evidence = evaluate(held, now_ms, figures=figures, weights=weights, forks=forks)
-    return signals_from(
-        held, evidence, self_id, verification=verification, params=params, hostility=hostility
-    )
+    return signals_from(held, evidence, self_id, verification=verification, params=params,
+                        hostility=hostility, figures=figures)
 
 
 class SuspicionView:
@@ -556,7 +656,8 @@ class SuspicionView:
         key = (len(self._aimed), len(self._ours))
         if self._hostile is None or self._hostile[0] != key:
             self._hostile = (key, hostility_signals(
-                self._aimed.values(), self.self_id, weights=self.hostility, ours=self._ours))
+                self._aimed.values(), self.self_id, weights=self.hostility, ours=self._ours,
+                figures=self.figures))
         return self._hostile[1]
 
     @property
