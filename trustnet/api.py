@@ -76,6 +76,7 @@ STATUS = {
     "unauthorized": 401,
     "insecure_token": 403,
     "not_found": 404,
+    "unknown_party": 404,
     "method_not_allowed": 405,
     "too_large": 413,
     "rate_limited": 429,

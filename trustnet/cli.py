@@ -576,6 +576,28 @@ def cmd_suspicion(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compliance(args: argparse.Namespace) -> int:
+    """Show compliance by obligation: one row per party, obligation and year (trustnet.desk)."""
+    query = {k: str(v) for k, v in (("year", args.year), ("party", args.party)) if v}
+    if _is_url(args.target):
+        from urllib.parse import urlencode
+
+        path = "/compliance?" + urlencode(query) if query else "/compliance"
+        data = _remote_pages(args.target, path, "rows")
+    else:
+        from trustnet.views import compliance_all, local_views
+
+        data = compliance_all(local_views(args.target), query)
+    if args.json:
+        _json(data)
+        return 0
+    from trustnet.desk.text import compliance_table
+
+    for line in compliance_table(data):
+        _out(line)
+    return 0
+
+
 def cmd_sim(args: argparse.Namespace) -> int:
     """Simulate thousands of nodes in one process (its own options follow)."""
     from trustnet.sim import main as sim_main
@@ -723,6 +745,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--party", metavar="ID", help="one party, with its evidence")
         p.add_argument("--at", type=_bounded_int, metavar="MS", help="as of this time (ms since the epoch)")
         p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = add("compliance", cmd_compliance, "show compliance by obligation, party and year")
+    p.add_argument("target", metavar="DIR-or-URL")
+    p.add_argument("--year", type=_bounded_int, metavar="Y", help="one calendar year")
+    p.add_argument("--party", metavar="ID", help="one party")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
 
     from trustnet.bench import BENCHMARKS
 

@@ -482,6 +482,22 @@ def graph_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
     return {"node": views.self_id, "now": beliefs.now_ms, "nodes": nodes, "edges": edges}
 
 
+def compliance_all(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
+    """Compliance by obligation, every row (trustnet.desk; the CLI on a node directory)."""
+    from trustnet.desk.compliance import Filters, compliance_doc
+
+    beliefs = views.current()[0]
+    filters = Filters.parse(query, lambda: set(beliefs.parties) | {a.hex() for a in views.store.heads()})
+    return compliance_doc(beliefs, filters, views.settings.figures)
+
+
+def compliance_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
+    """GET /compliance?party=&year=&status=&obligation=&offset=&limit=: paged rows."""
+    from trustnet.api import paginate
+
+    return paginate(compliance_all(views, query), "rows", query)
+
+
 def _names(views: NodeViews) -> dict[str, str]:
     return {author: str(p.name) for author, p in views.store.profiles().items()}
 
@@ -497,6 +513,7 @@ VIEWS: dict[str, tuple[Collection | None, PerParty]] = {
 # Views with a collection form only (GET /route): the per-party form would say nothing more.
 COLLECTIONS: dict[str, Collection] = {
     "graph": graph_json,
+    "compliance": compliance_json,
 }
 
 

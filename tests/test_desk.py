@@ -1,0 +1,79 @@
+"""The analyst's desk: compliance by obligation over HTTP and the CLI (issue 16), on a node
+holding the demo story (six parties: tests/test_views.py's north1)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from tests.test_views import get, north1  # noqa: F401  (the fixture)
+from trustnet.cli import main as cli_main
+from trustnet.desk.compliance import OBLIGATIONS, STATUSES
+
+
+async def test_compliance_rows_come_from_the_rules_facts(north1):  # noqa: F811
+    _daemon, url, session, ids, _origin = north1
+    status, data = await get(session, url + "/compliance")
+    assert status == 200, data
+    assert data["node"] == ids["north-1"].party_id
+    assert [o["name"] for o in data["obligations"]] == list(OBLIGATIONS)
+    rows = data["rows"]
+    assert rows and data["total"] == len(rows) and data["next"] is None
+    names = {r["name"] for r in rows}
+    assert {"south-1", "north-2"} <= names
+    for r in rows:
+        assert r["status"] in STATUSES and r["obligation"] in OBLIGATIONS
+        assert r["entries"] and r["findings"]
+        assert r["status"] == min((f["status"] for f in r["findings"]), key=STATUSES.index)
+        if r["verified"]:
+            assert r["verified_by"]
+    # Every row is one of the rule engine's facts, as the beliefs hold them.
+    _, beliefs = await get(session, url + "/beliefs")
+    facts = {(p["party"], c["rule"], tuple(c["entries"]))
+             for p in beliefs["parties"] for c in p["raw"]["evidence"]}
+    for r in rows:
+        for f in r["findings"]:
+            assert (r["party"], f["rule"], tuple(f["entries"])) in facts
+    south1 = ids["south-1"].party_id
+    by = {(r["party"], r["obligation"]): r for r in rows}
+    # The demo's south-1 held an unnotified exercise others observed: a breach, unverified
+    # (sightings), and accepted an inspection: met, verified by its own signed acceptance.
+    assert by[(south1, "prior_notification")]["status"] == "breached"
+    assert not by[(south1, "prior_notification")]["verified"]
+    assert by[(south1, "inspection_quota")]["status"] == "met"
+    assert by[(south1, "inspection_quota")]["verified"]
+
+    # Filters and paging.
+    _, one = await get(session, url + f"/compliance?party={south1}&status=breached")
+    assert one["rows"] and all(r["party"] == south1 and r["status"] == "breached" for r in one["rows"])
+    year = rows[0]["year"]
+    _, by_year = await get(session, url + f"/compliance?year={year}&obligation=annual_exchange")
+    assert by_year["rows"] and all(r["year"] == year for r in by_year["rows"])
+    _, page = await get(session, url + "/compliance?offset=1&limit=2")
+    assert page["rows"] == rows[1:3] and page["total"] == len(rows) and page["next"] == 3
+
+    # Bad input: stable codes.
+    for query, status_code, code in (("year=20x6", 400, "bad_argument"),
+                                     ("year=99999", 400, "bad_argument"),
+                                     ("year=1200", 400, "bad_argument"),
+                                     ("status=fine", 400, "bad_argument"),
+                                     ("obligation=open_skies", 400, "unknown_obligation"),
+                                     ("party=" + "ab" * 32, 404, "unknown_party")):
+        got, err = await get(session, url + "/compliance?" + query)
+        assert (got, err["error"]["code"]) == (status_code, code), (query, err)
+
+
+async def test_cli_compliance_on_a_url_and_a_directory(north1, capsys):  # noqa: F811
+    daemon, url, session, ids, _origin = north1
+    _, remote = await get(session, url + "/compliance?limit=1000")
+    for target in (url, str(daemon.dir)):
+        assert await asyncio.to_thread(cli_main, ["compliance", target, "--json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert data["rows"] == remote["rows"]
+    assert await asyncio.to_thread(cli_main, ["compliance", url, "--party", ids["south-1"].party_id]) == 0
+    out = capsys.readouterr().out
+    assert "south-1" in out and "breached*" in out and "north-2" not in out
+    assert await asyncio.to_thread(cli_main, ["compliance", str(daemon.dir), "--year", "1999"]) == 0
+    assert "no obligation facts" in capsys.readouterr().out
+    assert await asyncio.to_thread(cli_main, ["compliance", url, "--party", "ab" * 32]) != 0
+    assert "unknown_party" in capsys.readouterr().err

@@ -1,0 +1,237 @@
+"""Compliance by obligation: the rule engine's facts about each party, per obligation and year.
+
+Nothing here judges a statement: every row is read from the facts the rule engine
+(`trustnet.statements.rules`) derived and the belief engine weighed (its
+contributions: sources, attesters, whether the verified view counts them). An
+obligation is a row of `OBLIGATIONS`: the rules whose facts speak to it and the
+status each fact means. Adding an obligation once its rule exists is one entry
+there (and a line in docs/desk.md); an obligation no rule computes yet is not listed,
+so the table never shows a status that nothing established.
+
+Statuses, worst first: `breached` (a violation found), `missing` (a deadline passed with
+no answer), `late` (answered or notified after its deadline, proved by the party's own
+signed statement), `pending`, `met`, `not_applicable`. A row's status is its worst
+fact's; `pending` and `not_applicable` are part of the vocabulary for obligations whose
+rules state them (none of today's rules does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from trustnet.errors import ConfigError, NotFound
+from trustnet.statements.figures import DEFAULT_FIGURES, ViennaFigures
+from trustnet.statements.rules import _year, exchange_deadline
+from trustnet.trust.beliefs import Beliefs
+from trustnet.trust.beliefs.records import Contribution
+
+STATUSES: tuple[str, ...] = ("breached", "missing", "late", "pending", "met", "not_applicable")
+_RANK = {s: i for i, s in enumerate(STATUSES)}
+MIN_YEAR, MAX_YEAR = 1970, 9999
+
+# (contribution) -> status of that fact for its obligation.
+Judge = Callable[[Contribution], str]
+
+
+def _always(status: str) -> Judge:
+    return lambda c: status
+
+
+def _answer(c: Contribution) -> str:
+    # rules._consultations: an unanswered request rests on the request alone; a late reply
+    # is the second entry, proving by its own signature that the deadline passed.
+    return "late" if len(c.entries) > 1 else "missing"
+
+
+def _notice(c: Contribution) -> str:
+    # rules._own_notifications: the party's own late notification (no other source) is
+    # late; a finding by others of an activity never notified is a breach.
+    return "late" if not c.sources else "breached"
+
+
+@dataclass(frozen=True, slots=True)
+class Obligation:
+    """One obligation: the rules that decide it and what each of their facts means."""
+
+    name: str
+    title: str
+    reference: str  # where the obligation is written (VD11 paragraph)
+    rules: Mapping[str, Judge]
+    # The period a fact belongs to, from its time: the exchange sent in year Y is the one
+    # valid from Y + 1 (rules._annual_exchanges credits no other).
+    period_shift: int = 0
+
+    def due(self, year: int, fig: ViennaFigures) -> int | None:
+        """The deadline of the whole period, when the obligation has one date a year."""
+        if self.name == "annual_exchange":
+            return exchange_deadline(year, fig)
+        return None
+
+
+OBLIGATIONS: dict[str, Obligation] = {o.name: o for o in (
+    Obligation("annual_exchange", "Annual exchange of military information",
+               "VD11 para 11: sent by 15 December for the year from 1 January",
+               {"annual_exchange_on_time": _always("met")}, period_shift=1),
+    Obligation("prior_notification", "Prior notification of activities",
+               "VD11 para 38-40: notifiable activities 42 days ahead, with true figures",
+               {"notification_on_time": _always("met"), "unnotified_activity": _notice,
+                "undercounted_notification": _always("breached")}),
+    Obligation("observation_invitation", "Invitation of observers",
+               "VD11 para 47: observers invited at the observation thresholds",
+               {"observers_not_invited": _always("breached")}),
+    Obligation("consultation_answers", "Answers to requests for explanation",
+               "VD11 para 16: answered within 48 hours",
+               {"consultation_answered": _always("met"), "consultation_unanswered": _answer}),
+    Obligation("inspection_quota", "Inspections within the quota",
+               "VD11 chapter IX: accepted up to 3 a year, 1 per requester, answered within 24 h",
+               {"inspection_accepted": _always("met"), "inspection_refused": _always("breached")}),
+)}
+_BY_RULE = {rule: o for o in OBLIGATIONS.values() for rule in o.rules}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One fact behind a row."""
+
+    rule: str
+    status: str
+    at: int  # when the fact was established (a deadline, for a missed one)
+    entries: tuple[str, ...]
+    sources: tuple[str, ...]  # the other parties whose statements it rests on
+    attesters: tuple[str, ...]  # who confirmed it by attestation
+    verified: bool  # counted in this node's verified view
+    basis: str
+    note: str
+
+    def verifiers(self, party: str) -> tuple[str, ...]:
+        """Who vouches for the fact: its sources and attesters; the party itself (its own
+        signature) when the fact is self-proving."""
+        who = set(self.sources) | set(self.attesters)
+        return tuple(sorted(who or {party}))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "status": self.status, "at": self.at,
+                "entries": list(self.entries), "sources": list(self.sources),
+                "attesters": list(self.attesters), "verified": self.verified,
+                "basis": self.basis, "note": self.note}
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One party's standing on one obligation in one year."""
+
+    party: str
+    name: str | None
+    obligation: str
+    year: int
+    status: str
+    due: int | None
+    findings: tuple[Finding, ...]
+
+    @property
+    def deciding(self) -> tuple[Finding, ...]:
+        """The facts that give the row its status."""
+        return tuple(f for f in self.findings if f.status == self.status)
+
+    @property
+    def verified(self) -> bool:
+        return all(f.verified for f in self.deciding)
+
+    @property
+    def verified_by(self) -> tuple[str, ...]:
+        return tuple(sorted({p for f in self.deciding if f.verified for p in f.verifiers(self.party)}))
+
+    @property
+    def entries(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(i for f in self.findings for i in f.entries))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"party": self.party, "name": self.name, "obligation": self.obligation,
+                "year": self.year, "status": self.status, "due": self.due,
+                "entries": list(self.entries), "verified": self.verified,
+                "verified_by": list(self.verified_by),
+                "findings": [f.to_json() for f in self.findings]}
+
+
+def compliance_rows(beliefs: Beliefs, fig: ViennaFigures = DEFAULT_FIGURES) -> list[Row]:
+    """Every (party, obligation, year) the rule engine's facts speak to, in that order."""
+    groups: dict[tuple[str, str, int], list[Finding]] = {}
+    names: dict[str, str | None] = {}
+    for pid, belief in beliefs.parties.items():
+        names[pid] = belief.name
+        verified = {(c.rule, c.entries) for c in belief.verified.evidence if c.verified}
+        for c in belief.raw.evidence:
+            ob = _BY_RULE.get(c.rule)
+            if ob is None:
+                continue
+            f = Finding(c.rule, ob.rules[c.rule](c), c.at, c.entries, c.sources, c.attesters,
+                        (c.rule, c.entries) in verified, c.basis, c.note)
+            groups.setdefault((pid, ob.name, _year(c.at) + ob.period_shift), []).append(f)
+    rows = []
+    for (pid, name, year), findings in sorted(groups.items()):
+        ob = OBLIGATIONS[name]
+        findings.sort(key=lambda f: (f.at, f.rule, f.entries))
+        status = min((f.status for f in findings), key=_RANK.__getitem__)
+        due = ob.due(year, fig)
+        if due is None:
+            deciding = [f.at for f in findings if f.status in ("late", "missing")]
+            due = min(deciding) if deciding else None
+        rows.append(Row(pid, names.get(pid), name, year, status, due, tuple(findings)))
+    return rows
+
+
+def _year_arg(raw: str | None) -> int | None:
+    if raw in (None, ""):
+        return None
+    assert raw is not None
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 4 or not MIN_YEAR <= int(raw) <= MAX_YEAR:
+        raise ConfigError(f"year must be a calendar year from {MIN_YEAR} to {MAX_YEAR}",
+                          code="bad_argument")
+    return int(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """`?party=&year=&status=&obligation=`, checked."""
+
+    party: str | None = None
+    year: int | None = None
+    status: str | None = None
+    obligation: str | None = None
+
+    @classmethod
+    def parse(cls, query: Mapping[str, str], known_parties: Callable[[], set[str]]) -> Filters:
+        status = query.get("status") or None
+        if status is not None and status not in STATUSES:
+            raise ConfigError(f"status must be one of {', '.join(STATUSES)}", code="bad_argument")
+        obligation = query.get("obligation") or None
+        if obligation is not None and obligation not in OBLIGATIONS:
+            raise ConfigError(f"unknown obligation {obligation[:64]!r} (known: "
+                              f"{', '.join(OBLIGATIONS)})", code="unknown_obligation")
+        party = query.get("party") or None
+        if party is not None and party not in known_parties():
+            raise NotFound(f"no statements by or about party {party[:64]!r} are held here",
+                           code="unknown_party")
+        return cls(party, _year_arg(query.get("year")), status, obligation)
+
+    def keep(self, row: Row) -> bool:
+        return ((self.party is None or row.party == self.party)
+                and (self.year is None or row.year == self.year)
+                and (self.status is None or row.status == self.status)
+                and (self.obligation is None or row.obligation == self.obligation))
+
+
+def compliance_doc(beliefs: Beliefs, filters: Filters, fig: ViennaFigures) -> dict[str, Any]:
+    """The body of GET /compliance (before paging): rows, and the obligations computed."""
+    rows = [r for r in compliance_rows(beliefs, fig) if filters.keep(r)]
+    return {
+        "node": beliefs.self_id,
+        "now": beliefs.now_ms,
+        "obligations": [{"name": o.name, "title": o.title, "reference": o.reference,
+                         "rules": sorted(o.rules)} for o in OBLIGATIONS.values()],
+        "statuses": list(STATUSES),
+        "rows": [r.to_json() for r in rows],
+    }
+

@@ -1,0 +1,36 @@
+"""Plain-text tables of the desk's views, for the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from trustnet.desk.compliance import OBLIGATIONS
+
+# Short column heads, in the order of OBLIGATIONS.
+SHORT = {"annual_exchange": "exchange", "prior_notification": "notify",
+         "observation_invitation": "observers", "consultation_answers": "answers",
+         "inspection_quota": "inspections"}
+
+
+def compliance_table(data: Mapping[str, Any]) -> list[str]:
+    """Parties x obligations per year; a cell is the row's status (`*` when unverified)."""
+    rows = data["rows"]
+    if not rows:
+        return ["no obligation facts held (for these filters)"]
+    cells: dict[tuple[int, str, str], str] = {}
+    who: dict[str, str] = {}
+    for r in rows:
+        cells[(r["year"], r["party"], r["obligation"])] = r["status"] + ("" if r["verified"] else "*")
+        who[r["party"]] = r["name"] or r["party"][:12]
+    lines = []
+    for year in sorted({r["year"] for r in rows}):
+        lines.append(f"{year:<16}" + "".join(f" {SHORT[o]:<12}" for o in OBLIGATIONS))
+        for pid in sorted(who, key=lambda p: (who[p], p)):
+            if not any(k[0] == year and k[1] == pid for k in cells):
+                continue
+            lines.append(f"{who[pid][:16]:<16}"
+                         + "".join(f" {cells.get((year, pid, o), '-'):<12}" for o in OBLIGATIONS))
+        lines.append("")
+    lines.append("* unverified in this node's view; - no fact computed")
+    return lines
