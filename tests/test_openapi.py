@@ -509,6 +509,16 @@ async def test_reads_of_a_node_holding_a_world(nodes: Nodes) -> None:
     await ca.error(400, "bad_argument", "GET", "/graph", query={"at": "x"}, names="at",
                    valid=False)
 
+    compliance = await ca.ok("GET", "/compliance", query={"limit": "3"})
+    assert compliance["rows"] and compliance["total"] >= len(compliance["rows"])
+    await ca.ok("GET", "/compliance", query={"party": south1, "year": "2026", "status": "met",
+                                              "obligation": "inspection_quota", "offset": "1"})
+    await ca.error(400, "bad_argument", "GET", "/compliance", query={"year": "10000"},
+                   names="year", valid=False)
+    await ca.error(400, "unknown_obligation", "GET", "/compliance",
+                   query={"obligation": "open_skies"}, names="open_skies", valid=False)
+    await ca.error(404, "unknown_party", "GET", "/compliance", query={"party": "ab" * 32})
+
     metrics = await ca.call("GET", "/metrics")
     assert metrics.status == 200 and metrics.headers["Content-Type"].startswith("text/plain")
     assert "version=" in metrics.headers["Content-Type"]
