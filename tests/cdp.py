@@ -221,6 +221,21 @@ class Page:
         return data
 
 
+    async def screenshot_element(self, selector: str, path: Path, margin: int = 8) -> bytes:
+        """A PNG of the element `selector` selects (with a margin), written to `path`."""
+        box = await self.evaluate(
+            f"(() => {{ const r = document.querySelector({selector!r}).getBoundingClientRect(); "
+            "return [r.left + scrollX, r.top + scrollY, r.width, r.height]; })()")
+        x, y, w, h = box
+        params: dict[str, Any] = {"format": "png", "captureBeyondViewport": True, "clip": {
+            "x": max(0, x - margin), "y": max(0, y - margin), "width": w + 2 * margin,
+            "height": h + 2 * margin, "scale": 1}}
+        data = base64.b64decode((await self.call("Page.captureScreenshot", params))["data"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return data
+
+
 async def _listening(stream: asyncio.StreamReader, lines: deque[str]) -> str:
     while True:
         line = await stream.readline()

@@ -132,6 +132,17 @@ async def test_the_dashboard_shows_the_cluster_and_follows_new_statements(
         edge = (f"document.querySelector('#graph path.edge.trust[data-from=\"{ids['north-1']}\"]"
                 f"[data-to=\"{ids['south-1']}\"]')")
         assert await page.evaluate(f"{edge} && {edge}.dataset.level") == "300"
+        # Compliance by obligation: south-1 notified its exercise 50 days ahead (met, by its
+        # own signature); a click on the cell shows the entries behind it.
+        cell = (f"document.querySelector('#compliance tr[data-party=\"{ids['south-1']}\"] "
+                f"td.cell[data-key$=\"/prior_notification\"]')")
+        await shows(page, f"{cell} && {cell}.dataset.status === 'met'",
+                    "south-1's prior notification met in the compliance table")
+        await page.evaluate(f"{cell}.click()")
+        await shows(page, "document.getElementById('compliance-detail').innerText.includes('south-storm')",
+                    "the compliance cell's entries")
+        assert "verified, by south-1" in await page.evaluate(
+            "document.getElementById('compliance-detail').innerText")
         await shows(page, "document.querySelector('#live').classList.contains('on')",
                     "the live feed connected")
 
@@ -161,3 +172,55 @@ async def test_the_dashboard_shows_the_cluster_and_follows_new_statements(
         assert page.errors == [], page.errors
     finally:
         await browser.close()
+
+
+async def test_the_compliance_table_of_a_node_holding_the_demo_story(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """States x obligations on the demo story's six parties; the figure of README's desk
+    section (written to docs/ when TRUSTNET_DOCS_FIGURES=1, else among the artefacts)."""
+    assert CHROMIUM is not None
+    from tests.test_scenario import SCENARIOS
+    from trustnet.identity import KEY_FILE, Identity
+    from trustnet.scenario import PartyRef, load_scenario, origin_for, play
+
+    node_dir = tmp_path / "north-1"
+    assert cli_main(["init", str(node_dir), "--name", "north-1", "--listen", "127.0.0.1:0"]) == 0
+    capsys.readouterr()
+    scenario = load_scenario(SCENARIOS / "demo.toml")
+    ids = {p: Identity.from_seed(i.to_bytes(32, "big")) for i, p in enumerate(scenario.parties, 1)}
+    ids["north-1"] = Identity.load(node_dir / KEY_FILE)
+    daemon = Daemon(node_dir, gossip=GossipConfig(tick_interval_s=None))
+
+    def publisher(name: str) -> Any:
+        def publish(kind: str, body: dict[str, Any], ts: int) -> dict[str, Any]:
+            e = daemon.store.append_own(ids[name], kind, body, ts)
+            return {"id": e.id_hex, "seq": e.seq}
+        return publish
+
+    refs = {p: PartyRef(ids[p].party_id, "http://x.invalid:1", publisher(p)) for p in scenario.parties}
+    play(scenario, refs, origin_for(scenario, SystemClock().now_ms()))
+    url = await daemon.start()
+    browser = await Browser.launch(CHROMIUM, tmp_path / "chrome", FLAGS)
+    try:
+        page = await browser.new_page(1440, 900)
+        await page.goto(f"{url}/")
+        async with aiohttp.ClientSession() as session, session.get(f"{url}/compliance") as resp:
+            rows = (await resp.json())["rows"]
+        cells = "document.querySelectorAll('#compliance td.cell')"
+        await shows(page, f"{cells}.length === {len(rows)}", "one cell per compliance row")
+        south1 = ids["south-1"].party_id
+        breach = (f"document.querySelector('#compliance tr[data-party=\"{south1}\"] "
+                  f"td.cell[data-key$=\"/prior_notification\"]')")
+        assert await page.evaluate(f"{breach}.dataset.status") == "breached"
+        assert await page.evaluate(f"{breach}.querySelector('.st').classList.contains('unv')")
+        await page.evaluate(f"{breach}.click()")
+        await shows(page, "document.getElementById('compliance-detail').innerText"
+                    ".includes('not verified')", "the breach's findings")
+        figure = (REPO / "docs" if os.environ.get("TRUSTNET_DOCS_FIGURES") else artifacts())
+        png = await page.screenshot_element("#compliance-section", figure / "desk-compliance.png")
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        assert page.errors == [], page.errors
+    finally:
+        await browser.close()
+        await daemon.stop()
+    assert daemon.node.errors == [], daemon.node.errors
