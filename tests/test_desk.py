@@ -77,3 +77,33 @@ async def test_cli_compliance_on_a_url_and_a_directory(north1, capsys):  # noqa:
     assert "no obligation facts" in capsys.readouterr().out
     assert await asyncio.to_thread(cli_main, ["compliance", url, "--party", "ab" * 32]) != 0
     assert "unknown_party" in capsys.readouterr().err
+
+
+async def test_an_entry_shows_who_attested_it_and_its_standing(north1):  # noqa: F811
+    _daemon, url, session, _ids, _origin = north1
+    _, page = await get(session, url + "/entries?kind=attestation&limit=1000")
+    by_subject: dict[str, list[dict]] = {}
+    for a in page["entries"]:
+        by_subject.setdefault(a["body"]["subject"], []).append(a)
+    assert by_subject, "the demo story attests statements"
+    _, beliefs = await get(session, url + "/beliefs")
+    reliability = {p["party"]: p["reliability"]["p"] for p in beliefs["parties"]}
+    subject, atts = next(iter(sorted(by_subject.items())))
+    status, entry = await get(session, url + f"/entries/{subject}")
+    assert status == 200 and entry["id"] == subject
+    assert sorted(a["id"] for a in entry["attestations"]) == sorted(a["id"] for a in atts)
+    for a in entry["attestations"]:
+        src = next(x for x in atts if x["id"] == a["id"])
+        assert (a["attester"], a["verdict"], a["method"]) == (
+            src["author"], src["body"]["verdict"], src["body"]["method"])
+        assert a["reliability"] == reliability.get(a["attester"], 0.0)
+    # Its standing: the rule engine's facts resting on it, as the verified view counts them.
+    facts = [(p["party"], c["rule"], c["verified"]) for p in beliefs["parties"]
+             for c in p["raw"]["evidence"] if subject in c["entries"]]
+    assert sorted((f["party"], f["rule"]) for f in entry["standing"]["facts"]) == \
+        sorted((p, r) for p, r, _v in facts)
+    assert entry["standing"]["verified"] == any(f["verified"] for f in entry["standing"]["facts"])
+    # An entry nobody attested: an empty list, not a missing field.
+    _, profiles = await get(session, url + "/entries?kind=profile&limit=1")
+    _, profile = await get(session, url + f"/entries/{profiles['entries'][0]['id']}")
+    assert profile["attestations"] == [] and profile["standing"] == {"verified": False, "facts": []}

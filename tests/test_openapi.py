@@ -453,7 +453,11 @@ async def test_reads_of_a_node_holding_a_world(nodes: Nodes) -> None:
                    names="limit", valid=False)
 
     one = chain["entries"][0]
-    assert await ca.ok("GET", f"/entries/{one['id']}") == one
+    single = await ca.ok("GET", f"/entries/{one['id']}")
+    assert {k: single[k] for k in one} == one and "standing" in single
+    attestation = (await ca.ok("GET", "/entries", query={"kind": "attestation", "limit": "1"}))
+    attested = await ca.ok("GET", f"/entries/{attestation['entries'][0]['body']['subject']}")
+    assert attestation["entries"][0]["id"] in [a["id"] for a in attested["attestations"]]
     await ca.error(404, "not_found", "GET", f"/entries/{'ab' * 32}")
     await ca.error(400, "bad_argument", "GET", "/entries/xyz", names="id", valid=False)
 

@@ -115,6 +115,8 @@ class ApiViews:
     # (route, query) -> whether that read is heavy: charged `[http] heavy_read_cost`. A view
     # may answer with an awaitable (computed elsewhere) rather than the data itself.
     is_heavy: Callable[[str, Mapping[str, str]], bool] | None = None
+    # Fields added to GET /entries/{id} (who attested it, its standing: trustnet.desk).
+    entry: Callable[[str], Mapping[str, Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -661,7 +663,10 @@ class Api:
         entry = self.node.store.get(raw_id)
         if entry is None:
             raise NotFound(f"no entry {entry_id} here")
-        return json_response(self._timed([entry])[0])
+        data = self._timed([entry])[0]
+        if self.views.entry is not None:
+            data.update(self.views.entry(entry.id_hex))
+        return json_response(data)
 
     async def forks(self, request: web.Request) -> web.Response:
         """GET /forks: every equivocation proof held."""

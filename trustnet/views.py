@@ -498,6 +498,13 @@ def compliance_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any
     return paginate(compliance_all(views, query), "rows", query)
 
 
+def entry_json(views: NodeViews, entry_id: str) -> dict[str, Any]:
+    """GET /entries/{id}'s added fields: attestations about the entry and its standing."""
+    from trustnet.desk.standing import entry_standing
+
+    return entry_standing(views.store, views.current()[0], entry_id)
+
+
 def _names(views: NodeViews) -> dict[str, str]:
     return {author: str(p.name) for author, p in views.store.profiles().items()}
 
@@ -667,6 +674,7 @@ def install_views(daemon: Daemon) -> None:
                                                              collection_only)
     daemon.views.summary = partial(summary, views)
     daemon.views.is_heavy = is_heavy
+    daemon.views.entry = partial(entry_json, views)
     trust = settings.trust
     daemon.views.status = lambda: {"replay": trust.replay,
                                    "backdate_tolerance_s": trust.backdate_tolerance_s}
