@@ -212,10 +212,11 @@ async def test_the_compliance_table_of_a_node_holding_the_demo_story(
         breach = (f"document.querySelector('#compliance tr[data-party=\"{south1}\"] "
                   f"td.cell[data-key$=\"/prior_notification\"]')")
         assert await page.evaluate(f"{breach}.dataset.status") == "breached"
-        assert await page.evaluate(f"{breach}.querySelector('.st').classList.contains('unv')")
+        # Verified: the inspection south-1 accepted, its report confirmed by attesters.
+        assert not await page.evaluate(f"{breach}.querySelector('.st').classList.contains('unv')")
         await page.evaluate(f"{breach}.click()")
         await shows(page, "document.getElementById('compliance-detail').innerText"
-                    ".includes('not verified')", "the breach's findings")
+                    ".includes('verified, by')", "the breach's findings")
         figure = (REPO / "docs" if os.environ.get("TRUSTNET_DOCS_FIGURES") else artifacts())
         png = await page.screenshot_element("#compliance-section", figure / "desk-compliance.png")
         assert png[:8] == b"\x89PNG\r\n\x1a\n"

@@ -9,6 +9,7 @@ import json
 from tests.test_views import get, north1  # noqa: F401  (the fixture)
 from trustnet.cli import main as cli_main
 from trustnet.desk.compliance import OBLIGATIONS, STATUSES
+from trustnet.scenario import DAY_MS
 
 
 async def test_compliance_rows_come_from_the_rules_facts(north1):  # noqa: F811
@@ -36,10 +37,12 @@ async def test_compliance_rows_come_from_the_rules_facts(north1):  # noqa: F811
             assert (r["party"], f["rule"], tuple(f["entries"])) in facts
     south1 = ids["south-1"].party_id
     by = {(r["party"], r["obligation"]): r for r in rows}
-    # The demo's south-1 held an unnotified exercise others observed: a breach, unverified
-    # (sightings), and accepted an inspection: met, verified by its own signed acceptance.
-    assert by[(south1, "prior_notification")]["status"] == "breached"
-    assert not by[(south1, "prior_notification")]["verified"]
+    # The demo's south-1 understated an exercise that an inspection it accepted found (a
+    # breach, verified: the inspectors' report confirmed by a quorum of attesters), and
+    # accepted that inspection: met, verified by its own signed acceptance.
+    breach = by[(south1, "prior_notification")]
+    assert breach["status"] == "breached" and breach["verified"]
+    assert {ids["south-3"].party_id, ids["north-3"].party_id} <= set(breach["verified_by"])
     assert by[(south1, "inspection_quota")]["status"] == "met"
     assert by[(south1, "inspection_quota")]["verified"]
 
@@ -72,7 +75,7 @@ async def test_cli_compliance_on_a_url_and_a_directory(north1, capsys):  # noqa:
         assert data["rows"] == remote["rows"]
     assert await asyncio.to_thread(cli_main, ["compliance", url, "--party", ids["south-1"].party_id]) == 0
     out = capsys.readouterr().out
-    assert "south-1" in out and "breached*" in out and "north-2" not in out
+    assert "south-1" in out and "breached" in out and "north-2" not in out
     assert await asyncio.to_thread(cli_main, ["compliance", str(daemon.dir), "--year", "1999"]) == 0
     assert "no obligation facts" in capsys.readouterr().out
     assert await asyncio.to_thread(cli_main, ["compliance", url, "--party", "ab" * 32]) != 0
@@ -107,3 +110,47 @@ async def test_an_entry_shows_who_attested_it_and_its_standing(north1):  # noqa:
     _, profiles = await get(session, url + "/entries?kind=profile&limit=1")
     _, profile = await get(session, url + f"/entries/{profiles['entries'][0]['id']}")
     assert profile["attestations"] == [] and profile["standing"] == {"verified": False, "facts": []}
+
+
+async def test_a_report_to_send_from_a_url_and_a_directory(north1, tmp_path, capsys):  # noqa: F811
+    daemon, url, _session, _ids, origin = north1
+    at, since = str(origin + 60 * DAY_MS), str(origin)
+    outs = []
+    for i, target in enumerate((url, str(daemon.dir), str(daemon.dir))):
+        out = tmp_path / f"report{i}"
+        code = await asyncio.to_thread(cli_main, ["report", target, "--since", since, "--at", at,
+                                                  "--out", str(out)])
+        assert code == 0, capsys.readouterr().err
+        outs.append(out)
+    capsys.readouterr()
+    md = (outs[0] / "report.md").read_text()
+    # Same node state, same period: byte-identical Markdown, from the URL or the directory.
+    assert md == (outs[1] / "report.md").read_text() == (outs[2] / "report.md").read_text()
+    for heading in ("## Compliance by obligation", "## Suspicion: who moved most, and why",
+                    "## Verified and unverified claims", "## Forks (equivocations)",
+                    "## Over the period"):
+        assert heading in md
+    assert "| south-1 | 2026 |" in md or "| south-1 |" in md
+    assert "| breached | breached | met | met |" in md  # south-1's row
+    assert "notified 12500 troops" in md  # the fact behind the breach
+    assert "![suspicion level" in md and "(suspicion.png)" in md
+    page = (outs[0] / "report.html").read_text()
+    # Self-contained: inline CSS, figures as data, nothing fetched from elsewhere, no script.
+    assert "<style>" in page and page.count('src="data:image/png;base64,') == 2
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+    assert "south-1" in page and "breached" in page
+    png = (outs[0] / "suspicion.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_report_of_an_empty_node_says_so(tmp_path, capsys):
+    node_dir = tmp_path / "empty"
+    assert cli_main(["init", str(node_dir), "--name", "empty"]) == 0
+    out = tmp_path / "report"
+    assert cli_main(["report", str(node_dir), "--since", "2026-01-01", "--at", "2026-02-01",
+                     "--out", str(out)]) == 0
+    md = (out / "report.md").read_text()
+    assert "Nothing to report" in md and "2026-02-01 00:00 UTC" in md
+    assert len(md.splitlines()) < 10 and "Nothing to report" in (out / "report.html").read_text()
+    assert cli_main(["report", str(node_dir), "--since", "yesterday", "--out", str(out)]) == 1
+    assert "bad_argument" in capsys.readouterr().err

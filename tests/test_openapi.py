@@ -516,7 +516,8 @@ async def test_reads_of_a_node_holding_a_world(nodes: Nodes) -> None:
     compliance = await ca.ok("GET", "/compliance", query={"limit": "3"})
     assert compliance["rows"] and compliance["total"] >= len(compliance["rows"])
     await ca.ok("GET", "/compliance", query={"party": south1, "year": "2026", "status": "met",
-                                              "obligation": "inspection_quota", "offset": "1"})
+                                              "obligation": "inspection_quota", "offset": "1",
+                                              "at": then})
     await ca.error(400, "bad_argument", "GET", "/compliance", query={"year": "10000"},
                    names="year", valid=False)
     await ca.error(400, "unknown_obligation", "GET", "/compliance",

@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -598,6 +598,41 @@ def cmd_compliance(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write a report to send: report.md, report.html (self-contained) and its figures."""
+    from trustnet.desk import report
+
+    at = report.parse_time(args.at) if args.at else None
+    if _is_url(args.target):
+        target = args.target
+
+        def remote(route: str, query: Mapping[str, str]) -> Any:
+            from urllib.parse import urlencode
+
+            path = route + ("?" + urlencode(query) if query else "")
+            key = {"/beliefs": "parties", "/suspicion": "parties", "/compliance": "rows",
+                   "/forks": "forks"}.get(route)
+            return _remote_pages(target, path, key) if key else _remote(target, path)
+
+        fetch: report.Fetch = remote
+        if at is None:
+            at = int(_remote(target, "/suspicion?limit=1")["now"])
+    else:
+        from trustnet.views import local_views
+
+        views = local_views(args.target)
+        fetch = report.local_fetch(views)
+        if at is None:
+            at = views.clock.now_ms()
+    since = report.parse_time(args.since) if args.since else at - 30 * report.DAY_MS
+    if since > at:
+        raise ConfigError("--since must not be after --at", code="bad_argument")
+    paths = report.write(report.build(fetch, at, since), Path(args.out))
+    for p in paths:
+        _out(str(p))
+    return 0
+
+
 def cmd_sim(args: argparse.Namespace) -> int:
     """Simulate thousands of nodes in one process (its own options follow)."""
     from trustnet.sim import main as sim_main
@@ -751,6 +786,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--year", type=_bounded_int, metavar="Y", help="one calendar year")
     p.add_argument("--party", metavar="ID", help="one party")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = add("report", cmd_report, "write a report to send (Markdown and self-contained HTML)")
+    p.add_argument("target", metavar="DIR-or-URL")
+    p.add_argument("--since", metavar="TIME", help="start of the period: ms or YYYY-MM-DD (default: 30 days before --at)")
+    p.add_argument("--at", metavar="TIME", help="as of this time: ms or YYYY-MM-DD (default: the node's now)")
+    p.add_argument("--out", required=True, metavar="DIR", help="where to write report.md, report.html and the figures")
 
     from trustnet.bench import BENCHMARKS
 

@@ -486,13 +486,14 @@ def compliance_all(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]
     """Compliance by obligation, every row (trustnet.desk; the CLI on a node directory)."""
     from trustnet.desk.compliance import Filters, compliance_doc
 
-    beliefs = views.current()[0]
+    at = _at(query)
+    beliefs = views.current()[0] if at is None else views.as_of(at)[0]
     filters = Filters.parse(query, lambda: set(beliefs.parties) | {a.hex() for a in views.store.heads()})
     return compliance_doc(beliefs, filters, views.settings.figures)
 
 
 def compliance_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
-    """GET /compliance?party=&year=&status=&obligation=&offset=&limit=: paged rows."""
+    """GET /compliance?party=&year=&status=&obligation=&at=&offset=&limit=: paged rows."""
     from trustnet.api import paginate
 
     return paginate(compliance_all(views, query), "rows", query)

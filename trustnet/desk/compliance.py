@@ -17,7 +17,7 @@ rules state them (none of today's rules does).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,19 +155,30 @@ class Row:
                 "findings": [f.to_json() for f in self.findings]}
 
 
+def fact_key(rule: str, entries: Sequence[str]) -> tuple[str, str]:
+    """One fact across the raw and verified views: its rule and first entry (the verified
+    view's contribution may rest on fewer entries than the raw one: its verifiable basis)."""
+    return (rule, entries[0] if entries else rule)
+
+
+def verified_keys(evidence: Iterable[Contribution]) -> set[tuple[str, str]]:
+    """The facts a verified view counts as verified."""
+    return {fact_key(c.rule, c.entries) for c in evidence if c.verified}
+
+
 def compliance_rows(beliefs: Beliefs, fig: ViennaFigures = DEFAULT_FIGURES) -> list[Row]:
     """Every (party, obligation, year) the rule engine's facts speak to, in that order."""
     groups: dict[tuple[str, str, int], list[Finding]] = {}
     names: dict[str, str | None] = {}
     for pid, belief in beliefs.parties.items():
         names[pid] = belief.name
-        verified = {(c.rule, c.entries) for c in belief.verified.evidence if c.verified}
+        verified = verified_keys(belief.verified.evidence)
         for c in belief.raw.evidence:
             ob = _BY_RULE.get(c.rule)
             if ob is None:
                 continue
             f = Finding(c.rule, ob.rules[c.rule](c), c.at, c.entries, c.sources, c.attesters,
-                        (c.rule, c.entries) in verified, c.basis, c.note)
+                        fact_key(c.rule, c.entries) in verified, c.basis, c.note)
             groups.setdefault((pid, ob.name, _year(c.at) + ob.period_shift), []).append(f)
     rows = []
     for (pid, name, year), findings in sorted(groups.items()):

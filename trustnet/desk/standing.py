@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from trustnet.desk.compliance import fact_key, verified_keys
 from trustnet.store import Store
 from trustnet.trust.beliefs import Beliefs
 
@@ -33,11 +34,11 @@ def entry_standing(store: Store, beliefs: Beliefs, entry_id: str) -> dict[str, A
     atts.sort(key=lambda a: (a["ts"], a["id"]))
     facts = []
     for pid, belief in sorted(beliefs.parties.items()):
-        verified = {(c.rule, c.entries) for c in belief.verified.evidence if c.verified}
+        verified = verified_keys(belief.verified.evidence)
         for c in belief.raw.evidence:
             if entry_id in c.entries:
                 facts.append({"party": pid, "rule": c.rule, "at": c.at,
-                              "verified": (c.rule, c.entries) in verified,
+                              "verified": fact_key(c.rule, c.entries) in verified,
                               "credibility": c.credibility, "basis": c.basis})
     return {"attestations": atts,
             "standing": {"verified": any(f["verified"] for f in facts), "facts": facts}}
