@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 
 from tests.test_views import get, north1  # noqa: F401  (the fixture)
 from trustnet.cli import main as cli_main
@@ -154,3 +155,48 @@ def test_a_report_of_an_empty_node_says_so(tmp_path, capsys):
     assert len(md.splitlines()) < 10 and "Nothing to report" in (out / "report.html").read_text()
     assert cli_main(["report", str(node_dir), "--since", "yesterday", "--out", str(out)]) == 1
     assert "bad_argument" in capsys.readouterr().err
+
+
+async def test_the_calendar_reconciled(north1, capsys):  # noqa: F811
+    """south-1 announces south-storm (and an exercise it never notifies) in its calendar;
+    north-2 observes an unnamed activity of south-2 nobody announced or notified."""
+    daemon, url, session, ids, origin = north1
+    year = datetime.fromtimestamp((origin + 44 * DAY_MS) / 1000, UTC).year
+    start = origin + 44 * DAY_MS
+    plan = [{"activity": "south-storm", "start": start, "end": start + 6 * DAY_MS, "troops": 13000},
+            {"activity": "phantom", "start": start, "end": start + 2 * DAY_MS, "troops": 10000}]
+    daemon.store.append_own(ids["south-1"], "calendar", {"year": year, "activities": plan},
+                            origin + DAY_MS)
+    daemon.store.append_own(ids["north-2"], "observation", {
+        "subject": ids["south-2"].party_id, "area": "eastern steppe", "at": start,
+        "troops": 14000, "tanks": 100, "acv": 0, "artillery": 0, "method": "aerial",
+        "confidence": 800, "evidence": []}, start + DAY_MS)
+    status, data = await get(session, url + f"/calendar?year={year}")
+    assert status == 200 and data["year"] == year and data["next"] is None, data
+    acts = {(a["name"], a["activity"]): a for a in data["activities"]}
+    storm = acts[("south-1", "south-storm")]
+    assert storm["match"] == "announced_and_notified"
+    # Declared and found side by side: the calendar's 13,000, the notified 12,500, and the
+    # largest found (the observation's 20,000; the inspection found 16,000).
+    assert storm["troops"] == {"announced": 13000, "notified": 12500, "found": 20000}
+    kinds = {f["kind"] for f in storm["found"]}
+    assert kinds == {"observation", "inspection_report"}
+    assert any(f["verified"] for f in storm["found"] if f["kind"] == "inspection_report")
+    assert acts[("south-1", "phantom")]["match"] == "announced_not_notified"
+    found_only = [a for a in data["activities"] if a["name"] == "south-2"]
+    assert [a["match"] for a in found_only] == ["found_only"]
+    assert found_only[0]["troops"] == {"announced": None, "notified": None, "found": 14000}
+    south1 = next(p for p in data["parties"] if p["name"] == "south-1")
+    assert (south1["announced"], south1["notified"], south1["announced_not_notified"]) == (2, 1, 1)
+    # Another year: nothing; a bad year: a clear error.
+    _, empty = await get(session, url + f"/calendar?year={year - 5}")
+    assert empty["activities"] == [] and empty["total"] == 0
+    got, err = await get(session, url + "/calendar?year=0")
+    assert (got, err["error"]["code"]) == (400, "bad_argument")
+
+    for target in (url, str(daemon.dir)):
+        assert await asyncio.to_thread(cli_main, ["calendar", target, "--year", str(year), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["activities"] == data["activities"]
+    assert await asyncio.to_thread(cli_main, ["calendar", url, "--year", str(year)]) == 0
+    out = capsys.readouterr().out
+    assert "phantom" in out and "announced_not_notified" in out and "found_only" in out

@@ -524,6 +524,12 @@ async def test_reads_of_a_node_holding_a_world(nodes: Nodes) -> None:
                    query={"obligation": "open_skies"}, names="open_skies", valid=False)
     await ca.error(404, "unknown_party", "GET", "/compliance", query={"party": "ab" * 32})
 
+    calendar = await ca.ok("GET", "/calendar", query={"year": "2026", "limit": "5"})
+    assert calendar["year"] == 2026 and calendar["total"] >= len(calendar["activities"])
+    await ca.ok("GET", "/calendar")
+    await ca.error(400, "bad_argument", "GET", "/calendar", query={"year": "1969"},
+                   names="year", valid=False)
+
     metrics = await ca.call("GET", "/metrics")
     assert metrics.status == 200 and metrics.headers["Content-Type"].startswith("text/plain")
     assert "version=" in metrics.headers["Content-Type"]

@@ -598,6 +598,28 @@ def cmd_compliance(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calendar(args: argparse.Namespace) -> int:
+    """Show the calendar reconciled: activities announced, notified and found, matched."""
+    query = {"year": str(args.year)} if args.year else {}
+    if _is_url(args.target):
+        from urllib.parse import urlencode
+
+        path = "/calendar?" + urlencode(query) if query else "/calendar"
+        data = _remote_pages(args.target, path, "activities")
+    else:
+        from trustnet.views import calendar_all, local_views
+
+        data = calendar_all(local_views(args.target), query)
+    if args.json:
+        _json(data)
+        return 0
+    from trustnet.desk.text import calendar_table
+
+    for line in calendar_table(data):
+        _out(line)
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Write a report to send: report.md, report.html (self-contained) and its figures."""
     from trustnet.desk import report
@@ -785,6 +807,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", metavar="DIR-or-URL")
     p.add_argument("--year", type=_bounded_int, metavar="Y", help="one calendar year")
     p.add_argument("--party", metavar="ID", help="one party")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = add("calendar", cmd_calendar, "show the year's activities: announced, notified, found")
+    p.add_argument("target", metavar="DIR-or-URL")
+    p.add_argument("--year", type=_bounded_int, metavar="Y", help="the calendar year (default: this one)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = add("report", cmd_report, "write a report to send (Markdown and self-contained HTML)")

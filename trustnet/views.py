@@ -499,6 +499,29 @@ def compliance_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any
     return paginate(compliance_all(views, query), "rows", query)
 
 
+def calendar_all(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
+    """The calendar of `?year=` (default: this year, UTC) reconciled (trustnet.desk)."""
+    from datetime import UTC, datetime
+
+    from trustnet.desk.calendar import KINDS, reconcile
+    from trustnet.desk.compliance import year_arg
+
+    now = views.clock.now_ms()
+    year = year_arg(query.get("year")) or datetime.fromtimestamp(now / 1000, UTC).year
+    entries = [e for kind in KINDS for e in views.store.query(kind=kind, limit=10**9)]
+    received = views.store.received_of([e.id for e in entries])
+    times = {e.id: views.judged(e, received) for e in entries}
+    return {"node": views.self_id, "now": now,
+            **reconcile(entries, year, times=times, figures=views.settings.figures)}
+
+
+def calendar_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
+    """GET /calendar?year=&offset=&limit=: the year's activities, paged."""
+    from trustnet.api import paginate
+
+    return paginate(calendar_all(views, query), "activities", query)
+
+
 def entry_json(views: NodeViews, entry_id: str) -> dict[str, Any]:
     """GET /entries/{id}'s added fields: attestations about the entry and its standing."""
     from trustnet.desk.standing import entry_standing
@@ -522,6 +545,7 @@ VIEWS: dict[str, tuple[Collection | None, PerParty]] = {
 COLLECTIONS: dict[str, Collection] = {
     "graph": graph_json,
     "compliance": compliance_json,
+    "calendar": calendar_json,
 }
 
 

@@ -193,7 +193,7 @@ def compliance_rows(beliefs: Beliefs, fig: ViennaFigures = DEFAULT_FIGURES) -> l
     return rows
 
 
-def _year_arg(raw: str | None) -> int | None:
+def year_arg(raw: str | None) -> int | None:
     if raw in (None, ""):
         return None
     assert raw is not None
@@ -225,7 +225,7 @@ class Filters:
         if party is not None and party not in known_parties():
             raise NotFound(f"no statements by or about party {party[:64]!r} are held here",
                            code="unknown_party")
-        return cls(party, _year_arg(query.get("year")), status, obligation)
+        return cls(party, year_arg(query.get("year")), status, obligation)
 
     def keep(self, row: Row) -> bool:
         return ((self.party is None or row.party == self.party)

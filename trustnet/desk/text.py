@@ -34,3 +34,25 @@ def compliance_table(data: Mapping[str, Any]) -> list[str]:
         lines.append("")
     lines.append("* unverified in this node's view; - no fact computed")
     return lines
+
+
+def calendar_table(data: Mapping[str, Any]) -> list[str]:
+    """One line per activity: who, what, where it appears, troops declared beside found."""
+    acts = data["activities"]
+    if not acts:
+        return [f"no activity announced, notified or found in {data['year']}"]
+
+    def n(v: Any) -> str:
+        return "-" if v is None else str(v)
+
+    lines = [f"{'party':<14} {'activity':<22} {'match':<24} {'calendar':>9} {'notified':>9} "
+             f"{'found':>9}  found by"]
+    for a in acts:
+        who = a["name"] or a["party"][:12]
+        t = a["troops"]
+        by = sorted({f["by"][:8] for f in a["found"]})
+        lines.append(f"{who[:14]:<14} {str(a['activity'] or '(unnamed)')[:22]:<22} {a['match']:<24} "
+                     f"{n(t['announced']):>9} {n(t['notified']):>9} {n(t['found']):>9}  {', '.join(by)}")
+    lines.append("")
+    lines.append("troops: as the calendar announced, as notified (latest), as found (largest)")
+    return lines

@@ -536,6 +536,18 @@ class _Fact:
     findings: list[_Finding]
 
 
+def _activity_key(f: _Finding, gov: _Stmt[Notification] | None) -> tuple[str, ...]:
+    """The activity a finding is about: its governing notification, else its activity name,
+    else (unnamed, unnotified) its area and UTC day, else the finding itself."""
+    if gov is not None:
+        return ("notification", gov.id)
+    if f.activity is not None:
+        return ("activity", f.party, f.activity)
+    if f.area is not None:
+        return ("area", f.party, f.area, _date(f.window[0])[:10])
+    return ("entry", f.stmt.id)
+
+
 def _findings_evidence(ix: _Index, w: RuleWeights) -> Iterator[Evidence]:
     """unnotified_activity, undercounted_notification, observers_not_invited from findings."""
     fig = ix.fig
@@ -551,16 +563,7 @@ def _findings_evidence(ix: _Index, w: RuleWeights) -> Iterator[Evidence]:
     for f in ix.findings():
         covering = ix.covering(f)
         gov = ix.governing(f, covering)
-        key: tuple[str, ...]
-        if gov is not None:
-            key = ("notification", gov.id)
-        elif f.activity is not None:
-            key = ("activity", f.party, f.activity)
-        elif f.area is not None:
-            # Unnamed, unnotified: one activity per area and UTC day of the sighting.
-            key = ("area", f.party, f.area, _date(f.window[0])[:10])
-        else:
-            key = ("entry", f.stmt.id)
+        key = _activity_key(f, gov)
         found = f.counts
         # VD11 para 38-40: notifiable and not notified 42 days ahead. A covering notification
         # that is itself notifiable and late already proves the fact on its own (see _late).
@@ -995,3 +998,41 @@ def analyse(
         for r, o in ix.inspected_observations(match_days)
     ]
     return Analysis(evidence, inspected)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedFinding:
+    """An observation or inspection report, matched to the activity it is about as the rules
+    match it (`covering`, `governing`): for views that reconcile calendars and notifications."""
+
+    entry: Entry
+    party: str  # whom it is about
+    activity: tuple[str, ...]  # the rules' key of the activity (see `_activity_key`)
+    name: str | None  # the activity's name: the governing notification's, else the finding's
+    area: str
+    at: int  # when the activity was seen (start of the finding's window)
+    verified: bool  # an accepted inspection's report by its requester
+    governing: Entry | None  # the notification it is compared with
+    troops: int
+    tanks: int
+
+
+def match_findings(
+    parsed: Iterable[tuple[Entry, object]],
+    *,
+    figures: ViennaFigures = DEFAULT_FIGURES,
+    times: Mapping[bytes, int] | None = None,
+    roles: Mapping[str, str] | None = None,
+) -> list[MatchedFinding]:
+    """Every finding about a party, with the notification and activity the rules match it to."""
+    ix = _Index((), figures, parsed, times, roles)
+    out = []
+    for f in ix.findings():
+        gov = ix.governing(f, ix.covering(f))
+        out.append(MatchedFinding(
+            f.stmt.entry, f.party, _activity_key(f, gov),
+            gov.body.activity if gov is not None else f.activity,
+            f.area_text, f.window[0], f.verified, gov.entry if gov is not None else None,
+            f.counts.troops, f.counts.tanks))
+    out.sort(key=lambda m: (m.at, m.entry.id_hex))
+    return out
