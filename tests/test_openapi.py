@@ -831,8 +831,9 @@ async def test_capacity_refusals(tmp_path: Path, capsys: Any, monkeypatch: Any) 
             assert reply.headers["Retry-After"].isdigit()
             party = daemon.identity.party_id
             for path in ("/beliefs", f"/beliefs/{party}", "/suspicion", f"/suspicion/{party}",
-                         "/graph"):
+                         "/graph", "/compliance"):
                 await client.error(503, "busy", "GET", path, query={"at": "1"})
+            await client.error(503, "busy", "GET", "/calendar")
             await client.error(503, "busy", "GET", f"/series/{party}")
         writer.close()
     finally:

@@ -557,8 +557,9 @@ CACHE_SIZE = 8  # heavy answers kept (keyed by the request and the store's state
 
 
 def is_heavy(route: str, query: Mapping[str, str]) -> bool:
-    """A view that recomputes from scratch: a series, or any view of a past moment (`?at=`)."""
-    return route == "series" or bool(query.get("at"))
+    """A view that recomputes from scratch: a series, or any view of a past moment (`?at=`);
+    or reads every statement of some kinds (the calendar reconciled)."""
+    return route in ("series", "calendar") or bool(query.get("at"))
 
 
 class Analysis:
