@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from trustnet.desk.compliance import utc_year
 from trustnet.errors import EntryError
 from trustnet.log import Entry
 from trustnet.statements.figures import DEFAULT_FIGURES, ViennaFigures
@@ -25,13 +25,6 @@ KINDS = ("calendar", "notification", "observation", "inspection_request", "inspe
          "inspection_report", "profile")
 MATCHES = ("announced_and_notified", "announced_not_notified", "notified_not_announced",
            "found_only")
-
-
-def _year(ms: int) -> int:
-    try:
-        return datetime.fromtimestamp(ms / 1000, UTC).year
-    except (OverflowError, ValueError, OSError):
-        return 10_000
 
 
 @dataclass(slots=True)
@@ -107,13 +100,13 @@ def reconcile(entries: Iterable[Entry], year: int, *, times: Mapping[bytes, int]
             acts[key] = _Activity(party, planned.activity, announced=(e, planned))
             by_name[(party, planned.activity)] = key
     for e, body in sorted(parsed, key=lambda p: order(p[0])):
-        if isinstance(body, Notification) and _year(body.start) == year:
+        if isinstance(body, Notification) and utc_year(body.start) == year:
             named = by_name.setdefault((e.author_hex, body.activity),
                                        ("named", e.author_hex, body.activity))
             act = acts.setdefault(named, _Activity(e.author_hex, body.activity))
             act.notified = [*(act.notified or []), (e, body)]
     for m in match_findings(parsed, figures=figures, times=times, roles=roles):
-        if _year(m.at) != year:
+        if utc_year(m.at) != year:
             continue
         key = by_name.get((m.party, m.name)) if m.name is not None else None
         if key is None:

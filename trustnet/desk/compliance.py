@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from trustnet.errors import ConfigError, NotFound
 from trustnet.statements.figures import DEFAULT_FIGURES, ViennaFigures
-from trustnet.statements.rules import _year, exchange_deadline
+from trustnet.statements.rules import exchange_deadline
 from trustnet.trust.beliefs import Beliefs
 from trustnet.trust.beliefs.records import Contribution
 
@@ -62,18 +63,19 @@ class Obligation:
     # The period a fact belongs to, from its time: the exchange sent in year Y is the one
     # valid from Y + 1 (rules._annual_exchanges credits no other).
     period_shift: int = 0
+    # The deadline of the whole period, when the obligation has one date a year (the rules').
+    deadline: Callable[[int, ViennaFigures], int | None] | None = None
 
     def due(self, year: int, fig: ViennaFigures) -> int | None:
-        """The deadline of the whole period, when the obligation has one date a year."""
-        if self.name == "annual_exchange":
-            return exchange_deadline(year, fig)
-        return None
+        """The deadline of the year's period, if the obligation has one."""
+        return self.deadline(year, fig) if self.deadline is not None else None
 
 
 OBLIGATIONS: dict[str, Obligation] = {o.name: o for o in (
     Obligation("annual_exchange", "Annual exchange of military information",
                "VD11 para 11: sent by 15 December for the year from 1 January",
-               {"annual_exchange_on_time": _always("met")}, period_shift=1),
+               {"annual_exchange_on_time": _always("met")}, period_shift=1,
+               deadline=exchange_deadline),
     Obligation("prior_notification", "Prior notification of activities",
                "VD11 para 38-40: notifiable activities 42 days ahead, with true figures",
                {"notification_on_time": _always("met"), "unnotified_activity": _notice,
@@ -155,6 +157,14 @@ class Row:
                 "findings": [f.to_json() for f in self.findings]}
 
 
+def utc_year(ms: int) -> int:
+    """The UTC calendar year of a time (10000 beyond the calendar)."""
+    try:
+        return datetime.fromtimestamp(ms / 1000, UTC).year
+    except (OverflowError, ValueError, OSError):
+        return 10_000
+
+
 def fact_key(rule: str, entries: Sequence[str]) -> tuple[str, str]:
     """One fact across the raw and verified views: its rule and first entry (the verified
     view's contribution may rest on fewer entries than the raw one: its verifiable basis)."""
@@ -179,7 +189,7 @@ def compliance_rows(beliefs: Beliefs, fig: ViennaFigures = DEFAULT_FIGURES) -> l
                 continue
             f = Finding(c.rule, ob.rules[c.rule](c), c.at, c.entries, c.sources, c.attesters,
                         fact_key(c.rule, c.entries) in verified, c.basis, c.note)
-            groups.setdefault((pid, ob.name, _year(c.at) + ob.period_shift), []).append(f)
+            groups.setdefault((pid, ob.name, utc_year(c.at) + ob.period_shift), []).append(f)
     rows = []
     for (pid, name, year), findings in sorted(groups.items()):
         ob = OBLIGATIONS[name]
