@@ -169,6 +169,12 @@ class NodeViews:
                 received[e.id] = r
             after = page[-1][1]
 
+    def attestations_of(self, entry_id: str) -> list[Entry]:
+        """The attestations held about entry `entry_id` (hex), as of the current views."""
+        self.current()
+        found = (self.store.get(bytes.fromhex(i)) for i in self._engine.attestations_of(entry_id))
+        return [e for e in found if e is not None]
+
     def judged(self, e: Entry, received: Mapping[bytes, int]) -> int:
         """When `e` counts as made here: its receipt when backdated (DESIGN 12), else `ts`."""
         return self.settings.trust.judged(e.ts, received.get(e.id))
@@ -526,7 +532,7 @@ def entry_json(views: NodeViews, entry_id: str) -> dict[str, Any]:
     """GET /entries/{id}'s added fields: attestations about the entry and its standing."""
     from trustnet.desk.standing import entry_standing
 
-    return entry_standing(views.store, views.current()[0], entry_id)
+    return entry_standing(views.attestations_of(entry_id), views.current()[0], entry_id)
 
 
 def _names(views: NodeViews) -> dict[str, str]:

@@ -8,19 +8,22 @@ node's verified view counts it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from trustnet.desk.compliance import fact_key, verified_keys
-from trustnet.store import Store
+from trustnet.log import Entry
 from trustnet.trust.beliefs import Beliefs
 
 VERDICTS = ("confirm", "refute", "partial", "unverifiable")
 
 
-def entry_standing(store: Store, beliefs: Beliefs, entry_id: str) -> dict[str, Any]:
-    """`{"attestations": [...], "standing": {"verified", "facts": [...]}}` of entry `entry_id`."""
+def entry_standing(attestations: Iterable[Entry], beliefs: Beliefs, entry_id: str
+                   ) -> dict[str, Any]:
+    """`{"attestations": [...], "standing": {"verified", "facts": [...]}}` of entry `entry_id`,
+    given the attestations held about it (the belief engine indexes them by subject)."""
     atts = []
-    for e in store.query(kind="attestation", limit=10**9):
+    for e in attestations:
         b = e.body
         if b.get("subject") != entry_id or b.get("verdict") not in VERDICTS:
             continue

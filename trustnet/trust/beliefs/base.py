@@ -170,6 +170,11 @@ class _EngineBase:
                         self._judged.setdefault(e.id, got)
             return self._add_all(entries)
 
+    def attestations_of(self, entry_id: str) -> list[str]:
+        """Ids (hex) of the attestations held whose subject is entry `entry_id`, from the
+        index: a lookup, not a scan of every attestation."""
+        return [att.id for att in self._atts.get(entry_id, ())]
+
     def judged_ts(self, e: Entry) -> int:
         """When `e` counts as made in this node's view: its receipt when backdated, else `ts`."""
         return self._judged.get(e.id, e.ts)
