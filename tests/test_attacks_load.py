@@ -262,3 +262,34 @@ def test_an_author_flood_is_limited_per_peer_and_the_node_keeps_answering(
         status, raw = get(node.url, "/parties?limit=100")
         assert json.loads(raw)["total"] == 502  # the flood's 501 and the node itself
         assert get(node.url, "/graph", timeout_s=60.0)[0] == 200
+
+
+@pytest.mark.slow
+def test_an_author_flood_signed_by_fresh_keys_meets_the_limit_over_all_peers(
+        tmp_path: Path) -> None:
+    import os
+
+    from trustnet.bench.stranger import Stranger
+    from trustnet.clock import SystemClock
+    from trustnet.identity import Identity
+    from trustnet.log import sign_entry
+    from trustnet.protocol import messages as m
+
+    now = SystemClock().now_ms()
+    raws = [sign_entry(Identity.from_seed(os.urandom(32)), seq=1, prev=None, ts=now,
+                       kind="profile", body={"name": f"flood-{i}", "role": "state", "urls": []}).raw
+            for i in range(1000)]
+    with real_node(tmp_path, gossip={"new_authors_per_peer": 100, "new_authors_total": 300,
+                                     "new_authors_interval_s": 3600}) as node:
+        accepted = rejected = 0
+        for i in range(0, len(raws), 100):  # each push signed by a key made for it
+            status, body = Stranger.fresh().post(node.url, m.PUSH,
+                                                 m.encode(m.Push(tuple(raws[i:i + 100]))))
+            assert status == 200, body
+            ack = m.decode_reply(m.PUSH, body)
+            assert isinstance(ack, m.PushAck)
+            accepted, rejected = accepted + ack.accepted, rejected + ack.rejected
+        assert (accepted, rejected) == (300, 700)  # before: 1000 taken, 100 per fresh key
+        status, raw = get(node.url, "/parties?limit=10")
+        assert status == 200 and json.loads(raw)["total"] == 300
+        assert node.alive

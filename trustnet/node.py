@@ -332,9 +332,11 @@ class Node:
         now = self.clock.now_ms()
         if limited != self._author_limited and now - self._author_limited_logged_ms >= 10_000:
             self.log.warning("refused %d entries of new authors over [gossip] "
-                             "new_authors_per_peer = %d per %d s from one peer (author_limit); "
-                             "anti-entropy brings them in later", limited - self._author_limited,
-                             self.config.new_authors_per_peer, self.config.new_authors_interval_s)
+                             "new_authors_per_peer = %d from one peer or new_authors_total = %d "
+                             "from all peers per %d s (author_limit); anti-entropy brings them "
+                             "in later", limited - self._author_limited,
+                             self.config.new_authors_per_peer, self.config.new_authors_total,
+                             self.config.new_authors_interval_s)
             self._author_limited, self._author_limited_logged_ms = limited, now
         if self._reported_catching_up and not self.protocol.catching_up:
             self._reported_catching_up = False

@@ -105,6 +105,9 @@ class GossipConfig:
     # anti-entropy. Authors this node or its anchors trust are always taken.
     new_authors_per_peer: int = 1000
     new_authors_interval_s: int = 60
+    # The same, from all peers together: a key costs nothing to make, so a limit per peer key
+    # alone is no limit (one stranger signs each push with a fresh key).
+    new_authors_total: int = 4000
     policy: PeerPolicy = field(default_factory=PeerPolicy)
 
     def __post_init__(self) -> None:
@@ -122,8 +125,10 @@ class GossipConfig:
             raise ConfigError("[gossip]: own_recovery_deadline_ms must be >= 0")
         if self.max_session_pages < 1 or self.session_timeout_ms < 1:
             raise ConfigError("[gossip]: max_session_pages and session_timeout_ms must be >= 1")
-        if self.new_authors_per_peer < 0 or self.new_authors_interval_s < 1:
-            raise ConfigError("[gossip]: new_authors_per_peer >= 0, new_authors_interval_s >= 1")
+        if (self.new_authors_per_peer < 0 or self.new_authors_total < 0
+                or self.new_authors_interval_s < 1):
+            raise ConfigError("[gossip]: new_authors_per_peer >= 0, new_authors_total >= 0, "
+                              "new_authors_interval_s >= 1")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str = "[gossip]") -> GossipConfig:
@@ -278,6 +283,7 @@ class GossipProtocol:
         self._vouched_key: tuple[int, ...] | None = None
         self._vouched: frozenset[str] = frozenset()
         self._new_authors: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        self._new_authors_all = (now_ms, 0)  # the same window over all peers together
         self._seen: OrderedDict[bytes, None] = OrderedDict()
         self._pending: dict[int, _Pending] = {}
         self._sessions: dict[str, _Session] = {}
@@ -885,15 +891,20 @@ class GossipProtocol:
 
     def _ingest(self, raws: Sequence[bytes], key: str, now: int) -> IngestResult:
         """Store what `key` sent, but at most `new_authors_per_peer` authors not held yet per
-        `new_authors_interval_s` from one peer (an author flood slows every view and fills
-        memory); the rest is refused with `author_limit`, which costs the sender nothing:
+        `new_authors_interval_s` from one peer, and `new_authors_total` from all peers
+        together (an author flood slows every view and fills memory, and keys are free to
+        make); the rest is refused with `author_limit`, which costs the sender nothing:
         an honest relayer of many new parties gets them in over later rounds."""
-        limit = self.config.new_authors_per_peer
-        if limit <= 0 or not raws:
+        limit, total = self.config.new_authors_per_peer, self.config.new_authors_total
+        if (limit <= 0 and total <= 0) or not raws:
             return self.store.ingest(raws, now)
+        window_ms = self.config.new_authors_interval_s * 1000
         start, taken = self._new_authors.pop(key, (now, 0))
-        if now - start >= self.config.new_authors_interval_s * 1000:
+        if now - start >= window_ms:
             start, taken = now, 0
+        all_start, all_taken = self._new_authors_all
+        if now - all_start >= window_ms:
+            all_start, all_taken = now, 0
         admitted: list[bytes] = []
         refused: list[Rejected] = []
         taken_now: set[bytes] = set()
@@ -904,16 +915,20 @@ class GossipProtocol:
                     or author in self.vouchers or self._vouched_for(author)):
                 # Held already, ours or an anchor's, vouched for, or malformed (ingest says).
                 admitted.append(raw)
-            elif author not in limited and taken < limit:
+            elif (author not in limited and (limit <= 0 or taken < limit)
+                    and (total <= 0 or all_taken < total)):
                 taken += 1
+                all_taken += 1
                 taken_now.add(author)
                 admitted.append(raw)
             else:
                 limited.add(author)
+                whom = (f"{limit} new authors from this peer" if 0 < limit <= taken
+                        else f"{total} new authors from all peers")
                 refused.append(Rejected(i, None, "author_limit",
-                                        f"over {limit} new authors from this peer in "
-                                        f"{self.config.new_authors_interval_s} s"))
+                                        f"over {whom} in {self.config.new_authors_interval_s} s"))
         self._new_authors[key] = (start, taken)
+        self._new_authors_all = (all_start, all_taken)
         while len(self._new_authors) > MAX_ADMISSION_KEYS:
             self._new_authors.popitem(last=False)
         result = self.store.ingest(admitted, now) if admitted else IngestResult()
