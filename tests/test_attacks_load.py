@@ -293,3 +293,40 @@ def test_an_author_flood_signed_by_fresh_keys_meets_the_limit_over_all_peers(
         status, raw = get(node.url, "/parties?limit=10")
         assert status == 200 and json.loads(raw)["total"] == 300
         assert node.alive
+
+
+@pytest.mark.slow
+def test_a_stranger_holding_every_event_stream_does_not_lock_out_the_operator(
+        tmp_path: Path) -> None:
+    from trustnet.config import read_admin_token
+
+    def open_events(port: int, token: str | None = None) -> tuple[socket.socket, bytes]:
+        s = socket.create_connection(("127.0.0.1", port), timeout=10.0)
+        auth = f"Authorization: Bearer {token}\r\n" if token else ""
+        s.sendall(f"GET /events HTTP/1.1\r\nHost: x\r\n{auth}\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+        return s, head
+
+    with real_node(tmp_path, sections={"http": {"max_event_streams": 4}}) as node:
+        held: list[socket.socket] = []
+        try:
+            for _ in range(4):  # a stranger takes every stream, and keeps them
+                s, head = open_events(node.port)
+                assert head.startswith(b"HTTP/1.1 200"), head
+                held.append(s)
+            s, head = open_events(node.port)
+            s.close()
+            assert head.startswith(b"HTTP/1.1 503") and b"too_many_streams" in head
+            # The operator's dashboard (the admin token) still gets its live feed.
+            s, head = open_events(node.port, read_admin_token(node.dir))
+            held.append(s)
+            assert head.startswith(b"HTTP/1.1 200"), head
+        finally:
+            for s in held:
+                s.close()
+        assert node.alive

@@ -692,7 +692,9 @@ class Api:
         header = request.headers.get("Last-Event-ID")
         name, resume = ("Last-Event-ID", header) if header else ("after", request.query.get("after", ""))
         after = _query_int({name: resume}, name, -1, -1, 2**62)  # a 400 names what was wrong
-        if self.hub.subscribers >= self.http.max_event_streams:
+        # The operator's own stream (the admin token) is never refused: strangers holding
+        # every stream must not blind the dashboard.
+        if self.hub.subscribers >= self.http.max_event_streams and not self.has_token(request):
             raise TrustnetError(f"{self.hub.subscribers} event streams are open, the most this "
                                 "node serves ([http] max_event_streams); try again later",
                                 code="too_many_streams")
