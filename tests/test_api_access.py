@@ -151,6 +151,25 @@ async def test_a_client_over_its_rate_gets_429_and_others_do_not_pay(tmp_path, c
         await daemon.stop()
 
 
+async def test_a_stranger_sharing_the_operators_address_cannot_throttle_the_operator(
+        tmp_path, capsys):
+    # Everyone on this machine (or behind one proxy, or one NAT) shares one client address.
+    daemon = await start(tmp_path, capsys, "rate_per_s = 0.001\nrate_burst = 3")
+    try:
+        answers = [(await fetch(f"{daemon.url}/status"))[0] for _ in range(4)]
+        assert answers == [200, 200, 200, 429]  # the stranger drained the address's bucket
+        wrong = {"Authorization": "Bearer not-the-token"}
+        assert (await fetch(f"{daemon.url}/status", headers=wrong))[0] == 429
+        operator = {"Authorization": f"Bearer {daemon.token}"}
+        for _ in range(5):
+            assert (await fetch(f"{daemon.url}/status", headers=operator))[0] == 200
+        status, _, body = await fetch(f"{daemon.url}/peers", "POST", headers=operator,
+                                      json={"url": "http://127.0.0.1:9"})
+        assert status in (200, 201) and body["added"] is True
+    finally:
+        await daemon.stop()
+
+
 @pytest.mark.parametrize("table", [
     {"read_token": "yes"}, {"cors_origins": "*"}, {"cors_origins": ["example.org"]},
     {"rate_per_s": -1}, {"rate_burst": 0}, {"rate_burst": 1.5}, {"nope": 1},

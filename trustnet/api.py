@@ -286,8 +286,13 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     if request.method == "OPTIONS" and allowed:  # a CORS preflight (reads only)
         resp: web.StreamResponse = web.Response(status=204)
     else:
-        api.charge(client.address)
-        if not client.secure and not client.loopback and carries_token(request):
+        trusted_path = client.secure or client.loopback
+        # The operator is never throttled by whoever shares its address (loopback, a proxy,
+        # a NAT): a request with the admin token on a path it may take is not charged; a wrong
+        # token, or the token refused in the clear, is.
+        if not (trusted_path and api.has_token(request)):
+            api.charge(client.address)
+        if not trusted_path and carries_token(request):
             api.refuse_insecure(request, client)
         if settings.read_token and request.method == "GET" and request.path not in PUBLIC_PATHS:
             api.authorize(request)
@@ -736,10 +741,14 @@ class Api:
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     def _charge_heavy(self, request: web.Request, name: str) -> None:
-        """A heavy read costs `[http] heavy_read_cost` (the access middleware took 1)."""
+        """A heavy read costs `[http] heavy_read_cost` (the access middleware took 1) from the
+        same client bucket (behind trusted proxies: the client they name); the operator's
+        requests are not charged."""
         heavy = self.views.is_heavy
-        if heavy is not None and heavy(name, request.query) and self.http.heavy_read_cost > 1:
-            self.charge(request.remote or "", self.http.heavy_read_cost - 1)
+        client = self.client(request)
+        if (heavy is not None and heavy(name, request.query) and self.http.heavy_read_cost > 1
+                and not ((client.secure or client.loopback) and self.has_token(request))):
+            self.charge(client.address, self.http.heavy_read_cost - 1)
 
     def collection(self, name: str, view: JsonView) -> Handler:
         """A GET handler for a contributed collection view."""
