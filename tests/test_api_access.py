@@ -274,7 +274,10 @@ async def test_a_party_known_only_by_a_fork_proof_is_listed_as_forked(tmp_path, 
         _, _, page = await fetch(f"{daemon.url}/parties")
         assert page["parties"] == [{"party": liar.party_id, "name": None, "role": None,
                                     "urls": [], "seq": 0, "head": None, "forked": True,
-                                    "self": False}]
+                                    "self": False, "keys": [{
+                                        "key": liar.party_id, "from_seq": 1, "from_ts": 0,
+                                        "until_seq": None, "until_ts": None,
+                                        "compromised_since": None, "next": None}]}]
         code = await asyncio.to_thread(cli_main, ["parties", daemon.url or ""])
         out = capsys.readouterr().out
         assert code == 0 and "forked" in out and liar.party_id[:16] in out

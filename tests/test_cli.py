@@ -61,14 +61,14 @@ def test_publish_prints_id_and_seq_and_entries_lists_it(node: Path, capsys):
     code, out, _ = run(capsys, "publish", str(node), "notification", "--body", json.dumps(NOTIFICATION))
     assert code == 0
     result = json.loads(out.strip().splitlines()[-1])
-    assert result["seq"] == 1 and len(result["id"]) == 64
+    assert result["seq"] == 2 and len(result["id"]) == 64  # seq 1 commits to the next key (pre-rotation)
     code, out, _ = run(capsys, "entries", str(node), "--json", "--kind", "notification")
     items = json.loads(out)
     assert [i["id"] for i in items] == [result["id"]]
     assert items[0]["body"] == NOTIFICATION
     code, out, _ = run(capsys, "status", str(node), "--json")
     status = json.loads(out)
-    assert (status["entries"], status["own_seq"], status["forks"]) == (1, 1, 0)
+    assert (status["entries"], status["own_seq"], status["forks"]) == (2, 2, 0)
 
 
 @pytest.mark.parametrize(
@@ -94,13 +94,13 @@ def test_export_import_verify_round_trip(tmp_path: Path, node: Path, capsys):
     bundle = tmp_path / "out.bundle"
     assert run(capsys, "export", str(node), str(bundle))[0] == 0
     code, out, _ = run(capsys, "verify", str(bundle))
-    assert code == 0 and json.loads(out)["entries"] == 5
+    assert code == 0 and json.loads(out)["entries"] == 6  # and the next-key commitment
     other = tmp_path / "other"
     run(capsys, "init", str(other))
     code, out, _ = run(capsys, "import", str(other), str(bundle))
-    assert code == 0 and json.loads(out)["stored"] == 5
+    assert code == 0 and json.loads(out)["stored"] == 6
     code, out, _ = run(capsys, "import", str(other), str(bundle))
-    assert code == 0 and json.loads(out)["duplicates"] == 5
+    assert code == 0 and json.loads(out)["duplicates"] == 6
     assert run(capsys, "verify", str(other))[0] == 0
 
 

@@ -85,7 +85,8 @@ async def cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> AsyncIt
             "end": now + 55 * DAY_MS, "area": "southern range", "troops": 12_500, "tanks": 250,
             "acv": 0, "artillery": 0, "amphibious": 0, "sorties": 0, "observers_invited": False})
         await north.node.publish("trust", {"subject": south.identity.party_id, "level": 300})
-        await settle(lambda: all(d.store.count() == 5 for d in daemons), "gossip spread every entry")
+        # Five statements, and each party's next-key commitment before its first.
+        await settle(lambda: all(d.store.count() == 8 for d in daemons), "gossip spread every entry")
         yield daemons
     finally:
         for d in daemons:

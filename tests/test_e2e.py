@@ -122,13 +122,14 @@ def test_publish_on_one_node_reaches_all_five(testbed: Bed) -> None:
         capture_output=True, text=True, timeout=60, check=True,
     ).stdout
     result = json.loads(out.strip().splitlines()[-1])
-    assert result["seq"] == 1
+    assert result["seq"] == 2  # seq 1 commits to the next key (pre-rotation)
     wait(testbed, all_hold(testbed, [result["id"]]), "the entry on all five nodes")
     second = publish(testbed.nodes[3], 2)
     wait(testbed, all_hold(testbed, [second["id"]]), "the second entry on all five nodes")
     states = [status(n) for n in testbed.nodes]
-    assert {(s["entries"], s["authors"], s["forks"]) for s in states} == {(2, 2, 0)}
-    assert states[0]["own_seq"] == 1 and states[3]["own_seq"] == 1
+    # Each statement follows its author's next-key commitment (seq 1).
+    assert {(s["entries"], s["authors"], s["forks"]) for s in states} == {(4, 2, 0)}
+    assert states[0]["own_seq"] == 2 and states[3]["own_seq"] == 2
     assert {s["node_id"] for s in states} == {n.node_id for n in testbed.nodes}
 
 
@@ -145,9 +146,10 @@ def test_killed_node_catches_up_after_restart(testbed: Bed) -> None:
     testbed.wait_up(victim)
     wait(testbed, all_hold(testbed, ids), "the restarted node catching up")
     state = status(victim)
-    assert state["entries"] == 7 and state["own_seq"] == 1  # its own log came back from disk
+    # Seven statements and the commitments of the nodes that signed (pre-rotation).
+    assert state["entries"] == 12 and state["own_seq"] == 2  # its own log came back from disk
     wait(testbed, lambda: not status(victim)["catching_up"], "the victim ready to sign")
-    assert publish(victim, 9)["seq"] == 2
+    assert publish(victim, 9)["seq"] == 3
 
 
 def test_lost_store_recovers_own_log_and_does_not_fork(testbed: Bed) -> None:
@@ -176,15 +178,15 @@ def test_lost_store_recovers_own_log_and_does_not_fork(testbed: Bed) -> None:
         testbed.wait_up(node)
     wait(testbed, lambda: not status(victim)["catching_up"], "the victim's own-log recovery")
     state = status(victim)
-    assert state["own_seq"] == 3 and state["entries"] == 3
+    assert state["own_seq"] == 4 and state["entries"] == 4  # with its next-key commitment
     assert "signing enabled" in log_of(victim).split("entries held")[-1]  # told the operator
     entry = publish(victim, 100)
-    assert entry["seq"] == 4  # continues its chain: no second seq 1..3
-    wait(testbed, all_hold(testbed, [entry["id"]]), "the victim's seq 4 everywhere")
+    assert entry["seq"] == 5  # continues its chain: no second seq 1..4
+    wait(testbed, all_hold(testbed, [entry["id"]]), "the victim's seq 5 everywhere")
     for node in testbed.nodes:
         assert forks(node) == []
         parties = node.client.get("/parties")["parties"]
-        assert [(p["seq"], p["forked"]) for p in parties] == [(4, False)]
+        assert [(p["seq"], p["forked"]) for p in parties] == [(5, False)]
 
 
 def test_equivocating_author_is_exposed_on_every_node(testbed: Bed) -> None:
@@ -309,4 +311,4 @@ async def test_byzantine_peer_is_graylisted_while_honest_gossip_goes_on(
     # The forged entry went nowhere; honest gossip carried on.
     for node in testbed.nodes:
         assert node.client.get(f"/entries?author={byz.party_id}")["entries"] == []
-        assert status(node)["entries"] == 1
+        assert status(node)["entries"] == 2  # a statement and its signer's commitment

@@ -197,11 +197,12 @@ async def test_publish_needs_the_admin_token(daemons: list[Daemon],
 
     status, data = await a.call("POST", "/entries", body=body, auth=True)
     assert status == 201, data
-    assert set(data) == {"id", "seq"} and data["seq"] == 1 and len(data["id"]) == 64
+    # seq 1 commits to the next key (pre-rotation)
+    assert set(data) == {"id", "seq"} and data["seq"] == 2 and len(data["id"]) == 64
     status, again = await a.call("POST", "/entries", body=body, auth=True)
-    assert status == 201 and again["seq"] == 2
+    assert status == 201 and again["seq"] == 3
     status_doc = await a.get("/status")
-    assert (status_doc["entries"], status_doc["own_seq"], status_doc["authors"]) == (2, 2, 1)
+    assert (status_doc["entries"], status_doc["own_seq"], status_doc["authors"]) == (3, 3, 1)
 
 
 async def test_publish_refuses_bad_requests(daemons: list[Daemon],
@@ -234,7 +235,7 @@ async def test_entries_routes_and_errors(daemons: list[Daemon],
         assert status == 201
         ids.append(data["id"])
     one = await a.get(f"/entries/{ids[2]}")
-    assert one["id"] == ids[2] and one["seq"] == 3 and one["kind"] == "trust"
+    assert one["id"] == ids[2] and one["seq"] == 4 and one["kind"] == "trust"
     assert one["author"] == daemons[0].identity.party_id
     assert one["body"] == trust_body(ident(9), 2)
 
@@ -243,26 +244,27 @@ async def test_entries_routes_and_errors(daemons: list[Daemon],
 
     me = daemons[0].identity.party_id
     page = await a.get(f"/entries?author={me}&kind=trust&limit=2")
-    assert [e["seq"] for e in page["entries"]] == [1, 2] and page["next"] is not None
+    assert [e["seq"] for e in page["entries"]] == [2, 3] and page["next"] is not None
     rest = await a.get(f"/entries?author={me}&limit=10&after={page['next']}")
-    assert [e["seq"] for e in rest["entries"]] == [3, 4, 5] and rest["next"] is None
+    assert [e["seq"] for e in rest["entries"]] == [4, 5, 6] and rest["next"] is None
     assert (await a.get("/entries?kind=profile"))["entries"] == []
-    assert len((await a.get("/entries"))["entries"]) == 5
+    assert len((await a.get("/entries"))["entries"]) == 6  # and the next-key commitment
     assert_error(*await a.call("GET", "/entries?limit=abc"), 400, "bad_argument")
     assert_error(*await a.call("GET", "/entries?limit=0"), 400, "bad_argument")
     assert_error(*await a.call("GET", "/entries?author=me"), 400, "bad_argument")
 
     parties = (await a.get("/parties"))["parties"]
     assert parties == [{
-        "party": me, "name": None, "role": None, "urls": [], "seq": 5, "head": ids[-1],
-        "forked": False, "self": True,
+        "party": me, "name": None, "role": None, "urls": [], "seq": 6, "head": ids[-1],
+        "forked": False, "self": True, "keys": parties[0]["keys"],
     }]
+    assert [k["key"] for k in parties[0]["keys"]] == [me]  # one key: it never rotated
     assert await a.get("/forks") == {"forks": [], "total": 0, "next": None}
     status, metrics = await a.call("GET", "/metrics")
     assert status == 200 and isinstance(metrics, str)
     samples = {s.name: s.value for f in text_string_to_metric_families(metrics)
                for s in f.samples if not s.labels}
-    assert samples["trustnet_entries"] == 5 and samples["trustnet_own_seq"] == 5
+    assert samples["trustnet_entries"] == 6 and samples["trustnet_own_seq"] == 6
 
     assert_error(*await a.call("GET", "/no-such-route"), 404, "not_found")
     assert_error(*await a.call("DELETE", "/status"), 405, "method_not_allowed")
@@ -301,7 +303,7 @@ async def test_add_peer_then_gossip_between_daemons(daemons: list[Daemon],
     assert got["author"] == daemons[0].identity.party_id
     parties = (await c.get("/parties"))["parties"]
     assert [(p["party"], p["seq"], p["self"]) for p in parties] == [
-        (daemons[0].identity.party_id, 1, False)]
+        (daemons[0].identity.party_id, 2, False)]
     # Peer exchange and inbound requests made the nodes known to each other.
 
     async def b_knows_a() -> bool:
@@ -497,14 +499,14 @@ async def test_cli_publish_goes_through_the_running_node(
     out = capsys.readouterr().out.strip().splitlines()
     assert code == 0
     result = json.loads(out[-1])
-    assert result["seq"] == 1
+    assert result["seq"] == 2  # seq 1 commits to the next key (pre-rotation)
     entry = await a.get(f"/entries/{result['id']}")
     assert entry["body"] == trust_body(ident(5), 42)
-    assert d.node.protocol.own_seq() == 1
+    assert d.node.protocol.own_seq() == 2
 
     code = await asyncio.to_thread(cli_main, ["status", d.url or "", "--json"])
     status = json.loads(capsys.readouterr().out)
-    assert code == 0 and status["own_seq"] == 1 and status["name"] == "alpha"
+    assert code == 0 and status["own_seq"] == 2 and status["name"] == "alpha"
 
 
 # -- a real `trustnet run` process ---------------------------------------------------------

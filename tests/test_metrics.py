@@ -132,7 +132,7 @@ async def test_scrape_matches_status_and_each_node_has_its_own_registry(
     _, st = await call(session, "GET", a.url + "/status")
     for key in ("entries", "authors", "forks", "own_seq"):
         assert value(sa, f"trustnet_{key}") == st[key], key
-    assert value(sa, "trustnet_entries") == 3 and value(sb, "trustnet_entries") == 0
+    assert value(sa, "trustnet_entries") == 4 and value(sb, "trustnet_entries") == 0  # + commitment
     assert value(sa, "trustnet_peers", kind="url", state="ok") == st["peers"]
     assert value(sa, "trustnet_catching_up") == 0
     assert value(sa, "trustnet_gossip_ticks_total") == a.node.protocol.stats["ticks"] == 1
@@ -218,7 +218,7 @@ async def test_gossip_between_two_nodes_fills_the_histograms(
     assert total(sb, "trustnet_gossip_received_bytes_sum", role="server") >= \
         total(sa, "trustnet_gossip_sent_bytes_sum", role="client") > 0
     assert total(sb, "trustnet_gossip_requests_received_total", outcome="ok") >= sent
-    assert value(sb, "trustnet_entries") == value(sa, "trustnet_entries") == 1
+    assert value(sb, "trustnet_entries") == value(sa, "trustnet_entries") == 2  # + commitment
 
 
 async def test_belief_and_suspicion_gauges_per_party(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import io
 import json
 import re
@@ -594,7 +595,8 @@ async def test_writes_and_their_refusals(nodes: Nodes, tmp_path: Path) -> None:
     # observer was made by `init` a moment ago: it signs at once, before hearing from its peer
     assert not b.node.protocol.catching_up
     made = await cb.ok("POST", "/entries", 201, body=trust, auth=True)
-    assert made["seq"] == 1 and (await cb.ok("GET", f"/entries/{made['id']}"))["seq"] == 1
+    # seq 1 commits to the next key (pre-rotation)
+    assert made["seq"] == 2 and (await cb.ok("GET", f"/entries/{made['id']}"))["seq"] == 2
 
     made = await ca.ok("POST", "/entries", 201, body=trust, auth=True)
     assert made["seq"] == nodes.a.store.head(nodes.a.identity.public_key).seq
@@ -760,6 +762,44 @@ async def test_reads_need_the_token_when_configured(tmp_path: Path, capsys: Any)
     COMPLETED.add("read_token")
 
 
+async def test_key_rotation_and_its_refusals(small: Any, tmp_path: Path) -> None:
+    daemon, client = small
+    seed = Identity.load(daemon.dir / "next.key").signing_key.encode().hex()
+    fresh = Identity.from_seed(b"\x42" * 32)
+    nxt = hashlib.sha256(fresh.public_key).hexdigest()
+    await client.error(401, "unauthorized", "POST", "/keys/rotate", body={"key": seed, "next": nxt},
+                       valid=False)
+    await client.error(400, "bad_json", "POST", "/keys/rotate", raw=b"{", auth=True, valid=False)
+    await client.error(400, "bad_request", "POST", "/keys/rotate", body={"key": "zz", "next": nxt},
+                       auth=True, names="key", valid=False)
+    # Not the committed key (the current one, or any other): bad_rotation, nothing stored.
+    await client.error(400, "bad_rotation", "POST", "/keys/rotate", auth=True, names="committed",
+                       body={"key": Identity.load(daemon.dir / KEY_FILE).signing_key.encode().hex(),
+                             "next": nxt})
+    await client.error(400, "bad_rotation", "POST", "/keys/rotate", auth=True, names="future",
+                       body={"key": seed, "next": nxt, "compromised_since": 2**50})
+    assert daemon.store.count() == 0
+    done = await client.ok("POST", "/keys/rotate", 201, auth=True, body={"key": seed, "next": nxt})
+    assert done["party"] == daemon.node.node_id and done["seq"] == 2  # after the commitment
+    assert done["key"] == Identity.load(daemon.dir / KEY_FILE).key_id  # the files followed
+    # Two rotations to one key: that key is not committed any more.
+    await client.error(400, "bad_rotation", "POST", "/keys/rotate", auth=True,
+                       body={"key": seed, "next": nxt})
+    party = (await client.ok("GET", "/parties"))["parties"][0]
+    assert [k["key"] for k in party["keys"]] == [daemon.node.node_id, done["key"]]
+
+    lost_dir = init_node(tmp_path / "lost", "lost")
+    (lost_dir / NEW_LOG_FILE).unlink()
+    lost = Daemon(lost_dir, gossip=MANUAL)
+    await lost.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            await Client(session, lost).error(503, "catching_up", "POST", "/keys/rotate",
+                                              auth=True, body={"key": seed, "next": nxt})
+    finally:
+        await lost.stop()
+
+
 async def test_a_client_over_its_rate_gets_429_on_every_route(tmp_path: Path,
                                                               capsys: Any) -> None:
     daemon = Daemon(init_node(tmp_path, "busy", http="rate_per_s = 0.001\nrate_burst = 2"),
@@ -848,7 +888,7 @@ async def test_a_bug_answers_500_in_the_error_shape(small: Any, monkeypatch: Any
     def broken() -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(daemon.node.store, "forks", broken)
+    monkeypatch.setattr(daemon.node.store, "all_forks", broken)
     await client.error(500, "internal", "GET", "/forks")
     COMPLETED.add("internal")
 

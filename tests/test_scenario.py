@@ -5,6 +5,7 @@ format's steps, faults and checks are parsed and refused with clear errors."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from tests.conftest import T0
 from trustnet.clock import ManualClock
 from trustnet.config import NodeConfig
 from trustnet.identity import Identity
+from trustnet.keys import commit_first, key_digest, rotation_body
 from trustnet.log import ChainHead, Entry
 from trustnet.scenario import (
     DAY_MS,
@@ -47,9 +49,11 @@ class OneStore:
     """`Faults` on one store holding every party's chain (what converged nodes hold): network
     faults change nothing here; an equivocation's two versions meet in it as a fork proof."""
 
-    def __init__(self, store: Store, ids: dict[str, Identity], now_ms: int) -> None:
+    def __init__(self, store: Store, ids: dict[str, Identity], now_ms: int,
+                 nexts: dict[str, Identity] | None = None) -> None:
         self.store = store
         self.ids = ids
+        self.nexts = nexts or {}
         self.now_ms = now_ms
         self.down: set[str] = set()
         self.log: list[tuple[str, Any]] = []
@@ -79,12 +83,22 @@ class OneStore:
         return self.ids[name]
 
     def head(self, name: str) -> ChainHead | None:
-        return self.store.head(self.ids[name].public_key)
+        return self.store.head(self.ids[name].author)
 
     def deliver(self, sender: str, entry: Entry, to: tuple[str, ...]) -> None:
         self.log.append(("deliver", (sender, entry.id_hex, to)))
         result = self.store.ingest([entry.raw], self.now_ms)
         assert not result.rejected, result.rejected
+
+    def rotate(self, name: str, compromised_since: int | None, ts: int) -> str:
+        self.log.append(("rotate", (name, compromised_since)))
+        revealed = self.nexts[name].for_party(self.ids[name].author)
+        fresh = Identity.from_seed(hashlib.sha256(bytes(revealed.signing_key)).digest())
+        e = self.store.append_own(revealed, "rotation",
+                                  rotation_body(revealed, key_digest(fresh.public_key),
+                                                compromised_since, ts), ts)
+        self.ids[name], self.nexts[name] = revealed, fresh
+        return e.id_hex
 
 
 def offline(path: Path) -> tuple[Any, Store, dict[str, Identity], int, dict[str, str]]:
@@ -98,9 +112,13 @@ def offline_run(path: Path | Scenario) -> tuple[Scenario, Store, dict[str, Ident
     scenario = path if isinstance(path, Scenario) else load_scenario(path)
     store = Store(None)
     ids = {p: Identity.from_seed(i.to_bytes(32, "big")) for i, p in enumerate(scenario.parties, 1)}
+    # Each party's next key, committed before its first statement as a node does (docs/keys.md).
+    nexts = {p: Identity.from_seed(hashlib.sha256(b"next" + i.to_bytes(32, "big")).digest())
+             for i, p in enumerate(scenario.parties, 1)}
 
     def publisher(name: str) -> Any:
         def publish(kind: str, body: dict[str, Any], ts: int) -> dict[str, Any]:
+            commit_first(store, ids[name], key_digest(nexts[name].public_key), ts, kind, body)
             e = store.append_own(ids[name], kind, body, ts)
             return {"id": e.id_hex, "seq": e.seq}
         return publish
@@ -108,7 +126,7 @@ def offline_run(path: Path | Scenario) -> tuple[Scenario, Store, dict[str, Ident
     refs = {p: PartyRef(ids[p].party_id, f"http://{p}.invalid:1", publisher(p)) for p in scenario.parties}
     now = T0 + 200 * DAY_MS
     origin = origin_for(scenario, now)
-    faults = OneStore(store, ids, now)
+    faults = OneStore(store, ids, now, nexts)
     entries = play(scenario, refs, origin, faults=faults)
     return scenario, store, ids, origin, entries, faults
 
@@ -156,7 +174,7 @@ def offline_checks(name: str, *, plots: bool = False) -> tuple[Scenario, Run, li
 # Each file is checked on its own, or through the scenario that compares with it.
 CHECKED = ["demo.toml", "demo-refused.toml", "partition.toml", "equivocation.toml",
            "tension-verified.toml", "cheap-talk.toml", "stranger-noise.toml",
-           "verification-cycle.toml", "quiet-year.toml"]
+           "verification-cycle.toml", "quiet-year.toml", "stolen-key.toml"]
 
 
 @pytest.mark.parametrize("name", ALL_SCENARIOS)
@@ -191,7 +209,7 @@ def test_the_variant_is_the_demo_with_the_refusal() -> None:
 def test_a_played_scenario_is_a_valid_signed_history() -> None:
     _scenario, store, ids, origin, entries = offline(SCENARIOS / "demo.toml")
     # 6 profiles, 6 exchanges, 30 trust statements, 9 story steps
-    assert store.count() == 6 + 6 + 30 + 9
+    assert store.count() == 6 + 6 + 30 + 9 + 6  # and each party's next-key commitment
     report = store.get(bytes.fromhex(entries["inspection-report"]))
     assert report is not None and report.body["request"] == entries["inspection-request"]
     assert report.ts == origin + 49 * DAY_MS
@@ -484,7 +502,7 @@ def test_faults_are_played_in_order_on_a_settled_network() -> None:
                      "partition"]
     assert faults.log[1] == ("partition", ("north-3", "south-3"))
     assert faults.log[-1] == ("partition", ())
-    assert store.count() == 6 + 6 + 30 + 9 + 1  # the demo and north-3's observation
+    assert store.count() == 6 + 6 + 30 + 9 + 1 + 6  # the demo, north-3's observation, commitments
 
 
 def test_an_equivocation_is_two_entries_at_one_seq_and_a_fork_proof() -> None:
@@ -569,6 +587,6 @@ def test_the_report_shows_faults_and_the_comparison(tmp_path: Path) -> None:
     out = tmp_path / "p"
     write_report(out, p_sc, p_origin, {}, [], [], p_entries, end=p_faults.state(), snapshots=snaps)
     text = (out / "report.md").read_text()
-    assert "| 44 | partition | north-3, south-3 | all nodes agree (52 entries) |" in text
+    assert "| 44 | partition | north-3, south-3 | all nodes agree (58 entries) |" in text
     assert "| 60 | heal | - |" in text
     assert "| 46.2 | south-2 | fault: crash | |" in text

@@ -27,8 +27,9 @@ from aiohttp import web
 
 from trustnet import __version__
 from trustnet.config import check_url
-from trustnet.errors import ConfigError, EntryError, NotFound, TrustnetError
-from trustnet.identity import is_party_id
+from trustnet.errors import ConfigError, EntryError, IdentityError, NotFound, TrustnetError
+from trustnet.identity import Identity, is_party_id
+from trustnet.keys import KeyState
 from trustnet.log import Entry
 from trustnet.node import Node
 from trustnet.store import Store
@@ -461,6 +462,19 @@ def entry_event(entry: Any) -> dict[str, Any]:
             "kind": entry.kind, "ts": entry.ts}
 
 
+def entry_json(store: Store, entry: Entry) -> dict[str, Any]:
+    """An entry as GET /entries shows it: `revoked` when its party disowned it (keys.py)."""
+    return {**entry.to_json(), "revoked": store.revoked(entry)}
+
+
+def keys_json(store: Store, author: bytes) -> list[dict[str, Any]]:
+    """The signing keys of a party and the seqs and times each was valid (GET /parties)."""
+    state = store.key_state(author)
+    if state is None:
+        return [KeyState.inception(author).periods[0].to_json()]
+    return state.to_json()
+
+
 def parties_of(store: Store, self_id: str, offset: int = 0,
                limit: int | None = None) -> list[dict[str, Any]]:
     """Every author a store holds entries or a fork proof of, with its self-declared profile
@@ -478,7 +492,8 @@ def parties_of(store: Store, self_id: str, offset: int = 0,
         head = heads.get(author)
         if head is None:
             out.append({"party": pid, "name": None, "role": None, "urls": [], "seq": 0,
-                        "head": None, "forked": True, "self": False})
+                        "head": None, "forked": True, "self": False,
+                        "keys": keys_json(store, author)})
             continue
         prof = profiles.get(pid)
         out.append({
@@ -490,6 +505,7 @@ def parties_of(store: Store, self_id: str, offset: int = 0,
             "head": head[1].hex(),
             "forked": author in forked,
             "self": pid == self_id,
+            "keys": keys_json(store, author),
         })
     return out
 
@@ -647,7 +663,7 @@ class Api:
         received = self.node.store.received_of([e.id for e in entries])
         out = []
         for e in entries:
-            data = e.to_json()
+            data = entry_json(self.node.store, e)
             got = received.get(e.id)
             if got is not None:
                 data["received"] = got
@@ -674,8 +690,8 @@ class Api:
         return json_response(data)
 
     async def forks(self, request: web.Request) -> web.Response:
-        """GET /forks: every equivocation proof held."""
-        forks = [p.to_json() for p in self.node.store.forks()]
+        """GET /forks: every equivocation proof held (`disowned`: by a recovery rotation)."""
+        forks = [{**p.to_json(), "disowned": disowned} for p, disowned in self.node.store.all_forks()]
         return json_response(paginate({"forks": forks}, "forks", request.query))
 
     async def dashboard(self, request: web.Request) -> web.Response:
@@ -802,6 +818,33 @@ class Api:
         log.info("published %s seq %d (%s)", kind, entry.seq, entry.id_hex[:12])
         return json_response({"id": entry.id_hex, "seq": entry.seq}, status=201)
 
+    async def rotate_keys(self, request: web.Request) -> web.Response:
+        """POST /keys/rotate {"key": seed hex of the committed next key, "next": sha256 hex of
+        a fresh next key, "compromised_since"?: ms, "ts"?: ms (backdate, for replays)}
+        -> 201 {"id", "seq", "key", "party"}."""
+        self.authorize(request)
+        data = await self._json_body(request)
+        seed, nxt, since, ts = (data.get(k) for k in ("key", "next", "compromised_since", "ts"))
+        try:
+            revealed = Identity.from_seed(bytes.fromhex(seed) if isinstance(seed, str) else b"")
+        except (ValueError, IdentityError):
+            raise EntryError("key: expected the next key's 32-byte seed as hex", code="bad_request") from None
+        try:
+            digest = bytes.fromhex(nxt) if isinstance(nxt, str) else b""
+        except ValueError:
+            digest = b""
+        if len(digest) != 32:
+            raise EntryError("next: expected the fresh next key's sha256 as 64 hex characters",
+                             code="bad_rotation")
+        if since is not None and (not isinstance(since, int) or isinstance(since, bool) or since < 0):
+            raise EntryError("compromised_since: expected ms since the epoch", code="bad_rotation")
+        if ts is not None and (not isinstance(ts, int) or isinstance(ts, bool)):
+            raise EntryError("ts: expected an integer (ms since the epoch)", code="bad_timestamp")
+        entry = await self.node.rotate(revealed, digest, since, ts)
+        log.warning("rotated keys at seq %d (%s)", entry.seq, entry.id_hex[:12])
+        return json_response({"id": entry.id_hex, "seq": entry.seq, "key": revealed.key_id,
+                              "party": self.node.node_id}, status=201)
+
     async def add_peer(self, request: web.Request) -> web.Response:
         """POST /peers {"url"}."""
         self.authorize(request)
@@ -847,6 +890,7 @@ def build_app(node: Node, *, name: str, token: str, views: ApiViews | None = Non
         web.post("/entries", api.publish),
         web.get("/entries/{id}", api.entry),
         web.get("/forks", api.forks),
+        web.post("/keys/rotate", api.rotate_keys),
         web.get("/metrics", api.metrics),
         web.get("/events", api.events),
         web.get("/openapi.yaml", api.openapi),

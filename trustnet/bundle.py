@@ -21,13 +21,17 @@ from typing import IO
 import msgpack
 
 from trustnet.errors import BundleError, EntryError
+from trustnet.keys import KEY_KINDS, KeyState, signature_error, signer
+from trustnet.keys import apply as apply_keys
 from trustnet.log import (
     MAX_ENTRY_BYTES,
     MAX_FUTURE_MS,
     ChainHead,
     Entry,
     decode_entry,
+    verify_signature,
 )
+from trustnet.statements import validate_body
 from trustnet.store import IngestResult, PreparedBatch, Rejected, Store
 
 BATCH = 2000
@@ -310,33 +314,48 @@ def verify_stream(raws: Iterable[bytes], now_ms: int, *, spill_dir: Path | None 
     stream_error = None
     try:
         db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; CREATE TABLE chain "
-                         "(author BLOB, seq INTEGER, idx INTEGER, id BLOB, prev BLOB, ts INTEGER)")
+                         "(author BLOB, seq INTEGER, idx INTEGER, id BLOB, prev BLOB, ts INTEGER, "
+                         "ok INTEGER, raw BLOB)")
         try:
             for index, raw in enumerate(raws):
                 read += 1
                 try:
-                    e = decode_entry(raw)
+                    e = decode_entry(raw, verify=False, check_body=False)
                 except EntryError as exc:
                     reject(Rejected(index, _id_of(raw), exc.code, exc.message))
                     continue
-                db.execute("INSERT INTO chain VALUES (?, ?, ?, ?, ?, ?)",
-                           (e.author, e.seq, index, e.id, e.prev, e.ts))
+                # Most entries are signed by their author key (no rotation before them): checked
+                # here. The others, and the key events, keep their bytes for the chain walk,
+                # which knows the key state then (docs/keys.md).
+                ok = _signed_by(e.author, e)
+                if ok:
+                    try:
+                        validate_body(e.kind, e.body)
+                    except EntryError as exc:
+                        reject(Rejected(index, e.id_hex, exc.code, exc.message))
+                        continue
+                keep = raw if not ok or e.kind in KEY_KINDS else None
+                db.execute("INSERT INTO chain VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           (e.author, e.seq, index, e.id, e.prev, e.ts, ok, keep))
         except BundleError as exc:
             stream_error = str(exc)
         author: bytes | None = None
         head: ChainHead | None = None
-        for a, seq, index, ident, prev, ts in db.execute(
-                "SELECT author, seq, idx, id, prev, ts FROM chain ORDER BY author, seq, idx"):
+        state: KeyState | None = None
+        for a, seq, index, ident, prev, ts, ok, kept in db.execute(
+                "SELECT author, seq, idx, id, prev, ts, ok, raw FROM chain "
+                "ORDER BY author, seq, idx"):
             if a != author:
                 if head is not None:
                     authors += 1
-                author, head = a, None
+                author, head, state = a, None, None
             if head is not None and seq == head.seq:  # the seq its chain holds already
                 if ident != head.id:
                     forks += 1
                     reject(Rejected(index, ident.hex(), "fork", f"equivocation at seq {seq}"))
                 continue
             try:
+                state = _check_keys(state, ok, kept)
                 _check_link(seq, prev, ts, head, now_ms)
             except EntryError as exc:
                 reject(Rejected(index, ident.hex(), exc.code, exc.message))
@@ -350,6 +369,29 @@ def verify_stream(raws: Iterable[bytes], now_ms: int, *, spill_dir: Path | None 
     rejected.sort(key=lambda r: r.index)
     return VerifyReport(read, authors, tuple(rejected), forks, stream_error, sum(codes.values()),
                         codes)
+
+
+def _signed_by(key: bytes, e: Entry) -> bool:
+    try:
+        verify_signature(key, e.payload, e.sig)
+    except EntryError:
+        return False
+    return True
+
+
+def _check_keys(state: KeyState | None, ok: bool, kept: bytes | None) -> KeyState | None:
+    """The signature of a chain's next entry under the key in force (keys.py), its body when
+    not checked yet, and the key state after it."""
+    if kept is None:  # signed by the author key, and no key event
+        if state is not None and state.rotated:
+            raise EntryError("signature does not verify (a retired key)", code="bad_signature")
+        return state
+    e = decode_entry(kept, verify=False, check_body=False)
+    if not (ok and signer(state, e) == e.author) and not _signed_by(signer(state, e), e):
+        raise signature_error(e)
+    if not ok:
+        validate_body(e.kind, e.body)
+    return apply_keys(state, e) if e.kind in KEY_KINDS else state
 
 
 def _check_link(seq: int, prev: bytes | None, ts: int, head: ChainHead | None, now_ms: int) -> None:

@@ -31,8 +31,16 @@ from trustnet.config import (
     parse_listen,
     write_config,
 )
-from trustnet.errors import ConfigError, StoreError, TrustnetError
-from trustnet.identity import KEY_FILE, Identity, is_party_id
+from trustnet.errors import ConfigError, EntryError, StoreError, TrustnetError
+from trustnet.identity import KEY_FILE, NEXT_KEY_FILE, Identity, is_party_id, load_node_identity
+from trustnet.keyfiles import (
+    NEXT_PUB_FILE,
+    adopt_rotation,
+    fresh_next_key,
+    new_next_key,
+    next_digest,
+)
+from trustnet.keys import check_revealed, commit_first, commit_pending, key_digest, rotation_body
 from trustnet.recovery import mark_new_log, own_log_state
 from trustnet.store import DB_FILE, Rejected, Store
 
@@ -79,6 +87,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     # Before the key: a key without its "never signed" marker is never taken for a new log.
     mark_new_log(node_dir, identity)
     identity.save(node_dir / KEY_FILE)
+    new_next_key(node_dir)  # pre-rotation: the log's first statement commits to it
     new_admin_token(node_dir)
     config = NodeConfig(
         name=args.name or node_dir.name, listen=args.listen, peers=peers, anchors=tuple(args.anchor),
@@ -87,6 +96,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     write_config(node_dir, config)
     Store.open_dir(node_dir).close()
     _err(f"created node {config.name!r} in {node_dir} (listen {config.listen})")
+    _err(f"move {node_dir / NEXT_KEY_FILE} offline now (keep it safe, apart from this machine): "
+         "it is the only key that can rotate this party's key, e.g. after a theft "
+         "(`trustnet key rotate DIR --next-key FILE`)")
     _out(identity.party_id)
     return 0
 
@@ -158,7 +170,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         _out(json.dumps(result))
         return 0
     with store:
-        identity = Identity.load(node_dir / KEY_FILE)
+        identity = load_node_identity(node_dir)
         if own_log_state(node_dir, store, identity) == "lost":
             raise StoreError(
                 f"this node's key has signed before but {node_dir}'s store holds none of its "
@@ -167,9 +179,87 @@ def cmd_publish(args: argparse.Namespace) -> int:
                 code="catching_up")
         now = SystemClock().now_ms()
         ts = args.ts if args.ts is not None else now
+        commit_first(store, identity, next_digest(node_dir), ts, args.kind, body)
         # DESIGN 12: received now, so a backdated ts is shown and judged as backdated.
         entry = store.append_own(identity, args.kind, body, ts, received=now)
     _out(json.dumps({"id": entry.id_hex, "seq": entry.seq}))
+    return 0
+
+
+# -- keys: pre-rotation and rotation (trustnet/keys.py) ------------------------------------
+
+
+def _parse_time(text: str, what: str) -> int:
+    """ms since the epoch, from an integer or an ISO 8601 time (UTC unless it says)."""
+    if text.isdigit():
+        return int(text)
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"{what} {text!r} is neither ms since the epoch nor an ISO 8601 time",
+                          code="bad_argument") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1000)
+
+
+def cmd_key_rotate(args: argparse.Namespace) -> int:
+    """Reveal the committed next key and commit to a fresh one: through the running node,
+    or into the store when it is stopped."""
+    node_dir = Path(args.dir)
+    config = load_config(node_dir)
+    next_path = Path(args.next_key) if args.next_key else node_dir / NEXT_KEY_FILE
+    revealed = Identity.load(next_path)
+    now = SystemClock().now_ms()
+    since = None if args.compromised_since is None else _parse_time(args.compromised_since,
+                                                                        "--compromised-since")
+    if since is not None and since > now:
+        raise EntryError(f"--compromised-since {args.compromised_since} is in the future; a key "
+                         "is compromised since a past time", code="bad_rotation")
+    try:
+        store = Store.open_dir(node_dir)
+    except StoreError as exc:
+        if exc.code != "locked":
+            raise
+        from trustnet.client import NodeClient
+
+        fresh = fresh_next_key(node_dir)
+        result = NodeClient.for_dir(node_dir, config).rotate_keys(
+            bytes(revealed.signing_key), key_digest(fresh.public_key), since)
+        # The running node has adopted the key files (identity.key, party.id, next.key).
+        _err(f"rotated: the node signs with {result['key'][:16]}… from seq {result['seq']}; "
+             f"the fresh next key is in {node_dir / NEXT_KEY_FILE}: move it offline")
+        _out(json.dumps(result))
+        return 0
+    with store:
+        identity = load_node_identity(node_dir)
+        if own_log_state(node_dir, store, identity) == "lost":
+            raise StoreError(f"{node_dir}'s store holds none of this party's log: run the node "
+                             "to recover it before rotating", code="catching_up")
+        pending = next_digest(node_dir)
+        check_revealed(store, identity, pending, revealed)
+        fresh = fresh_next_key(node_dir)
+        body = rotation_body(revealed, key_digest(fresh.public_key), since, now)
+        commit_pending(store, identity, pending, now)
+        entry = store.append_own(revealed.for_party(identity.author), "rotation", body, now)
+        adopt_rotation(node_dir, entry.seq, revealed.for_party(identity.author),
+                       key_digest(fresh.public_key))
+    _err(f"rotated: {node_dir / KEY_FILE} now holds key {revealed.key_id[:16]}… from seq "
+         f"{entry.seq}; the fresh next key is in {node_dir / NEXT_KEY_FILE}: move it offline")
+    _out(json.dumps({"id": entry.id_hex, "seq": entry.seq, "key": revealed.key_id,
+                     "party": identity.party_id}))
+    return 0
+
+
+def cmd_key_next(args: argparse.Namespace) -> int:
+    """A party made before pre-rotation: make a next key; its next statement commits to it."""
+    node_dir = Path(args.dir)
+    load_config(node_dir)
+    if (node_dir / NEXT_KEY_FILE).exists() or next_digest(node_dir) is not None:
+        raise ConfigError(f"{node_dir} has a next key already ({NEXT_PUB_FILE})", code="exists")
+    new_next_key(node_dir)
+    _err(f"wrote {node_dir / NEXT_KEY_FILE}: the node's next statement commits to it (restart a "
+         "running node first); then move the file offline")
     return 0
 
 
@@ -230,7 +320,7 @@ def cmd_parties(args: argparse.Namespace) -> int:
         from trustnet.api import parties_of
 
         node_dir = Path(args.target)
-        identity = Identity.load(node_dir / KEY_FILE)
+        identity = load_node_identity(node_dir)
         with _open_read(args.target) as store:
             parties = parties_of(store, identity.party_id)
     if args.json:
@@ -252,9 +342,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         node_dir = Path(args.target)
         config = load_config(node_dir)
-        identity = Identity.load(node_dir / KEY_FILE)
+        identity = load_node_identity(node_dir)
         with _open_read(args.target) as store:
-            head = store.head(identity.public_key)
+            head = store.head(identity.author)
             status = {
                 "node_id": identity.party_id,
                 "name": config.name,
@@ -742,6 +832,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--body", required=True, metavar="JSON",
                    help="the statement body as a JSON object, @FILE, or @- for stdin")
     p.add_argument("--ts", type=int, help="timestamp in ms (default: now)")
+
+    p = add("key", None, "rotate the party's signing key (pre-rotation)")
+    kp = p.add_subparsers(dest="key_command", required=True, metavar="SUBCOMMAND")
+    rot = kp.add_parser("rotate", help="reveal the committed next key and sign with it from now on",
+                        description="Rotate to the pre-committed next key and commit to a fresh "
+                        "one (written to DIR/next.key: move it offline). Through the running node, "
+                        "or into the store when the node is stopped. The party id stays.")
+    rot.set_defaults(handler=cmd_key_rotate)
+    rot.add_argument("dir", metavar="DIR")
+    rot.add_argument("--next-key", metavar="FILE",
+                     help="the committed next key's file (default DIR/next.key)")
+    rot.add_argument("--compromised-since", metavar="TIME",
+                     help="the old key was stolen at TIME (ms, or ISO 8601 UTC): every node "
+                     "disowns what it signed after TIME")
+    nk = kp.add_parser("next", help="make a next key for a party older than pre-rotation",
+                       description="Write DIR/next.key; the node's next statement commits to it.")
+    nk.set_defaults(handler=cmd_key_next)
+    nk.add_argument("dir", metavar="DIR")
 
     p = add("status", cmd_status, "show a node's identity and what it holds")
     p.add_argument("target", metavar="DIR-or-URL")

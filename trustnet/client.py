@@ -151,6 +151,16 @@ class NodeClient:
         return _request(self.base_url + "/entries", method="POST", body=data, token=self.token,
                         tls=self._tls())
 
+    def rotate_keys(self, seed: bytes, next_digest: bytes, compromised_since: int | None,
+                    ts: int | None = None) -> Any:
+        """POST /keys/rotate: the node rotates to the committed next key (its seed here)."""
+        data: dict[str, Any] = {"key": seed.hex(), "next": next_digest.hex()}
+        if compromised_since is not None:
+            data["compromised_since"] = compromised_since
+        if ts is not None:
+            data["ts"] = ts
+        return _request(self.base_url + "/keys/rotate", method="POST", body=data, token=self.token)
+
     def add_peer(self, url: str) -> Any:
         """POST /peers: add a peer."""
         return _request(self.base_url + "/peers", method="POST", body={"url": url}, token=self.token,

@@ -30,8 +30,10 @@ from trustnet import __version__
 from trustnet.api import API_KEY, ApiViews, HttpSettings, build_app
 from trustnet.clock import Clock, SystemClock
 from trustnet.config import NodeConfig, load_config, read_admin_token
-from trustnet.errors import ConfigError
-from trustnet.identity import KEY_FILE, Identity
+from trustnet.errors import ConfigError, TrustnetError
+from trustnet.identity import KEY_FILE, PARTY_FILE, Identity, load_node_identity
+from trustnet.keyfiles import adopt_rotation, next_digest
+from trustnet.log import Entry
 from trustnet.node import Node
 from trustnet.protocol.gossip import GossipConfig
 from trustnet.recovery import NEW_LOG_FILE, OwnLog, load_peers, own_log_state, save_peers
@@ -60,7 +62,7 @@ class Daemon:
         what it holds (from seq 1 if nothing): a fork if the old log ever surfaces."""
         self.dir = Path(node_dir)
         self.config: NodeConfig = load_config(self.dir)
-        self.identity = Identity.load(self.dir / KEY_FILE)
+        self.identity = load_node_identity(self.dir)
         self.token = read_admin_token(self.dir)
         self.clock = clock or SystemClock()
         gossip_table = self.config.section("gossip")
@@ -91,7 +93,9 @@ class Daemon:
                 # DESIGN 12: a new log (init) or the operator's word: nothing to recover.
                 recover_own=self.own_log != "new" and recovered_from is None and not log_lost,
                 save_peers=lambda urls: save_peers(self.dir, urls),
+                next_digest=next_digest(self.dir),
             )
+            self.node.on_rotated = self._adopt_rotation
             saved = load_peers(self.dir)
             for url in saved:
                 self.node.protocol.peers.add(url, "saved", self.clock.now_ms())
@@ -120,7 +124,7 @@ class Daemon:
             if report.stream_error is not None:
                 raise ConfigError(f"--recovered-from {recovered_from}: "
                                   f"{report.stream_error.message}", code="bad_bundle")
-            head = self.store.head(self.identity.public_key)
+            head = self.store.head(self.identity.author)
             if head is None and not log_lost:
                 raise ConfigError(
                     f"--recovered-from {recovered_from}: the bundle holds no entry of this "
@@ -141,8 +145,19 @@ class Daemon:
                              "them (or restart with --recovered-from BUNDLE)", NEW_LOG_FILE)
         return state
 
+    def _adopt_rotation(self, entry: Entry, identity: Identity) -> None:
+        """The rotation is committed: the key files follow (trustnet/keyfiles.py)."""
+        try:
+            adopt_rotation(self.dir, entry.seq, identity, bytes.fromhex(str(entry.body["next"])))
+        except (OSError, TrustnetError) as exc:
+            # The node signs with the new key from memory; a restart needs the files fixed.
+            self.log.error("rotation at seq %d is committed but the key files of %s were not "
+                           "updated (%s): put the revealed next key in %s and the party id %s in "
+                           "%s before restarting", entry.seq, self.dir, exc, KEY_FILE,
+                           identity.party_id, PARTY_FILE)
+
     def _own_seq(self) -> int:
-        head = self.store.head(self.identity.public_key)
+        head = self.store.head(self.identity.author)
         return 0 if head is None else head.seq
 
     def _limits(self) -> ConnectionLimits:

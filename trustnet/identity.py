@@ -1,8 +1,10 @@
 """Ed25519 identities (DESIGN section 2).
 
-A party's id is the lowercase hex of its 32-byte public key. `identity.key`
-holds the 32-byte seed as hex, mode 0600; a key file that the group or others
-can read is refused, as ssh refuses one.
+A party's id is the lowercase hex of its inception public key, for life.
+`identity.key` holds the current signing key's 32-byte seed as hex, mode 0600;
+a key file that the group or others can read is refused, as ssh refuses one.
+`next.key` holds the pre-committed next key (trustnet/keys.py), to be kept
+offline; after a rotation `party.id` names the party the new key signs for.
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ import nacl.signing
 from trustnet.errors import IdentityError
 
 KEY_FILE = "identity.key"
+NEXT_KEY_FILE = "next.key"
+PARTY_FILE = "party.id"
 ENTRY_DOMAIN = b"trustnet/v1/entry"
 
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """A signing key and the party id derived from it."""
+    """A signing key and the party it signs for (its own key, until the party rotates)."""
 
     signing_key: nacl.signing.SigningKey
+    party: bytes | None = None  # the inception key, when this is a rotated key
 
     @classmethod
     def generate(cls) -> Identity:
@@ -44,9 +49,23 @@ class Identity:
         return bytes(self.signing_key.verify_key)
 
     @property
+    def author(self) -> bytes:
+        """The party's 32-byte id: the inception key, which entries carry as `author`."""
+        return self.public_key if self.party is None else self.party
+
+    @property
     def party_id(self) -> str:
-        """The party id: lowercase hex of the public key."""
+        """The party id: lowercase hex of the inception key."""
+        return self.author.hex()
+
+    @property
+    def key_id(self) -> str:
+        """The signing key's id: lowercase hex of its public key (gossip request signatures)."""
         return self.public_key.hex()
+
+    def for_party(self, party: bytes) -> Identity:
+        """This key, signing for `party` (after a rotation)."""
+        return Identity(self.signing_key, None if party == self.public_key else party)
 
     def sign(self, message: bytes) -> bytes:
         """The 64-byte detached signature of `message`."""
@@ -85,6 +104,18 @@ class Identity:
         if len(seed) != 32:
             raise IdentityError(f"{path} holds {len(seed)} bytes; a seed is 32")
         return cls.from_seed(seed)
+
+
+def load_node_identity(node_dir: Path) -> Identity:
+    """The identity a node directory signs with: `identity.key`, for the party in `party.id`."""
+    identity = Identity.load(node_dir / KEY_FILE)
+    party_file = node_dir / PARTY_FILE
+    if party_file.exists():
+        text = party_file.read_text(encoding="ascii", errors="replace").strip()
+        if not is_party_id(text):
+            raise IdentityError(f"{party_file} does not hold a party id", code="bad_key_file")
+        return identity.for_party(bytes.fromhex(text))
+    return identity
 
 
 def is_party_id(value: object) -> bool:

@@ -25,7 +25,7 @@ Everything here is pure: no I/O, and the receiver's clock is a parameter.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,7 +179,7 @@ def sign_entry(
         from trustnet.statements import validate_body
 
         validate_body(kind, body)
-    payload = _pack([FORMAT_VERSION, identity.public_key, seq, prev, ts, kind, dict(body)])
+    payload = _pack([FORMAT_VERSION, identity.author, seq, prev, ts, kind, dict(body)])
     sig = identity.sign(ENTRY_DOMAIN + payload)
     raw = _pack([payload, sig])
     if len(raw) > MAX_ENTRY_BYTES:
@@ -342,8 +342,14 @@ class ForkProof:
         }
 
 
-def decode_fork_proof(raw: bytes) -> ForkProof:
-    """Check a fork proof without trusting whoever relayed it."""
+def decode_fork_proof(
+    raw: bytes, keys: Callable[[Entry], bytes] | None = None, *, verify: bool = True
+) -> ForkProof:
+    """Check a fork proof without trusting whoever relayed it.
+
+    `keys` names the key each entry must be signed by (the author's key state,
+    trustnet/keys.py); without it, the author key, as in a log that never rotated.
+    """
     if not isinstance(raw, bytes | bytearray):
         raise ForkProofError("a fork proof is bytes")
     if len(raw) > 2 * MAX_ENTRY_BYTES + 16:
@@ -356,7 +362,10 @@ def decode_fork_proof(raw: bytes) -> ForkProof:
         raise ForkProofError("a fork proof is an array of two entries")
     try:
         # Bodies are not checked: a signed entry is evidence whatever it says.
-        x, y = (decode_entry(e, check_body=False) for e in pair)
+        x, y = (decode_entry(e, verify=False, check_body=False) for e in pair)
+        if verify:
+            for e in (x, y):
+                verify_signature(e.author if keys is None else keys(e), e.payload, e.sig)
     except EntryError as exc:
         raise ForkProofError(f"fork proof holds an invalid entry: {exc}") from None
     return ForkProof.of(x, y)

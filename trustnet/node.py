@@ -24,6 +24,13 @@ from typing import Any
 from trustnet.clock import Clock
 from trustnet.errors import EntryError, TrustnetError
 from trustnet.identity import Identity, is_party_id
+from trustnet.keys import (
+    ROTATION_KIND,
+    check_revealed,
+    commit_first,
+    commit_pending,
+    rotation_body,
+)
 from trustnet.log import Entry
 from trustnet.metrics import NodeMetrics
 from trustnet.protocol import messages as m
@@ -106,8 +113,14 @@ class Node:
         url: str | None = None,
         recover_own: bool = True,
         save_peers: Callable[[list[str]], None] | None = None,
+        next_digest: bytes | None = None,
     ) -> None:
         self.identity = identity
+        # The committed next key's digest (DIR/next.pub): signed as `keys` before the first
+        # own statement of a party that has committed to nothing yet (trustnet/keys.py).
+        self.next_digest = next_digest
+        # Called with the new identity once a rotation is committed (the daemon swaps key files).
+        self.on_rotated: Callable[[Entry, Identity], None] | None = None
         self.store = store
         store.own_author = identity.public_key  # a corrupted own entry never rolls our log back
         self.transport = transport
@@ -119,7 +132,7 @@ class Node:
         # Per-node registry (never the global one): many nodes fit in one process.
         self.metrics = NodeMetrics(self)
         protocol = _MeteredProtocol(
-            identity.public_key, store, rng, self.config, own_url=self.url, peers=peers,
+            identity.author, store, rng, self.config, own_url=self.url, peers=peers,
             now_ms=clock.now_ms(), recover_own=recover_own,
             vouchers=[bytes.fromhex(a) for a in self.anchors if is_party_id(a)],
         )
@@ -258,18 +271,60 @@ class Node:
                 self.protocol.recovery_reason(self.clock.now_ms()) + "; signing now could fork it",
                 code="catching_up",
             )
+        at = self._when(ts)
+        commitment = commit_first(self.store, self.identity, self.next_digest, at, kind, body)
+        if commitment is not None:
+            self._feed(LocalEntry(commitment))
+        # DESIGN 5: append_own commits (synchronous=FULL) before we gossip the entry.
+        # DESIGN 12: a backdated `ts` is recorded as received now, so it is shown as backdated
+        # and judged by when it was really made (except on a node in replay mode).
+        entry = self.store.append_own(self.identity, kind, body, at, received=self.clock.now_ms())
+        self._feed(LocalEntry(entry))
+        return entry
+
+    def _when(self, ts: int | None) -> int:
+        """The ts of a new own entry: now, or `ts` (a replay) between the last entry and now."""
         now = self.clock.now_ms()
         if ts is not None:
-            head = self.store.head(self.identity.public_key)
+            head = self.store.head(self.identity.author)
             if ts > now or (head is not None and ts < head.ts):
                 raise EntryError(
                     f"ts {ts} must lie between this node's last entry "
                     f"({head.ts if head else 0}) and now ({now})", code="bad_timestamp")
-        # DESIGN 5: append_own commits (synchronous=FULL) before we gossip the entry.
-        # DESIGN 12: a backdated `ts` is recorded as received now, so it is shown as backdated
-        # and judged by when it was really made (except on a node in replay mode).
-        entry = self.store.append_own(self.identity, kind, body, now if ts is None else ts,
-                                      received=now)
+        return now if ts is None else ts
+
+    async def rotate(self, revealed: Identity, next_digest: bytes,
+                     compromised_since: int | None = None, ts: int | None = None) -> Entry:
+        """Rotate to the committed next key `revealed`, committing to `next_digest`.
+
+        The rotation is signed by `revealed`; the store refuses it (bad_rotation) unless
+        the party committed to that key. Afterwards this node signs with `revealed`.
+        """
+        if self.protocol.catching_up:
+            raise NodeError(
+                self.protocol.recovery_reason(self.clock.now_ms()) + "; rotating now could fork it",
+                code="catching_up",
+            )
+        now = self._when(ts)
+        body = rotation_body(revealed, next_digest, compromised_since, now)
+        check_revealed(self.store, self.identity, self.next_digest, revealed)
+        # A party that never signed yet commits first (DIR/next.pub), then rotates.
+        commitment = commit_pending(self.store, self.identity, self.next_digest, now)
+        if commitment is not None:
+            self._feed(LocalEntry(commitment))
+        entry = self.store.append_own(
+            revealed.for_party(self.identity.author), ROTATION_KIND,
+            body, now, received=self.clock.now_ms())
+        self.identity = revealed.for_party(self.identity.author)
+        signer = getattr(self.transport, "signer", None)
+        if signer is not None:
+            signer.identity = self.identity  # gossip requests are signed by the new key
+        self.next_digest = None
+        if self.on_rotated is not None:
+            self.on_rotated(entry, self.identity)
+        self.log.warning("rotated to key %s at seq %d%s", self.identity.key_id[:16], entry.seq,
+                         "" if compromised_since is None
+                         else f"; entries of the old key after {compromised_since} are revoked")
         self._feed(LocalEntry(entry))
         return entry
 

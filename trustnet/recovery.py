@@ -77,7 +77,7 @@ def clear_new_log(node_dir: Path) -> None:
 
 def own_log_state(node_dir: Path, store: Store, identity: Identity) -> OwnLog:
     """What the node knows of its own log at start (see the module docstring)."""
-    if store.head(identity.public_key) is not None:
+    if store.head(identity.author) is not None:
         clear_new_log(node_dir)  # e.g. imported from a bundle: the key has signed
         return "held"
     return "new" if is_new_log(node_dir) else "lost"

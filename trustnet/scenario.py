@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-from trustnet.errors import ConfigError, EntryError
+from trustnet.errors import ConfigError, EntryError, TrustnetError
 from trustnet.identity import Identity
 from trustnet.log import ChainHead, Entry, sign_entry
 from trustnet.statements import KINDS
@@ -49,7 +49,10 @@ METRICS = (
 )
 REGIME_METRICS = ("suspicion.regime", "regime")  # `regime` is short for suspicion.regime
 REGIMES = ("escalating", "stable", "de-escalating")
-FAULTS = ("stop", "crash", "restart", "partition", "heal", "equivocate")
+FAULTS = ("stop", "crash", "restart", "partition", "heal", "equivocate", "compromise", "rotate")
+# Faults that sign the party's entries with its key from its node directory: an equivocation
+# by the party itself, or by a thief who copied `identity.key` (docs/keys.md).
+TWINS = ("equivocate", "compromise")
 _FAULT_KEYS: dict[str, frozenset[str]] = {
     "stop": frozenset({"nodes"}),
     "crash": frozenset({"nodes"}),
@@ -57,7 +60,11 @@ _FAULT_KEYS: dict[str, frozenset[str]] = {
     "partition": frozenset({"nodes"}),
     "heal": frozenset(),
     "equivocate": frozenset({"party", "kind", "body", "alt_body", "to"}),
+    "compromise": frozenset({"party", "kind", "body"}),
+    "rotate": frozenset({"party"}),
 }
+_FAULT_OPTIONAL: dict[str, frozenset[str]] = {"rotate": frozenset({"compromised_since"}),
+                                              "compromise": frozenset({"alt_body", "to"})}
 _STEP_KEYS = frozenset({"id", "day", "party", "kind", "body", "each"})
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::([^}]*))?\}")
 _DAY = r"[\w.-]+"
@@ -95,6 +102,7 @@ class Step:
     fault: str | None = None  # one of FAULTS; None: a statement
     nodes: tuple[str, ...] = ()  # stop/crash/restart/partition: the nodes; equivocate: `to`
     alt_body: dict[str, Any] | None = None  # equivocate: the version every other node gets
+    since_day: float | None = None  # rotate: the day the old key was stolen (compromised_since)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,17 +267,36 @@ def _parse_step(raw: Any, i: int, parties: tuple[str, ...], where: str) -> Step:
         return Step(sid, float(day), party, kind, dict(body), raw.get("each"))
     if fault not in FAULTS:
         raise ScenarioError(f"{name}: unknown fault {fault!r} (known: {', '.join(FAULTS)})")
-    allowed = {"id", "day", "fault"} | _FAULT_KEYS[fault]
+    allowed = {"id", "day", "fault"} | _FAULT_KEYS[fault] | _FAULT_OPTIONAL.get(fault, frozenset())
     if set(raw) - allowed:
         raise ScenarioError(f"{name}: unknown key(s) {sorted(set(raw) - allowed)} for fault "
                             f"{fault!r} (it takes {', '.join(sorted(_FAULT_KEYS[fault])) or 'none'})")
     lacking = _FAULT_KEYS[fault] - set(raw)
     if lacking:
         raise ScenarioError(f"{name}: fault {fault!r} needs {', '.join(sorted(lacking))}")
-    listed = raw.get("to" if fault == "equivocate" else "nodes", [])
+    if fault == "rotate":
+        since = raw.get("compromised_since")
+        if since is not None and (isinstance(since, bool) or not isinstance(since, int | float)
+                                  or not 0 <= since <= day):
+            raise ScenarioError(f"{name}: compromised_since is a day between 0 and the step's "
+                                f"day ({day:g}): a key is stolen before it is rotated away")
+        if raw["party"] not in parties:
+            raise ScenarioError(f"{name}: unknown party {raw['party']!r}")
+        return Step(sid, float(day), raw["party"], "rotation", {}, fault=fault,
+                    since_day=None if since is None else float(since))
+    if fault == "compromise" and ("alt_body" in raw) != ("to" in raw):
+        raise ScenarioError(f"{name}: a thief's fork has both alt_body and to (or neither: one "
+                            "statement in the party's name, to every node)")
+    listed = raw.get("to" if fault in TWINS else "nodes", [])
+    if fault == "compromise" and "to" not in raw:
+        party, kind, body = raw["party"], raw["kind"], raw["body"]
+        if party not in parties:
+            raise ScenarioError(f"{name}: unknown party {party!r}")
+        _check_kind(name, kind, body)
+        return Step(sid, float(day), party, kind, dict(body), fault=fault)
     if fault != "heal" and (not isinstance(listed, list) or not listed
                             or not all(isinstance(n, str) for n in listed)):
-        raise ScenarioError(f"{name}: {'to' if fault == 'equivocate' else 'nodes'} must be a "
+        raise ScenarioError(f"{name}: {'to' if fault in TWINS else 'nodes'} must be a "
                             "non-empty list of party names")
     unknown = [n for n in listed if n not in parties]
     if unknown:
@@ -277,7 +304,7 @@ def _parse_step(raw: Any, i: int, parties: tuple[str, ...], where: str) -> Step:
                             f"{', '.join(unknown)}")
     if len(set(listed)) != len(listed):
         raise ScenarioError(f"{name}: a node is listed twice")
-    if fault != "equivocate":
+    if fault not in TWINS:
         return Step(sid, float(day), "", "", {}, fault=fault, nodes=tuple(listed))
     party, kind, body, alt = raw["party"], raw["kind"], raw["body"], raw["alt_body"]
     if party not in parties:
@@ -303,7 +330,7 @@ def _check_story(steps: list[Step], parties: tuple[str, ...], where: str) -> set
     """Follow the faults in order: every step must be playable. The nodes down at the end."""
     down: set[str] = set()
     cut: frozenset[str] | None = None
-    forked: dict[str, str] = {}
+    forked: dict[str, tuple[str, float]] = {}
     for step in steps:
         name = f"{where}: step {step.id}"
         if step.fault in ("stop", "crash"):
@@ -327,6 +354,16 @@ def _check_story(steps: list[Step], parties: tuple[str, ...], where: str) -> set
             if cut is None:
                 raise ScenarioError(f"{name}: there is no partition to heal")
             cut = None
+        elif step.fault == "rotate":
+            if step.party in down:
+                raise ScenarioError(f"{name}: {step.party}'s node is stopped (restart it first)")
+            fork = forked.get(step.party)
+            if fork is not None:
+                if step.since_day is None or step.since_day >= fork[1]:
+                    raise ScenarioError(
+                        f"{name}: {step.party} forked at step {fork[0]} (day {fork[1]:g}); only a "
+                        "rotation with compromised_since before that day disowns the fork")
+                del forked[step.party]  # the fork was the thief's: the party signs again
         else:
             who = parties if step.party == "*" else (step.party,)
             for n in who:
@@ -335,9 +372,12 @@ def _check_story(steps: list[Step], parties: tuple[str, ...], where: str) -> set
                 if n in forked:
                     # Gossip stops reconciling a proven equivocator's chain (DESIGN 6): what
                     # it signs afterwards would reach some nodes and not others.
-                    raise ScenarioError(f"{name}: {n} equivocated at step {forked[n]}; a proven "
-                                        "equivocator's later statements are not gossiped")
-            if step.fault == "equivocate":
+                    raise ScenarioError(f"{name}: {n} equivocated at step {forked[n][0]}; a "
+                                        "proven equivocator's later statements are not gossiped "
+                                        "(a `rotate` with compromised_since disowns a thief's fork)")
+            if step.fault == "compromise" and step.alt_body is None:
+                continue  # one statement in the party's name: no fork
+            if step.fault in TWINS:
                 first = {step.party, *step.nodes} - down
                 second = set(parties) - {step.party, *step.nodes} - down
                 if not second:
@@ -345,7 +385,7 @@ def _check_story(steps: list[Step], parties: tuple[str, ...], where: str) -> set
                                         "(list fewer nodes in `to`)")
                 if not first - {step.party}:
                     raise ScenarioError(f"{name}: no running node in `to`")
-                forked[step.party] = step.id
+                forked[step.party] = (step.id, step.day)
     return down
 
 
@@ -543,6 +583,10 @@ class Faults(Protocol):
     def deliver(self, sender: str, entry: Entry, to: tuple[str, ...]) -> None:
         """Hand an entry signed by `sender` to these nodes directly (running ones)."""
 
+    def rotate(self, name: str, compromised_since: int | None, ts: int) -> str:
+        """Rotate a party's key to its committed next key (its node signs, dated `ts`);
+        the rotation's entry id."""
+
 
 def origin_for(scenario: Scenario, now_ms: int) -> int:
     """The origin that makes the story end today: midnight UTC, `days` days ago.
@@ -594,7 +638,7 @@ def play(scenario: Scenario, parties: dict[str, PartyRef], origin_ms: int,
                                     "to play on (a testbed)")
             _play_fault(scenario, step, parties, entries, origin_ms, next_year, faults, snapshots)
             if progress:
-                what = step.party if step.fault == "equivocate" else ", ".join(step.nodes)
+                what = step.party if step.fault in (*TWINS, "rotate") else ", ".join(step.nodes)
                 progress(f"day {step.day:>5.1f}  fault {step.fault:<14} {what}")
             continue
         who = scenario.parties if step.party == "*" else (step.party,)
@@ -632,8 +676,26 @@ def _play_fault(scenario: Scenario, step: Step, parties: dict[str, PartyRef],
         faults.partition(step.nodes)
     elif step.fault == "heal":
         faults.partition(())
-    else:  # equivocate
-        assert step.alt_body is not None  # load_scenario requires it
+    elif step.fault == "rotate":
+        since = None if step.since_day is None else origin_ms + int(step.since_day * DAY_MS)
+        try:
+            entries[step.id] = faults.rotate(step.party, since, origin_ms + int(step.day * DAY_MS))
+        except TrustnetError as exc:
+            raise ScenarioError(f"step {step.id}: {exc.code}: {exc.message}") from None
+    elif step.alt_body is None:  # a thief's statement in the party's name, to every node
+        name = step.party
+        sub = _resolver(scenario, step, name, None, parties, entries, origin_ms, next_year)
+        head = faults.head(name)
+        try:
+            stolen = sign_entry(faults.identity(name), seq=1 if head is None else head.seq + 1,
+                                prev=None if head is None else head.id,
+                                ts=max(origin_ms + int(step.day * DAY_MS), head.ts if head else 0),
+                                kind=step.kind, body=_substitute(step.body, sub))
+        except EntryError as exc:
+            raise ScenarioError(f"step {step.id}: {exc.code}: {exc.message}") from None
+        faults.deliver(name, stolen, scenario.parties)
+        entries[step.id] = stolen.id_hex
+    else:  # equivocate, or a thief's fork (compromise)
         name = step.party
         sub = _resolver(scenario, step, name, None, parties, entries, origin_ms, next_year)
         try:
@@ -964,7 +1026,8 @@ def write_report(out: Path, scenario: Scenario, origin_ms: int, series: Series,
             if state is not None:
                 counts = sorted({st.entries for st in state.nodes.values()})
                 held += f" ({'/'.join(str(c) for c in counts)} entries)"
-            who = s.party + " -> " + ", ".join(s.nodes) if s.fault == "equivocate" else ", ".join(s.nodes)
+            who = (s.party + " -> " + ", ".join(s.nodes) if s.fault in TWINS
+                   else s.party if s.fault == "rotate" else ", ".join(s.nodes))
             lines.append(f"| {s.day:g} | {s.fault} | {who or '-'} | {held} |")
         if end is not None:
             lines += ["", "At the end: " + ("every node holds the same heads and forks."
@@ -974,10 +1037,10 @@ def write_report(out: Path, scenario: Scenario, origin_ms: int, series: Series,
     lines += [f"| {n['name']} | `{n['node_id'][:16]}` | {n['url']} | {n['dir']} |" for n in nodes]
     lines += ["", "## Steps", "", "| day | party | kind | entry |", "|---|---|---|---|"]
     for step in scenario.steps:
-        if step.fault and step.fault != "equivocate":
+        if step.fault and step.fault not in (*TWINS, "rotate"):
             lines.append(f"| {step.day:g} | {', '.join(step.nodes) or '-'} | fault: {step.fault} | |")
             continue
-        kind = f"fault: equivocate ({step.kind})" if step.fault else step.kind
+        kind = f"fault: {step.fault} ({step.kind})" if step.fault else step.kind
         entry = ("`" + entries[step.id][:16] + "`" if step.id in entries else "(each party)")
         if step.fault and f"{step.id}:alt" in entries:
             entry += " / `" + entries[f"{step.id}:alt"][:16] + "`"
@@ -1005,6 +1068,10 @@ def _spans(scenario: Scenario) -> list[tuple[float, float, str, str]]:
             out += [(down.pop(n), s.day, f"{n} down", "#9aa5b1") for n in s.nodes if n in down]
         elif s.fault == "equivocate":
             out.append((s.day, s.day, f"{s.party} equivocates", "#c0392b"))
+        elif s.fault == "compromise":
+            out.append((s.day, s.day, f"{s.party}'s key stolen", "#c0392b"))
+        elif s.fault == "rotate":
+            out.append((s.day, s.day, f"{s.party} rotates", "#2e86c1"))
     if cut_from is not None:
         out.append((cut_from, scenario.days, "partition", "#f4a259"))
     out += [(d, scenario.days, f"{n} down", "#9aa5b1") for n, d in down.items()]
@@ -1181,6 +1248,19 @@ class TestbedFaults:
                 raise
             if ack.rejected:
                 raise ScenarioError(f"{name} rejected the equivocating entry {entry.id_hex[:16]}")
+
+    def rotate(self, name: str, compromised_since: int | None, ts: int) -> str:
+        """`trustnet key rotate` through the party's running node (admin API)."""
+        from trustnet.identity import NEXT_KEY_FILE
+        from trustnet.keyfiles import fresh_next_key
+        from trustnet.keys import key_digest
+
+        node = self.testbed.node(name)
+        revealed = Identity.load(node.dir / NEXT_KEY_FILE)
+        fresh = fresh_next_key(node.dir)
+        result = node.client.rotate_keys(bytes(revealed.signing_key), key_digest(fresh.public_key),
+                                         compromised_since, ts)
+        return str(result["id"])
 
 
 def run_scenario(scenario: Scenario, out: Path, *, keep: bool = False,

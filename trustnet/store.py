@@ -29,6 +29,16 @@ from typing import IO, Any
 
 from trustnet.errors import EntryError, ForkProofError, StoreError
 from trustnet.identity import Identity
+from trustnet.keys import (
+    KEY_KINDS,
+    ROTATION_KIND,
+    KeyState,
+    evidence_signer,
+    key_digest,
+    signature_error,
+    signer,
+)
+from trustnet.keys import apply as apply_keys
 from trustnet.log import (
     ChainHead,
     Entry,
@@ -78,6 +88,14 @@ CREATE TABLE IF NOT EXISTS quarantine (
     reason TEXT NOT NULL,
     found  INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS displaced (
+    id       BLOB PRIMARY KEY,
+    author   BLOB NOT NULL,
+    seq      INTEGER NOT NULL,
+    raw      BLOB NOT NULL,
+    received INTEGER NOT NULL,
+    rotation BLOB NOT NULL
+);
 """
 SCHEMA_VERSION = 1
 
@@ -104,6 +122,7 @@ class PreparedBatch:
     fresh: list[tuple[int, Entry, bool]]
     duplicates: int
     unchecked: list[Entry]
+    signers: list[bytes]  # the key each unchecked entry was verified under
     pending: list[VerifyPart]
     bad_body: dict[bytes, EntryError]
 
@@ -134,15 +153,19 @@ _PARALLEL_MIN = 32
 _CHUNK = 256  # entries per verification job: small enough to overlap decoding
 
 
-def _signatures_ok(entries: Sequence[Entry]) -> list[bool]:
+def _signatures_ok(entries: Sequence[tuple[Entry, bytes]]) -> list[bool]:
     result = []
-    for e in entries:
+    for e, key in entries:
         try:
-            verify_signature(e.author, e.payload, e.sig)
+            verify_signature(key, e.payload, e.sig)
             result.append(True)
         except EntryError:
             result.append(False)
     return result
+
+
+def _recoveries(state: KeyState) -> int:
+    return sum(p.compromised_since is not None for p in state.periods)
 
 
 def _stored(raw: bytes) -> Entry:
@@ -197,12 +220,31 @@ class Store:
                     "ON e.author = h.author AND e.seq = h.seq"
                 )
             }
-            self._forked: set[bytes] = {a for (a,) in self._db.execute("SELECT DISTINCT author FROM forks")}
+            # Key states (trustnet/keys.py) follow from the few keys/rotation entries held.
+            self._keys: dict[bytes, KeyState] = {}
+            for (raw,) in self._db.execute(
+                "SELECT raw FROM entries WHERE kind IN ('keys', 'rotation') ORDER BY author, seq"
+            ):
+                e = _stored(raw)
+                state = apply_keys(self._keys.get(e.author), e)
+                if state is not None:
+                    self._keys[e.author] = state
+            self._forked: set[bytes] = set()
+            for author, p in self._db.execute("SELECT author, proof FROM forks"):
+                try:
+                    proof = decode_fork_proof(bytes(p), verify=False)
+                except ForkProofError:
+                    self._forked.add(bytes(author))  # as before keys: every stored proof counts
+                    continue
+                if not self._disowned(proof):
+                    self._forked.add(proof.author)
             (self._count,) = self._db.execute("SELECT COUNT(*) FROM entries").fetchone()
         except sqlite3.DatabaseError as exc:
             self._release_lock()
             raise StoreError(f"cannot open store {target}: {exc}", code="bad_store") from None
         self._digest: bytes | None = None
+        # Bumped whenever a key state changes: the analysis recomputes (revocations).
+        self.keys_epoch = 0
         # The node directory while its `init` marker says the key never signed (recovery.py).
         self._new_log_dir: Path | None = None
         self._profiles: dict[str, Profile] = {}
@@ -269,8 +311,10 @@ class Store:
 
         `received`: when it counts as received here (default `ts`); a node that signs a
         backdated `ts` records the real time, so its own view judges it as backdated too."""
-        author = identity.public_key
-        if author in self._forked:
+        author = identity.author
+        recovery = kind == "rotation" and body.get("compromised_since") is not None
+        if author in self._forked and not recovery:
+            # A rotation that disowns a stolen key is the way out of a fork the thief made.
             raise StoreError("this identity has equivocated; refusing to sign more", code="forked")
         head = self._heads.get(author)
         seq, prev, ts = (1, None, ts) if head is None else (head.seq + 1, head.id, max(ts, head.ts))
@@ -279,9 +323,17 @@ class Store:
             clear_new_log(self._new_log_dir)
             self._new_log_dir = None
         entry = sign_entry(identity, seq=seq, prev=prev, ts=ts, kind=kind, body=body)
+        state = self._keys.get(author)
+        if signer(state, entry) != identity.public_key:
+            raise StoreError(
+                f"{identity.key_id[:16]}… is not this party's signing key at seq {seq} "
+                "(rotated already? run with the current identity.key)", code="wrong_key")
+        new_state = apply_keys(state, entry) if kind in KEY_KINDS else state
         with self._transaction():
             self._insert([entry], received=ts if received is None else max(received, ts))
         self._advance(entry)
+        if new_state is not None and new_state is not state:
+            self._set_keys(new_state)
         return entry
 
     def ingest(self, items: Iterable[bytes | Entry], now_ms: int) -> IngestResult:
@@ -301,6 +353,7 @@ class Store:
         rejected: list[Rejected] = []
         fresh: list[tuple[int, Entry, bool]] = []  # (index, entry, signature checked)
         unchecked: list[Entry] = []
+        signers: list[bytes] = []
         pending: list[VerifyPart] = []
         duplicates = 0
         chunk_start = 0
@@ -322,12 +375,14 @@ class Store:
             fresh.append((index, entry, checked))
             if not checked:
                 unchecked.append(entry)
+                # The key in force now; `commit` checks again if the batch rotates first.
+                signers.append(self._signer(entry, head))
                 if len(unchecked) - chunk_start >= _CHUNK:
                     # Signatures are the cost of ingest: the verifier threads start on this
                     # chunk while the next one is decoded here.
-                    pending += self._verify_start(unchecked[chunk_start:])
+                    pending += self._verify_start(list(zip(unchecked[chunk_start:], signers[chunk_start:], strict=True)))
                     chunk_start = len(unchecked)
-        pending += self._verify_start(unchecked[chunk_start:])
+        pending += self._verify_start(list(zip(unchecked[chunk_start:], signers[chunk_start:], strict=True)))
         fresh.sort(key=lambda c: (c[1].author, c[1].seq))
         # While the verifier threads run outside the GIL, check the bodies here.
         bad_body: dict[bytes, EntryError] = {}
@@ -336,41 +391,74 @@ class Store:
                 validate_body(entry.kind, entry.body)
             except EntryError as exc:
                 bad_body[entry.id] = exc
-        return PreparedBatch(rejected, fresh, duplicates, unchecked, pending, bad_body)
+        return PreparedBatch(rejected, fresh, duplicates, unchecked, signers, pending, bad_body)
 
     def commit(self, batch: PreparedBatch, now_ms: int) -> IngestResult:
         """Second half of `ingest`: chain rules, forks, and one transaction for what is new."""
         rejected, fresh, duplicates, bad_body = batch.rejected, batch.fresh, batch.duplicates, batch.bad_body
         oks = self._verify_finish(batch.pending)
         bad_sig = {e.id for e, ok in zip(batch.unchecked, oks, strict=True) if not ok}
+        verified_by = {e.id: key for e, key in zip(batch.unchecked, batch.signers, strict=True)}
 
         heads = dict(self._heads)  # working copy, committed with the transaction
+        keys: dict[bytes, KeyState] = {}  # key states changed by this batch
         accepted: list[Entry] = []
         forks: list[ForkProof] = []
         gaps: dict[bytes, int] = {}
         for index, entry, _ in fresh:
             head = heads.get(entry.author)
+            if (entry.kind == ROTATION_KIND and head is not None
+                    and entry.body.get("compromised_since") is not None
+                    and not any(e.author == entry.author for e in accepted)
+                    and not (entry.seq == head.seq + 1 and entry.prev == head.id)
+                    and self._id_at(entry.author, entry.seq, ()) != entry.id):
+                # A recovery rotation that does not link (or may not: it lies beyond a gap):
+                # what the stolen key signed after T comes off the chain, then the party's
+                # branch is fetched. Entries of the party's own among them come back with it.
+                back = self._displace_for(entry)
+                if back is not None:
+                    head = heads[entry.author] = back
+                    if entry.seq > back.seq + 1 or entry.prev != back.id:
+                        gaps[entry.author] = back.seq  # the owner's branch is fetched next
+                        continue
             try:
                 if head is not None and entry.seq <= head.seq:
                     known = self._id_at(entry.author, entry.seq, accepted)
                     if known == entry.id:
                         duplicates += 1
                         continue
-                    if entry.id in bad_sig:
-                        raise EntryError("signature does not verify", code="bad_signature")
+                    state = keys.get(entry.author) or self._keys.get(entry.author)
+                    key = evidence_signer(state, entry)
+                    if entry.id in bad_sig or verified_by.get(entry.id, key) != key:
+                        verify_signature(key, entry.payload, entry.sig)
                     proof = self._fork_with(entry, accepted)
                     if proof is not None and self._store_fork(proof):
                         forks.append(proof)
+                    if proof is not None and proof.a.kind == proof.b.kind == ROTATION_KIND:
+                        # Kept as the proof it is; the chain keeps the rotation it holds.
+                        raise EntryError(f"seq {entry.seq}: two rotations at one place (the "
+                                         "next key's holder equivocated)", code="bad_rotation")
                     continue
                 if entry.seq > (head.seq if head else 0) + 1:
                     gaps[entry.author] = head.seq if head else 0
                     continue
                 check_chain(entry, head)
                 check_timestamp(entry, now_ms)
-                if entry.id in bad_sig:
-                    raise EntryError("signature does not verify", code="bad_signature")
+                state = keys.get(entry.author) or self._keys.get(entry.author)
+                key = signer(state, entry)
+                if verified_by.get(entry.id, key) != key:
+                    # An earlier entry of this batch rotated the key: check under the new one.
+                    ok = _signatures_ok([(entry, key)])[0]
+                else:
+                    ok = entry.id not in bad_sig
+                if not ok:
+                    raise signature_error(entry)
                 if entry.id in bad_body:
                     raise bad_body[entry.id]
+                if entry.kind in KEY_KINDS:
+                    new_state = apply_keys(state, entry)
+                    if new_state is not None:
+                        keys[entry.author] = new_state
             except EntryError as exc:
                 rejected.append(Rejected(index, entry.id_hex, exc.code, exc.message))
                 continue
@@ -381,10 +469,88 @@ class Store:
                 self._insert(accepted, received=now_ms)
             for entry in accepted:
                 self._advance(entry)
+            for state in keys.values():
+                self._set_keys(state)
         rejected.sort(key=lambda r: r.index)
         return IngestResult(tuple(accepted), duplicates, tuple(rejected), tuple(forks), gaps)
 
-    def _verify_start(self, entries: list[Entry]) -> list[VerifyPart]:
+    def _displace_for(self, rotation: Entry) -> ChainHead | None:
+        """Take a thief's suffix off an author's chain for a recovery rotation that conflicts
+        with it; the new head, or None when the rotation cannot be taken (docs/keys.md).
+
+        The rotation must be signed by the committed next key (so only the party can do
+        this) and carry `compromised_since` T. The suffix taken off is the longest run of
+        the author's latest entries signed by the current key with ts > T: what the
+        rotation revokes. Those entries move to the `displaced` table (kept); the fork
+        proofs that hold them stay. A thief's entry that comes back is refused as not linking
+        once the party's branch is held.
+        """
+        state = self._keys.get(rotation.author)
+        since = rotation.body.get("compromised_since")
+        key = signer(state, rotation)
+        if (state is None or state.next is None or not isinstance(since, int)
+                or key_digest(key) != state.next or not _signatures_ok([(rotation, key)])[0]):
+            return None
+        start = state.periods[-1].from_seq
+        run: list[tuple[Entry, int]] = []
+        for (raw, received) in self._db.execute(
+            "SELECT raw, received FROM entries WHERE author=? AND seq>=? ORDER BY seq DESC",
+            (rotation.author, start),
+        ):
+            e = _stored(raw)
+            if e.ts <= since or e.kind in KEY_KINDS:
+                break
+            run.append((e, received))
+        if not run or run[-1][0].seq > rotation.seq:
+            return None  # the conflict lies at or before T: the party cannot disown it
+        low = run[-1][0].seq
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO displaced VALUES (?,?,?,?,?,?)",
+                [(e.id, e.author, e.seq, e.raw, received, rotation.id) for e, received in run])
+            self._db.execute("DELETE FROM entries WHERE author=? AND seq>=?", (rotation.author, low))
+        self._count -= len(run)
+        self._digest = None
+        before = self.get_by_seq(rotation.author, low - 1)
+        assert before is not None  # the run stops at a key event at the latest (seq >= 1)
+        back = self._heads[rotation.author] = ChainHead.of(before)
+        log.warning("recovery rotation %s of %s: took seqs %d..%d off its chain (signed by the "
+                    "stolen key after %d); its branch is fetched next", rotation.id.hex()[:12],
+                    rotation.author.hex()[:12], low, run[0][0].seq, since)
+        return back
+
+    def displaced(self) -> list[Entry]:
+        """Entries recovery rotations took off their chains (a stolen key's branch)."""
+        rows = self._db.execute("SELECT raw FROM displaced ORDER BY author, seq")
+        return [_stored(raw) for (raw,) in rows]
+
+    def _signer(self, entry: Entry, head: ChainHead | None) -> bytes:
+        """The key `entry` is checked under in `prepare`: at the head, the key in force;
+        below it (a would-be fork), the key that signed that place."""
+        state = self._keys.get(entry.author)
+        if head is not None and entry.seq <= head.seq:
+            return evidence_signer(state, entry)
+        return signer(state, entry)
+
+    def _set_keys(self, state: KeyState) -> None:
+        """Adopt an author's new key state; forks it disowns stop counting."""
+        old = self._keys.get(state.author)
+        self._keys[state.author] = state
+        if _recoveries(state) != (0 if old is None else _recoveries(old)):
+            self.keys_epoch += 1  # what is revoked changed
+        if state.author in self._forked and all(
+            self._disowned(p) for p in self._forks_of(state.author)
+        ):
+            self._forked.discard(state.author)
+
+    def _disowned(self, proof: ForkProof) -> bool:
+        state = self._keys.get(proof.author)
+        return state is not None and state.disowns(proof)
+
+    def _forks_of(self, author: bytes) -> list[ForkProof]:
+        return [p for p, _ in self.all_forks() if p.author == author]
+
+    def _verify_start(self, entries: list[tuple[Entry, bytes]]) -> list[VerifyPart]:
         """Start checking signatures: libsodium releases the GIL, so threads use every core
         while the caller goes on with Python work; `_verify_finish` collects the results."""
         if not entries:
@@ -415,7 +581,8 @@ class Store:
                 (proof.author, proof.seq, proof.encode(), max(proof.a.ts, proof.b.ts)),
             )
         if cur.rowcount:
-            self._forked.add(proof.author)
+            if not self._disowned(proof):
+                self._forked.add(proof.author)
             return True
         return False
 
@@ -669,21 +836,48 @@ class Store:
             yield bytes(raw)
 
     def forks(self) -> list[ForkProof]:
-        """Every fork proof held (one that no longer checks is logged and left out: a store
-        written before seq and ts were bounded at 2**53-1 may hold one with a larger ts)."""
+        """Every fork proof that counts against its author (not disowned by a recovery)."""
+        return [p for p, disowned in self.all_forks() if not disowned]
+
+    def all_forks(self) -> list[tuple[ForkProof, bool]]:
+        """Every fork proof held, each with True when its party disowned it (keys.py). One that
+        no longer checks is logged and left out: a store written before seq and ts were
+        bounded at 2**53-1 may hold one with a larger ts."""
         out = []
         for author, seq, proof in self._db.execute(
                 "SELECT author, seq, proof FROM forks ORDER BY found, author, seq"):
             try:
-                out.append(decode_fork_proof(bytes(proof)))
+                # Verified on the way in (under the key state of then); the file is ours.
+                p = decode_fork_proof(bytes(proof), verify=False)
             except ForkProofError as exc:
                 log.warning("store: fork proof of %s at seq %d is left out: %s",
                             bytes(author).hex(), seq, exc.message)
+                continue
+            out.append((p, self._disowned(p)))
         return out
 
     def forked_authors(self) -> set[bytes]:
-        """Authors proven to have equivocated."""
+        """Authors proven to have equivocated (forks they disowned do not count)."""
         return set(self._forked)
+
+    # -- keys ------------------------------------------------------------------------------
+
+    def key_state(self, author: bytes) -> KeyState | None:
+        """The author's key state, when it committed to a next key or rotated."""
+        return self._keys.get(author)
+
+    def key_states(self) -> dict[bytes, KeyState]:
+        """Every author's key state that differs from the plain v1 one: a copy."""
+        return dict(self._keys)
+
+    def evidence_key(self, entry: Entry) -> bytes:
+        """The key `entry` must be signed by to count as its author's (fork proofs)."""
+        return evidence_signer(self._keys.get(entry.author), entry)
+
+    def revoked(self, entry: Entry) -> bool:
+        """True when the author disowned `entry` (a key declared compromised before its ts)."""
+        state = self._keys.get(entry.author)
+        return state is not None and state.revoked(entry)
 
     def count(self) -> int:
         """How many entries are held."""

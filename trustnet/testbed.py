@@ -40,7 +40,7 @@ from trustnet.client import ClientError, NodeClient, tls_context
 from trustnet.clock import SystemClock
 from trustnet.config import NodeConfig, load_config, read_admin_token, write_config
 from trustnet.errors import TrustnetError
-from trustnet.identity import KEY_FILE, Identity
+from trustnet.identity import Identity, load_node_identity
 from trustnet.log import ChainHead, Entry
 from trustnet.protocol import messages as m
 from trustnet.transport.auth import sign_request
@@ -375,7 +375,7 @@ class Testbed:
 
     def identity(self, node: TestbedNode) -> Identity:
         """The node's signing identity (its party's key)."""
-        return Identity.load(node.dir / KEY_FILE)
+        return load_node_identity(node.dir)
 
     def own_head(self, node: TestbedNode) -> ChainHead | None:
         """The head of the node's own chain, as the node holds it."""

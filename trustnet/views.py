@@ -129,6 +129,7 @@ class NodeViews:
         self._cursor = 0
         self._received: dict[bytes, int] = {}
         self._forks_seen = 0
+        self._keys_epoch = store.keys_epoch
         self._beliefs: Beliefs | None = None
         self._tables: TableCache = {}
         self._key: tuple[int, int, int] | None = None
@@ -145,12 +146,21 @@ class NodeViews:
     def _follow(self) -> list[Entry]:
         """Entries stored since the last call (in arrival order); their receipt times go to
         `self._received` (DESIGN 12: deadlines are judged by receipt)."""
+        if self.store.keys_epoch != self._keys_epoch:
+            # A rotation changed what is revoked or which forks count (keys.py): start over.
+            self._keys_epoch = self.store.keys_epoch
+            self._engine = self._new_engine()
+            self._suspicion = self._new_suspicion()
+            self._cursor = self._forks_seen = 0
+            self._key = None
         new: list[Entry] = []
         while True:
             page = self.store.page_received(after=self._cursor, limit=5000)
             if not page:
                 return new
             for e, _c, received in page:
+                if self.store.revoked(e):
+                    continue  # its party disowned it: a stolen key's statement (keys.py)
                 new.append(e)
                 self._received[e.id] = received
             self._cursor = page[-1][1]
@@ -207,7 +217,7 @@ class NodeViews:
     def as_of(self, at_ms: int) -> tuple[Beliefs, SuspicionView]:
         """Beliefs and suspicion from the entries published up to `at_ms`, as of then."""
         held, received = self._timed()
-        entries = [e for e in held if self.judged(e, received) <= at_ms]
+        entries = [e for e in held if self.judged(e, received) <= at_ms and not self.store.revoked(e)]
         forks = [p for p in self.store.forks() if min(p.a.ts, p.b.ts) <= at_ms]
         engine = self._new_engine()
         engine.add(entries, received)
@@ -223,6 +233,7 @@ class NodeViews:
         """Suspicion and beliefs about `party` sampled from `start` to `end`. `abort()`,
         asked between samples, ends the work early (`unavailable`): the node is stopping."""
         stored, received = self._timed()
+        stored = [e for e in stored if not self.store.revoked(e)]
         times = {e.id: self.judged(e, received) for e in stored}
         entries = sorted(stored, key=lambda e: (times[e.id], e.id))
         proofs = self.store.forks()
@@ -720,10 +731,10 @@ def local_views(node_dir: Any) -> NodeViews:
     """Views over a node directory read from disk (the CLI when no node runs)."""
     from trustnet.clock import SystemClock
     from trustnet.config import load_config
-    from trustnet.identity import KEY_FILE, Identity
+    from trustnet.identity import load_node_identity
 
     config = load_config(Path(node_dir))
-    identity = Identity.load(Path(node_dir) / KEY_FILE)
+    identity = load_node_identity(Path(node_dir))
     store = Store.open_dir(Path(node_dir), readonly=True)
     return NodeViews(store, identity.party_id, config.anchors, Settings.from_config(config),
                      SystemClock())

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeAlias
 
 from trustnet.errors import ConfigError, EntryError, ForkProofError, TrustnetError
-from trustnet.log import Entry, ForkProof, decode_entry, decode_fork_proof
+from trustnet.log import Entry, ForkProof, decode_entry, decode_fork_proof, verify_signature
 from trustnet.protocol import messages as m
 from trustnet.protocol.peers import PeerKind, PeerPolicy, PeerTable
 from trustnet.store import IngestResult, Rejected, Store
@@ -314,6 +314,7 @@ class GossipProtocol:
             return self._tick(now_ms)
         if isinstance(event, LocalEntry):
             self._discover(event.entry, now_ms)
+            self._forget_disowned([event.entry])
             return self._eager([event.entry], [], now_ms, exclude=())
         if isinstance(event, Response):
             return self._on_response(event, now_ms)
@@ -527,7 +528,8 @@ class GossipProtocol:
         if reply.entry is None:
             return False
         try:
-            entry = decode_entry(reply.entry)
+            entry = decode_entry(reply.entry, verify=False)
+            verify_signature(self.store.evidence_key(entry), entry.payload, entry.sig)
         except EntryError as exc:
             self.peers.penalize(peer, exc.code, now, detail=f"head proof: {exc.message}"[:200])
             return False
@@ -961,6 +963,7 @@ class GossipProtocol:
             self.peers.count(key, accepted=len(result.accepted))
             for entry in result.accepted:
                 self._discover(entry, now)
+            self._forget_disowned(result.accepted)
         bad = [r for r in result.rejected if r.code in _MISBEHAVIOUR]
         if result.rejected:
             self.stats["rejected"] += len(result.rejected)
@@ -969,8 +972,10 @@ class GossipProtocol:
         for r in bad[:8]:  # a few penalties per message: enough to graylist a forger
             self.peers.penalize(key, r.code, now, kind=kind,
                                 detail=f"entry {(r.id or '?')[:16]}: {r.message}"[:200])
+        forked = self.store.forked_authors()
         for proof in result.forks:
-            self._register_fork(proof, key, kind, now)
+            if proof.author in forked:  # a fork its party disowned is held, not spread
+                self._register_fork(proof, key, kind, now)
         fresh = [e for e in result.accepted if e.ts >= now - self.config.push_max_age_ms]
         actions = self._eager(fresh, list(result.forks), now, exclude=exclude)
         # A fork found here was sent by a peer that does not know it either: tell it too.
@@ -984,15 +989,25 @@ class GossipProtocol:
     def _fork_in(self, raw: bytes, key: str, kind: PeerKind, now: int,
                  exclude: Iterable[str]) -> list[Action]:
         try:
-            proof = decode_fork_proof(raw)
+            proof = decode_fork_proof(raw, self.store.evidence_key)
         except ForkProofError as exc:
             self.peers.penalize(key, "bad_fork_proof", now, kind=kind, detail=exc.message[:200])
             return []
         if (proof.author, proof.seq) in self._forks:
             return []
         self.store.add_fork(proof)
+        if proof.author not in self.store.forked_authors():
+            return []  # disowned by its party (a stolen key's fork): held, not spread
         self._register_fork(proof, key, kind, now)
         return self._eager([], [proof], now, exclude=exclude)
+
+    def _forget_disowned(self, entries: Sequence[Entry]) -> None:
+        """A recovery rotation disowns forks of a stolen key: their author syncs again."""
+        if any(e.kind == "rotation" for e in entries):
+            forked = self.store.forked_authors()
+            for k in [k for k in self._forks if k[0] not in forked]:
+                del self._forks[k]
+            self._digest_key = None
 
     def _register_fork(self, proof: ForkProof, key: str, kind: PeerKind, now: int) -> None:
         if (proof.author, proof.seq) not in self._forks:

@@ -232,6 +232,24 @@ class InspectionReport:
     ext: Ext | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Commits to the next signing key (pre-rotation): sha256 of its public key."""
+
+    next: Digest
+    ext: Ext | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """Reveals the committed next key, signed by it, and commits to a fresh one (trustnet/keys.py)."""
+
+    key: Annotated[str, Hex32("public key")]
+    next: Digest | None = None  # required: a rotation without it is bad_rotation, not bad_body
+    compromised_since: Time | None = None
+    ext: Ext | None = None
+
+
 Statement = Union[  # noqa: UP007 - a runtime alias used in isinstance-free typing only
     Profile,
     AnnualExchange,
@@ -245,6 +263,8 @@ Statement = Union[  # noqa: UP007 - a runtime alias used in isinstance-free typi
     InspectionRequest,
     InspectionResponse,
     InspectionReport,
+    Keys,
+    Rotation,
 ]
 
 KINDS: dict[str, type[Any]] = {
@@ -260,6 +280,8 @@ KINDS: dict[str, type[Any]] = {
     "inspection_request": InspectionRequest,
     "inspection_response": InspectionResponse,
     "inspection_report": InspectionReport,
+    "keys": Keys,
+    "rotation": Rotation,
 }
 
 

@@ -66,7 +66,7 @@ def sign_request(identity: Identity, method: str, path: str, body: bytes, now_ms
     """The three X-Trustnet-* headers for a request sent at `now_ms`."""
     stamp = str(now_ms)
     sig = identity.sign(request_message(method, path, body, stamp))
-    return {HEADER_NODE: identity.party_id, HEADER_TIME: stamp, HEADER_SIGNATURE: sig.hex()}
+    return {HEADER_NODE: identity.key_id, HEADER_TIME: stamp, HEADER_SIGNATURE: sig.hex()}
 
 
 class RequestSigner:
@@ -78,8 +78,8 @@ class RequestSigner:
 
     @property
     def node_id(self) -> str:
-        """The signing node's id."""
-        return self.identity.party_id
+        """The signing node's id: its signing key's id (the party id until it rotates)."""
+        return self.identity.key_id
 
     def headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
         """Headers for a request sent now."""
