@@ -139,6 +139,11 @@ def test_cli_rotates_a_stopped_node_and_the_key_files_follow(tmp_path: Path, cap
     assert (d / "next.key").exists() and (d / "identity.key.3.retired").exists()
     assert cli_main(["publish", str(d), "trust", "--body", body]) == 0
     assert cli_main(["verify", str(d)]) == 0
+    capsys.readouterr()
+    assert cli_main(["entries", str(d), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(e["seq"], e["kind"], e["revoked"]) for e in listed] == [
+        (1, "keys", False), (2, "trust", False), (3, "rotation", False), (4, "trust", False)]
     # The revealed key cannot rotate again: the new next.key is the only one that can.
     assert cli_main(["key", "rotate", str(d), "--next-key", str(offline)]) == 1
     assert "[bad_rotation]" in capsys.readouterr().err

@@ -380,6 +380,8 @@ def _entry_line(e: dict[str, Any]) -> str:
     body = json.dumps(e["body"], ensure_ascii=False, separators=(",", ":"))
     if len(body) > 70:
         body = body[:67] + "..."
+    if e.get("revoked"):
+        body = "[revoked] " + body  # its party disowned it (a stolen key, docs/keys.md)
     return f"{e['author'][:12]}  {e['seq']:>6}  {_iso(e['ts'])}  {e['kind']:<20}  {e['id'][:12]}  {body}"
 
 
@@ -402,7 +404,7 @@ def cmd_entries(args: argparse.Namespace) -> int:
                 after=args.after,
                 limit=args.limit,
             )
-            items = [e.to_json() for e in entries]
+            items = [{**e.to_json(), "revoked": store.revoked(e)} for e in entries]
     if args.json:
         _json(items)
         return 0
@@ -960,9 +962,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "check the expectations and write a report (Markdown, JSON, PNG). "
                          "Exit 1 when an expectation fails.",
                          epilog="Scenarios: configs/scenarios/ (demo, demo-refused, partition, "
-                         "equivocation, tension-unverified, tension-verified). The format — steps, "
-                         "faults (stop, crash, restart, partition, heal, equivocate), expectations — "
-                         "is in docs/scenarios.md.")
+                         "equivocation, stolen-key, tension-unverified, tension-verified). The "
+                         "format — steps, faults (stop, crash, restart, partition, heal, "
+                         "equivocate, compromise, rotate), expectations — is in docs/scenarios.md.")
     runp.set_defaults(handler=cmd_testbed_run)
     runp.add_argument("scenario", metavar="SCENARIO", help="e.g. configs/scenarios/demo.toml")
     runp.add_argument("--out", metavar="DIR", help="where the nodes and the report go "
