@@ -37,20 +37,21 @@ BUDGET_S = 20.0
 def test_a_lying_peer_cannot_stop_a_node_signing(tmp_path: Path, fetch: str, lose: bool) -> None:
     # Beside an honest peer, whose proof settles it at once.
     r = lying_head(tmp_path, fetch=fetch, honest=True, lose_store=lose, budget_s=BUDGET_S)
-    assert r["signed_seq"] == 4, r  # its log continues: never seq 10**12, never a fork
+    # seq 1 commits to the next key (pre-rotation); its log continues: never 10**12, no fork
+    assert r["signed_seq"] == 5, r
     assert r["liar_requests"].get("/gossip/head"), r  # the liar was asked, and lied
-    assert r["recovery"]["own_max_seen"] == 4 and r["recovery"]["unproven"] <= 1, r
+    assert r["recovery"]["own_max_seen"] == 5 and r["recovery"]["unproven"] <= 1, r
 
 
 def test_a_lying_peer_alone_cannot_stop_a_node_that_holds_its_log(tmp_path: Path) -> None:
     r = lying_head(tmp_path, fetch="more", honest=False, budget_s=BUDGET_S)
-    assert r["signed_seq"] == 4, r
+    assert r["signed_seq"] == 5, r
 
 
 def test_a_peer_that_never_answers_is_outlasted_by_the_deadline(tmp_path: Path) -> None:
     r = lying_head(tmp_path, head="500", fetch="500", honest=False, budget_s=BUDGET_S,
                    deadline_ms=3000)
-    assert r["signed_seq"] == 4, r
+    assert r["signed_seq"] == 5, r
     assert r["refused"].get("catching_up"), r  # it did wait: nobody answered before the deadline
     assert r["seconds"] >= 1.0, r
 
@@ -58,17 +59,17 @@ def test_a_peer_that_never_answers_is_outlasted_by_the_deadline(tmp_path: Path) 
 @pytest.mark.parametrize("configured", [True, False], ids=["configured", "learned"])
 def test_a_lost_store_is_recovered_and_never_forked(tmp_path: Path, configured: bool) -> None:
     r = store_loss(tmp_path, configured=configured, budget_s=BUDGET_S)
-    assert r["signed_seq"] == 6 and not r["forked"] and r["forks_at_peer"] == 0, r
+    assert r["signed_seq"] == 7 and not r["forked"] and r["forks_at_peer"] == 0, r
 
 
 def test_a_lost_store_and_lost_peers_wait_for_a_peer_to_dial_in(tmp_path: Path) -> None:
     r = store_loss(tmp_path, configured=False, lose_peers_file=True, budget_s=BUDGET_S)
-    assert r["signed_seq"] == 6 and r["forks_at_peer"] == 0, r
+    assert r["signed_seq"] == 7 and r["forks_at_peer"] == 0, r
 
 
 def test_a_node_made_by_init_signs_on_its_first_post(tmp_path: Path) -> None:
     r = fresh_first_post(tmp_path)
-    assert (r["first_post"], r["signed_seq"]) == (201, 1), r
+    assert (r["first_post"], r["signed_seq"]) == (201, 2), r  # after its next-key commitment
 
 
 def test_alone_after_a_store_loss_only_the_operator_lets_it_sign(tmp_path: Path) -> None:
@@ -106,7 +107,7 @@ def test_alone_after_a_store_loss_only_the_operator_lets_it_sign(tmp_path: Path)
         bed.start_node(node, ["--recovered-from", str(bundle)])
         wait_answering(bed, node)
         r = sign_within(node, BUDGET_S)
-        assert r["signed_seq"] == 4, r
+        assert r["signed_seq"] == 5, r
         log = (node.dir / "node.log").read_text()
         assert "own log recovered from" in log and "Traceback" not in log
 
@@ -116,7 +117,7 @@ def test_alone_after_a_store_loss_only_the_operator_lets_it_sign(tmp_path: Path)
         bed.start_node(node, ["--i-know-the-log-is-lost"])  # the operator's explicit word
         wait_answering(bed, node)
         r = sign_within(node, BUDGET_S)
-        assert r["signed_seq"] == 1, r
+        assert r["signed_seq"] == 2, r  # a new log: its commitment at seq 1, then this
         assert "--i-know-the-log-is-lost" in (node.dir / "node.log").read_text()
     finally:
         codes = bed.stop()

@@ -62,6 +62,8 @@ VALID: dict[str, dict[str, Any]] = {
         "artillery": 110, "verdict": "inconsistent", "evidence": [DIGEST],
         "activity": "Steppe Eagle",
     },
+    "keys": {"next": DIGEST},
+    "rotation": {"key": PARTY, "next": DIGEST, "compromised_since": 1_700_000_000_000},
 }
 
 

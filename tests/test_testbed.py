@@ -130,9 +130,10 @@ def test_a_partition_and_a_crash_heal_and_the_real_nodes_converge(tmp_path: Path
     assert before["cut"]["converged"] is True
     entries = {n: s["entries"] for n, s in before["heal"]["nodes"].items()}
     # Cut off, the observers missed the other side's five statements, and it missed theirs.
-    assert entries["north-3"] == entries["south-3"] == 44
-    assert {entries[n] for n in ("north-1", "north-2", "south-1", "south-2")} == {49}
-    assert {s["entries"] for s in data["end"]["nodes"].values()} == {52}
+    # (Each party's next-key commitment, seq 1, came with its day-0 profile.)
+    assert entries["north-3"] == entries["south-3"] == 50
+    assert {entries[n] for n in ("north-1", "north-2", "south-1", "south-2")} == {55}
+    assert {s["entries"] for s in data["end"]["nodes"].values()} == {58}
     log = (tmp_path / "out" / "nodes" / "north-3" / "node.log").read_text()
     assert "partitioned from" in log and "partition healed" in log
     assert "fault crash          south-2" in done.stderr
