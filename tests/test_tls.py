@@ -357,7 +357,7 @@ def test_two_real_nodes_gossip_over_tls_and_the_cli_verifies_them(tmp_path: Path
         assert cli_main(["status", south.url.replace("https://", "http://")]) == 1
         assert "if the node serves TLS, use https://" in capsys.readouterr().err
         assert cli_main(["status", south.url, "--json", "--cacert", str(bed.ca_file)]) == 0
-        assert json.loads(capsys.readouterr().out)["entries"] == 1
+        assert json.loads(capsys.readouterr().out)["entries"] == 2  # and north's key commitment
         monkeypatch.setenv("TRUSTNET_CACERT", str(bed.ca_file))
         assert cli_main(["forks", north.url, "--json"]) == 0
         assert json.loads(capsys.readouterr().out) == []
@@ -366,7 +366,7 @@ def test_two_real_nodes_gossip_over_tls_and_the_cli_verifies_them(tmp_path: Path
         assert json.loads(capsys.readouterr().out)["count"] >= 1
         assert cli_main(["publish", str(south.dir), "profile", "--body",
                          '{"name": "south", "role": "state", "urls": []}']) == 0
-        assert json.loads(capsys.readouterr().out)["seq"] == 1
+        assert json.loads(capsys.readouterr().out)["seq"] == 2  # after its key commitment (seq 1)
     finally:
         codes = bed.stop()
     assert set(codes.values()) == {0}
