@@ -241,10 +241,14 @@ def evidence_signals(
             signals, after = cached[2], cached[3]
             if involved:
                 budget.update(zip(involved, after, strict=True))
+            # Keep the cached objects, not their equal new copies: what this call built for
+            # an unchanged fact dies young, instead of replacing long-lived memo entries
+            # (which would make the collector sweep the node's whole heap every few updates).
+            used[key] = cached
         else:
             signals = _fact_signals(key, members, params, budget)
             after = tuple([budget.get(s, cap) for s in involved]) if involved else ()
-        used[key] = (members, before, signals, after)
+            used[key] = (members, before, signals, after)
         out.extend(signals)
     if memo is not None:
         memo.clear()
