@@ -18,7 +18,7 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from trustnet.bench.stranger import Stranger, get, real_node, rss_kb
+from trustnet.bench.stranger import Stranger, get, peak_rss_kb, real_node, rss_kb
 from trustnet.log import sign_entry
 from trustnet.protocol import messages as m
 from trustnet.transport.base import error_from_reply
@@ -212,22 +212,6 @@ def test_a_replay_is_refused_even_after_the_cache_filled(tmp_path: Path) -> None
         assert (status, error_from_reply(status, reply).code) == (401, "replayed")
 
 
-def _peak_rss_kb(argv: list[str]) -> tuple[int, int, str, str]:
-    """Run a process to its end; its exit code, peak resident memory (VmHWM) and output."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = 0
-    while proc.poll() is None:
-        try:
-            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]))
-        except (FileNotFoundError, ProcessLookupError):
-            break
-        time.sleep(0.02)
-    out, err = proc.communicate()
-    return proc.returncode, peak, out, err
-
-
 def test_import_parks_entries_beyond_a_gap_on_disk_not_in_memory(tmp_path: Path) -> None:
     # 20,000 entries of 25 authors; the gap bundle puts every seq 1 last.
     chains = []
@@ -253,7 +237,7 @@ def test_import_parks_entries_beyond_a_gap_on_disk_not_in_memory(tmp_path: Path)
     for name, bundle in (("tiny", tiny), ("gap", gap)):
         node_dir = tmp_path / name
         assert _trustnet("init", str(node_dir), "--listen", "127.0.0.1:0").returncode == 0
-        code, peaks[name], out, err = _peak_rss_kb(
+        code, peaks[name], out, err = peak_rss_kb(
             [sys.executable, "-m", "trustnet", "import", str(node_dir), str(bundle)])
         runs[name] = code, json.loads(out)["stored"], err
         assert not list(node_dir.glob("trustnet-import-*")), "the parking file is removed"
@@ -325,7 +309,7 @@ def test_import_of_many_non_entries_counts_them_without_keeping_each(tmp_path: P
     for name, bundle in (("tiny", tiny), ("junk", junk)):
         node_dir = tmp_path / name
         assert _trustnet("init", str(node_dir), "--listen", "127.0.0.1:0").returncode == 0
-        code, peaks[name], out, err = _peak_rss_kb(
+        code, peaks[name], out, err = peak_rss_kb(
             [sys.executable, "-m", "trustnet", "import", str(node_dir), str(bundle)])
         runs[name] = code, json.loads(out), err
     code, summary, err = runs["junk"]
@@ -333,6 +317,6 @@ def test_import_of_many_non_entries_counts_them_without_keeping_each(tmp_path: P
     assert "... and 199980 more rejected entries (199980 bad_encoding)" in err
     # Before: one record per rejection, +20 MB here (+100 MB for a 1 MB bundle).
     assert peaks["junk"] - peaks["tiny"] < 10 * 1024, peaks
-    code, peak, out, err = _peak_rss_kb([sys.executable, "-m", "trustnet", "verify", str(junk)])
+    code, peak, out, err = peak_rss_kb([sys.executable, "-m", "trustnet", "verify", str(junk)])
     assert code == 1 and json.loads(out)["invalid"] == 200_000 and "Traceback" not in err
     assert peak - peaks["tiny"] < 10 * 1024, (peak, peaks)  # verify keeps no list either

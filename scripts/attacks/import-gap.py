@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from trustnet.bench.stranger import peak_rss_kb
 from trustnet.identity import Identity
 from trustnet.log import sign_entry
 
@@ -52,22 +53,6 @@ def build_bundle(path: Path, megabytes: int) -> int:
         for raw in firsts:
             out.write(raw)
     return written
-
-
-def peak_rss_kb(argv: list[str]) -> tuple[int, int, str, str]:
-    """Run a process to its end, sampling its peak resident memory (VmHWM)."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = 0
-    while proc.poll() is None:
-        try:
-            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]))
-        except (FileNotFoundError, ProcessLookupError):
-            break
-        time.sleep(0.05)
-    out, err = proc.communicate()
-    return proc.returncode, peak, out, err
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,21 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def peak_rss_kb(argv: list[str]) -> tuple[int, int, str, str]:
-    """Run a process to its end, sampling its peak resident memory (VmHWM)."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = 0
-    while proc.poll() is None:
-        try:
-            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]))
-        except (FileNotFoundError, ProcessLookupError):
-            break
-        time.sleep(0.05)
-    out, err = proc.communicate()
-    return proc.returncode, peak, out, err
+from trustnet.bench.stranger import peak_rss_kb
 
 
 def main(argv: list[str] | None = None) -> int:

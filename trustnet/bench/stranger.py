@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -98,6 +100,23 @@ def rss_kb(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def peak_rss_kb(argv: list[str], *, interval_s: float = 0.05) -> tuple[int, int, str, str]:
+    """Run a process to its end, sampling its peak resident memory (VmHWM, KiB): its exit
+    code, that peak, and its stdout and stderr."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except (FileNotFoundError, ProcessLookupError):
+            break
+        time.sleep(interval_s)
+    out, err = proc.communicate()
+    return proc.returncode, peak, out, err
 
 
 @contextlib.contextmanager
