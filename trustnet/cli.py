@@ -668,48 +668,38 @@ def cmd_suspicion(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_compliance(args: argparse.Namespace) -> int:
-    """Show compliance by obligation: one row per party, obligation and year (trustnet.desk)."""
-    query = {k: str(v) for k, v in (("year", args.year), ("party", args.party)) if v}
+def _desk_view(args: argparse.Namespace, route: str, key: str, query: dict[str, str]) -> int:
+    """One desk view (`/compliance` rows or `/calendar` activities) of a node by URL (every
+    page) or of a directory, printed as a table or as JSON."""
+    from trustnet import views
+    from trustnet.desk import text
+
     if _is_url(args.target):
         from urllib.parse import urlencode
 
-        path = "/compliance?" + urlencode(query) if query else "/compliance"
-        data = _remote_pages(args.target, path, "rows")
+        path = f"/{route}?" + urlencode(query) if query else f"/{route}"
+        data = _remote_pages(args.target, path, key)
     else:
-        from trustnet.views import compliance_all, local_views
-
-        data = compliance_all(local_views(args.target), query)
+        compute = views.compliance_all if route == "compliance" else views.calendar_all
+        data = compute(views.local_views(args.target), query)
     if args.json:
         _json(data)
         return 0
-    from trustnet.desk.text import compliance_table
-
-    for line in compliance_table(data):
+    table = text.compliance_table if route == "compliance" else text.calendar_table
+    for line in table(data):
         _out(line)
     return 0
+
+
+def cmd_compliance(args: argparse.Namespace) -> int:
+    """Show compliance by obligation: one row per party, obligation and year (trustnet.desk)."""
+    query = {k: str(v) for k, v in (("year", args.year), ("party", args.party)) if v}
+    return _desk_view(args, "compliance", "rows", query)
 
 
 def cmd_calendar(args: argparse.Namespace) -> int:
     """Show the calendar reconciled: activities announced, notified and found, matched."""
-    query = {"year": str(args.year)} if args.year else {}
-    if _is_url(args.target):
-        from urllib.parse import urlencode
-
-        path = "/calendar?" + urlencode(query) if query else "/calendar"
-        data = _remote_pages(args.target, path, "activities")
-    else:
-        from trustnet.views import calendar_all, local_views
-
-        data = calendar_all(local_views(args.target), query)
-    if args.json:
-        _json(data)
-        return 0
-    from trustnet.desk.text import calendar_table
-
-    for line in calendar_table(data):
-        _out(line)
-    return 0
+    return _desk_view(args, "calendar", "activities", {"year": str(args.year)} if args.year else {})
 
 
 def cmd_report(args: argparse.Namespace) -> int:
