@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from trustnet.bench.stranger import Stranger, get
+from trustnet.bench.stranger import Stranger, get, print_figure
 from trustnet.errors import EntryError
 from trustnet.log import decode_entry, sign_entry
 from trustnet.protocol import messages as m
@@ -74,11 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="trustnet-attack-") as tmp:
         figure = run(Path(tmp))
-    if args.json:
-        print(json.dumps(figure))
-    else:
-        for key, value in figure.items():
-            print(f"{key}: {value}")
+    print_figure(figure, as_json=args.json)
     return 0
 
 

@@ -12,7 +12,6 @@ the request body, for good. Prints resident memory before and after and every st
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from collections import Counter
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import msgpack
 
-from trustnet.bench.stranger import Stranger, get, real_node, rss_kb
+from trustnet.bench.stranger import Stranger, get, print_figure, real_node, rss_kb
 from trustnet.log import sign_entry
 from trustnet.protocol import messages as m
 
@@ -88,11 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="trustnet-attack-") as tmp:
         figure = run(args.pushes, Path(tmp))
-    if args.json:
-        print(json.dumps(figure))
-    else:
-        for key, value in figure.items():
-            print(f"{key}: {value}")
+    print_figure(figure, as_json=args.json)
     return 0
 
 

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from trustnet.bench.stranger import peak_rss_kb
+from trustnet.bench.stranger import peak_rss_kb, print_figure
 from trustnet.identity import Identity
 from trustnet.log import sign_entry
 
@@ -79,11 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             "summary": json.loads(out) if out.strip() else None,
             "stderr_tail": err.strip().splitlines()[-2:],
         }
-    if args.json:
-        print(json.dumps(figure))
-    else:
-        for key, value in figure.items():
-            print(f"{key}: {value}")
+    print_figure(figure, as_json=args.json)
     return 0
 
 

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from trustnet.bench.stranger import peak_rss_kb
+from trustnet.bench.stranger import peak_rss_kb, print_figure
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,11 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             "summary": json.loads(out) if out.strip() else None,
             "stderr_tail": err.strip().splitlines()[-1:],
         }
-    if args.json:
-        print(json.dumps(figure))
-    else:
-        for key, value in figure.items():
-            print(f"{key}: {value}")
+    print_figure(figure, as_json=args.json)
     return 0
 
 

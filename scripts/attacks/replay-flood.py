@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import aiohttp
 
-from trustnet.bench.stranger import Stranger, real_node
+from trustnet.bench.stranger import Stranger, print_figure, real_node
 from trustnet.clock import SystemClock
 from trustnet.protocol import messages as m
 from trustnet.transport.auth import REPLAY_CACHE, AuthError, RequestVerifier, sign_request
@@ -129,11 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with tempfile.TemporaryDirectory(prefix="trustnet-attack-") as tmp:
             figure = run(args.cache, args.flood or args.cache + 1000, Path(tmp))
-    if args.json:
-        print(json.dumps(figure))
-    else:
-        for key, value in figure.items():
-            print(f"{key}: {value}")
+    print_figure(figure, as_json=args.json)
     return 0
 
 

@@ -14,6 +14,7 @@ scripts under `scripts/attacks/` and the tests that keep those attacks failing.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import time
@@ -92,6 +93,15 @@ def get(base_url: str, path: str, *, token: str | None = None,
             return int(resp.status), bytes(resp.read())
     except urllib.error.HTTPError as exc:
         return int(exc.code), bytes(exc.read())
+
+
+def print_figure(figure: Mapping[str, Any], *, as_json: bool) -> None:
+    """An attack script's result: one JSON line, or `key: value` lines for a person."""
+    if as_json:
+        print(json.dumps(figure))
+    else:
+        for key, value in figure.items():
+            print(f"{key}: {value}")
 
 
 def rss_kb(pid: int) -> int:
