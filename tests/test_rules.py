@@ -820,6 +820,14 @@ def test_default_weights_follow_the_domain_table() -> None:
         0.70,
         0.70,  # notification_on_time: DESIGN 8's timely notifications, [064] like the exchange
         -1.0,
+        # issue 16 (regime_calendar.py, docs/beliefs.md): not in DOMAIN.md's table
+        0.30,  # calendar_on_time
+        -0.20,  # calendar_late
+        -0.40,  # activity_not_in_calendar
+        -0.72,  # constraint_exceeded
+        -0.50,  # split_activity
+        -0.50,  # annual_exchange_late (at full lateness)
+        -0.50,  # annual_exchange_missing
     ]
 
 

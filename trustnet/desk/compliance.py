@@ -11,8 +11,9 @@ so the table never shows a status that nothing established.
 Statuses, worst first: `breached` (a violation found), `missing` (a deadline passed with
 no answer), `late` (answered or notified after its deadline, proved by the party's own
 signed statement), `pending`, `met`, `not_applicable`. A row's status is its worst
-fact's; `pending` and `not_applicable` are part of the vocabulary for obligations whose
-rules state them (none of today's rules does).
+fact's. `pending` and `not_applicable` rest on no fact (`fill`): a yearly obligation whose
+deadline has not passed and that nothing met yet is pending; a calendar year with no
+calendar fact and no notifiable activity known for the party is not applicable.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from trustnet.errors import ConfigError, NotFound
 from trustnet.statements.figures import DEFAULT_FIGURES, ViennaFigures
+from trustnet.statements.regime_calendar import calendar_due
 from trustnet.statements.rules import exchange_deadline
 from trustnet.trust.beliefs import Beliefs
 from trustnet.trust.beliefs.records import Contribution
@@ -46,6 +48,12 @@ def _answer(c: Contribution) -> str:
     return "late" if len(c.entries) > 1 else "missing"
 
 
+def _calendar(c: Contribution) -> str:
+    # regime_calendar._calendar: with no calendar sent the fact rests on the notification
+    # alone (missing); with one that leaves the activity out, on both (breached).
+    return "missing" if len(c.entries) == 1 else "breached"
+
+
 def _notice(c: Contribution) -> str:
     # rules._own_notifications: the party's own late notification (no other source) is
     # late; a finding by others of an activity never notified is a breach.
@@ -65,21 +73,40 @@ class Obligation:
     period_shift: int = 0
     # The deadline of the whole period, when the obligation has one date a year (the rules').
     deadline: Callable[[int, ViennaFigures], int | None] | None = None
+    # Rules whose facts are dated in their period itself (shift 0) though others' are not.
+    dated_in_period: frozenset[str] = frozenset()
 
     def due(self, year: int, fig: ViennaFigures) -> int | None:
         """The deadline of the year's period, if the obligation has one."""
         return self.deadline(year, fig) if self.deadline is not None else None
 
+    def period(self, rule: str, at: int) -> int:
+        """The year a fact of `rule` established at `at` belongs to."""
+        return utc_year(at) + (0 if rule in self.dated_in_period else self.period_shift)
+
 
 OBLIGATIONS: dict[str, Obligation] = {o.name: o for o in (
     Obligation("annual_exchange", "Annual exchange of military information",
                "VD11 para 11: sent by 15 December for the year from 1 January",
-               {"annual_exchange_on_time": _always("met")}, period_shift=1,
+               {"annual_exchange_on_time": _always("met"), "annual_exchange_late": _always("late"),
+                "annual_exchange_missing": _always("missing")}, period_shift=1,
                deadline=exchange_deadline),
+    Obligation("calendar", "Annual calendar of notifiable activities",
+               "VD11 para 61: sent by 15 November, announcing the next year's notifiable "
+               "activities", {"calendar_on_time": _always("met"), "calendar_late": _always("late"),
+                              "activity_not_in_calendar": _calendar}, period_shift=1,
+               deadline=lambda year, fig: calendar_due(year, fig),
+               dated_in_period=frozenset({"activity_not_in_calendar"})),
     Obligation("prior_notification", "Prior notification of activities",
-               "VD11 para 38-40: notifiable activities 42 days ahead, with true figures",
+               "VD11 para 38-40: notifiable activities 42 days ahead, with true figures, "
+               "not split to stay under the thresholds",
                {"notification_on_time": _always("met"), "unnotified_activity": _notice,
-                "undercounted_notification": _always("breached")}),
+                "undercounted_notification": _always("breached"),
+                "split_activity": _always("breached")}),
+    Obligation("constraints", "Constraining provisions (Chapter VIII)",
+               "VD11 para 67: one activity above 40,000 troops or 900 tanks in three years; "
+               "six above 13,000 / 300 a year, three of them above 25,000 / 400",
+               {"constraint_exceeded": _always("breached")}),
     Obligation("observation_invitation", "Invitation of observers",
                "VD11 para 47: observers invited at the observation thresholds",
                {"observers_not_invited": _always("breached")}),
@@ -139,7 +166,9 @@ class Row:
 
     @property
     def verified(self) -> bool:
-        return all(f.verified for f in self.deciding)
+        """Every fact deciding the status is verified (a row no fact decides is not)."""
+        deciding = self.deciding
+        return bool(deciding) and all(f.verified for f in deciding)
 
     @property
     def verified_by(self) -> tuple[str, ...]:
@@ -189,7 +218,7 @@ def compliance_rows(beliefs: Beliefs, fig: ViennaFigures = DEFAULT_FIGURES) -> l
                 continue
             f = Finding(c.rule, ob.rules[c.rule](c), c.at, c.entries, c.sources, c.attesters,
                         fact_key(c.rule, c.entries) in verified, c.basis, c.note)
-            groups.setdefault((pid, ob.name, utc_year(c.at) + ob.period_shift), []).append(f)
+            groups.setdefault((pid, ob.name, ob.period(c.rule, c.at)), []).append(f)
     rows = []
     for (pid, name, year), findings in sorted(groups.items()):
         ob = OBLIGATIONS[name]
@@ -200,7 +229,36 @@ def compliance_rows(beliefs: Beliefs, fig: ViennaFigures = DEFAULT_FIGURES) -> l
             deciding = [f.at for f in findings if f.status in ("late", "missing")]
             due = min(deciding) if deciding else None
         rows.append(Row(pid, names.get(pid), name, year, status, due, tuple(findings)))
+    rows += fill(rows, beliefs.now_ms, fig)
+    rows.sort(key=lambda r: (r.party, r.obligation, r.year))
     return rows
+
+
+def fill(rows: Sequence[Row], now_ms: int, fig: ViennaFigures) -> list[Row]:
+    """The rows no fact gives, for the parties and years the facts speak to (and the coming
+    year): the yearly obligations (annual exchange, calendar) not met yet and not yet due are
+    `pending`; a calendar year with no calendar fact and no prior notification fact (no
+    notifiable activity known here) is `not_applicable`."""
+    have = {(r.party, r.obligation, r.year) for r in rows}
+    years: dict[str, set[int]] = {}
+    names: dict[str, str | None] = {}
+    for r in rows:
+        years.setdefault(r.party, set()).add(r.year)
+        names[r.party] = r.name
+    coming = utc_year(now_ms) + 1
+    out = []
+    for pid, held in sorted(years.items()):
+        for year in sorted(held | {coming}):
+            for name in ("annual_exchange", "calendar"):
+                if (pid, name, year) in have:
+                    continue
+                due = OBLIGATIONS[name].due(year, fig)
+                if due is not None and due > now_ms:
+                    out.append(Row(pid, names[pid], name, year, "pending", due, ()))
+                elif (name == "calendar" and due is not None
+                      and (pid, "prior_notification", year) not in have):
+                    out.append(Row(pid, names[pid], name, year, "not_applicable", due, ()))
+    return out
 
 
 def year_arg(raw: str | None) -> int | None:

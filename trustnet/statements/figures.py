@@ -40,6 +40,29 @@ class ViennaFigures:
     inspection_answer_hours: int = 24
     # VD11 para 16: explanation of unusual military activity within 48 hours.
     consultation_answer_hours: int = 48
+    # Issue 16 item 5 (trustnet/statements/regime_calendar.py). VD11 para 67: Chapter VIII
+    # constraints. At most one activity above 40,000 troops or 900 tanks in any three
+    # consecutive calendar years; at most six above 13,000 troops or 300 tanks a calendar
+    # year, of which at most three above 25,000 troops or 400 tanks.
+    constraint_large_troops: int = 40_000
+    constraint_large_tanks: int = 900
+    constraint_large_years: int = 3
+    constraint_medium_troops: int = 13_000
+    constraint_medium_tanks: int = 300
+    constraint_medium_per_year: int = 6
+    constraint_big_troops: int = 25_000
+    constraint_big_tanks: int = 400
+    constraint_big_per_year: int = 3
+    # Activities of one party in one area (the same area text, case and spacing aside) whose
+    # starts are at most this many days apart are one activity, summed against the thresholds.
+    split_window_days: int = 7
+    # An annual exchange this many days late weighs as much as a missing one (less: in
+    # proportion, from a quarter of it on the first day).
+    exchange_late_full_days: int = 90
+    # Obligations resting on something never sent (a calendar, an annual exchange) hold a
+    # party for the years from this one; 0: from the first year it sent one here (a node
+    # cannot tell a state that keeps them off trustnet from one that sends none).
+    absence_from_year: int = 0
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> ViennaFigures:

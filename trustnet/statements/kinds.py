@@ -97,6 +97,9 @@ class Profile:
     role: Literal["state", "group", "observer", "organisation"]
     urls: Annotated[tuple[Annotated[str, Url()], ...], MaxLen(16)]
     ext: Ext | None = None
+    # Issue 16: the zone the rules read this party's dates in (an IANA name such as
+    # "Europe/Vienna"; UTC when absent or unknown to the reading node's zone database).
+    zone: Annotated[str, MaxLen(64)] | None = None
 
 
 @dataclass(frozen=True, slots=True)

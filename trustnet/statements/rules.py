@@ -50,11 +50,13 @@ from typing import Any, Generic, TypeVar
 
 from trustnet.errors import ConfigError, EntryError
 from trustnet.log import Entry, ForkProof
+from trustnet.statements import regime_calendar
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.facts import days_of_notice, is_notifiable, is_observable, notice_ok
 from trustnet.statements.figures import DAY_MS, DEFAULT_FIGURES, HOUR_MS, ViennaFigures
 from trustnet.statements.kinds import (
     AnnualExchange,
+    Calendar,
     ConsultationReply,
     ConsultationRequest,
     InspectionReport,
@@ -85,6 +87,19 @@ class RuleWeights:
     # notification is shared information like the annual exchange: [064] too.
     notification_on_time: float = +0.70  # [064]
     equivocation: float = -1.0  # distrust: compliance fully negative
+    # Issue 16 item 5 (regime_calendar.py). Not in DOMAIN.md's table: chosen beside its
+    # neighbours. A calendar on time is shared information, less than the exchange; an
+    # activity it does not announce is a breach like observers not invited; a constraint
+    # exceeded weighs like an unnotified activity; splitting one to stay under a threshold
+    # is deliberate evasion; a missing exchange weighs like an unanswered request, a late
+    # one by how late (up to the same, see docs/beliefs.md).
+    calendar_on_time: float = +0.30  # [064]
+    calendar_late: float = -0.20
+    activity_not_in_calendar: float = -0.40
+    constraint_exceeded: float = -0.72
+    split_activity: float = -0.50
+    annual_exchange_late: float = -0.50  # at full lateness (figures.exchange_late_full_days)
+    annual_exchange_missing: float = -0.50
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> RuleWeights:
@@ -328,8 +343,10 @@ class _Index:
         parsed: Iterable[tuple[Entry, object]] | None = None,
         times: Mapping[bytes, int] | None = None,
         roles: Mapping[str, str] | None = None,
+        zones: Mapping[str, str] | None = None,
     ) -> None:
         self.fig = fig
+        self.zones: Mapping[str, str] = zones or {}  # party -> its declared zone (IANA name)
         self.times: Mapping[bytes, int] = times or {}
         # Party -> its declared role: only participating states request inspections (VD11
         # chapter IX); a request by an observer, a group or an organisation is no inspection.
@@ -338,6 +355,7 @@ class _Index:
         self.observations: list[_Stmt[Observation]] = []
         self.reports: list[_Stmt[InspectionReport]] = []
         self.exchanges: list[_Stmt[AnnualExchange]] = []
+        self.calendars: list[_Stmt[Calendar]] = []
         self.consultations: list[_Stmt[ConsultationRequest]] = []
         self.replies: dict[str, list[_Stmt[ConsultationReply]]] = defaultdict(list)
         self.inspections: dict[str, _Stmt[InspectionRequest]] = {}
@@ -361,6 +379,7 @@ class _Index:
         self.observations.sort(key=_Stmt.key)
         self.reports.sort(key=_Stmt.key)
         self.exchanges.sort(key=_Stmt.key)
+        self.calendars.sort(key=_Stmt.key)
         self.consultations.sort(key=_Stmt.key)
         for replies in self.replies.values():
             replies.sort(key=_Stmt.key)
@@ -388,6 +407,8 @@ class _Index:
                 self.reports.append(_Stmt(e, body, ts))
         elif isinstance(body, AnnualExchange):
             self.exchanges.append(_Stmt(e, body, ts))
+        elif isinstance(body, Calendar):
+            self.calendars.append(_Stmt(e, body, ts))
         elif isinstance(body, ConsultationRequest):
             if body.subject != author:
                 self.consultations.append(_Stmt(e, body, ts))
@@ -846,20 +867,12 @@ def _consistent_reports(ix: _Index, w: RuleWeights) -> Iterator[Evidence]:
         )
 
 
-def exchange_deadline(valid_from_year: int, fig: ViennaFigures = DEFAULT_FIGURES) -> int | None:
-    """End (ms, exclusive) of the day the exchange valid from that year is due (VD11 para 11)."""
-    if not 1 < valid_from_year <= 9999:
-        return None
-    try:
-        due = datetime(
-            valid_from_year - 1, fig.exchange_due_month, fig.exchange_due_day, tzinfo=UTC
-        )
-    except ValueError:
-        raise ConfigError(
-            f"rules.exchange_due_month/day: {fig.exchange_due_month}/{fig.exchange_due_day} "
-            f"is not a calendar date"
-        ) from None
-    return _ms(due + timedelta(days=1))
+def exchange_deadline(
+    valid_from_year: int, fig: ViennaFigures = DEFAULT_FIGURES, zone: str | None = None
+) -> int | None:
+    """End (ms, exclusive) of the day the exchange valid from that year is due (VD11 para 11),
+    in the party's declared `zone` (UTC by default)."""
+    return regime_calendar.exchange_due(valid_from_year, fig, regime_calendar.zone(zone))
 
 
 def _annual_exchanges(ix: _Index, w: RuleWeights) -> Iterator[Evidence]:
@@ -867,13 +880,16 @@ def _annual_exchanges(ix: _Index, w: RuleWeights) -> Iterator[Evidence]:
 
     One credit per author and year, and only for the coming year (`valid_from` in the year
     after the one it is sent in, as judged): twenty exchanges sent on one day for twenty
-    future years are one obligation met, not twenty (issue 12, finding 5).
+    future years are one obligation met, not twenty (issue 12, finding 5). Years and the
+    deadline are the author's local ones (its declared zone).
     """
     done: set[tuple[str, int]] = set()
     for x in ix.exchanges:
-        year = _year(x.body.valid_from)
-        due = exchange_deadline(year, ix.fig)
-        if due is None or x.ts >= due or year != _year(x.ts) + 1 or (x.author, year) in done:
+        tz = regime_calendar.zone(ix.zones.get(x.author))
+        year = regime_calendar.local_year(x.body.valid_from, tz)
+        due = regime_calendar.exchange_due(year, ix.fig, tz)
+        if (due is None or x.ts >= due or year != regime_calendar.local_year(x.ts, tz) + 1
+                or (x.author, year) in done):
             continue
         done.add((x.author, year))
         units = len(x.body.units)
@@ -884,9 +900,9 @@ def _annual_exchanges(ix: _Index, w: RuleWeights) -> Iterator[Evidence]:
             x.ts,
             (x.id,),
             (),
-            f"annual exchange valid from {_date(x.body.valid_from)[:10]} "
+            f"annual exchange valid from {year}-01-01 "
             f"({units} unit{'' if units == 1 else 's'}) sent {x.when()}, "
-            f"before the deadline {_date(due - 1)}",
+            f"before the deadline {regime_calendar.local_date(due - 1, tz)}",
             True,
         )
 
@@ -911,6 +927,14 @@ def _forks(forks: Iterable[ForkProof], w: RuleWeights) -> Iterator[Evidence]:
         )
 
 
+def _regime_calendar(ix: _Index, now_ms: int, w: RuleWeights) -> Iterator[Evidence]:
+    """Issue 16: calendar, Chapter VIII constraints, exchange late or missing, split activities."""
+    own: list[_Stmt[Any]] = [*ix.notifications, *ix.exchanges, *ix.calendars]
+    own += [r for rs in ix.replies.values() for r in rs] + [r for rs in ix.responses.values() for r in rs]
+    return regime_calendar.evidence(ix.notifications, ix.calendars, ix.exchanges, own, now_ms,
+                                    ix.fig, w.of, ix.zones, ix.roles)
+
+
 def _evaluate(ix: _Index, now_ms: int, weights: RuleWeights, forks: Iterable[ForkProof]) -> list[Evidence]:
     findings = list(_findings_evidence(ix, weights))
     # Only a verified finding (an accepted inspection's report) refutes a notification's
@@ -929,6 +953,7 @@ def _evaluate(ix: _Index, now_ms: int, weights: RuleWeights, forks: Iterable[For
         *_consistent_reports(ix, weights),
         *_annual_exchanges(ix, weights),
         *_forks(forks, weights),
+        *_regime_calendar(ix, now_ms, weights),
     ]
     out.sort(key=lambda ev: (ev.at, ev.rule, ev.entries, ev.party))
     return out
@@ -979,14 +1004,16 @@ def analyse(
     tolerance: float = 0.3,
     times: Mapping[bytes, int] | None = None,
     roles: Mapping[str, str] | None = None,
+    zones: Mapping[str, str] | None = None,
 ) -> Analysis:
     """`evaluate` over parsed entries, with the observations each accepted inspection checked.
 
     `times`: entry id -> when the entry counts as made, for entries not judged by their own
     `ts` (backdated ones: DESIGN 12); every deadline is judged on these times. `roles`: party
     -> declared role; inspection requests count only from states (or parties of no known role).
+    `zones`: party -> declared time zone (IANA name), for the dates the rules read.
     """
-    ix = _Index((), figures, parsed, times, roles)
+    ix = _Index((), figures, parsed, times, roles, zones)
     evidence = _evaluate(ix, now_ms, weights, ())
     inspected = [
         InspectedObservation(

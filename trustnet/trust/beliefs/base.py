@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from trustnet.errors import EntryError
 from trustnet.log import Entry, ForkProof
+from trustnet.statements import regime_calendar
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import DEFAULT_FIGURES, HOUR_MS, ViennaFigures
 from trustnet.statements.kinds import (
     AnnualExchange,
     Attestation,
+    Calendar,
     ConsultationReply,
     ConsultationRequest,
     InspectionReport,
@@ -118,6 +120,7 @@ class _EngineBase:
         self._judged: dict[bytes, int] = {}
         self._reports: set[str] = set()  # inspection report ids (the host may co-sign them)
         self._roles: dict[str, str] = {}  # party -> role in its latest profile
+        self._zones: dict[str, str] = {}  # party -> time zone in its latest profile (issue 16)
         self._trust_version = 0  # bumped with `_trust`
         self._blocs_cache: tuple[tuple[int, int], dict[str, int]] | None = None
         self._author_of: dict[str, str] = {}  # entry id -> author
@@ -219,7 +222,8 @@ class _EngineBase:
         fig = self.figures
         party: str | None = None
         deadline: int | None = None
-        if isinstance(body, Notification | AnnualExchange | ConsultationReply | InspectionResponse):
+        if isinstance(body, Notification | AnnualExchange | ConsultationReply | InspectionResponse
+                      | Calendar):
             party = author
         elif isinstance(body, Observation):
             party = body.subject if body.subject != author else None
@@ -256,10 +260,13 @@ class _EngineBase:
             if _pick_latest(self._names.get(author), new_name):
                 self._names[author] = new_name
                 self._names_version += 1
-                if self._roles.get(author) != body.role:
-                    # Only participating states request inspections (VD11 chapter IX): a
-                    # role change re-evaluates every partition (rare).
+                zone = body.zone or ""
+                if self._roles.get(author) != body.role or self._zones.get(author, "") != zone:
+                    # Only participating states request inspections (VD11 chapter IX), and
+                    # dates are read in the party's zone: a change re-evaluates every
+                    # partition (rare).
                     self._roles[author] = body.role
+                    self._zones[author] = zone
                     for part in self._parts.values():
                         part.cache = None
                         part.version += 1
@@ -272,6 +279,12 @@ class _EngineBase:
             self._entry_part[eid] = party
             if deadline is not None:
                 bisect.insort(part.deadlines, deadline)
+            if party == author:  # issue 16: the calendar's and exchange's deadlines
+                for d in regime_calendar.deadlines(body, self.judged_ts(e), self._zones.get(author),
+                                                   fig):
+                    i = bisect.bisect_left(part.deadlines, d)
+                    if i == len(part.deadlines) or part.deadlines[i] != d:
+                        part.deadlines.insert(i, d)
 
     def _count_attestation(self, att: _Att, subject_author: str) -> None:
         if att.author == subject_author:

@@ -64,7 +64,7 @@ class _TrackRecord(_EngineBase):
         analysis = analyse(
             part.entries, now_ms, figures=self.figures, weights=self.weights,
             match_days=self.params.match_days, tolerance=self.params.tolerance,
-            times=self._judged, roles=self._roles,
+            times=self._judged, roles=self._roles, zones=self._zones,
         )
         evidence = analysis.evidence
         events = self._inspection_events(party, analysis)
