@@ -537,12 +537,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, _frame: received.append(signum))
 
+    from trustnet.clock import OffsetClock
     from trustnet.daemon import serve
 
     recovered_from = Path(args.recovered_from) if args.recovered_from else None
+    clock = OffsetClock(args.clock_offset_ms) if args.clock_offset_ms else None
     return asyncio.run(serve(Path(args.dir), recovered_from=recovered_from,
                              log_lost=args.i_know_the_log_is_lost,
-                             stop_requested=lambda: bool(received)))
+                             stop_requested=lambda: bool(received), clock=clock))
 
 
 def cmd_peers(args: argparse.Namespace) -> int:
@@ -758,6 +760,10 @@ def cmd_testbed_run(args: argparse.Namespace) -> int:
     from trustnet.scenario import load_scenario, run_scenario
 
     scenario = load_scenario(Path(args.scenario))
+    if args.origin:
+        from trustnet.scenario import with_origin
+
+        scenario = with_origin(scenario, args.origin, "--origin")
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix=f"trustnet-{scenario.name}-"))
     # SIGTERM (a service manager, `kill`, a background job) stops the nodes like Ctrl-C
     # does, instead of leaving them running without their parent.
@@ -888,6 +894,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="DANGEROUS: sign without recovering this node's own log (from seq 1 if "
                    "its store holds none of it). If any peer holds entries of this key beyond "
                    "what the store holds, the node becomes a proven equivocator everywhere")
+    p.add_argument("--clock-offset-ms", type=int, default=0, metavar="MS",
+                   help="TESTBED ONLY: run the node's clock MS ahead of (negative: behind) the "
+                   "wall clock, as a scenario with a fixed origin does (docs/scenarios.md, "
+                   "Time); a real node's peers would refuse its requests as stale")
 
     p = add("peers", cmd_peers, "show a running node's peers, scores and decisions")
     p.add_argument("target", metavar="DIR-or-URL")
@@ -962,6 +972,10 @@ def build_parser() -> argparse.ArgumentParser:
     runp.add_argument("--keep", action="store_true",
                       help="leave the nodes running after the report, until Ctrl-C")
     runp.add_argument("--tls", action="store_true", help=TLS_HELP)
+    runp.add_argument("--origin", metavar="YYYY-MM-DD",
+                      help="play the story from this day (midnight UTC) whatever today is, so "
+                      "that it gives the same numbers on any date (overrides the file's "
+                      "`origin`; docs/scenarios.md, Time)")
 
     for extend in _EXTENSIONS:
         extend(sub)

@@ -43,6 +43,18 @@ class ManualClock:
         self.advance(now_ms - self._now)
 
 
+class OffsetClock:
+    """Wall time shifted by `offset_ms`: a testbed node living in a scenario's fixed time."""
+
+    def __init__(self, offset_ms: int, wall: Clock | None = None) -> None:
+        self._wall = wall or SystemClock()
+        self._offset = offset_ms
+
+    def now_ms(self) -> int:
+        """Wall time plus the offset."""
+        return self._wall.now_ms() + self._offset
+
+
 class ScaledClock:
     """Wall time sped up by `factor` from `origin_ms`: the testbed's accelerated clock."""
 

@@ -318,7 +318,8 @@ def setup_logging(fmt: str, level: str, name: str) -> None:
 
 
 async def serve(node_dir: Path, *, recovered_from: Path | None = None,
-                log_lost: bool = False, stop_requested: Callable[[], bool] | None = None) -> int:
+                log_lost: bool = False, stop_requested: Callable[[], bool] | None = None,
+                clock: Clock | None = None) -> int:
     """Run until SIGINT or SIGTERM, then stop cleanly; the exit status.
 
     `stop_requested` says whether a stop signal came before this was called (the CLI notes
@@ -326,7 +327,7 @@ async def serve(node_dir: Path, *, recovered_from: Path | None = None,
     """
     config = load_config(node_dir)
     setup_logging(config.log_format, config.log_level, config.name or "node")
-    daemon = Daemon(node_dir, recovered_from=recovered_from, log_lost=log_lost)
+    daemon = Daemon(node_dir, recovered_from=recovered_from, log_lost=log_lost, clock=clock)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

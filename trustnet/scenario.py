@@ -20,6 +20,7 @@ plotted side by side, and its expectations may read the other run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -132,6 +133,7 @@ class Scenario:
     compare: str | None = None  # path of the scenario this one is compared with
     down_at_end: tuple[str, ...] = ()  # nodes stopped and not restarted: not sampled
     conditions: tuple[Condition, ...] = ()  # the expectations' checks, parsed
+    origin_ms: int | None = None  # a fixed origin (`origin`): else `days` before today
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -204,7 +206,27 @@ def load_scenario(path: Path, *, _compared: bool = False) -> Scenario:
         compare=compare,
         down_at_end=tuple(p for p in parties if p in down),
         conditions=tuple(conditions),
+        origin_ms=None if data.get("origin") is None else _origin(data["origin"], f"{where}: origin"),
     )
+
+
+def _origin(value: Any, where: str) -> int:
+    """A fixed origin: a TOML date or a "YYYY-MM-DD" string, as midnight UTC."""
+    text = value.isoformat() if hasattr(value, "isoformat") else value
+    if isinstance(text, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        try:
+            day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            pass
+        else:
+            if day.year >= 1971:
+                return int(day.timestamp() * 1000)
+    raise ScenarioError(f"{where}: expected a date YYYY-MM-DD (from 1971), got {value!r}")
+
+
+def with_origin(scenario: Scenario, value: str, where: str = "origin") -> Scenario:
+    """The scenario played from a fixed origin (`--origin`)."""
+    return dataclasses.replace(scenario, origin_ms=_origin(value, where))
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -589,12 +611,23 @@ class Faults(Protocol):
 
 
 def origin_for(scenario: Scenario, now_ms: int) -> int:
-    """The origin that makes the story end today: midnight UTC, `days` days ago.
+    """The origin that makes the story end today: midnight UTC, `days` days ago; or the
+    scenario's fixed origin (`origin`, `--origin`), whatever today is.
 
     Midnight, because the suspicion model steps on a daily grid: the same story
     then gives the same numbers whatever the hour it is played at.
     """
+    if scenario.origin_ms is not None:
+        return scenario.origin_ms
     return (now_ms - int(scenario.days * DAY_MS)) // DAY_MS * DAY_MS
+
+
+def clock_offset(scenario: Scenario, now_ms: int) -> int:
+    """How far ahead of the wall clock the nodes run so that the story ends at their now
+    (0 without a fixed origin: the origin is chosen so that it does)."""
+    if scenario.origin_ms is None:
+        return 0
+    return scenario.origin_ms + int(scenario.days * DAY_MS) - now_ms
 
 
 def count_actions(scenario: Scenario) -> int:
@@ -1310,9 +1343,12 @@ def _run_once(scenario: Scenario, out: Path, *, log: Callable[[str], None],
     # Back-off short enough that a healed partition or a restarted node is retried soon.
     # Replay mode: the story's entries are backdated to its days (docs/scenarios.md, Time), so
     # its nodes judge them by their signed ts; a real node would judge them by receipt.
+    # A fixed origin: the nodes' clocks run in the story's time (the story ends at their now).
+    wall = SystemClock().now_ms()
     testbed = Testbed(out / "nodes", scenario.parties, peers_per_node=3,
                       gossip={"tick_interval_s": tick_s, "backoff_max_ms": 2000},
-                      trust={"replay": True}, tls=tls)
+                      trust={"replay": True}, tls=tls,
+                      clock_offset_ms=clock_offset(scenario, wall))
     faults = TestbedFaults(testbed)
     bar.note(f"== {scenario.title}: starting {len(scenario.parties)} nodes in {out / 'nodes'}")
     try:
@@ -1322,9 +1358,11 @@ def _run_once(scenario: Scenario, out: Path, *, log: Callable[[str], None],
             n.name: PartyRef(n.node_id, n.url, _publisher(n.client))
             for n in testbed.nodes
         }
-        origin = origin_for(scenario, SystemClock().now_ms())
+        origin = origin_for(scenario, wall)
+        since = (f"origin {datetime.fromtimestamp(origin / 1000, UTC):%Y-%m-%d}, fixed"
+                 if scenario.origin_ms is not None else f"origin {scenario.days:g} days ago")
         bar.note(f"== playing {len(scenario.steps)} steps: {count_actions(scenario)} statements "
-                 f"and faults (origin {scenario.days:g} days ago)")
+                 f"and faults ({since})")
         bar.phase("playing ", count_actions(scenario))
         snapshots: dict[str, NetworkState] = {}
         try:

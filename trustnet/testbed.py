@@ -176,6 +176,8 @@ class Testbed:
     nodes: list[TestbedNode] = field(default_factory=list)
     cut: frozenset[str] = frozenset()  # names of the nodes partitioned off from the rest
     tls: bool = False  # every node serves TLS, verified against a throwaway CA
+    # Every node's clock runs this far ahead of the wall clock (a scenario's fixed origin).
+    clock_offset_ms: int = 0
 
     @property
     def ca_file(self) -> Path | None:
@@ -257,7 +259,8 @@ class Testbed:
             node.log_file.close()
         node.log_file = open(node.dir / "node.log", "ab")  # noqa: SIM115 - closed in stop()
         node.proc = subprocess.Popen(
-            [sys.executable, "-m", "trustnet", "run", str(node.dir), *args],
+            [sys.executable, "-m", "trustnet", "run", str(node.dir), *args,
+             *(["--clock-offset-ms", str(self.clock_offset_ms)] if self.clock_offset_ms else [])],
             stdout=node.log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             preexec_fn=None if self.max_open_files is None else _limit_files(self.max_open_files),
         )
