@@ -168,6 +168,28 @@ async def test_the_dashboard_shows_the_cluster_and_follows_new_statements(
                                   ".innerText")
         assert "north-2" in row and "distrusts" in row and "south-1" in row
 
+        # A statement opens to its attestation view (GET /entries/{id}): north-2 confirms
+        # south-1's notification; clicking the notification shows who attested it.
+        notification = await page.evaluate(
+            "[...document.querySelectorAll('#entryrows tr')].find(tr => "
+            "tr.innerText.includes('south-storm')).dataset.id")
+        attestation = {"kind": "attestation", "body": {
+            "subject": notification, "verdict": "confirm", "method": "technical",
+            "confidence": 800, "evidence": [], "note": "seen by satellite"}}
+        async with aiohttp.ClientSession() as session, session.post(
+                f"{north2.url}/entries", json=attestation,
+                headers={"Authorization": f"Bearer {north2.token}"}) as resp:
+            assert resp.status == 201, await resp.text()
+            attested = bytes.fromhex((await resp.json())["id"])
+        await settle(lambda: north.store.get(attested) is not None, "the attestation reached north-1")
+        await page.evaluate(f"document.querySelector('#entryrows tr[data-id=\"{notification}\"]').click()")
+        view = "document.getElementById('entry-detail').innerText"
+        await shows(page, f"{view}.includes('confirm') && {view}.includes('by north-2')",
+                    "the notification's attestation view")
+        text = await page.evaluate(view)
+        assert "technical, confidence 800" in text and "reliability as a source" in text
+        assert "south-storm" in text and "verified view" in text
+
         png = await page.screenshot(artifacts() / "dashboard.png")
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
         assert page.errors == [], page.errors
