@@ -90,3 +90,15 @@ def test_the_desk_year_on_real_nodes_from_a_fixed_origin(tmp_path: Path) -> None
         views = local_views(Path(node["dir"]))
         got = statuses(compliance_all(views, {"at": str(END)}), names)
         assert {k: got.get(k) for k in EXPECTED} == EXPECTED, node["name"]
+
+
+def test_origin_on_the_command_line(tmp_path: Path) -> None:
+    from trustnet.cli import build_parser, main
+
+    args = build_parser().parse_args(["testbed", "run", "x.toml", "--origin", "2031-03-01"])
+    assert args.origin == "2031-03-01"
+    assert build_parser().parse_args(["run", "dir", "--clock-offset-ms", "-5"]).clock_offset_ms == -5
+    # A bad --origin is refused before any node starts, with the scenario error's code.
+    code = main(["testbed", "run", str(SCENARIOS / "desk-year.toml"), "--origin", "soon",
+                 "--out", str(tmp_path / "out")])
+    assert code == 1 and not (tmp_path / "out" / "nodes").exists()

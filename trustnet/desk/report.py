@@ -187,7 +187,7 @@ def build(fetch: Fetch, at: int, since: int) -> Report:
         cells: dict[tuple[str, int], dict[str, str]] = {}
         for r in rows:
             cells.setdefault((r["party"], r["year"]), {})[r["obligation"]] = (
-                r["status"] + ("" if r["verified"] else "*"))
+                r["status"] + ("" if r["verified"] or not r["findings"] else "*"))
         table = tuple(
             (names.get(p, p[:12]), str(y), *(cells[(p, y)].get(o, "-") for o in OBLIGATIONS))
             for p, y in sorted(cells, key=lambda k: (-k[1], names.get(k[0], k[0]), k[0])))

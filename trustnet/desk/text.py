@@ -8,9 +8,9 @@ from typing import Any
 from trustnet.desk.compliance import OBLIGATIONS
 
 # Short column heads, in the order of OBLIGATIONS.
-SHORT = {"annual_exchange": "exchange", "prior_notification": "notify",
-         "observation_invitation": "observers", "consultation_answers": "answers",
-         "inspection_quota": "inspections"}
+SHORT = {"annual_exchange": "exchange", "calendar": "calendar", "prior_notification": "notify",
+         "constraints": "constraints", "observation_invitation": "observers",
+         "consultation_answers": "answers", "inspection_quota": "inspections"}
 
 
 def compliance_table(data: Mapping[str, Any]) -> list[str]:
@@ -21,16 +21,16 @@ def compliance_table(data: Mapping[str, Any]) -> list[str]:
     cells: dict[tuple[int, str, str], str] = {}
     who: dict[str, str] = {}
     for r in rows:
-        cells[(r["year"], r["party"], r["obligation"])] = r["status"] + ("" if r["verified"] else "*")
+        cells[(r["year"], r["party"], r["obligation"])] = r["status"] + ("" if r["verified"] or not r["findings"] else "*")
         who[r["party"]] = r["name"] or r["party"][:12]
     lines = []
     for year in sorted({r["year"] for r in rows}):
-        lines.append(f"{year:<16}" + "".join(f" {SHORT[o]:<12}" for o in OBLIGATIONS))
+        lines.append(f"{year:<16}" + "".join(f" {SHORT.get(o, o)[:15]:<15}" for o in OBLIGATIONS))
         for pid in sorted(who, key=lambda p: (who[p], p)):
             if not any(k[0] == year and k[1] == pid for k in cells):
                 continue
             lines.append(f"{who[pid][:16]:<16}"
-                         + "".join(f" {cells.get((year, pid, o), '-'):<12}" for o in OBLIGATIONS))
+                         + "".join(f" {cells.get((year, pid, o), '-'):<15}" for o in OBLIGATIONS))
         lines.append("")
     lines.append("* unverified in this node's view; - no fact computed")
     return lines
