@@ -34,6 +34,7 @@ from trustnet.keys import (
 from trustnet.log import Entry
 from trustnet.metrics import NodeMetrics
 from trustnet.protocol import messages as m
+from trustnet.protocol.admission import Refused, admit
 from trustnet.protocol.gossip import (
     Action,
     Event,
@@ -45,9 +46,8 @@ from trustnet.protocol.gossip import (
     Send,
     Tick,
 )
-from trustnet.protocol.peers import PeerKind
 from trustnet.store import Rejected, Store
-from trustnet.transport.auth import HEADER_NODE, AuthError, RequestVerifier
+from trustnet.transport.auth import HEADER_NODE, RequestVerifier
 from trustnet.transport.base import STATUS, Transport, TransportError, error_body
 
 
@@ -464,6 +464,13 @@ class Node:
         self, path: str, headers: Mapping[str, str], body: bytes, *, remote: str = ""
     ) -> tuple[int, bytes]:
         """Check and answer one gossip request: (HTTP status, msgpack body)."""
+        return self.serve_gossip(path, headers, body, remote=remote)
+
+    def serve_gossip(
+        self, path: str, headers: Mapping[str, str], body: bytes, *, remote: str = ""
+    ) -> tuple[int, bytes]:
+        """`handle_gossip` without awaiting (answering never waits): what the in-memory
+        network's synchronous `send` calls."""
         status, reply, outcome = self._answer(path, headers, body, remote)
         self.metrics.request_served(path, outcome, len(body), len(reply))
         return status, reply
@@ -471,55 +478,26 @@ class Node:
     def _answer(
         self, path: str, headers: Mapping[str, str], body: bytes, remote: str
     ) -> tuple[int, bytes, str]:
-        """(HTTP status, msgpack body, "ok" or the refusal code) for one gossip request.
-
-        Order matters: cheap refusals first (graylisted address, size), then the
-        signature, then per-node graylist and rate limit, and only then decoding.
-        Failures before authentication are charged to the transport address,
-        never to the node id the request merely claims.
-        """
+        """(HTTP status, msgpack body, "ok" or the refusal code) for one gossip request:
+        the protocol's admission policy (`protocol.admission.admit`, shared with the
+        simulator) with this node's signature check and testbed partition."""
         now = self.clock.now_ms()
-        peers = self.protocol.peers
-        addr_kind: PeerKind = "url" if remote.startswith(("http://", "https://")) else "addr"
-        if remote and peers.is_ignored(remote, now):
-            return self._refuse("graylisted", f"{remote} is graylisted")
-        if len(body) > self.config.max_message_bytes:
-            if remote:
-                peers.penalize(remote, "too_large", now, kind=addr_kind, detail=f"{len(body)} bytes")
-            return self._refuse("too_large", f"body is {len(body)} bytes; the limit is "
-                                f"{self.config.max_message_bytes}")
         claimed = headers.get(HEADER_NODE) or headers.get(HEADER_NODE.lower()) or ""
-        if claimed and peers.is_ignored(claimed, now):
-            # Refused before spending a signature check; whoever sent it, nobody is blamed.
-            return self._refuse("graylisted", f"node {claimed[:16]} is graylisted")
         try:
-            node = self.verifier.verify("POST", path, headers, body, now)
-        except AuthError as exc:
-            if remote and exc.code != "busy":  # a full replay cache is nobody's fault
-                peers.penalize(remote, exc.code, now, kind=addr_kind, detail=path[:64])
-            return self._refuse(exc.code, exc.message)
-        if self._cut_off(node, None):  # a testbed fault, not misbehaviour: nobody is charged
-            _, refusal, code = self._refuse("partitioned", f"node {node[:16]} is across a partition")
-            return 503, refusal, code
-        if path not in m.PATHS:
-            # Before the rate limiter, so unknown paths cannot grow its per-endpoint buckets.
-            peers.penalize(node, "unknown_path", now, kind="node", detail=path[:64])
-            return self._refuse("unknown_path", f"no gossip endpoint {path[:64]!r}")
-        if not peers.allow(node, path, now, kind="node"):
-            return self._refuse("rate_limited", f"too many {path[:64]} requests")
-        try:
-            message = m.decode_request(path, body, self.config.max_message_bytes)
-            reply, actions = self.protocol.on_request(node, path, message, now)
-            data = m.encode(reply, self.config.max_message_bytes)
-        except m.MessageError as exc:
-            peers.penalize(node, exc.code, now, kind="node", detail=exc.message[:200])
-            return self._refuse(exc.code, exc.message)
+            outcome = admit(
+                self.protocol, path, body, now, remote=remote, claimed=claimed,
+                authenticate=lambda: self.verifier.verify("POST", path, headers, body, now),
+                cut_off=lambda node: self._cut_off(node, None),
+            )
         except Exception as exc:
             self.crashed(exc, "gossip_server")
             return self._refuse("internal", "internal error")
-        self._dispatch(actions)
+        if isinstance(outcome, Refused):
+            status, refusal, code = self._refuse(outcome.code, outcome.message)
+            return outcome.status or status, refusal, code
+        self._dispatch(list(outcome.actions))
         self._report()
-        return 200, data, "ok"
+        return 200, outcome.reply, "ok"
 
     def _refuse(self, code: str, message: str) -> tuple[int, bytes, str]:
         self._report()

@@ -1,18 +1,20 @@
 """`trustnet sim`: thousands of nodes in one process, on a virtual clock (DESIGN 10 and 11).
 
 Synchronous, deterministic, discrete rounds; no asyncio, no sockets. Every node is the
-real sans-IO `GossipProtocol` over its own real `Store(None)` (in-memory SQLite) with
-its own seeded `random.Random`; the virtual clock advances one round interval per round.
+real sans-IO `GossipProtocol` over its own `MemoryReplica` (the replica interface in
+dicts: the store's rules, no SQLite) with its own seeded `random.Random`, served on the
+same in-memory network as the tests (`MemoryNetwork.send`, its synchronous delivery);
+the virtual clock advances one round interval per round.
 
 A round: nodes leave and return (churn); the requests still in flight from the last
 round are delivered; then every online node gets `Tick` and the requests it makes are
 delivered, in FIFO order. Each request is encoded and decoded with the wire codec
 (`messages.encode` / `decode_request` / `decode_reply`), so every byte is counted
-exactly; the signed-request headers are counted at their fixed size
-(`AUTH_HEADER_BYTES`) but not computed (an Ed25519 signature and check per request
-would not change what the protocol does). The receiver applies the node's checks that
-change behaviour (graylist, size, per-peer rate limit, decoding: `Node.handle_gossip`
-minus the signature), answers through `on_request`, and the reply goes back to the
+exactly; the signed-request headers are sent at their fixed size (`AUTH_HEADER_BYTES`)
+but not computed (an Ed25519 signature and check per request would not change what the
+protocol does). The receiver runs the node's own admission policy
+(`protocol.admission.admit`: graylist, size, partition, unknown path, rate limit,
+decoding) with the claimed node id taken as proven, and the reply goes back to the
 sender as a `Response` (a refusal or a drop as `RequestFailed`).
 
 Two latency models, because "round" means two things:
@@ -36,12 +38,12 @@ What the options model (docs/sim.md has the measured figures):
   rounds whatever the interval (only `virtual_seconds` scales); runs with loss, churn
   or byzantine nodes do not.
 - loss (`--loss`, alias `--drop-rate`): each request is lost with that probability
-  before it reaches the receiver (as `MemoryNetwork` does), and the sender learns it
+  before it reaches the receiver (`MemoryNetwork.drop_rate`), and the sender learns it
   at once (`RequestFailed("dropped")`, like a reset connection, not a 30 s timeout).
 - churn (`--churn F`, `--downtime D`): at the start of each round a fraction F of the
   nodes then online go offline, each for a geometric number of rounds of mean D
-  (seeded). An offline node neither ticks nor answers: requests to it fail at once
-  (`unreachable`, like a drop); requests it had in flight still arrive, but their
+  (seeded). An offline node (`MemoryNetwork.down`) neither ticks nor answers: requests
+  to it fail at once (`unreachable`, like a drop); requests it had in flight still arrive, but their
   replies are lost (its protocol times them out after it returns). It keeps its store
   and state, and catches up by anti-entropy when it is back. With F*D small the
   steady offline share is F*D / (1 + F*D).
@@ -59,7 +61,7 @@ What the options model (docs/sim.md has the measured figures):
   Byzantine nodes are not counted in `reached` and need not hold anything.
 
 Dissemination: `publishers` honest nodes (chosen by the seeded RNG) each sign one new
-entry at round 0 (`Store.append_own`, then `LocalEntry`). `reached` = honest nodes,
+entry at round 0 (`MemoryReplica.append_own`, then `LocalEntry`). `reached` = honest nodes,
 online or not (an offline node keeps its store), holding every one of them; rounds to
 all = how many rounds ran until that was every honest node. After that the network is
 run until it is quiet (nothing deferred, all honest digests equal), then
@@ -82,7 +84,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -90,6 +92,7 @@ from trustnet.errors import ConfigError, TrustnetError
 from trustnet.identity import Identity
 from trustnet.log import Entry, sign_entry
 from trustnet.protocol import messages as m
+from trustnet.protocol.admission import Refused, admit
 from trustnet.protocol.gossip import (
     Event,
     GossipConfig,
@@ -100,8 +103,10 @@ from trustnet.protocol.gossip import (
     Send,
     Tick,
 )
-from trustnet.store import Store
+from trustnet.replica import MemoryReplica
 from trustnet.transport.auth import HEADER_NODE, HEADER_SIGNATURE, HEADER_TIME
+from trustnet.transport.base import STATUS, TransportError, error_body
+from trustnet.transport.memory import MemoryNetwork
 
 Mode = Literal["hop", "drain"]
 MODES: tuple[Mode, ...] = ("hop", "drain")
@@ -114,6 +119,7 @@ T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z: virtual time starts here
 # The three X-Trustnet-* headers of a signed request: 64 hex node id, 13-digit ms time,
 # 128 hex signature (transport/auth.py), counted as names plus values like MemoryNetwork.
 AUTH_HEADER_BYTES = len(HEADER_NODE) + 64 + len(HEADER_TIME) + 13 + len(HEADER_SIGNATURE) + 128
+_UNSIGNED = {HEADER_TIME: "0" * 13, HEADER_SIGNATURE: "0" * 128}  # sized, never checked
 _DELIVERIES_PER_NODE = 256  # bound on deliveries per node per round (the protocols go quiet)
 _FORGED_PER_NODE = 4  # forged entries a forging node serves: 4 x bad_signature (25) = 100
 # 0xc1 is the one byte msgpack never uses: any decoder fails on it (`bad_message`).
@@ -310,6 +316,24 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class _Host:
+    """Node `index` of a simulator as the in-memory network sees it (a gossip handler)."""
+
+    __slots__ = ("index", "sim")
+
+    def __init__(self, sim: Simulator, index: int) -> None:
+        self.sim = sim
+        self.index = index
+
+    def serve_gossip(self, path: str, headers: Mapping[str, str], body: bytes, *,
+                     remote: str = "") -> tuple[int, bytes]:
+        return self.sim.serve(self.index, remote, path, headers, body)
+
+    async def handle_gossip(self, path: str, headers: Mapping[str, str], body: bytes, *,
+                            remote: str = "") -> tuple[int, bytes]:
+        return self.serve_gossip(path, headers, body, remote=remote)
+
+
 class Simulator:
     """N real gossip protocols on one virtual clock, delivered round by round."""
 
@@ -328,8 +352,13 @@ class Simulator:
         self.urls = [f"http://n{i}" for i in range(n)]
         self.index = {url: i for i, url in enumerate(self.urls)}
         self.identities: list[Identity] = []
+        self.replicas: list[MemoryReplica] = []
         self.protocols: list[GossipProtocol] = []
         self.ids_hex: list[str] = []
+        self._headers: list[dict[str, str]] = []
+        # The tests' in-memory network; its RNG is the run's, so losses draw where they did.
+        self.network = MemoryNetwork(rng=self.rng, drop_rate=config.drop_rate)
+        self._served: list[Send] = []  # requests the receiver of the current delivery made
         for i in range(n):
             seed = hashlib.sha256(f"trustnet-sim/{config.seed}/{i}".encode()).digest()
             ident = Identity.from_seed(seed)
@@ -337,12 +366,16 @@ class Simulator:
             others = rng.sample(range(n - 1), config.peers)
             peers = [self.urls[j if j < i else j + 1] for j in others]  # anyone but itself
             # recover_own=False: a running network, not nodes whose stores were lost.
+            replica = MemoryReplica()
+            self.replicas.append(replica)
             self.protocols.append(GossipProtocol(
-                ident.public_key, Store(None), rng, gossip, own_url=self.urls[i], peers=peers,
+                ident.public_key, replica, rng, gossip, own_url=self.urls[i], peers=peers,
                 now_ms=self.now, recover_own=False,
             ))
             self.identities.append(ident)
             self.ids_hex.append(ident.party_id)
+            self._headers.append({HEADER_NODE: ident.party_id, **_UNSIGNED})
+            self.network.register(self.urls[i], _Host(self, i))
         self.id_index = {h: i for i, h in enumerate(self.ids_hex)}
         # Byzantine nodes: chosen first, so publishers are drawn among the honest.
         self.behaviour: list[Behaviour | None] = [None] * n
@@ -370,8 +403,8 @@ class Simulator:
             for a in range(config.authors)
         ]
         if held:
-            for proto in self.protocols:
-                proto.store.ingest(held, self.now)
+            for replica in self.replicas:
+                replica.ingest(held, self.now)
         self.published: list[Entry] = []
         self._next: deque[tuple[int, Send]] = deque()  # hop mode: sent in reaction, next round
         self._bytes_by_path: dict[str, int] = defaultdict(int)
@@ -403,8 +436,8 @@ class Simulator:
             proto = self.protocols[who]
             body = {"subject": hashlib.sha256(f"sim-subject-{who}".encode()).hexdigest(),
                     "level": 500}
-            # DESIGN 5: durable first, then gossiped (what Node.publish does).
-            entry = proto.store.append_own(self.identities[who], "trust", body, self.now)
+            # DESIGN 5: held first, then gossiped (what Node.publish does).
+            entry = self.replicas[who].append_own(self.identities[who], "trust", body, self.now)
             self.published.append(entry)
             queued += [(who, a) for a in proto.handle(LocalEntry(entry), self.now)]
         self._next.extend(queued)
@@ -465,32 +498,34 @@ class Simulator:
         cfg = self.config
         for i in self._returns.pop(self.round, ()):
             self.offline[i] = False
+            self.network.up(self.urls[i])
         online = [i for i, off in enumerate(self.offline) if not off]
         p = 1.0 / cfg.downtime
         for i in sorted(self.churn_rng.sample(online, round(cfg.churn * len(online)))):
             self.offline[i] = True
+            self.network.down(self.urls[i])
             # Geometric downtime of mean `downtime` rounds: 1 + failures before a success.
             u = 1.0 - self.churn_rng.random()  # in (0, 1]
             away = 1 if p >= 1.0 else 1 + int(math.log(u) / math.log(1.0 - p))
             self._returns[self.round + away].append(i)
 
     def _deliver(self, src: int, send: Send) -> list[tuple[int, Send]]:
-        """One request and its reply; returns the requests both sides make in reaction."""
+        """One request and its reply over the network; returns the requests both sides
+        make in reaction (the receiver's first)."""
         cfg = self.gossip
         sender = self.protocols[src]
         now = self.now
         garbage = self.behaviour[src] == "garbage"
         body = _GARBAGE if garbage else m.encode(send.message, cfg.max_message_bytes)
         self._count(send.path, len(body), request=True)
-        dst = self.index.get(send.peer_url)
-        if dst is None or (self.config.drop_rate and self.rng.random() < self.config.drop_rate):
-            return self._fail(src, send, "unreachable" if dst is None else "dropped")
-        if self.offline[dst]:
-            return self._fail(src, send, "unreachable")  # churn: a node that is down
-        code, reply, actions = self._serve(dst, self.urls[src], self.ids_hex[src], send.path, body)
-        out = [(dst, a) for a in actions]
-        if code is not None:
-            return out + self._fail(src, send, code)
+        self._served = []
+        try:
+            reply = self.network.send(self.urls[src], send.peer_url, send.path,
+                                      self._headers[src], body)
+        except TransportError as exc:
+            return self._fail(src, send, exc.code)
+        dst = self.index[send.peer_url]
+        out = [(dst, a) for a in self._served]
         self._count(send.path, len(reply), request=False)
         if self.offline[src] or self.behaviour[src] is not None:
             return out  # the sender went down since (the reply is lost) or ignores replies
@@ -502,30 +537,23 @@ class Simulator:
             event = RequestFailed(send.request_id, send.peer_url, exc.code)
         return out + [(src, a) for a in sender.handle(event, now)]
 
-    def _serve(self, dst: int, remote: str, node: str, path: str,
-               body: bytes) -> tuple[str | None, bytes, list[Send]]:
-        """The receiving node's checks and answer (`Node.handle_gossip` minus the signature):
-        (refusal code or None, reply body, requests it makes)."""
+    def serve(self, dst: int, remote: str, path: str, headers: Mapping[str, str],
+              body: bytes) -> tuple[int, bytes]:
+        """Node `dst` answers a request: an honest node by the node's admission policy
+        (the claimed id taken as proven), a byzantine one by its behaviour."""
+        node = headers.get(HEADER_NODE, "")
         if self.behaviour[dst] is not None:
-            return self._byzantine_serve(dst, node, path, body)
-        proto = self.protocols[dst]
-        peers = proto.peers
-        now = self.now
-        if peers.is_ignored(remote, now) or peers.is_ignored(node, now):
-            return "graylisted", b"", []
-        if len(body) > proto.config.max_message_bytes:
-            peers.penalize(remote, "too_large", now, kind="url", detail=f"{len(body)} bytes")
-            return "too_large", b"", []
-        if not peers.allow(node, path, now, kind="node"):
-            return "rate_limited", b"", []
-        try:
-            message = m.decode_request(path, body, proto.config.max_message_bytes)
-            reply, actions = proto.on_request(node, path, message, now)
-            data = m.encode(reply, proto.config.max_message_bytes)
-        except m.MessageError as exc:
-            peers.penalize(node, exc.code, now, kind="node", detail=exc.message[:200])
-            return exc.code, b"", []
-        return None, data, actions
+            code, data = self._byzantine_serve(dst, node, path, body)
+            if code is not None:
+                return STATUS.get(code, 400), error_body(code, "refused")
+            return 200, data
+        outcome = admit(self.protocols[dst], path, body, self.now, remote=remote,
+                        claimed=node, authenticate=lambda: node)
+        if isinstance(outcome, Refused):
+            return (outcome.status or STATUS.get(outcome.code, 400),
+                    error_body(outcome.code, outcome.message))
+        self._served.extend(outcome.actions)
+        return 200, outcome.reply
 
     # -- byzantine nodes ---------------------------------------------------------------
 
@@ -542,16 +570,16 @@ class Simulator:
         return [(i, Send(0, url, m.PUSH, message)) for url in targets]
 
     def _byzantine_serve(self, dst: int, node: str, path: str,
-                         body: bytes) -> tuple[str | None, bytes, list[Send]]:
+                         body: bytes) -> tuple[str | None, bytes]:
         """A byzantine node's answer: nothing it holds, and lies or garbage by behaviour."""
         behaviour = self.behaviour[dst]
         if behaviour == "garbage":
-            return None, _GARBAGE, []
+            return None, _GARBAGE
         proto = self.protocols[dst]
         try:
             message = m.decode_request(path, body, proto.config.max_message_bytes)
         except m.MessageError as exc:
-            return exc.code, b"", []
+            return exc.code, b""
         reply: m.Message
         if isinstance(message, m.PeersRequest):
             # Peer exchange answered as an honest node would: it keeps them in the mesh.
@@ -566,7 +594,7 @@ class Simulator:
             reply = m.Heads(())
         else:
             reply = m.PushAck()  # swallowed: not stored, not forwarded
-        return None, m.encode(reply, proto.config.max_message_bytes), []
+        return None, m.encode(reply, proto.config.max_message_bytes)
 
     # -- accounting --------------------------------------------------------------------
 
@@ -593,9 +621,9 @@ class Simulator:
         count = missing_online = 0
         offline = self.offline
         for i in self.honest:
-            store = self.protocols[i].store
+            replica = self.replicas[i]
             for author, seq in wanted:
-                head = store.head(author)
+                head = replica.head(author)
                 if head is None or head.seq < seq:
                     missing_online += not offline[i]
                     break

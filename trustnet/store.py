@@ -8,6 +8,8 @@
   the caller fetches the missing range instead of guessing.
 - Two validly signed entries with one author and seq become a fork proof,
   stored and reported, never silently dropped.
+- It implements the gossip protocol's replica interface (`trustnet.protocol.replica`),
+  whose records (`IngestResult`, `Rejected`) it re-exports.
 - One writer per node directory: `open_dir` takes an exclusive lock on
   `store.lock`; a second process gets `StoreError(code="locked")`.
 """
@@ -23,7 +25,7 @@ import struct
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -50,6 +52,8 @@ from trustnet.log import (
     sign_entry,
     verify_signature,
 )
+from trustnet.protocol.replica import IngestResult as IngestResult  # re-exported
+from trustnet.protocol.replica import Rejected as Rejected  # re-exported
 from trustnet.recovery import clear_new_log, is_new_log
 from trustnet.statements import validate_body
 
@@ -100,20 +104,6 @@ CREATE TABLE IF NOT EXISTS displaced (
 SCHEMA_VERSION = 1
 
 
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """An item of an ingested batch that was refused, and why."""
-
-    index: int
-    id: str | None
-    code: str
-    message: str
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-friendly view."""
-        return {"index": self.index, "id": self.id, "code": self.code, "message": self.message}
-
-
 @dataclass(slots=True)
 class PreparedBatch:
     """A batch decoded and deduplicated, its signatures being checked (see `Store.prepare`)."""
@@ -135,17 +125,6 @@ class Profile:
     role: Any
     urls: Any
     order: tuple[int, int, bytes]  # (seq, ts, id) of its entry: the latest wins
-
-
-@dataclass(frozen=True, slots=True)
-class IngestResult:
-    """What one `ingest` call did."""
-
-    accepted: tuple[Entry, ...] = ()
-    duplicates: int = 0
-    rejected: tuple[Rejected, ...] = ()
-    forks: tuple[ForkProof, ...] = ()
-    gaps: Mapping[bytes, int] = field(default_factory=dict)
 
 
 VerifyPart = Future[list[bool]] | list[bool]  # a verification job, or its result computed inline

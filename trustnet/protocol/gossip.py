@@ -45,7 +45,7 @@ from trustnet.errors import ConfigError, EntryError, ForkProofError, TrustnetErr
 from trustnet.log import Entry, ForkProof, decode_entry, decode_fork_proof, verify_signature
 from trustnet.protocol import messages as m
 from trustnet.protocol.peers import PeerKind, PeerPolicy, PeerTable
-from trustnet.store import IngestResult, Rejected, Store
+from trustnet.protocol.replica import IngestResult, Rejected, Replica
 
 _Q = struct.Struct(">Q").pack
 # While own-log recovery is stuck (a proven head not fetched yet, or a lost store nobody
@@ -254,7 +254,7 @@ class GossipProtocol:
     def __init__(
         self,
         node_id: bytes,
-        replica: Store,
+        replica: Replica,
         rng: random.Random,
         config: GossipConfig | None = None,
         *,
@@ -265,7 +265,7 @@ class GossipProtocol:
         vouchers: Iterable[bytes] = (),
     ) -> None:
         self.node_id = node_id
-        self.store = replica
+        self.replica = replica
         self.rng = rng
         self.config = config or GossipConfig()
         self.own_url = own_url.rstrip("/") if own_url else None
@@ -308,6 +308,11 @@ class GossipProtocol:
 
     # -- public ----------------------------------------------------------------------
 
+    @property
+    def store(self) -> Replica:
+        """The replica this protocol was handed (the name it had when it was a `Store`)."""
+        return self.replica
+
     def handle(self, event: Event, now_ms: int) -> list[Action]:
         """Feed one event; returns the requests to send."""
         if isinstance(event, Tick):
@@ -338,10 +343,10 @@ class GossipProtocol:
         if isinstance(message, m.PeersRequest):
             return self._on_peers(peer_id, message, now_ms), []
         if isinstance(message, m.HeadRequest):
-            head = self.store.head(message.author)
+            head = self.replica.head(message.author)
             if head is None:
                 return m.HeadReply(message.author, 0, None), []
-            entry = self.store.get(head.id)  # the proof (DESIGN 12): the signed head itself
+            entry = self.replica.get(head.id)  # the proof (DESIGN 12): the signed head itself
             return m.HeadReply(message.author, head.seq, head.id,
                                None if entry is None else entry.raw), []
         raise m.MessageError(f"{path} takes no {message.T!r} request", code="bad_message")
@@ -352,7 +357,7 @@ class GossipProtocol:
         Forked authors are left out of the heads part: two honest nodes may hold
         different branches of an equivocator forever; the fork keys stand for them.
         """
-        key = (self.store.heads_digest(), len(self._forks))
+        key = (self.replica.heads_digest(), len(self._forks))
         if key != self._digest_key:
             forked = {a for a, _ in self._forks}
             h = hashlib.sha256(b"trustnet/v1/gossip-digest")
@@ -373,7 +378,7 @@ class GossipProtocol:
 
     def own_seq(self) -> int:
         """The highest seq of our own chain held here."""
-        head = self.store.head(self.node_id)
+        head = self.replica.head(self.node_id)
         return 0 if head is None else head.seq
 
     def fork_keys(self) -> list[tuple[bytes, int]]:
@@ -529,7 +534,7 @@ class GossipProtocol:
             return False
         try:
             entry = decode_entry(reply.entry, verify=False)
-            verify_signature(self.store.evidence_key(entry), entry.payload, entry.sig)
+            verify_signature(self.replica.evidence_key(entry), entry.payload, entry.sig)
         except EntryError as exc:
             self.peers.penalize(peer, exc.code, now, detail=f"head proof: {exc.message}"[:200])
             return False
@@ -625,13 +630,13 @@ class GossipProtocol:
     # -- anti-entropy ------------------------------------------------------------------
 
     def _sorted_authors(self) -> list[bytes]:
-        key = self.store.heads_digest()
+        key = self.replica.heads_digest()
         if key != self._authors_key:
-            self._authors_key, self._authors = key, sorted(self.store.heads())
+            self._authors_key, self._authors = key, sorted(self.replica.heads())
         return self._authors
 
     def _head(self, author: bytes) -> tuple[int, bytes]:
-        head = self.store.head(author)
+        head = self.replica.head(author)
         return (0, b"") if head is None else (head.seq, head.id)
 
     def _heads_page(self, after: bytes | None, *, with_forks: bool) -> m.Heads:
@@ -764,7 +769,7 @@ class GossipProtocol:
         while queue and len(raws) < self.config.max_push_entries:
             author, after, target = queue.popleft()
             room = self.config.max_push_entries - len(raws)
-            batch = self.store.range(author, after, min(room, target - after), verify=True)
+            batch = self.replica.range(author, after, min(room, target - after), verify=True)
             for e in batch:
                 if size + len(e.raw) > self.config.fetch_batch_bytes and raws:
                     queue.appendleft((author, e.seq - 1, target))
@@ -839,7 +844,7 @@ class GossipProtocol:
             if len(raws) >= cap:
                 more = True
                 break
-            for e in self.store.range(author, after, min(limit, cap - len(raws)), verify=True):
+            for e in self.replica.range(author, after, min(limit, cap - len(raws)), verify=True):
                 if size + len(e.raw) > self.config.fetch_batch_bytes:
                     more = True
                     break
@@ -899,7 +904,7 @@ class GossipProtocol:
         an honest relayer of many new parties gets them in over later rounds."""
         limit, total = self.config.new_authors_per_peer, self.config.new_authors_total
         if (limit <= 0 and total <= 0) or not raws:
-            return self.store.ingest(raws, now)
+            return self.replica.ingest(raws, now)
         window_ms = self.config.new_authors_interval_s * 1000
         start, taken = self._new_authors.pop(key, (now, 0))
         if now - start >= window_ms:
@@ -913,7 +918,7 @@ class GossipProtocol:
         limited: set[bytes] = set()
         for i, raw in enumerate(raws):
             author = _author_of(raw)
-            if (author is None or author in taken_now or self.store.head(author) is not None
+            if (author is None or author in taken_now or self.replica.head(author) is not None
                     or author in self.vouchers or self._vouched_for(author)):
                 # Held already, ours or an anchor's, vouched for, or malformed (ingest says).
                 admitted.append(raw)
@@ -933,7 +938,7 @@ class GossipProtocol:
         self._new_authors_all = (all_start, all_taken)
         while len(self._new_authors) > MAX_ADMISSION_KEYS:
             self._new_authors.popitem(last=False)
-        result = self.store.ingest(admitted, now) if admitted else IngestResult()
+        result = self.replica.ingest(admitted, now) if admitted else IngestResult()
         if not refused:
             return result
         self.stats["author_limited"] += len(refused)
@@ -941,11 +946,11 @@ class GossipProtocol:
 
     def _vouched_for(self, author: bytes) -> bool:
         """Whether this node or one of its anchors states trust in `author` (level > 0)."""
-        key = tuple(h.seq if (h := self.store.head(v)) is not None else 0 for v in self.vouchers)
+        key = tuple(h.seq if (h := self.replica.head(v)) is not None else 0 for v in self.vouchers)
         if key != self._vouched_key:
             vouched: set[str] = set()
             for voucher in self.vouchers:
-                for e in self.store.query(author=voucher, kind="trust", limit=1_000_000):
+                for e in self.replica.query(author=voucher, kind="trust", limit=1_000_000):
                     level = e.body.get("level")
                     if isinstance(level, int | float) and level > 0:
                         vouched.add(str(e.body.get("subject")))
@@ -972,7 +977,7 @@ class GossipProtocol:
         for r in bad[:8]:  # a few penalties per message: enough to graylist a forger
             self.peers.penalize(key, r.code, now, kind=kind,
                                 detail=f"entry {(r.id or '?')[:16]}: {r.message}"[:200])
-        forked = self.store.forked_authors()
+        forked = self.replica.forked_authors()
         for proof in result.forks:
             if proof.author in forked:  # a fork its party disowned is held, not spread
                 self._register_fork(proof, key, kind, now)
@@ -989,14 +994,14 @@ class GossipProtocol:
     def _fork_in(self, raw: bytes, key: str, kind: PeerKind, now: int,
                  exclude: Iterable[str]) -> list[Action]:
         try:
-            proof = decode_fork_proof(raw, self.store.evidence_key)
+            proof = decode_fork_proof(raw, self.replica.evidence_key)
         except ForkProofError as exc:
             self.peers.penalize(key, "bad_fork_proof", now, kind=kind, detail=exc.message[:200])
             return []
         if (proof.author, proof.seq) in self._forks:
             return []
-        self.store.add_fork(proof)
-        if proof.author not in self.store.forked_authors():
+        self.replica.add_fork(proof)
+        if proof.author not in self.replica.forked_authors():
             return []  # disowned by its party (a stolen key's fork): held, not spread
         self._register_fork(proof, key, kind, now)
         return self._eager([], [proof], now, exclude=exclude)
@@ -1004,7 +1009,7 @@ class GossipProtocol:
     def _forget_disowned(self, entries: Sequence[Entry]) -> None:
         """A recovery rotation disowns forks of a stolen key: their author syncs again."""
         if any(e.kind == "rotation" for e in entries):
-            forked = self.store.forked_authors()
+            forked = self.replica.forked_authors()
             for k in [k for k in self._forks if k[0] not in forked]:
                 del self._forks[k]
             self._digest_key = None

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import msgpack
 
@@ -84,6 +84,18 @@ class GossipHandler(Protocol):
         self, path: str, headers: Mapping[str, str], body: bytes, *, remote: str = ""
     ) -> tuple[int, bytes]:
         """Check and answer one gossip request; returns (HTTP status, body)."""
+        ...
+
+
+@runtime_checkable
+class SyncGossipHandler(GossipHandler, Protocol):
+    """A handler that answers without awaiting (the node, the simulator's hosts): what
+    the in-memory network's synchronous `MemoryNetwork.send` calls."""
+
+    def serve_gossip(
+        self, path: str, headers: Mapping[str, str], body: bytes, *, remote: str = ""
+    ) -> tuple[int, bytes]:
+        """`handle_gossip`, synchronously."""
         ...
 
 

@@ -1,0 +1,98 @@
+"""The replica interface: what the gossip protocol reads and writes of the entries a node holds.
+
+The protocol owns no storage (DESIGN 6, issue 13). It is handed a `Replica` and calls
+only the methods below; two implementations exist:
+
+- `trustnet.store.Store`: the node's durable SQLite store (DESIGN 5);
+- `trustnet.replica.MemoryReplica`: dicts in memory, for the simulator and tests (the
+  same chain, fork and key rules, nothing durable, a few hundred bytes per node).
+
+`ingest` is synchronous and its result comes back at once (`IngestResult`): the protocol
+scores the sender and pushes what was new from it. The records it returns are defined
+here, beside the interface, so the protocol package depends on nothing that does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from trustnet.log import ChainHead, Entry, ForkProof
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An item of an ingested batch that was refused, and why."""
+
+    index: int
+    id: str | None
+    code: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-friendly view."""
+        return {"index": self.index, "id": self.id, "code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What one `ingest` call did."""
+
+    accepted: tuple[Entry, ...] = ()
+    duplicates: int = 0
+    rejected: tuple[Rejected, ...] = ()
+    forks: tuple[ForkProof, ...] = ()
+    gaps: Mapping[bytes, int] = field(default_factory=dict)
+
+
+class Replica(Protocol):
+    """The entries, heads and fork proofs one node holds, as the gossip protocol uses them."""
+
+    def head(self, author: bytes) -> ChainHead | None:
+        """The latest entry of `author` held here."""
+        ...
+
+    def heads(self) -> dict[bytes, tuple[int, bytes]]:
+        """Every author's latest (seq, id): a copy."""
+        ...
+
+    def heads_digest(self) -> bytes:
+        """A digest of every head: equal digests mean equal heads (it changes with them)."""
+        ...
+
+    def get(self, entry_id: bytes) -> Entry | None:
+        """The entry with this id, if held."""
+        ...
+
+    def range(self, author: bytes, after_seq: int, limit: int, *, verify: bool = False
+              ) -> list[Entry]:
+        """Up to `limit` entries of `author` with seq > after_seq, ascending (`verify`: they
+        are served to peers; a durable store checks each again and stops before a bad one)."""
+        ...
+
+    def query(self, *, author: bytes | None = None, kind: str | None = None,
+              after: int = 0, limit: int = 100) -> list[Entry]:
+        """Entries by author (after: a seq) or in arrival order, optionally of one kind."""
+        ...
+
+    def ingest(self, items: Iterable[bytes | Entry], now_ms: int) -> IngestResult:
+        """Verify and keep a batch of foreign entries: idempotent, in chain order; entries
+        beyond a gap are reported in `gaps`, conflicting ones become fork proofs."""
+        ...
+
+    def add_fork(self, proof: ForkProof) -> bool:
+        """Keep a fork proof learned from elsewhere; True when it was new."""
+        ...
+
+    def forks(self) -> list[ForkProof]:
+        """Every fork proof that counts against its author (not disowned by a recovery)."""
+        ...
+
+    def forked_authors(self) -> set[bytes]:
+        """Authors proven to have equivocated (forks they disowned do not count)."""
+        ...
+
+    def evidence_key(self, entry: Entry) -> bytes:
+        """The key `entry` must be signed by to count as its author's (fork proofs)."""
+        ...
