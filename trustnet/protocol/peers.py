@@ -181,7 +181,9 @@ class Peer:
     accepted: int = 0
     rejected: int = 0
     buckets: dict[str, tuple[float, int]] = field(default_factory=dict)
-    log: deque[dict[str, Any]] = field(default_factory=deque)
+    # The reason log, newest last, at most `reasons_kept` lines. A list, not a deque: a
+    # deque costs 600 bytes even with one line, and a simulation holds 10**6 records.
+    log: list[dict[str, Any]] = field(default_factory=list)
 
 
 class PeerTable:
@@ -285,7 +287,6 @@ class PeerTable:
             self.dropped += 1
             return None
         peer = Peer(key, kind, source, url, score_ms=now_ms, last_seen_ms=now_ms)
-        peer.log = deque(maxlen=self.policy.reasons_kept)
         self._peers[key] = peer
         self._note(peer, now_ms, "added", f"from {source}", 0.0)
         remembered = self._penalised.pop(key, None)
@@ -401,6 +402,8 @@ class PeerTable:
             "at_ms": now_ms, "event": event, "reason": reason,
             "delta": round(delta, 3), "score": round(peer.score_value, 3),
         })
+        if len(peer.log) > self.policy.reasons_kept:
+            del peer.log[: len(peer.log) - self.policy.reasons_kept]
 
     # -- rate limits -----------------------------------------------------------------
 
