@@ -13,6 +13,7 @@ import pytest
 import trustnet.protocol
 from trustnet.clock import ManualClock
 from trustnet.identity import Identity
+from trustnet.log import sign_entry
 from trustnet.node import Node
 from trustnet.protocol import messages as m
 from trustnet.protocol.gossip import GossipConfig
@@ -111,3 +112,45 @@ async def test_node_and_simulator_refuse_alike_through_one_admission_policy() ->
         assert node.errors == []
     finally:
         await node.stop()
+
+
+async def test_the_node_pushes_what_the_protocol_says_happened() -> None:
+    """The protocol returns events (no hook, no counters read back): the node tells its
+    listeners of entries it learned and counts the entries it rejected by code."""
+    net = MemoryNetwork()
+    clock = ManualClock(T0)
+    cfg = GossipConfig(tick_interval_s=None)
+    nodes = []
+    for name, peer in (("a", "b"), ("b", "a")):
+        who = _ident(name)
+        nodes.append(Node(who, Store(None), net.transport(f"http://{name}", who, clock),
+                          clock=clock, rng=random.Random(name), config=cfg,
+                          peers=[f"http://{peer}"], recover_own=False))
+    a, b = nodes
+    heard: list[object] = []
+    b.subscribe(heard.append)
+    b.subscribe(heard.append)  # idempotent
+    for node in nodes:
+        await node.start()
+    try:
+        entry = await a.publish("trust", {"subject": "ab" * 32, "level": 1})
+        await a.idle()
+        await b.idle()
+        learned = [e for e in heard if getattr(e, "entries", None)]
+        assert [x.entries for x in learned] == [(entry,)]  # type: ignore[attr-defined]
+        # A stranger pushes an entry with a broken signature: rejected, counted by code.
+        stranger = _ident("stranger")
+        good = sign_entry(stranger, seq=1, prev=None, ts=T0, kind="trust",
+                          body={"subject": "cd" * 32, "level": 1})
+        forged = good.raw[:-1] + bytes([good.raw[-1] ^ 1])
+        body = m.encode(m.Push((forged,)))
+        net.send("http://stranger", "http://b", m.PUSH,
+                 RequestSigner(stranger, clock).headers("POST", m.PUSH, body), body)
+        text = b.metrics.render()[0].decode()
+        assert any('source="ingest"' in line and 'code="bad_signature"' in line
+                   for line in text.splitlines())
+        assert b.protocol.take_events() == []  # the node drained them
+        assert a.errors == [] and b.errors == []
+    finally:
+        for node in nodes:
+            await node.stop()

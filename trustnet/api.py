@@ -31,7 +31,7 @@ from trustnet.errors import ConfigError, EntryError, IdentityError, NotFound, Tr
 from trustnet.identity import Identity, is_party_id
 from trustnet.keys import KeyState
 from trustnet.log import Entry
-from trustnet.node import Node
+from trustnet.node import Node, NodeEvent
 from trustnet.store import Store
 from trustnet.transport.http import gossip_route, read_bounded
 from trustnet.transport.proxies import Client, TrustedProxies
@@ -64,7 +64,10 @@ DASHBOARD_CSP = "; ".join((
     "form-action 'none'",
     "frame-ancestors 'none'",
 ))
-EVENTS_POLL_S = 0.25
+EVENTS_MIN_GAP_S = 0.05  # a burst of pushes is read in one go: at most 20 reads a second
+# With no news from the node, the store is still read this often: a safety net for writes
+# that bypass the node (in-process tools and tests); the node's own news come at once.
+EVENTS_FALLBACK_S = 2.0
 EVENTS_KEEPALIVE_S = 15.0
 VIEWS_IDLE_S = 60.0  # with nothing new, beliefs and suspicion are re-read this often
 
@@ -339,13 +342,16 @@ def sse(event: str, data: Mapping[str, Any], event_id: int | None = None) -> byt
 
 
 class EventHub:
-    """The node's news for `/events`: one poller, however many subscribers.
+    """The node's news for `/events`: one reader, however many subscribers.
 
-    New entries and forks are read from the store as it takes them in (every
-    `EVENTS_POLL_S`); beliefs and suspicion are recomputed at most every
-    `views_interval_s`, when something arrived or a minute passed (suspicion moves with
-    time too), and only the parties whose figures changed are told. A subscriber that
-    cannot keep up is dropped rather than buffered without bound.
+    The node tells the hub when it takes in new entries or forks (`Node.subscribe`); the
+    hub then reads them from the store after its cursor (so every `entry` event carries
+    its store cursor, and a burst is read in one go, at most every `EVENTS_MIN_GAP_S`).
+    Without news the store is read only every `EVENTS_FALLBACK_S` (writes that bypass
+    the node), not every 0.25 s as the poller did. Beliefs and suspicion are recomputed at most
+    every `views_interval_s` after something arrived, or when a minute passed (suspicion
+    moves with time too), and only the parties whose figures changed are told. A
+    subscriber that cannot keep up is dropped rather than buffered without bound.
     """
 
     QUEUE = 2000
@@ -362,10 +368,15 @@ class EventHub:
         self._summary: dict[str, dict[str, Any]] = {}
         self._views_at = 0.0
         self._dirty = True
+        self._wake = asyncio.Event()  # set by the node's news, or when a stream leaves
+
+    def _on_news(self, event: NodeEvent) -> None:
+        self._wake.set()
 
     def subscribe(self) -> asyncio.Queue[bytes | None]:
         """A new subscriber's queue (None in it: the stream ends)."""
         if self._task is None or self._task.done():
+            self.node.subscribe(self._on_news)
             store = self.node.store
             self.cursor = store.last_cursor()
             self._forks = len(store.forked_authors())
@@ -383,8 +394,10 @@ class EventHub:
         return len(self._queues)
 
     def unsubscribe(self, queue: asyncio.Queue[bytes | None]) -> None:
-        """Forget a subscriber; the poller stops with the last one."""
+        """Forget a subscriber; the reader stops with the last one."""
         self._queues.discard(queue)
+        if not self._queues:
+            self._wake.set()
 
     async def close(self) -> None:
         """End every stream (the node is stopping)."""
@@ -414,12 +427,22 @@ class EventHub:
                 self._drop(queue)
 
     async def _run(self) -> None:
-        while self._queues and not self.closed and self.node.running:
-            try:
-                self.poll()
-            except Exception:  # a failing view must not end everyone's stream
-                log.exception("/events: computing news failed")
-            await asyncio.sleep(EVENTS_POLL_S)
+        try:
+            while self._queues and not self.closed and self.node.running:
+                self._wake.clear()
+                try:
+                    self.poll()
+                except Exception:  # a failing view must not end everyone's stream
+                    log.exception("/events: computing news failed")
+                # Until the node has news, or beliefs and suspicion are due.
+                idle = self.views_interval_s if self._dirty else VIEWS_IDLE_S
+                due_in = max(0.0, self._views_at + idle - time.monotonic())
+                wait = min(max(due_in, EVENTS_MIN_GAP_S), EVENTS_FALLBACK_S)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
+                await asyncio.sleep(EVENTS_MIN_GAP_S)
+        finally:
+            self.node.unsubscribe(self._on_news)
 
     def poll(self) -> None:
         """Send what happened since the last poll."""

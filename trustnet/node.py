@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 from trustnet.clock import Clock
 from trustnet.errors import EntryError, TrustnetError
@@ -31,22 +32,27 @@ from trustnet.keys import (
     commit_pending,
     rotation_body,
 )
-from trustnet.log import Entry
+from trustnet.log import Entry, ForkProof
 from trustnet.metrics import NodeMetrics
 from trustnet.protocol import messages as m
 from trustnet.protocol.admission import Refused, admit
 from trustnet.protocol.gossip import (
     Action,
+    AuthorsLimited,
+    EntriesLearned,
+    EntriesRejected,
     Event,
+    ForkLearned,
     GossipConfig,
     GossipProtocol,
     LocalEntry,
+    PeerDecision,
     RequestFailed,
     Response,
     Send,
     Tick,
 )
-from trustnet.store import Rejected, Store
+from trustnet.store import Store
 from trustnet.transport.auth import HEADER_NODE, RequestVerifier
 from trustnet.transport.base import STATUS, Transport, TransportError, error_body
 
@@ -85,15 +91,23 @@ class ErrorLog(list[str]):
         return summary
 
 
-class _MeteredProtocol(GossipProtocol):
-    """The gossip protocol, telling the node's metrics the code of every entry it rejects."""
+@dataclass(frozen=True, slots=True)
+class NewEntries:
+    """Entries this node holds now and did not before: learned from a peer, or its own."""
 
-    metrics: NodeMetrics | None = None
+    entries: tuple[Entry, ...]
+    own: bool = False
 
-    def on_rejected(self, rejected: Sequence[Rejected]) -> None:
-        if self.metrics is not None:
-            for rejection in rejected:
-                self.metrics.rejected("ingest", rejection.code)
+
+@dataclass(frozen=True, slots=True)
+class NewFork:
+    """A proof of equivocation this node learned or found."""
+
+    proof: ForkProof
+
+
+NodeEvent: TypeAlias = NewEntries | NewFork
+Listener: TypeAlias = Callable[[NodeEvent], None]
 
 
 class Node:
@@ -131,13 +145,13 @@ class Node:
         self.url = (url or transport.url or "").rstrip("/") or None
         # Per-node registry (never the global one): many nodes fit in one process.
         self.metrics = NodeMetrics(self)
-        protocol = _MeteredProtocol(
+        self.protocol = GossipProtocol(
             identity.author, store, rng, self.config, own_url=self.url, peers=peers,
             now_ms=clock.now_ms(), recover_own=recover_own,
             vouchers=[bytes.fromhex(a) for a in self.anchors if is_party_id(a)],
         )
-        protocol.metrics = self.metrics
-        self.protocol: GossipProtocol = protocol
+        # Told of new entries and forks as the node takes them in (the /events hub, ...).
+        self.listeners: list[Listener] = []
         self.verifier = RequestVerifier(replay_cache=self.config.replay_cache)
         self.log = logging.getLogger(f"trustnet.node.{self.node_id[:12]}")
         self.errors = ErrorLog()  # unexpected exceptions, as text: tests assert it is empty
@@ -155,9 +169,7 @@ class Node:
         self._saved_peers: list[str] | None = None
         self._peers_saved_ms = 0
         self._logged_count = store.count()
-        self._reported_forks: set[tuple[bytes, int]] = set(self.protocol.fork_keys())
-        self._forks_learned = self.protocol.stats["forks_learned"]
-        self._author_limited = 0
+        self._author_limited = 0  # refused over the new-author limits, not logged yet
         self._author_limited_logged_ms = 0
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -364,35 +376,60 @@ class Node:
 
     # -- outbound ------------------------------------------------------------------------
 
+    def subscribe(self, listener: Listener) -> None:
+        """Call `listener` with every `NodeEvent` from now on (synchronously, in the event
+        loop: it must be quick; an exception it raises is recorded in `errors`). Idempotent."""
+        if listener not in self.listeners:
+            self.listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        """Stop calling `listener` (idempotent)."""
+        if listener in self.listeners:
+            self.listeners.remove(listener)
+
+    def _emit(self, event: NodeEvent) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(event)
+            except Exception as exc:  # a failing listener must not stop gossip
+                self.crashed(exc, "listener")
+
     def _feed(self, event: Event) -> None:
+        if isinstance(event, LocalEntry):
+            self._emit(NewEntries((event.entry,), own=True))
         self._dispatch(self.protocol.handle(event, self.clock.now_ms()))
         self._report()
 
     def _report(self) -> None:
-        """Log the decisions an operator must see: graylisting, proven forks, own-log
-        recovery done (the protocol is pure; the node does its logging)."""
-        decisions = self.protocol.peers.decisions
-        while decisions:
-            key, reason = decisions.popleft()
-            self.log.warning("peer %s %s (see GET /peers)", key[:80], reason)
-        learned = self.protocol.stats["forks_learned"]
-        if learned != self._forks_learned:
-            self._forks_learned = learned
-            for author, seq in self.protocol.fork_keys():
-                if (author, seq) not in self._reported_forks:
-                    self._reported_forks.add((author, seq))
-                    self.log.warning("equivocation proven: author %s signed two entries at "
-                                     "seq %d (see GET /forks)", author.hex(), seq)
-        limited = self.protocol.stats["author_limited"]
+        """Act on what the protocol says happened: log the decisions an operator must see
+        (graylisting, proven forks, new-author refusals), count rejected entries, tell the
+        listeners of new entries and forks; then own-log recovery done (the protocol is
+        pure; the node does its logging)."""
         now = self.clock.now_ms()
-        if limited != self._author_limited and now - self._author_limited_logged_ms >= 10_000:
+        for happened in self.protocol.take_events():
+            if isinstance(happened, EntriesLearned):
+                self._emit(NewEntries(happened.entries))
+            elif isinstance(happened, ForkLearned):
+                proof = happened.proof
+                self.log.warning("equivocation proven: author %s signed two entries at "
+                                 "seq %d (see GET /forks)", proof.author.hex(), proof.seq)
+                self._emit(NewFork(proof))
+            elif isinstance(happened, EntriesRejected):
+                for rejection in happened.rejected:
+                    self.metrics.rejected("ingest", rejection.code)
+            elif isinstance(happened, PeerDecision):
+                self.log.warning("peer %s %s (see GET /peers)", happened.key[:80],
+                                 happened.reason)
+            elif isinstance(happened, AuthorsLimited):
+                self._author_limited += happened.count
+        if self._author_limited and now - self._author_limited_logged_ms >= 10_000:
             self.log.warning("refused %d entries of new authors over [gossip] "
                              "new_authors_per_peer = %d from one peer or new_authors_total = %d "
                              "from all peers per %d s (author_limit); anti-entropy brings them "
-                             "in later", limited - self._author_limited,
+                             "in later", self._author_limited,
                              self.config.new_authors_per_peer, self.config.new_authors_total,
                              self.config.new_authors_interval_s)
-            self._author_limited, self._author_limited_logged_ms = limited, now
+            self._author_limited, self._author_limited_logged_ms = 0, now
         if self._reported_catching_up and not self.protocol.catching_up:
             self._reported_catching_up = False
             rec = self.protocol.recovery_json()
@@ -450,7 +487,7 @@ class Node:
 
     def crashed(self, exc: BaseException, where: str, detail: str = "") -> None:
         """Record an unexpected exception met in `where` (gossip_server, gossip_client, tick,
-        api): a bounded summary in `errors`, a count in the metrics, the traceback in the log
+        api, listener): a bounded summary in `errors`, a count in the metrics, the traceback in the log
         only (nothing keeps it, nor the request it came from)."""
         self.errors.record(exc, where)
         self.metrics.crashed(where)

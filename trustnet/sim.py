@@ -98,6 +98,7 @@ from trustnet.protocol.gossip import (
     GossipConfig,
     GossipProtocol,
     LocalEntry,
+    PeerDecision,
     RequestFailed,
     Response,
     Send,
@@ -467,12 +468,12 @@ class Simulator:
                 queue.extend(self._byzantine_sends(i))
         self._drain(queue, budget)
         for i in self.honest:
-            # What the node logs for its operator (PeerTable.decisions): kept to tell
-            # graylisted byzantine nodes from honest ones graylisted by mistake.
-            decisions = self.protocols[i].peers.decisions
-            while decisions:
-                self._decisions.add((i, decisions.popleft()[0]))
-                self._decision_count += 1
+            # What the node logs for its operator (`PeerDecision`): kept to tell graylisted
+            # byzantine nodes from honest ones graylisted by mistake.
+            for happened in self.protocols[i].take_events():
+                if isinstance(happened, PeerDecision):
+                    self._decisions.add((i, happened.key))
+                    self._decision_count += 1
         holders, missing_online = self.holders()
         stats = RoundStats(self.round, holders, self._round_requests, self._round_bytes,
                            self._round_headers, self._round_failures, len(self._next),

@@ -212,6 +212,56 @@ class Send:
 Action: TypeAlias = Send
 
 
+# -- what happened (drained by the shell after each call, as h11's `next_event`) ----------
+#
+# The protocol does no logging, metrics or analysis of its own: it records what happened
+# as these records, and the node (or the simulator) takes them with `take_events()` right
+# after `handle`/`on_request`, instead of reading the protocol's counters and tables.
+
+
+@dataclass(frozen=True, slots=True)
+class EntriesLearned:
+    """Entries new here, taken from `peer` (a URL or a node id)."""
+
+    peer: str
+    entries: tuple[Entry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EntriesRejected:
+    """Entries `peer` sent that the replica (or new-author admission) refused."""
+
+    peer: str
+    rejected: tuple[Rejected, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ForkLearned:
+    """A proof of equivocation new here (found in a batch, or sent by `peer`)."""
+
+    peer: str
+    proof: ForkProof
+
+
+@dataclass(frozen=True, slots=True)
+class PeerDecision:
+    """The peer table graylisted or refused `key` (an operator must see it)."""
+
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorsLimited:
+    """`count` entries of new authors were refused over the new-author limits."""
+
+    count: int
+
+
+Happened: TypeAlias = EntriesLearned | EntriesRejected | ForkLearned | PeerDecision | AuthorsLimited
+MAX_PENDING_EVENTS = 4096  # beyond, the oldest are dropped (a shell that never drains)
+
+
 # -- internal state ------------------------------------------------------------------------
 
 
@@ -285,6 +335,7 @@ class GossipProtocol:
         self._new_authors: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._new_authors_all = (now_ms, 0)  # the same window over all peers together
         self._seen: OrderedDict[bytes, None] = OrderedDict()
+        self._happened: deque[Happened] = deque(maxlen=MAX_PENDING_EVENTS)
         self._pending: dict[int, _Pending] = {}
         self._sessions: dict[str, _Session] = {}
         self._next_id = 1
@@ -350,6 +401,16 @@ class GossipProtocol:
             return m.HeadReply(message.author, head.seq, head.id,
                                None if entry is None else entry.raw), []
         raise m.MessageError(f"{path} takes no {message.T!r} request", code="bad_message")
+
+    def take_events(self) -> list[Happened]:
+        """What happened since the last call, oldest first (graylisting decisions of the
+        peer table included); the shell logs, counts and forwards them."""
+        decisions = self.peers.decisions
+        while decisions:
+            self._happened.append(PeerDecision(*decisions.popleft()))
+        out = list(self._happened)
+        self._happened.clear()
+        return out
 
     def digest(self) -> bytes:
         """Our 32-byte anti-entropy digest: heads of unforked authors and fork keys.
@@ -887,13 +948,6 @@ class GossipProtocol:
         share = self.peers.sample(self.rng, self.config.peers_shared, now, exclude=exclude)
         return m.PeersReply(tuple(share))
 
-    # -- shared ------------------------------------------------------------------------
-
-    def on_rejected(self, rejected: Sequence[Rejected]) -> None:
-        """Entries a peer sent that the store refused, each with its code: a hook for the
-        I/O shell (the node counts them in its metrics); the protocol itself only counts
-        them in `stats["rejected"]` and penalizes the sender."""
-
     # -- new-author admission --------------------------------------------------------------
 
     def _ingest(self, raws: Sequence[bytes], key: str, now: int) -> IngestResult:
@@ -942,6 +996,7 @@ class GossipProtocol:
         if not refused:
             return result
         self.stats["author_limited"] += len(refused)
+        self._happened.append(AuthorsLimited(len(refused)))
         return replace(result, rejected=(*result.rejected, *refused))
 
     def _vouched_for(self, author: bytes) -> bool:
@@ -969,10 +1024,11 @@ class GossipProtocol:
             for entry in result.accepted:
                 self._discover(entry, now)
             self._forget_disowned(result.accepted)
+            self._happened.append(EntriesLearned(key, result.accepted))
         bad = [r for r in result.rejected if r.code in _MISBEHAVIOUR]
         if result.rejected:
             self.stats["rejected"] += len(result.rejected)
-            self.on_rejected(result.rejected)
+            self._happened.append(EntriesRejected(key, result.rejected))
             self.peers.count(key, rejected=len(result.rejected))
         for r in bad[:8]:  # a few penalties per message: enough to graylist a forger
             self.peers.penalize(key, r.code, now, kind=kind,
@@ -1018,6 +1074,7 @@ class GossipProtocol:
         if (proof.author, proof.seq) not in self._forks:
             self._forks[(proof.author, proof.seq)] = proof
             self.stats["forks_learned"] += 1
+            self._happened.append(ForkLearned(key, proof))
             self.peers.reward(key, "fork proof", self.config.policy.reward_per_fork, now, kind=kind)
 
     def _eager(self, entries: list[Entry], forks: list[ForkProof], now: int,
