@@ -1,10 +1,12 @@
 """The node: composition and lifecycle of identity, store, gossip protocol and transport.
 
 `Node` owns no policy of its own: the sans-IO `GossipProtocol` decides what to
-send, the transport moves bytes, the store keeps entries. The node performs the
-protocol's `Send` actions as tasks, feeds replies back as events, checks every
-inbound request (size, signature, graylist, rate limit, decoding) before the
-protocol sees it, and refuses to sign while its own log is being recovered.
+send, the transport moves bytes, the store keeps entries (the protocol's replica).
+The node performs the protocol's `Send` actions as tasks, feeds replies back as
+events, answers every inbound request through the protocol's admission policy
+(`protocol.admission.admit`, with its signature check and testbed partition), acts
+on what the protocol says happened (logs, metrics, `NewEntries`/`NewFork` to its
+listeners), and refuses to sign while its own log is being recovered.
 
 Lifecycle: `await node.start()` serves the gossip endpoints and, when
 `config.tick_interval_s` is set, runs the tick loop; `await node.stop()` cancels

@@ -7,6 +7,11 @@ on whatever transport it has:
 
     actions = protocol.handle(Tick(), now_ms)                  # outbound work
     reply, actions = protocol.on_request(node_id, path, message, now_ms)   # inbound
+    happened = protocol.take_events()      # what changed: entries, forks, decisions
+
+It owns no storage either: it is handed a replica (`protocol.replica.Replica`: the
+node's SQLite `Store`, or a `MemoryReplica` in the simulator and tests), and inbound
+requests reach `on_request` through the one admission policy (`protocol.admission`).
 
 Two tiers, as the epidemic-protocol literature prescribes (Demers et al. 1987):
 - eager push: a new entry (local or newly learned) goes once to `fanout` random
