@@ -203,7 +203,7 @@ def unchecked(who: Identity, seq: int, ts: int, kind: str, body: dict[str, Any])
     prev = None if seq == 1 else bytes(32)
     payload = msgpack.packb([1, who.public_key, seq, prev, ts, kind, body], use_bin_type=True)
     raw = msgpack.packb([payload, who.sign(ENTRY_DOMAIN + payload)], use_bin_type=True)
-    return decode_entry(raw, check_body=False)
+    return decode_entry(raw)
 
 
 def n(field: str, value: int, **base: int) -> dict[str, Any]:

@@ -872,7 +872,6 @@ API_KEY = web.AppKey("api", Api)
 
 
 def build_app(node: Node, *, name: str, token: str, views: ApiViews | None = None,
-              extra_routes: list[web.RouteDef] | None = None,
               http: HttpSettings | None = None) -> web.Application:
     """The node's aiohttp application."""
     api = Api(node, name=name, token=token, views=views, http=http)
@@ -901,6 +900,5 @@ def build_app(node: Node, *, name: str, token: str, views: ApiViews | None = Non
         routes.append(web.get(f"/{view_name}", api.collection(view_name, view)))
     for view_name, pview in api.views.parties.items():
         routes.append(web.get(f"/{view_name}/{{party}}", api.party_view(view_name, pview)))
-    routes += extra_routes or []
     app.add_routes(routes)
     return app

@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
@@ -40,9 +40,7 @@ from trustnet.recovery import NEW_LOG_FILE, OwnLog, load_peers, own_log_state, s
 from trustnet.store import Store
 from trustnet.transport.http import ConnectionGuard, ConnectionLimits, HttpTransport
 from trustnet.transport.tls import EXPIRY_WARNING_DAYS, ServerTls, client_context, resolve
-
-if TYPE_CHECKING:
-    from trustnet.views import Analysis, NodeViews
+from trustnet.views import Analysis, NodeViews, install_views
 
 PORT_FILE = "node.port"
 SHUTDOWN_GRACE_S = 5.0
@@ -82,7 +80,7 @@ class Daemon:
         self.store = Store.open_dir(self.dir)
         try:
             self.own_log: OwnLog = self._own_log(recovered_from, log_lost)
-            self.transport = HttpTransport(self.identity, self.clock, tls=peer_tls)
+            self.transport = HttpTransport(self.identity, self.clock, tls=peer_tls, log=self.log)
             self.node = Node(
                 self.identity, self.store, self.transport,
                 clock=self.clock,
@@ -111,7 +109,7 @@ class Daemon:
             raise
         self.runner: web.AppRunner | None = None
         self.server: asyncio.Server | None = None
-        self.guard = ConnectionGuard(self._limits())
+        self.guard = ConnectionGuard(self._limits(), self.log)
         self.url: str | None = None
 
     def _own_log(self, recovered_from: Path | None, log_lost: bool) -> OwnLog:
@@ -176,11 +174,11 @@ class Daemon:
 
     def _install_views(self) -> None:
         """Contributed views (beliefs, suspicion) over this node's store."""
-        from trustnet.views import install_views
-
-        install_views(self)
-        if self.node_views is not None:  # belief and suspicion gauges per party on /metrics
-            self.node.metrics.views = self.node_views.current
+        self.node_views, self.analysis = install_views(
+            self.views, self.store, self.identity.party_id, self.config, self.clock, self.dir,
+            self.http.analysis_budget_s, self.log)
+        # belief and suspicion gauges per party on /metrics
+        self.node.metrics.views = self.node_views.current
 
     async def start(self) -> str:
         """Bind the HTTP server, start gossip; returns the node's URL."""

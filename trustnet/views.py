@@ -27,6 +27,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from trustnet.clock import DAY_MS, HOUR_MS
 from trustnet.errors import ConfigError, NotFound, TrustnetError
 from trustnet.feedback.estimator import PartySuspicion, SuspicionParams
 from trustnet.feedback.signals import DEFAULT_HOSTILITY, HostilityWeights, SuspicionView
@@ -38,11 +39,9 @@ from trustnet.store import Store
 from trustnet.trust.beliefs import BeliefEngine, Beliefs, TrustParams
 
 if TYPE_CHECKING:
+    from trustnet.api import ApiViews
     from trustnet.clock import Clock
     from trustnet.config import NodeConfig
-    from trustnet.daemon import Daemon
-
-log = logging.getLogger(__name__)
 
 UNVERIFIED_CAP = 0.5  # an unconfirmed claim counts half as much as it is believed, at most
 MAX_SAMPLES = 2000
@@ -364,9 +363,9 @@ def series_range(views: NodeViews, query: Mapping[str, str]) -> tuple[int, int, 
     `from` to 30 days before `to`, `step` to an hour; at most MAX_SAMPLES steps."""
     start = _at(query, "from")
     end = _at(query, "to") or views.clock.now_ms()
-    step = _at(query, "step") or 3_600_000
+    step = _at(query, "step") or HOUR_MS
     if start is None:
-        start = end - 30 * 86_400_000
+        start = end - 30 * DAY_MS
     if step <= 0 or end < start or (end - start) // step > MAX_SAMPLES:
         raise ConfigError(f"need from <= to and at most {MAX_SAMPLES} steps from `from` to `to`",
                           code="bad_argument")
@@ -698,33 +697,32 @@ def _served_party(analysis: Analysis, live: NodeViews, route: str,
     return served
 
 
-def install_views(daemon: Daemon) -> None:
-    """Register /beliefs, /suspicion, /series and /graph on the daemon's API (heavy forms in
-    the daemon's analysis worker)."""
-    settings = Settings.from_config(daemon.config)
-    views = NodeViews(daemon.store, daemon.identity.party_id, daemon.config.anchors, settings,
-                      daemon.clock)
-    analysis = Analysis(daemon.dir, daemon.identity.party_id, daemon.config.anchors, settings,
-                        daemon.clock, daemon.http.analysis_budget_s)
-    daemon.node_views = views
-    daemon.analysis = analysis
+def install_views(
+    api: ApiViews, store: Store, party_id: str, config: NodeConfig, clock: Clock, node_dir: Path,
+    budget_s: float, log: logging.Logger,
+) -> tuple[NodeViews, Analysis]:
+    """Register /beliefs, /suspicion, /series and /graph on a node's API views (heavy forms in
+    the node's analysis worker); the caller owns (and closes) the analysis returned."""
+    settings = Settings.from_config(config)
+    views = NodeViews(store, party_id, config.anchors, settings, clock)
+    analysis = Analysis(node_dir, party_id, config.anchors, settings, clock, budget_s)
     for route, (collection, per_party) in VIEWS.items():
         if collection is not None:
-            daemon.views.collections[route] = _served_collection(analysis, views, route, collection)
-        daemon.views.parties[route] = _served_party(analysis, views, route, per_party)
+            api.collections[route] = _served_collection(analysis, views, route, collection)
+        api.parties[route] = _served_party(analysis, views, route, per_party)
     for route, collection_only in COLLECTIONS.items():
-        daemon.views.collections[route] = _served_collection(analysis, views, route,
-                                                             collection_only)
-    daemon.views.summary = partial(summary, views)
-    daemon.views.is_heavy = is_heavy
-    daemon.views.entry = partial(entry_json, views)
+        api.collections[route] = _served_collection(analysis, views, route, collection_only)
+    api.summary = partial(summary, views)
+    api.is_heavy = is_heavy
+    api.entry = partial(entry_json, views)
     trust = settings.trust
-    daemon.views.status = lambda: {"replay": trust.replay,
-                                   "backdate_tolerance_s": trust.backdate_tolerance_s}
-    daemon.views.backdated = trust.backdated
+    api.status = lambda: {"replay": trust.replay,
+                          "backdate_tolerance_s": trust.backdate_tolerance_s}
+    api.backdated = trust.backdated
     if trust.replay:
         log.warning("replay mode ([trust] replay = true): statements are judged by the ts their "
                     "authors signed, backdated or not; for a lab network replaying a story only")
+    return views, analysis
 
 
 def local_views(node_dir: Any) -> NodeViews:

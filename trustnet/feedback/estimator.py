@@ -79,6 +79,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Literal
 
+from trustnet.clock import DAY_MS
 from trustnet.errors import ConfigError, NotFound
 from trustnet.feedback.richardson import FeedbackError, escalation_index, flow_observed
 
@@ -181,7 +182,7 @@ class SuspicionParams:
     # (t, level) points kept per party for plots.
     history_len: int = 512
     # the time unit of every rate, and the grid the slow variables step on.
-    time_unit_ms: int = 86_400_000
+    time_unit_ms: int = DAY_MS
     # regime thresholds on the escalation index (per time unit).
     escalating_above: float = 0.005
     deescalating_below: float = -0.005

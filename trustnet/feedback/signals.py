@@ -66,6 +66,7 @@ from trustnet.feedback.estimator import (
 )
 from trustnet.feedback.richardson import FeedbackError
 from trustnet.log import Entry, ForkProof
+from trustnet.statements.entries import statement_of
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import DAY_MS, DEFAULT_FIGURES, ViennaFigures
 from trustnet.statements.kinds import (
@@ -74,7 +75,6 @@ from trustnet.statements.kinds import (
     InspectionRequest,
     Observation,
     Trust,
-    parse_body,
 )
 from trustnet.statements.rules import DEFAULT_WEIGHTS, RuleWeights, evaluate
 
@@ -346,7 +346,7 @@ def hostility_signals(
         if e.id in stmts or e.kind not in _HOSTILE_KINDS:
             continue
         try:
-            stmts[e.id] = (e, parse_body(e.kind, e.body))
+            stmts[e.id] = (e, statement_of(e))
         except EntryError:
             continue  # DESIGN 4: a body that fails validation is not a statement
     out: list[Signal] = []

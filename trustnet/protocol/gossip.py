@@ -61,7 +61,7 @@ MAX_ADMISSION_KEYS = 4096  # peers whose new-author windows are remembered (olde
 def _author_of(raw: bytes) -> bytes | None:
     """The author of a raw entry, read without checking its signature (None: malformed)."""
     try:
-        return decode_entry(raw, verify=False, check_body=False).author
+        return decode_entry(raw, verify=False).author
     except TrustnetError:
         return None
 

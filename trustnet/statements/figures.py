@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from trustnet.clock import DAY_MS, HOUR_MS
 from trustnet.errors import ConfigError
 
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
+__all__ = ["DAY_MS", "DEFAULT_FIGURES", "HOUR_MS", "ViennaFigures"]
 
 
 @dataclass(frozen=True, slots=True)

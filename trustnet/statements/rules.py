@@ -51,6 +51,7 @@ from typing import Any, Generic, TypeVar
 from trustnet.errors import ConfigError, EntryError
 from trustnet.log import Entry, ForkProof
 from trustnet.statements import regime_calendar
+from trustnet.statements.entries import statement_of
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.facts import days_of_notice, is_notifiable, is_observable, notice_ok
 from trustnet.statements.figures import DAY_MS, DEFAULT_FIGURES, HOUR_MS, ViennaFigures
@@ -64,7 +65,6 @@ from trustnet.statements.kinds import (
     InspectionResponse,
     Notification,
     Observation,
-    parse_body,
 )
 
 # -- configuration ---------------------------------------------------------------------------
@@ -371,7 +371,7 @@ class _Index:
                 continue
             seen.add(e.id)
             try:
-                body = parse_body(e.kind, e.body)
+                body = statement_of(e)
             except EntryError:
                 continue  # DESIGN 4: a body that fails validation is not a statement
             self._add(e, body)
@@ -970,7 +970,7 @@ def evaluate(
 ) -> list[Evidence]:
     """Derive the evidence of every CSBM rule from `entries`, as of `now_ms` (deterministic).
 
-    `parsed`: further entries with their bodies already parsed and validated (`parse_body`),
+    `parsed`: further entries with their bodies already parsed and validated (`statement_of`),
     as a caller that holds them passes them to save parsing them again.
     """
     return _evaluate(_Index(entries, figures, parsed), now_ms, weights, forks)
