@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from trustnet.clock import DAY_MS, HOUR_MS
 from trustnet.errors import ConfigError, NotFound, TrustnetError
 from trustnet.feedback.estimator import PartySuspicion, SuspicionParams
-from trustnet.feedback.signals import DEFAULT_HOSTILITY, HostilityWeights, SuspicionView
+from trustnet.feedback.signals import HostilityWeights, SuspicionView
 from trustnet.log import MAX_INT, Entry
+from trustnet.settings import NodeSettings, load_settings
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import ViennaFigures
 from trustnet.statements.rules import RuleWeights
@@ -59,19 +60,15 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: NodeConfig) -> Settings:
-        """Validate [rules], [weights], [trust] and [suspicion] (hostility weights under
-        [suspicion.hostility])."""
-        susp = config.section("suspicion")
-        hostility = susp.pop("hostility", {})
-        if not isinstance(hostility, dict):
-            raise ConfigError("[suspicion.hostility] must be a table")
-        return cls(
-            ViennaFigures.from_mapping(config.section("rules")),
-            RuleWeights.from_mapping(config.section("weights")),
-            TrustParams.from_mapping(config.section("trust")),
-            SuspicionParams.from_mapping(susp),
-            HostilityWeights.from_mapping(hostility) if hostility else DEFAULT_HOSTILITY,
-        )
+        """Load [rules], [weights], [trust] and [suspicion] (hostility weights under
+        [suspicion.hostility]) with every other table (trustnet.settings)."""
+        return cls.of(load_settings(config))
+
+    @classmethod
+    def of(cls, settings: NodeSettings) -> Settings:
+        """The tables the views read, of a node's loaded settings."""
+        return cls(settings.rules, settings.weights, settings.trust, settings.suspicion,
+                   settings.hostility)
 
 
 PartyTable = dict[tuple[str, str], float]
@@ -698,14 +695,15 @@ def _served_party(analysis: Analysis, live: NodeViews, route: str,
 
 
 def install_views(
-    api: ApiViews, store: Store, party_id: str, config: NodeConfig, clock: Clock, node_dir: Path,
-    budget_s: float, log: logging.Logger,
+    api: ApiViews, store: Store, party_id: str, node: NodeSettings, clock: Clock, node_dir: Path,
+    log: logging.Logger,
 ) -> tuple[NodeViews, Analysis]:
     """Register /beliefs, /suspicion, /series and /graph on a node's API views (heavy forms in
     the node's analysis worker); the caller owns (and closes) the analysis returned."""
-    settings = Settings.from_config(config)
-    views = NodeViews(store, party_id, config.anchors, settings, clock)
-    analysis = Analysis(node_dir, party_id, config.anchors, settings, clock, budget_s)
+    settings = Settings.of(node)
+    anchors = node.node.anchors
+    views = NodeViews(store, party_id, anchors, settings, clock)
+    analysis = Analysis(node_dir, party_id, anchors, settings, clock, node.http.analysis_budget_s)
     for route, (collection, per_party) in VIEWS.items():
         if collection is not None:
             api.collections[route] = _served_collection(analysis, views, route, collection)

@@ -50,11 +50,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+from trustnet.config import load_table
 from trustnet.errors import ConfigError, EntryError
 from trustnet.feedback.estimator import (
     PartySuspicion,
@@ -139,16 +140,8 @@ class HostilityWeights:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> HostilityWeights:
-        """Defaults overridden by `values`; ConfigError on unknown keys or bad numbers."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown hostility weight(s): {', '.join(unknown)}")
-        clean = {
-            k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v
-            for k, v in values.items()
-        }
-        return replace(cls(), **clean)
+        """The `[suspicion.hostility]` table of node.toml as this record (trustnet.config.load_table)."""
+        return load_table(cls, values, "suspicion.hostility")
 
 
 DEFAULT_HOSTILITY = HostilityWeights()

@@ -41,13 +41,13 @@ Conventions, chosen so that the trust layer can weigh each fact:
 from __future__ import annotations
 
 import functools
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+from trustnet.config import load_table
 from trustnet.errors import ConfigError, EntryError
 from trustnet.log import Entry, ForkProof
 from trustnet.statements import regime_calendar
@@ -103,20 +103,8 @@ class RuleWeights:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> RuleWeights:
-        """Defaults overridden by `values` (the `[weights]` table of node.toml)."""
-        known = {f.name for f in fields(cls)}
-        clean: dict[str, float] = {}
-        for key, value in values.items():
-            if key not in known:
-                raise ConfigError(
-                    f"weights.{key}: unknown rule (known: {', '.join(sorted(known))})"
-                )
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigError(f"weights.{key}: expected a number, got {value!r}")
-            if not math.isfinite(value):
-                raise ConfigError(f"weights.{key}: expected a finite number, got {value!r}")
-            clean[key] = float(value)
-        return replace(cls(), **clean)
+        """The `[weights]` table of node.toml as this record (trustnet.config.load_table)."""
+        return load_table(cls, values, "weights")
 
     def of(self, rule: str) -> float:
         """The weight of `rule` (one of RULES)."""
