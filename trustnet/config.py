@@ -148,9 +148,10 @@ def load_table(cls: type[T], data: object, table: str) -> T:
     (`[table.field]`), or, when the record names it as `FLATTEN`, takes its keys in this
     table. Values are checked against the field's type (bool, int, float: an int is taken
     for a float, str, tuple[str, ...], Literal, X | None) and the record's `BOUNDS`
-    (`{"fanout": ">= 1", "reliable": ">= 0, <= 1"}`; "*": every other number); then the record checks what spans
-    fields (`__post_init__`, or `check()` when it has one). Errors are `bad_config`,
-    naming the key. A record declares all this in a few lines and imports nothing.
+    (`{"fanout": ">= 1", "reliable": ">= 0, <= 1"}`; "*": every other number); then the
+    record checks what spans fields (`__post_init__`, or `check()` when it has one).
+    Errors are `bad_config`, naming the key. A record declares all this in a few lines
+    and imports nothing.
     """
     if not isinstance(data, Mapping):
         raise ConfigError(f"[{table}] must be a table, got {data!r}")
