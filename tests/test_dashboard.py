@@ -169,7 +169,8 @@ async def test_the_dashboard_shows_the_cluster_and_follows_new_statements(
                 headers={"Authorization": f"Bearer {north2.token}"}) as resp:
             assert resp.status == 201, await resp.text()
             attested = bytes.fromhex((await resp.json())["id"])
-        await settle(lambda: north.store.get(attested) is not None, "the attestation reached north-1")
+        await wait_until(lambda: north.store.get(attested) is not None,
+                         "the attestation reached north-1")
         await page.evaluate(f"document.querySelector('#entryrows tr[data-id=\"{notification}\"]').click()")
         view = "document.getElementById('entry-detail').innerText"
         await shows(page, f"{view}.includes('confirm') && {view}.includes('by north-2')",

@@ -229,19 +229,14 @@ async def mount_endless_sessions(base: Path, *, liars: int = 4, entries: int = 1
     long the node took to hold them all (`synced_s`, None: not within `timeout_s`), the
     pages each liar served, and the node's view of the liars.
     """
-    from trustnet.cli import main as cli_main
     from trustnet.daemon import Daemon
+    from trustnet.nodedir import init_node_dir
     from trustnet.protocol.gossip import GossipConfig
 
     async with contextlib.AsyncExitStack() as stack:
         fakes = [await stack.enter_async_context(endless_peer(advance=i % 2 == 1))
                  for i in range(liars)]
-        honest_dir = base / "honest"
-        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), \
-                contextlib.redirect_stderr(devnull):
-            if cli_main(["init", str(honest_dir), "--name", "honest",
-                         "--listen", "127.0.0.1:0"]) != 0:
-                raise RuntimeError(f"could not create {honest_dir}")
+        honest_dir = init_node_dir(base / "honest", name="honest", listen="127.0.0.1:0").dir
         honest = Daemon(honest_dir, gossip=GossipConfig(tick_interval_s=None))
         now = SystemClock().now_ms()
         result = honest.store.ingest(signed_chain(Identity.from_seed(os.urandom(32)), entries, now),

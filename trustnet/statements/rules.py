@@ -48,7 +48,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from trustnet.config import load_table
-from trustnet.errors import ConfigError, EntryError
+from trustnet.errors import EntryError
 from trustnet.log import Entry, ForkProof
 from trustnet.statements import regime_calendar
 from trustnet.statements.entries import statement_of
