@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from hypothesis import settings
 
+from tests.harness.nodes import demo_daemon
 from trustnet.identity import Identity
 from trustnet.log import Entry, sign_entry
 
@@ -53,3 +56,14 @@ def alice() -> Identity:
 @pytest.fixture
 def bob() -> Identity:
     return ident(2)
+
+
+@pytest.fixture
+async def north1(tmp_path: Path) -> AsyncIterator[Any]:
+    """north-1's daemon, started, its store holding the whole demo story (ending today):
+    (daemon, url, session, ids, origin)."""
+    demo = demo_daemon(tmp_path)
+    url = await demo.daemon.start()
+    async with aiohttp.ClientSession() as session:
+        yield demo.daemon, url, session, demo.ids, demo.origin
+    await demo.daemon.stop()

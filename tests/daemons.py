@@ -8,16 +8,9 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from trustnet.cli import main as cli_main
+from tests.harness.nodes import init_node
 from trustnet.daemon import Daemon
 from trustnet.protocol.gossip import GossipConfig
-
-
-def init_node(base: Path, name: str) -> Path:
-    """`trustnet init DIR --listen 127.0.0.1:0`: a node directory on a free port."""
-    node_dir = base / name
-    assert cli_main(["init", str(node_dir), "--name", name, "--listen", "127.0.0.1:0"]) == 0
-    return node_dir
 
 
 @asynccontextmanager

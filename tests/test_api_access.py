@@ -5,36 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
 from tests.conftest import T0
+from tests.harness.api import fetch, start
 from trustnet.api import HttpSettings
 from trustnet.cli import main as cli_main
 from trustnet.config import read_admin_token
-from trustnet.daemon import Daemon
 from trustnet.errors import ConfigError
 from trustnet.identity import Identity
 from trustnet.log import sign_entry
-from trustnet.protocol.gossip import GossipConfig
 
 DAY = 86_400_000
 
 
-async def start(tmp_path: Path, capsys: Any, http: str = "") -> Daemon:
-    node_dir = tmp_path / "n"
-    assert cli_main(["init", str(node_dir), "--name", "north-1", "--listen", "127.0.0.1:0"]) == 0
-    capsys.readouterr()
-    if http:
-        with (node_dir / "node.toml").open("a") as f:
-            f.write("\n[http]\n" + http + "\n")
-    daemon = Daemon(node_dir, gossip=GossipConfig(tick_interval_s=None))
-    await daemon.start()
-    await daemon.node.tick()  # no peers: nothing of its own to recover
-    return daemon
 
 
 def south_story(south: Identity) -> list[bytes]:
@@ -48,15 +35,10 @@ def south_story(south: Identity) -> list[bytes]:
     return [p.raw, n.raw]
 
 
-async def fetch(url: str, method: str = "GET", **kw: Any) -> tuple[int, dict[str, str], Any]:
-    async with aiohttp.ClientSession() as s, s.request(method, url, **kw) as r:
-        raw = await r.read()
-        body = json.loads(raw) if r.content_type == "application/json" else raw
-        return r.status, dict(r.headers), body
 
 
 async def test_lists_are_paginated_with_offset_limit_total_and_next(tmp_path, capsys):
-    daemon = await start(tmp_path, capsys)
+    daemon = await start(tmp_path)
     try:
         for seed in range(3):
             daemon.store.ingest(south_story(Identity.from_seed(bytes([seed + 1]) * 32)), T0 + DAY)
@@ -82,7 +64,7 @@ async def test_lists_are_paginated_with_offset_limit_total_and_next(tmp_path, ca
 
 
 async def test_reads_need_the_token_when_configured(tmp_path, capsys):
-    daemon = await start(tmp_path, capsys, "read_token = true")
+    daemon = await start(tmp_path, "read_token = true")
     token = read_admin_token(daemon.dir)
     try:
         status, _, body = await fetch(f"{daemon.url}/status")
@@ -108,7 +90,7 @@ async def test_reads_need_the_token_when_configured(tmp_path, capsys):
 
 
 async def test_reads_are_open_by_default_and_cors_is_off(tmp_path, capsys):
-    daemon = await start(tmp_path, capsys)
+    daemon = await start(tmp_path)
     try:
         status, headers, _ = await fetch(f"{daemon.url}/status",
                                          headers={"Origin": "https://example.org"})
@@ -122,7 +104,7 @@ async def test_reads_are_open_by_default_and_cors_is_off(tmp_path, capsys):
 
 
 async def test_cors_answers_listed_origins_only(tmp_path, capsys):
-    daemon = await start(tmp_path, capsys, 'cors_origins = ["https://analyst.example"]')
+    daemon = await start(tmp_path, 'cors_origins = ["https://analyst.example"]')
     try:
         good = {"Origin": "https://analyst.example"}
         status, headers, _ = await fetch(f"{daemon.url}/status", headers=good)
@@ -138,7 +120,7 @@ async def test_cors_answers_listed_origins_only(tmp_path, capsys):
 
 
 async def test_a_client_over_its_rate_gets_429_and_others_do_not_pay(tmp_path, capsys):
-    daemon = await start(tmp_path, capsys, "rate_per_s = 0.001\nrate_burst = 3")
+    daemon = await start(tmp_path, "rate_per_s = 0.001\nrate_burst = 3")
     try:
         answers = [(await fetch(f"{daemon.url}/status"))[0] for _ in range(3)]
         assert answers == [200, 200, 200]
@@ -154,7 +136,7 @@ async def test_a_client_over_its_rate_gets_429_and_others_do_not_pay(tmp_path, c
 async def test_a_stranger_sharing_the_operators_address_cannot_throttle_the_operator(
         tmp_path, capsys):
     # Everyone on this machine (or behind one proxy, or one NAT) shares one client address.
-    daemon = await start(tmp_path, capsys, "rate_per_s = 0.001\nrate_burst = 3")
+    daemon = await start(tmp_path, "rate_per_s = 0.001\nrate_burst = 3")
     try:
         answers = [(await fetch(f"{daemon.url}/status"))[0] for _ in range(4)]
         assert answers == [200, 200, 200, 429]  # the stranger drained the address's bucket
@@ -195,7 +177,7 @@ async def read_events(resp: aiohttp.ClientResponse, want: set[str]) -> dict[str,
 
 
 async def test_events_tell_belief_and_suspicion_changes(tmp_path, capsys):
-    daemon = await start(tmp_path, capsys, "events_views_interval_s = 0.05")
+    daemon = await start(tmp_path, "events_views_interval_s = 0.05")
     south = Identity.from_seed(b"\x07" * 32)
     try:
         async with aiohttp.ClientSession() as s, s.get(f"{daemon.url}/events") as r:
@@ -214,7 +196,7 @@ async def test_events_tell_belief_and_suspicion_changes(tmp_path, capsys):
 
 
 async def test_events_resume_after_a_cursor_without_gaps_or_repeats(tmp_path, capsys):
-    daemon = await start(tmp_path, capsys)
+    daemon = await start(tmp_path)
     try:
         for level in range(3):
             await daemon.node.publish("trust", {"subject": "ab" * 32, "level": level})
@@ -232,7 +214,7 @@ async def test_events_resume_after_a_cursor_without_gaps_or_repeats(tmp_path, ca
 
 
 async def test_stopping_the_node_ends_open_streams(tmp_path, capsys):
-    daemon = await start(tmp_path, capsys)
+    daemon = await start(tmp_path)
     stopped = False
     try:
         async with aiohttp.ClientSession() as s, s.get(f"{daemon.url}/events") as r:
@@ -248,7 +230,7 @@ async def test_stopping_the_node_ends_open_streams(tmp_path, capsys):
 
 
 async def test_the_cli_reads_a_guarded_node_with_trustnet_token(tmp_path, capsys, monkeypatch):
-    daemon = await start(tmp_path, capsys, "read_token = true")
+    daemon = await start(tmp_path, "read_token = true")
     try:
         code = await asyncio.to_thread(cli_main, ["status", daemon.url or ""])
         assert code == 1 and "[unauthorized]" in capsys.readouterr().err
@@ -263,7 +245,7 @@ async def test_a_party_known_only_by_a_fork_proof_is_listed_as_forked(tmp_path, 
     """Gossip skips a proven equivocator's chain: a node may hold the proof and no entry."""
     from trustnet.log import ForkProof
 
-    daemon = await start(tmp_path, capsys)
+    daemon = await start(tmp_path)
     liar = Identity.from_seed(b"\x09" * 32)
     try:
         a = sign_entry(liar, seq=1, prev=None, ts=T0, kind="trust",
@@ -288,7 +270,7 @@ async def test_a_party_known_only_by_a_fork_proof_is_listed_as_forked(tmp_path, 
 async def test_the_cli_reads_every_page_of_a_list(tmp_path, capsys, monkeypatch):
     import trustnet.api
 
-    daemon = await start(tmp_path, capsys)
+    daemon = await start(tmp_path)
     try:
         for seed in range(5):
             daemon.store.ingest(south_story(Identity.from_seed(bytes([seed + 1]) * 32)), T0 + DAY)

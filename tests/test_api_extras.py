@@ -8,14 +8,13 @@ from pathlib import Path
 
 import aiohttp
 
-from trustnet.cli import main as cli_main
+from tests.harness.nodes import init_node
 from trustnet.daemon import Daemon
 from trustnet.protocol.gossip import GossipConfig
 
 
 async def started(tmp_path: Path, capsys) -> Daemon:
-    node_dir = tmp_path / "n"
-    assert cli_main(["init", str(node_dir), "--listen", "127.0.0.1:0"]) == 0
+    node_dir = init_node(tmp_path, "n")
     capsys.readouterr()
     daemon = Daemon(node_dir, gossip=GossipConfig(tick_interval_s=None))
     await daemon.start()
@@ -65,8 +64,7 @@ async def test_a_taken_port_is_a_clear_error_and_releases_the_directory(tmp_path
 
     first = await started(tmp_path, capsys)
     try:
-        other = tmp_path / "other"
-        assert cli_main(["init", str(other), "--listen", first.url.removeprefix("http://")]) == 0
+        other = init_node(tmp_path, "other", listen=first.url.removeprefix("http://"))
         second = Daemon(other, gossip=GossipConfig(tick_interval_s=None))
         try:
             await second.start()
@@ -82,8 +80,7 @@ async def test_a_taken_port_is_a_clear_error_and_releases_the_directory(tmp_path
 
 async def test_a_write_acknowledged_just_before_stop_still_reaches_peers(tmp_path: Path, capsys):
     b = await started(tmp_path / "b", capsys)
-    a_dir = tmp_path / "a"
-    assert cli_main(["init", str(a_dir), "--listen", "127.0.0.1:0", "--peer", b.url]) == 0
+    a_dir = init_node(tmp_path, "a", peers=[b.url])
     capsys.readouterr()
     a = Daemon(a_dir, gossip=GossipConfig(tick_interval_s=None, own_sync_quorum=0))
     await a.start()

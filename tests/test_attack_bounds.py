@@ -218,7 +218,7 @@ def test_import_parks_entries_beyond_a_gap_on_disk_not_in_memory(tmp_path: Path)
     for _ in range(25):
         me, prev, chain = Stranger.fresh().identity, None, []
         for seq in range(1, 801):
-            entry = sign_entry(me, seq=seq, prev=prev, ts=T0 + seq, kind="profile", validate=False,
+            entry = sign_entry(me, seq=seq, prev=prev, ts=T0 + seq, kind="profile",
                                body={"name": f"p{seq}", **PROFILE})
             chain.append(entry.raw)
             prev = entry.id

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_api_access import fetch, start
+from tests.harness.api import fetch, start
 from trustnet.bench.stranger import get, real_node
 
 SHED_DEADLINE_S = 25.0
@@ -65,7 +65,7 @@ def test_600_half_open_connections_under_512_files_are_shed_and_the_node_serves(
 
 
 async def test_event_streams_are_capped(tmp_path: Path, capsys: Any) -> None:
-    daemon = await start(tmp_path, capsys, "max_event_streams = 1")
+    daemon = await start(tmp_path, "max_event_streams = 1")
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", int(daemon.url.rsplit(":", 1)[1]))
         writer.write(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -81,7 +81,7 @@ async def test_event_streams_are_capped(tmp_path: Path, capsys: Any) -> None:
 
 
 async def test_a_body_that_never_arrives_times_out(tmp_path: Path, capsys: Any) -> None:
-    daemon = await start(tmp_path, capsys, "body_timeout_s = 0.5")
+    daemon = await start(tmp_path, "body_timeout_s = 0.5")
     try:
         port = int(daemon.url.rsplit(":", 1)[1])
         for path in (b"/gossip/push", b"/peers"):
@@ -99,7 +99,7 @@ async def test_a_body_that_never_arrives_times_out(tmp_path: Path, capsys: Any) 
 
 async def test_a_connection_that_never_sends_its_head_is_closed(tmp_path: Path,
                                                                  capsys: Any) -> None:
-    daemon = await start(tmp_path, capsys, "header_timeout_s = 0.5")
+    daemon = await start(tmp_path, "header_timeout_s = 0.5")
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1",
                                                        int(daemon.url.rsplit(":", 1)[1]))
@@ -137,7 +137,7 @@ async def test_status_answers_while_a_2000_sample_series_is_computed(
         return series(self, *args, **kw)
 
     monkeypatch.setattr(NodeViews, "series", held)
-    daemon = await start(tmp_path, capsys, "analysis_budget_s = 0.5")
+    daemon = await start(tmp_path, "analysis_budget_s = 0.5")
     try:
         party = daemon.identity.party_id
         url = daemon.url + f"/series/{party}"
@@ -175,7 +175,7 @@ async def test_status_answers_while_a_2000_sample_series_is_computed(
 
 
 async def test_heavy_reads_cost_the_client_more(tmp_path: Path, capsys: Any) -> None:
-    daemon = await start(tmp_path, capsys,
+    daemon = await start(tmp_path,
                          "rate_per_s = 0.001\nrate_burst = 15\nheavy_read_cost = 10")
     try:
         status, _, _ = await fetch(daemon.url + "/beliefs", params={"at": "1"})
@@ -193,7 +193,7 @@ async def test_heavy_reads_beyond_the_pending_cap_are_busy(tmp_path: Path, capsy
     import trustnet.views
 
     monkeypatch.setattr(trustnet.views, "MAX_PENDING", 0)
-    daemon = await start(tmp_path, capsys)
+    daemon = await start(tmp_path)
     try:
         status, headers, body = await fetch(daemon.url + "/graph", params={"at": "1"})
         assert status == 503 and body["error"]["code"] == "busy" and "Retry-After" in headers

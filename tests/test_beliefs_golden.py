@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_beliefs import NOW, World, baseline, demo
+from tests.harness.beliefs import NOW, World, baseline, demo
 from trustnet.bench.beliefs import generate
 from trustnet.identity import Identity
 from trustnet.log import Entry, ForkProof, sign_entry

@@ -26,7 +26,7 @@ from trustnet.log import (
     entry_id,
     sign_entry,
 )
-from trustnet.statements import parse_body
+from trustnet.statements import decode_statement, parse_body, sign_statement
 
 ENTRY_CODES = frozenset(
     {
@@ -174,12 +174,12 @@ def test_check_chain_codes() -> None:
         assert info.value.code == code
 
 
-def test_sign_entry_validates_the_body() -> None:
+def test_sign_statement_validates_the_body() -> None:
     with pytest.raises(EntryError) as info:
-        sign_entry(ALICE, seq=1, prev=None, ts=NOW, kind="trust", body={"subject": "x", "level": 1})
+        sign_statement(ALICE, seq=1, prev=None, ts=NOW, kind="trust", body={"subject": "x", "level": 1})
     assert info.value.code == "bad_body"
     with pytest.raises(EntryError) as info:
-        sign_entry(ALICE, seq=1, prev=None, ts=NOW, kind="treaty", body={})
+        sign_statement(ALICE, seq=1, prev=None, ts=NOW, kind="treaty", body={})
     assert info.value.code == "unknown_kind"
 
 
@@ -190,14 +190,14 @@ def test_sign_entry_refuses_too_large() -> None:
     assert info.value.code == "too_large"
 
 
-def test_sign_entry_without_validation_signs_any_body() -> None:
-    # Regression: sign_entry(validate=False) used to validate anyway (decode_entry's
-    # check_body defaulted to True); tests and fork-proof fixtures need unchecked bodies.
-    e = sign_entry(ALICE, seq=1, prev=None, ts=NOW, kind="treaty", body={"x": 1}, validate=False)
+def test_the_entry_layer_signs_any_body_and_the_statement_layer_checks_it() -> None:
+    # The log checks the envelope only (no import of the statements: issue 13 item 4);
+    # tests and fork-proof fixtures need unchecked bodies.
+    e = sign_entry(ALICE, seq=1, prev=None, ts=NOW, kind="treaty", body={"x": 1})
     assert e.kind == "treaty"
-    assert decode_entry(e.raw, check_body=False) == e
+    assert decode_entry(e.raw) == e
     with pytest.raises(EntryError) as info:
-        decode_entry(e.raw)
+        decode_statement(e.raw)
     assert info.value.code == "unknown_kind"
 
 
@@ -283,10 +283,8 @@ def test_decode_fork_proof_rejects() -> None:
 
 
 def test_fork_proof_ignores_bodies() -> None:
-    x = decode_entry(seal(ALICE, [1, ALICE.public_key, 1, None, NOW, "treaty", {"v": 1}]),
-                     check_body=False)
-    y = decode_entry(seal(ALICE, [1, ALICE.public_key, 1, None, NOW, "treaty", {"v": 2}]),
-                     check_body=False)
+    x = decode_entry(seal(ALICE, [1, ALICE.public_key, 1, None, NOW, "treaty", {"v": 1}]))
+    y = decode_entry(seal(ALICE, [1, ALICE.public_key, 1, None, NOW, "treaty", {"v": 2}]))
     proof = decode_fork_proof(ForkProof.of(x, y).encode())
     assert {proof.a.id, proof.b.id} == {x.id, y.id}
 

@@ -9,11 +9,10 @@ reloading (the page follows `/events`). A screenshot is kept as an artefact:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,8 @@ import aiohttp
 import pytest
 
 from tests.cdp import Browser, Page
-from trustnet.cli import main as cli_main
+from tests.harness.nodes import demo_daemon, init_node
+from tests.harness.wait import wait_until
 from trustnet.clock import SystemClock
 from trustnet.daemon import Daemon
 from trustnet.protocol.gossip import GossipConfig
@@ -46,16 +46,6 @@ def artifacts() -> Path:
     return out
 
 
-async def settle(check: Callable[[], bool], what: str) -> None:
-    """Poll a condition on the daemons until it holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT_S
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError(f"{what}: not within {TIMEOUT_S} s")
-        await asyncio.sleep(0.02)
-
-
 @pytest.fixture
 async def cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> AsyncIterator[list[Daemon]]:
     """Three daemons peering with each other, each with its profile; south-1 has notified an
@@ -64,9 +54,7 @@ async def cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> AsyncIt
     daemons: list[Daemon] = []
     try:
         for name in NAMES:
-            node_dir = tmp_path / name
-            assert cli_main(["init", str(node_dir), "--name", name, "--listen", "127.0.0.1:0"]) == 0
-            daemons.append(Daemon(node_dir, gossip=FAST))
+            daemons.append(Daemon(init_node(tmp_path, name), gossip=FAST))
             await daemons[-1].start()
         capsys.readouterr()
         for d in daemons:
@@ -74,7 +62,7 @@ async def cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> AsyncIt
                 if other is not d:
                     assert other.url is not None
                     d.node.add_peer(other.url)
-        await settle(lambda: not any(d.node.status()["catching_up"] for d in daemons),
+        await wait_until(lambda: not any(d.node.status()["catching_up"] for d in daemons),
                      "every node past its own-log check")
         for d, name in zip(daemons, NAMES, strict=True):
             await d.node.publish("profile", {"name": name, "role": "state", "urls": [d.url]})
@@ -86,7 +74,7 @@ async def cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> AsyncIt
             "acv": 0, "artillery": 0, "amphibious": 0, "sorties": 0, "observers_invited": False})
         await north.node.publish("trust", {"subject": south.identity.party_id, "level": 300})
         # Five statements, and each party's next-key commitment before its first.
-        await settle(lambda: all(d.store.count() == 8 for d in daemons), "gossip spread every entry")
+        await wait_until(lambda: all(d.store.count() == 8 for d in daemons), "gossip spread every entry")
         yield daemons
     finally:
         for d in daemons:
@@ -181,7 +169,8 @@ async def test_the_dashboard_shows_the_cluster_and_follows_new_statements(
                 headers={"Authorization": f"Bearer {north2.token}"}) as resp:
             assert resp.status == 201, await resp.text()
             attested = bytes.fromhex((await resp.json())["id"])
-        await settle(lambda: north.store.get(attested) is not None, "the attestation reached north-1")
+        await wait_until(lambda: north.store.get(attested) is not None,
+                         "the attestation reached north-1")
         await page.evaluate(f"document.querySelector('#entryrows tr[data-id=\"{notification}\"]').click()")
         view = "document.getElementById('entry-detail').innerText"
         await shows(page, f"{view}.includes('confirm') && {view}.includes('by north-2')",
@@ -198,30 +187,12 @@ async def test_the_dashboard_shows_the_cluster_and_follows_new_statements(
 
 
 async def test_the_compliance_table_of_a_node_holding_the_demo_story(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path) -> None:
     """States x obligations on the demo story's six parties; the figure of README's desk
     section (written to docs/ when TRUSTNET_DOCS_FIGURES=1, else among the artefacts)."""
     assert CHROMIUM is not None
-    from tests.test_scenario import SCENARIOS
-    from trustnet.identity import KEY_FILE, Identity
-    from trustnet.scenario import PartyRef, load_scenario, origin_for, play
-
-    node_dir = tmp_path / "north-1"
-    assert cli_main(["init", str(node_dir), "--name", "north-1", "--listen", "127.0.0.1:0"]) == 0
-    capsys.readouterr()
-    scenario = load_scenario(SCENARIOS / "demo.toml")
-    ids = {p: Identity.from_seed(i.to_bytes(32, "big")) for i, p in enumerate(scenario.parties, 1)}
-    ids["north-1"] = Identity.load(node_dir / KEY_FILE)
-    daemon = Daemon(node_dir, gossip=GossipConfig(tick_interval_s=None))
-
-    def publisher(name: str) -> Any:
-        def publish(kind: str, body: dict[str, Any], ts: int) -> dict[str, Any]:
-            e = daemon.store.append_own(ids[name], kind, body, ts)
-            return {"id": e.id_hex, "seq": e.seq}
-        return publish
-
-    refs = {p: PartyRef(ids[p].party_id, "http://x.invalid:1", publisher(p)) for p in scenario.parties}
-    play(scenario, refs, origin_for(scenario, SystemClock().now_ms()))
+    demo = demo_daemon(tmp_path)
+    daemon, ids = demo.daemon, demo.ids
     url = await daemon.start()
     browser = await Browser.launch(CHROMIUM, tmp_path / "chrome", FLAGS)
     try:

@@ -7,13 +7,14 @@ import asyncio
 import json
 from datetime import UTC, datetime
 
-from tests.test_views import get, north1  # noqa: F401  (the fixture)
+from tests.harness.http import get
+from tests.harness.nodes import init_node
 from trustnet.cli import main as cli_main
 from trustnet.desk.compliance import OBLIGATIONS, STATUSES
 from trustnet.scenario import DAY_MS
 
 
-async def test_compliance_rows_come_from_the_rules_facts(north1):  # noqa: F811
+async def test_compliance_rows_come_from_the_rules_facts(north1):
     _daemon, url, session, ids, _origin = north1
     status, data = await get(session, url + "/compliance")
     assert status == 200, data
@@ -70,7 +71,7 @@ async def test_compliance_rows_come_from_the_rules_facts(north1):  # noqa: F811
         assert (got, err["error"]["code"]) == (status_code, code), (query, err)
 
 
-async def test_cli_compliance_on_a_url_and_a_directory(north1, capsys):  # noqa: F811
+async def test_cli_compliance_on_a_url_and_a_directory(north1, capsys):
     daemon, url, session, ids, _origin = north1
     _, remote = await get(session, url + "/compliance?limit=1000")
     for target in (url, str(daemon.dir)):
@@ -86,7 +87,7 @@ async def test_cli_compliance_on_a_url_and_a_directory(north1, capsys):  # noqa:
     assert "unknown_party" in capsys.readouterr().err
 
 
-async def test_an_entry_shows_who_attested_it_and_its_standing(north1):  # noqa: F811
+async def test_an_entry_shows_who_attested_it_and_its_standing(north1):
     _daemon, url, session, _ids, _origin = north1
     _, page = await get(session, url + "/entries?kind=attestation&limit=1000")
     by_subject: dict[str, list[dict]] = {}
@@ -116,7 +117,7 @@ async def test_an_entry_shows_who_attested_it_and_its_standing(north1):  # noqa:
     assert profile["attestations"] == [] and profile["standing"] == {"verified": False, "facts": []}
 
 
-async def test_a_report_to_send_from_a_url_and_a_directory(north1, tmp_path, capsys):  # noqa: F811
+async def test_a_report_to_send_from_a_url_and_a_directory(north1, tmp_path, capsys):
     daemon, url, _session, _ids, origin = north1
     at, since = str(origin + 60 * DAY_MS), str(origin)
     outs = []
@@ -149,8 +150,7 @@ async def test_a_report_to_send_from_a_url_and_a_directory(north1, tmp_path, cap
 
 
 def test_a_report_of_an_empty_node_says_so(tmp_path, capsys):
-    node_dir = tmp_path / "empty"
-    assert cli_main(["init", str(node_dir), "--name", "empty"]) == 0
+    node_dir = init_node(tmp_path, "empty")
     out = tmp_path / "report"
     assert cli_main(["report", str(node_dir), "--since", "2026-01-01", "--at", "2026-02-01",
                      "--out", str(out)]) == 0
@@ -161,7 +161,7 @@ def test_a_report_of_an_empty_node_says_so(tmp_path, capsys):
     assert "bad_argument" in capsys.readouterr().err
 
 
-async def test_the_calendar_reconciled(north1, capsys):  # noqa: F811
+async def test_the_calendar_reconciled(north1, capsys):
     """south-1 announces south-storm (and an exercise it never notifies) in its calendar;
     north-2 observes an unnamed activity of south-2 nobody announced or notified."""
     daemon, url, session, ids, origin = north1

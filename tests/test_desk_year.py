@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_scenario import SCENARIOS, offline_run
+from tests.harness.nodes import SCENARIOS
+from tests.harness.scenarios import offline_run
 from trustnet.clock import ManualClock
 from trustnet.config import NodeConfig
 from trustnet.scenario import ScenarioError, clock_offset, load_scenario, origin_for, with_origin

@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from trustnet.cli import main
 from trustnet.identity import KEY_FILE, Identity
 from trustnet.log import ChainHead, check_chain
+from trustnet.nodedir import init_node_dir
 from trustnet.store import Store
 
 PUBLISHER = r"""
@@ -33,7 +33,7 @@ while True:
 
 def test_sigkill_never_loses_an_acknowledged_entry_nor_reuses_a_seq(tmp_path: Path, capsys):
     node = tmp_path / "node"
-    assert main(["init", str(node), "--name", "crashy"]) == 0
+    init_node_dir(node, name="crashy")
     capsys.readouterr()
     me = Identity.load(node / KEY_FILE)
     rng = random.Random(20261126)

@@ -12,6 +12,7 @@ from collections import Counter
 
 import pytest
 
+from trustnet.config import load_table
 from trustnet.errors import ConfigError
 from trustnet.identity import Identity
 from trustnet.log import Entry, ForkProof, sign_entry
@@ -319,17 +320,22 @@ def test_malformed_request_message_for_endpoint() -> None:
         a.on_request("aa" * 32, m.PUSH, m.InSync(), T0)
 
 
-def test_gossip_config_from_mapping() -> None:
-    cfg = GossipConfig.from_mapping({"fanout": 5, "tick_interval_s": 0.5, "cooldown_ms": 1000})
+def test_gossip_config_from_its_table() -> None:
+    cfg = load_table(GossipConfig, {"fanout": 5, "tick_interval_s": 0.5, "cooldown_ms": 1000},
+                     "gossip")
     assert cfg.fanout == 5 and cfg.tick_interval_s == 0.5 and cfg.policy.cooldown_ms == 1000
-    with pytest.raises(ConfigError, match="unknown setting"):
-        GossipConfig.from_mapping({"fan_out": 5})
-    with pytest.raises(ConfigError, match="number"):
-        GossipConfig.from_mapping({"fanout": "5"})
+    with pytest.raises(ConfigError, match=r"\[gossip\] fan_out: unknown setting"):
+        load_table(GossipConfig, {"fan_out": 5}, "gossip")
     with pytest.raises(ConfigError, match="integer"):
-        GossipConfig.from_mapping({"fanout": 2.5})
-    with pytest.raises(ConfigError):
-        GossipConfig.from_mapping({"fanout": 0})
+        load_table(GossipConfig, {"fanout": "5"}, "gossip")
+    with pytest.raises(ConfigError, match="integer"):
+        load_table(GossipConfig, {"fanout": 2.5}, "gossip")
+    with pytest.raises(ConfigError) as info:
+        load_table(GossipConfig, {"fanout": 0}, "gossip")
+    assert info.value.message == "[gossip] fanout: expected an integer >= 1, got 0"
+    assert info.value.code == "bad_config"
+    with pytest.raises(ConfigError, match=r"\[gossip\] graylist_threshold: expected a number < 0"):
+        load_table(GossipConfig, {"graylist_threshold": 5}, "gossip")
     with pytest.raises(ConfigError):
         PeerPolicy(graylist_threshold=5)
 

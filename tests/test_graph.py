@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 
 from tests.conftest import T0
+from tests.harness.nodes import init_node
 from tests.world import World
-from trustnet.cli import main as cli_main
 from trustnet.clock import ManualClock
 from trustnet.config import NodeConfig
 from trustnet.daemon import Daemon
@@ -131,8 +131,7 @@ def test_a_forked_author_is_marked_and_its_reliability_drops() -> None:
 
 async def test_the_node_serves_graph_as_a_collection_only(tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    node_dir = tmp_path / "north"
-    assert cli_main(["init", str(node_dir), "--name", "north", "--listen", "127.0.0.1:0"]) == 0
+    node_dir = init_node(tmp_path, "north")
     capsys.readouterr()
     daemon = Daemon(node_dir, gossip=GossipConfig(tick_interval_s=None))
     url = await daemon.start()

@@ -17,7 +17,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,9 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.daemons import init_node, running_daemons
+from tests.harness.http import CLOCK, Api, api_of, assert_error, gossip, gossip_error
+from tests.harness.wait import wait_until
 from trustnet.cli import main as cli_main
-from trustnet.clock import SystemClock
 from trustnet.config import load_config, read_admin_token, write_config
 from trustnet.daemon import PORT_FILE, Daemon
 from trustnet.identity import KEY_FILE, Identity
@@ -46,94 +47,19 @@ from .conftest import ident, trust_body
 
 FAST = GossipConfig(tick_interval_s=0.05)
 TIMEOUT_S = 15.0
-CLOCK = SystemClock()
 
 
 # -- helpers -------------------------------------------------------------------------------
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout_s: float = TIMEOUT_S) -> None:
-    """Poll an async condition until it holds; fail the test at the timeout."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s} s")
-        await asyncio.sleep(0.02)
 
 
-class Api:
-    """A JSON client of one node's API."""
-
-    def __init__(self, session: aiohttp.ClientSession, url: str, token: str) -> None:
-        self.session = session
-        self.url = url
-        self.token = token
-
-    async def call(self, method: str, path: str, *, body: Any = None, auth: bool | str = False,
-                   raw: bytes | None = None) -> tuple[int, Any]:
-        headers = {}
-        if auth:
-            headers["Authorization"] = f"Bearer {self.token if auth is True else auth}"
-        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        async with self.session.request(method, self.url + path, data=data,
-                                        headers=headers) as resp:
-            text = await resp.text()
-            if resp.content_type == "application/json":
-                return resp.status, json.loads(text)
-            return resp.status, text
-
-    async def get(self, path: str, *, auth: bool = False) -> Any:
-        status, data = await self.call("GET", path, auth=auth)
-        assert status == 200, (path, status, data)
-        return data
-
-    async def ready(self) -> None:
-        """Wait until the node is past its own-log check."""
-
-        async def check() -> bool:
-            return not (await self.get("/status"))["catching_up"]
-
-        await wait_until(check)
-
-    async def holds(self, entry_id: str) -> bool:
-        status, _ = await self.call("GET", f"/entries/{entry_id}")
-        return status == 200
 
 
-def assert_error(status: int, data: Any, want_status: int, code: str | None = None) -> None:
-    """The API's error shape, with the expected status (and code)."""
-    assert status == want_status, data
-    assert isinstance(data, dict) and set(data) == {"error"}, data
-    assert set(data["error"]) == {"code", "message"}, data
-    assert isinstance(data["error"]["message"], str) and data["error"]["message"]
-    if code is not None:
-        assert data["error"]["code"] == code, data
 
 
-async def gossip(session: aiohttp.ClientSession, url: str, path: str, body: bytes | io.BytesIO, *,
-                 identity: Identity | None, headers: dict[str, str] | None = None,
-                 at_ms: int | None = None) -> tuple[int, Any]:
-    """POST one gossip request (signed by `identity` unless headers are given)."""
-    if headers is None:
-        raw = body.getvalue() if isinstance(body, io.BytesIO) else body
-        headers = {} if identity is None else sign_request(
-            identity, "POST", path, raw, CLOCK.now_ms() if at_ms is None else at_ms)
-    headers = dict(headers, **{"Content-Type": CONTENT_TYPE})
-    async with session.post(url + path, data=body, headers=headers) as resp:
-        raw = await resp.read()
-        assert resp.content_type == CONTENT_TYPE
-        return resp.status, msgpack.unpackb(raw, raw=False)
 
 
-def gossip_error(reply: tuple[int, Any], status: int, code: str) -> None:
-    """A msgpack refusal `{"error": {"code", "message"}}` with this status and code."""
-    got_status, data = reply
-    assert got_status == status, reply
-    assert data["error"]["code"] == code, reply
-    assert isinstance(data["error"]["message"], str)
 
 
 # -- fixtures ------------------------------------------------------------------------------
@@ -154,9 +80,6 @@ async def daemons(tmp_path: Path) -> AsyncIterator[list[Daemon]]:
         assert not (d.dir / PORT_FILE).exists()
 
 
-def api_of(d: Daemon, session: aiohttp.ClientSession) -> Api:
-    assert d.url is not None
-    return Api(session, d.url, d.token)
 
 
 # -- the inspection routes and admin writes ------------------------------------------------

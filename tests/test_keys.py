@@ -42,7 +42,7 @@ def run_case(case: dict[str, Any]) -> tuple[list[str], list[bool]]:
             accepted += [e.id for e in result.accepted]
     revoked = []
     for hex_entry in case["entries"]:
-        e = decode_entry(bytes.fromhex(hex_entry), verify=False, check_body=False)
+        e = decode_entry(bytes.fromhex(hex_entry), verify=False)
         held = store.get(e.id)
         revoked.append(held is not None and store.revoked(held))
     return got, revoked

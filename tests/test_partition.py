@@ -15,16 +15,18 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.harness.http import Api, api_of, assert_error, gossip, gossip_error
+from tests.harness.wait import wait_until
+from trustnet.config import load_table
 from trustnet.daemon import Daemon
 from trustnet.protocol import messages as m
 from trustnet.protocol.gossip import GossipConfig
 
 from .conftest import ident, trust_body
 from .daemons import running_daemons
-from .test_http import Api, api_of, assert_error, gossip, gossip_error, wait_until
 
 # Back-off kept short so that healed peers are retried at once.
-FAST = GossipConfig.from_mapping({"tick_interval_s": 0.05, "backoff_max_ms": 300})
+FAST = load_table(GossipConfig, {"tick_interval_s": 0.05, "backoff_max_ms": 300}, "gossip")
 
 
 @pytest.fixture

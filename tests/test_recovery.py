@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.harness.nodes import init_node
 from trustnet.cli import main as cli_main
 from trustnet.identity import KEY_FILE, Identity
 from trustnet.recovery import (
@@ -24,8 +25,7 @@ T0 = 1_767_225_600_000
 
 
 def made(tmp_path: Path) -> tuple[Path, Identity]:
-    node_dir = tmp_path / "n"
-    assert cli_main(["init", str(node_dir), "--listen", "127.0.0.1:0"]) == 0
+    node_dir = init_node(tmp_path, "n")
     return node_dir, Identity.load(node_dir / KEY_FILE)
 
 

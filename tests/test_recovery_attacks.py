@@ -3,7 +3,7 @@
 
 The scenarios are those of `scripts/attacks/lying-head.py` and `store-loss.py`
 (`trustnet.bench.recovery`): fake lying peers are small aiohttp servers
-(`trustnet.bench.liar.LyingPeer`), the victims are testbed node processes.
+(`trustnet.bench.liars.LyingPeer`), the victims are testbed node processes.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.test_rules import World, one, rules
+from tests.harness.rules import World, one, rules
 from trustnet.desk.compliance import compliance_rows
 from trustnet.log import Entry
 from trustnet.statements.figures import DAY_MS, ViennaFigures

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from trustnet.cli import main as cli_main
+from tests.harness.nodes import init_node
 
 UNIT = Path(__file__).resolve().parent.parent / "configs" / "systemd" / "trustnet@.service"
 TRUSTNET = Path(sys.executable).with_name("trustnet")
@@ -45,8 +45,7 @@ def test_systemd_accepts_the_unit(tmp_path: Path):
 
 
 def test_the_units_command_serves_and_exits_0_on_sigterm(tmp_path: Path, capsys):
-    node_dir = tmp_path / "north-1"
-    assert cli_main(["init", str(node_dir), "--name", "north-1", "--listen", "127.0.0.1:0"]) == 0
+    node_dir = init_node(tmp_path, "north-1")
     capsys.readouterr()
     argv = unit()["Service"]["ExecStart"].replace("%i", "north-1").split()
     argv = [str(TRUSTNET), *argv[1:-1], str(node_dir)]

@@ -371,7 +371,7 @@ def test_from_mapping_rejects_unknown_keys() -> None:
     with pytest.raises(ConfigError) as info:
         ViennaFigures.from_mapping({"notify_trops": 5000})
     assert info.value.code == "bad_config"
-    assert info.value.message.startswith("rules.notify_trops: unknown figure")
+    assert info.value.message.startswith("[rules] notify_trops: unknown setting")
     assert "notify_troops" in info.value.message  # lists the known figures
 
 
@@ -380,4 +380,4 @@ def test_from_mapping_rejects_bad_values(value: Any) -> None:
     with pytest.raises(ConfigError) as info:
         ViennaFigures.from_mapping({"notify_troops": value})
     assert info.value.code == "bad_config"
-    assert info.value.message.startswith("rules.notify_troops: expected a non-negative integer")
+    assert info.value.message.startswith("[rules] notify_troops: expected an integer >= 0")

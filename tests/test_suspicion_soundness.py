@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_scenario import SCENARIOS, offline
+from tests.harness.nodes import SCENARIOS
+from tests.harness.scenarios import offline
 from trustnet.clock import ManualClock
 from trustnet.config import NodeConfig
 from trustnet.statements.figures import DAY_MS

@@ -5,7 +5,6 @@ trusted proxies. Certificates come from a CA made in the test (`ThrowawayCA`).""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import logging
@@ -15,7 +14,6 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ import pytest
 from cryptography import x509
 
 from tests.daemons import init_node
+from tests.harness.wait import wait_sync, wait_until
 from trustnet import testbed
 from trustnet.cli import main as cli_main
 from trustnet.client import ClientError
@@ -63,29 +62,6 @@ def tls_node(base: Path, name: str, ca: ThrowawayCA, *, names: tuple[str, ...] =
     configure(node_dir, {"tls_cert": "tls.pem", "tls_key": "tls.key"},
               {"ca_file": str(trust or ca.ca_file)})
     return node_dir
-
-
-async def wait_until(check: Callable[[], Any], timeout_s: float = TIMEOUT_S) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
-def wait_sync(check: Callable[[], Any], timeout_s: float = TIMEOUT_S) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            result = check()
-        except ClientError:
-            result = None
-        if result:
-            return result
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def served_serial(port: int, ca_file: Path) -> int:
@@ -346,7 +322,7 @@ def test_two_real_nodes_gossip_over_tls_and_the_cli_verifies_them(tmp_path: Path
         north, south = bed.nodes
         assert north.url.startswith("https://") and bed.ca_file is not None
         entry = north.client.publish("profile", {"name": "north", "role": "state", "urls": []})
-        assert wait_sync(lambda: bed.holding(entry["id"]) == ["north", "south"])
+        assert wait_sync(lambda: bed.holding(entry["id"]) == ["north", "south"], ignore=(ClientError,))
         peers = south.client.get("/peers")["peers"]
         # (a peer started later may have been unreachable at first; never a TLS failure)
         assert all(not str(p["last_error"]).startswith("tls_") for p in peers), peers
@@ -382,13 +358,14 @@ def test_sighup_reloads_a_renewed_certificate_and_refuses_a_bad_one(tmp_path: Pa
         ca = ThrowawayCA.load(bed.ca_file.parent)
         renewed = ca.issue(node.dir / "tls.pem", node.dir / "tls.key")
         node.proc.send_signal(signal.SIGHUP)
-        assert wait_sync(lambda: served_serial(node.port, bed.ca_file) == renewed.serial_number)
+        assert wait_sync(lambda: served_serial(node.port, bed.ca_file) == renewed.serial_number,
+                          ignore=(ClientError,))
         assert renewed.serial_number != first
         # A renewal whose key does not match: refused, the renewed pair keeps serving.
         ca.issue(tmp_path / "other.pem", node.dir / "tls.key")
         node.proc.send_signal(signal.SIGHUP)
         log = node.dir / "node.log"
-        assert wait_sync(lambda: "[tls_key_mismatch]" in log.read_text())
+        assert wait_sync(lambda: "[tls_key_mismatch]" in log.read_text(), ignore=(ClientError,))
         assert node.alive
         assert served_serial(node.port, bed.ca_file) == renewed.serial_number
         assert node.client.get("/status")["node_id"] == node.node_id

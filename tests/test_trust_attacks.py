@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from tests.test_beliefs import DAY_MS, HOUR_MS, T0, World
+from tests.harness.beliefs import T0, World
+from trustnet.clock import DAY_MS, HOUR_MS
 from trustnet.trust.beliefs import Beliefs
 
 NOW = T0 + 60 * DAY_MS

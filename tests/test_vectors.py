@@ -24,6 +24,7 @@ from trustnet.log import (
     decode_entry,
     decode_fork_proof,
 )
+from trustnet.statements import decode_statement
 
 VECTORS = Path(__file__).parent / "vectors"
 ENTRIES_JSON = VECTORS / "entries.json"
@@ -103,7 +104,7 @@ def play(case: dict[str, Any]) -> list[str]:
     results = []
     for hex_entry in case["entries"]:
         try:
-            entry = decode_entry(bytes.fromhex(hex_entry))
+            entry = decode_statement(bytes.fromhex(hex_entry))
             check_timestamp(entry, case["now_ms"])
             check_chain(entry, heads.get(entry.author))
         except EntryError as exc:

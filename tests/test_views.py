@@ -4,50 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
-from tests.test_scenario import SCENARIOS
+from tests.harness.http import get
+from tests.harness.nodes import SCENARIOS
 from trustnet.cli import main as cli_main
-from trustnet.clock import SystemClock
-from trustnet.daemon import Daemon
-from trustnet.identity import KEY_FILE, Identity
-from trustnet.protocol.gossip import GossipConfig
-from trustnet.scenario import DAY_MS, PartyRef, load_scenario, origin_for, play
-
-
-@pytest.fixture
-async def north1(tmp_path: Path, capsys) -> Any:
-    """north-1's daemon, its store holding the whole demo story (ending today)."""
-    node_dir = tmp_path / "north-1"
-    assert cli_main(["init", str(node_dir), "--name", "north-1", "--listen", "127.0.0.1:0"]) == 0
-    capsys.readouterr()
-    scenario = load_scenario(SCENARIOS / "demo.toml")
-    ids = {p: Identity.from_seed(i.to_bytes(32, "big")) for i, p in enumerate(scenario.parties, 1)}
-    ids["north-1"] = Identity.load(node_dir / KEY_FILE)
-    daemon = Daemon(node_dir, gossip=GossipConfig(tick_interval_s=None))
-
-    def publisher(name: str) -> Any:
-        def publish(kind: str, body: dict[str, Any], ts: int) -> dict[str, Any]:
-            e = daemon.store.append_own(ids[name], kind, body, ts)
-            return {"id": e.id_hex, "seq": e.seq}
-        return publish
-
-    refs = {p: PartyRef(ids[p].party_id, "http://x.invalid:1", publisher(p)) for p in scenario.parties}
-    origin = origin_for(scenario, SystemClock().now_ms())
-    play(scenario, refs, origin)
-    url = await daemon.start()
-    async with aiohttp.ClientSession() as session:
-        yield daemon, url, session, ids, origin
-    await daemon.stop()
-
-
-async def get(session: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
-    async with session.get(url) as r:
-        return r.status, await r.json()
+from trustnet.scenario import DAY_MS
 
 
 async def test_beliefs_routes(north1):
@@ -148,7 +112,7 @@ def _assert_incremental_equals_from_scratch(entries: list[Any], viewer: str, see
 
 
 def test_incremental_suspicion_equals_from_scratch_on_the_demo():
-    from tests.test_scenario import offline
+    from tests.harness.scenarios import offline
 
     _scenario, store, ids, _origin, _ = offline(SCENARIOS / "demo.toml")
     assert _assert_incremental_equals_from_scratch(

@@ -7,6 +7,7 @@ from typing import Any
 
 from trustnet.identity import Identity
 from trustnet.log import Entry, sign_entry
+from trustnet.statements import sign_statement
 
 AREA = "Southern Plain"
 DIGEST = "ab" * 32
@@ -32,8 +33,8 @@ class World:
         self, name: str, kind: str, body: dict[str, Any], ts: int, *, validate: bool = True
     ) -> Entry:
         seq, prev = self.heads.get(name, (0, None))
-        e = sign_entry(self.identity(name), seq=seq + 1, prev=prev, ts=ts, kind=kind, body=body,
-                       validate=validate)
+        sign = sign_statement if validate else sign_entry
+        e = sign(self.identity(name), seq=seq + 1, prev=prev, ts=ts, kind=kind, body=body)
         self.heads[name] = (seq + 1, e.id)
         self.entries.append(e)
         return e

@@ -19,14 +19,14 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
 
 from trustnet import __version__
-from trustnet.config import check_url
+from trustnet.config import check_url, load_table
 from trustnet.errors import ConfigError, EntryError, IdentityError, NotFound, TrustnetError
 from trustnet.identity import Identity, is_party_id
 from trustnet.keys import KeyState
@@ -127,6 +127,13 @@ class ApiViews:
 class HttpSettings:
     """The `[http]` table of node.toml: who may read, from where, how fast."""
 
+    BOUNDS: ClassVar[dict[str, str]] = {
+        "rate_per_s": ">= 0", "rate_burst": ">= 1", "events_views_interval_s": "> 0",
+        "header_timeout_s": "> 0", "keepalive_timeout_s": "> 0", "body_timeout_s": "> 0",
+        "analysis_budget_s": "> 0", "heavy_read_cost": ">= 1", "max_connections": ">= 1",
+        "max_connections_per_address": ">= 1", "max_event_streams": ">= 1",
+    }
+
     # Reads (every GET but the dashboard page and the API description) need the admin token
     # too: for a node listening beyond loopback whose views are not for everyone.
     read_token: bool = False
@@ -185,30 +192,9 @@ class HttpSettings:
                                   "such as https://example.org")
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], where: str = "[http]") -> HttpSettings:
-        """Validate the `[http]` table: known keys, right types."""
-        known = {f.name: f for f in fields(cls)}
-        kwargs: dict[str, Any] = {}
-        for key, value in data.items():
-            if key not in known:
-                raise ConfigError(f"{where}: unknown setting {key!r} (known: {', '.join(known)})")
-            default = known[key].default
-            if isinstance(default, bool):
-                ok = isinstance(value, bool)
-            elif isinstance(default, str):
-                ok = isinstance(value, str)
-            elif isinstance(default, tuple):
-                ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-                value = tuple(value) if ok else value
-            elif isinstance(default, float):
-                ok = isinstance(value, int | float) and not isinstance(value, bool)
-            else:
-                ok = isinstance(value, int) and not isinstance(value, bool)
-            if not ok:
-                raise ConfigError(f"{where}: {key} has the wrong type ({value!r}; default "
-                                  f"{default!r})")
-            kwargs[key] = value
-        return cls(**kwargs)
+    def from_mapping(cls, values: Mapping[str, Any]) -> HttpSettings:
+        """The `[http]` table of node.toml as this record (trustnet.config.load_table)."""
+        return load_table(cls, values, "http")
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -895,7 +881,6 @@ API_KEY = web.AppKey("api", Api)
 
 
 def build_app(node: Node, *, name: str, token: str, views: ApiViews | None = None,
-              extra_routes: list[web.RouteDef] | None = None,
               http: HttpSettings | None = None) -> web.Application:
     """The node's aiohttp application."""
     api = Api(node, name=name, token=token, views=views, http=http)
@@ -924,6 +909,5 @@ def build_app(node: Node, *, name: str, token: str, views: ApiViews | None = Non
         routes.append(web.get(f"/{view_name}", api.collection(view_name, view)))
     for view_name, pview in api.views.parties.items():
         routes.append(web.get(f"/{view_name}/{{party}}", api.party_view(view_name, pview)))
-    routes += extra_routes or []
     app.add_routes(routes)
     return app

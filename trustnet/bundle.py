@@ -31,7 +31,7 @@ from trustnet.log import (
     decode_entry,
     verify_signature,
 )
-from trustnet.statements import validate_body
+from trustnet.statements.entries import statement_of
 from trustnet.store import IngestResult, PreparedBatch, Rejected, Store
 
 BATCH = 2000
@@ -254,7 +254,7 @@ def _account(
     if result.gaps:
         for index, raw in items:
             try:
-                entry = decode_entry(raw, verify=False, check_body=False)
+                entry = decode_entry(raw, verify=False)
             except EntryError:
                 continue
             head = result.gaps.get(entry.author)
@@ -264,7 +264,7 @@ def _account(
 
 def _id_of(raw: bytes) -> str | None:
     try:
-        return decode_entry(raw, verify=False, check_body=False).id_hex
+        return decode_entry(raw, verify=False).id_hex
     except EntryError:
         return None
 
@@ -320,7 +320,7 @@ def verify_stream(raws: Iterable[bytes], now_ms: int, *, spill_dir: Path | None 
             for index, raw in enumerate(raws):
                 read += 1
                 try:
-                    e = decode_entry(raw, verify=False, check_body=False)
+                    e = decode_entry(raw, verify=False)
                 except EntryError as exc:
                     reject(Rejected(index, _id_of(raw), exc.code, exc.message))
                     continue
@@ -330,7 +330,7 @@ def verify_stream(raws: Iterable[bytes], now_ms: int, *, spill_dir: Path | None 
                 ok = _signed_by(e.author, e)
                 if ok:
                     try:
-                        validate_body(e.kind, e.body)
+                        statement_of(e)
                     except EntryError as exc:
                         reject(Rejected(index, e.id_hex, exc.code, exc.message))
                         continue
@@ -386,11 +386,11 @@ def _check_keys(state: KeyState | None, ok: bool, kept: bytes | None) -> KeyStat
         if state is not None and state.rotated:
             raise EntryError("signature does not verify (a retired key)", code="bad_signature")
         return state
-    e = decode_entry(kept, verify=False, check_body=False)
+    e = decode_entry(kept, verify=False)
     if not (ok and signer(state, e) == e.author) and not _signed_by(signer(state, e), e):
         raise signature_error(e)
     if not ok:
-        validate_body(e.kind, e.body)
+        statement_of(e)
     return apply_keys(state, e) if e.kind in KEY_KINDS else state
 
 

@@ -21,15 +21,10 @@ from typing import Any
 
 from trustnet import __version__
 from trustnet.bundle import ImportReport, import_bundle, iter_bundle, verify_stream, write_bundle
-from trustnet.clock import SystemClock
+from trustnet.clock import DAY_MS, SystemClock
 from trustnet.config import (
     DEFAULT_LISTEN,
-    NodeConfig,
-    check_url,
     load_config,
-    new_admin_token,
-    parse_listen,
-    write_config,
 )
 from trustnet.errors import ConfigError, EntryError, StoreError, TrustnetError
 from trustnet.identity import KEY_FILE, NEXT_KEY_FILE, Identity, is_party_id, load_node_identity
@@ -41,7 +36,8 @@ from trustnet.keyfiles import (
     next_digest,
 )
 from trustnet.keys import check_revealed, commit_first, commit_pending, key_digest, rotation_body
-from trustnet.recovery import mark_new_log, own_log_state
+from trustnet.nodedir import init_node_dir
+from trustnet.recovery import own_log_state
 from trustnet.store import DB_FILE, Rejected, Store
 
 Handler = Callable[[argparse.Namespace], int]
@@ -73,33 +69,15 @@ def _is_url(target: str) -> bool:
 def cmd_init(args: argparse.Namespace) -> int:
     """Create a node directory: node.toml, identity.key (0600), admin.token (0600)."""
     node_dir = Path(args.dir)
-    if node_dir.exists() and any(node_dir.iterdir()):
+    if node_dir.exists() and any(node_dir.iterdir()):  # before the TLS checks print anything
         raise ConfigError(f"{node_dir} exists and is not empty; choose a new directory", code="exists")
-    parse_listen(args.listen, "--listen")
-    peers = tuple(check_url(p, "--peer") for p in args.peer)
-    for anchor in args.anchor:
-        if not is_party_id(anchor):
-            raise ConfigError(f"--anchor {anchor!r} is not a party id (64 hex characters)")
-    sections = _init_tls(args)
-    node_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(node_dir, 0o700)
-    identity = Identity.generate()
-    # Before the key: a key without its "never signed" marker is never taken for a new log.
-    mark_new_log(node_dir, identity)
-    identity.save(node_dir / KEY_FILE)
-    new_next_key(node_dir)  # pre-rotation: the log's first statement commits to it
-    new_admin_token(node_dir)
-    config = NodeConfig(
-        name=args.name or node_dir.name, listen=args.listen, peers=peers, anchors=tuple(args.anchor),
-        sections=sections,
-    )
-    write_config(node_dir, config)
-    Store.open_dir(node_dir).close()
-    _err(f"created node {config.name!r} in {node_dir} (listen {config.listen})")
+    made = init_node_dir(node_dir, name=args.name or "", listen=args.listen, peers=args.peer,
+                         anchors=args.anchor, sections=_init_tls(args))
+    _err(f"created node {made.config.name!r} in {node_dir} (listen {made.config.listen})")
     _err(f"move {node_dir / NEXT_KEY_FILE} offline now (keep it safe, apart from this machine): "
          "it is the only key that can rotate this party's key, e.g. after a theft "
          "(`trustnet key rotate DIR --next-key FILE`)")
-    _out(identity.party_id)
+    _out(made.party_id)
     return 0
 
 
@@ -730,20 +708,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         fetch = report.local_fetch(views)
         if at is None:
             at = views.clock.now_ms()
-    since = report.parse_time(args.since) if args.since else at - 30 * report.DAY_MS
+    since = report.parse_time(args.since) if args.since else at - 30 * DAY_MS
     if since > at:
         raise ConfigError("--since must not be after --at", code="bad_argument")
     paths = report.write(report.build(fetch, at, since), Path(args.out))
     for p in paths:
         _out(str(p))
     return 0
-
-
-def cmd_sim(args: argparse.Namespace) -> int:
-    """Simulate thousands of nodes in one process (its own options follow)."""
-    from trustnet.sim import main as sim_main
-
-    return sim_main(list(args.rest))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -937,7 +908,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="; ".join(f"{k}: {v}" for k, v in BENCHMARKS.items()))
     p.add_argument("rest", nargs=argparse.REMAINDER, help="the benchmark's own options (--help)")
 
-    p = add("sim", cmd_sim, "simulate thousands of nodes in one process on a virtual clock "
+    # Listed for `trustnet --help` only: main() hands `sim` and its options to trustnet.sim
+    # before parsing (argparse's REMAINDER cannot take options that come first).
+    p = add("sim", None, "simulate thousands of nodes in one process on a virtual clock "
             "(the real protocol): rounds to full dissemination, messages, bytes")
     p.add_argument("rest", nargs=argparse.REMAINDER,
                    help="simulator options (trustnet sim --help): --nodes N --fanout F "
@@ -976,14 +949,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="play the story from this day (midnight UTC) whatever today is, so "
                       "that it gives the same numbers on any date (overrides the file's "
                       "`origin`; docs/scenarios.md, Time)")
-
-    for extend in _EXTENSIONS:
-        extend(sub)
     return parser
-
-
-# Later layers (run, beliefs, suspicion, testbed, sim, bench) add their commands here.
-_EXTENSIONS: list[Callable[[Any], None]] = []
 
 
 def main(argv: Sequence[str] | None = None) -> int:

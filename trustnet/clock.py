@@ -5,6 +5,10 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
+# The day and the hour in ms: one spelling for every deadline, window and time unit.
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+
 
 class Clock(Protocol):
     """A source of time in integer milliseconds since the Unix epoch."""
@@ -53,17 +57,3 @@ class OffsetClock:
     def now_ms(self) -> int:
         """Wall time plus the offset."""
         return self._wall.now_ms() + self._offset
-
-
-class ScaledClock:
-    """Wall time sped up by `factor` from `origin_ms`: the testbed's accelerated clock."""
-
-    def __init__(self, origin_ms: int, factor: float, wall: Clock | None = None) -> None:
-        self._wall = wall or SystemClock()
-        self._origin = origin_ms
-        self._factor = factor
-        self._wall_start = self._wall.now_ms()
-
-    def now_ms(self) -> int:
-        """Scenario time: origin plus elapsed wall time times the factor."""
-        return self._origin + int((self._wall.now_ms() - self._wall_start) * self._factor)

@@ -2,20 +2,27 @@
 configs/node.example.toml with its default).
 
 The top-level table holds the node's own settings; `[http]`, `[gossip]`, `[rules]`,
-`[weights]`, `[trust]` and `[suspicion]` are passed to the component that owns
-them, which validates its own keys (each has a `from_mapping`).
+`[weights]`, `[trust]` and `[suspicion]` each become the frozen record of the component
+that owns them, through one loader (`load_table`): the record's field types say what a
+key takes, its `BOUNDS` the ranges, and every error names the table and the key
+(`[gossip] fanout: expected an integer >= 1`, code `bad_config`). trustnet/settings.py
+loads every table of a node at start (`NodeSettings`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import stat
 import tomllib
-from dataclasses import dataclass, field
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar, Union
 
 from trustnet.errors import ConfigError
 from trustnet.identity import is_party_id
@@ -115,6 +122,115 @@ def _get(data: dict[str, Any], key: str, typ: type, default: Any, where: str) ->
     if not isinstance(value, typ):
         raise ConfigError(f"{where}: {key} must be a {typ.__name__}, got {value!r}")
     return value
+
+
+T = TypeVar("T")
+
+
+_OPS = {">=": lambda v, x: v >= x, ">": lambda v, x: v > x, "<=": lambda v, x: v <= x,
+        "<": lambda v, x: v < x}
+
+
+def _bounds(spec: str) -> list[tuple[str, float]]:
+    """`">= 0, <= 1"` -> [(">=", 0.0), ("<=", 1.0)] (a record's `BOUNDS` value)."""
+    out = []
+    for part in spec.split(","):
+        op, _, value = part.strip().partition(" ")
+        assert op in _OPS, spec
+        out.append((op, float(value)))
+    return out
+
+
+def load_table(cls: type[T], data: object, table: str) -> T:
+    """The one loader: a node.toml table into its frozen record `cls` (a dataclass).
+
+    Keys are the record's fields; a field typed as a record takes a sub-table
+    (`[table.field]`), or, when the record names it as `FLATTEN`, takes its keys in this
+    table. Values are checked against the field's type (bool, int, float: an int is taken
+    for a float, str, tuple[str, ...], Literal, X | None) and the record's `BOUNDS`
+    (`{"fanout": ">= 1", "reliable": ">= 0, <= 1"}`; "*": every other number); then the
+    record checks what spans fields (`__post_init__`, or `check()` when it has one).
+    Errors are `bad_config`, naming the key. A record declares all this in a few lines
+    and imports nothing.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"[{table}] must be a table, got {data!r}")
+    assert is_dataclass(cls)
+    hints = typing.get_type_hints(cls)
+    flatten: str = getattr(cls, "FLATTEN", "")
+    own = {f.name: f for f in fields(cls) if f.init and f.name != flatten}
+    inner: type[Any] | None = hints[flatten] if flatten else None
+    inner_fields = {} if inner is None else {
+        f.name: f for f in fields(inner) if f.init and _loadable(typing.get_type_hints(inner)[f.name])}
+    inner_hints = {} if inner is None else typing.get_type_hints(inner)
+    bounds: Mapping[str, str] = getattr(cls, "BOUNDS", {})
+    bounds = {**getattr(inner, "BOUNDS", {}), **bounds}
+    kwargs: dict[str, Any] = {}
+    nested: dict[str, Any] = {}
+    for key, value in data.items():
+        where = f"[{table}] {key}"
+        if key in own:
+            hint = hints[key]
+            if isinstance(hint, type) and is_dataclass(hint):
+                kwargs[key] = load_table(hint, value, f"{table}.{key}")
+                continue
+            kwargs[key] = _value(value, hint, bounds.get(key, bounds.get("*", "")), where)
+        elif key in inner_fields:
+            nested[key] = _value(value, inner_hints[key], bounds.get(key, ""), where)
+        else:
+            known = ", ".join(sorted([*own, *inner_fields]))
+            raise ConfigError(f"{where}: unknown setting (known: {known})")
+    if inner is not None:
+        kwargs[flatten] = inner(**nested)
+    record = cls(**kwargs)
+    check = getattr(record, "check", None)
+    if callable(check):
+        check()
+    return record
+
+
+def _loadable(hint: Any) -> bool:
+    # Fields a table cannot spell (mappings of tuples, e.g. a policy's rate table) keep
+    # their defaults.
+    return typing.get_origin(hint) not in (Mapping, dict, typing.get_origin(Mapping[str, Any]))
+
+
+def _value(value: Any, hint: Any, bounds: str, where: str) -> Any:
+    """`value` checked against `hint` and `bounds` (ConfigError naming `where`)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (Union, types.UnionType) and type(None) in args:
+        if value is None:  # not in TOML; a record built from a mapping in code
+            return None
+        (hint,) = (a for a in args if a is not type(None))
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if hint is int or hint is float:
+        word = "an integer" if hint is int else "a number"
+        ok = isinstance(value, int) if hint is int else (
+            isinstance(value, int | float) and math.isfinite(value))
+        limits = _bounds(bounds) if bounds else []
+        if isinstance(value, bool) or not ok or not all(_OPS[op](value, x) for op, x in limits):
+            said = " and ".join(f"{op} {int(x) if x.is_integer() else x}" for op, x in limits)
+            raise ConfigError(f"{where}: expected {word}{' ' + said if said else ''}, "
+                              f"got {value!r}")
+        return value if hint is int else float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    if origin is tuple and args[1:] == (Ellipsis,) and args[0] is str:
+        if not (isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)):
+            raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+        return tuple(value)
+    if origin is Literal:
+        if value not in args or isinstance(value, bool):
+            raise ConfigError(f"{where}: expected one of {', '.join(map(repr, args))}, "
+                              f"got {value!r}")
+        return value
+    raise ConfigError(f"{where}: this setting cannot be set in node.toml")
 
 
 def parse_listen(listen: str, where: str = "listen") -> tuple[str, int]:

@@ -22,12 +22,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from trustnet import __version__
-from trustnet.api import API_KEY, ApiViews, HttpSettings, build_app
+from trustnet.api import API_KEY, ApiViews, build_app
 from trustnet.clock import Clock, SystemClock
 from trustnet.config import NodeConfig, load_config, read_admin_token
 from trustnet.errors import ConfigError, TrustnetError
@@ -37,12 +37,11 @@ from trustnet.log import Entry
 from trustnet.node import Node
 from trustnet.protocol.gossip import GossipConfig
 from trustnet.recovery import NEW_LOG_FILE, OwnLog, load_peers, own_log_state, save_peers
+from trustnet.settings import load_settings
 from trustnet.store import Store
 from trustnet.transport.http import ConnectionGuard, ConnectionLimits, HttpTransport
 from trustnet.transport.tls import EXPIRY_WARNING_DAYS, ServerTls, client_context, resolve
-
-if TYPE_CHECKING:
-    from trustnet.views import Analysis, NodeViews
+from trustnet.views import Analysis, NodeViews, install_views
 
 PORT_FILE = "node.port"
 SHUTDOWN_GRACE_S = 5.0
@@ -65,12 +64,11 @@ class Daemon:
         self.identity = load_node_identity(self.dir)
         self.token = read_admin_token(self.dir)
         self.clock = clock or SystemClock()
-        gossip_table = self.config.section("gossip")
-        ca_file = gossip_table.pop("ca_file", "")  # the transport's, not the protocol's
-        if not isinstance(ca_file, str):
-            raise ConfigError(f"[gossip] ca_file must be a path (a string), got {ca_file!r}")
-        self.gossip_config = gossip or GossipConfig.from_mapping(gossip_table)
-        self.http = HttpSettings.from_mapping(self.config.section("http"))
+        # Every table of node.toml, checked now: a bad value fails the start, naming its key.
+        self.settings = load_settings(self.config)
+        ca_file = self.settings.ca_file
+        self.gossip_config = gossip or self.settings.gossip
+        self.http = self.settings.http
         self.log = logging.getLogger(f"trustnet.daemon.{self.config.name or self.identity.party_id[:8]}")
         # Certificates are judged by wall time, as every TLS peer judges them (not the node's
         # injected clock, which tests and replays may set anywhere).
@@ -82,7 +80,7 @@ class Daemon:
         self.store = Store.open_dir(self.dir)
         try:
             self.own_log: OwnLog = self._own_log(recovered_from, log_lost)
-            self.transport = HttpTransport(self.identity, self.clock, tls=peer_tls)
+            self.transport = HttpTransport(self.identity, self.clock, tls=peer_tls, log=self.log)
             self.node = Node(
                 self.identity, self.store, self.transport,
                 clock=self.clock,
@@ -99,7 +97,6 @@ class Daemon:
             saved = load_peers(self.dir)
             for url in saved:
                 self.node.protocol.peers.add(url, "saved", self.clock.now_ms())
-            self.http = HttpSettings.from_mapping(self.config.section("http"))
             self.views = ApiViews()
             self.node_views: NodeViews | None = None
             self.analysis: Analysis | None = None
@@ -111,7 +108,7 @@ class Daemon:
             raise
         self.runner: web.AppRunner | None = None
         self.server: asyncio.Server | None = None
-        self.guard = ConnectionGuard(self._limits())
+        self.guard = ConnectionGuard(self._limits(), self.log)
         self.url: str | None = None
 
     def _own_log(self, recovered_from: Path | None, log_lost: bool) -> OwnLog:
@@ -176,11 +173,11 @@ class Daemon:
 
     def _install_views(self) -> None:
         """Contributed views (beliefs, suspicion) over this node's store."""
-        from trustnet.views import install_views
-
-        install_views(self)
-        if self.node_views is not None:  # belief and suspicion gauges per party on /metrics
-            self.node.metrics.views = self.node_views.current
+        self.node_views, self.analysis = install_views(
+            self.views, self.store, self.identity.party_id, self.settings, self.clock, self.dir,
+            self.log)
+        # belief and suspicion gauges per party on /metrics
+        self.node.metrics.views = self.node_views.current
 
     async def start(self) -> str:
         """Bind the HTTP server, start gossip; returns the node's URL."""

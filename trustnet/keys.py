@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from trustnet.errors import EntryError
 from trustnet.log import Entry, ForkProof
+from trustnet.statements.kinds import validate_body
 
 if TYPE_CHECKING:
     from trustnet.identity import Identity
@@ -247,8 +248,6 @@ def commit_first(store: Store, identity: Identity, next_digest: bytes | None, ts
     key (DIR/next.pub) and the party has committed to nothing yet; else None. A new party
     commits at seq 1; a party older than pre-rotation at its first statement after
     `trustnet key next` made it a next key."""
-    from trustnet.statements import validate_body
-
     if kind in KEY_KINDS:
         return None
     validate_body(kind, body)  # a statement that will be refused commits nothing either

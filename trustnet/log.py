@@ -20,13 +20,17 @@ must be the minimal msgpack encoding of what they hold (so one statement has
 exactly one byte string, and one id).
 
 Everything here is pure: no I/O, and the receiver's clock is a parameter.
+
+This layer knows the envelope, not the statements: a body is any map of the allowed
+values. Its schema per kind is the statement layer's (trustnet/statements/entries.py
+signs and decodes statements, parsing each body once and keeping the record on the entry).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
@@ -121,6 +125,9 @@ class Entry:
     ts: int
     kind: str
     body: Mapping[str, Any]
+    # The body parsed by its kind's schema, set once by trustnet.statements.entries
+    # (typed there; this layer does not know statement records).
+    parsed: object = field(default=None, init=False, compare=False)
 
     def __repr__(self) -> str:
         return f"Entry(id={self.id.hex()[:16]}…, author={self.author.hex()[:16]}…, seq={self.seq}, kind={self.kind!r})"
@@ -172,23 +179,20 @@ def sign_entry(
     ts: int,
     kind: str,
     body: Mapping[str, Any],
-    validate: bool = True,
 ) -> Entry:
-    """Encode and sign a new entry. With `validate`, the body must pass its kind's schema."""
-    if validate:
-        from trustnet.statements import validate_body
-
-        validate_body(kind, body)
+    """Encode and sign a new entry (any body: `statements.sign_statement` checks the schema)."""
     payload = _pack([FORMAT_VERSION, identity.author, seq, prev, ts, kind, dict(body)])
     sig = identity.sign(ENTRY_DOMAIN + payload)
     raw = _pack([payload, sig])
     if len(raw) > MAX_ENTRY_BYTES:
         raise EntryError(f"entry is {len(raw)} bytes; the limit is {MAX_ENTRY_BYTES}", code="too_large")
-    return decode_entry(raw, verify=False, check_body=validate)
+    return decode_entry(raw, verify=False)
 
 
-def decode_entry(raw: bytes, *, verify: bool = True, check_body: bool = True) -> Entry:
-    """Decode an entry with every intrinsic check: size, encoding, shape, signature, body.
+def decode_entry(raw: bytes, *, verify: bool = True) -> Entry:
+    """Decode an entry with every intrinsic check of the envelope: size, encoding, shape, signature.
+
+    The body's schema is the statement layer's (`statements.decode_statement`).
 
     Chain rules (prev linkage, gaps, timestamps along the chain) need the
     author's previous entry and are checked by `check_chain`; the future bound
@@ -237,10 +241,6 @@ def decode_entry(raw: bytes, *, verify: bool = True, check_body: bool = True) ->
         raise EntryError("body is a map", code="bad_body")
     if verify:
         verify_signature(author, payload, sig)
-    if check_body:
-        from trustnet.statements import validate_body
-
-        validate_body(kind, body)
     return Entry(raw, payload, sig, entry_id(payload), author, seq, prev, ts, kind, body)
 
 
@@ -362,7 +362,7 @@ def decode_fork_proof(
         raise ForkProofError("a fork proof is an array of two entries")
     try:
         # Bodies are not checked: a signed entry is evidence whatever it says.
-        x, y = (decode_entry(e, verify=False, check_body=False) for e in pair)
+        x, y = (decode_entry(e, verify=False) for e in pair)
         if verify:
             for e in (x, y):
                 verify_signature(e.author if keys is None else keys(e), e.payload, e.sig)

@@ -23,25 +23,57 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, get_args
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, get_args
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from trustnet import __version__
+from trustnet.clock import Clock
 from trustnet.feedback.estimator import Regime
 from trustnet.protocol import messages as m
 from trustnet.transport.base import STATUS as REFUSAL_STATUS
 
 if TYPE_CHECKING:
     from trustnet.feedback.signals import SuspicionView
-    from trustnet.node import Node
     from trustnet.trust.beliefs import Beliefs
 
-log = logging.getLogger("trustnet.metrics")
-
 ViewsSource = Callable[[], "tuple[Beliefs, SuspicionView]"]
+
+
+# What a scrape reads of the node (trustnet/node.py's Node): described here, so that the
+# metrics do not import the node that imports them.
+class _PeerTable(Protocol):
+    def to_json(self, now_ms: int, *, detail: bool = True) -> dict[str, Any]: ...
+
+
+class _Gossip(Protocol):
+    @property
+    def stats(self) -> Mapping[str, int]: ...
+    @property
+    def peers(self) -> _PeerTable: ...
+    def pending(self) -> int: ...
+
+
+class _Profiles(Protocol):
+    def profiles(self) -> Mapping[str, Any]: ...
+
+
+class MetricsNode(Protocol):
+    """The node a `NodeMetrics` scrapes."""
+
+    @property
+    def node_id(self) -> str: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def log(self) -> logging.Logger: ...
+    @property
+    def protocol(self) -> _Gossip: ...
+    @property
+    def store(self) -> _Profiles: ...
+    def status(self) -> dict[str, Any]: ...
 
 # Latency of outgoing gossip requests: loopback answers in ~1 ms, a request times out at
 # 30 s (GossipConfig.request_timeout_ms).
@@ -99,7 +131,7 @@ def client_outcome(code: str) -> str:
 class NodeMetrics:
     """One node's metrics registry and the instruments the node updates."""
 
-    def __init__(self, node: Node, *, timer: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(self, node: MetricsNode, *, timer: Callable[[], float] = time.perf_counter) -> None:
         self.node = node
         # Monotonic seconds for latencies (the protocol never reads it: it is not protocol time).
         self.timer = timer
@@ -233,7 +265,7 @@ class _NodeCollector:
             beliefs, suspicion = source()
             reports = suspicion.reports(now)
         except Exception:  # a scrape must not fail over the views; the log says why
-            log.exception("belief/suspicion gauges unavailable")
+            self.metrics.node.log.exception("belief/suspicion gauges unavailable")
             self.metrics.scrape_errors.inc()
             return []
         names = {author: str(p.name)[:MAX_NAME]

@@ -109,7 +109,7 @@ class MemoryReplica:
                 entry, checked = item, True
             else:
                 try:
-                    entry, checked = decode_entry(item, verify=False, check_body=False), False
+                    entry, checked = decode_entry(item, verify=False), False
                 except EntryError as exc:
                     rejected.append(Rejected(index, None, exc.code, exc.message))
                     continue

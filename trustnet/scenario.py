@@ -34,13 +34,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from trustnet.clock import DAY_MS, HOUR_MS
 from trustnet.errors import ConfigError, EntryError, TrustnetError
 from trustnet.identity import Identity
-from trustnet.log import ChainHead, Entry, sign_entry
-from trustnet.statements import KINDS
+from trustnet.log import ChainHead, Entry
+from trustnet.statements import KINDS, sign_statement
 from trustnet.testbed import NetworkState
 
-DAY_MS = 86_400_000
 METRICS = (
     "suspicion.level",
     "suspicion.escalation_index",
@@ -648,8 +648,8 @@ def twin_entries(identity: Identity, head: ChainHead | None, kind: str, body: Ma
     seq = 1 if head is None else head.seq + 1
     prev = None if head is None else head.id
     ts = ts if head is None else max(ts, head.ts)  # chain rule: ts never decreases
-    return (sign_entry(identity, seq=seq, prev=prev, ts=ts, kind=kind, body=body),
-            sign_entry(identity, seq=seq, prev=prev, ts=ts, kind=kind, body=alt_body))
+    return (sign_statement(identity, seq=seq, prev=prev, ts=ts, kind=kind, body=body),
+            sign_statement(identity, seq=seq, prev=prev, ts=ts, kind=kind, body=alt_body))
 
 
 def play(scenario: Scenario, parties: dict[str, PartyRef], origin_ms: int,
@@ -720,7 +720,7 @@ def _play_fault(scenario: Scenario, step: Step, parties: dict[str, PartyRef],
         sub = _resolver(scenario, step, name, None, parties, entries, origin_ms, next_year)
         head = faults.head(name)
         try:
-            stolen = sign_entry(faults.identity(name), seq=1 if head is None else head.seq + 1,
+            stolen = sign_statement(faults.identity(name), seq=1 if head is None else head.seq + 1,
                                 prev=None if head is None else head.id,
                                 ts=max(origin_ms + int(step.day * DAY_MS), head.ts if head else 0),
                                 kind=step.kind, body=_substitute(step.body, sub))
@@ -1448,7 +1448,7 @@ def sample(scenario: Scenario, testbed: Any, origin_ms: int, refs: dict[str, Par
     Nodes compute their series independently: a few requests run at once.
     """
     wanted = sorted(views if views is not None else wanted_views(scenario))
-    step_ms = int(scenario.sample_hours * 3_600_000)
+    step_ms = int(scenario.sample_hours * HOUR_MS)
     end = origin_ms + int(scenario.days * DAY_MS)
     live = {n.name: n for n in testbed.nodes if n.alive}
     series: Series = {name: {} for name in live}

@@ -49,13 +49,12 @@ from trustnet.log import (
     check_timestamp,
     decode_entry,
     decode_fork_proof,
-    sign_entry,
     verify_signature,
 )
 from trustnet.protocol.replica import IngestResult as IngestResult  # re-exported
 from trustnet.protocol.replica import Rejected as Rejected  # re-exported
 from trustnet.recovery import clear_new_log, is_new_log
-from trustnet.statements import validate_body
+from trustnet.statements.entries import sign_statement, statement_of
 
 log = logging.getLogger("trustnet.store")
 
@@ -149,7 +148,7 @@ def _recoveries(state: KeyState) -> int:
 
 def _stored(raw: bytes) -> Entry:
     # Entries in the store were verified on the way in; the file is ours.
-    return decode_entry(raw, verify=False, check_body=False)
+    return decode_entry(raw, verify=False)
 
 
 class Store:
@@ -301,7 +300,7 @@ class Store:
             # DESIGN 12: "this key never signed" must be gone from disk before it has.
             clear_new_log(self._new_log_dir)
             self._new_log_dir = None
-        entry = sign_entry(identity, seq=seq, prev=prev, ts=ts, kind=kind, body=body)
+        entry = sign_statement(identity, seq=seq, prev=prev, ts=ts, kind=kind, body=body)
         state = self._keys.get(author)
         if signer(state, entry) != identity.public_key:
             raise StoreError(
@@ -319,7 +318,8 @@ class Store:
         """Verify and store a batch of foreign entries: idempotent, in chain order.
 
         `bytes` items are fully verified here. `Entry` items must come from
-        `decode_entry` (which verified them) or `sign_entry`: they are not verified again.
+        `decode_entry` (which verified them) or `sign_entry`: their signatures are not
+        verified again (their bodies are parsed, once per entry).
         """
         return self.commit(self.prepare(items), now_ms)
 
@@ -342,7 +342,7 @@ class Store:
             else:
                 try:
                     # Signature and body are checked below, and only for entries that are new.
-                    entry, checked = decode_entry(item, verify=False, check_body=False), False
+                    entry, checked = decode_entry(item, verify=False), False
                 except EntryError as exc:
                     rejected.append(Rejected(index, None, exc.code, exc.message))
                     continue
@@ -363,11 +363,12 @@ class Store:
                     chunk_start = len(unchecked)
         pending += self._verify_start(list(zip(unchecked[chunk_start:], signers[chunk_start:], strict=True)))
         fresh.sort(key=lambda c: (c[1].author, c[1].seq))
-        # While the verifier threads run outside the GIL, check the bodies here.
+        # While the verifier threads run outside the GIL, check the bodies here: each
+        # parsed once (an entry decoded or signed as a statement already holds its record).
         bad_body: dict[bytes, EntryError] = {}
-        for entry in unchecked:
+        for _, entry, _ in fresh:
             try:
-                validate_body(entry.kind, entry.body)
+                statement_of(entry)
             except EntryError as exc:
                 bad_body[entry.id] = exc
         return PreparedBatch(rejected, fresh, duplicates, unchecked, signers, pending, bad_body)
@@ -659,7 +660,7 @@ class Store:
             if seq != (out[-1].seq + 1 if out else after_seq + 1):
                 break  # a hole left by a quarantined entry of our own: serve up to it
             try:
-                entry = decode_entry(bytes(raw), verify=False, check_body=False)
+                entry = decode_entry(bytes(raw), verify=False)
                 if (entry.id, entry.author, entry.seq) != (bytes(ident), author, seq):
                     raise EntryError("the row's id, author or seq differ from its entry's",
                                      code="bad_row")

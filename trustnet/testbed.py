@@ -22,7 +22,6 @@ that can reach each other hold the same.
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import socket
@@ -38,10 +37,11 @@ from typing import IO, Any
 
 from trustnet.client import ClientError, NodeClient, tls_context
 from trustnet.clock import SystemClock
-from trustnet.config import NodeConfig, load_config, read_admin_token, write_config
+from trustnet.config import read_admin_token
 from trustnet.errors import TrustnetError
 from trustnet.identity import Identity, load_node_identity
 from trustnet.log import ChainHead, Entry
+from trustnet.nodedir import init_node_dir
 from trustnet.protocol import messages as m
 from trustnet.transport.auth import sign_request
 from trustnet.transport.base import CONTENT_TYPE, error_from_reply
@@ -186,8 +186,6 @@ class Testbed:
 
     def create(self) -> None:
         """Initialise every node directory (identity, token, node.toml with ports and peers)."""
-        from trustnet.cli import main as cli_main
-
         self.base.mkdir(parents=True, exist_ok=True)
         ports = _distinct_ports(len(self.names))
         self.nodes = [TestbedNode(n, self.base / n, p, ca_file=self.ca_file)
@@ -210,33 +208,20 @@ class Testbed:
                     break
                 chosen.add(j)
             peers = [self.nodes[j].url for j in sorted(chosen)]
-            argv = ["init", str(node.dir), "--name", node.name, "--listen", f"127.0.0.1:{node.port}"]
-            for url in peers:
-                argv += ["--peer", url]
-            with open(os.devnull, "w") as devnull:
-                saved = sys.stdout, sys.stderr
-                sys.stdout = sys.stderr = devnull
-                try:
-                    code = cli_main(argv)
-                finally:
-                    sys.stdout, sys.stderr = saved
-            if code != 0:
-                raise TestbedError(f"could not create {node.dir}")
             # Every node of a testbed listens on 127.0.0.1, and learns its peers by
             # exchange too: loopback peers must be allowed (they are not by default).
             gossip = {"allow_private_peers": True, **self.gossip}
-            config = load_config(node.dir)
-            sections = dict(config.sections, **{k: dict(v) for k, v in self.sections.items()})
+            sections = {k: dict(v) for k, v in self.sections.items()}
             sections["gossip"] = gossip
             if self.trust:
                 sections["trust"] = dict(self.trust)
             if ca is not None:
-                ca.issue(node.dir / "tls.pem", node.dir / "tls.key")
                 sections["http"] = {"tls_cert": "tls.pem", "tls_key": "tls.key"}
                 gossip["ca_file"] = str(ca.ca_file)
-            write_config(node.dir, NodeConfig(config.name, config.listen, config.peers,
-                                              config.anchors, config.log_format,
-                                              config.log_level, sections))
+            init_node_dir(node.dir, name=node.name, listen=f"127.0.0.1:{node.port}", peers=peers,
+                          sections=sections)
+            if ca is not None:
+                ca.issue(node.dir / "tls.pem", node.dir / "tls.key")
 
     def start(self, progress: Callable[[str], None] | None = None) -> None:
         """Start every node process and wait until all answer."""

@@ -27,10 +27,12 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from trustnet.clock import DAY_MS, HOUR_MS
 from trustnet.errors import ConfigError, NotFound, TrustnetError
 from trustnet.feedback.estimator import PartySuspicion, SuspicionParams
-from trustnet.feedback.signals import DEFAULT_HOSTILITY, HostilityWeights, SuspicionView
+from trustnet.feedback.signals import HostilityWeights, SuspicionView
 from trustnet.log import MAX_INT, Entry
+from trustnet.settings import NodeSettings, load_settings
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import ViennaFigures
 from trustnet.statements.rules import RuleWeights
@@ -38,11 +40,9 @@ from trustnet.store import Store
 from trustnet.trust.beliefs import BeliefEngine, Beliefs, TrustParams
 
 if TYPE_CHECKING:
+    from trustnet.api import ApiViews
     from trustnet.clock import Clock
     from trustnet.config import NodeConfig
-    from trustnet.daemon import Daemon
-
-log = logging.getLogger(__name__)
 
 UNVERIFIED_CAP = 0.5  # an unconfirmed claim counts half as much as it is believed, at most
 MAX_SAMPLES = 2000
@@ -60,19 +60,15 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: NodeConfig) -> Settings:
-        """Validate [rules], [weights], [trust] and [suspicion] (hostility weights under
-        [suspicion.hostility])."""
-        susp = config.section("suspicion")
-        hostility = susp.pop("hostility", {})
-        if not isinstance(hostility, dict):
-            raise ConfigError("[suspicion.hostility] must be a table")
-        return cls(
-            ViennaFigures.from_mapping(config.section("rules")),
-            RuleWeights.from_mapping(config.section("weights")),
-            TrustParams.from_mapping(config.section("trust")),
-            SuspicionParams.from_mapping(susp),
-            HostilityWeights.from_mapping(hostility) if hostility else DEFAULT_HOSTILITY,
-        )
+        """Load [rules], [weights], [trust] and [suspicion] (hostility weights under
+        [suspicion.hostility]) with every other table (trustnet.settings)."""
+        return cls.of(load_settings(config))
+
+    @classmethod
+    def of(cls, settings: NodeSettings) -> Settings:
+        """The tables the views read, of a node's loaded settings."""
+        return cls(settings.rules, settings.weights, settings.trust, settings.suspicion,
+                   settings.hostility)
 
 
 PartyTable = dict[tuple[str, str], float]
@@ -364,9 +360,9 @@ def series_range(views: NodeViews, query: Mapping[str, str]) -> tuple[int, int, 
     `from` to 30 days before `to`, `step` to an hour; at most MAX_SAMPLES steps."""
     start = _at(query, "from")
     end = _at(query, "to") or views.clock.now_ms()
-    step = _at(query, "step") or 3_600_000
+    step = _at(query, "step") or HOUR_MS
     if start is None:
-        start = end - 30 * 86_400_000
+        start = end - 30 * DAY_MS
     if step <= 0 or end < start or (end - start) // step > MAX_SAMPLES:
         raise ConfigError(f"need from <= to and at most {MAX_SAMPLES} steps from `from` to `to`",
                           code="bad_argument")
@@ -698,33 +694,33 @@ def _served_party(analysis: Analysis, live: NodeViews, route: str,
     return served
 
 
-def install_views(daemon: Daemon) -> None:
-    """Register /beliefs, /suspicion, /series and /graph on the daemon's API (heavy forms in
-    the daemon's analysis worker)."""
-    settings = Settings.from_config(daemon.config)
-    views = NodeViews(daemon.store, daemon.identity.party_id, daemon.config.anchors, settings,
-                      daemon.clock)
-    analysis = Analysis(daemon.dir, daemon.identity.party_id, daemon.config.anchors, settings,
-                        daemon.clock, daemon.http.analysis_budget_s)
-    daemon.node_views = views
-    daemon.analysis = analysis
+def install_views(
+    api: ApiViews, store: Store, party_id: str, node: NodeSettings, clock: Clock, node_dir: Path,
+    log: logging.Logger,
+) -> tuple[NodeViews, Analysis]:
+    """Register /beliefs, /suspicion, /series and /graph on a node's API views (heavy forms in
+    the node's analysis worker); the caller owns (and closes) the analysis returned."""
+    settings = Settings.of(node)
+    anchors = node.node.anchors
+    views = NodeViews(store, party_id, anchors, settings, clock)
+    analysis = Analysis(node_dir, party_id, anchors, settings, clock, node.http.analysis_budget_s)
     for route, (collection, per_party) in VIEWS.items():
         if collection is not None:
-            daemon.views.collections[route] = _served_collection(analysis, views, route, collection)
-        daemon.views.parties[route] = _served_party(analysis, views, route, per_party)
+            api.collections[route] = _served_collection(analysis, views, route, collection)
+        api.parties[route] = _served_party(analysis, views, route, per_party)
     for route, collection_only in COLLECTIONS.items():
-        daemon.views.collections[route] = _served_collection(analysis, views, route,
-                                                             collection_only)
-    daemon.views.summary = partial(summary, views)
-    daemon.views.is_heavy = is_heavy
-    daemon.views.entry = partial(entry_json, views)
+        api.collections[route] = _served_collection(analysis, views, route, collection_only)
+    api.summary = partial(summary, views)
+    api.is_heavy = is_heavy
+    api.entry = partial(entry_json, views)
     trust = settings.trust
-    daemon.views.status = lambda: {"replay": trust.replay,
-                                   "backdate_tolerance_s": trust.backdate_tolerance_s}
-    daemon.views.backdated = trust.backdated
+    api.status = lambda: {"replay": trust.replay,
+                          "backdate_tolerance_s": trust.backdate_tolerance_s}
+    api.backdated = trust.backdated
     if trust.replay:
         log.warning("replay mode ([trust] replay = true): statements are judged by the ts their "
                     "authors signed, backdated or not; for a lab network replaying a story only")
+    return views, analysis
 
 
 def local_views(node_dir: Any) -> NodeViews:

@@ -59,7 +59,7 @@ class _Gen:
         seq, prev, last = self.heads[who]
         ts = max(ts, last)
         e = sign_entry(
-            self.ids[who], seq=seq + 1, prev=prev, ts=ts, kind=kind, body=body, validate=False
+            self.ids[who], seq=seq + 1, prev=prev, ts=ts, kind=kind, body=body
         )
         self.heads[who] = (seq + 1, e.id, ts)
         self.out.append(e)

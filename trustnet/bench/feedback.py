@@ -21,11 +21,11 @@ import random
 import time
 from typing import Literal
 
+from trustnet.clock import DAY_MS
 from trustnet.feedback.estimator import Signal, SuspicionEstimator, SuspicionParams, recompute
 
 __all__ = ["main", "run"]
 
-_DAY = 86_400_000
 _T0 = 1_767_225_600_000  # 2026-01-01T00:00Z
 _KINDS: tuple[Literal["threat", "hostility", "cooperation"], ...] = (
     "threat",
@@ -41,7 +41,7 @@ def _signals(parties: int, n: int, days: int, seed: int) -> list[Signal]:
         out.append(
             Signal(
                 party=f"party-{rng.randrange(parties):03d}",
-                at=_T0 + rng.randrange(days * _DAY),
+                at=_T0 + rng.randrange(days * DAY_MS),
                 kind=_KINDS[rng.randrange(3)],
                 weight=rng.choice((0.1, 0.4, 0.5, 0.7, 0.72, 0.9)),
                 verification=rng.choice((0.0, 0.0, 0.5, 1.0)),
@@ -64,10 +64,10 @@ def run(
     """Time incremental observe (in order and late), reports, and full recompute."""
     params = SuspicionParams()
     sigs = sorted(_signals(parties, signals, days, seed), key=Signal.sort_key)
-    now = _T0 + days * _DAY
+    now = _T0 + days * DAY_MS
     rng = random.Random(seed + 1)
     # the late ones: drawn from the last month's signals, held back by up to late_days
-    tail = [i for i, s in enumerate(sigs) if s.at >= now - 30 * _DAY]
+    tail = [i for i, s in enumerate(sigs) if s.at >= now - 30 * DAY_MS]
     held = set(rng.sample(tail, min(late, len(tail))))
     on_time = [s for i, s in enumerate(sigs) if i not in held]
     late_sigs = [sigs[i] for i in sorted(held)]

@@ -10,6 +10,17 @@ for any author, no peers. It checks no signature: it wants to be dialled.
     async with endless_peer() as liar:
         ... liar.url, liar.pages (heads pages served so far)
 
+A lying-head peer (`LyingPeer`) lies about a node's own log instead: own-log recovery
+(DESIGN 12) must not stall on it. It answers `/gossip/head` with a head far beyond the
+truth (seq 10**12 by default, with no proof), and `/gossip/fetch` either with `more: true`
+and no entries ("more"), with an empty complete reply ("empty"), or with HTTP 500
+("500"); with `head="500"` it answers no head at all. It runs in a thread of its own, so
+callers driving real `trustnet run` processes stay synchronous
+(`scripts/attacks/lying-head.py`, tests/test_recovery_attacks.py):
+
+    with LyingPeer(fetch="more") as liar:
+        ...   # add liar.url to a node's peers
+
 `mount_endless_sessions` and `mount_private_probe` mount issue 11's attacks 5 and 8 on a
 real `trustnet run` process, for `scripts/attacks/` and tests/test_attack_peers.py.
 """
@@ -21,10 +32,12 @@ import contextlib
 import json
 import os
 import socket
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -33,7 +46,18 @@ from trustnet.clock import SystemClock
 from trustnet.identity import Identity
 from trustnet.log import Entry, sign_entry
 from trustnet.protocol import messages as m
-from trustnet.transport.base import CONTENT_TYPE
+from trustnet.transport.base import CONTENT_TYPE, error_body
+
+
+def _harmless(message: m.Message) -> m.Message:
+    """A well-formed answer that tells nothing (so the node keeps the liar as a peer)."""
+    if isinstance(message, m.Digest):
+        return m.InSync()
+    if isinstance(message, m.HeadsRequest):
+        return m.Heads(())
+    if isinstance(message, m.Push):
+        return m.PushAck(0, len(message.entries))
+    return m.PeersReply(())
 
 
 @dataclass(slots=True)
@@ -81,7 +105,7 @@ def endless_app(peer: EndlessPeer, *, advance: bool) -> web.Application:
         elif isinstance(message, m.HeadRequest):
             reply = m.HeadReply(message.author, 0, None)
         else:
-            reply = m.PeersReply(())
+            reply = _harmless(message)
         return web.Response(body=m.encode(reply), content_type=CONTENT_TYPE)
 
     app = web.Application()
@@ -103,6 +127,82 @@ async def endless_peer(*, advance: bool = False) -> AsyncIterator[EndlessPeer]:
         yield peer
     finally:
         await runner.cleanup()
+
+
+FetchLie = Literal["more", "empty", "500"]
+HeadLie = Literal["claim", "500"]
+
+
+class LyingPeer:
+    """A fake peer on 127.0.0.1 (a free port) that claims `claimed_seq` for every author."""
+
+    def __init__(self, *, claimed_seq: int = 10**12, fetch: FetchLie = "more",
+                 head: HeadLie = "claim") -> None:
+        self.claimed_seq = claimed_seq
+        self.fetch = fetch
+        self.head = head
+        self.url = ""
+        self.requests: dict[str, int] = {}  # path -> how many the node sent
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._runner: web.AppRunner | None = None
+
+    def __enter__(self) -> LyingPeer:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def start(self) -> str:
+        """Serve on a free loopback port; returns the URL."""
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        return self.url
+
+    def stop(self) -> None:
+        """Stop serving and end the thread."""
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+            self._runner = None
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+    async def _start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/gossip/{name}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = next(a[1] for a in self._runner.addresses if isinstance(a, tuple))
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        path = request.path
+        self.requests[path] = self.requests.get(path, 0) + 1
+        try:
+            message = m.decode_request(path, await request.read())
+        except m.MessageError as exc:
+            return web.Response(status=400, body=error_body(exc.code, exc.message),
+                                content_type=CONTENT_TYPE)
+        reply: m.Message
+        if isinstance(message, m.HeadRequest) and self.head == "500":
+            return web.Response(status=500, body=error_body("internal", "internal error"),
+                                content_type=CONTENT_TYPE)
+        if isinstance(message, m.HeadRequest):
+            # A claim with no proof: an id that names nothing, no signed head entry.
+            reply = m.HeadReply(message.author, self.claimed_seq, b"\x11" * 32)
+        elif isinstance(message, m.Fetch):
+            if self.fetch == "500":
+                return web.Response(status=500, body=error_body("internal", "internal error"),
+                                    content_type=CONTENT_TYPE)
+            reply = m.Entries((), (), more=self.fetch == "more")
+        else:
+            reply = _harmless(message)
+        return web.Response(body=m.encode(reply), content_type=CONTENT_TYPE)
 
 
 def signed_chain(identity: Identity, n: int, now_ms: int) -> list[Entry]:
@@ -129,19 +229,14 @@ async def mount_endless_sessions(base: Path, *, liars: int = 4, entries: int = 1
     long the node took to hold them all (`synced_s`, None: not within `timeout_s`), the
     pages each liar served, and the node's view of the liars.
     """
-    from trustnet.cli import main as cli_main
     from trustnet.daemon import Daemon
+    from trustnet.nodedir import init_node_dir
     from trustnet.protocol.gossip import GossipConfig
 
     async with contextlib.AsyncExitStack() as stack:
         fakes = [await stack.enter_async_context(endless_peer(advance=i % 2 == 1))
                  for i in range(liars)]
-        honest_dir = base / "honest"
-        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), \
-                contextlib.redirect_stderr(devnull):
-            if cli_main(["init", str(honest_dir), "--name", "honest",
-                         "--listen", "127.0.0.1:0"]) != 0:
-                raise RuntimeError(f"could not create {honest_dir}")
+        honest_dir = init_node_dir(base / "honest", name="honest", listen="127.0.0.1:0").dir
         honest = Daemon(honest_dir, gossip=GossipConfig(tick_interval_s=None))
         now = SystemClock().now_ms()
         result = honest.store.ingest(signed_chain(Identity.from_seed(os.urandom(32)), entries, now),

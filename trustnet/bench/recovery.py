@@ -107,7 +107,7 @@ def lying_head(base: Path, *, fetch: str = "more", head: str = "claim", honest: 
                deadline_ms: int = 5000) -> dict[str, Any]:
     """A victim that signed `entries` restarts with a lying peer beside (or instead of) an
     honest one; can it sign again, and at which seq?"""
-    from trustnet.bench.liar import LyingPeer
+    from trustnet.bench.liars import LyingPeer
 
     names = ("victim", "honest") if honest else ("victim",)
     gossip = dict(GOSSIP)

@@ -17,8 +17,9 @@ from typing import Any
 from trustnet.desk.compliance import utc_year
 from trustnet.errors import EntryError
 from trustnet.log import Entry
+from trustnet.statements.entries import statement_of
 from trustnet.statements.figures import DEFAULT_FIGURES, ViennaFigures
-from trustnet.statements.kinds import Calendar, Notification, Profile, parse_body
+from trustnet.statements.kinds import Calendar, Notification, Profile
 from trustnet.statements.rules import MatchedFinding, match_findings
 
 KINDS = ("calendar", "notification", "observation", "inspection_request", "inspection_response",
@@ -75,7 +76,7 @@ def reconcile(entries: Iterable[Entry], year: int, *, times: Mapping[bytes, int]
     parsed: list[tuple[Entry, object]] = []
     for e in entries:
         try:
-            parsed.append((e, parse_body(e.kind, e.body)))
+            parsed.append((e, statement_of(e)))
         except EntryError:
             continue  # DESIGN 4: a body that fails validation is not a statement
     judged = times or {}

@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from trustnet.clock import DAY_MS
 from trustnet.desk.compliance import OBLIGATIONS
 
 Fetch = Callable[[str, Mapping[str, str]], Any]  # (route, query) -> the route's JSON, every page
-DAY_MS = 86_400_000
 MOVERS = 5  # the parties whose suspicion moved most, at most
 SAMPLES = 24  # points per plotted line
 CLAIMS = 8  # unverified claims listed, at most

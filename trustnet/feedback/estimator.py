@@ -79,6 +79,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Literal
 
+from trustnet.clock import DAY_MS
+from trustnet.config import load_table
 from trustnet.errors import ConfigError, NotFound
 from trustnet.feedback.richardson import FeedbackError, escalation_index, flow_observed
 
@@ -181,7 +183,7 @@ class SuspicionParams:
     # (t, level) points kept per party for plots.
     history_len: int = 512
     # the time unit of every rate, and the grid the slow variables step on.
-    time_unit_ms: int = 86_400_000
+    time_unit_ms: int = DAY_MS
     # regime thresholds on the escalation index (per time unit).
     escalating_above: float = 0.005
     deescalating_below: float = -0.005
@@ -213,20 +215,9 @@ class SuspicionParams:
             raise ConfigError("suspicion.deescalating_below must be <= escalating_above")
 
     @classmethod
-    def from_mapping(cls, m: Mapping[str, object]) -> SuspicionParams:
-        """Build from a config table (e.g. node.toml [suspicion]); ConfigError on bad input."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(m) - known)
-        if unknown:
-            raise ConfigError(f"unknown suspicion parameter(s): {', '.join(unknown)}")
-        kw: dict[str, object] = {}
-        for key, v in m.items():
-            # TOML writes 1 for 1.0: accept ints for float fields.
-            is_int_field = key in ("history_len", "time_unit_ms", "top_drivers")
-            if not is_int_field and isinstance(v, int) and not isinstance(v, bool):
-                v = float(v)
-            kw[key] = v
-        return cls(**kw)  # type: ignore[arg-type]  # __post_init__ checks every type
+    def from_mapping(cls, values: Mapping[str, object]) -> SuspicionParams:
+        """The `[suspicion]` table of node.toml as this record (trustnet.config.load_table)."""
+        return load_table(cls, values, "suspicion")
 
 
 @dataclass(frozen=True, slots=True)

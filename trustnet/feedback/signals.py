@@ -50,11 +50,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+from trustnet.config import load_table
 from trustnet.errors import ConfigError, EntryError
 from trustnet.feedback.estimator import (
     PartySuspicion,
@@ -66,6 +67,7 @@ from trustnet.feedback.estimator import (
 )
 from trustnet.feedback.richardson import FeedbackError
 from trustnet.log import Entry, ForkProof
+from trustnet.statements.entries import statement_of
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import DAY_MS, DEFAULT_FIGURES, ViennaFigures
 from trustnet.statements.kinds import (
@@ -74,7 +76,6 @@ from trustnet.statements.kinds import (
     InspectionRequest,
     Observation,
     Trust,
-    parse_body,
 )
 from trustnet.statements.rules import DEFAULT_WEIGHTS, RuleWeights, evaluate
 
@@ -139,16 +140,8 @@ class HostilityWeights:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> HostilityWeights:
-        """Defaults overridden by `values`; ConfigError on unknown keys or bad numbers."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown hostility weight(s): {', '.join(unknown)}")
-        clean = {
-            k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v
-            for k, v in values.items()
-        }
-        return replace(cls(), **clean)
+        """The `[suspicion.hostility]` table of node.toml as this record (trustnet.config.load_table)."""
+        return load_table(cls, values, "suspicion.hostility")
 
 
 DEFAULT_HOSTILITY = HostilityWeights()
@@ -346,7 +339,7 @@ def hostility_signals(
         if e.id in stmts or e.kind not in _HOSTILE_KINDS:
             continue
         try:
-            stmts[e.id] = (e, parse_body(e.kind, e.body))
+            stmts[e.id] = (e, statement_of(e))
         except EntryError:
             continue  # DESIGN 4: a body that fails validation is not a statement
     out: list[Signal] = []

@@ -39,7 +39,7 @@ import random
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from trustnet.errors import ConfigError
@@ -89,6 +89,11 @@ DEFAULT_RATES: dict[str, tuple[float, float]] = {
 @dataclass(frozen=True, slots=True)
 class PeerPolicy:
     """Scoring, graylisting, back-off, rate-limit and table-size settings."""
+
+    BOUNDS: ClassVar[dict[str, str]] = {
+        "half_life_ms": "> 0", "cooldown_ms": ">= 0", "max_peers": ">= 1",
+        "data_peers_reserved": ">= 0", "penalties_kept": ">= 0", "graylist_threshold": "< 0",
+    }
 
     half_life_ms: int = 10 * 60_000
     graylist_threshold: float = -50.0

@@ -1,5 +1,6 @@
 """CSBM statement kinds, their strict body schemas, the Vienna Document figures and derived facts."""
 
+from trustnet.statements.entries import decode_statement, sign_statement, statement_of
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.facts import days_of_notice, is_notifiable, is_observable, notice_ok
 from trustnet.statements.figures import ViennaFigures
@@ -50,11 +51,14 @@ __all__ = [
     "Trust",
     "ViennaFigures",
     "days_of_notice",
+    "decode_statement",
     "evaluate",
     "exchange_deadline",
     "is_notifiable",
     "is_observable",
     "notice_ok",
     "parse_body",
+    "sign_statement",
+    "statement_of",
     "validate_body",
 ]

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from trustnet.errors import ConfigError
+from trustnet.clock import DAY_MS, HOUR_MS
+from trustnet.config import load_table
 
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
+__all__ = ["DAY_MS", "DEFAULT_FIGURES", "HOUR_MS", "ViennaFigures"]
 
 
 @dataclass(frozen=True, slots=True)
 class ViennaFigures:
     """Thresholds and deadlines of the Vienna Document 2011 (chapters V, VI, IX, III)."""
+
+    # Every figure is a count, a day or an hour: an integer >= 0 (`[rules]`).
+    BOUNDS: ClassVar[dict[str, str]] = {"*": ">= 0"}
 
     # VD11 para 40: prior notification at least 42 days ahead when any threshold is met.
     notify_days: int = 42
@@ -65,15 +69,9 @@ class ViennaFigures:
     absence_from_year: int = 0
 
     @classmethod
-    def from_mapping(cls, values: dict[str, Any]) -> ViennaFigures:
-        """Defaults overridden by `values` (the `[rules]` table of node.toml)."""
-        known = {f.name for f in fields(cls)}
-        for key, value in values.items():
-            if key not in known:
-                raise ConfigError(f"rules.{key}: unknown figure (known: {', '.join(sorted(known))})")
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ConfigError(f"rules.{key}: expected a non-negative integer, got {value!r}")
-        return replace(cls(), **values)
+    def from_mapping(cls, values: Mapping[str, Any]) -> ViennaFigures:
+        """The `[rules]` table of node.toml as this record (trustnet.config.load_table)."""
+        return load_table(cls, values, "rules")
 
 
 DEFAULT_FIGURES = ViennaFigures()

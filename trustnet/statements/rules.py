@@ -41,16 +41,17 @@ Conventions, chosen so that the trust layer can weigh each fact:
 from __future__ import annotations
 
 import functools
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from trustnet.errors import ConfigError, EntryError
+from trustnet.config import load_table
+from trustnet.errors import EntryError
 from trustnet.log import Entry, ForkProof
 from trustnet.statements import regime_calendar
+from trustnet.statements.entries import statement_of
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.facts import days_of_notice, is_notifiable, is_observable, notice_ok
 from trustnet.statements.figures import DAY_MS, DEFAULT_FIGURES, HOUR_MS, ViennaFigures
@@ -64,7 +65,6 @@ from trustnet.statements.kinds import (
     InspectionResponse,
     Notification,
     Observation,
-    parse_body,
 )
 
 # -- configuration ---------------------------------------------------------------------------
@@ -103,20 +103,8 @@ class RuleWeights:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> RuleWeights:
-        """Defaults overridden by `values` (the `[weights]` table of node.toml)."""
-        known = {f.name for f in fields(cls)}
-        clean: dict[str, float] = {}
-        for key, value in values.items():
-            if key not in known:
-                raise ConfigError(
-                    f"weights.{key}: unknown rule (known: {', '.join(sorted(known))})"
-                )
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigError(f"weights.{key}: expected a number, got {value!r}")
-            if not math.isfinite(value):
-                raise ConfigError(f"weights.{key}: expected a finite number, got {value!r}")
-            clean[key] = float(value)
-        return replace(cls(), **clean)
+        """The `[weights]` table of node.toml as this record (trustnet.config.load_table)."""
+        return load_table(cls, values, "weights")
 
     def of(self, rule: str) -> float:
         """The weight of `rule` (one of RULES)."""
@@ -371,7 +359,7 @@ class _Index:
                 continue
             seen.add(e.id)
             try:
-                body = parse_body(e.kind, e.body)
+                body = statement_of(e)
             except EntryError:
                 continue  # DESIGN 4: a body that fails validation is not a statement
             self._add(e, body)
@@ -970,7 +958,7 @@ def evaluate(
 ) -> list[Evidence]:
     """Derive the evidence of every CSBM rule from `entries`, as of `now_ms` (deterministic).
 
-    `parsed`: further entries with their bodies already parsed and validated (`parse_body`),
+    `parsed`: further entries with their bodies already parsed and validated (`statement_of`),
     as a caller that holds them passes them to save parsing them again.
     """
     return _evaluate(_Index(entries, figures, parsed), now_ms, weights, forks)

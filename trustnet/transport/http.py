@@ -38,9 +38,9 @@ from trustnet.transport.base import (
 )
 from trustnet.transport.tls import TLS_FAILED, TLS_VERIFY_FAILED
 
-log = logging.getLogger("trustnet.transport")
-
-log = logging.getLogger("trustnet.http")
+# Loggers are per node (STYLE.md): the daemon hands its own to the transport and the guard;
+# alone (a benchmark), they log as "trustnet.http".
+DEFAULT_LOG = "trustnet.http"
 
 REQUEST_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 5.0
@@ -111,13 +111,14 @@ class HttpTransport(Transport):
     """Signed gossip requests over aiohttp; the server side lives in the node's app."""
 
     def __init__(self, identity: Identity, clock: Clock, url: str | None = None,
-                 *, timeout_s: float = REQUEST_TIMEOUT_S, tls: ssl.SSLContext | None = None) -> None:
+                 *, timeout_s: float = REQUEST_TIMEOUT_S, tls: ssl.SSLContext | None = None,
+                 log: logging.Logger | None = None) -> None:
+        self.log = log or logging.getLogger(DEFAULT_LOG)
         self.signer = RequestSigner(identity, clock)
         self._url = url.rstrip("/") if url else None
         self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=CONNECT_TIMEOUT_S)
         self._session: aiohttp.ClientSession | None = None
         self._guarded: aiohttp.ClientSession | None = None  # for URLs learned from gossip
-        self.handler: GossipHandler | None = None
         # How https:// peers are verified (trustnet.transport.tls.client_context); None: the
         # system trust store. Verification is never turned off.
         self._tls = tls
@@ -133,8 +134,8 @@ class HttpTransport(Transport):
         self._url = url.rstrip("/")
 
     async def start(self, handler: GossipHandler) -> None:
-        """Open the client session and accept inbound requests for `handler`."""
-        self.handler = handler
+        """Open the client session. Inbound requests reach `handler` through the node's app
+        (`gossip_route`), not through this transport."""
         if self._session is None:
             # A bounded pool: gossip is a few requests at a time to a few peers.
             connector = aiohttp.TCPConnector(limit=64, limit_per_host=8,
@@ -147,7 +148,6 @@ class HttpTransport(Transport):
 
     async def stop(self) -> None:
         """Close the client session (idempotent)."""
-        self.handler = None
         for session in (self._session, self._guarded):
             if session is not None:
                 await session.close()
@@ -197,7 +197,7 @@ class HttpTransport(Transport):
         if peer_url in self._tls_warned or len(self._tls_warned) >= 1024:
             return
         self._tls_warned.add(peer_url)
-        log.warning("peer %s not used: %s (%s); see GET /peers", peer_url[:200], code, exc)
+        self.log.warning("peer %s not used: %s (%s); see GET /peers", peer_url[:200], code, exc)
 
 
 def _remote_key(request: web.Request, address: Callable[[web.Request], str] | None = None) -> str:
@@ -280,7 +280,8 @@ class ConnectionGuard:
     which closes a connection idle (or holding half a request) between requests.
     """
 
-    def __init__(self, limits: ConnectionLimits) -> None:
+    def __init__(self, limits: ConnectionLimits, log: logging.Logger | None = None) -> None:
+        self.log = log or logging.getLogger(DEFAULT_LOG)
         self.limits = limits
         self.open = 0
         self.by_address: dict[str, int] = {}
@@ -317,9 +318,9 @@ class ConnectionGuard:
         loop_time = asyncio.get_running_loop().time()
         if loop_time - self._warned >= 10.0:
             self._warned = loop_time
-            log.warning("refusing connections (%s): %d open, %d from %s; %d refused so far",
-                        code, self.open, self.by_address.get(address, 0), address or "?",
-                        self.refused)
+            self.log.warning("refusing connections (%s): %d open, %d from %s; %d refused so far",
+                             code, self.open, self.by_address.get(address, 0), address or "?",
+                             self.refused)
         return _refusal(code, "too many open connections; try again later" if
                         code == "too_many_connections" else
                         f"too many open connections from {address}; close some first")
@@ -358,8 +359,8 @@ class _GuardedProtocol(asyncio.Protocol):
     def _expire(self) -> None:
         self.timer = None
         self.guard.timed_out += 1
-        log.debug("closing a connection from %s: no request head within %g s", self.address,
-                  self.guard.limits.header_timeout_s)
+        self.guard.log.debug("closing a connection from %s: no request head within %g s",
+                             self.address, self.guard.limits.header_timeout_s)
         if self.transport is not None:
             self.transport.abort()
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from trustnet.clock import DAY_MS
 from trustnet.errors import ConfigError
 
 MIN_VERSION = ssl.TLSVersion.TLSv1_2
@@ -52,7 +53,7 @@ class CertInfo:
 
     def days_left(self, now_ms: int) -> float:
         """Days until the certificate expires (negative: expired)."""
-        return (self.not_after_ms - now_ms) / 86_400_000
+        return (self.not_after_ms - now_ms) / DAY_MS
 
 
 def _ms(when: dt.datetime) -> int:

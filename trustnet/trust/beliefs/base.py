@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from trustnet.errors import EntryError
 from trustnet.log import Entry, ForkProof
 from trustnet.statements import regime_calendar
+from trustnet.statements.entries import statement_of
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import DEFAULT_FIGURES, HOUR_MS, ViennaFigures
 from trustnet.statements.kinds import (
@@ -28,7 +29,6 @@ from trustnet.statements.kinds import (
     Observation,
     Profile,
     Trust,
-    parse_body,
 )
 from trustnet.statements.rules import DEFAULT_WEIGHTS, RuleWeights
 from trustnet.trust.beliefs.params import DEFAULT_PARAMS, TrustParams
@@ -216,7 +216,7 @@ class _EngineBase:
         for att in self._pending.pop(eid, ()):
             self._count_attestation(att, author)
         try:
-            body = parse_body(e.kind, e.body)
+            body = statement_of(e)
         except EntryError:
             return  # DESIGN 4: a body that fails validation is not a statement
         fig = self.figures

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
+from trustnet.config import load_table
 from trustnet.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)
 class TrustParams:
     """The `[trust]` table of node.toml: how reliability and compliance are computed."""
+
+    BOUNDS: ClassVar[dict[str, str]] = {
+        "quorum": ">= 0", "match_days": ">= 0", "backdate_tolerance_s": ">= 0", "bloc_level": ">= 0",
+    }
 
     a: float = 0.5  # EigenTrust restart probability (weight of the roots)
     quorum: int = 2  # independent reliable attesters that verify a claim
@@ -49,28 +54,8 @@ class TrustParams:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> TrustParams:
-        """Defaults overridden by `values` (the `[trust]` table); ConfigError on bad input."""
-        known = {f.name: f for f in fields(cls)}
-        clean: dict[str, Any] = {}
-        for key, value in values.items():
-            if key not in known:
-                raise ConfigError(f"trust.{key}: unknown setting (known: {', '.join(sorted(known))})")
-            if key == "replay":
-                if not isinstance(value, bool):
-                    raise ConfigError(f"trust.{key}: expected true or false, got {value!r}")
-                clean[key] = value
-                continue
-            if key in ("quorum", "match_days", "backdate_tolerance_s", "bloc_level"):
-                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    raise ConfigError(f"trust.{key}: expected a non-negative integer, got {value!r}")
-                clean[key] = value
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigError(f"trust.{key}: expected a number, got {value!r}")
-            clean[key] = float(value)
-        params = replace(cls(), **clean)
-        params.check()
-        return params
+        """The `[trust]` table of node.toml as this record (trustnet.config.load_table)."""
+        return load_table(cls, values, "trust")
 
     def check(self) -> None:
         """Raise ConfigError when a value is out of range."""
