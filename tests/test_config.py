@@ -16,6 +16,7 @@ from trustnet.protocol.gossip import GossipConfig
 from trustnet.protocol.peers import PeerPolicy
 from trustnet.statements import RuleWeights, ViennaFigures
 from trustnet.trust.beliefs import TrustParams
+from trustnet.trust.bridges import PeopleParams
 from trustnet.views import Settings
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "configs" / "node.example.toml"
@@ -50,6 +51,8 @@ def test_the_example_documents_every_setting_with_its_default():
     assert TrustParams.from_mapping(config.section("trust")) == TrustParams()
     assert SuspicionParams.from_mapping(data["suspicion"]) == SuspicionParams()
     assert HostilityWeights.from_mapping(hostility) == HostilityWeights()
+    assert set(data["people"]) == set(PeopleParams.__dataclass_fields__)
+    assert PeopleParams.from_mapping(data["people"]) == PeopleParams()
     Settings.from_config(config)  # what the daemon validates at start
 
 
