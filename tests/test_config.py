@@ -18,6 +18,7 @@ from trustnet.protocol.peers import PeerPolicy
 from trustnet.settings import NodeSettings, load_settings
 from trustnet.statements import RuleWeights, ViennaFigures
 from trustnet.trust.beliefs import TrustParams
+from trustnet.trust.bridges import PeopleParams
 from trustnet.views import Settings
 
 
@@ -54,7 +55,8 @@ def test_the_example_documents_every_setting_with_its_default():
     # ... and each at its default: what the daemon loads at start
     assert load_settings(config) == NodeSettings(
         config, HttpSettings(), GossipConfig(), "", ViennaFigures(), RuleWeights(), TrustParams(),
-        SuspicionParams(), HostilityWeights())
+        SuspicionParams(), HostilityWeights(), PeopleParams())
+    assert set(data["people"]) == names(PeopleParams)
     Settings.from_config(config)  # the views' part of it
 
 

@@ -493,6 +493,12 @@ async def test_reads_of_a_node_holding_a_world(nodes: Nodes) -> None:
     await ca.error(400, "bad_argument", "GET", "/graph", query={"at": "x"}, names="at",
                    valid=False)
 
+    bridges = await ca.ok("GET", "/bridges")
+    assert bridges["node"] and isinstance(bridges["contacts"], list)
+    await ca.ok("GET", "/bridges", query={"at": then})
+    await ca.error(400, "bad_argument", "GET", "/bridges", query={"at": "x"}, names="at",
+                   valid=False)
+
     compliance = await ca.ok("GET", "/compliance", query={"limit": "3"})
     assert compliance["rows"] and compliance["total"] >= len(compliance["rows"])
     await ca.ok("GET", "/compliance", query={"party": south1, "year": "2026", "status": "met",
@@ -847,7 +853,7 @@ async def test_capacity_refusals(tmp_path: Path, monkeypatch: Any) -> None:
             assert reply.headers["Retry-After"].isdigit()
             party = daemon.identity.party_id
             for path in ("/beliefs", f"/beliefs/{party}", "/suspicion", f"/suspicion/{party}",
-                         "/graph", "/compliance"):
+                         "/graph", "/compliance", "/bridges"):
                 await client.error(503, "busy", "GET", path, query={"at": "1"})
             await client.error(503, "busy", "GET", "/calendar")
             await client.error(503, "busy", "GET", f"/series/{party}")

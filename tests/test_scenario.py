@@ -91,7 +91,8 @@ def offline_checks(name: str, *, plots: bool = False) -> tuple[Scenario, Run, li
 # Each file is checked on its own, or through the scenario that compares with it.
 CHECKED = ["demo.toml", "desk-year.toml", "demo-refused.toml", "partition.toml", "equivocation.toml",
            "tension-verified.toml", "cheap-talk.toml", "stranger-noise.toml",
-           "verification-cycle.toml", "quiet-year.toml", "stolen-key.toml"]
+           "verification-cycle.toml", "quiet-year.toml", "stolen-key.toml",
+           "people-to-people.toml", "people-false-clarification.toml"]  # issue 17
 
 
 @pytest.mark.parametrize("name", ALL_SCENARIOS)

@@ -64,6 +64,10 @@ VALID: dict[str, dict[str, Any]] = {
     },
     "keys": {"next": DIGEST},
     "rotation": {"key": PARTY, "next": DIGEST, "compromised_since": 1_700_000_000_000},
+    "contact": {"counterpart": PARTY, "type": "twinning", "at": NOW, "place": "Northtown",
+                "people": 40},
+    "clarification": {"subject": ENTRY, "what": "a rail transfer of empty wagons",
+                      "evidence": [DIGEST]},
 }
 
 

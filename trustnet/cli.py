@@ -916,6 +916,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="simulator options (trustnet sim --help): --nodes N --fanout F "
                    "--round-interval S --loss P --churn F --byzantine F --seed S --json ...")
 
+    p = add("experiment", None, "sweep parameters over generated worlds played in process: "
+            "escalation rate with intervals, peak suspicion, settling time (docs/experiment.md)")
+    p.add_argument("rest", nargs=argparse.REMAINDER,
+                   help="SWEEP.toml [--out DIR] [--jobs N] [--json] (trustnet experiment --help)")
+
     p = add("testbed", None, "local multi-node testbeds")
     tb = p.add_subparsers(dest="testbed_command", required=True, metavar="SUBCOMMAND")
     up = tb.add_parser("up", help="start N nodes on loopback until Ctrl-C",
@@ -960,6 +965,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from trustnet.sim import main as sim_main
 
         return sim_main(argv[1:])
+    if argv[:1] == ["experiment"]:  # issue 17: parses its own options (docs/experiment.md)
+        from trustnet.experiment.cli import main as experiment_main
+
+        return experiment_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler

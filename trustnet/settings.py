@@ -22,6 +22,7 @@ from trustnet.protocol.gossip import GossipConfig
 from trustnet.statements.figures import ViennaFigures
 from trustnet.statements.rules import RuleWeights
 from trustnet.trust.beliefs.params import TrustParams
+from trustnet.trust.bridges import PeopleParams
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class NodeSettings:
     trust: TrustParams
     suspicion: SuspicionParams
     hostility: HostilityWeights  # `[suspicion.hostility]`
+    people: PeopleParams  # `[people]`: contacts and clarifications (issue 17)
 
 
 def load_settings(config: NodeConfig) -> NodeSettings:
@@ -57,4 +59,5 @@ def load_settings(config: NodeConfig) -> NodeSettings:
         trust=load_table(TrustParams, config.section("trust"), "trust"),
         suspicion=load_table(SuspicionParams, suspicion, "suspicion"),
         hostility=load_table(HostilityWeights, hostility, "suspicion.hostility"),
+        people=load_table(PeopleParams, config.section("people"), "people"),
     )

@@ -30,14 +30,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from trustnet.clock import DAY_MS, HOUR_MS
 from trustnet.errors import ConfigError, NotFound, TrustnetError
 from trustnet.feedback.estimator import PartySuspicion, SuspicionParams
+from trustnet.feedback.restraint import without_withdrawn
 from trustnet.feedback.signals import HostilityWeights, SuspicionView
 from trustnet.log import MAX_INT, Entry
+from trustnet.people_views import PeopleSnapshot, PeopleView
 from trustnet.settings import NodeSettings, load_settings
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import ViennaFigures
 from trustnet.statements.rules import RuleWeights
 from trustnet.store import Store
 from trustnet.trust.beliefs import BeliefEngine, Beliefs, TrustParams
+from trustnet.trust.bridges import DEFAULT_PEOPLE, PeopleParams
 
 if TYPE_CHECKING:
     from trustnet.api import ApiViews
@@ -57,6 +60,7 @@ class Settings:
     trust: TrustParams
     suspicion: SuspicionParams
     hostility: HostilityWeights
+    people: PeopleParams = DEFAULT_PEOPLE  # [people]: contacts and clarifications (issue 17)
 
     @classmethod
     def from_config(cls, config: NodeConfig) -> Settings:
@@ -68,7 +72,7 @@ class Settings:
     def of(cls, settings: NodeSettings) -> Settings:
         """The tables the views read, of a node's loaded settings."""
         return cls(settings.rules, settings.weights, settings.trust, settings.suspicion,
-                   settings.hostility)
+                   settings.hostility, settings.people)
 
 
 PartyTable = dict[tuple[str, str], float]
@@ -122,6 +126,8 @@ class NodeViews:
         self.clock = clock
         self._engine = self._new_engine()
         self._suspicion = self._new_suspicion()
+        self._people = PeopleView(self_id, settings.people)
+        self.people: PeopleSnapshot | None = None  # as of the last `current`
         self._cursor = 0
         self._received: dict[bytes, int] = {}
         self._forks_seen = 0
@@ -147,6 +153,7 @@ class NodeViews:
             self._keys_epoch = self.store.keys_epoch
             self._engine = self._new_engine()
             self._suspicion = self._new_suspicion()
+            self._people = PeopleView(self.self_id, self.settings.people)
             self._cursor = self._forks_seen = 0
             self._key = None
         new: list[Entry] = []
@@ -192,6 +199,7 @@ class NodeViews:
         forks = self.store.forks() if len(self.store.forked_authors()) != self._forks_seen else []
         if new:
             self._engine.add(new, self._received)
+            self._people.add(new, partial(self.judged, received=self._received))
             self._received.clear()
         if forks:
             self._engine.add_forks(forks)
@@ -202,11 +210,14 @@ class NodeViews:
             self._beliefs = self._engine.snapshot(now)
             tables = _verification_by_party(self._beliefs, self._tables)
             self._suspicion.verification = _lookup_by_party(tables)
+            # issue 17: contacts restrain, confirmed clarifications withdraw threats
+            people = self.people = self._people.snapshot(self._beliefs, now)
             # The engine holds the rules' evidence per party, stamped: no second evaluation
             # here, and only the parties whose evidence or verification changed are redone.
             self._suspicion.update(new, now, forks=forks,
-                                   evidence=self._engine.evidence_by_party(now),
-                                   verification_tables=tables)
+                                   evidence=without_withdrawn(self._engine.evidence_by_party(now),
+                                                              people.withdrawn),
+                                   verification_tables=tables, extra=people.restraint)
             self._key = key
         return self._beliefs, self._suspicion
 
@@ -221,7 +232,12 @@ class NodeViews:
         beliefs = engine.snapshot(at_ms)
         suspicion = self._new_suspicion()
         suspicion.verification = verification_for(beliefs)
-        suspicion.update(entries, at_ms, forks=forks, evidence=engine.evidence(at_ms))
+        people = PeopleView(self.self_id, self.settings.people)
+        people.add(entries, partial(self.judged, received=received))
+        snap = people.snapshot(beliefs, at_ms)
+        suspicion.update(entries, at_ms, forks=forks,
+                         evidence=without_withdrawn(engine.evidence(at_ms), snap.withdrawn),
+                         extra=snap.restraint)
         return beliefs, suspicion
 
     def series(self, party: str, start: int, end: int, step: int,
@@ -251,8 +267,12 @@ class NodeViews:
             beliefs = engine.snapshot(t)
             suspicion = self._new_suspicion()
             suspicion.verification = verification_for(beliefs)
+            people = PeopleView(self.self_id, self.settings.people)
+            people.add(entries[:upto], partial(self.judged, received=received))
+            snap = people.snapshot(beliefs, t)
             suspicion.update(entries[:upto], t, forks=[p for p in proofs if min(p.a.ts, p.b.ts) <= t],
-                             evidence=engine.evidence(t))
+                             evidence=without_withdrawn(engine.evidence(t), snap.withdrawn),
+                             extra=snap.restraint)
             out.append(_sample(t, party, beliefs, suspicion))
             t += step
         return out
@@ -495,6 +515,24 @@ def graph_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
     return {"node": views.self_id, "now": beliefs.now_ms, "nodes": nodes, "edges": edges}
 
 
+def bridges_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
+    """GET /bridges?at=: bridges between states, contacts and clarifications (docs/people.md)."""
+    at = _at(query)
+    if at is None:
+        beliefs, _ = views.current()
+        snap = views.people
+        assert snap is not None
+    else:
+        beliefs, _ = views.as_of(at)
+        held, received = views._timed()
+        people = PeopleView(views.self_id, views.settings.people)
+        people.add([e for e in held if views.judged(e, received) <= at
+                    and not views.store.revoked(e)], partial(views.judged, received=received))
+        snap = people.snapshot(beliefs, at)
+    names = {p: b.name for p, b in beliefs.parties.items()}
+    return {"node": views.self_id, "now": beliefs.now_ms, **snap.to_json(names)}
+
+
 def compliance_all(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
     """Compliance by obligation, every row (trustnet.desk; the CLI on a node directory)."""
     from trustnet.desk.compliance import Filters, compliance_doc
@@ -557,6 +595,7 @@ VIEWS: dict[str, tuple[Collection | None, PerParty]] = {
 # Views with a collection form only (GET /route): the per-party form would say nothing more.
 COLLECTIONS: dict[str, Collection] = {
     "graph": graph_json,
+    "bridges": bridges_json,  # issue 17
     "compliance": compliance_json,
     "calendar": calendar_json,
 }

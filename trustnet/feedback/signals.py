@@ -501,6 +501,7 @@ class SuspicionView:
         self._host_by: dict[str, list[Signal]] = {}  # party -> its hostility signals
         self._host_seen: list[Signal] | None = None
         self._fed_by: dict[str, set[Signal]] = {}  # party -> the signals the estimator has
+        self._extra: dict[str, list[Signal]] = {}  # party -> the `extra` signals of `update`
         self._est = SuspicionEstimator(self.params, self_id)
 
     def update(
@@ -511,8 +512,12 @@ class SuspicionView:
         forks: Iterable[ForkProof] = (),
         evidence: Iterable[Evidence] | Mapping[str, tuple[int, list[Evidence]]] | None = None,
         verification_tables: Mapping[str, object] | None = None,
+        extra: Mapping[str, list[Signal]] | None = None,
     ) -> int:
         """Take in new entries and fork proofs as of `now_ms`; returns the signals fed.
+
+        `extra`: party -> further signals derived elsewhere (the restraint of people-to-people
+        contacts, feedback/restraint.py), replacing those of the last update.
 
         `evidence`: what the rules derive from every held entry as of `now_ms`, when the
         caller has it already; otherwise the rules are run over every held entry here.
@@ -556,6 +561,11 @@ class SuspicionView:
         for party in dirty:
             self._party_evidence_signals(party)
         dirty |= self._take_hostility()
+        if extra is not None or self._extra:
+            extra = extra or {}
+            dirty |= {p for p in extra.keys() | self._extra.keys()
+                      if extra.get(p) != self._extra.get(p)}
+            self._extra = dict(extra)
         dirty.discard(self.self_id)
         # Only the parties whose signals may have changed are diffed against what the
         # estimator has; parties are independent, the others keep their state.
@@ -563,8 +573,8 @@ class SuspicionView:
         rebuilt = False
         fed_now = 0  # signals fed through revisions
         for party in sorted(dirty):
-            want = sorted([*self._ev_signals.get(party, ()), *self._host_by.get(party, ())],
-                          key=Signal.sort_key)
+            want = sorted([*self._ev_signals.get(party, ()), *self._host_by.get(party, ()),
+                           *self._extra.get(party, ())], key=Signal.sort_key)
             wanted = set(want)
             fed = self._fed_by.get(party, set())
             gone = fed - wanted

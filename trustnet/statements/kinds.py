@@ -94,8 +94,15 @@ class Profile:
     """Who I am and where my node listens (latest wins)."""
 
     name: Name
-    role: Literal["state", "group", "observer", "organisation"]
+    role: Literal[
+        "state", "group", "observer", "organisation",
+        # issue 17: people and institutions are parties too
+        "person", "ngo", "embassy", "municipality",
+    ]
     urls: Annotated[tuple[Annotated[str, Url()], ...], MaxLen(16)]
+    # issue 17: the state this party belongs to (a national, an embassy, a town); known
+    # once that state confirms this profile (an `attestation` confirming it)
+    state: PartyId | None = None
     ext: Ext | None = None
     # Issue 16: the zone the rules read this party's dates in (an IANA name such as
     # "Europe/Vienna"; UTC when absent or unknown to the reading node's zone database).
@@ -253,6 +260,31 @@ class Rotation:
     ext: Ext | None = None
 
 
+# -- issue 17: people-to-people contacts and clarifications (trustnet/statements/people.py) --
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A meeting across the divide: counts once the counterpart confirms it (an attestation)."""
+
+    counterpart: PartyId
+    type: Literal["visit", "exchange", "twinning", "liaison", "joint_project"]
+    at: Time
+    place: Text
+    people: Annotated[int, Range(1, 1_000_000)]
+    ext: Ext | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Clarification:
+    """An embassy's (or liaison's) account of a statement or activity perceived as threatening."""
+
+    subject: EntryId
+    what: Text
+    evidence: Annotated[tuple[Digest, ...], MaxLen(64)]
+    ext: Ext | None = None
+
+
 Statement = Union[  # noqa: UP007 - a runtime alias used in isinstance-free typing only
     Profile,
     AnnualExchange,
@@ -268,6 +300,8 @@ Statement = Union[  # noqa: UP007 - a runtime alias used in isinstance-free typi
     InspectionReport,
     Keys,
     Rotation,
+    Contact,  # issue 17
+    Clarification,  # issue 17
 ]
 
 KINDS: dict[str, type[Any]] = {
@@ -285,6 +319,9 @@ KINDS: dict[str, type[Any]] = {
     "inspection_report": InspectionReport,
     "keys": Keys,
     "rotation": Rotation,
+    # issue 17: people-to-people
+    "contact": Contact,
+    "clarification": Clarification,
 }
 
 

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from trustnet.trust.beliefs.records import View
     from trustnet.trust.beliefs.track import _Event, _PartTrack, _Track
 
+_SOCIAL_KINDS = frozenset({"contact", "profile"})  # issue 17: their confirmations are no track record
 # The key of the fork proofs' evidence in `BeliefEngine.evidence_by_party` (not a party id).
 FORK_EVIDENCE = "~forks"
 
@@ -119,6 +120,9 @@ class _EngineBase:
         # Entry id -> its receipt, for backdated entries only (judged by it: DESIGN 12).
         self._judged: dict[bytes, int] = {}
         self._reports: set[str] = set()  # inspection report ids (the host may co-sign them)
+        # issue 17: ids of contacts and profiles; confirming one (a meeting took place, this is
+        # our national) vouches for nothing as a source: no track record (statements/people.py)
+        self._social: set[str] = set()
         self._roles: dict[str, str] = {}  # party -> role in its latest profile
         self._zones: dict[str, str] = {}  # party -> time zone in its latest profile (issue 16)
         self._trust_version = 0  # bumped with `_trust`
@@ -213,8 +217,10 @@ class _EngineBase:
         eid = e.id_hex
         self._author_of[eid] = author
         self._parties.add(author)
+        if e.kind in _SOCIAL_KINDS:
+            self._social.add(eid)
         for att in self._pending.pop(eid, ()):
-            self._count_attestation(att, author)
+            self._count_attestation(att, author, eid)
         try:
             body = statement_of(e)
         except EntryError:
@@ -254,7 +260,7 @@ class _EngineBase:
             if subject_author is None:
                 self._pending[body.subject].append(att)
             else:
-                self._count_attestation(att, subject_author)
+                self._count_attestation(att, subject_author, body.subject)
         elif isinstance(body, Profile):
             new_name = (e.ts, eid, body.name)
             if _pick_latest(self._names.get(author), new_name):
@@ -286,9 +292,9 @@ class _EngineBase:
                     if i == len(part.deadlines) or part.deadlines[i] != d:
                         part.deadlines.insert(i, d)
 
-    def _count_attestation(self, att: _Att, subject_author: str) -> None:
-        if att.author == subject_author:
-            return  # attesting one's own statement is not a track record
+    def _count_attestation(self, att: _Att, subject_author: str, subject: str = "") -> None:
+        if att.author == subject_author or subject in self._social:
+            return  # attesting one's own statement, or a meeting, is not a track record
         self._track_version += 1
         self._pairs_version += 1
         pair = self._pairs[(att.author, subject_author)]
