@@ -142,7 +142,9 @@ def test_only_the_party_itself_can_notify(w: World) -> None:
 
 
 def test_alert_activity_notified_at_its_start_is_not_a_violation(w: World) -> None:
-    w.notify("south-1", T0, type="alert", troops=20_000, observers=True)
+    # Two days: an alert activity of 72 hours or less needs no observers (VD11 para 58; a
+    # longer one needs an invitation statement: tests/test_regime.py).
+    w.notify("south-1", T0, type="alert", end=T0 + 2 * DAY_MS, troops=20_000, observers=True)
     w.observe("north-2", "south-1", T0 + HOUR_MS, troops=20_000)
     e = one(w.evaluate(LATER), "notification_on_time")  # and nothing else
     assert rules(w.evaluate(LATER)) == ["notification_on_time"] and "at its start" in e.note
@@ -643,6 +645,11 @@ def test_default_weights_follow_the_domain_table() -> None:
         -0.50,  # split_activity
         -0.50,  # annual_exchange_late (at full lateness)
         -0.50,  # annual_exchange_missing
+        # issue 16 item 5 part B: each like the rule of the same kind above (docs/regime.md)
+        0.40, -0.40, 0.70, -0.72,  # observation
+        0.90, -0.40, 0.0, 0.70, -0.72,  # evaluation visits
+        0.10, -0.50, -0.25,  # incidents
+        0.90, -0.40, 0.0, 0.0, -0.20, 0.10, -0.40, -0.40,  # Open Skies
     ]
 
 

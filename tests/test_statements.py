@@ -68,6 +68,28 @@ VALID: dict[str, dict[str, Any]] = {
                 "people": 40},
     "clarification": {"subject": ENTRY, "what": "a rail transfer of empty wagons",
                       "evidence": [DIGEST]},
+    # issue 16 item 5 part B
+    "observation_invitation": {"notification": ENTRY, "activity": "Steppe Eagle", "area": "east",
+                               "start": NOW, "end": NOW + DAY_MS, "observers_per_state": 2,
+                               "reply_by": NOW - DAY_MS},
+    "observation_acceptance": {"invitation": ENTRY, "host": PARTY, "observers": ["Col. A"]},
+    "observers_report": {"invitation": ENTRY, "host": PARTY, "troops": 14_000, "tanks": 310,
+                         "acv": 0, "artillery": 0, "verdict": "consistent",
+                         "evidence": [DIGEST], "note": ""},
+    "evaluation_request": {"host": PARTY, "unit": "1st Brigade", "area": "Southfield",
+                           "grounds": "quota"},
+    "evaluation_response": {"request": ENTRY, "accept": False, "reason": "quota used"},
+    "evaluation_report": {"request": ENTRY, "host": PARTY, "unit": "1st Brigade",
+                          "personnel": 4000, "tanks": 90, "acv": 120, "artillery": 36,
+                          "verdict": "consistent", "evidence": [DIGEST]},
+    "incident_report": {"subject": PARTY, "at": NOW, "area": "Black Sea",
+                        "description": "close pass by a fighter"},
+    "openskies_notice": {"observed": PARTY, "arrival": NOW, "entry_point": "Kubinka"},
+    "openskies_response": {"notice": ENTRY, "accept": True, "reason": ""},
+    "openskies_flight": {"notice": ENTRY, "observed": PARTY, "arrival": NOW, "start": NOW,
+                         "end": NOW + DAY_MS, "route": "A-B-C", "sensors": ["optical", "sar"]},
+    "sensor_data_request": {"flight": ENTRY, "observer": PARTY},
+    "sensor_data_reply": {"request": ENTRY, "data": [DIGEST], "note": ""},
 }
 
 

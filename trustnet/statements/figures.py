@@ -67,6 +67,33 @@ class ViennaFigures:
     # party for the years from this one; 0: from the first year it sent one here (a node
     # cannot tell a state that keeps them off trustnet from one that sends none).
     absence_from_year: int = 0
+    # -- issue 16 item 5 part B (docs/regime.md) --
+    # VD11 para 41 and 58: an alert activity (no prior notice) is open to observation when it
+    # lasts over 72 hours; the host's invitation is due within these hours of its start.
+    alert_observe_hours: int = 72
+    # VD11 para 107-109: evaluation visits, one per 60 units reported in the annual
+    # exchange (or part of 60), at most 15 a year; the host answers within these hours.
+    evaluation_units_per_visit: int = 60
+    evaluations_max_per_year: int = 15
+    evaluation_answer_hours: int = 48
+    # An evaluation report found a unit's holdings above the exchange by more than this
+    # percentage (of each declared count) when it finds a discrepancy.
+    evaluation_tolerance_percent: int = 10
+    # VD11 para 17: hazardous incidents; the party concerned answers within these hours,
+    # then a bilateral meeting, then a meeting of all participating states, each due
+    # within these hours of the previous step.
+    incident_answer_hours: int = 48
+    incident_meeting_hours: int = 48
+    # Treaty on Open Skies: each party's passive quota of observation flights a year
+    # (Annex A gives each its own; this one figure applies to every party), notice of
+    # arrival at least 72 hours ahead (art. VI A 5), acknowledged within 24 hours, the
+    # flight completed within 96 hours of arrival (art. VI A 9); sensor data requested
+    # by a party shared within these days (art. IX).
+    openskies_passive_quota: int = 4
+    openskies_notice_hours: int = 72
+    openskies_answer_hours: int = 24
+    openskies_period_hours: int = 96
+    sensor_data_days: int = 30
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> ViennaFigures:

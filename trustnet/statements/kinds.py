@@ -285,6 +285,156 @@ class Clarification:
     ext: Ext | None = None
 
 
+
+# -- issue 16 item 5 part B: observation, evaluation visits, incidents, Open Skies ---------
+# (rules in trustnet/statements/regime_observation.py, regime_evaluation.py,
+# regime_incidents.py, regime_openskies.py; figures in ViennaFigures)
+
+Sensor = Literal["optical", "video", "infrared", "sar"]
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationInvitation:
+    """The host invites every participating state to observe its notified activity (VD11 ch. VI)."""
+
+    notification: EntryId  # the host's own notification of the activity
+    activity: Name
+    area: Text
+    start: Time  # the observation programme
+    end: Time
+    observers_per_state: Annotated[int, Range(0, 16)]
+    reply_by: Time
+    ext: Ext | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationAcceptance:
+    """A state accepts an invitation and names its observers."""
+
+    invitation: EntryId
+    host: PartyId  # the inviting party (whose invitation it accepts)
+    observers: Annotated[tuple[Name, ...], MaxLen(16)]
+    ext: Ext | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ObserversReport:
+    """What invited observers saw (it can be attested like any statement)."""
+
+    invitation: EntryId
+    host: PartyId
+    troops: Count
+    tanks: Count
+    acv: Count
+    artillery: Count
+    verdict: Literal["consistent", "inconsistent", "inconclusive"]
+    evidence: Annotated[tuple[Digest, ...], MaxLen(64)]
+    note: Text
+    ext: Ext | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationRequest:
+    """A request to visit a unit the host reported in its annual exchange (VD11 ch. IX)."""
+
+    host: PartyId
+    unit: Name
+    area: Text
+    grounds: Text
+    ext: Ext | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationResponse:
+    """The host's answer to an evaluation visit request."""
+
+    request: EntryId
+    accept: bool
+    reason: Text
+    ext: Ext | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationReport:
+    """What an evaluation visit found at the unit, compared by the rules with its exchange."""
+
+    request: EntryId
+    host: PartyId
+    unit: Name
+    personnel: Count
+    tanks: Count
+    acv: Count
+    artillery: Count
+    verdict: Literal["consistent", "inconsistent", "inconclusive"]
+    evidence: Annotated[tuple[Digest, ...], MaxLen(64)]
+    ext: Ext | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentReport:
+    """A hazardous incident of a military nature, reported to the party concerned (VD11 para 17);
+    the party answers with a `consultation_reply` whose `request` is this entry."""
+
+    subject: PartyId
+    at: Time
+    area: Text
+    description: Text
+    ext: Ext | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenSkiesNotice:
+    """An observing party's notice of arrival for an Open Skies flight over `observed`."""
+
+    observed: PartyId
+    arrival: Time  # at the point of entry
+    entry_point: Name
+    ext: Ext | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenSkiesResponse:
+    """The observed party's answer to a notice of arrival."""
+
+    notice: EntryId
+    accept: bool
+    reason: Text
+    ext: Ext | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenSkiesFlight:
+    """The observation flight flown under a notice (published by the observing party)."""
+
+    notice: EntryId
+    observed: PartyId
+    arrival: Time  # at the point of entry, as noticed
+    start: Time
+    end: Time
+    route: Text
+    sensors: Annotated[tuple[Sensor, ...], MaxLen(4)]
+    ext: Ext | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SensorDataRequest:
+    """A request to the observing party for a copy of a flight's sensor data."""
+
+    flight: EntryId
+    observer: PartyId  # the observing party, who flew the flight and holds its data
+    ext: Ext | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SensorDataReply:
+    """The observing party's answer: the data's digests (shared), or none and why (declined)."""
+
+    request: EntryId
+    data: Annotated[tuple[Digest, ...], MaxLen(64)]
+    note: Text
+    ext: Ext | None = None
+
+
 Statement = Union[  # noqa: UP007 - a runtime alias used in isinstance-free typing only
     Profile,
     AnnualExchange,
@@ -302,6 +452,19 @@ Statement = Union[  # noqa: UP007 - a runtime alias used in isinstance-free typi
     Rotation,
     Contact,  # issue 17
     Clarification,  # issue 17
+    # issue 16 item 5 part B
+    ObservationInvitation,
+    ObservationAcceptance,
+    ObserversReport,
+    EvaluationRequest,
+    EvaluationResponse,
+    EvaluationReport,
+    IncidentReport,
+    OpenSkiesNotice,
+    OpenSkiesResponse,
+    OpenSkiesFlight,
+    SensorDataRequest,
+    SensorDataReply,
 ]
 
 KINDS: dict[str, type[Any]] = {
@@ -322,6 +485,19 @@ KINDS: dict[str, type[Any]] = {
     # issue 17: people-to-people
     "contact": Contact,
     "clarification": Clarification,
+    # issue 16 item 5 part B
+    "observation_invitation": ObservationInvitation,
+    "observation_acceptance": ObservationAcceptance,
+    "observers_report": ObserversReport,
+    "evaluation_request": EvaluationRequest,
+    "evaluation_response": EvaluationResponse,
+    "evaluation_report": EvaluationReport,
+    "incident_report": IncidentReport,
+    "openskies_notice": OpenSkiesNotice,
+    "openskies_response": OpenSkiesResponse,
+    "openskies_flight": OpenSkiesFlight,
+    "sensor_data_request": SensorDataRequest,
+    "sensor_data_reply": SensorDataReply,
 }
 
 

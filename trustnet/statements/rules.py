@@ -50,7 +50,7 @@ from typing import Any, Generic, TypeVar
 from trustnet.config import load_table
 from trustnet.errors import EntryError
 from trustnet.log import Entry, ForkProof
-from trustnet.statements import regime_calendar
+from trustnet.statements import regime_calendar, regime_observation
 from trustnet.statements.entries import statement_of
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.facts import days_of_notice, is_notifiable, is_observable, notice_ok
@@ -66,6 +66,9 @@ from trustnet.statements.kinds import (
     Notification,
     Observation,
 )
+from trustnet.statements.regime import regime_evidence
+from trustnet.statements.regime_common import INPUTS as REGIME_INPUTS
+from trustnet.statements.regime_common import Judged
 
 # -- configuration ---------------------------------------------------------------------------
 
@@ -100,6 +103,27 @@ class RuleWeights:
     split_activity: float = -0.50
     annual_exchange_late: float = -0.50  # at full lateness (figures.exchange_late_full_days)
     annual_exchange_missing: float = -0.50
+    # -- issue 16 item 5 part B (trustnet/statements/regime_*.py, docs/regime.md) --
+    observation_invited: float = +0.40  # mirror of observers_not_invited
+    alert_not_observed: float = -0.40  # as observers_not_invited
+    observers_report_consistent: float = +0.70  # [064] as inspection_consistent
+    observers_report_undercount: float = -0.72  # as undercounted_notification
+    evaluation_accepted: float = +0.90  # [0862] as inspection_accepted
+    evaluation_refused: float = -0.40  # [1245] as inspection_refused
+    evaluation_refused_beyond_quota: float = 0.0  # allowed: shown, not weighed
+    evaluation_consistent: float = +0.70  # [064]
+    evaluation_discrepancy: float = -0.72  # as undercounted_notification
+    incident_answered: float = +0.10  # [040] as consultation_answered
+    incident_unanswered: float = -0.50  # [101] as consultation_unanswered
+    incident_escalated: float = -0.25  # half again, at the all-states stage
+    openskies_accepted: float = +0.90  # [0862] receive observers
+    openskies_refused: float = -0.40  # [1245]
+    openskies_notice_short: float = 0.0  # allowed refusal: shown, not weighed
+    openskies_quota_exceeded: float = 0.0  # allowed refusal: shown, not weighed
+    openskies_period_exceeded: float = -0.20
+    sensor_data_shared: float = +0.10  # [064], small: data the treaty owes
+    sensor_data_declined: float = -0.40
+    sensor_data_not_shared: float = -0.40
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> RuleWeights:
@@ -348,6 +372,7 @@ class _Index:
         self.replies: dict[str, list[_Stmt[ConsultationReply]]] = defaultdict(list)
         self.inspections: dict[str, _Stmt[InspectionRequest]] = {}
         self.responses: dict[str, list[_Stmt[InspectionResponse]]] = defaultdict(list)
+        self.regime: list[Judged[object]] = []  # what regime_*.py read (issue 16 item 5 B)
         seen: set[bytes] = set()
         if parsed is not None:
             for e, body in parsed:
@@ -385,6 +410,8 @@ class _Index:
     def _add(self, e: Entry, body: object) -> None:
         author = e.author_hex
         ts = self.times.get(e.id, e.ts)
+        if isinstance(body, REGIME_INPUTS):
+            self.regime.append(Judged(e, body, ts))
         if isinstance(body, Notification):
             self.notifications.append(_Stmt(e, body, ts))
         elif isinstance(body, Observation):
@@ -635,6 +662,7 @@ def _findings_evidence(ix: _Index, w: RuleWeights) -> Iterator[Evidence]:
 def _own_notifications(ix: _Index, w: RuleWeights) -> Iterator[Evidence]:
     """Facts a notification proves about its author: late, or observable without observers."""
     fig = ix.fig
+    invited = regime_observation.invited(ix.regime, fig)
     for n in ix.notifications:
         nb = n.body
         what = f"notified {nb.type} {nb.activity!r} ({_fmt_counts(nb)}) in {nb.area}"
@@ -659,8 +687,10 @@ def _own_notifications(ix: _Index, w: RuleWeights) -> Iterator[Evidence]:
                 f"{what} {late}",
                 True,
             )
-        # VD11 para 47: observers must be invited at the observation thresholds.
-        if is_observable(nb, fig) and not nb.observers_invited:
+        # VD11 para 47: observers must be invited at the observation thresholds. An
+        # invitation statement proves it; alert activities are regime_observation's to judge.
+        if (is_observable(nb, fig) and not nb.observers_invited and nb.type != "alert"
+                and n.id not in invited):
             met = [t.text() for t in _met(nb, fig, "observation")]
             if nb.amphibious >= fig.observe_amphibious:
                 met.append(f"{fig.observe_amphibious} amphibious/airborne troops")
@@ -942,6 +972,7 @@ def _evaluate(ix: _Index, now_ms: int, weights: RuleWeights, forks: Iterable[For
         *_annual_exchanges(ix, weights),
         *_forks(forks, weights),
         *_regime_calendar(ix, now_ms, weights),
+        *regime_evidence(ix.regime, now_ms, ix.fig, weights.of),
     ]
     out.sort(key=lambda ev: (ev.at, ev.rule, ev.entries, ev.party))
     return out

@@ -30,6 +30,7 @@ from trustnet.statements.kinds import (
     Profile,
     Trust,
 )
+from trustnet.statements.regime_common import NEW_KINDS, alert_deadline, route
 from trustnet.statements.rules import DEFAULT_WEIGHTS, RuleWeights
 from trustnet.trust.beliefs.params import DEFAULT_PARAMS, TrustParams
 
@@ -228,9 +229,12 @@ class _EngineBase:
         fig = self.figures
         party: str | None = None
         deadline: int | None = None
+        extra: tuple[int, ...] = ()
         if isinstance(body, Notification | AnnualExchange | ConsultationReply | InspectionResponse
                       | Calendar):
             party = author
+            if isinstance(body, Notification) and body.type == "alert":  # issue 16 item 5 B
+                extra = tuple(d for d in (alert_deadline(body, fig),) if d is not None)
         elif isinstance(body, Observation):
             party = body.subject if body.subject != author else None
         elif isinstance(body, ConsultationRequest):
@@ -276,6 +280,8 @@ class _EngineBase:
                     for part in self._parts.values():
                         part.cache = None
                         part.version += 1
+        elif isinstance(body, NEW_KINDS):  # issue 16 item 5 part B (regime_common.route)
+            party, extra = route(author, body, self.judged_ts(e), fig)
         if party is not None:
             self._parties.add(party)
             part = self._parts[party]
@@ -283,8 +289,9 @@ class _EngineBase:
             part.version += 1
             part.cache = None
             self._entry_part[eid] = party
-            if deadline is not None:
-                bisect.insort(part.deadlines, deadline)
+            for d in (deadline, *extra):
+                if d is not None:
+                    bisect.insort(part.deadlines, d)
             if party == author:  # issue 16: the calendar's and exchange's deadlines
                 for d in regime_calendar.deadlines(body, self.judged_ts(e), self._zones.get(author),
                                                    fig):

@@ -1,0 +1,164 @@
+"""What the rules of issue 16 item 5 part B share: judged statements, routing, dates.
+
+The regime rules (`regime_observation`, `regime_evaluation`, `regime_incidents`,
+`regime_openskies`) read statements the rule engine hands them as `Judged` records and
+yield `Evidence` about one party each. The belief engine evaluates the rules per party
+(a partition holds the statements about that party), so every rule here only judges a
+party from statements `route` sends to that party's partition; `route` also names the
+deadlines after which a partition's facts change (an answer that did not come).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
+
+from trustnet.log import Entry
+from trustnet.statements.figures import DAY_MS, HOUR_MS, ViennaFigures
+from trustnet.statements.kinds import (
+    AnnualExchange,
+    ConsultationReply,
+    EvaluationReport,
+    EvaluationRequest,
+    EvaluationResponse,
+    IncidentReport,
+    Notification,
+    ObservationAcceptance,
+    ObservationInvitation,
+    ObserversReport,
+    OpenSkiesFlight,
+    OpenSkiesNotice,
+    OpenSkiesResponse,
+    SensorDataReply,
+    SensorDataRequest,
+)
+
+S = TypeVar("S")
+
+# The weight of a rule (RuleWeights.of): the regime rules take their weights from the
+# rule engine's configuration without importing it.
+Weight = Callable[[str], float]
+
+# Bodies the regime rules read (the rule engine hands every one of these to them).
+INPUTS = (
+    Notification,
+    AnnualExchange,
+    ConsultationReply,
+    ObservationInvitation,
+    ObservationAcceptance,
+    ObserversReport,
+    EvaluationRequest,
+    EvaluationResponse,
+    EvaluationReport,
+    IncidentReport,
+    OpenSkiesNotice,
+    OpenSkiesResponse,
+    OpenSkiesFlight,
+    SensorDataRequest,
+    SensorDataReply,
+)
+# The kinds this part adds (the routing below is theirs).
+NEW_KINDS = INPUTS[3:]
+
+
+@dataclass(frozen=True, slots=True)
+class Judged(Generic[S]):
+    """A statement with its typed body and the time it counts as made (its receipt when
+    backdated, DESIGN 12)."""
+
+    entry: Entry
+    body: S
+    ts: int
+
+    @property
+    def id(self) -> str:
+        return self.entry.id_hex
+
+    @property
+    def author(self) -> str:
+        return self.entry.author_hex
+
+    def key(self) -> tuple[int, str]:
+        return (self.ts, self.entry.id_hex)
+
+
+def of_type(stmts: list[Judged[object]], cls: type[S]) -> list[Judged[S]]:
+    """The statements whose body is a `cls`, in publication order."""
+    out = [s for s in stmts if isinstance(s.body, cls)]
+    out.sort(key=Judged.key)
+    return out  # type: ignore[return-value]  # narrowed by the isinstance above
+
+
+def first_by(
+    stmts: list[Judged[S]], ref: Callable[[S], str], author: str, target: str
+) -> Judged[S] | None:
+    """The first statement by `author` whose reference (`ref(body)`) is `target`."""
+    return next((s for s in stmts if s.author == author and ref(s.body) == target), None)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def year_of(ms: int) -> int:
+    try:
+        return (_EPOCH + timedelta(milliseconds=ms)).year
+    except OverflowError:
+        return 10_000
+
+
+def date(ms: int) -> str:
+    try:
+        return (_EPOCH + timedelta(milliseconds=ms)).strftime("%Y-%m-%d %H:%M UTC")
+    except OverflowError:
+        return f"{ms} ms"
+
+
+def hours(ms: int) -> str:
+    return f"{ms / HOUR_MS:g} h"
+
+
+def route(author: str, body: object, ts: int, fig: ViennaFigures) -> tuple[str | None, tuple[int, ...]]:
+    """The party whose partition holds a statement of a new kind, and its deadlines.
+
+    A statement about its own author (an observers' report on oneself, a self-addressed
+    request) is ignored, as the rule engine ignores such observations."""
+    party: str | None
+    deadlines: tuple[int, ...] = ()
+    if isinstance(body, ObservationInvitation | EvaluationResponse | OpenSkiesResponse
+                  | OpenSkiesFlight | SensorDataReply):
+        party = author
+    elif isinstance(body, ObservationAcceptance | ObserversReport):
+        party = body.host
+    elif isinstance(body, EvaluationRequest):
+        party = body.host
+        deadlines = (ts + fig.evaluation_answer_hours * HOUR_MS,)
+    elif isinstance(body, EvaluationReport):
+        party = body.host
+    elif isinstance(body, IncidentReport):
+        party = body.subject
+        answer = ts + fig.incident_answer_hours * HOUR_MS
+        meeting = fig.incident_meeting_hours * HOUR_MS
+        deadlines = (answer, answer + meeting)
+    elif isinstance(body, OpenSkiesNotice):
+        party = body.observed
+        deadlines = (ts + fig.openskies_answer_hours * HOUR_MS,)
+    elif isinstance(body, SensorDataRequest):
+        party = body.observer
+        deadlines = (ts + fig.sensor_data_days * DAY_MS,)
+    else:
+        return None, ()
+    if party == author and not isinstance(
+        body, ObservationInvitation | EvaluationResponse | OpenSkiesResponse | OpenSkiesFlight
+        | SensorDataReply
+    ):
+        return None, ()
+    return party, deadlines
+
+
+def alert_deadline(body: Notification, fig: ViennaFigures) -> int | None:
+    """When an alert activity's observers are due (VD11 para 41, 58): its start plus 72 h."""
+    if body.type != "alert":
+        return None
+    return body.start + fig.alert_observe_hours * HOUR_MS
