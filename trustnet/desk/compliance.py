@@ -14,6 +14,8 @@ signed statement), `pending`, `met`, `not_applicable`. A row's status is its wor
 fact's. `pending` and `not_applicable` rest on no fact (`fill`): a yearly obligation whose
 deadline has not passed and that nothing met yet is pending; a calendar year with no
 calendar fact and no notifiable activity known for the party is not applicable.
+`not_applicable` is also what a refusal the rules allow means (an evaluation visit or an
+Open Skies flight beyond the quota or on short notice: docs/regime.md).
 """
 
 from __future__ import annotations
@@ -102,20 +104,47 @@ OBLIGATIONS: dict[str, Obligation] = {o.name: o for o in (
                "not split to stay under the thresholds",
                {"notification_on_time": _always("met"), "unnotified_activity": _notice,
                 "undercounted_notification": _always("breached"),
-                "split_activity": _always("breached")}),
+                "split_activity": _always("breached"),
+                "observers_report_consistent": _always("met"),
+                "observers_report_undercount": _always("breached")}),
     Obligation("constraints", "Constraining provisions (Chapter VIII)",
                "VD11 para 67: one activity above 40,000 troops or 900 tanks in three years; "
                "six above 13,000 / 300 a year, three of them above 25,000 / 400",
                {"constraint_exceeded": _always("breached")}),
     Obligation("observation_invitation", "Invitation of observers",
                "VD11 para 47: observers invited at the observation thresholds",
-               {"observers_not_invited": _always("breached")}),
+               {"observers_not_invited": _always("breached"),
+                "observation_invited": _always("met"), "alert_not_observed": _always("breached")}),
     Obligation("consultation_answers", "Answers to requests for explanation",
                "VD11 para 16: answered within 48 hours",
                {"consultation_answered": _always("met"), "consultation_unanswered": _answer}),
     Obligation("inspection_quota", "Inspections within the quota",
                "VD11 chapter IX: accepted up to 3 a year, 1 per requester, answered within 24 h",
                {"inspection_accepted": _always("met"), "inspection_refused": _always("breached")}),
+    # -- issue 16 item 5 part B (trustnet/statements/regime_*.py, docs/regime.md) --
+    Obligation("evaluation_visits", "Evaluation visits within the quota",
+               "VD11 chapter IX: one visit per 60 units reported, at most 15 a year, answered "
+               "within 48 h; the unit as the annual exchange declared it",
+               {"evaluation_accepted": _always("met"), "evaluation_refused": _always("breached"),
+                "evaluation_refused_beyond_quota": _always("not_applicable"),
+                "evaluation_consistent": _always("met"),
+                "evaluation_discrepancy": _always("breached")}),
+    Obligation("incident_consultation", "Answers to hazardous incident reports",
+               "VD11 para 17: answered within 48 h, else a bilateral meeting, then a meeting "
+               "of all participating states",
+               {"incident_answered": _always("met"), "incident_unanswered": _answer,
+                "incident_escalated": _answer}),
+    Obligation("openskies_flights", "Open Skies flights within the passive quota",
+               "Treaty on Open Skies art. III, VI: flights within the passive quota accepted on "
+               "72 h notice, flown within 96 h of arrival",
+               {"openskies_accepted": _always("met"), "openskies_refused": _always("breached"),
+                "openskies_notice_short": _always("not_applicable"),
+                "openskies_quota_exceeded": _always("not_applicable"),
+                "openskies_period_exceeded": _always("breached")}),
+    Obligation("sensor_data", "Open Skies sensor data shared on request",
+               "Treaty on Open Skies art. IX: a copy of a flight's data to a party that asks",
+               {"sensor_data_shared": _always("met"), "sensor_data_declined": _always("breached"),
+                "sensor_data_not_shared": _answer}),
 )}
 _BY_RULE = {rule: o for o in OBLIGATIONS.values() for rule in o.rules}
 

@@ -10,11 +10,15 @@ from trustnet.desk.compliance import OBLIGATIONS
 # Short column heads, in the order of OBLIGATIONS.
 SHORT = {"annual_exchange": "exchange", "calendar": "calendar", "prior_notification": "notify",
          "constraints": "constraints", "observation_invitation": "observers",
-         "consultation_answers": "answers", "inspection_quota": "inspections"}
+         "consultation_answers": "answers", "inspection_quota": "inspections",
+         # issue 16 item 5 part B
+         "evaluation_visits": "evaluations", "incident_consultation": "incidents",
+         "openskies_flights": "open skies", "sensor_data": "sensor data"}
 
 
 def compliance_table(data: Mapping[str, Any]) -> list[str]:
-    """Parties x obligations per year; a cell is the row's status (`*` when unverified)."""
+    """Parties x obligations per year; a cell is the row's status (`*` when unverified).
+    Only the obligations some row speaks to have a column."""
     rows = data["rows"]
     if not rows:
         return ["no obligation facts held (for these filters)"]
@@ -24,13 +28,15 @@ def compliance_table(data: Mapping[str, Any]) -> list[str]:
         cells[(r["year"], r["party"], r["obligation"])] = r["status"] + ("" if r["verified"] or not r["findings"] else "*")
         who[r["party"]] = r["name"] or r["party"][:12]
     lines = []
+    # The obligations some row speaks to (a table of nine columns is too wide to scan).
+    shown = [o for o in OBLIGATIONS if any(r["obligation"] == o for r in rows)]
     for year in sorted({r["year"] for r in rows}):
-        lines.append(f"{year:<16}" + "".join(f" {SHORT.get(o, o)[:15]:<15}" for o in OBLIGATIONS))
+        lines.append(f"{year:<16}" + "".join(f" {SHORT.get(o, o)[:15]:<15}" for o in shown))
         for pid in sorted(who, key=lambda p: (who[p], p)):
             if not any(k[0] == year and k[1] == pid for k in cells):
                 continue
             lines.append(f"{who[pid][:16]:<16}"
-                         + "".join(f" {cells.get((year, pid, o), '-'):<15}" for o in OBLIGATIONS))
+                         + "".join(f" {cells.get((year, pid, o), '-'):<15}" for o in shown))
         lines.append("")
     lines.append("* unverified in this node's view; - no fact computed")
     return lines
