@@ -92,7 +92,8 @@ def offline_checks(name: str, *, plots: bool = False) -> tuple[Scenario, Run, li
 CHECKED = ["demo.toml", "desk-year.toml", "demo-refused.toml", "partition.toml", "equivocation.toml",
            "tension-verified.toml", "cheap-talk.toml", "stranger-noise.toml",
            "verification-cycle.toml", "quiet-year.toml", "stolen-key.toml",
-           "people-to-people.toml", "people-false-clarification.toml"]  # issue 17
+           "people-to-people.toml", "people-false-clarification.toml",  # issue 17
+           "openskies-evaluation.toml"]  # issue 16 item 5 part B
 
 
 @pytest.mark.parametrize("name", ALL_SCENARIOS)

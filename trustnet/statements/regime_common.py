@@ -62,6 +62,16 @@ INPUTS = (
 # The kinds this part adds (the routing below is theirs).
 NEW_KINDS = INPUTS[3:]
 
+# Facts that rest on the party's own signed answer to someone else's request (or on its
+# absence): the belief engine weighs them like the consultation and inspection answers.
+ANSWER_RULES = frozenset({
+    "evaluation_accepted", "evaluation_refused", "evaluation_refused_beyond_quota",
+    "incident_answered", "incident_unanswered", "incident_escalated",
+    "openskies_accepted", "openskies_refused", "openskies_notice_short",
+    "openskies_quota_exceeded", "sensor_data_shared", "sensor_data_declined",
+    "sensor_data_not_shared",
+})
+
 
 @dataclass(frozen=True, slots=True)
 class Judged(Generic[S]):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from trustnet.statements.regime_common import ANSWER_RULES as REGIME_ANSWER_RULES
 from trustnet.trust.opinion import Opinion, cumulative_fuse
 
 RELIABILITY_DIGITS = 4  # reliabilities weigh evidence at a resolution of 1e-4
 # Facts that rest on the party's own signed answer to someone else's request.
 _ANSWER_RULES = frozenset(
     {"consultation_answered", "inspection_accepted", "consultation_unanswered", "inspection_refused"}
-)
+) | REGIME_ANSWER_RULES  # issue 16 item 5 part B
 _CERTAIN = Opinion(1.0, 0.0, 0.0, 0.0)
 _ZERO = Opinion(0.0, 0.0, 1.0, 0.0)
 _DISTRUST = Opinion(0.0, 1.0, 0.0, 0.0)
