@@ -13,8 +13,9 @@ from tests.world import World as BaseWorld
 from trustnet.log import Entry
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import DAY_MS, HOUR_MS, ViennaFigures
+from trustnet.statements.kinds import parse_body
 from trustnet.statements.regime_evaluation import quota
-from trustnet.statements.rules import evaluate
+from trustnet.statements.rules import analyse, evaluate
 from trustnet.trust.beliefs import BeliefEngine
 
 T0 = int(datetime(2025, 6, 1, tzinfo=UTC).timestamp() * 1000)  # the activity starts
@@ -192,6 +193,22 @@ def test_an_unanswered_visit_is_refused_and_no_exchange_means_no_quota(w: World)
     w.exchange("south-1", T0 - 200 * DAY_MS, 2025, units=10)
     e = only(w.evaluate(T0 + 49 * HOUR_MS), "evaluation_refused")
     assert "did not answer" in e.note and not e.verifiable
+
+
+def test_only_states_request_visits_and_give_notice_of_flights(w: World) -> None:
+    w.exchange("south-1", T0 - 200 * DAY_MS, 2025, units=10)
+    w.visit("ngo", "south-1", T0)
+    w.notice("ngo", "south-1", T0)
+    roles = {w.party("ngo"): "group"}
+    assert rules(analyse_roles(w, T0 + 60 * DAY_MS, roles)) == ["annual_exchange_on_time"]
+    # Without a declared role a party counts as a state (as for inspections).
+    assert rules(w.evaluate(T0 + 60 * DAY_MS)) == ["annual_exchange_on_time",
+                                                    "evaluation_refused", "openskies_refused"]
+
+
+def analyse_roles(w: World, now: int, roles: dict[str, str]) -> list[Evidence]:
+    parsed = [(e, parse_body(e.kind, e.body)) for e in w.entries]
+    return analyse(parsed, now, roles=roles).evidence
 
 
 def test_an_evaluation_report_is_compared_with_the_annual_exchange(w: World) -> None:

@@ -10,7 +10,7 @@ deadlines after which a partition's facts change (an answer that did not come).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
@@ -165,6 +165,14 @@ def route(author: str, body: object, ts: int, fig: ViennaFigures) -> tuple[str |
     ):
         return None, ()
     return party, deadlines
+
+
+def admitted(author: str, body: object, roles: Mapping[str, str]) -> bool:
+    """Only participating states request evaluation visits and fly Open Skies flights (as
+    only they request inspections: a party of no declared role counts as one)."""
+    if isinstance(body, EvaluationRequest | OpenSkiesNotice):
+        return roles.get(author, "state") == "state"
+    return True
 
 
 def alert_deadline(body: Notification, fig: ViennaFigures) -> int | None:

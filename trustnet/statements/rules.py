@@ -68,7 +68,7 @@ from trustnet.statements.kinds import (
 )
 from trustnet.statements.regime import regime_evidence
 from trustnet.statements.regime_common import INPUTS as REGIME_INPUTS
-from trustnet.statements.regime_common import Judged
+from trustnet.statements.regime_common import Judged, admitted
 
 # -- configuration ---------------------------------------------------------------------------
 
@@ -410,7 +410,7 @@ class _Index:
     def _add(self, e: Entry, body: object) -> None:
         author = e.author_hex
         ts = self.times.get(e.id, e.ts)
-        if isinstance(body, REGIME_INPUTS):
+        if isinstance(body, REGIME_INPUTS) and admitted(author, body, self.roles):
             self.regime.append(Judged(e, body, ts))
         if isinstance(body, Notification):
             self.notifications.append(_Stmt(e, body, ts))
