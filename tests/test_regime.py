@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 
+from tests.test_estimator import P, at, estimator, refusal, verified_cooperation
 from tests.world import DIGEST
 from tests.world import World as BaseWorld
 from trustnet.log import Entry
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import DAY_MS, HOUR_MS, ViennaFigures
 from trustnet.statements.kinds import parse_body
+from trustnet.statements.regime_common import EROSIVE_RULES as REGIME_EROSIVE
 from trustnet.statements.regime_evaluation import quota
 from trustnet.statements.rules import analyse, evaluate
 from trustnet.trust.beliefs import BeliefEngine
@@ -338,3 +340,15 @@ def test_the_engine_partitions_give_what_the_rules_give(story: Any) -> None:
         assert engine.evidence(now) == evaluate(w.entries, now), now
     rules_seen = {e.rule for e in engine.evidence(LATER)}
     assert {"incident_escalated", "alert_not_observed", "evaluation_refused_beyond_quota"} <= rules_seen
+
+
+# -- the suspicion model ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rule", sorted(REGIME_EROSIVE))
+def test_refusing_these_verifications_withdraws_goodwill_like_an_inspection(rule: str) -> None:
+    coop = verified_cooperation(8.0)
+    before = estimator(coop).report(P, at(9.0)).restraint
+    like_inspection = estimator([*coop, refusal(8.5)]).report(P, at(9.0)).restraint
+    assert estimator([*coop, refusal(8.5, rule)]).report(P, at(9.0)).restraint == like_inspection
+    assert like_inspection < before

@@ -83,10 +83,11 @@ from trustnet.clock import DAY_MS
 from trustnet.config import load_table
 from trustnet.errors import ConfigError, NotFound
 from trustnet.feedback.richardson import FeedbackError, escalation_index, flow_observed
+from trustnet.statements.regime_common import EROSIVE_RULES as REGIME_EROSIVE  # issue 16 5B
 
 SignalKind = Literal["threat", "hostility", "cooperation"]
 # Refusals to take part in verification: they also withdraw goodwill (module docstring).
-EROSIVE_RULES = frozenset({"inspection_refused", "consultation_unanswered"})
+EROSIVE_RULES = frozenset({"inspection_refused", "consultation_unanswered"}) | REGIME_EROSIVE
 Regime = Literal["escalating", "stable", "de-escalating"]
 _KINDS: tuple[str, ...] = ("threat", "hostility", "cooperation")
 # x and y are capped so a long unchecked spiral saturates instead of overflowing;

@@ -72,6 +72,12 @@ ANSWER_RULES = frozenset({
     "sensor_data_not_shared",
 })
 
+# Refusals to take part in verification: they withdraw goodwill in the suspicion model
+# like an inspection refused or a consultation unanswered (feedback/estimator.py).
+EROSIVE_RULES = frozenset({
+    "evaluation_refused", "incident_unanswered", "openskies_refused", "sensor_data_declined",
+})
+
 
 @dataclass(frozen=True, slots=True)
 class Judged(Generic[S]):
