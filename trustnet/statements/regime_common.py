@@ -107,11 +107,14 @@ def of_type(stmts: list[Judged[object]], cls: type[S]) -> list[Judged[S]]:
     return out  # type: ignore[return-value]  # narrowed by the isinstance above
 
 
-def first_by(
-    stmts: list[Judged[S]], ref: Callable[[S], str], author: str, target: str
-) -> Judged[S] | None:
-    """The first statement by `author` whose reference (`ref(body)`) is `target`."""
-    return next((s for s in stmts if s.author == author and ref(s.body) == target), None)
+def first_by(stmts: list[Judged[S]], ref: Callable[[S], str]) -> dict[tuple[str, str], Judged[S]]:
+    """(author, reference) -> that author's first statement with that reference (`ref(body)`),
+    in publication order: one lookup per answer, however many statements a partition holds
+    (a flood of answers or acceptances costs its length, not its square)."""
+    out: dict[tuple[str, str], Judged[S]] = {}
+    for s in stmts:
+        out.setdefault((s.author, ref(s.body)), s)
+    return out
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -74,12 +74,12 @@ def _found_more(report: EvaluationReport, unit: Unit | None, fig: ViennaFigures)
 
 def evidence(stmts: list[Judged[object]], now_ms: int, fig: ViennaFigures, weight: Weight) -> Iterator[Evidence]:
     exchanges = of_type(stmts, AnnualExchange)
-    responses = of_type(stmts, EvaluationResponse)
+    responses = first_by(of_type(stmts, EvaluationResponse), lambda b: b.request)
     requests = [q for q in of_type(stmts, EvaluationRequest) if q.author != q.body.host]
     limit = fig.evaluation_answer_hours * HOUR_MS
 
     def answer(q: Judged[EvaluationRequest]) -> Judged[EvaluationResponse] | None:
-        return first_by(responses, lambda b: b.request, q.body.host, q.id)
+        return responses.get((q.body.host, q.id))
 
     # Acceptances in time per host: (when, year of the request, request id).
     accepted: dict[str, list[tuple[int, int, str]]] = defaultdict(list)

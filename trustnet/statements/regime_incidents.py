@@ -24,7 +24,7 @@ from trustnet.statements.regime_common import Judged, Weight, date, first_by, ho
 
 
 def evidence(stmts: list[Judged[object]], now_ms: int, fig: ViennaFigures, weight: Weight) -> Iterator[Evidence]:
-    replies = of_type(stmts, ConsultationReply)
+    replies = first_by(of_type(stmts, ConsultationReply), lambda b: b.request)
     limit = fig.incident_answer_hours * HOUR_MS
     meeting = fig.incident_meeting_hours * HOUR_MS
     for q in of_type(stmts, IncidentReport):
@@ -32,7 +32,7 @@ def evidence(stmts: list[Judged[object]], now_ms: int, fig: ViennaFigures, weigh
         if party == q.author:
             continue
         deadline, bilateral = q.ts + limit, q.ts + limit + meeting
-        reply = first_by(replies, lambda b: b.request, party, q.id)
+        reply = replies.get((party, q.id))
         about = (f"report of a hazardous incident on {date(q.body.at)} in {q.body.area} "
                  f"({q.body.description[:80]!r})")
         if reply is not None and reply.ts <= deadline:

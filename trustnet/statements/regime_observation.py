@@ -54,18 +54,25 @@ def _due(n: Notification, fig: ViennaFigures) -> int:
     return alert_deadline(n, fig) or n.start
 
 
+Invitations = dict[tuple[str, str], Judged[ObservationInvitation]]
+
+
+def _invitations(stmts: list[Judged[object]]) -> Invitations:
+    return first_by(of_type(stmts, ObservationInvitation), lambda b: b.notification)
+
+
 def _invitation(
-    n: Judged[Notification], invitations: list[Judged[ObservationInvitation]], fig: ViennaFigures
+    n: Judged[Notification], invitations: Invitations, fig: ViennaFigures
 ) -> Judged[ObservationInvitation] | None:
     """The host's invitation for its notification, published in time."""
-    inv = first_by(invitations, lambda b: b.notification, n.author, n.id)
+    inv = invitations.get((n.author, n.id))
     return inv if inv is not None and inv.ts <= _due(n.body, fig) else None
 
 
 def invited(stmts: list[Judged[object]], fig: ViennaFigures) -> set[str]:
     """Notifications (ids) whose author invited observers in time by an invitation statement:
     the rule engine's `observers_not_invited` does not judge them by their flag."""
-    invitations = of_type(stmts, ObservationInvitation)
+    invitations = _invitations(stmts)
     return {n.id for n in of_type(stmts, Notification) if _invitation(n, invitations, fig)}
 
 
@@ -86,7 +93,7 @@ def _counts(c: ObserversReport | Notification) -> str:
 
 def evidence(stmts: list[Judged[object]], now_ms: int, fig: ViennaFigures, weight: Weight) -> Iterator[Evidence]:
     notifications = of_type(stmts, Notification)
-    invitations = of_type(stmts, ObservationInvitation)
+    invitations = _invitations(stmts)
     by_id = {n.id: n for n in notifications}
     credited: set[tuple[str, int]] = set()
     for n in notifications:
@@ -110,14 +117,14 @@ def evidence(stmts: list[Judged[object]], now_ms: int, fig: ViennaFigures, weigh
                 f"alert activity {what} lasting {(nb.end - nb.start) / HOUR_MS:g} h, over "
                 f"{fig.alert_observe_hours} h: no invitation of observers by {date(due)}", True)
 
-    accepts = of_type(stmts, ObservationAcceptance)
-    inv_by_id = {i.id: i for i in invitations}
+    accepts = first_by(of_type(stmts, ObservationAcceptance), lambda b: b.invitation)
+    inv_by_id = {i.id: i for i in of_type(stmts, ObservationInvitation)}
     for r in of_type(stmts, ObserversReport):
         rb = r.body
         inv = inv_by_id.get(rb.invitation)
         if inv is None or inv.author != rb.host:
             continue
-        accepted = first_by(accepts, lambda b: b.invitation, r.author, inv.id)
+        accepted = accepts.get((r.author, inv.id))
         nr = by_id.get(inv.body.notification)
         if accepted is None or accepted.body.host != rb.host or nr is None or nr.author != rb.host:
             continue

@@ -49,13 +49,13 @@ from trustnet.statements.regime_common import (
 
 
 def _flights_over(stmts: list[Judged[object]], now_ms: int, fig: ViennaFigures, weight: Weight) -> Iterator[Evidence]:
-    responses = of_type(stmts, OpenSkiesResponse)
+    responses = first_by(of_type(stmts, OpenSkiesResponse), lambda b: b.notice)
     notices = [n for n in of_type(stmts, OpenSkiesNotice) if n.author != n.body.observed]
     limit = fig.openskies_answer_hours * HOUR_MS
     ahead = fig.openskies_notice_hours * HOUR_MS
 
     def answer(n: Judged[OpenSkiesNotice]) -> Judged[OpenSkiesResponse] | None:
-        return first_by(responses, lambda b: b.notice, n.body.observed, n.id)
+        return responses.get((n.body.observed, n.id))
 
     accepted: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
     for n in notices:
@@ -108,7 +108,7 @@ def _flights_flown(stmts: list[Judged[object]], now_ms: int, fig: ViennaFigures,
                            f"Open Skies flight over {fb.observed[:12]}… ({fb.route[:80]}) ended "
                            f"{hours(fb.end - fb.arrival)} after arrival on {date(fb.arrival)}; "
                            f"{fig.openskies_period_hours} h allowed", True)
-    replies = of_type(stmts, SensorDataReply)
+    replies = first_by(of_type(stmts, SensorDataReply), lambda b: b.request)
     days = fig.sensor_data_days * DAY_MS
     for q in of_type(stmts, SensorDataRequest):
         observer = q.body.observer
@@ -116,7 +116,7 @@ def _flights_flown(stmts: list[Judged[object]], now_ms: int, fig: ViennaFigures,
         if q.author == observer or flight is None or flight.author != observer:
             continue
         deadline = q.ts + days
-        reply = first_by(replies, lambda b: b.request, observer, q.id)
+        reply = replies.get((observer, q.id))
         about = f"request for the sensor data of the flight over {flight.body.route[:80]!r}"
         if reply is not None and reply.ts <= deadline and not reply.body.data:
             yield Evidence(observer, "sensor_data_declined", weight("sensor_data_declined"),
