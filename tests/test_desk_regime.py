@@ -18,15 +18,7 @@ from trustnet.clock import SystemClock
 from trustnet.daemon import Daemon
 from trustnet.identity import KEY_FILE, Identity
 from trustnet.protocol.gossip import GossipConfig
-from trustnet.scenario import PartyRef, load_scenario, play
-
-
-def _origin(now_ms: int) -> int:
-    """10 January of a year whose story (130 days) lies wholly in the past: the evaluation
-    quota and the compliance rows are per calendar year, so the story must not straddle one."""
-    now = datetime.fromtimestamp(now_ms / 1000, UTC)
-    year = now.year if (now - datetime(now.year, 1, 10, tzinfo=UTC)).days > 130 else now.year - 1
-    return int(datetime(year, 1, 10, tzinfo=UTC).timestamp() * 1000)
+from trustnet.scenario import PartyRef, load_scenario, origin_for, play
 
 
 @pytest.fixture
@@ -46,7 +38,8 @@ async def north1(tmp_path: Path, capsys: Any) -> Any:
         return publish
 
     refs = {p: PartyRef(ids[p].party_id, "http://x.invalid:1", publisher(p)) for p in scenario.parties}
-    origin = _origin(SystemClock().now_ms())
+    origin = origin_for(scenario, SystemClock().now_ms())  # the file's fixed origin
+    assert datetime.fromtimestamp(origin / 1000, UTC).year == 2025
     play(scenario, refs, origin)
     url = await daemon.start()
     async with aiohttp.ClientSession() as session:
