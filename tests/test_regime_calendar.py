@@ -72,6 +72,24 @@ def test_no_calendar_is_a_finding_once_the_party_is_held_to_one() -> None:
     assert "activity_not_in_calendar" in rules(w.evaluate(LATER))
 
 
+def test_a_state_that_never_sends_a_calendar_or_an_exchange_does_not_escape() -> None:
+    # Review of issue 16 part A: held from the first year this node holds the party's log
+    # (by default), not only from the first year it sent one (which a state that sends
+    # none would never reach).
+    w = World()
+    big(w, "south-1", 0, 10_000, start=ms(2025, 9, 1))  # on the network in July 2025
+    big(w, "south-1", 1, 12_000)  # 2026: no calendar by 15 November 2025, none ever
+    ev = w.evaluate(LATER)
+    missing = one(ev, "activity_not_in_calendar")
+    assert "'Ex-1'" in missing.note and "no calendar for 2026 sent by 2025-11-15" in missing.note
+    gone = one(ev, "annual_exchange_missing")
+    assert "1 January 2026" in gone.note and gone.verifiable
+    # A party whose log starts after the deadline is not held to it (it was not here).
+    late = World()
+    big(late, "south-1", 1, 12_000)
+    assert new_rules(late.evaluate(LATER)) == []
+
+
 def test_late_calendar_and_alerts() -> None:
     w = World()
     c = calendar(w, "south-1", ms(2025, 11, 20), 2026)

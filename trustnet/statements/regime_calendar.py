@@ -219,12 +219,15 @@ def _fmt(n: Notification) -> str:
     return " / ".join(parts)
 
 
-def held_from(fig: ViennaFigures, years_sent: Iterable[int]) -> int:
-    """The first year a party is held to sending what it never sent: `absence_from_year`,
-    else the first year it sent one for (never, when it sent none)."""
+def is_held(fig: ViennaFigures, year: int, due: int, first_ms: int | None, years_sent: Iterable[int]) -> bool:
+    """Whether a party is held to having sent, by `due`, what it owes for `year` (never sending
+    it is then a finding). From `absence_from_year` when set; else (0, the default) when this
+    node holds the party's log from before the deadline (its first own statement, `first_ms`,
+    precedes it: the party was on the network when it was due), or from the first year it
+    sent one for here."""
     if fig.absence_from_year:
-        return fig.absence_from_year
-    return min(years_sent, default=10_000)
+        return year >= fig.absence_from_year
+    return (first_ms is not None and first_ms < due) or year >= min(years_sent, default=10_000)
 
 
 # -- the rules -------------------------------------------------------------------------------
@@ -267,6 +270,7 @@ def _calendar(
     fig: ViennaFigures,
     tz_of: Callable[[str], tzinfo],
     w: Callable[[str], float],
+    firsts: Mapping[str, int],
 ) -> Iterator[Evidence]:
     """VD11 para 61: the calendar for year Y by 15 November of Y - 1, announcing every
     notifiable activity of Y (alert activities excepted: they are unannounced by nature)."""
@@ -307,8 +311,9 @@ def _calendar(
             if due is None or now_ms <= _utc_year_start(a.year):
                 continue  # judged when the activity's year begins, its calendar due before
             sent = [c for c in by_year.get((author, a.year), ()) if c.ts < due]
-            if not sent and a.year < held_from(fig, (y for au, y in by_year if au == author)):
-                continue  # no calendar, and not (yet) held to sending one
+            if not sent and not is_held(fig, a.year, due, firsts.get(author),
+                                        (y for au, y in by_year if au == author)):
+                continue  # no calendar, and not held to sending one
             names = set(a.names)
             if sent and any(x.activity in names for x in sent[-1].body.activities):
                 continue
@@ -426,9 +431,8 @@ def _exchanges(
                     f"(severity {severity:.2f})",
                     True,
                 )
-            elif now_ms > due and year >= held_from(
-                fig, (y for au, y in sent if au == author)
-            ):
+            elif now_ms > due and is_held(fig, year, due, first,
+                                          (y for au, y in sent if au == author)):
                 after = next((s for s in stmts if s.ts >= due), None)
                 before = [s for s in stmts if s.ts < due]
                 anchor = after if after is not None else before[-1]
@@ -466,6 +470,7 @@ def evidence(
     for s in own:
         by_author[s.author].append(s)
     yield from _split(acts, fig, weight("split_activity"))
-    yield from _calendar(acts, calendars, now_ms, fig, tz_of, weight)
+    firsts = {a: min(s.ts for s in ss) for a, ss in by_author.items()}
+    yield from _calendar(acts, calendars, now_ms, fig, tz_of, weight, firsts)
     yield from _constraints(acts, now_ms, fig, weight("constraint_exceeded"))
     yield from _exchanges(exchanges, by_author, now_ms, fig, tz_of, roles, weight)
