@@ -64,8 +64,9 @@ class ViennaFigures:
     # proportion, from a quarter of it on the first day).
     exchange_late_full_days: int = 90
     # Obligations resting on something never sent (a calendar, an annual exchange) hold a
-    # party for the years from this one; 0: from the first year it sent one here (a node
-    # cannot tell a state that keeps them off trustnet from one that sends none).
+    # party for the years from this one; 0: for each deadline this node holds the party's
+    # log from before (it was on the network when it was due), and from the first year it
+    # sent one here.
     absence_from_year: int = 0
 
     @classmethod
