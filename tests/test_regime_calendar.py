@@ -15,6 +15,7 @@ from trustnet.desk.compliance import compliance_rows
 from trustnet.log import Entry
 from trustnet.statements.figures import DAY_MS, ViennaFigures
 from trustnet.statements.kinds import parse_body
+from trustnet.statements.regime_calendar import zone
 from trustnet.statements.rules import analyse
 from trustnet.trust.beliefs import compute_beliefs
 
@@ -204,6 +205,25 @@ def test_dates_are_read_in_the_party_zone() -> None:
     # An unknown zone reads as UTC.
     assert rules(analyse(parsed, now, zones={w.party("south-1"): "Mars/Olympus"}).evidence) == \
         rules(analyse(parsed, now).evidence)
+
+
+def test_a_zone_that_names_no_place_reads_as_utc() -> None:
+    # Review of issue 16 part A: the reading machine's own zone would have nodes read one
+    # party's deadline apart; a fixed offset of -12 hours would buy a day's half on every
+    # deadline beyond any participating state's capital; "right/" is off by leap seconds.
+    for name in ("localtime", "posixrules", "Factory", "Etc/GMT+12", "right/Europe/Vienna",
+                 "posix/Europe/Vienna", "../zoneinfo/Europe/Vienna", "Europe/Vienna ", "a\x00b",
+                 "Europe/" + "x" * 300):
+        assert zone(name) is UTC, name
+    assert str(zone("Europe/Vienna")) == "Europe/Vienna"
+    assert str(zone("America/Argentina/Buenos_Aires")) == "America/Argentina/Buenos_Aires"
+    w = World()
+    w.post("south-1", "profile", {"name": "south-1", "role": "state", "urls": [],
+                                  "zone": "Etc/GMT+12"}, ms(2025, 1, 1))
+    c = calendar(w, "south-1", ms(2025, 11, 16, 6), 2026)  # 15 Nov 18:00 at UTC-12: late
+    b = compute_beliefs(w.entries, w.party("north-1"), LATER)
+    got = [x for x in b.parties[w.party("south-1")].raw.evidence if x.rule == "calendar_late"]
+    assert len(got) == 1 and got[0].entries == (c.id_hex,) and "UTC" in got[0].note
 
 
 def test_profile_zone_reaches_the_rules_through_the_beliefs_engine() -> None:

@@ -20,6 +20,7 @@ or of an activity's start, and the end of the 15 November and 15 December deadli
 from __future__ import annotations
 
 import functools
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -58,10 +59,19 @@ class Signed(Protocol[B_co]):
 # -- time zones ------------------------------------------------------------------------------
 
 
+# A place's zone (Area/Location, IANA) or UTC: not the reading machine's own zone
+# ("localtime", "posixrules": nodes would read one party's dates apart), not a fixed offset
+# ("Etc/GMT+12": twelve hours on every deadline beyond any participating state's capital),
+# not "Factory" nor the "right/" (leap-second) and "posix/" copies.
+_PLACE = re.compile(r"(?:Africa|America|Antarctica|Asia|Atlantic|Australia|Europe|Indian|Pacific)"
+                    r"(?:/[A-Za-z0-9_+-]+){1,2}|UTC|Etc/UTC")
+
+
 @functools.lru_cache(maxsize=256)
 def zone(name: str | None) -> tzinfo:
-    """A declared zone (IANA name): UTC when none, or when this machine does not know it."""
-    if not name:
+    """A declared zone (IANA name of a place): UTC when none, when it names no place (see
+    `_PLACE`), or when this machine does not know it."""
+    if not name or not _PLACE.fullmatch(name):
         return UTC
     try:
         return ZoneInfo(name)
