@@ -134,6 +134,16 @@ def test_one_large_activity_in_three_calendar_years() -> None:
     assert len(ev) == 1 and "'Ex-1'" in ev[0].note and "'Ex-0'" in ev[0].note
 
 
+def test_a_large_activity_is_not_one_of_the_six() -> None:
+    # Review: VD11 para 67.2 counts activities above 13,000 troops "but not more than 40,000
+    # troops or 900 tanks"; a large one is held by para 67.1 only.
+    w = World()
+    for i in range(6):
+        big(w, "south-1", i, 26_000 if i < 3 else 14_000, start=START + i * 20 * DAY_MS)
+    big(w, "south-1", 6, 45_000, start=START + 6 * 20 * DAY_MS)
+    assert "constraint_exceeded" not in rules(w.evaluate(ms(2026, 12, 31)))
+
+
 # -- split activities ---------------------------------------------------------------------------
 
 

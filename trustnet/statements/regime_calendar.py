@@ -344,8 +344,8 @@ def _constraints(
     acts: Mapping[str, list[Activity]], now_ms: int, fig: ViennaFigures, weight: float
 ) -> Iterator[Evidence]:
     """VD11 para 67 (Chapter VIII): one activity above the large thresholds in any three
-    consecutive calendar years; six above the medium ones a year, three of them above the
-    big ones. A split activity counts once, summed."""
+    consecutive calendar years; six above the medium ones (and not above the large) a year,
+    three of them above the big ones. A split activity counts once, summed."""
     for author, items in acts.items():
         large: list[Activity] = []
         medium: dict[int, list[Activity]] = defaultdict(list)
@@ -356,7 +356,8 @@ def _constraints(
                 continue
             reasons: list[str] = []
             prior: list[Activity] = []
-            if t.troops > fig.constraint_large_troops or t.tanks > fig.constraint_large_tanks:
+            is_large = t.troops > fig.constraint_large_troops or t.tanks > fig.constraint_large_tanks
+            if is_large:
                 recent = [b for b in large if b.year > a.year - fig.constraint_large_years]
                 if recent:
                     reasons.append(
@@ -366,7 +367,10 @@ def _constraints(
                     )
                     prior.append(recent[-1])
                 large.append(a)
-            if t.troops > fig.constraint_medium_troops or t.tanks > fig.constraint_medium_tanks:
+            # Para 67.2-3: the six (three) are "more than 13,000 ... but not more than 40,000
+            # troops or 900 tanks": a large activity is held by 67.1 alone.
+            if not is_large and (t.troops > fig.constraint_medium_troops
+                                 or t.tanks > fig.constraint_medium_tanks):
                 held = medium[a.year]
                 if len(held) >= fig.constraint_medium_per_year:
                     reasons.append(
@@ -376,7 +380,8 @@ def _constraints(
                     )
                     prior.extend(held)
                 held.append(a)
-            if t.troops > fig.constraint_big_troops or t.tanks > fig.constraint_big_tanks:
+            if not is_large and (t.troops > fig.constraint_big_troops
+                                 or t.tanks > fig.constraint_big_tanks):
                 held = big[a.year]
                 if len(held) >= fig.constraint_big_per_year:
                     reasons.append(
