@@ -165,6 +165,17 @@ def test_activities_split_under_the_threshold_are_summed() -> None:
     assert "split_activity" not in rules(ok.evaluate(LATER))
 
 
+def test_a_split_cannot_hide_behind_punctuation_or_a_staggered_start() -> None:
+    # Review of issue 16 part A: areas named apart by punctuation or full-width letters, and
+    # parts starting beyond the window while the first still runs, are one activity.
+    w = World()
+    for i, area in enumerate(["Area 1", "area-1.", "\uff21rea 1"]):
+        w.notify("south-1", START - 10 * DAY_MS, activity=f"Part-{i}", area=area,
+                 start=START + i * 10 * DAY_MS, end=START + 25 * DAY_MS, troops=5_000)
+    e = one(w.evaluate(LATER), "split_activity")
+    assert len(e.entries) == 3 and "15000 troops together" in e.note
+
+
 # -- the annual exchange -----------------------------------------------------------------------
 
 

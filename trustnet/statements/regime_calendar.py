@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -167,7 +168,9 @@ class Activity:
 
 
 def _norm(area: str) -> str:
-    return " ".join(area.split()).casefold()
+    """An area as the rules compare it: letters and digits only, compatibility forms and case
+    aside ("Area 1", "area-1", "AREA  1." and its full-width letters are one area)."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", area).casefold() if ch.isalnum())
 
 
 def _sum(parts: Sequence[Signed[Notification]]) -> Notification:
@@ -189,8 +192,8 @@ def activities(
     notifications: Iterable[Signed[Notification]], fig: ViennaFigures, tz_of: Callable[[str], tzinfo]
 ) -> dict[str, list[Activity]]:
     """Each author's activities, by start: one per activity name (its latest notification), and
-    those in one area (case and spacing aside) starting at most `split_window_days` after the
-    previous one's start summed into one."""
+    those in one area (`_norm`) starting at most `split_window_days` after the previous one's
+    start, or before the earlier ones end, summed into one."""
     latest: dict[tuple[str, str], Signed[Notification]] = {}
     for n in sorted(notifications, key=lambda n: (n.ts, n.id)):
         latest[(n.author, n.body.activity)] = n
@@ -203,7 +206,10 @@ def activities(
         ns.sort(key=lambda n: (n.body.start, n.id))
         groups: list[list[Signed[Notification]]] = []
         for n in ns:
-            if groups and n.body.start - groups[-1][-1].body.start <= window:
+            # Within the window of the previous part's start, or while the group still runs
+            # (parts staggered beyond the window but overlapping are one activity too).
+            if groups and (n.body.start - groups[-1][-1].body.start <= window
+                           or n.body.start <= max(p.body.end for p in groups[-1])):
                 groups[-1].append(n)
             else:
                 groups.append([n])
