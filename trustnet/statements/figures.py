@@ -57,8 +57,9 @@ class ViennaFigures:
     constraint_big_troops: int = 25_000
     constraint_big_tanks: int = 400
     constraint_big_per_year: int = 3
-    # Activities of one party in one area (the same area text, case and spacing aside) whose
-    # starts are at most this many days apart are one activity, summed against the thresholds.
+    # Activities of one party in one area (the same letters and digits in its text) whose
+    # starts are at most this many days apart, or that start while an earlier one runs, are
+    # one activity, summed against the thresholds.
     split_window_days: int = 7
     # An annual exchange this many days late weighs as much as a missing one (less: in
     # proportion, from a quarter of it on the first day).
