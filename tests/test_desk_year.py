@@ -119,3 +119,7 @@ def test_a_clock_offset_is_refused_on_a_node_that_does_not_listen_on_loopback(
     assert main(["run", str(node), "--clock-offset-ms", str(-400 * DAY_MS)]) == 1
     err = capsys.readouterr().err
     assert "[testbed_only]" in err and "'0.0.0.0'" in err
+    # --year 0 is refused with the view's code, not read as "this year".
+    for cmd in ("calendar", "compliance"):
+        assert main([cmd, str(node), "--year", "0"]) == 1, cmd
+        assert "[bad_argument]" in capsys.readouterr().err

@@ -683,13 +683,14 @@ def _desk_view(args: argparse.Namespace, route: str, key: str, query: dict[str, 
 
 def cmd_compliance(args: argparse.Namespace) -> int:
     """Show compliance by obligation: one row per party, obligation and year (trustnet.desk)."""
-    query = {k: str(v) for k, v in (("year", args.year), ("party", args.party)) if v}
+    query = {k: str(v) for k, v in (("year", args.year), ("party", args.party)) if v is not None}
     return _desk_view(args, "compliance", "rows", query)
 
 
 def cmd_calendar(args: argparse.Namespace) -> int:
     """Show the calendar reconciled: activities announced, notified and found, matched."""
-    return _desk_view(args, "calendar", "activities", {"year": str(args.year)} if args.year else {})
+    year = {} if args.year is None else {"year": str(args.year)}  # --year 0: refused, not "now"
+    return _desk_view(args, "calendar", "activities", year)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
