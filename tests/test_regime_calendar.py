@@ -91,6 +91,18 @@ def test_a_state_that_never_sends_a_calendar_or_an_exchange_does_not_escape() ->
     assert new_rules(late.evaluate(LATER)) == []
 
 
+def test_a_large_activity_listed_small_is_not_announced() -> None:
+    # Review: VD11 para 68: an activity above 40,000 troops only if the calendar announced
+    # it; a calendar listing every name at 10,000 troops would otherwise announce anything.
+    w = World()
+    c = calendar(w, "south-1", ms(2025, 11, 1), 2026, "Ex-0", "Ex-1")  # 10,000 troops each
+    big(w, "south-1", 0, 45_000)
+    big(w, "south-1", 1, 30_000, start=START + 40 * DAY_MS)  # below 40,000: listed is enough
+    e = one(w.evaluate(LATER), "activity_not_in_calendar")
+    assert "'Ex-0'" in e.note and "announced with 10000 troops" in e.note
+    assert e.entries[1] == c.id_hex
+
+
 def test_late_calendar_and_alerts() -> None:
     w = World()
     c = calendar(w, "south-1", ms(2025, 11, 20), 2026)

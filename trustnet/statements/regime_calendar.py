@@ -331,12 +331,21 @@ def _calendar(
                                         (y for au, y in by_year if au == author)):
                 continue  # no calendar, and not held to sending one
             names = set(a.names)
-            if sent and any(x.activity in names for x in sent[-1].body.activities):
+            listed = [x for x in sent[-1].body.activities if x.activity in names] if sent else []
+            # VD11 para 68: one above 40,000 troops is carried out only if the calendar
+            # announced it as such; a name listed small does not announce it.
+            large = a.total.troops > fig.constraint_large_troops
+            if any(not large or x.troops > fig.constraint_large_troops for x in listed):
                 continue
             what = f"notified {a.total.type} {a.names[0]!r} ({_fmt(a.total)}) starting " \
                    f"{local_date(a.total.start, tz)}"
             ids: tuple[str, ...]
-            if sent:
+            if listed:
+                note = (f"{what}: announced with {max(x.troops for x in listed)} troops in its "
+                        f"calendar for {a.year} sent {local_date(sent[-1].ts, tz)}, at most "
+                        f"{fig.constraint_large_troops}")
+                ids = (a.first, sent[-1].id)
+            elif sent:
                 note = f"{what}: not in its calendar for {a.year} sent {local_date(sent[-1].ts, tz)}"
                 ids = (a.first, sent[-1].id)
             else:
