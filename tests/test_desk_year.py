@@ -103,3 +103,23 @@ def test_origin_on_the_command_line(tmp_path: Path) -> None:
     code = main(["testbed", "run", str(SCENARIOS / "desk-year.toml"), "--origin", "soon",
                  "--out", str(tmp_path / "out")])
     assert code == 1 and not (tmp_path / "out" / "nodes").exists()
+
+
+def test_a_clock_offset_is_refused_on_a_node_that_does_not_listen_on_loopback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review of issue 16 part A: --clock-offset-ms is testbed-only. A production node (one
+    listening beyond loopback) refuses it before opening anything, with a code; a testbed
+    node (loopback) is told loudly."""
+    from trustnet.cli import main
+
+    node = tmp_path / "prod"
+    assert main(["init", str(node), "--name", "prod", "--listen", "0.0.0.0:0"]) == 0
+    capsys.readouterr()
+    assert main(["run", str(node), "--clock-offset-ms", str(-400 * DAY_MS)]) == 1
+    err = capsys.readouterr().err
+    assert "[testbed_only]" in err and "'0.0.0.0'" in err
+    # --year 0 is refused with the view's code, not read as "this year".
+    for cmd in ("calendar", "compliance"):
+        assert main([cmd, str(node), "--year", "0"]) == 1, cmd
+        assert "[bad_argument]" in capsys.readouterr().err

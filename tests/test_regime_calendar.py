@@ -15,6 +15,7 @@ from trustnet.desk.compliance import compliance_rows
 from trustnet.log import Entry
 from trustnet.statements.figures import DAY_MS, ViennaFigures
 from trustnet.statements.kinds import parse_body
+from trustnet.statements.regime_calendar import zone
 from trustnet.statements.rules import analyse
 from trustnet.trust.beliefs import compute_beliefs
 
@@ -72,6 +73,36 @@ def test_no_calendar_is_a_finding_once_the_party_is_held_to_one() -> None:
     assert "activity_not_in_calendar" in rules(w.evaluate(LATER))
 
 
+def test_a_state_that_never_sends_a_calendar_or_an_exchange_does_not_escape() -> None:
+    # Review of issue 16 part A: held from the first year this node holds the party's log
+    # (by default), not only from the first year it sent one (which a state that sends
+    # none would never reach).
+    w = World()
+    big(w, "south-1", 0, 10_000, start=ms(2025, 9, 1))  # on the network in July 2025
+    big(w, "south-1", 1, 12_000)  # 2026: no calendar by 15 November 2025, none ever
+    ev = w.evaluate(LATER)
+    missing = one(ev, "activity_not_in_calendar")
+    assert "'Ex-1'" in missing.note and "no calendar for 2026 sent by 2025-11-15" in missing.note
+    gone = one(ev, "annual_exchange_missing")
+    assert "1 January 2026" in gone.note and gone.verifiable
+    # A party whose log starts after the deadline is not held to it (it was not here).
+    late = World()
+    big(late, "south-1", 1, 12_000)
+    assert new_rules(late.evaluate(LATER)) == []
+
+
+def test_a_large_activity_listed_small_is_not_announced() -> None:
+    # Review: VD11 para 68: an activity above 40,000 troops only if the calendar announced
+    # it; a calendar listing every name at 10,000 troops would otherwise announce anything.
+    w = World()
+    c = calendar(w, "south-1", ms(2025, 11, 1), 2026, "Ex-0", "Ex-1")  # 10,000 troops each
+    big(w, "south-1", 0, 45_000)
+    big(w, "south-1", 1, 30_000, start=START + 40 * DAY_MS)  # below 40,000: listed is enough
+    e = one(w.evaluate(LATER), "activity_not_in_calendar")
+    assert "'Ex-0'" in e.note and "announced with 10000 troops" in e.note
+    assert e.entries[1] == c.id_hex
+
+
 def test_late_calendar_and_alerts() -> None:
     w = World()
     c = calendar(w, "south-1", ms(2025, 11, 20), 2026)
@@ -115,6 +146,16 @@ def test_one_large_activity_in_three_calendar_years() -> None:
     assert len(ev) == 1 and "'Ex-1'" in ev[0].note and "'Ex-0'" in ev[0].note
 
 
+def test_a_large_activity_is_not_one_of_the_six() -> None:
+    # Review: VD11 para 67.2 counts activities above 13,000 troops "but not more than 40,000
+    # troops or 900 tanks"; a large one is held by para 67.1 only.
+    w = World()
+    for i in range(6):
+        big(w, "south-1", i, 26_000 if i < 3 else 14_000, start=START + i * 20 * DAY_MS)
+    big(w, "south-1", 6, 45_000, start=START + 6 * 20 * DAY_MS)
+    assert "constraint_exceeded" not in rules(w.evaluate(ms(2026, 12, 31)))
+
+
 # -- split activities ---------------------------------------------------------------------------
 
 
@@ -134,6 +175,17 @@ def test_activities_split_under_the_threshold_are_summed() -> None:
         ok.notify("south-1", START - 50 * DAY_MS, activity=f"Part-{i}", start=START + i * DAY_MS,
                   troops=5_000, observers=True)
     assert "split_activity" not in rules(ok.evaluate(LATER))
+
+
+def test_a_split_cannot_hide_behind_punctuation_or_a_staggered_start() -> None:
+    # Review of issue 16 part A: areas named apart by punctuation or full-width letters, and
+    # parts starting beyond the window while the first still runs, are one activity.
+    w = World()
+    for i, area in enumerate(["Area 1", "area-1.", "\uff21rea 1"]):
+        w.notify("south-1", START - 10 * DAY_MS, activity=f"Part-{i}", area=area,
+                 start=START + i * 10 * DAY_MS, end=START + 25 * DAY_MS, troops=5_000)
+    e = one(w.evaluate(LATER), "split_activity")
+    assert len(e.entries) == 3 and "15000 troops together" in e.note
 
 
 # -- the annual exchange -----------------------------------------------------------------------
@@ -186,6 +238,25 @@ def test_dates_are_read_in_the_party_zone() -> None:
     # An unknown zone reads as UTC.
     assert rules(analyse(parsed, now, zones={w.party("south-1"): "Mars/Olympus"}).evidence) == \
         rules(analyse(parsed, now).evidence)
+
+
+def test_a_zone_that_names_no_place_reads_as_utc() -> None:
+    # Review of issue 16 part A: the reading machine's own zone would have nodes read one
+    # party's deadline apart; a fixed offset of -12 hours would buy a day's half on every
+    # deadline beyond any participating state's capital; "right/" is off by leap seconds.
+    for name in ("localtime", "posixrules", "Factory", "Etc/GMT+12", "right/Europe/Vienna",
+                 "posix/Europe/Vienna", "../zoneinfo/Europe/Vienna", "Europe/Vienna ", "a\x00b",
+                 "Europe/" + "x" * 300):
+        assert zone(name) is UTC, name
+    assert str(zone("Europe/Vienna")) == "Europe/Vienna"
+    assert str(zone("America/Argentina/Buenos_Aires")) == "America/Argentina/Buenos_Aires"
+    w = World()
+    w.post("south-1", "profile", {"name": "south-1", "role": "state", "urls": [],
+                                  "zone": "Etc/GMT+12"}, ms(2025, 1, 1))
+    c = calendar(w, "south-1", ms(2025, 11, 16, 6), 2026)  # 15 Nov 18:00 at UTC-12: late
+    b = compute_beliefs(w.entries, w.party("north-1"), LATER)
+    got = [x for x in b.parties[w.party("south-1")].raw.evidence if x.rule == "calendar_late"]
+    assert len(got) == 1 and got[0].entries == (c.id_hex,) and "UTC" in got[0].note
 
 
 def test_profile_zone_reaches_the_rules_through_the_beliefs_engine() -> None:

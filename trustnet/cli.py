@@ -517,9 +517,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from trustnet.clock import OffsetClock
     from trustnet.daemon import serve
+    from trustnet.protocol.peers import address_class
 
     recovered_from = Path(args.recovered_from) if args.recovered_from else None
-    clock = OffsetClock(args.clock_offset_ms) if args.clock_offset_ms else None
+    clock: OffsetClock | None = None
+    if args.clock_offset_ms:  # testbed only: a node on loopback (testbed.py's), said loudly
+        host = load_config(Path(args.dir)).host
+        if address_class(f"http://[{host}]/" if ":" in host else f"http://{host}/") != "loopback":
+            raise ConfigError(f"--clock-offset-ms is for testbed nodes only (listening on loopback); "
+                              f"this node listens on {host!r}: its peers would refuse its requests "
+                              f"as stale and its entries would carry shifted times", code="testbed_only")
+        _err(f"trustnet: warning: --clock-offset-ms: this node's clock runs "
+             f"{args.clock_offset_ms / 86_400_000:+.2f} days from the wall clock (testbed only)")
+        clock = OffsetClock(args.clock_offset_ms)
     return asyncio.run(serve(Path(args.dir), recovered_from=recovered_from,
                              log_lost=args.i_know_the_log_is_lost,
                              stop_requested=lambda: bool(received), clock=clock))
@@ -673,13 +683,14 @@ def _desk_view(args: argparse.Namespace, route: str, key: str, query: dict[str, 
 
 def cmd_compliance(args: argparse.Namespace) -> int:
     """Show compliance by obligation: one row per party, obligation and year (trustnet.desk)."""
-    query = {k: str(v) for k, v in (("year", args.year), ("party", args.party)) if v}
+    query = {k: str(v) for k, v in (("year", args.year), ("party", args.party)) if v is not None}
     return _desk_view(args, "compliance", "rows", query)
 
 
 def cmd_calendar(args: argparse.Namespace) -> int:
     """Show the calendar reconciled: activities announced, notified and found, matched."""
-    return _desk_view(args, "calendar", "activities", {"year": str(args.year)} if args.year else {})
+    year = {} if args.year is None else {"year": str(args.year)}  # --year 0: refused, not "now"
+    return _desk_view(args, "calendar", "activities", year)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

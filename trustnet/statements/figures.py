@@ -57,15 +57,17 @@ class ViennaFigures:
     constraint_big_troops: int = 25_000
     constraint_big_tanks: int = 400
     constraint_big_per_year: int = 3
-    # Activities of one party in one area (the same area text, case and spacing aside) whose
-    # starts are at most this many days apart are one activity, summed against the thresholds.
+    # Activities of one party in one area (the same letters and digits in its text) whose
+    # starts are at most this many days apart, or that start while an earlier one runs, are
+    # one activity, summed against the thresholds.
     split_window_days: int = 7
     # An annual exchange this many days late weighs as much as a missing one (less: in
     # proportion, from a quarter of it on the first day).
     exchange_late_full_days: int = 90
     # Obligations resting on something never sent (a calendar, an annual exchange) hold a
-    # party for the years from this one; 0: from the first year it sent one here (a node
-    # cannot tell a state that keeps them off trustnet from one that sends none).
+    # party for the years from this one; 0: for each deadline this node holds the party's
+    # log from before (it was on the network when it was due), and from the first year it
+    # sent one here.
     absence_from_year: int = 0
     # -- issue 16 item 5 part B (docs/regime.md) --
     # VD11 para 41 and 58: an alert activity (no prior notice) is open to observation when it

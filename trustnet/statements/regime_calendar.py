@@ -20,6 +20,8 @@ or of an activity's start, and the end of the 15 November and 15 December deadli
 from __future__ import annotations
 
 import functools
+import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -58,10 +60,19 @@ class Signed(Protocol[B_co]):
 # -- time zones ------------------------------------------------------------------------------
 
 
+# A place's zone (Area/Location, IANA) or UTC: not the reading machine's own zone
+# ("localtime", "posixrules": nodes would read one party's dates apart), not a fixed offset
+# ("Etc/GMT+12": twelve hours on every deadline beyond any participating state's capital),
+# not "Factory" nor the "right/" (leap-second) and "posix/" copies.
+_PLACE = re.compile(r"(?:Africa|America|Antarctica|Asia|Atlantic|Australia|Europe|Indian|Pacific)"
+                    r"(?:/[A-Za-z0-9_+-]+){1,2}|UTC|Etc/UTC")
+
+
 @functools.lru_cache(maxsize=256)
 def zone(name: str | None) -> tzinfo:
-    """A declared zone (IANA name): UTC when none, or when this machine does not know it."""
-    if not name:
+    """A declared zone (IANA name of a place): UTC when none, when it names no place (see
+    `_PLACE`), or when this machine does not know it."""
+    if not name or not _PLACE.fullmatch(name):
         return UTC
     try:
         return ZoneInfo(name)
@@ -157,7 +168,9 @@ class Activity:
 
 
 def _norm(area: str) -> str:
-    return " ".join(area.split()).casefold()
+    """An area as the rules compare it: letters and digits only, compatibility forms and case
+    aside ("Area 1", "area-1", "AREA  1." and its full-width letters are one area)."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", area).casefold() if ch.isalnum())
 
 
 def _sum(parts: Sequence[Signed[Notification]]) -> Notification:
@@ -179,8 +192,8 @@ def activities(
     notifications: Iterable[Signed[Notification]], fig: ViennaFigures, tz_of: Callable[[str], tzinfo]
 ) -> dict[str, list[Activity]]:
     """Each author's activities, by start: one per activity name (its latest notification), and
-    those in one area (case and spacing aside) starting at most `split_window_days` after the
-    previous one's start summed into one."""
+    those in one area (`_norm`) starting at most `split_window_days` after the previous one's
+    start, or before the earlier ones end, summed into one."""
     latest: dict[tuple[str, str], Signed[Notification]] = {}
     for n in sorted(notifications, key=lambda n: (n.ts, n.id)):
         latest[(n.author, n.body.activity)] = n
@@ -193,7 +206,10 @@ def activities(
         ns.sort(key=lambda n: (n.body.start, n.id))
         groups: list[list[Signed[Notification]]] = []
         for n in ns:
-            if groups and n.body.start - groups[-1][-1].body.start <= window:
+            # Within the window of the previous part's start, or while the group still runs
+            # (parts staggered beyond the window but overlapping are one activity too).
+            if groups and (n.body.start - groups[-1][-1].body.start <= window
+                           or n.body.start <= max(p.body.end for p in groups[-1])):
                 groups[-1].append(n)
             else:
                 groups.append([n])
@@ -219,12 +235,15 @@ def _fmt(n: Notification) -> str:
     return " / ".join(parts)
 
 
-def held_from(fig: ViennaFigures, years_sent: Iterable[int]) -> int:
-    """The first year a party is held to sending what it never sent: `absence_from_year`,
-    else the first year it sent one for (never, when it sent none)."""
+def is_held(fig: ViennaFigures, year: int, due: int, first_ms: int | None, years_sent: Iterable[int]) -> bool:
+    """Whether a party is held to having sent, by `due`, what it owes for `year` (never sending
+    it is then a finding). From `absence_from_year` when set; else (0, the default) when this
+    node holds the party's log from before the deadline (its first own statement, `first_ms`,
+    precedes it: the party was on the network when it was due), or from the first year it
+    sent one for here."""
     if fig.absence_from_year:
-        return fig.absence_from_year
-    return min(years_sent, default=10_000)
+        return year >= fig.absence_from_year
+    return (first_ms is not None and first_ms < due) or year >= min(years_sent, default=10_000)
 
 
 # -- the rules -------------------------------------------------------------------------------
@@ -267,6 +286,7 @@ def _calendar(
     fig: ViennaFigures,
     tz_of: Callable[[str], tzinfo],
     w: Callable[[str], float],
+    firsts: Mapping[str, int],
 ) -> Iterator[Evidence]:
     """VD11 para 61: the calendar for year Y by 15 November of Y - 1, announcing every
     notifiable activity of Y (alert activities excepted: they are unannounced by nature)."""
@@ -307,15 +327,25 @@ def _calendar(
             if due is None or now_ms <= _utc_year_start(a.year):
                 continue  # judged when the activity's year begins, its calendar due before
             sent = [c for c in by_year.get((author, a.year), ()) if c.ts < due]
-            if not sent and a.year < held_from(fig, (y for au, y in by_year if au == author)):
-                continue  # no calendar, and not (yet) held to sending one
+            if not sent and not is_held(fig, a.year, due, firsts.get(author),
+                                        (y for au, y in by_year if au == author)):
+                continue  # no calendar, and not held to sending one
             names = set(a.names)
-            if sent and any(x.activity in names for x in sent[-1].body.activities):
+            listed = [x for x in sent[-1].body.activities if x.activity in names] if sent else []
+            # VD11 para 68: one above 40,000 troops is carried out only if the calendar
+            # announced it as such; a name listed small does not announce it.
+            large = a.total.troops > fig.constraint_large_troops
+            if any(not large or x.troops > fig.constraint_large_troops for x in listed):
                 continue
             what = f"notified {a.total.type} {a.names[0]!r} ({_fmt(a.total)}) starting " \
                    f"{local_date(a.total.start, tz)}"
             ids: tuple[str, ...]
-            if sent:
+            if listed:
+                note = (f"{what}: announced with {max(x.troops for x in listed)} troops in its "
+                        f"calendar for {a.year} sent {local_date(sent[-1].ts, tz)}, at most "
+                        f"{fig.constraint_large_troops}")
+                ids = (a.first, sent[-1].id)
+            elif sent:
                 note = f"{what}: not in its calendar for {a.year} sent {local_date(sent[-1].ts, tz)}"
                 ids = (a.first, sent[-1].id)
             else:
@@ -329,8 +359,8 @@ def _constraints(
     acts: Mapping[str, list[Activity]], now_ms: int, fig: ViennaFigures, weight: float
 ) -> Iterator[Evidence]:
     """VD11 para 67 (Chapter VIII): one activity above the large thresholds in any three
-    consecutive calendar years; six above the medium ones a year, three of them above the
-    big ones. A split activity counts once, summed."""
+    consecutive calendar years; six above the medium ones (and not above the large) a year,
+    three of them above the big ones. A split activity counts once, summed."""
     for author, items in acts.items():
         large: list[Activity] = []
         medium: dict[int, list[Activity]] = defaultdict(list)
@@ -341,7 +371,8 @@ def _constraints(
                 continue
             reasons: list[str] = []
             prior: list[Activity] = []
-            if t.troops > fig.constraint_large_troops or t.tanks > fig.constraint_large_tanks:
+            is_large = t.troops > fig.constraint_large_troops or t.tanks > fig.constraint_large_tanks
+            if is_large:
                 recent = [b for b in large if b.year > a.year - fig.constraint_large_years]
                 if recent:
                     reasons.append(
@@ -351,7 +382,10 @@ def _constraints(
                     )
                     prior.append(recent[-1])
                 large.append(a)
-            if t.troops > fig.constraint_medium_troops or t.tanks > fig.constraint_medium_tanks:
+            # Para 67.2-3: the six (three) are "more than 13,000 ... but not more than 40,000
+            # troops or 900 tanks": a large activity is held by 67.1 alone.
+            if not is_large and (t.troops > fig.constraint_medium_troops
+                                 or t.tanks > fig.constraint_medium_tanks):
                 held = medium[a.year]
                 if len(held) >= fig.constraint_medium_per_year:
                     reasons.append(
@@ -361,7 +395,8 @@ def _constraints(
                     )
                     prior.extend(held)
                 held.append(a)
-            if t.troops > fig.constraint_big_troops or t.tanks > fig.constraint_big_tanks:
+            if not is_large and (t.troops > fig.constraint_big_troops
+                                 or t.tanks > fig.constraint_big_tanks):
                 held = big[a.year]
                 if len(held) >= fig.constraint_big_per_year:
                     reasons.append(
@@ -426,9 +461,8 @@ def _exchanges(
                     f"(severity {severity:.2f})",
                     True,
                 )
-            elif now_ms > due and year >= held_from(
-                fig, (y for au, y in sent if au == author)
-            ):
+            elif now_ms > due and is_held(fig, year, due, first,
+                                          (y for au, y in sent if au == author)):
                 after = next((s for s in stmts if s.ts >= due), None)
                 before = [s for s in stmts if s.ts < due]
                 anchor = after if after is not None else before[-1]
@@ -466,6 +500,7 @@ def evidence(
     for s in own:
         by_author[s.author].append(s)
     yield from _split(acts, fig, weight("split_activity"))
-    yield from _calendar(acts, calendars, now_ms, fig, tz_of, weight)
+    firsts = {a: min(s.ts for s in ss) for a, ss in by_author.items()}
+    yield from _calendar(acts, calendars, now_ms, fig, tz_of, weight, firsts)
     yield from _constraints(acts, now_ms, fig, weight("constraint_exceeded"))
     yield from _exchanges(exchanges, by_author, now_ms, fig, tz_of, roles, weight)
