@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from tests.harness.nodes import init_node
-from trustnet.daemon import Daemon
+from trustnet.node.daemon import Daemon
 from trustnet.protocol.gossip import GossipConfig
 
 

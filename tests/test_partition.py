@@ -17,8 +17,8 @@ import pytest
 
 from tests.harness.http import Api, api_of, assert_error, gossip, gossip_error
 from tests.harness.wait import wait_until
-from trustnet.config import load_table
-from trustnet.daemon import Daemon
+from trustnet.config.loader import load_table
+from trustnet.node.daemon import Daemon
 from trustnet.protocol import messages as m
 from trustnet.protocol.gossip import GossipConfig
 

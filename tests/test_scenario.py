@@ -14,10 +14,13 @@ import pytest
 from tests.conftest import T0
 from tests.harness.nodes import SCENARIOS
 from tests.harness.scenarios import OneStore, offline, offline_run
+from trustnet.analysis.views import NodeViews, Settings
 from trustnet.clock import ManualClock
-from trustnet.config import NodeConfig
+from trustnet.config.loader import NodeConfig
 from trustnet.identity import Identity
-from trustnet.scenario import (
+from trustnet.store.sqlite import Store
+from trustnet.testbed.cluster import NetworkState, NodeState
+from trustnet.testbed.scenario import (
     DAY_MS,
     Comparison,
     Converged,
@@ -35,9 +38,6 @@ from trustnet.scenario import (
     wanted_views,
     write_report,
 )
-from trustnet.store import Store
-from trustnet.testbed import NetworkState, NodeState
-from trustnet.views import NodeViews, Settings
 
 ALL_SCENARIOS = sorted(p.name for p in SCENARIOS.glob("*.toml"))
 
@@ -158,8 +158,8 @@ def test_bad_scenario_files_are_clear_errors(tmp_path: Path) -> None:
 
 
 def test_suspicion_from_the_engines_evidence_equals_a_full_evaluation() -> None:
+    from trustnet.analysis.views import verification_for
     from trustnet.feedback.signals import SuspicionView
-    from trustnet.views import verification_for
 
     scenario, store, ids, origin, _ = offline(SCENARIOS / "demo.toml")
     end = origin + int(scenario.days * DAY_MS)

@@ -8,9 +8,11 @@ from typing import Any
 
 from tests.conftest import T0
 from trustnet.identity import Identity
-from trustnet.keys import commit_first, key_digest, rotation_body
-from trustnet.log import ChainHead, Entry
-from trustnet.scenario import (
+from trustnet.log.entry import ChainHead, Entry
+from trustnet.log.keys import commit_first, key_digest, rotation_body
+from trustnet.store.sqlite import Store
+from trustnet.testbed.cluster import NetworkState, NodeState
+from trustnet.testbed.scenario import (
     DAY_MS,
     PartyRef,
     Scenario,
@@ -18,8 +20,6 @@ from trustnet.scenario import (
     origin_for,
     play,
 )
-from trustnet.store import Store
-from trustnet.testbed import NetworkState, NodeState
 
 
 def offline(path: Path) -> tuple[Any, Store, dict[str, Identity], int, dict[str, str]]:

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, TypeAlias
 
 from trustnet.errors import ConfigError, EntryError, ForkProofError, TrustnetError
-from trustnet.log import Entry, ForkProof, decode_entry, decode_fork_proof, verify_signature
+from trustnet.log.entry import Entry, ForkProof, decode_entry, decode_fork_proof, verify_signature
 from trustnet.protocol import messages as m
 from trustnet.protocol.peers import PeerKind, PeerPolicy, PeerTable
 from trustnet.protocol.replica import IngestResult, Rejected, Replica
@@ -81,7 +81,7 @@ _MISBEHAVIOUR = frozenset({
 class GossipConfig:
     """Gossip settings (the `[gossip]` table of node.toml); every limit is a bound of DESIGN 6.
 
-    Loaded by trustnet.config.load_table: the policy's keys sit in the same table, and
+    Loaded by trustnet.config.loader.load_table: the policy's keys sit in the same table, and
     `BOUNDS` names the ranges (each error then names the key).
     """
 

@@ -47,9 +47,9 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from trustnet.config import load_table
+from trustnet.config.loader import load_table
 from trustnet.errors import EntryError
-from trustnet.log import Entry, ForkProof
+from trustnet.log.entry import Entry, ForkProof
 from trustnet.statements import regime_calendar
 from trustnet.statements.entries import statement_of
 from trustnet.statements.evidence import Evidence
@@ -103,7 +103,7 @@ class RuleWeights:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> RuleWeights:
-        """The `[weights]` table of node.toml as this record (trustnet.config.load_table)."""
+        """The `[weights]` table of node.toml as this record (trustnet.config.loader.load_table)."""
         return load_table(cls, values, "weights")
 
     def of(self, rule: str) -> float:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from trustnet.errors import EntryError
-from trustnet.log import Entry, ForkProof
+from trustnet.log.entry import Entry, ForkProof
 from trustnet.statements import regime_calendar
 from trustnet.statements.entries import statement_of
 from trustnet.statements.evidence import Evidence

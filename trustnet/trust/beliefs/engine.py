@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from trustnet.log import Entry, ForkProof
+from trustnet.log.entry import Entry, ForkProof
 from trustnet.statements.figures import DEFAULT_FIGURES, ViennaFigures
 from trustnet.statements.rules import DEFAULT_WEIGHTS, RuleWeights
 from trustnet.trust.beliefs.base import _gc_paused

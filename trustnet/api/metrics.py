@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 ViewsSource = Callable[[], "tuple[Beliefs, SuspicionView]"]
 
 
-# What a scrape reads of the node (trustnet/node.py's Node): described here, so that the
+# What a scrape reads of the node (trustnet/node/core.py's Node): described here, so that the
 # metrics do not import the node that imports them.
 class _PeerTable(Protocol):
     def to_json(self, now_ms: int, *, detail: bool = True) -> dict[str, Any]: ...

@@ -23,12 +23,12 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from trustnet.config import check_url
+from trustnet.config.loader import check_url
 from trustnet.errors import ConfigError
 from trustnet.identity import Identity
 
 if TYPE_CHECKING:
-    from trustnet.store import Store
+    from trustnet.store.sqlite import Store
 
 NEW_LOG_FILE = "identity.new"
 PEERS_FILE = "peers.json"

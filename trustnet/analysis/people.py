@@ -15,7 +15,7 @@ from typing import Any
 
 from trustnet.feedback.estimator import Signal
 from trustnet.feedback.restraint import restraint_signals
-from trustnet.log import Entry
+from trustnet.log.entry import Entry
 from trustnet.statements.people import People, PeopleIndex
 from trustnet.trust.beliefs import Beliefs
 from trustnet.trust.bridges import DEFAULT_PEOPLE, Bridge, PeopleParams, bridges, weigh

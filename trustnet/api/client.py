@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trustnet.config import NodeConfig, read_admin_token
+from trustnet.config.loader import NodeConfig, read_admin_token
 from trustnet.errors import TrustnetError
 from trustnet.transport.tls import TLS_VERIFY_FAILED, client_context, resolve
 

@@ -5,7 +5,7 @@ The top-level table holds the node's own settings; `[http]`, `[gossip]`, `[rules
 `[weights]`, `[trust]` and `[suspicion]` each become the frozen record of the component
 that owns them, through one loader (`load_table`): the record's field types say what a
 key takes, its `BOUNDS` the ranges, and every error names the table and the key
-(`[gossip] fanout: expected an integer >= 1`, code `bad_config`). trustnet/settings.py
+(`[gossip] fanout: expected an integer >= 1`, code `bad_config`). trustnet/node/settings.py
 loads every table of a node at start (`NodeSettings`).
 """
 

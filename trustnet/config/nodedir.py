@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trustnet.config import (
+from trustnet.config.keyfiles import new_next_key
+from trustnet.config.loader import (
     DEFAULT_LISTEN,
     NodeConfig,
     check_url,
@@ -21,11 +22,10 @@ from trustnet.config import (
     parse_listen,
     write_config,
 )
+from trustnet.config.ownlog import mark_new_log
 from trustnet.errors import ConfigError
 from trustnet.identity import KEY_FILE, Identity, is_party_id
-from trustnet.keyfiles import new_next_key
-from trustnet.recovery import mark_new_log
-from trustnet.store import Store
+from trustnet.store.sqlite import Store
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,9 +37,9 @@ from typing import Any, Protocol, TextIO
 from trustnet.clock import DAY_MS, HOUR_MS
 from trustnet.errors import ConfigError, EntryError, TrustnetError
 from trustnet.identity import Identity
-from trustnet.log import ChainHead, Entry
+from trustnet.log.entry import ChainHead, Entry
 from trustnet.statements import KINDS, sign_statement
-from trustnet.testbed import NetworkState
+from trustnet.testbed.cluster import NetworkState
 
 METRICS = (
     "suspicion.level",
@@ -1266,7 +1266,7 @@ class TestbedFaults:
 
     def deliver(self, sender: str, entry: Entry, to: tuple[str, ...]) -> None:
         """A signed gossip push from the sender's identity to each running node in `to`."""
-        from trustnet.client import ClientError
+        from trustnet.api.client import ClientError
 
         identity = self.identity(sender)
         for name in to:
@@ -1284,9 +1284,9 @@ class TestbedFaults:
 
     def rotate(self, name: str, compromised_since: int | None, ts: int) -> str:
         """`trustnet key rotate` through the party's running node (admin API)."""
+        from trustnet.config.keyfiles import fresh_next_key
         from trustnet.identity import NEXT_KEY_FILE
-        from trustnet.keyfiles import fresh_next_key
-        from trustnet.keys import key_digest
+        from trustnet.log.keys import key_digest
 
         node = self.testbed.node(name)
         revealed = Identity.load(node.dir / NEXT_KEY_FILE)
@@ -1333,7 +1333,7 @@ def _run_once(scenario: Scenario, out: Path, *, log: Callable[[str], None],
               sample_extra: set[tuple[str, str]] | None = None,
               hint: bool = True) -> tuple[int, Run | None]:
     from trustnet.clock import SystemClock
-    from trustnet.testbed import Testbed, describe
+    from trustnet.testbed.cluster import Testbed, describe
 
     if (out / "nodes").exists() and any((out / "nodes").iterdir()):
         # A story is backdated onto empty nodes: old stores would refuse it (and be mixed in).

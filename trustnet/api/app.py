@@ -26,13 +26,13 @@ from typing import Any, ClassVar
 from aiohttp import web
 
 from trustnet import __version__
-from trustnet.config import check_url, load_table
+from trustnet.config.loader import check_url, load_table
 from trustnet.errors import ConfigError, EntryError, IdentityError, NotFound, TrustnetError
 from trustnet.identity import Identity, is_party_id
-from trustnet.keys import KeyState
-from trustnet.log import Entry
-from trustnet.node import Node, NodeEvent
-from trustnet.store import Store
+from trustnet.log.entry import Entry
+from trustnet.log.keys import KeyState
+from trustnet.node.core import Node, NodeEvent
+from trustnet.store.sqlite import Store
 from trustnet.transport.http import gossip_route, read_bounded
 from trustnet.transport.proxies import Client, TrustedProxies
 
@@ -193,7 +193,7 @@ class HttpSettings:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> HttpSettings:
-        """The `[http]` table of node.toml as this record (trustnet.config.load_table)."""
+        """The `[http]` table of node.toml as this record (trustnet.config.loader.load_table)."""
         return load_table(cls, values, "http")
 
 

@@ -348,7 +348,7 @@ def decode_fork_proof(
     """Check a fork proof without trusting whoever relayed it.
 
     `keys` names the key each entry must be signed by (the author's key state,
-    trustnet/keys.py); without it, the author key, as in a log that never rotated.
+    trustnet/log/keys.py); without it, the author key, as in a log that never rotated.
     """
     if not isinstance(raw, bytes | bytearray):
         raise ForkProofError("a fork proof is bytes")

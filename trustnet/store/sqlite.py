@@ -29,19 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from trustnet.config.ownlog import clear_new_log, is_new_log
 from trustnet.errors import EntryError, ForkProofError, StoreError
 from trustnet.identity import Identity
-from trustnet.keys import (
-    KEY_KINDS,
-    ROTATION_KIND,
-    KeyState,
-    evidence_signer,
-    key_digest,
-    signature_error,
-    signer,
-)
-from trustnet.keys import apply as apply_keys
-from trustnet.log import (
+from trustnet.log.entry import (
     ChainHead,
     Entry,
     ForkProof,
@@ -51,9 +42,18 @@ from trustnet.log import (
     decode_fork_proof,
     verify_signature,
 )
+from trustnet.log.keys import (
+    KEY_KINDS,
+    ROTATION_KIND,
+    KeyState,
+    evidence_signer,
+    key_digest,
+    signature_error,
+    signer,
+)
+from trustnet.log.keys import apply as apply_keys
 from trustnet.protocol.replica import IngestResult as IngestResult  # re-exported
 from trustnet.protocol.replica import Rejected as Rejected  # re-exported
-from trustnet.recovery import clear_new_log, is_new_log
 from trustnet.statements.entries import sign_statement, statement_of
 
 log = logging.getLogger("trustnet.store")
@@ -198,7 +198,7 @@ class Store:
                     "ON e.author = h.author AND e.seq = h.seq"
                 )
             }
-            # Key states (trustnet/keys.py) follow from the few keys/rotation entries held.
+            # Key states (trustnet/log/keys.py) follow from the few keys/rotation entries held.
             self._keys: dict[bytes, KeyState] = {}
             for (raw,) in self._db.execute(
                 "SELECT raw FROM entries WHERE kind IN ('keys', 'rotation') ORDER BY author, seq"

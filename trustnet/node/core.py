@@ -24,18 +24,18 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
+from trustnet.api.metrics import NodeMetrics
 from trustnet.clock import Clock
 from trustnet.errors import EntryError, TrustnetError
 from trustnet.identity import Identity, is_party_id
-from trustnet.keys import (
+from trustnet.log.entry import Entry, ForkProof
+from trustnet.log.keys import (
     ROTATION_KIND,
     check_revealed,
     commit_first,
     commit_pending,
     rotation_body,
 )
-from trustnet.log import Entry, ForkProof
-from trustnet.metrics import NodeMetrics
 from trustnet.protocol import messages as m
 from trustnet.protocol.admission import Refused, admit
 from trustnet.protocol.gossip import (
@@ -54,7 +54,7 @@ from trustnet.protocol.gossip import (
     Send,
     Tick,
 )
-from trustnet.store import Store
+from trustnet.store.sqlite import Store
 from trustnet.transport.auth import HEADER_NODE, RequestVerifier
 from trustnet.transport.base import STATUS, Transport, TransportError, error_body
 
@@ -133,7 +133,7 @@ class Node:
     ) -> None:
         self.identity = identity
         # The committed next key's digest (DIR/next.pub): signed as `keys` before the first
-        # own statement of a party that has committed to nothing yet (trustnet/keys.py).
+        # own statement of a party that has committed to nothing yet (trustnet/log/keys.py).
         self.next_digest = next_digest
         # Called with the new identity once a rotation is committed (the daemon swaps key files).
         self.on_rotated: Callable[[Entry, Identity], None] | None = None

@@ -21,9 +21,7 @@ from typing import IO
 import msgpack
 
 from trustnet.errors import BundleError, EntryError
-from trustnet.keys import KEY_KINDS, KeyState, signature_error, signer
-from trustnet.keys import apply as apply_keys
-from trustnet.log import (
+from trustnet.log.entry import (
     MAX_ENTRY_BYTES,
     MAX_FUTURE_MS,
     ChainHead,
@@ -31,8 +29,10 @@ from trustnet.log import (
     decode_entry,
     verify_signature,
 )
+from trustnet.log.keys import KEY_KINDS, KeyState, signature_error, signer
+from trustnet.log.keys import apply as apply_keys
 from trustnet.statements.entries import statement_of
-from trustnet.store import IngestResult, PreparedBatch, Rejected, Store
+from trustnet.store.sqlite import IngestResult, PreparedBatch, Rejected, Store
 
 BATCH = 2000
 

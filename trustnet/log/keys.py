@@ -27,12 +27,12 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from trustnet.errors import EntryError
-from trustnet.log import Entry, ForkProof
+from trustnet.log.entry import Entry, ForkProof
 from trustnet.statements.kinds import validate_body
 
 if TYPE_CHECKING:
     from trustnet.identity import Identity
-    from trustnet.store import Store
+    from trustnet.store.sqlite import Store
 
 KEYS_KIND = "keys"
 ROTATION_KIND = "rotation"

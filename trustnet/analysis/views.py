@@ -27,25 +27,25 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from trustnet.analysis.people import PeopleSnapshot, PeopleView
 from trustnet.clock import DAY_MS, HOUR_MS
 from trustnet.errors import ConfigError, NotFound, TrustnetError
 from trustnet.feedback.estimator import PartySuspicion, SuspicionParams
 from trustnet.feedback.restraint import without_withdrawn
 from trustnet.feedback.signals import HostilityWeights, SuspicionView
-from trustnet.log import MAX_INT, Entry
-from trustnet.people_views import PeopleSnapshot, PeopleView
-from trustnet.settings import NodeSettings, load_settings
+from trustnet.log.entry import MAX_INT, Entry
+from trustnet.node.settings import NodeSettings, load_settings
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import ViennaFigures
 from trustnet.statements.rules import RuleWeights
-from trustnet.store import Store
+from trustnet.store.sqlite import Store
 from trustnet.trust.beliefs import BeliefEngine, Beliefs, TrustParams
 from trustnet.trust.bridges import DEFAULT_PEOPLE, PeopleParams
 
 if TYPE_CHECKING:
-    from trustnet.api import ApiViews
+    from trustnet.api.app import ApiViews
     from trustnet.clock import Clock
-    from trustnet.config import NodeConfig
+    from trustnet.config.loader import NodeConfig
 
 UNVERIFIED_CAP = 0.5  # an unconfirmed claim counts half as much as it is believed, at most
 MAX_SAMPLES = 2000
@@ -65,7 +65,7 @@ class Settings:
     @classmethod
     def from_config(cls, config: NodeConfig) -> Settings:
         """Load [rules], [weights], [trust] and [suspicion] (hostility weights under
-        [suspicion.hostility]) with every other table (trustnet.settings)."""
+        [suspicion.hostility]) with every other table (trustnet.node.settings)."""
         return cls.of(load_settings(config))
 
     @classmethod
@@ -545,7 +545,7 @@ def compliance_all(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]
 
 def compliance_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
     """GET /compliance?party=&year=&status=&obligation=&at=&offset=&limit=: paged rows."""
-    from trustnet.api import paginate
+    from trustnet.api.app import paginate
 
     return paginate(compliance_all(views, query), "rows", query)
 
@@ -568,7 +568,7 @@ def calendar_all(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
 
 def calendar_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
     """GET /calendar?year=&offset=&limit=: the year's activities, paged."""
-    from trustnet.api import paginate
+    from trustnet.api.app import paginate
 
     return paginate(calendar_all(views, query), "activities", query)
 
@@ -765,7 +765,7 @@ def install_views(
 def local_views(node_dir: Any) -> NodeViews:
     """Views over a node directory read from disk (the CLI when no node runs)."""
     from trustnet.clock import SystemClock
-    from trustnet.config import load_config
+    from trustnet.config.loader import load_config
     from trustnet.identity import load_node_identity
 
     config = load_config(Path(node_dir))

@@ -35,13 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from trustnet.client import ClientError, NodeClient, tls_context
+from trustnet.api.client import ClientError, NodeClient, tls_context
 from trustnet.clock import SystemClock
-from trustnet.config import read_admin_token
+from trustnet.config.loader import read_admin_token
+from trustnet.config.nodedir import init_node_dir
 from trustnet.errors import TrustnetError
 from trustnet.identity import Identity, load_node_identity
-from trustnet.log import ChainHead, Entry
-from trustnet.nodedir import init_node_dir
+from trustnet.log.entry import ChainHead, Entry
 from trustnet.protocol import messages as m
 from trustnet.transport.auth import sign_request
 from trustnet.transport.base import CONTENT_TYPE, error_from_reply

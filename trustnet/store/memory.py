@@ -20,17 +20,7 @@ from typing import Any
 
 from trustnet.errors import EntryError, StoreError
 from trustnet.identity import Identity
-from trustnet.keys import (
-    KEY_KINDS,
-    ROTATION_KIND,
-    KeyState,
-    evidence_signer,
-    key_digest,
-    signature_error,
-    signer,
-)
-from trustnet.keys import apply as apply_keys
-from trustnet.log import (
+from trustnet.log.entry import (
     ChainHead,
     Entry,
     ForkProof,
@@ -40,6 +30,16 @@ from trustnet.log import (
     sign_entry,
     verify_signature,
 )
+from trustnet.log.keys import (
+    KEY_KINDS,
+    ROTATION_KIND,
+    KeyState,
+    evidence_signer,
+    key_digest,
+    signature_error,
+    signer,
+)
+from trustnet.log.keys import apply as apply_keys
 from trustnet.protocol.replica import IngestResult, Rejected
 from trustnet.statements import validate_body
 

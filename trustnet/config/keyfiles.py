@@ -1,4 +1,4 @@
-"""A node directory's key files around pre-rotation (trustnet/keys.py holds the rules).
+"""A node directory's key files around pre-rotation (trustnet/log/keys.py holds the rules).
 
     identity.key   the current signing key's seed (0600)
     next.key       the committed next key's seed (0600): move it offline after `init`
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from trustnet.errors import IdentityError
 from trustnet.identity import KEY_FILE, NEXT_KEY_FILE, PARTY_FILE, Identity
-from trustnet.keys import key_digest
+from trustnet.log.keys import key_digest
 
 NEXT_PUB_FILE = "next.pub"
 FRESH_SUFFIX = ".new"

@@ -1,7 +1,7 @@
 """A node's settings: node.toml turned into frozen typed records, once, at start.
 
 Each table is the record of the component that owns it, loaded by the one loader
-(trustnet.config.load_table), so a bad value fails the start with the table and key
+(trustnet.config.loader.load_table), so a bad value fails the start with the table and key
 named (`[gossip] fanout: expected an integer >= 1`, code `bad_config`). Adding a table
 is a few declarative lines: its name in `config.SECTIONS`, a field here, and a line in
 `load_settings`; the record itself declares its types and `BOUNDS`.
@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from trustnet.api import HttpSettings
-from trustnet.config import NodeConfig, load_table
+from trustnet.api.app import HttpSettings
+from trustnet.config.loader import NodeConfig, load_table
 from trustnet.errors import ConfigError
 from trustnet.feedback.estimator import SuspicionParams
 from trustnet.feedback.signals import HostilityWeights

@@ -90,7 +90,7 @@ from typing import Any, Literal
 
 from trustnet.errors import ConfigError, TrustnetError
 from trustnet.identity import Identity
-from trustnet.log import Entry, sign_entry
+from trustnet.log.entry import Entry, sign_entry
 from trustnet.protocol import messages as m
 from trustnet.protocol.admission import Refused, admit
 from trustnet.protocol.gossip import (
@@ -104,7 +104,7 @@ from trustnet.protocol.gossip import (
     Send,
     Tick,
 )
-from trustnet.replica import MemoryReplica
+from trustnet.store.memory import MemoryReplica
 from trustnet.transport.auth import HEADER_NODE, HEADER_SIGNATURE, HEADER_TIME
 from trustnet.transport.base import STATUS, TransportError, error_body
 from trustnet.transport.memory import MemoryNetwork

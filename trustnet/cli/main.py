@@ -20,25 +20,37 @@ from pathlib import Path
 from typing import Any
 
 from trustnet import __version__
-from trustnet.bundle import ImportReport, import_bundle, iter_bundle, verify_stream, write_bundle
 from trustnet.clock import DAY_MS, SystemClock
-from trustnet.config import (
-    DEFAULT_LISTEN,
-    load_config,
-)
-from trustnet.errors import ConfigError, EntryError, StoreError, TrustnetError
-from trustnet.identity import KEY_FILE, NEXT_KEY_FILE, Identity, is_party_id, load_node_identity
-from trustnet.keyfiles import (
+from trustnet.config.keyfiles import (
     NEXT_PUB_FILE,
     adopt_rotation,
     fresh_next_key,
     new_next_key,
     next_digest,
 )
-from trustnet.keys import check_revealed, commit_first, commit_pending, key_digest, rotation_body
-from trustnet.nodedir import init_node_dir
-from trustnet.recovery import own_log_state
-from trustnet.store import DB_FILE, Rejected, Store
+from trustnet.config.loader import (
+    DEFAULT_LISTEN,
+    load_config,
+)
+from trustnet.config.nodedir import init_node_dir
+from trustnet.config.ownlog import own_log_state
+from trustnet.errors import ConfigError, EntryError, StoreError, TrustnetError
+from trustnet.identity import KEY_FILE, NEXT_KEY_FILE, Identity, is_party_id, load_node_identity
+from trustnet.log.bundle import (
+    ImportReport,
+    import_bundle,
+    iter_bundle,
+    verify_stream,
+    write_bundle,
+)
+from trustnet.log.keys import (
+    check_revealed,
+    commit_first,
+    commit_pending,
+    key_digest,
+    rotation_body,
+)
+from trustnet.store.sqlite import DB_FILE, Rejected, Store
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -142,7 +154,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     except StoreError as exc:
         if exc.code != "locked":
             raise
-        from trustnet.client import NodeClient
+        from trustnet.api.client import NodeClient
 
         result = NodeClient.for_dir(node_dir, config).publish(args.kind, body, args.ts)
         _out(json.dumps(result))
@@ -164,7 +176,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- keys: pre-rotation and rotation (trustnet/keys.py) ------------------------------------
+# -- keys: pre-rotation and rotation (trustnet/log/keys.py) ------------------------------------
 
 
 def _parse_time(text: str, what: str) -> int:
@@ -199,7 +211,7 @@ def cmd_key_rotate(args: argparse.Namespace) -> int:
     except StoreError as exc:
         if exc.code != "locked":
             raise
-        from trustnet.client import NodeClient
+        from trustnet.api.client import NodeClient
 
         fresh = fresh_next_key(node_dir)
         result = NodeClient.for_dir(node_dir, config).rotate_keys(
@@ -264,7 +276,7 @@ def _remote(target: str, path: str, token: str | None = None, *, cacert: str | N
     """GET a node's JSON route (with `token` or $TRUSTNET_TOKEN, for nodes whose reads need
     the token and for the details only the operator sees; https:// verified against `cacert`,
     $TRUSTNET_CACERT or the system trust store)."""
-    from trustnet.client import get_json
+    from trustnet.api.client import get_json
 
     return get_json(target.rstrip("/") + path, token=token or os.environ.get(TOKEN_ENV) or None,
                     cafile=cacert)
@@ -295,7 +307,7 @@ def cmd_parties(args: argparse.Namespace) -> int:
     if _is_url(args.target):
         parties = _remote_pages(args.target, "/parties", "parties", cacert=args.cacert)["parties"]
     else:
-        from trustnet.api import parties_of
+        from trustnet.api.app import parties_of
 
         node_dir = Path(args.target)
         identity = load_node_identity(node_dir)
@@ -516,7 +528,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda signum, _frame: received.append(signum))
 
     from trustnet.clock import OffsetClock
-    from trustnet.daemon import serve
+    from trustnet.node.daemon import serve
 
     recovered_from = Path(args.recovered_from) if args.recovered_from else None
     clock = OffsetClock(args.clock_offset_ms) if args.clock_offset_ms else None
@@ -550,7 +562,7 @@ def cmd_peers(args: argparse.Namespace) -> int:
 
 def _client_of(node_dir: str) -> Any:
     """The API client of the node running on a directory."""
-    from trustnet.client import NodeClient
+    from trustnet.api.client import NodeClient
 
     return NodeClient.for_dir(Path(node_dir), load_config(Path(node_dir)))
 
@@ -560,7 +572,7 @@ def cmd_testbed_up(args: argparse.Namespace) -> int:
     import signal as _signal
     import tempfile
 
-    from trustnet.testbed import Testbed, describe, to_json
+    from trustnet.testbed.cluster import Testbed, describe, to_json
 
     names = args.names.split(",") if args.names else [f"node-{i + 1}" for i in range(args.n)]
     base = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="trustnet-testbed-"))
@@ -600,7 +612,7 @@ def _view(args: argparse.Namespace, route: str) -> Any:
         if args.party:
             return _remote(args.target, path, cacert=args.cacert)
         return _remote_pages(args.target, path, "parties", cacert=args.cacert)
-    from trustnet.views import VIEWS, local_views
+    from trustnet.analysis.views import VIEWS, local_views
 
     collection, per_party = VIEWS[route]
     views = local_views(args.target)
@@ -651,7 +663,7 @@ def cmd_suspicion(args: argparse.Namespace) -> int:
 def _desk_view(args: argparse.Namespace, route: str, key: str, query: dict[str, str]) -> int:
     """One desk view (`/compliance` rows or `/calendar` activities) of a node by URL (every
     page) or of a directory, printed as a table or as JSON."""
-    from trustnet import views
+    from trustnet.analysis import views
     from trustnet.desk import text
 
     if _is_url(args.target):
@@ -702,7 +714,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         if at is None:
             at = int(_remote(target, "/suspicion?limit=1")["now"])
     else:
-        from trustnet.views import local_views
+        from trustnet.analysis.views import local_views
 
         views = local_views(args.target)
         fetch = report.local_fetch(views)
@@ -728,11 +740,11 @@ def cmd_testbed_run(args: argparse.Namespace) -> int:
     """Play a scenario on a fresh testbed, check its expectations, write the report."""
     import tempfile
 
-    from trustnet.scenario import load_scenario, run_scenario
+    from trustnet.testbed.scenario import load_scenario, run_scenario
 
     scenario = load_scenario(Path(args.scenario))
     if args.origin:
-        from trustnet.scenario import with_origin
+        from trustnet.testbed.scenario import with_origin
 
         scenario = with_origin(scenario, args.origin, "--origin")
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix=f"trustnet-{scenario.name}-"))
@@ -748,7 +760,7 @@ def cmd_testbed_run(args: argparse.Namespace) -> int:
 def _bounded_int(text: str) -> int:
     """An argparse type: an integer in [0, 2**53-1], as large as any seq or ts may be (bigger
     ones would overflow the store: a clear usage error instead of a traceback)."""
-    from trustnet.log import MAX_INT
+    from trustnet.log.entry import MAX_INT
 
     try:
         value = int(text)
@@ -908,7 +920,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="; ".join(f"{k}: {v}" for k, v in BENCHMARKS.items()))
     p.add_argument("rest", nargs=argparse.REMAINDER, help="the benchmark's own options (--help)")
 
-    # Listed for `trustnet --help` only: main() hands `sim` and its options to trustnet.sim
+    # Listed for `trustnet --help` only: main() hands `sim` and its options to trustnet.sim.engine
     # before parsing (argparse's REMAINDER cannot take options that come first).
     p = add("sim", None, "simulate thousands of nodes in one process on a virtual clock "
             "(the real protocol): rounds to full dissemination, messages, bytes")
@@ -962,7 +974,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["sim"]:
         # The simulator parses its own options (its --help lists them).
-        from trustnet.sim import main as sim_main
+        from trustnet.sim.engine import main as sim_main
 
         return sim_main(argv[1:])
     if argv[:1] == ["experiment"]:  # issue 17: parses its own options (docs/experiment.md)

@@ -27,21 +27,21 @@ from typing import Any
 from aiohttp import web
 
 from trustnet import __version__
-from trustnet.api import API_KEY, ApiViews, build_app
+from trustnet.analysis.views import Analysis, NodeViews, install_views
+from trustnet.api.app import API_KEY, ApiViews, build_app
 from trustnet.clock import Clock, SystemClock
-from trustnet.config import NodeConfig, load_config, read_admin_token
+from trustnet.config.keyfiles import adopt_rotation, next_digest
+from trustnet.config.loader import NodeConfig, load_config, read_admin_token
+from trustnet.config.ownlog import NEW_LOG_FILE, OwnLog, load_peers, own_log_state, save_peers
 from trustnet.errors import ConfigError, TrustnetError
 from trustnet.identity import KEY_FILE, PARTY_FILE, Identity, load_node_identity
-from trustnet.keyfiles import adopt_rotation, next_digest
-from trustnet.log import Entry
-from trustnet.node import Node
+from trustnet.log.entry import Entry
+from trustnet.node.core import Node
+from trustnet.node.settings import load_settings
 from trustnet.protocol.gossip import GossipConfig
-from trustnet.recovery import NEW_LOG_FILE, OwnLog, load_peers, own_log_state, save_peers
-from trustnet.settings import load_settings
-from trustnet.store import Store
+from trustnet.store.sqlite import Store
 from trustnet.transport.http import ConnectionGuard, ConnectionLimits, HttpTransport
 from trustnet.transport.tls import EXPIRY_WARNING_DAYS, ServerTls, client_context, resolve
-from trustnet.views import Analysis, NodeViews, install_views
 
 PORT_FILE = "node.port"
 SHUTDOWN_GRACE_S = 5.0
@@ -114,7 +114,7 @@ class Daemon:
     def _own_log(self, recovered_from: Path | None, log_lost: bool) -> OwnLog:
         """What this directory knows of its own log; imports a recovery bundle first."""
         if recovered_from is not None:
-            from trustnet.bundle import import_bundle
+            from trustnet.log.bundle import import_bundle
 
             report = import_bundle(self.store, recovered_from, self.clock.now_ms(),
                                    spill_dir=self.dir)
@@ -143,7 +143,7 @@ class Daemon:
         return state
 
     def _adopt_rotation(self, entry: Entry, identity: Identity) -> None:
-        """The rotation is committed: the key files follow (trustnet/keyfiles.py)."""
+        """The rotation is committed: the key files follow (trustnet/config/keyfiles.py)."""
         try:
             adopt_rotation(self.dir, entry.seq, identity, bytes.fromhex(str(entry.body["next"])))
         except (OSError, TrustnetError) as exc:

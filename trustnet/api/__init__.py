@@ -1,0 +1,1 @@
+"""The HTTP API (DESIGN 9): `app` serves inspection, admin writes, the dashboard and gossip; `metrics` is GET /metrics; `client` is the small synchronous client the CLI and testbed read nodes with."""
