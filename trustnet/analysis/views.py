@@ -37,7 +37,7 @@ from trustnet.log.entry import MAX_INT, Entry
 from trustnet.node.settings import NodeSettings, load_settings
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import ViennaFigures
-from trustnet.statements.rules import RuleWeights
+from trustnet.statements.weights import RuleWeights
 from trustnet.store.sqlite import Store
 from trustnet.trust.beliefs import BeliefEngine, Beliefs, TrustParams
 from trustnet.trust.bridges import DEFAULT_PEOPLE, PeopleParams

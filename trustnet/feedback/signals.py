@@ -77,7 +77,8 @@ from trustnet.statements.kinds import (
     Observation,
     Trust,
 )
-from trustnet.statements.rules import DEFAULT_WEIGHTS, RuleWeights, evaluate
+from trustnet.statements.rules import evaluate
+from trustnet.statements.weights import DEFAULT_WEIGHTS, RuleWeights
 
 # evidence -> v in [0, 1]: how far it is verified (the beliefs module's verified view)
 Verification = Callable[[Evidence], float]

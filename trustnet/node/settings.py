@@ -20,7 +20,7 @@ from trustnet.feedback.estimator import SuspicionParams
 from trustnet.feedback.signals import HostilityWeights
 from trustnet.protocol.gossip import GossipConfig
 from trustnet.statements.figures import ViennaFigures
-from trustnet.statements.rules import RuleWeights
+from trustnet.statements.weights import RuleWeights
 from trustnet.trust.beliefs.params import TrustParams
 from trustnet.trust.bridges import PeopleParams
 

@@ -30,7 +30,7 @@ from trustnet.statements.kinds import (
     Profile,
     Trust,
 )
-from trustnet.statements.rules import DEFAULT_WEIGHTS, RuleWeights
+from trustnet.statements.weights import DEFAULT_WEIGHTS, RuleWeights
 from trustnet.trust.beliefs.params import DEFAULT_PARAMS, TrustParams
 
 if TYPE_CHECKING:
