@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from trustnet.analysis.views import Settings
-from trustnet.api.app import HttpSettings
+from trustnet.api.settings import HttpSettings
 from trustnet.config.loader import SECTIONS, NodeConfig
 from trustnet.errors import ConfigError
 from trustnet.feedback.estimator import SuspicionParams

@@ -43,7 +43,7 @@ from trustnet.trust.beliefs import BeliefEngine, Beliefs, TrustParams
 from trustnet.trust.bridges import DEFAULT_PEOPLE, PeopleParams
 
 if TYPE_CHECKING:
-    from trustnet.api.app import ApiViews
+    from trustnet.api.views import ApiViews
     from trustnet.clock import Clock
     from trustnet.config.loader import NodeConfig
 
@@ -545,7 +545,7 @@ def compliance_all(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]
 
 def compliance_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
     """GET /compliance?party=&year=&status=&obligation=&at=&offset=&limit=: paged rows."""
-    from trustnet.api.app import paginate
+    from trustnet.api.responses import paginate
 
     return paginate(compliance_all(views, query), "rows", query)
 
@@ -568,7 +568,7 @@ def calendar_all(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
 
 def calendar_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
     """GET /calendar?year=&offset=&limit=: the year's activities, paged."""
-    from trustnet.api.app import paginate
+    from trustnet.api.responses import paginate
 
     return paginate(calendar_all(views, query), "activities", query)
 

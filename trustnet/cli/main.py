@@ -307,7 +307,7 @@ def cmd_parties(args: argparse.Namespace) -> int:
     if _is_url(args.target):
         parties = _remote_pages(args.target, "/parties", "parties", cacert=args.cacert)["parties"]
     else:
-        from trustnet.api.app import parties_of
+        from trustnet.api.inspection import parties_of
 
         node_dir = Path(args.target)
         identity = load_node_identity(node_dir)

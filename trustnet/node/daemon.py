@@ -28,7 +28,9 @@ from aiohttp import web
 
 from trustnet import __version__
 from trustnet.analysis.views import Analysis, NodeViews, install_views
-from trustnet.api.app import API_KEY, ApiViews, build_app
+from trustnet.api.access import API_KEY
+from trustnet.api.app import build_app
+from trustnet.api.views import ApiViews
 from trustnet.clock import Clock, SystemClock
 from trustnet.config.keyfiles import adopt_rotation, next_digest
 from trustnet.config.loader import NodeConfig, load_config, read_admin_token

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from trustnet.api.app import HttpSettings
+from trustnet.api.settings import HttpSettings
 from trustnet.config.loader import NodeConfig, load_table
 from trustnet.errors import ConfigError
 from trustnet.feedback.estimator import SuspicionParams
