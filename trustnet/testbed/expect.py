@@ -150,6 +150,9 @@ def wanted_views(scenario: Scenario, *, as_compared: bool = False,
     return wanted
 
 
+# -- checking ------------------------------------------------------------------------------
+
+
 Series = dict[str, dict[str, list[dict[str, Any]]]]  # node -> party -> samples
 
 

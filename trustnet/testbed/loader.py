@@ -306,7 +306,6 @@ def _check_story(steps: list[Step], parties: tuple[str, ...], where: str) -> set
     return down
 
 
-
 def _compared_ctx(other: Scenario | None) -> dict[str, Any] | None:
     if other is None:
         return None
