@@ -18,13 +18,9 @@ from trustnet.analysis.views import NodeViews, Settings, compliance_all, local_v
 from trustnet.clock import ManualClock
 from trustnet.config.loader import NodeConfig
 from trustnet.statements.figures import DAY_MS
-from trustnet.testbed.scenario import (
-    ScenarioError,
-    clock_offset,
-    load_scenario,
-    origin_for,
-    with_origin,
-)
+from trustnet.testbed.loader import load_scenario, with_origin
+from trustnet.testbed.model import ScenarioError
+from trustnet.testbed.player import clock_offset, origin_for
 
 ORIGIN = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp() * 1000)
 END = ORIGIN + 380 * DAY_MS

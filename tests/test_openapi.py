@@ -38,14 +38,13 @@ from yarl import URL
 import trustnet
 from tests.harness.nodes import MANUAL, demo_daemon, init_node
 from tests.world import World
-from trustnet.clock import SystemClock
+from trustnet.clock import DAY_MS, SystemClock
 from trustnet.config.ownlog import NEW_LOG_FILE
 from trustnet.identity import KEY_FILE, Identity
 from trustnet.log.entry import sign_entry
 from trustnet.node.daemon import Daemon
 from trustnet.protocol import messages as m
 from trustnet.statements.kinds import KINDS
-from trustnet.testbed.scenario import DAY_MS
 from trustnet.transport.auth import sign_request
 from trustnet.transport.base import CONTENT_TYPE as MSGPACK
 from trustnet.transport.base import MAX_REQUEST_BYTES

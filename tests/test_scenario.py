@@ -15,29 +15,24 @@ from tests.conftest import T0
 from tests.harness.nodes import SCENARIOS
 from tests.harness.scenarios import OneStore, offline, offline_run
 from trustnet.analysis.views import NodeViews, Settings
-from trustnet.clock import ManualClock
+from trustnet.clock import DAY_MS, ManualClock
 from trustnet.config.loader import NodeConfig
 from trustnet.identity import Identity
 from trustnet.store.sqlite import Store
 from trustnet.testbed.cluster import NetworkState, NodeState
-from trustnet.testbed.scenario import (
-    DAY_MS,
+from trustnet.testbed.expect import Run, check, parse_check, wanted_views
+from trustnet.testbed.loader import load_scenario
+from trustnet.testbed.model import (
     Comparison,
     Converged,
     ForksHeld,
     Measure,
-    PartyRef,
-    Progress,
-    Run,
     Scenario,
     ScenarioError,
-    check,
-    load_scenario,
-    parse_check,
-    play,
-    wanted_views,
-    write_report,
 )
+from trustnet.testbed.player import PartyRef, play
+from trustnet.testbed.report import write_report
+from trustnet.testbed.run import Progress
 
 ALL_SCENARIOS = sorted(p.name for p in SCENARIOS.glob("*.toml"))
 

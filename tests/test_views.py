@@ -11,7 +11,7 @@ import pytest
 from tests.harness.http import get
 from tests.harness.nodes import SCENARIOS
 from trustnet.cli.main import main as cli_main
-from trustnet.testbed.scenario import DAY_MS
+from trustnet.clock import DAY_MS
 
 
 async def test_beliefs_routes(north1):

@@ -17,7 +17,8 @@ from trustnet.config.nodedir import init_node_dir
 from trustnet.identity import KEY_FILE, Identity
 from trustnet.node.daemon import Daemon
 from trustnet.protocol.gossip import GossipConfig
-from trustnet.testbed.scenario import PartyRef, load_scenario, origin_for, play
+from trustnet.testbed.loader import load_scenario
+from trustnet.testbed.player import PartyRef, origin_for, play
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "configs" / "scenarios"
 LOOPBACK = "127.0.0.1:0"  # a free port

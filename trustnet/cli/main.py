@@ -740,11 +740,12 @@ def cmd_testbed_run(args: argparse.Namespace) -> int:
     """Play a scenario on a fresh testbed, check its expectations, write the report."""
     import tempfile
 
-    from trustnet.testbed.scenario import load_scenario, run_scenario
+    from trustnet.testbed.loader import load_scenario
+    from trustnet.testbed.run import run_scenario
 
     scenario = load_scenario(Path(args.scenario))
     if args.origin:
-        from trustnet.testbed.scenario import with_origin
+        from trustnet.testbed.loader import with_origin
 
         scenario = with_origin(scenario, args.origin, "--origin")
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix=f"trustnet-{scenario.name}-"))
