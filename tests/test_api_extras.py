@@ -10,7 +10,7 @@ import aiohttp
 
 from tests.harness.nodes import init_node
 from trustnet.node.daemon import Daemon
-from trustnet.protocol.gossip import GossipConfig
+from trustnet.protocol.config import GossipConfig
 
 
 async def started(tmp_path: Path, capsys) -> Daemon:

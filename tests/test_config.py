@@ -15,7 +15,7 @@ from trustnet.errors import ConfigError
 from trustnet.feedback.estimator import SuspicionParams
 from trustnet.feedback.signals import HostilityWeights
 from trustnet.node.settings import NodeSettings, load_settings
-from trustnet.protocol.gossip import GossipConfig
+from trustnet.protocol.config import GossipConfig
 from trustnet.protocol.peers import PeerPolicy
 from trustnet.statements import RuleWeights, ViennaFigures
 from trustnet.trust.beliefs import TrustParams

@@ -27,7 +27,7 @@ from trustnet.clock import SystemClock
 from trustnet.identity import Identity
 from trustnet.log.entry import Entry, sign_entry
 from trustnet.protocol import messages as m
-from trustnet.store.sqlite import DB_FILE
+from trustnet.store.schema import DB_FILE
 from trustnet.testbed import cluster as tb_mod
 from trustnet.transport.auth import sign_request
 from trustnet.transport.base import CONTENT_TYPE, MAX_REQUEST_BYTES

@@ -17,16 +17,9 @@ from trustnet.errors import ConfigError
 from trustnet.identity import Identity
 from trustnet.log.entry import Entry, ForkProof, sign_entry
 from trustnet.protocol import messages as m
-from trustnet.protocol.gossip import (
-    Action,
-    GossipConfig,
-    GossipProtocol,
-    LocalEntry,
-    RequestFailed,
-    Response,
-    Send,
-    Tick,
-)
+from trustnet.protocol.config import GossipConfig
+from trustnet.protocol.events import Action, LocalEntry, RequestFailed, Response, Send, Tick
+from trustnet.protocol.gossip import GossipProtocol
 from trustnet.protocol.peers import PeerPolicy
 from trustnet.store.sqlite import Store
 

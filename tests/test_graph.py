@@ -16,7 +16,7 @@ from trustnet.clock import ManualClock
 from trustnet.config.loader import NodeConfig
 from trustnet.log.entry import sign_entry
 from trustnet.node.daemon import Daemon
-from trustnet.protocol.gossip import GossipConfig
+from trustnet.protocol.config import GossipConfig
 from trustnet.store.sqlite import Store
 
 DAY = 86_400_000

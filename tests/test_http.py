@@ -37,7 +37,7 @@ from trustnet.identity import KEY_FILE, Identity
 from trustnet.log.entry import sign_entry
 from trustnet.node.daemon import PORT_FILE, Daemon
 from trustnet.protocol import messages as m
-from trustnet.protocol.gossip import GossipConfig
+from trustnet.protocol.config import GossipConfig
 from trustnet.store.sqlite import Store
 from trustnet.transport.auth import HEADER_SIGNATURE, HEADER_TIME, sign_request
 from trustnet.transport.base import CONTENT_TYPE, MAX_REQUEST_BYTES, TransportError

@@ -24,7 +24,7 @@ from trustnet.log.entry import sign_entry
 from trustnet.node.core import Node
 from trustnet.node.daemon import Daemon
 from trustnet.protocol import messages as m
-from trustnet.protocol.gossip import GossipConfig
+from trustnet.protocol.config import GossipConfig
 from trustnet.store.sqlite import Store
 from trustnet.transport.auth import sign_request
 from trustnet.transport.base import CONTENT_TYPE

@@ -20,7 +20,7 @@ from tests.harness.wait import wait_until
 from trustnet.config.loader import load_table
 from trustnet.node.daemon import Daemon
 from trustnet.protocol import messages as m
-from trustnet.protocol.gossip import GossipConfig
+from trustnet.protocol.config import GossipConfig
 
 from .conftest import ident, trust_body
 from .daemons import running_daemons

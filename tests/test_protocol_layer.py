@@ -16,8 +16,9 @@ from trustnet.identity import Identity
 from trustnet.log.entry import sign_entry
 from trustnet.node.core import Node
 from trustnet.protocol import messages as m
-from trustnet.protocol.gossip import GossipConfig
-from trustnet.sim.engine import SimConfig, Simulator
+from trustnet.protocol.config import GossipConfig
+from trustnet.sim.config import SimConfig
+from trustnet.sim.engine import Simulator
 from trustnet.store.sqlite import Store
 from trustnet.transport.auth import HEADER_NODE, RequestSigner
 from trustnet.transport.base import TransportError

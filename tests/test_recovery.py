@@ -17,7 +17,8 @@ from trustnet.config.ownlog import (
     save_peers,
 )
 from trustnet.identity import KEY_FILE, Identity
-from trustnet.store.sqlite import DB_FILE, Store
+from trustnet.store.schema import DB_FILE
+from trustnet.store.sqlite import Store
 
 from .conftest import trust_body
 

@@ -27,7 +27,7 @@ from trustnet.api.client import ClientError
 from trustnet.cli.main import main as cli_main
 from trustnet.errors import ConfigError
 from trustnet.node.daemon import Daemon
-from trustnet.protocol.gossip import GossipConfig
+from trustnet.protocol.config import GossipConfig
 from trustnet.testbed import cluster as testbed
 from trustnet.transport.proxies import TrustedProxies
 from trustnet.transport.testca import ThrowawayCA

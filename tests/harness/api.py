@@ -11,7 +11,7 @@ import aiohttp
 from tests.harness.nodes import LOOPBACK
 from trustnet.config.nodedir import init_node_dir
 from trustnet.node.daemon import Daemon
-from trustnet.protocol.gossip import GossipConfig
+from trustnet.protocol.config import GossipConfig
 
 
 async def start(tmp_path: Path, http: str = "") -> Daemon:

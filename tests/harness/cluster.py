@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from trustnet.clock import ManualClock
 from trustnet.identity import Identity
 from trustnet.node.core import Node
-from trustnet.protocol.gossip import GossipConfig
+from trustnet.protocol.config import GossipConfig
 from trustnet.store.sqlite import Store
 from trustnet.transport.memory import MemoryNetwork
 

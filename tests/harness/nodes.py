@@ -16,7 +16,7 @@ from trustnet.clock import SystemClock
 from trustnet.config.nodedir import init_node_dir
 from trustnet.identity import KEY_FILE, Identity
 from trustnet.node.daemon import Daemon
-from trustnet.protocol.gossip import GossipConfig
+from trustnet.protocol.config import GossipConfig
 from trustnet.testbed.loader import load_scenario
 from trustnet.testbed.player import PartyRef, origin_for, play
 

@@ -39,7 +39,7 @@ from trustnet.clock import SystemClock
 from trustnet.identity import Identity
 from trustnet.log.bundle import iter_bundle
 from trustnet.protocol import messages as m
-from trustnet.protocol.gossip import GossipConfig
+from trustnet.protocol.config import GossipConfig
 from trustnet.transport.http import HttpTransport
 
 BENCH_MAX_PUSH_ENTRIES = 1024

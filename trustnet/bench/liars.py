@@ -231,7 +231,7 @@ async def mount_endless_sessions(base: Path, *, liars: int = 4, entries: int = 1
     """
     from trustnet.config.nodedir import init_node_dir
     from trustnet.node.daemon import Daemon
-    from trustnet.protocol.gossip import GossipConfig
+    from trustnet.protocol.config import GossipConfig
 
     async with contextlib.AsyncExitStack() as stack:
         fakes = [await stack.enter_async_context(endless_peer(advance=i % 2 == 1))

@@ -36,7 +36,7 @@ from trustnet.identity import Identity
 from trustnet.log.entry import sign_entry
 from trustnet.node.core import Node
 from trustnet.protocol import messages as m
-from trustnet.protocol.gossip import GossipConfig
+from trustnet.protocol.config import GossipConfig
 from trustnet.store.sqlite import Store
 from trustnet.testbed.cluster import Testbed
 from trustnet.transport.memory import MemoryNetwork

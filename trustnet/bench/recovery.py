@@ -35,7 +35,7 @@ PEERS_FILE = "peers.json"
 
 def _supports(setting: str) -> bool:
     """True when this build's `[gossip]` knows `setting` (the scripts also measure old builds)."""
-    from trustnet.protocol.gossip import GossipConfig
+    from trustnet.protocol.config import GossipConfig
 
     return setting in {f.name for f in dataclasses.fields(GossipConfig)}
 

@@ -24,15 +24,9 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from trustnet.sim.engine import (
-    MODES,
-    Mode,
-    RoundStats,
-    SimConfig,
-    SimResult,
-    Simulator,
-    peak_rss_mb,
-)
+from trustnet.sim.config import MODES, Mode, SimConfig
+from trustnet.sim.engine import Simulator
+from trustnet.sim.result import RoundStats, SimResult, peak_rss_mb
 
 
 def _one(config: SimConfig, verbose: bool) -> tuple[SimResult, float, float]:

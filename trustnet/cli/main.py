@@ -50,7 +50,8 @@ from trustnet.log.keys import (
     key_digest,
     rotation_body,
 )
-from trustnet.store.sqlite import DB_FILE, Rejected, Store
+from trustnet.store.schema import DB_FILE
+from trustnet.store.sqlite import Rejected, Store
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -975,7 +976,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["sim"]:
         # The simulator parses its own options (its --help lists them).
-        from trustnet.sim.engine import main as sim_main
+        from trustnet.sim.cli import main as sim_main
 
         return sim_main(argv[1:])
     if argv[:1] == ["experiment"]:  # issue 17: parses its own options (docs/experiment.md)

@@ -38,15 +38,14 @@ from trustnet.log.keys import (
 )
 from trustnet.protocol import messages as m
 from trustnet.protocol.admission import Refused, admit
-from trustnet.protocol.gossip import (
+from trustnet.protocol.config import GossipConfig
+from trustnet.protocol.events import (
     Action,
     AuthorsLimited,
     EntriesLearned,
     EntriesRejected,
     Event,
     ForkLearned,
-    GossipConfig,
-    GossipProtocol,
     LocalEntry,
     PeerDecision,
     RequestFailed,
@@ -54,6 +53,7 @@ from trustnet.protocol.gossip import (
     Send,
     Tick,
 )
+from trustnet.protocol.gossip import GossipProtocol
 from trustnet.store.sqlite import Store
 from trustnet.transport.auth import HEADER_NODE, RequestVerifier
 from trustnet.transport.base import STATUS, Transport, TransportError, error_body

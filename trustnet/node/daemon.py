@@ -40,7 +40,7 @@ from trustnet.identity import KEY_FILE, PARTY_FILE, Identity, load_node_identity
 from trustnet.log.entry import Entry
 from trustnet.node.core import Node
 from trustnet.node.settings import load_settings
-from trustnet.protocol.gossip import GossipConfig
+from trustnet.protocol.config import GossipConfig
 from trustnet.store.sqlite import Store
 from trustnet.transport.http import ConnectionGuard, ConnectionLimits, HttpTransport
 from trustnet.transport.tls import EXPIRY_WARNING_DAYS, ServerTls, client_context, resolve

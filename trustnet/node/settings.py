@@ -18,7 +18,7 @@ from trustnet.config.loader import NodeConfig, load_table
 from trustnet.errors import ConfigError
 from trustnet.feedback.estimator import SuspicionParams
 from trustnet.feedback.signals import HostilityWeights
-from trustnet.protocol.gossip import GossipConfig
+from trustnet.protocol.config import GossipConfig
 from trustnet.statements.figures import ViennaFigures
 from trustnet.statements.weights import RuleWeights
 from trustnet.trust.beliefs.params import TrustParams

@@ -74,29 +74,20 @@ map an anti-entropy mismatch exchanges grows with them.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import math
 import random
-import resource
 import statistics
-import sys
-import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
 
-from trustnet.errors import ConfigError, TrustnetError
+from trustnet.errors import TrustnetError
 from trustnet.identity import Identity
 from trustnet.log.entry import Entry, sign_entry
 from trustnet.protocol import messages as m
 from trustnet.protocol.admission import Refused, admit
-from trustnet.protocol.gossip import (
+from trustnet.protocol.events import (
     Event,
-    GossipConfig,
-    GossipProtocol,
     LocalEntry,
     PeerDecision,
     RequestFailed,
@@ -104,17 +95,13 @@ from trustnet.protocol.gossip import (
     Send,
     Tick,
 )
+from trustnet.protocol.gossip import GossipProtocol
+from trustnet.sim.config import BEHAVIOURS, Behaviour, SimConfig
+from trustnet.sim.result import Graylisting, InSync, RoundStats, SimResult, peak_rss_mb
 from trustnet.store.memory import MemoryReplica
 from trustnet.transport.auth import HEADER_NODE, HEADER_SIGNATURE, HEADER_TIME
 from trustnet.transport.base import STATUS, TransportError, error_body
 from trustnet.transport.memory import MemoryNetwork
-
-Mode = Literal["hop", "drain"]
-MODES: tuple[Mode, ...] = ("hop", "drain")
-Behaviour = Literal["silent", "forge", "garbage"]
-BEHAVIOURS: tuple[Behaviour, ...] = ("silent", "forge", "garbage")
-ByzantineMode = Literal["mixed", "silent", "forge", "garbage"]
-BYZANTINE_MODES: tuple[ByzantineMode, ...] = ("mixed", "silent", "forge", "garbage")
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z: virtual time starts here
 # The three X-Trustnet-* headers of a signed request: 64 hex node id, 13-digit ms time,
@@ -132,189 +119,6 @@ class SimError(TrustnetError):
 
     code = "sim_error"
 
-
-@dataclass(frozen=True, slots=True)
-class SimConfig:
-    """What to simulate."""
-
-    nodes: int = 1000
-    peers: int = 8  # random configured peers per node; peer exchange adds more
-    fanout: int = 3
-    max_rounds: int = 100  # rounds allowed for dissemination
-    seed: int = 1
-    publishers: int = 1  # honest nodes that each sign one new entry at round 0 (= new authors)
-    authors: int = 0  # authors (one entry each) every node already holds at the start
-    drop_rate: float = 0.0  # message loss: each request lost with this probability
-    mode: Mode = "hop"
-    in_sync_rounds: int = 10  # rounds measured once in sync (10: one peer exchange each)
-    settle_rounds: int = 20  # rounds allowed, after dissemination, to become quiet
-    tick_ms: int = 1000  # the round interval: virtual time per round, the nodes' tick
-    churn: float = 0.0  # share of the online nodes that go offline at each round's start
-    downtime: float = 5.0  # mean rounds an offline node stays away (geometric, >= 1)
-    byzantine: float = 0.0  # share of the nodes that are byzantine
-    byzantine_mode: ByzantineMode = "mixed"
-
-    def __post_init__(self) -> None:
-        if self.nodes < 2 or not 1 <= self.peers < self.nodes:
-            raise ConfigError("sim: nodes >= 2 and 1 <= peers < nodes")
-        if not 0.0 <= self.byzantine < 1.0:
-            raise ConfigError("sim: 0 <= byzantine < 1")
-        if self.byzantine_mode not in BYZANTINE_MODES:
-            raise ConfigError(f"sim: byzantine_mode must be one of {', '.join(BYZANTINE_MODES)}")
-        if not 1 <= self.publishers <= self.honest or self.authors < 0:
-            raise ConfigError("sim: 1 <= publishers <= honest nodes and authors >= 0")
-        if not 0.0 <= self.drop_rate < 1.0:
-            raise ConfigError("sim: 0 <= loss (drop_rate) < 1")
-        if not 0.0 <= self.churn < 1.0 or self.downtime < 1.0:
-            raise ConfigError("sim: 0 <= churn < 1 and downtime >= 1 round")
-        if self.mode not in MODES:
-            raise ConfigError(f"sim: mode must be one of {', '.join(MODES)}")
-        if self.fanout < 1 or self.max_rounds < 1 or self.in_sync_rounds < 1 or self.tick_ms < 1:
-            raise ConfigError("sim: fanout, rounds, in_sync_rounds and the round interval "
-                              "(ms) must be >= 1")
-
-    def gossip(self) -> GossipConfig:
-        """The protocol settings every simulated node runs: the defaults but the fanout and
-        the tick interval (the round interval)."""
-        return GossipConfig(fanout=self.fanout, tick_interval_s=self.tick_ms / 1000)
-
-    @property
-    def byzantine_count(self) -> int:
-        """How many nodes are byzantine."""
-        return round(self.byzantine * self.nodes)
-
-    @property
-    def honest(self) -> int:
-        """How many nodes run the protocol honestly."""
-        return self.nodes - self.byzantine_count
-
-    @property
-    def round_interval_s(self) -> float:
-        """Virtual seconds per round."""
-        return self.tick_ms / 1000
-
-    @property
-    def bound(self) -> float:
-        """DESIGN 11: rounds to full dissemination must be <= log3(N) + 3."""
-        return math.log(self.nodes, 3) + 3
-
-
-@dataclass(frozen=True, slots=True)
-class RoundStats:
-    """Traffic of one round and who holds the new entries at its end."""
-
-    round: int
-    holders: int  # honest nodes (online or not) holding every published entry
-    requests: int
-    bytes: int  # request and reply bodies
-    header_bytes: int
-    failures: int  # dropped, unreachable or refused requests
-    deferred: int  # requests left for the next round (hop mode)
-    online: int  # nodes online during the round
-    missing_online: int  # honest online nodes lacking an entry (churn: the rest are away)
-
-
-@dataclass(frozen=True, slots=True)
-class InSync:
-    """Traffic of the rounds measured once every node is in sync."""
-
-    rounds: int
-    requests_per_node_round: float
-    bytes_per_node_round: float  # every body, both ways, all paths
-    wire_bytes_per_node_round: float  # plus the auth headers
-    digest_bytes_per_node_round: float  # anti-entropy alone: digest and its reply
-    mismatches: int  # digest exchanges that found a difference (0 when truly in sync)
-    bytes_by_path: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Graylisting:
-    """Who graylists whom at the end of the run (URL or node-id record, cool-down running)."""
-
-    byzantine: int  # byzantine nodes
-    graylisted: int  # byzantine nodes graylisted by at least one honest node
-    by_min: int  # honest nodes graylisting a byzantine node: least, median, mean, most
-    by_median: float
-    by_mean: float
-    by_max: int
-    by_behaviour: dict[str, dict[str, float]]  # behaviour -> nodes, graylisted, by_mean
-    honest_pairs: int  # (honest, honest) graylistings: false positives of the scoring
-    decisions: int  # graylisting decisions honest nodes took during the run
-
-
-@dataclass(frozen=True, slots=True)
-class SimResult:
-    """What a run measured."""
-
-    config: SimConfig
-    rounds_to_all: int | None  # None: not every honest node held every entry in max_rounds
-    bound: float
-    within_bound: bool
-    rounds: tuple[RoundStats, ...]
-    in_sync: InSync | None
-    requests: int  # during dissemination (rounds_to_all rounds, or every round run)
-    bytes: int
-    header_bytes: int
-    failures: int
-    reached: int  # honest nodes holding every published entry at the end
-    online: int  # nodes online at the end
-    reached_online: int  # honest nodes online at the end holding every published entry
-    graylisting: Graylisting
-    peak_rss_mb: float
-
-    @property
-    def virtual_seconds(self) -> float | None:
-        """Virtual time to full dissemination: rounds times the round interval."""
-        if self.rounds_to_all is None:
-            return None
-        return self.rounds_to_all * self.config.round_interval_s
-
-    @property
-    def rounds_online(self) -> int | None:
-        """Rounds until every honest node then online held every entry (churn: the nodes
-        away still lack it; without churn, `rounds_to_all`)."""
-        upto = self.rounds if self.rounds_to_all is None else self.rounds[: self.rounds_to_all]
-        return next((r.round + 1 for r in upto if r.missing_online == 0), None)
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-friendly view: the headline figures first, the per-round table last."""
-        cfg = self.config
-        honest = cfg.honest
-        return {
-            "nodes": cfg.nodes,
-            "honest": honest,
-            "byzantine": cfg.byzantine_count,
-            "rounds": self.rounds_to_all,  # rounds until every honest node held the entries
-            "rounds_to_all": self.rounds_to_all,
-            "rounds_online": self.rounds_online,
-            "bound": round(self.bound, 3),
-            "ratio": None if self.rounds_to_all is None else round(self.rounds_to_all / self.bound, 3),
-            "within_bound": self.within_bound,
-            "reached": self.reached,
-            "reached_fraction": round(self.reached / honest, 4),
-            "online": self.online,
-            "reached_online": self.reached_online,
-            "round_interval_s": cfg.round_interval_s,
-            "virtual_seconds": self.virtual_seconds,
-            "messages": self.requests,
-            "messages_per_node": round(self.requests / cfg.nodes, 3),
-            "bytes_per_node": round(self.bytes / cfg.nodes, 1),
-            "wire_bytes_per_node": round((self.bytes + self.header_bytes) / cfg.nodes, 1),
-            "requests": self.requests,
-            "bytes": self.bytes,
-            "header_bytes": self.header_bytes,
-            "failures": self.failures,
-            "graylisting": asdict(self.graylisting),
-            "in_sync": None if self.in_sync is None else asdict(self.in_sync),
-            "peak_rss_mb": round(self.peak_rss_mb, 1),
-            "config": asdict(cfg),
-            "per_round": [asdict(r) for r in self.rounds],
-        }
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set size so far, in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class _Host:
@@ -737,124 +541,3 @@ def simulate(config: SimConfig,
              progress: Callable[[RoundStats], None] | None = None) -> SimResult:
     """Build a simulator for `config` and run it."""
     return Simulator(config, progress).run()
-
-
-# -- command line ------------------------------------------------------------------------
-
-
-def _table(result: SimResult) -> str:
-    cfg = result.config
-    lines = [
-        f"nodes {cfg.nodes} ({cfg.byzantine_count} byzantine, {cfg.byzantine_mode}), "
-        f"{cfg.peers} peers each, fanout {cfg.fanout}, mode {cfg.mode}, "
-        f"{cfg.publishers} publisher(s), {cfg.authors} authors held, seed {cfg.seed}",
-        f"round interval {cfg.round_interval_s:g} s, loss {cfg.drop_rate}, churn {cfg.churn} "
-        f"(mean downtime {cfg.downtime:g} rounds)",
-        "",
-        f"{'round':>5} {'holders':>9} {'online':>7} {'requests':>9} {'bytes':>12} "
-        f"{'headers':>11} {'failed':>7} {'deferred':>8}",
-    ]
-    for r in result.rounds:
-        lines.append(f"{r.round:>5} {r.holders:>9} {r.online:>7} {r.requests:>9} {r.bytes:>12} "
-                     f"{r.header_bytes:>11} {r.failures:>7} {r.deferred:>8}")
-    lines.append("")
-    if result.rounds_to_all is None:
-        lines.append(f"NOT disseminated within {cfg.max_rounds} rounds: {result.reached} of "
-                     f"{cfg.honest} honest nodes hold it")
-    else:
-        verdict = "within" if result.within_bound else "OVER"
-        lines.append(f"rounds to full dissemination  {result.rounds_to_all} ({verdict} "
-                     f"log3(N)+3 = {result.bound:.2f}), {result.virtual_seconds:g} virtual s")
-    lines.append(f"messages / bytes until then   {result.requests} requests, {result.bytes} "
-                 f"body bytes + {result.header_bytes} header bytes "
-                 f"({result.bytes / cfg.nodes:.0f} body bytes per node), "
-                 f"{result.failures} failed")
-    g = result.graylisting
-    if g.byzantine:
-        lines.append(f"byzantine graylisted          {g.graylisted} of {g.byzantine}, by "
-                     f"{g.by_mean:.1f} honest nodes each on average (max {g.by_max})")
-    if g.honest_pairs:
-        lines.append(f"honest graylisted by honest   {g.honest_pairs} pairs")
-    s = result.in_sync
-    if s is not None:
-        lines.append(f"in sync, per node per round   {s.requests_per_node_round:.2f} requests, "
-                     f"{s.bytes_per_node_round:.1f} body bytes "
-                     f"({s.wire_bytes_per_node_round:.1f} with headers); anti-entropy digest "
-                     f"alone {s.digest_bytes_per_node_round:.1f} B; mismatches {s.mismatches}")
-    lines.append(f"peak RSS                      {result.peak_rss_mb:.0f} MiB")
-    return "\n".join(lines)
-
-
-def parser() -> argparse.ArgumentParser:
-    """The `trustnet sim` argument parser."""
-    p = argparse.ArgumentParser(prog="trustnet sim", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--nodes", type=int, default=1000, help="simulated nodes (default 1000)")
-    p.add_argument("--peers", type=int, default=8, help="initial random peers per node")
-    p.add_argument("--fanout", type=int, default=3, help="eager-push fanout (default 3)")
-    p.add_argument("--rounds", type=int, default=100, help="most rounds for dissemination")
-    p.add_argument("--round-interval", type=float, default=1.0, metavar="SECONDS",
-                   help="virtual time per round, the nodes' tick interval (default 1)")
-    p.add_argument("--seed", type=int, default=1, help="seed of every random choice (default 1)")
-    p.add_argument("--publishers", type=int, default=1,
-                   help="honest nodes that each publish one new entry at round 0")
-    p.add_argument("--authors", type=int, default=0,
-                   help="authors (one entry each) every node holds at the start")
-    p.add_argument("--loss", "--drop-rate", dest="drop_rate", type=float, default=0.0,
-                   metavar="P", help="probability that a request is lost (default 0)")
-    p.add_argument("--churn", type=float, default=0.0, metavar="FRACTION",
-                   help="share of the online nodes that go offline each round (default 0)")
-    p.add_argument("--downtime", type=float, default=5.0, metavar="ROUNDS",
-                   help="mean rounds an offline node stays away, geometric (default 5)")
-    p.add_argument("--byzantine", type=float, default=0.0, metavar="FRACTION",
-                   help="share of the nodes that are byzantine (default 0)")
-    p.add_argument("--byzantine-mode", choices=BYZANTINE_MODES, default="mixed",
-                   help="silent: swallow everything; forge: serve and push entries with "
-                   "broken signatures; garbage: answer and send non-msgpack; mixed: each in turn")
-    p.add_argument("--mode", choices=MODES, default="hop",
-                   help="hop: one hop per round; drain: deliver until quiet each round")
-    p.add_argument("--in-sync-rounds", type=int, default=10,
-                   help="quiet rounds measured for the in-sync cost (default 10)")
-    p.add_argument("--json", action="store_true",
-                   help="print the result as one JSON object (the last line of stdout)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`trustnet sim ...`: 0 when every honest node got every entry, 1 when not, 2 on bad
-    options."""
-    args = parser().parse_args(argv)
-    try:
-        config = SimConfig(nodes=args.nodes, peers=args.peers, fanout=args.fanout,
-                           max_rounds=args.rounds, seed=args.seed, publishers=args.publishers,
-                           authors=args.authors, drop_rate=args.drop_rate, mode=args.mode,
-                           in_sync_rounds=args.in_sync_rounds,
-                           tick_ms=round(args.round_interval * 1000), churn=args.churn,
-                           downtime=args.downtime, byzantine=args.byzantine,
-                           byzantine_mode=args.byzantine_mode)
-    except ConfigError as exc:
-        print(f"trustnet sim: {exc}", file=sys.stderr)
-        return 2
-    chatty = not (args.json or args.quiet)
-    if chatty:
-        print(f"building {config.nodes} nodes...", file=sys.stderr)
-
-    def progress(r: RoundStats) -> None:
-        print(f"round {r.round}: {r.holders}/{config.honest} honest nodes hold it, "
-              f"{r.online} online, {r.requests} requests, {r.bytes} bytes", file=sys.stderr)
-
-    # Wall time is what the run costs on this machine, reported, never part of a figure.
-    start = time.perf_counter()
-    result = simulate(config, progress if chatty else None)
-    wall_s = time.perf_counter() - start
-    if args.json:
-        print(json.dumps({**result.to_json(), "wall_s": round(wall_s, 2)}))
-    else:
-        print(_table(result))
-        print(f"wall time                     {wall_s:.1f} s")
-    return 0 if result.rounds_to_all is not None else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,6 +12,11 @@
   whose records (`IngestResult`, `Rejected`) it re-exports.
 - One writer per node directory: `open_dir` takes an exclusive lock on
   `store.lock`; a second process gets `StoreError(code="locked")`.
+
+This module is the `Store` and its write path (own entries, ingest, forks, key states,
+recovery rotations). Its parts: the file and its tables (`store.schema`), signature
+checks on threads (`store.verify`), the read side the analysis and API page through
+(`store.reads`), and rows found corrupted set aside (`store.quarantine`).
 """
 
 from __future__ import annotations
@@ -22,9 +27,7 @@ import logging
 import os
 import sqlite3
 import struct
-import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -55,52 +58,13 @@ from trustnet.log.keys import apply as apply_keys
 from trustnet.protocol.replica import IngestResult as IngestResult  # re-exported
 from trustnet.protocol.replica import Rejected as Rejected  # re-exported
 from trustnet.statements.entries import sign_statement, statement_of
+from trustnet.store.quarantine import Quarantine
+from trustnet.store.reads import EntryReads, Profile
+from trustnet.store.schema import DB_FILE, LOCK_FILE, Transaction, connect
+from trustnet.store.schema import stored as _stored
+from trustnet.store.verify import CHUNK, SignatureVerifier, VerifyPart, signatures_ok
 
 log = logging.getLogger("trustnet.store")
-
-DB_FILE = "store.sqlite"
-CACHE_KIB = 32 * 1024
-LOCK_FILE = "store.lock"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entries (
-    rowid    INTEGER PRIMARY KEY,
-    id       BLOB NOT NULL UNIQUE,
-    author   BLOB NOT NULL,
-    seq      INTEGER NOT NULL,
-    ts       INTEGER NOT NULL,
-    kind     TEXT NOT NULL,
-    raw      BLOB NOT NULL,
-    received INTEGER NOT NULL,
-    UNIQUE (author, seq)
-);
-CREATE INDEX IF NOT EXISTS entries_kind ON entries (kind, rowid);
-CREATE TABLE IF NOT EXISTS forks (
-    author BLOB NOT NULL,
-    seq    INTEGER NOT NULL,
-    proof  BLOB NOT NULL,
-    found  INTEGER NOT NULL,
-    PRIMARY KEY (author, seq)
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB);
-CREATE TABLE IF NOT EXISTS quarantine (
-    id     BLOB,
-    author BLOB NOT NULL,
-    seq    INTEGER NOT NULL,
-    raw    BLOB,
-    reason TEXT NOT NULL,
-    found  INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS displaced (
-    id       BLOB PRIMARY KEY,
-    author   BLOB NOT NULL,
-    seq      INTEGER NOT NULL,
-    raw      BLOB NOT NULL,
-    received INTEGER NOT NULL,
-    rotation BLOB NOT NULL
-);
-"""
-SCHEMA_VERSION = 1
 
 
 @dataclass(slots=True)
@@ -116,42 +80,13 @@ class PreparedBatch:
     bad_body: dict[bytes, EntryError]
 
 
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """An author's latest self-declared profile (DOMAIN: profile), as the views show it."""
-
-    name: Any
-    role: Any
-    urls: Any
-    order: tuple[int, int, bytes]  # (seq, ts, id) of its entry: the latest wins
-
-
-VerifyPart = Future[list[bool]] | list[bool]  # a verification job, or its result computed inline
-_PARALLEL_MIN = 32
-_CHUNK = 256  # entries per verification job: small enough to overlap decoding
-
-
-def _signatures_ok(entries: Sequence[tuple[Entry, bytes]]) -> list[bool]:
-    result = []
-    for e, key in entries:
-        try:
-            verify_signature(key, e.payload, e.sig)
-            result.append(True)
-        except EntryError:
-            result.append(False)
-    return result
-
-
 def _recoveries(state: KeyState) -> int:
     return sum(p.compromised_since is not None for p in state.periods)
 
 
-def _stored(raw: bytes) -> Entry:
-    # Entries in the store were verified on the way in; the file is ours.
-    return decode_entry(raw, verify=False)
 
 
-class Store:
+class Store(EntryReads, Quarantine):
     """Entries, forks and heads of one node. Not thread-safe: one owner (the node) uses it."""
 
     def __init__(
@@ -166,30 +101,12 @@ class Store:
         self.readonly = readonly
         # This node's own author (set by the node): its chain is never rolled back.
         self.own_author: bytes | None = None
-        self._threads = max(1, min(4, os.cpu_count() or 1)) if verify_threads is None else verify_threads
-        self._pool: ThreadPoolExecutor | None = None
+        self._verifier = SignatureVerifier(
+            max(1, min(4, os.cpu_count() or 1)) if verify_threads is None else verify_threads)
         self._lock_file = lock_file
         target = ":memory:" if path is None else str(path)
         try:
-            if readonly and path is not None:
-                # A reader beside the running node: WAL lets it see committed data, never block.
-                self._db = sqlite3.connect(
-                    f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
-                )
-            else:
-                self._db = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
-                self._db.execute("PRAGMA journal_mode=WAL")
-                # DESIGN 5: an own entry is durable before it is acknowledged.
-                self._db.execute("PRAGMA synchronous=FULL")
-                # Entry ids are random keys: the id index is written all over. A cache that
-                # holds it (32 MiB, about a million entries' index pages) keeps ingest flat.
-                self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-                self._db.executescript(_SCHEMA)
-            row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            if row is None and not readonly:
-                self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-            elif row is not None and row[0] != SCHEMA_VERSION:
-                raise StoreError(f"store schema {row[0]} is not {SCHEMA_VERSION}", code="bad_store")
+            self._db = connect(path, readonly=readonly)
             self._heads: dict[bytes, ChainHead] = {
                 author: ChainHead(seq, id_, ts)
                 for author, seq, id_, ts in self._db.execute(
@@ -262,9 +179,7 @@ class Store:
 
     def close(self) -> None:
         """Close the database and release the directory lock."""
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        self._verifier.close()
         try:
             self._db.close()
         finally:
@@ -356,12 +271,12 @@ class Store:
                 unchecked.append(entry)
                 # The key in force now; `commit` checks again if the batch rotates first.
                 signers.append(self._signer(entry, head))
-                if len(unchecked) - chunk_start >= _CHUNK:
+                if len(unchecked) - chunk_start >= CHUNK:
                     # Signatures are the cost of ingest: the verifier threads start on this
                     # chunk while the next one is decoded here.
-                    pending += self._verify_start(list(zip(unchecked[chunk_start:], signers[chunk_start:], strict=True)))
+                    pending += self._verifier.start(list(zip(unchecked[chunk_start:], signers[chunk_start:], strict=True)))
                     chunk_start = len(unchecked)
-        pending += self._verify_start(list(zip(unchecked[chunk_start:], signers[chunk_start:], strict=True)))
+        pending += self._verifier.start(list(zip(unchecked[chunk_start:], signers[chunk_start:], strict=True)))
         fresh.sort(key=lambda c: (c[1].author, c[1].seq))
         # While the verifier threads run outside the GIL, check the bodies here: each
         # parsed once (an entry decoded or signed as a statement already holds its record).
@@ -376,7 +291,7 @@ class Store:
     def commit(self, batch: PreparedBatch, now_ms: int) -> IngestResult:
         """Second half of `ingest`: chain rules, forks, and one transaction for what is new."""
         rejected, fresh, duplicates, bad_body = batch.rejected, batch.fresh, batch.duplicates, batch.bad_body
-        oks = self._verify_finish(batch.pending)
+        oks = self._verifier.finish(batch.pending)
         bad_sig = {e.id for e, ok in zip(batch.unchecked, oks, strict=True) if not ok}
         verified_by = {e.id: key for e, key in zip(batch.unchecked, batch.signers, strict=True)}
 
@@ -428,7 +343,7 @@ class Store:
                 key = signer(state, entry)
                 if verified_by.get(entry.id, key) != key:
                     # An earlier entry of this batch rotated the key: check under the new one.
-                    ok = _signatures_ok([(entry, key)])[0]
+                    ok = signatures_ok([(entry, key)])[0]
                 else:
                     ok = entry.id not in bad_sig
                 if not ok:
@@ -469,7 +384,7 @@ class Store:
         since = rotation.body.get("compromised_since")
         key = signer(state, rotation)
         if (state is None or state.next is None or not isinstance(since, int)
-                or key_digest(key) != state.next or not _signatures_ok([(rotation, key)])[0]):
+                or key_digest(key) != state.next or not signatures_ok([(rotation, key)])[0]):
             return None
         start = state.periods[-1].from_seq
         run: list[tuple[Entry, int]] = []
@@ -499,11 +414,6 @@ class Store:
                     rotation.author.hex()[:12], low, run[0][0].seq, since)
         return back
 
-    def displaced(self) -> list[Entry]:
-        """Entries recovery rotations took off their chains (a stolen key's branch)."""
-        rows = self._db.execute("SELECT raw FROM displaced ORDER BY author, seq")
-        return [_stored(raw) for (raw,) in rows]
-
     def _signer(self, entry: Entry, head: ChainHead | None) -> bytes:
         """The key `entry` is checked under in `prepare`: at the head, the key in force;
         below it (a would-be fork), the key that signed that place."""
@@ -529,26 +439,6 @@ class Store:
 
     def _forks_of(self, author: bytes) -> list[ForkProof]:
         return [p for p, _ in self.all_forks() if p.author == author]
-
-    def _verify_start(self, entries: list[tuple[Entry, bytes]]) -> list[VerifyPart]:
-        """Start checking signatures: libsodium releases the GIL, so threads use every core
-        while the caller goes on with Python work; `_verify_finish` collects the results."""
-        if not entries:
-            return []
-        if len(entries) < 2 * _PARALLEL_MIN or self._threads == 1:
-            return [_signatures_ok(entries)]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="trustnet-verify")
-        step = -(-len(entries) // self._threads)
-        return [self._pool.submit(_signatures_ok, entries[i : i + step])
-                for i in range(0, len(entries), step)]
-
-    @staticmethod
-    def _verify_finish(pending: list[VerifyPart]) -> list[bool]:
-        out: list[bool] = []
-        for part in pending:
-            out.extend(part.result() if isinstance(part, Future) else part)
-        return out
 
     def add_fork(self, proof: ForkProof) -> bool:
         """Store a fork proof learned from elsewhere; True when it was new."""
@@ -594,20 +484,10 @@ class Store:
         self._count += 1
         self._digest = None
 
-    class _Tx:
-        def __init__(self, db: sqlite3.Connection) -> None:
-            self.db = db
+    def _transaction(self) -> Transaction:
+        return Transaction(self._db)
 
-        def __enter__(self) -> None:
-            self.db.execute("BEGIN IMMEDIATE")
-
-        def __exit__(self, exc_type: object, *rest: object) -> None:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-
-    def _transaction(self) -> Store._Tx:
-        return Store._Tx(self._db)
-
-    # -- reads ---------------------------------------------------------------------------
+    # -- reads of the replica interface (the rest: store.reads) --------------------------
 
     def heads(self) -> dict[bytes, tuple[int, bytes]]:
         """Every author's latest (seq, id): a copy."""
@@ -673,150 +553,11 @@ class Store:
             out.append(entry)
         return out
 
-    def quarantine(self, author: bytes, seq: int, reason: str) -> int:
-        """Set aside a stored entry found corrupted, so it is never served again; how many
-        entries were set aside.
-
-        For another author, the entry and every later one of its chain move to the
-        `quarantine` table and the chain's head goes back to seq - 1: anti-entropy then
-        fetches them again from peers. This node's own entries (`own_author`) are never
-        rolled back (the node would sign that seq again: a fork); only the corrupted one
-        moves, and ranges stop before the hole it leaves.
-        """
-        own = author == self.own_author
-        found = int(time.time() * 1000)
-        with self._transaction():
-            rows = self._db.execute(
-                "SELECT id, seq, raw FROM entries WHERE author=? AND seq" + ("=?" if own else ">=?"),
-                (author, seq)).fetchall()
-            self._db.executemany(
-                "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
-                [(ident, author, s, raw, reason if s == seq else
-                  f"follows a corrupted entry (seq {seq}); to be fetched again", found)
-                 for ident, s, raw in rows])
-            self._db.execute("DELETE FROM entries WHERE author=? AND seq" + ("=?" if own else ">=?"),
-                             (author, seq))
-        self._count -= len(rows)
-        if not own:
-            below = self._db.execute(
-                "SELECT seq, id, ts FROM entries WHERE author=? ORDER BY seq DESC LIMIT 1",
-                (author,)).fetchone()
-            if below is None:
-                self._heads.pop(author, None)
-            else:
-                self._heads[author] = ChainHead(int(below[0]), bytes(below[1]), int(below[2]))
-            self._digest = None
-        log.error("store: entry seq %d of %s is corrupted on disk (%s): set aside with %d later "
-                  "entr%s in the quarantine table%s; see GET /status `quarantined`", seq,
-                  author.hex(), reason, len(rows) - 1, "y" if len(rows) == 2 else "ies",
-                  "" if own else ", to be fetched again from peers")
-        return len(rows)
-
-    def quarantined(self) -> int:
-        """How many entries were set aside as corrupted (or following a corrupted one)."""
-        try:
-            (n,) = self._db.execute("SELECT COUNT(*) FROM quarantine").fetchone()
-        except sqlite3.OperationalError:  # a store older than the table, opened read-only
-            return 0
-        return int(n)
-
-    def query(
-        self,
-        *,
-        author: bytes | None = None,
-        kind: str | None = None,
-        after: int = 0,
-        limit: int = 100,
-    ) -> list[Entry]:
-        """Entries by author (after: a seq) or in arrival order (after: a cursor), by kind."""
-        return [e for e, _ in self.page(author=author, kind=kind, after=after, limit=limit)]
-
-    def page(
-        self,
-        *,
-        author: bytes | None = None,
-        kind: str | None = None,
-        after: int = 0,
-        limit: int = 100,
-    ) -> list[tuple[Entry, int]]:
-        """Like `query`, with each entry's cursor (its seq when by author, else its row)."""
-        where, args = [], []
-        if author is not None:
-            where.append("author=? AND seq>?")
-            args += [author, after]
-            cursor, order = "seq", "seq"
-        else:
-            where.append("rowid>?")
-            args.append(after)
-            cursor, order = "rowid", "rowid"
-        if kind is not None:
-            where.append("kind=?")
-            args.append(kind)
-        sql = f"SELECT raw, {cursor} FROM entries WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?"
-        return [(_stored(raw), c) for raw, c in self._db.execute(sql, (*args, limit))]
-
-    def page_received(self, after: int = 0, limit: int = 100) -> list[tuple[Entry, int, int]]:
-        """Entries in arrival order after a cursor, each with its cursor and when this node
-        received it (ms; for its own entries, when it signed them)."""
-        rows = self._db.execute(
-            "SELECT raw, rowid, received FROM entries WHERE rowid>? ORDER BY rowid LIMIT ?",
-            (after, limit),
-        )
-        return [(_stored(raw), c, int(r)) for raw, c, r in rows]
-
     def mark_received_at_ts(self) -> None:
         """Record every held entry as received when signed (benchmarks and simulations that
         load a store at once standing for a node that was live all along)."""
         with self._transaction():
             self._db.execute("UPDATE entries SET received = ts")
-
-    def received_of(self, ids: Sequence[bytes]) -> dict[bytes, int]:
-        """When this node received each of these entries (ms), for those it holds."""
-        out: dict[bytes, int] = {}
-        for i in range(0, len(ids), 500):
-            part = list(ids[i : i + 500])
-            sql = f"SELECT id, received FROM entries WHERE id IN ({','.join('?' * len(part))})"
-            out.update((bytes(k), int(v)) for k, v in self._db.execute(sql, part))
-        return out
-    def profiles(self) -> Mapping[str, Profile]:
-        """author hex -> its latest profile: read once and followed as profiles arrive (the
-        views and /parties would otherwise decode every profile on every request). Not a
-        copy: read it, do not keep it across calls that may store entries."""
-        while True:
-            rows = self.page(kind="profile", after=self._profiles_cursor, limit=5000)
-            for entry, cursor in rows:
-                order = (entry.seq, entry.ts, entry.id)
-                held = self._profiles.get(entry.author_hex)
-                if held is None or order > held.order:
-                    body = entry.body
-                    self._profiles[entry.author_hex] = Profile(
-                        body.get("name"), body.get("role"), body.get("urls", []), order)
-                self._profiles_cursor = cursor
-            if len(rows) < 5000:
-                return self._profiles
-
-    def last_cursor(self) -> int:
-        """The arrival cursor of the newest entry (0 when empty): `page(after=...)` resumes there."""
-        (last,) = self._db.execute("SELECT COALESCE(MAX(rowid), 0) FROM entries").fetchone()
-        return int(last)
-
-    def iter_all(self, batch: int = 5000) -> Iterator[Entry]:
-        """Every entry in arrival order, read in batches (for recomputations)."""
-        after = 0
-        while True:
-            rows = self._db.execute(
-                "SELECT raw, rowid FROM entries WHERE rowid>? ORDER BY rowid LIMIT ?", (after, batch)
-            ).fetchall()
-            if not rows:
-                return
-            for raw, _ in rows:
-                yield _stored(raw)
-            after = rows[-1][1]
-
-    def export_raw(self) -> Iterator[bytes]:
-        """Every entry's wire bytes, each author's chain in order (for bundles)."""
-        for (raw,) in self._db.execute("SELECT raw FROM entries ORDER BY author, seq"):
-            yield bytes(raw)
 
     def forks(self) -> list[ForkProof]:
         """Every fork proof that counts against its author (not disowned by a recovery)."""
@@ -869,7 +610,3 @@ class Store:
     def author_count(self) -> int:
         """How many authors have entries here."""
         return len(self._heads)
-
-    def kinds(self) -> dict[str, int]:
-        """Entry counts by kind."""
-        return {k: n for k, n in self._db.execute("SELECT kind, COUNT(*) FROM entries GROUP BY kind")}
