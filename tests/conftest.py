@@ -13,7 +13,7 @@ from hypothesis import settings
 
 from tests.harness.nodes import demo_daemon
 from trustnet.identity import Identity
-from trustnet.log import Entry, sign_entry
+from trustnet.log.entry import Entry, sign_entry
 
 # Property tests explore a fixed, seeded sequence of examples: a run in CI is the run
 # a developer saw (set HYPOTHESIS_PROFILE=explore locally to search afresh).

@@ -9,8 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from tests.harness.nodes import init_node
-from trustnet.daemon import Daemon
-from trustnet.protocol.gossip import GossipConfig
+from trustnet.node.daemon import Daemon
+from trustnet.protocol.config import GossipConfig
 
 
 @asynccontextmanager

@@ -12,12 +12,12 @@ import pytest
 
 from tests.conftest import T0
 from tests.harness.api import fetch, start
-from trustnet.api import HttpSettings
-from trustnet.cli import main as cli_main
-from trustnet.config import read_admin_token
+from trustnet.api.settings import HttpSettings
+from trustnet.cli.main import main as cli_main
+from trustnet.config.loader import read_admin_token
 from trustnet.errors import ConfigError
 from trustnet.identity import Identity
-from trustnet.log import sign_entry
+from trustnet.log.entry import sign_entry
 
 DAY = 86_400_000
 
@@ -243,7 +243,7 @@ async def test_the_cli_reads_a_guarded_node_with_trustnet_token(tmp_path, capsys
 
 async def test_a_party_known_only_by_a_fork_proof_is_listed_as_forked(tmp_path, capsys):
     """Gossip skips a proven equivocator's chain: a node may hold the proof and no entry."""
-    from trustnet.log import ForkProof
+    from trustnet.log.entry import ForkProof
 
     daemon = await start(tmp_path)
     liar = Identity.from_seed(b"\x09" * 32)
@@ -268,13 +268,13 @@ async def test_a_party_known_only_by_a_fork_proof_is_listed_as_forked(tmp_path, 
 
 
 async def test_the_cli_reads_every_page_of_a_list(tmp_path, capsys, monkeypatch):
-    import trustnet.api
+    import trustnet.api.responses
 
     daemon = await start(tmp_path)
     try:
         for seed in range(5):
             daemon.store.ingest(south_story(Identity.from_seed(bytes([seed + 1]) * 32)), T0 + DAY)
-        monkeypatch.setattr(trustnet.api, "MAX_PAGE", 2)  # pages of two: the CLI must follow
+        monkeypatch.setattr(trustnet.api.responses, "MAX_PAGE", 2)  # pages of two: the CLI must follow
         _, _, first = await fetch(f"{daemon.url}/parties")
         assert len(first["parties"]) == 2 and first["next"] == 2
         code = await asyncio.to_thread(cli_main, ["parties", daemon.url or "", "--json"])

@@ -9,8 +9,8 @@ from pathlib import Path
 import aiohttp
 
 from tests.harness.nodes import init_node
-from trustnet.daemon import Daemon
-from trustnet.protocol.gossip import GossipConfig
+from trustnet.node.daemon import Daemon
+from trustnet.protocol.config import GossipConfig
 
 
 async def started(tmp_path: Path, capsys) -> Daemon:
@@ -60,7 +60,7 @@ async def test_events_stream_new_entries(tmp_path: Path, capsys):
 
 async def test_a_taken_port_is_a_clear_error_and_releases_the_directory(tmp_path: Path, capsys):
     from trustnet.errors import ConfigError
-    from trustnet.store import Store
+    from trustnet.store.sqlite import Store
 
     first = await started(tmp_path, capsys)
     try:

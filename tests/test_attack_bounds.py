@@ -19,7 +19,7 @@ import msgpack
 import pytest
 
 from trustnet.bench.stranger import Stranger, get, peak_rss_kb, real_node, rss_kb
-from trustnet.log import sign_entry
+from trustnet.log.entry import sign_entry
 from trustnet.protocol import messages as m
 from trustnet.transport.base import error_from_reply
 
@@ -113,7 +113,7 @@ def _trustnet(*argv: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
 
 def _node_with_entries(base: Path, n: int) -> Path:
     from trustnet.identity import KEY_FILE, Identity
-    from trustnet.store import Store
+    from trustnet.store.sqlite import Store
 
     node_dir = base / "n"
     assert _trustnet("init", str(node_dir), "--listen", "127.0.0.1:0").returncode == 0
@@ -254,8 +254,8 @@ def test_a_corrupted_stored_entry_is_not_served_but_quarantined_and_fetched_agai
         tmp_path: Path) -> None:
     import sqlite3
 
-    from trustnet.store import Store
-    from trustnet.testbed import Testbed
+    from trustnet.store.sqlite import Store
+    from trustnet.testbed.cluster import Testbed
 
     author = Stranger.fresh()
     entries, prev = [], None

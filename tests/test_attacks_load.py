@@ -123,7 +123,7 @@ async def test_status_answers_while_a_2000_sample_series_is_computed(
         tmp_path: Path, capsys: Any, monkeypatch: Any) -> None:
     import threading
 
-    from trustnet.views import NodeViews
+    from trustnet.analysis.views import NodeViews
 
     release = threading.Event()
     started = threading.Event()
@@ -190,9 +190,9 @@ async def test_heavy_reads_cost_the_client_more(tmp_path: Path, capsys: Any) -> 
 
 async def test_heavy_reads_beyond_the_pending_cap_are_busy(tmp_path: Path, capsys: Any,
                                                            monkeypatch: Any) -> None:
-    import trustnet.views
+    import trustnet.analysis.views
 
-    monkeypatch.setattr(trustnet.views, "MAX_PENDING", 0)
+    monkeypatch.setattr(trustnet.analysis.views, "MAX_PENDING", 0)
     daemon = await start(tmp_path)
     try:
         status, headers, body = await fetch(daemon.url + "/graph", params={"at": "1"})
@@ -215,7 +215,7 @@ def test_an_author_flood_is_limited_per_peer_and_the_node_keeps_answering(
     from trustnet.bench.stranger import Stranger
     from trustnet.clock import SystemClock
     from trustnet.identity import Identity
-    from trustnet.log import sign_entry
+    from trustnet.log.entry import sign_entry
     from trustnet.protocol import messages as m
 
     now = SystemClock().now_ms()
@@ -272,7 +272,7 @@ def test_an_author_flood_signed_by_fresh_keys_meets_the_limit_over_all_peers(
     from trustnet.bench.stranger import Stranger
     from trustnet.clock import SystemClock
     from trustnet.identity import Identity
-    from trustnet.log import sign_entry
+    from trustnet.log.entry import sign_entry
     from trustnet.protocol import messages as m
 
     now = SystemClock().now_ms()
@@ -298,7 +298,7 @@ def test_an_author_flood_signed_by_fresh_keys_meets_the_limit_over_all_peers(
 @pytest.mark.slow
 def test_a_stranger_holding_every_event_stream_does_not_lock_out_the_operator(
         tmp_path: Path) -> None:
-    from trustnet.config import read_admin_token
+    from trustnet.config.loader import read_admin_token
 
     def open_events(port: int, token: str | None = None) -> tuple[socket.socket, bytes]:
         s = socket.create_connection(("127.0.0.1", port), timeout=10.0)

@@ -18,7 +18,7 @@ import pytest
 
 from trustnet.bench.stranger import Stranger, get, real_node
 from trustnet.clock import SystemClock
-from trustnet.log import sign_entry
+from trustnet.log.entry import sign_entry
 from trustnet.protocol import messages as m
 from trustnet.statements.figures import DAY_MS
 

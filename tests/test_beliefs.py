@@ -11,7 +11,7 @@ import pytest
 
 from tests.harness.beliefs import AREA, DEC_1, NORTH, NOW, SOUTH, T0, World, baseline, demo
 from trustnet.errors import ConfigError, NotFound
-from trustnet.log import Entry, ForkProof, sign_entry
+from trustnet.log.entry import Entry, ForkProof, sign_entry
 from trustnet.statements.figures import DAY_MS, HOUR_MS
 from trustnet.trust.beliefs import (
     BeliefEngine,
@@ -335,10 +335,10 @@ def test_distrust_counts_and_stops_propagation() -> None:
 
 
 def _suspicion_of(entries: list[Entry], viewer: str, party: str, now: int) -> float:
+    from trustnet.analysis.views import NodeViews, Settings
     from trustnet.clock import ManualClock
-    from trustnet.config import NodeConfig
-    from trustnet.store import Store
-    from trustnet.views import NodeViews, Settings
+    from trustnet.config.loader import NodeConfig
+    from trustnet.store.sqlite import Store
 
     store = Store(None)
     for e in entries:

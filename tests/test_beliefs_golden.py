@@ -30,7 +30,7 @@ import pytest
 from tests.harness.beliefs import NOW, World, baseline, demo
 from trustnet.bench.beliefs import generate
 from trustnet.identity import Identity
-from trustnet.log import Entry, ForkProof, sign_entry
+from trustnet.log.entry import Entry, ForkProof, sign_entry
 from trustnet.statements.figures import DAY_MS, HOUR_MS
 from trustnet.trust.beliefs import BeliefEngine, TrustParams, compute_beliefs
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import T0, chain, ident
-from trustnet.cli import main
-from trustnet.config import load_config
-from trustnet.log import sign_entry
-from trustnet.store import Store
+from trustnet.cli.main import main
+from trustnet.config.loader import load_config
+from trustnet.log.entry import sign_entry
+from trustnet.store.sqlite import Store
 
 NOTIFICATION = {
     "activity": "ex-1", "type": "exercise", "start": T0 + 50 * 86_400_000,

@@ -15,11 +15,11 @@ import pytest
 
 from tests.harness.cluster import Cluster, ident, url
 from trustnet.clock import ManualClock
-from trustnet.log import sign_entry
-from trustnet.node import Node, NodeError
+from trustnet.log.entry import sign_entry
+from trustnet.node.core import Node, NodeError
 from trustnet.protocol import messages as m
-from trustnet.protocol.gossip import GossipConfig
-from trustnet.store import Store
+from trustnet.protocol.config import GossipConfig
+from trustnet.store.sqlite import Store
 from trustnet.transport.auth import sign_request
 from trustnet.transport.base import TransportError
 from trustnet.transport.memory import MemoryNetwork

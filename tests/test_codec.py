@@ -1,4 +1,4 @@
-"""Entry format v1 codec (trustnet/log.py, DESIGN section 3): round trips, fork proofs, fuzzing."""
+"""Entry format v1 codec (trustnet/log/entry.py, DESIGN section 3): round trips, fork proofs, fuzzing."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from trustnet.errors import EntryError, ForkProofError
 from trustnet.identity import ENTRY_DOMAIN, Identity
-from trustnet.log import (
+from trustnet.log.entry import (
     MAX_ENTRY_BYTES,
     MAX_FUTURE_MS,
     MAX_INT,

@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from trustnet.api import HttpSettings
-from trustnet.config import SECTIONS, NodeConfig
+from trustnet.analysis.views import Settings
+from trustnet.api.settings import HttpSettings
+from trustnet.config.loader import SECTIONS, NodeConfig
 from trustnet.errors import ConfigError
 from trustnet.feedback.estimator import SuspicionParams
 from trustnet.feedback.signals import HostilityWeights
-from trustnet.protocol.gossip import GossipConfig
+from trustnet.node.settings import NodeSettings, load_settings
+from trustnet.protocol.config import GossipConfig
 from trustnet.protocol.peers import PeerPolicy
-from trustnet.settings import NodeSettings, load_settings
 from trustnet.statements import RuleWeights, ViennaFigures
 from trustnet.trust.beliefs import TrustParams
 from trustnet.trust.bridges import PeopleParams
-from trustnet.views import Settings
 
 
 def names(record: type) -> set[str]:

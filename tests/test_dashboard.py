@@ -23,8 +23,8 @@ from tests.cdp import Browser, Page
 from tests.harness.nodes import demo_daemon, init_node
 from tests.harness.wait import wait_until
 from trustnet.clock import SystemClock
-from trustnet.daemon import Daemon
-from trustnet.protocol.gossip import GossipConfig
+from trustnet.node.daemon import Daemon
+from trustnet.protocol.config import GossipConfig
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "

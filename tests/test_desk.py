@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 from tests.harness.http import get
 from tests.harness.nodes import init_node
-from trustnet.cli import main as cli_main
+from trustnet.cli.main import main as cli_main
+from trustnet.clock import DAY_MS
 from trustnet.desk.compliance import OBLIGATIONS, STATUSES
-from trustnet.scenario import DAY_MS
 
 
 async def test_compliance_rows_come_from_the_rules_facts(north1):

@@ -14,11 +14,13 @@ import pytest
 
 from tests.harness.nodes import SCENARIOS
 from tests.harness.scenarios import offline_run
+from trustnet.analysis.views import NodeViews, Settings, compliance_all, local_views
 from trustnet.clock import ManualClock
-from trustnet.config import NodeConfig
-from trustnet.scenario import ScenarioError, clock_offset, load_scenario, origin_for, with_origin
+from trustnet.config.loader import NodeConfig
 from trustnet.statements.figures import DAY_MS
-from trustnet.views import NodeViews, Settings, compliance_all, local_views
+from trustnet.testbed.loader import load_scenario, with_origin
+from trustnet.testbed.model import ScenarioError
+from trustnet.testbed.player import clock_offset, origin_for
 
 ORIGIN = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp() * 1000)
 END = ORIGIN + 380 * DAY_MS
@@ -94,7 +96,7 @@ def test_the_desk_year_on_real_nodes_from_a_fixed_origin(tmp_path: Path) -> None
 
 
 def test_origin_on_the_command_line(tmp_path: Path) -> None:
-    from trustnet.cli import build_parser, main
+    from trustnet.cli.main import build_parser, main
 
     args = build_parser().parse_args(["testbed", "run", "x.toml", "--origin", "2031-03-01"])
     assert args.origin == "2031-03-01"

@@ -9,16 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+from trustnet.config.nodedir import init_node_dir
 from trustnet.identity import KEY_FILE, Identity
-from trustnet.log import ChainHead, check_chain
-from trustnet.nodedir import init_node_dir
-from trustnet.store import Store
+from trustnet.log.entry import ChainHead, check_chain
+from trustnet.store.sqlite import Store
 
 PUBLISHER = r"""
 import sys
 from pathlib import Path
 from trustnet.identity import Identity
-from trustnet.store import Store
+from trustnet.store.sqlite import Store
 node = Path(sys.argv[1])
 store = Store.open_dir(node)
 me = Identity.load(node / "identity.key")

@@ -1,4 +1,4 @@
-"""End to end: real `trustnet run` processes on loopback (`trustnet.testbed.Testbed`).
+"""End to end: real `trustnet run` processes on loopback (`trustnet.testbed.cluster.Testbed`).
 
 Five nodes per test, gossip ticking every 0.2 s. Every wait polls a condition with a
 timeout (`Testbed.wait_for`); nothing synchronises by sleeping. Each test ends by
@@ -22,13 +22,13 @@ import msgpack
 import pytest
 from aiohttp import web
 
-from trustnet import testbed as tb_mod
-from trustnet.client import ClientError
+from trustnet.api.client import ClientError
 from trustnet.clock import SystemClock
 from trustnet.identity import Identity
-from trustnet.log import Entry, sign_entry
+from trustnet.log.entry import Entry, sign_entry
 from trustnet.protocol import messages as m
-from trustnet.store import DB_FILE
+from trustnet.store.schema import DB_FILE
+from trustnet.testbed import cluster as tb_mod
 from trustnet.transport.auth import sign_request
 from trustnet.transport.base import CONTENT_TYPE, MAX_REQUEST_BYTES
 

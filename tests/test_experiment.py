@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from trustnet.cli import main as trustnet_main
+from trustnet.cli.main import main as trustnet_main
 from trustnet.clock import ManualClock
 from trustnet.experiment.cli import main
 from trustnet.experiment.runner import run_experiment, wilson

@@ -12,23 +12,16 @@ from collections import Counter
 
 import pytest
 
-from trustnet.config import load_table
+from trustnet.config.loader import load_table
 from trustnet.errors import ConfigError
 from trustnet.identity import Identity
-from trustnet.log import Entry, ForkProof, sign_entry
+from trustnet.log.entry import Entry, ForkProof, sign_entry
 from trustnet.protocol import messages as m
-from trustnet.protocol.gossip import (
-    Action,
-    GossipConfig,
-    GossipProtocol,
-    LocalEntry,
-    RequestFailed,
-    Response,
-    Send,
-    Tick,
-)
+from trustnet.protocol.config import GossipConfig
+from trustnet.protocol.events import Action, LocalEntry, RequestFailed, Response, Send, Tick
+from trustnet.protocol.gossip import GossipProtocol
 from trustnet.protocol.peers import PeerPolicy
-from trustnet.store import Store
+from trustnet.store.sqlite import Store
 
 T0 = 1_767_225_600_000
 

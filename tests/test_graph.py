@@ -11,13 +11,13 @@ import pytest
 from tests.conftest import T0
 from tests.harness.nodes import init_node
 from tests.world import World
+from trustnet.analysis.views import NodeViews, Settings, graph_json
 from trustnet.clock import ManualClock
-from trustnet.config import NodeConfig
-from trustnet.daemon import Daemon
-from trustnet.log import sign_entry
-from trustnet.protocol.gossip import GossipConfig
-from trustnet.store import Store
-from trustnet.views import NodeViews, Settings, graph_json
+from trustnet.config.loader import NodeConfig
+from trustnet.log.entry import sign_entry
+from trustnet.node.daemon import Daemon
+from trustnet.protocol.config import GossipConfig
+from trustnet.store.sqlite import Store
 
 DAY = 86_400_000
 ROLES = {"north": "state", "south": "state", "watch": "observer"}

@@ -30,15 +30,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.daemons import init_node, running_daemons
 from tests.harness.http import CLOCK, Api, api_of, assert_error, gossip, gossip_error
 from tests.harness.wait import wait_until
-from trustnet.cli import main as cli_main
-from trustnet.config import load_config, read_admin_token, write_config
-from trustnet.daemon import PORT_FILE, Daemon
+from trustnet.cli.main import main as cli_main
+from trustnet.config.loader import load_config, read_admin_token, write_config
+from trustnet.config.ownlog import NEW_LOG_FILE
 from trustnet.identity import KEY_FILE, Identity
-from trustnet.log import sign_entry
+from trustnet.log.entry import sign_entry
+from trustnet.node.daemon import PORT_FILE, Daemon
 from trustnet.protocol import messages as m
-from trustnet.protocol.gossip import GossipConfig
-from trustnet.recovery import NEW_LOG_FILE
-from trustnet.store import Store
+from trustnet.protocol.config import GossipConfig
+from trustnet.store.sqlite import Store
 from trustnet.transport.auth import HEADER_SIGNATURE, HEADER_TIME, sign_request
 from trustnet.transport.base import CONTENT_TYPE, MAX_REQUEST_BYTES, TransportError
 from trustnet.transport.http import HttpTransport, PrivateAddressError, PublicResolver

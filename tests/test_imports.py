@@ -127,9 +127,9 @@ def _cycle_in(graph: dict[str, set[str]], component: set[str]) -> list[str]:
 
 def test_the_graph_is_read_from_the_source() -> None:
     graph = import_graph()
-    assert "trustnet.log" in graph["trustnet.store"]
-    assert "trustnet.statements" in graph["trustnet.store"]  # via trustnet.statements.entries
-    assert "trustnet.nodedir" in graph["trustnet.cli"]
+    assert "trustnet.log.entry" in graph["trustnet.store.sqlite"]
+    assert "trustnet.statements" in graph["trustnet.store.sqlite"]  # via trustnet.statements.entries
+    assert "trustnet.config.nodedir" in graph["trustnet.cli.main"]
     # An import inside a function counts; one under TYPE_CHECKING does not.
     assert "trustnet.trust.beliefs.track" not in graph["trustnet.trust.beliefs.base"]
 

@@ -1,4 +1,4 @@
-"""Pre-rotation, rotation and revocation (trustnet/keys.py): the key vectors, the store's
+"""Pre-rotation, rotation and revocation (trustnet/log/keys.py): the key vectors, the store's
 handling of forks around a stolen key, and the key files of a node directory."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from trustnet.bundle import verify_stream
-from trustnet.cli import main as cli_main
+from trustnet.cli.main import main as cli_main
 from trustnet.identity import Identity, load_node_identity
-from trustnet.keys import key_digest
-from trustnet.log import ForkProof, decode_entry, decode_fork_proof, sign_entry
-from trustnet.store import Store
+from trustnet.log.bundle import verify_stream
+from trustnet.log.entry import ForkProof, decode_entry, decode_fork_proof, sign_entry
+from trustnet.log.keys import key_digest
+from trustnet.store.sqlite import Store
 
 VECTORS = Path(__file__).parent / "vectors"
 KEYS_JSON = VECTORS / "keys.json"

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from trustnet import testbed as tb
 from trustnet.bench.stranger import Stranger
 from trustnet.clock import SystemClock
 from trustnet.identity import Identity
-from trustnet.log import sign_entry
-from trustnet.store import Store
+from trustnet.log.entry import sign_entry
+from trustnet.store.sqlite import Store
+from trustnet.testbed import cluster as tb
 
 pytestmark = pytest.mark.slow
 
@@ -121,7 +121,7 @@ def test_a_thief_with_the_stolen_key_is_disowned_and_the_party_keeps_its_standin
         return p is not None and not p["forked"] and len(p["keys"]) == 2
 
     # The observer held the thief's other branch: the rotation took it off, and it fetched
-    # the owner's branch (trustnet/store.py `_displace_for`).
+    # the owner's branch (trustnet/store/sqlite.py `_displace_for`).
     assert bed.wait_for(lambda: all(recovered(n) for n in (owner, observer)))
     assert bed.wait_for(lambda: party(observer, owner.node_id)["head"]  # type: ignore[index]
                         == party(owner, owner.node_id)["head"])  # type: ignore[index]

@@ -18,14 +18,14 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.daemons import running_daemons
-from trustnet.api import build_app
+from trustnet.api.app import build_app
 from trustnet.clock import ManualClock, SystemClock
-from trustnet.daemon import Daemon
-from trustnet.log import sign_entry
-from trustnet.node import Node
+from trustnet.log.entry import sign_entry
+from trustnet.node.core import Node
+from trustnet.node.daemon import Daemon
 from trustnet.protocol import messages as m
-from trustnet.protocol.gossip import GossipConfig
-from trustnet.store import Store
+from trustnet.protocol.config import GossipConfig
+from trustnet.store.sqlite import Store
 from trustnet.transport.auth import sign_request
 from trustnet.transport.base import CONTENT_TYPE
 from trustnet.transport.memory import MemoryNetwork

@@ -38,13 +38,12 @@ from yarl import URL
 import trustnet
 from tests.harness.nodes import MANUAL, demo_daemon, init_node
 from tests.world import World
-from trustnet.clock import SystemClock
-from trustnet.daemon import Daemon
+from trustnet.clock import DAY_MS, SystemClock
+from trustnet.config.ownlog import NEW_LOG_FILE
 from trustnet.identity import KEY_FILE, Identity
-from trustnet.log import sign_entry
+from trustnet.log.entry import sign_entry
+from trustnet.node.daemon import Daemon
 from trustnet.protocol import messages as m
-from trustnet.recovery import NEW_LOG_FILE
-from trustnet.scenario import DAY_MS
 from trustnet.statements.kinds import KINDS
 from trustnet.transport.auth import sign_request
 from trustnet.transport.base import CONTENT_TYPE as MSGPACK
@@ -834,9 +833,9 @@ async def test_the_admin_token_in_the_clear_from_afar_gets_403_on_every_route(
         await daemon.stop()
     COMPLETED.add("insecure_token")
 async def test_capacity_refusals(tmp_path: Path, monkeypatch: Any) -> None:
-    import trustnet.views
+    import trustnet.analysis.views
 
-    monkeypatch.setattr(trustnet.views, "MAX_PENDING", 0)  # every heavy read is one too many
+    monkeypatch.setattr(trustnet.analysis.views, "MAX_PENDING", 0)  # every heavy read is one too many
     daemon = Daemon(init_node(tmp_path, "full", sections={"http": {"max_event_streams": 1}}), gossip=MANUAL)
     await daemon.start()
     await daemon.node.tick()

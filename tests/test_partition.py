@@ -17,10 +17,10 @@ import pytest
 
 from tests.harness.http import Api, api_of, assert_error, gossip, gossip_error
 from tests.harness.wait import wait_until
-from trustnet.config import load_table
-from trustnet.daemon import Daemon
+from trustnet.config.loader import load_table
+from trustnet.node.daemon import Daemon
 from trustnet.protocol import messages as m
-from trustnet.protocol.gossip import GossipConfig
+from trustnet.protocol.config import GossipConfig
 
 from .conftest import ident, trust_body
 from .daemons import running_daemons

@@ -11,17 +11,17 @@ from __future__ import annotations
 import pytest
 
 from tests.world import AREA, DIGEST, World
+from trustnet.analysis.views import NodeViews, Settings
 from trustnet.clock import ManualClock
-from trustnet.config import NodeConfig
+from trustnet.config.loader import NodeConfig
 from trustnet.errors import ConfigError, EntryError, NotFound
 from trustnet.feedback.restraint import CONTACT_RESTRAINT
-from trustnet.log import Entry
+from trustnet.log.entry import Entry
 from trustnet.statements.figures import DAY_MS
 from trustnet.statements.kinds import parse_body
 from trustnet.statements.people import CLARIFICATION_STATUSES, CONTACT_STATUSES
-from trustnet.store import Store
+from trustnet.store.sqlite import Store
 from trustnet.trust.bridges import PeopleParams, bridges
-from trustnet.views import NodeViews, Settings
 
 T0 = 1_780_000_000_000
 NOW = T0 + 60 * DAY_MS

@@ -1,4 +1,4 @@
-"""What a node directory keeps outside its store for own-log recovery (trustnet/recovery.py):
+"""What a node directory keeps outside its store for own-log recovery (trustnet/config/ownlog.py):
 the `init` marker of a new log, and the learned peers."""
 
 from __future__ import annotations
@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 
 from tests.harness.nodes import init_node
-from trustnet.cli import main as cli_main
-from trustnet.identity import KEY_FILE, Identity
-from trustnet.recovery import (
+from trustnet.cli.main import main as cli_main
+from trustnet.config.ownlog import (
     MAX_SAVED_PEERS,
     NEW_LOG_FILE,
     PEERS_FILE,
@@ -17,7 +16,9 @@ from trustnet.recovery import (
     own_log_state,
     save_peers,
 )
-from trustnet.store import DB_FILE, Store
+from trustnet.identity import KEY_FILE, Identity
+from trustnet.store.schema import DB_FILE
+from trustnet.store.sqlite import Store
 
 from .conftest import trust_body
 

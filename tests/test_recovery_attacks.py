@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from trustnet import testbed as tb_mod
+from trustnet.api.client import ClientError
 from trustnet.bench.recovery import (
     GOSSIP,
     fresh_first_post,
@@ -24,8 +24,8 @@ from trustnet.bench.recovery import (
     store_loss,
     wait_answering,
 )
-from trustnet.client import ClientError
-from trustnet.recovery import NEW_LOG_FILE, PEERS_FILE
+from trustnet.config.ownlog import NEW_LOG_FILE, PEERS_FILE
+from trustnet.testbed import cluster as tb_mod
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import pytest
 from tests.test_estimator import P, at, estimator, refusal, verified_cooperation
 from tests.world import DIGEST
 from tests.world import World as BaseWorld
-from trustnet.log import Entry
+from trustnet.log.entry import Entry
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import DAY_MS, HOUR_MS, ViennaFigures
 from trustnet.statements.kinds import parse_body

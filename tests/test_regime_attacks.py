@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from trustnet import testbed
 from trustnet.bench.stranger import Stranger, get, real_node
 from trustnet.clock import SystemClock
-from trustnet.log import sign_entry
+from trustnet.log.entry import sign_entry
 from trustnet.protocol import messages as m
 from trustnet.statements.figures import DAY_MS
+from trustnet.testbed import cluster as testbed
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.harness.rules import World, one, rules
 from trustnet.desk.compliance import compliance_rows
-from trustnet.log import Entry
+from trustnet.log.entry import Entry
 from trustnet.statements.figures import DAY_MS, ViennaFigures
 from trustnet.statements.kinds import parse_body
 from trustnet.statements.regime_calendar import zone

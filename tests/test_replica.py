@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from trustnet.identity import Identity
-from trustnet.keys import key_digest
-from trustnet.log import Entry, sign_entry
+from trustnet.log.entry import Entry, sign_entry
+from trustnet.log.keys import key_digest
 from trustnet.protocol.replica import IngestResult, Replica
-from trustnet.replica import MemoryReplica
-from trustnet.store import Store
+from trustnet.store.memory import MemoryReplica
+from trustnet.store.sqlite import Store
 
 T0 = 1_767_225_600_000
 DAY = 86_400_000

@@ -13,10 +13,11 @@ import pytest
 from tests.harness.rules import AREA, DIGEST, T0, World, one, rules
 from trustnet.errors import ConfigError
 from trustnet.identity import ENTRY_DOMAIN, Identity
-from trustnet.log import Entry, ForkProof, decode_entry, sign_entry
+from trustnet.log.entry import Entry, ForkProof, decode_entry, sign_entry
 from trustnet.statements.figures import DAY_MS, HOUR_MS, ViennaFigures
 from trustnet.statements.kinds import parse_body
-from trustnet.statements.rules import DEFAULT_WEIGHTS, RULES, RuleWeights, analyse, evaluate
+from trustnet.statements.rules import analyse, evaluate
+from trustnet.statements.weights import DEFAULT_WEIGHTS, RULES, RuleWeights
 
 
 def unchecked(who: Identity, seq: int, ts: int, kind: str, body: dict[str, Any]) -> Entry:

@@ -14,30 +14,25 @@ import pytest
 from tests.conftest import T0
 from tests.harness.nodes import SCENARIOS
 from tests.harness.scenarios import OneStore, offline, offline_run
-from trustnet.clock import ManualClock
-from trustnet.config import NodeConfig
+from trustnet.analysis.views import NodeViews, Settings
+from trustnet.clock import DAY_MS, ManualClock
+from trustnet.config.loader import NodeConfig
 from trustnet.identity import Identity
-from trustnet.scenario import (
-    DAY_MS,
+from trustnet.store.sqlite import Store
+from trustnet.testbed.cluster import NetworkState, NodeState
+from trustnet.testbed.expect import Run, check, parse_check, wanted_views
+from trustnet.testbed.loader import load_scenario
+from trustnet.testbed.model import (
     Comparison,
     Converged,
     ForksHeld,
     Measure,
-    PartyRef,
-    Progress,
-    Run,
     Scenario,
     ScenarioError,
-    check,
-    load_scenario,
-    parse_check,
-    play,
-    wanted_views,
-    write_report,
 )
-from trustnet.store import Store
-from trustnet.testbed import NetworkState, NodeState
-from trustnet.views import NodeViews, Settings
+from trustnet.testbed.player import PartyRef, play
+from trustnet.testbed.report import write_report
+from trustnet.testbed.run import Progress
 
 ALL_SCENARIOS = sorted(p.name for p in SCENARIOS.glob("*.toml"))
 
@@ -159,8 +154,8 @@ def test_bad_scenario_files_are_clear_errors(tmp_path: Path) -> None:
 
 
 def test_suspicion_from_the_engines_evidence_equals_a_full_evaluation() -> None:
+    from trustnet.analysis.views import verification_for
     from trustnet.feedback.signals import SuspicionView
-    from trustnet.views import verification_for
 
     scenario, store, ids, origin, _ = offline(SCENARIOS / "demo.toml")
     end = origin + int(scenario.days * DAY_MS)

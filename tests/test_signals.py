@@ -22,7 +22,7 @@ from trustnet.feedback import (
 )
 from trustnet.feedback.richardson import FeedbackError
 from trustnet.feedback.signals import GroupMemo, evidence_signals, hostility_signals
-from trustnet.log import Entry, ForkProof, sign_entry
+from trustnet.log.entry import Entry, ForkProof, sign_entry
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import DAY_MS, HOUR_MS
 from trustnet.statements.rules import evaluate

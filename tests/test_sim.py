@@ -7,11 +7,14 @@ from dataclasses import replace
 
 import pytest
 
-from trustnet import cli
 from trustnet.bench import sim as bench_sim
+from trustnet.cli import main as cli
 from trustnet.errors import ConfigError
 from trustnet.protocol import messages as m
-from trustnet.sim import T0, SimConfig, SimResult, Simulator, main, simulate
+from trustnet.sim.cli import main
+from trustnet.sim.config import SimConfig
+from trustnet.sim.engine import T0, Simulator, simulate
+from trustnet.sim.result import SimResult
 
 
 def _comparable(result: SimResult) -> dict[str, object]:

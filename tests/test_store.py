@@ -9,8 +9,8 @@ import pytest
 
 from tests.conftest import T0, chain, ident, trust_body
 from trustnet.errors import StoreError
-from trustnet.log import sign_entry
-from trustnet.store import Store
+from trustnet.log.entry import sign_entry
+from trustnet.store.sqlite import Store
 
 
 def test_append_own_links_the_chain_and_never_goes_back_in_time(alice):

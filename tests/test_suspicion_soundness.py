@@ -16,11 +16,11 @@ import pytest
 
 from tests.harness.nodes import SCENARIOS
 from tests.harness.scenarios import offline
+from trustnet.analysis.views import NodeViews, Settings
 from trustnet.clock import ManualClock
-from trustnet.config import NodeConfig
+from trustnet.config.loader import NodeConfig
 from trustnet.statements.figures import DAY_MS
-from trustnet.store import Store
-from trustnet.views import NodeViews, Settings
+from trustnet.store.sqlite import Store
 
 
 def views_of(store: Store, party_id: str, now: int) -> NodeViews:

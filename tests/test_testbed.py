@@ -143,7 +143,7 @@ def test_a_partition_and_a_crash_heal_and_the_real_nodes_converge(tmp_path: Path
 
 def stored_forks(node_dir: Path) -> list[list[str]]:
     """The fork proofs (as sorted id pairs) in a stopped node's store."""
-    from trustnet.store import Store
+    from trustnet.store.sqlite import Store
 
     store = Store.open_dir(node_dir)
     try:

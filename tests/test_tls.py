@@ -23,12 +23,12 @@ from cryptography import x509
 
 from tests.daemons import init_node
 from tests.harness.wait import wait_sync, wait_until
-from trustnet import testbed
-from trustnet.cli import main as cli_main
-from trustnet.client import ClientError
-from trustnet.daemon import Daemon
+from trustnet.api.client import ClientError
+from trustnet.cli.main import main as cli_main
 from trustnet.errors import ConfigError
-from trustnet.protocol.gossip import GossipConfig
+from trustnet.node.daemon import Daemon
+from trustnet.protocol.config import GossipConfig
+from trustnet.testbed import cluster as testbed
 from trustnet.transport.proxies import TrustedProxies
 from trustnet.transport.testca import ThrowawayCA
 from trustnet.transport.tls import check_pair, client_context

@@ -15,7 +15,7 @@ import pytest
 
 from trustnet.errors import EntryError, ForkProofError
 from trustnet.identity import ENTRY_DOMAIN, Identity
-from trustnet.log import (
+from trustnet.log.entry import (
     MAX_ENTRY_BYTES,
     MAX_FUTURE_MS,
     ChainHead,

@@ -10,8 +10,8 @@ import pytest
 
 from tests.harness.http import get
 from tests.harness.nodes import SCENARIOS
-from trustnet.cli import main as cli_main
-from trustnet.scenario import DAY_MS
+from trustnet.cli.main import main as cli_main
+from trustnet.clock import DAY_MS
 
 
 async def test_beliefs_routes(north1):
@@ -78,10 +78,10 @@ def _assert_incremental_equals_from_scratch(entries: list[Any], viewer: str, see
     party's report with a from-scratch SuspicionView over the same entries and verification."""
     import random
 
+    from trustnet.analysis.views import NodeViews, Settings, verification_for
     from trustnet.clock import ManualClock
-    from trustnet.config import NodeConfig
-    from trustnet.store import Store
-    from trustnet.views import NodeViews, Settings, verification_for
+    from trustnet.config.loader import NodeConfig
+    from trustnet.store.sqlite import Store
 
     rng = random.Random(seed)
     ordered = sorted(entries, key=lambda e: (e.ts, e.id))
@@ -147,11 +147,11 @@ async def test_cli_tables_of_every_view_on_a_url_and_a_directory(north1, capsys)
 
 
 def test_a_series_samples_what_the_views_of_each_moment_say() -> None:
+    from trustnet.analysis.views import NodeViews, Settings, _sample
     from trustnet.bench.beliefs import generate
     from trustnet.clock import ManualClock
-    from trustnet.config import NodeConfig
-    from trustnet.store import Store
-    from trustnet.views import NodeViews, Settings, _sample
+    from trustnet.config.loader import NodeConfig
+    from trustnet.store.sqlite import Store
 
     entries, pids = generate(300, 8, 3)
     store = Store(None)

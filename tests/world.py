@@ -6,7 +6,7 @@ import hashlib
 from typing import Any
 
 from trustnet.identity import Identity
-from trustnet.log import Entry, sign_entry
+from trustnet.log.entry import Entry, sign_entry
 from trustnet.statements import sign_statement
 
 AREA = "Southern Plain"

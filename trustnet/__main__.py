@@ -1,5 +1,5 @@
 """`python -m trustnet` runs the command-line interface."""
 
-from trustnet.cli import entrypoint
+from trustnet.cli.main import entrypoint
 
 entrypoint()

@@ -3,7 +3,7 @@
 A party's id is the lowercase hex of its inception public key, for life.
 `identity.key` holds the current signing key's 32-byte seed as hex, mode 0600;
 a key file that the group or others can read is refused, as ssh refuses one.
-`next.key` holds the pre-committed next key (trustnet/keys.py), to be kept
+`next.key` holds the pre-committed next key (trustnet/log/keys.py), to be kept
 offline; after a rotation `party.id` names the party the new key signs for.
 """
 

@@ -24,7 +24,7 @@ from typing import Any
 from trustnet.bench.stranger import Stranger, get, real_node, rss_kb
 from trustnet.clock import SystemClock
 from trustnet.identity import Identity
-from trustnet.log import sign_entry
+from trustnet.log.entry import sign_entry
 from trustnet.protocol import messages as m
 
 VIEWS = ("/status", "/beliefs?limit=100", "/parties?limit=100", "/suspicion?limit=100", "/graph")

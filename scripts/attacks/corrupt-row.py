@@ -20,10 +20,10 @@ from pathlib import Path
 
 from trustnet.bench.stranger import Stranger, get, print_figure
 from trustnet.errors import EntryError
-from trustnet.log import decode_entry, sign_entry
+from trustnet.log.entry import decode_entry, sign_entry
 from trustnet.protocol import messages as m
-from trustnet.store import Store
-from trustnet.testbed import Testbed
+from trustnet.store.sqlite import Store
+from trustnet.testbed.cluster import Testbed
 
 T0 = 1_767_225_600_000
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import msgpack
 
 from trustnet.bench.stranger import Stranger, get, print_figure, real_node, rss_kb
-from trustnet.log import sign_entry
+from trustnet.log.entry import sign_entry
 from trustnet.protocol import messages as m
 
 HUGE = 2**64 - 1

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from trustnet.bench.stranger import peak_rss_kb, print_figure
 from trustnet.identity import Identity
-from trustnet.log import sign_entry
+from trustnet.log.entry import sign_entry
 
 ENTRY_PAD = 4000  # bytes of padding per entry (~4.1 KiB each)
 PER_AUTHOR = 1000

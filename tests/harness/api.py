@@ -9,9 +9,9 @@ from typing import Any
 import aiohttp
 
 from tests.harness.nodes import LOOPBACK
-from trustnet.daemon import Daemon
-from trustnet.nodedir import init_node_dir
-from trustnet.protocol.gossip import GossipConfig
+from trustnet.config.nodedir import init_node_dir
+from trustnet.node.daemon import Daemon
+from trustnet.protocol.config import GossipConfig
 
 
 async def start(tmp_path: Path, http: str = "") -> Daemon:

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable
 
 from trustnet.clock import ManualClock
 from trustnet.identity import Identity
-from trustnet.node import Node
-from trustnet.protocol.gossip import GossipConfig
-from trustnet.store import Store
+from trustnet.node.core import Node
+from trustnet.protocol.config import GossipConfig
+from trustnet.store.sqlite import Store
 from trustnet.transport.memory import MemoryNetwork
 
 CONFIG = GossipConfig(tick_interval_s=None)

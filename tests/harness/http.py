@@ -11,8 +11,8 @@ import msgpack
 
 from tests.harness.wait import wait_until
 from trustnet.clock import SystemClock
-from trustnet.daemon import Daemon
 from trustnet.identity import Identity
+from trustnet.node.daemon import Daemon
 from trustnet.transport.auth import sign_request
 from trustnet.transport.base import CONTENT_TYPE
 

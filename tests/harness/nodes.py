@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from trustnet.clock import SystemClock
-from trustnet.daemon import Daemon
+from trustnet.config.nodedir import init_node_dir
 from trustnet.identity import KEY_FILE, Identity
-from trustnet.nodedir import init_node_dir
-from trustnet.protocol.gossip import GossipConfig
-from trustnet.scenario import PartyRef, load_scenario, origin_for, play
+from trustnet.node.daemon import Daemon
+from trustnet.protocol.config import GossipConfig
+from trustnet.testbed.loader import load_scenario
+from trustnet.testbed.player import PartyRef, origin_for, play
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "configs" / "scenarios"
 LOOPBACK = "127.0.0.1:0"  # a free port

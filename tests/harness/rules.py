@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tests.world import World as BaseWorld
-from trustnet.log import Entry
+from trustnet.log.entry import Entry
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import DAY_MS
 from trustnet.statements.rules import evaluate

@@ -7,19 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import T0
+from trustnet.clock import DAY_MS
 from trustnet.identity import Identity
-from trustnet.keys import commit_first, key_digest, rotation_body
-from trustnet.log import ChainHead, Entry
-from trustnet.scenario import (
-    DAY_MS,
-    PartyRef,
-    Scenario,
-    load_scenario,
-    origin_for,
-    play,
-)
-from trustnet.store import Store
-from trustnet.testbed import NetworkState, NodeState
+from trustnet.log.entry import ChainHead, Entry
+from trustnet.log.keys import commit_first, key_digest, rotation_body
+from trustnet.store.sqlite import Store
+from trustnet.testbed.cluster import NetworkState, NodeState
+from trustnet.testbed.loader import load_scenario
+from trustnet.testbed.model import Scenario
+from trustnet.testbed.player import PartyRef, origin_for, play
 
 
 def offline(path: Path) -> tuple[Any, Store, dict[str, Identity], int, dict[str, str]]:

@@ -3,7 +3,7 @@
 Run `.venv/bin/python tests/vectors/generate.py` to rewrite `entries.json` next to
 this file. Everything is fixed: Ed25519 keys come from fixed seeds (Ed25519
 signatures are deterministic), timestamps are constants, and entries are built
-here with plain msgpack rather than with `trustnet.log`, so a bug in the codec
+here with plain msgpack rather than with `trustnet.log.entry`, so a bug in the codec
 cannot leak into the vectors. Invalid entries are hand-crafted and signed
 correctly, so each one breaks exactly the rule its case names.
 """

@@ -28,7 +28,7 @@ from typing import Any
 
 from trustnet.errors import TrustnetError
 from trustnet.identity import Identity
-from trustnet.log import Entry, sign_entry
+from trustnet.log.entry import Entry, sign_entry
 from trustnet.statements.figures import DAY_MS, HOUR_MS
 from trustnet.trust.beliefs import BeliefEngine, compute_beliefs
 

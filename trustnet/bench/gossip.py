@@ -35,11 +35,11 @@ from pathlib import Path
 from typing import Any
 
 from trustnet.bench.ingest import make_bundle, raw_verify_rate
-from trustnet.bundle import iter_bundle
 from trustnet.clock import SystemClock
 from trustnet.identity import Identity
+from trustnet.log.bundle import iter_bundle
 from trustnet.protocol import messages as m
-from trustnet.protocol.gossip import GossipConfig
+from trustnet.protocol.config import GossipConfig
 from trustnet.transport.http import HttpTransport
 
 BENCH_MAX_PUSH_ENTRIES = 1024
@@ -79,7 +79,7 @@ class _NoServer:
 async def _push_all(node_dir: Path, bodies: list[bytes], ca_file: Path | None = None
                     ) -> tuple[int, int, float, int]:
     """Start the receiver, push every body; (accepted, rejected, seconds, entries stored)."""
-    from trustnet.daemon import Daemon
+    from trustnet.node.daemon import Daemon
     from trustnet.transport.tls import client_context
 
     config = GossipConfig(tick_interval_s=None, max_push_entries=BENCH_MAX_PUSH_ENTRIES)
@@ -112,7 +112,7 @@ def run(entries: int = 20_000, authors: int = 50, repeat: int = 3, *, tls: bool 
     reported (as `timeit` does: the least disturbed by other load on the machine), and
     the raw rate is the best of measurements taken around every run.
     """
-    from trustnet.cli import main as cli_main
+    from trustnet.cli.main import main as cli_main
 
     with tempfile.TemporaryDirectory(prefix="trustnet-bench-gossip-") as tmp:
         bundle = Path(tmp) / "bench.bundle"

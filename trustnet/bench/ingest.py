@@ -19,11 +19,11 @@ from typing import Any
 
 from nacl.bindings import crypto_sign_open
 
-from trustnet.bundle import import_bundle, iter_bundle, write_bundle
 from trustnet.clock import DAY_MS
 from trustnet.identity import ENTRY_DOMAIN, Identity
-from trustnet.log import decode_entry, sign_entry
-from trustnet.store import Store
+from trustnet.log.bundle import import_bundle, iter_bundle, write_bundle
+from trustnet.log.entry import decode_entry, sign_entry
+from trustnet.store.sqlite import Store
 
 NOW = 1_790_000_000_000
 

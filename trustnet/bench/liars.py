@@ -44,7 +44,7 @@ from aiohttp import web
 from trustnet.bench.stranger import Stranger, get, real_node
 from trustnet.clock import SystemClock
 from trustnet.identity import Identity
-from trustnet.log import Entry, sign_entry
+from trustnet.log.entry import Entry, sign_entry
 from trustnet.protocol import messages as m
 from trustnet.transport.base import CONTENT_TYPE, error_body
 
@@ -229,9 +229,9 @@ async def mount_endless_sessions(base: Path, *, liars: int = 4, entries: int = 1
     long the node took to hold them all (`synced_s`, None: not within `timeout_s`), the
     pages each liar served, and the node's view of the liars.
     """
-    from trustnet.daemon import Daemon
-    from trustnet.nodedir import init_node_dir
-    from trustnet.protocol.gossip import GossipConfig
+    from trustnet.config.nodedir import init_node_dir
+    from trustnet.node.daemon import Daemon
+    from trustnet.protocol.config import GossipConfig
 
     async with contextlib.AsyncExitStack() as stack:
         fakes = [await stack.enter_async_context(endless_peer(advance=i % 2 == 1))

@@ -31,14 +31,14 @@ from typing import Any
 import aiohttp
 
 from trustnet.clock import ManualClock
-from trustnet.config import read_admin_token
+from trustnet.config.loader import read_admin_token
 from trustnet.identity import Identity
-from trustnet.log import sign_entry
-from trustnet.node import Node
+from trustnet.log.entry import sign_entry
+from trustnet.node.core import Node
 from trustnet.protocol import messages as m
-from trustnet.protocol.gossip import GossipConfig
-from trustnet.store import Store
-from trustnet.testbed import Testbed
+from trustnet.protocol.config import GossipConfig
+from trustnet.store.sqlite import Store
+from trustnet.testbed.cluster import Testbed
 from trustnet.transport.memory import MemoryNetwork
 
 SETTLE_TIMEOUT_S = 60.0

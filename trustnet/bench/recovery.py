@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trustnet.client import ClientError
-from trustnet.config import load_config, write_config
-from trustnet.testbed import Testbed, TestbedNode
+from trustnet.api.client import ClientError
+from trustnet.config.loader import load_config, write_config
+from trustnet.testbed.cluster import Testbed, TestbedNode
 
 GOSSIP: dict[str, Any] = {"tick_interval_s": 0.2, "backoff_max_ms": 2000}
 BUDGET_S = 30.0
@@ -35,7 +35,7 @@ PEERS_FILE = "peers.json"
 
 def _supports(setting: str) -> bool:
     """True when this build's `[gossip]` knows `setting` (the scripts also measure old builds)."""
-    from trustnet.protocol.gossip import GossipConfig
+    from trustnet.protocol.config import GossipConfig
 
     return setting in {f.name for f in dataclasses.fields(GossipConfig)}
 

@@ -1,9 +1,9 @@
-"""Dissemination benchmark: `trustnet.sim` at 10,000 nodes (DESIGN 11).
+"""Dissemination benchmark: `trustnet.sim.engine` at 10,000 nodes (DESIGN 11).
 
 DESIGN 11: "at 10,000 simulated nodes a new entry reaches every node in <= log3(N) + 3
 rounds; in-sync anti-entropy costs O(1) bytes per round." One run of the simulator
 (real `GossipProtocol` and `Store(None)` per node, wire codec, virtual clock; see
-`trustnet/sim.py` for the round and latency models) measures rounds to full
+`trustnet/sim/engine.py` for the round and latency models) measures rounds to full
 dissemination, the messages and bytes it took, and the in-sync cost per node per
 round. A second run with `--compare-authors` new authors shows the in-sync cost does
 not grow with the number of authors; `--authors A` starts every node holding A other
@@ -24,7 +24,9 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from trustnet.sim import MODES, Mode, RoundStats, SimConfig, SimResult, Simulator, peak_rss_mb
+from trustnet.sim.config import MODES, Mode, SimConfig
+from trustnet.sim.engine import Simulator
+from trustnet.sim.result import RoundStats, SimResult, peak_rss_mb
 
 
 def _one(config: SimConfig, verbose: bool) -> tuple[SimResult, float, float]:

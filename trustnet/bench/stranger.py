@@ -29,7 +29,7 @@ import msgpack
 
 from trustnet.clock import SystemClock
 from trustnet.identity import ENTRY_DOMAIN, Identity
-from trustnet.testbed import Testbed, TestbedNode
+from trustnet.testbed.cluster import Testbed, TestbedNode
 from trustnet.transport.auth import sign_request
 from trustnet.transport.base import CONTENT_TYPE
 

@@ -14,12 +14,12 @@ import json
 import time
 from typing import Any
 
+from trustnet.analysis.views import NodeViews, Settings
 from trustnet.bench.beliefs import generate
 from trustnet.clock import ManualClock
-from trustnet.config import NodeConfig
+from trustnet.config.loader import NodeConfig
 from trustnet.statements.figures import DAY_MS
-from trustnet.store import Store
-from trustnet.views import NodeViews, Settings
+from trustnet.store.sqlite import Store
 
 
 def run(n: int = 100_000, parties: int = 60, updates: int = 100, seed: int = 1) -> dict[str, Any]:

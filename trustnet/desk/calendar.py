@@ -16,7 +16,7 @@ from typing import Any
 
 from trustnet.desk.compliance import utc_year
 from trustnet.errors import EntryError
-from trustnet.log import Entry
+from trustnet.log.entry import Entry
 from trustnet.statements.entries import statement_of
 from trustnet.statements.figures import DEFAULT_FIGURES, ViennaFigures
 from trustnet.statements.kinds import Calendar, Notification, Profile

@@ -28,7 +28,7 @@ from typing import Any
 from trustnet.errors import ConfigError, NotFound
 from trustnet.statements.figures import DEFAULT_FIGURES, ViennaFigures
 from trustnet.statements.regime_calendar import calendar_due
-from trustnet.statements.rules import exchange_deadline
+from trustnet.statements.regime_exchange import exchange_deadline
 from trustnet.trust.beliefs import Beliefs
 from trustnet.trust.beliefs.records import Contribution
 
@@ -45,7 +45,7 @@ def _always(status: str) -> Judge:
 
 
 def _answer(c: Contribution) -> str:
-    # rules._consultations: an unanswered request rests on the request alone; a late reply
+    # regime_consultation.consultations: an unanswered request rests on the request alone; a late reply
     # is the second entry, proving by its own signature that the deadline passed.
     return "late" if len(c.entries) > 1 else "missing"
 
@@ -57,7 +57,7 @@ def _calendar(c: Contribution) -> str:
 
 
 def _notice(c: Contribution) -> str:
-    # rules._own_notifications: the party's own late notification (no other source) is
+    # regime_notification.own_notifications: the party's own late notification (no other source) is
     # late; a finding by others of an activity never notified is a breach.
     return "late" if not c.sources else "breached"
 
@@ -71,7 +71,7 @@ class Obligation:
     reference: str  # where the obligation is written (VD11 paragraph)
     rules: Mapping[str, Judge]
     # The period a fact belongs to, from its time: the exchange sent in year Y is the one
-    # valid from Y + 1 (rules._annual_exchanges credits no other).
+    # valid from Y + 1 (regime_exchange.annual_exchanges credits no other).
     period_shift: int = 0
     # The deadline of the whole period, when the obligation has one date a year (the rules').
     deadline: Callable[[int, ViennaFigures], int | None] | None = None

@@ -277,8 +277,8 @@ def write(report: Report, out: Path) -> list[Path]:
 
 
 def local_fetch(views: Any) -> Fetch:
-    """The views a node directory answers (trustnet.views.NodeViews), every row at once."""
-    from trustnet import views as v
+    """The views a node directory answers (trustnet.analysis.views.NodeViews), every row at once."""
+    from trustnet.analysis import views as v
 
     def fetch(route: str, query: Mapping[str, str]) -> Any:
         if route == "/beliefs":

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from trustnet.desk.compliance import fact_key, verified_keys
-from trustnet.log import Entry
+from trustnet.log.entry import Entry
 from trustnet.trust.beliefs import Beliefs
 
 VERDICTS = ("confirm", "refute", "partial", "unverifiable")

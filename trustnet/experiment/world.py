@@ -33,17 +33,17 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from trustnet.analysis.people import PeopleView
+from trustnet.analysis.views import verification_for
 from trustnet.errors import NotFound
 from trustnet.experiment.spec import Spec, World
 from trustnet.feedback.estimator import SuspicionParams
 from trustnet.feedback.restraint import without_withdrawn
 from trustnet.feedback.signals import SuspicionView
 from trustnet.identity import Identity
-from trustnet.log import Entry, sign_entry
-from trustnet.people_views import PeopleView
+from trustnet.log.entry import Entry, sign_entry
 from trustnet.statements.figures import DAY_MS
 from trustnet.trust.beliefs import BeliefEngine
-from trustnet.views import verification_for
 
 ORIGIN_MS = 1_893_456_000_000  # 2030-01-01T00:00Z: a fixed origin, whatever today's date
 AREA = "border district"

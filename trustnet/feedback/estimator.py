@@ -80,7 +80,7 @@ from dataclasses import dataclass, fields
 from typing import Literal
 
 from trustnet.clock import DAY_MS
-from trustnet.config import load_table
+from trustnet.config.loader import load_table
 from trustnet.errors import ConfigError, NotFound
 from trustnet.feedback.richardson import FeedbackError, escalation_index, flow_observed
 from trustnet.statements.regime_common import EROSIVE_RULES as REGIME_EROSIVE  # issue 16 5B
@@ -217,7 +217,7 @@ class SuspicionParams:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, object]) -> SuspicionParams:
-        """The `[suspicion]` table of node.toml as this record (trustnet.config.load_table)."""
+        """The `[suspicion]` table of node.toml as this record (trustnet.config.loader.load_table)."""
         return load_table(cls, values, "suspicion")
 
 

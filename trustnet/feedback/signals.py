@@ -55,7 +55,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-from trustnet.config import load_table
+from trustnet.config.loader import load_table
 from trustnet.errors import ConfigError, EntryError
 from trustnet.feedback.estimator import (
     PartySuspicion,
@@ -66,7 +66,7 @@ from trustnet.feedback.estimator import (
     kalman_gain,
 )
 from trustnet.feedback.richardson import FeedbackError
-from trustnet.log import Entry, ForkProof
+from trustnet.log.entry import Entry, ForkProof
 from trustnet.statements.entries import statement_of
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import DAY_MS, DEFAULT_FIGURES, ViennaFigures
@@ -77,7 +77,8 @@ from trustnet.statements.kinds import (
     Observation,
     Trust,
 )
-from trustnet.statements.rules import DEFAULT_WEIGHTS, RuleWeights, evaluate
+from trustnet.statements.rules import evaluate
+from trustnet.statements.weights import DEFAULT_WEIGHTS, RuleWeights
 
 # evidence -> v in [0, 1]: how far it is verified (the beliefs module's verified view)
 Verification = Callable[[Evidence], float]
@@ -140,7 +141,7 @@ class HostilityWeights:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> HostilityWeights:
-        """The `[suspicion.hostility]` table of node.toml as this record (trustnet.config.load_table)."""
+        """The `[suspicion.hostility]` table of node.toml as this record (trustnet.config.loader.load_table)."""
         return load_table(cls, values, "suspicion.hostility")
 
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 from trustnet.errors import TrustnetError
 from trustnet.protocol import messages as m
-from trustnet.protocol.gossip import Action, GossipProtocol
+from trustnet.protocol.events import Action
+from trustnet.protocol.gossip import GossipProtocol
 from trustnet.protocol.peers import PeerKind
 
 

@@ -4,7 +4,7 @@ Every message is a msgpack map with a `"t"` type tag; bytes are msgpack bin,
 never hex. Decoding is strict and bounded: the whole body is size-checked
 before it is parsed, every list has a maximum length, there are no ext types,
 every seq (and fetch `after`) lies in [0, 2**53-1] like the seq of an entry
-(`trustnet.log.MAX_INT`), and a wrong field raises `MessageError(code="bad_message")`
+(`trustnet.log.entry.MAX_INT`), and a wrong field raises `MessageError(code="bad_message")`
 naming it. So no integer a peer sends can overflow the store.
 
 Endpoints (all POST under /gossip/), request -> reply:
@@ -29,8 +29,8 @@ from typing import Any, ClassVar, TypeAlias
 import msgpack
 
 from trustnet.errors import TrustnetError
-from trustnet.log import MAX_ENTRY_BYTES
-from trustnet.log import MAX_INT as MAX_SEQ
+from trustnet.log.entry import MAX_ENTRY_BYTES
+from trustnet.log.entry import MAX_INT as MAX_SEQ
 
 MAX_MESSAGE_BYTES = 1024 * 1024  # a whole request or reply body (DESIGN 6: bounded everything)
 MAX_LIST = 4096  # longest list inside any message

@@ -3,8 +3,8 @@
 The protocol owns no storage (DESIGN 6, issue 13). It is handed a `Replica` and calls
 only the methods below; two implementations exist:
 
-- `trustnet.store.Store`: the node's durable SQLite store (DESIGN 5);
-- `trustnet.replica.MemoryReplica`: dicts in memory, for the simulator and tests (the
+- `trustnet.store.sqlite.Store`: the node's durable SQLite store (DESIGN 5);
+- `trustnet.store.memory.MemoryReplica`: dicts in memory, for the simulator and tests (the
   same chain, fork and key rules, nothing durable, a few hundred bytes per node).
 
 `ingest` is synchronous and its result comes back at once (`IngestResult`): the protocol
@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from trustnet.log import ChainHead, Entry, ForkProof
+from trustnet.log.entry import ChainHead, Entry, ForkProof
 
 
 @dataclass(frozen=True, slots=True)

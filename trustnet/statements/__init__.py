@@ -22,13 +22,9 @@ from trustnet.statements.kinds import (
     parse_body,
     validate_body,
 )
-from trustnet.statements.rules import (
-    DEFAULT_WEIGHTS,
-    RULES,
-    RuleWeights,
-    evaluate,
-    exchange_deadline,
-)
+from trustnet.statements.regime_exchange import exchange_deadline
+from trustnet.statements.rules import evaluate
+from trustnet.statements.weights import DEFAULT_WEIGHTS, RULES, RuleWeights
 
 __all__ = [
     "DEFAULT_WEIGHTS",

@@ -1,6 +1,6 @@
 """Statements in entries: sign, decode and read an entry's body as its kind's record.
 
-The entry layer (trustnet/log.py) checks the envelope; this module adds the body's
+The entry layer (trustnet/log/entry.py) checks the envelope; this module adds the body's
 schema on top, so the log does not depend on the statements. A body is parsed once per
 entry: the record is kept on the entry (`Entry.parsed`), and the store, the rule
 engine, the beliefs and the suspicion model all read it through `statement_of`.
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from trustnet.identity import Identity
-from trustnet.log import Entry, decode_entry, sign_entry
+from trustnet.log.entry import Entry, decode_entry, sign_entry
 from trustnet.statements.kinds import Statement, parse_body
 
 

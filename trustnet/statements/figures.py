@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from trustnet.clock import DAY_MS, HOUR_MS
-from trustnet.config import load_table
+from trustnet.config.loader import load_table
 
 __all__ = ["DAY_MS", "DEFAULT_FIGURES", "HOUR_MS", "ViennaFigures"]
 
@@ -99,7 +99,7 @@ class ViennaFigures:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> ViennaFigures:
-        """The `[rules]` table of node.toml as this record (trustnet.config.load_table)."""
+        """The `[rules]` table of node.toml as this record (trustnet.config.loader.load_table)."""
         return load_table(cls, values, "rules")
 
 

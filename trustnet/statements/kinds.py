@@ -252,7 +252,7 @@ class Keys:
 
 @dataclass(frozen=True, slots=True)
 class Rotation:
-    """Reveals the committed next key, signed by it, and commits to a fresh one (trustnet/keys.py)."""
+    """Reveals the committed next key, signed by it, and commits to a fresh one (trustnet/log/keys.py)."""
 
     key: Annotated[str, Hex32("public key")]
     next: Digest | None = None  # required: a rotation without it is bad_rotation, not bad_body

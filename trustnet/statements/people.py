@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from trustnet.errors import EntryError
-from trustnet.log import Entry
+from trustnet.log.entry import Entry
 from trustnet.statements.kinds import Attestation, Clarification, Contact, Profile, parse_body
 
 # Why a contact counts or not (stable codes: `GET /bridges`, docs/people.md).

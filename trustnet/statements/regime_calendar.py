@@ -448,7 +448,7 @@ def _exchanges(
                 continue
             xs = sent.get((author, year), [])
             if any(x.ts < due for x in xs):
-                continue  # sent in time (credited by rules._annual_exchanges for the coming year)
+                continue  # sent in time (credited by regime_exchange.annual_exchanges for the coming year)
             if xs:
                 x = xs[0]
                 days = (x.ts - due) / DAY_MS

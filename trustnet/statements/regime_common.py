@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
-from trustnet.log import Entry
+from trustnet.log.entry import Entry
 from trustnet.statements.figures import DAY_MS, HOUR_MS, ViennaFigures
 from trustnet.statements.kinds import (
     AnnualExchange,

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from trustnet.config import load_table
+from trustnet.config.loader import load_table
 from trustnet.statements.figures import DAY_MS
 from trustnet.statements.people import ContactFact
 from trustnet.trust.opinion import Opinion
@@ -46,7 +46,7 @@ class PeopleParams:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> PeopleParams:
-        """The `[people]` table of node.toml as this record (trustnet.config.load_table)."""
+        """The `[people]` table of node.toml as this record (trustnet.config.loader.load_table)."""
         return load_table(cls, values, "people")
 
 

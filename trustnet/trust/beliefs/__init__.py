@@ -77,7 +77,7 @@ when `View.evidence` is read (`View.facts()` gives the credibilities without the
 track record's parts that do not depend on reliabilities are cached the same way.
 """
 
-from trustnet.statements.rules import observation_confirmed
+from trustnet.statements.counts import observation_confirmed
 from trustnet.trust.beliefs.base import FORK_EVIDENCE
 from trustnet.trust.beliefs.credibility import (
     RELIABILITY_DIGITS,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from trustnet.errors import EntryError
-from trustnet.log import Entry, ForkProof
+from trustnet.log.entry import Entry, ForkProof
 from trustnet.statements import regime_calendar
 from trustnet.statements.entries import statement_of
 from trustnet.statements.evidence import Evidence
@@ -31,7 +31,7 @@ from trustnet.statements.kinds import (
     Trust,
 )
 from trustnet.statements.regime_common import NEW_KINDS, alert_deadline, route
-from trustnet.statements.rules import DEFAULT_WEIGHTS, RuleWeights
+from trustnet.statements.weights import DEFAULT_WEIGHTS, RuleWeights
 from trustnet.trust.beliefs.params import DEFAULT_PARAMS, TrustParams
 
 if TYPE_CHECKING:

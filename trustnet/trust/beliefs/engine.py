@@ -7,9 +7,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from trustnet.log import Entry, ForkProof
+from trustnet.log.entry import Entry, ForkProof
 from trustnet.statements.figures import DEFAULT_FIGURES, ViennaFigures
-from trustnet.statements.rules import DEFAULT_WEIGHTS, RuleWeights
+from trustnet.statements.weights import DEFAULT_WEIGHTS, RuleWeights
 from trustnet.trust.beliefs.base import _gc_paused
 from trustnet.trust.beliefs.compiled import _fuse_terms
 from trustnet.trust.beliefs.credibility import RELIABILITY_DIGITS

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from trustnet.config import load_table
+from trustnet.config.loader import load_table
 from trustnet.errors import ConfigError
 
 
@@ -54,7 +54,7 @@ class TrustParams:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> TrustParams:
-        """The `[trust]` table of node.toml as this record (trustnet.config.load_table)."""
+        """The `[trust]` table of node.toml as this record (trustnet.config.loader.load_table)."""
         return load_table(cls, values, "trust")
 
     def check(self) -> None:

@@ -1,0 +1,1 @@
+"""The analysis layer: what a node computes from what it holds. `views` keeps beliefs and suspicion current per new entry and answers /beliefs, /suspicion, /series; `people` adds the people-to-people bridges."""

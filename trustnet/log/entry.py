@@ -1,0 +1,371 @@
+"""Entry format v1: encoding, signatures, chain rules and fork proofs (DESIGN section 3).
+
+    payload = msgpack([1, author: bin32, seq: int in [1, 2**53-1], prev: bin32|nil,
+                       ts: int ms in [0, 2**53-1], kind: str, body: map])
+    sig     = Ed25519 detached signature over b"trustnet/v1/entry" + payload
+    entry   = msgpack([payload: bin, sig: bin])
+    id      = sha256(payload)
+
+seq and ts are at most MAX_INT = 2**53 - 1: every JSON reader (a browser included)
+holds such an integer exactly, SQLite's signed 64-bit INTEGER holds it with room for
+the arithmetic done on it (seq + 1, ts + the future bound), and a real log comes nowhere
+near it (ts 2**53 - 1 ms is the year 287396). A larger seq is `bad_seq`, a larger ts
+`bad_timestamp`: refused at decoding, before anything reaches the store.
+
+The signature covers the exact payload bytes; nothing is re-encoded to be
+verified. Decoding is bounded and strict: entries are at most 64 KiB, containers
+nest at most 8 deep (the payload array is level 1, the body level 2), there are
+no floats and no ext types, map keys are str, and both the entry and the payload
+must be the minimal msgpack encoding of what they hold (so one statement has
+exactly one byte string, and one id).
+
+Everything here is pure: no I/O, and the receiver's clock is a parameter.
+
+This layer knows the envelope, not the statements: a body is any map of the allowed
+values. Its schema per kind is the statement layer's (trustnet/statements/entries.py
+signs and decodes statements, parsing each body once and keeping the record on the entry).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import BadSignatureError, CryptoError
+
+from trustnet.errors import EntryError, ForkProofError
+from trustnet.identity import ENTRY_DOMAIN, Identity
+
+FORMAT_VERSION = 1
+MAX_ENTRY_BYTES = 64 * 1024
+MAX_DEPTH = 8
+MAX_FUTURE_MS = 5 * 60 * 1000
+SIG_BYTES = 64
+ID_BYTES = 32
+MAX_INT = 2**53 - 1  # the largest seq or ts an entry may carry (see the module docstring)
+
+
+def _no_ext(code: int, data: bytes) -> Any:
+    raise EntryError(f"ext type {code} is not allowed", code="bad_encoding")
+
+
+def _unpack(data: bytes) -> Any:
+    # The 64 KiB bound on the whole entry, checked before this, caps every length inside.
+    return msgpack.unpackb(
+        data,
+        raw=False,
+        use_list=True,
+        strict_map_key=False,  # keys are checked by _check_value, with a clearer message
+        ext_hook=_no_ext,
+        timestamp=0,
+    )
+
+
+def _pack(obj: Any) -> bytes:
+    return msgpack.packb(obj, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+_SCALARS = frozenset({type(None), bool, int, str, bytes})
+
+
+def _plain(value: Any, depth: int) -> bool:
+    """Fast path of `_check_value`: True when the value holds only what entries may hold."""
+    t = type(value)
+    if t is dict:
+        if depth >= MAX_DEPTH:
+            return False
+        for k, v in value.items():
+            if type(k) is not str or (type(v) not in _SCALARS and not _plain(v, depth + 1)):
+                return False
+        return True
+    if t is list:
+        if depth >= MAX_DEPTH:
+            return False
+        return all(type(v) in _SCALARS or _plain(v, depth + 1) for v in value)
+    return t in _SCALARS
+
+
+def _check_value(value: Any, depth: int, where: str) -> None:
+    """Reject floats, ext types (incl. msgpack Timestamps), non-str keys and deep nesting."""
+    if _plain(value, depth):
+        return
+    # Slow path, only on failure: find the offending place and name it.
+    if isinstance(value, list | dict):
+        if depth >= MAX_DEPTH:
+            raise EntryError(f"{where}: nesting deeper than {MAX_DEPTH}", code="bad_encoding")
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                _check_value(item, depth + 1, f"{where}[{i}]")
+        else:
+            for k, item in value.items():
+                if not isinstance(k, str):
+                    raise EntryError(f"{where}: map key {k!r} is not a str", code="bad_encoding")
+                _check_value(item, depth + 1, f"{where}.{k}")
+        return
+    if isinstance(value, float):
+        raise EntryError(f"{where}: floats are not allowed", code="bad_encoding")
+    raise EntryError(f"{where}: {type(value).__name__} is not allowed", code="bad_encoding")
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Entry:
+    """A decoded, signature-checked entry. `raw` is the exact wire form; `body` is read-only."""
+
+    raw: bytes
+    payload: bytes
+    sig: bytes
+    id: bytes
+    author: bytes
+    seq: int
+    prev: bytes | None
+    ts: int
+    kind: str
+    body: Mapping[str, Any]
+    # The body parsed by its kind's schema, set once by trustnet.statements.entries
+    # (typed there; this layer does not know statement records).
+    parsed: object = field(default=None, init=False, compare=False)
+
+    def __repr__(self) -> str:
+        return f"Entry(id={self.id.hex()[:16]}…, author={self.author.hex()[:16]}…, seq={self.seq}, kind={self.kind!r})"
+
+    @property
+    def id_hex(self) -> str:
+        """The id as lowercase hex."""
+        return self.id.hex()
+
+    @property
+    def author_hex(self) -> str:
+        """The author's party id."""
+        return self.author.hex()
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-friendly view (bytes as hex)."""
+        return {
+            "id": self.id.hex(),
+            "author": self.author.hex(),
+            "seq": self.seq,
+            "prev": self.prev.hex() if self.prev is not None else None,
+            "ts": self.ts,
+            "kind": self.kind,
+            "body": _jsonable(self.body),
+            "sig": self.sig.hex(),
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def entry_id(payload: bytes) -> bytes:
+    """The id of an entry: sha256 of its payload bytes."""
+    return hashlib.sha256(payload).digest()
+
+
+def sign_entry(
+    identity: Identity,
+    *,
+    seq: int,
+    prev: bytes | None,
+    ts: int,
+    kind: str,
+    body: Mapping[str, Any],
+) -> Entry:
+    """Encode and sign a new entry (any body: `statements.sign_statement` checks the schema)."""
+    payload = _pack([FORMAT_VERSION, identity.author, seq, prev, ts, kind, dict(body)])
+    sig = identity.sign(ENTRY_DOMAIN + payload)
+    raw = _pack([payload, sig])
+    if len(raw) > MAX_ENTRY_BYTES:
+        raise EntryError(f"entry is {len(raw)} bytes; the limit is {MAX_ENTRY_BYTES}", code="too_large")
+    return decode_entry(raw, verify=False)
+
+
+def decode_entry(raw: bytes, *, verify: bool = True) -> Entry:
+    """Decode an entry with every intrinsic check of the envelope: size, encoding, shape, signature.
+
+    The body's schema is the statement layer's (`statements.decode_statement`).
+
+    Chain rules (prev linkage, gaps, timestamps along the chain) need the
+    author's previous entry and are checked by `check_chain`; the future bound
+    needs the receiver's clock and is checked by `check_timestamp`.
+    """
+    if not isinstance(raw, bytes | bytearray | memoryview):
+        raise EntryError("an entry is bytes", code="bad_encoding")
+    raw = bytes(raw)
+    if len(raw) > MAX_ENTRY_BYTES:
+        raise EntryError(f"entry is {len(raw)} bytes; the limit is {MAX_ENTRY_BYTES}", code="too_large")
+    outer = _decode(raw, "entry")
+    if not (isinstance(outer, list) and len(outer) == 2):
+        raise EntryError("an entry is a 2-element array [payload, sig]", code="bad_encoding")
+    payload, sig = outer
+    if not isinstance(payload, bytes) or not isinstance(sig, bytes):
+        raise EntryError("payload and sig are bin", code="bad_encoding")
+    if len(sig) != SIG_BYTES:
+        raise EntryError(f"sig is {len(sig)} bytes; Ed25519 signatures are 64", code="bad_signature")
+    if _pack([payload, sig]) != raw:
+        raise EntryError("entry is not minimally encoded", code="bad_encoding")
+    fields = _decode(payload, "payload")
+    if not (isinstance(fields, list) and len(fields) == 7):
+        raise EntryError("a payload is a 7-element array", code="bad_encoding")
+    _check_value(fields, 0, "payload")
+    if _pack(fields) != payload:
+        raise EntryError("payload is not minimally encoded", code="bad_encoding")
+    version, author, seq, prev, ts, kind, body = fields
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        raise EntryError(f"format version {version!r} is not supported", code="bad_version")
+    if not isinstance(author, bytes) or len(author) != ID_BYTES:
+        raise EntryError("author is a 32-byte public key", code="bad_encoding")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_INT:
+        raise EntryError(f"seq {seq!r} is not an integer in [1, 2**53-1]", code="bad_seq")
+    if prev is not None and (not isinstance(prev, bytes) or len(prev) != ID_BYTES):
+        raise EntryError("prev is nil or a 32-byte entry id", code="bad_prev")
+    if (seq == 1) != (prev is None):
+        raise EntryError(
+            "seq 1 has no prev" if seq == 1 else f"seq {seq} needs the prev id",
+            code="bad_prev",
+        )
+    if not isinstance(ts, int) or isinstance(ts, bool) or not 0 <= ts <= MAX_INT:
+        raise EntryError(f"ts {ts!r} is not an integer of ms in [0, 2**53-1]", code="bad_timestamp")
+    if not isinstance(kind, str):
+        raise EntryError("kind is a str", code="bad_encoding")
+    if not isinstance(body, dict):
+        raise EntryError("body is a map", code="bad_body")
+    if verify:
+        verify_signature(author, payload, sig)
+    return Entry(raw, payload, sig, entry_id(payload), author, seq, prev, ts, kind, body)
+
+
+def _decode(data: bytes, what: str) -> Any:
+    try:
+        return _unpack(data)
+    except EntryError:
+        raise
+    except msgpack.ExtraData:
+        raise EntryError(f"{what} has trailing bytes", code="bad_encoding") from None
+    except Exception as exc:  # msgpack raises ValueError, UnpackValueError, StackError...
+        raise EntryError(f"{what} is not valid msgpack: {exc}", code="bad_encoding") from None
+
+
+def verify_signature(author: bytes, payload: bytes, sig: bytes) -> None:
+    """Check the Ed25519 signature over the domain-separated payload (raises bad_signature)."""
+    try:
+        crypto_sign_open(sig + ENTRY_DOMAIN + payload, author)
+    except (BadSignatureError, CryptoError, ValueError):
+        raise EntryError("signature does not verify", code="bad_signature") from None
+
+
+def check_timestamp(entry: Entry, now_ms: int) -> None:
+    """An entry may not be more than 5 minutes ahead of the receiver's clock."""
+    if entry.ts > now_ms + MAX_FUTURE_MS:
+        raise EntryError(
+            f"ts {entry.ts} is {entry.ts - now_ms} ms ahead of this node's clock "
+            f"(limit {MAX_FUTURE_MS})",
+            code="bad_timestamp",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """What chain rules need of an author's latest entry."""
+
+    seq: int
+    id: bytes
+    ts: int
+
+    @classmethod
+    def of(cls, entry: Entry) -> ChainHead:
+        """The head an entry makes."""
+        return cls(entry.seq, entry.id, entry.ts)
+
+
+def check_chain(entry: Entry, head: ChainHead | None) -> None:
+    """Check that `entry` extends the chain whose latest entry is `head` (None: empty chain).
+
+    Raises bad_seq for a gap or a replay position, bad_prev for a wrong link,
+    bad_timestamp when time goes backwards along the chain.
+    """
+    expected = 1 if head is None else head.seq + 1
+    if entry.seq != expected:
+        raise EntryError(f"seq {entry.seq} does not follow {expected - 1}", code="bad_seq")
+    if head is not None:
+        if entry.prev != head.id:
+            raise EntryError(f"prev of seq {entry.seq} is not the id of seq {head.seq}", code="bad_prev")
+        if entry.ts < head.ts:
+            raise EntryError(f"ts {entry.ts} is before the previous entry's {head.ts}", code="bad_timestamp")
+
+
+@dataclass(frozen=True, slots=True)
+class ForkProof:
+    """Two validly signed entries by one author with the same seq and different ids."""
+
+    a: Entry
+    b: Entry
+
+    @classmethod
+    def of(cls, x: Entry, y: Entry) -> ForkProof:
+        """A proof from two conflicting entries (ordered by id, so it has one encoding)."""
+        if x.author != y.author or x.seq != y.seq or x.id == y.id:
+            raise ForkProofError("entries are not an equivocation: same author and seq, other ids")
+        a, b = (x, y) if x.id < y.id else (y, x)
+        return cls(a, b)
+
+    @property
+    def author(self) -> bytes:
+        """The equivocating author."""
+        return self.a.author
+
+    @property
+    def seq(self) -> int:
+        """The seq signed twice."""
+        return self.a.seq
+
+    def encode(self) -> bytes:
+        """`msgpack([entry_a, entry_b])`."""
+        return _pack([self.a.raw, self.b.raw])
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-friendly view."""
+        return {
+            "author": self.author.hex(),
+            "seq": self.seq,
+            "ids": [self.a.id.hex(), self.b.id.hex()],
+            "proof": self.encode().hex(),
+        }
+
+
+def decode_fork_proof(
+    raw: bytes, keys: Callable[[Entry], bytes] | None = None, *, verify: bool = True
+) -> ForkProof:
+    """Check a fork proof without trusting whoever relayed it.
+
+    `keys` names the key each entry must be signed by (the author's key state,
+    trustnet/log/keys.py); without it, the author key, as in a log that never rotated.
+    """
+    if not isinstance(raw, bytes | bytearray):
+        raise ForkProofError("a fork proof is bytes")
+    if len(raw) > 2 * MAX_ENTRY_BYTES + 16:
+        raise ForkProofError("fork proof too large")
+    try:
+        pair = msgpack.unpackb(raw, raw=False, ext_hook=_no_ext)
+    except Exception as exc:
+        raise ForkProofError(f"fork proof is not valid msgpack: {exc}") from None
+    if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, bytes) for x in pair)):
+        raise ForkProofError("a fork proof is an array of two entries")
+    try:
+        # Bodies are not checked: a signed entry is evidence whatever it says.
+        x, y = (decode_entry(e, verify=False) for e in pair)
+        if verify:
+            for e in (x, y):
+                verify_signature(e.author if keys is None else keys(e), e.payload, e.sig)
+    except EntryError as exc:
+        raise ForkProofError(f"fork proof holds an invalid entry: {exc}") from None
+    return ForkProof.of(x, y)

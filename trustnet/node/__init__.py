@@ -1,0 +1,1 @@
+"""The node (DESIGN 1): `core.Node` composes identity, store, gossip protocol and transport; `daemon.Daemon` adds the HTTP API and the analysis and runs a node directory (`trustnet run`); `settings` is node.toml typed once at start."""

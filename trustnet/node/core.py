@@ -1,0 +1,571 @@
+"""The node: composition and lifecycle of identity, store, gossip protocol and transport.
+
+`Node` owns no policy of its own: the sans-IO `GossipProtocol` decides what to
+send, the transport moves bytes, the store keeps entries (the protocol's replica).
+The node performs the protocol's `Send` actions as tasks, feeds replies back as
+events, answers every inbound request through the protocol's admission policy
+(`protocol.admission.admit`, with its signature check and testbed partition), acts
+on what the protocol says happened (logs, metrics, `NewEntries`/`NewFork` to its
+listeners), and refuses to sign while its own log is being recovered.
+
+Lifecycle: `await node.start()` serves the gossip endpoints and, when
+`config.tick_interval_s` is set, runs the tick loop; `await node.stop()` cancels
+the loop and every in-flight request and waits for them. Tests leave the tick
+loop off, call `await node.tick()` and `await node.idle()`, and settle clusters
+by condition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from trustnet.api.metrics import NodeMetrics
+from trustnet.clock import Clock
+from trustnet.errors import EntryError, TrustnetError
+from trustnet.identity import Identity, is_party_id
+from trustnet.log.entry import Entry, ForkProof
+from trustnet.log.keys import (
+    ROTATION_KIND,
+    check_revealed,
+    commit_first,
+    commit_pending,
+    rotation_body,
+)
+from trustnet.protocol import messages as m
+from trustnet.protocol.admission import Refused, admit
+from trustnet.protocol.config import GossipConfig
+from trustnet.protocol.events import (
+    Action,
+    AuthorsLimited,
+    EntriesLearned,
+    EntriesRejected,
+    Event,
+    ForkLearned,
+    LocalEntry,
+    PeerDecision,
+    RequestFailed,
+    Response,
+    Send,
+    Tick,
+)
+from trustnet.protocol.gossip import GossipProtocol
+from trustnet.store.sqlite import Store
+from trustnet.transport.auth import HEADER_NODE, RequestVerifier
+from trustnet.transport.base import STATUS, Transport, TransportError, error_body
+
+
+class NodeError(TrustnetError):
+    """The node refuses an operation. Codes: catching_up (own log not recovered yet)."""
+
+    code = "node_error"
+
+
+SAVE_PEERS_EVERY_MS = 10_000  # learned peers are written out at most this often
+MAX_ERRORS_KEPT = 32
+
+
+class ErrorLog(list[str]):
+    """Unexpected exceptions a node met: one line of text each, the newest `limit` kept.
+
+    Never the exception itself: its traceback holds every frame it crossed, and with them
+    the request body that caused it (1 MiB a push), for as long as it is kept. A list, so
+    tests still assert `node.errors == []`; `total` counts every one ever recorded (also
+    `trustnet_internal_errors_total` on /metrics).
+    """
+
+    def __init__(self, limit: int = MAX_ERRORS_KEPT) -> None:
+        super().__init__()
+        self.limit = limit
+        self.total = 0
+
+    def record(self, exc: BaseException, where: str) -> str:
+        """Keep a summary of `exc`; returns it."""
+        self.total += 1
+        summary = f"{where}: {type(exc).__name__}: {exc}"[:500]
+        self.append(summary)
+        if len(self) > self.limit:
+            del self[: len(self) - self.limit]
+        return summary
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntries:
+    """Entries this node holds now and did not before: learned from a peer, or its own."""
+
+    entries: tuple[Entry, ...]
+    own: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NewFork:
+    """A proof of equivocation this node learned or found."""
+
+    proof: ForkProof
+
+
+NodeEvent: TypeAlias = NewEntries | NewFork
+Listener: TypeAlias = Callable[[NodeEvent], None]
+
+
+class Node:
+    """One party's node: gossip over a transport, on an injected clock and RNG."""
+
+    def __init__(
+        self,
+        identity: Identity,
+        store: Store,
+        transport: Transport,
+        *,
+        clock: Clock,
+        rng: random.Random,
+        config: GossipConfig | None = None,
+        peers: Iterable[str] = (),
+        anchors: Iterable[str] = (),
+        url: str | None = None,
+        recover_own: bool = True,
+        save_peers: Callable[[list[str]], None] | None = None,
+        next_digest: bytes | None = None,
+    ) -> None:
+        self.identity = identity
+        # The committed next key's digest (DIR/next.pub): signed as `keys` before the first
+        # own statement of a party that has committed to nothing yet (trustnet/log/keys.py).
+        self.next_digest = next_digest
+        # Called with the new identity once a rotation is committed (the daemon swaps key files).
+        self.on_rotated: Callable[[Entry, Identity], None] | None = None
+        self.store = store
+        store.own_author = identity.public_key  # a corrupted own entry never rolls our log back
+        self.transport = transport
+        self.clock = clock
+        self.config = config or GossipConfig()
+        self.anchors = tuple(anchors)
+        self.node_id = identity.party_id
+        self.url = (url or transport.url or "").rstrip("/") or None
+        # Per-node registry (never the global one): many nodes fit in one process.
+        self.metrics = NodeMetrics(self)
+        self.protocol = GossipProtocol(
+            identity.author, store, rng, self.config, own_url=self.url, peers=peers,
+            now_ms=clock.now_ms(), recover_own=recover_own,
+            vouchers=[bytes.fromhex(a) for a in self.anchors if is_party_id(a)],
+        )
+        # Told of new entries and forks as the node takes them in (the /events hub, ...).
+        self.listeners: list[Listener] = []
+        self.verifier = RequestVerifier(replay_cache=self.config.replay_cache)
+        self.log = logging.getLogger(f"trustnet.node.{self.node_id[:12]}")
+        self.errors = ErrorLog()  # unexpected exceptions, as text: tests assert it is empty
+        # Peers (party ids and URLs) this node is cut off from, both ways (testbed faults).
+        self.partition: frozenset[str] = frozenset()
+        self.started_ms: int | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._running = False
+        # What the operator's log has been told (see `_report`).
+        self._reported_catching_up = self.protocol.catching_up
+        self._reported_deadline = False
+        # Learned peers kept outside the store (DESIGN 12: whom to ask after a store loss).
+        self._save_peers = save_peers
+        self._saved_peers: list[str] | None = None
+        self._peers_saved_ms = 0
+        self._logged_count = store.count()
+        self._author_limited = 0  # refused over the new-author limits, not logged yet
+        self._author_limited_logged_ms = 0
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Serve gossip and, when configured, start the tick loop."""
+        if self._running:
+            return
+        self._running = True
+        self.started_ms = self.clock.now_ms()
+        await self.transport.start(self)
+        if self.url is None and self.transport.url:
+            self.url = self.transport.url.rstrip("/")
+            self.protocol.own_url = self.url
+            self.protocol.peers.own_url = self.url
+        if self.config.tick_interval_s is not None:
+            self._loop_task = asyncio.create_task(self._tick_loop(self.config.tick_interval_s))
+
+    async def stop(self) -> None:
+        """Stop the loop and in-flight requests, then the transport (idempotent)."""
+        if self._running:
+            self.save_learned_peers(force=True)
+        self._running = False
+        tasks = list(self._tasks)
+        if self._loop_task is not None:
+            tasks.append(self._loop_task)
+            self._loop_task = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.transport.stop()
+
+    async def _tick_loop(self, interval_s: float) -> None:
+        while True:
+            # Real time paces the loop; the protocol only ever reads the injected clock.
+            await asyncio.sleep(interval_s)
+            try:
+                await self.tick()
+            except Exception as exc:  # keep gossiping; surface the bug
+                self.crashed(exc, "tick")
+
+    async def tick(self) -> None:
+        """One protocol tick: anti-entropy round, peer exchange, recovery, timeouts."""
+        self._feed(Tick())
+        self.save_learned_peers()
+        # Replication an operator can follow: one line per tick that brought something new.
+        count = self.store.count()
+        if count != self._logged_count:
+            self.log.info("holding %d entries from %d authors (+%d)", count,
+                          self.store.author_count(), count - self._logged_count)
+            self._logged_count = count
+
+    def learned_peers(self) -> list[str]:
+        """Peers worth asking after a store loss: every contactable peer not from the config
+        and not graylisted, those that answered us first, then the most recently seen."""
+        now = self.clock.now_ms()
+        table = self.protocol.peers
+        rows = []
+        for url in table.urls():
+            peer = table.get(url)
+            if peer is None or peer.source == "config" or table.is_ignored(url, now):
+                continue
+            rows.append((peer.failures > 0, -peer.last_seen_ms, url))
+        return [url for *_, url in sorted(rows)]
+
+    def save_learned_peers(self, *, force: bool = False) -> None:
+        """Hand the learned peers to `save_peers` when they changed (at most every
+        SAVE_PEERS_EVERY_MS unless `force`)."""
+        if self._save_peers is None:
+            return
+        now = self.clock.now_ms()
+        if not force and now - self._peers_saved_ms < SAVE_PEERS_EVERY_MS:
+            return
+        urls = self.learned_peers()
+        if urls == self._saved_peers or (not urls and self._saved_peers is None):
+            return
+        self._peers_saved_ms = now
+        try:
+            self._save_peers(urls)
+        except OSError as exc:
+            self.log.warning("cannot save learned peers: %s", exc)
+            return
+        self._saved_peers = urls
+
+    async def idle(self) -> None:
+        """Wait until no request of this node is in flight."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    @property
+    def running(self) -> bool:
+        """True between `start()` and `stop()`."""
+        return self._running
+
+    @property
+    def busy(self) -> bool:
+        """True while requests are in flight."""
+        return bool(self._tasks)
+
+    # -- local writes --------------------------------------------------------------------
+
+    async def publish(self, kind: str, body: Mapping[str, Any], ts: int | None = None) -> Entry:
+        """Sign, store durably, then push a new statement; refuses while catching up.
+
+        `ts` backdates the entry (scenario replay): it may not precede this node's
+        last entry nor lie in the future; by default it is the clock's now.
+        """
+        if self.protocol.catching_up:
+            raise NodeError(
+                self.protocol.recovery_reason(self.clock.now_ms()) + "; signing now could fork it",
+                code="catching_up",
+            )
+        at = self._when(ts)
+        commitment = commit_first(self.store, self.identity, self.next_digest, at, kind, body)
+        if commitment is not None:
+            self._feed(LocalEntry(commitment))
+        # DESIGN 5: append_own commits (synchronous=FULL) before we gossip the entry.
+        # DESIGN 12: a backdated `ts` is recorded as received now, so it is shown as backdated
+        # and judged by when it was really made (except on a node in replay mode).
+        entry = self.store.append_own(self.identity, kind, body, at, received=self.clock.now_ms())
+        self._feed(LocalEntry(entry))
+        return entry
+
+    def _when(self, ts: int | None) -> int:
+        """The ts of a new own entry: now, or `ts` (a replay) between the last entry and now."""
+        now = self.clock.now_ms()
+        if ts is not None:
+            head = self.store.head(self.identity.author)
+            if ts > now or (head is not None and ts < head.ts):
+                raise EntryError(
+                    f"ts {ts} must lie between this node's last entry "
+                    f"({head.ts if head else 0}) and now ({now})", code="bad_timestamp")
+        return now if ts is None else ts
+
+    async def rotate(self, revealed: Identity, next_digest: bytes,
+                     compromised_since: int | None = None, ts: int | None = None) -> Entry:
+        """Rotate to the committed next key `revealed`, committing to `next_digest`.
+
+        The rotation is signed by `revealed`; the store refuses it (bad_rotation) unless
+        the party committed to that key. Afterwards this node signs with `revealed`.
+        """
+        if self.protocol.catching_up:
+            raise NodeError(
+                self.protocol.recovery_reason(self.clock.now_ms()) + "; rotating now could fork it",
+                code="catching_up",
+            )
+        now = self._when(ts)
+        body = rotation_body(revealed, next_digest, compromised_since, now)
+        check_revealed(self.store, self.identity, self.next_digest, revealed)
+        # A party that never signed yet commits first (DIR/next.pub), then rotates.
+        commitment = commit_pending(self.store, self.identity, self.next_digest, now)
+        if commitment is not None:
+            self._feed(LocalEntry(commitment))
+        entry = self.store.append_own(
+            revealed.for_party(self.identity.author), ROTATION_KIND,
+            body, now, received=self.clock.now_ms())
+        self.identity = revealed.for_party(self.identity.author)
+        signer = getattr(self.transport, "signer", None)
+        if signer is not None:
+            signer.identity = self.identity  # gossip requests are signed by the new key
+        self.next_digest = None
+        if self.on_rotated is not None:
+            self.on_rotated(entry, self.identity)
+        self.log.warning("rotated to key %s at seq %d%s", self.identity.key_id[:16], entry.seq,
+                         "" if compromised_since is None
+                         else f"; entries of the old key after {compromised_since} are revoked")
+        self._feed(LocalEntry(entry))
+        return entry
+
+    def add_peer(self, url: str) -> bool:
+        """Add a peer URL (admin `POST /peers`); True when new."""
+        return self.protocol.peers.add(url, "admin", self.clock.now_ms())
+
+    def set_partition(self, peers: Iterable[str]) -> list[str]:
+        """Cut this node off from `peers` (party ids or URLs) both ways, replacing the set
+        (admin `POST /partition`; an empty set heals). Returns the set, sorted.
+
+        A network fault for testbeds (DESIGN 10): gossip from them is refused with
+        `partitioned` (503) and requests to them fail at once, so the protocol backs off
+        as from a dead peer. A peer is matched by its id or its URL, whichever is known
+        of it here: give both.
+        """
+        self.partition = frozenset(p if is_party_id(p) else p.rstrip("/") for p in peers)
+        if self.partition:
+            self.log.warning("partitioned from %s", ", ".join(sorted(self.partition)))
+        else:
+            self.log.info("partition healed")
+        return sorted(self.partition)
+
+    def _cut_off(self, node_id: str | None, url: str | None) -> bool:
+        """True when a peer (an authenticated id, or a URL) is across the partition."""
+        if not self.partition:
+            return False
+        peers = self.protocol.peers
+        if node_id is not None and url is None:
+            known = peers.get(node_id)
+            url = known.url if known is not None else None
+        if url is not None and node_id is None:
+            known = peers.get(url)
+            node_id = known.node_id if known is not None else None
+        return (node_id is not None and node_id in self.partition) or (
+            url is not None and url.rstrip("/") in self.partition)
+
+    # -- outbound ------------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call `listener` with every `NodeEvent` from now on (synchronously, in the event
+        loop: it must be quick; an exception it raises is recorded in `errors`). Idempotent."""
+        if listener not in self.listeners:
+            self.listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        """Stop calling `listener` (idempotent)."""
+        if listener in self.listeners:
+            self.listeners.remove(listener)
+
+    def _emit(self, event: NodeEvent) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(event)
+            except Exception as exc:  # a failing listener must not stop gossip
+                self.crashed(exc, "listener")
+
+    def _feed(self, event: Event) -> None:
+        if isinstance(event, LocalEntry):
+            self._emit(NewEntries((event.entry,), own=True))
+        self._dispatch(self.protocol.handle(event, self.clock.now_ms()))
+        self._report()
+
+    def _report(self) -> None:
+        """Act on what the protocol says happened: log the decisions an operator must see
+        (graylisting, proven forks, new-author refusals), count rejected entries, tell the
+        listeners of new entries and forks; then own-log recovery done (the protocol is
+        pure; the node does its logging)."""
+        now = self.clock.now_ms()
+        for happened in self.protocol.take_events():
+            if isinstance(happened, EntriesLearned):
+                self._emit(NewEntries(happened.entries))
+            elif isinstance(happened, ForkLearned):
+                proof = happened.proof
+                self.log.warning("equivocation proven: author %s signed two entries at "
+                                 "seq %d (see GET /forks)", proof.author.hex(), proof.seq)
+                self._emit(NewFork(proof))
+            elif isinstance(happened, EntriesRejected):
+                for rejection in happened.rejected:
+                    self.metrics.rejected("ingest", rejection.code)
+            elif isinstance(happened, PeerDecision):
+                self.log.warning("peer %s %s (see GET /peers)", happened.key[:80],
+                                 happened.reason)
+            elif isinstance(happened, AuthorsLimited):
+                self._author_limited += happened.count
+        if self._author_limited and now - self._author_limited_logged_ms >= 10_000:
+            self.log.warning("refused %d entries of new authors over [gossip] "
+                             "new_authors_per_peer = %d from one peer or new_authors_total = %d "
+                             "from all peers per %d s (author_limit); anti-entropy brings them "
+                             "in later", self._author_limited,
+                             self.config.new_authors_per_peer, self.config.new_authors_total,
+                             self.config.new_authors_interval_s)
+            self._author_limited, self._author_limited_logged_ms = 0, now
+        if self._reported_catching_up and not self.protocol.catching_up:
+            self._reported_catching_up = False
+            rec = self.protocol.recovery_json()
+            if rec["answers"] >= rec["quorum"]:
+                self.log.info("own log checked with %d peer(s): own seq %d, highest proven %d; "
+                              "signing enabled", rec["answers"], rec["own_seq"],
+                              rec["own_max_seen"])
+            else:
+                self.log.warning("own-log recovery deadline passed with %d of %d peer(s) "
+                                 "answered: own seq %d, no proven higher head; signing enabled",
+                                 rec["answers"], rec["quorum"], rec["own_seq"])
+        elif (self.protocol.catching_up and not self._reported_deadline
+              and now >= self.protocol.recovery_deadline_ms):
+            self._reported_deadline = True
+            self.log.error("own-log recovery deadline passed and signing stays refused: %s",
+                           self.protocol.recovery_reason(now))
+
+    def _dispatch(self, actions: list[Action]) -> None:
+        for action in actions:
+            task = asyncio.create_task(self._perform(action))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _perform(self, send: Send) -> None:
+        event: Event
+        started = self.metrics.timer()
+        sent: int = 0
+        received: int | None = None
+        try:
+            body = m.encode(send.message, self.config.max_message_bytes)
+            sent = len(body)
+            if self._cut_off(None, send.peer_url):  # fails fast, as to an unreachable peer
+                raise TransportError(f"{send.peer_url} is across a partition", code="partitioned")
+            raw = await self.transport.request(send.peer_url, send.path, body, guard=send.guard)
+            received = len(raw)
+            try:
+                reply = m.decode_reply(send.path, raw, self.config.max_message_bytes)
+            except m.MessageError as exc:
+                event = RequestFailed(send.request_id, send.peer_url, exc.code)
+            else:
+                event = Response(send.request_id, send.peer_url, reply)
+        except TransportError as exc:
+            event = RequestFailed(send.request_id, send.peer_url, exc.code)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.crashed(exc, "gossip_client")
+            event = RequestFailed(send.request_id, send.peer_url, "internal")
+        self.metrics.request_done(send.path, "ok" if isinstance(event, Response) else event.code,
+                                  self.metrics.timer() - started, sent, received)
+        try:
+            self._feed(event)
+        except Exception as exc:
+            self.crashed(exc, "gossip_client")
+
+    def crashed(self, exc: BaseException, where: str, detail: str = "") -> None:
+        """Record an unexpected exception met in `where` (gossip_server, gossip_client, tick,
+        api, listener): a bounded summary in `errors`, a count in the metrics, the traceback in the log
+        only (nothing keeps it, nor the request it came from)."""
+        self.errors.record(exc, where)
+        self.metrics.crashed(where)
+        self.log.error("unexpected error in %s%s: %r", where, f" ({detail})" if detail else "",
+                       exc, exc_info=exc)
+
+
+    # -- inbound -------------------------------------------------------------------------
+
+    async def handle_gossip(
+        self, path: str, headers: Mapping[str, str], body: bytes, *, remote: str = ""
+    ) -> tuple[int, bytes]:
+        """Check and answer one gossip request: (HTTP status, msgpack body)."""
+        return self.serve_gossip(path, headers, body, remote=remote)
+
+    def serve_gossip(
+        self, path: str, headers: Mapping[str, str], body: bytes, *, remote: str = ""
+    ) -> tuple[int, bytes]:
+        """`handle_gossip` without awaiting (answering never waits): what the in-memory
+        network's synchronous `send` calls."""
+        status, reply, outcome = self._answer(path, headers, body, remote)
+        self.metrics.request_served(path, outcome, len(body), len(reply))
+        return status, reply
+
+    def _answer(
+        self, path: str, headers: Mapping[str, str], body: bytes, remote: str
+    ) -> tuple[int, bytes, str]:
+        """(HTTP status, msgpack body, "ok" or the refusal code) for one gossip request:
+        the protocol's admission policy (`protocol.admission.admit`, shared with the
+        simulator) with this node's signature check and testbed partition."""
+        now = self.clock.now_ms()
+        claimed = headers.get(HEADER_NODE) or headers.get(HEADER_NODE.lower()) or ""
+        try:
+            outcome = admit(
+                self.protocol, path, body, now, remote=remote, claimed=claimed,
+                authenticate=lambda: self.verifier.verify("POST", path, headers, body, now),
+                cut_off=lambda node: self._cut_off(node, None),
+            )
+        except Exception as exc:
+            self.crashed(exc, "gossip_server")
+            return self._refuse("internal", "internal error")
+        if isinstance(outcome, Refused):
+            status, refusal, code = self._refuse(outcome.code, outcome.message)
+            return outcome.status or status, refusal, code
+        self._dispatch(list(outcome.actions))
+        self._report()
+        return 200, outcome.reply, "ok"
+
+    def _refuse(self, code: str, message: str) -> tuple[int, bytes, str]:
+        self._report()
+        self.metrics.rejected("gossip", code)
+        return STATUS.get(code, 400), error_body(code, message), code
+
+    # -- views ---------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """The gossip part of GET /status."""
+        now = self.clock.now_ms()
+        return {
+            "node_id": self.node_id,
+            "url": self.url,
+            "entries": self.store.count(),
+            "authors": self.store.author_count(),
+            "peers": len(self.protocol.peers.usable(now)),
+            "forks": len(self.protocol.fork_keys()),
+            "own_seq": self.protocol.own_seq(),
+            "catching_up": self.protocol.catching_up,
+            "quarantined": self.store.quarantined(),
+            "uptime_ms": 0 if self.started_ms is None else now - self.started_ms,
+        }
+
+    def peers_json(self, *, detail: bool = True) -> dict[str, Any]:
+        """GET /peers: every peer's state, score and reasons, plus own-log recovery
+        (`detail`: with reasons, last errors and refused URLs; see `PeerTable.to_json`)."""
+        now = self.clock.now_ms()
+        view = self.protocol.peers.to_json(now, detail=detail)
+        view["recovery"] = self.protocol.recovery_json()
+        view["gossip"] = dict(self.protocol.stats)
+        return view

@@ -1,0 +1,372 @@
+"""The statements the rule engine reads, indexed by kind, with the lookups its rules share.
+
+`Index` keeps each entry with its typed body and the time this node judges it was made
+(`Stmt`), drops what the rules never count (a statement about its own author, a body that
+fails validation, an inspection requested by a party that is not a state), and answers the
+rules' questions: the host's answer to an inspection request and its deadline, what others
+found about a party (`Finding`), which notifications cover a finding and which governs it,
+and which observations an accepted inspection checked. Pure: no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
+
+from trustnet.errors import EntryError
+from trustnet.log.entry import Entry
+from trustnet.statements.entries import statement_of
+from trustnet.statements.figures import DAY_MS, HOUR_MS, ViennaFigures
+from trustnet.statements.kinds import (
+    AnnualExchange,
+    Calendar,
+    ConsultationReply,
+    ConsultationRequest,
+    InspectionReport,
+    InspectionRequest,
+    InspectionResponse,
+    Notification,
+    Observation,
+)
+from trustnet.statements.regime_common import INPUTS as REGIME_INPUTS
+from trustnet.statements.regime_common import Judged, admitted
+
+S = TypeVar("S")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+# -- times and areas as the rules read them --------------------------------------------------
+
+
+def _utc(ms: int) -> datetime | None:
+    try:
+        return _EPOCH + timedelta(milliseconds=ms)
+    except OverflowError:  # beyond year 9999: no calendar date
+        return None
+
+
+def year_of(ms: int) -> int:
+    """The UTC calendar year of `ms` (10,000 beyond year 9999)."""
+    when = _utc(ms)
+    return when.year if when is not None else 10_000
+
+
+def date_text(ms: int) -> str:
+    """`ms` as the notes write a time: "2025-06-01 00:00 UTC"."""
+    when = _utc(ms)
+    return when.strftime("%Y-%m-%d %H:%M UTC") if when is not None else f"{ms} ms"
+
+
+_AREAS: dict[str, str] = {}
+
+
+def norm_area(area: str) -> str:
+    """An area as the rules compare it: case- and space-insensitively."""
+    # Memoised: areas repeat across thousands of statements (a bounded, pure cache).
+    norm = _AREAS.get(area)
+    if norm is None:
+        norm = " ".join(area.split()).casefold()
+        if len(_AREAS) < 100_000:
+            _AREAS[area] = norm
+    return norm
+
+
+def hours_text(ms: int) -> str:
+    """A duration as the notes write it: "48 h"."""
+    return f"{ms / HOUR_MS:g} h"
+
+
+def unique(items: Iterable[str]) -> tuple[str, ...]:
+    """The entry ids once each, in their first order."""
+    return tuple(dict.fromkeys(items))
+
+
+# -- statements and findings -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Stmt(Generic[S]):
+    """An entry with its typed body."""
+
+    entry: Entry
+    body: S
+    ts: int  # when it was made, as this node judges it: its receipt when backdated (DESIGN 12)
+
+    @property
+    def id(self) -> str:
+        return self.entry.id_hex
+
+    @property
+    def author(self) -> str:
+        return self.entry.author_hex
+
+    @property
+    def backdated(self) -> bool:
+        """Signed with a `ts` this node does not believe (judged by its receipt instead)."""
+        return self.ts != self.entry.ts
+
+    def when(self) -> str:
+        """The judged time as a date, naming the signed one when it differs."""
+        if self.backdated:
+            return f"{date_text(self.ts)} (signed {date_text(self.entry.ts)}: backdated, judged by receipt)"
+        return date_text(self.ts)
+
+    def key(self) -> tuple[int, str]:
+        """Publication order: judged time, then id (a total, deterministic order)."""
+        return (self.ts, self.entry.id_hex)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What another party found about `party`: an observation or an inspection report."""
+
+    stmt: Stmt[Observation] | Stmt[InspectionReport]
+    party: str
+    activity: str | None
+    area: str | None  # normalized; None: a report whose request is unknown
+    area_text: str
+    window: tuple[int, int]  # when the activity was seen
+    verified: bool  # a report by the requester of an inspection the host accepted in time
+    support: tuple[str, ...]  # further entry ids it rests on (request, acceptance)
+
+    @property
+    def counts(self) -> Observation | InspectionReport:
+        return self.stmt.body
+
+    @property
+    def verb(self) -> str:
+        return "inspection found" if isinstance(self.stmt.body, InspectionReport) else "observed"
+
+    def rank(self) -> tuple[int, int, int, int, str]:
+        c = self.counts
+        return (c.troops, c.tanks, c.acv, c.artillery, self.stmt.id)
+
+
+class Index:
+    """The entries by kind, typed, with the lookups the rules need."""
+
+    def __init__(
+        self,
+        entries: Iterable[Entry],
+        fig: ViennaFigures,
+        parsed: Iterable[tuple[Entry, object]] | None = None,
+        times: Mapping[bytes, int] | None = None,
+        roles: Mapping[str, str] | None = None,
+        zones: Mapping[str, str] | None = None,
+    ) -> None:
+        self.fig = fig
+        self.zones: Mapping[str, str] = zones or {}  # party -> its declared zone (IANA name)
+        self.times: Mapping[bytes, int] = times or {}
+        # Party -> its declared role: only participating states request inspections (VD11
+        # chapter IX); a request by an observer, a group or an organisation is no inspection.
+        self.roles: Mapping[str, str] = roles or {}
+        self.notifications: list[Stmt[Notification]] = []
+        self.observations: list[Stmt[Observation]] = []
+        self.reports: list[Stmt[InspectionReport]] = []
+        self.exchanges: list[Stmt[AnnualExchange]] = []
+        self.calendars: list[Stmt[Calendar]] = []
+        self.consultations: list[Stmt[ConsultationRequest]] = []
+        self.replies: dict[str, list[Stmt[ConsultationReply]]] = defaultdict(list)
+        self.inspections: dict[str, Stmt[InspectionRequest]] = {}
+        self.responses: dict[str, list[Stmt[InspectionResponse]]] = defaultdict(list)
+        self.regime: list[Judged[object]] = []  # what regime_*.py read (issue 16 item 5 B)
+        seen: set[bytes] = set()
+        if parsed is not None:
+            for e, body in parsed:
+                if e.id not in seen:
+                    seen.add(e.id)
+                    self._add(e, body)
+        for e in entries:
+            if e.id in seen:
+                continue
+            seen.add(e.id)
+            try:
+                body = statement_of(e)
+            except EntryError:
+                continue  # DESIGN 4: a body that fails validation is not a statement
+            self._add(e, body)
+        self.notifications.sort(key=Stmt.key)
+        self.observations.sort(key=Stmt.key)
+        self.reports.sort(key=Stmt.key)
+        self.exchanges.sort(key=Stmt.key)
+        self.calendars.sort(key=Stmt.key)
+        self.consultations.sort(key=Stmt.key)
+        for replies in self.replies.values():
+            replies.sort(key=Stmt.key)
+        for responses in self.responses.values():
+            responses.sort(key=Stmt.key)
+        # Each party's notifications by activity name and by normalised area, in publication
+        # order, so that `covering` looks up candidates instead of scanning them all.
+        self.by_activity: dict[tuple[str, str], list[Stmt[Notification]]] = defaultdict(list)
+        self.by_area: dict[tuple[str, str], list[Stmt[Notification]]] = defaultdict(list)
+        for n in self.notifications:
+            self.by_activity[(n.author, n.body.activity)].append(n)
+            self.by_area[(n.author, norm_area(n.body.area))].append(n)
+        self._findings: list[Finding] | None = None
+
+    def _add(self, e: Entry, body: object) -> None:
+        author = e.author_hex
+        ts = self.times.get(e.id, e.ts)
+        if isinstance(body, REGIME_INPUTS) and admitted(author, body, self.roles):
+            self.regime.append(Judged(e, body, ts))
+        if isinstance(body, Notification):
+            self.notifications.append(Stmt(e, body, ts))
+        elif isinstance(body, Observation):
+            if body.subject != author:
+                self.observations.append(Stmt(e, body, ts))
+        elif isinstance(body, InspectionReport):
+            if body.host != author:
+                self.reports.append(Stmt(e, body, ts))
+        elif isinstance(body, AnnualExchange):
+            self.exchanges.append(Stmt(e, body, ts))
+        elif isinstance(body, Calendar):
+            self.calendars.append(Stmt(e, body, ts))
+        elif isinstance(body, ConsultationRequest):
+            if body.subject != author:
+                self.consultations.append(Stmt(e, body, ts))
+        elif isinstance(body, ConsultationReply):
+            self.replies[body.request].append(Stmt(e, body, ts))
+        elif isinstance(body, InspectionRequest):
+            if body.host != author and self.roles.get(author, "state") == "state":
+                self.inspections[e.id_hex] = Stmt(e, body, ts)
+        elif isinstance(body, InspectionResponse):
+            self.responses[body.request].append(Stmt(e, body, ts))
+
+    # -- inspections ---------------------------------------------------------------------
+
+    def answer_deadline(self, request: Stmt[InspectionRequest]) -> int:
+        """VD11 para 76: the host answers within 24 hours."""
+        return request.ts + self.fig.inspection_answer_hours * HOUR_MS
+
+    def host_answer(self, request: Stmt[InspectionRequest]) -> Stmt[InspectionResponse] | None:
+        """The host's first response (responses by anyone else are ignored)."""
+        for r in self.responses.get(request.id, ()):
+            if r.author == request.body.host:
+                return r
+        return None
+
+    def accepted_in_time(
+        self, request: Stmt[InspectionRequest]
+    ) -> Stmt[InspectionResponse] | None:
+        """The host's acceptance when it came within the deadline."""
+        answer = self.host_answer(request)
+        if answer is not None and answer.body.accept and answer.ts <= self.answer_deadline(request):
+            return answer
+        return None
+
+    # -- findings -------------------------------------------------------------------------
+
+    def findings(self) -> list[Finding]:
+        """Every observation and inspection report about a party other than its author."""
+        if self._findings is None:
+            self._findings = self._make_findings()
+        return self._findings
+
+    def _make_findings(self) -> list[Finding]:
+        out: list[Finding] = []
+        for o in self.observations:
+            ob = o.body
+            out.append(
+                Finding(
+                    o,
+                    ob.subject,
+                    ob.activity,
+                    norm_area(ob.area),
+                    ob.area,
+                    (ob.at, ob.at),
+                    False,
+                    (),
+                )
+            )
+        for r in self.reports:
+            rb = r.body
+            request = self.inspections.get(rb.request)
+            if request is None:
+                # Cannot be placed in an area nor checked against an acceptance.
+                out.append(Finding(r, rb.host, rb.activity, None, "", (r.ts, r.ts), False, ()))
+                continue
+            if request.body.host != rb.host:
+                continue  # a report about someone other than the inspected host: incoherent
+            accepted = self.accepted_in_time(request)
+            verified = accepted is not None and r.author == request.author
+            support = (request.id, accepted.id) if verified and accepted else (request.id,)
+            window = (min(request.ts, r.ts), r.ts)
+            out.append(
+                Finding(
+                    r,
+                    rb.host,
+                    rb.activity,
+                    norm_area(request.body.area),
+                    request.body.area,
+                    window,
+                    verified,
+                    support,
+                )
+            )
+        return out
+
+    def covering(self, f: Finding) -> list[Stmt[Notification]]:
+        """The party's notifications that cover a finding (same activity, or area and time)."""
+        if f.activity is not None:
+            return list(self.by_activity.get((f.party, f.activity), ()))
+        if f.area is None:
+            return []
+        lo, hi = f.window
+        return [
+            n for n in self.by_area.get((f.party, f.area), ()) if n.body.start <= hi and lo <= n.body.end
+        ]
+
+    def inspected_observations(
+        self, match_days: int
+    ) -> Iterator[tuple[Stmt[InspectionReport], Stmt[Observation]]]:
+        """Others' observations of what an accepted inspection reported: the same activity when
+        both name one, else the same area within `match_days` before the inspection."""
+        span = match_days * DAY_MS
+        by_activity: dict[tuple[str, str], list[int]] = defaultdict(list)
+        by_area: dict[tuple[str, str], list[int]] = defaultdict(list)
+        obs = self.observations
+        for i, o in enumerate(obs):
+            if o.body.activity is not None:
+                by_activity[(o.body.subject, o.body.activity)].append(i)
+            by_area[(o.body.subject, norm_area(o.body.area))].append(i)
+        reports = [f for f in self.findings() if f.verified]
+        for f in sorted(reports, key=lambda f: f.stmt.key()):
+            assert f.area is not None  # a verified report's request is known
+            lo, hi = f.window[0] - span, f.window[1]
+            named = f.activity is not None
+            found = [
+                i
+                for i in by_area.get((f.party, f.area), ())
+                if lo <= obs[i].body.at <= hi and not (named and obs[i].body.activity is not None)
+            ]
+            if named:
+                found.extend(by_activity.get((f.party, str(f.activity)), ()))
+                found.sort()
+            report = f.stmt
+            assert isinstance(report.body, InspectionReport)
+            for i in found:
+                if obs[i].author != report.author:  # an inspector does not confirm itself
+                    yield report, obs[i]
+
+    @staticmethod
+    def governing(f: Finding, covering: list[Stmt[Notification]]) -> Stmt[Notification] | None:
+        """The notification a finding is compared with: the latest published before it."""
+        before = [n for n in covering if n.ts <= f.stmt.ts]
+        if before:
+            return before[-1]
+        return covering[0] if covering else None
+
+
+def activity_key(f: Finding, gov: Stmt[Notification] | None) -> tuple[str, ...]:
+    """The activity a finding is about: its governing notification, else its activity name,
+    else (unnamed, unnotified) its area and UTC day, else the finding itself."""
+    if gov is not None:
+        return ("notification", gov.id)
+    if f.activity is not None:
+        return ("activity", f.party, f.activity)
+    if f.area is not None:
+        return ("area", f.party, f.area, date_text(f.window[0])[:10])
+    return ("entry", f.stmt.id)

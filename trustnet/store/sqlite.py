@@ -1,0 +1,612 @@
+"""The durable store: SQLite in WAL mode, one database per node directory (DESIGN section 5).
+
+- An entry the node signs itself is committed with synchronous=FULL before
+  `append_own` returns, so it is durable before it is acknowledged or gossiped
+  and a crash can never make the node sign the same seq twice.
+- Foreign entries are ingested idempotently, in one transaction per batch, in
+  chain order; entries that arrive beyond a gap are not stored but reported, so
+  the caller fetches the missing range instead of guessing.
+- Two validly signed entries with one author and seq become a fork proof,
+  stored and reported, never silently dropped.
+- It implements the gossip protocol's replica interface (`trustnet.protocol.replica`),
+  whose records (`IngestResult`, `Rejected`) it re-exports.
+- One writer per node directory: `open_dir` takes an exclusive lock on
+  `store.lock`; a second process gets `StoreError(code="locked")`.
+
+This module is the `Store` and its write path (own entries, ingest, forks, key states,
+recovery rotations). Its parts: the file and its tables (`store.schema`), signature
+checks on threads (`store.verify`), the read side the analysis and API page through
+(`store.reads`), and rows found corrupted set aside (`store.quarantine`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import sqlite3
+import struct
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from trustnet.config.ownlog import clear_new_log, is_new_log
+from trustnet.errors import EntryError, ForkProofError, StoreError
+from trustnet.identity import Identity
+from trustnet.log.entry import (
+    ChainHead,
+    Entry,
+    ForkProof,
+    check_chain,
+    check_timestamp,
+    decode_entry,
+    decode_fork_proof,
+    verify_signature,
+)
+from trustnet.log.keys import (
+    KEY_KINDS,
+    ROTATION_KIND,
+    KeyState,
+    evidence_signer,
+    key_digest,
+    signature_error,
+    signer,
+)
+from trustnet.log.keys import apply as apply_keys
+from trustnet.protocol.replica import IngestResult as IngestResult  # re-exported
+from trustnet.protocol.replica import Rejected as Rejected  # re-exported
+from trustnet.statements.entries import sign_statement, statement_of
+from trustnet.store.quarantine import Quarantine
+from trustnet.store.reads import EntryReads, Profile
+from trustnet.store.schema import DB_FILE, LOCK_FILE, Transaction, connect
+from trustnet.store.schema import stored as _stored
+from trustnet.store.verify import CHUNK, SignatureVerifier, VerifyPart, signatures_ok
+
+log = logging.getLogger("trustnet.store")
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    """A batch decoded and deduplicated, its signatures being checked (see `Store.prepare`)."""
+
+    rejected: list[Rejected]
+    fresh: list[tuple[int, Entry, bool]]
+    duplicates: int
+    unchecked: list[Entry]
+    signers: list[bytes]  # the key each unchecked entry was verified under
+    pending: list[VerifyPart]
+    bad_body: dict[bytes, EntryError]
+
+
+def _recoveries(state: KeyState) -> int:
+    return sum(p.compromised_since is not None for p in state.periods)
+
+
+
+
+class Store(EntryReads, Quarantine):
+    """Entries, forks and heads of one node. Not thread-safe: one owner (the node) uses it."""
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        lock_file: IO[str] | None = None,
+        readonly: bool = False,
+        verify_threads: int | None = None,
+    ) -> None:
+        self.path = path
+        self.readonly = readonly
+        # This node's own author (set by the node): its chain is never rolled back.
+        self.own_author: bytes | None = None
+        self._verifier = SignatureVerifier(
+            max(1, min(4, os.cpu_count() or 1)) if verify_threads is None else verify_threads)
+        self._lock_file = lock_file
+        target = ":memory:" if path is None else str(path)
+        try:
+            self._db = connect(path, readonly=readonly)
+            self._heads: dict[bytes, ChainHead] = {
+                author: ChainHead(seq, id_, ts)
+                for author, seq, id_, ts in self._db.execute(
+                    "SELECT e.author, e.seq, e.id, e.ts FROM entries e JOIN "
+                    "(SELECT author, MAX(seq) AS seq FROM entries GROUP BY author) h "
+                    "ON e.author = h.author AND e.seq = h.seq"
+                )
+            }
+            # Key states (trustnet/log/keys.py) follow from the few keys/rotation entries held.
+            self._keys: dict[bytes, KeyState] = {}
+            for (raw,) in self._db.execute(
+                "SELECT raw FROM entries WHERE kind IN ('keys', 'rotation') ORDER BY author, seq"
+            ):
+                e = _stored(raw)
+                state = apply_keys(self._keys.get(e.author), e)
+                if state is not None:
+                    self._keys[e.author] = state
+            self._forked: set[bytes] = set()
+            for author, p in self._db.execute("SELECT author, proof FROM forks"):
+                try:
+                    proof = decode_fork_proof(bytes(p), verify=False)
+                except ForkProofError:
+                    self._forked.add(bytes(author))  # as before keys: every stored proof counts
+                    continue
+                if not self._disowned(proof):
+                    self._forked.add(proof.author)
+            (self._count,) = self._db.execute("SELECT COUNT(*) FROM entries").fetchone()
+        except sqlite3.DatabaseError as exc:
+            self._release_lock()
+            raise StoreError(f"cannot open store {target}: {exc}", code="bad_store") from None
+        self._digest: bytes | None = None
+        # Bumped whenever a key state changes: the analysis recomputes (revocations).
+        self.keys_epoch = 0
+        # The node directory while its `init` marker says the key never signed (recovery.py).
+        self._new_log_dir: Path | None = None
+        self._profiles: dict[str, Profile] = {}
+        self._profiles_cursor = 0
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @classmethod
+    def open_dir(cls, node_dir: Path, *, readonly: bool = False) -> Store:
+        """Open the store of a node directory, taking its one-writer lock unless `readonly`."""
+        node_dir = Path(node_dir)
+        if not node_dir.is_dir():
+            raise StoreError(f"{node_dir} is not a node directory (run `trustnet init` first)",
+                             code="no_node")
+        if readonly:
+            return cls(node_dir / DB_FILE, readonly=True)
+        lock_path = node_dir / LOCK_FILE
+        lock = open(lock_path, "a+")  # noqa: SIM115 - held for the store's lifetime
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            lock.close()
+            raise StoreError(
+                f"{node_dir} is in use by pid {holder}; one writer per node directory "
+                "(stop the running node, or talk to it over HTTP)",
+                code="locked",
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        store = cls(node_dir / DB_FILE, lock_file=lock)
+        store._new_log_dir = node_dir if is_new_log(node_dir) else None
+        return store
+
+    def close(self) -> None:
+        """Close the database and release the directory lock."""
+        self._verifier.close()
+        try:
+            self._db.close()
+        finally:
+            self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writes --------------------------------------------------------------------------
+
+    def append_own(self, identity: Identity, kind: str, body: Mapping[str, Any], ts: int,
+                   received: int | None = None) -> Entry:
+        """Sign the next entry of `identity`'s chain and commit it durably before returning.
+
+        `received`: when it counts as received here (default `ts`); a node that signs a
+        backdated `ts` records the real time, so its own view judges it as backdated too."""
+        author = identity.author
+        recovery = kind == "rotation" and body.get("compromised_since") is not None
+        if author in self._forked and not recovery:
+            # A rotation that disowns a stolen key is the way out of a fork the thief made.
+            raise StoreError("this identity has equivocated; refusing to sign more", code="forked")
+        head = self._heads.get(author)
+        seq, prev, ts = (1, None, ts) if head is None else (head.seq + 1, head.id, max(ts, head.ts))
+        if self._new_log_dir is not None:
+            # DESIGN 12: "this key never signed" must be gone from disk before it has.
+            clear_new_log(self._new_log_dir)
+            self._new_log_dir = None
+        entry = sign_statement(identity, seq=seq, prev=prev, ts=ts, kind=kind, body=body)
+        state = self._keys.get(author)
+        if signer(state, entry) != identity.public_key:
+            raise StoreError(
+                f"{identity.key_id[:16]}… is not this party's signing key at seq {seq} "
+                "(rotated already? run with the current identity.key)", code="wrong_key")
+        new_state = apply_keys(state, entry) if kind in KEY_KINDS else state
+        with self._transaction():
+            self._insert([entry], received=ts if received is None else max(received, ts))
+        self._advance(entry)
+        if new_state is not None and new_state is not state:
+            self._set_keys(new_state)
+        return entry
+
+    def ingest(self, items: Iterable[bytes | Entry], now_ms: int) -> IngestResult:
+        """Verify and store a batch of foreign entries: idempotent, in chain order.
+
+        `bytes` items are fully verified here. `Entry` items must come from
+        `decode_entry` (which verified them) or `sign_entry`: their signatures are not
+        verified again (their bodies are parsed, once per entry).
+        """
+        return self.commit(self.prepare(items), now_ms)
+
+    def prepare(self, items: Iterable[bytes | Entry]) -> PreparedBatch:
+        """First half of `ingest`: decode, drop what is held, start the signature checks.
+
+        A caller with many batches (a bundle import) prepares the next batch while
+        the verifier threads still work on the previous one, then `commit`s in order.
+        """
+        rejected: list[Rejected] = []
+        fresh: list[tuple[int, Entry, bool]] = []  # (index, entry, signature checked)
+        unchecked: list[Entry] = []
+        signers: list[bytes] = []
+        pending: list[VerifyPart] = []
+        duplicates = 0
+        chunk_start = 0
+        for index, item in enumerate(items):
+            if isinstance(item, Entry):
+                entry, checked = item, True
+            else:
+                try:
+                    # Signature and body are checked below, and only for entries that are new.
+                    entry, checked = decode_entry(item, verify=False), False
+                except EntryError as exc:
+                    rejected.append(Rejected(index, None, exc.code, exc.message))
+                    continue
+            # Duplicates of stored entries cost one lookup and no signature check.
+            head = self._heads.get(entry.author)
+            if head is not None and entry.seq <= head.seq and self._id_at(entry.author, entry.seq, ()) == entry.id:
+                duplicates += 1
+                continue
+            fresh.append((index, entry, checked))
+            if not checked:
+                unchecked.append(entry)
+                # The key in force now; `commit` checks again if the batch rotates first.
+                signers.append(self._signer(entry, head))
+                if len(unchecked) - chunk_start >= CHUNK:
+                    # Signatures are the cost of ingest: the verifier threads start on this
+                    # chunk while the next one is decoded here.
+                    pending += self._verifier.start(list(zip(unchecked[chunk_start:], signers[chunk_start:], strict=True)))
+                    chunk_start = len(unchecked)
+        pending += self._verifier.start(list(zip(unchecked[chunk_start:], signers[chunk_start:], strict=True)))
+        fresh.sort(key=lambda c: (c[1].author, c[1].seq))
+        # While the verifier threads run outside the GIL, check the bodies here: each
+        # parsed once (an entry decoded or signed as a statement already holds its record).
+        bad_body: dict[bytes, EntryError] = {}
+        for _, entry, _ in fresh:
+            try:
+                statement_of(entry)
+            except EntryError as exc:
+                bad_body[entry.id] = exc
+        return PreparedBatch(rejected, fresh, duplicates, unchecked, signers, pending, bad_body)
+
+    def commit(self, batch: PreparedBatch, now_ms: int) -> IngestResult:
+        """Second half of `ingest`: chain rules, forks, and one transaction for what is new."""
+        rejected, fresh, duplicates, bad_body = batch.rejected, batch.fresh, batch.duplicates, batch.bad_body
+        oks = self._verifier.finish(batch.pending)
+        bad_sig = {e.id for e, ok in zip(batch.unchecked, oks, strict=True) if not ok}
+        verified_by = {e.id: key for e, key in zip(batch.unchecked, batch.signers, strict=True)}
+
+        heads = dict(self._heads)  # working copy, committed with the transaction
+        keys: dict[bytes, KeyState] = {}  # key states changed by this batch
+        accepted: list[Entry] = []
+        forks: list[ForkProof] = []
+        gaps: dict[bytes, int] = {}
+        for index, entry, _ in fresh:
+            head = heads.get(entry.author)
+            if (entry.kind == ROTATION_KIND and head is not None
+                    and entry.body.get("compromised_since") is not None
+                    and not any(e.author == entry.author for e in accepted)
+                    and not (entry.seq == head.seq + 1 and entry.prev == head.id)
+                    and self._id_at(entry.author, entry.seq, ()) != entry.id):
+                # A recovery rotation that does not link (or may not: it lies beyond a gap):
+                # what the stolen key signed after T comes off the chain, then the party's
+                # branch is fetched. Entries of the party's own among them come back with it.
+                back = self._displace_for(entry)
+                if back is not None:
+                    head = heads[entry.author] = back
+                    if entry.seq > back.seq + 1 or entry.prev != back.id:
+                        gaps[entry.author] = back.seq  # the owner's branch is fetched next
+                        continue
+            try:
+                if head is not None and entry.seq <= head.seq:
+                    known = self._id_at(entry.author, entry.seq, accepted)
+                    if known == entry.id:
+                        duplicates += 1
+                        continue
+                    state = keys.get(entry.author) or self._keys.get(entry.author)
+                    key = evidence_signer(state, entry)
+                    if entry.id in bad_sig or verified_by.get(entry.id, key) != key:
+                        verify_signature(key, entry.payload, entry.sig)
+                    proof = self._fork_with(entry, accepted)
+                    if proof is not None and self._store_fork(proof):
+                        forks.append(proof)
+                    if proof is not None and proof.a.kind == proof.b.kind == ROTATION_KIND:
+                        # Kept as the proof it is; the chain keeps the rotation it holds.
+                        raise EntryError(f"seq {entry.seq}: two rotations at one place (the "
+                                         "next key's holder equivocated)", code="bad_rotation")
+                    continue
+                if entry.seq > (head.seq if head else 0) + 1:
+                    gaps[entry.author] = head.seq if head else 0
+                    continue
+                check_chain(entry, head)
+                check_timestamp(entry, now_ms)
+                state = keys.get(entry.author) or self._keys.get(entry.author)
+                key = signer(state, entry)
+                if verified_by.get(entry.id, key) != key:
+                    # An earlier entry of this batch rotated the key: check under the new one.
+                    ok = signatures_ok([(entry, key)])[0]
+                else:
+                    ok = entry.id not in bad_sig
+                if not ok:
+                    raise signature_error(entry)
+                if entry.id in bad_body:
+                    raise bad_body[entry.id]
+                if entry.kind in KEY_KINDS:
+                    new_state = apply_keys(state, entry)
+                    if new_state is not None:
+                        keys[entry.author] = new_state
+            except EntryError as exc:
+                rejected.append(Rejected(index, entry.id_hex, exc.code, exc.message))
+                continue
+            accepted.append(entry)
+            heads[entry.author] = ChainHead.of(entry)
+        if accepted:
+            with self._transaction():
+                self._insert(accepted, received=now_ms)
+            for entry in accepted:
+                self._advance(entry)
+            for state in keys.values():
+                self._set_keys(state)
+        rejected.sort(key=lambda r: r.index)
+        return IngestResult(tuple(accepted), duplicates, tuple(rejected), tuple(forks), gaps)
+
+    def _displace_for(self, rotation: Entry) -> ChainHead | None:
+        """Take a thief's suffix off an author's chain for a recovery rotation that conflicts
+        with it; the new head, or None when the rotation cannot be taken (docs/keys.md).
+
+        The rotation must be signed by the committed next key (so only the party can do
+        this) and carry `compromised_since` T. The suffix taken off is the longest run of
+        the author's latest entries signed by the current key with ts > T: what the
+        rotation revokes. Those entries move to the `displaced` table (kept); the fork
+        proofs that hold them stay. A thief's entry that comes back is refused as not linking
+        once the party's branch is held.
+        """
+        state = self._keys.get(rotation.author)
+        since = rotation.body.get("compromised_since")
+        key = signer(state, rotation)
+        if (state is None or state.next is None or not isinstance(since, int)
+                or key_digest(key) != state.next or not signatures_ok([(rotation, key)])[0]):
+            return None
+        start = state.periods[-1].from_seq
+        run: list[tuple[Entry, int]] = []
+        for (raw, received) in self._db.execute(
+            "SELECT raw, received FROM entries WHERE author=? AND seq>=? ORDER BY seq DESC",
+            (rotation.author, start),
+        ):
+            e = _stored(raw)
+            if e.ts <= since or e.kind in KEY_KINDS:
+                break
+            run.append((e, received))
+        if not run or run[-1][0].seq > rotation.seq:
+            return None  # the conflict lies at or before T: the party cannot disown it
+        low = run[-1][0].seq
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO displaced VALUES (?,?,?,?,?,?)",
+                [(e.id, e.author, e.seq, e.raw, received, rotation.id) for e, received in run])
+            self._db.execute("DELETE FROM entries WHERE author=? AND seq>=?", (rotation.author, low))
+        self._count -= len(run)
+        self._digest = None
+        before = self.get_by_seq(rotation.author, low - 1)
+        assert before is not None  # the run stops at a key event at the latest (seq >= 1)
+        back = self._heads[rotation.author] = ChainHead.of(before)
+        log.warning("recovery rotation %s of %s: took seqs %d..%d off its chain (signed by the "
+                    "stolen key after %d); its branch is fetched next", rotation.id.hex()[:12],
+                    rotation.author.hex()[:12], low, run[0][0].seq, since)
+        return back
+
+    def _signer(self, entry: Entry, head: ChainHead | None) -> bytes:
+        """The key `entry` is checked under in `prepare`: at the head, the key in force;
+        below it (a would-be fork), the key that signed that place."""
+        state = self._keys.get(entry.author)
+        if head is not None and entry.seq <= head.seq:
+            return evidence_signer(state, entry)
+        return signer(state, entry)
+
+    def _set_keys(self, state: KeyState) -> None:
+        """Adopt an author's new key state; forks it disowns stop counting."""
+        old = self._keys.get(state.author)
+        self._keys[state.author] = state
+        if _recoveries(state) != (0 if old is None else _recoveries(old)):
+            self.keys_epoch += 1  # what is revoked changed
+        if state.author in self._forked and all(
+            self._disowned(p) for p in self._forks_of(state.author)
+        ):
+            self._forked.discard(state.author)
+
+    def _disowned(self, proof: ForkProof) -> bool:
+        state = self._keys.get(proof.author)
+        return state is not None and state.disowns(proof)
+
+    def _forks_of(self, author: bytes) -> list[ForkProof]:
+        return [p for p, _ in self.all_forks() if p.author == author]
+
+    def add_fork(self, proof: ForkProof) -> bool:
+        """Store a fork proof learned from elsewhere; True when it was new."""
+        return self._store_fork(proof)
+
+    def _store_fork(self, proof: ForkProof) -> bool:
+        with self._transaction():
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO forks VALUES (?, ?, ?, ?)",
+                (proof.author, proof.seq, proof.encode(), max(proof.a.ts, proof.b.ts)),
+            )
+        if cur.rowcount:
+            if not self._disowned(proof):
+                self._forked.add(proof.author)
+            return True
+        return False
+
+    def _fork_with(self, entry: Entry, pending: list[Entry]) -> ForkProof | None:
+        other = self.get_by_seq(entry.author, entry.seq)
+        if other is None:
+            other = next((e for e in pending if e.author == entry.author and e.seq == entry.seq), None)
+        return None if other is None else ForkProof.of(other, entry)
+
+    def _id_at(self, author: bytes, seq: int, pending: Sequence[Entry]) -> bytes | None:
+        row = self._db.execute(
+            "SELECT id FROM entries WHERE author=? AND seq=?", (author, seq)
+        ).fetchone()
+        if row is not None:
+            return bytes(row[0])
+        for e in pending:
+            if e.author == author and e.seq == seq:
+                return e.id
+        return None
+
+    def _insert(self, entries: list[Entry], received: int) -> None:
+        self._db.executemany(
+            "INSERT INTO entries (id, author, seq, ts, kind, raw, received) VALUES (?,?,?,?,?,?,?)",
+            [(e.id, e.author, e.seq, e.ts, e.kind, e.raw, received) for e in entries],
+        )
+
+    def _advance(self, entry: Entry) -> None:
+        self._heads[entry.author] = ChainHead.of(entry)
+        self._count += 1
+        self._digest = None
+
+    def _transaction(self) -> Transaction:
+        return Transaction(self._db)
+
+    # -- reads of the replica interface (the rest: store.reads) --------------------------
+
+    def heads(self) -> dict[bytes, tuple[int, bytes]]:
+        """Every author's latest (seq, id): a copy."""
+        return {a: (h.seq, h.id) for a, h in self._heads.items()}
+
+    def head(self, author: bytes) -> ChainHead | None:
+        """The latest entry of `author` held here."""
+        return self._heads.get(author)
+
+    def heads_digest(self) -> bytes:
+        """sha256 over the sorted heads: equal digests mean equal heads (anti-entropy)."""
+        if self._digest is None:
+            h = hashlib.sha256(b"trustnet/v1/heads")
+            pack = struct.Struct(">Q").pack
+            for author in sorted(self._heads):
+                head = self._heads[author]
+                h.update(author + pack(head.seq) + head.id)
+            self._digest = h.digest()
+        return self._digest
+
+    def get(self, entry_id: bytes) -> Entry | None:
+        """The entry with this id, if held."""
+        row = self._db.execute("SELECT raw FROM entries WHERE id=?", (entry_id,)).fetchone()
+        return None if row is None else _stored(row[0])
+
+    def get_by_seq(self, author: bytes, seq: int) -> Entry | None:
+        """The entry of `author` at `seq`, if held."""
+        row = self._db.execute(
+            "SELECT raw FROM entries WHERE author=? AND seq=?", (author, seq)
+        ).fetchone()
+        return None if row is None else _stored(row[0])
+
+    def range(self, author: bytes, after_seq: int, limit: int, *, verify: bool = False
+              ) -> list[Entry]:
+        """Up to `limit` entries of `author` with seq > after_seq, ascending.
+
+        With `verify` (entries served to peers), each row is checked again as if it came from
+        outside: it decodes, its id, author and seq are the row's, its signature verifies. A
+        row that fails (the disk corrupted it) is quarantined (`quarantine`) and the range
+        ends before it, so peers never receive it; so does a hole in the chain.
+        """
+        rows = self._db.execute(
+            "SELECT raw, id, seq FROM entries WHERE author=? AND seq>? ORDER BY seq LIMIT ?",
+            (author, after_seq, limit),
+        ).fetchall()
+        if not verify:
+            return [_stored(raw) for raw, _, _ in rows]
+        out: list[Entry] = []
+        for raw, ident, seq in rows:
+            if seq != (out[-1].seq + 1 if out else after_seq + 1):
+                break  # a hole left by a quarantined entry of our own: serve up to it
+            try:
+                entry = decode_entry(bytes(raw), verify=False)
+                if (entry.id, entry.author, entry.seq) != (bytes(ident), author, seq):
+                    raise EntryError("the row's id, author or seq differ from its entry's",
+                                     code="bad_row")
+                # Under the key that signed that place: after a rotation it is not the
+                # author's first key (checking that one quarantined every rotated entry).
+                verify_signature(self.evidence_key(entry), entry.payload, entry.sig)
+            except EntryError as exc:
+                self.quarantine(author, seq, f"{exc.code}: {exc.message}"[:300])
+                break
+            out.append(entry)
+        return out
+
+    def mark_received_at_ts(self) -> None:
+        """Record every held entry as received when signed (benchmarks and simulations that
+        load a store at once standing for a node that was live all along)."""
+        with self._transaction():
+            self._db.execute("UPDATE entries SET received = ts")
+
+    def forks(self) -> list[ForkProof]:
+        """Every fork proof that counts against its author (not disowned by a recovery)."""
+        return [p for p, disowned in self.all_forks() if not disowned]
+
+    def all_forks(self) -> list[tuple[ForkProof, bool]]:
+        """Every fork proof held, each with True when its party disowned it (keys.py). One that
+        no longer checks is logged and left out: a store written before seq and ts were
+        bounded at 2**53-1 may hold one with a larger ts."""
+        out = []
+        for author, seq, proof in self._db.execute(
+                "SELECT author, seq, proof FROM forks ORDER BY found, author, seq"):
+            try:
+                # Verified on the way in (under the key state of then); the file is ours.
+                p = decode_fork_proof(bytes(proof), verify=False)
+            except ForkProofError as exc:
+                log.warning("store: fork proof of %s at seq %d is left out: %s",
+                            bytes(author).hex(), seq, exc.message)
+                continue
+            out.append((p, self._disowned(p)))
+        return out
+
+    def forked_authors(self) -> set[bytes]:
+        """Authors proven to have equivocated (forks they disowned do not count)."""
+        return set(self._forked)
+
+    # -- keys ------------------------------------------------------------------------------
+
+    def key_state(self, author: bytes) -> KeyState | None:
+        """The author's key state, when it committed to a next key or rotated."""
+        return self._keys.get(author)
+
+    def key_states(self) -> dict[bytes, KeyState]:
+        """Every author's key state that differs from the plain v1 one: a copy."""
+        return dict(self._keys)
+
+    def evidence_key(self, entry: Entry) -> bytes:
+        """The key `entry` must be signed by to count as its author's (fork proofs)."""
+        return evidence_signer(self._keys.get(entry.author), entry)
+
+    def revoked(self, entry: Entry) -> bool:
+        """True when the author disowned `entry` (a key declared compromised before its ts)."""
+        state = self._keys.get(entry.author)
+        return state is not None and state.revoked(entry)
+
+    def count(self) -> int:
+        """How many entries are held."""
+        return int(self._count)
+
+    def author_count(self) -> int:
+        """How many authors have entries here."""
+        return len(self._heads)

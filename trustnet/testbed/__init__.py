@@ -1,0 +1,1 @@
+"""The local multi-node testbed (DESIGN 10): `cluster` runs N real nodes on loopback; a scenario (docs/scenarios.md) is `model` records read by `loader`, checked by `expect`, played by `player`, reported by `report`, and `run` does all of it on a cluster."""
