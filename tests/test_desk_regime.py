@@ -10,15 +10,16 @@ from typing import Any
 
 import aiohttp
 import pytest
-from trustnet.daemon import Daemon
-from trustnet.scenario import PartyRef, load_scenario, origin_for, play
 
 from tests.test_scenario import SCENARIOS
 from tests.test_views import get
-from trustnet.cli import main as cli_main
+from trustnet.cli.main import main as cli_main
 from trustnet.clock import SystemClock
 from trustnet.identity import KEY_FILE, Identity
-from trustnet.protocol.gossip import GossipConfig
+from trustnet.node.daemon import Daemon
+from trustnet.protocol.config import GossipConfig
+from trustnet.testbed.loader import load_scenario
+from trustnet.testbed.player import PartyRef, origin_for, play
 
 
 @pytest.fixture
