@@ -286,7 +286,11 @@ async def small(tmp_path: Path) -> AsyncIterator[tuple[Daemon, Client]]:
 @contextlib.asynccontextmanager
 async def demo_nodes(tmp_path: Path) -> AsyncIterator[Nodes]:
     """The 6-party demo world (tests/test_views.py's north-1) plus a fork and a second node."""
-    demo = demo_daemon(tmp_path, gossip=MANUAL)
+    # A rate limit no quick test client reaches: these tests read every route in a burst
+    # (on a quiet machine, faster than the default 50 reads a second); the rate limit
+    # has its own test.
+    unlimited = {"http": {"rate_per_s": 1_000_000.0, "rate_burst": 1_000_000}}
+    demo = demo_daemon(tmp_path, gossip=MANUAL, sections=unlimited)
     a, ids, origin = demo.daemon, demo.ids, demo.origin
     # A party that signed two different entries at seq 1: a fork proof for /forks.
     forker, twin = World(), World()

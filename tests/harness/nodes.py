@@ -41,11 +41,11 @@ class DemoNode:
     origin: int
 
 
-def demo_daemon(base: Path, name: str = "north-1", *,
-                gossip: GossipConfig = MANUAL) -> DemoNode:
+def demo_daemon(base: Path, name: str = "north-1", *, gossip: GossipConfig = MANUAL,
+                sections: Mapping[str, Mapping[str, Any]] | None = None) -> DemoNode:
     """`name`'s daemon, its store holding every party's chain of the demo scenario (ending
     today); `name` is one of the scenario's parties and signs with its node's own key."""
-    node_dir = init_node(base, name)
+    node_dir = init_node(base, name, sections=sections)
     scenario = load_scenario(SCENARIOS / "demo.toml")
     ids = {p: Identity.from_seed(i.to_bytes(32, "big")) for i, p in enumerate(scenario.parties, 1)}
     ids[name] = Identity.load(node_dir / KEY_FILE)
