@@ -68,6 +68,7 @@ VALID: dict[str, dict[str, Any]] = {
                 "people": 40},
     "clarification": {"subject": ENTRY, "what": "a rail transfer of empty wagons",
                       "evidence": [DIGEST]},
+    "witnesses": {"witnesses": [PARTY], "receipts_needed": 1},
 }
 
 

@@ -37,6 +37,7 @@ from trustnet.keyfiles import (
 )
 from trustnet.keys import check_revealed, commit_first, commit_pending, key_digest, rotation_body
 from trustnet.nodedir import init_node_dir
+from trustnet.receipt_book import ReceiptBook
 from trustnet.recovery import own_log_state
 from trustnet.store import DB_FILE, Rejected, Store
 
@@ -382,7 +383,9 @@ def cmd_entries(args: argparse.Namespace) -> int:
                 after=args.after,
                 limit=args.limit,
             )
-            items = [{**e.to_json(), "revoked": store.revoked(e)} for e in entries]
+            receipts = ReceiptBook(store).brief([e.id for e in entries])
+            items = [{**e.to_json(), "revoked": store.revoked(e), **receipts[e.id]}
+                     for e in entries]
     if args.json:
         _json(items)
         return 0

@@ -99,7 +99,28 @@ CREATE TABLE IF NOT EXISTS displaced (
     received INTEGER NOT NULL,
     rotation BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS receipts (
+    author  BLOB NOT NULL,
+    seq     INTEGER NOT NULL,
+    witness BLOB NOT NULL,
+    id      BLOB NOT NULL,
+    time    INTEGER NOT NULL,
+    raw     BLOB NOT NULL,
+    PRIMARY KEY (author, seq, witness)
+);
+CREATE INDEX IF NOT EXISTS receipts_id ON receipts (id);
+CREATE TABLE IF NOT EXISTS receipt_forks (
+    witness BLOB NOT NULL,
+    author  BLOB NOT NULL,
+    seq     INTEGER NOT NULL,
+    proof   BLOB NOT NULL,
+    found   INTEGER NOT NULL,
+    PRIMARY KEY (witness, author, seq)
+);
+CREATE TABLE IF NOT EXISTS witnessed (id BLOB PRIMARY KEY, time INTEGER NOT NULL);
 """
+# Tables added later with CREATE IF NOT EXISTS (witness receipts, trustnet/receipt_book.py) keep
+# schema 1: an older store gains them when a node opens it for writing.
 SCHEMA_VERSION = 1
 
 
@@ -217,6 +238,11 @@ class Store:
                 if not self._disowned(proof):
                     self._forked.add(proof.author)
             (self._count,) = self._db.execute("SELECT COUNT(*) FROM entries").fetchone()
+            # Witnessed times (issue 14 item 4) stand for the receipt time where they exist;
+            # a read-only look at a store no node opened since they came has no such table.
+            self._when = "received" if self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE name='witnessed'").fetchone() is None \
+                else "COALESCE((SELECT time FROM witnessed w WHERE w.id = entries.id), received)"
         except sqlite3.DatabaseError as exc:
             self._release_lock()
             raise StoreError(f"cannot open store {target}: {exc}", code="bad_store") from None
@@ -757,9 +783,10 @@ class Store:
 
     def page_received(self, after: int = 0, limit: int = 100) -> list[tuple[Entry, int, int]]:
         """Entries in arrival order after a cursor, each with its cursor and when this node
-        received it (ms; for its own entries, when it signed them)."""
+        received it (ms; for its own entries, when it signed them) — or its witnessed time
+        where it has one (the k-th witness receipt, docs/witnesses.md), which others can check."""
         rows = self._db.execute(
-            "SELECT raw, rowid, received FROM entries WHERE rowid>? ORDER BY rowid LIMIT ?",
+            f"SELECT raw, rowid, {self._when} FROM entries WHERE rowid>? ORDER BY rowid LIMIT ?",
             (after, limit),
         )
         return [(_stored(raw), c, int(r)) for raw, c, r in rows]
@@ -770,12 +797,14 @@ class Store:
         with self._transaction():
             self._db.execute("UPDATE entries SET received = ts")
 
-    def received_of(self, ids: Sequence[bytes]) -> dict[bytes, int]:
-        """When this node received each of these entries (ms), for those it holds."""
+    def received_of(self, ids: Sequence[bytes], *, witnessed: bool = True) -> dict[bytes, int]:
+        """When this node received each of these entries (ms), for those it holds; with
+        `witnessed`, an entry's witnessed time instead where it has one (docs/witnesses.md)."""
         out: dict[bytes, int] = {}
+        when = self._when if witnessed else "received"
         for i in range(0, len(ids), 500):
             part = list(ids[i : i + 500])
-            sql = f"SELECT id, received FROM entries WHERE id IN ({','.join('?' * len(part))})"
+            sql = f"SELECT id, {when} FROM entries WHERE id IN ({','.join('?' * len(part))})"
             out.update((bytes(k), int(v)) for k, v in self._db.execute(sql, part))
         return out
     def profiles(self) -> Mapping[str, Profile]:
@@ -861,6 +890,16 @@ class Store:
         """True when the author disowned `entry` (a key declared compromised before its ts)."""
         state = self._keys.get(entry.author)
         return state is not None and state.revoked(entry)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The database, for modules that keep their own tables beside the entries
+        (trustnet/receipt_book.py); they write inside `transaction()`."""
+        return self._db
+
+    def transaction(self) -> Store._Tx:
+        """A write transaction on `db`."""
+        return self._transaction()
 
     def count(self) -> int:
         """How many entries are held."""

@@ -285,6 +285,17 @@ class Clarification:
     ext: Ext | None = None
 
 
+# Issue 14 item 4, witness receipts (trustnet/receipts.py, docs/witnesses.md).
+@dataclass(frozen=True, slots=True)
+class Witnesses:
+    """Declares the author's witnesses and how many receipts witness an entry (k), for its
+    entries after this one."""
+
+    witnesses: Annotated[tuple[PartyId, ...], MaxLen(16)]
+    receipts_needed: Annotated[int, Range(0, 16)]
+    ext: Ext | None = None
+
+
 Statement = Union[  # noqa: UP007 - a runtime alias used in isinstance-free typing only
     Profile,
     AnnualExchange,
@@ -302,6 +313,7 @@ Statement = Union[  # noqa: UP007 - a runtime alias used in isinstance-free typi
     Rotation,
     Contact,  # issue 17
     Clarification,  # issue 17
+    Witnesses,
 ]
 
 KINDS: dict[str, type[Any]] = {
@@ -322,6 +334,7 @@ KINDS: dict[str, type[Any]] = {
     # issue 17: people-to-people
     "contact": Contact,
     "clarification": Clarification,
+    "witnesses": Witnesses,  # issue 14 item 4
 }
 
 
