@@ -221,3 +221,35 @@ def test_a_witness_serves_only_authors_that_declared_it_and_at_most_max_served_a
     off = _protocol(witness, store2, WitnessConfig(serve=False))
     reply, _ = off.on_request(ALICE.party_id, m.ReceiptRequest((entry.raw,)), T0)
     assert isinstance(reply, m.ReceiptReply) and reply.code == "not_serving"
+
+
+def test_revocation_prefers_witnessed_time_over_a_backdated_ts() -> None:
+    """A thief dates its statement before the theft (ts < compromised_since); its witnesses
+    received it after: once witnessed, it is revoked."""
+    from trustnet.keys import key_digest
+
+    store = Store(None)
+    nxt, fresh = Identity.from_seed(b"n" * 32), Identity.from_seed(b"f" * 32)
+    stolen_at = T0 + DAY
+    trust = {"subject": WITNESSES[0].party_id, "level": -1000}
+    entries, prev = [], None
+    for seq, (key, kind, body, ts) in enumerate([
+        (ALICE, "keys", {"next": key_digest(nxt.public_key).hex()}, T0),
+        (ALICE, *_declare()[:2], T0),
+        (ALICE, "trust", trust, T0 + 1000),  # the thief's, backdated
+        (nxt.for_party(ALICE.author), "rotation",
+         {"key": nxt.public_key.hex(), "next": key_digest(fresh.public_key).hex(),
+          "compromised_since": stolen_at}, T0 + 3 * DAY),
+    ], start=1):
+        e = sign_entry(key, seq=seq, prev=prev, ts=ts, kind=kind, body=body)
+        entries.append(e)
+        prev = e.id
+    result = store.ingest([e.raw for e in entries], T0 + 3 * DAY)
+    assert not result.rejected
+    thief = entries[2]
+    assert not store.revoked(thief)  # by its ts, before the theft
+    book = ReceiptBook(store)
+    epoch = store.keys_epoch
+    for w in WITNESSES[:2]:
+        book.add(sign_receipt(w, ALICE.author, 3, thief.id, T0 + 2 * DAY).raw)
+    assert store.revoked(thief) and store.keys_epoch > epoch

@@ -127,6 +127,7 @@ class ReceiptBook:
         if local is not None and ((local - entry.ts > self.tolerance_ms)
                                   != (when - entry.ts > self.tolerance_ms)):
             self.store.keys_epoch += 1  # NodeViews recomputes (trustnet/views.py)
+        self.store.witnessed_changed(entry.author)  # revocation prefers witnessed time
         return when
 
     def receipts_of(self, entry_id: bytes) -> list[Receipt]:

@@ -211,6 +211,11 @@ class Store:
                 self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
             elif row is not None and row[0] != SCHEMA_VERSION:
                 raise StoreError(f"store schema {row[0]} is not {SCHEMA_VERSION}", code="bad_store")
+            # Witnessed times (issue 14 item 4) stand for the receipt time where they exist;
+            # a read-only look at a store no node opened since they came has no such table.
+            self._when = "received" if self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE name='witnessed'").fetchone() is None \
+                else "COALESCE((SELECT time FROM witnessed w WHERE w.id = entries.id), received)"
             self._heads: dict[bytes, ChainHead] = {
                 author: ChainHead(seq, id_, ts)
                 for author, seq, id_, ts in self._db.execute(
@@ -238,11 +243,6 @@ class Store:
                 if not self._disowned(proof):
                     self._forked.add(proof.author)
             (self._count,) = self._db.execute("SELECT COUNT(*) FROM entries").fetchone()
-            # Witnessed times (issue 14 item 4) stand for the receipt time where they exist;
-            # a read-only look at a store no node opened since they came has no such table.
-            self._when = "received" if self._db.execute(
-                "SELECT 1 FROM sqlite_master WHERE name='witnessed'").fetchone() is None \
-                else "COALESCE((SELECT time FROM witnessed w WHERE w.id = entries.id), received)"
         except sqlite3.DatabaseError as exc:
             self._release_lock()
             raise StoreError(f"cannot open store {target}: {exc}", code="bad_store") from None
@@ -551,7 +551,27 @@ class Store:
 
     def _disowned(self, proof: ForkProof) -> bool:
         state = self._keys.get(proof.author)
-        return state is not None and state.disowns(proof)
+        return state is not None and state.disowns(proof, self.witnessed_at)
+
+    def witnessed_at(self, entry: Entry) -> int | None:
+        """An entry's witnessed time (docs/witnesses.md), if it has one."""
+        if self._when == "received":
+            return None
+        row = self._db.execute("SELECT time FROM witnessed WHERE id=?", (entry.id,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def witnessed_changed(self, author: bytes) -> None:
+        """An entry of `author` got a witnessed time: when the author declared a key
+        compromised, what is revoked and which forks count may change (keys.py)."""
+        state = self._keys.get(author)
+        if state is None or all(p.compromised_since is None for p in state.periods):
+            return
+        self.keys_epoch += 1
+        proofs = self._forks_of(author)
+        if proofs and all(self._disowned(p) for p in proofs):
+            self._forked.discard(author)
+        elif any(not self._disowned(p) for p in proofs):
+            self._forked.add(author)
 
     def _forks_of(self, author: bytes) -> list[ForkProof]:
         return [p for p, _ in self.all_forks() if p.author == author]
@@ -887,9 +907,10 @@ class Store:
         return evidence_signer(self._keys.get(entry.author), entry)
 
     def revoked(self, entry: Entry) -> bool:
-        """True when the author disowned `entry` (a key declared compromised before its ts)."""
+        """True when the author disowned `entry` (a key declared compromised before its ts, or
+        before its witnessed time: docs/witnesses.md)."""
         state = self._keys.get(entry.author)
-        return state is not None and state.revoked(entry)
+        return state is not None and state.revoked(entry, self.witnessed_at)
 
     @property
     def db(self) -> sqlite3.Connection:
