@@ -253,3 +253,27 @@ def test_revocation_prefers_witnessed_time_over_a_backdated_ts() -> None:
     for w in WITNESSES[:2]:
         book.add(sign_receipt(w, ALICE.author, 3, thief.id, T0 + 2 * DAY).raw)
     assert store.revoked(thief) and store.keys_epoch > epoch
+
+
+def test_a_scenario_gives_parties_witnesses(tmp_path: Path) -> None:
+    from trustnet.scenario import ScenarioError, load_scenario
+
+    story = """
+parties = ["a", "b", "c", "d"]
+days = 2
+[witnesses]
+a = ["b", "c", "d"]
+receipts_needed = 2
+[[step]]
+id = "t"
+day = 1
+party = "a"
+kind = "trust"
+body = {subject = "{id:b}", level = 1}
+"""
+    path = tmp_path / "w.toml"
+    path.write_text(story)
+    assert load_scenario(path).witnesses == {"a": (("b", "c", "d"), 2)}
+    path.write_text(story.replace('a = ["b", "c", "d"]', 'a = ["a", "zz"]'))
+    with pytest.raises(ScenarioError):
+        load_scenario(path)
