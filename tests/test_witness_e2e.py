@@ -189,3 +189,18 @@ def test_bad_receipts_each_get_a_clear_code_and_nothing_held_is_lost(bed: tb.Tes
     forks = after["witness_forks"]
     assert len(forks) == 1 and forks[0]["witness"] == w1.node_id
     assert sorted(forks[0]["ids"]) == sorted([published["id"], ("09" * 32)])
+
+
+def test_a_node_away_while_receipts_spread_gets_them_by_receipt_anti_entropy(
+        bed: tb.Testbed) -> None:
+    author, w3 = bed.node("author"), bed.node("w3")
+    bed.stop_node(w3)
+    published = author.client.publish("trust", {"subject": w3.node_id, "level": 50})
+    up = [n for n in bed.nodes if n is not w3]
+    assert bed.wait_for(lambda: all((e := entry(n, published["id"])) is not None
+                                    and e["witnessed"] is not None for n in up), DEADLINE_S)
+    bed.start_node(w3)
+    bed.wait_up(w3)
+    # w1's and w2's receipts were pushed while w3 was away: it pulls them.
+    assert bed.wait_for(lambda: w3.client.get("/peers")["witness"]["pulled"] >= 1, DEADLINE_S)
+    assert bed.wait_for(lambda: witnessed_everywhere(bed, published["id"]), DEADLINE_S)

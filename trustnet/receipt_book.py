@@ -130,6 +130,35 @@ class ReceiptBook:
         self.store.witnessed_changed(entry.author)  # revocation prefers witnessed time
         return when
 
+    def unwitnessed(self, since_ms: int, limit: int, recent: int = 4096) -> list[bytes]:
+        """Ids of entries among the `recent` last received (after `since_ms`) that their
+        author's declaration asks receipts of and that have no witnessed time yet: what
+        receipt anti-entropy asks peers for (a bounded scan, whatever the store holds)."""
+        rows = self.store.db.execute(
+            "SELECT id, author, seq FROM (SELECT id, author, seq, received, rowid FROM entries "
+            "ORDER BY rowid DESC LIMIT ?) e WHERE received > ? AND author IN "
+            "(SELECT author FROM entries WHERE kind = ?) AND NOT EXISTS "
+            "(SELECT 1 FROM witnessed w WHERE w.id = e.id) ORDER BY rowid DESC",
+            (recent, since_ms, WITNESSES_KIND))
+        out = []
+        for ident, author, seq in rows:
+            declared = self.in_force(bytes(author), int(seq))
+            if declared is not None and declared.needed > 0:
+                out.append(bytes(ident))
+                if len(out) >= limit:
+                    break
+        return out
+
+    def raw_of(self, ids: Sequence[bytes], limit: int) -> list[bytes]:
+        """The receipts held of these entries (at most `limit`), for a peer that wants them."""
+        part = list(ids[:limit])
+        if not part:
+            return []
+        rows = self.store.db.execute(
+            f"SELECT raw FROM receipts WHERE id IN ({','.join('?' * len(part))}) LIMIT ?",
+            (*part, limit))
+        return [bytes(raw) for (raw,) in rows]
+
     def receipts_of(self, entry_id: bytes) -> list[Receipt]:
         """The receipts held for an entry, by receipt time."""
         rows = self.store.db.execute(

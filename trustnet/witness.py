@@ -17,7 +17,9 @@ actions it returns. Three jobs:
 - **Spreading**. A new receipt (signed here, received from a witness, or pushed) goes to
   `fanout` peers at `/gossip/receipts`; each node checks it (`trustnet/receipt_book.py`) and
   pushes on what was new to it. A receipt for an entry not held yet waits (bounded, for
-  `waiting_ms`) and is taken when the entry arrives.
+  `waiting_ms`) and is taken when the entry arrives. Every `pull_every` ticks, one random
+  peer is asked for the receipts of recent entries held here without a witnessed time
+  (anti-entropy for receipts: a node that missed the pushes gets them).
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ class WitnessConfig:
     max_waiting: int = 4096  # receipts kept until their entry arrives
     waiting_ms: int = 600_000
     max_inflight: int = 32
+    # Receipt anti-entropy: every this many ticks (0: never), ask one random peer for the
+    # receipts of recent entries held without a witnessed time (received within the window).
+    pull_every: int = 10
+    pull_window_ms: int = 86_400_000
 
     # The one loader (trustnet.config.load_table) checks types and these ranges, naming the
     # key; `__post_init__` checks what spans keys.
@@ -147,8 +153,9 @@ class WitnessProtocol:
         self.sign = sign
         self.stats: dict[str, int] = {
             "asked": 0, "receipts_got": 0, "served": 0, "refused": 0, "spread": 0,
-            "accepted": 0, "rejected": 0, "waiting": 0, "witness_forks": 0,
+            "accepted": 0, "rejected": 0, "waiting": 0, "witness_forks": 0, "pulled": 0,
         }
+        self._ticks = 0
         # Lines for the operator's log (the node logs them, as it does peers' decisions).
         self.decisions: deque[str] = deque(maxlen=64)
         self._asks: OrderedDict[bytes, _Ask] = OrderedDict()
@@ -165,7 +172,8 @@ class WitnessProtocol:
     def handle(self, event: Event, now_ms: int) -> list[Send]:
         """Feed a tick, an own new entry, or the outcome of one of our requests."""
         if isinstance(event, Tick):
-            return self._retry_waiting(now_ms) + self._ask_due(now_ms)
+            self._ticks += 1
+            return self._retry_waiting(now_ms) + self._ask_due(now_ms) + self._pull(now_ms)
         if isinstance(event, LocalEntry):
             self._start(event.entry, now_ms)
             return self._ask_due(now_ms)
@@ -260,7 +268,23 @@ class WitnessProtocol:
             self._backoff(t, now)
         return []
 
+    def _pull(self, now: int) -> list[Send]:
+        every = self.config.pull_every
+        if every <= 0 or self._ticks % every or len(self._pending) >= self.config.max_inflight:
+            return []
+        peer = self.peers.sample(self.rng, 1, now)
+        if not peer:
+            return []
+        ids = self.book.unwitnessed(now - self.config.pull_window_ms, m.MAX_RECEIPTS)
+        return [self._send(peer[0], m.RECEIPTS, m.ReceiptsWanted(tuple(ids)))] if ids else []
+
     def _on_reply(self, ev: Response, now: int) -> list[Send]:
+        if isinstance(ev.message, m.ReceiptsPush):  # receipts we pulled: taken, not spread
+            self._pending.pop(ev.request_id, None)
+            for raw in ev.message.receipts:
+                if self._take(raw, ev.peer, "url", now)[0] == "accepted":
+                    self.stats["pulled"] += 1
+            return []
         entry_id, witness = self._pending.get(ev.request_id, (b"", b""))
         ask, t = self._try_of(ev.request_id)
         msg = ev.message
@@ -319,6 +343,8 @@ class WitnessProtocol:
         exclude = (sender.url,) if sender is not None and sender.url else ()
         if isinstance(message, m.ReceiptsPush):
             return self._on_receipts(peer_id, message, now_ms, exclude)
+        if isinstance(message, m.ReceiptsWanted):
+            return m.ReceiptsPush(tuple(self.book.raw_of(message.ids, m.MAX_RECEIPTS))), []
         if not isinstance(message, m.ReceiptRequest):
             raise m.MessageError(f"no witness request {message.T!r}", code="bad_message")
         reply = self._serve(message)

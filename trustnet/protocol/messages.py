@@ -17,6 +17,7 @@ Endpoints (all POST under /gossip/), request -> reply:
     /gossip/head    HeadRequest         -> HeadReply             (one author's head: own-log recovery)
     /gossip/receipt ReceiptRequest      -> ReceiptReply          (ask a witness; trustnet/witness.py)
     /gossip/receipts ReceiptsPush       -> ReceiptsAck           (witness receipts spread)
+                    ReceiptsWanted      -> ReceiptsPush          (receipt anti-entropy)
 
 `InSync` and `Digest` have a constant encoded size whatever the store holds:
 in-sync anti-entropy costs O(1) bytes per round (DESIGN section 11).
@@ -476,6 +477,25 @@ class ReceiptsPush:
 
 
 @dataclass(frozen=True, slots=True)
+class ReceiptsWanted:
+    """Receipt anti-entropy: ask a peer for the receipts it holds of these entries (ones
+    held here without a witnessed time); it answers with a `ReceiptsPush`."""
+
+    T: ClassVar[str] = "receipts_wanted"
+    ids: tuple[bytes, ...]
+
+    def wire(self) -> dict[str, Any]:
+        """The msgpack map."""
+        return {"ids": list(self.ids)}
+
+    @classmethod
+    def read(cls, d: dict[str, Any]) -> ReceiptsWanted:
+        """Parse a msgpack map."""
+        return cls(tuple(_bin(i, f"ids[{n}]", ID_BYTES)
+                         for n, i in enumerate(_list(d, "ids", MAX_RECEIPTS))))
+
+
+@dataclass(frozen=True, slots=True)
 class ReceiptsAck:
     """Reply to `ReceiptsPush`: counts, and each receipt's outcome in order: accepted,
     duplicate, or its refusal code (unknown_entry: kept a while until the entry arrives;
@@ -507,14 +527,14 @@ class ReceiptsAck:
 Message: TypeAlias = (
     Digest | InSync | HeadsRequest | Heads | Fetch | Entries | Push | PushAck
     | PeersRequest | PeersReply | HeadRequest | HeadReply
-    | ReceiptRequest | ReceiptReply | ReceiptsPush | ReceiptsAck
+    | ReceiptRequest | ReceiptReply | ReceiptsPush | ReceiptsAck | ReceiptsWanted
 )
 
 _READERS: dict[str, Callable[[dict[str, Any]], Message]] = {
     cls.T: cls.read
     for cls in (Digest, InSync, HeadsRequest, Heads, Fetch, Entries, Push, PushAck,
                 PeersRequest, PeersReply, HeadRequest, HeadReply,
-                ReceiptRequest, ReceiptReply, ReceiptsPush, ReceiptsAck)
+                ReceiptRequest, ReceiptReply, ReceiptsPush, ReceiptsAck, ReceiptsWanted)
 }
 
 # What each endpoint accepts as request and as reply (anything else is bad_message).
@@ -526,7 +546,7 @@ REQUESTS: dict[str, tuple[type[Any], ...]] = {
     PEERS: (PeersRequest,),
     HEAD: (HeadRequest,),
     RECEIPT: (ReceiptRequest,),
-    RECEIPTS: (ReceiptsPush,),
+    RECEIPTS: (ReceiptsPush, ReceiptsWanted),
 }
 REPLIES: dict[str, tuple[type[Any], ...]] = {
     DIGEST: (InSync, Heads),
@@ -536,7 +556,7 @@ REPLIES: dict[str, tuple[type[Any], ...]] = {
     PEERS: (PeersReply,),
     HEAD: (HeadReply,),
     RECEIPT: (ReceiptReply,),
-    RECEIPTS: (ReceiptsAck,),
+    RECEIPTS: (ReceiptsAck, ReceiptsPush),
 }
 
 
