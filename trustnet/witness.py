@@ -156,6 +156,7 @@ class WitnessProtocol:
             "accepted": 0, "rejected": 0, "waiting": 0, "witness_forks": 0, "pulled": 0,
         }
         self._ticks = 0
+        self._served: int | None = None  # authors receipted here (counted once, then followed)
         # Lines for the operator's log (the node logs them, as it does peers' decisions).
         self.decisions: deque[str] = deque(maxlen=64)
         self._asks: OrderedDict[bytes, _Ask] = OrderedDict()
@@ -374,12 +375,17 @@ class WitnessProtocol:
         declared = self.book.in_force(entry.author, entry.seq)
         if declared is None or self.own not in declared.witnesses:
             return m.ReceiptReply(code="not_witness")
-        if (not self.book.serves(self.own, entry.author)
-                and self.book.served_authors(self.own) >= self.config.max_served_authors):
-            return m.ReceiptReply(code="witness_full")
+        new_author = not self.book.serves(self.own, entry.author)
+        if new_author:
+            if self._served is None:
+                self._served = self.book.served_authors(self.own)
+            if self._served >= self.config.max_served_authors:
+                return m.ReceiptReply(code="witness_full")
         received = self.store.received_of([entry.id], witnessed=False)[entry.id]
         receipt = self.sign(entry.author, entry.seq, entry.id, received)
         self.book.add(receipt.raw)
+        if new_author and self._served is not None:
+            self._served += 1
         return m.ReceiptReply(receipt=receipt.raw)
 
     def _fork_at(self, entry: Entry) -> bytes | None:
