@@ -1,8 +1,11 @@
 """Witness receipts on the wire: the sans-IO part (issue 14 item 4; docs/witnesses.md).
 
-Like the gossip protocol beside it, this module has no networking, no clock and no
-randomness of its own: the node feeds it events with the time and performs the `Send`
-actions it returns. Three jobs:
+Like the gossip protocol, this module has no networking, no clock and no randomness of
+its own: the node feeds it events with the time and performs the `Send` actions it
+returns. It lives outside `trustnet.protocol` because it reads and writes receipts
+through the SQLite-backed `ReceiptBook` (the protocol package imports no storage); the
+node routes the witness paths to it through the one admission policy
+(`protocol.admission.admit(answer=...)`) and logs its refusals (`decisions`). Three jobs:
 
 - **Asking** (the author's side). For each entry this node signs after it declared witnesses
   (`[witness] witnesses`, signed as a `witnesses` statement), ask every declared witness at
