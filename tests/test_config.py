@@ -15,6 +15,7 @@ from trustnet.errors import ConfigError
 from trustnet.feedback.estimator import SuspicionParams
 from trustnet.feedback.signals import HostilityWeights
 from trustnet.node.settings import NodeSettings, load_settings
+from trustnet.node.witness import WitnessConfig
 from trustnet.protocol.config import GossipConfig
 from trustnet.protocol.peers import PeerPolicy
 from trustnet.statements import RuleWeights, ViennaFigures
@@ -52,10 +53,11 @@ def test_the_example_documents_every_setting_with_its_default():
     gossip = {f for f in names(GossipConfig) if f != "policy"}
     policy = {f for f in names(PeerPolicy) if f not in ("rates", "penalties")}
     assert set(data["gossip"]) == gossip | policy | {"ca_file"}  # ca_file: the transport's
+    assert set(data["witness"]) == set(names(WitnessConfig))
     # ... and each at its default: what the daemon loads at start
     assert load_settings(config) == NodeSettings(
         config, HttpSettings(), GossipConfig(), "", ViennaFigures(), RuleWeights(), TrustParams(),
-        SuspicionParams(), HostilityWeights(), PeopleParams())
+        SuspicionParams(), HostilityWeights(), PeopleParams(), WitnessConfig())
     assert set(data["people"]) == names(PeopleParams)
     Settings.from_config(config)  # the views' part of it
 
@@ -105,3 +107,28 @@ def test_every_table_of_node_toml_has_a_typed_record() -> None:
     typed = {f.name for f in dataclasses.fields(NodeSettings)} - {"node", "ca_file", "hostility"}
     assert typed == set(SECTIONS)
 
+
+@pytest.mark.parametrize(("table", "message"), [
+    ({"witnesses": ["nope"]}, "[witness] witnesses: 'nope' is not a party id"),
+    ({"witnesses": ["ab" * 32], "receipts_needed": 2},
+     "[witness] receipts_needed: expected between 0 and the number of witnesses (1), got 2"),
+    ({"urls": {"ab" * 32: "ftp://x"}}, "[witness] urls: abababababababab…: 'ftp://x' is not"),
+    ({"urls": ["x"]}, "[witness] urls: expected a table of strings, got ['x']"),
+    ({"serve": 1}, "[witness] serve: expected true or false, got 1"),
+    ({"fanout": 0}, "[witness] fanout: expected an integer >= 1, got 0"),
+    ({"witnesss": []}, "[witness] witnesss: unknown setting (known: ask_for_ms,"),
+    ({"witnesses": ["ab" * 32, "ab" * 32]}, "[witness] witnesses: expected at most"),
+])
+def test_bad_witness_settings_are_named(table: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(NodeConfig.from_mapping({"witness": table}))
+    assert info.value.code == "bad_config"
+    assert info.value.message.startswith(message), info.value.message
+
+
+def test_witness_urls_load_from_toml() -> None:
+    config = NodeConfig.from_mapping(tomllib.loads(
+        f'[witness]\nwitnesses = ["{"ab" * 32}"]\nurls = {{ "{"ab" * 32}" = "http://w:1" }}\n'))
+    witness = load_settings(config).witness
+    assert witness.witnesses == ("ab" * 32,) and witness.urls == {"ab" * 32: "http://w:1"}
+    assert witness.needed == 1

@@ -90,6 +90,7 @@ VALID: dict[str, dict[str, Any]] = {
                          "end": NOW + DAY_MS, "route": "A-B-C", "sensors": ["optical", "sar"]},
     "sensor_data_request": {"flight": ENTRY, "observer": PARTY},
     "sensor_data_reply": {"request": ENTRY, "data": [DIGEST], "note": ""},
+    "witnesses": {"witnesses": [PARTY], "receipts_needed": 1},
 }
 
 

@@ -126,9 +126,10 @@ class Inspection(ApiBase):
         """Entries as JSON, each with when this node received it and whether its `ts` is
         backdated (DESIGN 12: deadlines are judged by receipt)."""
         received = self.node.store.received_of([e.id for e in entries])
+        receipts = self.node.receipts.brief([e.id for e in entries])
         out = []
         for e in entries:
-            data = entry_json(self.node.store, e)
+            data = {**entry_json(self.node.store, e), **receipts[e.id]}
             got = received.get(e.id)
             if got is not None:
                 data["received"] = got
@@ -149,7 +150,7 @@ class Inspection(ApiBase):
         entry = self.node.store.get(raw_id)
         if entry is None:
             raise NotFound(f"no entry {entry_id} here")
-        data = self._timed([entry])[0]
+        data = {**self._timed([entry])[0], **self.node.receipts.entry_json(entry)}
         if self.views.entry is not None:
             data.update(self.views.entry(entry.id_hex))
         return json_response(data)

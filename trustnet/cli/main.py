@@ -50,6 +50,7 @@ from trustnet.log.keys import (
     key_digest,
     rotation_body,
 )
+from trustnet.store.receipts import ReceiptBook
 from trustnet.store.schema import DB_FILE
 from trustnet.store.sqlite import Rejected, Store
 
@@ -395,7 +396,9 @@ def cmd_entries(args: argparse.Namespace) -> int:
                 after=args.after,
                 limit=args.limit,
             )
-            items = [{**e.to_json(), "revoked": store.revoked(e)} for e in entries]
+            receipts = ReceiptBook(store).brief([e.id for e in entries])
+            items = [{**e.to_json(), "revoked": store.revoked(e), **receipts[e.id]}
+                     for e in entries]
     if args.json:
         _json(items)
         return 0

@@ -30,7 +30,7 @@ from trustnet.identity import is_party_id
 CONFIG_FILE = "node.toml"
 TOKEN_FILE = "admin.token"
 DEFAULT_LISTEN = "127.0.0.1:7400"
-SECTIONS = ("http", "gossip", "rules", "weights", "trust", "suspicion", "people")
+SECTIONS = ("http", "gossip", "rules", "weights", "trust", "suspicion", "people", "witness")
 LOG_FORMATS = ("human", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -114,6 +114,8 @@ def _toml(value: Any) -> str:
     # JSON strings, numbers, booleans and arrays of them are valid TOML values.
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, dict):  # an inline table, e.g. [witness] urls
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml(v)}" for k, v in value.items()) + "}"
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -225,6 +227,12 @@ def _value(value: Any, hint: Any, bounds: str, where: str) -> Any:
         if not (isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)):
             raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
         return tuple(value)
+    if origin in (Mapping, dict, typing.get_origin(Mapping[str, Any])) and args == (str, str):
+        # a sub-table of strings, e.g. [witness] urls = { "<party id>" = "https://..." }
+        if not (isinstance(value, Mapping)
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())):
+            raise ConfigError(f"{where}: expected a table of strings, got {value!r}")
+        return dict(value)
     if origin is Literal:
         if value not in args or isinstance(value, bool):
             raise ConfigError(f"{where}: expected one of {', '.join(map(repr, args))}, "

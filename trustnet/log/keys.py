@@ -22,7 +22,7 @@ rotated or committed, and asks it which key must have signed an entry.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -110,20 +110,26 @@ class KeyState:
                 return period
         return self.periods[0]
 
-    def revoked(self, entry: Entry) -> bool:
-        """True when the party disowned `entry`: its key was declared compromised before its ts."""
+    def revoked(self, entry: Entry, witnessed: Callable[[Entry], int | None] | None = None) -> bool:
+        """True when the party disowned `entry`: its key was declared compromised before its ts
+        — or before its witnessed time (`witnessed(entry)`, docs/witnesses.md), where it has
+        one: a thief who dates a statement before the theft cannot date its witnesses."""
         if entry.kind == ROTATION_KIND and self.rotation_at(entry.seq):
             return False
         period = self.period_at(entry.seq)
-        return period.compromised_since is not None and entry.ts > period.compromised_since
+        if period.compromised_since is None:
+            return False
+        seen = None if witnessed is None else witnessed(entry)
+        return max(entry.ts, seen or 0) > period.compromised_since
 
     def rotation_at(self, seq: int) -> bool:
         """True when the accepted chain rotated at `seq`."""
         return any(p.from_seq == seq for p in self.periods[1:])
 
-    def disowns(self, proof: ForkProof) -> bool:
+    def disowns(self, proof: ForkProof,
+                witnessed: Callable[[Entry], int | None] | None = None) -> bool:
         """True when a fork proof has a revoked entry on either side: it no longer counts."""
-        return self.revoked(proof.a) or self.revoked(proof.b)
+        return self.revoked(proof.a, witnessed) or self.revoked(proof.b, witnessed)
 
     def to_json(self) -> list[dict[str, object]]:
         """The periods as JSON."""

@@ -36,6 +36,8 @@ from trustnet.log.keys import (
     commit_pending,
     rotation_body,
 )
+from trustnet.log.receipts import WITNESSES_KIND, sign_receipt
+from trustnet.node.witness import WitnessConfig, WitnessProtocol, declaration_due
 from trustnet.protocol import messages as m
 from trustnet.protocol.admission import Refused, admit
 from trustnet.protocol.config import GossipConfig
@@ -54,6 +56,7 @@ from trustnet.protocol.events import (
     Tick,
 )
 from trustnet.protocol.gossip import GossipProtocol
+from trustnet.store.receipts import ReceiptBook
 from trustnet.store.sqlite import Store
 from trustnet.transport.auth import HEADER_NODE, RequestVerifier
 from trustnet.transport.base import STATUS, Transport, TransportError, error_body
@@ -130,6 +133,8 @@ class Node:
         recover_own: bool = True,
         save_peers: Callable[[list[str]], None] | None = None,
         next_digest: bytes | None = None,
+        witness: WitnessConfig | None = None,
+        backdate_tolerance_ms: int = 3_600_000,
     ) -> None:
         self.identity = identity
         # The committed next key's digest (DIR/next.pub): signed as `keys` before the first
@@ -154,6 +159,12 @@ class Node:
         )
         # Told of new entries and forks as the node takes them in (the /events hub, ...).
         self.listeners: list[Listener] = []
+        # Witness receipts (issue 14 item 4): asking our witnesses, serving as one, spreading.
+        self.receipts = ReceiptBook(store, backdate_tolerance_ms)
+        self.witness = WitnessProtocol(
+            identity.author, self.receipts, self.protocol.peers, rng, witness,
+            sign=lambda author, seq, entry_id, time: sign_receipt(
+                self.identity, author, seq, entry_id, time))
         self.verifier = RequestVerifier(replay_cache=self.config.replay_cache)
         self.log = logging.getLogger(f"trustnet.node.{self.node_id[:12]}")
         self.errors = ErrorLog()  # unexpected exceptions, as text: tests assert it is empty
@@ -289,6 +300,15 @@ class Node:
         commitment = commit_first(self.store, self.identity, self.next_digest, at, kind, body)
         if commitment is not None:
             self._feed(LocalEntry(commitment))
+        # The witnesses `[witness]` names are declared in our own log before they count.
+        declaration = None if kind == WITNESSES_KIND else declaration_due(
+            self.receipts, self.identity.author, self.witness.config)
+        if declaration is not None:
+            self._feed(LocalEntry(self.store.append_own(
+                self.identity, WITNESSES_KIND, declaration, at, received=self.clock.now_ms())))
+            self.log.info("declared witnesses %s (receipts_needed %s) in own log",
+                          ", ".join(w[:16] for w in declaration["witnesses"]),  # type: ignore[attr-defined]
+                          declaration["receipts_needed"])
         # DESIGN 5: append_own commits (synchronous=FULL) before we gossip the entry.
         # DESIGN 12: a backdated `ts` is recorded as received now, so it is shown as backdated
         # and judged by when it was really made (except on a node in replay mode).
@@ -399,14 +419,22 @@ class Node:
     def _feed(self, event: Event) -> None:
         if isinstance(event, LocalEntry):
             self._emit(NewEntries((event.entry,), own=True))
-        self._dispatch(self.protocol.handle(event, self.clock.now_ms()))
+        now = self.clock.now_ms()
+        if isinstance(event, Response | RequestFailed) and self.witness.owns(event.request_id):
+            self._dispatch(self.witness.handle(event, now))
+        else:
+            self._dispatch(self.protocol.handle(event, now))
+            if isinstance(event, Tick | LocalEntry):
+                self._dispatch(self.witness.handle(event, now))
         self._report()
 
     def _report(self) -> None:
         """Act on what the protocol says happened: log the decisions an operator must see
-        (graylisting, proven forks, new-author refusals), count rejected entries, tell the
-        listeners of new entries and forks; then own-log recovery done (the protocol is
-        pure; the node does its logging)."""
+        (graylisting, proven forks, new-author refusals, the witness's refusals), count
+        rejected entries, tell the listeners of new entries and forks; then own-log
+        recovery done (the protocol is pure; the node does its logging)."""
+        while self.witness.decisions:
+            self.log.warning("witness receipts: %s", self.witness.decisions.popleft())
         now = self.clock.now_ms()
         for happened in self.protocol.take_events():
             if isinstance(happened, EntriesLearned):
@@ -527,6 +555,7 @@ class Node:
                 self.protocol, path, body, now, remote=remote, claimed=claimed,
                 authenticate=lambda: self.verifier.verify("POST", path, headers, body, now),
                 cut_off=lambda node: self._cut_off(node, None),
+                answer=self._on_request,
             )
         except Exception as exc:
             self.crashed(exc, "gossip_server")
@@ -537,6 +566,19 @@ class Node:
         self._dispatch(list(outcome.actions))
         self._report()
         return 200, outcome.reply, "ok"
+
+    def _on_request(self, node: str, path: str, message: m.Message, now: int
+                    ) -> tuple[m.Message, list[Action]]:
+        """An admitted request's answer: the witness paths by the witness (a receipt
+        request's entries are ingested first, as a push: same checks and limits, new ones
+        spread on; trustnet/node/witness.py), every other path by the gossip protocol."""
+        if path not in m.WITNESS_PATHS:
+            return self.protocol.on_request(node, path, message, now)
+        actions: list[Action] = []
+        if isinstance(message, m.ReceiptRequest):
+            _ack, actions = self.protocol.on_request(node, m.PUSH, m.Push(message.entries), now)
+        reply, more = self.witness.on_request(node, message, now)
+        return reply, actions + more
 
     def _refuse(self, code: str, message: str) -> tuple[int, bytes, str]:
         self._report()
@@ -568,4 +610,5 @@ class Node:
         view = self.protocol.peers.to_json(now, detail=detail)
         view["recovery"] = self.protocol.recovery_json()
         view["gossip"] = dict(self.protocol.stats)
+        view["witness"] = {**self.witness.stats, "asking": self.witness.asking()}
         return view

@@ -94,6 +94,8 @@ class Daemon:
                 recover_own=self.own_log != "new" and recovered_from is None and not log_lost,
                 save_peers=lambda urls: save_peers(self.dir, urls),
                 next_digest=next_digest(self.dir),
+                witness=self.settings.witness,
+                backdate_tolerance_ms=self.settings.trust.backdate_tolerance_s * 1000,
             )
             self.node.on_rotated = self._adopt_rotation
             saved = load_peers(self.dir)

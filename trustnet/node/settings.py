@@ -18,6 +18,7 @@ from trustnet.config.loader import NodeConfig, load_table
 from trustnet.errors import ConfigError
 from trustnet.feedback.estimator import SuspicionParams
 from trustnet.feedback.signals import HostilityWeights
+from trustnet.node.witness import WitnessConfig
 from trustnet.protocol.config import GossipConfig
 from trustnet.statements.figures import ViennaFigures
 from trustnet.statements.weights import RuleWeights
@@ -39,6 +40,7 @@ class NodeSettings:
     suspicion: SuspicionParams
     hostility: HostilityWeights  # `[suspicion.hostility]`
     people: PeopleParams  # `[people]`: contacts and clarifications (issue 17)
+    witness: WitnessConfig  # receipts asked and served (docs/witnesses.md)
 
 
 def load_settings(config: NodeConfig) -> NodeSettings:
@@ -60,4 +62,5 @@ def load_settings(config: NodeConfig) -> NodeSettings:
         suspicion=load_table(SuspicionParams, suspicion, "suspicion"),
         hostility=load_table(HostilityWeights, hostility, "suspicion.hostility"),
         people=load_table(PeopleParams, config.section("people"), "people"),
+        witness=load_table(WitnessConfig, config.section("witness"), "witness"),
     )

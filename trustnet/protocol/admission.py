@@ -45,6 +45,10 @@ class Refused:
     status: int | None = None  # set when it differs from the code's usual status
 
 
+# (node id, path, decoded request, now_ms) -> (reply, actions); MessageError refuses it.
+Answer = Callable[[str, str, m.Message, int], tuple[m.Message, list[Action]]]
+
+
 def _no_partition(node_id: str) -> bool:
     return False
 
@@ -59,6 +63,7 @@ def admit(
     claimed: str,
     authenticate: Callable[[], str],
     cut_off: Callable[[str], bool] = _no_partition,
+    answer: Answer | None = None,
 ) -> Admitted | Refused:
     """Check and answer one gossip request.
 
@@ -67,6 +72,8 @@ def admit(
     any check. `authenticate()`: the proven node id, or a `TrustnetError` whose code says
     why not (`busy`: the replay cache is full, nobody's fault). `cut_off(node_id)`: the
     node is across a testbed partition (refused with 503, nobody charged).
+    `answer(node_id, path, message, now_ms)`: who answers the decoded request
+    (`protocol.on_request` unless given; the node adds the witness paths this way).
     """
     peers = protocol.peers
     max_bytes = protocol.config.max_message_bytes
@@ -96,7 +103,7 @@ def admit(
         return Refused("rate_limited", f"too many {path[:64]} requests")
     try:
         message = m.decode_request(path, body, max_bytes)
-        reply, actions = protocol.on_request(node, path, message, now_ms)
+        reply, actions = (answer or protocol.on_request)(node, path, message, now_ms)
         data = m.encode(reply, max_bytes)
     except m.MessageError as exc:
         peers.penalize(node, exc.code, now_ms, kind="node", detail=exc.message[:200])

@@ -15,6 +15,9 @@ Endpoints (all POST under /gossip/), request -> reply:
     /gossip/push    Push                -> PushAck               (eager push; entries and forks)
     /gossip/peers   PeersRequest        -> PeersReply            (peer exchange)
     /gossip/head    HeadRequest         -> HeadReply             (one author's head: own-log recovery)
+    /gossip/receipt ReceiptRequest      -> ReceiptReply          (ask a witness; trustnet/node/witness.py)
+    /gossip/receipts ReceiptsPush       -> ReceiptsAck           (witness receipts spread)
+                    ReceiptsWanted      -> ReceiptsPush          (receipt anti-entropy)
 
 `InSync` and `Digest` have a constant encoded size whatever the store holds:
 in-sync anti-entropy costs O(1) bytes per round (DESIGN section 11).
@@ -43,7 +46,10 @@ FETCH = "/gossip/fetch"
 PUSH = "/gossip/push"
 PEERS = "/gossip/peers"
 HEAD = "/gossip/head"
-PATHS = (DIGEST, HEADS, FETCH, PUSH, PEERS, HEAD)
+RECEIPT = "/gossip/receipt"  # issue 14 item 4: witness receipts (trustnet/node/witness.py)
+RECEIPTS = "/gossip/receipts"
+WITNESS_PATHS = (RECEIPT, RECEIPTS)
+PATHS = (DIGEST, HEADS, FETCH, PUSH, PEERS, HEAD, *WITNESS_PATHS)
 
 
 class MessageError(TrustnetError):
@@ -393,15 +399,142 @@ class HeadReply:
         return cls(_bin(d.get("author"), "author", ID_BYTES), seq, ident, entry)
 
 
+# -- witness receipts (issue 14 item 4; docs/witnesses.md) ---------------------------------
+
+MAX_RECEIPTS = 256  # receipts in one push
+RECEIPT_BYTES = 512  # trustnet.log.receipts.MAX_RECEIPT_BYTES
+MAX_CODE = 32
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptRequest:
+    """Ask a witness to receipt the last of `entries` (raw, the author's chain in order; the
+    ones before it fill a gap the witness reported)."""
+
+    T: ClassVar[str] = "receipt_request"
+    entries: tuple[bytes, ...]
+
+    def wire(self) -> dict[str, Any]:
+        """The msgpack map."""
+        return {"entries": list(self.entries)}
+
+    @classmethod
+    def read(cls, d: dict[str, Any]) -> ReceiptRequest:
+        """Parse a msgpack map."""
+        entries = tuple(_bin(e, f"entries[{i}]", max_size=MAX_ENTRY_BYTES)
+                        for i, e in enumerate(_list(d, "entries", 64)))
+        if not entries:
+            raise _bad("entries", "at least one entry")
+        return cls(entries)
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptReply:
+    """A witness's answer: its `receipt`, or a `code` (fork: it receipted another id at that
+    place, `fork` is the author's fork proof; unknown_entry: it holds the author's chain to
+    seq `head` only, send the rest; not_witness, not_serving, witness_full)."""
+
+    T: ClassVar[str] = "receipt"
+    receipt: bytes | None = None
+    code: str | None = None
+    fork: bytes | None = None
+    head: int = 0
+
+    def wire(self) -> dict[str, Any]:
+        """The msgpack map."""
+        return {"receipt": self.receipt, "code": self.code, "fork": self.fork, "head": self.head}
+
+    @classmethod
+    def read(cls, d: dict[str, Any]) -> ReceiptReply:
+        """Parse a msgpack map."""
+        receipt, code, fork = d.get("receipt"), d.get("code"), d.get("fork")
+        if code is not None and (not isinstance(code, str) or len(code) > MAX_CODE):
+            raise _bad("code", f"a string of at most {MAX_CODE} characters")
+        if (receipt is None) == (code is None):
+            raise _bad("receipt", "a receipt exactly when there is no code")
+        return cls(None if receipt is None else _bin(receipt, "receipt", max_size=RECEIPT_BYTES),
+                   code, None if fork is None else _bin(fork, "fork",
+                                                        max_size=2 * MAX_ENTRY_BYTES + 16),
+                   _int(d, "head"))
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptsPush:
+    """Witness receipts spread like entries (raw; each checked by the receiver)."""
+
+    T: ClassVar[str] = "receipts"
+    receipts: tuple[bytes, ...]
+
+    def wire(self) -> dict[str, Any]:
+        """The msgpack map."""
+        return {"receipts": list(self.receipts)}
+
+    @classmethod
+    def read(cls, d: dict[str, Any]) -> ReceiptsPush:
+        """Parse a msgpack map."""
+        return cls(tuple(_bin(r, f"receipts[{i}]", max_size=RECEIPT_BYTES)
+                         for i, r in enumerate(_list(d, "receipts", MAX_RECEIPTS))))
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptsWanted:
+    """Receipt anti-entropy: ask a peer for the receipts it holds of these entries (ones
+    held here without a witnessed time); it answers with a `ReceiptsPush`."""
+
+    T: ClassVar[str] = "receipts_wanted"
+    ids: tuple[bytes, ...]
+
+    def wire(self) -> dict[str, Any]:
+        """The msgpack map."""
+        return {"ids": list(self.ids)}
+
+    @classmethod
+    def read(cls, d: dict[str, Any]) -> ReceiptsWanted:
+        """Parse a msgpack map."""
+        return cls(tuple(_bin(i, f"ids[{n}]", ID_BYTES)
+                         for n, i in enumerate(_list(d, "ids", MAX_RECEIPTS))))
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptsAck:
+    """Reply to `ReceiptsPush`: counts, and each receipt's outcome in order: accepted,
+    duplicate, or its refusal code (unknown_entry: kept a while until the entry arrives;
+    not_witness, conflicting_receipt, bad_receipt)."""
+
+    T: ClassVar[str] = "receipts_ack"
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    waiting: int = 0
+    outcomes: tuple[str, ...] = ()
+
+    def wire(self) -> dict[str, Any]:
+        """The msgpack map."""
+        return {"accepted": self.accepted, "duplicates": self.duplicates,
+                "rejected": self.rejected, "waiting": self.waiting,
+                "outcomes": list(self.outcomes)}
+
+    @classmethod
+    def read(cls, d: dict[str, Any]) -> ReceiptsAck:
+        """Parse a msgpack map."""
+        outcomes = _list(d, "outcomes", MAX_RECEIPTS)
+        if not all(isinstance(o, str) and len(o) <= MAX_CODE for o in outcomes):
+            raise _bad("outcomes", f"strings of at most {MAX_CODE} characters")
+        return cls(_int(d, "accepted"), _int(d, "duplicates"), _int(d, "rejected"),
+                   _int(d, "waiting"), tuple(outcomes))
+
+
 Message: TypeAlias = (
     Digest | InSync | HeadsRequest | Heads | Fetch | Entries | Push | PushAck
     | PeersRequest | PeersReply | HeadRequest | HeadReply
+    | ReceiptRequest | ReceiptReply | ReceiptsPush | ReceiptsAck | ReceiptsWanted
 )
 
 _READERS: dict[str, Callable[[dict[str, Any]], Message]] = {
     cls.T: cls.read
     for cls in (Digest, InSync, HeadsRequest, Heads, Fetch, Entries, Push, PushAck,
-                PeersRequest, PeersReply, HeadRequest, HeadReply)
+                PeersRequest, PeersReply, HeadRequest, HeadReply,
+                ReceiptRequest, ReceiptReply, ReceiptsPush, ReceiptsAck, ReceiptsWanted)
 }
 
 # What each endpoint accepts as request and as reply (anything else is bad_message).
@@ -412,6 +545,8 @@ REQUESTS: dict[str, tuple[type[Any], ...]] = {
     PUSH: (Push,),
     PEERS: (PeersRequest,),
     HEAD: (HeadRequest,),
+    RECEIPT: (ReceiptRequest,),
+    RECEIPTS: (ReceiptsPush, ReceiptsWanted),
 }
 REPLIES: dict[str, tuple[type[Any], ...]] = {
     DIGEST: (InSync, Heads),
@@ -420,6 +555,8 @@ REPLIES: dict[str, tuple[type[Any], ...]] = {
     PUSH: (PushAck,),
     PEERS: (PeersReply,),
     HEAD: (HeadReply,),
+    RECEIPT: (ReceiptReply,),
+    RECEIPTS: (ReceiptsAck, ReceiptsPush),
 }
 
 

@@ -432,6 +432,14 @@ class SensorDataReply:
     request: EntryId
     data: Annotated[tuple[Digest, ...], MaxLen(64)]
     note: Text
+# Issue 14 item 4, witness receipts (trustnet/log/receipts.py, docs/witnesses.md).
+@dataclass(frozen=True, slots=True)
+class Witnesses:
+    """Declares the author's witnesses and how many receipts witness an entry (k), for its
+    entries after this one."""
+
+    witnesses: Annotated[tuple[PartyId, ...], MaxLen(16)]
+    receipts_needed: Annotated[int, Range(0, 16)]
     ext: Ext | None = None
 
 
@@ -465,6 +473,7 @@ Statement = Union[  # noqa: UP007 - a runtime alias used in isinstance-free typi
     OpenSkiesFlight,
     SensorDataRequest,
     SensorDataReply,
+    Witnesses,
 ]
 
 KINDS: dict[str, type[Any]] = {
@@ -498,6 +507,7 @@ KINDS: dict[str, type[Any]] = {
     "openskies_flight": OpenSkiesFlight,
     "sensor_data_request": SensorDataRequest,
     "sensor_data_reply": SensorDataReply,
+    "witnesses": Witnesses,  # issue 14 item 4
 }
 
 

@@ -30,6 +30,7 @@ class EntryReads:
     the API and bundles read through)."""
 
     _db: sqlite3.Connection
+    _when: str  # the SQL for an entry's time: its witnessed time where it has one (Store)
     _profiles: dict[str, Profile]
     _profiles_cursor: int
 
@@ -70,19 +71,22 @@ class EntryReads:
 
     def page_received(self, after: int = 0, limit: int = 100) -> list[tuple[Entry, int, int]]:
         """Entries in arrival order after a cursor, each with its cursor and when this node
-        received it (ms; for its own entries, when it signed them)."""
+        received it (ms; for its own entries, when it signed them) — or its witnessed time
+        where it has one (the k-th witness receipt, docs/witnesses.md), which others can check."""
         rows = self._db.execute(
-            "SELECT raw, rowid, received FROM entries WHERE rowid>? ORDER BY rowid LIMIT ?",
+            f"SELECT raw, rowid, {self._when} FROM entries WHERE rowid>? ORDER BY rowid LIMIT ?",
             (after, limit),
         )
         return [(_stored(raw), c, int(r)) for raw, c, r in rows]
 
-    def received_of(self, ids: Sequence[bytes]) -> dict[bytes, int]:
-        """When this node received each of these entries (ms), for those it holds."""
+    def received_of(self, ids: Sequence[bytes], *, witnessed: bool = True) -> dict[bytes, int]:
+        """When this node received each of these entries (ms), for those it holds; with
+        `witnessed`, an entry's witnessed time instead where it has one (docs/witnesses.md)."""
         out: dict[bytes, int] = {}
+        when = self._when if witnessed else "received"
         for i in range(0, len(ids), 500):
             part = list(ids[i : i + 500])
-            sql = f"SELECT id, received FROM entries WHERE id IN ({','.join('?' * len(part))})"
+            sql = f"SELECT id, {when} FROM entries WHERE id IN ({','.join('?' * len(part))})"
             out.update((bytes(k), int(v)) for k, v in self._db.execute(sql, part))
         return out
 

@@ -55,7 +55,28 @@ CREATE TABLE IF NOT EXISTS displaced (
     received INTEGER NOT NULL,
     rotation BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS receipts (
+    author  BLOB NOT NULL,
+    seq     INTEGER NOT NULL,
+    witness BLOB NOT NULL,
+    id      BLOB NOT NULL,
+    time    INTEGER NOT NULL,
+    raw     BLOB NOT NULL,
+    PRIMARY KEY (author, seq, witness)
+);
+CREATE INDEX IF NOT EXISTS receipts_id ON receipts (id);
+CREATE TABLE IF NOT EXISTS receipt_forks (
+    witness BLOB NOT NULL,
+    author  BLOB NOT NULL,
+    seq     INTEGER NOT NULL,
+    proof   BLOB NOT NULL,
+    found   INTEGER NOT NULL,
+    PRIMARY KEY (witness, author, seq)
+);
+CREATE TABLE IF NOT EXISTS witnessed (id BLOB PRIMARY KEY, time INTEGER NOT NULL);
 """
+# Tables added later with CREATE IF NOT EXISTS (witness receipts, trustnet/store/receipts.py) keep
+# schema 1: an older store gains them when a node opens it for writing.
 SCHEMA_VERSION = 1
 
 

@@ -107,6 +107,11 @@ class Store(EntryReads, Quarantine):
         target = ":memory:" if path is None else str(path)
         try:
             self._db = connect(path, readonly=readonly)
+            # Witnessed times (issue 14 item 4) stand for the receipt time where they exist;
+            # a read-only look at a store no node opened since they came has no such table.
+            self._when = "received" if self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE name='witnessed'").fetchone() is None \
+                else "COALESCE((SELECT time FROM witnessed w WHERE w.id = entries.id), received)"
             self._heads: dict[bytes, ChainHead] = {
                 author: ChainHead(seq, id_, ts)
                 for author, seq, id_, ts in self._db.execute(
@@ -435,7 +440,27 @@ class Store(EntryReads, Quarantine):
 
     def _disowned(self, proof: ForkProof) -> bool:
         state = self._keys.get(proof.author)
-        return state is not None and state.disowns(proof)
+        return state is not None and state.disowns(proof, self.witnessed_at)
+
+    def witnessed_at(self, entry: Entry) -> int | None:
+        """An entry's witnessed time (docs/witnesses.md), if it has one."""
+        if self._when == "received":
+            return None
+        row = self._db.execute("SELECT time FROM witnessed WHERE id=?", (entry.id,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def witnessed_changed(self, author: bytes) -> None:
+        """An entry of `author` got a witnessed time: when the author declared a key
+        compromised, what is revoked and which forks count may change (keys.py)."""
+        state = self._keys.get(author)
+        if state is None or all(p.compromised_since is None for p in state.periods):
+            return
+        self.keys_epoch += 1
+        proofs = self._forks_of(author)
+        if proofs and all(self._disowned(p) for p in proofs):
+            self._forked.discard(author)
+        elif any(not self._disowned(p) for p in proofs):
+            self._forked.add(author)
 
     def _forks_of(self, author: bytes) -> list[ForkProof]:
         return [p for p, _ in self.all_forks() if p.author == author]
@@ -599,9 +624,20 @@ class Store(EntryReads, Quarantine):
         return evidence_signer(self._keys.get(entry.author), entry)
 
     def revoked(self, entry: Entry) -> bool:
-        """True when the author disowned `entry` (a key declared compromised before its ts)."""
+        """True when the author disowned `entry` (a key declared compromised before its ts, or
+        before its witnessed time: docs/witnesses.md)."""
         state = self._keys.get(entry.author)
-        return state is not None and state.revoked(entry)
+        return state is not None and state.revoked(entry, self.witnessed_at)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The database, for modules that keep their own tables beside the entries
+        (trustnet/store/receipts.py); they write inside `transaction()`."""
+        return self._db
+
+    def transaction(self) -> Transaction:
+        """A write transaction on `db`."""
+        return self._transaction()
 
     def count(self) -> int:
         """How many entries are held."""

@@ -31,13 +31,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
 from trustnet.api.client import ClientError, NodeClient, tls_context
 from trustnet.clock import SystemClock
-from trustnet.config.loader import read_admin_token
+from trustnet.config.loader import load_config, read_admin_token, write_config
 from trustnet.config.nodedir import init_node_dir
 from trustnet.errors import TrustnetError
 from trustnet.identity import Identity, load_node_identity
@@ -178,6 +178,9 @@ class Testbed:
     tls: bool = False  # every node serves TLS, verified against a throwaway CA
     # Every node's clock runs this far ahead of the wall clock (a scenario's fixed origin).
     clock_offset_ms: int = 0
+    # Witness receipts (docs/witnesses.md): node name -> the names of its witnesses and k
+    # (0: a majority), written as its `[witness]` table with the witnesses' ids and URLs.
+    witnesses: dict[str, tuple[tuple[str, ...], int]] = field(default_factory=dict)
 
     @property
     def ca_file(self) -> Path | None:
@@ -222,6 +225,22 @@ class Testbed:
                           sections=sections)
             if ca is not None:
                 ca.issue(node.dir / "tls.pem", node.dir / "tls.key")
+        self._write_witnesses()
+
+    def _write_witnesses(self) -> None:
+        """Each node's `[witness]` table from `witnesses` (names resolved to ids and URLs)."""
+        by_name = {n.name: n for n in self.nodes}
+        for name, (names, needed) in self.witnesses.items():
+            unknown = [w for w in (name, *names) if w not in by_name]
+            if unknown:
+                raise TestbedError(f"witnesses: no node named {', '.join(unknown)}")
+            chosen = [by_name[w] for w in names]
+            ids = [load_node_identity(w.dir).party_id for w in chosen]
+            config = load_config(by_name[name].dir)
+            table = {"witnesses": ids, "receipts_needed": needed,
+                     "urls": {i: w.url for i, w in zip(ids, chosen, strict=True)}}
+            write_config(by_name[name].dir, replace(
+                config, sections={**config.sections, "witness": table}))
 
     def start(self, progress: Callable[[str], None] | None = None) -> None:
         """Start every node process and wait until all answer."""

@@ -102,6 +102,7 @@ def load_scenario(path: Path, *, _compared: bool = False) -> Scenario:
         down_at_end=tuple(p for p in parties if p in down),
         conditions=tuple(conditions),
         origin_ms=None if data.get("origin") is None else _origin(data["origin"], f"{where}: origin"),
+        witnesses=_witnesses(data.get("witnesses", {}), parties, where),
     )
 
 
@@ -122,6 +123,27 @@ def _origin(value: Any, where: str) -> int:
 def with_origin(scenario: Scenario, value: str, where: str = "origin") -> Scenario:
     """The scenario played from a fixed origin (`--origin`)."""
     return dataclasses.replace(scenario, origin_ms=_origin(value, where))
+
+
+def _witnesses(table: Any, parties: tuple[str, ...], where: str
+               ) -> dict[str, tuple[tuple[str, ...], int]]:
+    """The `[witnesses]` table: PARTY = [witness parties], and `receipts_needed` (0: a
+    majority) for all (docs/witnesses.md)."""
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{where}: [witnesses] must be a table of party = [parties]")
+    table = dict(table)
+    needed = table.pop("receipts_needed", 0)
+    if not isinstance(needed, int) or isinstance(needed, bool) or needed < 0:
+        raise ScenarioError(f"{where}: [witnesses] receipts_needed must be an integer >= 0")
+    out = {}
+    for party, names in table.items():
+        if (party not in parties or not isinstance(names, list)
+                or not all(n in parties and n != party for n in names)
+                or not 0 < len(set(names)) == len(names) <= 16 or needed > len(names)):
+            raise ScenarioError(f"{where}: [witnesses] {party} = {names!r}: a party and a list "
+                                "of up to 16 other parties, at least receipts_needed of them")
+        out[party] = (tuple(names), needed)
+    return out
 
 
 def _read(path: Path) -> dict[str, Any]:

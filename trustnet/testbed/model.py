@@ -68,6 +68,8 @@ class Scenario:
     down_at_end: tuple[str, ...] = ()  # nodes stopped and not restarted: not sampled
     conditions: tuple[Condition, ...] = ()  # the expectations' checks, parsed
     origin_ms: int | None = None  # a fixed origin (`origin`): else `days` before today
+    # Witness receipts (issue 14 item 4): party -> (its witnesses, receipts_needed).
+    witnesses: dict[str, tuple[tuple[str, ...], int]] = field(default_factory=dict)
 
 
 # The expectations' checks, parsed (the grammar: trustnet.testbed.expect.parse_check).

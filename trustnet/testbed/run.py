@@ -216,7 +216,7 @@ def _run_once(scenario: Scenario, out: Path, *, log: Callable[[str], None],
     testbed = Testbed(out / "nodes", scenario.parties, peers_per_node=3,
                       gossip={"tick_interval_s": tick_s, "backoff_max_ms": 2000},
                       trust={"replay": True}, tls=tls,
-                      clock_offset_ms=clock_offset(scenario, wall))
+                      clock_offset_ms=clock_offset(scenario, wall), witnesses=scenario.witnesses)
     faults = TestbedFaults(testbed)
     bar.note(f"== {scenario.title}: starting {len(scenario.parties)} nodes in {out / 'nodes'}")
     try:
