@@ -113,7 +113,7 @@ def test_a_clock_offset_is_refused_on_a_node_that_does_not_listen_on_loopback(
     """Review of issue 16 part A: --clock-offset-ms is testbed-only. A production node (one
     listening beyond loopback) refuses it before opening anything, with a code; a testbed
     node (loopback) is told loudly."""
-    from trustnet.cli import main
+    from trustnet.cli.main import main
 
     node = tmp_path / "prod"
     assert main(["init", str(node), "--name", "prod", "--listen", "0.0.0.0:0"]) == 0
