@@ -226,7 +226,7 @@ def test_a_witness_serves_only_authors_that_declared_it_and_at_most_max_served_a
 def test_revocation_prefers_witnessed_time_over_a_backdated_ts() -> None:
     """A thief dates its statement before the theft (ts < compromised_since); its witnesses
     received it after: once witnessed, it is revoked."""
-    from trustnet.keys import key_digest
+    from trustnet.log.keys import key_digest
 
     store = Store(None)
     nxt, fresh = Identity.from_seed(b"n" * 32), Identity.from_seed(b"f" * 32)
@@ -256,7 +256,8 @@ def test_revocation_prefers_witnessed_time_over_a_backdated_ts() -> None:
 
 
 def test_a_scenario_gives_parties_witnesses(tmp_path: Path) -> None:
-    from trustnet.scenario import ScenarioError, load_scenario
+    from trustnet.testbed.loader import load_scenario
+    from trustnet.testbed.model import ScenarioError
 
     story = """
 parties = ["a", "b", "c", "d"]

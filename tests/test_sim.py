@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from trustnet.bench import sim as bench_sim
-from trustnet.cli.main import main as cli
+from trustnet.cli import main as cli
 from trustnet.errors import ConfigError
 from trustnet.protocol import messages as m
 from trustnet.sim.cli import main

@@ -7,7 +7,7 @@ A witness signs, once per place (author, seq), that it received the entry `id` a
     receipt = msgpack([payload: bin, sig: bin])
 
 `witness` is the witness's party id; the signature is by one of its signing keys
-(trustnet/keys.py: the party id itself until it rotates). Two receipts by one witness at
+(trustnet/log/keys.py: the party id itself until it rotates). Two receipts by one witness at
 one place for different ids are a fork proof *of the witness* (`conflicting_receipt`):
 `msgpack([receipt_a, receipt_b])`, ordered by id, self-verifying like an entry fork proof.
 
@@ -114,7 +114,7 @@ def sign_receipt(identity: Identity, author: bytes, seq: int, entry_id: bytes,
 
 def decode_receipt(raw: bytes, keys: Callable[[bytes], Iterable[bytes]] | None = None) -> Receipt:
     """Decode and check a receipt (bad_receipt). `keys(witness)`: the witness's signing keys
-    known (trustnet/keys.py); None: the witness key itself, as for a party that never rotated."""
+    known (trustnet/log/keys.py); None: the witness key itself, as for a party that never rotated."""
     if not isinstance(raw, bytes) or len(raw) > MAX_RECEIPT_BYTES:
         raise ReceiptError(f"a receipt is at most {MAX_RECEIPT_BYTES} bytes", code="bad_receipt")
     outer = _unpack(raw, "receipt")

@@ -432,6 +432,9 @@ class SensorDataReply:
     request: EntryId
     data: Annotated[tuple[Digest, ...], MaxLen(64)]
     note: Text
+    ext: Ext | None = None
+
+
 # Issue 14 item 4, witness receipts (trustnet/log/receipts.py, docs/witnesses.md).
 @dataclass(frozen=True, slots=True)
 class Witnesses:

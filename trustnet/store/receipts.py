@@ -71,7 +71,7 @@ class ReceiptBook:
         return in_force(self.declarations(author), seq)
 
     def keys_of(self, witness: bytes) -> list[bytes]:
-        """A witness's signing keys known here (trustnet/keys.py): its id until it rotates."""
+        """A witness's signing keys known here (trustnet/log/keys.py): its id until it rotates."""
         state = self.store.key_state(witness)
         return [witness] if state is None else [p.key for p in state.periods]
 
@@ -126,7 +126,7 @@ class ReceiptBook:
                                   (entry.id, when))
         if local is not None and ((local - entry.ts > self.tolerance_ms)
                                   != (when - entry.ts > self.tolerance_ms)):
-            self.store.keys_epoch += 1  # NodeViews recomputes (trustnet/views.py)
+            self.store.keys_epoch += 1  # NodeViews recomputes (trustnet/analysis/views.py)
         self.store.witnessed_changed(entry.author)  # revocation prefers witnessed time
         return when
 
