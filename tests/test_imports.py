@@ -129,7 +129,7 @@ def test_the_graph_is_read_from_the_source() -> None:
     graph = import_graph()
     assert "trustnet.log.entry" in graph["trustnet.store.sqlite"]
     assert "trustnet.statements" in graph["trustnet.store.sqlite"]  # via trustnet.statements.entries
-    assert "trustnet.config.nodedir" in graph["trustnet.cli.main"]
+    assert "trustnet.config.nodedir" in graph["trustnet.cli.node"]
     # An import inside a function counts; one under TYPE_CHECKING does not.
     assert "trustnet.trust.beliefs.track" not in graph["trustnet.trust.beliefs.base"]
 
