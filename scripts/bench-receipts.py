@@ -31,13 +31,13 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from trustnet import testbed as tb
 from trustnet.config.loader import read_admin_token
 from trustnet.identity import Identity
 from trustnet.log.entry import sign_entry
 from trustnet.log.receipts import sign_receipt
 from trustnet.store.receipts import ReceiptBook
 from trustnet.store.sqlite import Store
+from trustnet.testbed import cluster as tb
 
 NOW = 1_790_000_000_000
 K = 2

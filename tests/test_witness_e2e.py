@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from trustnet import testbed as tb
 from trustnet.bench.stranger import Stranger
 from trustnet.clock import SystemClock
 from trustnet.log.entry import ForkProof, decode_fork_proof, sign_entry
 from trustnet.log.receipts import decode_receipt, sign_receipt
 from trustnet.protocol import messages as m
 from trustnet.statements.figures import DAY_MS
+from trustnet.testbed import cluster as tb
 
 pytestmark = pytest.mark.slow
 
