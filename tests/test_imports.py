@@ -1,8 +1,11 @@
 """The import graph of trustnet/ has no cycles (issue 13 item 4): every path goes one way.
 
 Read from the source (AST), not from sys.modules: imports inside functions count as
-much as those at the top. Imports under `if TYPE_CHECKING:` are left out: they never run,
-and they let a module name the type of what it is handed (e.g. store <-> keys).
+much as those at the top, and so do imports under `if TYPE_CHECKING:`. Those never run,
+but a module that names another's types depends on it as much as one that calls it: a
+cycle there is a layer mixed up all the same. A module that must name what it is handed
+from above declares what it reads as a Protocol (e.g. `config.ownlog.Heads`,
+`trust.beliefs.records.LazyEvidence`) instead of importing it.
 Importing `a.b.c` also runs `a/__init__.py` and `a/b/__init__.py`: those edges count,
 except to packages that hold the importer itself (already being imported when it runs).
 """
@@ -25,21 +28,12 @@ def _modules() -> dict[str, Path]:
     return mods
 
 
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
-
-
 def _imported(tree: ast.AST, module: str, is_package: bool) -> set[str]:
     """Every dotted name `module` imports (the candidates: `from a import b` gives a and a.b)."""
     names: set[str] = set()
     package = module if is_package else module.rpartition(".")[0]
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _is_type_checking(node.test):
-            for child in node.orelse:
-                visit(child)
-            return
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -130,8 +124,9 @@ def test_the_graph_is_read_from_the_source() -> None:
     assert "trustnet.log.entry" in graph["trustnet.store.sqlite"]
     assert "trustnet.statements" in graph["trustnet.store.sqlite"]  # via trustnet.statements.entries
     assert "trustnet.config.nodedir" in graph["trustnet.cli.node"]
-    # An import inside a function counts; one under TYPE_CHECKING does not.
-    assert "trustnet.trust.beliefs.track" not in graph["trustnet.trust.beliefs.base"]
+    # An import inside a function counts, and so does one under TYPE_CHECKING.
+    assert "trustnet.log.bundle" in graph["trustnet.node.daemon"]  # inside `_own_log`
+    assert "trustnet.trust.beliefs.tracktypes" in graph["trustnet.trust.beliefs.base"]
 
 
 def test_cycles_are_found_and_named() -> None:

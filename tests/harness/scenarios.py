@@ -10,7 +10,8 @@ from tests.conftest import T0
 from trustnet.clock import DAY_MS
 from trustnet.identity import Identity
 from trustnet.log.entry import ChainHead, Entry
-from trustnet.log.keys import commit_first, key_digest, rotation_body
+from trustnet.log.keys import key_digest, rotation_body
+from trustnet.store.keys import commit_first
 from trustnet.store.sqlite import Store
 from trustnet.testbed.cluster import NetworkState, NodeState
 from trustnet.testbed.loader import load_scenario

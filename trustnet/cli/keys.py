@@ -21,12 +21,8 @@ from trustnet.config.loader import load_config
 from trustnet.config.ownlog import own_log_state
 from trustnet.errors import ConfigError, EntryError, StoreError
 from trustnet.identity import KEY_FILE, NEXT_KEY_FILE, Identity, load_node_identity
-from trustnet.log.keys import (
-    check_revealed,
-    commit_pending,
-    key_digest,
-    rotation_body,
-)
+from trustnet.log.keys import key_digest, rotation_body
+from trustnet.store.keys import check_revealed, commit_pending
 from trustnet.store.sqlite import Store
 
 

@@ -19,7 +19,7 @@ from trustnet.config.nodedir import init_node_dir
 from trustnet.config.ownlog import own_log_state
 from trustnet.errors import ConfigError, StoreError
 from trustnet.identity import NEXT_KEY_FILE, load_node_identity
-from trustnet.log.keys import commit_first
+from trustnet.store.keys import commit_first
 from trustnet.store.sqlite import Store
 
 # -- init ------------------------------------------------------------------------------------

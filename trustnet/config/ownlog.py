@@ -21,14 +21,11 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 from trustnet.config.loader import check_url
 from trustnet.errors import ConfigError
 from trustnet.identity import Identity
-
-if TYPE_CHECKING:
-    from trustnet.store.sqlite import Store
 
 NEW_LOG_FILE = "identity.new"
 PEERS_FILE = "peers.json"
@@ -38,6 +35,13 @@ PEERS_FILE_BYTES = 1024 * 1024
 OwnLog = Literal["new", "held", "lost"]
 
 log = logging.getLogger("trustnet.recovery")
+
+
+class Heads(Protocol):
+    """What `own_log_state` reads of a store (trustnet.store.sqlite.Store is one): this module
+    sits below the store, which clears the marker before its first own entry (issue 13)."""
+
+    def head(self, author: bytes) -> object | None: ...
 
 
 def _fsync_dir(node_dir: Path) -> None:
@@ -75,7 +79,7 @@ def clear_new_log(node_dir: Path) -> None:
         _fsync_dir(Path(node_dir))
 
 
-def own_log_state(node_dir: Path, store: Store, identity: Identity) -> OwnLog:
+def own_log_state(node_dir: Path, store: Heads, identity: Identity) -> OwnLog:
     """What the node knows of its own log at start (see the module docstring)."""
     if store.head(identity.author) is not None:
         clear_new_log(node_dir)  # e.g. imported from a bundle: the key has signed

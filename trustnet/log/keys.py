@@ -16,23 +16,22 @@ follows from the author's own chain, read in order:
   fork with a revoked entry on either side no longer counts against the party.
 
 Everything here is pure: the store keeps one `KeyState` per author that has
-rotated or committed, and asks it which key must have signed an entry.
+rotated or committed, and asks it which key must have signed an entry. What signs
+the commitment into a store (and checks a rotation against it) is trustnet/store/keys.py.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from trustnet.errors import EntryError
 from trustnet.log.entry import Entry, ForkProof
-from trustnet.statements.kinds import validate_body
 
 if TYPE_CHECKING:
     from trustnet.identity import Identity
-    from trustnet.store.sqlite import Store
 
 KEYS_KIND = "keys"
 ROTATION_KIND = "rotation"
@@ -246,39 +245,3 @@ def rotation_body(revealed: Identity, next_digest: bytes, compromised_since: int
     if compromised_since is not None:
         body["compromised_since"] = compromised_since
     return body
-
-
-def commit_first(store: Store, identity: Identity, next_digest: bytes | None, ts: int,
-                 kind: str, body: Mapping[str, Any]) -> Entry | None:
-    """Sign the `keys` commitment before a party's next statement, when the node has a next
-    key (DIR/next.pub) and the party has committed to nothing yet; else None. A new party
-    commits at seq 1; a party older than pre-rotation at its first statement after
-    `trustnet key next` made it a next key."""
-    if kind in KEY_KINDS:
-        return None
-    validate_body(kind, body)  # a statement that will be refused commits nothing either
-    return commit_pending(store, identity, next_digest, ts)
-
-
-def check_revealed(store: Store, identity: Identity, next_digest: bytes | None,
-                   revealed: Identity) -> None:
-    """Refuse (bad_rotation) a rotation to a key that is not the committed one, before
-    anything is signed; `next_digest` is the node's own not yet signed commitment."""
-    state = store.key_state(identity.author)
-    committed = state.next if state is not None and (state.next or state.rotated) else next_digest
-    if committed is None:
-        raise EntryError("this party committed to no next key: it cannot rotate (make one with "
-                         "`trustnet key next`, and rotate after its commitment is published)",
-                         code="bad_rotation")
-    if key_digest(revealed.public_key) != committed:
-        raise EntryError(f"key {revealed.key_id[:16]}… is not the committed next key "
-                         f"(sha256 {committed.hex()[:16]}…)", code="bad_rotation")
-
-
-def commit_pending(store: Store, identity: Identity, next_digest: bytes | None,
-                   ts: int) -> Entry | None:
-    """Sign the `keys` commitment to `next_digest` unless the party committed already."""
-    state = store.key_state(identity.author)
-    if next_digest is None or (state is not None and (state.next is not None or state.rotated)):
-        return None
-    return store.append_own(identity, KEYS_KIND, {"next": next_digest.hex()}, ts)

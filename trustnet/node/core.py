@@ -29,13 +29,7 @@ from trustnet.clock import Clock
 from trustnet.errors import EntryError, TrustnetError
 from trustnet.identity import Identity, is_party_id
 from trustnet.log.entry import Entry, ForkProof
-from trustnet.log.keys import (
-    ROTATION_KIND,
-    check_revealed,
-    commit_first,
-    commit_pending,
-    rotation_body,
-)
+from trustnet.log.keys import ROTATION_KIND, rotation_body
 from trustnet.log.receipts import WITNESSES_KIND, sign_receipt
 from trustnet.node.witness import WitnessConfig, WitnessProtocol, declaration_due
 from trustnet.protocol import messages as m
@@ -56,6 +50,7 @@ from trustnet.protocol.events import (
     Tick,
 )
 from trustnet.protocol.gossip import GossipProtocol
+from trustnet.store.keys import check_revealed, commit_first, commit_pending
 from trustnet.store.receipts import ReceiptBook
 from trustnet.store.sqlite import Store
 from trustnet.transport.auth import HEADER_NODE, RequestVerifier
@@ -138,7 +133,7 @@ class Node:
     ) -> None:
         self.identity = identity
         # The committed next key's digest (DIR/next.pub): signed as `keys` before the first
-        # own statement of a party that has committed to nothing yet (trustnet/log/keys.py).
+        # own statement of a party that has committed to nothing yet (trustnet/store/keys.py).
         self.next_digest = next_digest
         # Called with the new identity once a rotation is committed (the daemon swaps key files).
         self.on_rotated: Callable[[Entry, Identity], None] | None = None

@@ -37,7 +37,7 @@ from trustnet.trust.beliefs.params import DEFAULT_PARAMS, TrustParams
 if TYPE_CHECKING:
     from trustnet.trust.beliefs.compiled import _Compiled, _FactSpec
     from trustnet.trust.beliefs.records import View
-    from trustnet.trust.beliefs.track import _Event, _PartTrack, _Track
+    from trustnet.trust.beliefs.tracktypes import _Event, _PartTrack, _Track
 
 _SOCIAL_KINDS = frozenset({"contact", "profile"})  # issue 17: their confirmations are no track record
 # The key of the fork proofs' evidence in `BeliefEngine.evidence_by_party` (not a party id).

@@ -38,7 +38,7 @@ class _Explanations(_Compliance):
             return "; ".join(f"{c.note} [{c.rule}, {c.basis}]" for c in cs)
 
         lv, lr = ver._lazy, raw._lazy
-        if lv is not None and lr is not None:
+        if isinstance(lv, _Lazy) and isinstance(lr, _Lazy):  # what compliance makes
             # The same choice from the views' arrays, making only the contributions named.
             eff = lv.b - lv.d
             w = lv.group.weight[lv.pos]

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from trustnet.errors import NotFound
 from trustnet.trust.beliefs.params import TrustParams
 from trustnet.trust.opinion import Opinion
-
-if TYPE_CHECKING:
-    from trustnet.trust.beliefs.compiled import _Lazy
 
 
 def _op_json(o: Opinion) -> dict[str, float]:
@@ -108,6 +105,15 @@ class Contribution:
         }
 
 
+class LazyEvidence(Protocol):
+    """A view's contributions made only when read (trustnet.trust.beliefs.compiled._Lazy is
+    one): named here so that `compiled` imports these records and not the reverse (issue 13)."""
+
+    def all(self) -> tuple[Contribution, ...]: ...
+
+    def facts(self) -> list[tuple[str, str | None, float, bool]]: ...
+
+
 class View:
     """A compliance opinion and the facts it is fused from (read-only).
 
@@ -122,7 +128,7 @@ class View:
         opinion: Opinion,
         evidence: tuple[Contribution, ...] = (),
         *,
-        lazy: _Lazy | None = None,
+        lazy: LazyEvidence | None = None,
     ) -> None:
         self.opinion = opinion
         self._evidence: tuple[Contribution, ...] | None = None if lazy is not None else evidence
