@@ -11,37 +11,16 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.test_scenario import SCENARIOS
-from tests.test_views import get
+from tests.harness.http import get
+from tests.harness.nodes import demo_daemon
 from trustnet.cli.main import main as cli_main
-from trustnet.clock import SystemClock
-from trustnet.identity import KEY_FILE, Identity
-from trustnet.node.daemon import Daemon
-from trustnet.protocol.config import GossipConfig
-from trustnet.testbed.loader import load_scenario
-from trustnet.testbed.player import PartyRef, origin_for, play
 
 
 @pytest.fixture
-async def north1(tmp_path: Path, capsys: Any) -> Any:
-    node_dir = tmp_path / "north-1"
-    assert cli_main(["init", str(node_dir), "--name", "north-1", "--listen", "127.0.0.1:0"]) == 0
-    capsys.readouterr()
-    scenario = load_scenario(SCENARIOS / "openskies-evaluation.toml")
-    ids = {p: Identity.from_seed(i.to_bytes(32, "big")) for i, p in enumerate(scenario.parties, 1)}
-    ids["north-1"] = Identity.load(node_dir / KEY_FILE)
-    daemon = Daemon(node_dir, gossip=GossipConfig(tick_interval_s=None))
-
-    def publisher(name: str) -> Any:
-        def publish(kind: str, body: dict[str, Any], ts: int) -> dict[str, Any]:
-            e = daemon.store.append_own(ids[name], kind, body, ts)
-            return {"id": e.id_hex, "seq": e.seq}
-        return publish
-
-    refs = {p: PartyRef(ids[p].party_id, "http://x.invalid:1", publisher(p)) for p in scenario.parties}
-    origin = origin_for(scenario, SystemClock().now_ms())  # the file's fixed origin
-    assert datetime.fromtimestamp(origin / 1000, UTC).year == 2025
-    play(scenario, refs, origin)
+async def north1(tmp_path: Path) -> Any:
+    demo = demo_daemon(tmp_path, scenario_file="openskies-evaluation.toml")
+    daemon, ids, origin = demo.daemon, demo.ids, demo.origin
+    assert datetime.fromtimestamp(origin / 1000, UTC).year == 2025  # the file's fixed origin
     url = await daemon.start()
     async with aiohttp.ClientSession() as session:
         yield daemon, url, session, {p: i.party_id for p, i in ids.items()}, origin

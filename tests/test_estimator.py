@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 
+from tests.harness.estimator import ME, P, at, estimator, refusal, verified_cooperation
 from trustnet.errors import ConfigError, NotFound
 from trustnet.feedback.estimator import (
     PartySuspicion,
@@ -18,15 +19,6 @@ from trustnet.feedback.estimator import (
     recompute,
 )
 from trustnet.feedback.richardson import FeedbackError, Richardson
-
-DAY = 86_400_000
-T0 = 1_767_225_600_000  # 2026-01-01T00:00Z
-ME = "me"
-P = "south-1"
-
-
-def at(day: float) -> int:
-    return T0 + int(day * DAY)
 
 
 def hostile_week(party: str = P) -> list[Signal]:
@@ -38,21 +30,6 @@ def hostile_week(party: str = P) -> list[Signal]:
         out.append(Signal(party, at(d + 0.04), "threat", 0.72, 0.4, f"obs{d}", "unnotified"))
         out.append(Signal(party, at(d + 0.08), "hostility", 0.5, 1.0, f"st{d}", "adverse"))
     return out
-
-
-def verified_cooperation(day: float = 30.0, party: str = P) -> list[Signal]:
-    return [
-        Signal(party, at(day), "cooperation", 0.5, 1.0, "n1", "notification_timely"),
-        Signal(party, at(day), "cooperation", 0.5, 1.0, "n2", "notification_timely"),
-        Signal(party, at(day + 0.01), "cooperation", 0.9, 1.0, "i1", "inspection_accepted"),
-    ]
-
-
-def estimator(signals: list[Signal], params: SuspicionParams | None = None) -> SuspicionEstimator:
-    est = SuspicionEstimator(params or SuspicionParams(), ME)
-    for s in signals:
-        est.observe(s)
-    return est
 
 
 # ---- the seed's claim ------------------------------------------------------
@@ -400,10 +377,6 @@ def test_grievance_fraction_is_a_share() -> None:
 
 
 # ---- refusals withdraw goodwill ----------------------------------------------
-
-
-def refusal(day: float, rule: str = "inspection_refused") -> Signal:
-    return Signal(P, at(day), "threat", 0.4, 1.0, f"ref{day}", rule)
 
 
 def test_a_refusal_draws_down_the_restraint_an_ordinary_threat_does_not() -> None:

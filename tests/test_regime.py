@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_estimator import P, at, estimator, refusal, verified_cooperation
+from tests.harness.estimator import P, at, estimator, refusal, verified_cooperation
 from tests.world import DIGEST
 from tests.world import World as BaseWorld
 from trustnet.log.entry import Entry

@@ -42,11 +42,13 @@ class DemoNode:
 
 
 def demo_daemon(base: Path, name: str = "north-1", *, gossip: GossipConfig = MANUAL,
-                sections: Mapping[str, Mapping[str, Any]] | None = None) -> DemoNode:
-    """`name`'s daemon, its store holding every party's chain of the demo scenario (ending
-    today); `name` is one of the scenario's parties and signs with its node's own key."""
+                sections: Mapping[str, Mapping[str, Any]] | None = None,
+                scenario_file: str = "demo.toml") -> DemoNode:
+    """`name`'s daemon, its store holding every party's chain of a scenario (the demo by
+    default; ending today unless the file fixes its origin); `name` is one of the scenario's
+    parties and signs with its node's own key."""
     node_dir = init_node(base, name, sections=sections)
-    scenario = load_scenario(SCENARIOS / "demo.toml")
+    scenario = load_scenario(SCENARIOS / scenario_file)
     ids = {p: Identity.from_seed(i.to_bytes(32, "big")) for i, p in enumerate(scenario.parties, 1)}
     ids[name] = Identity.load(node_dir / KEY_FILE)
     daemon = Daemon(node_dir, gossip=gossip)
