@@ -137,3 +137,16 @@ def test_cycles_are_found_and_named() -> None:
 def test_trustnet_has_no_import_cycles() -> None:
     found = cycles(import_graph())
     assert not found, "import cycles in trustnet/: " + "; ".join(" -> ".join(c) for c in found)
+
+
+def test_no_test_module_imports_another() -> None:
+    """Tests share a harness (tests/harness/, conftest.py), not each other (issue 13 item 7)."""
+    tests = ROOT.parent / "tests"
+    found = []
+    for path in sorted(tests.glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{path.name}: {n}" for n in names
+                      if n.startswith(("tests.test_", "test_"))]
+    assert found == []
