@@ -34,6 +34,7 @@ them (a `Send` to a learned URL is marked `guard`), which reports `private_addre
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import random
 from collections import OrderedDict, deque
@@ -124,11 +125,14 @@ class PeerPolicy:
             raise ConfigError("peer policy: graylist_threshold must be negative")
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def address_class(url: str) -> str | None:
     """Why `url`'s host may not be dialled when learned from gossip (None: it may).
 
     Only literal addresses are classified here (and the `localhost` names); a host
     name is checked on the addresses it resolves to, when it is dialled (`ip_class`).
+    A pure function of the URL, cached for the process: every table of a simulation
+    (and every peer exchange of a node) classifies the same URLs again and again.
     """
     try:
         host = urlsplit(url).hostname or ""
@@ -403,6 +407,8 @@ class PeerTable:
         return now_ms < peer.graylisted_until
 
     def _note(self, peer: Peer, now_ms: int, event: str, reason: str, delta: float) -> None:
+        if self.policy.reasons_kept <= 0:
+            return  # no reason log (the simulator: 100,000 tables, nobody reads them)
         peer.log.append({
             "at_ms": now_ms, "event": event, "reason": reason,
             "delta": round(delta, 3), "score": round(peer.score_value, 3),

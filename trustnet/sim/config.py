@@ -9,6 +9,7 @@ from typing import Literal
 
 from trustnet.errors import ConfigError
 from trustnet.protocol.config import GossipConfig
+from trustnet.protocol.peers import PeerPolicy
 
 Mode = Literal["hop", "drain"]
 MODES: tuple[Mode, ...] = ("hop", "drain")
@@ -59,9 +60,11 @@ class SimConfig:
                               "(ms) must be >= 1")
 
     def gossip(self) -> GossipConfig:
-        """The protocol settings every simulated node runs: the defaults but the fanout and
-        the tick interval (the round interval)."""
-        return GossipConfig(fanout=self.fanout, tick_interval_s=self.tick_ms / 1000)
+        """The protocol settings every simulated node runs (one object, shared): the defaults
+        but the fanout, the tick interval (the round interval) and no reason log in the peer
+        tables (display only, for GET /peers: about 700 bytes per record, 50 KB per node)."""
+        return GossipConfig(fanout=self.fanout, tick_interval_s=self.tick_ms / 1000,
+                            policy=PeerPolicy(reasons_kept=0))
 
     @property
     def byzantine_count(self) -> int:

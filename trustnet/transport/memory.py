@@ -32,7 +32,6 @@ from trustnet.identity import Identity
 from trustnet.transport.auth import RequestSigner
 from trustnet.transport.base import (
     GossipHandler,
-    SyncGossipHandler,
     Transport,
     TransportError,
     error_from_reply,
@@ -161,9 +160,12 @@ class MemoryNetwork:
         (`SyncGossipHandler.serve_gossip`)."""
         dst = dst.rstrip("/")
         handler = self._route(src, dst, path, headers, body)
-        if not isinstance(handler, SyncGossipHandler):
+        # Not isinstance(handler, SyncGossipHandler): a runtime Protocol check walks the
+        # protocol's attributes on every call, a tenth of a 100,000-node simulation.
+        serve = getattr(handler, "serve_gossip", None)
+        if serve is None:
             raise TypeError(f"the handler at {dst} cannot answer synchronously")
-        status, reply = handler.serve_gossip(path, headers, body, remote=src)
+        status, reply = serve(path, headers, body, remote=src)
         return self._settle(path, status, reply)
 
 
