@@ -7,13 +7,17 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from trustnet.errors import ConfigError
 from trustnet.sim import engine
 from trustnet.sim.config import BYZANTINE_MODES, MODES, SimConfig
-from trustnet.sim.engine import simulate
+from trustnet.sim.engine import SimError, simulate
 from trustnet.sim.result import RoundStats, SimResult
+from trustnet.sim.sharded import Cluster, LocalCluster, ShardedSimulator
+
+ENGINES = ("local", "sharded", "ray")
 
 
 def _table(result: SimResult) -> str:
@@ -89,10 +93,51 @@ def parser() -> argparse.ArgumentParser:
                    help="hop: one hop per round; drain: deliver until quiet each round")
     p.add_argument("--in-sync-rounds", type=int, default=10,
                    help="quiet rounds measured for the in-sync cost (default 10)")
+    p.add_argument("--engine", choices=ENGINES, default="local",
+                   help="local: one process, requests delivered one by one (default); "
+                   "sharded: the nodes split over --workers shards in this process, messages "
+                   "between shards batched per round; ray: the same shards in Ray actors, on "
+                   "this machine or a Ray cluster (pip install 'trustnet[ray]')")
+    p.add_argument("--workers", type=int, default=None, metavar="K",
+                   help="shards (sharded: default 1; ray: default one per CPU of the cluster)")
+    p.add_argument("--address", default=None, metavar="ADDR",
+                   help="ray: the Ray cluster to join (auto: the one this host joined with "
+                   "`ray start`; ray://HOST:10001); default: start a local Ray instance")
     p.add_argument("--json", action="store_true",
                    help="print the result as one JSON object (the last line of stdout)")
+    p.add_argument("--progress", action="store_true",
+                   help="progress lines on stderr even with --json")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return p
+
+
+def _fail(code: str, message: str, as_json: bool) -> int:
+    """Report an error with its stable code (stderr; stdout too with --json); exit 2."""
+    print(f"trustnet sim: error [{code}]: {message}", file=sys.stderr)
+    if as_json:
+        print(json.dumps({"error": {"code": code, "message": message}}))
+    return 2
+
+
+def _run(config: SimConfig, args: argparse.Namespace,
+         progress: Callable[[RoundStats], None] | None) -> tuple[SimResult, dict[str, Any]]:
+    """Run on the chosen engine: the result and the engine's own JSON keys."""
+    if args.engine == "local":
+        return simulate(config, progress), {}
+    cluster: Cluster
+    if args.engine == "ray":
+        from trustnet.sim.ray_engine import RayCluster
+
+        cluster = RayCluster(config, args.workers, args.address)
+    else:
+        cluster = LocalCluster(config, args.workers or 1)
+    sim = ShardedSimulator(config, cluster, progress)
+    try:
+        result = sim.run()
+    finally:
+        cluster.close()
+    return result, {"engine": args.engine, "workers": cluster.workers,
+                    "worker_peak_rss_mb": sim.worker_peak_rss_mb}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,9 +155,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"trustnet sim: {exc}", file=sys.stderr)
         return 2
-    chatty = not (args.json or args.quiet)
+    if args.workers is not None and not 1 <= args.workers <= config.nodes:
+        return _fail("bad_option", "--workers must be between 1 and --nodes", args.json)
+    if args.engine == "local" and (args.workers is not None or args.address is not None):
+        return _fail("bad_option", "--workers and --address need --engine sharded or ray",
+                     args.json)
+    if args.engine != "ray" and args.address is not None:
+        return _fail("bad_option", "--address needs --engine ray", args.json)
+    chatty = (args.progress or not args.json) and not args.quiet
     if chatty:
-        print(f"building {config.nodes} nodes...", file=sys.stderr)
+        print(f"building {config.nodes} nodes ({args.engine} engine)...", file=sys.stderr)
 
     def progress(r: RoundStats) -> None:
         print(f"round {r.round}: {r.holders}/{config.honest} honest nodes hold it, "
@@ -120,12 +172,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # Wall time is what the run costs on this machine, reported, never part of a figure.
     start = time.perf_counter()
-    result = simulate(config, progress if chatty else None)
+    try:
+        result, extra = _run(config, args, progress if chatty else None)
+    except SimError as exc:
+        return _fail(exc.code, exc.message, args.json)
     wall_s = time.perf_counter() - start
     if args.json:
-        print(json.dumps({**result.to_json(), "wall_s": round(wall_s, 2)}))
+        print(json.dumps({**result.to_json(), "wall_s": round(wall_s, 2), **extra}))
     else:
         print(_table(result))
+        if extra:
+            print(f"engine                        {extra['engine']}, {extra['workers']} "
+                  f"workers, peak RSS per worker {extra['worker_peak_rss_mb']} MiB")
         print(f"wall time                     {wall_s:.1f} s")
     return 0 if result.rounds_to_all is not None else 1
 

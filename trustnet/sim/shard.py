@@ -62,6 +62,7 @@ from trustnet.protocol.events import (
 from trustnet.protocol.gossip import GossipProtocol
 from trustnet.sim.config import BEHAVIOURS, Behaviour, SimConfig
 from trustnet.sim.engine import _FORGED_PER_NODE, _GARBAGE, AUTH_HEADER_BYTES, T0
+from trustnet.sim.result import peak_rss_mb
 from trustnet.store.memory import MemoryReplica
 from trustnet.transport.base import STATUS, error_body, error_from_reply
 
@@ -433,6 +434,10 @@ class Shard:
         """Which of these node ids (hex) are this shard's nodes."""
         wanted = set(keys)
         return {h: i for i, h in self.ids_hex.items() if h in wanted}
+
+    def peak_rss(self) -> float:
+        """Peak resident memory of the process holding this shard, in MiB."""
+        return peak_rss_mb()
 
     def ping(self) -> int:
         """How many nodes this shard holds (the Ray engine waits on it)."""

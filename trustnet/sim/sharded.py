@@ -83,6 +83,7 @@ class ShardedSimulator:
         self.offline = bytearray(config.nodes)
         self._returns: dict[int, list[int]] = defaultdict(list)
         self._deferred = 0
+        self.worker_peak_rss_mb: list[float] = []  # per shard's process, at the end
 
     def _churn(self) -> tuple[list[int], list[int]]:
         """As the one-process engine: nodes due back return, then a share of the online go."""
@@ -212,6 +213,7 @@ class ShardedSimulator:
             if self.quiet():
                 in_sync = self._measure_in_sync(rounds)
         last = rounds[-1]
+        self.worker_peak_rss_mb = [round(x, 1) for x in self.cluster.call("peak_rss")]
         return SimResult(
             config=cfg,
             rounds_to_all=done,
