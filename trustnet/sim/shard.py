@@ -107,6 +107,20 @@ def node_identity(config: SimConfig, i: int) -> Identity:
     return Identity.from_seed(hashlib.sha256(f"trustnet-sim/{config.seed}/{i}".encode()).digest())
 
 
+def held_entries(authors: int) -> list[Entry]:
+    """The entries of the `authors` other authors every node holds at the start, signed
+    here (`Entry` objects: ingested without a second check). The one-process engine seeds
+    the same ones (`Simulator.__init__`): a change to one belongs in both."""
+    return [
+        sign_entry(Identity.from_seed(hashlib.sha256(f"trustnet-sim/author/{a}".encode())
+                                      .digest()),
+                   seq=1, prev=None, ts=T0, kind="trust",
+                   body={"subject": hashlib.sha256(f"sim-held-{a}".encode()).hexdigest(),
+                         "level": a % 1000})
+        for a in range(authors)
+    ]
+
+
 def _proven(node: str) -> Callable[[], str]:
     """The signature check of the simulator: the claimed node id is taken as proven."""
     return lambda: node
@@ -167,14 +181,7 @@ class Shard:
         for i, b in self.behaviour.items():
             if b == "forge":
                 self._forge(i)
-        held = [
-            sign_entry(Identity.from_seed(hashlib.sha256(f"trustnet-sim/author/{a}".encode())
-                                          .digest()),
-                       seq=1, prev=None, ts=T0, kind="trust",
-                       body={"subject": hashlib.sha256(f"sim-held-{a}".encode()).hexdigest(),
-                             "level": a % 1000})
-            for a in range(config.authors)
-        ]
+        held = held_entries(config.authors)
         if held:
             for replica in self.replicas.values():
                 replica.ingest(held, T0)
