@@ -24,9 +24,10 @@ digest); the first reply carries the responder's fork keys.
 
 Bounds an attacker could drive: requests per session (`max_session_pages`, then
 `endless_session`), prefixes per request (`max_ranges`; more are ignored), heads per
-reply (`MAX_ITEMS`), depth (64 hex digits at most; every prefix asked is one digit longer
-than the one it came from), queues (`_queue_cap`). A reply about a prefix that was not
-asked ends the session (`bad_reconcile`). Interop (DESIGN 9: extend, never break): a node
+reply (`MAX_ITEMS`), depth (every prefix asked is one digit longer than the one it came
+from; a split deeper than `MAX_DEPTH` digits ends the session), queues (`_queue_cap`). A
+reply about a prefix that was not asked, or a split too deep, ends the session
+(`bad_reconcile`). Interop (DESIGN 9: extend, never break): a node
 answers `/gossip/heads` for nodes of the previous format, which never set `recon`; one
 that does not speak reconciliation answers a `recon` digest with heads pages, and the
 session goes on that way. `[gossip] reconcile = false` makes a node the previous format
@@ -45,6 +46,9 @@ from trustnet.protocol.recon_index import HEX, MOD, bounds, fp_bytes, item_hash
 from trustnet.protocol.sessions import Session
 
 MAX_ITEMS = 1024  # heads listed in one reply (a prefix over it is split instead)
+# Deepest prefix worth asking about: more than `recon_items` authors sharing 24 hex digits
+# (96 bits) means keys ground for it; a peer splitting that deep is stalling us.
+MAX_DEPTH = 24
 _Head = tuple[bytes, int, bytes]
 
 
@@ -138,7 +142,7 @@ class Reconciling(AntiEntropy):
             recent: tuple[_Head, ...] = ()
             if count > self.config.recon_items:
                 recent = self._recent_heads(self._recent, [a for a, _, _ in msg.recent])
-            if not recent and not msg.recent:
+            if count <= self.config.recon_items or not (recent or msg.recent):
                 return self._recon_answer([("", None, -1)], first=True)
             forks = tuple(sorted(self._forks)[: self.config.max_forks_listed])
             return m.Reconcile(forks=forks, fp=(fp_bytes(value), count), recent=recent)
@@ -189,6 +193,10 @@ class Reconciling(AntiEntropy):
             value, count = self.fingerprint("")
             s.recon.append(("", fp_bytes(value), count))
         for prefix, fps, counts in msg.splits:
+            if len(prefix) >= MAX_DEPTH:
+                self._end_session(s, "bad_reconcile", now,
+                                  f"reconcile split at depth {len(prefix) + 1}")
+                return []
             for k, digit in enumerate(HEX):
                 child = prefix + digit
                 value, count = self.fingerprint(child)
