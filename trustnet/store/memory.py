@@ -82,6 +82,7 @@ class MemoryReplica:
         self._keys: dict[bytes, KeyState] = {}
         self._digest: bytes | None = None
         self._index: HeadIndex | None = None  # built at the first fingerprint asked
+        self._heads_frozen: dict[bytes, tuple[int, bytes]] | None = None  # a base's heads
         self.keys_epoch = 0
         if base is not None:
             base._shared = True
@@ -312,9 +313,16 @@ class MemoryReplica:
 
     def heads(self) -> dict[bytes, tuple[int, bytes]]:
         """Every author's latest (seq, id): a copy."""
+        if self._shared:  # frozen: computed once for every replica built on it
+            if self._heads_frozen is None:
+                self._heads_frozen = self._own_heads()
+            return dict(self._heads_frozen)
         out = {} if self._base is None else self._base.heads()
-        out.update({a: (c[-1].seq, c[-1].id) for a, c in self._chains.items() if c})
+        out.update(self._own_heads())
         return out
+
+    def _own_heads(self) -> dict[bytes, tuple[int, bytes]]:
+        return {a: (c[-1].seq, c[-1].id) for a, c in self._chains.items() if c}
 
     def heads_digest(self) -> bytes:
         """sha256 over the sorted heads, as `Store.heads_digest`."""
