@@ -9,8 +9,13 @@ test_gossip.py); the interop test runs real `Node`s on the in-memory network.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import json
 import random
+import sys
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +28,7 @@ from trustnet.protocol.config import GossipConfig
 from trustnet.protocol.events import Action, RequestFailed, Response, Send, Tick
 from trustnet.protocol.gossip import GossipProtocol
 from trustnet.protocol.peers import PeerPolicy
-from trustnet.protocol.recon_index import MOD, HeadIndex, bounds, item_hash
+from trustnet.protocol.recon_index import MOD, HeadIndex, bounds, fp_bytes, item_hash
 from trustnet.protocol.replica import Replica
 from trustnet.store.memory import MemoryReplica
 from trustnet.store.sqlite import Store
@@ -51,6 +56,7 @@ class Wire:
     def __init__(self) -> None:
         self.protos: dict[str, GossipProtocol] = {}
         self.sent: list[tuple[str, int, int]] = []
+        self.bodies: list[tuple[str, bytes, bytes]] = []  # path, request, reply
 
     def add(self, name: str, peers: list[str], replica: Replica,
             config: GossipConfig = CFG, cls: type[GossipProtocol] = GossipProtocol
@@ -77,6 +83,7 @@ class Wire:
                     RequestFailed(send.request_id, send.peer_url, outcome.code), T0)]
                 continue
             self.sent.append((send.path, len(body), len(outcome.reply)))
+            self.bodies.append((send.path, body, outcome.reply))
             queue += [(dst, a) for a in outcome.actions]
             reply = m.decode_reply(send.path, outcome.reply)
             queue += [(sender, a) for a in sender.handle(
@@ -319,3 +326,64 @@ async def test_nodes_of_both_formats_sync_on_the_network() -> None:
         assert cluster.errors() == []
     finally:
         await cluster.close()
+
+
+# -- conformance vectors (tests/vectors/reconcile.json) ------------------------------------
+
+VECTORS = Path(__file__).parent / "vectors"
+RECONCILE_JSON = VECTORS / "reconcile.json"
+
+
+def _vectors() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(RECONCILE_JSON.read_text(encoding="ascii"))
+    return data
+
+
+def test_generator_reproduces_reconcile_json_byte_for_byte(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("trustnet_vectors_generate_reconcile",
+                                                  VECTORS / "generate_reconcile.py")
+    assert spec is not None and spec.loader is not None
+    gen = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = gen
+    spec.loader.exec_module(gen)
+    out = tmp_path / "reconcile.json"
+    assert gen.main([str(out)]) == 0
+    assert out.read_bytes() == RECONCILE_JSON.read_bytes()
+    assert GossipConfig().recon_items == gen.RECON_ITEMS
+
+
+def test_vectors_item_hashes_and_fingerprints() -> None:
+    data = _vectors()
+    for case in data["item_hashes"]:
+        value = item_hash(bytes.fromhex(case["author"]), case["seq"], bytes.fromhex(case["id"]))
+        assert fp_bytes(value).hex() == case["hash"]
+    index = HeadIndex()
+    for author, seq, ident_ in data["fingerprints"]["heads"]:
+        index.set_head(bytes.fromhex(author), seq, bytes.fromhex(ident_))
+    for case in data["fingerprints"]["prefixes"]:
+        value, count = index.fingerprint(case["prefix"])
+        assert (fp_bytes(value).hex(), count) == (case["fp"], case["count"]), case["prefix"]
+
+
+@pytest.mark.parametrize("case", _vectors()["exchanges"], ids=lambda c: c["name"])
+def test_vectors_exchange_transcript(case: dict[str, Any]) -> None:
+    w = Wire()
+    sides = {}
+    for name in ("a", "b"):
+        replica = MemoryReplica()
+        result = replica.ingest([bytes.fromhex(e) for e in case[name]["entries"]], T0)
+        assert not result.rejected
+        p = w.add(name, ["b" if name == "a" else "a"], replica)
+        p._note_recent(e for e in result.accepted if e.author.hex() in case[name]["recent"])
+        sides[name] = p
+    a, b = sides["a"], sides["b"]
+    w.tick(a)
+    got = []
+    for path, body, reply in w.bodies:
+        if path in (m.DIGEST, m.RECONCILE):
+            got += [(path, "A", body.hex()), (path, "B", reply.hex())]
+    assert got == [(msg["path"], msg["from"], msg["msgpack"]) for msg in case["messages"]]
+    assert a.digest() == b.digest()
+    for author, _after, target in case["fetch"] + case["push"]:
+        head = a.replica.head(bytes.fromhex(author))
+        assert head is not None and head.seq == target
