@@ -11,7 +11,7 @@ each node sees the others in GET /peers. Measures; exits 1 if they do not conver
 
 Usage:
 
-    .venv/bin/python scripts/interop-previous.py [--commit 772748c] [--authors 300] [--json]
+    .venv/bin/python scripts/interop-previous.py [--commit 772748c] [--authors 1000] [--json]
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from trustnet.api.client import ClientError
 from trustnet.clock import SystemClock
 from trustnet.identity import Identity
 from trustnet.log.entry import Entry, sign_entry
@@ -54,6 +55,14 @@ def entries(prefix: str, n: int) -> list[Entry]:
                        body={"subject": "ab" * 32, "level": i % 1000}) for i in range(n)]
 
 
+def held(node: tb.TestbedNode, entry: Entry) -> bool:
+    try:
+        node.client.get(f"/entries/{entry.id_hex}")
+    except ClientError:
+        return False
+    return True
+
+
 def served(node: tb.TestbedNode) -> dict[str, int]:
     with urllib.request.urlopen(node.url + "/metrics", timeout=10) as resp:
         text = resp.read().decode()
@@ -67,7 +76,8 @@ def served(node: tb.TestbedNode) -> dict[str, int]:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--commit", default="772748c")
-    ap.add_argument("--authors", type=int, default=300)
+    ap.add_argument("--authors", type=int, default=1000,
+                    help="common authors (at most [gossip] new_authors_per_peer: one pusher)")
     ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -96,8 +106,13 @@ def main(argv: list[str]) -> int:
                     bed.push(node, pusher, common[i:i + 50])
             own = {node.name: entries(f"own-{node.name}", 5) for node in bed.nodes}
             started = time.monotonic()
+            refused = {}
             for node in bed.nodes:
-                bed.push(node, pusher, own[node.name])
+                # A key of its own per node: the pusher of the common set spent its
+                # `new_authors_per_peer` window.
+                ack = bed.push(node, Identity.from_seed(f"own-pusher-{node.name}".encode()
+                                                        .ljust(32, b".")[:32]), own[node.name])
+                refused[node.name] = ack.rejected
             want = args.authors + 15
             synced = bed.wait_for(lambda: all(n.client.get("/status")["entries"] == want
                                               for n in bed.nodes), args.timeout, interval_s=0.2)
@@ -108,9 +123,11 @@ def main(argv: list[str]) -> int:
                 rows = node.client.get("/peers", token=node.client.token)["peers"]
                 peers[node.name] = {names[r["key"]]: {k: r.get(k) for k in ("state", "last_error")}
                                     for r in rows if r["key"] in names}
+            holds = {n.name: {o: sum(1 for e in own[o] if held(n, e)) for o in own}
+                     for n in bed.nodes}
             figure: dict[str, Any] = {
                 "commit": args.commit, "authors": args.authors, "synced": synced,
-                "synced_s": took,
+                "synced_s": took, "own_refused": refused, "own_held": holds,
                 "entries": {n.name: n.client.get("/status")["entries"] for n in bed.nodes},
                 "served_ok": {n.name: served(n) for n in bed.nodes},
                 "peers": peers,
