@@ -25,7 +25,7 @@ from trustnet.log.entry import Entry, sign_entry
 from trustnet.protocol import messages as m
 from trustnet.protocol.admission import Refused, admit
 from trustnet.protocol.config import GossipConfig
-from trustnet.protocol.events import Action, RequestFailed, Response, Send, Tick
+from trustnet.protocol.events import Action, PeerDecision, RequestFailed, Response, Send, Tick
 from trustnet.protocol.gossip import GossipProtocol
 from trustnet.protocol.peers import PeerPolicy
 from trustnet.protocol.recon_index import MOD, HeadIndex, bounds, fp_bytes, item_hash
@@ -291,6 +291,7 @@ def test_a_peer_refusing_the_reconcile_path_gets_heads_pages_next() -> None:
     a.handle(RequestFailed(recon.request_id, recon.peer_url, "unknown_path"), T0)
     row = a.peers.get("http://b")
     assert row is not None and row.last_error == "reconcile_refused:unknown_path"
+    assert any(isinstance(e, PeerDecision) and "reconcile" in e.reason for e in a.take_events())
     a.peers.succeeded("http://b", T0)
     nxt = [s for s in a.handle(Tick(), T0 + 60_000) if isinstance(s, Send) and s.path == m.DIGEST]
     assert nxt and isinstance(nxt[0].message, m.Digest) and not nxt[0].message.recon

@@ -41,7 +41,7 @@ from collections.abc import Iterable
 
 from trustnet.protocol import messages as m
 from trustnet.protocol.anti_entropy import AntiEntropy
-from trustnet.protocol.events import Action
+from trustnet.protocol.events import Action, PeerDecision
 from trustnet.protocol.recon_index import HEX, MOD, bounds, fp_bytes, item_hash
 from trustnet.protocol.sessions import Session
 
@@ -162,11 +162,14 @@ class Reconciling(AntiEntropy):
 
     def _recon_refused(self, peer: str, code: str, now: int) -> None:
         """`peer` answered a reconcile digest, then refused /gossip/reconcile (`code`): it
-        gets heads pages from now on (logged once as a peer decision, shown in /peers)."""
+        gets heads pages from now on (logged once as a peer decision, shown in /peers as
+        its last error)."""
         if peer in self._no_recon or len(self._no_recon) >= 4096:
             return
         self._no_recon = self._no_recon | {peer}
         self.peers.failed(peer, f"reconcile_refused:{code}", now)
+        self._happened.append(PeerDecision(
+            peer, f"refused /gossip/reconcile ({code}): it gets heads pages from now on"))
 
     def _on_reconcile(self, s: Session, msg: m.Reconcile, now: int, *, first: bool
                       ) -> list[Action]:
