@@ -25,9 +25,10 @@ digest); the first reply carries the responder's fork keys.
 Bounds an attacker could drive: requests per session (`max_session_pages`, then
 `endless_session`), prefixes per request (`max_ranges`; more are ignored), heads per
 reply (`MAX_ITEMS`), depth (every prefix asked is one digit longer than the one it came
-from; a split deeper than `MAX_DEPTH` digits ends the session), queues (`_queue_cap`). A
-reply about a prefix that was not asked, or a split too deep, ends the session
-(`bad_reconcile`). Interop (DESIGN 9: extend, never break): a node
+from; a split deeper than `MAX_DEPTH` digits ends the session), breadth (a split's
+children must add up to the count the peer gave for the prefix, or the reconciliation
+stops, uncharged: its store may have moved), queues (`_queue_cap`). A reply about a
+prefix that was not asked, or a split too deep, ends the session (`bad_reconcile`). Interop (DESIGN 9: extend, never break): a node
 answers `/gossip/heads` for nodes of the previous format, which never set `recon`; one
 that does not speak reconciliation answers a `recon` digest with heads pages, and the
 session goes on that way. `[gossip] reconcile = false` makes a node the previous format
@@ -195,10 +196,17 @@ class Reconciling(AntiEntropy):
                                                         forked):
             value, count = self.fingerprint("")
             s.recon.append(("", fp_bytes(value), count))
+            s.claimed[""] = msg.fp[1]
         for prefix, fps, counts in msg.splits:
             if len(prefix) >= MAX_DEPTH:
                 self._end_session(s, "bad_reconcile", now,
                                   f"reconcile split at depth {len(prefix) + 1}")
+                return []
+            claimed = s.claimed.pop(prefix, None)
+            if claimed is not None and sum(counts) != claimed:
+                # Its children do not add up to what it said the prefix holds: a liar
+                # fanning out, or (rarely) its store moved since. Stop, charge nobody.
+                self._quit_session(s)
                 return []
             for k, digit in enumerate(HEX):
                 child = prefix + digit
@@ -206,6 +214,7 @@ class Reconciling(AntiEntropy):
                 fp = fp_bytes(value)
                 if (fp, count) != (fps[16 * k: 16 * k + 16], counts[k]) and len(s.recon) < cap:
                     s.recon.append((child, fp, count))
+                    s.claimed[child] = counts[k]
         if first:
             their_forks = set(msg.forks)
             s.fork_fetch += [k for k in msg.forks if k not in self._forks]
@@ -223,6 +232,12 @@ class Reconciling(AntiEntropy):
         s.asked = frozenset(p for p, _, _ in nodes)
         s.paging = True
         return [self._send(s.peer, m.RECONCILE, m.Reconcile(nodes=tuple(nodes)), now, s)]
+
+    def _quit_session(self, s: Session) -> None:
+        """End a reconciliation that cannot go on, without charging its peer (what was
+        compared so far is still fetched and pushed)."""
+        s.recon.clear()
+        s.claimed.clear()
 
     def _rest_agrees(self, fp: tuple[bytes, int], recent: tuple[_Head, ...],
                      sent: tuple[bytes, ...], forked: set[bytes]) -> bool:

@@ -29,6 +29,7 @@ class Session:
     asked: frozenset[str] = frozenset()
     recon: deque[tuple[str, bytes, int]] = field(default_factory=deque)
     sent_recent: tuple[bytes, ...] = ()  # authors whose heads our digest carried
+    claimed: dict[str, int] = field(default_factory=dict)  # prefix -> heads the peer claimed
     started_ms: int | None = None  # set when created, or at the first tick that sees it
     ended: bool = False  # ended early: late replies to it only deliver data
 
