@@ -105,7 +105,7 @@ class PushGossip:
         self._authors: list[bytes] = []
         # Authors whose head moved last, newest last, and the tick it moved at (range
         # reconciliation's `recent`).
-        self._recent: OrderedDict[bytes, int] = OrderedDict()
+        self._recent: dict[bytes, int] = {}  # insertion-ordered: oldest first
         # Own-log recovery (DESIGN 5, 12): see the module docstring.
         self.own_log_lost = recover_own and self.own_seq() == 0
         self.catching_up = recover_own and (self.config.own_sync_quorum > 0 or self.own_log_lost)
@@ -175,10 +175,10 @@ class PushGossip:
         """Remember the authors of `entries` as the latest whose head moved (bounded)."""
         keep = self.config.recon_recent
         for entry in entries:
+            self._recent.pop(entry.author, None)
             self._recent[entry.author] = self.stats["ticks"]
-            self._recent.move_to_end(entry.author)
         while len(self._recent) > keep:
-            self._recent.popitem(last=False)
+            del self._recent[next(iter(self._recent))]
 
     def _drop_own_claim(self, peer: str, got: int) -> None:
         """`peer` failed or stalled delivering our chain beyond `got`: an unproven claim

@@ -157,7 +157,10 @@ class Reconciling(AntiEntropy):
             return m.Digest(self.digest())
         tick = self.stats["ticks"]
         moved = [a for a, t in self._recent.items() if tick - t <= 1]
-        recent = self._recent_heads(moved)
+        # A peer holding about what we hold lists all its heads at once when there are
+        # few of them: then our recent heads would tell it nothing.
+        few = self.fingerprint("")[1] <= self.config.recon_items
+        recent = () if few else self._recent_heads(moved)
         s.sent_recent = tuple(a for a, _, _ in recent)
         return m.Digest(self.digest(), recon=True, recent=recent)
 

@@ -75,7 +75,7 @@ class MemoryReplica:
         self._shared = False  # a base of other replicas: frozen
         self._chains: dict[bytes, list[Entry]] = {}  # author -> its entries, seq 1 first
         self._by_id: dict[bytes, Entry] = {}
-        self._gone: set[bytes] = set()  # ids of the base's taken off a chain here
+        self._gone: frozenset[bytes] = frozenset()  # ids of the base's taken off a chain here
         self._arrival: list[Entry] = []  # every entry held, in the order it came
         self._forks: dict[tuple[bytes, int], ForkProof] = {}  # in the order found
         self._forked: set[bytes] = set()
@@ -262,7 +262,7 @@ class MemoryReplica:
         gone = {e.id for e in run}
         for ident in gone:
             if self._by_id.pop(ident, None) is None:
-                self._gone.add(ident)  # the base's: hidden here
+                self._gone = self._gone | {ident}  # the base's: hidden here
         self._arrival = [e for e in self._arrival if e.id not in gone]
         self._digest = None
         self._indexed(rotation.author)
