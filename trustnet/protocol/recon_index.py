@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import struct
+from collections.abc import Iterable
 
 MOD = 1 << 128  # fingerprint sums are mod 2**128 (16 bytes on the wire)
 FP_BYTES = 16
@@ -73,6 +74,22 @@ class HeadIndex:
         self._sorted: list[bytes] = []
         self._value: dict[bytes, tuple[int, int]] = {}  # author -> (value, count)
         self._sums: dict[str, tuple[int, int]] = {}  # prefix (<= DEPTH nibbles) -> sums
+
+    @classmethod
+    def of(cls, contributions: Iterable[tuple[bytes, int, int]]) -> HeadIndex:
+        """An index of (author, value, count) at once: one sort, not one insertion each."""
+        index = cls()
+        sums: dict[str, list[int]] = {}
+        for author, value, count in contributions:
+            index._value[author] = (value % MOD, count)
+            hexed = author[:2].hex()
+            for n in range(DEPTH + 1):
+                cell = sums.setdefault(hexed[:n], [0, 0])
+                cell[0] += value
+                cell[1] += count
+        index._sorted = sorted(index._value)
+        index._sums = {k: (v % MOD, c) for k, (v, c) in sums.items()}
+        return index
 
     def __len__(self) -> int:
         return len(self._sorted)

@@ -223,21 +223,19 @@ class MemoryReplica:
         """Keep the fingerprint index (when built) in step with `author`'s head."""
         if self._index is None:
             return
-        chain = self._chains[author]
-        value = item_hash(author, chain[-1].seq, chain[-1].id)
-        inherited = None if self._base is None else self._base._head_index().contribution(author)
-        if inherited is None:
-            self._index.put(author, value, 1)
-        else:
-            self._index.put(author, value - inherited[0], 0)
+        self._index.put(*self._contribution(author, self._chains[author][-1]))
 
     def _head_index(self) -> HeadIndex:
         if self._index is None:
-            self._index = HeadIndex()
-            for author, chain in self._chains.items():
-                if chain:
-                    self._indexed(author)
+            self._index = HeadIndex.of(self._contribution(a, c[-1])
+                                       for a, c in self._chains.items() if c)
         return self._index
+
+    def _contribution(self, author: bytes, head: Entry) -> tuple[bytes, int, int]:
+        """What `author`'s head adds to our index: itself, or its difference from the base's."""
+        value = item_hash(author, head.seq, head.id)
+        inherited = None if self._base is None else self._base._head_index().contribution(author)
+        return (author, value, 1) if inherited is None else (author, value - inherited[0], 0)
 
     def _displace_for(self, rotation: Entry) -> ChainHead | None:
         """As `Store._displace_for`: take the suffix a stolen key signed after the rotation's

@@ -55,7 +55,7 @@ from trustnet.log.keys import (
     signer,
 )
 from trustnet.log.keys import apply as apply_keys
-from trustnet.protocol.recon_index import HeadIndex
+from trustnet.protocol.recon_index import HeadIndex, item_hash
 from trustnet.protocol.replica import IngestResult as IngestResult  # re-exported
 from trustnet.protocol.replica import Rejected as Rejected  # re-exported
 from trustnet.statements.entries import sign_statement, statement_of
@@ -541,9 +541,8 @@ class Store(EntryReads, Quarantine):
 
     def _head_index(self) -> HeadIndex:
         if self._index is None:
-            self._index = HeadIndex()
-            for author, head in self._heads.items():
-                self._index.set_head(author, head.seq, head.id)
+            self._index = HeadIndex.of((author, item_hash(author, head.seq, head.id), 1)
+                                       for author, head in self._heads.items())
         return self._index
 
     def prefix_fingerprint(self, prefix: str) -> tuple[int, int]:
