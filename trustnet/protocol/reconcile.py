@@ -192,6 +192,7 @@ class Reconciling(AntiEntropy):
         forked = {a for a, _ in self._forks} | {a for a, _ in msg.forks}
         cap = self._queue_cap()
         for prefix, heads in msg.items:
+            s.claimed.pop(prefix, None)
             self._compare(s, prefix, heads, forked, cap)
         if msg.recent or s.sent_recent:
             self._compare(s, None, msg.recent, forked, cap, ours=s.sent_recent)
