@@ -40,6 +40,16 @@ async def test_four_endless_peers_do_not_keep_a_node_from_syncing(tmp_path: Path
     assert "graylisted" in result["liar_states"], result  # sessions that never end cost
 
 
+async def test_endless_reconcile_splits_do_not_keep_a_node_from_syncing(tmp_path: Path) -> None:
+    # Issue 15: the same liars, answering range reconciliation ever deeper instead.
+    result = await mount_endless_sessions(tmp_path, liars=4, entries=1000, timeout_s=60.0,
+                                          reconcile=True)
+    assert result["synced_s"] is not None, result
+    assert result["node_entries"] == 1000
+    assert min(result["liar_pages"]) >= 2  # the node did reconcile with every liar
+    assert "graylisted" in result["liar_states"], result
+
+
 async def test_private_urls_learned_from_gossip_are_refused_and_not_shown(tmp_path: Path) -> None:
     result = await mount_private_probe(tmp_path, wait_s=8.0)
     assert result["push_status"] == 200 and result["exchange_status"] == 200

@@ -98,7 +98,7 @@ def test_in_sync_round_is_one_constant_exchange() -> None:
     assert a.digest() == b.digest()
     actions = a.handle(Tick(), T0)
     digests = [s for s in actions if s.path == m.DIGEST]
-    assert len(digests) == 1 and digests[0].message == m.Digest(a.digest())
+    assert len(digests) == 1 and digests[0].message == m.Digest(a.digest(), recon=True)
     w.run(a, actions)
     assert w.paths()[m.DIGEST] == 1 and w.paths()[m.FETCH] == 0 and w.paths()[m.PUSH] == 0
     assert a.stats["in_sync"] == 1
@@ -123,8 +123,10 @@ def test_anti_entropy_fetches_in_bounded_batches_and_pushes_back() -> None:
 
 
 def test_heads_map_is_paged() -> None:
+    # The previous wire format (range reconciliation off: heads pages on a mismatch).
     w = Wire()
-    cfg = GossipConfig(tick_interval_s=None, heads_page=4, peer_exchange_every=0)
+    cfg = GossipConfig(tick_interval_s=None, heads_page=4, peer_exchange_every=0,
+                       reconcile=False)
     a = w.add("a", ["b"], config=cfg)
     b = w.add("b", ["a"], config=cfg)
     b.store.ingest([e.raw for i in range(10) for e in chain(ident(f"b{i}"), 2)], T0)

@@ -40,6 +40,13 @@ SAMPLES: list[m.Message] = [
     m.HeadRequest(A),
     m.HeadReply(A, 0, None),
     m.HeadReply(A, 9, B),
+    # Range reconciliation (issue 15).
+    m.Digest(A, recon=True),
+    m.Digest(A, recon=True, recent=((A, 1, B), (B, 2, C))),
+    m.Reconcile(nodes=(("", bytes(16), 5), ("0a", B[:16], 0))),
+    m.Reconcile(splits=(("", bytes(256), (1,) * 16),), items=(("01", ((A, 3, B),)),),
+                forks=((C, 2),)),
+    m.Reconcile(fp=(bytes(16), 40), recent=((A, 1, B),)),
 ]
 
 

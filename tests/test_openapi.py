@@ -384,7 +384,7 @@ def test_statement_and_gossip_schemas_follow_the_code() -> None:
                 assert "null" in resolve(schema["properties"][f.name])["type"], (kind, f.name)
 
     def tags(name: str) -> set[str]:
-        return {variant["properties"]["t"]["const"] for variant in schemas[name]["oneOf"]}
+        return {resolve(variant)["properties"]["t"]["const"] for variant in schemas[name]["oneOf"]}
 
     assert tags("GossipRequest") == {t.T for types in m.REQUESTS.values() for t in types}
     assert tags("GossipReply") == {t.T for types in m.REPLIES.values() for t in types}
@@ -679,10 +679,15 @@ async def test_the_gossip_route(nodes: Nodes) -> None:
         "push": await gossip("push", m.Push((new.raw,))),
         "peers": await gossip("peers", m.PeersRequest(None)),
         "head": await gossip("head", m.HeadRequest(south1.public_key)),
+        # Range reconciliation (issue 15): a digest that says so, then a prefix asked.
+        "digest_recon": await gossip("digest", m.Digest(bytes(32), recon=True, recent=(
+            (south1.public_key, 1, bytes(32)),))),
+        "reconcile": await gossip("reconcile", m.Reconcile(nodes=(("", bytes(16), 0),))),
     }
     assert {r.status for r in replies.values()} == {200}
     assert [r.data["t"] for r in replies.values()] == [
-        "heads", "heads", "entries", "push_ack", "peers", "head"]
+        "heads", "heads", "entries", "push_ack", "peers", "head", "reconcile", "reconcile"]
+    assert replies["reconcile"].data["items"][0][0] == ""  # we hold none: it lists them all
     assert len(replies["fetch"].data["entries"]) == 5 and replies["push"].data["accepted"] == 1
     assert replies["head"].data["seq"] == a.store.head(south1.public_key).seq
 

@@ -36,8 +36,10 @@ def _outcome(r: IngestResult) -> tuple[Any, ...]:
 
 def _state(replica: Replica) -> tuple[Any, ...]:
     heads = replica.heads()
+    # Range reconciliation's fingerprints (issue 15): the whole set, and each first digit.
+    fps = [replica.prefix_fingerprint(p) for p in ("", *"0123456789abcdef")]
     return (heads, replica.heads_digest(), sorted((p.author, p.seq) for p in replica.forks()),
-            replica.forked_authors(),
+            replica.forked_authors(), fps, replica.prefix_authors(""),
             {a: [e.id for e in replica.range(a, 0, 1000, verify=True)] for a in heads})
 
 

@@ -70,8 +70,9 @@ def test_in_sync_cost_per_node_per_round_is_constant_across_nodes_and_authors() 
     }
     assert all(s is not None and s.mismatches == 0 for s in runs.values())
     digest = {k: s.digest_bytes_per_node_round for k, s in runs.items() if s is not None}
-    # One digest exchange per node per round, counted exactly off the wire codec.
-    one = len(m.encode(m.Digest(bytes(32)))) + len(m.encode(m.InSync()))
+    # One digest exchange per node per round, counted exactly off the wire codec (the
+    # digest says it speaks reconciliation; in sync it carries no recent heads).
+    one = len(m.encode(m.Digest(bytes(32), recon=True))) + len(m.encode(m.InSync()))
     assert set(digest.values()) == {one}
     requests = {s.requests_per_node_round for s in runs.values() if s is not None}
     assert requests == {1.1}  # a digest every round, a peer exchange every 10th

@@ -41,14 +41,15 @@ class Cluster:
         self.nodes: dict[str, Node] = {}
 
     async def add(self, name: int | str, peers: Iterable[str], *, store: Store | None = None,
-                  recover_own: bool = False) -> Node:
+                  recover_own: bool = False, config: GossipConfig | None = None) -> Node:
         """A node made by `init` (nothing to recover); `recover_own`: one that may have signed
-        before (its store lost or restored), which checks its own log first."""
+        before (its store lost or restored), which checks its own log first; `config`: its
+        own gossip settings (default: the cluster's)."""
         identity = ident(name)
         node = Node(
             identity, store if store is not None else Store(None),
             self.net.transport(url(name), identity, self.clock),
-            clock=self.clock, rng=random.Random(f"{name}"), config=self.config,
+            clock=self.clock, rng=random.Random(f"{name}"), config=config or self.config,
             peers=list(peers), recover_own=recover_own,
         )
         await node.start()

@@ -100,7 +100,7 @@ _PROTOCOL_STATS: dict[str, tuple[str, str]] = {
     "ticks": ("trustnet_gossip_ticks", "Protocol ticks (each may start an anti-entropy round)."),
     "rounds": ("trustnet_gossip_rounds", "Anti-entropy rounds started (a digest sent)."),
     "in_sync": ("trustnet_gossip_in_sync", "Digests answered 'in sync'."),
-    "mismatch": ("trustnet_gossip_mismatch", "Digests answered with heads (stores differed)."),
+    "mismatch": ("trustnet_gossip_mismatch", "Digests answered with heads or a reconcile reply (stores differed)."),
     "requests": ("trustnet_gossip_requests_issued", "Requests the protocol issued, all types."),
     "failures": ("trustnet_gossip_request_failures",
                  "Requests that failed: transport error, refusal, bad reply or timeout."),

@@ -73,8 +73,18 @@ def _author(n: int) -> bytes:
     return n.to_bytes(32, "big")
 
 
-def endless_app(peer: EndlessPeer, *, advance: bool) -> web.Application:
-    """The aiohttp application of an endless peer."""
+def _endless_split(prefixes: tuple[str, ...]) -> m.Reconcile:
+    """Range reconciliation's endless answer (issue 15): every prefix asked "differs" and
+    is split again, one digit deeper each time, its 1,000 claimed heads all under the
+    first child (the counts add up: only the depth bound stops it)."""
+    fps = b"\x11" * 16 + bytes(240)
+    return m.Reconcile(splits=tuple((p, fps, (1000,) + (0,) * 15) for p in prefixes
+                                    if len(p) < m.MAX_PREFIX))
+
+
+def endless_app(peer: EndlessPeer, *, advance: bool, reconcile: bool = False) -> web.Application:
+    """The aiohttp application of an endless peer (`reconcile`: it answers digests that
+    offer range reconciliation with endless splits instead of heads pages)."""
     counter = {"next": 1 << 248}
 
     def page(after: bytes | None) -> m.Heads:
@@ -94,7 +104,13 @@ def endless_app(peer: EndlessPeer, *, advance: bool) -> web.Application:
         except m.MessageError:
             return web.Response(status=400)
         reply: m.Message
-        if isinstance(message, m.Digest):
+        if isinstance(message, m.Digest) and message.recon and reconcile:
+            peer.pages += 1
+            reply = _endless_split(("",))
+        elif isinstance(message, m.Reconcile):
+            peer.pages += 1
+            reply = _endless_split(tuple(p for p, _, _ in message.nodes))
+        elif isinstance(message, m.Digest):
             reply = page(None)
         elif isinstance(message, m.HeadsRequest):
             reply = page(message.after)
@@ -114,10 +130,12 @@ def endless_app(peer: EndlessPeer, *, advance: bool) -> web.Application:
 
 
 @contextlib.asynccontextmanager
-async def endless_peer(*, advance: bool = False) -> AsyncIterator[EndlessPeer]:
+async def endless_peer(*, advance: bool = False, reconcile: bool = False
+                       ) -> AsyncIterator[EndlessPeer]:
     """An endless peer on a free loopback port, stopped on exit."""
     peer = EndlessPeer()
-    runner = web.AppRunner(endless_app(peer, advance=advance), access_log=None)
+    runner = web.AppRunner(endless_app(peer, advance=advance, reconcile=reconcile),
+                           access_log=None)
     await runner.setup()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
@@ -219,10 +237,12 @@ def signed_chain(identity: Identity, n: int, now_ms: int) -> list[Entry]:
 
 
 async def mount_endless_sessions(base: Path, *, liars: int = 4, entries: int = 1000,
-                                 timeout_s: float = 60.0) -> dict[str, Any]:
+                                 timeout_s: float = 60.0, reconcile: bool = False
+                                 ) -> dict[str, Any]:
     """Issue 11 item 5 against a real `trustnet run` process under `base`.
 
-    `liars` endless peers (half repeating, half advancing) are handed to the node by a
+    `liars` endless peers (half repeating, half advancing; with `reconcile`, all answering
+    the node's range reconciliation with endless splits, issue 15) are handed to the node by a
     stranger's one `/gossip/peers` request; once the node pages with all of them, the
     operator adds an honest peer holding `entries` entries (an in-process daemon that
     answers but never dials, so only the node's own sessions can sync it). Returns how
@@ -234,7 +254,8 @@ async def mount_endless_sessions(base: Path, *, liars: int = 4, entries: int = 1
     from trustnet.protocol.config import GossipConfig
 
     async with contextlib.AsyncExitStack() as stack:
-        fakes = [await stack.enter_async_context(endless_peer(advance=i % 2 == 1))
+        fakes = [await stack.enter_async_context(endless_peer(advance=i % 2 == 1,
+                                                              reconcile=reconcile))
                  for i in range(liars)]
         honest_dir = init_node_dir(base / "honest", name="honest", listen="127.0.0.1:0").dir
         honest = Daemon(honest_dir, gossip=GossipConfig(tick_interval_s=None))

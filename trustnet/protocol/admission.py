@@ -95,8 +95,9 @@ def admit(
         return Refused(exc.code, exc.message)
     if cut_off(node):  # a testbed fault, not misbehaviour: nobody is charged
         return Refused("partitioned", f"node {node[:16]} is across a partition", 503)
-    if path not in m.PATHS:
+    if path not in m.PATHS or (path == m.RECONCILE and not protocol.config.reconcile):
         # Before the rate limiter, so unknown paths cannot grow its per-endpoint buckets.
+        # A node with `[gossip] reconcile = false` is the previous wire format exactly.
         peers.penalize(node, "unknown_path", now_ms, kind="node", detail=path[:64])
         return Refused("unknown_path", f"no gossip endpoint {path[:64]!r}")
     if not peers.allow(node, path, now_ms, kind="node"):

@@ -35,9 +35,8 @@ class AntiEntropy(PushGossip):
         if key != self._digest_key:
             forked = {a for a, _ in self._forks}
             h = hashlib.sha256(b"trustnet/v1/gossip-digest")
-            for author in self._sorted_authors():
+            for author, (seq, ident) in sorted(self.replica.heads().items()):
                 if author not in forked:
-                    seq, ident = self._head(author)
                     h.update(b"H" + author + _Q(seq) + ident)
             for author, seq in sorted(self._forks):
                 h.update(b"F" + author + _Q(seq))

@@ -25,7 +25,7 @@ class GossipConfig:
         "heads_page": ">= 1", "max_ranges": ">= 1", "own_recovery_deadline_ms": ">= 0",
         "max_session_pages": ">= 1", "session_timeout_ms": ">= 1",
         "new_authors_per_peer": ">= 0", "new_authors_total": ">= 0",
-        "new_authors_interval_s": ">= 1",
+        "new_authors_interval_s": ">= 1", "recon_items": ">= 1", "recon_recent": ">= 0",
     }
 
     fanout: int = 3
@@ -48,7 +48,13 @@ class GossipConfig:
     max_inflight: int = 64
     max_sessions: int = 4
     max_session_rounds: int = 64
-    max_session_pages: int = 256  # heads pages per session (x heads_page authors)
+    max_session_pages: int = 256  # heads pages, or reconcile requests, per session
+    # Range reconciliation (issue 15; docs/protocol.md): on a digest mismatch, compare
+    # fingerprints of author-id prefixes and exchange only the heads that differ. False:
+    # speak exactly the previous wire format (heads pages; /gossip/reconcile unknown).
+    reconcile: bool = True
+    recon_items: int = 8  # a prefix holding at most this many heads is listed, not split
+    recon_recent: int = 8  # heads taken in last, sent with the first reply (0: none)
     session_timeout_ms: int = 120_000  # a session's deadline; then it ends, slow peer charged
     own_sync_quorum: int = 2  # peers that must report our own head before we sign again
     own_recovery_deadline_ms: int = 180_000  # after it, sign unless a proven higher head is missing
@@ -75,6 +81,8 @@ class GossipConfig:
             raise ConfigError("[gossip]: own_sync_quorum >= 0, heads_page >= 1, max_ranges >= 1")
         if self.own_recovery_deadline_ms < 0:
             raise ConfigError("[gossip]: own_recovery_deadline_ms must be >= 0")
+        if self.recon_items < 1 or self.recon_recent < 0:
+            raise ConfigError("[gossip]: recon_items must be >= 1, recon_recent >= 0")
         if self.max_session_pages < 1 or self.session_timeout_ms < 1:
             raise ConfigError("[gossip]: max_session_pages and session_timeout_ms must be >= 1")
         if (self.new_authors_per_peer < 0 or self.new_authors_total < 0

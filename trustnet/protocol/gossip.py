@@ -24,8 +24,10 @@ Two tiers, as the epidemic-protocol literature prescribes (Demers et al. 1987):
   peers; an LRU of ids already pushed makes it once per entry;
 - anti-entropy: every tick, one random peer gets our 32-byte digest of heads and
   fork keys. Equal digests cost one constant-size exchange (O(1) bytes per round
-  whatever the store holds). On a mismatch the peer returns its heads map in
-  pages; we fetch what it has beyond us in bounded batches and push what it lacks.
+  whatever the store holds). On a mismatch the two compare fingerprints of author-id
+  prefixes (`protocol.reconcile`, issue 15) down to the heads that differ, or, with a
+  node of the previous format, the peer returns its heads map in pages; we fetch what
+  it has beyond us in bounded batches and push what it lacks.
 
 Own-log recovery (DESIGN 5 and 12). A node that may have signed before starts
 `catching_up`: it asks peers for its own head and refuses to sign (the node enforces
@@ -64,6 +66,7 @@ class GossipProtocol(OwnRecovery):
             return self._tick(now_ms)
         if isinstance(event, LocalEntry):
             self._discover(event.entry, now_ms)
+            self._note_recent([event.entry])
             self._forget_disowned([event.entry])
             return self._eager([event.entry], [], now_ms, exclude=())
         if isinstance(event, Response):
@@ -76,9 +79,9 @@ class GossipProtocol(OwnRecovery):
         """Answer a request from the authenticated node `peer_id` (hex); also returns the
         requests it triggers (pushing new data on)."""
         if isinstance(message, m.Digest):
-            if message.digest == self.digest():
-                return m.InSync(), []
-            return self._heads_page(None, with_forks=True), []
+            return self._on_digest(message), []
+        if isinstance(message, m.Reconcile) and self.config.reconcile:
+            return self._serve_reconcile(message), []
         if isinstance(message, m.HeadsRequest):
             return self._heads_page(message.after, with_forks=False), []
         if isinstance(message, m.Fetch):
@@ -116,7 +119,7 @@ class GossipProtocol(OwnRecovery):
                 self.stats["rounds"] += 1
                 session = Session(peer[0], started_ms=now)
                 self._sessions[peer[0]] = session
-                actions.append(self._send(peer[0], m.DIGEST, m.Digest(self.digest()), now, session))
+                actions.append(self._send(peer[0], m.DIGEST, self._opener(peer[0], session), now, session))
         every = self.config.peer_exchange_every
         if every > 0 and self.stats["ticks"] % every == 1 % every and self._room():
             peer = self.peers.sample(self.rng, 1, now)
@@ -141,6 +144,10 @@ class GossipProtocol(OwnRecovery):
             if p.path == m.DIGEST:
                 self.stats["mismatch"] += 1
             actions += self._on_heads(session, msg, now)
+        elif isinstance(msg, m.Reconcile) and session is not None:
+            if p.path == m.DIGEST:
+                self.stats["mismatch"] += 1
+            actions += self._on_reconcile(session, msg, now, first=p.path == m.DIGEST)
         elif isinstance(msg, m.Entries):
             actions += self._on_entries(p, msg, now)
         elif isinstance(msg, m.PushAck):
@@ -168,6 +175,8 @@ class GossipProtocol(OwnRecovery):
             source = (known.source if known is not None
                       else earlier["source"] if earlier is not None else "gossip")
             self.peers.refuse(ev.peer, source, "its host name resolves to a private address", now)
+        elif p.path == m.RECONCILE and ev.code == "unknown_path":
+            self._recon_refused(ev.peer, ev.code, now)
         else:
             self.peers.failed(ev.peer, ev.code, now)
         if p.session is not None:

@@ -9,8 +9,9 @@ naming it. So no integer a peer sends can overflow the store.
 
 Endpoints (all POST under /gossip/), request -> reply:
 
-    /gossip/digest  Digest              -> InSync | Heads        (anti-entropy, step 1)
+    /gossip/digest  Digest              -> InSync | Heads | Reconcile  (anti-entropy, step 1)
     /gossip/heads   HeadsRequest        -> Heads                 (next page of the heads map)
+    /gossip/reconcile Reconcile         -> Reconcile             (range reconciliation, issue 15)
     /gossip/fetch   Fetch               -> Entries               (ranged fetch, bounded batch)
     /gossip/push    Push                -> PushAck               (eager push; entries and forks)
     /gossip/peers   PeersRequest        -> PeersReply            (peer exchange)
@@ -46,10 +47,11 @@ FETCH = "/gossip/fetch"
 PUSH = "/gossip/push"
 PEERS = "/gossip/peers"
 HEAD = "/gossip/head"
+RECONCILE = "/gossip/reconcile"  # issue 15 item 1: range reconciliation (protocol/reconcile.py)
 RECEIPT = "/gossip/receipt"  # issue 14 item 4: witness receipts (trustnet/node/witness.py)
 RECEIPTS = "/gossip/receipts"
 WITNESS_PATHS = (RECEIPT, RECEIPTS)
-PATHS = (DIGEST, HEADS, FETCH, PUSH, PEERS, HEAD, *WITNESS_PATHS)
+PATHS = (DIGEST, HEADS, FETCH, PUSH, PEERS, HEAD, *WITNESS_PATHS, RECONCILE)
 
 
 class MessageError(TrustnetError):
@@ -98,6 +100,10 @@ def _list(d: dict[str, Any], key: str, max_len: int = MAX_LIST) -> list[Any]:
     return v
 
 
+def _opt_list(d: dict[str, Any], key: str, max_len: int) -> list[Any]:
+    return [] if key not in d else _list(d, key, max_len)
+
+
 def _url(v: Any, field: str) -> str:
     if not isinstance(v, str) or not v.startswith(("http://", "https://")) or len(v) > MAX_URL:
         raise _bad(field, "an http(s) URL")
@@ -128,19 +134,38 @@ def _pair(v: Any, field: str, min_seq: int) -> tuple[bytes, int]:
 
 @dataclass(frozen=True, slots=True)
 class Digest:
-    """Anti-entropy opener: the sender's combined heads-and-forks digest (32 bytes)."""
+    """Anti-entropy opener: the sender's combined heads-and-forks digest (32 bytes).
+
+    `recon`: the sender speaks range reconciliation (issue 15): on a mismatch a node that
+    does too answers with a `Reconcile` instead of the first heads page. `recent`: with
+    `recon`, the sender's heads that moved in its last two ticks (ascending; empty once in
+    sync), so the answer can settle them at once. Both are sent only when set, so older
+    nodes (which ignore them) see the digest they know and answer `Heads`.
+    """
 
     T: ClassVar[str] = "digest"
     digest: bytes
+    recon: bool = False
+    recent: tuple[tuple[bytes, int, bytes], ...] = ()
 
     def wire(self) -> dict[str, Any]:
         """The msgpack map."""
-        return {"digest": self.digest}
+        out: dict[str, Any] = {"digest": self.digest}
+        if self.recon:
+            out["recon"] = True
+        if self.recent:
+            out["recent"] = [list(h) for h in self.recent]
+        return out
 
     @classmethod
     def read(cls, d: dict[str, Any]) -> Digest:
         """Parse a msgpack map."""
-        return cls(_bin(d.get("digest"), "digest", ID_BYTES))
+        recent = tuple(_tuple3(h, f"recent[{i}]")
+                       for i, h in enumerate(_opt_list(d, "recent", 64)))
+        if any(recent[k][0] >= recent[k + 1][0] for k in range(len(recent) - 1)):
+            raise _bad("recent", "authors in strictly ascending order")
+        return cls(_bin(d.get("digest"), "digest", ID_BYTES),
+                   "recon" in d and _bool(d, "recon"), recent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,6 +424,119 @@ class HeadReply:
         return cls(_bin(d.get("author"), "author", ID_BYTES), seq, ident, entry)
 
 
+# -- range reconciliation (issue 15 item 1; protocol/reconcile.py, docs/protocol.md) -------
+
+FP_BYTES = 16  # a fingerprint: sum of 128-bit item hashes mod 2**128 (protocol.recon_index)
+SPLIT = 16  # children of a prefix: one more hex digit
+MAX_PREFIX = 64  # hex digits of an author id
+MAX_RECON_RANGES = 1024  # prefixes (nodes, splits, item lists) in one reconcile message
+_HEX = frozenset("0123456789abcdef")
+
+
+def _prefix(v: Any, field: str, max_len: int = MAX_PREFIX) -> str:
+    if not isinstance(v, str) or len(v) > max_len or not _HEX.issuperset(v):
+        raise _bad(field, f"a prefix of at most {max_len} lowercase hex digits")
+    return v
+
+
+def _count(v: Any, field: str) -> int:
+    if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= MAX_SEQ:
+        raise _bad(field, f"an integer in [0, {MAX_SEQ}]")
+    return v
+
+
+@dataclass(frozen=True, slots=True)
+class Reconcile:
+    """Range reconciliation over author-id prefixes (docs/protocol.md, "Reconciliation").
+
+    A prefix of hex digits stands for the heads (author, seq, id) of the unforked authors
+    whose id starts with it; its fingerprint is the sum of their 128-bit item hashes mod
+    2**128 (16 bytes, big-endian) and their count. The initiator sends `nodes`: prefixes
+    whose fingerprint differs, with its own (fp, count). The responder answers each with
+    nothing (equal), `items` (its heads under the prefix, ascending) or a `split` (the fp
+    and count of each of the 16 children: prefix + one hex digit; fps concatenated, 256
+    bytes). The first reply (to a `Digest` with `recon`) answers the whole set ("") and
+    lists the responder's fork keys (author, seq), as the first heads page does; when the
+    responder holds more than `recon_items` heads, it answers "" with `fp` (its
+    fingerprint and count of the whole set) and `recent`: its heads of the authors it took
+    in last and of those in the digest's `recent` (ascending; an author of the digest's
+    missing here is one it lacks). The initiator compares those, and when the rest agrees
+    (both fingerprints less those authors' heads are equal) the session needs no second
+    round trip. Lists left empty are left out of the wire map.
+    """
+
+    T: ClassVar[str] = "reconcile"
+    nodes: tuple[tuple[str, bytes, int], ...] = ()
+    splits: tuple[tuple[str, bytes, tuple[int, ...]], ...] = ()
+    items: tuple[tuple[str, tuple[tuple[bytes, int, bytes], ...]], ...] = ()
+    forks: tuple[tuple[bytes, int], ...] = ()
+    fp: tuple[bytes, int] | None = None
+    recent: tuple[tuple[bytes, int, bytes], ...] = ()
+
+    def wire(self) -> dict[str, Any]:
+        """The msgpack map (empty lists left out)."""
+        out: dict[str, Any] = {}
+        if self.fp is not None:
+            out["fp"] = list(self.fp)
+        if self.recent:
+            out["recent"] = [list(h) for h in self.recent]
+        if self.nodes:
+            out["nodes"] = [list(n) for n in self.nodes]
+        if self.splits:
+            out["splits"] = [[p, fps, list(counts)] for p, fps, counts in self.splits]
+        if self.items:
+            out["items"] = [[p, [list(h) for h in heads]] for p, heads in self.items]
+        if self.forks:
+            out["forks"] = [list(f) for f in self.forks]
+        return out
+
+    @classmethod
+    def read(cls, d: dict[str, Any]) -> Reconcile:
+        """Parse a msgpack map."""
+        nodes = []
+        for i, v in enumerate(_opt_list(d, "nodes", MAX_RECON_RANGES)):
+            if not (isinstance(v, list) and len(v) == 3):
+                raise _bad(f"nodes[{i}]", "[prefix, fp, count]")
+            nodes.append((_prefix(v[0], f"nodes[{i}].prefix"),
+                          _bin(v[1], f"nodes[{i}].fp", FP_BYTES), _count(v[2], f"nodes[{i}].count")))
+        splits = []
+        for i, v in enumerate(_opt_list(d, "splits", MAX_RECON_RANGES)):
+            if not (isinstance(v, list) and len(v) == 3 and isinstance(v[2], list)
+                    and len(v[2]) == SPLIT):
+                raise _bad(f"splits[{i}]", "[prefix, 16 fps, 16 counts]")
+            splits.append((_prefix(v[0], f"splits[{i}].prefix", MAX_PREFIX - 1),
+                           _bin(v[1], f"splits[{i}].fps", FP_BYTES * SPLIT),
+                           tuple(_count(c, f"splits[{i}].counts") for c in v[2])))
+        items = []
+        total = 0
+        for i, v in enumerate(_opt_list(d, "items", MAX_RECON_RANGES)):
+            if not (isinstance(v, list) and len(v) == 2 and isinstance(v[1], list)):
+                raise _bad(f"items[{i}]", "[prefix, heads]")
+            prefix = _prefix(v[0], f"items[{i}].prefix")
+            total += len(v[1])
+            if total > MAX_LIST:
+                raise _bad("items", f"at most {MAX_LIST} heads in all")
+            heads = tuple(_tuple3(h, f"items[{i}][{j}]") for j, h in enumerate(v[1]))
+            if any(heads[k][0] >= heads[k + 1][0] for k in range(len(heads) - 1)):
+                raise _bad(f"items[{i}]", "authors in strictly ascending order")
+            if not all(h[0].hex().startswith(prefix) for h in heads):
+                raise _bad(f"items[{i}]", "authors under the prefix")
+            items.append((prefix, heads))
+        forks = tuple(_pair(f, f"forks[{i}]", 1)
+                      for i, f in enumerate(_opt_list(d, "forks", MAX_RECON_RANGES)))
+        fp = None
+        if "fp" in d:
+            v = d["fp"]
+            if not (isinstance(v, list) and len(v) == 2):
+                raise _bad("fp", "[fp, count]")
+            fp = (_bin(v[0], "fp.fp", FP_BYTES), _count(v[1], "fp.count"))
+        recent = tuple(_tuple3(h, f"recent[{i}]")
+                       for i, h in enumerate(_opt_list(d, "recent", MAX_RECON_RANGES)))
+        if any(recent[k][0] >= recent[k + 1][0] for k in range(len(recent) - 1)):
+            raise _bad("recent", "authors in strictly ascending order")
+        return cls(tuple(nodes), tuple(splits), tuple(items), forks, fp, recent)
+
+
 # -- witness receipts (issue 14 item 4; docs/witnesses.md) ---------------------------------
 
 MAX_RECEIPTS = 256  # receipts in one push
@@ -527,14 +665,15 @@ class ReceiptsAck:
 Message: TypeAlias = (
     Digest | InSync | HeadsRequest | Heads | Fetch | Entries | Push | PushAck
     | PeersRequest | PeersReply | HeadRequest | HeadReply
-    | ReceiptRequest | ReceiptReply | ReceiptsPush | ReceiptsAck | ReceiptsWanted
+    | ReceiptRequest | ReceiptReply | ReceiptsPush | ReceiptsAck | ReceiptsWanted | Reconcile
 )
 
 _READERS: dict[str, Callable[[dict[str, Any]], Message]] = {
     cls.T: cls.read
     for cls in (Digest, InSync, HeadsRequest, Heads, Fetch, Entries, Push, PushAck,
                 PeersRequest, PeersReply, HeadRequest, HeadReply,
-                ReceiptRequest, ReceiptReply, ReceiptsPush, ReceiptsAck, ReceiptsWanted)
+                ReceiptRequest, ReceiptReply, ReceiptsPush, ReceiptsAck, ReceiptsWanted,
+                Reconcile)
 }
 
 # What each endpoint accepts as request and as reply (anything else is bad_message).
@@ -547,9 +686,10 @@ REQUESTS: dict[str, tuple[type[Any], ...]] = {
     HEAD: (HeadRequest,),
     RECEIPT: (ReceiptRequest,),
     RECEIPTS: (ReceiptsPush, ReceiptsWanted),
+    RECONCILE: (Reconcile,),
 }
 REPLIES: dict[str, tuple[type[Any], ...]] = {
-    DIGEST: (InSync, Heads),
+    DIGEST: (InSync, Heads, Reconcile),
     HEADS: (Heads,),
     FETCH: (Entries,),
     PUSH: (PushAck,),
@@ -557,6 +697,7 @@ REPLIES: dict[str, tuple[type[Any], ...]] = {
     HEAD: (HeadReply,),
     RECEIPT: (ReceiptReply,),
     RECEIPTS: (ReceiptsAck, ReceiptsPush),
+    RECONCILE: (Reconcile,),
 }
 
 

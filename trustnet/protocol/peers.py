@@ -70,7 +70,8 @@ PENALTIES: dict[str, float] = {
     "bad_timestamp": 2.0,  # an honest peer with a fast clock can relay these
     # Sessions that would never end: graylisted after the second.
     "no_progress": 30.0,  # a heads page that does not start after the last one
-    "endless_session": 30.0,  # more heads pages than max_session_pages
+    "endless_session": 30.0,  # more heads pages (or reconcile requests) than max_session_pages
+    "bad_reconcile": 30.0,  # a reconcile reply about prefixes it was not asked
     "session_timeout": 5.0,  # a session past its deadline (slow links happen; cheaper)
 }
 DEFAULT_PENALTY = 10.0
@@ -80,6 +81,7 @@ DEFAULT_PENALTY = 10.0
 DEFAULT_RATES: dict[str, tuple[float, float]] = {
     "/gossip/digest": (5.0, 30.0),
     "/gossip/heads": (20.0, 100.0),
+    "/gossip/reconcile": (20.0, 100.0),
     "/gossip/fetch": (20.0, 100.0),
     "/gossip/push": (50.0, 300.0),
     "/gossip/peers": (2.0, 10.0),

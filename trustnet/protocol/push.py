@@ -103,6 +103,9 @@ class PushGossip:
         self._digest = b""
         self._authors_key: bytes | None = None
         self._authors: list[bytes] = []
+        # Authors whose head moved last, newest last, and the tick it moved at (range
+        # reconciliation's `recent`).
+        self._recent: dict[bytes, int] = {}  # insertion-ordered: oldest first
         # Own-log recovery (DESIGN 5, 12): see the module docstring.
         self.own_log_lost = recover_own and self.own_seq() == 0
         self.catching_up = recover_own and (self.config.own_sync_quorum > 0 or self.own_log_lost)
@@ -167,6 +170,15 @@ class PushGossip:
     def _head(self, author: bytes) -> tuple[int, bytes]:
         head = self.replica.head(author)
         return (0, b"") if head is None else (head.seq, head.id)
+
+    def _note_recent(self, entries: Iterable[Entry]) -> None:
+        """Remember the authors of `entries` as the latest whose head moved (bounded)."""
+        keep = self.config.recon_recent
+        for entry in entries:
+            self._recent.pop(entry.author, None)
+            self._recent[entry.author] = self.stats["ticks"]
+        while len(self._recent) > keep:
+            del self._recent[next(iter(self._recent))]
 
     def _drop_own_claim(self, peer: str, got: int) -> None:
         """`peer` failed or stalled delivering our chain beyond `got`: an unproven claim
@@ -266,6 +278,7 @@ class PushGossip:
             self.peers.count(key, accepted=len(result.accepted))
             for entry in result.accepted:
                 self._discover(entry, now)
+            self._note_recent(result.accepted)
             self._forget_disowned(result.accepted)
             self._happened.append(EntriesLearned(key, result.accepted))
         bad = [r for r in result.rejected if r.code in _MISBEHAVIOUR]

@@ -13,8 +13,8 @@ from typing import Any
 from trustnet.errors import EntryError
 from trustnet.log.entry import decode_entry, verify_signature
 from trustnet.protocol import messages as m
-from trustnet.protocol.anti_entropy import AntiEntropy
 from trustnet.protocol.events import Action
+from trustnet.protocol.reconcile import Reconciling
 from trustnet.protocol.sessions import Session
 
 # While own-log recovery is stuck (a proven head not fetched yet, or a lost store nobody
@@ -22,7 +22,7 @@ from trustnet.protocol.sessions import Session
 _REASK_MS = 10_000
 
 
-class OwnRecovery(AntiEntropy):
+class OwnRecovery(Reconciling):
     """Gossip with own-log recovery: head requests, proofs of our own head, refetching."""
 
     @property

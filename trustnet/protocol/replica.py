@@ -61,6 +61,15 @@ class Replica(Protocol):
         """A digest of every head: equal digests mean equal heads (it changes with them)."""
         ...
 
+    def prefix_fingerprint(self, prefix: str) -> tuple[int, int]:
+        """Range reconciliation (protocol.recon_index): (sum mod 2**128 of `item_hash` of the
+        heads, count) of the authors whose hex id starts with `prefix`; kept incrementally."""
+        ...
+
+    def prefix_authors(self, prefix: str) -> list[bytes]:
+        """The authors held whose hex id starts with `prefix`, ascending."""
+        ...
+
     def get(self, entry_id: bytes) -> Entry | None:
         """The entry with this id, if held."""
         ...

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 @dataclass(slots=True)
 class Session:
     """One anti-entropy exchange with one peer: bounded in pages, rounds and time, and it
-    must make progress (each heads page starts strictly after the last), or it ends."""
+    must make progress (each heads page starts strictly after the last; each reconcile
+    reply answers only prefixes asked, each one digit longer), or it ends."""
 
     peer: str
     fetch: deque[tuple[bytes, int, int]] = field(default_factory=deque)  # author, after, target
@@ -23,6 +24,12 @@ class Session:
     rounds: int = 0
     pages: int = 0
     after: bytes | None = None  # where the heads page we asked for starts (None: the first)
+    # Range reconciliation (protocol.reconcile): prefixes asked in the request in flight,
+    # and (prefix, our fp, our count) still to ask about.
+    asked: frozenset[str] = frozenset()
+    recon: deque[tuple[str, bytes, int]] = field(default_factory=deque)
+    sent_recent: tuple[bytes, ...] = ()  # authors whose heads our digest carried
+    claimed: dict[str, int] = field(default_factory=dict)  # prefix -> heads the peer claimed
     started_ms: int | None = None  # set when created, or at the first tick that sees it
     ended: bool = False  # ended early: late replies to it only deliver data
 

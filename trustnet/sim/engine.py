@@ -68,8 +68,10 @@ run until it is quiet (nothing deferred, all honest digests equal), then
 `in_sync_rounds` more rounds are measured: anti-entropy bytes per node per round, which
 DESIGN 11 wants O(1) — the same whatever the number of nodes or authors.
 
-The network may start holding `authors` other authors' entries (in sync): the heads
-map an anti-entropy mismatch exchanges grows with them.
+The network may start holding `authors` other authors' entries (in sync), seeded once
+in a base `MemoryReplica` that every node's replica shares: what an anti-entropy
+mismatch exchanges (range reconciliation, `protocol.reconcile`) and what a node costs
+grow with what differs, not with them.
 """
 
 from __future__ import annotations
@@ -164,6 +166,18 @@ class Simulator:
         # The tests' in-memory network; its RNG is the run's, so losses draw where they did.
         self.network = MemoryNetwork(rng=self.rng, drop_rate=config.drop_rate)
         self._served: list[Send] = []  # requests the receiver of the current delivery made
+        # Authors the network already agrees on, held once in a base every node's replica
+        # starts from (each keeps only what differs from it: a node costs what it learns,
+        # not N x authors). Entries signed here are ingested as `Entry` objects.
+        base = MemoryReplica()
+        base.ingest([
+            sign_entry(Identity.from_seed(hashlib.sha256(f"trustnet-sim/author/{a}".encode())
+                                          .digest()),
+                       seq=1, prev=None, ts=self.now, kind="trust",
+                       body={"subject": hashlib.sha256(f"sim-held-{a}".encode()).hexdigest(),
+                             "level": a % 1000})
+            for a in range(config.authors)
+        ], self.now)
         for i in range(n):
             seed = hashlib.sha256(f"trustnet-sim/{config.seed}/{i}".encode()).digest()
             ident = Identity.from_seed(seed)
@@ -171,7 +185,7 @@ class Simulator:
             others = rng.sample(range(n - 1), config.peers)
             peers = [self.urls[j if j < i else j + 1] for j in others]  # anyone but itself
             # recover_own=False: a running network, not nodes whose stores were lost.
-            replica = MemoryReplica()
+            replica = MemoryReplica(base)
             self.replicas.append(replica)
             self.protocols.append(GossipProtocol(
                 ident.public_key, replica, rng, gossip, own_url=self.urls[i], peers=peers,
@@ -197,19 +211,6 @@ class Simulator:
                 self._forge(i)
         self.offline = [False] * n
         self._returns: dict[int, list[int]] = defaultdict(list)  # round -> nodes back then
-        # Authors the network already agrees on: entries signed here are ingested as
-        # `Entry` objects (sign_entry's output needs no second check).
-        held = [
-            sign_entry(Identity.from_seed(hashlib.sha256(f"trustnet-sim/author/{a}".encode())
-                                          .digest()),
-                       seq=1, prev=None, ts=self.now, kind="trust",
-                       body={"subject": hashlib.sha256(f"sim-held-{a}".encode()).hexdigest(),
-                             "level": a % 1000})
-            for a in range(config.authors)
-        ]
-        if held:
-            for replica in self.replicas:
-                replica.ingest(held, self.now)
         self.published: list[Entry] = []
         self._next: deque[tuple[int, Send]] = deque()  # hop mode: sent in reaction, next round
         self._bytes_by_path: dict[str, int] = defaultdict(int)
@@ -397,6 +398,8 @@ class Simulator:
             reply = m.HeadReply(message.author, 0, None)
         elif isinstance(message, m.HeadsRequest):
             reply = m.Heads(())
+        elif isinstance(message, m.Reconcile):
+            reply = m.Reconcile()
         else:
             reply = m.PushAck()  # swallowed: not stored, not forwarded
         return None, m.encode(reply, proto.config.max_message_bytes)

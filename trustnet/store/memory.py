@@ -9,6 +9,12 @@ and rotations, and a recovery rotation taking a stolen key's suffix off a chain.
 leaves out is what only a disk needs: durability, the one-writer lock, quarantine of
 corrupted rows (nothing here is read back from a file), and the analysis' reads
 (`page`, `profiles`, `received`...). Tests hold it to `Store` on the same batches.
+
+`MemoryReplica(base=...)` starts from another replica's entries without copying them:
+the simulator seeds the authors every node already holds once, in one base, and each
+node keeps only what differs from it (a chain it extends is copied on its first write;
+the base's fingerprint index is shared and the node's own holds the difference). A
+replica used as a base is frozen: it refuses writes.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from trustnet.log.keys import (
     signer,
 )
 from trustnet.log.keys import apply as apply_keys
+from trustnet.protocol.recon_index import MOD, HeadIndex, item_hash
 from trustnet.protocol.replica import IngestResult, Rejected
 from trustnet.statements import validate_body
 
@@ -61,17 +68,27 @@ def _recoveries(state: KeyState) -> int:
 class MemoryReplica:
     """Entries, heads, forks and key states of one simulated or test node, in memory."""
 
-    def __init__(self) -> None:
+    def __init__(self, base: MemoryReplica | None = None) -> None:
         # This node's own author (as `Store.own_author`): kept for symmetry with the store.
         self.own_author: bytes | None = None
+        self._base = base  # entries held without a copy (frozen); ours are what differs
+        self._shared = False  # a base of other replicas: frozen
         self._chains: dict[bytes, list[Entry]] = {}  # author -> its entries, seq 1 first
         self._by_id: dict[bytes, Entry] = {}
+        self._gone: frozenset[bytes] = frozenset()  # ids of the base's taken off a chain here
         self._arrival: list[Entry] = []  # every entry held, in the order it came
         self._forks: dict[tuple[bytes, int], ForkProof] = {}  # in the order found
         self._forked: set[bytes] = set()
         self._keys: dict[bytes, KeyState] = {}
         self._digest: bytes | None = None
+        self._index: HeadIndex | None = None  # built at the first fingerprint asked
+        self._heads_frozen: dict[bytes, tuple[int, bytes]] | None = None  # a base's heads
         self.keys_epoch = 0
+        if base is not None:
+            base._shared = True
+            self._forks = dict(base._forks)
+            self._forked = set(base._forked)
+            self.keys_epoch = base.keys_epoch
 
     # -- writes --------------------------------------------------------------------------
 
@@ -85,7 +102,7 @@ class MemoryReplica:
         head = self.head(author)
         seq, prev, ts = (1, None, ts) if head is None else (head.seq + 1, head.id, max(ts, head.ts))
         entry = sign_entry(identity, seq=seq, prev=prev, ts=ts, kind=kind, body=body)
-        state = self._keys.get(author)
+        state = self._key(author)
         if signer(state, entry) != identity.public_key:
             raise StoreError(f"{identity.key_id[:16]}… is not this party's signing key at seq "
                              f"{seq}", code="wrong_key")
@@ -113,7 +130,7 @@ class MemoryReplica:
                 except EntryError as exc:
                     rejected.append(Rejected(index, None, exc.code, exc.message))
                     continue
-            if self._by_id.get(entry.id) is not None:
+            if self.get(entry.id) is not None:
                 duplicates += 1
                 continue
             fresh.append((index, entry, checked))
@@ -139,7 +156,7 @@ class MemoryReplica:
                     if self._id_at(entry.author, entry.seq) == entry.id:
                         duplicates += 1
                         continue
-                    key = evidence_signer(self._keys.get(entry.author), entry)
+                    key = evidence_signer(self._key(entry.author), entry)
                     if not checked:
                         verify_signature(key, entry.payload, entry.sig)
                     other = self._at(entry.author, entry.seq)
@@ -155,7 +172,7 @@ class MemoryReplica:
                     continue
                 check_chain(entry, head)
                 check_timestamp(entry, now_ms)
-                state = self._keys.get(entry.author)
+                state = self._key(entry.author)
                 if not checked:
                     if not _signed_by(entry, signer(state, entry)):
                         raise signature_error(entry)
@@ -185,22 +202,51 @@ class MemoryReplica:
             self._forked.add(proof.author)
         return True
 
+    def _own_chain(self, author: bytes) -> list[Entry]:
+        """`author`'s chain for writing: copied from the base at the first write."""
+        if self._shared:
+            raise StoreError("this replica is the base of others: it is frozen", code="frozen")
+        chain = self._chains.get(author)
+        if chain is None:
+            inherited = None if self._base is None else self._base._chain(author)
+            chain = self._chains[author] = list(inherited or ())
+        return chain
+
     def _append(self, entry: Entry) -> None:
-        self._chains.setdefault(entry.author, []).append(entry)
+        self._own_chain(entry.author).append(entry)
         self._by_id[entry.id] = entry
         self._arrival.append(entry)
         self._digest = None
+        self._indexed(entry.author)
+
+    def _indexed(self, author: bytes) -> None:
+        """Keep the fingerprint index (when built) in step with `author`'s head."""
+        if self._index is None:
+            return
+        self._index.put(*self._contribution(author, self._chains[author][-1]))
+
+    def _head_index(self) -> HeadIndex:
+        if self._index is None:
+            self._index = HeadIndex.of(self._contribution(a, c[-1])
+                                       for a, c in self._chains.items() if c)
+        return self._index
+
+    def _contribution(self, author: bytes, head: Entry) -> tuple[bytes, int, int]:
+        """What `author`'s head adds to our index: itself, or its difference from the base's."""
+        value = item_hash(author, head.seq, head.id)
+        inherited = None if self._base is None else self._base._head_index().contribution(author)
+        return (author, value, 1) if inherited is None else (author, value - inherited[0], 0)
 
     def _displace_for(self, rotation: Entry) -> ChainHead | None:
         """As `Store._displace_for`: take the suffix a stolen key signed after the rotation's
         `compromised_since` off the chain; the new head, or None."""
-        state = self._keys.get(rotation.author)
+        state = self._key(rotation.author)
         since = rotation.body.get("compromised_since")
         key = signer(state, rotation)
         if (state is None or state.next is None or not isinstance(since, int)
                 or key_digest(key) != state.next or not _signed_by(rotation, key)):
             return None
-        chain = self._chains[rotation.author]
+        chain = self._own_chain(rotation.author)
         start = state.periods[-1].from_seq
         run: list[Entry] = []
         for e in reversed(chain):
@@ -213,13 +259,21 @@ class MemoryReplica:
         del chain[low - 1:]
         gone = {e.id for e in run}
         for ident in gone:
-            del self._by_id[ident]
+            if self._by_id.pop(ident, None) is None:
+                self._gone = self._gone | {ident}  # the base's: hidden here
         self._arrival = [e for e in self._arrival if e.id not in gone]
         self._digest = None
+        self._indexed(rotation.author)
         return ChainHead.of(chain[-1])
 
+    def _key(self, author: bytes) -> KeyState | None:
+        state = self._keys.get(author)
+        if state is None and self._base is not None:
+            return self._base._key(author)
+        return state
+
     def _set_keys(self, state: KeyState) -> None:
-        old = self._keys.get(state.author)
+        old = self._key(state.author)
         self._keys[state.author] = state
         if _recoveries(state) != (0 if old is None else _recoveries(old)):
             self.keys_epoch += 1  # what is revoked changed
@@ -229,13 +283,19 @@ class MemoryReplica:
             self._forked.discard(state.author)
 
     def _disowned(self, proof: ForkProof) -> bool:
-        state = self._keys.get(proof.author)
+        state = self._key(proof.author)
         return state is not None and state.disowns(proof)
 
     # -- reads ---------------------------------------------------------------------------
 
-    def _at(self, author: bytes, seq: int) -> Entry | None:
+    def _chain(self, author: bytes) -> list[Entry] | None:
         chain = self._chains.get(author)
+        if chain is None and self._base is not None:
+            return self._base._chain(author)
+        return chain
+
+    def _at(self, author: bytes, seq: int) -> Entry | None:
+        chain = self._chain(author)
         if chain is None or not 1 <= seq <= len(chain):
             return None
         return chain[seq - 1]
@@ -246,42 +306,70 @@ class MemoryReplica:
 
     def head(self, author: bytes) -> ChainHead | None:
         """The latest entry of `author` held here."""
-        chain = self._chains.get(author)
+        chain = self._chain(author)
         return ChainHead.of(chain[-1]) if chain else None
 
     def heads(self) -> dict[bytes, tuple[int, bytes]]:
         """Every author's latest (seq, id): a copy."""
+        if self._shared:  # frozen: computed once for every replica built on it
+            if self._heads_frozen is None:
+                self._heads_frozen = self._own_heads()
+            return dict(self._heads_frozen)
+        out = {} if self._base is None else self._base.heads()
+        out.update(self._own_heads())
+        return out
+
+    def _own_heads(self) -> dict[bytes, tuple[int, bytes]]:
         return {a: (c[-1].seq, c[-1].id) for a, c in self._chains.items() if c}
 
     def heads_digest(self) -> bytes:
         """sha256 over the sorted heads, as `Store.heads_digest`."""
         if self._digest is None:
             h = hashlib.sha256(b"trustnet/v1/heads")
-            for author in sorted(self._chains):
-                chain = self._chains[author]
-                if chain:
-                    h.update(author + _Q(chain[-1].seq) + chain[-1].id)
+            for author, (seq, ident) in sorted(self.heads().items()):
+                h.update(author + _Q(seq) + ident)
             self._digest = h.digest()
         return self._digest
 
+    def prefix_fingerprint(self, prefix: str) -> tuple[int, int]:
+        """(sum mod 2**128 of `item_hash` of the heads, count) of the authors under `prefix`."""
+        value, count = self._head_index().fingerprint(prefix)
+        if self._base is not None:
+            bv, bc = self._base.prefix_fingerprint(prefix)
+            value, count = (value + bv) % MOD, count + bc
+        return value, count
+
+    def prefix_authors(self, prefix: str) -> list[bytes]:
+        """The authors held under `prefix`, ascending."""
+        own = self._head_index().authors(prefix)
+        if self._base is None:
+            return own
+        return sorted(set(self._base.prefix_authors(prefix)).union(own))
+
     def get(self, entry_id: bytes) -> Entry | None:
         """The entry with this id, if held."""
-        return self._by_id.get(entry_id)
+        entry = self._by_id.get(entry_id)
+        if entry is None and self._base is not None and entry_id not in self._gone:
+            return self._base.get(entry_id)
+        return entry
 
     def range(self, author: bytes, after_seq: int, limit: int, *, verify: bool = False
               ) -> list[Entry]:
         """Up to `limit` entries of `author` with seq > after_seq, ascending (`verify` has
         nothing to check again: nothing here was read back from a disk)."""
-        chain = self._chains.get(author, [])
+        chain = self._chain(author) or []
         return chain[max(after_seq, 0): max(after_seq, 0) + max(limit, 0)]
 
     def query(self, *, author: bytes | None = None, kind: str | None = None,
               after: int = 0, limit: int = 100) -> list[Entry]:
         """Entries by author (after: a seq) or in arrival order (after: a position), by kind."""
         if author is not None:
-            pool = self._chains.get(author, [])[max(after, 0):]
-        else:
+            pool = (self._chain(author) or [])[max(after, 0):]
+        elif self._base is None:
             pool = self._arrival[max(after, 0):]
+        else:
+            held = [e for e in self._base._arrival if e.id not in self._gone] + self._arrival
+            pool = held[max(after, 0):]
         out = [e for e in pool if kind is None or e.kind == kind]
         return out[:limit]
 
@@ -295,16 +383,20 @@ class MemoryReplica:
 
     def evidence_key(self, entry: Entry) -> bytes:
         """The key `entry` must be signed by to count as its author's (fork proofs)."""
-        return evidence_signer(self._keys.get(entry.author), entry)
+        return evidence_signer(self._key(entry.author), entry)
 
     def key_state(self, author: bytes) -> KeyState | None:
         """The author's key state, when it committed to a next key or rotated."""
-        return self._keys.get(author)
+        return self._key(author)
 
     def count(self) -> int:
         """How many entries are held."""
-        return len(self._by_id)
+        inherited = 0 if self._base is None else self._base.count() - len(self._gone)
+        return len(self._by_id) + inherited
 
     def author_count(self) -> int:
         """How many authors have entries here."""
-        return sum(1 for c in self._chains.values() if c)
+        if self._base is None:
+            return sum(1 for c in self._chains.values() if c)
+        return self._base.author_count() + sum(
+            1 for a, c in self._chains.items() if c and self._base._chain(a) is None)

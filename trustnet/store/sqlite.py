@@ -55,6 +55,7 @@ from trustnet.log.keys import (
     signer,
 )
 from trustnet.log.keys import apply as apply_keys
+from trustnet.protocol.recon_index import HeadIndex, item_hash
 from trustnet.protocol.replica import IngestResult as IngestResult  # re-exported
 from trustnet.protocol.replica import Rejected as Rejected  # re-exported
 from trustnet.statements.entries import sign_statement, statement_of
@@ -143,6 +144,7 @@ class Store(EntryReads, Quarantine):
             self._release_lock()
             raise StoreError(f"cannot open store {target}: {exc}", code="bad_store") from None
         self._digest: bytes | None = None
+        self._index: HeadIndex | None = None  # reconciliation fingerprints: built when first asked
         # Bumped whenever a key state changes: the analysis recomputes (revocations).
         self.keys_epoch = 0
         # The node directory while its `init` marker says the key never signed (recovery.py).
@@ -414,6 +416,8 @@ class Store(EntryReads, Quarantine):
         before = self.get_by_seq(rotation.author, low - 1)
         assert before is not None  # the run stops at a key event at the latest (seq >= 1)
         back = self._heads[rotation.author] = ChainHead.of(before)
+        if self._index is not None:
+            self._index.set_head(rotation.author, back.seq, back.id)
         log.warning("recovery rotation %s of %s: took seqs %d..%d off its chain (signed by the "
                     "stolen key after %d); its branch is fetched next", rotation.id.hex()[:12],
                     rotation.author.hex()[:12], low, run[0][0].seq, since)
@@ -508,6 +512,8 @@ class Store(EntryReads, Quarantine):
         self._heads[entry.author] = ChainHead.of(entry)
         self._count += 1
         self._digest = None
+        if self._index is not None:
+            self._index.set_head(entry.author, entry.seq, entry.id)
 
     def _transaction(self) -> Transaction:
         return Transaction(self._db)
@@ -532,6 +538,21 @@ class Store(EntryReads, Quarantine):
                 h.update(author + pack(head.seq) + head.id)
             self._digest = h.digest()
         return self._digest
+
+    def _head_index(self) -> HeadIndex:
+        if self._index is None:
+            self._index = HeadIndex.of((author, item_hash(author, head.seq, head.id), 1)
+                                       for author, head in self._heads.items())
+        return self._index
+
+    def prefix_fingerprint(self, prefix: str) -> tuple[int, int]:
+        """(sum mod 2**128 of `item_hash` of the heads, count) of the authors under `prefix`
+        (protocol.recon_index: kept as heads move, so a short prefix is one lookup)."""
+        return self._head_index().fingerprint(prefix)
+
+    def prefix_authors(self, prefix: str) -> list[bytes]:
+        """The authors held under `prefix`, ascending."""
+        return self._head_index().authors(prefix)
 
     def get(self, entry_id: bytes) -> Entry | None:
         """The entry with this id, if held."""
