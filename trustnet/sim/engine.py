@@ -106,6 +106,28 @@ from trustnet.transport.base import STATUS, TransportError, error_body
 from trustnet.transport.memory import MemoryNetwork
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z: virtual time starts here
+
+
+def held_entries(authors: int) -> list[Entry]:
+    """The entries of the `authors` other authors every node holds at the start, signed here
+    (`Entry` objects: ingested without a second check). Both engines seed these."""
+    return [
+        sign_entry(Identity.from_seed(hashlib.sha256(f"trustnet-sim/author/{a}".encode())
+                                      .digest()),
+                   seq=1, prev=None, ts=T0, kind="trust",
+                   body={"subject": hashlib.sha256(f"sim-held-{a}".encode()).hexdigest(),
+                         "level": a % 1000})
+        for a in range(authors)
+    ]
+
+
+def held_base(authors: int) -> MemoryReplica:
+    """The replica every simulated node starts from: the held authors, once. Each node's
+    `MemoryReplica(base)` keeps only what differs from it, so a node costs what it learns,
+    not N x authors."""
+    base = MemoryReplica()
+    base.ingest(held_entries(authors), T0)
+    return base
 # The three X-Trustnet-* headers of a signed request: 64 hex node id, 13-digit ms time,
 # 128 hex signature (transport/auth.py), counted as names plus values like MemoryNetwork.
 AUTH_HEADER_BYTES = len(HEADER_NODE) + 64 + len(HEADER_TIME) + 13 + len(HEADER_SIGNATURE) + 128
@@ -169,15 +191,7 @@ class Simulator:
         # Authors the network already agrees on, held once in a base every node's replica
         # starts from (each keeps only what differs from it: a node costs what it learns,
         # not N x authors). Entries signed here are ingested as `Entry` objects.
-        base = MemoryReplica()
-        base.ingest([
-            sign_entry(Identity.from_seed(hashlib.sha256(f"trustnet-sim/author/{a}".encode())
-                                          .digest()),
-                       seq=1, prev=None, ts=self.now, kind="trust",
-                       body={"subject": hashlib.sha256(f"sim-held-{a}".encode()).hexdigest(),
-                             "level": a % 1000})
-            for a in range(config.authors)
-        ], self.now)
+        base = held_base(config.authors)
         for i in range(n):
             seed = hashlib.sha256(f"trustnet-sim/{config.seed}/{i}".encode()).digest()
             ident = Identity.from_seed(seed)

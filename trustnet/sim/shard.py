@@ -61,7 +61,7 @@ from trustnet.protocol.events import (
 )
 from trustnet.protocol.gossip import GossipProtocol
 from trustnet.sim.config import BEHAVIOURS, Behaviour, SimConfig
-from trustnet.sim.engine import _FORGED_PER_NODE, _GARBAGE, AUTH_HEADER_BYTES, T0
+from trustnet.sim.engine import _FORGED_PER_NODE, _GARBAGE, AUTH_HEADER_BYTES, T0, held_base
 from trustnet.sim.result import peak_rss_mb
 from trustnet.store.memory import MemoryReplica
 from trustnet.transport.base import STATUS, error_body, error_from_reply
@@ -107,20 +107,6 @@ def node_identity(config: SimConfig, i: int) -> Identity:
     return Identity.from_seed(hashlib.sha256(f"trustnet-sim/{config.seed}/{i}".encode()).digest())
 
 
-def held_entries(authors: int) -> list[Entry]:
-    """The entries of the `authors` other authors every node holds at the start, signed
-    here (`Entry` objects: ingested without a second check). The one-process engine seeds
-    the same ones (`Simulator.__init__`): a change to one belongs in both."""
-    return [
-        sign_entry(Identity.from_seed(hashlib.sha256(f"trustnet-sim/author/{a}".encode())
-                                      .digest()),
-                   seq=1, prev=None, ts=T0, kind="trust",
-                   body={"subject": hashlib.sha256(f"sim-held-{a}".encode()).hexdigest(),
-                         "level": a % 1000})
-        for a in range(authors)
-    ]
-
-
 def _proven(node: str) -> Callable[[], str]:
     """The signature check of the simulator: the claimed node id is taken as proven."""
     return lambda: node
@@ -160,12 +146,13 @@ class Shard:
         self.ids_hex: dict[int, str] = {}
         self.identities: dict[int, Identity] = {}  # the publishers' (they sign)
         mine = self.publishing(byzantine)
+        base = held_base(config.authors)
         for i in self.nodes:
             ident = node_identity(config, i)
             rng = random.Random(f"trustnet-sim/{config.seed}/{i}")
             others = rng.sample(range(n - 1), config.peers)
             peers = [url_of(j if j < i else j + 1) for j in others]
-            replica = MemoryReplica()
+            replica = MemoryReplica(base)
             self.replicas[i] = replica
             self.protocols[i] = GossipProtocol(
                 ident.public_key, replica, rng, gossip, own_url=url_of(i), peers=peers,
@@ -181,10 +168,6 @@ class Shard:
         for i, b in self.behaviour.items():
             if b == "forge":
                 self._forge(i)
-        held = held_entries(config.authors)
-        if held:
-            for replica in self.replicas.values():
-                replica.ingest(held, T0)
         self.wanted: list[tuple[bytes, int]] = []
         self.deferred: dict[int, list[Action]] = defaultdict(list)
         self._sent: dict[int, list[Send]] = {}
