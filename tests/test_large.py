@@ -116,9 +116,36 @@ def test_bench_large_measures_two_real_nodes(tmp_path: Path) -> None:
         assert node[read]["status"] == 200 and node[read]["bytes"] > 0, node[read]
     assert node["rss_start_kb"] > 0 and figures["build_s"] is not None
     sync = figures["anti_entropy"]
-    assert sync["in_sync"] and sync["rounds"] >= 1 and sync["digest_body_bytes_per_round"] > 0
+    assert sync["in_sync"] and sync["rounds_in_sync"] >= 1 and sync["in_sync_body_bytes_per_round"] > 0
     assert "building" in proc.stderr
     # The second run finds the store built.
     again = subprocess.run([*cmd[:-3], "--build-only", "--json"], capture_output=True,
                            text=True, timeout=60)
     assert again.returncode == 0 and json.loads(again.stdout)["build_s"] is None
+
+
+async def test_metrics_gauges_stop_at_metrics_max_parties(tmp_path: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    daemon = await start(tmp_path, "metrics_max_parties = 2")
+    try:
+        entries = list(generate(200, 20))
+        daemon.store.ingest(entries, T0 + 200 * STEP_MS + 1)
+        _, _, beliefs = await fetch(f"{daemon.url}/beliefs?limit=1", headers={
+            "Authorization": f"Bearer {daemon.token}"})
+        _, _, body = await fetch(f"{daemon.url}/metrics")
+        families = {f.name: f for f in text_string_to_metric_families(body.decode())}
+        parties = {s.labels["party"] for f in ("trustnet_belief_reliability",
+                                                "trustnet_suspicion_level")
+                   for s in families[f].samples}
+        assert len(parties) == 2 and beliefs["total"] > 2
+        omitted = families["trustnet_metrics_parties_omitted"].samples[0].value
+        assert omitted >= beliefs["total"] - 2
+        # The most suspected are those shown.
+        _, _, suspicion = await fetch(f"{daemon.url}/suspicion", headers={
+            "Authorization": f"Bearer {daemon.token}"})
+        level = {p["party"]: p["level"] for p in suspicion["parties"]}
+        assert min(level.get(p, 0.0) for p in parties) >= max(
+            (v for p, v in level.items() if p not in parties), default=0.0)
+    finally:
+        await daemon.stop()

@@ -182,13 +182,23 @@ def cached_store(entries: int, authors: int, seed: int = 1, *, cache: Path | Non
 # -- measuring a real node on it ----------------------------------------------------------------
 
 
-def _timed_get(url: str, path: str, token: str | None = None) -> dict[str, Any]:
+def _timed_get(url: str, path: str, token: str | None = None, *, timeout_s: float = 600.0,
+               progress: Progress = _quiet) -> dict[str, Any]:
+    """Time and bytes of one GET; a read that does not answer within `timeout_s` is reported
+    as such (the figure, not a failure of the benchmark)."""
     t0 = time.perf_counter()
-    status, body = get(url, path, token=token, timeout_s=600.0)
+    try:
+        status, body = get(url, path, token=token, timeout_s=timeout_s)
+    except OSError as exc:  # a timeout, or the node gone
+        out: dict[str, Any] = {"status": None, "ms": round((time.perf_counter() - t0) * 1e3, 1),
+                               "bytes": 0, "error": f"no answer: {exc}"}
+        progress(f"GET {path}: {out['error']}")
+        return out
     elapsed = time.perf_counter() - t0
-    out: dict[str, Any] = {"status": status, "ms": round(elapsed * 1e3, 1), "bytes": len(body)}
+    out = {"status": status, "ms": round(elapsed * 1e3, 1), "bytes": len(body)}
     if status != 200:
         out["error"] = body[:300].decode("utf-8", "replace")
+    progress(f"GET {path}: {status}, {out['ms']} ms, {len(body):,} bytes")
     return out
 
 
@@ -197,19 +207,11 @@ def _status(node: TestbedNode) -> dict[str, Any]:
     return status
 
 
-def _gossip_counts(node: TestbedNode) -> tuple[int, float]:
-    """From one scrape of /metrics: anti-entropy rounds so far, and the digest bytes this
-    node sent as a client (requests) and received (replies)."""
-    _, text = get(node.url, "/metrics")
-    rounds, body = 0, 0.0
-    for line in text.decode().splitlines():
-        if line.startswith("trustnet_gossip_rounds_total "):
-            rounds = int(float(line.split()[1]))
-        elif ('type="digest"' in line and 'role="client"' in line
-              and line.startswith(("trustnet_gossip_sent_bytes_sum",
-                                   "trustnet_gossip_received_bytes_sum"))):
-            body += float(line.rsplit(" ", 1)[1])
-    return rounds, body
+def _rounds(node: TestbedNode) -> tuple[int, int, int]:
+    """Anti-entropy rounds the node started so far, and how many were answered in sync and
+    with a mismatch (GET /peers: not /metrics, whose per-party gauges run the analysis)."""
+    stats = node.client.get("/peers")["gossip"]
+    return int(stats.get("rounds", 0)), int(stats.get("in_sync", 0)), int(stats.get("mismatch", 0))
 
 
 def _wait(check: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -226,8 +228,10 @@ def _in_sync(a: TestbedNode, b: TestbedNode) -> bool:
 
 
 def measure(store_file: Path, base: Path, *, window_s: float = 10.0, tick_s: float = 1.0,
-            progress: Progress = _quiet) -> dict[str, Any]:
-    """Two `trustnet run` nodes on copies of `store_file` under `base`: the figures."""
+            read_timeout_s: float = 600.0, progress: Progress = _quiet) -> dict[str, Any]:
+    """Two `trustnet run` nodes on copies of `store_file` under `base`: the figures. The
+    store's own paths first (start, /status, /parties, anti-entropy), the analysis last (a
+    node computing it may answer nothing else for a while)."""
     bed = Testbed(base, ("large-a", "large-b"), peers_per_node=1,
                   gossip={"tick_interval_s": tick_s})
     bed.create()
@@ -241,51 +245,78 @@ def measure(store_file: Path, base: Path, *, window_s: float = 10.0, tick_s: flo
             bed.wait_up(node, 900.0)
             out[node.name] = {"startup_s": round(time.perf_counter() - t0, 2),
                               "rss_start_kb": rss_kb(_pid(node))}
-            progress(f"{node.name} up at {node.url} in {out[node.name]['startup_s']} s")
+            progress(f"{node.name} up at {node.url} in {out[node.name]['startup_s']} s, "
+                     f"{out[node.name]['rss_start_kb']:,} KiB resident")
         a, b = bed.nodes
-        token = a.client.token
         figures = out[a.name]
-        figures["status"] = _timed_get(a.url, "/status")
+        figures["status"] = _timed_get(a.url, "/status", progress=progress)
         figures["status_json"] = json.loads(get(a.url, "/status")[1])
-        figures["parties_first_page"] = _timed_get(a.url, "/parties?limit=100")
-        figures["parties_last_page"] = _timed_get(
-            a.url, f"/parties?offset={max(0, figures['status_json']['authors'] - 100)}&limit=100")
-        progress("GET /beliefs (the first pays the analysis) ...")
-        figures["beliefs_first_page"] = _timed_get(a.url, "/beliefs?limit=100", token)
-        figures["beliefs_first_page_again"] = _timed_get(a.url, "/beliefs?limit=100", token)
-        figures["rss_after_kb"] = rss_kb(_pid(a))
-        figures["metrics"] = _timed_get(a.url, "/metrics")
+        figures["parties_first_page"] = _timed_get(a.url, "/parties?limit=100",
+                                                   progress=progress)
+        figures["parties_first_page_again"] = _timed_get(a.url, "/parties?limit=100",
+                                                         progress=progress)
+        last = max(0, figures["status_json"]["authors"] - 100)
+        figures["parties_last_page"] = _timed_get(a.url, f"/parties?offset={last}&limit=100",
+                                                  progress=progress)
         progress("waiting until both nodes hold the same ...")
-        _wait(lambda: _in_sync(a, b), 600.0, "the two nodes in sync")
-        # A peer dialled before it was up is backed off for a while: from its next round on.
-        first, _ = _gossip_counts(a)
-        _wait(lambda: _gossip_counts(a)[0] > first, 300.0, "an anti-entropy round of large-a")
-        rounds0, bytes0 = _gossip_counts(a)
-        time.sleep(window_s)  # ticks run on their own: the window is what is measured
-        _wait(lambda: _gossip_counts(a)[0] > rounds0, 300.0, "an anti-entropy round of large-a")
-        rounds1, bytes1 = _gossip_counts(a)
-        rounds = rounds1 - rounds0
-        stranger = Stranger.fresh()
-        digest = m.encode(m.Digest(bytes(32)))
-        times = []
-        reply = b""
-        for _ in range(5):
-            t0 = time.perf_counter()
-            _code, reply = stranger.post(a.url, m.DIGEST, digest)
-            times.append(time.perf_counter() - t0)
-        out["anti_entropy"] = {
-            "window_s": window_s, "tick_s": tick_s, "rounds": rounds,
-            "in_sync": _in_sync(a, b),
-            "digest_body_bytes_per_round": round((bytes1 - bytes0) / rounds, 1),
-            # A digest that differs (a stranger's): what a mismatch costs with this protocol.
-            "mismatch_reply_bytes": len(reply),
-            "mismatch_reply_ms": round(min(times) * 1e3, 1),
-        }
+        out["anti_entropy"] = _anti_entropy(a, b, window_s, tick_s)
+        progress(f"anti-entropy: {out['anti_entropy']}")
+        figures["rss_after_reads_kb"] = rss_kb(_pid(a))
         out[b.name]["rss_after_sync_kb"] = rss_kb(_pid(b))
-        figures["rss_after_sync_kb"] = rss_kb(_pid(a))
+        progress("GET /beliefs (the first pays the analysis) ...")
+        token = a.client.token
+        for key in ("beliefs_first_page", "beliefs_first_page_again"):
+            figures[key] = _timed_get(a.url, "/beliefs?limit=100", token,
+                                      timeout_s=read_timeout_s, progress=progress)
+        figures["metrics"] = _timed_get(a.url, "/metrics", timeout_s=read_timeout_s,
+                                        progress=progress)
+        figures["rss_after_analysis_kb"] = rss_kb(_pid(a))
+        progress(f"large-a resident after the analysis: {figures['rss_after_analysis_kb']:,} KiB")
     finally:
         bed.stop()
     return out
+
+
+def _anti_entropy(a: TestbedNode, b: TestbedNode, window_s: float, tick_s: float
+                  ) -> dict[str, Any]:
+    """In-sync rounds of `a` with `b` over `window_s`; a digest that differs, timed; one new
+    entry published on `a` until `b` holds it."""
+    _wait(lambda: _in_sync(a, b), 600.0, "the two nodes in sync")
+    # A peer dialled before it was up is backed off for a while: from its next round on.
+    first = _rounds(a)[0]
+    _wait(lambda: _rounds(a)[0] > first, 300.0, "an anti-entropy round of large-a")
+    before = _rounds(a)
+    time.sleep(window_s)  # ticks run on their own: the window is what is measured
+    _wait(lambda: _rounds(a)[1] > before[1], 300.0, "an in-sync round of large-a")
+    after = _rounds(a)
+    rounds, in_sync_rounds, mismatches = (x - y for x, y in zip(after, before, strict=True))
+    in_sync = _in_sync(a, b)
+    # A digest that differs (a stranger's): what a mismatch costs with this protocol.
+    stranger = Stranger.fresh()
+    times = []
+    reply = b""
+    for _ in range(3):
+        t0 = time.perf_counter()
+        _code, reply = stranger.post(a.url, m.DIGEST, m.encode(m.Digest(bytes(32))))
+        times.append(time.perf_counter() - t0)
+    # One new entry: pushed, and every digest after it made anew over the heads.
+    t0 = time.perf_counter()
+    published = a.client.publish("trust", {"subject": b.node_id, "level": 500})
+    # Asked by author: GET /entries/{id} adds the desk's standing, which runs the analysis.
+    _wait(lambda: published["id"] in get(b.url, f"/entries?author={a.node_id}")[1].decode(),
+          300.0, "the new entry on large-b")
+    spread_s = time.perf_counter() - t0
+    return {
+        "window_s": window_s, "tick_s": tick_s, "rounds": rounds,
+        "rounds_in_sync": in_sync_rounds, "rounds_mismatched": mismatches, "in_sync": in_sync,
+        # An in-sync round is one digest and its in-sync reply (bodies; the request's
+        # signature headers add about 255 bytes): their size, whatever the store holds.
+        "in_sync_body_bytes_per_round": len(m.encode(m.Digest(bytes(32))))
+        + len(m.encode(m.InSync())),
+        "mismatch_reply_bytes": len(reply),
+        "mismatch_reply_ms": round(min(times) * 1e3, 1),
+        "new_entry_to_peer_s": round(spread_s, 3),
+    }
 
 
 def _pid(node: TestbedNode) -> int:
@@ -294,12 +325,13 @@ def _pid(node: TestbedNode) -> int:
 
 
 def run(entries: int = 1_000_000, authors: int = 100_000, seed: int = 1, *,
-        cache: Path | None = None, window_s: float = 10.0, progress: Progress = _quiet
-        ) -> dict[str, Any]:
+        cache: Path | None = None, window_s: float = 10.0, read_timeout_s: float = 600.0,
+        progress: Progress = _quiet) -> dict[str, Any]:
     """Build (or reuse) the store, measure two real nodes on it."""
     path, build_s = cached_store(entries, authors, seed, cache=cache, progress=progress)
     with tempfile.TemporaryDirectory(prefix="trustnet-bench-large-") as tmp:
-        figures = measure(path, Path(tmp), window_s=window_s, progress=progress)
+        figures = measure(path, Path(tmp), window_s=window_s, read_timeout_s=read_timeout_s,
+                          progress=progress)
     return {"entries": entries, "authors": authors, "seed": seed,
             "store_mb": round(path.stat().st_size / 2**20, 1),
             "build_s": None if build_s is None else round(build_s, 1), **figures}
@@ -316,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="where built stores are kept (default $XDG_CACHE_HOME/trustnet)")
     p.add_argument("--window", type=float, default=10.0,
                    help="seconds of in-sync anti-entropy ticks measured (default 10)")
+    p.add_argument("--read-timeout", type=float, default=600.0,
+                   help="seconds a read (/beliefs, /metrics) may take before it is reported "
+                        "as not answered (default 600)")
     p.add_argument("--build-only", action="store_true", help="build (or find) the store, stop")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
@@ -331,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         result: dict[str, Any] = {"store": str(path), "build_s": build_s}
     else:
         result = run(args.entries, args.authors, args.seed, cache=args.cache,
-                     window_s=args.window, progress=say)
+                     window_s=args.window, read_timeout_s=args.read_timeout, progress=say)
     if args.json:
         print(json.dumps(result))
     else:
