@@ -39,9 +39,6 @@ class AuthorIndex:
         if self._sorted_authors is not None:
             bisect.insort(self._sorted_authors, author)
 
-    def _authors_reset(self) -> None:
-        self._sorted_authors = None
-
     def profile_of(self, author: bytes) -> Profile | None:
         """The author's latest profile (its highest seq), read from the store."""
         row = self._db.execute(
