@@ -21,6 +21,7 @@ from trustnet.api.responses import (
 from trustnet.errors import ConfigError, NotFound, TrustnetError
 from trustnet.log.entry import Entry
 from trustnet.log.keys import KeyState
+from trustnet.store.authors import page_of_union
 from trustnet.store.sqlite import Store
 
 
@@ -37,34 +38,45 @@ def keys_json(store: Store, author: bytes) -> list[dict[str, Any]]:
     return state.to_json()
 
 
+def _unheld_forked(store: Store) -> list[bytes]:
+    """Authors known only by a fork proof, none of their chain held, in id order."""
+    return sorted(a for a in store.forked_authors() if store.head(a) is None)
+
+
+def parties_total(store: Store) -> int:
+    """How many parties GET /parties lists: authors held and authors known by a fork proof."""
+    return store.author_count() + len(_unheld_forked(store))
+
+
 def parties_of(store: Store, self_id: str, offset: int = 0,
                limit: int | None = None) -> list[dict[str, Any]]:
     """Every author a store holds entries or a fork proof of, with its self-declared profile
-    (GET /parties), in id order; `offset`/`limit`: only that page is made."""
-    heads = store.heads()
+    (GET /parties), in id order; `offset`/`limit`: only that page is made (its profiles read,
+    its rows built: a page costs the same with 100 authors held or 100,000)."""
     forked = store.forked_authors()
     # A proof of equivocation may arrive before (or instead of) any of the author's entries:
     # the author is known here, as forked, with nothing of its chain held.
-    authors = sorted(heads.keys() | forked)  # byte order is the order of the hex ids
-    page = authors[offset:] if limit is None else authors[offset:offset + limit]
-    profiles = store.profiles()
+    held = store.authors_sorted()  # byte order is the order of the hex ids
+    extra = _unheld_forked(store)
+    page = page_of_union(held, extra, offset, len(held) + len(extra) if limit is None else limit)
+    profiles = store.profiles_of(page)
     out: list[dict[str, Any]] = []
     for author in page:
         pid = author.hex()
-        head = heads.get(author)
+        head = store.head(author)
         if head is None:
             out.append({"party": pid, "name": None, "role": None, "urls": [], "seq": 0,
                         "head": None, "forked": True, "self": False,
                         "keys": keys_json(store, author)})
             continue
-        prof = profiles.get(pid)
+        prof = profiles.get(author)
         out.append({
             "party": pid,
             "name": prof.name if prof else None,
             "role": prof.role if prof else None,
             "urls": prof.urls if prof else [],
-            "seq": head[0],
-            "head": head[1].hex(),
+            "seq": head.seq,
+            "head": head.id.hex(),
             "forked": author in forked,
             "self": pid == self_id,
             "keys": keys_json(store, author),
@@ -98,7 +110,7 @@ class Inspection(ApiBase):
         q = request.query
         offset, limit = page_args(q)
         store = self.node.store
-        total = len(store.heads().keys() | store.forked_authors())
+        total = parties_total(store)
         out = parties_of(store, self.node.node_id, offset, limit)
         return json_response({"parties": out, "total": total,
                               "next": offset + limit if offset + limit < total else None})

@@ -20,6 +20,7 @@ series.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import re
 import time
@@ -36,6 +37,7 @@ from trustnet.protocol import messages as m
 from trustnet.transport.base import STATUS as REFUSAL_STATUS
 
 if TYPE_CHECKING:
+    from trustnet.feedback.estimator import PartySuspicion
     from trustnet.feedback.signals import SuspicionView
     from trustnet.trust.beliefs import Beliefs
 
@@ -57,7 +59,7 @@ class _Gossip(Protocol):
 
 
 class _Profiles(Protocol):
-    def profiles(self) -> Mapping[str, Any]: ...
+    def profile_of(self, author: bytes) -> Any: ...
 
 
 class MetricsNode(Protocol):
@@ -86,6 +88,7 @@ PEER_KINDS = ("url", "node", "addr")
 PEER_STATES = ("ok", "backoff", "graylisted")
 REGIMES: tuple[str, ...] = get_args(Regime)
 MAX_NAME = 64  # a profile name is the party's own choice: cut it for the label
+DEFAULT_MAX_PARTIES = 1000  # as [http] metrics_max_parties (the daemon sets it from there)
 
 # Outcomes of a request this node sent: "ok", a transport code, a refusal code the peer
 # gave, or a malformed reply. A peer can answer with any code: others count as "other".
@@ -137,6 +140,9 @@ class NodeMetrics:
         self.timer = timer
         # The daemon's beliefs and suspicion (`NodeViews.current`); None: no per-party gauges.
         self.views: ViewsSource | None = None
+        # Per-party gauges for at most this many parties ([http] metrics_max_parties): the
+        # most suspected first. A node may hold 100,000 authors; a scrape must not.
+        self.max_parties = DEFAULT_MAX_PARTIES
         self.registry = CollectorRegistry(auto_describe=False)
         r = self.registry
         self.requests_sent = Counter(
@@ -268,8 +274,17 @@ class _NodeCollector:
             self.metrics.node.log.exception("belief/suspicion gauges unavailable")
             self.metrics.scrape_errors.inc()
             return []
-        names = {author: str(p.name)[:MAX_NAME]
-                 for author, p in self.metrics.node.store.profiles().items()}
+        shown, omitted = self._shown(beliefs, reports)
+        yield_omitted = GaugeMetricFamily(
+            "trustnet_metrics_parties_omitted",
+            "Parties whose belief and suspicion gauges were left out ([http] metrics_max_parties).",
+            value=omitted)
+        store = self.metrics.node.store
+        names: dict[str, str] = {}
+        for pid in shown:
+            profile = store.profile_of(bytes.fromhex(pid))
+            if profile is not None and profile.name is not None:
+                names[pid] = str(profile.name)[:MAX_NAME]
         labels = ["party", "name"]
 
         def family(name: str, help_text: str, extra: tuple[str, ...] = ()) -> GaugeMetricFamily:
@@ -281,7 +296,7 @@ class _NodeCollector:
                             "Compliance score from verified evidence (0..1).")
         raw = family("trustnet_belief_compliance_raw",
                      "Compliance score from all claims, verified or not (0..1).")
-        for pid in sorted(beliefs.parties):
+        for pid in sorted(shown & beliefs.parties.keys()):
             belief = beliefs.parties[pid]
             who = [pid, names.get(pid) or (belief.name or "")[:MAX_NAME]]
             reliability.add_metric(who, belief.reliability.p)
@@ -292,11 +307,27 @@ class _NodeCollector:
                        "Escalation index: the largest eigenvalue's real part, per time unit.")
         regime = family("trustnet_suspicion_regime",
                         "1 for the party's current regime, 0 for the others.", ("regime",))
-        for pid in sorted(reports):
+        for pid in sorted(shown & reports.keys()):
             report = reports[pid]
             who = [pid, names.get(pid) or ""]
             level.add_metric(who, report.level)
             index.add_metric(who, report.escalation_index)
             for name in REGIMES:
                 regime.add_metric([*who, name], 1 if report.regime == name else 0)
-        return [reliability, compliance, raw, level, index, regime]
+        return [reliability, compliance, raw, level, index, regime, yield_omitted]
+
+    def _shown(self, beliefs: Beliefs, reports: Mapping[str, PartySuspicion]
+               ) -> tuple[set[str], int]:
+        """The parties given gauges, and how many were left out: all of them up to
+        `max_parties`, else the most suspected (then the most relied on, then by id)."""
+        parties = beliefs.parties.keys() | reports.keys()
+        cap = self.metrics.max_parties
+        if len(parties) <= cap:
+            return set(parties), 0
+
+        def rank(pid: str) -> tuple[float, float, str]:
+            report, belief = reports.get(pid), beliefs.parties.get(pid)
+            return (-(report.level if report else 0.0),
+                    -(belief.reliability.p if belief else 0.0), pid)
+
+        return set(heapq.nsmallest(cap, parties, key=rank)), len(parties) - cap

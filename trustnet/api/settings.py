@@ -20,6 +20,7 @@ class HttpSettings:
         "header_timeout_s": "> 0", "keepalive_timeout_s": "> 0", "body_timeout_s": "> 0",
         "analysis_budget_s": "> 0", "heavy_read_cost": ">= 1", "max_connections": ">= 1",
         "max_connections_per_address": ">= 1", "max_event_streams": ">= 1",
+        "metrics_max_parties": ">= 0",
     }
 
     # Reads (every GET but the dashboard page and the API description) need the admin token
@@ -50,6 +51,9 @@ class HttpSettings:
     # kept for the same request); requests a heavy read costs the client's rate bucket.
     analysis_budget_s: float = 5.0
     heavy_read_cost: int = 10
+    # GET /metrics has belief and suspicion gauges for at most this many parties, the most
+    # suspected first (a node holding 100,000 authors would otherwise serve a million series).
+    metrics_max_parties: int = 1000
     # PEM certificate (chain) and private key: the node then listens with TLS (both or neither;
     # paths relative to the node directory). Checked and loaded by trustnet.transport.tls.
     tls_cert: str = ""
@@ -67,6 +71,8 @@ class HttpSettings:
                               "body_timeout_s must be > 0")
         if self.analysis_budget_s <= 0 or self.heavy_read_cost < 1:
             raise ConfigError("[http]: analysis_budget_s > 0, heavy_read_cost >= 1")
+        if self.metrics_max_parties < 0:
+            raise ConfigError("[http]: metrics_max_parties must be >= 0")
         if min(self.max_connections, self.max_connections_per_address, self.max_event_streams) < 1:
             raise ConfigError("[http]: max_connections, max_connections_per_address and "
                               "max_event_streams must be >= 1")

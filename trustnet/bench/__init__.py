@@ -16,6 +16,7 @@ BENCHMARKS = {
     "views": "a node's beliefs + suspicion over its store: full recompute, update per new entry",
     "sim": "10,000 simulated nodes: rounds to full dissemination, bytes, in-sync cost",
     "propagation": "real nodes on loopback: publish until all hold it; in-sync anti-entropy bytes",
+    "large": "a real node holding 1,000,000 entries from 100,000 authors: memory, start, reads, sync",
 }
 
 

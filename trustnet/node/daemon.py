@@ -182,6 +182,7 @@ class Daemon:
             self.log)
         # belief and suspicion gauges per party on /metrics
         self.node.metrics.views = self.node_views.current
+        self.node.metrics.max_parties = self.http.metrics_max_parties
 
     async def start(self) -> str:
         """Bind the HTTP server, start gossip; returns the node's URL."""

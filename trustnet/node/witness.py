@@ -207,7 +207,7 @@ class WitnessProtocol:
         url = self.config.urls.get(hexid)
         if url:
             return url.rstrip("/")
-        profile = self.store.profiles().get(hexid)
+        profile = self.store.profile_of(witness)  # one read, not every profile held
         urls = profile.urls if profile is not None else None
         if isinstance(urls, list | tuple):
             for u in urls:

@@ -22,6 +22,7 @@ class Quarantine:
     _heads: dict[bytes, ChainHead]
     _count: int
     _digest: bytes | None
+    _sorted_authors: list[bytes] | None  # store.authors: made again when an author goes
     own_author: bytes | None
 
     def quarantine(self, author: bytes, seq: int, reason: str) -> int:
@@ -54,6 +55,7 @@ class Quarantine:
                 (author,)).fetchone()
             if below is None:
                 self._heads.pop(author, None)
+                self._sorted_authors = None
             else:
                 self._heads[author] = ChainHead(int(below[0]), bytes(below[1]), int(below[2]))
             self._digest = None

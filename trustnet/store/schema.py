@@ -31,6 +31,8 @@ CREATE TABLE IF NOT EXISTS entries (
     UNIQUE (author, seq)
 );
 CREATE INDEX IF NOT EXISTS entries_kind ON entries (kind, rowid);
+-- An author's latest profile without reading its chain (GET /parties pages, store.authors).
+CREATE INDEX IF NOT EXISTS entries_profile ON entries (author, seq) WHERE kind = 'profile';
 CREATE TABLE IF NOT EXISTS forks (
     author BLOB NOT NULL,
     seq    INTEGER NOT NULL,

@@ -27,6 +27,7 @@ import logging
 import os
 import sqlite3
 import struct
+from collections import ChainMap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,7 @@ from trustnet.protocol.recon_index import HeadIndex, item_hash
 from trustnet.protocol.replica import IngestResult as IngestResult  # re-exported
 from trustnet.protocol.replica import Rejected as Rejected  # re-exported
 from trustnet.statements.entries import sign_statement, statement_of
+from trustnet.store.authors import AuthorIndex
 from trustnet.store.quarantine import Quarantine
 from trustnet.store.reads import EntryReads, Profile
 from trustnet.store.schema import DB_FILE, LOCK_FILE, Transaction, connect
@@ -87,7 +89,7 @@ def _recoveries(state: KeyState) -> int:
 
 
 
-class Store(EntryReads, Quarantine):
+class Store(EntryReads, Quarantine, AuthorIndex):
     """Entries, forks and heads of one node. Not thread-safe: one owner (the node) uses it."""
 
     def __init__(
@@ -151,6 +153,7 @@ class Store(EntryReads, Quarantine):
         self._new_log_dir: Path | None = None
         self._profiles: dict[str, Profile] = {}
         self._profiles_cursor = 0
+        self._sorted_authors: list[bytes] | None = None  # made when first asked (store.authors)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -302,7 +305,9 @@ class Store(EntryReads, Quarantine):
         bad_sig = {e.id for e, ok in zip(batch.unchecked, oks, strict=True) if not ok}
         verified_by = {e.id: key for e, key in zip(batch.unchecked, batch.signers, strict=True)}
 
-        heads = dict(self._heads)  # working copy, committed with the transaction
+        # Working copy, committed with the transaction: the heads this batch moves over the
+        # held ones (a copy of every head would cost each batch as much as the authors held).
+        heads: ChainMap[bytes, ChainHead] = ChainMap({}, self._heads)
         keys: dict[bytes, KeyState] = {}  # key states changed by this batch
         accepted: list[Entry] = []
         forks: list[ForkProof] = []
@@ -509,6 +514,8 @@ class Store(EntryReads, Quarantine):
         )
 
     def _advance(self, entry: Entry) -> None:
+        if entry.author not in self._heads:
+            self._author_added(entry.author)
         self._heads[entry.author] = ChainHead.of(entry)
         self._count += 1
         self._digest = None
