@@ -205,7 +205,7 @@ def decode_entry(raw: bytes, *, verify: bool = True) -> Entry:
     return Entry(bytes(raw), payload, sig, entry_id(payload), author, seq, prev, ts, kind, body)
 
 
-def _envelope(raw: bytes) -> tuple[bytes, bytes] | None:
+def envelope(raw: bytes) -> tuple[bytes, bytes] | None:
     """(payload, sig) when `raw` is the one encoding of [payload: bin, sig: bin 64]; None
     for anything else (the general path then says what is wrong with it)."""
     if len(raw) < 69 or raw[0] != 0x92 or raw[-66:-64] != b"\xc4\x40":
@@ -225,6 +225,24 @@ def _envelope(raw: bytes) -> tuple[bytes, bytes] | None:
     return raw[start:-66], raw[-64:]
 
 
+def author_hint(raw: bytes) -> bytes | None:
+    """The author a raw entry names, read cheaply and checking nothing (None: it has not the
+    shape to tell). When the entry decodes, its author is this one."""
+    if type(raw) is not bytes or len(raw) > MAX_ENTRY_BYTES:
+        return None
+    parts = envelope(raw)
+    if parts is None:
+        return None
+    try:
+        fields = _unpack(parts[0])
+    except Exception:  # anything malformed: no hint
+        return None
+    if type(fields) is not list or len(fields) != 7 or type(fields[1]) is not bytes:
+        return None
+    author: bytes = fields[1]
+    return author
+
+
 def decode_fields(raw: bytes | bytearray | memoryview) -> tuple[bytes, bytes, list[Any]]:
     """Every intrinsic check of `decode_entry` but the signature: (payload, sig, the payload's
     seven fields), or `EntryError` naming what is wrong (ingest workers call this)."""
@@ -233,7 +251,7 @@ def decode_fields(raw: bytes | bytearray | memoryview) -> tuple[bytes, bytes, li
     raw = bytes(raw)
     if len(raw) > MAX_ENTRY_BYTES:
         raise EntryError(f"entry is {len(raw)} bytes; the limit is {MAX_ENTRY_BYTES}", code="too_large")
-    parts = _envelope(raw)
+    parts = envelope(raw)
     if parts is None:
         # Not the minimal encoding of a [bin, bin 64]: say which rule it breaks.
         outer = _decode(raw, "entry")

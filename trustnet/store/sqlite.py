@@ -71,7 +71,6 @@ from trustnet.store.workers import (
     SIG_BAD,
     IngestPool,
     Job,
-    minimal_envelope,
     peek,
 )
 
@@ -307,8 +306,7 @@ class Store(EntryReads, Quarantine):
             # Duplicates of stored entries cost one lookup and no signature check.
             head = self._heads.get(entry.author)
             if (head is not None and entry.seq <= head.seq
-                    and self._id_at(entry.author, entry.seq, ()) == entry.id
-                    and (not peeked or minimal_envelope(entry))):
+                    and self._id_at(entry.author, entry.seq, ()) == entry.id):
                 duplicates += 1
                 continue
             fresh.append((index, entry, checked))

@@ -4,7 +4,7 @@ of entries, while the store's one writer (the node's process) keeps chain order 
 What crosses the pipe is small. The writer sends a chunk of raw entries, each with the key to
 verify it under (nil: its author's); a worker answers one status byte per entry (`OK`, or
 `SIG_BAD` and/or `BODY_BAD`, or `DECODE_BAD`). The writer builds its own `Entry` objects from
-the raw bytes (`peek`: two msgpack calls and a sha256), and asks a failing entry again in
+the raw bytes (`peek`: one msgpack call and a sha256), and asks a failing entry again in
 process only to name its error, so nothing but bytes is pickled and an honest entry's record
 is parsed once per process that reads it (the writer's analysis parses it lazily,
 `statements.entries.statement_of`).
@@ -45,9 +45,9 @@ from trustnet.errors import EntryError
 from trustnet.log.entry import (
     ID_BYTES,
     MAX_ENTRY_BYTES,
-    SIG_BYTES,
     Entry,
     decode_fields,
+    envelope,
     verify_signature,
 )
 from trustnet.statements.kinds import parse_body
@@ -138,29 +138,21 @@ def peek(raw: bytes | bytearray | memoryview) -> Entry | None:
     None when it does not even have an entry's shape (`decode_entry` names why, in process)."""
     if type(raw) is not bytes or len(raw) > MAX_ENTRY_BYTES:
         return None
+    parts = envelope(raw)
+    if parts is None:
+        return None
+    payload, sig = parts
     try:
-        payload, sig = msgpack.unpackb(raw, raw=False)
         _, author, seq, prev, ts, kind, body = msgpack.unpackb(
             payload, raw=False, strict_map_key=False, timestamp=0)
     except Exception:  # any failure: the in-process decode names it
         return None
-    if (type(payload) is not bytes or type(sig) is not bytes or type(author) is not bytes
-            or len(author) != ID_BYTES or type(seq) is not int or type(ts) is not int
-            or not (prev is None or type(prev) is bytes) or type(kind) is not str
-            or type(body) is not dict):
+    if (type(author) is not bytes or len(author) != ID_BYTES or type(seq) is not int
+            or type(ts) is not int or not (prev is None or type(prev) is bytes)
+            or type(kind) is not str or type(body) is not dict):
         return None
     return Entry(raw, payload, sig, hashlib.sha256(payload).digest(), author, seq, prev, ts,
                  kind, body)
-
-
-def minimal_envelope(entry: Entry) -> bool:
-    """Whether `entry.raw` is the one encoding of [payload, sig] with a 64-byte sig (so an
-    entry peeked with the id of a held one is that entry: its payload decoded then)."""
-    n = len(entry.payload)
-    head = (b"\xc4" + bytes((n,)) if n < 0x100 else b"\xc5" + n.to_bytes(2, "big")
-            if n < 0x10000 else b"\xc6" + n.to_bytes(4, "big"))
-    return (len(entry.sig) == SIG_BYTES
-            and entry.raw == b"\x92" + head + entry.payload + b"\xc4\x40" + entry.sig)
 
 
 @dataclass(slots=True, eq=False)
