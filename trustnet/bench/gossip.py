@@ -1,6 +1,6 @@
 """Gossip ingest benchmark: pre-signed entries pushed over real HTTP into a receiving daemon,
-against raw libsodium verifications per second measured in the same run (DESIGN 11: the
-ratio should be >= 0.8 — verification nearly the only cost of the gossip path).
+against raw libsodium verifications per second measured in the same run, on one core
+(`ratio`; issue 15 asks >= 1.3) and on every core (`ratio_all_cores`).
 
 The receiver is a real `Daemon` (aiohttp app, signed-request check, msgpack decoding,
 store ingest) on 127.0.0.1 with a free port. The sender is the node's own client side
@@ -13,7 +13,9 @@ Benchmark-only receiver settings (documented, and the only deviation from defaul
 `max_push_entries = 1024`, so one push may carry up to 4 x 1024 entries (the node ingests
 at most 4 x max_push_entries per push; the default 64 is sized for eager pushes of new
 entries, not for bulk transfer); no tick loop and no peers, so nothing else competes.
-Rate limits stay at their defaults: a run is a handful of pushes.
+Rate limits stay at their defaults: a run is a handful of pushes. The receiver checks the
+entries on its ingest workers (`[ingest] workers`, one per core), spawned before the clock
+starts (a node spawns them once, at its first large batch).
 
 `--tls`: the receiver serves TLS (a certificate from a throwaway CA made for the run) and
 the sender verifies it, as nodes do on the internet; one connection is kept for the run, so
@@ -27,6 +29,7 @@ import asyncio
 import contextlib
 import io
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -85,6 +88,7 @@ async def _push_all(node_dir: Path, bodies: list[bytes], ca_file: Path | None = 
     config = GossipConfig(tick_interval_s=None, max_push_entries=BENCH_MAX_PUSH_ENTRIES)
     daemon = Daemon(node_dir, gossip=config)
     url = await daemon.start()
+    daemon.ingest_pool.spawn()
     sender = HttpTransport(Identity.generate(), SystemClock(),
                            tls=client_context(ca_file) if ca_file else None)
     await sender.start(_NoServer())
@@ -114,12 +118,15 @@ def run(entries: int = 20_000, authors: int = 50, repeat: int = 3, *, tls: bool 
     """
     from trustnet.cli.main import main as cli_main
 
+    cores = os.cpu_count() or 1
+
     with tempfile.TemporaryDirectory(prefix="trustnet-bench-gossip-") as tmp:
         bundle = Path(tmp) / "bench.bundle"
         make_bundle(bundle, entries, authors)
         raws = list(iter_bundle(bundle))
         bodies = batches(raws)
         raw_rates = [raw_verify_rate(raws)]
+        all_rates = [raw_verify_rate(raws, cores)]
         times: list[float] = []
         ca = None
         if tls:
@@ -145,7 +152,8 @@ def run(entries: int = 20_000, authors: int = 50, repeat: int = 3, *, tls: bool 
                                    f"rejected {rejected}")
             times.append(elapsed)
             raw_rates.append(raw_verify_rate(raws))
-    raw_rate = max(raw_rates)
+            all_rates.append(raw_verify_rate(raws, cores))
+    raw_rate, all_rate = max(raw_rates), max(all_rates)
     per_s = entries / min(times)
     return {
         "tls": tls,
@@ -158,7 +166,10 @@ def run(entries: int = 20_000, authors: int = 50, repeat: int = 3, *, tls: bool 
         "seconds": round(min(times), 3),
         "gossip_per_s": round(per_s),
         "raw_verify_per_s": round(raw_rate),
+        "raw_verify_all_cores_per_s": round(all_rate),
+        "cores": cores,
         "ratio": round(per_s / raw_rate, 3),
+        "ratio_all_cores": round(per_s / all_rate, 3),
         "ratio_median_run": round(entries / statistics.median(times) / raw_rate, 3),
     }
 
