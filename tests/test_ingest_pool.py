@@ -260,3 +260,21 @@ def test_a_real_node_ingests_a_strangers_bulk_push_on_its_workers(tmp_path: Path
         assert workers[0] not in _workers_of(node.proc.pid)
         status, body = get(node.url, "/status")
         assert status == 200 and json.loads(body)["entries"] >= 512
+
+
+def test_the_worker_count_is_a_setting(tmp_path: Path) -> None:
+    from trustnet.config.loader import NodeConfig
+    from trustnet.errors import ConfigError
+    from trustnet.node.settings import load_settings
+
+    def workers(table: dict[str, Any]) -> int:
+        config = NodeConfig.from_mapping({"ingest": table})
+        return load_settings(config).ingest.worker_count()
+
+    assert workers({}) == (os.cpu_count() or 1)
+    assert workers({"workers": 0}) == 0 and workers({"workers": 3}) == 3
+    with pytest.raises(ConfigError, match=r"\[ingest\] workers"):
+        workers({"workers": -2})
+    in_process = IngestPool(0)
+    in_process.start()
+    assert not in_process.running  # 0: the store checks everything in process

@@ -37,7 +37,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trustnet.bench.ingest import make_bundle, raw_verify_rate
+from trustnet.bench.ingest import (
+    cpu_figures,
+    cpu_s,
+    make_bundle,
+    raw_verify_cpu_rate,
+    raw_verify_rate,
+)
 from trustnet.clock import SystemClock
 from trustnet.identity import Identity
 from trustnet.log.bundle import iter_bundle
@@ -80,8 +86,9 @@ class _NoServer:
 
 
 async def _push_all(node_dir: Path, bodies: list[bytes], ca_file: Path | None = None
-                    ) -> tuple[int, int, float, int]:
-    """Start the receiver, push every body; (accepted, rejected, seconds, entries stored)."""
+                    ) -> tuple[int, int, float, int, float, float]:
+    """Start the receiver, push every body; (accepted, rejected, seconds, entries stored,
+    CPU seconds of this process, CPU seconds of the receiver's ingest workers)."""
     from trustnet.node.daemon import Daemon
     from trustnet.transport.tls import client_context
 
@@ -93,7 +100,9 @@ async def _push_all(node_dir: Path, bodies: list[bytes], ca_file: Path | None = 
                            tls=client_context(ca_file) if ca_file else None)
     await sender.start(_NoServer())
     accepted = rejected = 0
+    pids = daemon.ingest_pool.pids()
     try:
+        w0, c0 = sum(cpu_s(p) for p in pids), cpu_s()
         t0 = time.perf_counter()
         for body in bodies:
             reply = m.decode_reply(m.PUSH, await sender.request(url, m.PUSH, body))
@@ -101,11 +110,13 @@ async def _push_all(node_dir: Path, bodies: list[bytes], ca_file: Path | None = 
             accepted += reply.accepted
             rejected += reply.rejected
         elapsed = time.perf_counter() - t0
+        own = cpu_s() - c0
+        workers = sum(cpu_s(p) for p in pids) - w0 if daemon.ingest_pool.pids() == pids else 0.0
         stored = daemon.store.count()
     finally:
         await sender.stop()
         await daemon.stop()
-    return accepted, rejected, elapsed, stored
+    return accepted, rejected, elapsed, stored, own, workers
 
 
 def run(entries: int = 20_000, authors: int = 50, repeat: int = 3, *, tls: bool = False
@@ -128,6 +139,8 @@ def run(entries: int = 20_000, authors: int = 50, repeat: int = 3, *, tls: bool 
         raw_rates = [raw_verify_rate(raws)]
         all_rates = [raw_verify_rate(raws, cores)]
         times: list[float] = []
+        writer_s = workers_s = 0.0
+        verify_us = 1e6 / raw_verify_cpu_rate(raws)
         ca = None
         if tls:
             from trustnet.transport.testca import ThrowawayCA
@@ -145,8 +158,10 @@ def run(entries: int = 20_000, authors: int = 50, repeat: int = 3, *, tls: bool 
                 code = cli_main(argv)
             if code != 0:
                 raise RuntimeError(f"could not create {node_dir}")
-            accepted, rejected, elapsed, stored = asyncio.run(
+            accepted, rejected, elapsed, stored, own, workers = asyncio.run(
                 _push_all(node_dir, bodies, ca.ca_file if ca else None))
+            writer_s += own
+            workers_s += workers
             if accepted != entries or stored != entries or rejected:
                 raise RuntimeError(f"pushed {entries}, accepted {accepted}, stored {stored}, "
                                    f"rejected {rejected}")
@@ -171,6 +186,8 @@ def run(entries: int = 20_000, authors: int = 50, repeat: int = 3, *, tls: bool 
         "ratio": round(per_s / raw_rate, 3),
         "ratio_all_cores": round(per_s / all_rate, 3),
         "ratio_median_run": round(entries / statistics.median(times) / raw_rate, 3),
+        # "writer": the whole benchmark process, the receiving node and the sender alike.
+        **cpu_figures(entries * len(times), writer_s, workers_s, verify_us, cores),
     }
 
 

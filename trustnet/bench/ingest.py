@@ -59,6 +59,28 @@ def make_bundle(path: Path, n: int, authors: int, seed: int = 1) -> None:
         write_bundle(f, raws)
 
 
+def cpu_s(pid: int | None = None) -> float:
+    """CPU seconds (user + system) used so far by this process or a child `pid` (Linux)."""
+    if pid is None:
+        return time.process_time()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_figures(n: int, writer_s: float, workers_s: float, verify_us: float, cores: int
+                ) -> dict[str, Any]:
+    """Where the CPU of ingesting `n` entries went, per entry, and the ratio to single-core
+    raw verification the cores could reach at best with that much work per entry (every
+    core busy all the time): what limits the ratio, measured on a busy machine too."""
+    writer, workers = writer_s / n * 1e6, workers_s / n * 1e6
+    return {
+        "cpu_us_per_entry": {"writer": round(writer, 1), "workers": round(workers, 1),
+                             "raw_verify": round(verify_us, 1),
+                             "beside_verify": round(writer + workers - verify_us, 1)},
+        "ratio_cpu_bound": round(min(cores, cores * verify_us / (writer + workers)), 3),
+    }
+
+
 def raw_verify_rate(raws: list[bytes], cores: int = 1) -> float:
     """Verifications per second of libsodium alone over the same entries, on `cores` threads
     (libsodium releases the GIL: each thread is a core verifying its share, nothing else)."""
@@ -83,6 +105,18 @@ def raw_verify_rate(raws: list[bytes], cores: int = 1) -> float:
         return len(msgs) / (time.perf_counter() - t0)
 
 
+def raw_verify_cpu_rate(raws: list[bytes]) -> float:
+    """Single-core raw verifications per CPU second (what the ratio's work costs)."""
+    msgs = []
+    for raw in raws[:20_000]:
+        e = decode_entry(raw, verify=False)
+        msgs.append((e.sig + ENTRY_DOMAIN + e.payload, e.author))
+    c0 = cpu_s()
+    for signed, pk in msgs:
+        crypto_sign_open(signed, pk)
+    return len(msgs) / (cpu_s() - c0)
+
+
 def run(n: int = 100_000, authors: int = 50, rss: bool = True, repeat: int = 3,
         workers: int = -1) -> dict[str, Any]:
     """Measure import rate, raw verify rates (one core, every core), the ratios and the
@@ -100,6 +134,7 @@ def run(n: int = 100_000, authors: int = 50, rss: bool = True, repeat: int = 3,
         gen_s = time.perf_counter() - t0
         raws = list(iter_bundle(bundle))
         raw_rates, all_rates, import_rates = [], [], []
+        writer_s = workers_s = 0.0
         pool.start()
         pool.spawn()  # a node spawns them once, at its first large batch: not timed here
         try:
@@ -110,12 +145,18 @@ def run(n: int = 100_000, authors: int = 50, rss: bool = True, repeat: int = 3,
                 store_dir.mkdir()
                 with Store.open_dir(store_dir) as store:
                     store.use_pool(pool)
+                    pids = pool.pids()
+                    w0, c0 = sum(cpu_s(p) for p in pids), cpu_s()
                     t0 = time.perf_counter()
                     report = import_bundle(store, bundle, NOW)
                     import_rates.append(n / (time.perf_counter() - t0))
+                    writer_s += cpu_s() - c0
+                    if pool.pids() == pids:  # no worker replaced meanwhile
+                        workers_s += sum(cpu_s(p) for p in pids) - w0
                     assert report.ok and report.accepted == n, report
         finally:
             pool.stop()
+        verify_us = 1e6 / raw_verify_cpu_rate(raws)
         del raws
         raw_rate, import_rate = statistics.median(raw_rates), statistics.median(import_rates)
         all_rate = statistics.median(all_rates)
@@ -130,6 +171,7 @@ def run(n: int = 100_000, authors: int = 50, rss: bool = True, repeat: int = 3,
             "raw_verify_all_cores_per_s": round(all_rate),
             "ratio": round(import_rate / raw_rate, 3),
             "ratio_all_cores": round(import_rate / all_rate, 3),
+            **cpu_figures(n * repeat, writer_s, workers_s, verify_us, cores),
             "runs": repeat,
             "import_per_s_runs": [round(r) for r in import_rates],
             "raw_verify_per_s_runs": [round(r) for r in raw_rates],
