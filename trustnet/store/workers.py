@@ -367,8 +367,11 @@ def _read(fd: int, n: int, deadline_s: float) -> bytes:
 
 def main(argv: Any = None) -> int:
     """A worker: `python -m trustnet.store.workers` (started by `IngestPool`)."""
-    # Ctrl-C reaches the whole process group: the node stops its workers itself.
+    # Ctrl-C reaches the whole process group, and systemd signals the whole unit: the node
+    # ends its workers itself (it closes their pipe) once it drained what it still ingests;
+    # a node that dies closes the pipe too.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     serve(sys.stdin.buffer, sys.stdout.buffer)
     return 0
 
