@@ -119,8 +119,8 @@ async def _push_all(node_dir: Path, bodies: list[bytes], ca_file: Path | None = 
     return accepted, rejected, elapsed, stored, own, workers
 
 
-def run(entries: int = 20_000, authors: int = 50, repeat: int = 3, *, tls: bool = False
-        ) -> dict[str, Any]:
+def run(entries: int = 20_000, authors: int = 50, repeat: int = 3, *, tls: bool = False,
+        workers: int = -1) -> dict[str, Any]:
     """Measure entries stored per second through HTTP gossip, raw verify rate, their ratio.
 
     Each of `repeat` runs pushes everything into a fresh receiver; the fastest run is
@@ -158,10 +158,12 @@ def run(entries: int = 20_000, authors: int = 50, repeat: int = 3, *, tls: bool 
                 code = cli_main(argv)
             if code != 0:
                 raise RuntimeError(f"could not create {node_dir}")
-            accepted, rejected, elapsed, stored, own, workers = asyncio.run(
+            with open(node_dir / "node.toml", "a") as toml:
+                toml.write(f"\n[ingest]\nworkers = {workers}\n")
+            accepted, rejected, elapsed, stored, own, pooled = asyncio.run(
                 _push_all(node_dir, bodies, ca.ca_file if ca else None))
             writer_s += own
-            workers_s += workers
+            workers_s += pooled
             if accepted != entries or stored != entries or rejected:
                 raise RuntimeError(f"pushed {entries}, accepted {accepted}, stored {stored}, "
                                    f"rejected {rejected}")
@@ -172,6 +174,7 @@ def run(entries: int = 20_000, authors: int = 50, repeat: int = 3, *, tls: bool 
     per_s = entries / min(times)
     return {
         "tls": tls,
+        "workers": workers,
         "entries": entries,
         "authors": authors,
         "requests": len(bodies),
@@ -199,11 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--authors", type=int, default=50)
     p.add_argument("--repeat", type=int, default=3, help="runs; the fastest is reported")
     p.add_argument("--tls", action="store_true", help="over TLS (a throwaway CA for the run)")
+    p.add_argument("--workers", type=int, default=-1,
+                   help="the receiver's ingest workers (-1: one per core, the default; 0: none)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     print(f"pushing {args.entries} signed entries from {args.authors} authors over "
           f"{'HTTPS' if args.tls else 'HTTP'}...", file=sys.stderr)
-    result = run(args.entries, args.authors, args.repeat, tls=args.tls)
+    result = run(args.entries, args.authors, args.repeat, tls=args.tls, workers=args.workers)
     if args.json:
         print(json.dumps(result))
     else:
