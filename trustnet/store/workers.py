@@ -11,9 +11,9 @@ is parsed once per process that reads it (the writer's analysis parses it lazily
 
 A worker is `python -m trustnet.store.workers`, its stdin and stdout the pipe: frames of a
 4-byte length and msgpack. Nothing an attacker sends can crash or wedge the pool: a worker
-that dies or does not answer a chunk within `deadline_s` is killed and replaced, and its
-chunks are sent again; a chunk that took down two workers is rejected (`worker_failed`),
-its entries never stored, never checked in the writer's process.
+that dies or does not answer a chunk within `deadline_s` (counted once it said it started) is
+killed and replaced, and its chunks are sent again; a chunk that took down two workers is
+rejected (`worker_failed`), its entries never stored, never checked in the writer's process.
 
 `IngestPool.start()` makes the pool usable; its processes are spawned at the first chunk
 that needs them (a node that only ever gets small pushes spawns none), and `stop()` ends
@@ -62,6 +62,10 @@ FAILED = 0xFF  # set by the pool, never by a worker: the chunk took down two wor
 CHUNK = 256  # entries per job: small enough to spread a push over both cores
 MIN_BATCH = 64  # fewer new entries than this are checked in process
 DEADLINE_S = 30.0  # a chunk of 256 entries of 64 KiB takes well under a second
+# A worker starting (an interpreter importing trustnet) is not held to DEADLINE_S: on a
+# loaded machine that takes seconds. It says it is ready first; only then the deadline runs.
+START_DEADLINE_S = 120.0
+READY = b"TNW1"
 _PIPE_BYTES = 1 << 20  # room for several chunks in flight per worker (F_SETPIPE_SZ)
 _MAX_OUTSTANDING = 8192  # entries queued per worker before the writer collects answers
 _LEN = struct.Struct(">I")
@@ -117,7 +121,9 @@ def _read_exact(stream: IO[bytes], n: int) -> bytes | None:
 
 
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
-    """A worker's loop: answer frames until the writer closes the pipe."""
+    """A worker's loop: say it is ready, then answer frames until the writer closes the pipe."""
+    stdout.write(READY)
+    stdout.flush()
     while True:
         head = _read_exact(stdin, _LEN.size)
         if head is None:
@@ -173,6 +179,7 @@ class _Worker:
     stdout: int
     jobs: deque[Job] = field(default_factory=deque)  # sent, in the order they are answered
     queued: int = 0  # entries in `jobs`
+    ready: bool = False  # said READY: from now on held to the deadline
 
 
 class IngestPool:
@@ -238,6 +245,10 @@ class IngestPool:
                     self._send(job)
                 continue
             try:
+                if not w.ready:
+                    if _read(w.stdout, len(READY), START_DEADLINE_S) != READY:
+                        raise _Lost("did not start as an ingest worker")
+                    w.ready = True
                 head = _read(w.stdout, _LEN.size, self.deadline_s)
                 answer = _read(w.stdout, _LEN.unpack(head)[0], self.deadline_s)
             except _Lost as exc:
@@ -264,7 +275,7 @@ class IngestPool:
             if self._workers[i] is not w:
                 continue
             try:
-                _write(w.stdin, job.frame, self.deadline_s)
+                _write(w.stdin, job.frame, self.deadline_s if w.ready else START_DEADLINE_S)
             except _Lost as exc:
                 self._replace(w, str(exc))
                 continue
