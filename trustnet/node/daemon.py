@@ -219,7 +219,7 @@ class Daemon:
                       self.config.name, self.identity.party_id[:16], self.url,
                       len(self.config.peers), self.store.count())
         self.log.info("ingest: %s", f"{self.ingest_pool.size} worker processes for batches of "
-                      f"{self.ingest_pool.min_batch} new entries or more" if self.ingest_pool.size
+                      f"{self.ingest_pool.min_batch} entries or more" if self.ingest_pool.size
                       else "in this process ([ingest] workers = 0)")
         self._warn_exposure()
         return self.url

@@ -17,7 +17,7 @@ rejected (`worker_failed`), its entries never stored, never checked in the write
 
 `IngestPool.start()` makes the pool usable; its processes are spawned at the first chunk
 that needs them (a node that only ever gets small pushes spawns none), and `stop()` ends
-them. Batches of fewer than `min_batch` new entries are checked in process (a round trip
+them. Batches of fewer than `min_batch` entries are checked in process (a round trip
 costs more than they do).
 """
 
