@@ -19,6 +19,7 @@ from trustnet.node.witness import WitnessConfig
 from trustnet.protocol.config import GossipConfig
 from trustnet.protocol.peers import PeerPolicy
 from trustnet.statements import RuleWeights, ViennaFigures
+from trustnet.store.workers import IngestSettings
 from trustnet.trust.beliefs import TrustParams
 from trustnet.trust.bridges import PeopleParams
 
@@ -57,8 +58,9 @@ def test_the_example_documents_every_setting_with_its_default():
     # ... and each at its default: what the daemon loads at start
     assert load_settings(config) == NodeSettings(
         config, HttpSettings(), GossipConfig(), "", ViennaFigures(), RuleWeights(), TrustParams(),
-        SuspicionParams(), HostilityWeights(), PeopleParams(), WitnessConfig())
+        SuspicionParams(), HostilityWeights(), PeopleParams(), WitnessConfig(), IngestSettings())
     assert set(data["people"]) == names(PeopleParams)
+    assert set(data["ingest"]) == names(IngestSettings)
     Settings.from_config(config)  # the views' part of it
 
 

@@ -1,6 +1,6 @@
 """Gossip ingest benchmark: pre-signed entries pushed over real HTTP into a receiving daemon,
-against raw libsodium verifications per second measured in the same run (DESIGN 11: the
-ratio should be >= 0.8 — verification nearly the only cost of the gossip path).
+against raw libsodium verifications per second measured in the same run, on one core
+(`ratio`; issue 15 asks >= 1.3) and on every core (`ratio_all_cores`).
 
 The receiver is a real `Daemon` (aiohttp app, signed-request check, msgpack decoding,
 store ingest) on 127.0.0.1 with a free port. The sender is the node's own client side
@@ -13,7 +13,9 @@ Benchmark-only receiver settings (documented, and the only deviation from defaul
 `max_push_entries = 1024`, so one push may carry up to 4 x 1024 entries (the node ingests
 at most 4 x max_push_entries per push; the default 64 is sized for eager pushes of new
 entries, not for bulk transfer); no tick loop and no peers, so nothing else competes.
-Rate limits stay at their defaults: a run is a handful of pushes.
+Rate limits stay at their defaults: a run is a handful of pushes. The receiver checks the
+entries on its ingest workers (`[ingest] workers`, one per core), spawned before the clock
+starts (a node spawns them once, at its first large batch).
 
 `--tls`: the receiver serves TLS (a certificate from a throwaway CA made for the run) and
 the sender verifies it, as nodes do on the internet; one connection is kept for the run, so
@@ -27,6 +29,7 @@ import asyncio
 import contextlib
 import io
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -34,7 +37,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trustnet.bench.ingest import make_bundle, raw_verify_rate
+from trustnet.bench.ingest import (
+    cpu_figures,
+    cpu_s,
+    make_bundle,
+    raw_verify_cpu_rate,
+    raw_verify_rate,
+)
 from trustnet.clock import SystemClock
 from trustnet.identity import Identity
 from trustnet.log.bundle import iter_bundle
@@ -77,19 +86,23 @@ class _NoServer:
 
 
 async def _push_all(node_dir: Path, bodies: list[bytes], ca_file: Path | None = None
-                    ) -> tuple[int, int, float, int]:
-    """Start the receiver, push every body; (accepted, rejected, seconds, entries stored)."""
+                    ) -> tuple[int, int, float, int, float, float]:
+    """Start the receiver, push every body; (accepted, rejected, seconds, entries stored,
+    CPU seconds of this process, CPU seconds of the receiver's ingest workers)."""
     from trustnet.node.daemon import Daemon
     from trustnet.transport.tls import client_context
 
     config = GossipConfig(tick_interval_s=None, max_push_entries=BENCH_MAX_PUSH_ENTRIES)
     daemon = Daemon(node_dir, gossip=config)
     url = await daemon.start()
+    daemon.ingest_pool.spawn()
     sender = HttpTransport(Identity.generate(), SystemClock(),
                            tls=client_context(ca_file) if ca_file else None)
     await sender.start(_NoServer())
     accepted = rejected = 0
+    pids = daemon.ingest_pool.pids()
     try:
+        w0, c0 = sum(cpu_s(p) for p in pids), cpu_s()
         t0 = time.perf_counter()
         for body in bodies:
             reply = m.decode_reply(m.PUSH, await sender.request(url, m.PUSH, body))
@@ -97,15 +110,17 @@ async def _push_all(node_dir: Path, bodies: list[bytes], ca_file: Path | None = 
             accepted += reply.accepted
             rejected += reply.rejected
         elapsed = time.perf_counter() - t0
+        own = cpu_s() - c0
+        workers = sum(cpu_s(p) for p in pids) - w0 if daemon.ingest_pool.pids() == pids else 0.0
         stored = daemon.store.count()
     finally:
         await sender.stop()
         await daemon.stop()
-    return accepted, rejected, elapsed, stored
+    return accepted, rejected, elapsed, stored, own, workers
 
 
-def run(entries: int = 20_000, authors: int = 50, repeat: int = 3, *, tls: bool = False
-        ) -> dict[str, Any]:
+def run(entries: int = 20_000, authors: int = 50, repeat: int = 3, *, tls: bool = False,
+        workers: int = -1) -> dict[str, Any]:
     """Measure entries stored per second through HTTP gossip, raw verify rate, their ratio.
 
     Each of `repeat` runs pushes everything into a fresh receiver; the fastest run is
@@ -114,13 +129,18 @@ def run(entries: int = 20_000, authors: int = 50, repeat: int = 3, *, tls: bool 
     """
     from trustnet.cli.main import main as cli_main
 
+    cores = os.cpu_count() or 1
+
     with tempfile.TemporaryDirectory(prefix="trustnet-bench-gossip-") as tmp:
         bundle = Path(tmp) / "bench.bundle"
         make_bundle(bundle, entries, authors)
         raws = list(iter_bundle(bundle))
         bodies = batches(raws)
         raw_rates = [raw_verify_rate(raws)]
+        all_rates = [raw_verify_rate(raws, cores)]
         times: list[float] = []
+        writer_s = workers_s = 0.0
+        verify_us = 1e6 / raw_verify_cpu_rate(raws)
         ca = None
         if tls:
             from trustnet.transport.testca import ThrowawayCA
@@ -138,17 +158,23 @@ def run(entries: int = 20_000, authors: int = 50, repeat: int = 3, *, tls: bool 
                 code = cli_main(argv)
             if code != 0:
                 raise RuntimeError(f"could not create {node_dir}")
-            accepted, rejected, elapsed, stored = asyncio.run(
+            with open(node_dir / "node.toml", "a") as toml:
+                toml.write(f"\n[ingest]\nworkers = {workers}\n")
+            accepted, rejected, elapsed, stored, own, pooled = asyncio.run(
                 _push_all(node_dir, bodies, ca.ca_file if ca else None))
+            writer_s += own
+            workers_s += pooled
             if accepted != entries or stored != entries or rejected:
                 raise RuntimeError(f"pushed {entries}, accepted {accepted}, stored {stored}, "
                                    f"rejected {rejected}")
             times.append(elapsed)
             raw_rates.append(raw_verify_rate(raws))
-    raw_rate = max(raw_rates)
+            all_rates.append(raw_verify_rate(raws, cores))
+    raw_rate, all_rate = max(raw_rates), max(all_rates)
     per_s = entries / min(times)
     return {
         "tls": tls,
+        "workers": workers,
         "entries": entries,
         "authors": authors,
         "requests": len(bodies),
@@ -158,8 +184,13 @@ def run(entries: int = 20_000, authors: int = 50, repeat: int = 3, *, tls: bool 
         "seconds": round(min(times), 3),
         "gossip_per_s": round(per_s),
         "raw_verify_per_s": round(raw_rate),
+        "raw_verify_all_cores_per_s": round(all_rate),
+        "cores": cores,
         "ratio": round(per_s / raw_rate, 3),
+        "ratio_all_cores": round(per_s / all_rate, 3),
         "ratio_median_run": round(entries / statistics.median(times) / raw_rate, 3),
+        # "writer": the whole benchmark process, the receiving node and the sender alike.
+        **cpu_figures(entries * len(times), writer_s, workers_s, verify_us, cores),
     }
 
 
@@ -171,11 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--authors", type=int, default=50)
     p.add_argument("--repeat", type=int, default=3, help="runs; the fastest is reported")
     p.add_argument("--tls", action="store_true", help="over TLS (a throwaway CA for the run)")
+    p.add_argument("--workers", type=int, default=-1,
+                   help="the receiver's ingest workers (-1: one per core, the default; 0: none)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     print(f"pushing {args.entries} signed entries from {args.authors} authors over "
           f"{'HTTPS' if args.tls else 'HTTP'}...", file=sys.stderr)
-    result = run(args.entries, args.authors, args.repeat, tls=args.tls)
+    result = run(args.entries, args.authors, args.repeat, tls=args.tls, workers=args.workers)
     if args.json:
         print(json.dumps(result))
     else:

@@ -21,7 +21,9 @@ from trustnet.log.bundle import (
     verify_stream,
     write_bundle,
 )
+from trustnet.node.settings import load_settings
 from trustnet.store.sqlite import Rejected, Store
+from trustnet.store.workers import IngestPool
 
 MAX_LISTED = 20
 
@@ -55,7 +57,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     """Verify and store the entries of a bundle; bad entries are named and skipped."""
     node_dir = Path(args.dir)
-    load_config(node_dir)
+    settings = load_settings(load_config(node_dir))
     started = time.monotonic()
     last = [started]
 
@@ -65,11 +67,17 @@ def cmd_import(args: argparse.Namespace) -> int:
             last[0] = now
             err(f"  ... {r.read} read, {r.accepted} stored, {r.rejected_count} rejected")
 
+    pool = IngestPool(settings.ingest.worker_count())
     with Store.open_dir(node_dir) as store:
-        # Entries beyond a gap wait in a temporary file beside the store (not in /tmp, which
-        # may be memory), deleted when the import ends.
-        report = import_bundle(store, Path(args.file), SystemClock().now_ms(), progress=progress,
-                               spill_dir=node_dir)
+        pool.start()
+        store.use_pool(pool)
+        try:
+            # Entries beyond a gap wait in a temporary file beside the store (not in /tmp,
+            # which may be memory), deleted when the import ends.
+            report = import_bundle(store, Path(args.file), SystemClock().now_ms(),
+                                   progress=progress, spill_dir=node_dir)
+        finally:
+            pool.stop()
     _list_rejected("rejected", report.rejected, report.rejected_codes)
     if report.stream_error:
         err(f"trustnet: error [{report.stream_error.code}]: {report.stream_error.message}")

@@ -30,7 +30,8 @@ from trustnet.identity import is_party_id
 CONFIG_FILE = "node.toml"
 TOKEN_FILE = "admin.token"
 DEFAULT_LISTEN = "127.0.0.1:7400"
-SECTIONS = ("http", "gossip", "rules", "weights", "trust", "suspicion", "people", "witness")
+SECTIONS = ("http", "gossip", "rules", "weights", "trust", "suspicion", "people", "witness",
+            "ingest")
 LOG_FORMATS = ("human", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 

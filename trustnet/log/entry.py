@@ -198,21 +198,74 @@ def decode_entry(raw: bytes, *, verify: bool = True) -> Entry:
     author's previous entry and are checked by `check_chain`; the future bound
     needs the receiver's clock and is checked by `check_timestamp`.
     """
+    payload, sig, fields = decode_fields(raw)
+    _, author, seq, prev, ts, kind, body = fields
+    if verify:
+        verify_signature(author, payload, sig)
+    return Entry(bytes(raw), payload, sig, entry_id(payload), author, seq, prev, ts, kind, body)
+
+
+def envelope(raw: bytes) -> tuple[bytes, bytes] | None:
+    """(payload, sig) when `raw` is the one encoding of [payload: bin, sig: bin 64]; None
+    for anything else (the general path then says what is wrong with it)."""
+    if len(raw) < 69 or raw[0] != 0x92 or raw[-66:-64] != b"\xc4\x40":
+        return None
+    n = len(raw) - 1 - 66
+    marker = raw[1]
+    if marker == 0xC4 and n - 2 < 0x100:
+        start = 3
+    elif marker == 0xC5 and 0x100 <= n - 3 < 0x10000:
+        start = 4
+    elif marker == 0xC6 and n - 5 >= 0x10000:
+        start = 6
+    else:
+        return None
+    if int.from_bytes(raw[2:start], "big") != n - (start - 1):
+        return None
+    return raw[start:-66], raw[-64:]
+
+
+def author_hint(raw: bytes) -> bytes | None:
+    """The author a raw entry names, read cheaply and checking nothing (None: it has not the
+    shape to tell). When the entry decodes, its author is this one."""
+    if type(raw) is not bytes or len(raw) > MAX_ENTRY_BYTES:
+        return None
+    parts = envelope(raw)
+    if parts is None:
+        return None
+    try:
+        fields = _unpack(parts[0])
+    except Exception:  # anything malformed: no hint
+        return None
+    if type(fields) is not list or len(fields) != 7 or type(fields[1]) is not bytes:
+        return None
+    author: bytes = fields[1]
+    return author
+
+
+def decode_fields(raw: bytes | bytearray | memoryview) -> tuple[bytes, bytes, list[Any]]:
+    """Every intrinsic check of `decode_entry` but the signature: (payload, sig, the payload's
+    seven fields), or `EntryError` naming what is wrong (ingest workers call this)."""
     if not isinstance(raw, bytes | bytearray | memoryview):
         raise EntryError("an entry is bytes", code="bad_encoding")
     raw = bytes(raw)
     if len(raw) > MAX_ENTRY_BYTES:
         raise EntryError(f"entry is {len(raw)} bytes; the limit is {MAX_ENTRY_BYTES}", code="too_large")
-    outer = _decode(raw, "entry")
-    if not (isinstance(outer, list) and len(outer) == 2):
-        raise EntryError("an entry is a 2-element array [payload, sig]", code="bad_encoding")
-    payload, sig = outer
-    if not isinstance(payload, bytes) or not isinstance(sig, bytes):
-        raise EntryError("payload and sig are bin", code="bad_encoding")
-    if len(sig) != SIG_BYTES:
-        raise EntryError(f"sig is {len(sig)} bytes; Ed25519 signatures are 64", code="bad_signature")
-    if _pack([payload, sig]) != raw:
-        raise EntryError("entry is not minimally encoded", code="bad_encoding")
+    parts = envelope(raw)
+    if parts is None:
+        # Not the minimal encoding of a [bin, bin 64]: say which rule it breaks.
+        outer = _decode(raw, "entry")
+        if not (isinstance(outer, list) and len(outer) == 2):
+            raise EntryError("an entry is a 2-element array [payload, sig]", code="bad_encoding")
+        payload, sig = outer
+        if not isinstance(payload, bytes) or not isinstance(sig, bytes):
+            raise EntryError("payload and sig are bin", code="bad_encoding")
+        if len(sig) != SIG_BYTES:
+            raise EntryError(f"sig is {len(sig)} bytes; Ed25519 signatures are 64", code="bad_signature")
+        if _pack([payload, sig]) != raw:
+            raise EntryError("entry is not minimally encoded", code="bad_encoding")
+        raise AssertionError("a minimal [bin, bin 64] is an envelope")  # pragma: no cover
+    payload, sig = parts
     fields = _decode(payload, "payload")
     if not (isinstance(fields, list) and len(fields) == 7):
         raise EntryError("a payload is a 7-element array", code="bad_encoding")
@@ -239,9 +292,7 @@ def decode_entry(raw: bytes, *, verify: bool = True) -> Entry:
         raise EntryError("kind is a str", code="bad_encoding")
     if not isinstance(body, dict):
         raise EntryError("body is a map", code="bad_body")
-    if verify:
-        verify_signature(author, payload, sig)
-    return Entry(raw, payload, sig, entry_id(payload), author, seq, prev, ts, kind, body)
+    return payload, sig, fields
 
 
 def _decode(data: bytes, what: str) -> Any:

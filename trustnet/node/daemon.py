@@ -42,6 +42,7 @@ from trustnet.node.core import Node
 from trustnet.node.settings import load_settings
 from trustnet.protocol.config import GossipConfig
 from trustnet.store.sqlite import Store
+from trustnet.store.workers import IngestPool
 from trustnet.transport.http import ConnectionGuard, ConnectionLimits, HttpTransport
 from trustnet.transport.tls import EXPIRY_WARNING_DAYS, ServerTls, client_context, resolve
 
@@ -80,6 +81,8 @@ class Daemon:
                                  resolve(self.http.tls_key, self.dir), SystemClock().now_ms())
         peer_tls = client_context(resolve(ca_file, self.dir) if ca_file else None)
         self.store = Store.open_dir(self.dir)
+        # Large batches are checked on worker processes, spawned at the first that needs them.
+        self.ingest_pool = IngestPool(self.settings.ingest.worker_count())
         try:
             self.own_log: OwnLog = self._own_log(recovered_from, log_lost)
             self.transport = HttpTransport(self.identity, self.clock, tls=peer_tls, log=self.log)
@@ -210,10 +213,15 @@ class Daemon:
         self.url = f"{'https' if self.tls else 'http'}://{shown}:{port}"
         self.transport.set_url(self.url)
         (self.dir / PORT_FILE).write_text(f"{port}\n")
+        self.ingest_pool.start()
+        self.store.use_pool(self.ingest_pool)
         await self.node.start()
         self.log.info("node %s (%s) listening on %s, %d peers configured, %d entries held",
                       self.config.name, self.identity.party_id[:16], self.url,
                       len(self.config.peers), self.store.count())
+        self.log.info("ingest: %s", f"{self.ingest_pool.size} worker processes for batches of "
+                      f"{self.ingest_pool.min_batch} entries or more" if self.ingest_pool.size
+                      else "in this process ([ingest] workers = 0)")
         self._warn_exposure()
         return self.url
 
@@ -274,6 +282,8 @@ class Daemon:
         if self.analysis is not None:
             self.analysis.close()
         (self.dir / PORT_FILE).unlink(missing_ok=True)
+        self.store.use_pool(None)
+        self.ingest_pool.stop()
         self.store.close()
         self.log.info("stopped cleanly")
 

@@ -22,6 +22,7 @@ from trustnet.node.witness import WitnessConfig
 from trustnet.protocol.config import GossipConfig
 from trustnet.statements.figures import ViennaFigures
 from trustnet.statements.weights import RuleWeights
+from trustnet.store.workers import IngestSettings
 from trustnet.trust.beliefs.params import TrustParams
 from trustnet.trust.bridges import PeopleParams
 
@@ -41,6 +42,7 @@ class NodeSettings:
     hostility: HostilityWeights  # `[suspicion.hostility]`
     people: PeopleParams  # `[people]`: contacts and clarifications (issue 17)
     witness: WitnessConfig  # receipts asked and served (docs/witnesses.md)
+    ingest: IngestSettings  # worker processes checking incoming entries (issue 15)
 
 
 def load_settings(config: NodeConfig) -> NodeSettings:
@@ -63,4 +65,5 @@ def load_settings(config: NodeConfig) -> NodeSettings:
         hostility=load_table(HostilityWeights, hostility, "suspicion.hostility"),
         people=load_table(PeopleParams, config.section("people"), "people"),
         witness=load_table(WitnessConfig, config.section("witness"), "witness"),
+        ingest=load_table(IngestSettings, config.section("ingest"), "ingest"),
     )

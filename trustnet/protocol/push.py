@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from trustnet.errors import ForkProofError, TrustnetError
-from trustnet.log.entry import Entry, ForkProof, decode_entry, decode_fork_proof
+from trustnet.log.entry import Entry, ForkProof, author_hint, decode_entry, decode_fork_proof
 from trustnet.protocol import messages as m
 from trustnet.protocol.config import GossipConfig
 from trustnet.protocol.events import (
@@ -224,9 +224,15 @@ class PushGossip:
         taken_now: set[bytes] = set()
         limited: set[bytes] = set()
         for i, raw in enumerate(raws):
+            # Most entries of a bulk push are by authors held (or just taken): their admission
+            # needs only the author they name (if they decode, it is theirs; if not, ingest
+            # refuses them either way). The others are decoded to tell.
+            hint = author_hint(raw)
+            if hint is not None and self._admitted(hint, taken_now):
+                admitted.append(raw)
+                continue
             author = _author_of(raw)
-            if (author is None or author in taken_now or self.replica.head(author) is not None
-                    or author in self.vouchers or self._vouched_for(author)):
+            if author is None or self._admitted(author, taken_now):
                 # Held already, ours or an anchor's, vouched for, or malformed (ingest says).
                 admitted.append(raw)
             elif (author not in limited and (limit <= 0 or taken < limit)
@@ -251,6 +257,12 @@ class PushGossip:
         self.stats["author_limited"] += len(refused)
         self._happened.append(AuthorsLimited(len(refused)))
         return replace(result, rejected=(*result.rejected, *refused))
+
+    def _admitted(self, author: bytes, taken_now: set[bytes]) -> bool:
+        """Whether entries of `author` pass admission without counting as new: held already,
+        taken in this batch, ours or an anchor's, or vouched for."""
+        return (author in taken_now or self.replica.head(author) is not None
+                or author in self.vouchers or self._vouched_for(author))
 
     def _vouched_for(self, author: bytes) -> bool:
         """Whether this node or one of its anchors states trust in `author` (level > 0)."""

@@ -670,23 +670,30 @@ def _record(cls: type[R]) -> Callable[[Any, str], R]:
         spec.append((f.name, required, _compile(hints[f.name])))
     names = frozenset(name for name, _, _ in spec)
     label = _LABELS.get(cls, cls.__name__)
+    # Each field's place ("observation.troops"), made once per place the record is met at:
+    # every body is checked here, and the places are few (a kind, a nested field).
+    places: dict[str, list[str]] = {}
 
     def record(v: Any, where: str) -> R:
         if not isinstance(v, dict):
             raise _bad(where, "a map", v)
-        extra = v.keys() - names
-        if extra:
-            name = sorted(extra, key=str)[0]
+        if not names.issuperset(v):
+            name = sorted(v.keys() - names, key=str)[0]
             raise EntryError(
                 f"{where}.{name}: unknown field for {label} (put extensions under 'ext')",
                 code="bad_body",
             )
+        at = places.get(where)
+        if at is None:
+            at = [where + "." + name for name, _, _ in spec]
+            if len(places) < 256:  # nested records meet places like "x.y[17]": bounded
+                places[where] = at
         values = {}
-        for name, required, check in spec:
+        for (name, required, check), place in zip(spec, at):  # noqa: B905 - same length
             if name in v:
-                values[name] = check(v[name], where + "." + name)
+                values[name] = check(v[name], place)
             elif required:
-                raise EntryError(f"{where}.{name}: missing", code="bad_body")
+                raise EntryError(f"{place}: missing", code="bad_body")
         return cls(**values)
 
     return record

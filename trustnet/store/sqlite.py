@@ -66,6 +66,16 @@ from trustnet.store.reads import EntryReads, Profile
 from trustnet.store.schema import DB_FILE, LOCK_FILE, Transaction, connect
 from trustnet.store.schema import stored as _stored
 from trustnet.store.verify import CHUNK, SignatureVerifier, VerifyPart, signatures_ok
+from trustnet.store.workers import (
+    BODY_BAD,
+    DECODE_BAD,
+    FAILED,
+    OK,
+    SIG_BAD,
+    IngestPool,
+    Job,
+    peek,
+)
 
 log = logging.getLogger("trustnet.store")
 
@@ -81,6 +91,14 @@ class PreparedBatch:
     signers: list[bytes]  # the key each unchecked entry was verified under
     pending: list[VerifyPart]
     bad_body: dict[bytes, EntryError]
+    pooled: list[tuple[int, Entry, bytes]]  # (index, entry, key) checked by ingest workers
+    jobs: list[Job]  # their chunks, in order
+
+
+def _submit(pool: IngestPool, chunk: list[tuple[int, Entry, bytes]]) -> Job:
+    """Send a chunk to the pool: raw bytes, and the key only where it is not the author's."""
+    return pool.submit([e.raw for _, e, _ in chunk],
+                       [None if key == e.author else key for _, e, key in chunk])
 
 
 def _recoveries(state: KeyState) -> int:
@@ -106,6 +124,7 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         self.own_author: bytes | None = None
         self._verifier = SignatureVerifier(
             max(1, min(4, os.cpu_count() or 1)) if verify_threads is None else verify_threads)
+        self._pool: IngestPool | None = None
         self._lock_file = lock_file
         target = ":memory:" if path is None else str(path)
         try:
@@ -187,6 +206,11 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         store._new_log_dir = node_dir if is_new_log(node_dir) else None
         return store
 
+    def use_pool(self, pool: IngestPool | None) -> None:
+        """Check large batches on `pool`'s worker processes (None: in process). The pool is
+        its owner's to start and stop (the daemon's, the import command's)."""
+        self._pool = pool
+
     def close(self) -> None:
         """Close the database and release the directory lock."""
         self._verifier.close()
@@ -252,18 +276,31 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         """First half of `ingest`: decode, drop what is held, start the signature checks.
 
         A caller with many batches (a bundle import) prepares the next batch while
-        the verifier threads still work on the previous one, then `commit`s in order.
+        the verifier threads (or the ingest workers) still work on the previous one, then
+        `commit`s in order. With an ingest pool (`use_pool`) and at least its `min_batch`
+        items, the workers decode, check the bodies and verify; this process only peeks
+        at each entry (its author, seq and id) to drop what is held.
         """
+        items = items if isinstance(items, list | tuple) else list(items)
+        pool = self._pool if self._pool is not None and self._pool.running else None
+        if pool is not None and len(items) < pool.min_batch:
+            pool = None
+        step = 0 if pool is None else pool.chunk_for(len(items))
         rejected: list[Rejected] = []
         fresh: list[tuple[int, Entry, bool]] = []  # (index, entry, signature checked)
         unchecked: list[Entry] = []
         signers: list[bytes] = []
         pending: list[VerifyPart] = []
+        pooled: list[tuple[int, Entry, bytes]] = []  # (index, entry, key) checked by the pool
+        jobs: list[Job] = []
         duplicates = 0
         chunk_start = 0
         for index, item in enumerate(items):
+            peeked = False
             if isinstance(item, Entry):
                 entry, checked = item, True
+            elif pool is not None and (seen := peek(item)) is not None:
+                entry, checked, peeked = seen, False, True
             else:
                 try:
                     # Signature and body are checked below, and only for entries that are new.
@@ -273,37 +310,91 @@ class Store(EntryReads, Quarantine, AuthorIndex):
                     continue
             # Duplicates of stored entries cost one lookup and no signature check.
             head = self._heads.get(entry.author)
-            if head is not None and entry.seq <= head.seq and self._id_at(entry.author, entry.seq, ()) == entry.id:
+            if (head is not None and entry.seq <= head.seq
+                    and self._id_at(entry.author, entry.seq, ()) == entry.id):
                 duplicates += 1
                 continue
             fresh.append((index, entry, checked))
-            if not checked:
-                unchecked.append(entry)
+            if peeked:
+                assert pool is not None
                 # The key in force now; `commit` checks again if the batch rotates first.
+                pooled.append((index, entry, self._signer(entry, head)))
+                if len(pooled) % step == 0:
+                    jobs.append(_submit(pool, pooled[-step:]))
+            elif not checked:
+                unchecked.append(entry)
                 signers.append(self._signer(entry, head))
                 if len(unchecked) - chunk_start >= CHUNK:
                     # Signatures are the cost of ingest: the verifier threads start on this
                     # chunk while the next one is decoded here.
                     pending += self._verifier.start(list(zip(unchecked[chunk_start:], signers[chunk_start:], strict=True)))
                     chunk_start = len(unchecked)
+        if pool is not None and len(pooled) % step:
+            jobs.append(_submit(pool, pooled[-(len(pooled) % step):]))
         pending += self._verifier.start(list(zip(unchecked[chunk_start:], signers[chunk_start:], strict=True)))
         fresh.sort(key=lambda c: (c[1].author, c[1].seq))
         # While the verifier threads run outside the GIL, check the bodies here: each
         # parsed once (an entry decoded or signed as a statement already holds its record).
+        # The pool's workers check the bodies of theirs.
         bad_body: dict[bytes, EntryError] = {}
-        for _, entry, _ in fresh:
+        in_pool = {index for index, _, _ in pooled}
+        for index, entry, _ in fresh:
+            if index in in_pool:
+                continue
             try:
                 statement_of(entry)
             except EntryError as exc:
                 bad_body[entry.id] = exc
-        return PreparedBatch(rejected, fresh, duplicates, unchecked, signers, pending, bad_body)
+        return PreparedBatch(rejected, fresh, duplicates, unchecked, signers, pending, bad_body,
+                             pooled, jobs)
+
+    def _pooled_verdicts(self, batch: PreparedBatch) -> tuple[set[int], set[bytes]]:
+        """Collect the pool's statuses: entries that did not decode or whose chunk failed are
+        rejected now (as in-process decoding rejects them); bodies that failed are named in
+        process. The indices dropped, and the ids whose signature failed."""
+        if not batch.pooled:
+            return set(), set()
+        assert self._pool is not None
+        statuses = b"".join(self._pool.result(job) for job in batch.jobs)
+        dropped: set[int] = set()
+        bad_sig: set[bytes] = set()
+        for (index, entry, key), status in zip(batch.pooled, statuses, strict=True):
+            if status == OK:
+                continue
+            if status == FAILED:
+                batch.rejected.append(Rejected(
+                    index, None, "worker_failed", "its chunk took down two ingest workers; "
+                    "not stored (it may be sent again)"))
+                dropped.add(index)
+                continue
+            if status & DECODE_BAD:
+                try:
+                    decode_entry(entry.raw, verify=False)
+                except EntryError as exc:
+                    batch.rejected.append(Rejected(index, None, exc.code, exc.message))
+                    dropped.add(index)
+                    continue
+                # Decoded here after all (never expected): every check in process.
+                status = (0 if signatures_ok([(entry, key)])[0] else SIG_BAD) | BODY_BAD
+            if status & SIG_BAD:
+                bad_sig.add(entry.id)
+            if status & BODY_BAD:
+                try:
+                    statement_of(entry)
+                except EntryError as exc:
+                    batch.bad_body[entry.id] = exc
+        return dropped, bad_sig
 
     def commit(self, batch: PreparedBatch, now_ms: int) -> IngestResult:
         """Second half of `ingest`: chain rules, forks, and one transaction for what is new."""
+        dropped, bad_sig = self._pooled_verdicts(batch)
         rejected, fresh, duplicates, bad_body = batch.rejected, batch.fresh, batch.duplicates, batch.bad_body
+        if dropped:
+            fresh = [c for c in fresh if c[0] not in dropped]
         oks = self._verifier.finish(batch.pending)
-        bad_sig = {e.id for e, ok in zip(batch.unchecked, oks, strict=True) if not ok}
+        bad_sig.update(e.id for e, ok in zip(batch.unchecked, oks, strict=True) if not ok)
         verified_by = {e.id: key for e, key in zip(batch.unchecked, batch.signers, strict=True)}
+        verified_by.update((e.id, key) for _, e, key in batch.pooled)
 
         # Working copy, committed with the transaction: the heads this batch moves over the
         # held ones (a copy of every head would cost each batch as much as the authors held).

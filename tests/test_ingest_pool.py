@@ -1,0 +1,280 @@
+"""Ingest on worker processes (issue 15 item 2): the pool's results are the in-process ones,
+and nothing sent to a node crashes or wedges it.
+
+The same random batches (chains, gaps, forks, forgeries, bad bodies, garbage, encodings that
+are not minimal, key rotations) go to a store checking in process and to one checking on an
+`IngestPool`; every result and the state after it must agree, messages included. Then the
+pool loses workers (killed, stopped, or dying on every chunk), and a real `trustnet run`
+process takes a stranger's large pushes through its workers, garbage and all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+
+from trustnet.bench.stranger import Stranger, get, real_node
+from trustnet.clock import SystemClock
+from trustnet.identity import Identity
+from trustnet.log.entry import Entry, sign_entry
+from trustnet.log.keys import key_digest
+from trustnet.protocol import messages as m
+from trustnet.protocol.replica import IngestResult
+from trustnet.store.sqlite import Store
+from trustnet.store.workers import IngestPool
+
+T0 = 1_767_225_600_000
+DAY = 86_400_000
+KEYS_JSON = Path(__file__).parent / "vectors" / "keys.json"
+
+
+def _seed(n: int) -> Identity:
+    return Identity.from_seed(bytes([n]) * 32)
+
+
+def _outcome(r: IngestResult) -> tuple[Any, ...]:
+    return ([e.raw for e in r.accepted], r.duplicates,
+            [(x.index, x.id, x.code, x.message) for x in r.rejected],
+            sorted((p.author, p.seq, p.encode()) for p in r.forks), dict(r.gaps))
+
+
+def _state(store: Store) -> tuple[Any, ...]:
+    heads = store.heads()
+    return (heads, store.heads_digest(), sorted((p.author, p.seq) for p in store.forks()),
+            store.forked_authors(), store.key_states(),
+            {a: [e.id for e in store.range(a, 0, 1000, verify=True)] for a in heads})
+
+
+@pytest.fixture
+def pool() -> Iterator[IngestPool]:
+    # Tiny chunks and no minimum batch: every path of the pool runs on small batches.
+    p = IngestPool(2, min_batch=1, chunk=3, deadline_s=10.0)
+    p.start()
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+class Both:
+    """A store checking in process and one checking on the pool, fed the same batches."""
+
+    def __init__(self, pool: IngestPool) -> None:
+        self.inline = Store(None)
+        self.pooled = Store(None)
+        self.pooled.use_pool(pool)
+
+    def ingest(self, items: list[bytes | Entry], now: int) -> IngestResult:
+        a = self.inline.ingest(items, now)
+        b = self.pooled.ingest(items, now)
+        assert _outcome(b) == _outcome(a)
+        assert _state(self.pooled) == _state(self.inline)
+        return a
+
+
+def _chain(who: Identity, n: int, ts: int = T0, start: int = 1, prev: bytes | None = None,
+           level: int = 0) -> list[Entry]:
+    out: list[Entry] = []
+    for seq in range(start, start + n):
+        link = out[-1].id if out else prev
+        out.append(sign_entry(who, seq=seq, prev=link, ts=ts + seq, kind="trust",
+                              body={"subject": "ab" * 32, "level": seq + level}))
+    return out
+
+
+def _hand(payload: list[Any], sig: bytes = b"\0" * 64) -> bytes:
+    return bytes(msgpack.packb([msgpack.packb(payload, use_bin_type=True), sig],
+                               use_bin_type=True))
+
+
+def _odd_items() -> list[bytes]:
+    """What a stranger may send besides honest entries."""
+    who = _seed(40)
+    good = _chain(who, 2)
+    payload = good[0].payload
+    non_minimal = b"\x92\xc5" + len(payload).to_bytes(2, "big") + payload + b"\xc4\x40" + good[0].sig
+    bad_body = sign_entry(who, seq=3, prev=good[1].id, ts=T0 + 3, kind="trust",
+                          body={"subject": "not hex", "level": 1})
+    unknown = sign_entry(_seed(41), seq=1, prev=None, ts=T0, kind="gossip-bomb", body={})
+    floats = _hand([1, who.author, 4, bad_body.id, T0 + 4, "trust", {"subject": "ab" * 32,
+                                                                     "level": 1.5}])
+    return [non_minimal, good[0].raw, good[1].raw, bad_body.raw, unknown.raw, floats,
+            b"", b"\x93not an entry", b"\xc1" * 40, msgpack.packb([b"x", b"y"]),
+            _hand([2, who.author, 1, None, T0, "trust", {}]),
+            _hand([1, b"short", 1, None, T0, "trust", {}]),
+            _hand([1, who.author, 2**60, None, T0, "trust", {}]),
+            bytes(70_000)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_batches_give_the_in_process_results(pool: IngestPool, seed: int) -> None:
+    rng = random.Random(seed)
+    both = Both(pool)
+    items: list[bytes] = []
+    for a in range(4):
+        who = _seed(10 + a)
+        items += [e.raw for e in _chain(who, 10)]
+        base = _chain(who, 4)
+        # The other branch from seq 5 on: equivocation.
+        items += [e.raw for e in _chain(who, 3, start=5, prev=base[-1].id, level=100)]
+    genuine = _chain(_seed(10), 3)
+    forged = sign_entry(_seed(99).for_party(_seed(10).author), seq=4, prev=genuine[-1].id,
+                        ts=T0 + 60, kind="trust", body={"subject": "ef" * 32, "level": 1})
+    future = sign_entry(_seed(42), seq=1, prev=None, ts=T0 + 3 * DAY, kind="trust",
+                        body={"subject": "ab" * 32, "level": 1})
+    items += [forged.raw, future.raw, *_odd_items()]
+    for _ in range(10):
+        batch = rng.sample(items, rng.randint(1, 30))
+        both.ingest(list(batch), T0 + DAY)
+    rng.shuffle(items)
+    both.ingest(items, T0 + DAY)  # everything: the rest fills in, forks found
+    both.ingest(items, T0 + DAY)  # and again: duplicates, the non-minimal one refused
+    assert pool.stats["entries"] > 0 and pool.stats["restarts"] == 0
+
+
+def test_key_vectors_and_a_recovery_rotation_agree(pool: IngestPool) -> None:
+    for case in json.loads(KEYS_JSON.read_text())["cases"]:
+        both = Both(pool)
+        both.ingest([bytes.fromhex(h) for h in case["entries"]], case["now_ms"])
+        for hex_entry in case["entries"]:
+            both.ingest([bytes.fromhex(hex_entry)], case["now_ms"])
+    owner, nxt, fresh = _seed(7), _seed(8), _seed(9)
+    home = Store(None)
+    home.append_own(owner, "keys", {"next": key_digest(nxt.public_key).hex()}, T0)
+    for k in range(3):
+        home.append_own(owner, "trust", {"subject": "ab" * 32, "level": k}, T0 + DAY)
+    other = Both(pool)
+    other.ingest(list(home.export_raw()), T0 + DAY)
+    head = home.head(owner.author)
+    assert head is not None
+    stolen = sign_entry(owner, seq=5, prev=head.id, ts=T0 + 3 * DAY, kind="trust",
+                        body={"subject": "ab" * 32, "level": -1000})
+    other.ingest([stolen.raw], T0 + 3 * DAY)
+    home.append_own(owner, "trust", {"subject": "cd" * 32, "level": 5}, T0 + 3 * DAY)
+    home.append_own(nxt.for_party(owner.author), "rotation",
+                    {"key": nxt.key_id, "next": key_digest(fresh.public_key).hex(),
+                     "compromised_since": T0 + 2 * DAY}, T0 + 4 * DAY)
+    # After the rotation, the new key signs: entries the pool checks under a key not the
+    # author's, and ones signed by the old key that must fail under the new one.
+    later = [home.append_own(nxt.for_party(owner.author), "trust",
+                             {"subject": "ef" * 32, "level": k}, T0 + 5 * DAY) for k in range(4)]
+    old_key = sign_entry(owner, seq=later[-1].seq + 1, prev=later[-1].id, ts=T0 + 6 * DAY,
+                         kind="trust", body={"subject": "ab" * 32, "level": 9})
+    everything = list(home.export_raw())
+    other.ingest(everything[:6], T0 + 6 * DAY)
+    other.ingest([*everything[6:], old_key.raw, stolen.raw], T0 + 6 * DAY)
+    other.ingest([*everything, old_key.raw], T0 + 6 * DAY)
+    assert other.pooled.key_states() and other.pooled.count() == other.inline.count()
+
+
+def test_a_killed_or_stalled_worker_is_replaced_and_its_chunk_redone(pool: IngestPool) -> None:
+    store = Store(None)
+    store.use_pool(pool)
+    chains = [_chain(_seed(20 + a), 12) for a in range(3)]
+    assert len(store.ingest([e.raw for e in chains[0]], T0 + DAY).accepted) == 12
+    assert len(pool.pids()) == 2
+    os.kill(pool.pids()[0], signal.SIGKILL)
+    assert len(store.ingest([e.raw for e in chains[1]], T0 + DAY).accepted) == 12
+    assert pool.stats["restarts"] >= 1
+    stalled = IngestPool(1, min_batch=1, chunk=4, deadline_s=1.0)
+    stalled.start()
+    store.use_pool(stalled)
+    try:
+        store.ingest([chains[2][0].raw], T0 + DAY)  # spawns the worker
+        (pid,) = stalled.pids()
+        os.kill(pid, signal.SIGSTOP)  # wedged: it answers nothing
+        result = store.ingest([e.raw for e in chains[2][1:]], T0 + DAY)
+        assert len(result.accepted) == 11 and not result.rejected
+        assert stalled.stats["restarts"] == 1 and stalled.pids() != [pid]
+    finally:
+        stalled.stop()
+    assert store.count() == 36
+
+
+def test_a_chunk_that_takes_down_two_workers_is_rejected_not_checked_in_process() -> None:
+    # Workers that die on every chunk they are given (what an entry crashing the decoder
+    # would do): the node neither hangs nor checks the chunk itself.
+    dying = IngestPool(2, min_batch=1, chunk=5,
+                       command=[sys.executable, "-c", "import sys; sys.stdin.buffer.read(4)"])
+    dying.start()
+    store = Store(None)
+    store.use_pool(dying)
+    try:
+        result = store.ingest([e.raw for e in _chain(_seed(30), 8)], T0 + DAY)
+    finally:
+        dying.stop()
+    assert not result.accepted and store.count() == 0
+    assert [r.code for r in result.rejected] == ["worker_failed"] * 8
+    assert dying.stats["failed_chunks"] == 2
+
+
+def _workers_of(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(c) for c in children
+            if b"trustnet.store.workers" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+def _push(stranger: Stranger, url: str, raws: list[bytes]) -> m.PushAck:
+    status, reply = stranger.post(url, m.PUSH, m.encode(m.Push(tuple(raws))))
+    assert status == 200, reply
+    ack = m.decode_reply(m.PUSH, reply)
+    assert isinstance(ack, m.PushAck)
+    return ack
+
+
+@pytest.mark.slow
+def test_a_real_node_ingests_a_strangers_bulk_push_on_its_workers(tmp_path: Path) -> None:
+    with real_node(tmp_path) as node:
+        assert node.proc is not None
+        stranger = Stranger.fresh()
+        now = SystemClock().now_ms()
+        chain = _chain(stranger.identity, 600, ts=now - DAY)
+        raws = [e.raw for e in chain]
+        # 256 entries (the most a push carries at the default limits): the workers check them.
+        ack = _push(stranger, node.url, raws[:256])
+        assert (ack.accepted, ack.rejected) == (256, 0)
+        workers = _workers_of(node.proc.pid)
+        assert len(workers) == (os.cpu_count() or 1)
+        # Forgeries and garbage in bulk, from another stranger (the first stays in good
+        # standing): refused, the workers and the node unharmed.
+        forged = [sign_entry(_seed(77).for_party(stranger.identity.author), seq=257,
+                             prev=chain[255].id, ts=chain[256].ts, kind="trust",
+                             body={"subject": "cd" * 32, "level": k}).raw for k in range(100)]
+        junk = [os.urandom(random.Random(k).randint(1, 400)) for k in range(100)]
+        ack = _push(Stranger.fresh(), node.url, [*forged, *junk, *[bytes(60_000)] * 8])
+        assert ack.accepted == 0 and ack.rejected == 208
+        assert _workers_of(node.proc.pid) == workers
+        # A worker killed: replaced, the next bulk push is ingested all the same.
+        os.kill(workers[0], signal.SIGKILL)
+        ack = _push(stranger, node.url, raws[256:512])
+        assert (ack.accepted, ack.rejected) == (256, 0)
+        assert workers[0] not in _workers_of(node.proc.pid)
+        status, body = get(node.url, "/status")
+        assert status == 200 and json.loads(body)["entries"] >= 512
+
+
+def test_the_worker_count_is_a_setting(tmp_path: Path) -> None:
+    from trustnet.config.loader import NodeConfig
+    from trustnet.errors import ConfigError
+    from trustnet.node.settings import load_settings
+
+    def workers(table: dict[str, Any]) -> int:
+        config = NodeConfig.from_mapping({"ingest": table})
+        return load_settings(config).ingest.worker_count()
+
+    assert workers({}) == (os.cpu_count() or 1)
+    assert workers({"workers": 0}) == 0 and workers({"workers": 3}) == 3
+    with pytest.raises(ConfigError, match=r"\[ingest\] workers"):
+        workers({"workers": -2})
+    in_process = IngestPool(0)
+    in_process.start()
+    assert not in_process.running  # 0: the store checks everything in process

@@ -1,0 +1,391 @@
+"""Ingest on every core: worker processes that decode, check the body and verify the signature
+of entries, while the store's one writer (the node's process) keeps chain order (issue 15).
+
+What crosses the pipe is small. The writer sends a chunk of raw entries, each with the key to
+verify it under (nil: its author's); a worker answers one status byte per entry (`OK`, or
+`SIG_BAD` and/or `BODY_BAD`, or `DECODE_BAD`). The writer builds its own `Entry` objects from
+the raw bytes (`peek`: one msgpack call and a sha256), and asks a failing entry again in
+process only to name its error, so nothing but bytes is pickled and an honest entry's record
+is parsed once per process that reads it (the writer's analysis parses it lazily,
+`statements.entries.statement_of`).
+
+A worker is `python -m trustnet.store.workers`, its stdin and stdout the pipe: frames of a
+4-byte length and msgpack. Nothing an attacker sends can crash or wedge the pool: a worker
+that dies or does not answer a chunk within `deadline_s` (counted once it said it started) is
+killed and replaced, and its chunks are sent again; a chunk that took down two workers is
+rejected (`worker_failed`), its entries never stored, never checked in the writer's process.
+
+`IngestPool.start()` makes the pool usable; its processes are spawned at the first chunk
+that needs them (a node that only ever gets small pushes spawns none), and `stop()` ends
+them. Batches of fewer than `min_batch` entries are checked in process (a round trip
+costs more than they do).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any, ClassVar
+
+import msgpack
+
+from trustnet.errors import EntryError
+from trustnet.log.entry import (
+    ID_BYTES,
+    MAX_ENTRY_BYTES,
+    Entry,
+    decode_fields,
+    envelope,
+    verify_signature,
+)
+from trustnet.statements.kinds import parse_body
+
+log = logging.getLogger("trustnet.store.workers")
+
+OK = 0
+SIG_BAD = 0x01
+BODY_BAD = 0x02
+DECODE_BAD = 0x80
+FAILED = 0xFF  # set by the pool, never by a worker: the chunk took down two workers
+CHUNK = 256  # entries per job: small enough to spread a push over both cores
+MIN_BATCH = 64  # fewer new entries than this are checked in process
+DEADLINE_S = 30.0  # a chunk of 256 entries of 64 KiB takes well under a second
+# A worker starting (an interpreter importing trustnet) is not held to DEADLINE_S: on a
+# loaded machine that takes seconds. It says it is ready first; only then the deadline runs.
+START_DEADLINE_S = 120.0
+READY = b"TNW1"
+_PIPE_BYTES = 1 << 20  # room for several chunks in flight per worker (F_SETPIPE_SZ)
+_MAX_OUTSTANDING = 8192  # entries queued per worker before the writer collects answers
+_LEN = struct.Struct(">I")
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSettings:
+    """The `[ingest]` table of node.toml."""
+
+    # Worker processes checking large batches (bundle imports, bulk pushes, anti-entropy
+    # ranges): -1 one per core, 0 none (everything in the node's process).
+    workers: int = -1
+
+    BOUNDS: ClassVar[Mapping[str, str]] = {"workers": ">= -1, <= 64"}
+
+    def worker_count(self) -> int:
+        """How many worker processes the pool runs."""
+        return (os.cpu_count() or 1) if self.workers == -1 else self.workers
+
+
+# -- the worker's side ------------------------------------------------------------------------
+
+
+def check(raw: bytes, key: bytes | None) -> int:
+    """The status of one entry: decoded with every envelope check, its body parsed by its
+    kind's schema, its signature verified under `key` (None: its author's)."""
+    try:
+        payload, sig, (_, author, _, _, _, kind, body) = decode_fields(raw)
+    except EntryError:
+        return DECODE_BAD
+    status = OK
+    try:
+        verify_signature(author if key is None else key, payload, sig)
+    except EntryError:
+        status |= SIG_BAD
+    try:
+        parse_body(kind, body)
+    except EntryError:
+        status |= BODY_BAD
+    return status
+
+
+def check_chunk(frame: bytes) -> bytes:
+    """A worker's answer to one request frame: a status byte per entry."""
+    raws, keys = msgpack.unpackb(frame, raw=False)
+    return bytes(check(raw, key) for raw, key in zip(raws, keys, strict=True))
+
+
+def _read_exact(stream: IO[bytes], n: int) -> bytes | None:
+    data = stream.read(n)
+    return data if data is not None and len(data) == n else None
+
+
+def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
+    """A worker's loop: say it is ready, then answer frames until the writer closes the pipe."""
+    stdout.write(READY)
+    stdout.flush()
+    while True:
+        head = _read_exact(stdin, _LEN.size)
+        if head is None:
+            return
+        frame = _read_exact(stdin, _LEN.unpack(head)[0])
+        if frame is None:
+            return
+        answer = check_chunk(frame)
+        stdout.write(_LEN.pack(len(answer)) + answer)
+        stdout.flush()
+
+
+# -- the writer's side ------------------------------------------------------------------------
+
+
+def peek(raw: bytes | bytearray | memoryview) -> Entry | None:
+    """The entry `raw` holds if it decodes at all, without its checks (a worker does them):
+    None when it does not even have an entry's shape (`decode_entry` names why, in process)."""
+    if type(raw) is not bytes or len(raw) > MAX_ENTRY_BYTES:
+        return None
+    parts = envelope(raw)
+    if parts is None:
+        return None
+    payload, sig = parts
+    try:
+        _, author, seq, prev, ts, kind, body = msgpack.unpackb(
+            payload, raw=False, strict_map_key=False, timestamp=0)
+    except Exception:  # any failure: the in-process decode names it
+        return None
+    if (type(author) is not bytes or len(author) != ID_BYTES or type(seq) is not int
+            or type(ts) is not int or not (prev is None or type(prev) is bytes)
+            or type(kind) is not str or type(body) is not dict):
+        return None
+    return Entry(raw, payload, sig, hashlib.sha256(payload).digest(), author, seq, prev, ts,
+                 kind, body)
+
+
+@dataclass(slots=True, eq=False)
+class Job:
+    """A chunk sent to a worker: its entries, their keys, and (once answered) their statuses."""
+
+    raws: list[bytes]
+    keys: list[bytes | None]
+    frame: bytes
+    tries: int = 0
+    statuses: bytes | None = None
+
+
+@dataclass(slots=True)
+class _Worker:
+    proc: subprocess.Popen[bytes]
+    stdin: int
+    stdout: int
+    jobs: deque[Job] = field(default_factory=deque)  # sent, in the order they are answered
+    queued: int = 0  # entries in `jobs`
+    ready: bool = False  # said READY: from now on held to the deadline
+
+
+class IngestPool:
+    """Worker processes checking entries for one store writer (see the module docstring)."""
+
+    def __init__(self, workers: int, *, min_batch: int = MIN_BATCH, chunk: int = CHUNK,
+                 deadline_s: float = DEADLINE_S, command: Sequence[str] | None = None) -> None:
+        self.size = workers
+        # How a worker is started (tests start ones that fail).
+        self.command = list(command or [sys.executable, "-m", "trustnet.store.workers"])
+        self.min_batch = min_batch
+        self.chunk = chunk
+        self.deadline_s = deadline_s
+        self.running = False
+        self._workers: list[_Worker | None] = [None] * workers
+        self._next = 0
+        self.stats = {"chunks": 0, "entries": 0, "restarts": 0, "failed_chunks": 0}
+
+    def start(self) -> None:
+        """Make the pool usable (its processes are spawned when first needed)."""
+        self.running = self.size > 0
+
+    def stop(self) -> None:
+        """End every worker (idempotent); chunks not collected are lost with them."""
+        self.running = False
+        for i, w in enumerate(self._workers):
+            if w is not None:
+                self._end(w, kill=False)
+                self._workers[i] = None
+
+    def spawn(self) -> None:
+        """Spawn every worker now rather than at the first chunk (benchmarks time the work,
+        not interpreters starting): each answers an empty chunk once it is ready."""
+        jobs = [Job([], [], _frame(msgpack.packb([[], []]))) for _ in range(self.size)]
+        for job in jobs:
+            self._send(job)
+        for job in jobs:
+            self.result(job)
+
+    def chunk_for(self, items: int) -> int:
+        """Entries per chunk for a batch of `items`: spread over every worker, at most `chunk`."""
+        return max(1, min(self.chunk, -(-items // max(1, self.size))))
+
+    def pids(self) -> list[int]:
+        """The worker processes running now."""
+        return [w.proc.pid for w in self._workers if w is not None]
+
+    def submit(self, raws: list[bytes], keys: list[bytes | None]) -> Job:
+        """Send a chunk to the next worker; `result` collects its statuses."""
+        job = Job(raws, keys, _frame(msgpack.packb([raws, keys], use_bin_type=True)))
+        self._send(job)
+        self.stats["chunks"] += 1
+        self.stats["entries"] += len(raws)
+        return job
+
+    def result(self, job: Job) -> bytes:
+        """The chunk's statuses (one byte per entry), waiting for its worker; a worker that
+        dies or stalls meanwhile is replaced and its chunks sent again."""
+        while job.statuses is None:
+            w = next((w for w in self._workers if w is not None and job in w.jobs), None)
+            if w is None:  # its worker was lost and the chunk rejected or requeued elsewhere
+                if job.statuses is None:
+                    self._send(job)
+                continue
+            try:
+                if not w.ready:
+                    if _read(w.stdout, len(READY), START_DEADLINE_S) != READY:
+                        raise _Lost("did not start as an ingest worker")
+                    w.ready = True
+                head = _read(w.stdout, _LEN.size, self.deadline_s)
+                answer = _read(w.stdout, _LEN.unpack(head)[0], self.deadline_s)
+            except _Lost as exc:
+                self._replace(w, str(exc))
+                continue
+            done = w.jobs.popleft()
+            w.queued -= len(done.raws)
+            if len(answer) != len(done.raws):
+                self._replace(w, "answered a chunk with the wrong number of statuses")
+                continue
+            done.statuses = answer
+        return job.statuses
+
+    def _send(self, job: Job) -> None:
+        while True:
+            i = self._next % self.size
+            self._next += 1
+            w = self._workers[i] or self._spawn(i)
+            while w.queued > _MAX_OUTSTANDING and w.jobs:
+                # Answers are a byte per entry: collecting them keeps both pipes flowing.
+                self.result(w.jobs[0])
+                if self._workers[i] is not w:
+                    break
+            if self._workers[i] is not w:
+                continue
+            try:
+                _write(w.stdin, job.frame, self.deadline_s if w.ready else START_DEADLINE_S)
+            except _Lost as exc:
+                self._replace(w, str(exc))
+                continue
+            w.jobs.append(job)
+            w.queued += len(job.raws)
+            return
+
+    def _spawn(self, i: int) -> _Worker:
+        proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                close_fds=True)
+        assert proc.stdin is not None and proc.stdout is not None
+        stdin, stdout = proc.stdin.fileno(), proc.stdout.fileno()
+        with contextlib.suppress(OSError):  # the system's limit may be lower: then smaller
+            fcntl.fcntl(stdin, _F_SETPIPE_SZ, _PIPE_BYTES)
+        os.set_blocking(stdin, False)
+        os.set_blocking(stdout, False)
+        w = self._workers[i] = _Worker(proc, stdin, stdout)
+        return w
+
+    def _replace(self, w: _Worker, why: str) -> None:
+        """Kill `w`, start over with a new worker; its chunks go out again (the one it was
+        working on counts a try: after two, its entries are rejected, `worker_failed`)."""
+        i = self._workers.index(w)
+        self._workers[i] = None
+        self._end(w, kill=True)
+        self.stats["restarts"] += 1
+        log.warning("ingest worker pid %d %s; replaced, its %d chunk(s) sent again",
+                    w.proc.pid, why, len(w.jobs))
+        jobs = list(w.jobs)
+        if jobs:
+            jobs[0].tries += 1
+            if jobs[0].tries >= 2:
+                self.stats["failed_chunks"] += 1
+                log.error("a chunk of %d entries took down two ingest workers: rejected "
+                          "(worker_failed)", len(jobs[0].raws))
+                jobs[0].statuses = bytes([FAILED]) * len(jobs[0].raws)
+                jobs = jobs[1:]
+        for job in jobs:
+            self._send(job)
+
+    @staticmethod
+    def _end(w: _Worker, *, kill: bool) -> None:
+        assert w.proc.stdin is not None and w.proc.stdout is not None
+        if kill:
+            w.proc.kill()
+        for f in (w.proc.stdin, w.proc.stdout):
+            with contextlib.suppress(OSError):
+                f.close()
+        try:
+            w.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            w.proc.kill()
+            w.proc.wait()
+
+
+class _Lost(Exception):
+    """The worker closed its pipe, died, or missed the deadline."""
+
+
+def _frame(data: bytes) -> bytes:
+    return _LEN.pack(len(data)) + data
+
+
+def _write(fd: int, data: bytes, deadline_s: float) -> None:
+    view = memoryview(data)
+    end = time.monotonic() + deadline_s
+    while view:
+        try:
+            n = os.write(fd, view)
+        except BlockingIOError:
+            n = 0
+        except OSError as exc:  # EPIPE: the worker is gone
+            raise _Lost(f"closed its pipe ({exc.strerror})") from None
+        view = view[n:]
+        if view:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise _Lost(f"took no work for {deadline_s:g} s")
+            select.select([], [fd], [], left)
+
+
+def _read(fd: int, n: int, deadline_s: float) -> bytes:
+    parts: list[bytes] = []
+    end = time.monotonic() + deadline_s
+    while n:
+        try:
+            part = os.read(fd, n)
+        except BlockingIOError:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise _Lost(f"answered nothing for {deadline_s:g} s") from None
+            select.select([fd], [], [], left)
+            continue
+        if not part:
+            raise _Lost("exited")
+        parts.append(part)
+        n -= len(part)
+    return b"".join(parts)
+
+
+def main(argv: Any = None) -> int:
+    """A worker: `python -m trustnet.store.workers` (started by `IngestPool`)."""
+    # Ctrl-C reaches the whole process group, and systemd signals the whole unit: the node
+    # ends its workers itself (it closes their pipe) once it drained what it still ingests;
+    # a node that dies closes the pipe too.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    serve(sys.stdin.buffer, sys.stdout.buffer)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
