@@ -48,6 +48,9 @@ if TYPE_CHECKING:
     from trustnet.config.loader import NodeConfig
 
 UNVERIFIED_CAP = 0.5  # an unconfirmed claim counts half as much as it is believed, at most
+# Verification is a coarse measure, in steps of 0.05, so that small shifts of reliability
+# far away in the web of trust do not rewrite a party's past.
+VERIFICATION_STEP = 0.05
 MAX_SAMPLES = 2000
 
 
@@ -105,6 +108,9 @@ def _verification_by_party(beliefs: Beliefs, cache: TableCache | None = None) ->
                 # behind it: an answer to a request by a key nobody trusts earns nothing.
                 if verified and cred > 0.0:
                     table[(rule, first if first is not None else rule)] = 1.0
+            # Coarse steps (VERIFICATION_STEP), stored as such: a fact whose entry is the
+            # same is verified the same, so the suspicion view redoes only changed facts.
+            table = {k: round(v / VERIFICATION_STEP) * VERIFICATION_STEP for k, v in table.items()}
         used[pid] = (belief.raw, belief.verified, table)
         if table:
             out[pid] = table
@@ -278,18 +284,14 @@ class NodeViews:
         return out
 
 
-VERIFICATION_STEP = 0.05
-
 
 def _lookup_by_party(tables: Mapping[str, Mapping[tuple[str, str], float]]) -> Any:
-    # Verification is a coarse measure: in steps of 0.05, so that small shifts of
-    # reliability far away in the web of trust do not rewrite a party's past.
     empty: Mapping[tuple[str, str], float] = {}
 
     def verification(ev: Evidence) -> float:
         key = (ev.rule, ev.entries[0] if ev.entries else ev.rule)
-        v = tables.get(ev.party, empty).get(key, 0.0 if ev.sources else 1.0)
-        return round(v / VERIFICATION_STEP) * VERIFICATION_STEP
+        # the tables hold steps already (_verification_by_party); 0.0 and 1.0 are steps
+        return tables.get(ev.party, empty).get(key, 0.0 if ev.sources else 1.0)
 
     return verification
 

@@ -60,10 +60,18 @@ from trustnet.errors import ConfigError, EntryError
 from trustnet.feedback.estimator import (
     PartySuspicion,
     Signal,
-    SignalKind,
     SuspicionEstimator,
     SuspicionParams,
-    kalman_gain,
+)
+from trustnet.feedback.ledger import (
+    EQUIVOCATION,
+    FactKey,
+    GroupKey,
+    PartyLedger,
+    counts,
+    fact_key,
+    fact_signals,
+    involved_budgets,
 )
 from trustnet.feedback.richardson import FeedbackError
 from trustnet.log.entry import Entry, ForkProof
@@ -156,11 +164,6 @@ def default_verification(ev: Evidence) -> float:
     return min(1.0, 0.5 * len(set(ev.sources)) / 2.0)
 
 
-def _gain(v: float, params: SuspicionParams) -> float:
-    # the estimator's Kalman gain K(v) (estimator module docstring)
-    return kalman_gain(v, params.unverified_noise)
-
-
 def _check_v(v: float, ev: Evidence) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float) or not 0.0 <= v <= 1.0:
         raise FeedbackError(
@@ -170,14 +173,11 @@ def _check_v(v: float, ev: Evidence) -> float:
     return float(v)
 
 
-GroupKey = tuple[str, str, str]
 # Per fact: its members, the budgets of its sources before it, its signals, and the
 # budgets after it (so a fact whose evidence and budgets are unchanged is reused).
 GroupMemo = dict[GroupKey, tuple[list[tuple[Evidence, float]], tuple[float, ...],
                                  list[Signal], tuple[float, ...]]]
 
-
-EQUIVOCATION = "equivocation"  # the rule of a fork proof (statements.rules)
 
 
 def evidence_signals(
@@ -228,7 +228,7 @@ def evidence_signals(
         order.sort(key=lambda k: (groups[k][0][0].at, k))
     for key in order:
         members = groups[key]
-        involved = _involved(key[0], members)
+        involved = involved_budgets(key[0], members)
         before = tuple([budget.get(s, cap) for s in involved]) if involved else ()
         cached = memo.get(key) if memo is not None else None
         if cached is not None and cached[1] == before and cached[0] == members:
@@ -240,7 +240,7 @@ def evidence_signals(
             # (which would make the collector sweep the node's whole heap every few updates).
             used[key] = cached
         else:
-            signals = _fact_signals(key, members, params, budget)
+            signals = fact_signals(key, members, params, budget)
             after = tuple([budget.get(s, cap) for s in involved]) if involved else ()
             used[key] = (members, before, signals, after)
         out.extend(signals)
@@ -248,46 +248,6 @@ def evidence_signals(
         memo.clear()
         memo.update(used)
     out.sort(key=lambda s: (s.party, *s.sort_key()))
-    return out
-
-
-def _involved(party: str, members: list[tuple[Evidence, float]]) -> list[tuple[str, str]]:
-    """The (party, source) budgets a fact's unverified members may spend, sorted."""
-    if len(members) == 1:
-        ev, v = members[0]
-        if v >= 1.0 or not ev.sources:
-            return []
-        if len(ev.sources) == 1:
-            return [(party, ev.sources[0])]
-    return sorted({(party, s) for ev, v in members if v < 1.0 for s in ev.sources})
-
-
-def _fact_signals(key: GroupKey, members: list[tuple[Evidence, float]],
-                  params: SuspicionParams, budget: dict[tuple[str, str], float]) -> list[Signal]:
-    party, rule, ref = key
-    out: list[Signal] = []
-    credit = 0.0  # the group's largest K-weighted amount so far
-    for ev, v in members:
-        w = abs(ev.weight)
-        k = _gain(v, params)
-        amount = k * w
-        srcs = sorted(set(ev.sources))
-        if v < 1.0 and srcs and amount > credit:
-            # Unverified: what it adds beyond the fact's credit is paid by its sources'
-            # budgets, in equal shares (a source's claims about a party add up to the cap).
-            share = (amount - credit) / len(srcs)
-            paid = 0.0
-            for src in srcs:
-                left = budget.get((party, src), params.source_cap)
-                take = min(share, left)
-                budget[(party, src)] = left - take
-                paid += take
-            amount = credit + paid
-        if amount - credit <= 1e-12 * amount:
-            continue  # brings nothing the fact has not already brought (up to rounding)
-        kind: SignalKind = "threat" if ev.weight < 0 else "cooperation"
-        out.append(Signal(party, ev.at, kind, (amount - credit) / k, v, ref, rule))
-        credit = amount
     return out
 
 
@@ -450,18 +410,20 @@ def _signals(
 class SuspicionView:
     """This node's suspicion of every party, fed incrementally from the entries it holds.
 
-    `update(new_entries, now_ms)` re-runs the rules over every held entry (evidence
-    depends on the clock: a consultation becomes unanswered only once 48 h have
-    passed) and feeds the estimator only the signals it has not seen. When a
-    signal it was fed is no longer derived (a verification changed, a late
-    notification removed a finding's fact, a top-up weight changed), it rebuilds
-    the estimator from the current signals: the view always equals
-    `suspicion_for` over the same entries, bitwise, and replays are idempotent.
-    "Seen" is full `Signal` equality (the estimator's own duplicate test), not
-    just (ref, rule, party, at): a fact whose verification or weight changed is
-    a changed past, not a duplicate. Given the evidence per source with stamps
-    (`BeliefEngine.evidence_by_party`) and per-party verification tables, an update
-    rebuilds and diffs only the parties whose evidence, verification or hostility
+    `update(new_entries, now_ms)` takes the rules' evidence over every held entry (run
+    here, or handed in by the caller: evidence depends on the clock, a consultation becomes
+    unanswered only once 48 h have passed) and feeds the estimator only what changed. Each
+    party's facts are kept in a `PartyLedger` (feedback/ledger.py): a fact whose evidence
+    or verification changed is recomputed, with the later facts whose sources' budgets
+    it changes, and the estimator is told the signals taken back and added. When a
+    signal it was fed is no longer derived (a verification changed, a late notification
+    removed a finding's fact, a top-up weight changed), the party's state is replayed from
+    the earliest change (`SuspicionEstimator.revise`): the view always equals
+    `suspicion_for` over the same entries, bitwise, and replays are idempotent. "Seen" is
+    full `Signal` equality (the estimator's own duplicate test), not just (ref, rule,
+    party, at): a fact whose verification or weight changed is a changed past, not a
+    duplicate. Given the evidence per source with stamps (`BeliefEngine.evidence_by_party`)
+    and per-party verification tables keyed by fact, an update costs the facts that
     changed; otherwise each update costs one `evaluate` over all held entries.
     """
 
@@ -482,26 +444,26 @@ class SuspicionView:
         self.hostility = hostility
         # may be replaced (e.g. by the beliefs module's verified view); the next update applies it
         self.verification = verification
-        self.rebuilds = 0  # how often a changed past forced a full recompute
+        self.rebuilds = 0  # how often a changed past forced a party's state to be replayed
         self._entries: dict[bytes, Entry] = {}
         self._aimed: dict[bytes, Entry] = {}  # others' statements that may be hostile to us
-        self._memo: GroupMemo = {}  # each fact's signals, while its evidence is unchanged
         self._hostile: tuple[tuple[int, int], list[Signal]] | None = None
         self._ours: set[str] = set()  # ids of our own entries
         self._forks: dict[tuple[bytes, bytes], ForkProof] = {}
         # Per evidence source (a belief-engine partition, or the whole list when the caller
-        # passes one): its stamp, its evidence split by party, and its rank in the order the
-        # sources are concatenated.
+        # passes one): its stamp, its evidence by party and fact, and its rank in the order
+        # the sources are concatenated.
         self._stamps: dict[str, int | None] = {}
-        self._split: dict[str, dict[str, list[Evidence]]] = {}
+        self._split: dict[str, dict[str, dict[FactKey, list[Evidence]]]] = {}
         self._rank: dict[str, int] = {}
-        self._sources_of: dict[str, set[str]] = {}  # party -> the sources with evidence on it
+        self._srcs: dict[str, dict[FactKey, set[str]]] = {}  # party -> fact -> its sources
+        self._equivocal: dict[str, set[FactKey]] = {}  # party -> its fork-proof facts
+        self._forked: set[str] = set()  # parties whose ledger counts them forked
         self._tables: dict[str, object] | None = None  # party -> verification table last used
-        self._memos: dict[str, GroupMemo] = {}  # party -> each fact's signals
-        self._ev_signals: dict[str, list[Signal]] = {}  # party -> its evidence signals
+        self._ledgers: dict[str, PartyLedger] = {}  # party -> its facts and their signals
         self._host_by: dict[str, list[Signal]] = {}  # party -> its hostility signals
         self._host_seen: list[Signal] | None = None
-        self._fed_by: dict[str, set[Signal]] = {}  # party -> the signals the estimator has
+        self._fed_by: dict[str, dict[Signal, int]] = {}  # party -> what the estimator has
         self._extra: dict[str, list[Signal]] = {}  # party -> the `extra` signals of `update`
         self._est = SuspicionEstimator(self.params, self_id)
 
@@ -526,9 +488,11 @@ class SuspicionView:
         (stamp, its evidence), iterated in the order the sources concatenate; a source
         whose stamp is unchanged holds the same evidence as at the last update.
         `verification_tables`: party -> a value that changes whenever `verification` of any
-        evidence about that party changes (e.g. the party's verification table); with it,
-        a party whose stamps and table are unchanged is not looked at again. Without it,
-        every party's evidence is verified again.
+        evidence about that party changes; with it, a party whose table is the same is not
+        verified again. A table that is a mapping keyed by fact (rule, ref), as the node's
+        views pass (`verification` reads the fact's entry), has only the facts whose entry
+        changed verified again; with any other value, every fact of the party. Without
+        tables, every party's evidence is verified again.
         """
         for e in new_entries:
             if e.id in self._entries:
@@ -549,111 +513,187 @@ class SuspicionView:
         # one list: a single source, always taken as changed
         sources: Mapping[str, tuple[int | None, list[Evidence]]] = (
             evidence if isinstance(evidence, Mapping) else {"": (None, list(evidence))})
-        dirty = self._take_sources(sources)
-        # Verification: a party is looked at again when its table changed (or always,
-        # without tables: any verification may have changed).
-        if verification_tables is None or self._tables is None:
-            dirty.update(self._sources_of)
-        else:
-            for party in self._sources_of:
-                if verification_tables.get(party) != self._tables.get(party):
-                    dirty.add(party)
-        self._tables = None if verification_tables is None else dict(verification_tables)
-        for party in dirty:
-            self._party_evidence_signals(party)
-        dirty |= self._take_hostility()
-        if extra is not None or self._extra:
-            extra = extra or {}
-            dirty |= {p for p in extra.keys() | self._extra.keys()
-                      if extra.get(p) != self._extra.get(p)}
-            self._extra = dict(extra)
-        dirty.discard(self.self_id)
-        # Only the parties whose signals may have changed are diffed against what the
-        # estimator has; parties are independent, the others keep their state.
+        dirty: dict[str, set[FactKey] | None] = {}  # party -> facts to redo (None: all)
+        self._take_sources(sources, dirty)
+        self._take_tables(verification_tables, dirty)
+        delta: dict[str, dict[Signal, int]] = {}
+        for party, keys in dirty.items():
+            if party != self.self_id:
+                self._redo(party, keys, delta)
+        host = self._take_hostility()
+        extra_now = self._extra if extra is None and not self._extra else dict(extra or {})
+        for party in {p for p in extra_now.keys() | self._extra.keys()
+                      if extra_now.get(p) != self._extra.get(p)}:
+            host[party] = (self._extra.get(party, []), extra_now.get(party, []))
+        self._extra = extra_now
+        for party, (was, now) in host.items():
+            _count(delta.setdefault(party, {}), was, now)
+        # Only the parties whose signals changed are told; parties are independent.
         new: list[Signal] = []
         rebuilt = False
         fed_now = 0  # signals fed through revisions
-        for party in sorted(dirty):
-            want = sorted([*self._ev_signals.get(party, ()), *self._host_by.get(party, ()),
-                           *self._extra.get(party, ())], key=Signal.sort_key)
-            wanted = set(want)
-            fed = self._fed_by.get(party, set())
-            gone = fed - wanted
+        for party in sorted(delta):
+            if party == self.self_id:
+                continue
+            gone, added = self._feed(party, delta[party])
             if gone:
                 # The past changed for this party: its signals are revised, and its state
                 # replayed once from the earliest change (the rest of its past is kept).
                 rebuilt = True
-                revised = [s for s in want if s not in fed]
-                self._est.revise(party, gone, revised)
-                fed_now += len(revised)
-                fed = wanted
-            new.extend(s for s in want if s not in fed)
-            if wanted:
-                self._fed_by[party] = wanted
+                self._est.revise(party, gone, added)
+                fed_now += len(added)
             else:
-                self._fed_by.pop(party, None)
+                new.extend(added)
         if rebuilt:
             self.rebuilds += 1
         self._est.observe_many(new)
         return fed_now + len(new)
 
+    def _feed(self, party: str, delta: dict[Signal, int]) -> tuple[list[Signal], list[Signal]]:
+        """Apply a party's signal count changes: the signals the estimator loses and gains."""
+        fed = self._fed_by.setdefault(party, {})
+        gone: list[Signal] = []
+        added: list[Signal] = []
+        for s, d in delta.items():
+            if d == 0:
+                continue
+            was = fed.get(s, 0)
+            now = was + d
+            if now > 0:
+                fed[s] = now
+            else:
+                del fed[s]
+            if was == 0 and now > 0:
+                added.append(s)
+            elif was > 0 and now == 0:
+                gone.append(s)
+        if not fed:
+            del self._fed_by[party]
+        return gone, added
+
     def _take_sources(
-        self, sources: Mapping[str, tuple[int | None, list[Evidence]]]
-    ) -> set[str]:
-        """Record the sources whose stamp changed; the parties whose evidence may differ."""
-        dirty: set[str] = set()
+        self, sources: Mapping[str, tuple[int | None, list[Evidence]]],
+        dirty: dict[str, set[FactKey] | None],
+    ) -> None:
+        """Record the sources whose stamp changed; mark the facts whose evidence differs."""
         for name in [n for n in self._stamps if n not in sources]:
-            for party in self._split.pop(name):
-                dirty.add(party)
-                self._sources_of[party].discard(name)
+            for party, facts in self._split.pop(name).items():
+                for key in facts:
+                    self._unsource(party, key, name)
+                    _mark(dirty, party, key)
             del self._stamps[name]
         self._rank = {}
         for rank, (name, (stamp, evs)) in enumerate(sources.items()):
             self._rank[name] = rank
             if stamp is not None and self._stamps.get(name, None) == stamp and name in self._split:
                 continue
-            split: dict[str, list[Evidence]] = {}
+            split: dict[str, dict[FactKey, list[Evidence]]] = {}
             for ev in evs:
-                split.setdefault(ev.party, []).append(ev)
+                split.setdefault(ev.party, {}).setdefault(fact_key(ev), []).append(ev)
             old = self._split.get(name, {})
-            for party in old:
-                if party not in split:
-                    self._sources_of[party].discard(name)
-            for party in split:
-                self._sources_of.setdefault(party, set()).add(name)
-            dirty.update(old)
-            dirty.update(split)
+            for party, facts in old.items():
+                now = split.get(party, {})
+                for key in facts:
+                    if key not in now:
+                        self._unsource(party, key, name)
+                        _mark(dirty, party, key)
+            for party, facts in split.items():
+                was = old.get(party, {})
+                for key, evs_now in facts.items():
+                    evs_was = was.get(key)
+                    if evs_was is None:
+                        self._srcs.setdefault(party, {}).setdefault(key, set()).add(name)
+                        if key[0] == EQUIVOCATION:
+                            self._equivocal.setdefault(party, set()).add(key)
+                        _mark(dirty, party, key)
+                    elif evs_was != evs_now:
+                        _mark(dirty, party, key)
             self._split[name] = split
             self._stamps[name] = stamp
-        for party in [p for p, names in self._sources_of.items() if not names]:
-            del self._sources_of[party]
-        return dirty
 
-    def _party_evidence_signals(self, party: str) -> None:
-        names = sorted(self._sources_of.get(party, ()), key=self._rank.__getitem__)
-        evs = [ev for name in names for ev in self._split[name][party]]
-        # The order `evaluate` gives the whole list, restricted to this party (stable sort).
-        evs.sort(key=lambda ev: (ev.at, ev.rule, ev.entries, ev.party))
-        memo = self._memos.setdefault(party, {})
-        signals = evidence_signals(evs, self.self_id, verification=self.verification,
-                                   params=self.params, memo=memo)
-        if signals:
-            self._ev_signals[party] = signals
-        else:
-            self._ev_signals.pop(party, None)
-        if not memo:
-            del self._memos[party]
+    def _unsource(self, party: str, key: FactKey, name: str) -> None:
+        facts = self._srcs[party]
+        names = facts[key]
+        names.discard(name)
+        if names:
+            return
+        del facts[key]
+        if not facts:
+            del self._srcs[party]
+        if key[0] == EQUIVOCATION:
+            self._equivocal[party].discard(key)
+            if not self._equivocal[party]:
+                del self._equivocal[party]
 
-    def _take_hostility(self) -> set[str]:
-        """The parties whose hostility signals changed since the last update."""
+    def _take_tables(self, tables: Mapping[str, object] | None,
+                     dirty: dict[str, set[FactKey] | None]) -> None:
+        """Mark the facts whose verification may have changed (`update`'s docstring)."""
+        old = self._tables
+        self._tables = None if tables is None else dict(tables)
+        if tables is None or old is None:
+            for party in self._srcs:
+                dirty[party] = None
+            return
+        for party in old.keys() | tables.keys():
+            was, now = old.get(party), tables.get(party)
+            if was is now or party not in self._srcs or (
+                    party in dirty and dirty[party] is None):
+                continue
+            if isinstance(was, Mapping | None) and isinstance(now, Mapping | None):
+                # a fact's entry changed (either way): only those facts are verified again
+                keys = {k for k, _ in (was or {}).items() ^ (now or {}).items()}
+                facts = self._srcs[party]
+                for key in keys:
+                    if key in facts:
+                        _mark(dirty, party, key)
+            else:
+                dirty[party] = None
+
+    def _redo(self, party: str, keys: set[FactKey] | None,
+              delta: dict[str, dict[Signal, int]]) -> None:
+        """Give the party's ledger the new members of these facts (None: every fact)."""
+        ledger = self._ledgers.get(party)
+        if ledger is None:
+            ledger = self._ledgers[party] = PartyLedger(party, self.params)
+        # DOMAIN.md: once a fork proof stands against a party, nothing it did counts as
+        # cooperation (evidence_signals): a change of that redoes every fact of the party.
+        forked = party in self._equivocal
+        if forked != (party in self._forked):
+            keys = None
+            (self._forked.add if forked else self._forked.discard)(party)
+        facts = self._srcs.get(party, {})
+        if keys is None:
+            keys = set(facts) | set(ledger.facts)
+        verify = self.verification or default_verification
+        changes: list[tuple[FactKey, list[tuple[Evidence, float]]]] = []
+        for key in keys:
+            names = facts.get(key)
+            members: list[tuple[Evidence, float]] = []
+            if names:
+                order = sorted(names, key=self._rank.__getitem__) if len(names) > 1 else names
+                for name in order:
+                    for ev in self._split[name][party][key]:
+                        if counts(ev, forked):
+                            members.append((ev, _check_v(verify(ev), ev)))
+            if members or key in ledger.facts:
+                changes.append((key, members))
+        gone, added = ledger.apply(changes)
+        if not ledger.facts:
+            del self._ledgers[party]
+        if gone or added:
+            _count(delta.setdefault(party, {}), gone, added)
+
+    def _take_hostility(self) -> dict[str, tuple[list[Signal], list[Signal]]]:
+        """The parties whose hostility signals changed since the last update: (was, now)."""
         signals = self._hostility_signals()
         if signals is self._host_seen:
-            return set()
+            return {}
         self._host_seen = signals
         by: dict[str, list[Signal]] = {}
         for s in signals:
             by.setdefault(s.party, []).append(s)
-        changed = {p for p in by.keys() | self._host_by.keys()
+        changed = {p: (self._host_by.get(p, []), by.get(p, []))
+                   for p in by.keys() | self._host_by.keys()
                    if by.get(p) != self._host_by.get(p)}
         self._host_by = by
         return changed
@@ -684,3 +724,20 @@ class SuspicionView:
     def reports(self, now_ms: int) -> dict[str, PartySuspicion]:
         """Every party with a signal at or before `now_ms`, by party id."""
         return self._est.reports(now_ms)
+
+
+def _mark(dirty: dict[str, set[FactKey] | None], party: str, key: FactKey) -> None:
+    # a fact to redo, unless every fact of the party is redone already
+    if party not in dirty:
+        dirty[party] = {key}
+    else:
+        keys = dirty[party]
+        if keys is not None:
+            keys.add(key)
+
+
+def _count(counter: dict[Signal, int], gone: Iterable[Signal], added: Iterable[Signal]) -> None:
+    for s in gone:
+        counter[s] = counter.get(s, 0) - 1
+    for s in added:
+        counter[s] = counter.get(s, 0) + 1
