@@ -131,3 +131,51 @@ def test_the_node_views_equal_a_recompute_from_scratch_after_every_entry() -> No
         assert fast_json == {p: r.to_json() for p, r in slow.reports(now).items()}
         checked += len(fast_json)
     assert checked > 100
+
+
+def test_the_hostility_ledger_equals_the_one_shot_walk_after_every_statement() -> None:
+    """Requests, distrust, refutations and profiles (standing), some arriving late and some
+    of our own entries after the refutations that target them: after every statement the
+    ledger's signals are `hostility_signals` over what it holds, and most statements are
+    walked on, not from the start."""
+    from tests.world import World
+    from trustnet.feedback.hostility import HostilityLedger, hostility_signals
+
+    w = World()
+    rng = random.Random(3)
+    me = w.party("north-1")
+    others = ("south-1", "south-2", "south-3")
+    ours = [w.post("north-1", "trust", {"subject": w.party("south-1"), "level": 10}, 0)]
+    t0 = 1_748_736_000_000  # 2025-06-01
+    for i in range(140):
+        who, ts = rng.choice(others), t0 + i * DAY_MS // 3 + rng.randrange(1000)
+        x = rng.random()
+        if x < 0.25:
+            body = {"host": me, "area": "Plain", "grounds": "a build-up"}
+            w.post(who, "inspection_request", body, ts)
+        elif x < 0.45:
+            w.consult(who, "north-1", ts)
+        elif x < 0.6:
+            w.post(who, "trust", {"subject": me, "level": rng.randint(-1000, 300)}, ts)
+        elif x < 0.75:
+            w.attest(who, rng.choice(ours[-2:]), ts, verdict=rng.choice(("refute", "confirm")))
+        elif x < 0.85:
+            role = rng.choice(("state", "observer"))
+            w.post(who, "profile", {"name": who, "role": role, "urls": []}, ts)
+        else:
+            ours.append(w.post("north-1", "trust", {"subject": w.party(who), "level": 5}, ts))
+    arrivals = list(w.entries)
+    for _ in range(25):  # gossip: some arrive late, a few of ours after what refutes them
+        i = rng.randrange(len(arrivals) - 10)
+        arrivals.insert(i + rng.randint(1, 9), arrivals.pop(i))
+    for e in rng.sample(ours[1:], 4):  # ours, held back (e.g. restored from a backup)
+        arrivals.remove(e)
+        arrivals.append(e)
+    ledger = HostilityLedger(me)
+    seen = []
+    for e in arrivals:
+        seen.append(e)
+        ledger.add([e])
+        got = sorted(ledger.signals(), key=lambda s: (s.party, *s.sort_key()))
+        assert got == hostility_signals(seen, me)
+    assert len(ledger.signals()) > 10 and 0 < ledger.walks < len(arrivals) // 2

@@ -11,7 +11,7 @@ this node (`self_id`):
   inspections, answered consultations, consistent reports, annual exchanges
   on time): the restraint.
 - hostility: P's own signed statements that *abuse* the rules against us
-  (`hostility_signals`): an inspection request with us as host beyond the
+  (`hostility_signals`, feedback/hostility.py): an inspection request with us as host beyond the
   quota or by a party without standing (its profile is not a `state`'s), a
   flood of consultation requests about us, a deepening distrust, a
   refutation of our statements. Observing, asking and inspecting within the
@@ -50,19 +50,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from typing import Any
 
-from trustnet.config.loader import load_table
-from trustnet.errors import ConfigError, EntryError
 from trustnet.feedback.estimator import (
     PartySuspicion,
     Signal,
     SuspicionEstimator,
     SuspicionParams,
 )
+from trustnet.feedback.hostility import DEFAULT_HOSTILITY as DEFAULT_HOSTILITY
+from trustnet.feedback.hostility import HostilityLedger, aimed_at
+from trustnet.feedback.hostility import HostilityWeights as HostilityWeights
+from trustnet.feedback.hostility import hostility_signals as hostility_signals
 from trustnet.feedback.ledger import (
     EQUIVOCATION,
     FactKey,
@@ -75,86 +74,13 @@ from trustnet.feedback.ledger import (
 )
 from trustnet.feedback.richardson import FeedbackError
 from trustnet.log.entry import Entry, ForkProof
-from trustnet.statements.entries import statement_of
 from trustnet.statements.evidence import Evidence
-from trustnet.statements.figures import DAY_MS, DEFAULT_FIGURES, ViennaFigures
-from trustnet.statements.kinds import (
-    Attestation,
-    ConsultationRequest,
-    InspectionRequest,
-    Observation,
-    Trust,
-)
+from trustnet.statements.figures import DEFAULT_FIGURES, ViennaFigures
 from trustnet.statements.rules import evaluate
 from trustnet.statements.weights import DEFAULT_WEIGHTS, RuleWeights
 
 # evidence -> v in [0, 1]: how far it is verified (the beliefs module's verified view)
 Verification = Callable[[Evidence], float]
-
-# Rule names of hostility signals (they name no rule of the rule engine: P's own statements).
-HOSTILE_OBSERVATION = "hostile_observation"
-HOSTILE_CONSULTATION = "hostile_consultation_request"
-HOSTILE_INSPECTION = "hostile_inspection_request"
-HOSTILE_TRUST = "hostile_trust"
-HOSTILE_REFUTATION = "hostile_refutation"
-HOSTILITY_RULES: tuple[str, ...] = (
-    HOSTILE_OBSERVATION,
-    HOSTILE_CONSULTATION,
-    HOSTILE_INSPECTION,
-    HOSTILE_TRUST,
-    HOSTILE_REFUTATION,
-)
-# The kinds that can carry hostility towards us.
-_HOSTILE_KINDS = frozenset(
-    {"observation", "consultation_request", "inspection_request", "trust", "attestation"}
-)
-# The role that gives standing to request inspections (DOMAIN.md: only participating states).
-STANDING_ROLE = "state"
-
-
-@dataclass(frozen=True, slots=True)
-class HostilityWeights:
-    """Weight of P's statements aimed at us, Goldstein-style (/ 10) like the rule weights.
-
-    DESIGN 8: using verification rights within the rules is cooperation, never hostility.
-    Only abuse counts: an inspection request beyond the quota (the host's yearly quota,
-    or a second from one requester in a year) or by a party without standing (whose
-    profile does not declare it a `state`), a flood of consultation requests, a deepening
-    distrust, a refutation of our statements. Chosen for this project, below the
-    violations of the rule table (0.4..0.72): abuse is hostile, but it is not a breach.
-    """
-
-    # an inspection request against us beyond the quota or without standing
-    inspection_request: float = 0.3
-    # a request for explanation about us beyond `consultation_quota` in the window
-    consultation_request: float = 0.2
-    # an observation of our forces, times its confidence / 1000: 0, observing is a right
-    observation: float = 0.0
-    # a trust statement about us, times how far its level goes below 0 (/ 1000);
-    # only the deepening counts: republishing the same level adds nothing ("latest wins")
-    distrust: float = 0.5
-    # an attestation refuting one of our statements: an accusation of a false report
-    refutation: float = 0.4
-    # consultation requests about us one requester may make within the window (days)
-    consultation_quota: float = 3.0
-    consultation_window_days: float = 30.0
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                raise ConfigError(f"hostility.{f.name}: expected a finite number, got {v!r}")
-            if v < 0:
-                raise ConfigError(f"hostility.{f.name}: must be >= 0, got {v!r}")
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> HostilityWeights:
-        """The `[suspicion.hostility]` table of node.toml as this record (trustnet.config.loader.load_table)."""
-        return load_table(cls, values, "suspicion.hostility")
-
-
-DEFAULT_HOSTILITY = HostilityWeights()
-
 
 def default_verification(ev: Evidence) -> float:
     """1.0 for verifiable evidence, else n/4 for n distinct sources (capped at 1.0)."""
@@ -249,103 +175,6 @@ def evidence_signals(
         memo.update(used)
     out.sort(key=lambda s: (s.party, *s.sort_key()))
     return out
-
-
-def aimed_at(entry: Entry, self_id: str) -> bool:
-    """Could this entry be a hostile statement towards `self_id`, or say whether its author
-    has standing (a profile)? (A cheap prefilter.)"""
-    if entry.author_hex == self_id:
-        return False
-    if entry.kind == "profile":
-        return True
-    if entry.kind not in _HOSTILE_KINDS:
-        return False
-    body = entry.body
-    return (body.get("subject") == self_id or body.get("host") == self_id
-            or (entry.kind == "attestation" and body.get("verdict") == "refute"))
-
-
-def hostility_signals(
-    entries: Iterable[Entry],
-    self_id: str,
-    *,
-    weights: HostilityWeights = DEFAULT_HOSTILITY,
-    ours: Iterable[str] = (),
-    figures: ViennaFigures = DEFAULT_FIGURES,
-) -> list[Signal]:
-    """P's own signed statements aimed at this node that abuse the rules, as hostility
-    signals (verification 1.0: they are P's own words).
-
-    Requests within the rules are not hostile (DESIGN 8). Abuse: an inspection request
-    by a party whose latest profile is not a `state`'s (no standing), or beyond the quota
-    (the host already had `inspections_per_year` requests in that calendar year, or this
-    requester already asked once that year); consultation requests about us beyond
-    `consultation_quota` per requester within `consultation_window_days`; a deepening
-    distrust; a refutation of one of our statements. `ours`: ids of this node's own
-    entries not among `entries` (what a refutation may target).
-    """
-    stmts: dict[bytes, tuple[Entry, object]] = {}
-    ours = set(ours)  # our own entries, any kind: what a refutation may target
-    roles: dict[str, tuple[int, int, str]] = {}  # author -> (seq, ts, role) of its latest profile
-    for e in entries:
-        if e.author_hex == self_id:
-            ours.add(e.id_hex)
-            continue
-        if e.kind == "profile":
-            role = e.body.get("role")
-            old = roles.get(e.author_hex)
-            if isinstance(role, str) and (old is None or (e.seq, e.ts) > old[:2]):
-                roles[e.author_hex] = (e.seq, e.ts, role)
-            continue
-        if e.id in stmts or e.kind not in _HOSTILE_KINDS:
-            continue
-        try:
-            stmts[e.id] = (e, statement_of(e))
-        except EntryError:
-            continue  # DESIGN 4: a body that fails validation is not a statement
-    out: list[Signal] = []
-    # a trust level replaces the author's previous one: only a deepening counts
-    last_distrust: dict[str, int] = {}
-    inspections: dict[int, list[str]] = {}  # year -> requesters of inspections of us, in order
-    asked: dict[str, list[int]] = {}  # requester -> times of its consultation requests about us
-    window = weights.consultation_window_days * DAY_MS
-    for e, body in sorted(stmts.values(), key=lambda s: (s[0].ts, s[0].id)):
-        author = e.author_hex
-        rule, weight = "", 0.0
-        if isinstance(body, Observation) and body.subject == self_id:
-            rule, weight = HOSTILE_OBSERVATION, weights.observation * body.confidence / 1000
-        elif isinstance(body, ConsultationRequest) and body.subject == self_id:
-            times = asked.setdefault(author, [])
-            recent = sum(1 for t in times if e.ts - t < window)
-            times.append(e.ts)
-            if recent >= weights.consultation_quota:
-                rule, weight = HOSTILE_CONSULTATION, weights.consultation_request
-        elif isinstance(body, InspectionRequest) and body.host == self_id:
-            year = inspections.setdefault(_year(e.ts), [])
-            standing = roles.get(author, (0, 0, ""))[2] == STANDING_ROLE
-            beyond = (len(year) >= figures.inspections_per_year
-                      or year.count(author) >= figures.inspections_per_requester_per_year)
-            year.append(author)
-            if beyond or not standing:
-                rule, weight = HOSTILE_INSPECTION, weights.inspection_request
-        elif isinstance(body, Trust) and body.subject == self_id:
-            depth = max(0, -body.level)
-            deeper = depth - last_distrust.get(author, 0)
-            last_distrust[author] = depth
-            rule, weight = HOSTILE_TRUST, weights.distrust * max(0, deeper) / 1000
-        elif isinstance(body, Attestation) and body.verdict == "refute" and body.subject in ours:
-            rule, weight = HOSTILE_REFUTATION, weights.refutation
-        if weight > 0.0:
-            out.append(Signal(author, e.ts, "hostility", weight, 1.0, e.id_hex, rule))
-    out.sort(key=lambda s: (s.party, *s.sort_key()))
-    return out
-
-
-def _year(ms: int) -> int:
-    try:
-        return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)).year
-    except OverflowError:  # beyond year 9999: no calendar date
-        return 10_000
 
 
 def signals_from(
@@ -446,9 +275,8 @@ class SuspicionView:
         self.verification = verification
         self.rebuilds = 0  # how often a changed past forced a party's state to be replayed
         self._entries: dict[bytes, Entry] = {}
-        self._aimed: dict[bytes, Entry] = {}  # others' statements that may be hostile to us
-        self._hostile: tuple[tuple[int, int], list[Signal]] | None = None
-        self._ours: set[str] = set()  # ids of our own entries
+        # others' statements that may be hostile to us, walked as they arrive
+        self._hostility = HostilityLedger(self_id, weights=hostility, figures=figures)
         self._forks: dict[tuple[bytes, bytes], ForkProof] = {}
         # Per evidence source (a belief-engine partition, or the whole list when the caller
         # passes one): its stamp, its evidence by party and fact, and its rank in the order
@@ -462,7 +290,6 @@ class SuspicionView:
         self._tables: dict[str, object] | None = None  # party -> verification table last used
         self._ledgers: dict[str, PartyLedger] = {}  # party -> its facts and their signals
         self._host_by: dict[str, list[Signal]] = {}  # party -> its hostility signals
-        self._host_seen: list[Signal] | None = None
         self._fed_by: dict[str, dict[Signal, int]] = {}  # party -> what the estimator has
         self._extra: dict[str, list[Signal]] = {}  # party -> the `extra` signals of `update`
         self._est = SuspicionEstimator(self.params, self_id)
@@ -494,14 +321,13 @@ class SuspicionView:
         changed verified again; with any other value, every fact of the party. Without
         tables, every party's evidence is verified again.
         """
+        aimed: list[Entry] = []
         for e in new_entries:
             if e.id in self._entries:
                 continue
             self._entries[e.id] = e
-            if e.author_hex == self.self_id:
-                self._ours.add(e.id_hex)
-            elif aimed_at(e, self.self_id):
-                self._aimed[e.id] = e
+            if e.author_hex == self.self_id or aimed_at(e, self.self_id):
+                aimed.append(e)  # ours: what a refutation may target
         for f in forks:
             self._forks.setdefault((f.a.id, f.b.id), f)
         if evidence is None:
@@ -520,7 +346,7 @@ class SuspicionView:
         for party, keys in dirty.items():
             if party != self.self_id:
                 self._redo(party, keys, delta)
-        host = self._take_hostility()
+        host = self._take_hostility(aimed)
         extra_now = self._extra if extra is None and not self._extra else dict(extra or {})
         for party in {p for p in extra_now.keys() | self._extra.keys()
                       if extra_now.get(p) != self._extra.get(p)}:
@@ -683,30 +509,15 @@ class SuspicionView:
         if gone or added:
             _count(delta.setdefault(party, {}), gone, added)
 
-    def _take_hostility(self) -> dict[str, tuple[list[Signal], list[Signal]]]:
-        """The parties whose hostility signals changed since the last update: (was, now)."""
-        signals = self._hostility_signals()
-        if signals is self._host_seen:
-            return {}
-        self._host_seen = signals
-        by: dict[str, list[Signal]] = {}
-        for s in signals:
-            by.setdefault(s.party, []).append(s)
-        changed = {p: (self._host_by.get(p, []), by.get(p, []))
-                   for p in by.keys() | self._host_by.keys()
-                   if by.get(p) != self._host_by.get(p)}
-        self._host_by = by
+    def _take_hostility(self, aimed: list[Entry]) -> dict[str, tuple[list[Signal], list[Signal]]]:
+        """The parties whose hostility signals changed with these statements: (was, now)."""
+        changed: dict[str, tuple[list[Signal], list[Signal]]] = {}
+        for party in self._hostility.add(aimed):
+            now = self._hostility.of(party)
+            changed[party] = (self._host_by.pop(party, []), now)
+            if now:
+                self._host_by[party] = now
         return changed
-
-    def _hostility_signals(self) -> list[Signal]:
-        # They depend only on the statements aimed at us and our own ids: recomputed when
-        # those grow (entries are only ever added), not on every update.
-        key = (len(self._aimed), len(self._ours))
-        if self._hostile is None or self._hostile[0] != key:
-            self._hostile = (key, hostility_signals(
-                self._aimed.values(), self.self_id, weights=self.hostility, ours=self._ours,
-                figures=self.figures))
-        return self._hostile[1]
 
     @property
     def estimator(self) -> SuspicionEstimator:
