@@ -27,6 +27,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
+
 from trustnet.analysis.people import PeopleSnapshot, PeopleView
 from trustnet.clock import DAY_MS, HOUR_MS
 from trustnet.errors import ConfigError, NotFound, TrustnetError
@@ -39,7 +41,7 @@ from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import ViennaFigures
 from trustnet.statements.weights import RuleWeights
 from trustnet.store.sqlite import Store
-from trustnet.trust.beliefs import BeliefEngine, Beliefs, TrustParams
+from trustnet.trust.beliefs import BeliefEngine, Beliefs, PartyBelief, TrustParams
 from trustnet.trust.bridges import DEFAULT_PEOPLE, PeopleParams
 
 if TYPE_CHECKING:
@@ -88,7 +90,9 @@ def _verification_by_party(beliefs: Beliefs, cache: TableCache | None = None) ->
     """party -> (rule, first entry) -> how verified that fact is, from the belief views.
 
     `cache` (kept by a caller that asks after every snapshot): a party's table is reused
-    while the belief engine hands out the very same view objects for it (unchanged).
+    while the belief engine hands out the very same view objects for it (unchanged), and
+    the old table object is kept when the new one holds the same steps (the suspicion view
+    then skips the party at once).
     """
     out: dict[str, PartyTable] = {}
     used: TableCache = {}
@@ -97,20 +101,9 @@ def _verification_by_party(beliefs: Beliefs, cache: TableCache | None = None) ->
         if hit is not None and hit[0] is belief.raw and hit[1] is belief.verified:
             table = hit[2]
         else:
-            table = {}
-            # View.facts() reads (rule, first entry, credibility, verified) without making
-            # the contributions: a snapshot's views hold tens of thousands of them.
-            for rule, first, cred, _verified in belief.raw.facts():
-                key = (rule, first if first is not None else rule)
-                table[key] = max(table.get(key, 0.0), UNVERIFIED_CAP * cred)
-            for rule, first, cred, verified in belief.verified.facts():
-                # Verified counts fully, but only when someone this node relies on stands
-                # behind it: an answer to a request by a key nobody trusts earns nothing.
-                if verified and cred > 0.0:
-                    table[(rule, first if first is not None else rule)] = 1.0
-            # Coarse steps (VERIFICATION_STEP), stored as such: a fact whose entry is the
-            # same is verified the same, so the suspicion view redoes only changed facts.
-            table = {k: round(v / VERIFICATION_STEP) * VERIFICATION_STEP for k, v in table.items()}
+            table = _party_table(belief)
+            if hit is not None and hit[2] == table:
+                table = hit[2]
         used[pid] = (belief.raw, belief.verified, table)
         if table:
             out[pid] = table
@@ -118,6 +111,33 @@ def _verification_by_party(beliefs: Beliefs, cache: TableCache | None = None) ->
         cache.clear()
         cache.update(used)
     return out
+
+
+def _party_table(belief: PartyBelief) -> PartyTable:
+    """One party's verification table (`_verification_by_party`)."""
+    # View.facts() reads (rule, first entry, credibility, verified) without making the
+    # contributions: a snapshot's views hold tens of thousands of them.
+    best: PartyTable = {}
+    held = best.get
+    for rule, first, cred, _verified in belief.raw.facts():
+        key = (rule, rule if first is None else first)
+        v = UNVERIFIED_CAP * cred
+        was = held(key)
+        if was is None or v > was:
+            best[key] = v
+    table: PartyTable = {}
+    if best:
+        # Coarse steps (VERIFICATION_STEP), stored as such: a fact whose entry is the same
+        # is verified the same, so the suspicion view redoes only changed facts. rint is
+        # round() (half to even) on the same quotients: the same steps, all at once.
+        steps = np.rint(np.fromiter(best.values(), np.float64, len(best)) / VERIFICATION_STEP)
+        table = dict(zip(best, (steps * VERIFICATION_STEP).tolist(), strict=True))
+    for rule, first, cred, verified in belief.verified.facts():
+        # Verified counts fully, but only when someone this node relies on stands behind
+        # it: an answer to a request by a key nobody trusts earns nothing.
+        if verified and cred > 0.0:
+            table[(rule, rule if first is None else first)] = 1.0
+    return table
 
 
 class NodeViews:
