@@ -179,3 +179,19 @@ def test_the_hostility_ledger_equals_the_one_shot_walk_after_every_statement() -
         got = sorted(ledger.signals(), key=lambda s: (s.party, *s.sort_key()))
         assert got == hostility_signals(seen, me)
     assert len(ledger.signals()) > 10 and 0 < ledger.walks < len(arrivals) // 2
+
+
+def test_the_stores_rows_decode_as_they_were_checked_on_the_way_in() -> None:
+    """The analysis follows the store with `decode_stored` (no intrinsic checks again):
+    the same entries, field for field, as `decode_entry` makes."""
+    from trustnet.bench.beliefs import generate
+    from trustnet.log.entry import decode_entry, decode_stored
+    from trustnet.store.sqlite import Store
+
+    entries, _ = generate(120, 4, seed=2)
+    store = Store(None)
+    store.ingest(entries, max(e.ts for e in entries))
+    rows = store.page_received(after=0, limit=1000)
+    assert [e for e, _c, _r in rows] == [decode_entry(e.raw, verify=False) for e, _c, _r in rows]
+    assert {e.id for e, _c, _r in rows} == {e.id for e in entries}
+    assert all(decode_stored(e.raw) == e and decode_stored(e.raw).body == e.body for e in entries)

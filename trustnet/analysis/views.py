@@ -27,9 +27,14 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
-
 from trustnet.analysis.people import PeopleSnapshot, PeopleView
+from trustnet.analysis.verification import (
+    TableCache,
+    gc_paused,
+    lookup_by_party,
+    verification_by_party,
+)
+from trustnet.analysis.verification import verification_for as verification_for
 from trustnet.clock import DAY_MS, HOUR_MS
 from trustnet.errors import ConfigError, NotFound, TrustnetError
 from trustnet.feedback.estimator import PartySuspicion, SuspicionParams
@@ -37,11 +42,10 @@ from trustnet.feedback.restraint import without_withdrawn
 from trustnet.feedback.signals import HostilityWeights, SuspicionView
 from trustnet.log.entry import MAX_INT, Entry
 from trustnet.node.settings import NodeSettings, load_settings
-from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import ViennaFigures
 from trustnet.statements.weights import RuleWeights
 from trustnet.store.sqlite import Store
-from trustnet.trust.beliefs import BeliefEngine, Beliefs, PartyBelief, TrustParams
+from trustnet.trust.beliefs import BeliefEngine, Beliefs, TrustParams
 from trustnet.trust.bridges import DEFAULT_PEOPLE, PeopleParams
 
 if TYPE_CHECKING:
@@ -49,10 +53,6 @@ if TYPE_CHECKING:
     from trustnet.clock import Clock
     from trustnet.config.loader import NodeConfig
 
-UNVERIFIED_CAP = 0.5  # an unconfirmed claim counts half as much as it is believed, at most
-# Verification is a coarse measure, in steps of 0.05, so that small shifts of reliability
-# far away in the web of trust do not rewrite a party's past.
-VERIFICATION_STEP = 0.05
 MAX_SAMPLES = 2000
 
 
@@ -78,66 +78,6 @@ class Settings:
         """The tables the views read, of a node's loaded settings."""
         return cls(settings.rules, settings.weights, settings.trust, settings.suspicion,
                    settings.hostility, settings.people)
-
-
-PartyTable = dict[tuple[str, str], float]
-
-
-TableCache = dict[str, tuple[object, object, PartyTable]]
-
-
-def _verification_by_party(beliefs: Beliefs, cache: TableCache | None = None) -> dict[str, PartyTable]:
-    """party -> (rule, first entry) -> how verified that fact is, from the belief views.
-
-    `cache` (kept by a caller that asks after every snapshot): a party's table is reused
-    while the belief engine hands out the very same view objects for it (unchanged), and
-    the old table object is kept when the new one holds the same steps (the suspicion view
-    then skips the party at once).
-    """
-    out: dict[str, PartyTable] = {}
-    used: TableCache = {}
-    for pid, belief in beliefs.parties.items():
-        hit = cache.get(pid) if cache is not None else None
-        if hit is not None and hit[0] is belief.raw and hit[1] is belief.verified:
-            table = hit[2]
-        else:
-            table = _party_table(belief)
-            if hit is not None and hit[2] == table:
-                table = hit[2]
-        used[pid] = (belief.raw, belief.verified, table)
-        if table:
-            out[pid] = table
-    if cache is not None:
-        cache.clear()
-        cache.update(used)
-    return out
-
-
-def _party_table(belief: PartyBelief) -> PartyTable:
-    """One party's verification table (`_verification_by_party`)."""
-    # View.facts() reads (rule, first entry, credibility, verified) without making the
-    # contributions: a snapshot's views hold tens of thousands of them.
-    best: PartyTable = {}
-    held = best.get
-    for rule, first, cred, _verified in belief.raw.facts():
-        key = (rule, rule if first is None else first)
-        v = UNVERIFIED_CAP * cred
-        was = held(key)
-        if was is None or v > was:
-            best[key] = v
-    table: PartyTable = {}
-    if best:
-        # Coarse steps (VERIFICATION_STEP), stored as such: a fact whose entry is the same
-        # is verified the same, so the suspicion view redoes only changed facts. rint is
-        # round() (half to even) on the same quotients: the same steps, all at once.
-        steps = np.rint(np.fromiter(best.values(), np.float64, len(best)) / VERIFICATION_STEP)
-        table = dict(zip(best, (steps * VERIFICATION_STEP).tolist(), strict=True))
-    for rule, first, cred, verified in belief.verified.facts():
-        # Verified counts fully, but only when someone this node relies on stands behind
-        # it: an answer to a request by a key nobody trusts earns nothing.
-        if verified and cred > 0.0:
-            table[(rule, rule if first is None else first)] = 1.0
-    return table
 
 
 class NodeViews:
@@ -220,6 +160,10 @@ class NodeViews:
 
     def current(self, now_ms: int | None = None) -> tuple[Beliefs, SuspicionView]:
         """Beliefs and suspicion as of now, recomputed only when something changed."""
+        with gc_paused():
+            return self._current(now_ms)
+
+    def _current(self, now_ms: int | None) -> tuple[Beliefs, SuspicionView]:
         now = self.clock.now_ms() if now_ms is None else now_ms
         new = self._follow()
         forks = self.store.forks() if len(self.store.forked_authors()) != self._forks_seen else []
@@ -234,8 +178,8 @@ class NodeViews:
         key = (self._cursor, self._forks_seen, now // 60_000)
         if key != self._key or self._beliefs is None:
             self._beliefs = self._engine.snapshot(now)
-            tables = _verification_by_party(self._beliefs, self._tables)
-            self._suspicion.verification = _lookup_by_party(tables)
+            tables = verification_by_party(self._beliefs, self._tables)
+            self._suspicion.verification = lookup_by_party(tables)
             # issue 17: contacts restrain, confirmed clarifications withdraw threats
             people = self.people = self._people.snapshot(self._beliefs, now)
             # The engine holds the rules' evidence per party, stamped: no second evaluation
@@ -303,22 +247,6 @@ class NodeViews:
             t += step
         return out
 
-
-
-def _lookup_by_party(tables: Mapping[str, Mapping[tuple[str, str], float]]) -> Any:
-    empty: Mapping[tuple[str, str], float] = {}
-
-    def verification(ev: Evidence) -> float:
-        key = (ev.rule, ev.entries[0] if ev.entries else ev.rule)
-        # the tables hold steps already (_verification_by_party); 0.0 and 1.0 are steps
-        return tables.get(ev.party, empty).get(key, 0.0 if ev.sources else 1.0)
-
-    return verification
-
-
-def verification_for(beliefs: Beliefs) -> Any:
-    """How verified each piece of evidence is in these beliefs (suspicion's verification)."""
-    return _lookup_by_party(_verification_by_party(beliefs))
 
 
 def _sample(t: int, party: str, beliefs: Beliefs, suspicion: SuspicionView) -> dict[str, Any]:
