@@ -124,6 +124,8 @@ class PartyLedger:
               ) -> tuple[list[Signal], list[Signal]]:
         """Give facts their new members (an empty list: the fact is gone); returns the
         signals taken back and the signals added, over every fact whose signals changed."""
+        if not self.facts:
+            return [], self._build(changed)
         heap: list[tuple[Order, FactKey]] = []
         gone: list[Signal] = []
         added: list[Signal] = []
@@ -177,6 +179,35 @@ class PartyLedger:
                         heapq.heappush(heap, nxt)
             f.before, f.after, f.stale = before, after, False
         return gone, added
+
+    def _build(self, changed: Iterable[tuple[FactKey, list[Member]]]) -> list[Signal]:
+        """`apply` on an empty ledger (a full recompute): one walk in budget order."""
+        facts: list[tuple[Order, FactKey, _Fact]] = []
+        for key, members in changed:
+            if not members:
+                continue
+            if len(members) > 1:
+                members.sort(key=member_order)
+            first = min((m[0].at, m[0].entries) for m in members)
+            order: Order = (first[0], key[0], first[1])
+            involved = tuple(s for _, s in involved_budgets(self.party, members))
+            facts.append((order, key, _Fact(order, members, involved, (), (), [], False)))
+        facts.sort(key=lambda f: (f[0], f[1]))
+        cap = self._params.source_cap
+        budget: dict[tuple[str, str], float] = {}
+        out: list[Signal] = []
+        party = self.party
+        for order, key, f in facts:
+            self.facts[key] = f
+            if f.involved:
+                f.before = tuple([budget.get((party, s), cap) for s in f.involved])
+            f.signals = fact_signals((party, *key), f.members, self._params, budget)
+            if f.involved:
+                f.after = tuple([budget.get((party, s), cap) for s in f.involved])
+                for s in f.involved:
+                    self._by_src.setdefault(s, []).append((order, key))
+            out.extend(f.signals)
+        return out
 
     def signals(self) -> list[Signal]:
         """Every signal of the party's facts (unsorted)."""
