@@ -104,7 +104,7 @@ def verification_for(beliefs: Beliefs) -> Any:
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while the views catch up with the store.
+    """Pause Python's cyclic garbage collector while the views catch up with many entries.
 
     Following the store, the people view and the suspicion view allocate records by the
     hundred thousand after a restart (all acyclic, freed by reference counting); each burst

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from trustnet.config.loader import NodeConfig
 
 MAX_SAMPLES = 2000
+CATCH_UP = 1000  # entries behind the store beyond which `current` pauses the collector
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +161,13 @@ class NodeViews:
 
     def current(self, now_ms: int | None = None) -> tuple[Beliefs, SuspicionView]:
         """Beliefs and suspicion as of now, recomputed only when something changed."""
-        with gc_paused():
-            return self._current(now_ms)
+        # Catching up with many entries (a start, a bundle imported), the cyclic collector
+        # would walk the whole heap again and again (verification.gc_paused); for a few
+        # entries, pausing it only makes the next collection bigger.
+        if self.store.last_cursor() - self._cursor > CATCH_UP:
+            with gc_paused():
+                return self._current(now_ms)
+        return self._current(now_ms)
 
     def _current(self, now_ms: int | None) -> tuple[Beliefs, SuspicionView]:
         now = self.clock.now_ms() if now_ms is None else now_ms
