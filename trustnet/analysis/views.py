@@ -28,6 +28,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from trustnet.analysis.people import PeopleSnapshot, PeopleView
+from trustnet.analysis.verification import (
+    TableCache,
+    gc_paused,
+    lookup_by_party,
+    verification_by_party,
+)
+from trustnet.analysis.verification import verification_for as verification_for
 from trustnet.clock import DAY_MS, HOUR_MS
 from trustnet.errors import ConfigError, NotFound, TrustnetError
 from trustnet.feedback.estimator import PartySuspicion, SuspicionParams
@@ -35,7 +42,6 @@ from trustnet.feedback.restraint import without_withdrawn
 from trustnet.feedback.signals import HostilityWeights, SuspicionView
 from trustnet.log.entry import MAX_INT, Entry
 from trustnet.node.settings import NodeSettings, load_settings
-from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import ViennaFigures
 from trustnet.statements.weights import RuleWeights
 from trustnet.store.sqlite import Store
@@ -47,8 +53,8 @@ if TYPE_CHECKING:
     from trustnet.clock import Clock
     from trustnet.config.loader import NodeConfig
 
-UNVERIFIED_CAP = 0.5  # an unconfirmed claim counts half as much as it is believed, at most
 MAX_SAMPLES = 2000
+CATCH_UP = 1000  # entries behind the store beyond which `current` pauses the collector
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,45 +79,6 @@ class Settings:
         """The tables the views read, of a node's loaded settings."""
         return cls(settings.rules, settings.weights, settings.trust, settings.suspicion,
                    settings.hostility, settings.people)
-
-
-PartyTable = dict[tuple[str, str], float]
-
-
-TableCache = dict[str, tuple[object, object, PartyTable]]
-
-
-def _verification_by_party(beliefs: Beliefs, cache: TableCache | None = None) -> dict[str, PartyTable]:
-    """party -> (rule, first entry) -> how verified that fact is, from the belief views.
-
-    `cache` (kept by a caller that asks after every snapshot): a party's table is reused
-    while the belief engine hands out the very same view objects for it (unchanged).
-    """
-    out: dict[str, PartyTable] = {}
-    used: TableCache = {}
-    for pid, belief in beliefs.parties.items():
-        hit = cache.get(pid) if cache is not None else None
-        if hit is not None and hit[0] is belief.raw and hit[1] is belief.verified:
-            table = hit[2]
-        else:
-            table = {}
-            # View.facts() reads (rule, first entry, credibility, verified) without making
-            # the contributions: a snapshot's views hold tens of thousands of them.
-            for rule, first, cred, _verified in belief.raw.facts():
-                key = (rule, first if first is not None else rule)
-                table[key] = max(table.get(key, 0.0), UNVERIFIED_CAP * cred)
-            for rule, first, cred, verified in belief.verified.facts():
-                # Verified counts fully, but only when someone this node relies on stands
-                # behind it: an answer to a request by a key nobody trusts earns nothing.
-                if verified and cred > 0.0:
-                    table[(rule, first if first is not None else rule)] = 1.0
-        used[pid] = (belief.raw, belief.verified, table)
-        if table:
-            out[pid] = table
-    if cache is not None:
-        cache.clear()
-        cache.update(used)
-    return out
 
 
 class NodeViews:
@@ -194,6 +161,15 @@ class NodeViews:
 
     def current(self, now_ms: int | None = None) -> tuple[Beliefs, SuspicionView]:
         """Beliefs and suspicion as of now, recomputed only when something changed."""
+        # Catching up with many entries (a start, a bundle imported), the cyclic collector
+        # would walk the whole heap again and again (verification.gc_paused); for a few
+        # entries, pausing it only makes the next collection bigger.
+        if self.store.last_cursor() - self._cursor > CATCH_UP:
+            with gc_paused():
+                return self._current(now_ms)
+        return self._current(now_ms)
+
+    def _current(self, now_ms: int | None) -> tuple[Beliefs, SuspicionView]:
         now = self.clock.now_ms() if now_ms is None else now_ms
         new = self._follow()
         forks = self.store.forks() if len(self.store.forked_authors()) != self._forks_seen else []
@@ -208,8 +184,8 @@ class NodeViews:
         key = (self._cursor, self._forks_seen, now // 60_000)
         if key != self._key or self._beliefs is None:
             self._beliefs = self._engine.snapshot(now)
-            tables = _verification_by_party(self._beliefs, self._tables)
-            self._suspicion.verification = _lookup_by_party(tables)
+            tables = verification_by_party(self._beliefs, self._tables)
+            self._suspicion.verification = lookup_by_party(tables)
             # issue 17: contacts restrain, confirmed clarifications withdraw threats
             people = self.people = self._people.snapshot(self._beliefs, now)
             # The engine holds the rules' evidence per party, stamped: no second evaluation
@@ -277,26 +253,6 @@ class NodeViews:
             t += step
         return out
 
-
-VERIFICATION_STEP = 0.05
-
-
-def _lookup_by_party(tables: Mapping[str, Mapping[tuple[str, str], float]]) -> Any:
-    # Verification is a coarse measure: in steps of 0.05, so that small shifts of
-    # reliability far away in the web of trust do not rewrite a party's past.
-    empty: Mapping[tuple[str, str], float] = {}
-
-    def verification(ev: Evidence) -> float:
-        key = (ev.rule, ev.entries[0] if ev.entries else ev.rule)
-        v = tables.get(ev.party, empty).get(key, 0.0 if ev.sources else 1.0)
-        return round(v / VERIFICATION_STEP) * VERIFICATION_STEP
-
-    return verification
-
-
-def verification_for(beliefs: Beliefs) -> Any:
-    """How verified each piece of evidence is in these beliefs (suspicion's verification)."""
-    return _lookup_by_party(_verification_by_party(beliefs))
 
 
 def _sample(t: int, party: str, beliefs: Beliefs, suspicion: SuspicionView) -> dict[str, Any]:

@@ -10,15 +10,17 @@ from trustnet.feedback.estimator import (
     SuspicionParams,
     recompute,
 )
-from trustnet.feedback.richardson import FeedbackError, Richardson
-from trustnet.feedback.signals import (
+from trustnet.feedback.hostility import (
     DEFAULT_HOSTILITY,
     HOSTILITY_RULES,
     HostilityWeights,
+    hostility_signals,
+)
+from trustnet.feedback.richardson import FeedbackError, Richardson
+from trustnet.feedback.signals import (
     SuspicionView,
     default_verification,
     evidence_signals,
-    hostility_signals,
     signals_from,
     suspicion_for,
 )

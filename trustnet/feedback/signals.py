@@ -11,7 +11,7 @@ this node (`self_id`):
   inspections, answered consultations, consistent reports, annual exchanges
   on time): the restraint.
 - hostility: P's own signed statements that *abuse* the rules against us
-  (`hostility_signals`): an inspection request with us as host beyond the
+  (`hostility_signals`, feedback/hostility.py): an inspection request with us as host beyond the
   quota or by a party without standing (its profile is not a `state`'s), a
   flood of consultation requests about us, a deepening distrust, a
   refutation of our statements. Observing, asking and inspecting within the
@@ -50,103 +50,37 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from typing import Any
 
-from trustnet.config.loader import load_table
-from trustnet.errors import ConfigError, EntryError
 from trustnet.feedback.estimator import (
     PartySuspicion,
     Signal,
-    SignalKind,
     SuspicionEstimator,
     SuspicionParams,
-    kalman_gain,
+)
+from trustnet.feedback.hostility import DEFAULT_HOSTILITY as DEFAULT_HOSTILITY
+from trustnet.feedback.hostility import HostilityLedger, aimed_at
+from trustnet.feedback.hostility import HostilityWeights as HostilityWeights
+from trustnet.feedback.hostility import hostility_signals as hostility_signals
+from trustnet.feedback.ledger import (
+    EQUIVOCATION,
+    FactKey,
+    GroupKey,
+    PartyLedger,
+    counts,
+    fact_key,
+    fact_signals,
+    involved_budgets,
 )
 from trustnet.feedback.richardson import FeedbackError
 from trustnet.log.entry import Entry, ForkProof
-from trustnet.statements.entries import statement_of
 from trustnet.statements.evidence import Evidence
-from trustnet.statements.figures import DAY_MS, DEFAULT_FIGURES, ViennaFigures
-from trustnet.statements.kinds import (
-    Attestation,
-    ConsultationRequest,
-    InspectionRequest,
-    Observation,
-    Trust,
-)
+from trustnet.statements.figures import DEFAULT_FIGURES, ViennaFigures
 from trustnet.statements.rules import evaluate
 from trustnet.statements.weights import DEFAULT_WEIGHTS, RuleWeights
 
 # evidence -> v in [0, 1]: how far it is verified (the beliefs module's verified view)
 Verification = Callable[[Evidence], float]
-
-# Rule names of hostility signals (they name no rule of the rule engine: P's own statements).
-HOSTILE_OBSERVATION = "hostile_observation"
-HOSTILE_CONSULTATION = "hostile_consultation_request"
-HOSTILE_INSPECTION = "hostile_inspection_request"
-HOSTILE_TRUST = "hostile_trust"
-HOSTILE_REFUTATION = "hostile_refutation"
-HOSTILITY_RULES: tuple[str, ...] = (
-    HOSTILE_OBSERVATION,
-    HOSTILE_CONSULTATION,
-    HOSTILE_INSPECTION,
-    HOSTILE_TRUST,
-    HOSTILE_REFUTATION,
-)
-# The kinds that can carry hostility towards us.
-_HOSTILE_KINDS = frozenset(
-    {"observation", "consultation_request", "inspection_request", "trust", "attestation"}
-)
-# The role that gives standing to request inspections (DOMAIN.md: only participating states).
-STANDING_ROLE = "state"
-
-
-@dataclass(frozen=True, slots=True)
-class HostilityWeights:
-    """Weight of P's statements aimed at us, Goldstein-style (/ 10) like the rule weights.
-
-    DESIGN 8: using verification rights within the rules is cooperation, never hostility.
-    Only abuse counts: an inspection request beyond the quota (the host's yearly quota,
-    or a second from one requester in a year) or by a party without standing (whose
-    profile does not declare it a `state`), a flood of consultation requests, a deepening
-    distrust, a refutation of our statements. Chosen for this project, below the
-    violations of the rule table (0.4..0.72): abuse is hostile, but it is not a breach.
-    """
-
-    # an inspection request against us beyond the quota or without standing
-    inspection_request: float = 0.3
-    # a request for explanation about us beyond `consultation_quota` in the window
-    consultation_request: float = 0.2
-    # an observation of our forces, times its confidence / 1000: 0, observing is a right
-    observation: float = 0.0
-    # a trust statement about us, times how far its level goes below 0 (/ 1000);
-    # only the deepening counts: republishing the same level adds nothing ("latest wins")
-    distrust: float = 0.5
-    # an attestation refuting one of our statements: an accusation of a false report
-    refutation: float = 0.4
-    # consultation requests about us one requester may make within the window (days)
-    consultation_quota: float = 3.0
-    consultation_window_days: float = 30.0
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                raise ConfigError(f"hostility.{f.name}: expected a finite number, got {v!r}")
-            if v < 0:
-                raise ConfigError(f"hostility.{f.name}: must be >= 0, got {v!r}")
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> HostilityWeights:
-        """The `[suspicion.hostility]` table of node.toml as this record (trustnet.config.loader.load_table)."""
-        return load_table(cls, values, "suspicion.hostility")
-
-
-DEFAULT_HOSTILITY = HostilityWeights()
-
 
 def default_verification(ev: Evidence) -> float:
     """1.0 for verifiable evidence, else n/4 for n distinct sources (capped at 1.0)."""
@@ -154,11 +88,6 @@ def default_verification(ev: Evidence) -> float:
         return 1.0
     # 0.5 per pair of independent sources: one observer 0.25, four count as verified.
     return min(1.0, 0.5 * len(set(ev.sources)) / 2.0)
-
-
-def _gain(v: float, params: SuspicionParams) -> float:
-    # the estimator's Kalman gain K(v) (estimator module docstring)
-    return kalman_gain(v, params.unverified_noise)
 
 
 def _check_v(v: float, ev: Evidence) -> float:
@@ -170,14 +99,11 @@ def _check_v(v: float, ev: Evidence) -> float:
     return float(v)
 
 
-GroupKey = tuple[str, str, str]
 # Per fact: its members, the budgets of its sources before it, its signals, and the
 # budgets after it (so a fact whose evidence and budgets are unchanged is reused).
 GroupMemo = dict[GroupKey, tuple[list[tuple[Evidence, float]], tuple[float, ...],
                                  list[Signal], tuple[float, ...]]]
 
-
-EQUIVOCATION = "equivocation"  # the rule of a fork proof (statements.rules)
 
 
 def evidence_signals(
@@ -228,7 +154,7 @@ def evidence_signals(
         order.sort(key=lambda k: (groups[k][0][0].at, k))
     for key in order:
         members = groups[key]
-        involved = _involved(key[0], members)
+        involved = involved_budgets(key[0], members)
         before = tuple([budget.get(s, cap) for s in involved]) if involved else ()
         cached = memo.get(key) if memo is not None else None
         if cached is not None and cached[1] == before and cached[0] == members:
@@ -240,7 +166,7 @@ def evidence_signals(
             # (which would make the collector sweep the node's whole heap every few updates).
             used[key] = cached
         else:
-            signals = _fact_signals(key, members, params, budget)
+            signals = fact_signals(key, members, params, budget)
             after = tuple([budget.get(s, cap) for s in involved]) if involved else ()
             used[key] = (members, before, signals, after)
         out.extend(signals)
@@ -249,143 +175,6 @@ def evidence_signals(
         memo.update(used)
     out.sort(key=lambda s: (s.party, *s.sort_key()))
     return out
-
-
-def _involved(party: str, members: list[tuple[Evidence, float]]) -> list[tuple[str, str]]:
-    """The (party, source) budgets a fact's unverified members may spend, sorted."""
-    if len(members) == 1:
-        ev, v = members[0]
-        if v >= 1.0 or not ev.sources:
-            return []
-        if len(ev.sources) == 1:
-            return [(party, ev.sources[0])]
-    return sorted({(party, s) for ev, v in members if v < 1.0 for s in ev.sources})
-
-
-def _fact_signals(key: GroupKey, members: list[tuple[Evidence, float]],
-                  params: SuspicionParams, budget: dict[tuple[str, str], float]) -> list[Signal]:
-    party, rule, ref = key
-    out: list[Signal] = []
-    credit = 0.0  # the group's largest K-weighted amount so far
-    for ev, v in members:
-        w = abs(ev.weight)
-        k = _gain(v, params)
-        amount = k * w
-        srcs = sorted(set(ev.sources))
-        if v < 1.0 and srcs and amount > credit:
-            # Unverified: what it adds beyond the fact's credit is paid by its sources'
-            # budgets, in equal shares (a source's claims about a party add up to the cap).
-            share = (amount - credit) / len(srcs)
-            paid = 0.0
-            for src in srcs:
-                left = budget.get((party, src), params.source_cap)
-                take = min(share, left)
-                budget[(party, src)] = left - take
-                paid += take
-            amount = credit + paid
-        if amount - credit <= 1e-12 * amount:
-            continue  # brings nothing the fact has not already brought (up to rounding)
-        kind: SignalKind = "threat" if ev.weight < 0 else "cooperation"
-        out.append(Signal(party, ev.at, kind, (amount - credit) / k, v, ref, rule))
-        credit = amount
-    return out
-
-
-def aimed_at(entry: Entry, self_id: str) -> bool:
-    """Could this entry be a hostile statement towards `self_id`, or say whether its author
-    has standing (a profile)? (A cheap prefilter.)"""
-    if entry.author_hex == self_id:
-        return False
-    if entry.kind == "profile":
-        return True
-    if entry.kind not in _HOSTILE_KINDS:
-        return False
-    body = entry.body
-    return (body.get("subject") == self_id or body.get("host") == self_id
-            or (entry.kind == "attestation" and body.get("verdict") == "refute"))
-
-
-def hostility_signals(
-    entries: Iterable[Entry],
-    self_id: str,
-    *,
-    weights: HostilityWeights = DEFAULT_HOSTILITY,
-    ours: Iterable[str] = (),
-    figures: ViennaFigures = DEFAULT_FIGURES,
-) -> list[Signal]:
-    """P's own signed statements aimed at this node that abuse the rules, as hostility
-    signals (verification 1.0: they are P's own words).
-
-    Requests within the rules are not hostile (DESIGN 8). Abuse: an inspection request
-    by a party whose latest profile is not a `state`'s (no standing), or beyond the quota
-    (the host already had `inspections_per_year` requests in that calendar year, or this
-    requester already asked once that year); consultation requests about us beyond
-    `consultation_quota` per requester within `consultation_window_days`; a deepening
-    distrust; a refutation of one of our statements. `ours`: ids of this node's own
-    entries not among `entries` (what a refutation may target).
-    """
-    stmts: dict[bytes, tuple[Entry, object]] = {}
-    ours = set(ours)  # our own entries, any kind: what a refutation may target
-    roles: dict[str, tuple[int, int, str]] = {}  # author -> (seq, ts, role) of its latest profile
-    for e in entries:
-        if e.author_hex == self_id:
-            ours.add(e.id_hex)
-            continue
-        if e.kind == "profile":
-            role = e.body.get("role")
-            old = roles.get(e.author_hex)
-            if isinstance(role, str) and (old is None or (e.seq, e.ts) > old[:2]):
-                roles[e.author_hex] = (e.seq, e.ts, role)
-            continue
-        if e.id in stmts or e.kind not in _HOSTILE_KINDS:
-            continue
-        try:
-            stmts[e.id] = (e, statement_of(e))
-        except EntryError:
-            continue  # DESIGN 4: a body that fails validation is not a statement
-    out: list[Signal] = []
-    # a trust level replaces the author's previous one: only a deepening counts
-    last_distrust: dict[str, int] = {}
-    inspections: dict[int, list[str]] = {}  # year -> requesters of inspections of us, in order
-    asked: dict[str, list[int]] = {}  # requester -> times of its consultation requests about us
-    window = weights.consultation_window_days * DAY_MS
-    for e, body in sorted(stmts.values(), key=lambda s: (s[0].ts, s[0].id)):
-        author = e.author_hex
-        rule, weight = "", 0.0
-        if isinstance(body, Observation) and body.subject == self_id:
-            rule, weight = HOSTILE_OBSERVATION, weights.observation * body.confidence / 1000
-        elif isinstance(body, ConsultationRequest) and body.subject == self_id:
-            times = asked.setdefault(author, [])
-            recent = sum(1 for t in times if e.ts - t < window)
-            times.append(e.ts)
-            if recent >= weights.consultation_quota:
-                rule, weight = HOSTILE_CONSULTATION, weights.consultation_request
-        elif isinstance(body, InspectionRequest) and body.host == self_id:
-            year = inspections.setdefault(_year(e.ts), [])
-            standing = roles.get(author, (0, 0, ""))[2] == STANDING_ROLE
-            beyond = (len(year) >= figures.inspections_per_year
-                      or year.count(author) >= figures.inspections_per_requester_per_year)
-            year.append(author)
-            if beyond or not standing:
-                rule, weight = HOSTILE_INSPECTION, weights.inspection_request
-        elif isinstance(body, Trust) and body.subject == self_id:
-            depth = max(0, -body.level)
-            deeper = depth - last_distrust.get(author, 0)
-            last_distrust[author] = depth
-            rule, weight = HOSTILE_TRUST, weights.distrust * max(0, deeper) / 1000
-        elif isinstance(body, Attestation) and body.verdict == "refute" and body.subject in ours:
-            rule, weight = HOSTILE_REFUTATION, weights.refutation
-        if weight > 0.0:
-            out.append(Signal(author, e.ts, "hostility", weight, 1.0, e.id_hex, rule))
-    out.sort(key=lambda s: (s.party, *s.sort_key()))
-    return out
-
-
-def _year(ms: int) -> int:
-    try:
-        return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)).year
-    except OverflowError:  # beyond year 9999: no calendar date
-        return 10_000
 
 
 def signals_from(
@@ -450,18 +239,20 @@ def _signals(
 class SuspicionView:
     """This node's suspicion of every party, fed incrementally from the entries it holds.
 
-    `update(new_entries, now_ms)` re-runs the rules over every held entry (evidence
-    depends on the clock: a consultation becomes unanswered only once 48 h have
-    passed) and feeds the estimator only the signals it has not seen. When a
-    signal it was fed is no longer derived (a verification changed, a late
-    notification removed a finding's fact, a top-up weight changed), it rebuilds
-    the estimator from the current signals: the view always equals
-    `suspicion_for` over the same entries, bitwise, and replays are idempotent.
-    "Seen" is full `Signal` equality (the estimator's own duplicate test), not
-    just (ref, rule, party, at): a fact whose verification or weight changed is
-    a changed past, not a duplicate. Given the evidence per source with stamps
-    (`BeliefEngine.evidence_by_party`) and per-party verification tables, an update
-    rebuilds and diffs only the parties whose evidence, verification or hostility
+    `update(new_entries, now_ms)` takes the rules' evidence over every held entry (run
+    here, or handed in by the caller: evidence depends on the clock, a consultation becomes
+    unanswered only once 48 h have passed) and feeds the estimator only what changed. Each
+    party's facts are kept in a `PartyLedger` (feedback/ledger.py): a fact whose evidence
+    or verification changed is recomputed, with the later facts whose sources' budgets
+    it changes, and the estimator is told the signals taken back and added. When a
+    signal it was fed is no longer derived (a verification changed, a late notification
+    removed a finding's fact, a top-up weight changed), the party's state is replayed from
+    the earliest change (`SuspicionEstimator.revise`): the view always equals
+    `suspicion_for` over the same entries, bitwise, and replays are idempotent. "Seen" is
+    full `Signal` equality (the estimator's own duplicate test), not just (ref, rule,
+    party, at): a fact whose verification or weight changed is a changed past, not a
+    duplicate. Given the evidence per source with stamps (`BeliefEngine.evidence_by_party`)
+    and per-party verification tables keyed by fact, an update costs the facts that
     changed; otherwise each update costs one `evaluate` over all held entries.
     """
 
@@ -482,26 +273,24 @@ class SuspicionView:
         self.hostility = hostility
         # may be replaced (e.g. by the beliefs module's verified view); the next update applies it
         self.verification = verification
-        self.rebuilds = 0  # how often a changed past forced a full recompute
+        self.rebuilds = 0  # how often a changed past forced a party's state to be replayed
         self._entries: dict[bytes, Entry] = {}
-        self._aimed: dict[bytes, Entry] = {}  # others' statements that may be hostile to us
-        self._memo: GroupMemo = {}  # each fact's signals, while its evidence is unchanged
-        self._hostile: tuple[tuple[int, int], list[Signal]] | None = None
-        self._ours: set[str] = set()  # ids of our own entries
+        # others' statements that may be hostile to us, walked as they arrive
+        self._hostility = HostilityLedger(self_id, weights=hostility, figures=figures)
         self._forks: dict[tuple[bytes, bytes], ForkProof] = {}
         # Per evidence source (a belief-engine partition, or the whole list when the caller
-        # passes one): its stamp, its evidence split by party, and its rank in the order the
-        # sources are concatenated.
+        # passes one): its stamp, its evidence by party and fact, and its rank in the order
+        # the sources are concatenated.
         self._stamps: dict[str, int | None] = {}
-        self._split: dict[str, dict[str, list[Evidence]]] = {}
+        self._split: dict[str, dict[str, dict[FactKey, list[Evidence]]]] = {}
         self._rank: dict[str, int] = {}
-        self._sources_of: dict[str, set[str]] = {}  # party -> the sources with evidence on it
+        self._srcs: dict[str, dict[FactKey, set[str]]] = {}  # party -> fact -> its sources
+        self._equivocal: dict[str, set[FactKey]] = {}  # party -> its fork-proof facts
+        self._forked: set[str] = set()  # parties whose ledger counts them forked
         self._tables: dict[str, object] | None = None  # party -> verification table last used
-        self._memos: dict[str, GroupMemo] = {}  # party -> each fact's signals
-        self._ev_signals: dict[str, list[Signal]] = {}  # party -> its evidence signals
+        self._ledgers: dict[str, PartyLedger] = {}  # party -> its facts and their signals
         self._host_by: dict[str, list[Signal]] = {}  # party -> its hostility signals
-        self._host_seen: list[Signal] | None = None
-        self._fed_by: dict[str, set[Signal]] = {}  # party -> the signals the estimator has
+        self._fed_by: dict[str, dict[Signal, int]] = {}  # party -> what the estimator has
         self._extra: dict[str, list[Signal]] = {}  # party -> the `extra` signals of `update`
         self._est = SuspicionEstimator(self.params, self_id)
 
@@ -526,18 +315,19 @@ class SuspicionView:
         (stamp, its evidence), iterated in the order the sources concatenate; a source
         whose stamp is unchanged holds the same evidence as at the last update.
         `verification_tables`: party -> a value that changes whenever `verification` of any
-        evidence about that party changes (e.g. the party's verification table); with it,
-        a party whose stamps and table are unchanged is not looked at again. Without it,
-        every party's evidence is verified again.
+        evidence about that party changes; with it, a party whose table is the same is not
+        verified again. A table that is a mapping keyed by fact (rule, ref), as the node's
+        views pass (`verification` reads the fact's entry), has only the facts whose entry
+        changed verified again; with any other value, every fact of the party. Without
+        tables, every party's evidence is verified again.
         """
+        aimed: list[Entry] = []
         for e in new_entries:
             if e.id in self._entries:
                 continue
             self._entries[e.id] = e
-            if e.author_hex == self.self_id:
-                self._ours.add(e.id_hex)
-            elif aimed_at(e, self.self_id):
-                self._aimed[e.id] = e
+            if e.author_hex == self.self_id or aimed_at(e, self.self_id):
+                aimed.append(e)  # ours: what a refutation may target
         for f in forks:
             self._forks.setdefault((f.a.id, f.b.id), f)
         if evidence is None:
@@ -549,124 +339,185 @@ class SuspicionView:
         # one list: a single source, always taken as changed
         sources: Mapping[str, tuple[int | None, list[Evidence]]] = (
             evidence if isinstance(evidence, Mapping) else {"": (None, list(evidence))})
-        dirty = self._take_sources(sources)
-        # Verification: a party is looked at again when its table changed (or always,
-        # without tables: any verification may have changed).
-        if verification_tables is None or self._tables is None:
-            dirty.update(self._sources_of)
-        else:
-            for party in self._sources_of:
-                if verification_tables.get(party) != self._tables.get(party):
-                    dirty.add(party)
-        self._tables = None if verification_tables is None else dict(verification_tables)
-        for party in dirty:
-            self._party_evidence_signals(party)
-        dirty |= self._take_hostility()
-        if extra is not None or self._extra:
-            extra = extra or {}
-            dirty |= {p for p in extra.keys() | self._extra.keys()
-                      if extra.get(p) != self._extra.get(p)}
-            self._extra = dict(extra)
-        dirty.discard(self.self_id)
-        # Only the parties whose signals may have changed are diffed against what the
-        # estimator has; parties are independent, the others keep their state.
+        dirty: dict[str, set[FactKey] | None] = {}  # party -> facts to redo (None: all)
+        self._take_sources(sources, dirty)
+        self._take_tables(verification_tables, dirty)
+        delta: dict[str, dict[Signal, int]] = {}
+        for party, keys in dirty.items():
+            if party != self.self_id:
+                self._redo(party, keys, delta)
+        host = self._take_hostility(aimed)
+        extra_now = self._extra if extra is None and not self._extra else dict(extra or {})
+        for party in {p for p in extra_now.keys() | self._extra.keys()
+                      if extra_now.get(p) != self._extra.get(p)}:
+            host[party] = (self._extra.get(party, []), extra_now.get(party, []))
+        self._extra = extra_now
+        for party, (was, now) in host.items():
+            _count(delta.setdefault(party, {}), was, now)
+        # Only the parties whose signals changed are told; parties are independent.
         new: list[Signal] = []
         rebuilt = False
         fed_now = 0  # signals fed through revisions
-        for party in sorted(dirty):
-            want = sorted([*self._ev_signals.get(party, ()), *self._host_by.get(party, ()),
-                           *self._extra.get(party, ())], key=Signal.sort_key)
-            wanted = set(want)
-            fed = self._fed_by.get(party, set())
-            gone = fed - wanted
+        for party in sorted(delta):
+            if party == self.self_id:
+                continue
+            gone, added = self._feed(party, delta[party])
             if gone:
                 # The past changed for this party: its signals are revised, and its state
                 # replayed once from the earliest change (the rest of its past is kept).
                 rebuilt = True
-                revised = [s for s in want if s not in fed]
-                self._est.revise(party, gone, revised)
-                fed_now += len(revised)
-                fed = wanted
-            new.extend(s for s in want if s not in fed)
-            if wanted:
-                self._fed_by[party] = wanted
+                self._est.revise(party, gone, added)
+                fed_now += len(added)
             else:
-                self._fed_by.pop(party, None)
+                new.extend(added)
         if rebuilt:
             self.rebuilds += 1
         self._est.observe_many(new)
         return fed_now + len(new)
 
+    def _feed(self, party: str, delta: dict[Signal, int]) -> tuple[list[Signal], list[Signal]]:
+        """Apply a party's signal count changes: the signals the estimator loses and gains."""
+        fed = self._fed_by.setdefault(party, {})
+        gone: list[Signal] = []
+        added: list[Signal] = []
+        for s, d in delta.items():
+            if d == 0:
+                continue
+            was = fed.get(s, 0)
+            now = was + d
+            if now > 0:
+                fed[s] = now
+            else:
+                del fed[s]
+            if was == 0 and now > 0:
+                added.append(s)
+            elif was > 0 and now == 0:
+                gone.append(s)
+        if not fed:
+            del self._fed_by[party]
+        return gone, added
+
     def _take_sources(
-        self, sources: Mapping[str, tuple[int | None, list[Evidence]]]
-    ) -> set[str]:
-        """Record the sources whose stamp changed; the parties whose evidence may differ."""
-        dirty: set[str] = set()
+        self, sources: Mapping[str, tuple[int | None, list[Evidence]]],
+        dirty: dict[str, set[FactKey] | None],
+    ) -> None:
+        """Record the sources whose stamp changed; mark the facts whose evidence differs."""
         for name in [n for n in self._stamps if n not in sources]:
-            for party in self._split.pop(name):
-                dirty.add(party)
-                self._sources_of[party].discard(name)
+            for party, facts in self._split.pop(name).items():
+                for key in facts:
+                    self._unsource(party, key, name)
+                    _mark(dirty, party, key)
             del self._stamps[name]
         self._rank = {}
         for rank, (name, (stamp, evs)) in enumerate(sources.items()):
             self._rank[name] = rank
             if stamp is not None and self._stamps.get(name, None) == stamp and name in self._split:
                 continue
-            split: dict[str, list[Evidence]] = {}
+            split: dict[str, dict[FactKey, list[Evidence]]] = {}
             for ev in evs:
-                split.setdefault(ev.party, []).append(ev)
+                split.setdefault(ev.party, {}).setdefault(fact_key(ev), []).append(ev)
             old = self._split.get(name, {})
-            for party in old:
-                if party not in split:
-                    self._sources_of[party].discard(name)
-            for party in split:
-                self._sources_of.setdefault(party, set()).add(name)
-            dirty.update(old)
-            dirty.update(split)
+            for party, facts in old.items():
+                now = split.get(party, {})
+                for key in facts:
+                    if key not in now:
+                        self._unsource(party, key, name)
+                        _mark(dirty, party, key)
+            for party, facts in split.items():
+                was = old.get(party, {})
+                for key, evs_now in facts.items():
+                    evs_was = was.get(key)
+                    if evs_was is None:
+                        self._srcs.setdefault(party, {}).setdefault(key, set()).add(name)
+                        if key[0] == EQUIVOCATION:
+                            self._equivocal.setdefault(party, set()).add(key)
+                        _mark(dirty, party, key)
+                    elif evs_was != evs_now:
+                        _mark(dirty, party, key)
             self._split[name] = split
             self._stamps[name] = stamp
-        for party in [p for p, names in self._sources_of.items() if not names]:
-            del self._sources_of[party]
-        return dirty
 
-    def _party_evidence_signals(self, party: str) -> None:
-        names = sorted(self._sources_of.get(party, ()), key=self._rank.__getitem__)
-        evs = [ev for name in names for ev in self._split[name][party]]
-        # The order `evaluate` gives the whole list, restricted to this party (stable sort).
-        evs.sort(key=lambda ev: (ev.at, ev.rule, ev.entries, ev.party))
-        memo = self._memos.setdefault(party, {})
-        signals = evidence_signals(evs, self.self_id, verification=self.verification,
-                                   params=self.params, memo=memo)
-        if signals:
-            self._ev_signals[party] = signals
-        else:
-            self._ev_signals.pop(party, None)
-        if not memo:
-            del self._memos[party]
+    def _unsource(self, party: str, key: FactKey, name: str) -> None:
+        facts = self._srcs[party]
+        names = facts[key]
+        names.discard(name)
+        if names:
+            return
+        del facts[key]
+        if not facts:
+            del self._srcs[party]
+        if key[0] == EQUIVOCATION:
+            self._equivocal[party].discard(key)
+            if not self._equivocal[party]:
+                del self._equivocal[party]
 
-    def _take_hostility(self) -> set[str]:
-        """The parties whose hostility signals changed since the last update."""
-        signals = self._hostility_signals()
-        if signals is self._host_seen:
-            return set()
-        self._host_seen = signals
-        by: dict[str, list[Signal]] = {}
-        for s in signals:
-            by.setdefault(s.party, []).append(s)
-        changed = {p for p in by.keys() | self._host_by.keys()
-                   if by.get(p) != self._host_by.get(p)}
-        self._host_by = by
+    def _take_tables(self, tables: Mapping[str, object] | None,
+                     dirty: dict[str, set[FactKey] | None]) -> None:
+        """Mark the facts whose verification may have changed (`update`'s docstring)."""
+        old = self._tables
+        self._tables = None if tables is None else dict(tables)
+        if tables is None or old is None:
+            for party in self._srcs:
+                dirty[party] = None
+            return
+        for party in old.keys() | tables.keys():
+            was, now = old.get(party), tables.get(party)
+            if was is now or party not in self._srcs or (
+                    party in dirty and dirty[party] is None):
+                continue
+            if isinstance(was, Mapping | None) and isinstance(now, Mapping | None):
+                # a fact's entry changed (either way): only those facts are verified again
+                keys = {k for k, _ in (was or {}).items() ^ (now or {}).items()}
+                facts = self._srcs[party]
+                for key in keys:
+                    if key in facts:
+                        _mark(dirty, party, key)
+            else:
+                dirty[party] = None
+
+    def _redo(self, party: str, keys: set[FactKey] | None,
+              delta: dict[str, dict[Signal, int]]) -> None:
+        """Give the party's ledger the new members of these facts (None: every fact)."""
+        ledger = self._ledgers.get(party)
+        if ledger is None:
+            ledger = self._ledgers[party] = PartyLedger(party, self.params)
+        # DOMAIN.md: once a fork proof stands against a party, nothing it did counts as
+        # cooperation (evidence_signals): a change of that redoes every fact of the party.
+        forked = party in self._equivocal
+        if forked != (party in self._forked):
+            keys = None
+            (self._forked.add if forked else self._forked.discard)(party)
+        facts = self._srcs.get(party, {})
+        if keys is None:
+            keys = set(facts) | set(ledger.facts)
+        verify = self.verification or default_verification
+        changes: list[tuple[FactKey, list[tuple[Evidence, float]]]] = []
+        for key in keys:
+            names = facts.get(key)
+            members: list[tuple[Evidence, float]] = []
+            if names:
+                order = sorted(names, key=self._rank.__getitem__) if len(names) > 1 else names
+                for name in order:
+                    for ev in self._split[name][party][key]:
+                        if counts(ev, forked):
+                            members.append((ev, _check_v(verify(ev), ev)))
+            if members or key in ledger.facts:
+                changes.append((key, members))
+        gone, added = ledger.apply(changes)
+        if not ledger.facts:
+            del self._ledgers[party]
+        if gone or added:
+            _count(delta.setdefault(party, {}), gone, added)
+
+    def _take_hostility(self, aimed: list[Entry]) -> dict[str, tuple[list[Signal], list[Signal]]]:
+        """The parties whose hostility signals changed with these statements: (was, now)."""
+        changed: dict[str, tuple[list[Signal], list[Signal]]] = {}
+        for party in self._hostility.add(aimed):
+            now = self._hostility.of(party)
+            changed[party] = (self._host_by.pop(party, []), now)
+            if now:
+                self._host_by[party] = now
         return changed
-
-    def _hostility_signals(self) -> list[Signal]:
-        # They depend only on the statements aimed at us and our own ids: recomputed when
-        # those grow (entries are only ever added), not on every update.
-        key = (len(self._aimed), len(self._ours))
-        if self._hostile is None or self._hostile[0] != key:
-            self._hostile = (key, hostility_signals(
-                self._aimed.values(), self.self_id, weights=self.hostility, ours=self._ours,
-                figures=self.figures))
-        return self._hostile[1]
 
     @property
     def estimator(self) -> SuspicionEstimator:
@@ -684,3 +535,20 @@ class SuspicionView:
     def reports(self, now_ms: int) -> dict[str, PartySuspicion]:
         """Every party with a signal at or before `now_ms`, by party id."""
         return self._est.reports(now_ms)
+
+
+def _mark(dirty: dict[str, set[FactKey] | None], party: str, key: FactKey) -> None:
+    # a fact to redo, unless every fact of the party is redone already
+    if party not in dirty:
+        dirty[party] = {key}
+    else:
+        keys = dirty[party]
+        if keys is not None:
+            keys.add(key)
+
+
+def _count(counter: dict[Signal, int], gone: Iterable[Signal], added: Iterable[Signal]) -> None:
+    for s in gone:
+        counter[s] = counter.get(s, 0) - 1
+    for s in added:
+        counter[s] = counter.get(s, 0) + 1

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from trustnet.log.entry import Entry
+from trustnet.log.entry import Entry, decode_stored
 from trustnet.store.schema import stored as _stored
 
 
@@ -77,7 +77,8 @@ class EntryReads:
             f"SELECT raw, rowid, {self._when} FROM entries WHERE rowid>? ORDER BY rowid LIMIT ?",
             (after, limit),
         )
-        return [(_stored(raw), c, int(r)) for raw, c, r in rows]
+        # The analysis follows the store through here: rows it stored, checked on the way in.
+        return [(decode_stored(raw), c, int(r)) for raw, c, r in rows]
 
     def received_of(self, ids: Sequence[bytes], *, witnessed: bool = True) -> dict[bytes, int]:
         """When this node received each of these entries (ms), for those it holds; with
