@@ -62,6 +62,7 @@ from trustnet.statements.counts import observation_confirmed
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import DEFAULT_FIGURES, ViennaFigures
 from trustnet.statements.index import Index, Stmt, activity_key
+from trustnet.statements.kinds import Observation
 from trustnet.statements.regime import regime_evidence
 from trustnet.statements.weights import DEFAULT_WEIGHTS, RuleWeights
 
@@ -96,15 +97,29 @@ def _regime_calendar(ix: Index, now_ms: int, w: RuleWeights) -> Iterator[Evidenc
 
 def _evaluate(ix: Index, now_ms: int, weights: RuleWeights, forks: Iterable[ForkProof]) -> list[Evidence]:
     findings = list(regime_notification.findings_evidence(ix, weights))
-    # Only a verified finding (an accepted inspection's report) refutes a notification's
-    # credit: an unverified sighting is its own fact, weighed by its source (issue 12, 6).
-    refuted = {
+    out = [*findings, *_rest(ix, now_ms, weights, forks, _refuted(findings))]
+    out.sort(key=_order_key)
+    return out
+
+
+def _order_key(ev: Evidence) -> tuple[int, str, tuple[str, ...], str]:
+    return (ev.at, ev.rule, ev.entries, ev.party)
+
+
+def _refuted(findings: list[Evidence]) -> set[str]:
+    """Only a verified finding (an accepted inspection's report) refutes a notification's
+    credit: an unverified sighting is its own fact, weighed by its source (issue 12, 6)."""
+    return {
         ev.entries[0]
         for ev in findings
         if ev.rule == "undercounted_notification" and ev.verifiable
     }
-    out = [
-        *findings,
+
+
+def _rest(ix: Index, now_ms: int, weights: RuleWeights, forks: Iterable[ForkProof],
+          refuted: set[str]) -> list[Evidence]:
+    """Every rule but the findings' (none of these reads an observation)."""
+    return [
         *regime_notification.own_notifications(ix, weights),
         *regime_notification.timely_notifications(ix, weights, refuted),
         *regime_consultation.consultations(ix, now_ms, weights),
@@ -115,8 +130,6 @@ def _evaluate(ix: Index, now_ms: int, weights: RuleWeights, forks: Iterable[Fork
         *_regime_calendar(ix, now_ms, weights),
         *regime_evidence(ix.regime, now_ms, ix.fig, weights.of),
     ]
-    out.sort(key=lambda ev: (ev.at, ev.rule, ev.entries, ev.party))
-    return out
 
 
 def evaluate(
@@ -174,8 +187,12 @@ def analyse(
     `zones`: party -> declared time zone (IANA name), for the dates the rules read.
     """
     ix = Index((), figures, parsed, times, roles, zones)
-    evidence = _evaluate(ix, now_ms, weights, ())
-    inspected = [
+    return Analysis(_evaluate(ix, now_ms, weights, ()), _inspected(ix, figures, match_days, tolerance))
+
+
+def _inspected(ix: Index, figures: ViennaFigures, match_days: int, tolerance: float
+               ) -> list[InspectedObservation]:
+    return [
         InspectedObservation(
             r.entry,
             o.entry,
@@ -184,7 +201,70 @@ def analyse(
         )
         for r, o in ix.inspected_observations(match_days)
     ]
-    return Analysis(evidence, inspected)
+
+
+class PartitionRules:
+    """`analyse` over a list of parsed statements that only grows (one belief-engine
+    partition), at the cost of what changed since the last call (issue 15 item 3).
+
+    The index is kept and extended (`Index.extend`); the findings' facts are kept while the
+    notifications are the same (`FindingsMemo`); and when only observations arrived and no
+    further deadline passed, the rules that read no observation are not evaluated again.
+    Each result equals `analyse` over the whole list. `times`, `roles` and `zones` are read
+    as they grow; a caller whose roles, zones or judged times change for entries already
+    given calls `reset`.
+    """
+
+    def __init__(
+        self,
+        *,
+        figures: ViennaFigures = DEFAULT_FIGURES,
+        weights: RuleWeights = DEFAULT_WEIGHTS,
+        match_days: int = 7,
+        tolerance: float = 0.3,
+        times: Mapping[bytes, int] | None = None,
+        roles: Mapping[str, str] | None = None,
+        zones: Mapping[str, str] | None = None,
+    ) -> None:
+        self.figures, self.weights = figures, weights
+        self.match_days, self.tolerance = match_days, tolerance
+        self.times, self.roles, self.zones = times, roles, zones
+        self._ix: Index | None = None
+        self._taken = 0  # statements of the list already in the index
+        self._memo = regime_notification.FindingsMemo()
+        # (deadlines passed, refuted notifications, the rules' evidence but the findings')
+        self._rest: tuple[int, set[str], list[Evidence]] | None = None
+
+    def reset(self) -> None:
+        """Forget everything: the next `analyse` reads the whole list again."""
+        self._ix = None
+        self._taken = 0
+        self._rest = None
+
+    def analyse(self, parsed: list[tuple[Entry, object]], now_ms: int, passed: int) -> Analysis:
+        """`analyse(parsed, now_ms, ...)`; `passed`: how many of the deadlines the rules read
+        `now_ms` is past (the only use the rules make of the time)."""
+        ix = self._ix
+        new = parsed[self._taken :]
+        self._taken = len(parsed)
+        if ix is None:
+            ix = self._ix = Index((), self.figures, parsed, self.times, self.roles, self.zones)
+            self._rest = None
+        elif new:
+            ix.extend(new)
+            if any(not isinstance(body, Observation) for _e, body in new):
+                self._rest = None
+        findings = list(regime_notification.findings_evidence(ix, self.weights, self._memo))
+        refuted = _refuted(findings)
+        held = self._rest
+        if held is not None and held[0] == passed and held[1] == refuted:
+            rest = held[2]
+        else:
+            rest = _rest(ix, now_ms, self.weights, (), refuted)
+            self._rest = (passed, refuted, rest)
+        out = [*findings, *rest]
+        out.sort(key=_order_key)
+        return Analysis(out, _inspected(ix, self.figures, self.match_days, self.tolerance))
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 import numpy as np
+from numpy.typing import NDArray
 
 from trustnet.log.entry import Entry, ForkProof
 from trustnet.statements.figures import DEFAULT_FIGURES, ViennaFigures
@@ -64,16 +65,76 @@ class BeliefEngine(_Explanations):
         return out
 
     def _snapshot(self, now_ms: int) -> Beliefs:
-        params = self.params
         forked = set(self._forks)
-        parties = sorted(self._parties)
-        index = {p: i for i, p in enumerate(parties)}
-        roots = [index[p] for p in (self.self_id, *self.anchors) if p not in forked]
-
-        # Rule evidence and inspection track record, partition by partition (cached; the
-        # evidence is read back from the partitions by `_views`).
+        # Rule evidence and inspection track record, partition by partition (cached; only a
+        # partition a new entry landed in, or whose deadline `now_ms` crossed, is evaluated
+        # again, and the track record moves only when its events did).
         for party in sorted(self._parts):
             self._partition(party, now_ms)
+        parties = sorted(self._parties)
+        # Reliabilities: recomputed only when the trust graph, the track record, the forks,
+        # the parties or their names changed (`_reliability`); else the same records.
+        rel, rp, rp_vec = self._reliability(forked, parties)
+        blocs, bloc_vec = self._bloc_vec(forked)
+
+        out: dict[str, PartyBelief] = {}
+        empty = View(Opinion.vacuous(self.params.base_rate), ())
+        made = self._made
+        for p in parties:
+            if p in forked:
+                out[p] = self._forked_belief(p, rel[p])
+                continue
+            part = self._parts.get(p)
+            if part is None:
+                raw_view = ver_view = empty
+            else:
+                raw_view, ver_view = self._views(p, part, rp, rp_vec, forked, blocs, bloc_vec)
+            # The same reliability record and views: the same belief (and explanation).
+            held = made.get(p)
+            if held is not None and held[0] is rel[p] and held[1] is ver_view and (
+                    held[2] is raw_view):
+                out[p] = held[3]
+                continue
+            belief = PartyBelief(
+                p,
+                self._name(p),
+                rel[p],
+                ver_view,
+                raw_view,
+                False,
+                self._explain(p, rel[p], ver_view, raw_view),
+            )
+            if part is not None:
+                made[p] = (rel[p], ver_view, raw_view, belief)
+            out[p] = belief
+        return Beliefs(self.self_id, now_ms, self.anchors, self.params, out)
+
+    def _bloc_vec(self, forked: set[str]) -> tuple[dict[str, int], NDArray[np.intp]]:
+        """`_blocs` and, per party number, its bloc (cached with the numbering's length)."""
+        blocs = self._blocs(forked)
+        key = (id(blocs), len(self._pnames))
+        if self._bloc_vec_cache is not None and self._bloc_vec_cache[0] == key and (
+                self._bloc_vec_cache[1] is blocs):
+            return blocs, self._bloc_vec_cache[2]
+        bloc_vec = np.arange(len(self._pnames), dtype=np.intp)
+        for p, b in blocs.items():
+            bloc_vec[self._pnum[p]] = b
+        self._bloc_vec_cache = (key, blocs, bloc_vec)
+        return blocs, bloc_vec
+
+    def _reliability(
+        self, forked: set[str], parties: list[str]
+    ) -> tuple[dict[str, Reliability], dict[str, float], NDArray[np.float64]]:
+        """Every party's reliability as a source, the rounded values views weigh evidence
+        with, and those as a vector by party number; kept while nothing they read changed."""
+        track = self._track(forked)
+        stamp = (self._trust_version, len(forked), len(parties), self._names_version)
+        held = self._rel_cache
+        if held is not None and held[0] == stamp and held[1] is track:
+            return held[2], held[3], held[4]
+        params = self.params
+        index = {p: i for i, p in enumerate(parties)}
+        roots = [index[p] for p in (self.self_id, *self.anchors) if p not in forked]
 
         # Pass 1: explicit trust only; it says whose verifications count.
         trust_edges: dict[tuple[int, int], float] = {}
@@ -111,7 +172,6 @@ class BeliefEngine(_Explanations):
         # Track record: confirmations by verifier -> local trust; refutations by reliable
         # verifiers -> disbelief, weighted by the verifier's (or the report's) credibility.
         # What p1 does not change is kept until a statement or a fork changes it (`_track`).
-        track = self._track(forked)
         refuted: dict[str, float] = defaultdict(float)
         for v, s, r in track.pair_refs:
             if p1[v] >= params.reliable:
@@ -152,13 +212,14 @@ class BeliefEngine(_Explanations):
         s2 = self._strength(t2, levels2, n)
         root_set = {self.self_id, *self.anchors}
         rel: dict[str, Reliability] = {}
+        old = held[2] if held is not None else {}
         for p in parties:
             share = float(t2[index[p]])
             opinion = self._rel_opinion(
                 p, share, ref2, refuted.get(p, 0.0), forked, float(s2[index[p]]),
                 distrust.get(p, 0.0),
             )
-            rel[p] = Reliability(
+            record = Reliability(
                 p,
                 self._name(p),
                 opinion,
@@ -169,6 +230,9 @@ class BeliefEngine(_Explanations):
                 p in root_set,
                 p in forked,
             )
+            # An unchanged record stays the same object: the beliefs made from it are kept.
+            was = old.get(p)
+            rel[p] = was if was is not None and was == record else record
         # Evidence is weighed with reliabilities rounded to 1e-4 (RELIABILITY_DIGITS): a
         # trust shift far away that moves a source by less leaves the views cached.
         rp = {p: round(r.p, RELIABILITY_DIGITS) for p, r in rel.items()}
@@ -177,33 +241,8 @@ class BeliefEngine(_Explanations):
         rp_vec = np.zeros(len(self._pnames))
         for p, p_r in rp.items():
             rp_vec[self._pnum[p]] = p_r
-
-        blocs = self._blocs(forked)
-        bloc_vec = np.arange(len(self._pnames), dtype=np.intp)
-        for p, b in blocs.items():
-            bloc_vec[self._pnum[p]] = b
-
-        out: dict[str, PartyBelief] = {}
-        empty = View(Opinion.vacuous(params.base_rate), ())
-        for p in parties:
-            if p in forked:
-                out[p] = self._forked_belief(p, rel[p])
-                continue
-            part = self._parts.get(p)
-            if part is None:
-                raw_view = ver_view = empty
-            else:
-                raw_view, ver_view = self._views(p, part, rp, rp_vec, forked, blocs, bloc_vec)
-            out[p] = PartyBelief(
-                p,
-                self._name(p),
-                rel[p],
-                ver_view,
-                raw_view,
-                False,
-                self._explain(p, rel[p], ver_view, raw_view),
-            )
-        return Beliefs(self.self_id, now_ms, self.anchors, params, out)
+        self._rel_cache = (stamp, track, rel, rp, rp_vec)
+        return rel, rp, rp_vec
 
 
 def compute_beliefs(
