@@ -41,6 +41,7 @@ from trustnet.trust.beliefs.params import DEFAULT_PARAMS, TrustParams
 if TYPE_CHECKING:
     from trustnet.trust.beliefs.compiled import _Compiled, _FactSpec
     from trustnet.trust.beliefs.records import PartyBelief, Reliability, View
+    from trustnet.trust.beliefs.reliability import _Pass1
     from trustnet.trust.beliefs.tracktypes import _Event, _PartTrack, _Track
 
 _SOCIAL_KINDS = frozenset({"contact", "profile"})  # issue 17: their confirmations are no track record
@@ -71,6 +72,8 @@ class _Partition:
     rules: PartitionRules | None = None  # the rules over `entries`, kept between evaluations
     relevant: tuple[tuple[int, int], tuple[str, ...]] | None = None  # parties its views read
     views: tuple[tuple[Any, ...], View, View] | None = None  # (key, raw, verified)
+    # `_views`' key when the reliabilities read were the same objects: (state, ids of them).
+    views_quick: tuple[Any, ...] | None = None
     # The facts' parts that do not depend on reliabilities: (key, specs), see `_prepare`.
     prep: tuple[tuple[Any, ...], _Compiled] | None = None
     track: tuple[tuple[int, int, int], _PartTrack] | None = None  # see `_part_track`
@@ -149,6 +152,7 @@ class _EngineBase:
             tuple[tuple[int, ...], _Track, dict[str, Reliability], dict[str, float],
                   NDArray[np.float64]] | None
         ) = None
+        self._pass1_cache: tuple[tuple[int, int, int], _Pass1] | None = None
         # (key, blocs, bloc per party number); party -> (reliability, views, its belief).
         self._bloc_vec_cache: tuple[tuple[int, int], dict[str, int], NDArray[np.intp]] | None = None
         self._made: dict[str, tuple[Reliability, View, View, PartyBelief]] = {}
