@@ -6,13 +6,17 @@ Those shortcuts must never change a result: a seeded stream of the benchmark's s
 (trust, notifications, observations, attestations, consultations, inspections), with forks
 and backdated receipts mixed in and the clock moving across answer deadlines, is fed one entry
 at a time; after each one the engine's snapshot and its evidence are compared with those of a
-fresh engine over the same prefix.
+fresh engine over the same prefix; the same over scenarios that use the regime's other kinds.
 """
 
 from __future__ import annotations
 
 import random
 
+import pytest
+
+from tests.harness.nodes import SCENARIOS
+from tests.harness.scenarios import offline_run
 from trustnet.bench.beliefs import _Gen, generate
 from trustnet.log.entry import Entry, ForkProof, sign_entry
 from trustnet.statements.figures import DAY_MS, HOUR_MS
@@ -60,3 +64,23 @@ def test_incremental_snapshot_equals_full_recompute_at_every_step() -> None:
         assert snap.to_json() == fresh.snapshot(now).to_json(), f"step {i} ({e.kind})"
         if i % 30 == 0:
             assert engine.evidence(now) == fresh.evidence(now), f"step {i}"
+
+
+@pytest.mark.parametrize(
+    "name", ["desk-year.toml", "openskies-evaluation.toml", "verification-cycle.toml"]
+)
+def test_incremental_snapshot_equals_full_recompute_over_a_scenario(name: str) -> None:
+    """The regime's other kinds (calendars, invitations, evaluations, Open Skies...) too."""
+    scenario, store, ids, _origin, _entries, _faults = offline_run(SCENARIOS / name)
+    entries = sorted(
+        (e for author in store.heads() for e in store.range(author, 0, 1_000_000)),
+        key=lambda e: (e.ts, e.id),
+    )
+    me = ids[scenario.parties[0]].party_id
+    engine = BeliefEngine(me)
+    for i, e in enumerate(entries):
+        engine.add([e])
+        now = e.ts + HOUR_MS
+        fresh = _fresh(entries[: i + 1], me, (), [], {})
+        assert engine.snapshot(now).to_json() == fresh.snapshot(now).to_json(), f"{name} {i}"
+    assert engine.evidence(now) == fresh.evidence(now)

@@ -46,7 +46,7 @@ module runs them all over one index (`evaluate`, `analyse`, `match_findings`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,8 +62,18 @@ from trustnet.statements.counts import observation_confirmed
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import DEFAULT_FIGURES, ViennaFigures
 from trustnet.statements.index import Index, Stmt, activity_key
-from trustnet.statements.kinds import Observation
+from trustnet.statements.kinds import (
+    AnnualExchange,
+    Calendar,
+    ConsultationReply,
+    ConsultationRequest,
+    InspectionReport,
+    InspectionRequest,
+    InspectionResponse,
+    Notification,
+)
 from trustnet.statements.regime import regime_evidence
+from trustnet.statements.regime_common import INPUTS as REGIME_INPUTS
 from trustnet.statements.weights import DEFAULT_WEIGHTS, RuleWeights
 
 
@@ -116,20 +126,67 @@ def _refuted(findings: list[Evidence]) -> set[str]:
     }
 
 
+def _own(ix: Index, now_ms: int, w: RuleWeights, refuted: set[str]) -> Iterable[Evidence]:
+    return regime_notification.own_notifications(ix, w)
+
+
+def _timely(ix: Index, now_ms: int, w: RuleWeights, refuted: set[str]) -> Iterable[Evidence]:
+    return regime_notification.timely_notifications(ix, w, refuted)
+
+
+def _consultations(ix: Index, now_ms: int, w: RuleWeights, refuted: set[str]
+                   ) -> Iterable[Evidence]:
+    return regime_consultation.consultations(ix, now_ms, w)
+
+
+def _inspections(ix: Index, now_ms: int, w: RuleWeights, refuted: set[str]
+                 ) -> Iterable[Evidence]:
+    return regime_inspection.inspections(ix, now_ms, w)
+
+
+def _consistent(ix: Index, now_ms: int, w: RuleWeights, refuted: set[str]) -> Iterable[Evidence]:
+    return regime_inspection.consistent_reports(ix, w)
+
+
+def _exchanges(ix: Index, now_ms: int, w: RuleWeights, refuted: set[str]) -> Iterable[Evidence]:
+    return regime_exchange.annual_exchanges(ix, w)
+
+
+def _calendar(ix: Index, now_ms: int, w: RuleWeights, refuted: set[str]) -> Iterable[Evidence]:
+    return _regime_calendar(ix, now_ms, w)
+
+
+def _regime(ix: Index, now_ms: int, w: RuleWeights, refuted: set[str]) -> Iterable[Evidence]:
+    return regime_evidence(ix.regime, now_ms, ix.fig, w.of)
+
+
+Rule = Callable[[Index, int, RuleWeights, set[str]], Iterable[Evidence]]
+_REPORTS = (InspectionRequest, InspectionResponse, InspectionReport)
+# Every rule but the findings', in evaluation order (fork proofs come after the exchanges),
+# with the statements each reads besides the clock (none reads an observation): a kept
+# partition evaluates one again only when one of those arrived (`PartitionRules`).
+RULES: tuple[tuple[Rule, tuple[type, ...]], ...] = (
+    (_own, REGIME_INPUTS),
+    (_timely, (Notification,)),  # and the refuted notifications
+    (_consultations, (ConsultationRequest, ConsultationReply)),
+    (_inspections, (InspectionRequest, InspectionResponse)),
+    (_consistent, (*_REPORTS, Notification)),
+    (_exchanges, (AnnualExchange,)),
+    (_calendar, (Notification, AnnualExchange, Calendar, ConsultationReply, InspectionResponse)),
+    (_regime, REGIME_INPUTS),
+)
+_FORKS_AT = 6
+
+
 def _rest(ix: Index, now_ms: int, weights: RuleWeights, forks: Iterable[ForkProof],
           refuted: set[str]) -> list[Evidence]:
     """Every rule but the findings' (none of these reads an observation)."""
-    return [
-        *regime_notification.own_notifications(ix, weights),
-        *regime_notification.timely_notifications(ix, weights, refuted),
-        *regime_consultation.consultations(ix, now_ms, weights),
-        *regime_inspection.inspections(ix, now_ms, weights),
-        *regime_inspection.consistent_reports(ix, weights),
-        *regime_exchange.annual_exchanges(ix, weights),
-        *_forks(forks, weights),
-        *_regime_calendar(ix, now_ms, weights),
-        *regime_evidence(ix.regime, now_ms, ix.fig, weights.of),
-    ]
+    out: list[Evidence] = []
+    for k, (rule, _reads) in enumerate(RULES):
+        if k == _FORKS_AT:
+            out.extend(_forks(forks, weights))
+        out.extend(rule(ix, now_ms, weights, refuted))
+    return out
 
 
 def evaluate(
@@ -232,14 +289,16 @@ class PartitionRules:
         self._ix: Index | None = None
         self._taken = 0  # statements of the list already in the index
         self._memo = regime_notification.FindingsMemo()
-        # (deadlines passed, refuted notifications, the rules' evidence but the findings')
-        self._rest: tuple[int, set[str], list[Evidence]] | None = None
+        # Each of `RULES`' evidence as last evaluated (None: to evaluate), and what it read
+        # then besides the statements: the deadlines passed and the refuted notifications.
+        self._held: list[list[Evidence] | None] = [None] * len(RULES)
+        self._read: tuple[int, set[str]] | None = None
 
     def reset(self) -> None:
         """Forget everything: the next `analyse` reads the whole list again."""
         self._ix = None
         self._taken = 0
-        self._rest = None
+        self._held = [None] * len(RULES)
 
     def analyse(self, parsed: list[tuple[Entry, object]], now_ms: int, passed: int) -> Analysis:
         """`analyse(parsed, now_ms, ...)`; `passed`: how many of the deadlines the rules read
@@ -247,22 +306,29 @@ class PartitionRules:
         ix = self._ix
         new = parsed[self._taken :]
         self._taken = len(parsed)
+        held = self._held
         if ix is None:
             ix = self._ix = Index((), self.figures, parsed, self.times, self.roles, self.zones)
-            self._rest = None
+            held[:] = [None] * len(RULES)
         elif new:
             ix.extend(new)
-            if any(not isinstance(body, Observation) for _e, body in new):
-                self._rest = None
+            bodies = [body for _e, body in new]
+            for k, (_rule, reads) in enumerate(RULES):
+                if held[k] is not None and any(isinstance(b, reads) for b in bodies):
+                    held[k] = None
         findings = list(regime_notification.findings_evidence(ix, self.weights, self._memo))
         refuted = _refuted(findings)
-        held = self._rest
-        if held is not None and held[0] == passed and held[1] == refuted:
-            rest = held[2]
-        else:
-            rest = _rest(ix, now_ms, self.weights, (), refuted)
-            self._rest = (passed, refuted, rest)
-        out = [*findings, *rest]
+        if self._read is None or self._read[0] != passed:
+            held[:] = [None] * len(RULES)  # a deadline passed: any rule may read it
+        elif self._read[1] != refuted:
+            held[1] = None  # _timely
+        self._read = (passed, refuted)
+        out = list(findings)
+        for k, (rule, _reads) in enumerate(RULES):
+            got = held[k]
+            if got is None:
+                got = held[k] = list(rule(ix, now_ms, self.weights, refuted))
+            out.extend(got)
         out.sort(key=_order_key)
         return Analysis(out, _inspected(ix, self.figures, self.match_days, self.tolerance))
 
