@@ -40,8 +40,8 @@ from trustnet.trust.beliefs.params import DEFAULT_PARAMS, TrustParams
 
 if TYPE_CHECKING:
     from trustnet.trust.beliefs.compiled import _Compiled, _FactSpec
+    from trustnet.trust.beliefs.graph import _Pass1
     from trustnet.trust.beliefs.records import PartyBelief, Reliability, View
-    from trustnet.trust.beliefs.reliability import _Pass1
     from trustnet.trust.beliefs.tracktypes import _Event, _PartTrack, _Track
 
 _SOCIAL_KINDS = frozenset({"contact", "profile"})  # issue 17: their confirmations are no track record
