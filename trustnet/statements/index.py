@@ -10,11 +10,12 @@ and which observations an accepted inspection checked. Pure: no clock, no I/O.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from trustnet.errors import EntryError
 from trustnet.log.entry import Entry
@@ -35,6 +36,7 @@ from trustnet.statements.regime_common import INPUTS as REGIME_INPUTS
 from trustnet.statements.regime_common import Judged, admitted
 
 S = TypeVar("S")
+_VERSIONS = itertools.count(1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -158,11 +160,13 @@ class Index:
         zones: Mapping[str, str] | None = None,
     ) -> None:
         self.fig = fig
-        self.zones: Mapping[str, str] = zones or {}  # party -> its declared zone (IANA name)
-        self.times: Mapping[bytes, int] = times or {}
+        # The mappings are read, never copied: an index kept while they grow (`extend`) sees
+        # what they hold when each entry arrives, as one built then would.
+        self.zones: Mapping[str, str] = zones if zones is not None else {}  # party -> its zone
+        self.times: Mapping[bytes, int] = times if times is not None else {}
         # Party -> its declared role: only participating states request inspections (VD11
         # chapter IX); a request by an observer, a group or an organisation is no inspection.
-        self.roles: Mapping[str, str] = roles or {}
+        self.roles: Mapping[str, str] = roles if roles is not None else {}
         self.notifications: list[Stmt[Notification]] = []
         self.observations: list[Stmt[Observation]] = []
         self.reports: list[Stmt[InspectionReport]] = []
@@ -173,67 +177,108 @@ class Index:
         self.inspections: dict[str, Stmt[InspectionRequest]] = {}
         self.responses: dict[str, list[Stmt[InspectionResponse]]] = defaultdict(list)
         self.regime: list[Judged[object]] = []  # what regime_*.py read (issue 16 item 5 B)
-        seen: set[bytes] = set()
+        self._seen: set[bytes] = set()
+        self.by_activity: dict[tuple[str, str], list[Stmt[Notification]]] = defaultdict(list)
+        self.by_area: dict[tuple[str, str], list[Stmt[Notification]]] = defaultdict(list)
+        self._findings: list[Finding] | None = None
+        # Renewed whenever notifications change what `covering` answers: unique across every
+        # index, so a memo of what findings cover (regime_notification) names one state.
+        self.version = 0
         if parsed is not None:
-            for e, body in parsed:
-                if e.id not in seen:
-                    seen.add(e.id)
-                    self._add(e, body)
+            self._take(parsed)
         for e in entries:
-            if e.id in seen:
+            if e.id in self._seen:
                 continue
-            seen.add(e.id)
             try:
                 body = statement_of(e)
             except EntryError:
+                self._seen.add(e.id)
                 continue  # DESIGN 4: a body that fails validation is not a statement
-            self._add(e, body)
-        self.notifications.sort(key=Stmt.key)
-        self.observations.sort(key=Stmt.key)
-        self.reports.sort(key=Stmt.key)
-        self.exchanges.sort(key=Stmt.key)
-        self.calendars.sort(key=Stmt.key)
-        self.consultations.sort(key=Stmt.key)
+            self._take(((e, body),))
+        self._order(None)
+
+    def extend(self, parsed: Iterable[tuple[Entry, object]]) -> None:
+        """Add further parsed entries: the index is then exactly the one built over all of
+        them at once (every list is kept in its total order, `regime` in arrival order), at
+        the cost of what was added (issue 15 item 3: a partition's index is kept)."""
+        self._order(self._take(parsed))
+
+    def _take(self, parsed: Iterable[tuple[Entry, object]]) -> set[int]:
+        """Add new entries; the ids of the lists they were appended to."""
+        grown: set[int] = set()
+        seen = self._seen
+        for e, body in parsed:
+            if e.id not in seen:
+                seen.add(e.id)
+                got = self._add(e, body)
+                if got is not None:
+                    grown.add(id(got))
+        return grown
+
+    def _order(self, grown: set[int] | None) -> None:
+        """Sort the lists in `grown` (None: all) by publication order, as `__init__` does."""
+        def sort(stmts: list[Any]) -> None:
+            if grown is None or id(stmts) in grown:
+                stmts.sort(key=Stmt.key)
+
+        for stmts in (self.notifications, self.observations, self.reports, self.exchanges,
+                      self.calendars, self.consultations):
+            sort(stmts)
         for replies in self.replies.values():
-            replies.sort(key=Stmt.key)
+            sort(replies)
         for responses in self.responses.values():
-            responses.sort(key=Stmt.key)
+            sort(responses)
+        self._findings = None
+        if grown is not None and id(self.notifications) not in grown:
+            return
         # Each party's notifications by activity name and by normalised area, in publication
         # order, so that `covering` looks up candidates instead of scanning them all.
-        self.by_activity: dict[tuple[str, str], list[Stmt[Notification]]] = defaultdict(list)
-        self.by_area: dict[tuple[str, str], list[Stmt[Notification]]] = defaultdict(list)
+        self.version = next(_VERSIONS)
+        self.by_activity.clear()
+        self.by_area.clear()
         for n in self.notifications:
             self.by_activity[(n.author, n.body.activity)].append(n)
             self.by_area[(n.author, norm_area(n.body.area))].append(n)
-        self._findings: list[Finding] | None = None
 
-    def _add(self, e: Entry, body: object) -> None:
+    def _add(self, e: Entry, body: object) -> list[Any] | None:
+        """Index one entry; the sorted list it was appended to, if any."""
         author = e.author_hex
         ts = self.times.get(e.id, e.ts)
         if isinstance(body, REGIME_INPUTS) and admitted(author, body, self.roles):
             self.regime.append(Judged(e, body, ts))
         if isinstance(body, Notification):
             self.notifications.append(Stmt(e, body, ts))
-        elif isinstance(body, Observation):
+            return self.notifications
+        if isinstance(body, Observation):
             if body.subject != author:
                 self.observations.append(Stmt(e, body, ts))
+                return self.observations
         elif isinstance(body, InspectionReport):
             if body.host != author:
                 self.reports.append(Stmt(e, body, ts))
+                return self.reports
         elif isinstance(body, AnnualExchange):
             self.exchanges.append(Stmt(e, body, ts))
+            return self.exchanges
         elif isinstance(body, Calendar):
             self.calendars.append(Stmt(e, body, ts))
+            return self.calendars
         elif isinstance(body, ConsultationRequest):
             if body.subject != author:
                 self.consultations.append(Stmt(e, body, ts))
+                return self.consultations
         elif isinstance(body, ConsultationReply):
-            self.replies[body.request].append(Stmt(e, body, ts))
+            replies = self.replies[body.request]
+            replies.append(Stmt(e, body, ts))
+            return replies
         elif isinstance(body, InspectionRequest):
             if body.host != author and self.roles.get(author, "state") == "state":
                 self.inspections[e.id_hex] = Stmt(e, body, ts)
         elif isinstance(body, InspectionResponse):
-            self.responses[body.request].append(Stmt(e, body, ts))
+            responses = self.responses[body.request]
+            responses.append(Stmt(e, body, ts))
+            return responses
+        return None
 
     # -- inspections ---------------------------------------------------------------------
 

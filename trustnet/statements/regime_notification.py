@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from trustnet.statements import regime_observation
 from trustnet.statements.counts import (
@@ -24,6 +24,7 @@ from trustnet.statements.counts import (
 )
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.facts import days_of_notice, is_notifiable, is_observable, notice_ok
+from trustnet.statements.figures import ViennaFigures
 from trustnet.statements.index import (
     Finding,
     Index,
@@ -46,79 +47,137 @@ class _Fact:
     findings: list[Finding]
 
 
-def findings_evidence(ix: Index, w: RuleWeights) -> Iterator[Evidence]:
-    """unnotified_activity, undercounted_notification, observers_not_invited from findings."""
+# What a finding is, as far as the rules read it (its statement, judged time, basis and place).
+_FindingKey = tuple[str, int, bool, tuple[str, ...], str | None, str, tuple[int, int]]
+# The facts a finding adds to: (rule, activity key, its governing notification) each.
+_Placed = list[tuple[str, tuple[str, ...], "Stmt[Notification] | None"]]
+
+
+@dataclass(slots=True)
+class FindingsMemo:
+    """What `findings_evidence` worked out, for the next evaluation of the same party's
+    statements (issue 15 item 3): where each finding goes, and each fact's evidence by what
+    it is made of. Valid while the notifications are the same (`Index.version`); a finding or
+    a fact is keyed by everything the rules read of it, so reusing one changes no result."""
+
+    version: int = -1
+    placed: dict[_FindingKey, _Placed] = field(default_factory=dict)
+    facts: dict[tuple[object, ...], Evidence] = field(default_factory=dict)
+
+
+def _finding_key(f: Finding) -> _FindingKey:
+    return (f.stmt.id, f.stmt.ts, f.verified, f.support, f.area, f.area_text, f.window)
+
+
+def _place(ix: Index, f: Finding) -> _Placed:
+    """The facts one finding adds to (see `findings_evidence`)."""
     fig = ix.fig
+    covering = ix.covering(f)
+    gov = ix.governing(f, covering)
+    key = activity_key(f, gov)
+    found = f.counts
+    out: _Placed = []
+    # VD11 para 38-40: notifiable and not notified 42 days ahead. A covering notification
+    # that is itself notifiable and late already proves the fact on its own (see _late).
+    if is_notifiable(found, fig) and not any(
+        notice_ok(n.body, n.ts, fig) or is_notifiable(n.body, fig) for n in covering
+    ):
+        out.append(("unnotified_activity", key, None))
+    if gov is not None and crossed_thresholds(found, gov.body, fig):
+        out.append(("undercounted_notification", key, gov))
+    # VD11 para 47: observers at the observation threshold. When the notification's own
+    # counts reach it, own_notifications proves the fact without anyone's finding.
+    if is_observable(found, fig) and (
+        gov is None or not (gov.body.observers_invited or is_observable(gov.body, fig))
+    ):
+        out.append(("observers_not_invited", key, gov))
+    return out
+
+
+def findings_evidence(
+    ix: Index, w: RuleWeights, memo: FindingsMemo | None = None
+) -> Iterator[Evidence]:
+    """unnotified_activity, undercounted_notification, observers_not_invited from findings.
+
+    `memo`: kept by a caller that evaluates the same party's statements again as they grow
+    (the belief engine): unchanged findings and facts are not worked out twice.
+    """
+    fig = ix.fig
+    if memo is not None and memo.version != ix.version:
+        memo.version = ix.version
+        memo.placed.clear()
+        memo.facts.clear()
     # (rule, activity key, verified) -> fact
     facts: dict[tuple[str, tuple[str, ...], bool], _Fact] = {}
-
-    def add(
-        rule: str, key: tuple[str, ...], f: Finding, anchor: Stmt[Notification] | None
-    ) -> None:
-        fact = facts.setdefault((rule, key, f.verified), _Fact(f.party, anchor, []))
-        fact.findings.append(f)
-
     for f in ix.findings():
-        covering = ix.covering(f)
-        gov = ix.governing(f, covering)
-        key = activity_key(f, gov)
-        found = f.counts
-        # VD11 para 38-40: notifiable and not notified 42 days ahead. A covering notification
-        # that is itself notifiable and late already proves the fact on its own (see _late).
-        if is_notifiable(found, fig) and not any(
-            notice_ok(n.body, n.ts, fig) or is_notifiable(n.body, fig) for n in covering
-        ):
-            add("unnotified_activity", key, f, None)
-        if gov is not None and crossed_thresholds(found, gov.body, fig):
-            add("undercounted_notification", key, f, gov)
-        # VD11 para 47: observers at the observation threshold. When the notification's own
-        # counts reach it, own_notifications proves the fact without anyone's finding.
-        if is_observable(found, fig) and (
-            gov is None or not (gov.body.observers_invited or is_observable(gov.body, fig))
-        ):
-            add("observers_not_invited", key, f, gov)
+        if memo is None:
+            placed = _place(ix, f)
+        else:
+            fkey = _finding_key(f)
+            got = memo.placed.get(fkey)
+            if got is None:
+                got = memo.placed[fkey] = _place(ix, f)
+            placed = got
+        for rule, key, anchor in placed:
+            fact = facts.setdefault((rule, key, f.verified), _Fact(f.party, anchor, []))
+            fact.findings.append(f)
 
     for (rule, _key, verified), fact in facts.items():
-        findings = sorted(fact.findings, key=lambda f: f.stmt.key())
-        top = max(findings, key=Finding.rank)
+        if memo is None:
+            yield _evidence(rule, verified, fact, fig, w)
+            continue
         anchor = fact.anchor
-        at = findings[0].stmt.ts if anchor is None else max(anchor.ts, findings[0].stmt.ts)
-        ids = ([anchor.id] if anchor else []) + [
-            i for f in findings for i in (f.stmt.id, *f.support)
-        ]
-        seen = f"{top.verb} {counts_text(top.counts)} in {top.area_text or 'the inspected area'}"
-        if rule == "unnotified_activity":
-            note = (
-                f"{seen}: at or above {describe_thresholds(met_thresholds(top.counts, fig, 'notification'))}, "
-                f"with no notification {fig.notify_days} days ahead"
-            )
-        elif rule == "undercounted_notification":
-            assert anchor is not None
-            crossed = crossed_thresholds(top.counts, anchor.body, fig)
-            severity = undercount_severity(top.counts, anchor.body, crossed)
-            weight = w.of(rule) * severity
-            note = (
-                f"{seen}; notified {counts_text(anchor.body)}: crossing {describe_thresholds(crossed)} "
-                f"the notification stayed under (severity {severity:.2f})"
-            )
-        else:
-            met = describe_thresholds(met_thresholds(top.counts, fig, "observation"))
-            tail = (
-                f"notified as {counts_text(anchor.body)} without inviting observers"
-                if anchor
-                else "not notified, so no observers were invited"
-            )
-            note = f"{seen}: at or above {met}; {tail}"
-        yield Evidence(
-            party=fact.party,
-            rule=rule,
-            weight=weight if rule == "undercounted_notification" else w.of(rule),
-            at=at,
-            entries=unique(ids),
-            sources=tuple(sorted({f.stmt.author for f in findings})),
-            note=note,
-            verifiable=verified,
+        mkey = (rule, verified, fact.party, anchor.id if anchor else None,
+                *(_finding_key(f) for f in fact.findings))
+        ev = memo.facts.get(mkey)
+        if ev is None:
+            ev = memo.facts[mkey] = _evidence(rule, verified, fact, fig, w)
+        yield ev
+
+
+def _evidence(rule: str, verified: bool, fact: _Fact, fig: ViennaFigures, w: RuleWeights
+              ) -> Evidence:
+    """One fact's evidence."""
+    findings = sorted(fact.findings, key=lambda f: f.stmt.key())
+    top = max(findings, key=Finding.rank)
+    anchor = fact.anchor
+    at = findings[0].stmt.ts if anchor is None else max(anchor.ts, findings[0].stmt.ts)
+    ids = ([anchor.id] if anchor else []) + [
+        i for f in findings for i in (f.stmt.id, *f.support)
+    ]
+    seen = f"{top.verb} {counts_text(top.counts)} in {top.area_text or 'the inspected area'}"
+    if rule == "unnotified_activity":
+        note = (
+            f"{seen}: at or above {describe_thresholds(met_thresholds(top.counts, fig, 'notification'))}, "
+            f"with no notification {fig.notify_days} days ahead"
         )
+    elif rule == "undercounted_notification":
+        assert anchor is not None
+        crossed = crossed_thresholds(top.counts, anchor.body, fig)
+        severity = undercount_severity(top.counts, anchor.body, crossed)
+        weight = w.of(rule) * severity
+        note = (
+            f"{seen}; notified {counts_text(anchor.body)}: crossing {describe_thresholds(crossed)} "
+            f"the notification stayed under (severity {severity:.2f})"
+        )
+    else:
+        met = describe_thresholds(met_thresholds(top.counts, fig, "observation"))
+        tail = (
+            f"notified as {counts_text(anchor.body)} without inviting observers"
+            if anchor
+            else "not notified, so no observers were invited"
+        )
+        note = f"{seen}: at or above {met}; {tail}"
+    return Evidence(
+        party=fact.party,
+        rule=rule,
+        weight=weight if rule == "undercounted_notification" else w.of(rule),
+        at=at,
+        entries=unique(ids),
+        sources=tuple(sorted({f.stmt.author for f in findings})),
+        note=note,
+        verifiable=verified,
+    )
 
 
 def own_notifications(ix: Index, w: RuleWeights) -> Iterator[Evidence]:

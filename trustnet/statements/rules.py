@@ -46,7 +46,7 @@ module runs them all over one index (`evaluate`, `analyse`, `match_findings`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +62,18 @@ from trustnet.statements.counts import observation_confirmed
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import DEFAULT_FIGURES, ViennaFigures
 from trustnet.statements.index import Index, Stmt, activity_key
+from trustnet.statements.kinds import (
+    AnnualExchange,
+    Calendar,
+    ConsultationReply,
+    ConsultationRequest,
+    InspectionReport,
+    InspectionRequest,
+    InspectionResponse,
+    Notification,
+)
 from trustnet.statements.regime import regime_evidence
+from trustnet.statements.regime_common import INPUTS as REGIME_INPUTS
 from trustnet.statements.weights import DEFAULT_WEIGHTS, RuleWeights
 
 
@@ -96,26 +107,85 @@ def _regime_calendar(ix: Index, now_ms: int, w: RuleWeights) -> Iterator[Evidenc
 
 def _evaluate(ix: Index, now_ms: int, weights: RuleWeights, forks: Iterable[ForkProof]) -> list[Evidence]:
     findings = list(regime_notification.findings_evidence(ix, weights))
-    # Only a verified finding (an accepted inspection's report) refutes a notification's
-    # credit: an unverified sighting is its own fact, weighed by its source (issue 12, 6).
-    refuted = {
+    out = [*findings, *_rest(ix, now_ms, weights, forks, _refuted(findings))]
+    out.sort(key=_order_key)
+    return out
+
+
+def _order_key(ev: Evidence) -> tuple[int, str, tuple[str, ...], str]:
+    return (ev.at, ev.rule, ev.entries, ev.party)
+
+
+def _refuted(findings: list[Evidence]) -> set[str]:
+    """Only a verified finding (an accepted inspection's report) refutes a notification's
+    credit: an unverified sighting is its own fact, weighed by its source (issue 12, 6)."""
+    return {
         ev.entries[0]
         for ev in findings
         if ev.rule == "undercounted_notification" and ev.verifiable
     }
-    out = [
-        *findings,
-        *regime_notification.own_notifications(ix, weights),
-        *regime_notification.timely_notifications(ix, weights, refuted),
-        *regime_consultation.consultations(ix, now_ms, weights),
-        *regime_inspection.inspections(ix, now_ms, weights),
-        *regime_inspection.consistent_reports(ix, weights),
-        *regime_exchange.annual_exchanges(ix, weights),
-        *_forks(forks, weights),
-        *_regime_calendar(ix, now_ms, weights),
-        *regime_evidence(ix.regime, now_ms, ix.fig, weights.of),
-    ]
-    out.sort(key=lambda ev: (ev.at, ev.rule, ev.entries, ev.party))
+
+
+def _own(ix: Index, now_ms: int, w: RuleWeights, refuted: set[str]) -> Iterable[Evidence]:
+    return regime_notification.own_notifications(ix, w)
+
+
+def _timely(ix: Index, now_ms: int, w: RuleWeights, refuted: set[str]) -> Iterable[Evidence]:
+    return regime_notification.timely_notifications(ix, w, refuted)
+
+
+def _consultations(ix: Index, now_ms: int, w: RuleWeights, refuted: set[str]
+                   ) -> Iterable[Evidence]:
+    return regime_consultation.consultations(ix, now_ms, w)
+
+
+def _inspections(ix: Index, now_ms: int, w: RuleWeights, refuted: set[str]
+                 ) -> Iterable[Evidence]:
+    return regime_inspection.inspections(ix, now_ms, w)
+
+
+def _consistent(ix: Index, now_ms: int, w: RuleWeights, refuted: set[str]) -> Iterable[Evidence]:
+    return regime_inspection.consistent_reports(ix, w)
+
+
+def _exchanges(ix: Index, now_ms: int, w: RuleWeights, refuted: set[str]) -> Iterable[Evidence]:
+    return regime_exchange.annual_exchanges(ix, w)
+
+
+def _calendar(ix: Index, now_ms: int, w: RuleWeights, refuted: set[str]) -> Iterable[Evidence]:
+    return _regime_calendar(ix, now_ms, w)
+
+
+def _regime(ix: Index, now_ms: int, w: RuleWeights, refuted: set[str]) -> Iterable[Evidence]:
+    return regime_evidence(ix.regime, now_ms, ix.fig, w.of)
+
+
+Rule = Callable[[Index, int, RuleWeights, set[str]], Iterable[Evidence]]
+_REPORTS = (InspectionRequest, InspectionResponse, InspectionReport)
+# Every rule but the findings', in evaluation order (fork proofs come after the exchanges),
+# with the statements each reads besides the clock (none reads an observation): a kept
+# partition evaluates one again only when one of those arrived (`PartitionRules`).
+RULES: tuple[tuple[Rule, tuple[type, ...]], ...] = (
+    (_own, REGIME_INPUTS),
+    (_timely, (Notification,)),  # and the refuted notifications
+    (_consultations, (ConsultationRequest, ConsultationReply)),
+    (_inspections, (InspectionRequest, InspectionResponse)),
+    (_consistent, (*_REPORTS, Notification)),
+    (_exchanges, (AnnualExchange,)),
+    (_calendar, (Notification, AnnualExchange, Calendar, ConsultationReply, InspectionResponse)),
+    (_regime, REGIME_INPUTS),
+)
+_FORKS_AT = 6
+
+
+def _rest(ix: Index, now_ms: int, weights: RuleWeights, forks: Iterable[ForkProof],
+          refuted: set[str]) -> list[Evidence]:
+    """Every rule but the findings' (none of these reads an observation)."""
+    out: list[Evidence] = []
+    for k, (rule, _reads) in enumerate(RULES):
+        if k == _FORKS_AT:
+            out.extend(_forks(forks, weights))
+        out.extend(rule(ix, now_ms, weights, refuted))
     return out
 
 
@@ -174,8 +244,12 @@ def analyse(
     `zones`: party -> declared time zone (IANA name), for the dates the rules read.
     """
     ix = Index((), figures, parsed, times, roles, zones)
-    evidence = _evaluate(ix, now_ms, weights, ())
-    inspected = [
+    return Analysis(_evaluate(ix, now_ms, weights, ()), _inspected(ix, figures, match_days, tolerance))
+
+
+def _inspected(ix: Index, figures: ViennaFigures, match_days: int, tolerance: float
+               ) -> list[InspectedObservation]:
+    return [
         InspectedObservation(
             r.entry,
             o.entry,
@@ -184,7 +258,79 @@ def analyse(
         )
         for r, o in ix.inspected_observations(match_days)
     ]
-    return Analysis(evidence, inspected)
+
+
+class PartitionRules:
+    """`analyse` over a list of parsed statements that only grows (one belief-engine
+    partition), at the cost of what changed since the last call (issue 15 item 3).
+
+    The index is kept and extended (`Index.extend`); the findings' facts are kept while the
+    notifications are the same (`FindingsMemo`); and when only observations arrived and no
+    further deadline passed, the rules that read no observation are not evaluated again.
+    Each result equals `analyse` over the whole list. `times`, `roles` and `zones` are read
+    as they grow; a caller whose roles, zones or judged times change for entries already
+    given calls `reset`.
+    """
+
+    def __init__(
+        self,
+        *,
+        figures: ViennaFigures = DEFAULT_FIGURES,
+        weights: RuleWeights = DEFAULT_WEIGHTS,
+        match_days: int = 7,
+        tolerance: float = 0.3,
+        times: Mapping[bytes, int] | None = None,
+        roles: Mapping[str, str] | None = None,
+        zones: Mapping[str, str] | None = None,
+    ) -> None:
+        self.figures, self.weights = figures, weights
+        self.match_days, self.tolerance = match_days, tolerance
+        self.times, self.roles, self.zones = times, roles, zones
+        self._ix: Index | None = None
+        self._taken = 0  # statements of the list already in the index
+        self._memo = regime_notification.FindingsMemo()
+        # Each of `RULES`' evidence as last evaluated (None: to evaluate), and what it read
+        # then besides the statements: the deadlines passed and the refuted notifications.
+        self._held: list[list[Evidence] | None] = [None] * len(RULES)
+        self._read: tuple[int, set[str]] | None = None
+
+    def reset(self) -> None:
+        """Forget everything: the next `analyse` reads the whole list again."""
+        self._ix = None
+        self._taken = 0
+        self._held = [None] * len(RULES)
+
+    def analyse(self, parsed: list[tuple[Entry, object]], now_ms: int, passed: int) -> Analysis:
+        """`analyse(parsed, now_ms, ...)`; `passed`: how many of the deadlines the rules read
+        `now_ms` is past (the only use the rules make of the time)."""
+        ix = self._ix
+        new = parsed[self._taken :]
+        self._taken = len(parsed)
+        held = self._held
+        if ix is None:
+            ix = self._ix = Index((), self.figures, parsed, self.times, self.roles, self.zones)
+            held[:] = [None] * len(RULES)
+        elif new:
+            ix.extend(new)
+            bodies = [body for _e, body in new]
+            for k, (_rule, reads) in enumerate(RULES):
+                if held[k] is not None and any(isinstance(b, reads) for b in bodies):
+                    held[k] = None
+        findings = list(regime_notification.findings_evidence(ix, self.weights, self._memo))
+        refuted = _refuted(findings)
+        if self._read is None or self._read[0] != passed:
+            held[:] = [None] * len(RULES)  # a deadline passed: any rule may read it
+        elif self._read[1] != refuted:
+            held[1] = None  # _timely
+        self._read = (passed, refuted)
+        out = list(findings)
+        for k, (rule, _reads) in enumerate(RULES):
+            got = held[k]
+            if got is None:
+                got = held[k] = list(rule(ix, now_ms, self.weights, refuted))
+            out.extend(got)
+        out.sort(key=_order_key)
+        return Analysis(out, _inspected(ix, self.figures, self.match_days, self.tolerance))
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,7 +69,10 @@ Pipeline (pure, deterministic; no I/O, no clock: `now_ms` is a parameter):
      the same activity cannot move it.
    - an equivocating party's compliance is fully negative (dogmatic d = 1).
 
-Cost (DESIGN 11): a party's facts are prepared once per change of what they read (their
+Cost (DESIGN 11, issue 15 item 3): a new entry re-evaluates only the rules of its partition
+that read its kind (`statements.rules.PartitionRules`, the partition's index kept and
+extended), the reliabilities only when the trust graph, the track record's events or the
+forks changed, and reuses every view whose inputs are the same objects. A party's facts are prepared once per change of what they read (their
 evidence, the attestations of their entries, forks, names) and compiled into numpy arrays;
 a snapshot then computes every credibility of a view at once from a vector of the rounded
 reliabilities, fuses the view from those arrays, and makes its `Contribution` records only

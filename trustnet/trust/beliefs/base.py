@@ -10,6 +10,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from trustnet.errors import EntryError
 from trustnet.log.entry import Entry, ForkProof
 from trustnet.statements import regime_calendar
@@ -31,12 +34,14 @@ from trustnet.statements.kinds import (
     Trust,
 )
 from trustnet.statements.regime_common import NEW_KINDS, alert_deadline, route
+from trustnet.statements.rules import PartitionRules
 from trustnet.statements.weights import DEFAULT_WEIGHTS, RuleWeights
 from trustnet.trust.beliefs.params import DEFAULT_PARAMS, TrustParams
 
 if TYPE_CHECKING:
     from trustnet.trust.beliefs.compiled import _Compiled, _FactSpec
-    from trustnet.trust.beliefs.records import View
+    from trustnet.trust.beliefs.graph import _Pass1
+    from trustnet.trust.beliefs.records import PartyBelief, Reliability, View
     from trustnet.trust.beliefs.tracktypes import _Event, _PartTrack, _Track
 
 _SOCIAL_KINDS = frozenset({"contact", "profile"})  # issue 17: their confirmations are no track record
@@ -63,8 +68,12 @@ class _Partition:
     version: int = 0  # bumped by a new entry, or an attestation of one of its entries
     evals: int = 0  # evaluations so far (`cache` replaced)
     cache: tuple[int, list[Evidence], list[_Event]] | None = None  # (deadlines passed, ...)
+    events: list[_Event] = field(default_factory=list)  # the last evaluation's track events
+    rules: PartitionRules | None = None  # the rules over `entries`, kept between evaluations
     relevant: tuple[tuple[int, int], tuple[str, ...]] | None = None  # parties its views read
     views: tuple[tuple[Any, ...], View, View] | None = None  # (key, raw, verified)
+    # `_views`' key when the reliabilities read were the same objects: (state, ids of them).
+    views_quick: tuple[Any, ...] | None = None
     # The facts' parts that do not depend on reliabilities: (key, specs), see `_prepare`.
     prep: tuple[tuple[Any, ...], _Compiled] | None = None
     track: tuple[tuple[int, int, int], _PartTrack] | None = None  # see `_part_track`
@@ -137,6 +146,16 @@ class _EngineBase:
         self._entry_part: dict[str, str] = {}  # entry id -> the partition holding it
         self._names_version = 0
         self._drivers: dict[str, tuple[View, str]] = {}
+        # The snapshot's stages, kept while what they read is unchanged (issue 15 item 3):
+        # (stamp, track, reliabilities, rounded, as a vector) -- see `_reliability`;
+        self._rel_cache: (
+            tuple[tuple[int, ...], _Track, dict[str, Reliability], dict[str, float],
+                  NDArray[np.float64]] | None
+        ) = None
+        self._pass1_cache: tuple[tuple[int, int, int], _Pass1] | None = None
+        # (key, blocs, bloc per party number); party -> (reliability, views, its belief).
+        self._bloc_vec_cache: tuple[tuple[int, int], dict[str, int], NDArray[np.intp]] | None = None
+        self._made: dict[str, tuple[Reliability, View, View, PartyBelief]] = {}
         self._pnum: dict[str, int] = {}  # party -> its number in reliability vectors
         self._pnames: list[str] = []
         # (report, verifier, source) -> ((attestations, forks), support): see `_support`.
@@ -174,9 +193,23 @@ class _EngineBase:
                 entries = list(entries)
                 for e in entries:
                     got = received.get(e.id)
-                    if got is not None and params.judged(e.ts, got) != e.ts:
-                        self._judged.setdefault(e.id, got)
+                    if got is not None and params.judged(e.ts, got) != e.ts and (
+                            e.id not in self._judged):
+                        self._judged[e.id] = got
+                        held = self._at.get((e.author, e.seq))
+                        if held is not None and held.id == e.id:
+                            self._rejudge(e)
             return self._add_all(entries)
+
+    def _rejudge(self, e: Entry) -> None:
+        """A held entry is now judged by its receipt: its partition is evaluated afresh."""
+        party = self._entry_part.get(e.id_hex)
+        if party is not None:
+            part = self._parts[party]
+            part.cache = None
+            part.version += 1
+            if part.rules is not None:
+                part.rules.reset()
 
     def attestations_of(self, entry_id: str) -> list[str]:
         """Ids (hex) of the attestations held whose subject is entry `entry_id`, from the
@@ -280,6 +313,8 @@ class _EngineBase:
                     for part in self._parts.values():
                         part.cache = None
                         part.version += 1
+                        if part.rules is not None:
+                            part.rules.reset()
         elif isinstance(body, NEW_KINDS):  # issue 16 item 5 part B (regime_common.route)
             party, extra = route(author, body, self.judged_ts(e), fig)
         if party is not None:

@@ -53,6 +53,14 @@ class _Compliance(_Reliabilities):
         assert part.cache is not None  # evaluated by snapshot before this
         passed, evidence, _events = part.cache
         stamp = (part.version, passed)
+        # The same partition state read with the very same reliabilities and blocs as last
+        # time (`_reliability` hands out the same objects while they are unchanged).
+        # Held, not their ids: compared by identity, so a new object is never taken for them.
+        quick = ((stamp, len(forked), self._names_version), rp, blocs)
+        held = part.views_quick
+        if part.views is not None and held is not None and held[0] == quick[0] and (
+                held[1] is rp and held[2] is blocs):
+            return part.views[1], part.views[2]
         if part.relevant is None or part.relevant[0] != stamp:
             who = {s for ev in evidence for s in ev.sources}
             who |= {a.author for ev in evidence for i in ev.entries for a in self._atts.get(i, ())}
@@ -65,6 +73,7 @@ class _Compliance(_Reliabilities):
             tuple(blocs.get(x, -1) for x in part.relevant[1]) if blocs else (),
         )
         if part.views is not None and part.views[0] == key:
+            part.views_quick = quick
             return part.views[1], part.views[2]
         prep_key = (stamp, len(forked), self._names_version)
         if part.prep is None or part.prep[0] != prep_key:
@@ -77,6 +86,7 @@ class _Compliance(_Reliabilities):
         met = comp.ver.quorum_met(rp_vec, reliable, self.params.quorum, bloc_vec)
         ver_view = self._lazy_view(comp.ver, comp.ver.credibility(rp_vec, reliable, bloc_vec), met)
         part.views = (key, raw_view, ver_view)
+        part.views_quick = quick
         return raw_view, ver_view
 
     def _lazy_view(

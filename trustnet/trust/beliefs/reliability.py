@@ -1,11 +1,20 @@
-"""Source reliability: personalized EigenTrust over trust statements and track record (DESIGN 7)."""
+"""Source reliability: personalized EigenTrust over trust statements and track record (DESIGN 7).
+
+Issue 15 item 3: the local trust graph is held as arrays (edges sorted by truster, then
+trustee), pass 1 (trust statements alone) is kept until a trust statement, a fork or a new
+party arrives, and the whole stage is kept while the track record is the same too.
+"""
 
 from __future__ import annotations
 
-import numpy as np
-from numpy.typing import NDArray
+from collections import defaultdict
 
-from trustnet.trust.beliefs.credibility import _CERTAIN, _DISTRUST, share_belief
+import numpy as np
+
+from trustnet.trust.beliefs.compiled import _fuse_terms
+from trustnet.trust.beliefs.credibility import _CERTAIN, _DISTRUST, RELIABILITY_DIGITS, share_belief
+from trustnet.trust.beliefs.graph import _F64, _Edges, _edges, _Pass1
+from trustnet.trust.beliefs.records import Reliability
 from trustnet.trust.beliefs.track import _TrackRecord
 from trustnet.trust.eigentrust import eigentrust
 from trustnet.trust.opinion import Opinion, cumulative_fuse
@@ -14,28 +23,166 @@ from trustnet.trust.opinion import Opinion, cumulative_fuse
 class _Reliabilities(_TrackRecord):
     """Reliability of every party as a source, in this node's view."""
 
-    def _eigentrust(
-        self, index: dict[str, int], edges: dict[tuple[int, int], float], roots: list[int]
-    ) -> tuple[NDArray[np.float64], float]:
+    def _reliability(
+        self, forked: set[str], parties: list[str]
+    ) -> tuple[dict[str, Reliability], dict[str, float], _F64]:
+        """Every party's reliability as a source, the rounded values views weigh evidence
+        with, and those as a vector by party number; kept while nothing they read changed
+        (the same objects, so readers compare identities)."""
+        track = self._track(forked)
+        stamp = (self._trust_version, len(forked), len(parties), self._names_version)
+        held = self._rel_cache
+        if held is not None and held[0] == stamp and held[1] is track:
+            return held[2], held[3], held[4]
+        params = self.params
+        n = len(parties)
+        index = {p: i for i, p in enumerate(parties)}
+        roots = [index[p] for p in (self.self_id, *self.anchors) if p not in forked]
+        one = self._pass1(forked, parties, index, roots)
+        p1 = one.p1
+
+        # Track record: confirmations by verifier -> local trust; refutations by reliable
+        # verifiers -> disbelief, weighted by the verifier's (or the report's) credibility.
+        # What p1 does not change is kept until a statement or a fork changes it (`_track`).
+        refuted: dict[str, float] = defaultdict(float)
+        reliable = params.reliable
+        for v, s, r in track.pair_refs:
+            if p1[v] >= reliable:
+                refuted[s] += r * p1[v]
+        if track.ev_source:
+            for p in parties:
+                self._num(p)
+            p1_vec = np.zeros(len(self._pnames))  # numbers for `parties` and any support
+            for p, p_1 in p1.items():
+                p1_vec[self._pnum[p]] = p_1
+            # credibility_p(p1 of the support) for every refuting event at once.
+            n_ev = len(track.ev_source)
+            r_sum, dogs = _fuse_terms(track.ev_seg, p1_vec[track.ev_idx], n_ev)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cred_vec = np.where(
+                    dogs > 0, 1.0, np.where(r_sum > 0.0, r_sum / (r_sum + 0.0 + 2.0), 0.0)
+                )
+            creds = cred_vec.tolist()
+            for k in np.flatnonzero(cred_vec >= reliable).tolist():
+                refuted[track.ev_source[k]] += track.ev_weight[k] * creds[k]
+        confirmed = track.confirmed
+        tw = params.track_weight
+        rows = [
+            (index[v], index[s], w, w / tw if tw > 0.0 else 0.0) for (v, s), w in track.edges
+        ]
+        # A party this node disbelieves more than it believes passes no trust on: its
+        # outgoing edges stop here (a distrust pass that stops propagation).
+        stopped = np.array(
+            sorted(index[p] for p, o in one.op1.items() if o.d > o.b), dtype=np.int64
+        )
+        edges = _Edges.merged(n, one.edges, _edges(rows), stopped)
+
+        # Pass 2: explicit trust and track record.
+        t2, ref2 = self._eigentrust(n, edges, roots)
+        s2 = self._strength(t2, edges, n)
+        root_set = {self.self_id, *self.anchors}
+        rel: dict[str, Reliability] = {}
+        old = held[2] if held is not None else {}
+        distrust = one.distrust
+        shares = t2.tolist()
+        strengths = s2.tolist()
+        for p in parties:
+            k = index[p]
+            share = shares[k]
+            opinion = self._rel_opinion(
+                p, share, ref2, refuted.get(p, 0.0), forked, strengths[k], distrust.get(p, 0.0)
+            )
+            record = Reliability(
+                p,
+                self._name(p),
+                opinion,
+                share,
+                share / ref2 if ref2 > 0 else 0.0,
+                confirmed.get(p, 0.0),
+                refuted.get(p, 0.0),
+                p in root_set,
+                p in forked,
+            )
+            # An unchanged record stays the same object: the beliefs made from it are kept.
+            was = old.get(p)
+            rel[p] = was if was is not None and was == record else record
+        # Evidence is weighed with reliabilities rounded to 1e-4 (RELIABILITY_DIGITS): a
+        # trust shift far away that moves a source by less leaves the views cached.
+        rp = {p: round(r.p, RELIABILITY_DIGITS) for p, r in rel.items()}
+        for p in parties:
+            self._num(p)
+        if held is not None and held[3] == rp and len(held[4]) == len(self._pnames):
+            # Rounded as before: the same objects, so every view is known unchanged at once.
+            rp, rp_vec = held[3], held[4]
+        else:
+            rp_vec = np.zeros(len(self._pnames))
+            for p, p_r in rp.items():
+                rp_vec[self._pnum[p]] = p_r
+        self._rel_cache = (stamp, track, rel, rp, rp_vec)
+        return rel, rp, rp_vec
+
+    def _pass1(
+        self, forked: set[str], parties: list[str], index: dict[str, int], roots: list[int]
+    ) -> _Pass1:
+        """Pass 1, explicit trust only (cached until a trust statement, fork or party)."""
+        stamp = (self._trust_version, len(forked), len(parties))
+        if self._pass1_cache is not None and self._pass1_cache[0] == stamp:
+            return self._pass1_cache[1]
+        params = self.params
+        rows: list[tuple[int, int, float, float]] = []
+        negative: list[tuple[str, str, float]] = []  # (distruster, subject, |level| / 1000)
+        for (a, s), (_ts, _id, level) in self._trust.items():
+            if a == s or a in forked or s in forked:
+                continue
+            if level > 0:
+                rows.append(
+                    (index[a], index[s], params.trust_weight * level / 1000.0, level / 1000.0)
+                )
+            elif level < 0:
+                negative.append((a, s, -level / 1000.0))
+        edges = _edges(rows)
+        n = len(parties)
+        t1, ref1 = self._eigentrust(n, edges, roots)
+        s1 = self._strength(t1, edges, n)
+        shares, strengths = t1.tolist(), s1.tolist()
+        p0 = {
+            p: self._rel_opinion(p, shares[index[p]], ref1, 0.0, forked, strengths[index[p]]).p
+            for p in parties
+        }
+        # Distrust (issue 12, finding 8): a `trust` statement below 0 is disbelief evidence,
+        # weighted by how far this node relies on the one who states it (pass 1, trust alone).
+        distrust: dict[str, float] = defaultdict(float)
+        for a, s, amount in negative:
+            if p0[a] > 0.0:
+                distrust[s] += p0[a] * amount
+        op1 = {
+            p: self._rel_opinion(
+                p, shares[index[p]], ref1, 0.0, forked, strengths[index[p]], distrust[p]
+            )
+            for p in distrust
+        }
+        p1 = {p: (op1[p].p if p in op1 else p0[p]) for p in parties}
+        one = _Pass1(edges, dict(distrust), op1, p1)
+        self._pass1_cache = (stamp, one)
+        return one
+
+    def _eigentrust(self, n: int, edges: _Edges, roots: list[int]) -> tuple[_F64, float]:
         """EigenTrust shares and the reference share (an average direct trustee of the top root)."""
-        n = len(index)
         if not roots:
             return np.zeros(n), 0.0
-        if edges:
-            arr = np.array([(i, j, w) for (i, j), w in sorted(edges.items())], dtype=np.float64)
+        if len(edges.w):
+            arr = np.column_stack((edges.i, edges.j, edges.w)).astype(np.float64)
             t = eigentrust(n, arr, roots, self.params.a)
         else:
             # No local trust at all: the restart vector is the fixed point.
             t = np.zeros(n)
             t[roots] = 1.0 / len(set(roots))
         top = max(roots, key=lambda r: (t[r], -r))
-        degree = sum(1 for (i, _j) in edges if i == top)
+        degree = int(np.count_nonzero(edges.i == top))
         return t, (1.0 - self.params.a) * float(t[top]) / max(1, degree)
 
     @staticmethod
-    def _strength(
-        t: NDArray[np.float64], levels: dict[tuple[int, int], float], n: int
-    ) -> NDArray[np.float64]:
+    def _strength(t: _F64, edges: _Edges, n: int) -> _F64:
         """Per party: how far those who rely on it do, weighted by their own share (in [0, 1]).
 
         EigenTrust normalises each truster's row, so a party trusted at +150 by a node that
@@ -46,13 +193,11 @@ class _Reliabilities(_TrackRecord):
         is 0 anyway, and a root needs nobody's trust.
         """
         out = np.ones(n)
-        if not levels:
+        if not len(edges.level):
             return out
-        arr = np.array([(i, j, w) for (i, j), w in levels.items()], dtype=np.float64)
-        i, j = arr[:, 0].astype(np.intp), arr[:, 1].astype(np.intp)
-        ti = t[i]
-        num = np.bincount(j, weights=ti * np.minimum(1.0, arr[:, 2]), minlength=n)
-        den = np.bincount(j, weights=ti, minlength=n)
+        ti = t[edges.i]
+        num = np.bincount(edges.j, weights=ti * np.minimum(1.0, edges.level), minlength=n)
+        den = np.bincount(edges.j, weights=ti, minlength=n)
         live = den > 0.0
         out[live] = num[live] / den[live]
         return out
@@ -78,4 +223,3 @@ class _Reliabilities(_TrackRecord):
         if against > 0.0:
             return cumulative_fuse(base, Opinion.from_evidence(0.0, against, 0.0))
         return base
-

@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trustnet.statements.evidence import Evidence
-from trustnet.statements.rules import Analysis, analyse, evaluate
+from trustnet.statements.rules import Analysis, PartitionRules, evaluate
 from trustnet.trust.beliefs.base import FORK_EVIDENCE, _EngineBase, _Partition
 from trustnet.trust.beliefs.tracktypes import _Event, _PartTrack, _Track
 from trustnet.trust.opinion import PRIOR_WEIGHT
@@ -23,16 +23,24 @@ class _TrackRecord(_EngineBase):
         passed = bisect.bisect_left(part.deadlines, now_ms)  # rules: now_ms > deadline
         if part.cache is not None and part.cache[0] == passed:
             return part.cache[1], part.cache[2]
-        analysis = analyse(
-            part.entries, now_ms, figures=self.figures, weights=self.weights,
-            match_days=self.params.match_days, tolerance=self.params.tolerance,
-            times=self._judged, roles=self._roles, zones=self._zones,
-        )
+        if part.rules is None:
+            # Kept with the partition: a new entry costs what it changes (issue 15 item 3).
+            part.rules = PartitionRules(
+                figures=self.figures, weights=self.weights,
+                match_days=self.params.match_days, tolerance=self.params.tolerance,
+                times=self._judged, roles=self._roles, zones=self._zones,
+            )
+        analysis = part.rules.analyse(part.entries, now_ms, passed)
         evidence = analysis.evidence
         events = self._inspection_events(party, analysis)
+        if events != part.events:
+            # The track record reads the events alone (and attestations, which bump the
+            # version themselves): most new entries leave them, and the reliabilities, as
+            # they were.
+            self._track_version += 1
+            part.events = events
         part.cache = (passed, evidence, events)
         part.evals += 1
-        self._track_version += 1
         return evidence, events
 
     def _inspection_events(self, host: str, analysis: Analysis) -> list[_Event]:
