@@ -10,6 +10,7 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.harness.api import fetch, start
 from trustnet.bench.large import STEP_MS, T0, generate
@@ -147,5 +148,40 @@ async def test_metrics_gauges_stop_at_metrics_max_parties(tmp_path: Path) -> Non
         level = {p["party"]: p["level"] for p in suspicion["parties"]}
         assert min(level.get(p, 0.0) for p in parties) >= max(
             (v for p, v in level.items() if p not in parties), default=0.0)
+    finally:
+        await daemon.stop()
+
+
+async def test_beliefs_pages_are_slices_of_the_whole_made_only_for_the_page(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    from trustnet.trust.beliefs.records import PartyBelief
+
+    daemon = await start(tmp_path)
+    try:
+        daemon.store.ingest(list(generate(300, 25)), T0 + 300 * STEP_MS + 1)
+        auth = {"Authorization": f"Bearer {daemon.token}"}
+        _, _, whole = await fetch(f"{daemon.url}/beliefs?limit=1000", headers=auth)
+        assert whole["total"] == len(whole["parties"]) > 10
+        made = 0
+        to_json = PartyBelief.to_json
+
+        def counted(self: PartyBelief) -> dict[str, Any]:
+            nonlocal made
+            made += 1
+            return to_json(self)
+
+        monkeypatch.setattr(PartyBelief, "to_json", counted)
+        got: list[dict[str, Any]] = []
+        offset: int | None = 0
+        while offset is not None:
+            _, _, page = await fetch(f"{daemon.url}/beliefs?offset={offset}&limit=4",
+                                     headers=auth)
+            assert page["total"] == whole["total"] and len(page["parties"]) <= 4
+            assert {k: v for k, v in page.items() if k not in ("parties", "next", "now")} == {
+                k: v for k, v in whole.items() if k not in ("parties", "next", "now")}
+            got += page["parties"]
+            offset = page["next"]
+        assert got == whole["parties"]
+        assert made == len(got)  # each page made its own rows, no more
     finally:
         await daemon.stop()

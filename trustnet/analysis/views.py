@@ -20,12 +20,12 @@ import copy
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from trustnet.analysis.people import PeopleSnapshot, PeopleView
 from trustnet.analysis.verification import (
@@ -296,6 +296,38 @@ def beliefs_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
     return beliefs.to_json()
 
 
+class PartiesPage(Sequence[dict[str, Any]]):
+    """The parties of a GET /beliefs answer in id order, each made into JSON only when the
+    API cuts its page: a node of 100,000 parties writes the 100 it serves, not all."""
+
+    def __init__(self, beliefs: Beliefs) -> None:
+        self._beliefs = beliefs
+        self._ids = sorted(beliefs.parties)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self._beliefs.parties[p].to_json() for p in self._ids[i]]
+        return self._beliefs.parties[self._ids[i]].to_json()
+
+
+def beliefs_page_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
+    """GET /beliefs as the API serves it: `parties` a `PartiesPage` the API paginates."""
+    at = _at(query)
+    beliefs = views.current()[0] if at is None else views.as_of(at)[0]
+    data: dict[str, Any] = beliefs.header_json()
+    data["parties"] = PartiesPage(beliefs)
+    return data
+
+
 def belief_json(views: NodeViews, party: str, query: Mapping[str, str]) -> dict[str, Any]:
     """GET /beliefs/{party}."""
     at = _at(query)
@@ -548,6 +580,8 @@ VIEWS: dict[str, tuple[Collection | None, PerParty]] = {
     "suspicion": (suspicion_json, party_suspicion_json),
     "series": (None, series_json),
 }
+# The API's form of a collection whose rows it makes only for the page it serves.
+PAGED: dict[str, Collection] = {"beliefs": beliefs_page_json}
 # Views with a collection form only (GET /route): the per-party form would say nothing more.
 COLLECTIONS: dict[str, Collection] = {
     "graph": graph_json,
@@ -652,6 +686,8 @@ def _query_key(query: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
 def _served_collection(analysis: Analysis, live: NodeViews, route: str,
                        view: Collection) -> Callable[[Mapping[str, str]], Any]:
     """A collection view for the API: the live one at once, a heavy one in the worker."""
+
+    view = PAGED.get(route, view)
 
     def served(query: Mapping[str, str]) -> Any:
         if not is_heavy(route, query):

@@ -4,6 +4,7 @@ compliance and calendar, ...): `/{name}` and `/{name}/{party}`, a heavy read cha
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 
 from aiohttp import web
 
@@ -33,7 +34,8 @@ class ContributedViews(ApiBase):
             data = view(request.query)
             if inspect.isawaitable(data):
                 data = await data
-            if isinstance(data, dict) and isinstance(data.get("parties"), list):
+            # `parties` may be a list or a sequence that makes rows only for the page cut.
+            if isinstance(data, dict) and isinstance(data.get("parties"), Sequence):
                 data = paginate(data, "parties", request.query)
             return json_response(data)
 

@@ -219,13 +219,18 @@ class Beliefs:
         except KeyError:
             raise NotFound(f"no beliefs about party {party_id[:64]!r}") from None
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-friendly view (parties in id order)."""
+    def header_json(self) -> dict[str, Any]:
+        """The JSON-friendly view but for its parties."""
         return {
             "node": self.self_id,
             "now": self.now_ms,
             "anchors": list(self.anchors),
             "params": {f.name: getattr(self.params, f.name) for f in fields(self.params)},
-            "parties": [self.parties[p].to_json() for p in sorted(self.parties)],
         }
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-friendly view (parties in id order)."""
+        data = self.header_json()
+        data["parties"] = [self.parties[p].to_json() for p in sorted(self.parties)]
+        return data
 
