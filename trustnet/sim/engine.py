@@ -79,7 +79,6 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-import statistics
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 
@@ -99,7 +98,14 @@ from trustnet.protocol.events import (
 )
 from trustnet.protocol.gossip import GossipProtocol
 from trustnet.sim.config import BEHAVIOURS, Behaviour, SimConfig
-from trustnet.sim.result import Graylisting, InSync, RoundStats, SimResult, peak_rss_mb
+from trustnet.sim.result import (
+    Graylisting,
+    InSync,
+    RoundStats,
+    SimResult,
+    graylisting_of,
+    peak_rss_mb,
+)
 from trustnet.store.memory import MemoryReplica
 from trustnet.transport.auth import HEADER_NODE, HEADER_SIGNATURE, HEADER_TIME
 from trustnet.transport.base import STATUS, TransportError, error_body
@@ -472,24 +478,8 @@ class Simulator:
                 by[j].add(i)
             else:
                 honest_pairs.add((i, j))
-        counts = [len(s) for s in by.values()]
-        by_behaviour: dict[str, dict[str, float]] = {}
-        for b in BEHAVIOURS:
-            mine = [len(s) for j, s in by.items() if self.behaviour[j] == b]
-            if mine:
-                by_behaviour[b] = {"nodes": len(mine), "graylisted": sum(1 for c in mine if c),
-                                   "by_mean": round(statistics.fmean(mine), 2)}
-        return Graylisting(
-            byzantine=len(counts),
-            graylisted=sum(1 for c in counts if c),
-            by_min=min(counts, default=0),
-            by_median=float(statistics.median(counts)) if counts else 0.0,
-            by_mean=round(statistics.fmean(counts), 2) if counts else 0.0,
-            by_max=max(counts, default=0),
-            by_behaviour=by_behaviour,
-            honest_pairs=len(honest_pairs),
-            decisions=self._decision_count,
-        )
+        return graylisting_of(by, self.behaviour, len(honest_pairs),
+                              self._decision_count)
 
     def run(self) -> SimResult:
         """Publish, run until every honest node holds the entries, settle, measure in sync."""

@@ -4,10 +4,12 @@ nodes, and the whole run (`SimResult`, with its `--json` shape)."""
 from __future__ import annotations
 
 import resource
+import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from trustnet.sim.config import SimConfig
+from trustnet.sim.config import BEHAVIOURS, SimConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,3 +129,27 @@ def peak_rss_mb() -> float:
     """This process's peak resident set size so far, in MiB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
+
+
+def graylisting_of(by: Mapping[int, set[int]], behaviour: Sequence[str | None] | Mapping[int, str],
+                   honest_pairs: int, decisions: int) -> Graylisting:
+    """`Graylisting` from, per byzantine node, the honest nodes graylisting it (`by`) and each
+    node's behaviour (both engines count it so)."""
+    counts = [len(s) for s in by.values()]
+    by_behaviour: dict[str, dict[str, float]] = {}
+    for b in BEHAVIOURS:
+        mine = [len(s) for j, s in by.items() if behaviour[j] == b]
+        if mine:
+            by_behaviour[b] = {"nodes": len(mine), "graylisted": sum(1 for c in mine if c),
+                               "by_mean": round(statistics.fmean(mine), 2)}
+    return Graylisting(
+        byzantine=len(counts),
+        graylisted=sum(1 for c in counts if c),
+        by_min=min(counts, default=0),
+        by_median=float(statistics.median(counts)) if counts else 0.0,
+        by_mean=round(statistics.fmean(counts), 2) if counts else 0.0,
+        by_max=max(counts, default=0),
+        by_behaviour=by_behaviour,
+        honest_pairs=honest_pairs,
+        decisions=decisions,
+    )

@@ -14,15 +14,21 @@ from __future__ import annotations
 
 import math
 import random
-import statistics
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from trustnet.protocol import messages as m
-from trustnet.sim.config import BEHAVIOURS, SimConfig
+from trustnet.sim.config import SimConfig
 from trustnet.sim.engine import SimError
-from trustnet.sim.result import Graylisting, InSync, RoundStats, SimResult, peak_rss_mb
+from trustnet.sim.result import (
+    Graylisting,
+    InSync,
+    RoundStats,
+    SimResult,
+    graylisting_of,
+    peak_rss_mb,
+)
 from trustnet.sim.shard import Shard, ShardStats, byzantine_nodes, index_of
 
 _EXCHANGES_PER_ROUND = 256  # drain mode: exchanges in one round before it is not quiet
@@ -170,24 +176,8 @@ class ShardedSimulator:
                 by[j].add(i)
             else:
                 honest_pairs.add((i, j))
-        counts = [len(s) for s in by.values()]
-        by_behaviour: dict[str, dict[str, float]] = {}
-        for b in BEHAVIOURS:
-            mine = [len(s) for j, s in by.items() if self.behaviour[j] == b]
-            if mine:
-                by_behaviour[b] = {"nodes": len(mine), "graylisted": sum(1 for c in mine if c),
-                                   "by_mean": round(statistics.fmean(mine), 2)}
-        return Graylisting(
-            byzantine=len(counts),
-            graylisted=sum(1 for c in counts if c),
-            by_min=min(counts, default=0),
-            by_median=float(statistics.median(counts)) if counts else 0.0,
-            by_mean=round(statistics.fmean(counts), 2) if counts else 0.0,
-            by_max=max(counts, default=0),
-            by_behaviour=by_behaviour,
-            honest_pairs=len(honest_pairs),
-            decisions=sum(self.cluster.call("decisions")),
-        )
+        return graylisting_of(by, self.behaviour, len(honest_pairs),
+                              sum(self.cluster.call("decisions")))
 
     def run(self) -> SimResult:
         """Publish, run until every honest node holds the entries, settle, measure in sync."""
