@@ -169,6 +169,37 @@ class _Host:
         return self.serve_gossip(path, headers, body, remote=remote)
 
 
+
+def byzantine_serve(behaviour: Behaviour, proto: GossipProtocol, node: str, path: str,
+                    body: bytes, now: int, forged: tuple[bytes, ...],
+                    fake_heads: m.Heads | None) -> tuple[str | None, bytes]:
+    """A byzantine node's answer (both engines): nothing it holds, and lies or garbage by
+    behaviour. (error code or None, reply body)."""
+    if behaviour == "garbage":
+        return None, _GARBAGE
+    try:
+        message = m.decode_request(path, body, proto.config.max_message_bytes)
+    except m.MessageError as exc:
+        return exc.code, b""
+    forge = behaviour == "forge"
+    reply: m.Message
+    if isinstance(message, m.PeersRequest):
+        # Peer exchange answered as an honest node would: it keeps them in the mesh.
+        reply = proto.on_request(node, path, message, now)[0]
+    elif isinstance(message, m.Digest):
+        reply = fake_heads if forge and fake_heads is not None else m.InSync()
+    elif isinstance(message, m.Fetch):
+        reply = m.Entries(forged if forge else ())
+    elif isinstance(message, m.HeadRequest):
+        reply = m.HeadReply(message.author, 0, None)
+    elif isinstance(message, m.HeadsRequest):
+        reply = m.Heads(())
+    elif isinstance(message, m.Reconcile):
+        reply = m.Reconcile()
+    else:
+        reply = m.PushAck()  # swallowed: not stored, not forwarded
+    return None, m.encode(reply, proto.config.max_message_bytes)
+
 class Simulator:
     """N real gossip protocols on one virtual clock, delivered round by round."""
 
@@ -399,30 +430,9 @@ class Simulator:
                          body: bytes) -> tuple[str | None, bytes]:
         """A byzantine node's answer: nothing it holds, and lies or garbage by behaviour."""
         behaviour = self.behaviour[dst]
-        if behaviour == "garbage":
-            return None, _GARBAGE
-        proto = self.protocols[dst]
-        try:
-            message = m.decode_request(path, body, proto.config.max_message_bytes)
-        except m.MessageError as exc:
-            return exc.code, b""
-        reply: m.Message
-        if isinstance(message, m.PeersRequest):
-            # Peer exchange answered as an honest node would: it keeps them in the mesh.
-            reply = proto.on_request(node, path, message, self.now)[0]
-        elif isinstance(message, m.Digest):
-            reply = self._fake_heads[dst] if behaviour == "forge" else m.InSync()
-        elif isinstance(message, m.Fetch):
-            reply = m.Entries(self._forged[dst] if behaviour == "forge" else ())
-        elif isinstance(message, m.HeadRequest):
-            reply = m.HeadReply(message.author, 0, None)
-        elif isinstance(message, m.HeadsRequest):
-            reply = m.Heads(())
-        elif isinstance(message, m.Reconcile):
-            reply = m.Reconcile()
-        else:
-            reply = m.PushAck()  # swallowed: not stored, not forwarded
-        return None, m.encode(reply, proto.config.max_message_bytes)
+        assert behaviour is not None
+        return byzantine_serve(behaviour, self.protocols[dst], node, path, body, self.now,
+                               self._forged.get(dst, ()), self._fake_heads.get(dst))
 
     # -- accounting --------------------------------------------------------------------
 

@@ -61,7 +61,14 @@ from trustnet.protocol.events import (
 )
 from trustnet.protocol.gossip import GossipProtocol
 from trustnet.sim.config import BEHAVIOURS, Behaviour, SimConfig
-from trustnet.sim.engine import _FORGED_PER_NODE, _GARBAGE, AUTH_HEADER_BYTES, T0, held_base
+from trustnet.sim.engine import (
+    _FORGED_PER_NODE,
+    _GARBAGE,
+    AUTH_HEADER_BYTES,
+    T0,
+    byzantine_serve,
+    held_base,
+)
 from trustnet.sim.result import peak_rss_mb
 from trustnet.store.memory import MemoryReplica
 from trustnet.transport.base import STATUS, error_body, error_from_reply
@@ -372,28 +379,8 @@ class Shard:
 
     def _byzantine_serve(self, dst: int, node: str, path: str,
                          body: bytes) -> tuple[str | None, bytes]:
-        behaviour = self.behaviour[dst]
-        if behaviour == "garbage":
-            return None, _GARBAGE
-        proto = self.protocols[dst]
-        try:
-            message = m.decode_request(path, body, proto.config.max_message_bytes)
-        except m.MessageError as exc:
-            return exc.code, b""
-        reply: m.Message
-        if isinstance(message, m.PeersRequest):
-            reply = proto.on_request(node, path, message, self.now)[0]
-        elif isinstance(message, m.Digest):
-            reply = self._fake_heads[dst] if behaviour == "forge" else m.InSync()
-        elif isinstance(message, m.Fetch):
-            reply = m.Entries(self._forged[dst] if behaviour == "forge" else ())
-        elif isinstance(message, m.HeadRequest):
-            reply = m.HeadReply(message.author, 0, None)
-        elif isinstance(message, m.HeadsRequest):
-            reply = m.Heads(())
-        else:
-            reply = m.PushAck()
-        return None, m.encode(reply, proto.config.max_message_bytes)
+        return byzantine_serve(self.behaviour[dst], self.protocols[dst], node, path, body, self.now,
+                               self._forged.get(dst, ()), self._fake_heads.get(dst))
 
     # -- observing ---------------------------------------------------------------------------
 
