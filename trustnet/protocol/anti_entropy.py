@@ -129,7 +129,23 @@ class AntiEntropy(PushGossip):
             if len(s.push) >= cap:
                 break
             s.push.append((author, 0, self._head(author)[0]))  # they lack this author
-        for author, seq, ident in page.heads:
+        self._compare_heads(s, page.heads, forked, cap)
+        if page.forks or page.after is None:
+            their_forks = set(page.forks)
+            s.fork_fetch += [k for k in page.forks if k not in self._forks]
+            s.fork_push += [self._forks[k].encode() for k in sorted(self._forks)
+                            if k not in their_forks][:16]
+        if page.more and page.heads:
+            s.paging = True
+            s.after = page.heads[-1][0]
+            return [self._send(s.peer, m.HEADS, m.HeadsRequest(s.after), now, s)]
+        return []
+
+    def _compare_heads(self, s: Session, theirs: tuple[tuple[bytes, int, bytes], ...],
+                       forked: set[bytes], cap: int) -> None:
+        """Queue what a peer's heads say: fetch what it has beyond us, push what it lacks
+        (heads pages and reconciliation alike), at most `cap` ranges each way."""
+        for author, seq, ident in theirs:
             if author in forked or len(s.fetch) >= cap or len(s.push) >= cap:
                 continue
             mine, my_id = self._head(author)
@@ -141,16 +157,6 @@ class AntiEntropy(PushGossip):
                 s.fetch.append((author, seq - 1, seq))
             elif seq < mine:
                 s.push.append((author, seq - 1, mine))
-        if page.forks or page.after is None:
-            their_forks = set(page.forks)
-            s.fork_fetch += [k for k in page.forks if k not in self._forks]
-            s.fork_push += [self._forks[k].encode() for k in sorted(self._forks)
-                            if k not in their_forks][:16]
-        if page.more and page.heads:
-            s.paging = True
-            s.after = page.heads[-1][0]
-            return [self._send(s.peer, m.HEADS, m.HeadsRequest(s.after), now, s)]
-        return []
 
     def _pump(self, s: Session, now: int) -> list[Action]:
         """Send the session's next fetch and next push, one of each in flight at a time."""

@@ -274,15 +274,4 @@ class Reconciling(AntiEntropy):
             if len(s.push) >= cap:
                 break
             s.push.append((author, 0, self._head(author)[0]))  # they lack this author
-        for author, seq, ident in theirs:
-            if author in forked or len(s.fetch) >= cap or len(s.push) >= cap:
-                continue
-            mine, my_id = self._head(author)
-            if seq > mine:
-                # From one before our head: a different entry at our head's seq becomes a
-                # fork proof at ingest (as with heads pages).
-                s.fetch.append((author, max(0, mine - 1), seq))
-            elif seq == mine and ident != my_id:
-                s.fetch.append((author, seq - 1, seq))
-            elif seq < mine:
-                s.push.append((author, seq - 1, mine))
+        self._compare_heads(s, theirs, forked, cap)
