@@ -10,9 +10,7 @@ facts whose entry changed (feedback/signals.py, `SuspicionView.update`).
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -100,22 +98,3 @@ def lookup_by_party(tables: Mapping[str, Mapping[tuple[str, str], float]]) -> An
 def verification_for(beliefs: Beliefs) -> Any:
     """How verified each piece of evidence is in these beliefs (suspicion's verification)."""
     return lookup_by_party(verification_by_party(beliefs))
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while the views catch up with many entries.
-
-    Following the store, the people view and the suspicion view allocate records by the
-    hundred thousand after a restart (all acyclic, freed by reference counting); each burst
-    triggers collections whose oldest generation walks everything the node holds: a third
-    of a full recompute at 30,000 statements. The collector runs again right after.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from trustnet.analysis.people import PeopleSnapshot, PeopleView
 from trustnet.analysis.verification import (
     TableCache,
-    gc_paused,
     lookup_by_party,
     verification_by_party,
 )
@@ -46,6 +45,7 @@ from trustnet.statements.figures import ViennaFigures
 from trustnet.statements.weights import RuleWeights
 from trustnet.store.sqlite import Store
 from trustnet.trust.beliefs import BeliefEngine, Beliefs, TrustParams
+from trustnet.trust.beliefs.base import gc_paused
 from trustnet.trust.bridges import DEFAULT_PEOPLE, PeopleParams
 
 if TYPE_CHECKING:
@@ -162,7 +162,7 @@ class NodeViews:
     def current(self, now_ms: int | None = None) -> tuple[Beliefs, SuspicionView]:
         """Beliefs and suspicion as of now, recomputed only when something changed."""
         # Catching up with many entries (a start, a bundle imported), the cyclic collector
-        # would walk the whole heap again and again (verification.gc_paused); for a few
+        # would walk the whole heap again and again (trust.beliefs.base.gc_paused); for a few
         # entries, pausing it only makes the next collection bigger.
         if self.store.last_cursor() - self._cursor > CATCH_UP:
             with gc_paused():

@@ -89,8 +89,9 @@ def _pick_latest(old: tuple[int, str, Any] | None, new: tuple[int, str, Any]) ->
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for one call of the engine.
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for one call of the engine (and while the
+    node's views catch up with many entries: analysis.views).
 
     Indexing and a snapshot allocate ~10^5 short-lived, acyclic records (freed by reference
     counting); each allocation burst triggers collections whose oldest generation walks every
@@ -187,7 +188,7 @@ class _EngineBase:
         lags its receipt by more than `backdate_tolerance_s` is judged by its receipt
         (DESIGN 12); without `received`, entries are judged by their `ts`.
         """
-        with _gc_paused():
+        with gc_paused():
             if received:
                 params = self.params
                 entries = list(entries)

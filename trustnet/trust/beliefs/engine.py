@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 from trustnet.log.entry import Entry, ForkProof
 from trustnet.statements.figures import DEFAULT_FIGURES, ViennaFigures
 from trustnet.statements.weights import DEFAULT_WEIGHTS, RuleWeights
-from trustnet.trust.beliefs.base import _gc_paused
+from trustnet.trust.beliefs.base import gc_paused
 from trustnet.trust.beliefs.explain import _Explanations
 from trustnet.trust.beliefs.params import DEFAULT_PARAMS, TrustParams
 from trustnet.trust.beliefs.records import Beliefs, PartyBelief, View
@@ -23,7 +23,7 @@ class BeliefEngine(_Explanations):
 
     def snapshot(self, now_ms: int) -> Beliefs:
         """Beliefs as of `now_ms` (deterministic: same statements, same result)."""
-        with _gc_paused():
+        with gc_paused():
             return self._snapshot(now_ms)
 
     def _blocs(self, forked: set[str]) -> dict[str, int]:
