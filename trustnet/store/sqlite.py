@@ -27,7 +27,6 @@ import logging
 import os
 import sqlite3
 import struct
-from collections import ChainMap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -396,15 +395,19 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         verified_by = {e.id: key for e, key in zip(batch.unchecked, batch.signers, strict=True)}
         verified_by.update((e.id, key) for _, e, key in batch.pooled)
 
-        # Working copy, committed with the transaction: the heads this batch moves over the
-        # held ones (a copy of every head would cost each batch as much as the authors held).
-        heads: ChainMap[bytes, ChainHead] = ChainMap({}, self._heads)
+        # `fresh` is sorted by (author, seq): each author's entries are one run, checked
+        # against a working head that starts at the held one and moves along the run (the
+        # store's heads move with the transaction, once per run).
         keys: dict[bytes, KeyState] = {}  # key states changed by this batch
         accepted: list[Entry] = []
         forks: list[ForkProof] = []
         gaps: dict[bytes, int] = {}
+        run_author: bytes | None = None
+        head: ChainHead | None = None
         for index, entry, _ in fresh:
-            head = heads.get(entry.author)
+            if entry.author != run_author:
+                run_author = entry.author
+                head = self._heads.get(run_author)
             if (entry.kind == ROTATION_KIND and head is not None
                     and entry.body.get("compromised_since") is not None
                     and not any(e.author == entry.author for e in accepted)
@@ -415,7 +418,7 @@ class Store(EntryReads, Quarantine, AuthorIndex):
                 # branch is fetched. Entries of the party's own among them come back with it.
                 back = self._displace_for(entry)
                 if back is not None:
-                    head = heads[entry.author] = back
+                    head = back
                     if entry.seq > back.seq + 1 or entry.prev != back.id:
                         gaps[entry.author] = back.seq  # the owner's branch is fetched next
                         continue
@@ -461,12 +464,11 @@ class Store(EntryReads, Quarantine, AuthorIndex):
                 rejected.append(Rejected(index, entry.id_hex, exc.code, exc.message))
                 continue
             accepted.append(entry)
-            heads[entry.author] = ChainHead.of(entry)
+            head = ChainHead.of(entry)
         if accepted:
             with self._transaction():
                 self._insert(accepted, received=now_ms)
-            for entry in accepted:
-                self._advance(entry)
+            self._advance_all(accepted)
             for state in keys.values():
                 self._set_keys(state)
         rejected.sort(key=lambda r: r.index)
@@ -603,6 +605,13 @@ class Store(EntryReads, Quarantine, AuthorIndex):
             "INSERT INTO entries (id, author, seq, ts, kind, raw, received) VALUES (?,?,?,?,?,?,?)",
             [(e.id, e.author, e.seq, e.ts, e.kind, e.raw, received) for e in entries],
         )
+
+    def _advance_all(self, accepted: list[Entry]) -> None:
+        """`_advance` for a batch's accepted entries, once per author: its last one."""
+        last = {e.author: e for e in accepted}
+        for entry in last.values():
+            self._advance(entry)
+        self._count += len(accepted) - len(last)
 
     def _advance(self, entry: Entry) -> None:
         if entry.author not in self._heads:
