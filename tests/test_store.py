@@ -43,6 +43,30 @@ def test_ingest_is_idempotent_and_orders_chains(alice, bob):
     assert [e.seq for e in store.range(alice.public_key, 5, 3)] == [6, 7, 8]
 
 
+def test_a_shuffled_batch_is_checked_per_author_run_as_one_entry_at_a_time_would_be(alice, bob):
+    # The writer checks each author's run against one working head and moves the store's
+    # heads once per run: a bad entry inside a run stops that run only, and heads, count and
+    # digest end as entry-by-entry ingest leaves them.
+    carol = ident(77)
+    entries = chain(alice, 12) + chain(bob, 9) + chain(carol, 7)
+    forged = bytearray(entries[5].raw)  # alice's seq 6
+    forged[-1] ^= 1
+    raws = [bytes(forged) if i == 5 else e.raw for i, e in enumerate(entries)]
+    shuffled = list(raws)
+    random.Random(15).shuffle(shuffled)
+    batch, single = Store(None), Store(None)
+    result = batch.ingest(shuffled, T0 + 10**6)
+    for raw in raws:
+        single.ingest([raw], T0 + 10**6)
+    assert [r.code for r in result.rejected] == ["bad_signature"]
+    assert result.gaps == {alice.public_key: 5}
+    assert len(result.accepted) == 5 + 9 + 7
+    assert batch.heads() == single.heads()
+    assert batch.head(alice.public_key).seq == 5 and batch.head(carol.public_key).seq == 7
+    assert batch.count() == single.count() == 21
+    assert batch.heads_digest() == single.heads_digest()
+
+
 def test_entries_beyond_a_gap_are_reported_not_stored(alice):
     entries = chain(alice, 6)
     store = Store(None)
