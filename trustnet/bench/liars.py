@@ -287,8 +287,16 @@ async def mount_endless_sessions(base: Path, *, liars: int = 4, entries: int = 1
                 synced_s = round(loop.time() - started, 2)
                 break
             await asyncio.sleep(0.2)
-        peers = await asyncio.to_thread(node.client.get, "/peers")
+        # Syncing may beat the liars' penalties (a session is charged when it ends): give the
+        # node a bounded while to judge them before reading their states.
         liar_urls = {f.url for f in fakes}
+        judged_by = loop.time() + 20.0
+        while True:
+            peers = await asyncio.to_thread(node.client.get, "/peers")
+            if loop.time() > judged_by or any(
+                    p["state"] == "graylisted" for p in peers["peers"] if p["key"] in liar_urls):
+                break
+            await asyncio.sleep(0.2)
         return {
             "liars": liars, "entries": entries, "synced_s": synced_s, "timeout_s": timeout_s,
             "liar_pages_when_honest_added": pages_before,
