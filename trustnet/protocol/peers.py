@@ -72,6 +72,7 @@ PENALTIES: dict[str, float] = {
     "no_progress": 30.0,  # a heads page that does not start after the last one
     "endless_session": 30.0,  # more heads pages (or reconcile requests) than max_session_pages
     "bad_reconcile": 30.0,  # a reconcile reply about prefixes it was not asked
+    "reconcile_mismatch": 5.0,  # a split whose counts do not add up (a store may move: cheap)
     "session_timeout": 5.0,  # a session past its deadline (slow links happen; cheaper)
 }
 DEFAULT_PENALTY = 10.0

@@ -183,10 +183,12 @@ class Reconciling(AntiEntropy):
         s.pages += 1
         asked = frozenset({""}) if first else s.asked
         s.asked = frozenset()
-        stray = [p for p, _, _ in msg.splits if p not in asked]
-        stray += [p for p, _ in msg.items if p not in asked]
-        if stray or msg.nodes or (not first and (msg.recent or msg.fp is not None)):
-            what = f"prefix {stray[0]!r}" if stray else "what only a first reply holds"
+        named = [p for p, _, _ in msg.splits] + [p for p, _ in msg.items]
+        stray = [p for p in named if p not in asked]
+        repeated = len(set(named)) != len(named)  # each copy would cost a split's work again
+        if stray or repeated or msg.nodes or (not first and (msg.recent or msg.fp is not None)):
+            what = (f"prefix {stray[0]!r}" if stray else "one prefix twice" if repeated
+                    else "what only a first reply holds")
             self._end_session(s, "bad_reconcile", now, f"reconcile reply about {what}, not asked")
             return []
         forked = {a for a, _ in self._forks} | {a for a, _ in msg.forks}
@@ -209,8 +211,10 @@ class Reconciling(AntiEntropy):
             claimed = s.claimed.pop(prefix, None)
             if claimed is not None and sum(counts) != claimed:
                 # Its children do not add up to what it said the prefix holds: a liar
-                # fanning out, or (rarely) its store moved since. Stop, charge nobody.
-                self._quit_session(s)
+                # fanning out, or (rarely) its store moved since: stop, and charge it a
+                # little (a liar could otherwise run a session to its last page for free).
+                self._end_session(s, "reconcile_mismatch", now,
+                                  f"children of {prefix!r} hold {sum(counts)}, not {claimed}")
                 return []
             for k, digit in enumerate(HEX):
                 child = prefix + digit

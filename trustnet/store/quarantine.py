@@ -10,6 +10,7 @@ import sqlite3
 import time
 
 from trustnet.log.entry import ChainHead
+from trustnet.protocol.recon_index import HeadIndex
 from trustnet.store.schema import Transaction
 
 log = logging.getLogger("trustnet.store")
@@ -23,6 +24,7 @@ class Quarantine:
     _count: int
     _digest: bytes | None
     _sorted_authors: list[bytes] | None  # store.authors: made again when an author goes
+    _index: HeadIndex | None  # reconciliation fingerprints, when built: moved with the heads
     own_author: bytes | None
 
     def quarantine(self, author: bytes, seq: int, reason: str) -> int:
@@ -56,8 +58,12 @@ class Quarantine:
             if below is None:
                 self._heads.pop(author, None)
                 self._sorted_authors = None
+                if self._index is not None:
+                    self._index.remove(author)
             else:
                 self._heads[author] = ChainHead(int(below[0]), bytes(below[1]), int(below[2]))
+                if self._index is not None:
+                    self._index.set_head(author, int(below[0]), bytes(below[1]))
             self._digest = None
         log.error("store: entry seq %d of %s is corrupted on disk (%s): set aside with %d later "
                   "entr%s in the quarantine table%s; see GET /status `quarantined`", seq,
