@@ -408,3 +408,24 @@ def test_a_quarantined_entry_leaves_the_fingerprints_with_the_head() -> None:
     assert store.prefix_fingerprint("") == brute(store.heads(), "")
     store.quarantine(chain[0].author, 1, "test: corrupted on disk")
     assert store.prefix_fingerprint("") == brute(store.heads(), "")
+
+
+def test_forks_forgotten_and_learned_in_one_push_do_not_leave_a_stale_forked_set() -> None:
+    # A recovery rotation disowns one fork and the same push brings another: the count of
+    # fork keys is unchanged, and the fingerprints must still leave out the right author.
+    import types
+
+    es = held(40)
+    r = MemoryReplica()
+    r.ingest(es, T0)
+    v = GossipProtocol(ident("victim").public_key, r, random.Random(1), CFG, own_url="http://v",
+                       peers=[], now_ms=T0, recover_own=False)
+    a, b = es[0].author, es[1].author
+    v._forks[(a, 1)] = None  # type: ignore[assignment]
+    v.fingerprint("")  # the forked set is now cached
+    rotation = types.SimpleNamespace(kind="rotation")
+    v._forget_disowned([rotation])  # type: ignore[list-item]  # `a` is not forked here: forgotten
+    v._forks[(b, 1)] = None  # type: ignore[assignment]
+    assert v._forked_authors() == (b,)
+    whole, count = brute(r.heads(), "")
+    assert v.fingerprint("") == ((whole - item_hash(b, 1, es[1].id)) % MOD, count - 1)

@@ -38,8 +38,9 @@ exactly.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+from trustnet.log.entry import Entry
 from trustnet.protocol import messages as m
 from trustnet.protocol.anti_entropy import AntiEntropy
 from trustnet.protocol.events import Action, PeerDecision
@@ -67,6 +68,12 @@ class Reconciling(AntiEntropy):
             self._forked_key = len(self._forks)
             self._forked_sorted = tuple(sorted({a for a, _ in self._forks}))
         return self._forked_sorted
+
+    def _forget_disowned(self, entries: Sequence[Entry]) -> None:
+        # Forks forgotten and others learned in one push leave their count as it was: the
+        # forked authors are sorted again whenever the set may have changed.
+        super()._forget_disowned(entries)
+        self._forked_key = -1
 
     def _forked_under(self, prefix: str) -> tuple[bytes, ...]:
         forked = self._forked_authors()
