@@ -104,7 +104,7 @@ from trustnet.sim.result import (
     RoundStats,
     SimResult,
     graylisting_of,
-    peak_rss_mb,
+    sim_result,
 )
 from trustnet.store.memory import MemoryReplica
 from trustnet.transport.auth import HEADER_NODE, HEADER_SIGNATURE, HEADER_TIME
@@ -503,7 +503,6 @@ class Simulator:
             if stats.holders == cfg.honest:
                 done = self.round  # rounds run so far, round 0 included
                 break
-        upto = rounds[: done if done is not None else len(rounds)]
         in_sync: InSync | None = None
         if done is not None:
             settle = 0
@@ -512,24 +511,10 @@ class Simulator:
                 settle += 1
             if self.quiet():
                 in_sync = self._measure_in_sync(rounds)
-        return SimResult(
-            config=cfg,
-            rounds_to_all=done,
-            bound=cfg.bound,
-            within_bound=done is not None and done <= cfg.bound,
-            rounds=tuple(rounds),
-            in_sync=in_sync,
-            requests=sum(r.requests for r in upto),
-            bytes=sum(r.bytes for r in upto),
-            header_bytes=sum(r.header_bytes for r in upto),
-            failures=sum(r.failures for r in upto),
-            reached=rounds[-1].holders,  # holders only grow: stores are never emptied
-            online=cfg.nodes - sum(self.offline),
-            reached_online=sum(1 for i in self.honest if not self.offline[i])
-            - rounds[-1].missing_online,
-            graylisting=self.graylisting(),
-            peak_rss_mb=peak_rss_mb(),
-        )
+        return sim_result(cfg, rounds, done, in_sync, online=cfg.nodes - sum(self.offline),
+                          reached_online=sum(1 for i in self.honest if not self.offline[i])
+                          - rounds[-1].missing_online,
+                          graylisting=self.graylisting())
 
     def _measure_in_sync(self, rounds: list[RoundStats]) -> InSync:
         cfg = self.config

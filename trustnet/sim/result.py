@@ -153,3 +153,28 @@ def graylisting_of(by: Mapping[int, set[int]], behaviour: Sequence[str | None] |
         honest_pairs=honest_pairs,
         decisions=decisions,
     )
+
+
+def sim_result(config: SimConfig, rounds: list[RoundStats], done: int | None,
+               in_sync: InSync | None, *, online: int, reached_online: int,
+               graylisting: Graylisting) -> SimResult:
+    """A run's `SimResult` (both engines): traffic counted up to full dissemination, holders
+    from the last round (they only grow: stores are never emptied)."""
+    upto = rounds[: done if done is not None else len(rounds)]
+    return SimResult(
+        config=config,
+        rounds_to_all=done,
+        bound=config.bound,
+        within_bound=done is not None and done <= config.bound,
+        rounds=tuple(rounds),
+        in_sync=in_sync,
+        requests=sum(r.requests for r in upto),
+        bytes=sum(r.bytes for r in upto),
+        header_bytes=sum(r.header_bytes for r in upto),
+        failures=sum(r.failures for r in upto),
+        reached=rounds[-1].holders,
+        online=online,
+        reached_online=reached_online,
+        graylisting=graylisting,
+        peak_rss_mb=peak_rss_mb(),
+    )

@@ -27,7 +27,7 @@ from trustnet.sim.result import (
     RoundStats,
     SimResult,
     graylisting_of,
-    peak_rss_mb,
+    sim_result,
 )
 from trustnet.sim.shard import Shard, ShardStats, byzantine_nodes, index_of
 
@@ -193,7 +193,6 @@ class ShardedSimulator:
             if stats.holders == cfg.honest:
                 done = self.round
                 break
-        upto = rounds[: done if done is not None else len(rounds)]
         in_sync: InSync | None = None
         if done is not None:
             settle = 0
@@ -204,23 +203,9 @@ class ShardedSimulator:
                 in_sync = self._measure_in_sync(rounds)
         last = rounds[-1]
         self.worker_peak_rss_mb = [round(x, 1) for x in self.cluster.call("peak_rss")]
-        return SimResult(
-            config=cfg,
-            rounds_to_all=done,
-            bound=cfg.bound,
-            within_bound=done is not None and done <= cfg.bound,
-            rounds=tuple(rounds),
-            in_sync=in_sync,
-            requests=sum(r.requests for r in upto),
-            bytes=sum(r.bytes for r in upto),
-            header_bytes=sum(r.header_bytes for r in upto),
-            failures=sum(r.failures for r in upto),
-            reached=last.holders,
-            online=cfg.nodes - sum(self.offline),
-            reached_online=self._reached_online(last),
-            graylisting=self.graylisting(),
-            peak_rss_mb=peak_rss_mb(),
-        )
+        return sim_result(cfg, rounds, done, in_sync, online=cfg.nodes - sum(self.offline),
+                          reached_online=self._reached_online(last),
+                          graylisting=self.graylisting())
 
     def _reached_online(self, last: RoundStats) -> int:
         honest_online = sum(1 for i in range(self.config.nodes)
