@@ -196,6 +196,7 @@ def test_fork_proof_is_pushed_on_and_a_bad_one_costs_score() -> None:
     x, y = chain(liar, 1)[0], sign_entry(liar, seq=1, prev=None, ts=T0 + 5, kind="trust",
                                            body={"subject": "ef" * 32, "level": 2})
     proof = ForkProof.of(x, y)
+    a.store.ingest([x.raw], T0)  # a proof about an author held is news worth a reward
     reply, actions = a.on_request("ff" * 32, m.PUSH, m.Push((), (proof.encode(),)), T0)
     assert reply == m.PushAck()
     assert a.fork_keys() == [(liar.public_key, 1)]

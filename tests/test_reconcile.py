@@ -8,19 +8,17 @@ test_gossip.py); the interop test runs real `Node`s on the in-memory network.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import random
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.harness.cluster import Cluster, url
-from trustnet.identity import Identity
+from tests.harness.wire import CFG, T0, Wire, ident
 from trustnet.log.entry import Entry, sign_entry
 from trustnet.protocol import messages as m
 from trustnet.protocol.admission import Refused, admit
@@ -33,13 +31,6 @@ from trustnet.protocol.replica import Replica
 from trustnet.store.memory import MemoryReplica
 from trustnet.store.sqlite import Store
 
-T0 = 1_767_225_600_000
-CFG = GossipConfig(tick_interval_s=None, peer_exchange_every=0)
-
-
-def ident(name: str) -> Identity:
-    return Identity.from_seed(hashlib.sha256(name.encode()).digest())
-
 
 def entry(who: str, seq: int = 1, prev: Entry | None = None) -> Entry:
     return sign_entry(ident(who), seq=seq, prev=prev.id if prev else None, ts=T0, kind="trust",
@@ -48,55 +39,6 @@ def entry(who: str, seq: int = 1, prev: Entry | None = None) -> Entry:
 
 def held(n: int) -> list[Entry]:
     return [entry(f"held-{i}") for i in range(n)]
-
-
-class Wire:
-    """Protocols by URL; runs actions to completion, recording (path, request, reply) bytes."""
-
-    def __init__(self) -> None:
-        self.protos: dict[str, GossipProtocol] = {}
-        self.sent: list[tuple[str, int, int]] = []
-        self.bodies: list[tuple[str, bytes, bytes]] = []  # path, request, reply
-
-    def add(self, name: str, peers: list[str], replica: Replica,
-            config: GossipConfig = CFG, cls: type[GossipProtocol] = GossipProtocol
-            ) -> GossipProtocol:
-        p = cls(ident(name).public_key, replica, random.Random(name), config,
-                own_url=f"http://{name}", peers=[f"http://{x}" for x in peers], now_ms=T0,
-                recover_own=False)
-        self.protos[f"http://{name}"] = p
-        return p
-
-    def run(self, src: GossipProtocol, actions: list[Action]) -> None:
-        queue = [(src, a) for a in actions]
-        while queue:
-            sender, send = queue.pop(0)
-            assert isinstance(send, Send)
-            dst = self.protos[send.peer_url]
-            src_id = next(u for u, p in self.protos.items() if p is sender)
-            body = m.encode(send.message)
-            outcome = admit(dst, send.path, body, T0, remote=src_id,
-                            claimed=sender.node_id.hex(), authenticate=lambda s=sender: s.node_id.hex())
-            if isinstance(outcome, Refused):
-                self.sent.append((send.path, len(body), 0))
-                queue += [(sender, a) for a in sender.handle(
-                    RequestFailed(send.request_id, send.peer_url, outcome.code), T0)]
-                continue
-            self.sent.append((send.path, len(body), len(outcome.reply)))
-            self.bodies.append((send.path, body, outcome.reply))
-            queue += [(dst, a) for a in outcome.actions]
-            reply = m.decode_reply(send.path, outcome.reply)
-            queue += [(sender, a) for a in sender.handle(
-                Response(send.request_id, send.peer_url, reply), T0)]
-
-    def tick(self, p: GossipProtocol) -> None:
-        self.run(p, p.handle(Tick(), T0))
-
-    def paths(self) -> Counter[str]:
-        return Counter(path for path, _, _ in self.sent)
-
-    def bytes(self) -> int:
-        return sum(a + b for _, a, b in self.sent)
 
 
 def brute(heads: dict[bytes, tuple[int, bytes]], prefix: str) -> tuple[int, int]:
@@ -426,6 +368,6 @@ def test_forks_forgotten_and_learned_in_one_push_do_not_leave_a_stale_forked_set
     rotation = types.SimpleNamespace(kind="rotation")
     v._forget_disowned([rotation])  # type: ignore[list-item]  # `a` is not forked here: forgotten
     v._forks[(b, 1)] = None  # type: ignore[assignment]
-    assert v._forked_authors() == (b,)
+    assert set(v._forks.authors) == {b}
     whole, count = brute(r.heads(), "")
     assert v.fingerprint("") == ((whole - item_hash(b, 1, es[1].id)) % MOD, count - 1)

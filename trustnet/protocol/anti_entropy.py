@@ -33,19 +33,19 @@ class AntiEntropy(PushGossip):
         """
         key = (self.replica.heads_digest(), len(self._forks))
         if key != self._digest_key:
-            forked = {a for a, _ in self._forks}
+            forked = self._forks.authors
             h = hashlib.sha256(b"trustnet/v1/gossip-digest")
             for author, (seq, ident) in sorted(self.replica.heads().items()):
                 if author not in forked:
                     h.update(b"H" + author + _Q(seq) + ident)
-            for author, seq in sorted(self._forks):
+            for author, seq in self._forks.sorted_keys():
                 h.update(b"F" + author + _Q(seq))
             self._digest_key, self._digest = key, h.digest()
         return self._digest
 
     def _heads_page(self, after: bytes | None, *, with_forks: bool) -> m.Heads:
         authors = self._sorted_authors()
-        forked = {a for a, _ in self._forks}
+        forked = self._forks.authors
         start = 0 if after is None else bisect.bisect_right(authors, after)
         page: list[tuple[bytes, int, bytes]] = []
         i = start
@@ -54,7 +54,7 @@ class AntiEntropy(PushGossip):
                 seq, ident = self._head(authors[i])
                 page.append((authors[i], seq, ident))
             i += 1
-        forks = tuple(sorted(self._forks)[: self.config.max_forks_listed]) if with_forks else ()
+        forks = tuple(self._forks.sorted_keys()[: self.config.max_forks_listed]) if with_forks else ()
         return m.Heads(tuple(page), more=i < len(authors), after=after, forks=forks)
 
     def _serve_fetch(self, req: m.Fetch) -> m.Entries:
@@ -117,7 +117,7 @@ class AntiEntropy(PushGossip):
                               f"{s.pages} heads pages and still more")
             return []
         cap = self._queue_cap()
-        forked = {a for a, _ in self._forks} | {a for a, _ in page.forks}
+        forked = set(self._forks.authors) | {a for a, _ in page.forks}
         theirs = {author: (seq, ident) for author, seq, ident in page.heads}
         # Authors this page covers: (after, last] or (after, end) on the last page.
         authors = self._sorted_authors()
@@ -132,8 +132,8 @@ class AntiEntropy(PushGossip):
         self._compare_heads(s, page.heads, forked, cap)
         if page.forks or page.after is None:
             their_forks = set(page.forks)
-            s.fork_fetch += [k for k in page.forks if k not in self._forks]
-            s.fork_push += [self._forks[k].encode() for k in sorted(self._forks)
+            s.fork_fetch += [k for k in page.forks if self._fork_wanted(k, now)]
+            s.fork_push += [self._forks[k].encode() for k in self._forks.sorted_keys()
                             if k not in their_forks][:16]
         if page.more and page.heads:
             s.paging = True
@@ -263,7 +263,7 @@ class AntiEntropy(PushGossip):
         return []
 
     def _queue_wants(self, s: Session, msg: m.PushAck) -> None:
-        forked = {a for a, _ in self._forks}
+        forked = self._forks.authors
         for author, seq in msg.wants[: self.config.max_ranges]:
             mine = self._head(author)[0]
             if mine > seq and author not in forked:

@@ -26,6 +26,7 @@ class GossipConfig:
         "max_session_pages": ">= 1", "session_timeout_ms": ">= 1",
         "new_authors_per_peer": ">= 0", "new_authors_total": ">= 0",
         "new_authors_interval_s": ">= 1", "recon_items": ">= 1", "recon_recent": ">= 0",
+        "max_unheld_forks": ">= 0",
     }
 
     fanout: int = 3
@@ -66,6 +67,10 @@ class GossipConfig:
     # The same, from all peers together: a key costs nothing to make, so a limit per peer key
     # alone is no limit (one stranger signs each push with a fresh key).
     new_authors_total: int = 4000
+    # Fork proofs about authors this node holds no entry of, kept at most (more are refused,
+    # `fork_limit`, no penalty). Each also counts as a new author from its sender (above):
+    # anyone can make a key and prove it forked; such a proof protects nothing held here.
+    max_unheld_forks: int = 1024
     policy: PeerPolicy = field(default_factory=PeerPolicy)
 
     def __post_init__(self) -> None:
@@ -81,8 +86,9 @@ class GossipConfig:
             raise ConfigError("[gossip]: own_sync_quorum >= 0, heads_page >= 1, max_ranges >= 1")
         if self.own_recovery_deadline_ms < 0:
             raise ConfigError("[gossip]: own_recovery_deadline_ms must be >= 0")
-        if self.recon_items < 1 or self.recon_recent < 0:
-            raise ConfigError("[gossip]: recon_items must be >= 1, recon_recent >= 0")
+        if self.recon_items < 1 or self.recon_recent < 0 or self.max_unheld_forks < 0:
+            raise ConfigError("[gossip]: recon_items must be >= 1, recon_recent >= 0, "
+                              "max_unheld_forks >= 0")
         if self.max_session_pages < 1 or self.session_timeout_ms < 1:
             raise ConfigError("[gossip]: max_session_pages and session_timeout_ms must be >= 1")
         if (self.new_authors_per_peer < 0 or self.new_authors_total < 0

@@ -33,6 +33,7 @@ from trustnet.protocol.events import (
     PeerDecision,
     Send,
 )
+from trustnet.protocol.forks import ForkBook
 from trustnet.protocol.peers import PeerKind, PeerTable
 from trustnet.protocol.replica import IngestResult, Rejected, Replica
 from trustnet.protocol.sessions import Pending, Session
@@ -82,7 +83,7 @@ class PushGossip:
         self.stats: dict[str, int] = {
             "ticks": 0, "rounds": 0, "in_sync": 0, "mismatch": 0, "requests": 0, "failures": 0,
             "pushed": 0, "learned": 0, "rejected": 0, "forks_learned": 0, "sessions_ended": 0,
-            "author_limited": 0,
+            "author_limited": 0, "forks_refused": 0,
         }
         # New-author admission: whose trust statements vouch for an author (us, our anchors),
         # and per peer key the current window's (start ms, new authors taken).
@@ -96,9 +97,10 @@ class PushGossip:
         self._pending: dict[int, Pending] = {}
         self._sessions: dict[str, Session] = {}
         self._next_id = 1
-        self._forks: dict[tuple[bytes, int], ForkProof] = {
-            (p.author, p.seq): p for p in replica.forks()
-        }
+        self._forks = ForkBook(replica, replica.forks())
+        # Fork keys refused lately (`fork_limit`, `author_limit`) -> when: not fetched again
+        # from every peer that lists them until the admission window has passed.
+        self._forks_refused: OrderedDict[tuple[bytes, int], int] = OrderedDict()
         self._digest_key: tuple[bytes, int] | None = None
         self._digest = b""
         self._authors_key: bytes | None = None
@@ -174,7 +176,10 @@ class PushGossip:
     def _note_recent(self, entries: Iterable[Entry]) -> None:
         """Remember the authors of `entries` as the latest whose head moved (bounded)."""
         keep = self.config.recon_recent
+        forked = self._forks.authors
         for entry in entries:
+            if entry.author in forked:
+                self._forks.moved((entry.author,))  # a forked author's head moved
             self._recent.pop(entry.author, None)
             self._recent[entry.author] = self.stats["ticks"]
         while len(self._recent) > keep:
@@ -318,17 +323,77 @@ class PushGossip:
     def _fork_in(self, raw: bytes, key: str, kind: PeerKind, now: int,
                  exclude: Iterable[str]) -> list[Action]:
         try:
+            # Who it is about first (no signature checked): a proof already known, or one
+            # the gate refuses, costs no verification.
+            fork = decode_fork_proof(raw, verify=False)
+            if (fork.author, fork.seq) in self._forks:
+                return []
+            held = self._admitted(fork.author, set())
+            if not held and self._fork_refused(fork, key, now):
+                return []
             proof = decode_fork_proof(raw, self.replica.evidence_key)
         except ForkProofError as exc:
             self.peers.penalize(key, "bad_fork_proof", now, kind=kind, detail=exc.message[:200])
             return []
-        if (proof.author, proof.seq) in self._forks:
-            return []
         self.replica.add_fork(proof)
         if proof.author not in self.replica.forked_authors():
             return []  # disowned by its party (a stolen key's fork): held, not spread
-        self._register_fork(proof, key, kind, now)
+        self._register_fork(proof, key, kind, now, reward=held)
         return self._eager([], [proof], now, exclude=exclude)
+
+    def _fork_refused(self, proof: ForkProof, key: str, now: int) -> bool:
+        """Whether to refuse a fork proof about an author this node does not hold (DESIGN 12:
+        keys are free, and so are proofs of their equivocation). Such a proof protects
+        nothing held here, so it is taken like a new author's entry: within the new-author
+        windows of its sender and of all peers (`author_limit`), and while fewer than
+        `max_unheld_forks` fork keys of authors not held are kept (`fork_limit`). No penalty
+        either way (an honest node relays proofs about authors it holds); no reward."""
+        fork_key = (proof.author, proof.seq)
+        if self._forks.unheld >= self.config.max_unheld_forks:
+            code = "fork_limit"
+            message = (f"{self.config.max_unheld_forks} fork proofs about authors not held "
+                       "are kept already")
+        elif not self._charge_new_author(key, now):
+            code = "author_limit"
+            message = (f"fork proof about an author not held, over the new-author limits "
+                       f"in {self.config.new_authors_interval_s} s")
+        else:
+            return False
+        self.stats["forks_refused"] += 1
+        self._forks_refused[fork_key] = now
+        self._forks_refused.move_to_end(fork_key)
+        while len(self._forks_refused) > MAX_ADMISSION_KEYS:
+            self._forks_refused.popitem(last=False)
+        self._happened.append(EntriesRejected(key, (Rejected(0, proof.a.id.hex(), code,
+                                                             message),)))
+        return True
+
+    def _fork_wanted(self, fork_key: tuple[bytes, int], now: int) -> bool:
+        """Whether to fetch a fork proof a peer lists: not held, not refused lately."""
+        if fork_key in self._forks:
+            return False
+        refused = self._forks_refused.get(fork_key)
+        return refused is None or now - refused >= self.config.new_authors_interval_s * 1000
+
+    def _charge_new_author(self, key: str, now: int) -> bool:
+        """Count one new author against `key`'s and all peers' admission windows (as
+        `_ingest` does per entry); False when either is spent."""
+        limit, total = self.config.new_authors_per_peer, self.config.new_authors_total
+        if limit <= 0 and total <= 0:
+            return True
+        window_ms = self.config.new_authors_interval_s * 1000
+        start, taken = self._new_authors.pop(key, (now, 0))
+        if now - start >= window_ms:
+            start, taken = now, 0
+        all_start, all_taken = self._new_authors_all
+        if now - all_start >= window_ms:
+            all_start, all_taken = now, 0
+        ok = (limit <= 0 or taken < limit) and (total <= 0 or all_taken < total)
+        self._new_authors[key] = (start, taken + ok)
+        self._new_authors_all = (all_start, all_taken + ok)
+        while len(self._new_authors) > MAX_ADMISSION_KEYS:
+            self._new_authors.popitem(last=False)
+        return ok
 
     def _forget_disowned(self, entries: Sequence[Entry]) -> None:
         """A recovery rotation disowns forks of a stolen key: their author syncs again."""
@@ -338,12 +403,15 @@ class PushGossip:
                 del self._forks[k]
             self._digest_key = None
 
-    def _register_fork(self, proof: ForkProof, key: str, kind: PeerKind, now: int) -> None:
+    def _register_fork(self, proof: ForkProof, key: str, kind: PeerKind, now: int, *,
+                       reward: bool = True) -> None:
         if (proof.author, proof.seq) not in self._forks:
             self._forks[(proof.author, proof.seq)] = proof
             self.stats["forks_learned"] += 1
             self._happened.append(ForkLearned(key, proof))
-            self.peers.reward(key, "fork proof", self.config.policy.reward_per_fork, now, kind=kind)
+            if reward:  # a proof about an author held here (DESIGN 12: not a free reward)
+                self.peers.reward(key, "fork proof", self.config.policy.reward_per_fork, now,
+                                  kind=kind)
 
     def _eager(self, entries: list[Entry], forks: list[ForkProof], now: int,
                exclude: Iterable[str]) -> list[Action]:

@@ -37,14 +37,12 @@ exactly.
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
-from trustnet.log.entry import Entry
 from trustnet.protocol import messages as m
 from trustnet.protocol.anti_entropy import AntiEntropy
 from trustnet.protocol.events import Action, PeerDecision
-from trustnet.protocol.recon_index import HEX, MOD, bounds, fp_bytes, item_hash
+from trustnet.protocol.recon_index import HEX, MOD, fp_bytes, item_hash
 from trustnet.protocol.sessions import Session
 
 MAX_ITEMS = 1024  # heads listed in one reply (a prefix over it is split instead)
@@ -57,45 +55,19 @@ _Head = tuple[bytes, int, bytes]
 class Reconciling(AntiEntropy):
     """Gossip with range reconciliation on top of the heads-page anti-entropy."""
 
-    _forked_key = -1
-    _forked_sorted: tuple[bytes, ...] = ()  # replaced per instance when forks change
     _no_recon: frozenset[str] = frozenset()  # peers that refused /gossip/reconcile
 
     # -- fingerprints without forked authors ---------------------------------------------
 
-    def _forked_authors(self) -> tuple[bytes, ...]:
-        if self._forked_key != len(self._forks):
-            self._forked_key = len(self._forks)
-            self._forked_sorted = tuple(sorted({a for a, _ in self._forks}))
-        return self._forked_sorted
-
-    def _forget_disowned(self, entries: Sequence[Entry]) -> None:
-        # Forks forgotten and others learned in one push leave their count as it was: the
-        # forked authors are sorted again whenever the set may have changed.
-        super()._forget_disowned(entries)
-        self._forked_key = -1
-
-    def _forked_under(self, prefix: str) -> tuple[bytes, ...]:
-        forked = self._forked_authors()
-        if not forked:
-            return ()
-        lo, hi = bounds(prefix)
-        i = bisect.bisect_left(forked, lo)
-        j = len(forked) if hi is None else bisect.bisect_left(forked, hi)
-        return forked[i:j]
-
     def fingerprint(self, prefix: str) -> tuple[int, int]:
-        """(fp sum, count) of our unforked heads under `prefix`."""
+        """(fp sum, count) of our unforked heads under `prefix`: the replica's less the
+        forked authors' (`protocol.forks.ForkBook`), O(1) for a short prefix."""
         value, count = self.replica.prefix_fingerprint(prefix)
-        for author in self._forked_under(prefix):
-            head = self.replica.head(author)
-            if head is not None:
-                value -= item_hash(author, head.seq, head.id)
-                count -= 1
-        return value % MOD, count
+        forked, n = self._forks.fingerprint(prefix)
+        return (value - forked) % MOD, count - n
 
     def _heads_under(self, prefix: str) -> tuple[_Head, ...]:
-        forked = set(self._forked_under(prefix))
+        forked = self._forks.authors
         out = []
         for author in self.replica.prefix_authors(prefix):
             if author not in forked:
@@ -107,7 +79,7 @@ class Reconciling(AntiEntropy):
 
     def _recent_heads(self, *groups: Iterable[bytes]) -> tuple[_Head, ...]:
         """Our heads of these authors (held, unforked), ascending."""
-        forked = self._forked_authors()
+        forked = self._forks.authors
         out = []
         for author in sorted(set().union(*groups)):
             head = self.replica.head(author)
@@ -134,7 +106,7 @@ class Reconciling(AntiEntropy):
                 children = [self.fingerprint(prefix + c) for c in HEX]
                 splits.append((prefix, b"".join(fp_bytes(v) for v, _ in children),
                                tuple(c for _, c in children)))
-        forks = tuple(sorted(self._forks)[: self.config.max_forks_listed]) if first else ()
+        forks = tuple(self._forks.sorted_keys()[: self.config.max_forks_listed]) if first else ()
         return m.Reconcile(splits=tuple(splits), items=tuple(items), forks=forks)
 
     def _serve_reconcile(self, req: m.Reconcile) -> m.Reconcile:
@@ -152,7 +124,7 @@ class Reconciling(AntiEntropy):
                 recent = self._recent_heads(self._recent, [a for a, _, _ in msg.recent])
             if count <= self.config.recon_items or not (recent or msg.recent):
                 return self._recon_answer([("", None, -1)], first=True)
-            forks = tuple(sorted(self._forks)[: self.config.max_forks_listed])
+            forks = tuple(self._forks.sorted_keys()[: self.config.max_forks_listed])
             return m.Reconcile(forks=forks, fp=(fp_bytes(value), count), recent=recent)
         return self._heads_page(None, with_forks=True)
 
@@ -198,7 +170,7 @@ class Reconciling(AntiEntropy):
                     else "what only a first reply holds")
             self._end_session(s, "bad_reconcile", now, f"reconcile reply about {what}, not asked")
             return []
-        forked = {a for a, _ in self._forks} | {a for a, _ in msg.forks}
+        forked = set(self._forks.authors) | {a for a, _ in msg.forks}
         cap = self._queue_cap()
         for prefix, heads in msg.items:
             s.claimed.pop(prefix, None)
@@ -232,8 +204,8 @@ class Reconciling(AntiEntropy):
                     s.claimed[child] = counts[k]
         if first:
             their_forks = set(msg.forks)
-            s.fork_fetch += [k for k in msg.forks if k not in self._forks]
-            s.fork_push += [self._forks[k].encode() for k in sorted(self._forks)
+            s.fork_fetch += [k for k in msg.forks if self._fork_wanted(k, now)]
+            s.fork_push += [self._forks[k].encode() for k in self._forks.sorted_keys()
                             if k not in their_forks][:16]
         if not s.recon:
             return []
@@ -260,7 +232,7 @@ class Reconciling(AntiEntropy):
         (its heads of them, `recent`; of ours, `sent`, those it lacks are left out)."""
         value, count = self.fingerprint("")
         theirs, their_count = int.from_bytes(fp[0], "big"), fp[1]
-        mine = set(self._forked_authors())
+        mine = self._forks.authors
         if any(a in forked and a not in mine for a, _, _ in recent):
             return False  # a fork only they know of: compare the long way
         for author, seq, ident in recent:

@@ -1,0 +1,52 @@
+"""Fork proofs from free keys against a real `trustnet run` process (issue 15, review of
+the reconciliation): strangers, each with a fresh key, push proofs that fresh keys forked.
+The node keeps at most `[gossip] max_unheld_forks` of them, rewards none, counts the rest
+(`fork_limit` in /metrics, `forks_refused` in /peers' gossip counters), and still takes a
+proof about an author it holds. Unit side and figures: test_recon_harden.py,
+scripts/bench-recon-forks.py.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from trustnet.bench.stranger import Stranger, get, real_node
+from trustnet.clock import SystemClock
+from trustnet.config.loader import read_admin_token
+from trustnet.identity import Identity
+from trustnet.log.entry import ForkProof, sign_entry
+from trustnet.protocol import messages as m
+
+
+def fork_of(who: Identity, now: int) -> ForkProof:
+    x, y = (sign_entry(who, seq=1, prev=None, ts=now - k, kind="trust",
+                       body={"subject": "ab" * 32, "level": k}) for k in (1, 2))
+    return ForkProof.of(x, y)
+
+
+def test_fork_proofs_about_fresh_keys_are_capped_and_unrewarded(tmp_path: Path) -> None:
+    with real_node(tmp_path, gossip={"max_unheld_forks": 30}) as node:
+        now = SystemClock().now_ms()
+        strangers = [Stranger.fresh() for _ in range(6)]
+        for stranger in strangers:  # 6 x 16 = 96 proofs, each about a key made for it
+            proofs = tuple(fork_of(Identity.from_seed(os.urandom(32)), now).encode()
+                           for _ in range(16))
+            status, body = stranger.post(node.url, m.PUSH, m.encode(m.Push((), proofs)))
+            assert status == 200, body
+        assert node.client.get("/forks")["total"] == 30
+        peers = node.client.get("/peers")
+        assert peers["gossip"]["forks_refused"] == 96 - 30
+        scores = {p["key"]: p["score"] for p in peers["peers"]}
+        assert all(scores.get(s.node_id, 0) <= 0 for s in strangers)  # no reward for them
+        status, metrics = get(node.url, "/metrics", token=read_admin_token(node.dir))
+        assert status == 200
+        assert 'code="fork_limit"' in metrics.decode()
+        # An author the node holds: its entry first, then the proof it forked, past the cap.
+        held, witness = Identity.from_seed(os.urandom(32)), Stranger.fresh()
+        proof = fork_of(held, now)
+        status, _ = witness.post(node.url, m.PUSH, m.encode(m.Push((proof.a.raw,))))
+        assert status == 200
+        status, _ = witness.post(node.url, m.PUSH, m.encode(m.Push((), (proof.encode(),))))
+        assert status == 200
+        assert node.client.get("/forks")["total"] == 31
