@@ -8,13 +8,17 @@ The same attacks against a real `trustnet run` node are in test_attack_forks.py.
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
+from tests.harness.nodes import MANUAL, init_node
+from tests.harness.wait import wait_until
 from tests.harness.wire import CFG, T0, Wire, ident
 from trustnet.identity import Identity
 from trustnet.log.entry import Entry, ForkProof, sign_entry
+from trustnet.node.daemon import Daemon
 from trustnet.protocol import messages as m
 from trustnet.protocol.config import GossipConfig
-from trustnet.protocol.events import EntriesRejected
+from trustnet.protocol.events import EntriesRejected, PeerDecision, Send, Tick
 from trustnet.protocol.gossip import GossipProtocol
 from trustnet.protocol.recon_index import MOD, item_hash
 from trustnet.store.memory import MemoryReplica
@@ -119,3 +123,91 @@ def test_fork_proofs_about_authors_not_held_are_capped_counted_and_unrewarded() 
     refused = next(iter(p._forks_refused))
     assert not p._fork_wanted(refused, T0)
     assert p._fork_wanted(refused, T0 + cfg.new_authors_interval_s * 1000)
+
+
+def test_a_reconciliation_finding_nothing_while_digests_differ_falls_back_to_heads_pages(
+) -> None:
+    # A fingerprint that collides: every prefix's sum reads equal on both sides (as two
+    # ground sets of heads would), the counts are honest. b holds one head further.
+    w = Wire()
+    config = GossipConfig(tick_interval_s=None, peer_exchange_every=0, recon_recent=0)
+    base = MemoryReplica()
+    people = [ident(f"c{i}") for i in range(40)]
+    firsts = [signed(who) for who in people]
+    base.ingest([e.raw for e in firsts], T0)
+    a = w.add("a", ["b"], MemoryReplica(base), config)
+    b = w.add("b", ["a"], MemoryReplica(base), config)
+    ahead = signed(people[5], 2, firsts[5], level=9)
+    b.replica.ingest([ahead.raw], T0)
+    for p in (a, b):
+        honest = p.fingerprint
+        p.fingerprint = lambda prefix, f=honest: (0, f(prefix)[1])  # type: ignore[method-assign]
+    w.tick(a)
+    assert a.replica.get(ahead.id) is None and a.digest() != b.digest()  # nothing found
+    assert w.paths()[m.HEADS] == 0  # the first reply split "": every child "equal"
+    assert a.stats["recon_fallbacks"] == 0  # once may be a race
+    w.tick(a)
+    assert a.replica.get(ahead.id) is None and w.paths()[m.HEADS] == 0
+    assert a.stats["recon_fallbacks"] == 1  # twice in a row is not
+    assert any(isinstance(e, PeerDecision) and "heads pages" in e.reason
+               for e in a.take_events())
+    w.sent.clear()
+    w.tick(a)  # the next session with b: heads pages, which compare every head
+    assert a.replica.get(ahead.id) is not None and a.digest() == b.digest()
+    assert w.paths()[m.RECONCILE] == 0
+    w.sent.clear()
+    w.tick(a)  # in sync again; and reconciliation is what it offers next
+    sends = a.handle(Tick(), T0)
+    digest = next(s for s in sends if isinstance(s, Send) and s.path == m.DIGEST)
+    assert isinstance(digest.message, m.Digest) and digest.message.recon
+
+
+def test_an_honest_reconciliation_never_falls_back() -> None:
+    rng = random.Random(11)
+    w = Wire()
+    base = MemoryReplica()
+    base.ingest([signed(ident(f"h{i}")).raw for i in range(300)], T0)
+    a = w.add("a", ["b"], MemoryReplica(base))
+    b = w.add("b", ["a"], MemoryReplica(base))
+    for step in range(12):
+        side = rng.choice((a, b))
+        side.replica.ingest([signed(ident(f"n{step}-{k}")).raw for k in range(rng.randint(1, 30))],
+                            T0)
+        if step % 3 == 0:  # a fork only one side knows of (its key listed, the heads left out)
+            side._register_fork(fork_of(ident(f"h{step}")), "ee" * 32, "node", T0)
+        w.tick(rng.choice((a, b)))
+    w.tick(a)
+    w.tick(b)
+    assert a.digest() == b.digest()
+    assert a.stats["recon_fallbacks"] == b.stats["recon_fallbacks"] == 0
+    assert a.stats["mismatch"] + b.stats["mismatch"] >= 8
+
+
+async def test_over_http_a_peer_whose_fingerprints_collide_is_synced_by_heads_pages(
+        tmp_path: Path) -> None:
+    # Two daemons over real HTTP; b's fingerprints read exactly as a's (what a ground set
+    # of heads would show a), while b holds one entry a lacks. No push: only a's sessions.
+    a = Daemon(init_node(tmp_path, "a"), gossip=MANUAL)
+    b = Daemon(init_node(tmp_path, "b"), gossip=MANUAL)
+    people = [ident(f"w{i}") for i in range(20)]
+    firsts = [signed(who) for who in people]
+    ahead = signed(people[3], 2, firsts[3], level=7)
+    for d in (a, b):
+        d.store.ingest([e.raw for e in firsts], T0)
+    b.store.ingest([ahead.raw], T0)
+    await a.start()
+    await b.start()
+    try:
+        b.node.protocol.fingerprint = a.node.protocol.fingerprint  # type: ignore[method-assign]
+        assert b.url is not None and a.node.add_peer(b.url)
+        for _ in range(2):  # two reconciliations that find nothing while the digests differ
+            await a.node.tick()
+            await wait_until(lambda: not a.node.busy, "a's session ends")
+        assert a.store.get(ahead.id) is None
+        assert a.node.protocol.stats["recon_fallbacks"] == 1
+        await a.node.tick()  # heads pages: every head compared
+        await wait_until(lambda: a.store.get(ahead.id) is not None, "a fetches b's entry")
+        assert a.node.errors == [] and b.node.errors == []
+    finally:
+        await a.stop()
+        await b.stop()

@@ -138,6 +138,8 @@ class GossipProtocol(OwnRecovery):
         actions: list[Action] = []
         if isinstance(msg, m.InSync):
             self.stats["in_sync"] += 1
+            if ev.peer in self._nothing_once:  # a reconciliation that found nothing: a race
+                self._nothing_once = self._nothing_once - {ev.peer}
             if session is not None:
                 session.paging = False
         elif isinstance(msg, m.Heads) and session is not None:

@@ -83,7 +83,7 @@ class PushGossip:
         self.stats: dict[str, int] = {
             "ticks": 0, "rounds": 0, "in_sync": 0, "mismatch": 0, "requests": 0, "failures": 0,
             "pushed": 0, "learned": 0, "rejected": 0, "forks_learned": 0, "sessions_ended": 0,
-            "author_limited": 0, "forks_refused": 0,
+            "author_limited": 0, "forks_refused": 0, "recon_fallbacks": 0,
         }
         # New-author admission: whose trust statements vouch for an author (us, our anchors),
         # and per peer key the current window's (start ms, new authors taken).

@@ -56,6 +56,10 @@ class Reconciling(AntiEntropy):
     """Gossip with range reconciliation on top of the heads-page anti-entropy."""
 
     _no_recon: frozenset[str] = frozenset()  # peers that refused /gossip/reconcile
+    # Peers whose last reconciliation found nothing while the digests differed: their next
+    # session uses heads pages (the previous format), which compare every head exactly.
+    _heads_next: frozenset[str] = frozenset()
+    _nothing_once: frozenset[str] = frozenset()  # ... and those whose last one did, once
 
     # -- fingerprints without forked authors ---------------------------------------------
 
@@ -134,6 +138,9 @@ class Reconciling(AntiEntropy):
         """The digest that opens session `s` with `peer` (`recon` unless it refused it)."""
         if not self.config.reconcile or peer in self._no_recon:
             return m.Digest(self.digest())
+        if peer in self._heads_next:  # once: reconciliation is tried again after
+            self._heads_next = self._heads_next - {peer}
+            return m.Digest(self.digest())
         tick = self.stats["ticks"]
         moved = [a for a, t in self._recent.items() if tick - t <= 1]
         # A peer holding about what we hold lists all its heads at once when there are
@@ -153,6 +160,32 @@ class Reconciling(AntiEntropy):
         self.peers.failed(peer, f"reconcile_refused:{code}", now)
         self._happened.append(PeerDecision(
             peer, f"refused /gossip/reconcile ({code}): it gets heads pages from now on"))
+
+    def _found_nothing(self, s: Session) -> None:
+        """A reconciliation with `s.peer` ended: if it found nothing to fetch or push and no
+        fork key differing, yet the peer's digest differed from ours, two different sets of
+        heads had equal fingerprints somewhere (sums of 128-bit hashes: an attacker grinding
+        its own heads can make them collide, Wagner's generalised birthday). When that
+        happens twice in a row with one peer, its next session uses heads pages, which
+        compare every head exactly."""
+        if (s.found or s.rounds or s.fetch or s.push or s.fork_fetch or s.fork_push
+                or s.fetching or s.pushing):
+            self._nothing_once = self._nothing_once - {s.peer}
+            return
+        # Once may be a race (what differed arrived by push while the replies were on their
+        # way); twice in a row with the same peer is not.
+        if s.peer not in self._nothing_once:
+            if len(self._nothing_once) < 4096:
+                self._nothing_once = self._nothing_once | {s.peer}
+            return
+        self._nothing_once = self._nothing_once - {s.peer}
+        self.stats["recon_fallbacks"] += 1
+        if s.peer in self._heads_next or len(self._heads_next) >= 4096:
+            return
+        self._heads_next = self._heads_next | {s.peer}
+        self._happened.append(PeerDecision(
+            s.peer, "reconciliation found nothing while the digests differ (fingerprints "
+            "collided?): heads pages with it next session"))
 
     def _on_reconcile(self, s: Session, msg: m.Reconcile, now: int, *, first: bool
                       ) -> list[Action]:
@@ -204,10 +237,15 @@ class Reconciling(AntiEntropy):
                     s.claimed[child] = counts[k]
         if first:
             their_forks = set(msg.forks)
+            listed = self._forks.sorted_keys()[: self.config.max_forks_listed]
+            s.found = s.found or their_forks != set(listed)  # the digests differ there
             s.fork_fetch += [k for k in msg.forks if self._fork_wanted(k, now)]
             s.fork_push += [self._forks[k].encode() for k in self._forks.sorted_keys()
                             if k not in their_forks][:16]
+        if s.fetch or s.push:
+            s.found = True
         if not s.recon:
+            self._found_nothing(s)
             return []
         if s.pages >= self.config.max_session_pages:
             self._end_session(s, "endless_session", now,

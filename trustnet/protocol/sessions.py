@@ -30,6 +30,9 @@ class Session:
     recon: deque[tuple[str, bytes, int]] = field(default_factory=deque)
     sent_recent: tuple[bytes, ...] = ()  # authors whose heads our digest carried
     claimed: dict[str, int] = field(default_factory=dict)  # prefix -> heads the peer claimed
+    # A reconciliation that found something (a head or fork key differing): one that ends
+    # finding nothing while the digests differ means fingerprints collided.
+    found: bool = False
     started_ms: int | None = None  # set when created, or at the first tick that sees it
     ended: bool = False  # ended early: late replies to it only deliver data
 
