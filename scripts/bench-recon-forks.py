@@ -5,7 +5,7 @@ nothing. Runs against whatever `trustnet` is first on PYTHONPATH, so the same co
 measures two trees (e.g. PYTHONPATH=/work/main for the version before):
 
     PYTHONPATH=$PWD .venv/bin/python scripts/bench-recon-forks.py [--authors 10000]
-        [--forks 10000] [--flood 2000] [--json]
+        [--forks 10000] [--flood 2000] [--store] [--json]
 
 - `reconcile_ms`: one /gossip/reconcile request of 64 one- and two-digit prefixes, every
   fingerprint differing (each answered by a split: 17 fingerprints), from a node holding
@@ -31,6 +31,7 @@ from trustnet.protocol import messages as m
 from trustnet.protocol.config import GossipConfig
 from trustnet.protocol.gossip import GossipProtocol
 from trustnet.store.memory import MemoryReplica
+from trustnet.store.sqlite import Store
 
 T0 = 1_767_225_600_000
 
@@ -58,13 +59,15 @@ def main() -> None:
     ap.add_argument("--authors", type=int, default=10_000)
     ap.add_argument("--forks", type=int, default=10_000)
     ap.add_argument("--flood", type=int, default=2_000)
+    ap.add_argument("--store", action="store_true",
+                    help="the node's SQLite store (in memory) instead of a MemoryReplica")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     cfg = GossipConfig(tick_interval_s=None, peer_exchange_every=0, new_authors_per_peer=0,
                        new_authors_total=0)
     forkers = [ident("forker", i) for i in range(min(args.forks, args.authors))]
     plain = [ident("held", i) for i in range(args.authors - len(forkers))]
-    replica = MemoryReplica()
+    replica: Any = Store(None) if args.store else MemoryReplica()
     replica.ingest([signed(w, 1).raw for w in forkers + plain], T0)
     node = GossipProtocol(ident("node", 0).public_key, replica, random.Random(1), cfg,
                           own_url="http://node", peers=["http://peer"], now_ms=T0,

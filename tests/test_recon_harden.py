@@ -211,3 +211,63 @@ async def test_over_http_a_peer_whose_fingerprints_collide_is_synced_by_heads_pa
     finally:
         await a.stop()
         await b.stop()
+
+
+def reference_digest(p: GossipProtocol) -> bytes:
+    """The anti-entropy digest by its definition (docs/protocol.md), from scratch."""
+    import hashlib
+    import struct
+
+    forked = {a for a, _ in p.fork_keys()}
+    h = hashlib.sha256(b"trustnet/v1/gossip-digest")
+    for author, (seq, ident_) in sorted(p.replica.heads().items()):
+        if author not in forked:
+            h.update(b"H" + author + struct.pack(">Q", seq) + ident_)
+    for author, seq in p.fork_keys():
+        h.update(b"F" + author + struct.pack(">Q", seq))
+    return h.digest()
+
+
+def test_the_digest_is_made_once_per_change_and_keeps_its_value() -> None:
+    rng = random.Random(5)
+    p = node()
+    calls = {"heads": 0}
+    heads = p.replica.heads
+
+    def counted() -> dict[bytes, tuple[int, bytes]]:
+        calls["heads"] += 1
+        return heads()
+
+    def whole_pass() -> bytes:
+        raise AssertionError("the protocol reads no digest over every head of the replica")
+
+    p.replica.heads = counted  # type: ignore[method-assign]
+    p.replica.heads_digest = whole_pass  # type: ignore[method-assign]
+    people = [ident(f"d{i}") for i in range(30)]
+    chains: dict[bytes, list[Entry]] = {}
+    for step in range(120):
+        who = rng.choice(people)
+        chain = chains.setdefault(who.public_key, [])
+        roll = rng.random()
+        if roll < 0.5:  # through the protocol
+            e = signed(who, len(chain) + 1, chain[-1] if chain else None, level=step)
+            chain.append(e)
+            p.on_request("ee" * 32, m.PUSH, m.Push((e.raw,)), T0)
+        elif roll < 0.7:  # into the replica behind the protocol's back (an import)
+            e = signed(who, len(chain) + 1, chain[-1] if chain else None, level=step)
+            chain.append(e)
+            p.replica.ingest([e.raw], T0)
+        elif roll < 0.8:
+            p._register_fork(fork_of(who, rng.randint(1, 2)), "ee" * 32, "node", T0)
+        elif roll < 0.85 and p._forks:
+            del p._forks[rng.choice(sorted(p._forks))]
+        before = calls["heads"]
+        calls["heads"] = -10**9  # the reference's own read is not counted
+        want = reference_digest(p)
+        calls["heads"] = before
+        assert p.digest() == want, step
+        made = calls["heads"]
+        for _ in range(5):  # asked again (ticks, peers' digests): nothing made again
+            assert p.digest() == want
+            p.on_request("ee" * 32, m.DIGEST, m.Digest(bytes(32)), T0)
+        assert calls["heads"] == made, step

@@ -30,17 +30,20 @@ class AntiEntropy(PushGossip):
 
         Forked authors are left out of the heads part: two honest nodes may hold
         different branches of an equivocator forever; the fork keys stand for them.
+        sha256("trustnet/v1/gossip-digest" | per unforked author, ascending: "H" | author |
+        seq (8 bytes big-endian) | head id | per fork key, ascending: "F" | author | seq).
+        Made lazily: when asked, and only if a head or a fork key changed since (at most
+        once per batch taken in, whatever asks between), in one pass over the heads.
         """
-        key = (self.replica.heads_digest(), len(self._forks))
+        key = (self._heads_key(), self._forks.keys_fp())
         if key != self._digest_key:
             forked = self._forks.authors
-            h = hashlib.sha256(b"trustnet/v1/gossip-digest")
-            for author, (seq, ident) in sorted(self.replica.heads().items()):
-                if author not in forked:
-                    h.update(b"H" + author + _Q(seq) + ident)
-            for author, seq in self._forks.sorted_keys():
-                h.update(b"F" + author + _Q(seq))
-            self._digest_key, self._digest = key, h.digest()
+            heads = self.replica.heads()
+            parts = [b"trustnet/v1/gossip-digest"]
+            parts += [b"H" + author + _Q(heads[author][0]) + heads[author][1]
+                      for author in self._sorted_authors() if author not in forked]
+            parts += [b"F" + author + _Q(seq) for author, seq in self._forks.sorted_keys()]
+            self._digest_key, self._digest = key, hashlib.sha256(b"".join(parts)).digest()
         return self._digest
 
     def _heads_page(self, after: bytes | None, *, with_forks: bool) -> m.Heads:

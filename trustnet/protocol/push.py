@@ -101,9 +101,12 @@ class PushGossip:
         # Fork keys refused lately (`fork_limit`, `author_limit`) -> when: not fetched again
         # from every peer that lists them until the admission window has passed.
         self._forks_refused: OrderedDict[tuple[bytes, int], int] = OrderedDict()
-        self._digest_key: tuple[bytes, int] | None = None
+        # The anti-entropy digest and the sorted authors are made again only once the heads
+        # changed (`_heads_key`): `_moves` counts the batches whose heads moved here.
+        self._moves = 0
+        self._digest_key: tuple[tuple[int, int, int], tuple[int, int]] | None = None
         self._digest = b""
-        self._authors_key: bytes | None = None
+        self._authors_key: tuple[int, int, int] | None = None
         self._authors: list[bytes] = []
         # Authors whose head moved last, newest last, and the tick it moved at (range
         # reconciliation's `recent`).
@@ -163,10 +166,18 @@ class PushGossip:
         self.stats["requests"] += 1
         return Send(rid, peer, path, message, self.peers.guarded(peer))
 
+    def _heads_key(self) -> tuple[int, int, int]:
+        """Changes whenever a head does, in O(1): the batches taken in here (`_moves`), and
+        the replica's fingerprint of every head (its sum and count, kept incrementally) for
+        what moved unseen by the protocol (a quarantined entry, an import into the store).
+        Not the replica's `heads_digest`: that is a pass over every head, each time."""
+        value, count = self.replica.prefix_fingerprint("")
+        return self._moves, value, count
+
     def _sorted_authors(self) -> list[bytes]:
-        key = self.replica.heads_digest()
+        key = self._heads_key()
         if key != self._authors_key:
-            self._authors_key, self._authors = key, sorted(self.replica.heads())
+            self._authors_key, self._authors = key, self.replica.prefix_authors("")
         return self._authors
 
     def _head(self, author: bytes) -> tuple[int, bytes]:
@@ -176,6 +187,7 @@ class PushGossip:
     def _note_recent(self, entries: Iterable[Entry]) -> None:
         """Remember the authors of `entries` as the latest whose head moved (bounded)."""
         keep = self.config.recon_recent
+        self._moves += 1
         forked = self._forks.authors
         for entry in entries:
             if entry.author in forked:
