@@ -10,7 +10,8 @@ measures two trees (e.g. PYTHONPATH=/work/main for the version before):
 - `reconcile_ms`: one /gossip/reconcile request of 64 one- and two-digit prefixes, every
   fingerprint differing (each answered by a split: 17 fingerprints), from a node holding
   `--authors` authors of which `--forks` are proven forked (fork proofs it found itself);
-- `first_reply_ms` / `first_reply_bytes`: the answer to a mismatching `recon` digest;
+- `first_reply_ms` / `first_reply_bytes`: the answer to a mismatching `recon` digest
+  (`_same_forks`: from a peer whose digest says it holds the same fork keys);
 - `digest_ms`: the anti-entropy digest after one head changed (`--authors` heads);
 - `flood`: a stranger pushes `--flood` fork proofs about fresh keys nobody holds (16 per
   push, as the wire allows): how many the node keeps, lists and rewards.
@@ -84,6 +85,10 @@ def main() -> None:
     digest = m.Digest(bytes(32), recon=True)
     out["first_reply_ms"] = cpu_ms(lambda: node.on_request(peer, m.DIGEST, digest, T0), 3)
     out["first_reply_bytes"] = len(m.encode(node.on_request(peer, m.DIGEST, digest, T0)[0]))
+    if hasattr(node, "_forks_fp"):  # a peer holding the same fork keys says so (forks_fp)
+        same = m.Digest(bytes(32), recon=True, forks_fp=node._forks_fp())
+        out["first_reply_bytes_same_forks"] = len(m.encode(
+            node.on_request(peer, m.DIGEST, same, T0)[0]))
     level = [10]
 
     def one_change() -> None:

@@ -271,3 +271,36 @@ def test_the_digest_is_made_once_per_change_and_keeps_its_value() -> None:
             assert p.digest() == want
             p.on_request("ee" * 32, m.DIGEST, m.Digest(bytes(32)), T0)
         assert calls["heads"] == made, step
+
+
+def test_fork_keys_are_listed_only_when_their_fingerprints_differ() -> None:
+    w = Wire()
+    unlimited = GossipConfig(tick_interval_s=None, peer_exchange_every=0,
+                             new_authors_per_peer=0, new_authors_total=0)
+    base = MemoryReplica()
+    people = [ident(f"k{i}") for i in range(300)]
+    base.ingest([signed(who).raw for who in people], T0)
+    a = w.add("a", ["b"], MemoryReplica(base), unlimited)
+    b = w.add("b", ["a"], MemoryReplica(base), unlimited)
+    proofs = [fork_of(who) for who in people[:200]]
+    for p in (a, b):
+        for proof in proofs:
+            p._register_fork(proof, "ee" * 32, "node", T0)
+    b.replica.ingest([signed(ident("new")).raw], T0)
+    w.tick(a)
+    assert a.digest() == b.digest() and a.replica.head(ident("new").public_key) is not None
+    first = m.decode_reply(m.DIGEST, w.bodies[0][2])
+    assert isinstance(first, m.Reconcile) and first.forks == () and first.forks_fp is not None
+    assert len(w.bodies[0][2]) < 1000  # 200 fork keys would be ~8 KB
+    # One fork key more on b: the fingerprints differ, b lists its keys, a fetches the one.
+    extra = fork_of(people[250])
+    b._register_fork(extra, "ee" * 32, "node", T0)
+    w.sent.clear()
+    w.bodies.clear()
+    w.tick(a)
+    first = m.decode_reply(m.DIGEST, w.bodies[0][2])
+    assert isinstance(first, m.Reconcile) and len(first.forks) == 201
+    assert a.fork_keys() == b.fork_keys() and a.digest() == b.digest()
+    # A digest without the fingerprint (a node of before it) still gets the keys listed.
+    reply = b.on_request(a.node_id.hex(), m.DIGEST, m.Digest(bytes(32), recon=True), T0)[0]
+    assert isinstance(reply, m.Reconcile) and len(reply.forks) == 201

@@ -24,6 +24,7 @@ from trustnet.protocol import messages as m
 from trustnet.protocol.admission import Refused, admit
 from trustnet.protocol.config import GossipConfig
 from trustnet.protocol.events import Action, PeerDecision, RequestFailed, Response, Send, Tick
+from trustnet.protocol.forks import ForkBook, fork_key_hash
 from trustnet.protocol.gossip import GossipProtocol
 from trustnet.protocol.peers import PeerPolicy
 from trustnet.protocol.recon_index import MOD, HeadIndex, bounds, fp_bytes, item_hash
@@ -312,6 +313,13 @@ def test_vectors_item_hashes_and_fingerprints() -> None:
     for case in data["fingerprints"]["prefixes"]:
         value, count = index.fingerprint(case["prefix"])
         assert (fp_bytes(value).hex(), count) == (case["fp"], case["count"]), case["prefix"]
+    book = ForkBook(MemoryReplica())
+    for case in data["fork_keys"]["keys"]:
+        author = bytes.fromhex(case["author"])
+        assert fp_bytes(fork_key_hash(author, case["seq"])).hex() == case["hash"]
+        book[(author, case["seq"])] = None  # type: ignore[assignment]  # keys only
+    value, count = book.keys_fp()
+    assert [fp_bytes(value).hex(), count] == data["fork_keys"]["forks_fp"]
 
 
 @pytest.mark.parametrize("case", _vectors()["exchanges"], ids=lambda c: c["name"])

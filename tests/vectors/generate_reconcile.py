@@ -5,6 +5,8 @@ to this file. Like the other generators it uses plain msgpack, hashlib and PyNaC
 trustnet's code; the rules are in docs/protocol.md ("Reconciliation").
 
 - `item_hashes`: item_hash(author, seq, id) of a few heads.
+- `fork_keys`: fork_key_hash(author, seq) of a few fork keys, and the fingerprint of all
+  of them (`forks_fp` of a digest and a first reply).
 - `fingerprints`: one set of heads and, per prefix, the fingerprint (16 bytes, hex) and
   count of the heads under it.
 - `exchanges`: two sides (A initiates, B answers), each given as its raw entries (hex;
@@ -28,6 +30,7 @@ from nacl.signing import SigningKey
 OUT = Path(__file__).with_name("reconcile.json")
 ENTRY_DOMAIN = b"trustnet/v1/entry"
 ITEM_TAG = b"trustnet/v1/reconcile-item"
+FORK_KEY_TAG = b"trustnet/v1/fork-key"
 DIGEST_TAG = b"trustnet/v1/gossip-digest"
 NOW = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 MOD = 1 << 128
@@ -62,6 +65,11 @@ def chain(name: str, length: int) -> list[tuple[bytes, Head]]:
 
 def item_hash(author: bytes, seq: int, ident: bytes) -> int:
     return int.from_bytes(hashlib.sha256(ITEM_TAG + author + struct.pack(">Q", seq) + ident)
+                          .digest()[:16], "big")
+
+
+def fork_key_hash(author: bytes, seq: int) -> int:
+    return int.from_bytes(hashlib.sha256(FORK_KEY_TAG + author + struct.pack(">Q", seq))
                           .digest()[:16], "big")
 
 
@@ -210,6 +218,14 @@ def build() -> dict[str, Any]:
         "recon_items": RECON_ITEMS,
         "item_hashes": [{"author": h[0].hex(), "seq": h[1], "id": h[2].hex(),
                          "hash": fp(item_hash(*h)).hex()} for h in items[:4]],
+        "fork_key_hash": "int(sha256(\"trustnet/v1/fork-key\" | author | seq (8 bytes "
+                         "big-endian))[:16], big-endian); forks_fp: their sum mod 2**128 "
+                         "(16 bytes big-endian) and count",
+        "fork_keys": {
+            "keys": [{"author": h[0].hex(), "seq": h[1],
+                      "hash": fp(fork_key_hash(h[0], h[1])).hex()} for h in items[:4]],
+            "forks_fp": [fp(sum(fork_key_hash(h[0], h[1]) for h in items[:4])).hex(), 4],
+        },
         "fingerprints": {
             "heads": [[h[0].hex(), h[1], h[2].hex()] for h in items],
             "prefixes": [{"prefix": p, "fp": heads_side.fingerprint(p)[0].hex(),

@@ -139,14 +139,18 @@ class Digest:
     `recon`: the sender speaks range reconciliation (issue 15): on a mismatch a node that
     does too answers with a `Reconcile` instead of the first heads page. `recent`: with
     `recon`, the sender's heads that moved in its last two ticks (ascending; empty once in
-    sync), so the answer can settle them at once. Both are sent only when set, so older
-    nodes (which ignore them) see the digest they know and answer `Heads`.
+    sync), so the answer can settle them at once. `forks_fp`: with `recon`, when the sender
+    knows fork keys, their fingerprint (sum mod 2**128 of `fork_key_hash`, 16 bytes, and
+    count): a reconcile reply lists the responder's fork keys only when its own differs.
+    All are sent only when set, so older nodes (which ignore them) see the digest they
+    know and answer `Heads`.
     """
 
     T: ClassVar[str] = "digest"
     digest: bytes
     recon: bool = False
     recent: tuple[tuple[bytes, int, bytes], ...] = ()
+    forks_fp: tuple[bytes, int] | None = None
 
     def wire(self) -> dict[str, Any]:
         """The msgpack map."""
@@ -155,6 +159,8 @@ class Digest:
             out["recon"] = True
         if self.recent:
             out["recent"] = [list(h) for h in self.recent]
+        if self.forks_fp is not None:
+            out["forks_fp"] = list(self.forks_fp)
         return out
 
     @classmethod
@@ -165,7 +171,7 @@ class Digest:
         if any(recent[k][0] >= recent[k + 1][0] for k in range(len(recent) - 1)):
             raise _bad("recent", "authors in strictly ascending order")
         return cls(_bin(d.get("digest"), "digest", ID_BYTES),
-                   "recon" in d and _bool(d, "recon"), recent)
+                   "recon" in d and _bool(d, "recon"), recent, _fp_pair(d, "forks_fp"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,6 +445,16 @@ def _prefix(v: Any, field: str, max_len: int = MAX_PREFIX) -> str:
     return v
 
 
+def _fp_pair(d: dict[str, Any], key: str) -> tuple[bytes, int] | None:
+    """An optional [fp (16 bytes), count] field."""
+    if key not in d:
+        return None
+    v = d[key]
+    if not (isinstance(v, list) and len(v) == 2):
+        raise _bad(key, "[fp, count]")
+    return _bin(v[0], f"{key}.fp", FP_BYTES), _count(v[1], f"{key}.count")
+
+
 def _count(v: Any, field: str) -> int:
     if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= MAX_SEQ:
         raise _bad(field, f"an integer in [0, {MAX_SEQ}]")
@@ -462,7 +478,10 @@ class Reconcile:
     in last and of those in the digest's `recent` (ascending; an author of the digest's
     missing here is one it lacks). The initiator compares those, and when the rest agrees
     (both fingerprints less those authors' heads are equal) the session needs no second
-    round trip. Lists left empty are left out of the wire map.
+    round trip. `forks_fp` (first reply only, when the responder knows fork keys): the
+    fingerprint of its fork keys; the keys themselves are listed only when it differs
+    from the digest's `forks_fp` (absent: no fork keys). Lists left empty are left out of
+    the wire map.
     """
 
     T: ClassVar[str] = "reconcile"
@@ -472,10 +491,13 @@ class Reconcile:
     forks: tuple[tuple[bytes, int], ...] = ()
     fp: tuple[bytes, int] | None = None
     recent: tuple[tuple[bytes, int, bytes], ...] = ()
+    forks_fp: tuple[bytes, int] | None = None
 
     def wire(self) -> dict[str, Any]:
         """The msgpack map (empty lists left out)."""
         out: dict[str, Any] = {}
+        if self.forks_fp is not None:
+            out["forks_fp"] = list(self.forks_fp)
         if self.fp is not None:
             out["fp"] = list(self.fp)
         if self.recent:
@@ -534,7 +556,8 @@ class Reconcile:
                        for i, h in enumerate(_opt_list(d, "recent", MAX_RECON_RANGES)))
         if any(recent[k][0] >= recent[k + 1][0] for k in range(len(recent) - 1)):
             raise _bad("recent", "authors in strictly ascending order")
-        return cls(tuple(nodes), tuple(splits), tuple(items), forks, fp, recent)
+        return cls(tuple(nodes), tuple(splits), tuple(items), forks, fp, recent,
+                   _fp_pair(d, "forks_fp"))
 
 
 # -- witness receipts (issue 14 item 4; docs/witnesses.md) ---------------------------------

@@ -91,8 +91,21 @@ class Reconciling(AntiEntropy):
                 out.append((author, head.seq, head.id))
         return tuple(out)
 
+    def _forks_fp(self) -> tuple[bytes, int] | None:
+        """The fingerprint of our fork keys as sent (None: we know none)."""
+        value, count = self._forks.keys_fp()
+        return (fp_bytes(value), count) if count else None
+
+    def _fork_listing(self, theirs: tuple[bytes, int] | None) -> tuple[tuple[bytes, int], ...]:
+        """Our fork keys for a first reply: none when the asker's fingerprint of its own
+        (`theirs`, None: it knows none) equals ours, else the first `max_forks_listed`."""
+        if (theirs or (bytes(16), 0)) == (self._forks_fp() or (bytes(16), 0)):
+            return ()
+        return tuple(self._forks.sorted_keys()[: self.config.max_forks_listed])
+
     def _recon_answer(self, nodes: list[tuple[str, bytes | None, int]], *,
-                      first: bool) -> m.Reconcile:
+                      first: bool, their_forks: tuple[bytes, int] | None = None
+                      ) -> m.Reconcile:
         """Answer prefixes (with the asker's fp and count; None, -1: unknown)."""
         splits: list[tuple[str, bytes, tuple[int, ...]]] = []
         items: list[tuple[str, tuple[_Head, ...]]] = []
@@ -110,8 +123,10 @@ class Reconciling(AntiEntropy):
                 children = [self.fingerprint(prefix + c) for c in HEX]
                 splits.append((prefix, b"".join(fp_bytes(v) for v, _ in children),
                                tuple(c for _, c in children)))
-        forks = tuple(self._forks.sorted_keys()[: self.config.max_forks_listed]) if first else ()
-        return m.Reconcile(splits=tuple(splits), items=tuple(items), forks=forks)
+        if not first:
+            return m.Reconcile(splits=tuple(splits), items=tuple(items))
+        return m.Reconcile(splits=tuple(splits), items=tuple(items),
+                           forks=self._fork_listing(their_forks), forks_fp=self._forks_fp())
 
     def _serve_reconcile(self, req: m.Reconcile) -> m.Reconcile:
         nodes: list[tuple[str, bytes | None, int]] = [(p, fp, c) for p, fp, c in req.nodes]
@@ -127,9 +142,11 @@ class Reconciling(AntiEntropy):
             if count > self.config.recon_items:
                 recent = self._recent_heads(self._recent, [a for a, _, _ in msg.recent])
             if count <= self.config.recon_items or not (recent or msg.recent):
-                return self._recon_answer([("", None, -1)], first=True)
-            forks = tuple(self._forks.sorted_keys()[: self.config.max_forks_listed])
-            return m.Reconcile(forks=forks, fp=(fp_bytes(value), count), recent=recent)
+                return self._recon_answer([("", None, -1)], first=True,
+                                          their_forks=msg.forks_fp)
+            return m.Reconcile(forks=self._fork_listing(msg.forks_fp),
+                               fp=(fp_bytes(value), count), recent=recent,
+                               forks_fp=self._forks_fp())
         return self._heads_page(None, with_forks=True)
 
     # -- initiator -------------------------------------------------------------------------
@@ -148,7 +165,7 @@ class Reconciling(AntiEntropy):
         few = self.fingerprint("")[1] <= self.config.recon_items
         recent = () if few else self._recent_heads(moved)
         s.sent_recent = tuple(a for a, _, _ in recent)
-        return m.Digest(self.digest(), recon=True, recent=recent)
+        return m.Digest(self.digest(), recon=True, recent=recent, forks_fp=self._forks_fp())
 
     def _recon_refused(self, peer: str, code: str, now: int) -> None:
         """`peer` answered a reconcile digest, then refused /gossip/reconcile (`code`): it
@@ -198,7 +215,8 @@ class Reconciling(AntiEntropy):
         named = [p for p, _, _ in msg.splits] + [p for p, _ in msg.items]
         stray = [p for p in named if p not in asked]
         repeated = len(set(named)) != len(named)  # each copy would cost a split's work again
-        if stray or repeated or msg.nodes or (not first and (msg.recent or msg.fp is not None)):
+        if stray or repeated or msg.nodes or (not first and (
+                msg.recent or msg.fp is not None or msg.forks_fp is not None)):
             what = (f"prefix {stray[0]!r}" if stray else "one prefix twice" if repeated
                     else "what only a first reply holds")
             self._end_session(s, "bad_reconcile", now, f"reconcile reply about {what}, not asked")
@@ -235,10 +253,11 @@ class Reconciling(AntiEntropy):
                 if (fp, count) != (fps[16 * k: 16 * k + 16], counts[k]) and len(s.recon) < cap:
                     s.recon.append((child, fp, count))
                     s.claimed[child] = counts[k]
-        if first:
+        if first and (msg.forks_fp or (bytes(16), 0)) != (self._forks_fp() or (bytes(16), 0)):
+            # Fork keys differ (a node of before forks_fp lists its keys always, and sends
+            # no fingerprint: read as none): the digests differ there at least.
+            s.found = True
             their_forks = set(msg.forks)
-            listed = self._forks.sorted_keys()[: self.config.max_forks_listed]
-            s.found = s.found or their_forks != set(listed)  # the digests differ there
             s.fork_fetch += [k for k in msg.forks if self._fork_wanted(k, now)]
             s.fork_push += [self._forks[k].encode() for k in self._forks.sorted_keys()
                             if k not in their_forks][:16]
