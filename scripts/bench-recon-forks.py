@@ -12,7 +12,8 @@ measures two trees (e.g. PYTHONPATH=/work/main for the version before):
   `--authors` authors of which `--forks` are proven forked (fork proofs it found itself);
 - `first_reply_ms` / `first_reply_bytes`: the answer to a mismatching `recon` digest
   (`_same_forks`: from a peer whose digest says it holds the same fork keys);
-- `digest_ms`: the anti-entropy digest after one head changed (`--authors` heads);
+- `digest_ms`: one entry pushed by a peer (one head moves), then the anti-entropy digest
+  (`--authors` heads);
 - `flood`: a stranger pushes `--flood` fork proofs about fresh keys nobody holds (16 per
   push, as the wire allows): how many the node keeps, lists and rewards.
 """
@@ -98,7 +99,7 @@ def main() -> None:
         if prev is not None:
             e = sign_entry(plain[0], seq=prev.seq + 1, prev=prev.id, ts=T0, kind="trust",
                            body={"subject": "ab" * 32, "level": level[0]})
-            replica.ingest([e.raw], T0)
+            node.on_request(peer, m.PUSH, m.Push((e.raw,)), T0)  # as a peer pushes it
         node.digest()
 
     node.digest()

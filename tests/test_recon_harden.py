@@ -10,18 +10,22 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
+
 from tests.harness.nodes import MANUAL, init_node
 from tests.harness.wait import wait_until
 from tests.harness.wire import CFG, T0, Wire, ident
 from trustnet.identity import Identity
 from trustnet.log.entry import Entry, ForkProof, sign_entry
 from trustnet.node.daemon import Daemon
+from trustnet.protocol import digest as digest_records
 from trustnet.protocol import messages as m
 from trustnet.protocol.config import GossipConfig
 from trustnet.protocol.events import EntriesRejected, PeerDecision, Send, Tick
 from trustnet.protocol.gossip import GossipProtocol
 from trustnet.protocol.recon_index import MOD, item_hash
 from trustnet.store.memory import MemoryReplica
+from trustnet.store.sqlite import Store
 
 
 def signed(who: Identity, seq: int = 1, prev: Entry | None = None, level: int = 1,
@@ -228,7 +232,12 @@ def reference_digest(p: GossipProtocol) -> bytes:
     return h.digest()
 
 
-def test_the_digest_is_made_once_per_change_and_keeps_its_value() -> None:
+@pytest.mark.parametrize("mirror", [False, True], ids=["records-per-digest", "mirror"])
+def test_the_digest_is_made_once_per_change_and_keeps_its_value(
+        mirror: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # From MIRROR_MIN_AUTHORS authors up the records are kept ready (protocol.digest); the
+    # value is the same either way, and made again only after a change.
+    monkeypatch.setattr(digest_records, "MIRROR_MIN_AUTHORS", 1 if mirror else 10**9)
     rng = random.Random(5)
     p = node()
     calls = {"heads": 0}
@@ -271,6 +280,7 @@ def test_the_digest_is_made_once_per_change_and_keeps_its_value() -> None:
             assert p.digest() == want
             p.on_request("ee" * 32, m.DIGEST, m.Digest(bytes(32)), T0)
         assert calls["heads"] == made, step
+    assert (p._mirror is not None) == mirror
 
 
 def test_fork_keys_are_listed_only_when_their_fingerprints_differ() -> None:
@@ -304,3 +314,21 @@ def test_fork_keys_are_listed_only_when_their_fingerprints_differ() -> None:
     # A digest without the fingerprint (a node of before it) still gets the keys listed.
     reply = b.on_request(a.node_id.hex(), m.DIGEST, m.Digest(bytes(32), recon=True), T0)[0]
     assert isinstance(reply, m.Reconcile) and len(reply.forks) == 201
+
+
+def test_the_kept_records_follow_a_head_moved_behind_the_protocol(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A quarantined entry takes a head back without the protocol seeing it: the replica's
+    # fingerprint tells, and the records are made again.
+    monkeypatch.setattr(digest_records, "MIRROR_MIN_AUTHORS", 1)
+    store = Store(None)
+    people = [ident(f"q{i}") for i in range(40)]
+    firsts = [signed(who) for who in people]
+    second = signed(people[7], 2, firsts[7], level=5)
+    store.ingest([e.raw for e in [*firsts, second]], T0)
+    p = Wire().add("q", [], store)
+    assert p.digest() == reference_digest(p) and p._mirror is not None
+    store.quarantine(people[7].public_key, 2, "test: corrupted on disk")
+    assert p.digest() == reference_digest(p)
+    store.quarantine(people[8].public_key, 1, "test: corrupted on disk")  # no head left
+    assert p.digest() == reference_digest(p) and len(p._mirror) == 39

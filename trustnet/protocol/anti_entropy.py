@@ -35,15 +35,22 @@ class AntiEntropy(PushGossip):
         Made lazily: when asked, and only if a head or a fork key changed since (at most
         once per batch taken in, whatever asks between), in one pass over the heads.
         """
-        key = (self._heads_key(), self._forks.keys_fp())
+        mirror = self._heads_mirror()
+        heads_key = (mirror.version, 0, -1) if mirror is not None else self._heads_key()
+        key = (heads_key, self._forks.keys_fp())
         if key != self._digest_key:
-            forked = self._forks.authors
-            heads = self.replica.heads()
-            parts = [b"trustnet/v1/gossip-digest"]
-            parts += [b"H" + author + _Q(heads[author][0]) + heads[author][1]
-                      for author in self._sorted_authors() if author not in forked]
-            parts += [b"F" + author + _Q(seq) for author, seq in self._forks.sorted_keys()]
-            self._digest_key, self._digest = key, hashlib.sha256(b"".join(parts)).digest()
+            forks = [b"F" + author + _Q(seq) for author, seq in self._forks.sorted_keys()]
+            h = hashlib.sha256(b"trustnet/v1/gossip-digest")
+            if mirror is not None:  # the records kept ready (protocol.digest): one C pass
+                mirror.hash_into(h, sorted(self._forks.authors))
+            else:
+                forked = self._forks.authors
+                heads = self.replica.heads()
+                h.update(b"".join([b"H" + author + _Q(heads[author][0]) + heads[author][1]
+                                   for author in self._sorted_authors()
+                                   if author not in forked]))
+            h.update(b"".join(forks))
+            self._digest_key, self._digest = key, h.digest()
         return self._digest
 
     def _heads_page(self, after: bytes | None, *, with_forks: bool) -> m.Heads:

@@ -20,8 +20,10 @@ from dataclasses import replace
 
 from trustnet.errors import ForkProofError, TrustnetError
 from trustnet.log.entry import Entry, ForkProof, author_hint, decode_entry, decode_fork_proof
+from trustnet.protocol import digest as digest_records
 from trustnet.protocol import messages as m
 from trustnet.protocol.config import GossipConfig
+from trustnet.protocol.digest import HeadsMirror
 from trustnet.protocol.events import (
     MAX_PENDING_EVENTS,
     Action,
@@ -108,6 +110,7 @@ class PushGossip:
         self._digest = b""
         self._authors_key: tuple[int, int, int] | None = None
         self._authors: list[bytes] = []
+        self._mirror: HeadsMirror | None = None  # from MIRROR_MIN_AUTHORS authors up
         # Authors whose head moved last, newest last, and the tick it moved at (range
         # reconciliation's `recent`).
         self._recent: dict[bytes, int] = {}  # insertion-ordered: oldest first
@@ -174,7 +177,19 @@ class PushGossip:
         value, count = self.replica.prefix_fingerprint("")
         return self._moves, value, count
 
+    def _heads_mirror(self) -> HeadsMirror | None:
+        """The digest records kept ready, once the node holds enough authors (synced)."""
+        if self._mirror is None:
+            if self.replica.prefix_fingerprint("")[1] < digest_records.MIRROR_MIN_AUTHORS:
+                return None
+            self._mirror = HeadsMirror(self.replica)
+        self._mirror.sync()
+        return self._mirror
+
     def _sorted_authors(self) -> list[bytes]:
+        mirror = self._heads_mirror()
+        if mirror is not None:
+            return mirror.authors
         key = self._heads_key()
         if key != self._authors_key:
             self._authors_key, self._authors = key, self.replica.prefix_authors("")
@@ -189,9 +204,12 @@ class PushGossip:
         keep = self.config.recon_recent
         self._moves += 1
         forked = self._forks.authors
+        mirror = self._mirror
         for entry in entries:
             if entry.author in forked:
                 self._forks.moved((entry.author,))  # a forked author's head moved
+            if mirror is not None:
+                mirror.moved((entry.author,))
             self._recent.pop(entry.author, None)
             self._recent[entry.author] = self.stats["ticks"]
         while len(self._recent) > keep:
