@@ -139,16 +139,14 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
         return self._heads.authors(prefix)
 
     def moved(self, authors: Iterable[bytes]) -> None:
-        """These authors' heads may have moved (entries taken in, a rotation, a quarantine):
-        index the forked ones' heads again (the others cost a set lookup)."""
+        """These authors' heads may have moved (entries taken in, a rotation): index the
+        forked ones' heads again (the others cost a set lookup). A head moved unseen by the
+        protocol (a quarantined entry of a forked author) is indexed at that author's next
+        entry; meanwhile a reconciliation may find nothing where the digests differ, and
+        falls back to heads pages (protocol.reconcile)."""
         for author in authors:
             if author in self._authors:
                 self._index(author)
-
-    def check(self) -> None:
-        """Index every forked author's head again where it moved unseen (O(forked authors),
-        a hash only per moved head): a safety net the digest runs when it is made anew."""
-        self.moved(list(self._authors))
 
     def _index(self, author: bytes) -> None:
         head = self._replica.head(author)

@@ -187,7 +187,8 @@ class Reconciling(AntiEntropy):
         compare every head exactly."""
         if (s.found or s.rounds or s.fetch or s.push or s.fork_fetch or s.fork_push
                 or s.fetching or s.pushing):
-            self._nothing_once = self._nothing_once - {s.peer}
+            if s.peer in self._nothing_once:
+                self._nothing_once = self._nothing_once - {s.peer}
             return
         # Once may be a race (what differed arrived by push while the replies were on their
         # way); twice in a row with the same peer is not.
