@@ -44,10 +44,11 @@ class AntiEntropy(PushGossip):
             if mirror is not None:  # the records kept ready (protocol.digest): one C pass
                 mirror.hash_into(h, sorted(self._forks.authors))
             else:
+                # Sorted here, not kept: a simulator runs thousands of nodes in one process.
                 forked = self._forks.authors
                 heads = self.replica.heads()
-                h.update(b"".join([b"H" + author + _Q(heads[author][0]) + heads[author][1]
-                                   for author in self._sorted_authors()
+                h.update(b"".join([b"H" + author + _Q(seq) + ident
+                                   for author, (seq, ident) in sorted(heads.items())
                                    if author not in forked]))
             h.update(b"".join(forks))
             self._digest_key, self._digest = key, h.digest()
