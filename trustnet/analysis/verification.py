@@ -6,59 +6,162 @@ counts half as far as the web of trust believes it (a fully believed but unconfi
 claim counts 0.5, one whose sources all have reliability 0 counts 0), in steps of 0.05.
 Tables per party, keyed by fact (rule, first entry): the suspicion view redoes only the
 facts whose entry changed (feedback/signals.py, `SuspicionView.update`).
+
+A party's table is computed from its views' arrays (`View.columns`: the compiled facts,
+which contribute, their credibilities), over the facts numbered once per compiled group;
+kept between snapshots (`TableCache`), a table whose facts are numbered the same is
+compared with the last one as arrays, and names the facts that changed (`FactTable`):
+a new entry costs the parties whose views moved, a few array operations each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
+from trustnet.feedback.tables import FactTable
 from trustnet.statements.evidence import Evidence
 from trustnet.trust.beliefs import Beliefs, PartyBelief
+from trustnet.trust.beliefs.records import FactBuild, View
 
 UNVERIFIED_CAP = 0.5  # an unconfirmed claim counts half as much as it is believed, at most
 # Verification is a coarse measure, in steps of 0.05, so that small shifts of reliability
 # far away in the web of trust do not rewrite a party's past.
 VERIFICATION_STEP = 0.05
 PartyTable = dict[tuple[str, str], float]
+FactKey = tuple[str, str]
 
 
-TableCache = dict[str, tuple[object, object, PartyTable]]
+@dataclass(slots=True)
+class _Space:
+    """The facts of one party's raw and verified compiled groups, numbered."""
+
+    raw: Sequence[FactBuild]  # the groups' lists (a new list: the facts were compiled again)
+    ver: Sequence[FactBuild]
+    keys: list[FactKey]  # number -> fact
+    raw_kid: NDArray[np.intp]  # raw build -> its fact's number
+    ver_kid: NDArray[np.intp]  # verified build -> its fact's number
+    ver_flag: NDArray[np.bool_]  # verified build -> verified
+
+
+@dataclass(slots=True)
+class _Held:
+    """A party's last table and what it was made from."""
+
+    raw: View
+    verified: View
+    table: FactTable
+    space: _Space | None  # None: made from the views' contributions (`_party_table`)
+    vals: NDArray[np.float64] | None  # v per fact of `space` (nan: not in the table)
+
+
+TableCache = dict[str, _Held]
 
 
 def verification_by_party(beliefs: Beliefs, cache: TableCache | None = None) -> dict[str, PartyTable]:
     """party -> (rule, first entry) -> how verified that fact is, from the belief views.
 
     `cache` (kept by a caller that asks after every snapshot): a party's table is reused
-    while the belief engine hands out the very same view objects for it (unchanged), and
-    the old table object is kept when the new one holds the same steps (the suspicion view
-    then skips the party at once).
+    while the belief engine hands out the very same view objects for it (unchanged), the
+    old table object is kept when the new one holds the same steps (the suspicion view
+    then skips the party at once), and a new table names the facts that changed
+    (`FactTable.changed`).
     """
     out: dict[str, PartyTable] = {}
     used: TableCache = {}
     for pid, belief in beliefs.parties.items():
         hit = cache.get(pid) if cache is not None else None
-        if hit is not None and hit[0] is belief.raw and hit[1] is belief.verified:
-            table = hit[2]
-        else:
-            table = _party_table(belief)
-            if hit is not None and hit[2] == table:
-                table = hit[2]
-        used[pid] = (belief.raw, belief.verified, table)
-        if table:
-            out[pid] = table
+        if hit is None or hit.raw is not belief.raw or hit.verified is not belief.verified:
+            hit = _table(belief, hit)
+        used[pid] = hit
+        if hit.table:
+            out[pid] = hit.table
     if cache is not None:
         cache.clear()
         cache.update(used)
     return out
 
 
+def _table(belief: PartyBelief, hit: _Held | None) -> _Held:
+    """The party's table now, from its views' arrays (or contributions), against `hit`."""
+    rc, vc = belief.raw.columns(), belief.verified.columns()
+    if rc is None or vc is None:
+        table = FactTable(_party_table(belief).items())
+        return _Held(belief.raw, belief.verified, _against(table, hit), None, None)
+    if hit is not None and hit.space is not None and hit.space.raw is rc[0] \
+            and hit.space.ver is vc[0]:
+        space = hit.space
+    else:
+        space = _number(rc[0], vc[0])
+    vals = _values(space, rc[1], rc[2], vc[1], vc[2])
+    if hit is None or hit.space is not space or hit.vals is None:
+        table = _against(_make(space, vals), hit)
+    elif np.array_equal(vals, hit.vals, equal_nan=True):
+        table = hit.table
+    else:
+        # the same facts numbered the same: what changed, as arrays
+        old = hit.vals
+        diff = np.flatnonzero((vals != old) & ~(np.isnan(vals) & np.isnan(old)))
+        keys = space.keys
+        table = _make(space, vals, prior=hit.table.serial,
+                      changed=frozenset([keys[i] for i in diff.tolist()]))
+    return _Held(belief.raw, belief.verified, table, space, vals)
+
+
+def _number(raw: Sequence[FactBuild], ver: Sequence[FactBuild]) -> _Space:
+    """Number the facts of a party's compiled groups (once per compilation)."""
+    index: dict[FactKey, int] = {}
+    at = index.setdefault
+    raw_kid = [at((b.rule, b.entries[0] if b.entries else b.rule), len(index)) for b in raw]
+    ver_kid = [at((b.rule, b.entries[0] if b.entries else b.rule), len(index)) for b in ver]
+    return _Space(raw, ver, list(index), np.array(raw_kid, dtype=np.intp),
+                  np.array(ver_kid, dtype=np.intp),
+                  np.array([b.verified for b in ver], dtype=np.bool_))
+
+
+def _values(space: _Space, raw_pos: NDArray[np.intp], raw_cred: NDArray[np.float64],
+            ver_pos: NDArray[np.intp], ver_cred: NDArray[np.float64]) -> NDArray[np.float64]:
+    """v per numbered fact (nan: not in the table), exactly as `_party_table` computes it."""
+    best = np.full(len(space.keys), -np.inf)
+    np.maximum.at(best, space.raw_kid[raw_pos], UNVERIFIED_CAP * raw_cred)
+    absent = best == -np.inf
+    # rint is round() (half to even) on the same quotients: `_party_table`'s steps
+    vals = np.rint(best / VERIFICATION_STEP) * VERIFICATION_STEP
+    vals[absent] = np.nan
+    # Verified counts fully, but only when someone this node relies on stands behind it.
+    sure = ver_pos[space.ver_flag[ver_pos] & (ver_cred > 0.0)]
+    vals[space.ver_kid[sure]] = 1.0
+    return vals
+
+
+def _make(space: _Space, vals: NDArray[np.float64], *, prior: int = 0,
+          changed: frozenset[FactKey] | None = None) -> FactTable:
+    held = np.flatnonzero(~np.isnan(vals))
+    keys = space.keys
+    if len(held) == len(keys):
+        return FactTable(zip(keys, vals.tolist(), strict=True), prior=prior, changed=changed)
+    return FactTable(zip([keys[i] for i in held.tolist()], vals[held].tolist(), strict=True),
+                     prior=prior, changed=changed)
+
+
+def _against(table: FactTable, hit: _Held | None) -> FactTable:
+    """`table`, or the last one when it holds the same; else naming what differs from it."""
+    if hit is None:
+        return table
+    old = hit.table
+    if table == old:
+        return old
+    changed = frozenset(k for k in table.keys() | old.keys() if table.get(k) != old.get(k))
+    return FactTable(table.items(), prior=old.serial, changed=changed)
+
+
 def _party_table(belief: PartyBelief) -> PartyTable:
-    """One party's verification table (`verification_by_party`)."""
-    # View.facts() reads (rule, first entry, credibility, verified) without making the
-    # contributions: a snapshot's views hold tens of thousands of them.
+    """One party's verification table from its views' facts (views made from
+    contributions; the reference `_values` is held to by tests/test_verification_tables.py)."""
     best: PartyTable = {}
     held = best.get
     for rule, first, cred, _verified in belief.raw.facts():

@@ -73,6 +73,7 @@ from trustnet.feedback.ledger import (
     involved_budgets,
 )
 from trustnet.feedback.richardson import FeedbackError
+from trustnet.feedback.tables import FactTable
 from trustnet.log.entry import Entry, ForkProof
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import DEFAULT_FIGURES, ViennaFigures
@@ -466,8 +467,11 @@ class SuspicionView:
                     party in dirty and dirty[party] is None):
                 continue
             if isinstance(was, Mapping | None) and isinstance(now, Mapping | None):
-                # a fact's entry changed (either way): only those facts are verified again
-                keys = {k for k, _ in (was or {}).items() ^ (now or {}).items()}
+                # a fact's entry changed (either way): only those facts are verified again;
+                # a table that names what changed since the last one is not compared
+                known = now.changed_since(was) if isinstance(now, FactTable) else None
+                keys = known if known is not None else {
+                    k for k, _ in (was or {}).items() ^ (now or {}).items()}
                 facts = self._srcs[party]
                 for key in keys:
                     if key in facts:

@@ -236,6 +236,10 @@ class _Lazy:
     def all(self) -> tuple[Contribution, ...]:
         return tuple(self.make(k) for k in range(len(self.pos)))
 
+    def columns(self) -> tuple[list[_Build], NDArray[np.intp], NDArray[np.float64]]:
+        """The group's builds, the positions of those that contribute, their credibilities."""
+        return self.group.builds, self.pos, self.cred
+
     def facts(self) -> list[tuple[str, str | None, float, bool]]:
         builds = self.group.builds
         out: list[tuple[str, str | None, float, bool]] = []

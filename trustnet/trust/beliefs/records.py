@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from trustnet.errors import NotFound
 from trustnet.trust.beliefs.params import TrustParams
 from trustnet.trust.opinion import Opinion
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 
 def _op_json(o: Opinion) -> dict[str, float]:
@@ -113,6 +117,26 @@ class LazyEvidence(Protocol):
 
     def facts(self) -> list[tuple[str, str | None, float, bool]]: ...
 
+    def columns(self) -> FactColumns: ...
+
+
+class FactBuild(Protocol):
+    """What `View.columns` tells of each fact: its rule, entries and whether it is verified."""
+
+    @property
+    def rule(self) -> str: ...
+
+    @property
+    def entries(self) -> tuple[str, ...]: ...
+
+    @property
+    def verified(self) -> bool: ...
+
+
+# (every fact of the compiled group, the positions of those that contribute, their
+# credibilities): the group's list is the same object while its facts are the same.
+FactColumns = tuple[Sequence[FactBuild], "NDArray[np.intp]", "NDArray[np.float64]"]
+
 
 class View:
     """A compliance opinion and the facts it is fused from (read-only).
@@ -151,6 +175,12 @@ class View:
             (c.rule, c.entries[0] if c.entries else None, c.credibility, c.verified)
             for c in self.evidence
         ]
+
+    def columns(self) -> FactColumns | None:
+        """`facts()` as arrays over the compiled facts, without a list per fact (the
+        suspicion's verification tables read them: analysis/verification.py); None for a
+        view made from its contributions."""
+        return None if self._lazy is None else self._lazy.columns()
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, View):
