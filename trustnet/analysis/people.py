@@ -16,7 +16,7 @@ from typing import Any
 from trustnet.feedback.estimator import Signal
 from trustnet.feedback.restraint import restraint_signals
 from trustnet.log.entry import Entry
-from trustnet.statements.people import People, PeopleIndex
+from trustnet.statements.people import READ_KINDS, People, PeopleIndex
 from trustnet.trust.beliefs import Beliefs
 from trustnet.trust.bridges import DEFAULT_PEOPLE, Bridge, PeopleParams, bridges, weigh
 
@@ -65,9 +65,10 @@ class PeopleView:
         entries = list(entries)
         if judged is not None:
             for e in entries:
-                t = judged(e)
-                if t != e.ts:
-                    self._judged[e.id] = t
+                if e.kind in READ_KINDS:  # the index reads no other entry's time
+                    t = judged(e)
+                    if t != e.ts:
+                        self._judged[e.id] = t
         return self.index.add(entries)
 
     def snapshot(self, beliefs: Beliefs, now_ms: int) -> PeopleSnapshot:

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 
 from trustnet.errors import EntryError
 from trustnet.log.entry import Entry
-from trustnet.statements.kinds import Attestation, Clarification, Contact, Profile, parse_body
+from trustnet.statements.entries import statement_of
+from trustnet.statements.kinds import Attestation, Clarification, Contact, Profile
 
 # Why a contact counts or not (stable codes: `GET /bridges`, docs/people.md).
 COUNTED = "counted"
@@ -124,7 +125,7 @@ class PeopleIndex:
     def __init__(self, times: Mapping[bytes, int] | None = None) -> None:
         # entry id -> judged time, for entries not judged by their own ts (DESIGN 12)
         self._times = times if times is not None else {}
-        self._held: set[str] = set()
+        self._held: set[bytes] = set()  # entry ids
         self._profiles: dict[str, list[tuple[int, str, Profile]]] = defaultdict(list)
         self._contacts: list[tuple[int, str, str, Contact]] = []
         self._clarifications: list[tuple[int, str, str, Clarification]] = []
@@ -134,17 +135,19 @@ class PeopleIndex:
     def add(self, entries: Iterable[Entry]) -> int:
         """Index entries (duplicates ignored); returns how many this analysis reads."""
         read = 0
+        held = self._held
         for e in entries:
-            eid = e.id_hex
-            if eid in self._held:
+            if e.id in held:
                 continue
-            self._held.add(eid)
+            held.add(e.id)
             if e.kind not in _READ:
                 continue
             try:
-                body = parse_body(e.kind, e.body)
+                # parsed once per entry: the belief engine, which indexes it first, keeps it
+                body = statement_of(e)
             except EntryError:
                 continue  # DESIGN 4: a body that fails validation is not a statement
+            eid = e.id_hex
             ts = self._times.get(e.id, e.ts)
             author = e.author_hex
             if isinstance(body, Profile):
@@ -162,7 +165,10 @@ class PeopleIndex:
 
     def holds(self, entry_id: str) -> bool:
         """Whether the entry (hex id) is held."""
-        return entry_id in self._held
+        try:
+            return bytes.fromhex(entry_id) in self._held
+        except ValueError:
+            return False
 
     def sides(self) -> dict[str, str]:
         """Party -> the state it belongs to (a state: itself), for every known side."""
@@ -235,7 +241,8 @@ class PeopleIndex:
             )
 
 
-_READ = frozenset({"profile", "contact", "clarification", "attestation"})
+# the kinds this analysis reads (analysis/people.py judges only their times)
+READ_KINDS = _READ = frozenset({"profile", "contact", "clarification", "attestation"})
 
 
 def _contacts(
