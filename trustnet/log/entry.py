@@ -324,13 +324,15 @@ def check_timestamp(entry: Entry, now_ms: int) -> None:
         )
 
 
-def decode_stored(raw: bytes) -> Entry:
+def decode_stored(raw: bytes, id_: bytes | None = None) -> Entry:
     """An entry read back from this node's own store, where `decode_entry` checked it on the
     way in: only unpacked again (the analysis reads every stored entry after a restart;
-    the intrinsic checks cost it more than the unpacking)."""
+    the intrinsic checks cost it more than the unpacking). `id_`: its id as stored beside
+    it (not hashed again)."""
     payload, sig = _unpack(raw)
     _version, author, seq, prev, ts, kind, body = _unpack(payload)
-    return Entry(bytes(raw), payload, sig, entry_id(payload), author, seq, prev, ts, kind, body)
+    return Entry(bytes(raw), payload, sig, entry_id(payload) if id_ is None else bytes(id_),
+                 author, seq, prev, ts, kind, body)
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,11 +74,13 @@ class EntryReads:
         received it (ms; for its own entries, when it signed them) — or its witnessed time
         where it has one (the k-th witness receipt, docs/witnesses.md), which others can check."""
         rows = self._db.execute(
-            f"SELECT raw, rowid, {self._when} FROM entries WHERE rowid>? ORDER BY rowid LIMIT ?",
+            f"SELECT raw, rowid, id, {self._when} FROM entries WHERE rowid>? ORDER BY rowid "
+            "LIMIT ?",
             (after, limit),
         )
-        # The analysis follows the store through here: rows it stored, checked on the way in.
-        return [(decode_stored(raw), c, int(r)) for raw, c, r in rows]
+        # The analysis follows the store through here: rows it stored, checked on the way in
+        # (and their ids, hashed on the way in).
+        return [(decode_stored(raw, i), c, int(r)) for raw, c, i, r in rows]
 
     def received_of(self, ids: Sequence[bytes], *, witnessed: bool = True) -> dict[bytes, int]:
         """When this node received each of these entries (ms), for those it holds; with
