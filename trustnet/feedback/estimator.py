@@ -129,6 +129,11 @@ class Signal:
         return (self.at, self.kind, self.ref, self.rule, self.weight, self.verification)
 
 
+def _first(pair: tuple[tuple[int, str, str, str, float, float], Signal]
+           ) -> tuple[int, str, str, str, float, float]:
+    return pair[0]
+
+
 def _real(v: object) -> bool:
     return not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v)
 
@@ -286,7 +291,7 @@ class PartySuspicion:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a full recompute makes one per signal (never changed)
 class _Snap:
     """State right after a signal was applied; the slow variables valued at t."""
 
@@ -362,8 +367,9 @@ class SuspicionEstimator:
     def _coeffs(self, c: float, r: float) -> tuple[float, float, float, float]:
         """(k, l, a, b) in force: the mutual system the escalation index reads."""
         p = self.params
-        a = p.restraint + p.restraint_gain * max(c, 0.0)
-        k = p.reactivity + p.reactivity_gain * max(r, 0.0)
+        # max(v, 0.0), without the call (the hot path: every cell of every signal)
+        a = p.restraint + p.restraint_gain * (0.0 if c < 0.0 else c)
+        k = p.reactivity + p.reactivity_gain * (0.0 if r < 0.0 else r)
         lo = k if p.other_reactivity is None else p.other_reactivity
         b = a if p.other_restraint is None else p.other_restraint
         return k, lo, a, b
@@ -374,7 +380,10 @@ class SuspicionEstimator:
         # The followed system: y is observed (l = 0), x reacts to it (module docstring).
         x, y = flow_observed(k, a, b, gp, g + h, (t1 - t0) / self._unit, x, y)
         # the system is positive (Metzler matrix, inputs >= 0): clamp rounding
-        return min(max(x, 0.0), _CAP), min(max(y, 0.0), _CAP)
+        # (min(max(v, 0.0), _CAP), without the calls)
+        x = 0.0 if x < 0.0 else x
+        y = 0.0 if y < 0.0 else y
+        return (_CAP if x > _CAP else x), (_CAP if y > _CAP else y)
 
     def _walk(
         self,
@@ -385,20 +394,57 @@ class SuspicionEstimator:
         t: int,
         hist: list[tuple[int, float]] | None,
     ) -> tuple[int, float, float, float, float]:
-        """From (t0, x, y) to t: (last grid boundary or t0, its x, y; x, y at t)."""
-        unit = self.params.time_unit_ms
+        """From (t0, x, y) to t: (last grid boundary or t0, its x, y; x, y at t).
+
+        Each cell is `_cell`, written out here (the hot path of a full recompute and of a
+        replay: one or more cells per signal), with the same operations in the same order.
+        """
+        p = self.params
+        unit = p.time_unit_ms
         nxt = (t0 // unit + 1) * unit
-        while nxt <= t:
-            x, y = self._cell(s, t0, nxt, x, y)
+        if t0 >= t:  # nxt > t0 >= t: no cell
+            if hist is not None and len(hist) > 2 * p.history_len:
+                del hist[: len(hist) - p.history_len]
+            return t0, x, y, x, y
+        unit_f = self._unit
+        l_in, l_r, l_gr, l_k = self._l_in, self._l_r, self._l_gr, self._l_k
+        st, sg, sh, sc, sp, sr = s.t, s.g, s.h, s.c, s.p, s.r
+        a0, a_gain, k0, k_gain, b_set = (p.restraint, p.restraint_gain, p.reactivity,
+                                         p.reactivity_gain, p.other_restraint)
+        exp = math.exp
+        while True:
+            grid = nxt <= t
+            if not grid and t0 >= t:
+                break
+            t1 = nxt if grid else t
+            # _slow(s, t0)
+            if t0 == st:
+                g, h, c, gp, r = sg, sh, sc, sp, sr
+            else:
+                d = (t0 - st) / unit_f
+                fi = exp(-l_in * d)
+                g, h, c, gp, r = (sg * fi, sh * fi, sc * exp(-l_r * d), sp * exp(-l_gr * d),
+                                  sr * exp(-l_k * d))
+            # _coeffs(c, r): k and a (b = a unless set)
+            a = a0 + a_gain * (0.0 if c < 0.0 else c)
+            k = k0 + k_gain * (0.0 if r < 0.0 else r)
+            nx, ny = flow_observed(k, a, a if b_set is None else b_set, gp, g + h,
+                                   (t1 - t0) / unit_f, x, y)
+            nx = 0.0 if nx < 0.0 else nx
+            ny = 0.0 if ny < 0.0 else ny
+            nx = _CAP if nx > _CAP else nx
+            ny = _CAP if ny > _CAP else ny
+            if not grid:
+                if hist is not None and len(hist) > 2 * p.history_len:
+                    del hist[: len(hist) - p.history_len]
+                return t0, x, y, nx, ny
+            x, y = nx, ny
             t0 = nxt
             nxt += unit
             if hist is not None:
                 hist.append((t0, _level(x)))
-        if hist is not None and len(hist) > 2 * self.params.history_len:
-            del hist[: len(hist) - self.params.history_len]
-        if t0 < t:
-            xt, yt = self._cell(s, t0, t, x, y)
-            return t0, x, y, xt, yt
+        if hist is not None and len(hist) > 2 * p.history_len:
+            del hist[: len(hist) - p.history_len]
         return t0, x, y, x, y
 
     def _apply(self, base: _Snap | None, sig: Signal, gain: float, pt: _Party) -> _Snap:
@@ -422,16 +468,22 @@ class SuspicionEstimator:
 
     def observe(self, signal: Signal) -> bool:
         """Apply one signal; False when it is a duplicate or about this node itself."""
+        return self._observe(signal, signal.sort_key())
+
+    def _observe(self, signal: Signal, key: tuple[int, str, str, str, float, float]) -> bool:
         if signal.party == self.self_id:
             return False
         pt = self._parties.get(signal.party)
         if pt is None:
             pt = self._parties[signal.party] = _Party()
-        if signal in pt.seen:
-            return False
-        pt.seen.add(signal)
-        key = signal.sort_key()
-        i = bisect.bisect_right(pt.keys, key)
+        seen = pt.seen
+        n = len(seen)
+        seen.add(signal)
+        if len(seen) == n:
+            return False  # a duplicate
+        keys = pt.keys
+        # bisect_right: at the end when the key sorts at or after the last (signals in order)
+        i = len(keys) if not keys or keys[-1] <= key else bisect.bisect_right(keys, key)
         gain = self._gain(signal.verification)
         if i == len(pt.keys) and pt.snaps and pt.cur_t <= signal.at:
             # in order: continue from the cached cursor
@@ -535,7 +587,9 @@ class SuspicionEstimator:
 
     def observe_many(self, signals: Iterable[Signal]) -> int:
         """Apply signals in time order (cheapest); returns how many were new."""
-        return sum(self.observe(s) for s in sorted(signals, key=Signal.sort_key))
+        keyed = sorted([(s.sort_key(), s) for s in signals], key=_first)
+        observe = self._observe
+        return sum([observe(s, k) for k, s in keyed])
 
     def advance(self, now_ms: int) -> None:
         """Move every party's cached state (and its plot history) up to `now_ms`."""

@@ -1,0 +1,46 @@
+"""The estimator's walk, written out for speed (issue 15 item 3), is `_cell` after `_cell`
+bit for bit: random snapshots, spans and grids against the plain loop it replaced."""
+
+from __future__ import annotations
+
+import random
+
+from trustnet.feedback.estimator import SuspicionEstimator, SuspicionParams, _level, _Snap
+from trustnet.statements.figures import DAY_MS
+
+
+def _reference(est: SuspicionEstimator, s: _Snap, t0: int, x: float, y: float, t: int,
+               hist: list[tuple[int, float]] | None) -> tuple[int, float, float, float, float]:
+    unit = est.params.time_unit_ms
+    nxt = (t0 // unit + 1) * unit
+    while nxt <= t:
+        x, y = est._cell(s, t0, nxt, x, y)
+        t0 = nxt
+        nxt += unit
+        if hist is not None:
+            hist.append((t0, _level(x)))
+    if hist is not None and len(hist) > 2 * est.params.history_len:
+        del hist[: len(hist) - est.params.history_len]
+    if t0 < t:
+        xt, yt = est._cell(s, t0, t, x, y)
+        return t0, x, y, xt, yt
+    return t0, x, y, x, y
+
+
+def test_the_walk_is_the_cells_one_after_another() -> None:
+    rng = random.Random(7)
+    for params in (SuspicionParams(), SuspicionParams(other_restraint=0.05, history_len=3),
+                   SuspicionParams(time_unit_ms=3_600_000, restraint_gain=0.0)):
+        est = SuspicionEstimator(params, "me")
+        for _ in range(400):
+            st = rng.randrange(10**12, 10**12 + 400 * DAY_MS)
+            snap = _Snap(st, rng.random() * 3, rng.random() * 2, rng.random(), rng.random(),
+                         rng.uniform(-2, 5), rng.random(), rng.uniform(-1, 4))
+            t0 = st + rng.choice((0, rng.randrange(3 * DAY_MS)))
+            t = t0 + rng.choice((0, 1, rng.randrange(DAY_MS), rng.randrange(40 * DAY_MS)))
+            x, y = rng.random() * 2, rng.random()
+            h1 = [(0, 0.0)] * rng.randrange(8)
+            h2 = list(h1)
+            assert est._walk(snap, t0, x, y, t, h1) == _reference(est, snap, t0, x, y, t, h2)
+            assert h1 == h2
+            assert est._walk(snap, t0, x, y, t, None) == _reference(est, snap, t0, x, y, t, None)
