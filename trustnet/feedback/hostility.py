@@ -49,6 +49,8 @@ HOSTILITY_RULES: tuple[str, ...] = (
 _HOSTILE_KINDS = frozenset(
     {"observation", "consultation_request", "inspection_request", "trust", "attestation"}
 )
+# The kinds `aimed_at` may accept (a prefilter for callers that see every entry).
+AIMED_KINDS = _HOSTILE_KINDS | {"profile"}
 # The role that gives standing to request inspections (DOMAIN.md: only participating states).
 STANDING_ROLE = "state"
 

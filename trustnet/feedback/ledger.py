@@ -97,6 +97,10 @@ def fact_signals(key: GroupKey, members: list[Member],
 
 
 
+def _fact_order(f: tuple[Order, FactKey, _Fact]) -> tuple[Order, FactKey]:
+    return f[0], f[1]
+
+
 @dataclass(slots=True)
 class _Fact:
     order: Order
@@ -183,16 +187,25 @@ class PartyLedger:
     def _build(self, changed: Iterable[tuple[FactKey, list[Member]]]) -> list[Signal]:
         """`apply` on an empty ledger (a full recompute): one walk in budget order."""
         facts: list[tuple[Order, FactKey, _Fact]] = []
+        order: Order
         for key, members in changed:
             if not members:
                 continue
-            if len(members) > 1:
+            if len(members) == 1:
+                # most facts: one member (what `apply` computes, without the generic walks)
+                ev, v = members[0]
+                order = (ev.at, key[0], ev.entries)
+                srcs = ev.sources
+                involved: tuple[str, ...] = (
+                    () if v >= 1.0 or not srcs else
+                    (srcs[0],) if len(srcs) == 1 else tuple(sorted(set(srcs))))
+            else:
                 members.sort(key=member_order)
-            first = min((m[0].at, m[0].entries) for m in members)
-            order: Order = (first[0], key[0], first[1])
-            involved = tuple(s for _, s in involved_budgets(self.party, members))
+                first = min((m[0].at, m[0].entries) for m in members)
+                order = (first[0], key[0], first[1])
+                involved = tuple(s for _, s in involved_budgets(self.party, members))
             facts.append((order, key, _Fact(order, members, involved, (), (), [], False)))
-        facts.sort(key=lambda f: (f[0], f[1]))
+        facts.sort(key=_fact_order)
         cap = self._params.source_cap
         budget: dict[tuple[str, str], float] = {}
         out: list[Signal] = []

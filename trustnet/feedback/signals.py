@@ -58,8 +58,8 @@ from trustnet.feedback.estimator import (
     SuspicionEstimator,
     SuspicionParams,
 )
+from trustnet.feedback.hostility import AIMED_KINDS, HostilityLedger, aimed_at
 from trustnet.feedback.hostility import DEFAULT_HOSTILITY as DEFAULT_HOSTILITY
-from trustnet.feedback.hostility import HostilityLedger, aimed_at
 from trustnet.feedback.hostility import HostilityWeights as HostilityWeights
 from trustnet.feedback.hostility import hostility_signals as hostility_signals
 from trustnet.feedback.ledger import (
@@ -276,6 +276,7 @@ class SuspicionView:
         self.verification = verification
         self.rebuilds = 0  # how often a changed past forced a party's state to be replayed
         self._entries: dict[bytes, Entry] = {}
+        self._me = _key_of(self_id)  # our key as an entry's author, when self_id is one
         # others' statements that may be hostile to us, walked as they arrive
         self._hostility = HostilityLedger(self_id, weights=hostility, figures=figures)
         self._forks: dict[tuple[bytes, bytes], ForkProof] = {}
@@ -323,11 +324,12 @@ class SuspicionView:
         tables, every party's evidence is verified again.
         """
         aimed: list[Entry] = []
+        seen, me, self_id = self._entries, self._me, self.self_id
         for e in new_entries:
-            if e.id in self._entries:
+            if e.id in seen:
                 continue
-            self._entries[e.id] = e
-            if e.author_hex == self.self_id or aimed_at(e, self.self_id):
+            seen[e.id] = e
+            if e.author == me or (e.kind in AIMED_KINDS and aimed_at(e, self_id)):
                 aimed.append(e)  # ours: what a refutation may target
         for f in forks:
             self._forks.setdefault((f.a.id, f.b.id), f)
@@ -539,6 +541,15 @@ class SuspicionView:
     def reports(self, now_ms: int) -> dict[str, PartySuspicion]:
         """Every party with a signal at or before `now_ms`, by party id."""
         return self._est.reports(now_ms)
+
+
+def _key_of(self_id: str) -> bytes | None:
+    """The author bytes whose hex is `self_id` (None: no entry's author has that hex)."""
+    try:
+        key = bytes.fromhex(self_id)
+    except ValueError:
+        return None
+    return key if key.hex() == self_id else None
 
 
 def _mark(dirty: dict[str, set[FactKey] | None], party: str, key: FactKey) -> None:
