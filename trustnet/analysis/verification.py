@@ -105,10 +105,15 @@ def _table(belief: PartyBelief, hit: _Held | None) -> _Held:
     else:
         # the same facts numbered the same: what changed, as arrays
         old = hit.vals
-        diff = np.flatnonzero((vals != old) & ~(np.isnan(vals) & np.isnan(old)))
+        diff = np.flatnonzero((vals != old) & ~(np.isnan(vals) & np.isnan(old))).tolist()
         keys = space.keys
-        table = _make(space, vals, prior=hit.table.serial,
-                      changed=frozenset([keys[i] for i in diff.tolist()]))
+        changed = frozenset([keys[i] for i in diff])
+        table = FactTable(hit.table, prior=hit.table.serial, changed=changed)
+        for i, v in zip(diff, vals[diff].tolist(), strict=True):
+            if v != v:  # nan: no longer in the table
+                del table[keys[i]]
+            else:
+                table[keys[i]] = v
     return _Held(belief.raw, belief.verified, table, space, vals)
 
 

@@ -10,7 +10,7 @@ differ from it, and the view takes that instead of comparing the tables.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from trustnet.feedback.ledger import FactKey
 
@@ -24,7 +24,8 @@ class FactTable(dict[FactKey, float]):
 
     __slots__ = ("changed", "prior", "serial")
 
-    def __init__(self, items: Iterable[tuple[FactKey, float]] = (), *, prior: int = 0,
+    def __init__(self, items: Mapping[FactKey, float] | Iterable[tuple[FactKey, float]] = (), *,
+                 prior: int = 0,
                  changed: frozenset[FactKey] | None = None) -> None:
         super().__init__(items)
         self.serial = next(_serials)
