@@ -67,8 +67,6 @@ from trustnet.feedback.ledger import (
     FactKey,
     GroupKey,
     PartyLedger,
-    counts,
-    fact_key,
     fact_signals,
     involved_budgets,
 )
@@ -418,7 +416,17 @@ class SuspicionView:
                 continue
             split: dict[str, dict[FactKey, list[Evidence]]] = {}
             for ev in evs:
-                split.setdefault(ev.party, {}).setdefault(fact_key(ev), []).append(ev)
+                # split[party][fact_key(ev)].append(ev), without a new dict and list per call
+                by = split.get(ev.party)
+                if by is None:
+                    by = split[ev.party] = {}
+                ents = ev.entries
+                key = (ev.rule, ents[0] if ents else ev.rule)
+                members = by.get(key)
+                if members is None:
+                    by[key] = [ev]
+                else:
+                    members.append(ev)
             old = self._split.get(name, {})
             for party, facts in old.items():
                 now = split.get(party, {})
@@ -498,15 +506,21 @@ class SuspicionView:
             keys = set(facts) | set(ledger.facts)
         verify = self.verification or default_verification
         changes: list[tuple[FactKey, list[tuple[Evidence, float]]]] = []
+        split, isfinite = self._split, math.isfinite
         for key in keys:
             names = facts.get(key)
             members: list[tuple[Evidence, float]] = []
             if names:
                 order = sorted(names, key=self._rank.__getitem__) if len(names) > 1 else names
                 for name in order:
-                    for ev in self._split[name][party][key]:
-                        if counts(ev, forked):
-                            members.append((ev, _check_v(verify(ev), ev)))
+                    for ev in split[name][party][key]:
+                        w = ev.weight  # counts(ev, forked), written out
+                        if w == 0.0 or not isfinite(w) or (w > 0 and forked):
+                            continue
+                        v = verify(ev)
+                        if type(v) is not float or not 0.0 <= v <= 1.0:
+                            v = _check_v(v, ev)  # not a float in [0, 1]: checked (or refused)
+                        members.append((ev, v))
             if members or key in ledger.facts:
                 changes.append((key, members))
         gone, added = ledger.apply(changes)
