@@ -45,7 +45,7 @@ from trustnet.statements.figures import ViennaFigures
 from trustnet.statements.weights import RuleWeights
 from trustnet.store.sqlite import Store
 from trustnet.trust.beliefs import BeliefEngine, Beliefs, TrustParams
-from trustnet.trust.beliefs.base import gc_paused
+from trustnet.trust.beliefs.heap import gc_settled
 from trustnet.trust.bridges import DEFAULT_PEOPLE, PeopleParams
 
 if TYPE_CHECKING:
@@ -162,10 +162,11 @@ class NodeViews:
     def current(self, now_ms: int | None = None) -> tuple[Beliefs, SuspicionView]:
         """Beliefs and suspicion as of now, recomputed only when something changed."""
         # Catching up with many entries (a start, a bundle imported), the cyclic collector
-        # would walk the whole heap again and again (trust.beliefs.base.gc_paused); for a few
-        # entries, pausing it only makes the next collection bigger.
+        # would walk the whole heap again and again; paused, then what the analysis keeps is
+        # frozen out of its reach (trust.beliefs.heap.gc_settled). For a few entries, the
+        # engine pauses it for each call itself.
         if self.store.last_cursor() - self._cursor > CATCH_UP:
-            with gc_paused():
+            with gc_settled():
                 return self._current(now_ms)
         return self._current(now_ms)
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import bisect
-import gc
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +34,7 @@ from trustnet.statements.kinds import (
 from trustnet.statements.regime_common import NEW_KINDS, alert_deadline, route
 from trustnet.statements.rules import PartitionRules
 from trustnet.statements.weights import DEFAULT_WEIGHTS, RuleWeights
+from trustnet.trust.beliefs.heap import gc_paused
 from trustnet.trust.beliefs.params import DEFAULT_PARAMS, TrustParams
 
 if TYPE_CHECKING:
@@ -86,27 +85,6 @@ class _Partition:
 
 def _pick_latest(old: tuple[int, str, Any] | None, new: tuple[int, str, Any]) -> bool:
     return old is None or (new[0], new[1]) > (old[0], old[1])
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for one call of the engine (and while the
-    node's views catch up with many entries: analysis.views).
-
-    Indexing and a snapshot allocate ~10^5 short-lived, acyclic records (freed by reference
-    counting); each allocation burst triggers collections whose oldest generation walks every
-    statement the engine holds: measured at 100,000 statements, half of a snapshot's time.
-    Nothing the engine makes needs the cyclic collector, which runs again right after.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
 
 
 class _EngineBase:

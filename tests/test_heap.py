@@ -1,0 +1,122 @@
+"""The collector policy around the analysis (trustnet.trust.beliefs.heap): freeze after a
+catch-up, never leak without bound.
+
+Freezing is safe only because the analysis makes no reference cycles and because cycles that
+were alive at a freeze and die later (the daemon's aiohttp objects) are reclaimed by the next
+full pass a growing heap triggers. Both are checked here, and that per-entry updates after a
+catch-up keep the objects the collector walks bounded.
+"""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from trustnet.analysis.views import CATCH_UP, NodeViews, Settings
+from trustnet.bench.beliefs import generate
+from trustnet.clock import ManualClock
+from trustnet.config.loader import NodeConfig
+from trustnet.statements.figures import DAY_MS
+from trustnet.store.sqlite import Store
+from trustnet.trust.beliefs import heap
+
+
+@pytest.fixture(autouse=True)
+def _thawed() -> Iterator[None]:
+    """Each test starts and leaves the process with nothing frozen and the collector on."""
+    gc.unfreeze()
+    gc.collect()
+    yield
+    gc.unfreeze()
+    gc.enable()
+    gc.collect()
+
+
+class _Cyclic:
+    """Stands for a daemon object that references itself (an aiohttp request, a task)."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def _views(n: int, held: int) -> tuple[NodeViews, Store, list]:  # type: ignore[type-arg]
+    entries, pids = generate(n, 12, 3)
+    now = max(e.ts for e in entries) + DAY_MS
+    store = Store(None)
+    store.ingest(entries[: n - held], now)
+    store.mark_received_at_ts()
+    views = NodeViews(store, pids[0], (), Settings.from_config(NodeConfig()), ManualClock(now))
+    return views, store, entries[n - held:]
+
+
+def test_the_analysis_makes_no_cycles_so_freezing_it_loses_nothing() -> None:
+    views, store, later = _views(2 * CATCH_UP, 30)
+    gc.disable()
+    views.current()  # a catch-up
+    assert gc.collect() == 0
+    for e in later:  # and per-entry updates
+        store.ingest([e], e.ts)
+        views.current()
+    assert gc.collect() == 0
+
+
+def test_a_catch_up_freezes_what_it_keeps_and_updates_stay_off_the_frozen_set() -> None:
+    before = heap.stats().settles
+    views, store, later = _views(CATCH_UP + 600, 120)
+    views.current()
+    assert heap.stats().settles == before + 1
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    assert frozen > 10 * (CATCH_UP + 480)  # the engine's records are out of the walk
+    gc.collect()
+    walked = len(gc.get_objects())
+    for e in later:
+        store.ingest([e], e.ts)
+        views.current()
+    # No update froze anything (frozen records an update replaced were freed: reference
+    # counting still works on them), and the objects the collector walks grew by what the
+    # new entries brought, not by the heap.
+    assert gc.get_freeze_count() <= frozen
+    gc.collect()
+    assert len(gc.get_objects()) - walked < 200 * len(later)
+
+
+def test_cycles_frozen_alive_are_reclaimed_as_the_heap_grows() -> None:
+    heap.refresh()
+    step = max(1, int(heap.stats().base * heap.REFRESH_GROWTH / 4))  # a quarter: 4 settles
+    refreshes = heap.stats().refreshes
+    keep: list[list[int]] = []
+    dead: list[weakref.ref[_Cyclic]] = []
+    for _ in range(14):
+        held = _Cyclic()  # alive while the catch-up freezes...
+        dead.append(weakref.ref(held))
+        keep.extend([] for _ in range(step))  # the node's state grows
+        with heap.gc_settled():
+            pass
+        del held  # ...and dies after: a frozen cycle
+        # Never more frozen than a quarter past the last full pass.
+        assert gc.get_freeze_count() <= heap.stats().base * (1 + heap.REFRESH_GROWTH) + 1
+    assert heap.stats().refreshes - refreshes >= 2
+    # Left: the cycles frozen since the last full pass (a quarter of the heap, five steps of a
+    # sixteenth) and the one that was still alive during it.
+    alive = sum(r() is not None for r in dead)
+    assert alive <= 6, f"{alive} of {len(dead)} dead cycles still held"
+    keep.clear()
+
+
+def test_a_pause_inside_a_settle_or_with_the_collector_off_changes_nothing() -> None:
+    gc.disable()
+    with heap.gc_settled(), heap.gc_paused():
+        pass
+    assert not gc.isenabled()
+    assert gc.get_freeze_count() == 0
+    gc.enable()
+    with heap.gc_settled():
+        with heap.gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > 0
