@@ -1,0 +1,207 @@
+"""Bodies that are valid, parsed by straight-line code generated once per kind (issue 15).
+
+`kinds.parse_body` checks every field through a chain of small closures compiled from the
+annotations: clear, and it names the field of the first error, but at ~20 calls per body it
+was a fifth of the analysis' full recompute at 100,000 statements. For each kind this module
+writes one function that tests every field inline (`type(x) is int and 0 <= x`, ...) and
+builds the record directly. It only ever *accepts*: it returns `FAIL` as soon as a test does
+not pass (a wrong type, a missing field, an unknown one, an int subclass, anything unusual),
+and `parse_body` then runs the closures, which raise the exact error they always raised.
+Whatever it accepts the closures accept with the same values (tests/test_fastparse.py holds
+the two equal on every kind, on valid bodies and on each field broken in many ways).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Union
+
+FAIL: Any = object()  # "not accepted here": parse_body runs the full checks
+
+FastParser = Callable[[dict[str, Any]], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Marks:
+    """kinds.py's constraint types and limits (handed in: kinds imports this module)."""
+
+    range: type[Any]
+    hex32: type[Any]
+    max_len: type[Any]
+    url: type[Any]
+    ext: Any
+    max_items: int
+    hex_chars: frozenset[str]
+
+
+class _Unsupported(Exception):
+    """A field type this generator does not write: the kind keeps only the full checks."""
+
+
+class _Writer:
+    """Source of one kind's parser: constants go in `env`, tests in `lines`."""
+
+    def __init__(self, env: dict[str, Any], marks: Marks) -> None:
+        self.env = env
+        self.marks = marks
+        self.lines: list[str] = []
+        self.n = 0
+
+    def const(self, value: Any) -> str:
+        self.n += 1
+        name = f"_c{self.n}"
+        self.env[name] = value
+        return name
+
+    def fresh(self) -> str:
+        self.n += 1
+        return f"_v{self.n}"
+
+
+def _test(w: _Writer, tp: Any, x: str) -> str:
+    """A Python expression true iff value `x` passes `tp`'s checks *and* is returned as is."""
+    k = w.marks
+    origin = typing.get_origin(tp)
+    if origin is Annotated:
+        base, *marks = typing.get_args(tp)
+        parts = [_test(w, base, x)]
+        # kinds._compile fuses `int` with one Range into one check bounded by +-2**64.
+        fused = base is int and len(marks) == 1 and isinstance(marks[0], k.range)
+        for m in marks:
+            if isinstance(m, k.range):
+                lo = -(2**64) if fused and m.lo is None else m.lo
+                hi = 2**64 if fused and m.hi is None else m.hi
+                if lo is not None:
+                    parts.append(f"{lo} <= {x}")
+                if hi is not None:
+                    parts.append(f"{x} <= {hi}")
+            elif isinstance(m, k.hex32):
+                parts.append(f"len({x}) == 64 and {w.const(k.hex_chars)}.issuperset({x})")
+            elif isinstance(m, k.max_len):
+                parts.append(f"len({x}) <= {m.n}")
+            elif isinstance(m, k.url):
+                parts.append(
+                    f"({x}.startswith('http://') or {x}.startswith('https://'))"
+                    f" and len({x}) <= 2048"
+                )
+            else:
+                raise _Unsupported(repr(m))
+        return "(" + " and ".join(parts) + ")"
+    if tp is bool:
+        return f"({x} is True or {x} is False)"
+    if tp is int:
+        return f"type({x}) is int"
+    if tp is str:
+        return f"type({x}) is str"
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if not all(type(a) is str for a in allowed):
+            raise _Unsupported(repr(tp))
+        return f"(type({x}) is str and {x} in {w.const(frozenset(allowed))})"
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) != 1:
+            raise _Unsupported(repr(tp))
+        return f"({x} is None or {_test(w, args[0], x)})"
+    if origin in (Mapping, dict) or tp is k.ext:
+        return f"type({x}) is dict"
+    raise _Unsupported(repr(tp))
+
+
+def _field(w: _Writer, tp: Any, x: str, out: str, indent: str) -> None:
+    """Lines that leave in `out` the parsed value of `x` (a tuple or nested record made
+    here), or return FAIL."""
+    k = w.marks
+    origin = typing.get_origin(tp)
+    marks: list[Any] = []
+    base = tp
+    if origin is Annotated:
+        base, *marks = typing.get_args(tp)
+    if typing.get_origin(base) is tuple:
+        item_tp, _ellipsis = typing.get_args(base)
+        limit = k.max_items
+        for m in marks:
+            if not isinstance(m, k.max_len):
+                raise _Unsupported(repr(m))
+            limit = min(limit, m.n)
+        w.lines.append(f"{indent}if type({x}) is not list or len({x}) > {limit}: return FAIL")
+        if isinstance(item_tp, type) and dataclasses.is_dataclass(item_tp):
+            sub = w.const(fast_record(item_tp, k))
+            y = w.fresh()
+            w.lines.append(f"{indent}{out} = tuple([{sub}({y}) for {y} in {x}])")
+            w.lines.append(f"{indent}if FAIL in {out}: return FAIL")
+        else:
+            y = w.fresh()
+            w.lines.append(f"{indent}for {y} in {x}:")
+            w.lines.append(f"{indent}    if not {_test(w, item_tp, y)}: return FAIL")
+            w.lines.append(f"{indent}{out} = tuple({x})")
+        return
+    if marks or origin is not None or base in (bool, int, str) or base is Any:
+        w.lines.append(f"{indent}if not {_test(w, tp, x)}: return FAIL")
+        w.lines.append(f"{indent}{out} = {x}")
+        return
+    if isinstance(base, type) and dataclasses.is_dataclass(base):
+        sub = w.const(fast_record(base, k))
+        w.lines.append(f"{indent}{out} = {sub}({x})")
+        w.lines.append(f"{indent}if {out} is FAIL: return FAIL")
+        return
+    raise _Unsupported(repr(tp))
+
+
+def fast_record(cls: type[Any], marks: Marks) -> FastParser:
+    """The generated parser of record `cls` (raises `_Unsupported` for a type it cannot write)."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    fields = dataclasses.fields(cls)
+    env: dict[str, Any] = {"FAIL": FAIL}
+    w = _Writer(env, marks)
+    names = w.const(frozenset(f.name for f in fields))
+    make = w.const(cls)
+    w.lines.append("def parse(v):")
+    w.lines.append(f"    if type(v) is not dict or not {names}.issuperset(v): return FAIL")
+    w.lines.append("    g = v.get")
+    args = []
+    for f in fields:
+        if f.default is dataclasses.MISSING and f.default_factory is not dataclasses.MISSING:
+            raise _Unsupported(f"{cls.__name__}.{f.name}: default_factory")
+        x, out = w.fresh(), w.fresh()
+        w.lines.append(f"    {x} = g({f.name!r}, FAIL)")
+        if f.default is dataclasses.MISSING:
+            w.lines.append(f"    if {x} is FAIL: return FAIL")
+            _field(w, hints[f.name], x, out, "    ")
+        else:
+            # Absent: the field's default (what the dataclass gives when it is not passed).
+            w.lines.append(f"    if {x} is FAIL:")
+            w.lines.append(f"        {out} = {w.const(f.default)}")
+            w.lines.append("    else:")
+            _field(w, hints[f.name], x, out, "        ")
+        args.append(f"{f.name}={out}")
+    slots = getattr(cls, "__slots__", None)
+    if slots is not None and "__post_init__" not in vars(cls) and all(
+            f.name in slots for f in fields):
+        # What the frozen dataclass's __init__ does, minus its object.__setattr__ per field:
+        # each slot's descriptor sets it (the same record, compared equal by the tests).
+        w.lines.append(f"    o = {w.const(object.__new__)}({make})")
+        for f, arg in zip(fields, args, strict=True):
+            setter = w.const(getattr(cls, f.name).__set__)
+            w.lines.append(f"    {setter}(o, {arg.split('=', 1)[1]})")
+        w.lines.append("    return o")
+    else:
+        w.lines.append(f"    return {make}({', '.join(args)})")
+    exec(compile("\n".join(w.lines), f"<fastparse {cls.__name__}>", "exec"), env)
+    parser: FastParser = env["parse"]
+    return parser
+
+
+def fast_parsers(kinds: Mapping[str, type[Any]], marks: Marks) -> dict[str, FastParser]:
+    """A generated parser per kind whose fields this module can write (all of them today)."""
+    out: dict[str, FastParser] = {}
+    for kind, cls in kinds.items():
+        try:
+            out[kind] = fast_record(cls, marks)
+        except _Unsupported:
+            continue
+    return out
