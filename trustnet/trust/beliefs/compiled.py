@@ -59,6 +59,7 @@ class _Group:
         "base_u",
         "builds",
         "keys",
+        "matched",
         "mode",
         "need_q",
         "q_idx",
@@ -78,6 +79,7 @@ class _Group:
     ) -> None:
         self.builds = builds
         self.keys = [(b.rule, b.entries[:1]) for b in builds]
+        self.matched: tuple[_Group, NDArray[np.intp] | None] | None = None  # see `match`
         self.mode = np.array([b.mode for b in builds], dtype=np.int8)
         self.weight = np.array([b.weight for b in builds], dtype=np.float64)
         self.base_b = np.array([b.base.b for b in builds], dtype=np.float64)
@@ -102,6 +104,19 @@ class _Group:
         self.ans_seg, self.ans_idx = _pairs_arrays(ans)
         self.q_seg, self.q_idx = _pairs_arrays(quo)
         self.need_q = np.array([q is not None for q in quorums], dtype=bool)
+
+    def match(self, other: _Group) -> NDArray[np.intp] | None:
+        """Per build, the position in `other` of the build with the same key, or -1 (None
+        when `other` holds a key twice); kept for the last `other` asked."""
+        held = self.matched
+        if held is not None and held[0] is other:
+            return held[1]
+        where = {k: i for i, k in enumerate(other.keys)}
+        found: NDArray[np.intp] | None = None
+        if len(where) == len(other.keys):
+            found = np.array([where.get(k, -1) for k in self.keys], dtype=np.intp)
+        self.matched = (other, found)
+        return found
 
     def credibility(
         self, rp: NDArray[np.float64], reliable: float, bloc: NDArray[np.intp] | None = None

@@ -44,10 +44,19 @@ class _Explanations(_Compliance):
             w = lv.group.weight[lv.pos]
             down = _top3(lv, w < 0, eff)
             up = _top3(lv, w > 0, -eff)
-            keys = lv.group.keys
-            verified_keys = {keys[i] for i in lv.pos.tolist()}
-            rkeys = lr.group.keys
-            other = np.array([rkeys[i] not in verified_keys for i in lr.pos.tolist()], dtype=bool)
+            where = lr.group.match(lv.group)
+            if where is not None:
+                # Raw builds whose key no contributing verified build has (-1: the last slot,
+                # never set).
+                kept = np.zeros(len(lv.group.keys) + 1, dtype=bool)
+                kept[lv.pos] = True
+                other = ~kept[where[lr.pos]]
+            else:
+                keys = lv.group.keys
+                verified_keys = {keys[i] for i in lv.pos.tolist()}
+                rkeys = lr.group.keys
+                other = np.array([rkeys[i] not in verified_keys for i in lr.pos.tolist()],
+                                 dtype=bool)
             unverified = _top3(lr, other, -np.abs(lr.b - lr.d))
         else:
             down = sorted((c for c in ver.evidence if c.weight < 0), key=lambda c: c.effect)[:3]
