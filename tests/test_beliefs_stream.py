@@ -19,7 +19,10 @@ from tests.harness.nodes import SCENARIOS
 from tests.harness.scenarios import offline_run
 from trustnet.bench.beliefs import _Gen, generate
 from trustnet.log.entry import Entry, ForkProof, sign_entry
+from trustnet.statements.entries import statement_of
 from trustnet.statements.figures import DAY_MS, HOUR_MS
+from trustnet.statements.kinds import Observation
+from trustnet.statements.rules import PartitionRules, analyse
 from trustnet.trust.beliefs import BeliefEngine, Beliefs
 
 PARTIES, SEED = 7, 15
@@ -84,3 +87,44 @@ def test_incremental_snapshot_equals_full_recompute_over_a_scenario(name: str) -
         fresh = _fresh(entries[: i + 1], me, (), [], {})
         assert engine.snapshot(now).to_json() == fresh.snapshot(now).to_json(), f"{name} {i}"
     assert engine.evidence(now) == fresh.evidence(now)
+
+
+def test_kept_partition_rules_equal_a_fresh_analysis_at_every_step() -> None:
+    """`PartitionRules` keeps rule outputs and the inspected observations between entries;
+    each `analyse` must equal `rules.analyse` over the whole list, both parts, including while
+    the clock stands still (what is kept is then reused) and when it moves. Observations that
+    arrive after an inspection's report but saw the activity before it (signed late) must
+    join its matches."""
+    entries, _pids = generate(420, 5, SEED + 1)  # accepted inspections come late in it
+    idents = _Gen(5, SEED + 1).ids
+    rng = random.Random(SEED)
+    kept = PartitionRules()
+    parsed: list[tuple[Entry, object]] = []
+    now = entries[0].ts
+    late = 0
+    for i, e in enumerate(entries):
+        parsed.append((e, statement_of(e)))
+        if rng.random() < 0.3:
+            now = max(now, e.ts) + rng.choice((HOUR_MS, 30 * HOUR_MS))
+        got = kept.analyse(parsed, now, now)  # `passed` moves whenever the clock does
+        if i < 300 and i % 4:
+            continue  # a stale cache stays stale: every fourth step early on is enough
+        want = analyse(parsed, now)
+        assert got.evidence == want.evidence, f"step {i} ({e.kind})"
+        assert got.inspected == want.inspected, f"step {i} ({e.kind})"
+        if want.inspected and late < 3:
+            # A third party's observation of what the last inspection saw, signed now.
+            m = want.inspected[-1]
+            seen = statement_of(m.observation)
+            assert isinstance(seen, Observation)
+            busy = {m.report.author_hex, m.observation.author_hex, seen.subject}
+            who = next(x for x in idents if x.party_id not in busy)
+            o = sign_entry(who, seq=100_000 + i, prev=b"\x01" * 32, ts=e.ts, kind="observation",
+                           body=dict(m.observation.body))
+            parsed.append((o, statement_of(o)))
+            late += 1
+            got = kept.analyse(parsed, now, now)
+            want = analyse(parsed, now)
+            assert any(x.observation is o for x in want.inspected)  # it does match
+            assert got.inspected == want.inspected, f"late observation at step {i}"
+    assert late == 3

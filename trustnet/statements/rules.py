@@ -71,6 +71,7 @@ from trustnet.statements.kinds import (
     InspectionRequest,
     InspectionResponse,
     Notification,
+    Observation,
 )
 from trustnet.statements.regime import regime_evidence
 from trustnet.statements.regime_common import INPUTS as REGIME_INPUTS
@@ -176,6 +177,9 @@ RULES: tuple[tuple[Rule, tuple[type, ...]], ...] = (
     (_regime, REGIME_INPUTS),
 )
 _FORKS_AT = 6
+# What `Index.inspected_observations` reads: the findings (observations, reports) and whether
+# each report's inspection was accepted in time (requests, answers).
+_INSPECTED_READS = (Observation, *_REPORTS)
 
 
 def _rest(ix: Index, now_ms: int, weights: RuleWeights, forks: Iterable[ForkProof],
@@ -293,12 +297,16 @@ class PartitionRules:
         # then besides the statements: the deadlines passed and the refuted notifications.
         self._held: list[list[Evidence] | None] = [None] * len(RULES)
         self._read: tuple[int, set[str]] | None = None
+        # `_inspected` as last made: it reads observations, reports and the inspections'
+        # requests and answers only (not the clock), so it is kept until one of those arrives.
+        self._inspected: list[InspectedObservation] | None = None
 
     def reset(self) -> None:
         """Forget everything: the next `analyse` reads the whole list again."""
         self._ix = None
         self._taken = 0
         self._held = [None] * len(RULES)
+        self._inspected = None
 
     def analyse(self, parsed: list[tuple[Entry, object]], now_ms: int, passed: int) -> Analysis:
         """`analyse(parsed, now_ms, ...)`; `passed`: how many of the deadlines the rules read
@@ -310,9 +318,12 @@ class PartitionRules:
         if ix is None:
             ix = self._ix = Index((), self.figures, parsed, self.times, self.roles, self.zones)
             held[:] = [None] * len(RULES)
+            self._inspected = None
         elif new:
             ix.extend(new)
             bodies = [body for _e, body in new]
+            if any(isinstance(b, _INSPECTED_READS) for b in bodies):
+                self._inspected = None
             for k, (_rule, reads) in enumerate(RULES):
                 if held[k] is not None and any(isinstance(b, reads) for b in bodies):
                     held[k] = None
@@ -330,7 +341,11 @@ class PartitionRules:
                 got = held[k] = list(rule(ix, now_ms, self.weights, refuted))
             out.extend(got)
         out.sort(key=_order_key)
-        return Analysis(out, _inspected(ix, self.figures, self.match_days, self.tolerance))
+        inspected = self._inspected
+        if inspected is None:
+            inspected = self._inspected = _inspected(ix, self.figures, self.match_days,
+                                                     self.tolerance)
+        return Analysis(out, inspected)
 
 
 @dataclass(frozen=True, slots=True)
