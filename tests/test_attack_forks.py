@@ -50,3 +50,51 @@ def test_fork_proofs_about_fresh_keys_are_capped_and_unrewarded(tmp_path: Path) 
         status, _ = witness.post(node.url, m.PUSH, m.encode(m.Push((), (proof.encode(),))))
         assert status == 200
         assert node.client.get("/forks")["total"] == 31
+
+
+def test_a_held_free_key_buys_one_fork_proof_not_a_listing(tmp_path: Path) -> None:
+    """Review 2, item 1: a stranger gets one entry of its free key taken, then pushes fork
+    proofs about that key at seqs 2..65. Proofs count as held only when one of their
+    entries is held here; one proof per author is kept (its lowest seq) and rewarded at
+    most once; so the listing keeps room for a genuine fork of another author."""
+    with real_node(tmp_path, gossip={"max_unheld_forks": 30}) as node:
+        now = SystemClock().now_ms()
+        stranger, me = Stranger.fresh(), Identity.from_seed(os.urandom(32))
+        first = sign_entry(me, seq=1, prev=None, ts=now - 5, kind="trust",
+                           body={"subject": "ab" * 32, "level": 1})
+        status, _ = stranger.post(node.url, m.PUSH, m.encode(m.Push((first.raw,))))
+        assert status == 200
+        score = {p["key"]: p["score"] for p in node.client.get("/peers")["peers"]}
+        before = score.get(stranger.node_id, 0)
+        proofs = [fork_at(me, seq, now).encode() for seq in range(2, 66)]
+        for i in range(0, len(proofs), 16):
+            chunk = tuple(proofs[i:i + 16])
+            status, body = stranger.post(node.url, m.PUSH, m.encode(m.Push((), chunk)))
+            assert status == 200, body
+        forks = node.client.get("/forks")
+        assert forks["total"] == 1  # the lowest seq only: (me, 2)
+        score = {p["key"]: p["score"] for p in node.client.get("/peers")["peers"]}
+        assert score.get(stranger.node_id, 0) <= before  # none of them held: no reward
+        # A genuine fork of an author held here (its entry first) is kept and listed.
+        held, witness = Identity.from_seed(os.urandom(32)), Stranger.fresh()
+        proof = fork_of(held, now)
+        status, _ = witness.post(node.url, m.PUSH, m.encode(m.Push((proof.a.raw,))))
+        assert status == 200
+        status, _ = witness.post(node.url, m.PUSH, m.encode(m.Push((), (proof.encode(),))))
+        assert status == 200
+        assert node.client.get("/forks")["total"] == 2
+        score = {p["key"]: p["score"] for p in node.client.get("/peers")["peers"]}
+        assert score.get(witness.node_id, 0) > 0  # a proof about a held entry: rewarded
+        # What it lists to a peer whose digest differs: one key per forked author.
+        status, body = witness.post(node.url, m.DIGEST,
+                                    m.encode(m.Digest(bytes(32), recon=True)))
+        assert status == 200, body
+        reply = m.decode_reply(m.DIGEST, body)
+        assert isinstance(reply, m.Reconcile)
+        assert sorted(reply.forks) == sorted([(me.public_key, 2), (held.public_key, 1)])
+
+
+def fork_at(who: Identity, seq: int, now: int) -> ForkProof:
+    x, y = (sign_entry(who, seq=seq, prev=seq.to_bytes(32, "big"), ts=now - k, kind="trust",
+                        body={"subject": "ab" * 32, "level": k}) for k in (1, 2))
+    return ForkProof.of(x, y)

@@ -103,7 +103,7 @@ def test_fork_proofs_about_authors_not_held_are_capped_counted_and_unrewarded() 
                        new_authors_per_peer=12, new_authors_total=1000)
     p = node(config=cfg)
     held = ident("held")
-    p.replica.ingest([signed(held).raw], T0)
+    p.replica.ingest([fork_of(held).a.raw], T0)  # one of the proof's own entries is held
     rng = random.Random(3)
 
     def flood(sender: str, n: int) -> None:

@@ -58,7 +58,12 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
         self._sorted: list[ForkKey] | None = None
         self._keys_sum = 0
         self._unheld = 0  # fork keys of authors with no head here
-        for proof in proofs:
+        self._first: dict[bytes, int] = {}  # forked author -> its lowest forked seq here
+        lowest: dict[bytes, ForkProof] = {}
+        for proof in proofs:  # one proof per author: its lowest seq (see `first_seq`)
+            if proof.author not in lowest or proof.seq < lowest[proof.author].seq:
+                lowest[proof.author] = proof
+        for proof in lowest.values():
             self[(proof.author, proof.seq)] = proof
 
     # -- the mapping ---------------------------------------------------------------------
@@ -72,6 +77,7 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
             self._sorted = None
             self._keys_sum = (self._keys_sum + fork_key_hash(*key)) % MOD
             self._authors[author] = self._authors.get(author, 0) + 1
+            self._first[author] = min(self._first.get(author, key[1]), key[1])
             if author not in self._held:
                 self._unheld += 1
             if self._authors[author] == 1:
@@ -88,8 +94,11 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
             self._unheld -= 1
         if not self._authors[author]:
             del self._authors[author]
+            del self._first[author]
             self._heads.remove(author)
             self._held.pop(author, None)
+        elif self._first[author] == key[1]:
+            self._first[author] = min(s for a, s in self._proofs if a == author)
 
     def __iter__(self) -> Iterator[ForkKey]:
         return iter(self._proofs)
@@ -106,6 +115,13 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
     def authors(self) -> KeysView[bytes]:
         """The forked authors (a live, set-like view)."""
         return self._authors.keys()
+
+    def first_seq(self, author: bytes) -> int | None:
+        """The lowest seq of a fork key of `author` here (None: not forked here). The
+        protocol keeps one proof per author, this one: a forked author is left out of the
+        heads already, a second proof adds nothing, and the lowest seq is the same choice
+        on every node (two nodes holding different proofs of one author converge)."""
+        return self._first.get(author)
 
     def sorted_keys(self) -> list[ForkKey]:
         """Every fork key, ascending (kept until the next change: do not modify)."""

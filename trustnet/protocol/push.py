@@ -356,9 +356,9 @@ class PushGossip:
             # Who it is about first (no signature checked): a proof already known, or one
             # the gate refuses, costs no verification.
             fork = decode_fork_proof(raw, verify=False)
-            if (fork.author, fork.seq) in self._forks:
+            if not self._fork_new(fork.author, fork.seq):
                 return []
-            held = self._admitted(fork.author, set())
+            held = self._fork_held(fork)
             if not held and self._fork_refused(fork, key, now):
                 return []
             proof = decode_fork_proof(raw, self.replica.evidence_key)
@@ -370,6 +370,20 @@ class PushGossip:
             return []  # disowned by its party (a stolen key's fork): held, not spread
         self._register_fork(proof, key, kind, now, reward=held)
         return self._eager([], [proof], now, exclude=exclude)
+
+    def _fork_new(self, author: bytes, seq: int) -> bool:
+        """Whether a fork proof would be kept: one per author, the lowest seq (a forked
+        author is left out of the heads already; more proofs about it add nothing)."""
+        first = self._forks.first_seq(author)
+        return first is None or seq < first
+
+    def _fork_held(self, proof: ForkProof) -> bool:
+        """Whether a fork proof protects what this node holds: one of its two entries is
+        an entry held here (the same id), or it is about us, an anchor or an author we
+        vouch for. Holding some entry of the author is not enough: a free key gets one
+        entry in, then proofs at every later seq would pass (adversarial review)."""
+        return (any(self.replica.get(e.id) is not None for e in (proof.a, proof.b))
+                or proof.author in self.vouchers or self._vouched_for(proof.author))
 
     def _fork_refused(self, proof: ForkProof, key: str, now: int) -> bool:
         """Whether to refuse a fork proof about an author this node does not hold (DESIGN 12:
@@ -400,7 +414,7 @@ class PushGossip:
 
     def _fork_wanted(self, fork_key: tuple[bytes, int], now: int) -> bool:
         """Whether to fetch a fork proof a peer lists: not held, not refused lately."""
-        if fork_key in self._forks:
+        if not self._fork_new(*fork_key):
             return False
         refused = self._forks_refused.get(fork_key)
         return refused is None or now - refused >= self.config.new_authors_interval_s * 1000
@@ -435,13 +449,17 @@ class PushGossip:
 
     def _register_fork(self, proof: ForkProof, key: str, kind: PeerKind, now: int, *,
                        reward: bool = True) -> None:
-        if (proof.author, proof.seq) not in self._forks:
-            self._forks[(proof.author, proof.seq)] = proof
-            self.stats["forks_learned"] += 1
-            self._happened.append(ForkLearned(key, proof))
-            if reward:  # a proof about an author held here (DESIGN 12: not a free reward)
-                self.peers.reward(key, "fork proof", self.config.policy.reward_per_fork, now,
-                                  kind=kind)
+        first = self._forks.first_seq(proof.author)
+        if first is not None and first <= proof.seq:
+            return  # one proof per author, the lowest seq (`_fork_new`)
+        if first is not None:
+            del self._forks[(proof.author, first)]  # replaced: the author was forked already
+        self._forks[(proof.author, proof.seq)] = proof
+        self.stats["forks_learned"] += 1
+        self._happened.append(ForkLearned(key, proof))
+        if reward and first is None:  # a newly forked author held here (DESIGN 12)
+            self.peers.reward(key, "fork proof", self.config.policy.reward_per_fork, now,
+                              kind=kind)
 
     def _eager(self, entries: list[Entry], forks: list[ForkProof], now: int,
                exclude: Iterable[str]) -> list[Action]:
