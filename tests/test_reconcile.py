@@ -261,6 +261,25 @@ def test_forked_authors_are_left_out_and_their_keys_exchanged() -> None:
     assert a.digest() == b.digest()
 
 
+def test_a_responder_of_before_forks_fp_still_teaches_its_forks() -> None:
+    """Review 2, item 3: a responder of before `forks_fp` sends none and lists its fork
+    keys always; a new initiator knowing no fork must read that as "different", not as
+    "none" (equal to its own none): it learns the fork and the two end in sync."""
+    w, new, old = _pair(40)
+    x1 = entry("forker")
+    x2 = sign_entry(ident("forker"), seq=1, prev=None, ts=T0 + 1, kind="trust",
+                    body={"subject": "cd" * 32, "level": 1})
+    new.replica.ingest([x1], T0)
+    old.replica.ingest([x1], T0)
+    proof = old.replica.ingest([x2], T0).forks[0]
+    old._register_fork(proof, "ff" * 32, "node", T0)
+    old._forks_fp = lambda: None  # type: ignore[method-assign]  # the wire of before
+    old._fork_listing = lambda theirs: tuple(old._forks.sorted_keys())  # type: ignore[method-assign]
+    w.tick(new)
+    assert (proof.author, 1) in new.fork_keys()
+    assert new.digest() == old.digest()
+
+
 async def test_nodes_of_both_formats_sync_on_the_network() -> None:
     cluster = Cluster(seed=3)
     old = GossipConfig(tick_interval_s=None, reconcile=False)

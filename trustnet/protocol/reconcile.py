@@ -254,9 +254,13 @@ class Reconciling(AntiEntropy):
                 if (fp, count) != (fps[16 * k: 16 * k + 16], counts[k]) and len(s.recon) < cap:
                     s.recon.append((child, fp, count))
                     s.claimed[child] = counts[k]
-        if first and (msg.forks_fp or (bytes(16), 0)) != (self._forks_fp() or (bytes(16), 0)):
-            # Fork keys differ (a node of before forks_fp lists its keys always, and sends
-            # no fingerprint: read as none): the digests differ there at least.
+        old_listing = msg.forks_fp is None and bool(msg.forks)
+        if first and (old_listing or (msg.forks_fp or (bytes(16), 0))
+                      != (self._forks_fp() or (bytes(16), 0))):
+            # Fork keys differ: the digests differ there at least. A node of before
+            # forks_fp sends none and lists its keys always: an absent fingerprint with
+            # keys listed is read as "different", never as "none" (it would equal ours
+            # when we know none, and the fork would never be learned from it).
             s.found = True
             their_forks = set(msg.forks)
             s.fork_fetch += [k for k in msg.forks if self._fork_wanted(k, now)]
