@@ -98,3 +98,35 @@ def fork_at(who: Identity, seq: int, now: int) -> ForkProof:
     x, y = (sign_entry(who, seq=seq, prev=seq.to_bytes(32, "big"), ts=now - k, kind="trust",
                         body={"subject": "ab" * 32, "level": k}) for k in (1, 2))
     return ForkProof.of(x, y)
+
+
+def test_caps_filled_with_different_proofs_do_not_keep_two_nodes_apart(tmp_path: Path) -> None:
+    """Review 2, item 2: a stranger fills two nodes' `max_unheld_forks` with different
+    proofs about fresh keys (here while they are partitioned; in the wild, pushes that
+    cross). Such proofs stay local state (out of the digest, `forks_fp` and listings):
+    once healed the two end their sessions in sync, and fetch no refused proof again."""
+    from trustnet.testbed.cluster import Testbed
+
+    # A short backoff: the requests refused across the partition put each peer in one.
+    bed = Testbed(tmp_path, ("a", "b"), gossip={"max_unheld_forks": 16, "tick_interval_s": 0.25,
+                                                "backoff_max_ms": 2000})
+    bed.start()
+    try:
+        a, b = bed.nodes
+        bed.partition(["a"])
+        now = SystemClock().now_ms()
+        for node in (a, b):
+            proofs = tuple(fork_of(Identity.from_seed(os.urandom(32)), now).encode()
+                           for _ in range(16))
+            status, body = Stranger.fresh().post(node.url, m.PUSH, m.encode(m.Push((), proofs)))
+            assert status == 200, body
+            assert node.client.get("/forks")["total"] == 16
+        bed.heal()
+        synced = {n.name: n.client.get("/peers")["gossip"]["in_sync"] for n in (a, b)}
+        assert bed.wait_for(lambda: all(n.client.get("/peers")["gossip"]["in_sync"]
+                                        >= synced[n.name] + 3 for n in (a, b)), 60)
+        refused = {n.name: n.client.get("/peers")["gossip"]["forks_refused"] for n in (a, b)}
+        assert refused == {"a": 0, "b": 0}  # neither fetched the other's proofs
+        assert a.client.get("/forks")["total"] == b.client.get("/forks")["total"] == 16
+    finally:
+        bed.stop()

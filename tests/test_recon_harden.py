@@ -123,10 +123,13 @@ def test_fork_proofs_about_authors_not_held_are_capped_counted_and_unrewarded() 
     # A proof about an author held here protects something: taken past the cap, rewarded.
     p.on_request("cc" * 32, m.PUSH, m.Push((), (fork_of(held).encode(),)), T0)
     assert (held.public_key, 1) in p.fork_keys() and p.peers.score("cc" * 32, T0) > 0
-    # A key refused lately is not fetched again from each peer that lists it.
+    # A key refused is not fetched again from each peer that lists it, however late,
+    # until its author is held here (then one of its entries may be held too).
     refused = next(iter(p._forks_refused))
     assert not p._fork_wanted(refused, T0)
-    assert p._fork_wanted(refused, T0 + cfg.new_authors_interval_s * 1000)
+    assert not p._fork_wanted(refused, T0 + 10 * cfg.new_authors_interval_s * 1000)
+    p.replica.ingest([signed(Identity.from_seed(rng.randbytes(32)))], T0)  # someone else
+    assert not p._fork_wanted(refused, T0)
 
 
 def test_a_reconciliation_finding_nothing_while_digests_differ_falls_back_to_heads_pages(
@@ -223,12 +226,14 @@ def reference_digest(p: GossipProtocol) -> bytes:
     import struct
 
     forked = {a for a, _ in p.fork_keys()}
+    heads = p.replica.heads()
     h = hashlib.sha256(b"trustnet/v1/gossip-digest")
-    for author, (seq, ident_) in sorted(p.replica.heads().items()):
+    for author, (seq, ident_) in sorted(heads.items()):
         if author not in forked:
             h.update(b"H" + author + struct.pack(">Q", seq) + ident_)
     for author, seq in p.fork_keys():
-        h.update(b"F" + author + struct.pack(">Q", seq))
+        if author in heads:  # keys of authors not held are local state
+            h.update(b"F" + author + struct.pack(">Q", seq))
     return h.digest()
 
 
@@ -332,3 +337,43 @@ def test_the_kept_records_follow_a_head_moved_behind_the_protocol(
     assert p.digest() == reference_digest(p)
     store.quarantine(people[8].public_key, 1, "test: corrupted on disk")  # no head left
     assert p.digest() == reference_digest(p) and len(p._mirror) == 39
+
+
+@pytest.mark.parametrize("reconcile", [True, False], ids=["reconcile", "heads-pages"])
+def test_a_fork_of_an_author_not_held_is_local_until_its_chain_is_fetched(
+        reconcile: bool) -> None:
+    """Review 2, item 2: a proof about an author with no entry here is local state (out of
+    the digest and listings); a peer that holds the author lists its key, and the session
+    fetches the chain up to the fork, after which the key is shared and both are in sync."""
+    cfg = GossipConfig(tick_interval_s=None, peer_exchange_every=0, reconcile=reconcile)
+    base = MemoryReplica()
+    base.ingest([signed(ident(f"s{i}")).raw for i in range(30)], T0)
+    w = Wire()
+    a = w.add("a", ["c"], MemoryReplica(base), cfg)
+    c = w.add("c", ["a"], MemoryReplica(base), cfg)
+    proof = fork_of(ident("x"))
+    a.replica.ingest([proof.a.raw], T0)
+    a._register_fork(proof, "ee" * 32, "node", T0)
+    lone = fork_of(ident("y"))  # c's own proof about an author neither holds
+    c._register_fork(lone, "ee" * 32, "node", T0)
+    before = c.digest()
+    assert before == heads_only_digest(c)
+    for _ in range(3):
+        w.tick(c)
+    assert (proof.author, 1) in c.fork_keys() and c.replica.head(proof.author) is not None
+    assert a.digest() == c.digest()
+    assert (lone.author, 1) not in a.fork_keys()  # never listed, never fetched
+    w.sent.clear()
+    w.tick(c)
+    assert c.stats["in_sync"] + a.stats["in_sync"] >= 1
+
+
+def heads_only_digest(p: GossipProtocol) -> bytes:
+    """What `p`'s digest is when none of its fork keys is shared: the heads only."""
+    import hashlib
+    import struct
+
+    h = hashlib.sha256(b"trustnet/v1/gossip-digest")
+    for author, (seq, ident_) in sorted(p.replica.heads().items()):
+        h.update(b"H" + author + struct.pack(">Q", seq) + ident_)
+    return h.digest()

@@ -37,9 +37,10 @@ class AntiEntropy(PushGossip):
         """
         mirror = self._heads_mirror()
         heads_key = (mirror.version, 0, -1) if mirror is not None else self._heads_key()
-        key = (heads_key, self._forks.keys_fp())
+        self._forks.refresh()
+        key = (heads_key, self._forks.shared_fp())
         if key != self._digest_key:
-            forks = [b"F" + author + _Q(seq) for author, seq in self._forks.sorted_keys()]
+            forks = [b"F" + author + _Q(seq) for author, seq in self._forks.shared_keys()]
             h = hashlib.sha256(b"trustnet/v1/gossip-digest")
             if mirror is not None:  # the records kept ready (protocol.digest): one C pass
                 mirror.hash_into(h, sorted(self._forks.authors))
@@ -65,7 +66,7 @@ class AntiEntropy(PushGossip):
                 seq, ident = self._head(authors[i])
                 page.append((authors[i], seq, ident))
             i += 1
-        forks = tuple(self._forks.sorted_keys()[: self.config.max_forks_listed]) if with_forks else ()
+        forks = tuple(self._forks.shared_keys()[: self.config.max_forks_listed]) if with_forks else ()
         return m.Heads(tuple(page), more=i < len(authors), after=after, forks=forks)
 
     def _serve_fetch(self, req: m.Fetch) -> m.Entries:
@@ -142,15 +143,31 @@ class AntiEntropy(PushGossip):
             s.push.append((author, 0, self._head(author)[0]))  # they lack this author
         self._compare_heads(s, page.heads, forked, cap)
         if page.forks or page.after is None:
-            their_forks = set(page.forks)
-            s.fork_fetch += [k for k in page.forks if self._fork_wanted(k, now)]
-            s.fork_push += [self._forks[k].encode() for k in self._forks.sorted_keys()
-                            if k not in their_forks][:16]
+            self._take_fork_listing(s, page.forks, now, cap)
         if page.more and page.heads:
             s.paging = True
             s.after = page.heads[-1][0]
             return [self._send(s.peer, m.HEADS, m.HeadsRequest(s.after), now, s)]
         return []
+
+    def _take_fork_listing(self, s: Session, listed: tuple[tuple[bytes, int], ...], now: int,
+                           cap: int) -> None:
+        """Queue what a peer's fork keys say (heads pages and reconciliation alike): fetch
+        the proofs we want, push ours it lacks (not those of an author it lists at a lower
+        seq: one proof per author is kept), and fetch the chain of a forked author it
+        holds and we do not, up to its fork: only then is the key shared here too (a proof
+        about an author not held is local state: `ForkBook.shared_keys`)."""
+        first: dict[bytes, int] = {}
+        for author, seq in listed:
+            first[author] = min(seq, first.get(author, seq))
+        s.fork_fetch += [k for k in listed if self._fork_wanted(k, now)]
+        s.fork_push += [self._forks[k].encode() for k in self._forks.shared_keys()
+                        if first.get(k[0], k[1] + 1) > k[1]][:16]
+        for author, seq in first.items():
+            if len(s.fetch) >= cap:
+                break
+            if self.replica.head(author) is None:
+                s.fetch.append((author, 0, seq))
 
     def _compare_heads(self, s: Session, theirs: tuple[tuple[bytes, int, bytes], ...],
                        forked: set[bytes], cap: int) -> None:

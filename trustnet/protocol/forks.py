@@ -52,13 +52,17 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
     def __init__(self, replica: Replica, proofs: Iterable[ForkProof] = ()) -> None:
         self._replica = replica
         self._proofs: dict[ForkKey, ForkProof] = {}
-        self._authors: dict[bytes, int] = {}  # forked author -> its fork keys here
+        self._authors: dict[bytes, set[int]] = {}  # forked author -> its forked seqs here
         self._heads = HeadIndex()  # forked authors held here -> item_hash of their head
         self._held: dict[bytes, tuple[int, bytes]] = {}  # the heads indexed, to tell moves
         self._sorted: list[ForkKey] | None = None
+        self._shared: list[ForkKey] | None = None
         self._keys_sum = 0
+        self._shared_sum = 0  # over the keys of authors held here (`shared_fp`)
+        self._shared_count = 0
         self._unheld = 0  # fork keys of authors with no head here
-        self._first: dict[bytes, int] = {}  # forked author -> its lowest forked seq here
+        self._unheld_authors: set[bytes] = set()
+        self._count = -1  # the replica's author count at the last `refresh`
         lowest: dict[bytes, ForkProof] = {}
         for proof in proofs:  # one proof per author: its lowest seq (see `first_seq`)
             if proof.author not in lowest or proof.seq < lowest[proof.author].seq:
@@ -74,31 +78,40 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
     def __setitem__(self, key: ForkKey, proof: ForkProof) -> None:
         if key not in self._proofs:
             author = key[0]
-            self._sorted = None
-            self._keys_sum = (self._keys_sum + fork_key_hash(*key)) % MOD
-            self._authors[author] = self._authors.get(author, 0) + 1
-            self._first[author] = min(self._first.get(author, key[1]), key[1])
-            if author not in self._held:
+            self._sorted = self._shared = None
+            h = fork_key_hash(*key)
+            self._keys_sum = (self._keys_sum + h) % MOD
+            self._proofs[key] = proof
+            seqs = self._authors.setdefault(author, set())
+            seqs.add(key[1])
+            if author in self._held:
+                self._shared_sum = (self._shared_sum + h) % MOD
+                self._shared_count += 1
+            else:
                 self._unheld += 1
-            if self._authors[author] == 1:
+            if len(seqs) == 1:
+                self._unheld_authors.add(author)
                 self._index(author)
         self._proofs[key] = proof
 
     def __delitem__(self, key: ForkKey) -> None:
         del self._proofs[key]
         author = key[0]
-        self._sorted = None
-        self._keys_sum = (self._keys_sum - fork_key_hash(*key)) % MOD
-        self._authors[author] -= 1
-        if author not in self._held:
+        self._sorted = self._shared = None
+        h = fork_key_hash(*key)
+        self._keys_sum = (self._keys_sum - h) % MOD
+        seqs = self._authors[author]
+        seqs.discard(key[1])
+        if author in self._held:
+            self._shared_sum = (self._shared_sum - h) % MOD
+            self._shared_count -= 1
+        else:
             self._unheld -= 1
-        if not self._authors[author]:
+        if not seqs:
             del self._authors[author]
-            del self._first[author]
+            self._unheld_authors.discard(author)
             self._heads.remove(author)
             self._held.pop(author, None)
-        elif self._first[author] == key[1]:
-            self._first[author] = min(s for a, s in self._proofs if a == author)
 
     def __iter__(self) -> Iterator[ForkKey]:
         return iter(self._proofs)
@@ -121,7 +134,8 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
         protocol keeps one proof per author, this one: a forked author is left out of the
         heads already, a second proof adds nothing, and the lowest seq is the same choice
         on every node (two nodes holding different proofs of one author converge)."""
-        return self._first.get(author)
+        seqs = self._authors.get(author)
+        return min(seqs) if seqs else None
 
     def sorted_keys(self) -> list[ForkKey]:
         """Every fork key, ascending (kept until the next change: do not modify)."""
@@ -132,6 +146,20 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
     def keys_fp(self) -> tuple[int, int]:
         """(sum mod 2**128 of `fork_key_hash` of every key, count)."""
         return self._keys_sum, len(self._proofs)
+
+    def shared_keys(self) -> list[ForkKey]:
+        """The fork keys of authors held here, ascending: what the digest, `forks_fp` and
+        listings carry. A proof about an author of whom this node holds no entry is local
+        state (the `max_unheld_forks` gate keeps it): two nodes whose caps filled with
+        different such proofs still end in sync (kept until the next change)."""
+        if self._shared is None:
+            held = self._held
+            self._shared = [k for k in self.sorted_keys() if k[0] in held]
+        return self._shared
+
+    def shared_fp(self) -> tuple[int, int]:
+        """`keys_fp` over `shared_keys` only."""
+        return self._shared_sum, self._shared_count
 
     def keys_under(self, prefix: str) -> list[ForkKey]:
         """The fork keys whose author's hex id starts with `prefix`, ascending."""
@@ -164,15 +192,38 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
             if author in self._authors:
                 self._index(author)
 
+    def refresh(self) -> None:
+        """Index again the forked authors not held, once the replica holds more authors
+        than at the last call: one of them may have arrived unseen by the protocol (an
+        import), and its key is then shared (O(1) when nothing was added; else O(authors
+        not held), at most `[gossip] max_unheld_forks`)."""
+        count = self._replica.prefix_fingerprint("")[1]
+        if count != self._count:
+            self._count = count
+            for author in list(self._unheld_authors):
+                self._index(author)
+
     def _index(self, author: bytes) -> None:
         head = self._replica.head(author)
         if head is None:
             if self._held.pop(author, None) is not None:
                 self._heads.remove(author)
-                self._unheld += self._authors[author]
+                self._share(author, -1)
+                self._unheld_authors.add(author)
             return
         if self._held.get(author) != (head.seq, head.id):
             if author not in self._held:
-                self._unheld -= self._authors[author]
+                self._share(author, 1)
+                self._unheld_authors.discard(author)
             self._held[author] = (head.seq, head.id)
             self._heads.put(author, item_hash(author, head.seq, head.id), 1)
+
+    def _share(self, author: bytes, sign: int) -> None:
+        """`author` became held here (1) or no longer is (-1): its keys move between the
+        shared ones and the local (unheld) ones."""
+        seqs = self._authors[author]
+        total = sum(fork_key_hash(author, seq) for seq in seqs)
+        self._shared_sum = (self._shared_sum + sign * total) % MOD
+        self._shared_count += sign * len(seqs)
+        self._unheld -= sign * len(seqs)
+        self._shared = None

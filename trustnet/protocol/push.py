@@ -100,8 +100,8 @@ class PushGossip:
         self._sessions: dict[str, Session] = {}
         self._next_id = 1
         self._forks = ForkBook(replica, replica.forks())
-        # Fork keys refused lately (`fork_limit`, `author_limit`) -> when: not fetched again
-        # from every peer that lists them until the admission window has passed.
+        # Fork keys refused (`fork_limit`, `author_limit`) -> when: not fetched again from
+        # every peer that lists them while their author is not held here.
         self._forks_refused: OrderedDict[tuple[bytes, int], int] = OrderedDict()
         # The anti-entropy digest and the sorted authors are made again only once the heads
         # changed (`_heads_key`): `_moves` counts the batches whose heads moved here.
@@ -416,8 +416,12 @@ class PushGossip:
         """Whether to fetch a fork proof a peer lists: not held, not refused lately."""
         if not self._fork_new(*fork_key):
             return False
-        refused = self._forks_refused.get(fork_key)
-        return refused is None or now - refused >= self.config.new_authors_interval_s * 1000
+        # A key refused (about an author not held) is not fetched again while its author
+        # is not held here, however often peers list it: peers of this version list only
+        # keys of authors they hold, and then its chain is fetched first (see
+        # `_take_fork_listing`), after which the proof counts as held.
+        return (fork_key not in self._forks_refused
+                or self.replica.head(fork_key[0]) is not None)
 
     def _charge_new_author(self, key: str, now: int) -> bool:
         """Count one new author against `key`'s and all peers' admission windows (as

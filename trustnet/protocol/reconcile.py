@@ -93,7 +93,7 @@ class Reconciling(AntiEntropy):
 
     def _forks_fp(self) -> tuple[bytes, int] | None:
         """The fingerprint of our fork keys as sent (None: we know none)."""
-        value, count = self._forks.keys_fp()
+        value, count = self._forks.shared_fp()
         return (fp_bytes(value), count) if count else None
 
     def _fork_listing(self, theirs: tuple[bytes, int] | None) -> tuple[tuple[bytes, int], ...]:
@@ -101,7 +101,7 @@ class Reconciling(AntiEntropy):
         (`theirs`, None: it knows none) equals ours, else the first `max_forks_listed`."""
         if (theirs or (bytes(16), 0)) == (self._forks_fp() or (bytes(16), 0)):
             return ()
-        return tuple(self._forks.sorted_keys()[: self.config.max_forks_listed])
+        return tuple(self._forks.shared_keys()[: self.config.max_forks_listed])
 
     def _recon_answer(self, nodes: list[tuple[str, bytes | None, int]], *,
                       first: bool, their_forks: tuple[bytes, int] | None = None
@@ -262,10 +262,7 @@ class Reconciling(AntiEntropy):
             # keys listed is read as "different", never as "none" (it would equal ours
             # when we know none, and the fork would never be learned from it).
             s.found = True
-            their_forks = set(msg.forks)
-            s.fork_fetch += [k for k in msg.forks if self._fork_wanted(k, now)]
-            s.fork_push += [self._forks[k].encode() for k in self._forks.sorted_keys()
-                            if k not in their_forks][:16]
+            self._take_fork_listing(s, msg.forks, now, cap)
         if s.fetch or s.push:
             s.found = True
         if not s.recon:
