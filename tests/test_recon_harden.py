@@ -24,6 +24,7 @@ from trustnet.protocol.config import GossipConfig
 from trustnet.protocol.events import EntriesRejected, PeerDecision, Send, Tick
 from trustnet.protocol.gossip import GossipProtocol
 from trustnet.protocol.recon_index import MOD, item_hash
+from trustnet.protocol.reconcile import FALLBACK_AFTER
 from trustnet.store.memory import MemoryReplica
 from trustnet.store.sqlite import Store
 
@@ -377,3 +378,50 @@ def heads_only_digest(p: GossipProtocol) -> bytes:
     for author, (seq, ident_) in sorted(p.replica.heads().items()):
         h.update(b"H" + author + struct.pack(">Q", seq) + ident_)
     return h.digest()
+
+
+def test_a_collision_hidden_by_churn_is_found_within_fallback_after_sessions() -> None:
+    """Review 2, item 4: with a new entry elsewhere every round each session finds
+    something, so "nothing found twice" never fires; reconciliations in a row whose
+    digests differ (no "in sync" between) fall back to heads pages after FALLBACK_AFTER."""
+    w = Wire()
+    config = GossipConfig(tick_interval_s=None, peer_exchange_every=0)
+    base = MemoryReplica()
+    people = [ident(f"c{i}") for i in range(40)]
+    firsts = [signed(who) for who in people]
+    base.ingest([e.raw for e in firsts], T0)
+    a = w.add("a", ["b"], MemoryReplica(base), config)
+    b = w.add("b", ["a"], MemoryReplica(base), config)
+    hidden = people[5].public_key
+    ahead = signed(people[5], 2, firsts[5], level=9)
+    b.replica.ingest([ahead.raw], T0)
+    delta = item_hash(hidden, 2, ahead.id) - item_hash(hidden, 1, firsts[5].id)
+    honest = a.fingerprint
+    a.fingerprint = lambda prefix: (  # type: ignore[method-assign]
+        (honest(prefix)[0] + (delta if hidden.hex().startswith(prefix) else 0)) % MOD,
+        honest(prefix)[1])
+    k = 0
+    for _ in range(FALLBACK_AFTER + 1):
+        while True:  # one new entry reaches b each round, under another first digit
+            k += 1
+            who = ident(f"fresh{k}")
+            if who.public_key.hex()[0] != hidden.hex()[0]:
+                break
+        b.replica.ingest([signed(who).raw], T0)
+        w.tick(a)
+    assert a.replica.get(ahead.id) is not None and a.stats["recon_fallbacks"] == 1
+
+
+def test_an_honest_busy_random_run_rarely_falls_back() -> None:
+    rng = random.Random(12)
+    w = Wire()
+    base = MemoryReplica()
+    base.ingest([signed(ident(f"h{i}")).raw for i in range(200)], T0)
+    nodes = [w.add(n, [x for x in "abc" if x != n], MemoryReplica(base)) for n in "abc"]
+    for step in range(150):
+        if rng.random() < 0.4:
+            rng.choice(nodes).replica.ingest(
+                [signed(ident(f"n{step}-{k}")).raw for k in range(rng.randint(1, 5))], T0)
+        w.tick(rng.choice(nodes))
+    assert sum(p.stats["recon_fallbacks"] for p in nodes) == 0
+    assert sum(p.stats["in_sync"] for p in nodes) >= 20

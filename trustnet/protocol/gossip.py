@@ -140,6 +140,8 @@ class GossipProtocol(OwnRecovery):
             self.stats["in_sync"] += 1
             if ev.peer in self._nothing_once:  # a reconciliation that found nothing: a race
                 self._nothing_once = self._nothing_once - {ev.peer}
+            if ev.peer in self._differed:
+                self._differed = {k: v for k, v in self._differed.items() if k != ev.peer}
             if session is not None:
                 session.paging = False
         elif isinstance(msg, m.Heads) and session is not None:

@@ -49,6 +49,11 @@ MAX_ITEMS = 1024  # heads listed in one reply (a prefix over it is split instead
 # Deepest prefix worth asking about: more than `recon_items` authors sharing 24 hex digits
 # (96 bits) means keys ground for it; a peer splitting that deep is stalling us.
 MAX_DEPTH = 24
+# Reconciliations in a row with one peer whose digest still differed at the next session
+# (no "in sync" between): the next is heads pages. Churn alone resets nothing (each session
+# finds something), so a difference hidden by a fingerprint collision is found within this
+# many sessions however busy the network; an honest pair is in sync between bursts.
+FALLBACK_AFTER = 8
 _Head = tuple[bytes, int, bytes]
 
 
@@ -60,6 +65,9 @@ class Reconciling(AntiEntropy):
     # session uses heads pages (the previous format), which compare every head exactly.
     _heads_next: frozenset[str] = frozenset()
     _nothing_once: frozenset[str] = frozenset()  # ... and those whose last one did, once
+    # Peers -> reconciliations in a row whose digests differed (reset by "in sync"); a new
+    # mapping on each change, as the sets above (the class default is shared).
+    _differed: dict[str, int] = {}  # noqa: RUF012
 
     # -- fingerprints without forked authors ---------------------------------------------
 
@@ -205,10 +213,29 @@ class Reconciling(AntiEntropy):
             s.peer, "reconciliation found nothing while the digests differ (fingerprints "
             "collided?): heads pages with it next session"))
 
+    def _differed_again(self, peer: str) -> None:
+        """A reconciliation with `peer` opened on differing digests: the `FALLBACK_AFTER`th
+        in a row (no "in sync" between) makes its next session heads pages."""
+        streak = self._differed.get(peer, 0) + 1
+        if streak < FALLBACK_AFTER:
+            if peer in self._differed or len(self._differed) < 4096:
+                self._differed = {**self._differed, peer: streak}
+            return
+        self._differed = {k: v for k, v in self._differed.items() if k != peer}
+        self.stats["recon_fallbacks"] += 1
+        if peer in self._heads_next or len(self._heads_next) >= 4096:
+            return
+        self._heads_next = self._heads_next | {peer}
+        self._happened.append(PeerDecision(
+            peer, f"{FALLBACK_AFTER} reconciliations in a row and the digests still differ: "
+            "heads pages with it next session"))
+
     def _on_reconcile(self, s: Session, msg: m.Reconcile, now: int, *, first: bool
                       ) -> list[Action]:
         if s.ended:
             return []
+        if first:
+            self._differed_again(s.peer)
         s.paging = False
         s.pages += 1
         asked = frozenset({""}) if first else s.asked
