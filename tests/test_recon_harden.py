@@ -425,3 +425,30 @@ def test_an_honest_busy_random_run_rarely_falls_back() -> None:
         w.tick(rng.choice(nodes))
     assert sum(p.stats["recon_fallbacks"] for p in nodes) == 0
     assert sum(p.stats["in_sync"] for p in nodes) >= 20
+
+
+def test_the_heads_mirror_merges_many_new_authors_in_one_pass(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 2, item 5: more than 64 new authors at one sync are merged in one pass (one by
+    one each insert moved every record after it); the result is what a fresh build gives."""
+    from trustnet.protocol.digest import HeadsMirror
+
+    replica = MemoryReplica()
+    people = [ident(f"m{i}") for i in range(1100)]
+    firsts = [signed(who) for who in people]
+    replica.ingest([e.raw for e in firsts[:1000]], T0)
+    mirror = HeadsMirror(replica)
+    moved = [signed(people[i], 2, firsts[i]) for i in range(0, 1000, 50)]  # and updates
+    replica.ingest([e.raw for e in firsts[1000:]] + [e.raw for e in moved], T0)
+    mirror.moved([who.public_key for who in people[1000:]] + [e.author for e in moved])
+    built, version = HeadsMirror(replica), mirror.version
+
+    def no_rebuild(self: HeadsMirror) -> None:
+        raise AssertionError("applied in place, not rebuilt")
+
+    monkeypatch.setattr(HeadsMirror, "_build", no_rebuild)
+    mirror.sync()
+    assert mirror.version == version + 1
+    assert mirror.authors == built.authors and len(mirror) == 1100
+    assert bytes(mirror._buf) == bytes(built._buf)
+    assert mirror._fp == replica.prefix_fingerprint("")

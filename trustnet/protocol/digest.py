@@ -74,6 +74,7 @@ class HeadsMirror:
             return
         changed = False
         value, count = self._fp
+        inserts: list[tuple[bytes, bytes]] = []  # new authors' records
         for author in pending:
             i = bisect.bisect_left(self._authors, author)
             held = i < len(self._authors) and self._authors[i] == author
@@ -96,13 +97,41 @@ class HeadsMirror:
             if held:
                 self._buf[i * REC:(i + 1) * REC] = new
             else:
-                self._authors.insert(i, author)
-                self._buf[i * REC:i * REC] = new
+                inserts.append((author, new))  # after the loop: positions stay valid
+        self._insert(inserts)
         self._fp = (value % MOD, count)
         if self._fp != self._replica.prefix_fingerprint(""):
             self._build()  # something moved that the protocol did not see
         elif changed:
             self.version += 1
+
+    def _insert(self, inserts: list[tuple[bytes, bytes]]) -> None:
+        """Add new authors' records: one by one when few, else in one merging pass (one
+        insert into the middle moves every record after it: O(k x N) for k new authors, 4 s
+        for a batch at 300,000 authors before; now O(N + k log N))."""
+        if len(inserts) <= 64:
+            for author, rec in inserts:
+                i = bisect.bisect_left(self._authors, author)
+                self._authors.insert(i, author)
+                self._buf[i * REC:i * REC] = rec
+            return
+        inserts.sort()
+        old_authors, old_buf = self._authors, self._buf
+        authors: list[bytes] = []
+        parts: list[bytes | memoryview] = []
+        view = memoryview(old_buf)
+        prev = 0
+        for author, rec in inserts:
+            i = bisect.bisect_left(old_authors, author, prev)
+            authors += old_authors[prev:i]
+            authors.append(author)
+            parts += (view[prev * REC:i * REC], rec)
+            prev = i
+        authors += old_authors[prev:]
+        parts.append(view[prev * REC:])
+        buf = bytearray(b"".join(parts))
+        view.release()
+        self._authors, self._buf = authors, buf
 
     def hash_into(self, h: Any, skip: Iterable[bytes]) -> None:
         """Feed every record to the hash `h`, but those of the authors in `skip` (ascending)."""
