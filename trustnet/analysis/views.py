@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -25,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from trustnet.analysis.people import PeopleSnapshot, PeopleView
 from trustnet.analysis.verification import (
@@ -49,12 +48,20 @@ from trustnet.trust.beliefs.heap import gc_settled
 from trustnet.trust.bridges import DEFAULT_PEOPLE, PeopleParams
 
 if TYPE_CHECKING:
-    from trustnet.api.views import ApiViews
     from trustnet.clock import Clock
     from trustnet.config.loader import NodeConfig
 
 MAX_SAMPLES = 2000
 CATCH_UP = 1000  # entries behind the store beyond which `current` pauses the collector
+
+
+class Suspicions(Protocol):
+    """What the views read of suspicion: a `SuspicionView`, or the reports of a view the
+    node's live analysis published (trustnet.analysis.live)."""
+
+    def report(self, party: str, now_ms: int) -> PartySuspicion: ...
+
+    def reports(self, now_ms: int) -> dict[str, PartySuspicion]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +109,11 @@ class NodeViews:
         self._beliefs: Beliefs | None = None
         self._tables: TableCache = {}
         self._key: tuple[int, int, int] | None = None
+
+    @property
+    def cursor(self) -> int:
+        """The arrival cursor of the last entry taken in (the store's, when current)."""
+        return self._cursor
 
     def _new_engine(self) -> BeliefEngine:
         s = self.settings
@@ -159,7 +171,7 @@ class NodeViews:
         """When `e` counts as made here: its receipt when backdated (DESIGN 12), else `ts`."""
         return self.settings.trust.judged(e.ts, received.get(e.id))
 
-    def current(self, now_ms: int | None = None) -> tuple[Beliefs, SuspicionView]:
+    def current(self, now_ms: int | None = None) -> tuple[Beliefs, Suspicions]:
         """Beliefs and suspicion as of now, recomputed only when something changed."""
         # Catching up with many entries (a start, a bundle imported), the cyclic collector
         # would walk the whole heap again and again; paused, then what the analysis keeps is
@@ -682,77 +694,6 @@ def _state(views: NodeViews) -> tuple[int, int]:
 
 def _query_key(query: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, v) for k, v in query.items() if k != "access_token"))
-
-
-def _served_collection(analysis: Analysis, live: NodeViews, route: str,
-                       view: Collection) -> Callable[[Mapping[str, str]], Any]:
-    """A collection view for the API: the live one at once, a heavy one in the worker."""
-
-    view = PAGED.get(route, view)
-
-    def served(query: Mapping[str, str]) -> Any:
-        if not is_heavy(route, query):
-            return view(live, query)
-        _at(query)  # a bad `at` is refused here, not in the worker
-        key = (route, None, _query_key(query), _state(live))
-        return analysis.run(key, lambda worker: view(worker, query))
-
-    return served
-
-
-def _served_party(analysis: Analysis, live: NodeViews, route: str,
-                  view: PerParty) -> Callable[[str, Mapping[str, str]], Any]:
-    """A per-party view for the API: the live one at once, a heavy one in the worker."""
-
-    def served(party: str, query: Mapping[str, str]) -> Any:
-        if not is_heavy(route, query):
-            return view(live, party, query)
-        state = _state(live)
-        if route != "series":
-            _at(query)
-            return analysis.run((route, party, _query_key(query), state),
-                                lambda worker: view(worker, party, query))
-        start, end, step = series_range(live, query)
-        # Without `to` the series ends now: its answer is kept for a minute of "now".
-        now = None if query.get("to") else live.clock.now_ms() // 60_000
-        key = (route, party, _query_key(query), now, state)
-
-        def work(worker: NodeViews) -> dict[str, Any]:
-            samples = worker.series(party, start, end, step, abort=analysis.stopping.is_set)
-            return {"party": party, "samples": samples}
-
-        return analysis.run(key, work)
-
-    return served
-
-
-def install_views(
-    api: ApiViews, store: Store, party_id: str, node: NodeSettings, clock: Clock, node_dir: Path,
-    log: logging.Logger,
-) -> tuple[NodeViews, Analysis]:
-    """Register /beliefs, /suspicion, /series and /graph on a node's API views (heavy forms in
-    the node's analysis worker); the caller owns (and closes) the analysis returned."""
-    settings = Settings.of(node)
-    anchors = node.node.anchors
-    views = NodeViews(store, party_id, anchors, settings, clock)
-    analysis = Analysis(node_dir, party_id, anchors, settings, clock, node.http.analysis_budget_s)
-    for route, (collection, per_party) in VIEWS.items():
-        if collection is not None:
-            api.collections[route] = _served_collection(analysis, views, route, collection)
-        api.parties[route] = _served_party(analysis, views, route, per_party)
-    for route, collection_only in COLLECTIONS.items():
-        api.collections[route] = _served_collection(analysis, views, route, collection_only)
-    api.summary = partial(summary, views)
-    api.is_heavy = is_heavy
-    api.entry = partial(entry_json, views)
-    trust = settings.trust
-    api.status = lambda: {"replay": trust.replay,
-                          "backdate_tolerance_s": trust.backdate_tolerance_s}
-    api.backdated = trust.backdated
-    if trust.replay:
-        log.warning("replay mode ([trust] replay = true): statements are judged by the ts their "
-                    "authors signed, backdated or not; for a lab network replaying a story only")
-    return views, analysis
 
 
 def local_views(node_dir: Any) -> NodeViews:

@@ -1,0 +1,213 @@
+"""The live analysis off the event loop (issue 15 item 5, trustnet/analysis/live.py).
+
+A node whose analysis is still computing keeps answering `/status`, `/parties`, its admin
+writes and a stranger's gossip; `/beliefs` and `/suspicion` answer 503 `analysis_pending`
+(with Retry-After) until the first view is complete, then the last complete view with how
+far behind the store it is; the views served equal those computed on the spot. The worker
+is held on a threading.Event here: a first analysis of 100,000 authors takes minutes, which
+`trustnet bench large` measures on real processes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.harness.api import start
+from tests.harness.http import Api, assert_error, gossip
+from tests.harness.nodes import LOOPBACK
+from tests.harness.wait import wait_until
+from trustnet.analysis import live as live_module
+from trustnet.analysis.views import NodeViews, Settings
+from trustnet.bench.large import STEP_MS, T0, generate
+from trustnet.bench.stranger import Stranger
+from trustnet.clock import ManualClock
+from trustnet.config.loader import load_config
+from trustnet.config.nodedir import init_node_dir
+from trustnet.node.daemon import Daemon
+from trustnet.protocol import messages as m
+from trustnet.protocol.config import GossipConfig
+from trustnet.store.sqlite import Store
+
+BUDGET = "analysis_budget_s = 0.5"
+
+
+class Gate:
+    """Holds the live analysis' refreshes until opened (the worker thread waits on it)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.open = threading.Event()
+        self.waiting = threading.Event()
+        refresh: Callable[..., Any] = live_module.LiveAnalysis._refresh
+
+        def held(analysis: live_module.LiveAnalysis, *args: Any) -> Any:
+            self.waiting.set()
+            if not self.open.wait(30):
+                raise TimeoutError("the gate was never opened")
+            return refresh(analysis, *args)
+
+        monkeypatch.setattr(live_module.LiveAnalysis, "_refresh", held)
+
+    def close(self) -> None:
+        self.open.clear()
+        self.waiting.clear()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+async def caught_up(daemon: Daemon) -> None:
+    """Until the live analysis published a view of everything the store holds (a test's
+    reads then do not depend on how fast a loaded machine computes it within the budget)."""
+    live = daemon.live
+    assert live is not None
+    live.kick()
+    await wait_until(lambda: live.published is not None and live.behind(live.published) == 0,
+                     "the live analysis caught up")
+
+
+def _ingest(daemon: Daemon, n: int, authors: int, seed: int = 1) -> int:
+    entries = list(generate(n, authors, seed))
+    result = daemon.store.ingest(entries, T0 + n * STEP_MS + 1)
+    return len(result.accepted)
+
+
+async def test_a_node_answers_everything_else_while_its_first_analysis_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, session: aiohttp.ClientSession) -> None:
+    gate = Gate(monkeypatch)
+    daemon = await start(tmp_path, BUDGET)
+    try:
+        assert daemon.url is not None
+        _ingest(daemon, 400, 40)
+        api = Api(session, daemon.url, daemon.token)
+        await wait_until(gate.waiting.is_set, "the first analysis started")
+        party = daemon.identity.party_id
+        # The analysis is held (until the gate opens): the event loop is not, every other
+        # route answers.
+        status = await api.get("/status")
+        assert status["entries"] >= 400
+        assert len((await api.get("/parties?limit=10"))["parties"]) == 10
+        assert (await api.call("POST", "/entries", auth=True,
+                               body={"kind": "trust", "body": {"subject": "ab" * 32,
+                                                                "level": 300}}))[0] == 201
+        stranger = Stranger.fresh()
+        body = m.encode(m.Digest(bytes(32)))
+        code, reply = await gossip(session, daemon.url, m.DIGEST, body,
+                                   identity=stranger.identity)
+        assert code == 200 and reply, reply
+        # The views say why they cannot answer yet, and when to ask again.
+        for path in ("/beliefs", f"/beliefs/{party}", "/suspicion", f"/suspicion/{party}",
+                     "/graph", "/bridges", "/compliance"):
+            async with session.get(daemon.url + path,
+                                   headers={"Authorization": f"Bearer {daemon.token}"}) as r:
+                assert r.status == 503 and r.headers["Retry-After"].isdigit(), path
+                assert_error(r.status, await r.json(), 503, "analysis_pending")
+        # /metrics answers without the per-party gauges; the entry's page without its standing.
+        metrics = await api.call("GET", "/metrics")
+        assert metrics[0] == 200 and "trustnet_belief_reliability{" not in metrics[1]
+        head = daemon.store.head(daemon.identity.author)
+        assert head is not None
+        entry = await api.get(f"/entries/{head.id.hex()}")
+        assert entry["id"] == head.id.hex() and "standing" not in entry
+        gate.open.set()
+        await caught_up(daemon)
+        beliefs = await api.get("/beliefs?limit=1000", auth=True)
+        assert beliefs["behind"] == 0 and len(beliefs["parties"]) >= 40
+        assert party in {p["party"] for p in beliefs["parties"]}
+        suspicion = await api.get("/suspicion", auth=True)
+        assert suspicion["behind"] == 0
+
+        async def standing() -> bool:
+            return "standing" in await api.get(f"/entries/{head.id.hex()}")
+
+        await wait_until(standing, "the entry's standing")
+        assert daemon.node.errors == [], daemon.node.errors
+    finally:
+        gate.open.set()
+        await daemon.stop()
+
+
+async def test_past_the_budget_the_last_complete_view_is_served_saying_how_far_behind(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, session: aiohttp.ClientSession) -> None:
+    gate = Gate(monkeypatch)
+    gate.open.set()
+    daemon = await start(tmp_path, BUDGET)
+    try:
+        assert daemon.url is not None and daemon.live is not None
+        api = Api(session, daemon.url, daemon.token)
+        _ingest(daemon, 200, 20)
+        await caught_up(daemon)
+        before = await api.get("/beliefs?limit=1000", auth=True)
+        assert before["behind"] == 0
+        gate.close()  # the next refresh is held
+        added = _ingest(daemon, 60, 80, seed=2)  # 60 profiles of new authors
+        stale = await api.get("/beliefs?limit=1000", auth=True)
+        assert stale["behind"] == added and stale["parties"] == before["parties"]
+        assert (await api.get("/suspicion", auth=True))["behind"] == added
+        gate.open.set()
+        await caught_up(daemon)
+        fresh = await api.get("/beliefs?limit=1000", auth=True)
+        assert fresh["behind"] == 0 and fresh["total"] >= before["total"] + 60
+    finally:
+        gate.open.set()
+        await daemon.stop()
+
+
+async def test_the_views_served_equal_those_computed_on_the_spot(
+        tmp_path: Path, session: aiohttp.ClientSession) -> None:
+    clock = ManualClock(T0 + 900 * STEP_MS + 3_600_000)
+    node_dir = init_node_dir(tmp_path / "n", name="north-1", listen=LOOPBACK).dir
+    daemon = Daemon(node_dir, gossip=GossipConfig(tick_interval_s=None), clock=clock)
+    await daemon.start()
+    try:
+        assert daemon.url is not None
+        await daemon.node.tick()
+        _ingest(daemon, 900, 60)
+        daemon.store.mark_received_at_ts()
+        api = Api(session, daemon.url, daemon.token)
+        await caught_up(daemon)
+        served = await api.get("/beliefs?limit=1000", auth=True)
+        suspicion = await api.get("/suspicion?limit=1000", auth=True)
+        config = load_config(node_dir)
+        # The same store, read on the spot by the views the CLI uses.
+        store = Store.open_dir(node_dir, readonly=True)
+        try:
+            spot = NodeViews(store, daemon.identity.party_id, config.anchors,
+                             Settings.from_config(config), clock)
+            beliefs, view = spot.current()
+            want = beliefs.to_json()
+            assert {k: v for k, v in served.items() if k not in ("total", "next", "behind")} \
+                == want
+            reports = view.reports(clock.now_ms())
+            assert [p["party"] for p in suspicion["parties"]] == sorted(reports)
+            for row in suspicion["parties"]:
+                expected = reports[row["party"]].to_json()
+                expected.pop("history", None)
+                assert {k: v for k, v in row.items() if k != "name"} == expected
+            some = sorted(reports)[0]
+            one = await api.get(f"/suspicion/{some}", auth=True)
+            assert {k: v for k, v in one.items() if k not in ("name", "behind")} == \
+                reports[some].to_json()
+            party = sorted(beliefs.parties)[0]
+            got = await api.get(f"/beliefs/{party}", auth=True)
+            assert {k: v for k, v in got.items() if k not in ("now", "behind")} == \
+                beliefs.parties[party].to_json()
+        finally:
+            store.close()
+        # A minute later the served view follows the clock, as the views on the spot do.
+        clock.advance(120_000)
+
+        async def moved() -> bool:
+            return bool((await api.get("/beliefs?limit=1", auth=True))["now"] == clock.now_ms())
+
+        await wait_until(moved, "the served view at the new minute")
+    finally:
+        await daemon.stop()
