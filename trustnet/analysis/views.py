@@ -309,13 +309,13 @@ def beliefs_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
     return beliefs.to_json()
 
 
-class PartiesPage(Sequence[dict[str, Any]]):
-    """The parties of a GET /beliefs answer in id order, each made into JSON only when the
-    API cuts its page: a node of 100,000 parties writes the 100 it serves, not all."""
+class Rows(Sequence[dict[str, Any]]):
+    """The rows of a collection in id order, each made into JSON only when the API cuts its
+    page: a node of 100,000 parties writes the 100 it serves, not all."""
 
-    def __init__(self, beliefs: Beliefs) -> None:
-        self._beliefs = beliefs
-        self._ids = sorted(beliefs.parties)
+    def __init__(self, ids: Sequence[str], make: Callable[[str], dict[str, Any]]) -> None:
+        self._ids = ids
+        self._make = make
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -328,8 +328,15 @@ class PartiesPage(Sequence[dict[str, Any]]):
 
     def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
         if isinstance(i, slice):
-            return [self._beliefs.parties[p].to_json() for p in self._ids[i]]
-        return self._beliefs.parties[self._ids[i]].to_json()
+            return [self._make(p) for p in self._ids[i]]
+        return self._make(self._ids[i])
+
+
+class PartiesPage(Rows):
+    """The parties of a GET /beliefs answer in id order (`Rows`)."""
+
+    def __init__(self, beliefs: Beliefs) -> None:
+        super().__init__(sorted(beliefs.parties), lambda p: beliefs.parties[p].to_json())
 
 
 def beliefs_page_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
@@ -352,18 +359,27 @@ def belief_json(views: NodeViews, party: str, query: Mapping[str, str]) -> dict[
 
 def suspicion_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
     """GET /suspicion."""
+    data = suspicion_page_json(views, query)
+    data["parties"] = list(data["parties"])
+    return data
+
+
+def suspicion_page_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
+    """GET /suspicion as the API serves it: `parties` rows made only for the page served."""
     at = _at(query)
     now = views.clock.now_ms() if at is None else at
     view = views.current()[1] if at is None else views.as_of(at)[1]
     reports = view.reports(now)
-    names = _names(views)
-    parties = []
-    for pid in sorted(reports):
+    profiles = views.store.profiles()
+
+    def row(pid: str) -> dict[str, Any]:
         data = reports[pid].to_json()
         data.pop("history", None)  # the per-party route has it
-        data["name"] = names.get(pid)
-        parties.append(data)
-    return {"node": views.self_id, "now": now, "parties": parties}
+        profile = profiles.get(pid)
+        data["name"] = None if profile is None else str(profile.name)
+        return data
+
+    return {"node": views.self_id, "now": now, "parties": Rows(sorted(reports), row)}
 
 
 def party_suspicion_json(views: NodeViews, party: str, query: Mapping[str, str]) -> dict[str, Any]:
@@ -594,7 +610,7 @@ VIEWS: dict[str, tuple[Collection | None, PerParty]] = {
     "series": (None, series_json),
 }
 # The API's form of a collection whose rows it makes only for the page it serves.
-PAGED: dict[str, Collection] = {"beliefs": beliefs_page_json}
+PAGED: dict[str, Collection] = {"beliefs": beliefs_page_json, "suspicion": suspicion_page_json}
 # Views with a collection form only (GET /route): the per-party form would say nothing more.
 COLLECTIONS: dict[str, Collection] = {
     "graph": graph_json,
