@@ -25,7 +25,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +90,8 @@ class Published:
     state: StoreState  # the store it took in
     minute: int  # beliefs.now_ms // 60_000: the analysis reads time at a minute's resolution
     compute_s: float  # how long the worker took to make it
+    party_ids: tuple[str, ...] = ()  # beliefs.parties sorted (pages are cut in this order)
+    report_ids: tuple[str, ...] = ()  # reports sorted
 
     def covers(self, state: StoreState, minute: int) -> bool:
         """Whether this view took in everything of `state` at `minute`."""
@@ -110,9 +112,9 @@ class PublishedSuspicion:
         except KeyError:
             raise NotFound(f"no suspicion state for party {party}") from None
 
-    def reports(self, now_ms: int) -> dict[str, PartySuspicion]:
-        """Every party's report in the published view."""
-        return dict(self._reports)
+    def reports(self, now_ms: int) -> Mapping[str, PartySuspicion]:
+        """Every party's report in the published view (the view's own: read only)."""
+        return self._reports
 
 
 def pending_error() -> TrustnetError:
@@ -285,7 +287,8 @@ class LiveAnalysis:
         reports = suspicion.reports(now)
         # The worker followed the store to its end: all a request that kicked it asked for.
         state = StoreState(views.cursor, len(views.store.forked_authors()), self._epoch)
-        pub = Published(beliefs, reports, people, state, now // 60_000, time.perf_counter() - t0)
+        pub = Published(beliefs, reports, people, state, now // 60_000, time.perf_counter() - t0,
+                        tuple(sorted(beliefs.parties)), tuple(sorted(reports)))
         first = self.published is None
         self.published = pub
         self.refreshes += 1
@@ -318,6 +321,15 @@ class ServedViews(NodeViews):
     def current(self, now_ms: int | None = None) -> tuple[Beliefs, Suspicions]:
         """The published beliefs and suspicion."""
         return self.published.beliefs, PublishedSuspicion(self.published.reports)
+
+    def in_order(self, parties: Mapping[str, Any]) -> Sequence[str]:
+        """Sorted by the worker when the view's parties or reports are asked."""
+        pub = self.published
+        if parties is pub.beliefs.parties:
+            return pub.party_ids
+        if parties is pub.reports:
+            return pub.report_ids
+        return sorted(parties)
 
 
 STALENESS = ("beliefs", "suspicion")  # routes whose answers say how far behind they are

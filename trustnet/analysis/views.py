@@ -61,7 +61,7 @@ class Suspicions(Protocol):
 
     def report(self, party: str, now_ms: int) -> PartySuspicion: ...
 
-    def reports(self, now_ms: int) -> dict[str, PartySuspicion]: ...
+    def reports(self, now_ms: int) -> Mapping[str, PartySuspicion]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +109,11 @@ class NodeViews:
         self._beliefs: Beliefs | None = None
         self._tables: TableCache = {}
         self._key: tuple[int, int, int] | None = None
+
+    def in_order(self, parties: Mapping[str, Any]) -> Sequence[str]:
+        """The ids of `parties` (of these views' beliefs or reports) sorted: the order
+        pages are cut in."""
+        return sorted(parties)
 
     @property
     def cursor(self) -> int:
@@ -335,8 +340,9 @@ class Rows(Sequence[dict[str, Any]]):
 class PartiesPage(Rows):
     """The parties of a GET /beliefs answer in id order (`Rows`)."""
 
-    def __init__(self, beliefs: Beliefs) -> None:
-        super().__init__(sorted(beliefs.parties), lambda p: beliefs.parties[p].to_json())
+    def __init__(self, beliefs: Beliefs, ids: Sequence[str] | None = None) -> None:
+        super().__init__(sorted(beliefs.parties) if ids is None else ids,
+                         lambda p: beliefs.parties[p].to_json())
 
 
 def beliefs_page_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
@@ -344,7 +350,7 @@ def beliefs_page_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, A
     at = _at(query)
     beliefs = views.current()[0] if at is None else views.as_of(at)[0]
     data: dict[str, Any] = beliefs.header_json()
-    data["parties"] = PartiesPage(beliefs)
+    data["parties"] = PartiesPage(beliefs, views.in_order(beliefs.parties))
     return data
 
 
@@ -379,7 +385,7 @@ def suspicion_page_json(views: NodeViews, query: Mapping[str, str]) -> dict[str,
         data["name"] = None if profile is None else str(profile.name)
         return data
 
-    return {"node": views.self_id, "now": now, "parties": Rows(sorted(reports), row)}
+    return {"node": views.self_id, "now": now, "parties": Rows(views.in_order(reports), row)}
 
 
 def party_suspicion_json(views: NodeViews, party: str, query: Mapping[str, str]) -> dict[str, Any]:
