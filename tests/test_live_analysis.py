@@ -10,6 +10,7 @@ is held on a threading.Event here: a first analysis of 100,000 authors takes min
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -210,4 +211,32 @@ async def test_the_views_served_equal_those_computed_on_the_spot(
 
         await wait_until(moved, "the served view at the new minute")
     finally:
+        await daemon.stop()
+
+
+async def test_when_a_refresh_takes_longer_than_the_budget_reads_get_the_last_view_at_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, session: aiohttp.ClientSession) -> None:
+    """A large node's refresh outlasts `analysis_budget_s`: waiting it out would only make
+    every read that slow; the last complete view is served at once, the next computing."""
+    gate = Gate(monkeypatch)
+    gate.open.set()
+    daemon = await start(tmp_path, "analysis_budget_s = 120")
+    try:
+        assert daemon.url is not None and daemon.live is not None
+        live = daemon.live
+        api = Api(session, daemon.url, daemon.token)
+        _ingest(daemon, 200, 20)
+        await caught_up(daemon)
+        assert live.published is not None
+        # As if that refresh had taken longer than the budget (100,000 parties).
+        live.published = dataclasses.replace(live.published, compute_s=121.0)
+        gate.close()  # the next refresh is held: a read that waited for it would not answer
+        added = _ingest(daemon, 30, 40, seed=3)
+        stale = await api.get("/beliefs?limit=1", auth=True)
+        assert stale["behind"] == added and not gate.open.is_set()
+        gate.open.set()
+        await caught_up(daemon)
+        assert (await api.get("/beliefs?limit=1", auth=True))["behind"] == 0
+    finally:
+        gate.open.set()
         await daemon.stop()

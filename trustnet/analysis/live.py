@@ -10,8 +10,9 @@ one or the new one, never half of either). The event loop never computes the ana
 - a read asks for the view of what the store holds now (its last entry, its fork count and
   key epoch, the minute: what the analysis depends on) and waits at most `[http]
   analysis_budget_s` for the worker to take it in, as a small node always does at once;
-- past the budget it is served the last complete view, which says how old it is (`as_of`,
-  `behind`), while the worker goes on;
+- past the budget it is served the last complete view, which says how old it is (`now`,
+  `behind`), while the worker goes on; when the last refresh took longer than the budget
+  (100,000 parties), at once;
 - before the first view is complete it is answered 503 `analysis_pending` with Retry-After.
 
 `/status`, `/parties`, `/entries` and gossip never wait on the analysis: a node of 100,000
@@ -174,13 +175,16 @@ class LiveAnalysis:
 
     async def fresh(self) -> Published:
         """The view of what the store holds now; past `budget_s`, the last complete one; before
-        any is complete, 503 `analysis_pending`."""
+        any is complete, 503 `analysis_pending`. When the last refresh took longer than
+        `budget_s` (a large store), the last complete view at once, the next one computing."""
         state = self.state()
         minute = self.clock.now_ms() // 60_000
         pub = self.published
         if pub is not None and pub.covers(state, minute):
             return pub
         future = self.kick()
+        if pub is not None and pub.compute_s > self.budget_s:
+            return pub  # waiting the budget would only make every read slower
         try:
             return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)),
                                           self.budget_s)
