@@ -10,7 +10,9 @@ is held on a threading.Event here: a first analysis of 100,000 authors takes min
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import gc
 import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -25,10 +27,11 @@ from tests.harness.nodes import LOOPBACK
 from tests.harness.wait import wait_until
 from trustnet.analysis import live as live_module
 from trustnet.analysis.views import NodeViews, Settings
+from trustnet.api.access import API_KEY
 from trustnet.bench.large import STEP_MS, T0, generate
 from trustnet.bench.stranger import Stranger
 from trustnet.clock import ManualClock
-from trustnet.config.loader import load_config
+from trustnet.config.loader import NodeConfig, load_config
 from trustnet.config.nodedir import init_node_dir
 from trustnet.node.daemon import Daemon
 from trustnet.protocol import messages as m
@@ -240,3 +243,88 @@ async def test_when_a_refresh_takes_longer_than_the_budget_reads_get_the_last_vi
     finally:
         gate.open.set()
         await daemon.stop()
+
+
+async def test_events_stream_entries_while_pending_and_figures_once_the_view_is_complete(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, session: aiohttp.ClientSession) -> None:
+    gate = Gate(monkeypatch)
+    daemon = await start(tmp_path, BUDGET + "\nevents_views_interval_s = 0.05")
+    try:
+        assert daemon.url is not None
+        await wait_until(gate.waiting.is_set, "the first analysis started")
+        async with session.get(f"{daemon.url}/events") as r:
+            assert (await r.content.readline()).startswith(b": stream open")
+            added = _ingest(daemon, 40, 8)
+            kinds: dict[str, int] = {}
+            event = None
+
+            async def read_until(done: Callable[[], bool]) -> None:
+                nonlocal event
+                while not done():
+                    line = (await r.content.readline()).decode().strip()
+                    if line.startswith("event:"):
+                        event = line.split(":", 1)[1].strip()
+                    elif line.startswith("data:") and event:
+                        kinds[event] = kinds.get(event, 0) + 1
+
+            # Entries stream while the analysis is held; no figures (none computed yet).
+            await asyncio.wait_for(read_until(lambda: kinds.get("entry", 0) >= added), 30)
+            assert set(kinds) == {"entry"}
+            gate.open.set()
+            await caught_up(daemon)
+            # The first complete view is what later news are told against (once the hub read
+            # it): a new party's statements then make belief news.
+            hub = daemon.app[API_KEY].hub
+            await wait_until(lambda: hub._summary is not None, "the hub's first figures")
+            _ingest(daemon, 60, 12, seed=5)
+            await asyncio.wait_for(read_until(lambda: "belief" in kinds), 30)
+        assert daemon.node.errors == [], daemon.node.errors
+    finally:
+        gate.open.set()
+        await daemon.stop()
+
+
+def test_the_analysis_makes_no_reference_cycles_catching_up_nor_after() -> None:
+    """Why the worker may freeze what a large catch-up made (live.FREEZE_AFTER): with the
+    collector off, nothing it would have collected is left behind by the analysis."""
+    entries = list(generate(3_200, 300, seed=7))
+    now = T0 + 3_200 * STEP_MS + 1
+    store = Store(None)
+    store.ingest(entries[:3_000], now)
+    store.mark_received_at_ts()
+    views = NodeViews(store, entries[0].author_hex, (), Settings.from_config(NodeConfig()),
+                      ManualClock(now))
+    gc.collect()
+    gc.disable()
+    try:
+        _, suspicion = views.current()
+        suspicion.reports(now)
+        assert gc.collect() == 0
+        for k in range(4):
+            store.ingest(entries[3_000 + 50 * k:3_050 + 50 * k], now)
+            views.current(now + k * 120_000)
+            suspicion.reports(now + k * 120_000)
+            assert gc.collect() == 0, k
+    finally:
+        gc.enable()
+
+
+async def test_a_large_catch_up_is_frozen_out_of_the_collector(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, session: aiohttp.ClientSession) -> None:
+    monkeypatch.setattr(live_module, "FREEZE_AFTER", 1_000)  # a large store, at a test's scale
+    gate = Gate(monkeypatch)
+    daemon = await start(tmp_path, BUDGET)
+    try:
+        await wait_until(gate.waiting.is_set, "the first analysis started")
+        _ingest(daemon, 1_500, 100)  # the held first refresh catches up with all of them
+        before = gc.get_freeze_count()
+        gate.open.set()
+        await caught_up(daemon)
+        assert gc.get_freeze_count() > before and gc.isenabled()
+        beliefs = await Api(session, str(daemon.url), daemon.token).get("/beliefs?limit=1",
+                                                                       auth=True)
+        assert beliefs["behind"] == 0 and beliefs["total"] >= 100
+    finally:
+        gate.open.set()
+        await daemon.stop()
+        gc.unfreeze()
