@@ -38,6 +38,7 @@ from trustnet.analysis.views import (
     CATCH_UP,
     COLLECTIONS,
     PAGED,
+    ROWS_READ_STORE,
     VIEWS,
     Analysis,
     Collection,
@@ -384,7 +385,14 @@ def _served_collection(analysis: Analysis, live: LiveAnalysis, base: NodeViews, 
             return now(query)
         _at(query)  # a bad `at` is refused here, not in the worker
         key = (route, None, _query_key(query), _state(base))
-        return analysis.run(key, lambda worker: view(worker, query))
+
+        def work(worker: NodeViews) -> dict[str, Any]:
+            data = view(worker, query)
+            if route in ROWS_READ_STORE:  # made over the worker's connection, still open
+                data["parties"] = list(data["parties"])
+            return data
+
+        return analysis.run(key, work)
 
     return served
 

@@ -625,6 +625,9 @@ VIEWS: dict[str, tuple[Collection | None, PerParty]] = {
 }
 # The API's form of a collection whose rows it makes only for the page it serves.
 PAGED: dict[str, Collection] = {"beliefs": beliefs_page_json, "suspicion": suspicion_page_json}
+# Paged forms whose rows read the store as they are made (names): computed elsewhere (a heavy
+# view's worker, its own store connection closed after), they are made there, every row.
+ROWS_READ_STORE = frozenset({"suspicion"})
 # Views with a collection form only (GET /route): the per-party form would say nothing more.
 COLLECTIONS: dict[str, Collection] = {
     "graph": graph_json,
