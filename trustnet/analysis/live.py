@@ -153,6 +153,7 @@ class LiveAnalysis:
         self._views: NodeViews | None = None
         self._epoch = -1  # the live key epoch the worker's store was opened at
         self.refreshes = 0
+        self._closed = False
 
     # -- the event loop's side ----------------------------------------------------------------
 
@@ -230,8 +231,16 @@ class LiveAnalysis:
         """Entries the store holds beyond those `pub` took in (by arrival cursor)."""
         return max(0, self.live.last_cursor() - pub.state.cursor)
 
+    async def aclose(self, wait_s: float = 5.0) -> None:
+        """`close`, then wait (at most `wait_s`: a large analysis is not waited for) until
+        the worker has ended and closed its store connection."""
+        self.close()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, wait_s)
+
     def close(self) -> None:
         """Stop the worker after its current job; the jobs waiting are dropped."""
+        self._closed = True
         while True:
             try:
                 item = self._jobs.get_nowait()
@@ -323,7 +332,7 @@ class LiveAnalysis:
         first = self.published is None
         self.published = pub
         self.refreshes += 1
-        if first or pub.compute_s > 5:
+        if (first or pub.compute_s > 5) and not self._closed:
             self.log.info("analysis: %d parties, %d entries taken in, in %.1f s%s",
                           len(beliefs.parties), views.cursor, pub.compute_s,
                           " (the first: /beliefs and /suspicion are served from now on)"

@@ -286,7 +286,7 @@ class Daemon:
         if self.analysis is not None:
             self.analysis.close()
         if self.live is not None:
-            self.live.close()
+            await self.live.aclose()
         (self.dir / PORT_FILE).unlink(missing_ok=True)
         self.store.use_pool(None)
         self.ingest_pool.stop()
