@@ -59,7 +59,7 @@ from trustnet.errors import NotFound, TrustnetError
 from trustnet.feedback.estimator import PartySuspicion
 from trustnet.store.sqlite import Store
 from trustnet.trust.beliefs import Beliefs
-from trustnet.trust.beliefs.base import gc_paused
+from trustnet.trust.beliefs.heap import gc_paused
 
 if TYPE_CHECKING:
     from trustnet.api.views import ApiViews
