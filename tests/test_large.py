@@ -113,8 +113,14 @@ def test_bench_large_measures_two_real_nodes(tmp_path: Path) -> None:
     figures = json.loads(proc.stdout)
     node = figures["large-a"]
     assert (node["status_json"]["entries"], node["status_json"]["authors"]) == (1500, 120)
-    for read in ("status", "parties_first_page", "beliefs_first_page"):
+    for read in ("status", "parties_first_page", "beliefs_first_page", "suspicion_first_page",
+                 "metrics"):
         assert node[read]["status"] == 200 and node[read]["bytes"] > 0, node[read]
+    # The first analysis ran off the event loop and finished; /status answered meanwhile.
+    assert node["analysis_ready_s"] is not None and node["analysis_ready_s"] > 0
+    waited = node["status_while_analysing"]
+    assert waited["n"] == node["beliefs_while_analysing"]["n"]
+    assert all("analysis_pending" in a for a in node["beliefs_while_analysing"]["answers"])
     assert node["rss_start_kb"] > 0 and figures["build_s"] is not None
     sync = figures["anti_entropy"]
     assert sync["in_sync"] and sync["rounds_in_sync"] >= 1 and sync["in_sync_body_bytes_per_round"] > 0

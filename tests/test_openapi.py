@@ -845,7 +845,21 @@ async def test_capacity_refusals(tmp_path: Path, monkeypatch: Any) -> None:
     import trustnet.analysis.views
 
     monkeypatch.setattr(trustnet.analysis.views, "MAX_PENDING", 0)  # every heavy read is one too many
-    daemon = Daemon(init_node(tmp_path, "full", sections={"http": {"max_event_streams": 1}}), gossip=MANUAL)
+    # The live analysis held before its first view: the live views are pending.
+    import threading
+
+    from trustnet.analysis.live import LiveAnalysis
+
+    release = threading.Event()
+    refresh = LiveAnalysis._refresh
+
+    def held(analysis: LiveAnalysis, *args: Any) -> Any:
+        release.wait(30)
+        return refresh(analysis, *args)
+
+    monkeypatch.setattr(LiveAnalysis, "_refresh", held)
+    daemon = Daemon(init_node(tmp_path, "full", sections={"http": {
+        "max_event_streams": 1, "analysis_budget_s": 0.2}}), gossip=MANUAL)
     await daemon.start()
     await daemon.node.tick()
     try:
@@ -865,8 +879,12 @@ async def test_capacity_refusals(tmp_path: Path, monkeypatch: Any) -> None:
                 await client.error(503, "busy", "GET", path, query={"at": "1"})
             await client.error(503, "busy", "GET", "/calendar")
             await client.error(503, "busy", "GET", f"/series/{party}")
+            for path in ("/beliefs", f"/beliefs/{party}", "/suspicion", f"/suspicion/{party}"):
+                reply = await client.error(503, "analysis_pending", "GET", path)
+                assert reply.headers["Retry-After"].isdigit()
         writer.close()
     finally:
+        release.set()
         await daemon.stop()
     COMPLETED.add("capacity")
 

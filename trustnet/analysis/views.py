@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -25,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from trustnet.analysis.people import PeopleSnapshot, PeopleView
 from trustnet.analysis.verification import (
@@ -49,12 +48,20 @@ from trustnet.trust.beliefs.heap import gc_settled
 from trustnet.trust.bridges import DEFAULT_PEOPLE, PeopleParams
 
 if TYPE_CHECKING:
-    from trustnet.api.views import ApiViews
     from trustnet.clock import Clock
     from trustnet.config.loader import NodeConfig
 
 MAX_SAMPLES = 2000
 CATCH_UP = 1000  # entries behind the store beyond which `current` pauses the collector
+
+
+class Suspicions(Protocol):
+    """What the views read of suspicion: a `SuspicionView`, or the reports of a view the
+    node's live analysis published (trustnet.analysis.live)."""
+
+    def report(self, party: str, now_ms: int) -> PartySuspicion: ...
+
+    def reports(self, now_ms: int) -> Mapping[str, PartySuspicion]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +109,16 @@ class NodeViews:
         self._beliefs: Beliefs | None = None
         self._tables: TableCache = {}
         self._key: tuple[int, int, int] | None = None
+
+    def in_order(self, parties: Mapping[str, Any]) -> Sequence[str]:
+        """The ids of `parties` (of these views' beliefs or reports) sorted: the order
+        pages are cut in."""
+        return sorted(parties)
+
+    @property
+    def cursor(self) -> int:
+        """The arrival cursor of the last entry taken in (the store's, when current)."""
+        return self._cursor
 
     def _new_engine(self) -> BeliefEngine:
         s = self.settings
@@ -159,7 +176,7 @@ class NodeViews:
         """When `e` counts as made here: its receipt when backdated (DESIGN 12), else `ts`."""
         return self.settings.trust.judged(e.ts, received.get(e.id))
 
-    def current(self, now_ms: int | None = None) -> tuple[Beliefs, SuspicionView]:
+    def current(self, now_ms: int | None = None) -> tuple[Beliefs, Suspicions]:
         """Beliefs and suspicion as of now, recomputed only when something changed."""
         # Catching up with many entries (a start, a bundle imported), the cyclic collector
         # would walk the whole heap again and again; paused, then what the analysis keeps is
@@ -297,13 +314,13 @@ def beliefs_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
     return beliefs.to_json()
 
 
-class PartiesPage(Sequence[dict[str, Any]]):
-    """The parties of a GET /beliefs answer in id order, each made into JSON only when the
-    API cuts its page: a node of 100,000 parties writes the 100 it serves, not all."""
+class Rows(Sequence[dict[str, Any]]):
+    """The rows of a collection in id order, each made into JSON only when the API cuts its
+    page: a node of 100,000 parties writes the 100 it serves, not all."""
 
-    def __init__(self, beliefs: Beliefs) -> None:
-        self._beliefs = beliefs
-        self._ids = sorted(beliefs.parties)
+    def __init__(self, ids: Sequence[str], make: Callable[[str], dict[str, Any]]) -> None:
+        self._ids = ids
+        self._make = make
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -316,8 +333,16 @@ class PartiesPage(Sequence[dict[str, Any]]):
 
     def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
         if isinstance(i, slice):
-            return [self._beliefs.parties[p].to_json() for p in self._ids[i]]
-        return self._beliefs.parties[self._ids[i]].to_json()
+            return [self._make(p) for p in self._ids[i]]
+        return self._make(self._ids[i])
+
+
+class PartiesPage(Rows):
+    """The parties of a GET /beliefs answer in id order (`Rows`)."""
+
+    def __init__(self, beliefs: Beliefs, ids: Sequence[str] | None = None) -> None:
+        super().__init__(sorted(beliefs.parties) if ids is None else ids,
+                         lambda p: beliefs.parties[p].to_json())
 
 
 def beliefs_page_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
@@ -325,7 +350,7 @@ def beliefs_page_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, A
     at = _at(query)
     beliefs = views.current()[0] if at is None else views.as_of(at)[0]
     data: dict[str, Any] = beliefs.header_json()
-    data["parties"] = PartiesPage(beliefs)
+    data["parties"] = PartiesPage(beliefs, views.in_order(beliefs.parties))
     return data
 
 
@@ -340,18 +365,25 @@ def belief_json(views: NodeViews, party: str, query: Mapping[str, str]) -> dict[
 
 def suspicion_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
     """GET /suspicion."""
+    data = suspicion_page_json(views, query)
+    data["parties"] = list(data["parties"])
+    return data
+
+
+def suspicion_page_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
+    """GET /suspicion as the API serves it: `parties` rows made only for the page served."""
     at = _at(query)
     now = views.clock.now_ms() if at is None else at
     view = views.current()[1] if at is None else views.as_of(at)[1]
     reports = view.reports(now)
-    names = _names(views)
-    parties = []
-    for pid in sorted(reports):
+
+    def row(pid: str) -> dict[str, Any]:
         data = reports[pid].to_json()
         data.pop("history", None)  # the per-party route has it
-        data["name"] = names.get(pid)
-        parties.append(data)
-    return {"node": views.self_id, "now": now, "parties": parties}
+        data["name"] = _name(views, pid)
+        return data
+
+    return {"node": views.self_id, "now": now, "parties": Rows(views.in_order(reports), row)}
 
 
 def party_suspicion_json(views: NodeViews, party: str, query: Mapping[str, str]) -> dict[str, Any]:
@@ -360,7 +392,7 @@ def party_suspicion_json(views: NodeViews, party: str, query: Mapping[str, str])
     now = views.clock.now_ms() if at is None else at
     view = views.current()[1] if at is None else views.as_of(at)[1]
     data = view.report(party, now).to_json()
-    data["name"] = _names(views).get(party)
+    data["name"] = _name(views, party)
     return data
 
 
@@ -573,6 +605,16 @@ def _names(views: NodeViews) -> dict[str, str]:
     return {author: str(p.name) for author, p in views.store.profiles().items()}
 
 
+def _name(views: NodeViews, party: str) -> str | None:
+    """`_names(views).get(party)` for one party: its profile read through the store's index
+    (the first `profiles()` of a node decodes every profile: 100,000 on a large one)."""
+    try:
+        profile = views.store.profile_of(bytes.fromhex(party))
+    except ValueError:
+        return None
+    return None if profile is None else str(profile.name)
+
+
 Collection = Callable[[NodeViews, Mapping[str, str]], dict[str, Any]]
 PerParty = Callable[[NodeViews, str, Mapping[str, str]], dict[str, Any]]
 # route -> (GET /route, GET /route/{party}); the API and the CLI both serve these.
@@ -582,7 +624,10 @@ VIEWS: dict[str, tuple[Collection | None, PerParty]] = {
     "series": (None, series_json),
 }
 # The API's form of a collection whose rows it makes only for the page it serves.
-PAGED: dict[str, Collection] = {"beliefs": beliefs_page_json}
+PAGED: dict[str, Collection] = {"beliefs": beliefs_page_json, "suspicion": suspicion_page_json}
+# Paged forms whose rows read the store as they are made (names): computed elsewhere (a heavy
+# view's worker, its own store connection closed after), they are made there, every row.
+ROWS_READ_STORE = frozenset({"suspicion"})
 # Views with a collection form only (GET /route): the per-party form would say nothing more.
 COLLECTIONS: dict[str, Collection] = {
     "graph": graph_json,
@@ -682,77 +727,6 @@ def _state(views: NodeViews) -> tuple[int, int]:
 
 def _query_key(query: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, v) for k, v in query.items() if k != "access_token"))
-
-
-def _served_collection(analysis: Analysis, live: NodeViews, route: str,
-                       view: Collection) -> Callable[[Mapping[str, str]], Any]:
-    """A collection view for the API: the live one at once, a heavy one in the worker."""
-
-    view = PAGED.get(route, view)
-
-    def served(query: Mapping[str, str]) -> Any:
-        if not is_heavy(route, query):
-            return view(live, query)
-        _at(query)  # a bad `at` is refused here, not in the worker
-        key = (route, None, _query_key(query), _state(live))
-        return analysis.run(key, lambda worker: view(worker, query))
-
-    return served
-
-
-def _served_party(analysis: Analysis, live: NodeViews, route: str,
-                  view: PerParty) -> Callable[[str, Mapping[str, str]], Any]:
-    """A per-party view for the API: the live one at once, a heavy one in the worker."""
-
-    def served(party: str, query: Mapping[str, str]) -> Any:
-        if not is_heavy(route, query):
-            return view(live, party, query)
-        state = _state(live)
-        if route != "series":
-            _at(query)
-            return analysis.run((route, party, _query_key(query), state),
-                                lambda worker: view(worker, party, query))
-        start, end, step = series_range(live, query)
-        # Without `to` the series ends now: its answer is kept for a minute of "now".
-        now = None if query.get("to") else live.clock.now_ms() // 60_000
-        key = (route, party, _query_key(query), now, state)
-
-        def work(worker: NodeViews) -> dict[str, Any]:
-            samples = worker.series(party, start, end, step, abort=analysis.stopping.is_set)
-            return {"party": party, "samples": samples}
-
-        return analysis.run(key, work)
-
-    return served
-
-
-def install_views(
-    api: ApiViews, store: Store, party_id: str, node: NodeSettings, clock: Clock, node_dir: Path,
-    log: logging.Logger,
-) -> tuple[NodeViews, Analysis]:
-    """Register /beliefs, /suspicion, /series and /graph on a node's API views (heavy forms in
-    the node's analysis worker); the caller owns (and closes) the analysis returned."""
-    settings = Settings.of(node)
-    anchors = node.node.anchors
-    views = NodeViews(store, party_id, anchors, settings, clock)
-    analysis = Analysis(node_dir, party_id, anchors, settings, clock, node.http.analysis_budget_s)
-    for route, (collection, per_party) in VIEWS.items():
-        if collection is not None:
-            api.collections[route] = _served_collection(analysis, views, route, collection)
-        api.parties[route] = _served_party(analysis, views, route, per_party)
-    for route, collection_only in COLLECTIONS.items():
-        api.collections[route] = _served_collection(analysis, views, route, collection_only)
-    api.summary = partial(summary, views)
-    api.is_heavy = is_heavy
-    api.entry = partial(entry_json, views)
-    trust = settings.trust
-    api.status = lambda: {"replay": trust.replay,
-                          "backdate_tolerance_s": trust.backdate_tolerance_s}
-    api.backdated = trust.backdated
-    if trust.replay:
-        log.warning("replay mode ([trust] replay = true): statements are judged by the ts their "
-                    "authors signed, backdated or not; for a lab network replaying a story only")
-    return views, analysis
 
 
 def local_views(node_dir: Any) -> NodeViews:

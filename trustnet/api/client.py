@@ -47,8 +47,9 @@ def _context(cafile: str | None, pin: bool) -> ssl.SSLContext:
 
 def _request(url: str, *, method: str = "GET", body: Any = None, token: str | None = None,
              tls: ssl.SSLContext | None = None) -> Any:
-    """One request; a GET answered 503 `busy` (a heavy view still being computed) is asked
-    again after its Retry-After, for up to BUSY_WAIT_S."""
+    """One request; a GET answered 503 `busy` (a heavy view still being computed) or
+    `analysis_pending` (the node's first analysis) is asked again after its Retry-After, for
+    up to BUSY_WAIT_S."""
     deadline = time.monotonic() + BUSY_WAIT_S
     while True:
         try:
@@ -82,7 +83,7 @@ def _request_once(url: str, *, method: str, body: Any, token: str | None,
     except urllib.error.HTTPError as exc:
         try:
             err = json.loads(exc.read())["error"]
-            if exc.code == 503 and err["code"] == "busy":
+            if exc.code == 503 and err["code"] in ("busy", "analysis_pending"):
                 retry = exc.headers.get("Retry-After", "")
                 raise _Busy(str(err["message"]), min(30.0, float(retry)) if retry.isdigit() else 5.0)
             raise ClientError(f"{url}: {err['message']}", code=err["code"]) from None

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from trustnet.api.views import ApiViews
+from trustnet.errors import TrustnetError
 from trustnet.node.core import Node, NodeEvent
 
 log = logging.getLogger("trustnet.api")
@@ -57,7 +58,7 @@ class EventHub:
         self._queues: set[asyncio.Queue[bytes | None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._forks = 0
-        self._summary: dict[str, dict[str, Any]] = {}
+        self._summary: dict[str, dict[str, Any]] | None = {}
         self._views_at = 0.0
         self._dirty = True
         self._wake = asyncio.Event()  # set by the node's news, or when a stream leaves
@@ -72,7 +73,7 @@ class EventHub:
             store = self.node.store
             self.cursor = store.last_cursor()
             self._forks = len(store.forked_authors())
-            self._summary = self._summarize()
+            self._summary = self._baseline()
             self._views_at = time.monotonic()
             self._dirty = False
             self._task = asyncio.get_running_loop().create_task(self._run(), name="events")
@@ -106,11 +107,16 @@ class EventHub:
         then the live feed, with a keep-alive comment when nothing happens."""
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-cache"})
-        await resp.prepare(request)
         if self.closed or not self.node.running:
+            await resp.prepare(request)
             return resp
+        if (self._task is None or self._task.done()) and self.views.ready is not None:
+            # The figures news are told against, as the store holds now (nothing is stored
+            # between this and `subscribe`: the stream starts where they stand).
+            await self.views.ready()
         queue = self.subscribe()
         try:
+            await resp.prepare(request)
             # Replay what the subscriber missed, up to where the live feed starts.
             upto = self.cursor
             while 0 <= after < upto:
@@ -158,6 +164,9 @@ class EventHub:
             while self._queues and not self.closed and self.node.running:
                 self._wake.clear()
                 try:
+                    dirty = self._dirty or self.node.store.last_cursor() > self.cursor
+                    if self.views.ready is not None and self._views_due(dirty):
+                        await self.views.ready()  # the analysis takes in what arrived first
                     self.poll()
                 except Exception:  # a failing view must not end everyone's stream
                     log.exception("/events: computing news failed")
@@ -188,17 +197,38 @@ class EventHub:
                 self._send(sse("fork", {k: v for k, v in proof.to_json().items() if k != "proof"}))
             self._forks = forked
             self._dirty = True
-        now = time.monotonic()
-        due = now - self._views_at >= (self.views_interval_s if self._dirty else VIEWS_IDLE_S)
-        if self.views.summary is not None and due:
-            self._views_at, self._dirty = now, False
-            summary = self._summarize()
+        if self.views.summary is not None and self._views_due(self._dirty):
+            try:
+                summary = self._summarize()
+            except TrustnetError as exc:
+                if exc.code != "analysis_pending":
+                    raise
+                return  # the node's first analysis is still running: news when it is done
+            self._views_at, self._dirty = time.monotonic(), False
+            if self._summary is None:  # the first figures since the analysis was pending:
+                self._summary = summary  # what later news are told against
+                return
             for party, figures in summary.items():
                 before = self._summary.get(party, {})
                 for kind in ("belief", "suspicion"):
                     if kind in figures and figures[kind] != before.get(kind):
                         self._send(sse(kind, figures[kind]))
             self._summary = summary
+
+    def _views_due(self, dirty: bool) -> bool:
+        """Whether beliefs and suspicion are to be read again (something arrived: every
+        `views_interval_s`; else every VIEWS_IDLE_S)."""
+        return time.monotonic() - self._views_at >= (self.views_interval_s if dirty
+                                                      else VIEWS_IDLE_S)
+
+    def _baseline(self) -> dict[str, dict[str, Any]] | None:
+        """The figures now, or None while the node's first analysis is still running."""
+        try:
+            return self._summarize()
+        except TrustnetError as exc:
+            if exc.code != "analysis_pending":
+                raise
+            return None
 
     def _summarize(self) -> dict[str, dict[str, Any]]:
         if self.views.summary is None:

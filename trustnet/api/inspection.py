@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from typing import Any
 
@@ -164,7 +165,8 @@ class Inspection(ApiBase):
             raise NotFound(f"no entry {entry_id} here")
         data = {**self._timed([entry])[0], **self.node.receipts.entry_json(entry)}
         if self.views.entry is not None:
-            data.update(self.views.entry(entry.id_hex))
+            extra = self.views.entry(entry.id_hex)
+            data.update(await extra if inspect.isawaitable(extra) else extra)
         return json_response(data)
 
     async def forks(self, request: web.Request) -> web.Response:
@@ -189,5 +191,7 @@ class Inspection(ApiBase):
 
     async def metrics(self, request: web.Request) -> web.Response:
         """GET /metrics in the Prometheus text format, from this node's own registry."""
+        if self.views.ready is not None:  # the gauges read the analysis' published view
+            await self.views.ready()
         body, content_type = self.node.metrics.render()
         return web.Response(body=body, headers={"Content-Type": content_type})

@@ -37,11 +37,11 @@ from trustnet.protocol import messages as m
 from trustnet.transport.base import STATUS as REFUSAL_STATUS
 
 if TYPE_CHECKING:
+    from trustnet.analysis.views import Suspicions
     from trustnet.feedback.estimator import PartySuspicion
-    from trustnet.feedback.signals import SuspicionView
     from trustnet.trust.beliefs import Beliefs
 
-ViewsSource = Callable[[], "tuple[Beliefs, SuspicionView]"]
+ViewsSource = Callable[[], "tuple[Beliefs, Suspicions]"]
 
 
 # What a scrape reads of the node (trustnet/node/core.py's Node): described here, so that the
@@ -138,7 +138,8 @@ class NodeMetrics:
         self.node = node
         # Monotonic seconds for latencies (the protocol never reads it: it is not protocol time).
         self.timer = timer
-        # The daemon's beliefs and suspicion (`NodeViews.current`); None: no per-party gauges.
+        # The daemon's beliefs and suspicion (the live analysis' published view,
+        # trustnet.analysis.live); None: no per-party gauges.
         self.views: ViewsSource | None = None
         # Per-party gauges for at most this many parties ([http] metrics_max_parties): the
         # most suspected first. A node may hold 100,000 authors; a scrape must not.
@@ -270,7 +271,9 @@ class _NodeCollector:
         try:
             beliefs, suspicion = source()
             reports = suspicion.reports(now)
-        except Exception:  # a scrape must not fail over the views; the log says why
+        except Exception as exc:  # a scrape must not fail over the views; the log says why
+            if getattr(exc, "code", None) == "analysis_pending":
+                return []  # the node's first analysis is still running: gauges when it is done
             self.metrics.node.log.exception("belief/suspicion gauges unavailable")
             self.metrics.scrape_errors.inc()
             return []

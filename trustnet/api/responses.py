@@ -29,6 +29,7 @@ STATUS = {
     "catching_up": 503,
     "too_many_streams": 503,
     "busy": 503,
+    "analysis_pending": 503,  # the node's first analysis is being computed (analysis.live)
     "unavailable": 503,
     "request_timeout": 408,
     "forked": 409,

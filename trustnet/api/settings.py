@@ -48,7 +48,10 @@ class HttpSettings:
     max_event_streams: int = 64
     # Seconds a heavy read (a series, a view `?at=` a past moment) may take before the
     # client is answered 503 `busy` (the work goes on off the event loop and its answer is
-    # kept for the same request); requests a heavy read costs the client's rate bucket.
+    # kept for the same request); and that a live view (/beliefs, /suspicion...) waits for
+    # the analysis worker to take in what arrived before it is served the last complete
+    # view (503 `analysis_pending` before the first). Requests a heavy read costs the
+    # client's rate bucket.
     analysis_budget_s: float = 5.0
     heavy_read_cost: int = 10
     # GET /metrics has belief and suspicion gauges for at most this many parties, the most

@@ -4,7 +4,7 @@ them as GET routes (trustnet.api.contributed) and tells /events subscribers of t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,5 +31,9 @@ class ApiViews:
     # (route, query) -> whether that read is heavy: charged `[http] heavy_read_cost`. A view
     # may answer with an awaitable (computed elsewhere) rather than the data itself.
     is_heavy: Callable[[str, Mapping[str, str]], bool] | None = None
-    # Fields added to GET /entries/{id} (who attested it, its standing: trustnet.desk).
-    entry: Callable[[str], Mapping[str, Any]] | None = None
+    # Fields added to GET /entries/{id} (who attested it, its standing: trustnet.desk); may
+    # be awaitable (computed by the analysis' worker).
+    entry: Callable[[str], Mapping[str, Any] | Awaitable[Mapping[str, Any]]] | None = None
+    # Awaited before `summary` is read (by /metrics and /events): until the views have taken
+    # in what the store holds, for a bounded time (trustnet.analysis.live).
+    ready: Callable[[], Awaitable[None]] | None = None

@@ -15,9 +15,13 @@ their `trustnet run` processes start. Measured, per node and in one run:
 
 - `startup_s`: from the process start until `GET /status` answers (and it is not catching
   up); `rss_start_kb`: resident memory then;
-- `GET /status`, the first and last pages of `GET /parties` and the first of `GET /beliefs`
-  (`?limit=100`): time and bytes of each, `/beliefs` twice (the first pays the analysis);
-  `rss_after_kb`: resident memory after them; then `GET /metrics` (its per-party gauges);
+- `GET /status`, the first and last pages of `GET /parties`: time and bytes of each;
+  `rss_after_kb`: resident memory after them;
+- the first analysis (it starts with the node, off its event loop): `analysis_ready_s`, from
+  the process start until `GET /beliefs` answers 200 (before, 503 `analysis_pending`), with
+  `/status` and `/beliefs` timed about once a second meanwhile; then the first page of
+  `GET /beliefs` twice and of `GET /suspicion` (`?limit=100`), `GET /metrics` (its per-party
+  gauges) and the resident memory after the analysis;
 - in-sync anti-entropy: once both nodes hold the same (each the other's own entries too),
   the digest requests over `--window` seconds of ticks: bytes per tick (bodies, from
   `/metrics`) and a digest exchange timed from outside (a stranger's signed digest).
@@ -238,9 +242,10 @@ def measure(store_file: Path, base: Path, *, window_s: float = 10.0, tick_s: flo
     for node in bed.nodes:
         shutil.copyfile(store_file, node.dir / DB_FILE)
     out: dict[str, Any] = {}
+    started: dict[str, float] = {}
     try:
         for node in bed.nodes:
-            t0 = time.perf_counter()
+            t0 = started[node.name] = time.perf_counter()
             bed.start_node(node)
             bed.wait_up(node, 900.0)
             out[node.name] = {"startup_s": round(time.perf_counter() - t0, 2),
@@ -263,11 +268,14 @@ def measure(store_file: Path, base: Path, *, window_s: float = 10.0, tick_s: flo
         progress(f"anti-entropy: {out['anti_entropy']}")
         figures["rss_after_reads_kb"] = rss_kb(_pid(a))
         out[b.name]["rss_after_sync_kb"] = rss_kb(_pid(b))
-        progress("GET /beliefs (the first pays the analysis) ...")
         token = a.client.token
+        progress("waiting for the first analysis (/status and /beliefs asked meanwhile) ...")
+        figures.update(_analysis(a, token, started[a.name], read_timeout_s, progress))
         for key in ("beliefs_first_page", "beliefs_first_page_again"):
             figures[key] = _timed_get(a.url, "/beliefs?limit=100", token,
                                       timeout_s=read_timeout_s, progress=progress)
+        figures["suspicion_first_page"] = _timed_get(a.url, "/suspicion?limit=100", token,
+                                                     timeout_s=read_timeout_s, progress=progress)
         figures["metrics"] = _timed_get(a.url, "/metrics", timeout_s=read_timeout_s,
                                         progress=progress)
         figures["rss_after_analysis_kb"] = rss_kb(_pid(a))
@@ -275,6 +283,43 @@ def measure(store_file: Path, base: Path, *, window_s: float = 10.0, tick_s: flo
     finally:
         bed.stop()
     return out
+
+
+def _analysis(node: TestbedNode, token: str | None, started: float, timeout_s: float,
+              progress: Progress) -> dict[str, Any]:
+    """The node's first analysis runs off its event loop from its start: until `/beliefs`
+    answers, `/status` and `/beliefs` are asked about once a second and timed. The first
+    analysis' time (from the process start until `/beliefs` answers 200) and the slowest
+    and median answers meanwhile."""
+    status_ms: list[float] = []
+    pending_ms: list[float] = []
+    codes: set[str] = set()
+    deadline = time.monotonic() + timeout_s
+    ready_s: float | None = None
+    while time.monotonic() < deadline:
+        status = _timed_get(node.url, "/status", timeout_s=60.0)
+        beliefs = _timed_get(node.url, "/beliefs?limit=1", token, timeout_s=60.0)
+        if beliefs["status"] == 200:
+            ready_s = time.perf_counter() - started
+            break
+        status_ms.append(status["ms"])
+        pending_ms.append(beliefs["ms"])
+        codes.add(str(beliefs.get("error", ""))[:80])
+        if len(pending_ms) % 30 == 1:
+            progress(f"  analysing: /status {status['ms']} ms, /beliefs {beliefs['status']} "
+                     f"in {beliefs['ms']} ms")
+        time.sleep(1.0)
+    progress(f"first analysis done {ready_s} s after the start" if ready_s is not None
+             else f"the first analysis did not finish within {timeout_s:.0f} s")
+
+    def spread(xs: list[float]) -> dict[str, Any]:
+        xs = sorted(xs)
+        return {"n": len(xs), "median_ms": xs[len(xs) // 2] if xs else None,
+                "max_ms": xs[-1] if xs else None}
+
+    return {"analysis_ready_s": None if ready_s is None else round(ready_s, 1),
+            "status_while_analysing": spread(status_ms),
+            "beliefs_while_analysing": {**spread(pending_ms), "answers": sorted(codes)}}
 
 
 def _anti_entropy(a: TestbedNode, b: TestbedNode, window_s: float, tick_s: float

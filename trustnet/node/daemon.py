@@ -27,7 +27,8 @@ from typing import Any
 from aiohttp import web
 
 from trustnet import __version__
-from trustnet.analysis.views import Analysis, NodeViews, install_views
+from trustnet.analysis.live import LiveAnalysis, install_views
+from trustnet.analysis.views import Analysis, NodeViews
 from trustnet.api.access import API_KEY
 from trustnet.api.app import build_app
 from trustnet.api.views import ApiViews
@@ -107,6 +108,7 @@ class Daemon:
             self.views = ApiViews()
             self.node_views: NodeViews | None = None
             self.analysis: Analysis | None = None
+            self.live: LiveAnalysis | None = None
             self._install_views()
             self.app = build_app(self.node, name=self.config.name, token=self.token, views=self.views,
                                  http=self.http)
@@ -180,11 +182,11 @@ class Daemon:
 
     def _install_views(self) -> None:
         """Contributed views (beliefs, suspicion) over this node's store."""
-        self.node_views, self.analysis = install_views(
-            self.views, self.store, self.identity.party_id, self.settings, self.clock, self.dir,
-            self.log)
-        # belief and suspicion gauges per party on /metrics
-        self.node.metrics.views = self.node_views.current
+        made = install_views(self.views, self.store, self.identity.party_id, self.settings,
+                             self.clock, self.dir, self.log)
+        self.node_views, self.analysis, self.live = made.views, made.analysis, made.live
+        # belief and suspicion gauges per party on /metrics, from the published live view
+        self.node.metrics.views = lambda: made.served().current()
         self.node.metrics.max_parties = self.http.metrics_max_parties
 
     async def start(self) -> str:
@@ -216,6 +218,8 @@ class Daemon:
         self.ingest_pool.start()
         self.store.use_pool(self.ingest_pool)
         await self.node.start()
+        if self.live is not None:  # the first analysis starts now, off the event loop
+            self.live.start()
         self.log.info("node %s (%s) listening on %s, %d peers configured, %d entries held",
                       self.config.name, self.identity.party_id[:16], self.url,
                       len(self.config.peers), self.store.count())
@@ -281,6 +285,8 @@ class Daemon:
         await self.node.stop()
         if self.analysis is not None:
             self.analysis.close()
+        if self.live is not None:
+            await self.live.aclose()
         (self.dir / PORT_FILE).unlink(missing_ok=True)
         self.store.use_pool(None)
         self.ingest_pool.stop()

@@ -123,6 +123,8 @@ class _EngineBase:
         self._names: dict[str, tuple[int, str, str]] = {}
         self._parties: set[str] = {self_id, *self.anchors}
         self._entry_part: dict[str, str] = {}  # entry id -> the partition holding it
+        # author -> the partitions holding its entries: what its role and zone are read for
+        self._wrote_in: dict[str, set[str]] = defaultdict(set)
         self._names_version = 0
         self._drivers: dict[str, tuple[View, str]] = {}
         # The snapshot's stages, kept while what they read is unchanged (issue 15 item 3):
@@ -285,11 +287,14 @@ class _EngineBase:
                 zone = body.zone or ""
                 if self._roles.get(author) != body.role or self._zones.get(author, "") != zone:
                     # Only participating states request inspections (VD11 chapter IX), and
-                    # dates are read in the party's zone: a change re-evaluates every
-                    # partition (rare).
+                    # dates are read in the party's zone: the rules read them for the authors
+                    # of a partition's entries, so a change re-evaluates the partitions holding
+                    # this author's entries (every partition was quadratic in parties: each
+                    # party's first profile walked all of them, issue 15 item 5).
                     self._roles[author] = body.role
                     self._zones[author] = zone
-                    for part in self._parts.values():
+                    for held in sorted(self._wrote_in.get(author, ())):
+                        part = self._parts[held]
                         part.cache = None
                         part.version += 1
                         if part.rules is not None:
@@ -303,6 +308,7 @@ class _EngineBase:
             part.version += 1
             part.cache = None
             self._entry_part[eid] = party
+            self._wrote_in[author].add(party)
             for d in (deadline, *extra):
                 if d is not None:
                     bisect.insort(part.deadlines, d)
