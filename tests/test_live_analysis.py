@@ -285,7 +285,7 @@ async def test_events_stream_entries_while_pending_and_figures_once_the_view_is_
 
 
 def test_the_analysis_makes_no_reference_cycles_catching_up_nor_after() -> None:
-    """Why the worker may freeze what a large catch-up made (live.FREEZE_AFTER): with the
+    """Why the worker may freeze what a large catch-up made (trust.beliefs.heap.gc_settled): with the
     collector off, nothing it would have collected is left behind by the analysis."""
     entries = list(generate(3_200, 300, seed=7))
     now = T0 + 3_200 * STEP_MS + 1
@@ -311,7 +311,6 @@ def test_the_analysis_makes_no_reference_cycles_catching_up_nor_after() -> None:
 
 async def test_a_large_catch_up_is_frozen_out_of_the_collector(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, session: aiohttp.ClientSession) -> None:
-    monkeypatch.setattr(live_module, "FREEZE_AFTER", 1_000)  # a large store, at a test's scale
     gate = Gate(monkeypatch)
     daemon = await start(tmp_path, BUDGET)
     try:

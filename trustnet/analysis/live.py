@@ -59,7 +59,7 @@ from trustnet.errors import NotFound, TrustnetError
 from trustnet.feedback.estimator import PartySuspicion
 from trustnet.store.sqlite import Store
 from trustnet.trust.beliefs import Beliefs
-from trustnet.trust.beliefs.heap import gc_paused
+from trustnet.trust.beliefs.heap import gc_settled
 
 if TYPE_CHECKING:
     from trustnet.api.views import ApiViews
@@ -68,9 +68,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 PENDING = "analysis_pending"
-# Entries taken in at once beyond which the worker freezes what it made (`_refresh`): a
-# large node's first analysis; small stores (and the tests') never freeze.
-FREEZE_AFTER = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,19 +300,16 @@ class LiveAnalysis:
         if behind <= CATCH_UP:
             return self._publish(views)
         # Catching up with many entries (a start): the cyclic collector stays paused for the
-        # whole refresh (views.current pauses it for its part only), or its first collections
-        # after would walk every object just made, holding the interpreter's lock: measured
-        # at 100,000 parties, 13 + 22 + 22 s during which the event loop answered nothing.
-        with gc_paused():
+        # whole refresh (views.current alone would pause it for its part only), or its first
+        # collections after would walk every object just made, holding the interpreter's lock
+        # (measured at 100,000 parties: 13 + 22 + 22 s during which the event loop answered
+        # nothing); then what the analysis holds is frozen out of its reach, by the one
+        # policy the process has (trust.beliefs.heap: no reference cycles, tested in
+        # tests/test_heap.py and tests/test_live_analysis.py).
+        with gc_settled():
             pub = self._publish(views)
-            if behind > FREEZE_AFTER:
-                # What the analysis holds lives as long as the node and makes no reference
-                # cycles (none found after a catch-up nor after updates: tests/
-                # test_live_analysis.py): moved out of the collector's generations, no later
-                # collection walks it. Objects freed later are freed by reference counting.
-                gc.freeze()
-                self.log.info("analysis: %d objects set aside from the garbage collector "
-                              "after catching up with %d entries", gc.get_freeze_count(), behind)
+        self.log.info("analysis: %d objects set aside from the garbage collector after "
+                      "catching up with %d entries", gc.get_freeze_count(), behind)
         return pub
 
     def _publish(self, views: NodeViews) -> Published:
