@@ -225,6 +225,9 @@ def envelope(raw: bytes) -> tuple[bytes, bytes] | None:
     return raw[start:-66], raw[-64:]
 
 
+_HEAD = bytes([0x97, FORMAT_VERSION, 0xC4, ID_BYTES])  # fixarray 7, version 1, bin 8 of 32
+
+
 def author_hint(raw: bytes) -> bytes | None:
     """The author a raw entry names, read cheaply and checking nothing (None: it has not the
     shape to tell). When the entry decodes, its author is this one."""
@@ -233,8 +236,13 @@ def author_hint(raw: bytes) -> bytes | None:
     parts = envelope(raw)
     if parts is None:
         return None
+    payload = parts[0]
+    if payload[:4] == _HEAD:
+        # Every entry that decodes starts so (its minimal encoding: the array of seven,
+        # version 1, a bin of 32): the author is the next 32 bytes, nothing to unpack.
+        return payload[4:36]
     try:
-        fields = _unpack(parts[0])
+        fields = _unpack(payload)
     except Exception:  # anything malformed: no hint
         return None
     if type(fields) is not list or len(fields) != 7 or type(fields[1]) is not bytes:

@@ -101,10 +101,8 @@ def _submit(pool: IngestPool, chunk: list[tuple[int, Entry, bytes]]) -> Job:
                        [None if key == e.author else key for _, e, key in chunk])
 
 
-def _chain_order(item: tuple[int, Entry, bytes | None]) -> tuple[bytes, int]:
-    """Sort key of a batch's fresh entries: each author's entries one run, in seq order."""
-    entry = item[1]
-    return entry.author, entry.seq
+def _seq_of(item: tuple[int, Entry, bytes | None]) -> int:
+    return item[1].seq
 
 
 def _recoveries(state: KeyState) -> int:
@@ -293,8 +291,10 @@ class Store(EntryReads, Quarantine, AuthorIndex):
             pool = None
         step = 0 if pool is None else pool.chunk_for(len(items))
         rejected: list[Rejected] = []
-        # (index, entry, the key its signature is checked under; None: checked already)
-        fresh: list[tuple[int, Entry, bytes | None]] = []
+        # Per author, (index, entry, the key its signature is checked under; None: checked
+        # already), in the order they came; `fresh` below puts them in chain order.
+        runs: dict[bytes, list[tuple[int, Entry, bytes | None]]] = {}
+        unordered: set[bytes] = set()  # authors whose entries came out of seq order
         local: list[Entry] = []  # fresh entries whose bodies are checked in this process
         unchecked: list[Entry] = []
         signers: list[bytes] = []
@@ -324,15 +324,20 @@ class Store(EntryReads, Quarantine, AuthorIndex):
                     and self._id_at(author, entry.seq, ()) == entry.id):
                 duplicates += 1
                 continue
+            run = runs.get(author)
+            if run is None:
+                run = runs[author] = []
+            elif run[-1][1].seq > entry.seq:
+                unordered.add(author)
             if checked:
-                fresh.append((index, entry, None))
+                run.append((index, entry, None))
                 local.append(entry)
                 continue
             # The key in force now (an author that never rotated: its own); `commit`
             # checks again if the batch rotates first.
             key = (author if author not in keys and entry.kind != ROTATION_KIND
                    else self._signer(entry, head))
-            fresh.append((index, entry, key))
+            run.append((index, entry, key))
             if peeked:
                 assert pool is not None
                 pooled.append((index, entry, key))
@@ -350,7 +355,15 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         if pool is not None and len(pooled) % step:
             jobs.append(_submit(pool, pooled[-(len(pooled) % step):]))
         pending += self._verifier.start(list(zip(unchecked[chunk_start:], signers[chunk_start:], strict=True)))
-        fresh.sort(key=_chain_order)
+        # Chain order: by author, each author's entries by seq (stable, as they came among
+        # equal seqs); a bulk batch comes in order per author, so only runs that did not are
+        # sorted.
+        fresh: list[tuple[int, Entry, bytes | None]] = []
+        for author in sorted(runs):
+            run = runs[author]
+            if author in unordered:
+                run.sort(key=_seq_of)
+            fresh += run
         # While the verifier threads run outside the GIL, check the bodies here: each
         # parsed once (an entry decoded or signed as a statement already holds its record).
         # The pool's workers check the bodies of theirs.
