@@ -434,21 +434,26 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         gaps: dict[bytes, int] = {}
         run_author: bytes | None = None
         head: ChainHead | None = None
+        tip: Entry | None = None  # the run's last entry taken on the fast path: the head
         for index, entry, checked_by in fresh:
             if entry.author != run_author:
                 run_author = entry.author
                 head = self._heads.get(run_author)
+                tip = None
             # Most entries extend their chain by a statement of an author that never rotated,
             # checked under the author's own key: taken here with the same checks as below
             # (link, order in time, the clock's bound, signature, body), and no more work.
-            if (head is not None and entry.seq == head.seq + 1 and entry.prev == head.id
-                    and head.ts <= entry.ts <= limit and entry.kind not in KEY_KINDS
+            last: Entry | ChainHead | None = head if tip is None else tip
+            if (last is not None and entry.seq == last.seq + 1 and entry.prev == last.id
+                    and last.ts <= entry.ts <= limit and entry.kind not in KEY_KINDS
                     and (checked_by is None or checked_by == run_author)
                     and run_author not in self._keys and run_author not in keys
                     and entry.id not in bad_sig and entry.id not in bad_body):
                 accepted.append(entry)
-                head = ChainHead(entry.seq, entry.id, entry.ts)
+                tip = entry
                 continue
+            if tip is not None:
+                head, tip = ChainHead.of(tip), None
             if (entry.kind == ROTATION_KIND and head is not None
                     and entry.body.get("compromised_since") is not None
                     and not any(e.author == entry.author for e in accepted)
