@@ -65,7 +65,7 @@ def iter_bundle(path: Path) -> Iterator[bytes]:
         index = 0
         while start < size:
             try:
-                unpacker.unpack()
+                unpacker.skip()  # its bytes are read below: nothing to build
             except msgpack.OutOfData:
                 raise BundleError(
                     f"{path}: element {index} at byte {start} is truncated", code="bad_bundle"

@@ -36,6 +36,7 @@ from trustnet.config.ownlog import clear_new_log, is_new_log
 from trustnet.errors import EntryError, ForkProofError, StoreError
 from trustnet.identity import Identity
 from trustnet.log.entry import (
+    MAX_FUTURE_MS,
     ChainHead,
     Entry,
     ForkProof,
@@ -84,7 +85,7 @@ class PreparedBatch:
     """A batch decoded and deduplicated, its signatures being checked (see `Store.prepare`)."""
 
     rejected: list[Rejected]
-    fresh: list[tuple[int, Entry, bool]]
+    fresh: list[tuple[int, Entry, bytes | None]]  # (index, entry, key checked under)
     duplicates: int
     unchecked: list[Entry]
     signers: list[bytes]  # the key each unchecked entry was verified under
@@ -98,6 +99,10 @@ def _submit(pool: IngestPool, chunk: list[tuple[int, Entry, bytes]]) -> Job:
     """Send a chunk to the pool: raw bytes, and the key only where it is not the author's."""
     return pool.submit([e.raw for _, e, _ in chunk],
                        [None if key == e.author else key for _, e, key in chunk])
+
+
+def _seq_of(item: tuple[int, Entry, bytes | None]) -> int:
+    return item[1].seq
 
 
 def _recoveries(state: KeyState) -> int:
@@ -286,7 +291,11 @@ class Store(EntryReads, Quarantine, AuthorIndex):
             pool = None
         step = 0 if pool is None else pool.chunk_for(len(items))
         rejected: list[Rejected] = []
-        fresh: list[tuple[int, Entry, bool]] = []  # (index, entry, signature checked)
+        # Per author, (index, entry, the key its signature is checked under; None: checked
+        # already), in the order they came; `fresh` below puts them in chain order.
+        runs: dict[bytes, list[tuple[int, Entry, bytes | None]]] = {}
+        unordered: set[bytes] = set()  # authors whose entries came out of seq order
+        local: list[Entry] = []  # fresh entries whose bodies are checked in this process
         unchecked: list[Entry] = []
         signers: list[bytes] = []
         pending: list[VerifyPart] = []
@@ -294,6 +303,7 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         jobs: list[Job] = []
         duplicates = 0
         chunk_start = 0
+        heads, keys = self._heads, self._keys
         for index, item in enumerate(items):
             peeked = False
             if isinstance(item, Entry):
@@ -308,21 +318,35 @@ class Store(EntryReads, Quarantine, AuthorIndex):
                     rejected.append(Rejected(index, None, exc.code, exc.message))
                     continue
             # Duplicates of stored entries cost one lookup and no signature check.
-            head = self._heads.get(entry.author)
+            author = entry.author
+            head = heads.get(author)
             if (head is not None and entry.seq <= head.seq
-                    and self._id_at(entry.author, entry.seq, ()) == entry.id):
+                    and self._id_at(author, entry.seq, ()) == entry.id):
                 duplicates += 1
                 continue
-            fresh.append((index, entry, checked))
+            run = runs.get(author)
+            if run is None:
+                run = runs[author] = []
+            elif run[-1][1].seq > entry.seq:
+                unordered.add(author)
+            if checked:
+                run.append((index, entry, None))
+                local.append(entry)
+                continue
+            # The key in force now (an author that never rotated: its own); `commit`
+            # checks again if the batch rotates first.
+            key = (author if author not in keys and entry.kind != ROTATION_KIND
+                   else self._signer(entry, head))
+            run.append((index, entry, key))
             if peeked:
                 assert pool is not None
-                # The key in force now; `commit` checks again if the batch rotates first.
-                pooled.append((index, entry, self._signer(entry, head)))
+                pooled.append((index, entry, key))
                 if len(pooled) % step == 0:
                     jobs.append(_submit(pool, pooled[-step:]))
-            elif not checked:
+            else:
+                local.append(entry)
                 unchecked.append(entry)
-                signers.append(self._signer(entry, head))
+                signers.append(key)
                 if len(unchecked) - chunk_start >= CHUNK:
                     # Signatures are the cost of ingest: the verifier threads start on this
                     # chunk while the next one is decoded here.
@@ -331,15 +355,20 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         if pool is not None and len(pooled) % step:
             jobs.append(_submit(pool, pooled[-(len(pooled) % step):]))
         pending += self._verifier.start(list(zip(unchecked[chunk_start:], signers[chunk_start:], strict=True)))
-        fresh.sort(key=lambda c: (c[1].author, c[1].seq))
+        # Chain order: by author, each author's entries by seq (stable, as they came among
+        # equal seqs); a bulk batch comes in order per author, so only runs that did not are
+        # sorted.
+        fresh: list[tuple[int, Entry, bytes | None]] = []
+        for author in sorted(runs):
+            run = runs[author]
+            if author in unordered:
+                run.sort(key=_seq_of)
+            fresh += run
         # While the verifier threads run outside the GIL, check the bodies here: each
         # parsed once (an entry decoded or signed as a statement already holds its record).
         # The pool's workers check the bodies of theirs.
         bad_body: dict[bytes, EntryError] = {}
-        in_pool = {index for index, _, _ in pooled}
-        for index, entry, _ in fresh:
-            if index in in_pool:
-                continue
+        for entry in local:
             try:
                 statement_of(entry)
             except EntryError as exc:
@@ -355,6 +384,8 @@ class Store(EntryReads, Quarantine, AuthorIndex):
             return set(), set()
         assert self._pool is not None
         statuses = b"".join(self._pool.result(job) for job in batch.jobs)
+        if statuses.count(OK) == len(statuses):
+            return set(), set()  # the common case: every entry passed
         dropped: set[int] = set()
         bad_sig: set[bytes] = set()
         for (index, entry, key), status in zip(batch.pooled, statuses, strict=True):
@@ -392,8 +423,7 @@ class Store(EntryReads, Quarantine, AuthorIndex):
             fresh = [c for c in fresh if c[0] not in dropped]
         oks = self._verifier.finish(batch.pending)
         bad_sig.update(e.id for e, ok in zip(batch.unchecked, oks, strict=True) if not ok)
-        verified_by = {e.id: key for e, key in zip(batch.unchecked, batch.signers, strict=True)}
-        verified_by.update((e.id, key) for _, e, key in batch.pooled)
+        limit = now_ms + MAX_FUTURE_MS
 
         # `fresh` is sorted by (author, seq): each author's entries are one run, checked
         # against a working head that starts at the held one and moves along the run (the
@@ -404,10 +434,26 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         gaps: dict[bytes, int] = {}
         run_author: bytes | None = None
         head: ChainHead | None = None
-        for index, entry, _ in fresh:
+        tip: Entry | None = None  # the run's last entry taken on the fast path: the head
+        for index, entry, checked_by in fresh:
             if entry.author != run_author:
                 run_author = entry.author
                 head = self._heads.get(run_author)
+                tip = None
+            # Most entries extend their chain by a statement of an author that never rotated,
+            # checked under the author's own key: taken here with the same checks as below
+            # (link, order in time, the clock's bound, signature, body), and no more work.
+            last: Entry | ChainHead | None = head if tip is None else tip
+            if (last is not None and entry.seq == last.seq + 1 and entry.prev == last.id
+                    and last.ts <= entry.ts <= limit and entry.kind not in KEY_KINDS
+                    and (checked_by is None or checked_by == run_author)
+                    and run_author not in self._keys and run_author not in keys
+                    and entry.id not in bad_sig and entry.id not in bad_body):
+                accepted.append(entry)
+                tip = entry
+                continue
+            if tip is not None:
+                head, tip = ChainHead.of(tip), None
             if (entry.kind == ROTATION_KIND and head is not None
                     and entry.body.get("compromised_since") is not None
                     and not any(e.author == entry.author for e in accepted)
@@ -430,7 +476,7 @@ class Store(EntryReads, Quarantine, AuthorIndex):
                         continue
                     state = keys.get(entry.author) or self._keys.get(entry.author)
                     key = evidence_signer(state, entry)
-                    if entry.id in bad_sig or verified_by.get(entry.id, key) != key:
+                    if entry.id in bad_sig or (checked_by is not None and checked_by != key):
                         verify_signature(key, entry.payload, entry.sig)
                     proof = self._fork_with(entry, accepted)
                     if proof is not None and self._store_fork(proof):
@@ -447,7 +493,7 @@ class Store(EntryReads, Quarantine, AuthorIndex):
                 check_timestamp(entry, now_ms)
                 state = keys.get(entry.author) or self._keys.get(entry.author)
                 key = signer(state, entry)
-                if verified_by.get(entry.id, key) != key:
+                if checked_by is not None and checked_by != key:
                     # An earlier entry of this batch rotated the key: check under the new one.
                     ok = signatures_ok([(entry, key)])[0]
                 else:

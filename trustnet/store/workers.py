@@ -47,6 +47,7 @@ from trustnet.log.entry import (
     MAX_ENTRY_BYTES,
     Entry,
     decode_fields,
+    entry_of,
     envelope,
     verify_signature,
 )
@@ -157,8 +158,8 @@ def peek(raw: bytes | bytearray | memoryview) -> Entry | None:
             or type(ts) is not int or not (prev is None or type(prev) is bytes)
             or type(kind) is not str or type(body) is not dict):
         return None
-    return Entry(raw, payload, sig, hashlib.sha256(payload).digest(), author, seq, prev, ts,
-                 kind, body)
+    return entry_of(raw, payload, sig, hashlib.sha256(payload).digest(), author, seq, prev, ts,
+                    kind, body)
 
 
 @dataclass(slots=True, eq=False)
