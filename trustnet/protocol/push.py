@@ -247,13 +247,7 @@ class PushGossip:
         limit, total = self.config.new_authors_per_peer, self.config.new_authors_total
         if (limit <= 0 and total <= 0) or not raws:
             return self.replica.ingest(raws, now)
-        window_ms = self.config.new_authors_interval_s * 1000
-        start, taken = self._new_authors.pop(key, (now, 0))
-        if now - start >= window_ms:
-            start, taken = now, 0
-        all_start, all_taken = self._new_authors_all
-        if now - all_start >= window_ms:
-            all_start, all_taken = now, 0
+        start, taken, all_start, all_taken = self._windows(key, now)
         admitted: list[bytes] = []
         refused: list[Rejected] = []
         taken_now: set[bytes] = set()
@@ -282,10 +276,7 @@ class PushGossip:
                         else f"{total} new authors from all peers")
                 refused.append(Rejected(i, None, "author_limit",
                                         f"over {whom} in {self.config.new_authors_interval_s} s"))
-        self._new_authors[key] = (start, taken)
-        self._new_authors_all = (all_start, all_taken)
-        while len(self._new_authors) > MAX_ADMISSION_KEYS:
-            self._new_authors.popitem(last=False)
+        self._keep_windows(key, start, taken, all_start, all_taken)
         result = self.replica.ingest(admitted, now) if admitted else IngestResult()
         if not refused:
             return result
@@ -429,6 +420,14 @@ class PushGossip:
         limit, total = self.config.new_authors_per_peer, self.config.new_authors_total
         if limit <= 0 and total <= 0:
             return True
+        start, taken, all_start, all_taken = self._windows(key, now)
+        ok = (limit <= 0 or taken < limit) and (total <= 0 or all_taken < total)
+        self._keep_windows(key, start, taken + ok, all_start, all_taken + ok)
+        return ok
+
+    def _windows(self, key: str, now: int) -> tuple[int, int, int, int]:
+        """`key`'s and all peers' new-author windows as of `now` (start, taken; a window
+        older than `new_authors_interval_s` starts again); `_keep_windows` stores them."""
         window_ms = self.config.new_authors_interval_s * 1000
         start, taken = self._new_authors.pop(key, (now, 0))
         if now - start >= window_ms:
@@ -436,12 +435,14 @@ class PushGossip:
         all_start, all_taken = self._new_authors_all
         if now - all_start >= window_ms:
             all_start, all_taken = now, 0
-        ok = (limit <= 0 or taken < limit) and (total <= 0 or all_taken < total)
-        self._new_authors[key] = (start, taken + ok)
-        self._new_authors_all = (all_start, all_taken + ok)
+        return start, taken, all_start, all_taken
+
+    def _keep_windows(self, key: str, start: int, taken: int, all_start: int,
+                      all_taken: int) -> None:
+        self._new_authors[key] = (start, taken)  # last used last: the oldest go first
+        self._new_authors_all = (all_start, all_taken)
         while len(self._new_authors) > MAX_ADMISSION_KEYS:
             self._new_authors.popitem(last=False)
-        return ok
 
     def _forget_disowned(self, entries: Sequence[Entry]) -> None:
         """A recovery rotation disowns forks of a stolen key: their author syncs again."""
