@@ -97,6 +97,31 @@ def fact_signals(key: GroupKey, members: list[Member],
 
 
 
+def _one_signal(party: str, key: FactKey, member: Member, involved: tuple[str, ...], cap: float,
+                noise: float, budget: dict[tuple[str, str], float]) -> list[Signal]:
+    """`fact_signals` of a fact with one member (most facts of a full recompute), written
+    out with the same operations in the same order: `involved` is its sorted distinct
+    sources when it is unverified (v < 1), else empty, as `_build` computes it."""
+    ev, v = member
+    credit = 0.0
+    k = 0.0 if v <= 0.0 else v / (v + noise * (1.0 - v))  # kalman_gain(v, noise)
+    amount = k * abs(ev.weight)
+    if involved and amount > credit:
+        share = (amount - credit) / len(involved)
+        paid = 0.0
+        for src in involved:
+            bk = (party, src)
+            left = budget.get(bk, cap)
+            take = left if left < share else share  # min(share, left)
+            budget[bk] = left - take
+            paid += take
+        amount = credit + paid
+    if amount - credit <= 1e-12 * amount:
+        return []
+    kind: SignalKind = "threat" if ev.weight < 0 else "cooperation"
+    return [Signal(party, ev.at, kind, (amount - credit) / k, v, key[1], key[0])]
+
+
 def _fact_order(f: tuple[Order, FactKey, _Fact]) -> tuple[Order, FactKey]:
     return f[0], f[1]
 
@@ -206,7 +231,8 @@ class PartyLedger:
                 involved = tuple(s for _, s in involved_budgets(self.party, members))
             facts.append((order, key, _Fact(order, members, involved, (), (), [], False)))
         facts.sort(key=_fact_order)
-        cap = self._params.source_cap
+        params = self._params
+        cap, noise = params.source_cap, params.unverified_noise
         budget: dict[tuple[str, str], float] = {}
         out: list[Signal] = []
         party = self.party
@@ -214,7 +240,10 @@ class PartyLedger:
             self.facts[key] = f
             if f.involved:
                 f.before = tuple([budget.get((party, s), cap) for s in f.involved])
-            f.signals = fact_signals((party, *key), f.members, self._params, budget)
+            if len(f.members) == 1:
+                f.signals = _one_signal(party, key, f.members[0], f.involved, cap, noise, budget)
+            else:
+                f.signals = fact_signals((party, *key), f.members, params, budget)
             if f.involved:
                 f.after = tuple([budget.get((party, s), cap) for s in f.involved])
                 for s in f.involved:
