@@ -64,7 +64,8 @@ def test_the_view_equals_the_full_recompute_after_every_change(seed: int) -> Non
         evs = list(evs)
         if what < 0.55 or not evs:  # new evidence
             serial += 1
-            evs.append(_evidence(rng, serial))
+            # anywhere in the list: the view compares a source's new list with its last
+            evs.insert(rng.randrange(len(evs) + 1), _evidence(rng, serial))
         elif what < 0.7:  # evidence taken back (a late notification removes a finding)
             del evs[rng.randrange(len(evs))]
         elif what < 0.8:  # the same fact, another weight (a top-up changed)
@@ -79,6 +80,9 @@ def test_the_view_equals_the_full_recompute_after_every_change(seed: int) -> Non
                 table = dict(tables.get(party, {}))
                 table[rng.choice(held)] = rng.choice(STEPS)
                 tables[party] = table
+        if len(evs) > 1 and rng.random() < 0.1:  # the same evidence in another order
+            i, j = rng.randrange(len(evs)), rng.randrange(len(evs))
+            evs[i], evs[j] = evs[j], evs[i]
         if rng.random() < 0.05:  # a source appears or goes (a partition of a new party)
             sources.pop("D", None) if "D" in sources else sources.update(D=(0, []))
         if name in sources:

@@ -283,6 +283,9 @@ class SuspicionView:
         # the sources are concatenated.
         self._stamps: dict[str, int | None] = {}
         self._split: dict[str, dict[str, dict[FactKey, list[Evidence]]]] = {}
+        # Per source: its last evidence list (a copy) and each member's (party, fact key),
+        # aligned: a new list that keeps most of the old objects is split only where it differs.
+        self._evs: dict[str, tuple[list[Evidence], list[tuple[str, FactKey]]]] = {}
         self._rank: dict[str, int] = {}
         self._srcs: dict[str, dict[FactKey, set[str]]] = {}  # party -> fact -> its sources
         self._equivocal: dict[str, set[FactKey]] = {}  # party -> its fork-proof facts
@@ -409,10 +412,15 @@ class SuspicionView:
                     self._unsource(party, key, name)
                     _mark(dirty, party, key)
             del self._stamps[name]
+            self._evs.pop(name, None)
         self._rank = {}
         for rank, (name, (stamp, evs)) in enumerate(sources.items()):
             self._rank[name] = rank
             if stamp is not None and self._stamps.get(name, None) == stamp and name in self._split:
+                continue
+            if name in self._evs and name in self._split:
+                self._resplit(name, evs, dirty)
+                self._stamps[name] = stamp
                 continue
             split: dict[str, dict[FactKey, list[Evidence]]] = {}
             for ev in evs:
@@ -447,6 +455,60 @@ class SuspicionView:
                         _mark(dirty, party, key)
             self._split[name] = split
             self._stamps[name] = stamp
+            self._evs[name] = (list(evs), [(ev.party, (ev.rule, ev.entries[0] if ev.entries
+                                                       else ev.rule)) for ev in evs])
+
+    def _resplit(self, name: str, evs: list[Evidence], dirty: dict[str, set[FactKey] | None]
+                 ) -> None:
+        """`_take_sources` for a source split before: the new list is compared with the old
+        one by identity from both ends (a new entry changes a few facts of a partition; the
+        engine hands out its other evidence objects again, in the same order). Only the facts
+        of the members in between are split again; every other fact's members are the same
+        objects in the same order. The split is what splitting `evs` whole gives."""
+        old, old_keys = self._evs[name]
+        n_old, n_new = len(old), len(evs)
+        p = 0
+        end = min(n_old, n_new)
+        while p < end and old[p] is evs[p]:
+            p += 1
+        q = 0  # common suffix, not overlapping the prefix
+        while q < end - p and old[n_old - 1 - q] is evs[n_new - 1 - q]:
+            q += 1
+        mid = [(ev.party, (ev.rule, ev.entries[0] if ev.entries else ev.rule))
+               for ev in evs[p:n_new - q]]
+        keys = old_keys[:p] + mid + old_keys[n_old - q:]
+        self._evs[name] = (list(evs), keys)
+        touched = set(old_keys[p:n_old - q]) | set(mid)
+        if not touched:
+            return
+        fresh: dict[tuple[str, FactKey], list[Evidence]] = {pk: [] for pk in touched}
+        take = fresh.get
+        for ev, pk in zip(evs, keys, strict=True):
+            got = take(pk)
+            if got is not None:
+                got.append(ev)
+        split = self._split[name]
+        for (party, key), members in fresh.items():
+            by = split.get(party)
+            was = by.get(key) if by is not None else None
+            if not members:
+                if was is not None:
+                    del by[key]  # type: ignore[union-attr]
+                    if not by:
+                        del split[party]
+                    self._unsource(party, key, name)
+                    _mark(dirty, party, key)
+                continue
+            if by is None:
+                by = split[party] = {}
+            by[key] = members
+            if was is None:
+                self._srcs.setdefault(party, {}).setdefault(key, set()).add(name)
+                if key[0] == EQUIVOCATION:
+                    self._equivocal.setdefault(party, set()).add(key)
+                _mark(dirty, party, key)
+            elif was != members:
+                _mark(dirty, party, key)
 
     def _unsource(self, party: str, key: FactKey, name: str) -> None:
         facts = self._srcs[party]
