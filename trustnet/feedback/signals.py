@@ -423,6 +423,7 @@ class SuspicionView:
                 self._stamps[name] = stamp
                 continue
             split: dict[str, dict[FactKey, list[Evidence]]] = {}
+            keys: list[tuple[str, FactKey]] = []  # each member's (party, fact), for `_resplit`
             for ev in evs:
                 # split[party][fact_key(ev)].append(ev), without a new dict and list per call
                 by = split.get(ev.party)
@@ -430,6 +431,7 @@ class SuspicionView:
                     by = split[ev.party] = {}
                 ents = ev.entries
                 key = (ev.rule, ents[0] if ents else ev.rule)
+                keys.append((ev.party, key))
                 members = by.get(key)
                 if members is None:
                     by[key] = [ev]
@@ -455,8 +457,7 @@ class SuspicionView:
                         _mark(dirty, party, key)
             self._split[name] = split
             self._stamps[name] = stamp
-            self._evs[name] = (list(evs), [(ev.party, (ev.rule, ev.entries[0] if ev.entries
-                                                       else ev.rule)) for ev in evs])
+            self._evs[name] = (list(evs), keys)
 
     def _resplit(self, name: str, evs: list[Evidence], dirty: dict[str, set[FactKey] | None]
                  ) -> None:
