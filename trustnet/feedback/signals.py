@@ -447,14 +447,7 @@ class SuspicionView:
             for party, facts in split.items():
                 was = old.get(party, {})
                 for key, evs_now in facts.items():
-                    evs_was = was.get(key)
-                    if evs_was is None:
-                        self._srcs.setdefault(party, {}).setdefault(key, set()).add(name)
-                        if key[0] == EQUIVOCATION:
-                            self._equivocal.setdefault(party, set()).add(key)
-                        _mark(dirty, party, key)
-                    elif evs_was != evs_now:
-                        _mark(dirty, party, key)
+                    self._taken(party, key, name, was.get(key), evs_now, dirty)
             self._split[name] = split
             self._stamps[name] = stamp
             self._evs[name] = (list(evs), keys)
@@ -503,13 +496,18 @@ class SuspicionView:
             if by is None:
                 by = split[party] = {}
             by[key] = members
-            if was is None:
-                self._srcs.setdefault(party, {}).setdefault(key, set()).add(name)
-                if key[0] == EQUIVOCATION:
-                    self._equivocal.setdefault(party, set()).add(key)
-                _mark(dirty, party, key)
-            elif was != members:
-                _mark(dirty, party, key)
+            self._taken(party, key, name, was, members, dirty)
+
+    def _taken(self, party: str, key: FactKey, name: str, was: list[Evidence] | None,
+               now: list[Evidence], dirty: dict[str, set[FactKey] | None]) -> None:
+        """Source `name` holds this fact with members `now` (`was`: before; None when new)."""
+        if was is None:
+            self._srcs.setdefault(party, {}).setdefault(key, set()).add(name)
+            if key[0] == EQUIVOCATION:
+                self._equivocal.setdefault(party, set()).add(key)
+            _mark(dirty, party, key)
+        elif was != now:
+            _mark(dirty, party, key)
 
     def _unsource(self, party: str, key: FactKey, name: str) -> None:
         facts = self._srcs[party]
