@@ -57,11 +57,16 @@ _Placed = list[tuple[str, tuple[str, ...], "Stmt[Notification] | None"]]
 class FindingsMemo:
     """What `findings_evidence` worked out, for the next evaluation of the same party's
     statements (issue 15 item 3): where each finding goes, and each fact's evidence by what
-    it is made of. Valid while the notifications are the same (`Index.version`); a finding or
-    a fact is keyed by everything the rules read of it, so reusing one changes no result."""
+    it is made of. `placed` is valid while the notifications are the same (`Index.version`);
+    `covered` (a finding's places by the finding and the notifications covering it) and
+    `facts` (a fact's evidence by its anchor and findings) are keyed by everything the rules
+    read, so they outlive a new notification: one re-places and re-describes only the
+    findings it covers. Reusing an entry changes no result; entries not used by the last
+    evaluation are dropped."""
 
     version: int = -1
     placed: dict[_FindingKey, _Placed] = field(default_factory=dict)
+    covered: dict[tuple[object, ...], _Placed] = field(default_factory=dict)
     facts: dict[tuple[object, ...], Evidence] = field(default_factory=dict)
 
 
@@ -69,10 +74,12 @@ def _finding_key(f: Finding) -> _FindingKey:
     return (f.stmt.id, f.stmt.ts, f.verified, f.support, f.area, f.area_text, f.window)
 
 
-def _place(ix: Index, f: Finding) -> _Placed:
-    """The facts one finding adds to (see `findings_evidence`)."""
+def _place(ix: Index, f: Finding, covering: list[Stmt[Notification]] | None = None) -> _Placed:
+    """The facts one finding adds to (see `findings_evidence`); `covering`: `ix.covering(f)`
+    when the caller has it."""
     fig = ix.fig
-    covering = ix.covering(f)
+    if covering is None:
+        covering = ix.covering(f)
     gov = ix.governing(f, covering)
     key = activity_key(f, gov)
     found = f.counts
@@ -103,10 +110,12 @@ def findings_evidence(
     (the belief engine): unchanged findings and facts are not worked out twice.
     """
     fig = ix.fig
+    covered: dict[tuple[object, ...], _Placed] | None = None
     if memo is not None and memo.version != ix.version:
+        # New notifications: a finding they do not cover goes where it went (`covered`).
         memo.version = ix.version
         memo.placed.clear()
-        memo.facts.clear()
+        covered = {}
     # (rule, activity key, verified) -> fact
     facts: dict[tuple[str, tuple[str, ...], bool], _Fact] = {}
     for f in ix.findings():
@@ -116,23 +125,38 @@ def findings_evidence(
             fkey = _finding_key(f)
             got = memo.placed.get(fkey)
             if got is None:
-                got = memo.placed[fkey] = _place(ix, f)
+                covering = ix.covering(f)
+                ckey = (fkey, *((n.id, n.ts) for n in covering))
+                got = memo.covered.get(ckey)
+                if got is None:
+                    got = _place(ix, f, covering)
+                if covered is not None:
+                    covered[ckey] = got
+                else:
+                    memo.covered[ckey] = got
+                memo.placed[fkey] = got
             placed = got
         for rule, key, anchor in placed:
             fact = facts.setdefault((rule, key, f.verified), _Fact(f.party, anchor, []))
             fact.findings.append(f)
-
-    for (rule, _key, verified), fact in facts.items():
-        if memo is None:
+    if memo is None:
+        for (rule, _key, verified), fact in facts.items():
             yield _evidence(rule, verified, fact, fig, w)
-            continue
+        return
+    if covered is not None:
+        memo.covered = covered
+    used: dict[tuple[object, ...], Evidence] = {}
+    held = memo.facts
+    for (rule, _key, verified), fact in facts.items():
         anchor = fact.anchor
-        mkey = (rule, verified, fact.party, anchor.id if anchor else None,
+        mkey = (rule, verified, fact.party, (anchor.id, anchor.ts) if anchor else None,
                 *(_finding_key(f) for f in fact.findings))
-        ev = memo.facts.get(mkey)
+        ev = held.get(mkey)
         if ev is None:
-            ev = memo.facts[mkey] = _evidence(rule, verified, fact, fig, w)
+            ev = _evidence(rule, verified, fact, fig, w)
+        used[mkey] = ev
         yield ev
+    memo.facts = used
 
 
 def _evidence(rule: str, verified: bool, fact: _Fact, fig: ViennaFigures, w: RuleWeights
