@@ -29,6 +29,9 @@ class _Build:
     mode: int  # _OWN, _ANSWER or _FUSE: how the credibility is found
     basis: str  # the basis text without its "(credibility x)"
     base: Opinion  # the fact's own opinion, before discounting
+    # Its party numbers as `_Group` reads them, (supporters, refuters, answered requesters),
+    # made once: a build is kept while its fact is (`_prepare`) and party numbers are stable.
+    nums: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] | None = None
 
 
 @dataclass(slots=True)
@@ -85,24 +88,22 @@ class _Group:
         self.base_b = np.array([b.base.b for b in builds], dtype=np.float64)
         self.base_d = np.array([b.base.d for b in builds], dtype=np.float64)
         self.base_u = np.array([b.base.u for b in builds], dtype=np.float64)
-        sup: list[tuple[int, int]] = []
-        ref: list[tuple[int, int]] = []
-        ans: list[tuple[int, int]] = []
-        quo: list[tuple[int, int]] = []
-        for i, b in enumerate(builds):
-            if b.mode == _ANSWER:
-                ans.extend((i, num(x)) for x in b.srcs)
-            elif b.mode == _FUSE:
-                # credibility_p(srcs + conf, refs): the same order, so the same sums.
-                sup.extend((i, num(x)) for x in (*b.srcs, *b.conf))
-                ref.extend((i, num(x)) for x in b.refs)
-            q = quorums[i]
-            if q is not None:
-                quo.extend((i, num(x)) for x in q)
-        self.sup_seg, self.sup_idx = _pairs_arrays(sup)
-        self.ref_seg, self.ref_idx = _pairs_arrays(ref)
-        self.ans_seg, self.ans_idx = _pairs_arrays(ans)
-        self.q_seg, self.q_idx = _pairs_arrays(quo)
+        sup: list[tuple[int, ...]] = []
+        ref: list[tuple[int, ...]] = []
+        ans: list[tuple[int, ...]] = []
+        for b in builds:
+            nums = b.nums
+            if nums is None:
+                nums = b.nums = _build_nums(b, num)
+            sup.append(nums[0])
+            ref.append(nums[1])
+            ans.append(nums[2])
+        self.sup_seg, self.sup_idx = _rows_arrays(sup)
+        self.ref_seg, self.ref_idx = _rows_arrays(ref)
+        self.ans_seg, self.ans_idx = _rows_arrays(ans)
+        self.q_seg, self.q_idx = _rows_arrays(
+            [() if q is None else tuple(num(x) for x in q) for q in quorums]
+        )
         self.need_q = np.array([q is not None for q in quorums], dtype=bool)
 
     def match(self, other: _Group) -> NDArray[np.intp] | None:
@@ -169,11 +170,26 @@ class _Group:
         return met
 
 
-def _pairs_arrays(pairs: list[tuple[int, int]]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    if not pairs:
+def _build_nums(
+    b: _Build, num: Callable[[str], int]
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """A build's party numbers: (supporters, refuters) of a fused build, in
+    credibility_p(srcs + conf, refs)'s order (so the same sums), or an answer's requesters."""
+    if b.mode == _ANSWER:
+        return (), (), tuple(num(x) for x in b.srcs)
+    if b.mode == _FUSE:
+        return tuple(num(x) for x in (*b.srcs, *b.conf)), tuple(num(x) for x in b.refs), ()
+    return (), (), ()
+
+
+def _rows_arrays(rows: list[tuple[int, ...]]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Per row its party numbers, as (row of each, party number of each), rows in order."""
+    idx = [x for row in rows for x in row]
+    if not idx:
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
-    arr = np.array(pairs, dtype=np.intp)
-    return arr[:, 0].copy(), arr[:, 1].copy()
+    counts = np.fromiter(map(len, rows), dtype=np.intp, count=len(rows))
+    seg = np.repeat(np.arange(len(rows), dtype=np.intp), counts)
+    return seg, np.array(idx, dtype=np.intp)
 
 
 def _fuse_terms(

@@ -138,7 +138,10 @@ class _Compliance(_Reliabilities):
         facts: dict[tuple[str, str], _Fact] = {}
         for ev in evidence:
             fkey = (ev.rule, ev.entries[0] if ev.entries else "")
-            facts.setdefault(fkey, _Fact(party, ev.rule, [])).items.append(ev)
+            got = facts.get(fkey)
+            if got is None:
+                got = facts[fkey] = _Fact(party, ev.rule, [])
+            got.items.append(ev)
         specs: list[_FactSpec] = []
         # A fact's spec depends on its evidence, the attestations of its entries, the forks
         # and the names: kept per fact, so a new entry re-prepares only the facts it changed.
@@ -148,9 +151,11 @@ class _Compliance(_Reliabilities):
         atts = self._atts
         for fkey, fact in facts.items():
             items = tuple(fact.items)
-            ids = {i for ev in items for i in ev.entries}
-            stamp = (items, common, sum(len(atts[i]) for i in ids if i in atts))
             held = old.get(fkey)
+            # The fact's entries, as the same items gave them last time.
+            ids = held[0][2] if held is not None and held[0][0] == items else tuple(
+                {i for ev in items for i in ev.entries})
+            stamp = (items, common, ids, sum(len(atts[i]) for i in ids if i in atts))
             if held is not None and held[0] == stamp:
                 spec = held[1]
             else:
