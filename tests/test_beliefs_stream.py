@@ -19,6 +19,7 @@ from tests.harness.nodes import SCENARIOS
 from tests.harness.scenarios import offline_run
 from trustnet.bench.beliefs import _Gen, generate
 from trustnet.log.entry import Entry, ForkProof, sign_entry
+from trustnet.statements import regime_notification
 from trustnet.statements.entries import statement_of
 from trustnet.statements.figures import DAY_MS, HOUR_MS
 from trustnet.statements.kinds import Observation
@@ -128,3 +129,39 @@ def test_kept_partition_rules_equal_a_fresh_analysis_at_every_step() -> None:
             assert any(x.observation is o for x in want.inspected)  # it does match
             assert got.inspected == want.inspected, f"late observation at step {i}"
     assert late == 3
+
+
+def test_kept_findings_after_late_notifications_equal_a_fresh_analysis(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Notifications that arrive after the findings they cover (published late, or received
+    late) change where those findings go; `FindingsMemo` re-places only the findings a new
+    notification covers and keeps every other finding's place and fact: each `analyse` must
+    still equal `rules.analyse` over the whole list."""
+    entries, _pids = generate(420, 5, SEED + 2)
+    notes = [e for e in entries if e.kind == "notification"]
+    rest = [e for e in entries if e.kind != "notification"]
+    assert len(notes) >= 10
+    placed: list[int] = []
+    real_place = regime_notification._place
+
+    def counting_place(*args: object) -> object:
+        placed[-1] += 1
+        return real_place(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(regime_notification, "_place", counting_place)
+    kept = PartitionRules()
+    parsed = [(e, statement_of(e)) for e in rest]
+    now = max(e.ts for e in entries) + HOUR_MS
+    placed.append(0)
+    kept.analyse(parsed, now, 0)
+    reused = False
+    for e in notes:
+        parsed.append((e, statement_of(e)))
+        placed.append(0)
+        got = kept.analyse(parsed, now, 0)
+        findings = placed[-1]  # the kept analysis's placements (the fresh one places all)
+        want = analyse(parsed, now)
+        assert got.evidence == want.evidence, f"after notification {e.id_hex[:8]}"
+        reused |= findings < sum(1 for _e, b in parsed if isinstance(b, Observation))
+    assert reused  # the kept places were used, not every finding placed again
