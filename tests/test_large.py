@@ -191,3 +191,118 @@ async def test_beliefs_pages_are_slices_of_the_whole_made_only_for_the_page(
         assert made == len(got)  # each page made its own rows, no more
     finally:
         await daemon.stop()
+
+
+def _gauges_as_before(pub: Any, store: Store, cap: int) -> bytes:
+    """The per-party families as /metrics computed them on the event loop before the live
+    analysis' worker ranked them (the code of api/metrics.py `_parties`/`_shown` then)."""
+    import heapq
+
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.core import GaugeMetricFamily
+
+    from trustnet.api.metrics import MAX_NAME, REGIMES
+
+    beliefs, reports = pub.beliefs, pub.reports
+    parties = beliefs.parties.keys() | reports.keys()
+    if len(parties) <= cap:
+        shown, omitted = set(parties), 0
+    else:
+        def rank(pid: str) -> tuple[float, float, str]:
+            report, belief = reports.get(pid), beliefs.parties.get(pid)
+            return (-(report.level if report else 0.0),
+                    -(belief.reliability.p if belief else 0.0), pid)
+        shown, omitted = set(heapq.nsmallest(cap, parties, key=rank)), len(parties) - cap
+    names: dict[str, str] = {}
+    for pid in shown:
+        profile = store.profile_of(bytes.fromhex(pid))
+        if profile is not None and profile.name is not None:
+            names[pid] = str(profile.name)[:MAX_NAME]
+
+    def family(name: str, help_text: str, extra: tuple[str, ...] = ()) -> GaugeMetricFamily:
+        return GaugeMetricFamily(name, help_text, labels=["party", "name", *extra])
+
+    reliability = family("trustnet_belief_reliability",
+                         "How far this node relies on the party as a source (0..1).")
+    compliance = family("trustnet_belief_compliance",
+                        "Compliance score from verified evidence (0..1).")
+    raw = family("trustnet_belief_compliance_raw",
+                 "Compliance score from all claims, verified or not (0..1).")
+    for pid in sorted(shown & beliefs.parties.keys()):
+        belief = beliefs.parties[pid]
+        who = [pid, names.get(pid) or (belief.name or "")[:MAX_NAME]]
+        reliability.add_metric(who, belief.reliability.p)
+        compliance.add_metric(who, belief.verified.score)
+        raw.add_metric(who, belief.raw.score)
+    level = family("trustnet_suspicion_level", "Suspicion level of the party (0..1).")
+    index = family("trustnet_suspicion_escalation_index",
+                   "Escalation index: the largest eigenvalue's real part, per time unit.")
+    regime = family("trustnet_suspicion_regime",
+                    "1 for the party's current regime, 0 for the others.", ("regime",))
+    for pid in sorted(shown & reports.keys()):
+        report = reports[pid]
+        who = [pid, names.get(pid) or ""]
+        level.add_metric(who, report.level)
+        index.add_metric(who, report.escalation_index)
+        for name in REGIMES:
+            regime.add_metric([*who, name], 1 if report.regime == name else 0)
+    families = [reliability, compliance, raw, level, index, regime, GaugeMetricFamily(
+        "trustnet_metrics_parties_omitted",
+        "Parties whose belief and suspicion gauges were left out ([http] metrics_max_parties).",
+        value=omitted)]
+
+    class Fixed:
+        def collect(self) -> Any:
+            return families
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Fixed())  # type: ignore[arg-type]
+    return generate_latest(registry)
+
+
+async def test_metrics_party_gauges_are_those_computed_on_the_loop_before(tmp_path: Path) -> None:
+    for cap in (7, 1000):
+        daemon = await start(tmp_path / str(cap), f"metrics_max_parties = {cap}")
+        try:
+            daemon.store.ingest(list(generate(400, 30, seed=cap)), T0 + 400 * STEP_MS + 1)
+            _, _, beliefs = await fetch(f"{daemon.url}/beliefs?limit=1", headers={
+                "Authorization": f"Bearer {daemon.token}"})
+            _, _, body = await fetch(f"{daemon.url}/metrics")
+            pub = daemon.live.published
+            assert pub is not None and pub.state.cursor == daemon.store.last_cursor()
+            expected = _gauges_as_before(pub, daemon.store, cap)
+            assert b"trustnet_belief_reliability{" in expected and b'name="party-' in expected
+            assert (b"trustnet_metrics_parties_omitted 0.0" in expected) == (cap == 1000)
+            assert body.endswith(expected), (cap, beliefs["total"])
+        finally:
+            await daemon.stop()
+
+
+async def test_metrics_and_status_answer_while_the_analysis_computes(tmp_path: Path) -> None:
+    import threading
+
+    daemon = await start(tmp_path, "analysis_budget_s = 0.2")
+    release = threading.Event()
+    try:
+        entries = list(generate(400, 25))
+        daemon.store.ingest(entries[:300], T0 + 400 * STEP_MS + 1)
+        _, _, before = await fetch(f"{daemon.url}/metrics")
+        assert b"trustnet_belief_reliability{" in before
+        live = daemon.live
+        assert live is not None
+        from concurrent.futures import Future
+        held: Future[bool] = Future()
+        live._jobs.put((lambda: release.wait(60), held))  # the worker is busy from now on
+        cursor = daemon.store.last_cursor()
+        daemon.store.ingest(entries[300:], T0 + 400 * STEP_MS + 1)
+        assert daemon.store.last_cursor() > cursor  # the published view is behind
+        status, _, body = await fetch(f"{daemon.url}/metrics")
+        assert status == 200 and body.endswith(
+            b"".join(line + b"\n" for line in before.split(b"\n")
+                     if line.startswith(b"trustnet_metrics_parties_omitted "))), body[-200:]
+        assert not held.done()  # answered while the analysis was held
+        status, _, js = await fetch(f"{daemon.url}/status")
+        assert status == 200 and js["entries"] >= 300
+    finally:
+        release.set()
+        await daemon.stop()

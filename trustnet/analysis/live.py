@@ -54,6 +54,7 @@ from trustnet.analysis.views import (
     series_range,
     summary,
 )
+from trustnet.api.metrics import DEFAULT_MAX_PARTIES, PartyGauges
 from trustnet.clock import ManualClock
 from trustnet.errors import NotFound, TrustnetError
 from trustnet.feedback.estimator import PartySuspicion
@@ -97,6 +98,7 @@ class Published:
     compute_s: float  # how long the worker took to make it
     party_ids: tuple[str, ...] = ()  # beliefs.parties sorted (pages are cut in this order)
     report_ids: tuple[str, ...] = ()  # reports sorted
+    gauges: PartyGauges | None = None  # /metrics' per-party gauges, ranked and capped
 
     def covers(self, state: StoreState, minute: int) -> bool:
         """Whether this view took in everything of `state` at `minute`."""
@@ -132,13 +134,15 @@ class LiveAnalysis:
     """The worker thread that keeps the live view, and what the event loop asks of it."""
 
     def __init__(self, node_dir: Path, live: Store, make_views: Callable[[Store], NodeViews],
-                 clock: Clock, budget_s: float, log: logging.Logger) -> None:
+                 clock: Clock, budget_s: float, log: logging.Logger,
+                 max_parties: int = DEFAULT_MAX_PARTIES) -> None:
         self.dir = node_dir
         self.live = live  # the node's own store: read on the event loop only (its state)
         self.make_views = make_views
         self.clock = clock
         self.budget_s = budget_s
         self.log = log
+        self.max_parties = max_parties  # [http] metrics_max_parties: /metrics' per-party cap
         self.published: Published | None = None
         self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = \
             queue.SimpleQueue()
@@ -321,8 +325,16 @@ class LiveAnalysis:
         reports = suspicion.reports(now)
         # The worker followed the store to its end: all a request that kicked it asked for.
         state = StoreState(views.cursor, len(views.store.forked_authors()), self._epoch)
+        store = views.store
+
+        def profile_name(author: bytes) -> str | None:
+            profile = store.profile_of(author)
+            return None if profile is None or profile.name is None else str(profile.name)
+
+        # /metrics' gauges ranked here, not at each scrape on the event loop
+        gauges = PartyGauges.of(beliefs, reports, self.max_parties, profile_name)
         pub = Published(beliefs, reports, people, state, now // 60_000, time.perf_counter() - t0,
-                        tuple(sorted(beliefs.parties)), tuple(sorted(reports)))
+                        tuple(sorted(beliefs.parties)), tuple(sorted(reports)), gauges)
         first = self.published is None
         self.published = pub
         self.refreshes += 1
@@ -449,6 +461,15 @@ class Installed:
             raise pending_error()
         return ServedViews(self.views, pub)
 
+    def gauges(self) -> PartyGauges:
+        """/metrics' per-party gauges of the published live view (503 `analysis_pending`
+        before the first)."""
+        pub = self.live.published
+        if pub is None:
+            raise pending_error()
+        assert pub.gauges is not None  # the worker publishes them with every view
+        return pub.gauges
+
 
 def install_views(
     api: ApiViews, store: Store, party_id: str, node: NodeSettings, clock: Clock, node_dir: Path,
@@ -465,7 +486,7 @@ def install_views(
     live = LiveAnalysis(
         node_dir, store, lambda worker_store: NodeViews(worker_store, party_id, anchors,
                                                         settings, clock),
-        clock, budget, log)
+        clock, budget, log, node.http.metrics_max_parties)
     made = Installed(views, analysis, live)
     for route, (collection, per_party) in VIEWS.items():
         if collection is not None:

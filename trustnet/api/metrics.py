@@ -25,6 +25,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, get_args
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -37,11 +38,8 @@ from trustnet.protocol import messages as m
 from trustnet.transport.base import STATUS as REFUSAL_STATUS
 
 if TYPE_CHECKING:
-    from trustnet.analysis.views import Suspicions
     from trustnet.feedback.estimator import PartySuspicion
     from trustnet.trust.beliefs import Beliefs
-
-ViewsSource = Callable[[], "tuple[Beliefs, Suspicions]"]
 
 
 # What a scrape reads of the node (trustnet/node/core.py's Node): described here, so that the
@@ -58,10 +56,6 @@ class _Gossip(Protocol):
     def pending(self) -> int: ...
 
 
-class _Profiles(Protocol):
-    def profile_of(self, author: bytes) -> Any: ...
-
-
 class MetricsNode(Protocol):
     """The node a `NodeMetrics` scrapes."""
 
@@ -73,8 +67,6 @@ class MetricsNode(Protocol):
     def log(self) -> logging.Logger: ...
     @property
     def protocol(self) -> _Gossip: ...
-    @property
-    def store(self) -> _Profiles: ...
     def status(self) -> dict[str, Any]: ...
 
 # Latency of outgoing gossip requests: loopback answers in ~1 ms, a request times out at
@@ -88,7 +80,7 @@ PEER_KINDS = ("url", "node", "addr")
 PEER_STATES = ("ok", "backoff", "graylisted")
 REGIMES: tuple[str, ...] = get_args(Regime)
 MAX_NAME = 64  # a profile name is the party's own choice: cut it for the label
-DEFAULT_MAX_PARTIES = 1000  # as [http] metrics_max_parties (the daemon sets it from there)
+DEFAULT_MAX_PARTIES = 1000  # as [http] metrics_max_parties' default
 
 # Outcomes of a request this node sent: "ok", a transport code, a refusal code the peer
 # gave, or a malformed reply. A peer can answer with any code: others count as "other".
@@ -138,12 +130,10 @@ class NodeMetrics:
         self.node = node
         # Monotonic seconds for latencies (the protocol never reads it: it is not protocol time).
         self.timer = timer
-        # The daemon's beliefs and suspicion (the live analysis' published view,
-        # trustnet.analysis.live); None: no per-party gauges.
-        self.views: ViewsSource | None = None
-        # Per-party gauges for at most this many parties ([http] metrics_max_parties): the
-        # most suspected first. A node may hold 100,000 authors; a scrape must not.
-        self.max_parties = DEFAULT_MAX_PARTIES
+        # The per-party gauges of the live analysis' published view, ranked and capped at
+        # [http] metrics_max_parties by its worker (trustnet.analysis.live: a node may hold
+        # 100,000 authors; a scrape must not rank them); None: no per-party gauges.
+        self.gauges: Callable[[], PartyGauges] | None = None
         self.registry = CollectorRegistry(auto_describe=False)
         r = self.registry
         self.requests_sent = Counter(
@@ -249,7 +239,7 @@ class _NodeCollector:
                 key, (f"trustnet_gossip_{re.sub(r'[^a-zA-Z0-9_]', '_', key)}",
                       f"Gossip protocol counter {key!r}."))
             yield CounterMetricFamily(name, help_text, value=value)
-        yield from self._parties(now)
+        yield from self._parties()
 
     def _peers(self, now: int) -> GaugeMetricFamily:
         counts = {(k, s): 0 for k in PEER_KINDS for s in PEER_STATES}
@@ -264,73 +254,125 @@ class _NodeCollector:
             family.add_metric([kind, state], count)
         return family
 
-    def _parties(self, now: int) -> Iterable[Metric]:
-        source = self.metrics.views
+    def _parties(self) -> Iterable[Metric]:
+        source = self.metrics.gauges
         if source is None:
             return []
         try:
-            beliefs, suspicion = source()
-            reports = suspicion.reports(now)
+            gauges = source()
         except Exception as exc:  # a scrape must not fail over the views; the log says why
             if getattr(exc, "code", None) == "analysis_pending":
                 return []  # the node's first analysis is still running: gauges when it is done
             self.metrics.node.log.exception("belief/suspicion gauges unavailable")
             self.metrics.scrape_errors.inc()
             return []
-        shown, omitted = self._shown(beliefs, reports)
-        yield_omitted = GaugeMetricFamily(
-            "trustnet_metrics_parties_omitted",
-            "Parties whose belief and suspicion gauges were left out ([http] metrics_max_parties).",
-            value=omitted)
-        store = self.metrics.node.store
+        return party_families(gauges)
+
+
+@dataclass(frozen=True, slots=True)
+class BeliefGauge:
+    """One party's belief gauges, as /metrics shows them."""
+
+    party: str
+    name: str  # the label: its profile's name, else the name beliefs know it by, cut
+    reliability: float
+    compliance: float
+    raw: float
+
+
+@dataclass(frozen=True, slots=True)
+class SuspicionGauge:
+    """One party's suspicion gauges, as /metrics shows them."""
+
+    party: str
+    name: str  # the label: its profile's name, cut ("" without one)
+    level: float
+    escalation_index: float
+    regime: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartyGauges:
+    """The per-party gauges of one published analysis, ranked and capped: made by the live
+    analysis' worker with each view it publishes (trustnet.analysis.live), so that a scrape
+    only renders them (ranking 100,000 parties on the event loop took seconds)."""
+
+    beliefs: tuple[BeliefGauge, ...]  # by party id
+    suspicions: tuple[SuspicionGauge, ...]  # by party id
+    omitted: int  # parties left out by the cap
+
+    @classmethod
+    def of(cls, beliefs: Beliefs, reports: Mapping[str, PartySuspicion], cap: int,
+           profile_name: Callable[[bytes], str | None]) -> PartyGauges:
+        """The gauges of the parties shown: all of them up to `cap`, else the most suspected
+        (then the most relied on, then by id); `profile_name` reads a party's profile name."""
+        shown, omitted = shown_parties(beliefs, reports, cap)
         names: dict[str, str] = {}
         for pid in shown:
-            profile = store.profile_of(bytes.fromhex(pid))
-            if profile is not None and profile.name is not None:
-                names[pid] = str(profile.name)[:MAX_NAME]
-        labels = ["party", "name"]
-
-        def family(name: str, help_text: str, extra: tuple[str, ...] = ()) -> GaugeMetricFamily:
-            return GaugeMetricFamily(name, help_text, labels=[*labels, *extra])
-
-        reliability = family("trustnet_belief_reliability",
-                             "How far this node relies on the party as a source (0..1).")
-        compliance = family("trustnet_belief_compliance",
-                            "Compliance score from verified evidence (0..1).")
-        raw = family("trustnet_belief_compliance_raw",
-                     "Compliance score from all claims, verified or not (0..1).")
+            name = profile_name(bytes.fromhex(pid))
+            if name is not None:
+                names[pid] = str(name)[:MAX_NAME]
+        rows = []
         for pid in sorted(shown & beliefs.parties.keys()):
             belief = beliefs.parties[pid]
-            who = [pid, names.get(pid) or (belief.name or "")[:MAX_NAME]]
-            reliability.add_metric(who, belief.reliability.p)
-            compliance.add_metric(who, belief.verified.score)
-            raw.add_metric(who, belief.raw.score)
-        level = family("trustnet_suspicion_level", "Suspicion level of the party (0..1).")
-        index = family("trustnet_suspicion_escalation_index",
-                       "Escalation index: the largest eigenvalue's real part, per time unit.")
-        regime = family("trustnet_suspicion_regime",
-                        "1 for the party's current regime, 0 for the others.", ("regime",))
+            rows.append(BeliefGauge(pid, names.get(pid) or (belief.name or "")[:MAX_NAME],
+                                    belief.reliability.p, belief.verified.score,
+                                    belief.raw.score))
+        suspected = []
         for pid in sorted(shown & reports.keys()):
             report = reports[pid]
-            who = [pid, names.get(pid) or ""]
-            level.add_metric(who, report.level)
-            index.add_metric(who, report.escalation_index)
-            for name in REGIMES:
-                regime.add_metric([*who, name], 1 if report.regime == name else 0)
-        return [reliability, compliance, raw, level, index, regime, yield_omitted]
+            suspected.append(SuspicionGauge(pid, names.get(pid) or "", report.level,
+                                            report.escalation_index, report.regime))
+        return cls(tuple(rows), tuple(suspected), omitted)
 
-    def _shown(self, beliefs: Beliefs, reports: Mapping[str, PartySuspicion]
-               ) -> tuple[set[str], int]:
-        """The parties given gauges, and how many were left out: all of them up to
-        `max_parties`, else the most suspected (then the most relied on, then by id)."""
-        parties = beliefs.parties.keys() | reports.keys()
-        cap = self.metrics.max_parties
-        if len(parties) <= cap:
-            return set(parties), 0
 
-        def rank(pid: str) -> tuple[float, float, str]:
-            report, belief = reports.get(pid), beliefs.parties.get(pid)
-            return (-(report.level if report else 0.0),
-                    -(belief.reliability.p if belief else 0.0), pid)
+def shown_parties(beliefs: Beliefs, reports: Mapping[str, PartySuspicion], cap: int
+                  ) -> tuple[set[str], int]:
+    """The parties given gauges, and how many were left out: all of them up to `cap`, else
+    the most suspected (then the most relied on, then by id)."""
+    parties = beliefs.parties.keys() | reports.keys()
+    if len(parties) <= cap:
+        return set(parties), 0
 
-        return set(heapq.nsmallest(cap, parties, key=rank)), len(parties) - cap
+    def rank(pid: str) -> tuple[float, float, str]:
+        report, belief = reports.get(pid), beliefs.parties.get(pid)
+        return (-(report.level if report else 0.0),
+                -(belief.reliability.p if belief else 0.0), pid)
+
+    return set(heapq.nsmallest(cap, parties, key=rank)), len(parties) - cap
+
+
+def party_families(gauges: PartyGauges) -> list[Metric]:
+    """The belief and suspicion families of `gauges` (docs/metrics.md)."""
+    labels = ["party", "name"]
+
+    def family(name: str, help_text: str, extra: tuple[str, ...] = ()) -> GaugeMetricFamily:
+        return GaugeMetricFamily(name, help_text, labels=[*labels, *extra])
+
+    reliability = family("trustnet_belief_reliability",
+                         "How far this node relies on the party as a source (0..1).")
+    compliance = family("trustnet_belief_compliance",
+                        "Compliance score from verified evidence (0..1).")
+    raw = family("trustnet_belief_compliance_raw",
+                 "Compliance score from all claims, verified or not (0..1).")
+    for b in gauges.beliefs:
+        who = [b.party, b.name]
+        reliability.add_metric(who, b.reliability)
+        compliance.add_metric(who, b.compliance)
+        raw.add_metric(who, b.raw)
+    level = family("trustnet_suspicion_level", "Suspicion level of the party (0..1).")
+    index = family("trustnet_suspicion_escalation_index",
+                   "Escalation index: the largest eigenvalue's real part, per time unit.")
+    regime = family("trustnet_suspicion_regime",
+                    "1 for the party's current regime, 0 for the others.", ("regime",))
+    for s in gauges.suspicions:
+        who = [s.party, s.name]
+        level.add_metric(who, s.level)
+        index.add_metric(who, s.escalation_index)
+        for name in REGIMES:
+            regime.add_metric([*who, name], 1 if s.regime == name else 0)
+    omitted = GaugeMetricFamily(
+        "trustnet_metrics_parties_omitted",
+        "Parties whose belief and suspicion gauges were left out ([http] metrics_max_parties).",
+        value=gauges.omitted)
+    return [reliability, compliance, raw, level, index, regime, omitted]

@@ -185,9 +185,9 @@ class Daemon:
         made = install_views(self.views, self.store, self.identity.party_id, self.settings,
                              self.clock, self.dir, self.log)
         self.node_views, self.analysis, self.live = made.views, made.analysis, made.live
-        # belief and suspicion gauges per party on /metrics, from the published live view
-        self.node.metrics.views = lambda: made.served().current()
-        self.node.metrics.max_parties = self.http.metrics_max_parties
+        # belief and suspicion gauges per party on /metrics, ranked and capped by the live
+        # analysis' worker with each view it publishes
+        self.node.metrics.gauges = made.gauges
 
     async def start(self) -> str:
         """Bind the HTTP server, start gossip; returns the node's URL."""
