@@ -8,6 +8,10 @@ under the prefix): with 10,000 fork proofs (keys are free, so are proofs about t
 reconcile request cost ~50-260 ms. `ForkBook` keeps the forked authors' own contributions
 in a second `HeadIndex`, updated as their heads move, so the fingerprint of the unforked
 heads is one subtraction: the replica's sum less this index's, O(1) for a short prefix.
+A head may move by routes the protocol never sees (an import, a local append, a rotation,
+quarantine, another writer of the store): a read first compares the replica's whole
+fingerprint with the one the index was made at, and looks up the forked authors' heads
+again when it changed (once per change of the store, one lookup per forked author).
 
 It also keeps, in O(1) per change: the forked authors (a fork key count each), the fork
 keys sorted (for listings, made again only after a change), how many forked authors this
@@ -45,8 +49,10 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
     """Fork proofs by key (author, seq), with the forked authors' head contributions indexed.
 
     A mapping, as the plain dict it replaces: every change goes through `__setitem__` and
-    `__delitem__`, which keep the indexes. Heads of forked authors move when entries of
-    theirs arrive: the protocol calls `moved` with the authors of what it took in.
+    `__delitem__`, which keep the indexes. Heads of forked authors move by many routes (the
+    protocol's ingest, imports, local appends, rotations, quarantine, another writer): every
+    read that depends on them first follows the replica (`_follow`), so the book is never
+    stale whichever route moved a head.
     """
 
     def __init__(self, replica: Replica, proofs: Iterable[ForkProof] = ()) -> None:
@@ -62,7 +68,8 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
         self._shared_count = 0
         self._unheld = 0  # fork keys of authors with no head here
         self._unheld_authors: set[bytes] = set()
-        self._count = -1  # the replica's author count at the last `refresh`
+        self._seen: tuple[int, int] | None = None  # the replica's whole fingerprint at the
+        # last `_follow`: the forked authors' heads were indexed as of it
         lowest: dict[bytes, ForkProof] = {}
         for proof in proofs:  # one proof per author: its lowest seq (see `first_seq`)
             if proof.author not in lowest or proof.seq < lowest[proof.author].seq:
@@ -91,6 +98,8 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
                 self._unheld += 1
             if len(seqs) == 1:
                 self._unheld_authors.add(author)
+                if len(self._authors) == 1:  # the only forked author: indexed as of now
+                    self._seen = self._replica.prefix_fingerprint("")
                 self._index(author)
         self._proofs[key] = proof
 
@@ -152,6 +161,7 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
         listings carry. A proof about an author of whom this node holds no entry is local
         state (the `max_unheld_forks` gate keeps it): two nodes whose caps filled with
         different such proofs still end in sync (kept until the next change)."""
+        self._follow()
         if self._shared is None:
             held = self._held
             self._shared = [k for k in self.sorted_keys() if k[0] in held]
@@ -159,6 +169,7 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
 
     def shared_fp(self) -> tuple[int, int]:
         """`keys_fp` over `shared_keys` only."""
+        self._follow()
         return self._shared_sum, self._shared_count
 
     def keys_under(self, prefix: str) -> list[ForkKey]:
@@ -172,35 +183,46 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
     @property
     def unheld(self) -> int:
         """Fork keys of authors of whom this node holds no entry."""
+        self._follow()
         return self._unheld
 
     def fingerprint(self, prefix: str) -> tuple[int, int]:
         """(sum, count) of the heads of the forked authors under `prefix` held here."""
+        self._follow()
         return self._heads.fingerprint(prefix)
 
     def held_under(self, prefix: str) -> list[bytes]:
         """The forked authors under `prefix` with a head here, ascending."""
+        self._follow()
         return self._heads.authors(prefix)
 
     def moved(self, authors: Iterable[bytes]) -> None:
-        """These authors' heads may have moved (entries taken in, a rotation): index the
-        forked ones' heads again (the others cost a set lookup). A head moved unseen by the
-        protocol (a quarantined entry of a forked author) is indexed at that author's next
-        entry; meanwhile a reconciliation may find nothing where the digests differ, and
-        falls back to heads pages (protocol.reconcile)."""
+        """These authors' heads may have moved (entries taken in): index the forked ones'
+        heads again at once (the others cost a set lookup). Not needed for correctness:
+        every read of the heads' fingerprints first checks the replica (`_follow`)."""
         for author in authors:
             if author in self._authors:
                 self._index(author)
 
     def refresh(self) -> None:
-        """Index again the forked authors not held, once the replica holds more authors
-        than at the last call: one of them may have arrived unseen by the protocol (an
-        import), and its key is then shared (O(1) when nothing was added; else O(authors
-        not held), at most `[gossip] max_unheld_forks`)."""
-        count = self._replica.prefix_fingerprint("")[1]
-        if count != self._count:
-            self._count = count
-            for author in list(self._unheld_authors):
+        """Index again the forked authors whose head moved since the last read: their head
+        may move by any route (the protocol's ingest, a bundle import, a local append, a key
+        rotation or recovery displacing a head, a quarantined entry taking one back, another
+        writer of the store). See `_follow`."""
+        self._follow()
+
+    def _follow(self) -> None:
+        """Bring the forked authors' indexed heads up to the replica's: when the replica's
+        whole fingerprint (every head, O(1) to read) changed since the last look, every
+        forked author's head is looked up again (a dict lookup each, hashed only when it
+        moved: forked authors are few, and this runs once per change of the store, not
+        per read). Without forks, nothing is read."""
+        if not self._authors:
+            return
+        total = self._replica.prefix_fingerprint("")
+        if total != self._seen:
+            self._seen = total
+            for author in list(self._authors):
                 self._index(author)
 
     def _index(self, author: bytes) -> None:

@@ -1,0 +1,100 @@
+"""The fork book follows a forked author's head whichever route moves it (issue 15 item 5,
+review): not only the protocol's own ingest, which tells the book, but a bundle import,
+another writer of the store, a quarantined entry taking the head back and the node's own
+append. Two real daemons in one process hold the same unforked heads; one of them has the
+forked author's head moved by each route; their fingerprints of the unforked heads still
+agree (and match the sum made from scratch), and a reconciliation between them converges
+without falling back to heads pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.harness.nodes import MANUAL, init_node
+from tests.harness.wait import wait_until
+from tests.harness.wire import T0, ident
+from trustnet.identity import Identity
+from trustnet.log.bundle import import_bundle, write_bundle
+from trustnet.log.entry import Entry, ForkProof, sign_entry
+from trustnet.node.daemon import Daemon
+from trustnet.protocol.gossip import GossipProtocol
+from trustnet.protocol.recon_index import MOD, item_hash
+
+ROUTES = ("import", "other_writer", "quarantine", "own_append")
+
+
+def signed(who: Identity, seq: int, prev: Entry | None, level: int, ts: int = T0) -> Entry:
+    return sign_entry(who, seq=seq, prev=prev.id if prev else None, ts=ts, kind="trust",
+                      body={"subject": "ab" * 32, "level": level})
+
+
+def scratch(p: GossipProtocol, prefix: str) -> tuple[int, int]:
+    """The fingerprint of the unforked heads under `prefix`, summed one by one."""
+    forked = {a for a, _ in p.fork_keys()}
+    under = [(a, s, i) for a, (s, i) in p.replica.heads().items()
+             if a.hex().startswith(prefix) and a not in forked]
+    return sum(item_hash(*h) for h in under) % MOD, len(under)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_fingerprints_agree_and_a_session_converges_whatever_moved_the_forked_head(
+        tmp_path: Path, route: str) -> None:
+    a = Daemon(init_node(tmp_path, "a"), gossip=MANUAL)
+    b = Daemon(init_node(tmp_path, "b"), gossip=MANUAL)
+    # The forked author: a's own party for the local append, else a stranger.
+    x = a.identity if route == "own_append" else ident("forked")
+    people = [ident(f"w{i}") for i in range(24)]
+    firsts = [signed(w, 1, None, 1) for w in people]
+    x1, x1b = signed(x, 1, None, 1), signed(x, 1, None, 2)  # x signed two entries at seq 1
+    x2 = signed(x, 2, x1, 3, T0 + 1)
+    proof = ForkProof.of(x1, x1b)
+    ahead = signed(people[5], 2, firsts[5], 9)  # b holds one entry a lacks
+    for d in (a, b):
+        d.store.ingest([e.raw for e in [*firsts, x1]], T0)
+        if route == "quarantine":
+            d.store.ingest([x2.raw], T0 + 1)
+    b.store.ingest([ahead.raw], T0)
+    await a.start()
+    await b.start()
+    try:
+        pa, pb = a.node.protocol, b.node.protocol
+        for p in (pa, pb):
+            p._register_fork(proof, "ee" * 32, "node", T0)
+        prefixes = ("", x.author.hex()[:1], x.author.hex()[:2], x.author.hex()[:3])
+        before = {pre: pa.fingerprint(pre) for pre in prefixes}  # the book indexed now
+        moved_from = a.store.head(x.author)
+        assert moved_from is not None
+        # x's head moves on a by the route, unseen by the protocol.
+        if route == "import":
+            bundle = tmp_path / "x.bundle"
+            with bundle.open("wb") as out:
+                write_bundle(out, [x2.raw])
+            assert import_bundle(a.store, bundle, T0 + 2).accepted == 1
+        elif route == "other_writer":
+            assert a.store.ingest([x2.raw], T0 + 2).accepted
+        elif route == "quarantine":
+            assert a.store.quarantine(x.author, 2, "test: corrupted on disk") == 1
+        else:
+            await a.node.publish("trust", {"subject": "cd" * 32, "level": 4})
+        head = a.store.head(x.author)
+        assert head is not None and head.id != moved_from.id
+        assert (head.seq < moved_from.seq) == (route == "quarantine")
+        assert x.author in pa._forks.authors
+        for pre in prefixes:
+            assert pa.fingerprint(pre) == scratch(pa, pre) == before[pre], (route, pre)
+            if pre:  # b never had x's head moved; a's moves are left out of the heads
+                assert pa.fingerprint(pre) == pb.fingerprint(pre), (route, pre)
+        # A session of a with b finds the one real difference, by reconciliation alone.
+        assert b.url is not None and a.node.add_peer(b.url)
+        await a.node.tick()
+        await wait_until(lambda: not a.node.busy, "a's session ends")
+        assert a.store.get(ahead.id) is not None
+        assert pa.stats["recon_fallbacks"] == 0
+        for pre in prefixes:
+            assert pa.fingerprint(pre) == pb.fingerprint(pre) == scratch(pb, pre)
+        assert a.node.errors == [] and b.node.errors == []
+    finally:
+        await a.stop()
+        await b.stop()
