@@ -27,7 +27,7 @@ from trustnet.protocol.events import Action, PeerDecision, RequestFailed, Respon
 from trustnet.protocol.forks import ForkBook, fork_key_hash
 from trustnet.protocol.gossip import GossipProtocol
 from trustnet.protocol.peers import PeerPolicy
-from trustnet.protocol.recon_index import MOD, HeadIndex, bounds, fp_bytes, item_hash
+from trustnet.protocol.recon_index import MOD, MOVES_KEPT, HeadIndex, bounds, fp_bytes, item_hash
 from trustnet.protocol.replica import Replica
 from trustnet.store.memory import MemoryReplica
 from trustnet.store.sqlite import Store
@@ -70,6 +70,33 @@ def test_prefix_fingerprints_follow_every_head_change() -> None:
     assert bounds("") == (bytes(32), None)
     assert bounds("f") == (bytes([0xF0]) + bytes(31), None)
     assert bounds("0a") == (bytes([0x0A]) + bytes(31), bytes([0x0B]) + bytes(31))
+
+
+def test_an_index_names_what_moved_since_a_mark() -> None:
+    """`moves_since` names every author changed since a mark, or says it cannot (None)."""
+    rng = random.Random(9)
+    index, other = HeadIndex(), HeadIndex()
+    authors = [rng.randbytes(32) for _ in range(50)]
+    mark, moved = index.moves_since(None)
+    assert moved is None  # the first call starts the log
+    for _ in range(40):
+        changed = set()
+        for _ in range(rng.randrange(0, 30)):
+            author = rng.choice(authors)
+            if rng.random() < 0.2:
+                if index.contribution(author) is not None:
+                    changed.add(author)
+                index.remove(author)
+            else:
+                index.set_head(author, rng.randrange(1, 9), rng.randbytes(32))
+                changed.add(author)
+        mark, moved = index.moves_since(mark)
+        assert moved is not None and set(moved) == changed
+    assert index.moves_since(other.moves_since(None)[0])[1] is None  # another index's mark
+    assert index.moves_since(None)[1] is None
+    for i in range(MOVES_KEPT + 1):
+        index.set_head(authors[0], i + 1, bytes(32))
+    assert index.moves_since(mark)[1] is None  # more changes than the log keeps
 
 
 def test_store_memory_and_a_shared_base_give_the_same_fingerprints() -> None:

@@ -17,6 +17,10 @@ A contribution is any (value, count), not only (item_hash, 1): the simulator's r
 share one immutable index of the heads every node starts with and keep only the
 difference in their own (`value = new - old hash`, `count = 0` for a head that moved).
 
+Once asked (`moves_since`), an index also logs the last `MOVES_KEPT` authors whose
+contribution changed, so a reader that follows a few authors (the fork book: protocol.forks)
+learns which of them moved since its last look in O(moves), whatever route moved them.
+
 Pure code: no I/O, no time, no randomness; the stores and the protocol import it.
 """
 
@@ -24,7 +28,9 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 import struct
+from collections import deque
 from collections.abc import Iterable
 
 MOD = 1 << 128  # fingerprint sums are mod 2**128 (16 bytes on the wire)
@@ -34,6 +40,10 @@ MAX_PREFIX = 64  # nibbles in an author id (32 bytes)
 HEX = "0123456789abcdef"
 _Q = struct.Struct(">Q").pack
 _ITEM_TAG = b"trustnet/v1/reconcile-item"
+MOVES_KEPT = 1024  # changes an index logs once asked (`HeadIndex.moves_since`)
+_SERIALS = itertools.count(1)  # tells indexes apart in a mark
+
+MoveMark = tuple[int, int]  # (index serial, changes made): where a reader last looked
 
 
 def item_hash(author: bytes, seq: int, ident: bytes) -> int:
@@ -68,12 +78,15 @@ def is_prefix(prefix: str) -> bool:
 class HeadIndex:
     """Per-prefix sums of the contributions of authors (see the module docstring)."""
 
-    __slots__ = ("_sorted", "_sums", "_value")
+    __slots__ = ("_moves", "_serial", "_sorted", "_sums", "_value", "_version")
 
     def __init__(self) -> None:
         self._sorted: list[bytes] = []
         self._value: dict[bytes, tuple[int, int]] = {}  # author -> (value, count)
         self._sums: dict[str, tuple[int, int]] = {}  # prefix (<= DEPTH nibbles) -> sums
+        self._serial = next(_SERIALS)
+        self._version = 0  # changes made (put, remove)
+        self._moves: deque[bytes] | None = None  # the last changes' authors, once asked
 
     @classmethod
     def of(cls, contributions: Iterable[tuple[bytes, int, int]]) -> HeadIndex:
@@ -96,6 +109,9 @@ class HeadIndex:
 
     def put(self, author: bytes, value: int, count: int = 1) -> None:
         """Set what `author` contributes (replacing what it did)."""
+        self._version += 1
+        if self._moves is not None:
+            self._moves.append(author)
         old = self._value.get(author)
         if old is None:
             bisect.insort(self._sorted, author)
@@ -118,12 +134,32 @@ class HeadIndex:
         old = self._value.pop(author, None)
         if old is None:
             return
+        self._version += 1
+        if self._moves is not None:
+            self._moves.append(author)
         del self._sorted[bisect.bisect_left(self._sorted, author)]
         hexed = author[:2].hex()
         for n in range(DEPTH + 1):
             key = hexed[:n]
             v, c = self._sums[key]
             self._sums[key] = ((v - old[0]) % MOD, c - old[1])
+
+    def moves_since(self, mark: MoveMark | None) -> tuple[MoveMark, list[bytes] | None]:
+        """The mark of now, and the authors whose contribution changed since `mark` (a mark
+        this index gave), oldest first, repeats included; None when they are not all known
+        (no mark, another index's, the log started after it or more than `MOVES_KEPT`
+        changes since): the reader then looks at every author it follows. The first call
+        starts the log (an index nobody asks keeps none: the simulator holds thousands)."""
+        now = (self._serial, self._version)
+        if self._moves is None:
+            self._moves = deque(maxlen=MOVES_KEPT)
+            return now, None
+        if mark is None or mark[0] != self._serial or mark[1] > self._version:
+            return now, None
+        changed = self._version - mark[1]
+        if changed > len(self._moves):
+            return now, None
+        return now, list(itertools.islice(self._moves, len(self._moves) - changed, None))
 
     def contribution(self, author: bytes) -> tuple[int, int] | None:
         """What `author` contributes, if anything."""

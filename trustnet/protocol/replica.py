@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from trustnet.log.entry import ChainHead, Entry, ForkProof
+from trustnet.protocol.recon_index import MoveMark
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,11 @@ class Replica(Protocol):
 
     def prefix_authors(self, prefix: str) -> list[bytes]:
         """The authors held whose hex id starts with `prefix`, ascending."""
+        ...
+
+    def head_moves(self, mark: MoveMark | None) -> tuple[MoveMark, list[bytes] | None]:
+        """The authors whose head changed since `mark` by any route (`HeadIndex.moves_since`),
+        None when not all are known, and the mark of now."""
         ...
 
     def get(self, entry_id: bytes) -> Entry | None:

@@ -46,7 +46,7 @@ from trustnet.log.keys import (
     signer,
 )
 from trustnet.log.keys import apply as apply_keys
-from trustnet.protocol.recon_index import MOD, HeadIndex, item_hash
+from trustnet.protocol.recon_index import MOD, HeadIndex, MoveMark, item_hash
 from trustnet.protocol.replica import IngestResult, Rejected
 from trustnet.statements import validate_body
 
@@ -338,6 +338,11 @@ class MemoryReplica:
             bv, bc = self._base.prefix_fingerprint(prefix)
             value, count = (value + bv) % MOD, count + bc
         return value, count
+
+    def head_moves(self, mark: MoveMark | None) -> tuple[MoveMark, list[bytes] | None]:
+        """The authors whose head changed since `mark` (protocol.recon_index: the index logs
+        every route that moves a head once asked), None when not all are known."""
+        return self._head_index().moves_since(mark)
 
     def prefix_authors(self, prefix: str) -> list[bytes]:
         """The authors held under `prefix`, ascending."""

@@ -56,7 +56,7 @@ from trustnet.log.keys import (
     signer,
 )
 from trustnet.log.keys import apply as apply_keys
-from trustnet.protocol.recon_index import HeadIndex, item_hash
+from trustnet.protocol.recon_index import HeadIndex, MoveMark, item_hash
 from trustnet.protocol.replica import IngestResult as IngestResult  # re-exported
 from trustnet.protocol.replica import Rejected as Rejected  # re-exported
 from trustnet.statements.entries import sign_statement, statement_of
@@ -702,6 +702,11 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         """(sum mod 2**128 of `item_hash` of the heads, count) of the authors under `prefix`
         (protocol.recon_index: kept as heads move, so a short prefix is one lookup)."""
         return self._head_index().fingerprint(prefix)
+
+    def head_moves(self, mark: MoveMark | None) -> tuple[MoveMark, list[bytes] | None]:
+        """The authors whose head changed since `mark` (protocol.recon_index: the index logs
+        every route that moves a head once asked), None when not all are known."""
+        return self._head_index().moves_since(mark)
 
     def prefix_authors(self, prefix: str) -> list[bytes]:
         """The authors held under `prefix`, ascending."""
