@@ -98,3 +98,41 @@ async def test_fingerprints_agree_and_a_session_converges_whatever_moved_the_for
     finally:
         await a.stop()
         await b.stop()
+
+
+def test_a_store_change_costs_the_book_what_moved_not_every_forked_author() -> None:
+    """Keys are free, so forked authors may be many: after a head moves by a route the
+    protocol does not see, the book looks up the forked authors that moved, not all of them
+    (adversarial review: it looked up every forked author at the next read of each change);
+    a burst larger than the replica's log looks them all up once, and stays right."""
+    from trustnet.protocol.forks import ForkBook
+    from trustnet.protocol.recon_index import MOVES_KEPT
+    from trustnet.store.sqlite import Store
+
+    store = Store(None)
+    forked = [ident(f"forked-{i}") for i in range(300)]
+    firsts = [signed(x, 1, None, 1) for x in forked]
+    store.ingest(firsts, T0)
+    book = ForkBook(store, [ForkProof.of(a, signed(x, 1, None, 2))
+                            for a, x in zip(firsts, forked, strict=True)])
+    book.fingerprint("")
+    looked: list[bytes] = []
+    head = store.head
+
+    def counted(author: bytes) -> object:
+        looked.append(author)
+        return head(author)
+
+    store.head = counted  # type: ignore[method-assign]
+    store.ingest([signed(ident(f"stranger-{i}"), 1, None, 1) for i in range(50)], T0)
+    store.ingest([signed(forked[7], 2, firsts[7], 3)], T0)  # another writer: unseen by the book
+    assert book.fingerprint("") == (sum(item_hash(a, *h) for a, h in store.heads().items()
+                                        if a in {x.public_key for x in forked}) % MOD, 300)
+    assert looked == [forked[7].public_key]
+    looked.clear()
+    store.ingest([signed(ident(f"burst-{i}"), 1, None, 1) for i in range(MOVES_KEPT + 1)], T0)
+    book.fingerprint("")
+    assert len(looked) == 300  # the log overflowed: every forked author, once
+    looked.clear()
+    book.fingerprint("")
+    assert looked == []

@@ -9,9 +9,11 @@ reconcile request cost ~50-260 ms. `ForkBook` keeps the forked authors' own cont
 in a second `HeadIndex`, updated as their heads move, so the fingerprint of the unforked
 heads is one subtraction: the replica's sum less this index's, O(1) for a short prefix.
 A head may move by routes the protocol never sees (an import, a local append, a rotation,
-quarantine, another writer of the store): a read first compares the replica's whole
-fingerprint with the one the index was made at, and looks up the forked authors' heads
-again when it changed (once per change of the store, one lookup per forked author).
+quarantine, another writer of the same store): a read first asks the replica which heads
+moved since its last look (`Replica.head_moves`: the replica's own index logs every route)
+and looks up again the forked ones among them: O(what moved), not O(forked authors) — keys
+are free, so forked authors may be many. Only when more heads moved than the log keeps
+(`recon_index.MOVES_KEPT`) are all forked authors looked up, once per such burst.
 
 It also keeps, in O(1) per change: the forked authors (a fork key count each), the fork
 keys sorted (for listings, made again only after a change), how many forked authors this
@@ -30,7 +32,7 @@ import struct
 from collections.abc import Iterable, Iterator, KeysView, MutableMapping
 
 from trustnet.log.entry import ForkProof
-from trustnet.protocol.recon_index import FP_BYTES, MOD, HeadIndex, bounds, item_hash
+from trustnet.protocol.recon_index import FP_BYTES, MOD, HeadIndex, MoveMark, bounds, item_hash
 from trustnet.protocol.replica import Replica
 
 ForkKey = tuple[bytes, int]
@@ -68,8 +70,8 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
         self._shared_count = 0
         self._unheld = 0  # fork keys of authors with no head here
         self._unheld_authors: set[bytes] = set()
-        self._seen: tuple[int, int] | None = None  # the replica's whole fingerprint at the
-        # last `_follow`: the forked authors' heads were indexed as of it
+        self._mark: MoveMark | None = None  # the replica's head moves at the last `_follow`:
+        # the forked authors' heads were indexed as of it
         lowest: dict[bytes, ForkProof] = {}
         for proof in proofs:  # one proof per author: its lowest seq (see `first_seq`)
             if proof.author not in lowest or proof.seq < lowest[proof.author].seq:
@@ -99,7 +101,7 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
             if len(seqs) == 1:
                 self._unheld_authors.add(author)
                 if len(self._authors) == 1:  # the only forked author: indexed as of now
-                    self._seen = self._replica.prefix_fingerprint("")
+                    self._mark = self._replica.head_moves(None)[0]
                 self._index(author)
         self._proofs[key] = proof
 
@@ -212,18 +214,18 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
         self._follow()
 
     def _follow(self) -> None:
-        """Bring the forked authors' indexed heads up to the replica's: when the replica's
-        whole fingerprint (every head, O(1) to read) changed since the last look, every
-        forked author's head is looked up again (a dict lookup each, hashed only when it
-        moved: forked authors are few, and this runs once per change of the store, not
-        per read). Without forks, nothing is read."""
+        """Bring the forked authors' indexed heads up to the replica's: the forked authors
+        among the heads moved since the last look are looked up again (a stranger's burst of
+        pushes costs what it moved, not O(forked authors) per read); every forked author
+        only when the replica cannot name all that moved (its log overflowed, or this is its
+        first look). Without forks, nothing is read."""
         if not self._authors:
             return
-        total = self._replica.prefix_fingerprint("")
-        if total != self._seen:
-            self._seen = total
-            for author in list(self._authors):
-                self._index(author)
+        self._mark, moved = self._replica.head_moves(self._mark)
+        forked = self._authors
+        for author in (list(forked) if moved is None
+                       else [a for a in dict.fromkeys(moved) if a in forked]):
+            self._index(author)
 
     def _index(self, author: bytes) -> None:
         head = self._replica.head(author)
