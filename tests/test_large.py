@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.harness.api import fetch, start
 from trustnet.bench.large import STEP_MS, T0, generate
 from trustnet.identity import Identity
@@ -302,4 +304,29 @@ async def test_metrics_and_status_answer_while_the_analysis_computes(tmp_path: P
         assert status == 200 and js["entries"] >= 300
     finally:
         release.set()
+        await daemon.stop()
+
+
+async def test_gauges_that_cannot_be_made_cost_metrics_them_not_the_views(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker makes /metrics' per-party gauges with each view (review): if making them
+    fails, the view is still published and served, and /metrics answers without them, the
+    failure counted and logged."""
+    from trustnet.api.metrics import PartyGauges
+
+    def broken(*args: Any) -> PartyGauges:
+        raise ValueError("unreadable profile row")
+
+    monkeypatch.setattr(PartyGauges, "of", broken)
+    daemon = await start(tmp_path, "analysis_budget_s = 5")
+    try:
+        daemon.store.ingest(list(generate(200, 20)), T0 + 200 * STEP_MS + 1)
+        status, _, beliefs = await fetch(f"{daemon.url}/beliefs")
+        assert status == 200 and beliefs["parties"], beliefs
+        status, _, body = await fetch(f"{daemon.url}/metrics")
+        assert status == 200 and b"trustnet_belief_reliability{" not in body
+        _, _, body = await fetch(f"{daemon.url}/metrics")  # the count is of scrapes before
+        assert b"trustnet_metrics_scrape_errors_total 1.0" in body
+        assert b"trustnet_belief_reliability{" not in body
+    finally:
         await daemon.stop()

@@ -331,8 +331,14 @@ class LiveAnalysis:
             profile = store.profile_of(author)
             return None if profile is None or profile.name is None else str(profile.name)
 
-        # /metrics' gauges ranked here, not at each scrape on the event loop
-        gauges = PartyGauges.of(beliefs, reports, self.max_parties, profile_name)
+        # /metrics' gauges ranked here, not at each scrape on the event loop; a failure
+        # costs the scrapes their per-party gauges (counted, logged), never the view itself
+        gauges: PartyGauges | None
+        try:
+            gauges = PartyGauges.of(beliefs, reports, self.max_parties, profile_name)
+        except Exception:
+            self.log.exception("analysis: /metrics' per-party gauges could not be made")
+            gauges = None
         pub = Published(beliefs, reports, people, state, now // 60_000, time.perf_counter() - t0,
                         tuple(sorted(beliefs.parties)), tuple(sorted(reports)), gauges)
         first = self.published is None
@@ -467,7 +473,9 @@ class Installed:
         pub = self.live.published
         if pub is None:
             raise pending_error()
-        assert pub.gauges is not None  # the worker publishes them with every view
+        if pub.gauges is None:  # the worker could not make them (it logged why)
+            raise TrustnetError("the per-party gauges of this view could not be made",
+                                code="gauges_unavailable")
         return pub.gauges
 
 
