@@ -452,3 +452,25 @@ def test_every_driver_an_explanation_names_is_a_fact_that_counts(w: World) -> No
             assert all(n in counted for n in named), (viewer, belief.name, named, counted)
             drivers += len(named)
     assert drivers > 10
+
+
+def test_attestation_sums_do_not_depend_on_arrival_order(w: World) -> None:
+    """Confidences 0.1 + 0.2 + 0.3 as floats are 0.6000000000000001 in one order and 0.6 in
+    another: a stranger choosing the order the attestations arrive in moved the last bit of
+    the track record (review); they are summed as whole numbers now."""
+    baseline(w)
+    statements = [w.exchange("south-1", DEC_1 + i) for i in (1, 2, 3)]
+    atts = [w.post("north-2", "attestation", {
+        "subject": s.id_hex, "verdict": verdict, "method": "aerial", "confidence": permille,
+        "evidence": ["ab" * 32], "note": ""}, DEC_1 + 10 + i)
+        for i, (s, verdict, permille) in enumerate(zip(
+            statements, ("confirm", "confirm", "partial"), (100, 200, 600), strict=True))]
+    rest = [e for e in w.entries if e not in atts]
+    south = w.party("south-1")
+
+    def confirmed(order: list[Entry]) -> Any:
+        js = compute_beliefs(rest + order, w.party("north-1"), NOW).to_json()
+        (party,) = [p for p in js["parties"] if p["party"] == south]
+        return party["reliability"]["confirmed"]
+
+    assert confirmed(atts) == confirmed(atts[::-1]) == confirmed(atts[1:] + atts[:1])

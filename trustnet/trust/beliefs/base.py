@@ -52,7 +52,7 @@ FORK_EVIDENCE = "~forks"
 class _Att:
     author: str
     verdict: str
-    confidence: float
+    permille: int  # confidence, 0..1000
     id: str
 
 
@@ -156,8 +156,10 @@ class _EngineBase:
         self._track_cache: tuple[tuple[int, int], _Track] | None = None
         self._atts: dict[str, list[_Att]] = defaultdict(list)  # subject entry id -> attestations
         self._pending: dict[str, list[_Att]] = defaultdict(list)  # subject not yet held
-        # (verifier, source) -> [confirmed, refuted] from attestations (unweighted).
-        self._pairs: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+        # (verifier, source) -> [confirmed, refuted] from attestations (unweighted), in
+        # halves of a permille: whole numbers, so the sums do not depend on arrival order
+        # (floats added in arrival order did, in the last bit: review); track.py reads /2000.
+        self._pairs: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
 
     # -- input ---------------------------------------------------------------------------------
 
@@ -269,7 +271,7 @@ class _EngineBase:
                 self._trust_version += 1
         elif isinstance(body, Attestation):
             self._track_version += 1
-            att = _Att(author, body.verdict, body.confidence / 1000.0, eid)
+            att = _Att(author, body.verdict, body.confidence, eid)
             self._atts[body.subject].append(att)
             owner = self._entry_part.get(body.subject)
             if owner is not None:
@@ -326,12 +328,12 @@ class _EngineBase:
         self._pairs_version += 1
         pair = self._pairs[(att.author, subject_author)]
         if att.verdict == "confirm":
-            pair[0] += att.confidence
+            pair[0] += 2 * att.permille
         elif att.verdict == "refute":
-            pair[1] += att.confidence
+            pair[1] += 2 * att.permille
         elif att.verdict == "partial":
-            pair[0] += att.confidence / 2
-            pair[1] += att.confidence / 2
+            pair[0] += att.permille
+            pair[1] += att.permille
 
 
     def _num(self, party: str) -> int:

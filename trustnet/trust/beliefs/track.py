@@ -104,9 +104,10 @@ class _TrackRecord(_EngineBase):
             base: dict[tuple[str, str], tuple[float, float]] = {}
             base_conf: dict[str, float] = defaultdict(float)
             refs: list[tuple[str, str, float]] = []
-            for (v, s), (c, r) in sorted(self._pairs.items()):
+            for (v, s), (c2, r2) in sorted(self._pairs.items()):
                 if v in forked or s in forked:
                     continue
+                c, r = c2 / 2000.0, r2 / 2000.0  # halves of a permille (`_count_attestation`)
                 base[(v, s)] = (c, r)
                 base_conf[s] += c
                 if r:
