@@ -212,9 +212,12 @@ def _fuse_terms(
         keys = seg[live].astype(np.int64) * width + bloc[idx[live]]
         groups, inverse = np.unique(keys, return_inverse=True)
         means = np.bincount(inverse, weights=terms[live]) / np.bincount(inverse)
+        # Each build's group means added smallest first: bloc numbers follow the order the
+        # engine met the parties in, and a sum in that order would too (in the last bit).
+        gseg = (groups // width).astype(np.intp)
+        order = np.lexsort((means, gseg))
         total = np.asarray(
-            np.bincount((groups // width).astype(np.intp), weights=means, minlength=n),
-            dtype=np.float64,
+            np.bincount(gseg[order], weights=means[order], minlength=n), dtype=np.float64
         )
     else:
         total = np.asarray(np.bincount(seg, weights=terms, minlength=n), dtype=np.float64)

@@ -7,6 +7,7 @@ party arrives, and the whole stage is kept while the track record is the same to
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 import numpy as np
@@ -44,11 +45,13 @@ class _Reliabilities(_TrackRecord):
         # Track record: confirmations by verifier -> local trust; refutations by reliable
         # verifiers -> disbelief, weighted by the verifier's (or the report's) credibility.
         # What p1 does not change is kept until a statement or a fork changes it (`_track`).
-        refuted: dict[str, float] = defaultdict(float)
+        # Each source's refuted evidence as its terms, summed exactly rounded (`math.fsum`):
+        # the same sum in any order, so in any engine however the statements arrived.
+        refuting: dict[str, list[float]] = defaultdict(list)
         reliable = params.reliable
         for v, s, r in track.pair_refs:
             if p1[v] >= reliable:
-                refuted[s] += r * p1[v]
+                refuting[s].append(r * p1[v])
         if track.ev_source:
             for p in parties:
                 self._num(p)
@@ -64,7 +67,8 @@ class _Reliabilities(_TrackRecord):
                 )
             creds = cred_vec.tolist()
             for k in np.flatnonzero(cred_vec >= reliable).tolist():
-                refuted[track.ev_source[k]] += track.ev_weight[k] * creds[k]
+                refuting[track.ev_source[k]].append(track.ev_weight[k] * creds[k])
+        refuted = {s: math.fsum(terms) for s, terms in refuting.items()}
         confirmed = track.confirmed
         tw = params.track_weight
         rows = [
@@ -151,10 +155,12 @@ class _Reliabilities(_TrackRecord):
         }
         # Distrust (issue 12, finding 8): a `trust` statement below 0 is disbelief evidence,
         # weighted by how far this node relies on the one who states it (pass 1, trust alone).
-        distrust: dict[str, float] = defaultdict(float)
-        for a, s, amount in negative:
+        terms: dict[str, list[float]] = defaultdict(list)
+        for a, s, amount in negative:  # in the order trust statements arrived: summed exactly
             if p0[a] > 0.0:
-                distrust[s] += p0[a] * amount
+                terms[s].append(p0[a] * amount)
+        distrust: dict[str, float] = defaultdict(
+            float, {s: math.fsum(ts) for s, ts in terms.items()})
         op1 = {
             p: self._rel_opinion(
                 p, shares[index[p]], ref1, 0.0, forked, strengths[index[p]], distrust[p]
