@@ -8,6 +8,7 @@ without falling back to heads pages."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -18,10 +19,13 @@ from tests.harness.wire import T0, ident
 from trustnet.identity import Identity
 from trustnet.log.bundle import import_bundle, write_bundle
 from trustnet.log.entry import Entry, ForkProof, sign_entry
+from trustnet.log.keys import key_digest
 from trustnet.node.daemon import Daemon
 from trustnet.protocol.gossip import GossipProtocol
 from trustnet.protocol.recon_index import MOD, item_hash
+from trustnet.store.sqlite import Store
 
+DAY = 86_400_000
 ROUTES = ("import", "other_writer", "quarantine", "own_append")
 
 
@@ -136,3 +140,47 @@ def test_a_store_change_costs_the_book_what_moved_not_every_forked_author() -> N
     looked.clear()
     book.fingerprint("")
     assert looked == []
+
+
+async def test_a_recovery_rotation_imported_as_a_bundle_disowns_the_fork_in_gossip_too(
+        tmp_path: Path) -> None:
+    """A party whose key was stolen recovers with a rotation that disowns what the thief
+    signed: the store stops counting the thief's fork. Reaching a node by gossip, the
+    rotation also took the fork out of what the node's gossip advertises; reaching it by a
+    bundle import (or any route the protocol does not see), the fork keys stayed in the
+    digest and the listings until a restart (seen at stop 23), and this node told its
+    peers the recovered party was still forked. Now the fork book asks the store again for
+    every forked author whose head moved."""
+    owner, nxt, fresh = (Identity.from_seed(bytes([n]) * 32) for n in (41, 42, 43))
+    scratch_store = Store(None)
+    scratch_store.append_own(owner, "keys", {"next": key_digest(nxt.public_key).hex()}, T0)
+    head = scratch_store.append_own(owner, "trust", {"subject": "ab" * 32, "level": 1},
+                                    T0 + DAY)
+    # The thief signs seq 3 twice, after the theft (day 2).
+    x, y = (sign_entry(owner, seq=3, prev=head.id, ts=T0 + 3 * DAY, kind="trust",
+                       body={"subject": "cd" * 32, "level": level}) for level in (-1, 1))
+    a = Daemon(init_node(tmp_path, "a"), gossip=MANUAL)
+    chain = [scratch_store.get_by_seq(owner.author, s) for s in (1, 2)]
+    assert a.store.ingest([e.raw for e in [*chain, x] if e], T0 + 3 * DAY).accepted
+    assert a.store.ingest([y.raw], T0 + 3 * DAY).forks
+    scratch_store.ingest([x.raw], T0 + 3 * DAY)
+    rot = scratch_store.append_own(nxt.for_party(owner.author), "rotation", {
+        "key": nxt.key_id, "next": key_digest(fresh.public_key).hex(),
+        "compromised_since": T0 + 2 * DAY}, T0 + 4 * DAY)
+    await a.start()
+    try:
+        p = a.node.protocol
+        p._register_fork(ForkProof.of(x, y), "ee" * 32, "node", T0)  # as gossip tells it
+        assert [k[0] for k in p.fork_keys()] == [owner.author]
+        forked_digest = p.digest()
+        bundle = tmp_path / "rotation.bundle"
+        with bundle.open("wb") as out:
+            write_bundle(out, [rot.raw])
+        assert import_bundle(a.store, bundle, T0 + 4 * DAY).accepted == 1
+        assert owner.author not in a.store.forked_authors()
+        assert p.fork_keys() == []
+        # What a protocol started afresh over the same store says, it says.
+        fresh_protocol = GossipProtocol(p.node_id, a.store, random.Random(1), p.config)
+        assert p.digest() == fresh_protocol.digest() != forked_digest
+    finally:
+        await a.stop()

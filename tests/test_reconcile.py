@@ -19,7 +19,7 @@ import pytest
 
 from tests.harness.cluster import Cluster, url
 from tests.harness.wire import CFG, T0, Wire, ident
-from trustnet.log.entry import Entry, sign_entry
+from trustnet.log.entry import Entry, ForkProof, sign_entry
 from trustnet.protocol import messages as m
 from trustnet.protocol.admission import Refused, admit
 from trustnet.protocol.config import GossipConfig
@@ -409,19 +409,24 @@ def test_a_quarantined_entry_leaves_the_fingerprints_with_the_head() -> None:
 def test_forks_forgotten_and_learned_in_one_push_do_not_leave_a_stale_forked_set() -> None:
     # A recovery rotation disowns one fork and the same push brings another: the count of
     # fork keys is unchanged, and the fingerprints must still leave out the right author.
-    import types
-
     es = held(40)
     r = MemoryReplica()
     r.ingest(es, T0)
     v = GossipProtocol(ident("victim").public_key, r, random.Random(1), CFG, own_url="http://v",
                        peers=[], now_ms=T0, recover_own=False)
     a, b = es[0].author, es[1].author
-    v._forks[(a, 1)] = None  # type: ignore[assignment]
+
+    def twin(e: Entry) -> Entry:
+        return sign_entry(ident(f"held-{es.index(e)}"), seq=1, prev=None, ts=T0, kind="trust",
+                          body={"subject": "cd" * 32, "level": 7})
+
+    proof_a, proof_b = ForkProof.of(es[0], twin(es[0])), ForkProof.of(es[1], twin(es[1]))
+    v._forks[(a, 1)] = proof_a
     v.fingerprint("")  # the forked set is now cached
-    rotation = types.SimpleNamespace(kind="rotation")
-    v._forget_disowned([rotation])  # type: ignore[list-item]  # `a` is not forked here: forgotten
-    v._forks[(b, 1)] = None  # type: ignore[assignment]
+    # `a`'s party disowns its fork (as a recovery rotation does), and its head moves.
+    r.disowns = lambda proof: proof is proof_a  # type: ignore[method-assign]
+    r.ingest([entry("held-0", 2, es[0])], T0)
+    v._forks[(b, 1)] = proof_b
     assert set(v._forks.authors) == {b}
     whole, count = brute(r.heads(), "")
     assert v.fingerprint("") == ((whole - item_hash(b, 1, es[1].id)) % MOD, count - 1)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from trustnet.identity import Identity
-from trustnet.log.entry import Entry, sign_entry
+from trustnet.log.entry import Entry, ForkProof, sign_entry
 from trustnet.log.keys import key_digest
 from trustnet.protocol.replica import IngestResult, Replica
 from trustnet.store.memory import MemoryReplica
@@ -123,6 +123,15 @@ def test_a_recovery_rotation_takes_the_thiefs_branch_off_in_both() -> None:
     assert first.forks and first.gaps == {owner.author: 2}
     other.ingest(list(home.range(owner.author, 2, 10)), T0 + 4 * DAY)
     assert other.memory.heads() == home.heads()
+    # Both say the thief's fork is disowned (what gossip's fork book asks them), and not
+    # a fork of two entries signed before the theft.
+    assert [r.disowns(p) for r in (other.store, other.memory) for p in first.forks] == [True] * 2
+    second = home.get_by_seq(owner.author, 2)
+    assert second is not None
+    twin = sign_entry(owner, seq=2, prev=second.prev, ts=T0 + DAY, kind="trust",
+                      body={"subject": "ab" * 32, "level": 2})
+    before = ForkProof.of(second, twin)
+    assert [r.disowns(before) for r in (other.store, other.memory)] == [False] * 2
     assert owner.author not in other.memory.forked_authors()
     assert other.ingest([stolen.raw], T0 + 5 * DAY).forks == ()
 

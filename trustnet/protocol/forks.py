@@ -12,7 +12,9 @@ A head may move by routes the protocol never sees (an import, a local append, a 
 quarantine, another writer of the same store): a read first asks the replica which heads
 moved since its last look (`Replica.head_moves`: the replica's own index logs every route)
 and looks up again the forked ones among them: O(what moved), not O(forked authors) — keys
-are free, so forked authors may be many. Only when more heads moved than the log keeps
+are free, so forked authors may be many. A forked author the replica no longer counts as
+forked (a recovery rotation disowned the fork, by whichever route it came) leaves the book
+there. Only when more heads moved than the log keeps
 (`recon_index.MOVES_KEPT`) are all forked authors looked up, once per such burst.
 
 It also keeps, in O(1) per change: the forked authors (a fork key count each), the fork
@@ -124,20 +126,27 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
             self._heads.remove(author)
             self._held.pop(author, None)
 
+    # Reads follow the replica first (`_follow`): a fork its party disowned by a route the
+    # protocol does not see (a bundle import) is gone from every listing and count.
+
     def __iter__(self) -> Iterator[ForkKey]:
+        self._follow()
         return iter(self._proofs)
 
     def __len__(self) -> int:
+        self._follow()
         return len(self._proofs)
 
     def __contains__(self, key: object) -> bool:
+        self._follow()
         return key in self._proofs
 
     # -- what the protocol reads -----------------------------------------------------------
 
     @property
     def authors(self) -> KeysView[bytes]:
-        """The forked authors (a live, set-like view)."""
+        """The forked authors (a live, set-like view), as of the replica now (`_follow`)."""
+        self._follow()
         return self._authors.keys()
 
     def first_seq(self, author: bytes) -> int | None:
@@ -145,17 +154,20 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
         protocol keeps one proof per author, this one: a forked author is left out of the
         heads already, a second proof adds nothing, and the lowest seq is the same choice
         on every node (two nodes holding different proofs of one author converge)."""
+        self._follow()
         seqs = self._authors.get(author)
         return min(seqs) if seqs else None
 
     def sorted_keys(self) -> list[ForkKey]:
         """Every fork key, ascending (kept until the next change: do not modify)."""
+        self._follow()
         if self._sorted is None:
             self._sorted = sorted(self._proofs)
         return self._sorted
 
     def keys_fp(self) -> tuple[int, int]:
         """(sum mod 2**128 of `fork_key_hash` of every key, count)."""
+        self._follow()
         return self._keys_sum, len(self._proofs)
 
     def shared_keys(self) -> list[ForkKey]:
@@ -223,9 +235,16 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
             return
         self._mark, moved = self._replica.head_moves(self._mark)
         forked = self._authors
+        replica = self._replica
         for author in (list(forked) if moved is None
                        else [a for a in dict.fromkeys(moved) if a in forked]):
-            self._index(author)
+            # Its party may have disowned the fork (a recovery rotation, by whatever route
+            # it came; its head moved with it): then it stops counting here as in the store.
+            gone = [seq for seq in forked[author] if replica.disowns(self._proofs[(author, seq)])]
+            for seq in gone:
+                del self[(author, seq)]
+            if author in forked:
+                self._index(author)
 
     def _index(self, author: bytes) -> None:
         head = self._replica.head(author)

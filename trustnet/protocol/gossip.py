@@ -67,7 +67,6 @@ class GossipProtocol(OwnRecovery):
         if isinstance(event, LocalEntry):
             self._discover(event.entry, now_ms)
             self._note_recent([event.entry])
-            self._forget_disowned([event.entry])
             return self._eager([event.entry], [], now_ms, exclude=())
         if isinstance(event, Response):
             return self._on_response(event, now_ms)

@@ -317,7 +317,6 @@ class PushGossip:
             for entry in result.accepted:
                 self._discover(entry, now)
             self._note_recent(result.accepted)
-            self._forget_disowned(result.accepted)
             self._happened.append(EntriesLearned(key, result.accepted))
         bad = [r for r in result.rejected if r.code in _MISBEHAVIOUR]
         if result.rejected:
@@ -443,14 +442,6 @@ class PushGossip:
         self._new_authors_all = (all_start, all_taken)
         while len(self._new_authors) > MAX_ADMISSION_KEYS:
             self._new_authors.popitem(last=False)
-
-    def _forget_disowned(self, entries: Sequence[Entry]) -> None:
-        """A recovery rotation disowns forks of a stolen key: their author syncs again."""
-        if any(e.kind == "rotation" for e in entries):
-            forked = self.replica.forked_authors()
-            for k in [k for k in self._forks if k[0] not in forked]:
-                del self._forks[k]
-            self._digest_key = None
 
     def _register_fork(self, proof: ForkProof, key: str, kind: PeerKind, now: int, *,
                        reward: bool = True) -> None:

@@ -108,6 +108,11 @@ class Replica(Protocol):
         """Authors proven to have equivocated (forks they disowned do not count)."""
         ...
 
+    def disowns(self, proof: ForkProof) -> bool:
+        """Whether the proof's author disowned it (a recovery rotation revoked one of its two
+        entries): it no longer counts, whoever holds it."""
+        ...
+
     def evidence_key(self, entry: Entry) -> bytes:
         """The key `entry` must be signed by to count as its author's (fork proofs)."""
         ...

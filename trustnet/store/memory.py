@@ -386,6 +386,11 @@ class MemoryReplica:
         """Authors proven to have equivocated (forks they disowned do not count)."""
         return set(self._forked)
 
+    def disowns(self, proof: ForkProof) -> bool:
+        """Whether the proof's author disowned it (a recovery rotation revoked one of its two
+        entries): it no longer counts, whoever holds it."""
+        return self._disowned(proof)
+
     def evidence_key(self, entry: Entry) -> bytes:
         """The key `entry` must be signed by to count as its author's (fork proofs)."""
         return evidence_signer(self._key(entry.author), entry)

@@ -788,6 +788,11 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         """Authors proven to have equivocated (forks they disowned do not count)."""
         return set(self._forked)
 
+    def disowns(self, proof: ForkProof) -> bool:
+        """Whether the proof's author disowned it (a recovery rotation revoked one of its two
+        entries): it no longer counts, whoever holds it."""
+        return self._disowned(proof)
+
     # -- keys ------------------------------------------------------------------------------
 
     def key_state(self, author: bytes) -> KeyState | None:
