@@ -10,7 +10,6 @@ and which observations an accepted inspection checked. Pure: no clock, no I/O.
 
 from __future__ import annotations
 
-import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -36,7 +35,6 @@ from trustnet.statements.regime_common import INPUTS as REGIME_INPUTS
 from trustnet.statements.regime_common import Judged, admitted
 
 S = TypeVar("S")
-_VERSIONS = itertools.count(1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -181,9 +179,16 @@ class Index:
         self.by_activity: dict[tuple[str, str], list[Stmt[Notification]]] = defaultdict(list)
         self.by_area: dict[tuple[str, str], list[Stmt[Notification]]] = defaultdict(list)
         self._findings: list[Finding] | None = None
-        # Renewed whenever notifications change what `covering` answers: unique across every
-        # index, so a memo of what findings cover (regime_notification) names one state.
-        self.version = 0
+        # Each finding by its statement's id, kept as entries arrive (issue 15 item 3): a new
+        # observation or report adds one; a request or response changes the reports on it.
+        self._found: dict[bytes, Finding] = {}
+        self._reports_on: dict[str, list[Stmt[InspectionReport]]] = defaultdict(list)
+        self._fresh: list[Stmt[Observation] | Stmt[InspectionReport]] = []  # to (re)make
+        # Append-only logs for readers that follow the index (`regime_notification`'s memo):
+        # every change of a finding as (its statement's id, the finding or None: gone), and
+        # every notification as it arrived.
+        self.finding_log: list[tuple[bytes, Finding | None]] = []
+        self.notification_log: list[Stmt[Notification]] = []
         if parsed is not None:
             self._take(parsed)
         for e in entries:
@@ -228,12 +233,11 @@ class Index:
             sort(replies)
         for responses in self.responses.values():
             sort(responses)
-        self._findings = None
+        self._refresh_findings()
         if grown is not None and id(self.notifications) not in grown:
             return
         # Each party's notifications by activity name and by normalised area, in publication
         # order, so that `covering` looks up candidates instead of scanning them all.
-        self.version = next(_VERSIONS)
         self.by_activity.clear()
         self.by_area.clear()
         for n in self.notifications:
@@ -247,15 +251,22 @@ class Index:
         if isinstance(body, REGIME_INPUTS) and admitted(author, body, self.roles):
             self.regime.append(Judged(e, body, ts))
         if isinstance(body, Notification):
-            self.notifications.append(Stmt(e, body, ts))
+            note = Stmt(e, body, ts)
+            self.notifications.append(note)
+            self.notification_log.append(note)
             return self.notifications
         if isinstance(body, Observation):
             if body.subject != author:
-                self.observations.append(Stmt(e, body, ts))
+                seen = Stmt(e, body, ts)
+                self.observations.append(seen)
+                self._fresh.append(seen)
                 return self.observations
         elif isinstance(body, InspectionReport):
             if body.host != author:
-                self.reports.append(Stmt(e, body, ts))
+                report = Stmt(e, body, ts)
+                self.reports.append(report)
+                self._reports_on[body.request].append(report)
+                self._fresh.append(report)
                 return self.reports
         elif isinstance(body, AnnualExchange):
             self.exchanges.append(Stmt(e, body, ts))
@@ -274,7 +285,9 @@ class Index:
         elif isinstance(body, InspectionRequest):
             if body.host != author and self.roles.get(author, "state") == "state":
                 self.inspections[e.id_hex] = Stmt(e, body, ts)
+                self._fresh.extend(self._reports_on.get(e.id_hex, ()))
         elif isinstance(body, InspectionResponse):
+            self._fresh.extend(self._reports_on.get(body.request, ()))
             responses = self.responses[body.request]
             responses.append(Stmt(e, body, ts))
             return responses
@@ -307,51 +320,55 @@ class Index:
     def findings(self) -> list[Finding]:
         """Every observation and inspection report about a party other than its author."""
         if self._findings is None:
-            self._findings = self._make_findings()
+            found = self._found
+            out = [found[o.entry.id] for o in self.observations]
+            out += [f for r in self.reports if (f := found.get(r.entry.id)) is not None]
+            self._findings = out
         return self._findings
 
-    def _make_findings(self) -> list[Finding]:
-        out: list[Finding] = []
-        for o in self.observations:
-            ob = o.body
-            out.append(
-                Finding(
-                    o,
-                    ob.subject,
-                    ob.activity,
-                    norm_area(ob.area),
-                    ob.area,
-                    (ob.at, ob.at),
-                    False,
-                    (),
-                )
-            )
-        for r in self.reports:
-            rb = r.body
-            request = self.inspections.get(rb.request)
-            if request is None:
-                # Cannot be placed in an area nor checked against an acceptance.
-                out.append(Finding(r, rb.host, rb.activity, None, "", (r.ts, r.ts), False, ()))
+    def finding(self, key: bytes) -> Finding | None:
+        """The finding of the observation or report of entry id `key` (None: none)."""
+        return self._found.get(key)
+
+    def _refresh_findings(self) -> None:
+        """Make the findings of the statements that arrived or whose request or response
+        did (`_fresh`), once the lists are in order; log those that changed."""
+        fresh, self._fresh = self._fresh, []
+        found, log = self._found, self.finding_log
+        done: set[bytes] = set()
+        for s in fresh:
+            key = s.entry.id
+            if key in done:
                 continue
-            if request.body.host != rb.host:
-                continue  # a report about someone other than the inspected host: incoherent
-            accepted = self.accepted_in_time(request)
-            verified = accepted is not None and r.author == request.author
-            support = (request.id, accepted.id) if verified and accepted else (request.id,)
-            window = (min(request.ts, r.ts), r.ts)
-            out.append(
-                Finding(
-                    r,
-                    rb.host,
-                    rb.activity,
-                    norm_area(request.body.area),
-                    request.body.area,
-                    window,
-                    verified,
-                    support,
-                )
-            )
-        return out
+            done.add(key)
+            f = self._finding(s)
+            old = found.get(key)
+            if f == old:
+                continue
+            if f is None:
+                del found[key]
+            else:
+                found[key] = f
+            log.append((key, f))
+            self._findings = None
+
+    def _finding(self, s: Stmt[Observation] | Stmt[InspectionReport]) -> Finding | None:
+        """The finding of one observation or report (None: an incoherent report)."""
+        body = s.body
+        if isinstance(body, Observation):
+            return Finding(s, body.subject, body.activity, norm_area(body.area), body.area,
+                           (body.at, body.at), False, ())
+        request = self.inspections.get(body.request)
+        if request is None:
+            # Cannot be placed in an area nor checked against an acceptance.
+            return Finding(s, body.host, body.activity, None, "", (s.ts, s.ts), False, ())
+        if request.body.host != body.host:
+            return None  # a report about someone other than the inspected host: incoherent
+        accepted = self.accepted_in_time(request)
+        verified = accepted is not None and s.author == request.author
+        support = (request.id, accepted.id) if verified and accepted else (request.id,)
+        return Finding(s, body.host, body.activity, norm_area(request.body.area),
+                       request.body.area, (min(request.ts, s.ts), s.ts), verified, support)
 
     def covering(self, f: Finding) -> list[Stmt[Notification]]:
         """The party's notifications that cover a finding (same activity, or area and time)."""

@@ -31,6 +31,7 @@ from trustnet.statements.index import (
     Stmt,
     activity_key,
     date_text,
+    norm_area,
     unique,
     year_of,
 )
@@ -47,31 +48,43 @@ class _Fact:
     findings: list[Finding]
 
 
-# What a finding is, as far as the rules read it (its statement, judged time, basis and place).
-_FindingKey = tuple[str, int, bool, tuple[str, ...], str | None, str, tuple[int, int]]
-# The facts a finding adds to: (rule, activity key, its governing notification) each.
-_Placed = list[tuple[str, tuple[str, ...], "Stmt[Notification] | None"]]
+# A fact: (rule, activity key, verified).
+_FactKey = tuple[str, tuple[str, ...], bool]
+
+
+@dataclass(slots=True)
+class _Held:
+    """One fact as `FindingsMemo` keeps it: its findings by statement id, and its evidence
+    (None: to make again, as a finding came or went)."""
+
+    party: str
+    anchor: Stmt[Notification] | None
+    findings: dict[bytes, Finding]
+    evidence: Evidence | None = None
 
 
 @dataclass(slots=True)
 class FindingsMemo:
-    """What `findings_evidence` worked out, for the next evaluation of the same party's
-    statements (issue 15 item 3): where each finding goes, and each fact's evidence by what
-    it is made of. `placed` is valid while the notifications are the same (`Index.version`);
-    `covered` (a finding's places by the finding and the notifications covering it) and
-    `facts` (a fact's evidence by its anchor and findings) are keyed by everything the rules
-    read, so they outlive a new notification: one re-places and re-describes only the
-    findings it covers. Reusing an entry changes no result; entries not used by the last
-    evaluation are dropped."""
+    """What `findings_evidence` worked out over one index, for the next evaluation as the
+    index grows (issue 15 item 3): each finding's facts, and each fact's findings and
+    evidence. The index logs every finding that changed and every notification that arrived
+    (`Index.finding_log`, `notification_log`); the memo re-places those findings and the
+    findings a new notification covers (the same party's, by activity name or, unnamed, by
+    area: what `Index.covering` reads), and re-describes only the facts they left or joined.
+    Reusing an entry changes no result; a memo given another index starts again. The
+    weights and figures are the first evaluation's (a caller keeps one memo per setting)."""
 
-    version: int = -1
-    placed: dict[_FindingKey, _Placed] = field(default_factory=dict)
-    covered: dict[tuple[object, ...], _Placed] = field(default_factory=dict)
-    facts: dict[tuple[object, ...], Evidence] = field(default_factory=dict)
+    index: Index | None = None
+    findings_at: int = 0  # how much of the index's logs was read
+    notes_at: int = 0
+    placed: dict[bytes, tuple[Finding, list[_FactKey]]] = field(default_factory=dict)
+    facts: dict[_FactKey, _Held] = field(default_factory=dict)
+    by_activity: dict[tuple[str, str], dict[bytes, None]] = field(default_factory=dict)
+    by_area: dict[tuple[str, str], dict[bytes, None]] = field(default_factory=dict)
 
 
-def _finding_key(f: Finding) -> _FindingKey:
-    return (f.stmt.id, f.stmt.ts, f.verified, f.support, f.area, f.area_text, f.window)
+# The facts a finding adds to: (rule, activity key, its governing notification) each.
+_Placed = list[tuple[str, tuple[str, ...], "Stmt[Notification] | None"]]
 
 
 def _place(ix: Index, f: Finding, covering: list[Stmt[Notification]] | None = None) -> _Placed:
@@ -106,57 +119,94 @@ def findings_evidence(
 ) -> Iterator[Evidence]:
     """unnotified_activity, undercounted_notification, observers_not_invited from findings.
 
-    `memo`: kept by a caller that evaluates the same party's statements again as they grow
-    (the belief engine): unchanged findings and facts are not worked out twice.
+    `memo`: kept by a caller that evaluates the same index again as it grows (the belief
+    engine): a finding is placed, and a fact described, again only when it changed.
     """
+    if memo is not None:
+        yield from _kept_evidence(ix, w, memo)
+        return
     fig = ix.fig
-    covered: dict[tuple[object, ...], _Placed] | None = None
-    if memo is not None and memo.version != ix.version:
-        # New notifications: a finding they do not cover goes where it went (`covered`).
-        memo.version = ix.version
-        memo.placed.clear()
-        covered = {}
     # (rule, activity key, verified) -> fact
-    facts: dict[tuple[str, tuple[str, ...], bool], _Fact] = {}
+    facts: dict[_FactKey, _Fact] = {}
     for f in ix.findings():
-        if memo is None:
-            placed = _place(ix, f)
-        else:
-            fkey = _finding_key(f)
-            got = memo.placed.get(fkey)
-            if got is None:
-                covering = ix.covering(f)
-                ckey = (fkey, *((n.id, n.ts) for n in covering))
-                got = memo.covered.get(ckey)
-                if got is None:
-                    got = _place(ix, f, covering)
-                if covered is not None:
-                    covered[ckey] = got
-                else:
-                    memo.covered[ckey] = got
-                memo.placed[fkey] = got
-            placed = got
-        for rule, key, anchor in placed:
+        for rule, key, anchor in _place(ix, f):
             fact = facts.setdefault((rule, key, f.verified), _Fact(f.party, anchor, []))
             fact.findings.append(f)
-    if memo is None:
-        for (rule, _key, verified), fact in facts.items():
-            yield _evidence(rule, verified, fact, fig, w)
-        return
-    if covered is not None:
-        memo.covered = covered
-    used: dict[tuple[object, ...], Evidence] = {}
-    held = memo.facts
     for (rule, _key, verified), fact in facts.items():
-        anchor = fact.anchor
-        mkey = (rule, verified, fact.party, (anchor.id, anchor.ts) if anchor else None,
-                *(_finding_key(f) for f in fact.findings))
-        ev = held.get(mkey)
+        yield _evidence(rule, verified, fact, fig, w)
+
+
+def _kept_evidence(ix: Index, w: RuleWeights, memo: FindingsMemo) -> Iterator[Evidence]:
+    """`findings_evidence` from a memo brought up to date with the index's logs. The facts
+    come in another order than a fresh evaluation's (each is the same): every caller sorts
+    them, and no two facts share a sort key (each holds findings no other fact of its rule
+    does)."""
+    if memo.index is not ix:
+        memo.index, memo.findings_at, memo.notes_at = ix, 0, 0
+        memo.placed.clear()
+        memo.facts.clear()
+        memo.by_activity.clear()
+        memo.by_area.clear()
+    redo: dict[bytes, None] = {}
+    notes = ix.notification_log
+    for n in notes[memo.notes_at :]:
+        # Findings whose covering notifications now include n (`Index.covering`).
+        redo.update(memo.by_activity.get((n.author, n.body.activity), {}))
+        redo.update(memo.by_area.get((n.author, norm_area(n.body.area)), {}))
+    memo.notes_at = len(notes)
+    log = ix.finding_log
+    for key, _f in log[memo.findings_at :]:
+        redo[key] = None
+    memo.findings_at = len(log)
+    facts = memo.facts
+    for key in redo:
+        held = memo.placed.pop(key, None)
+        if held is not None:
+            old, fkeys = held
+            for fk in fkeys:
+                left = facts[fk]
+                del left.findings[key]
+                left.evidence = None
+                if not left.findings:
+                    del facts[fk]
+            _unlist(memo, old, key)
+        f = ix.finding(key)
+        if f is None:
+            continue
+        fkeys = []
+        for rule, akey, anchor in _place(ix, f):
+            fk = (rule, akey, f.verified)
+            fact = facts.get(fk)
+            if fact is None:
+                fact = facts[fk] = _Held(f.party, anchor, {})
+            fact.findings[key] = f
+            fact.evidence = None
+            fkeys.append(fk)
+        memo.placed[key] = (f, fkeys)
+        if f.activity is not None:
+            memo.by_activity.setdefault((f.party, f.activity), {})[key] = None
+        elif f.area is not None:
+            memo.by_area.setdefault((f.party, f.area), {})[key] = None
+    fig = ix.fig
+    for (rule, _akey, verified), fact in facts.items():
+        ev = fact.evidence
         if ev is None:
-            ev = _evidence(rule, verified, fact, fig, w)
-        used[mkey] = ev
+            ev = fact.evidence = _evidence(
+                rule, verified, _Fact(fact.party, fact.anchor, list(fact.findings.values())),
+                fig, w)
         yield ev
-    memo.facts = used
+
+
+def _unlist(memo: FindingsMemo, f: Finding, key: bytes) -> None:
+    """Forget where a finding was listed for the notifications that may cover it."""
+    if f.activity is not None:
+        got = memo.by_activity.get((f.party, f.activity))
+    elif f.area is not None:
+        got = memo.by_area.get((f.party, f.area))
+    else:
+        return
+    if got is not None:
+        got.pop(key, None)
 
 
 def _evidence(rule: str, verified: bool, fact: _Fact, fig: ViennaFigures, w: RuleWeights

@@ -268,8 +268,9 @@ class PartitionRules:
     """`analyse` over a list of parsed statements that only grows (one belief-engine
     partition), at the cost of what changed since the last call (issue 15 item 3).
 
-    The index is kept and extended (`Index.extend`); the findings' facts are kept while the
-    notifications are the same (`FindingsMemo`); and when only observations arrived and no
+    The index is kept and extended (`Index.extend`); the findings' facts are kept, and only
+    the findings that changed or that a new notification covers are placed again
+    (`FindingsMemo`); and when only observations arrived and no
     further deadline passed, the rules that read no observation are not evaluated again.
     Each result equals `analyse` over the whole list. `times`, `roles` and `zones` are read
     as they grow; a caller whose roles, zones or judged times change for entries already
