@@ -10,69 +10,20 @@ compared with a fresh index and a fresh analysis after every entry.
 
 from __future__ import annotations
 
-import random
-from typing import Any
-
 import pytest
 
-from trustnet.bench.beliefs import _Gen, generate
-from trustnet.log.entry import Entry, sign_entry
+from tests.harness.streams import shuffled_stream
 from trustnet.statements import regime_notification
-from trustnet.statements.entries import statement_of
-from trustnet.statements.figures import DAY_MS, DEFAULT_FIGURES, HOUR_MS
+from trustnet.statements.figures import DEFAULT_FIGURES, HOUR_MS
 from trustnet.statements.index import Index
-from trustnet.statements.kinds import InspectionReport, Observation
+from trustnet.statements.kinds import Observation
 from trustnet.statements.rules import PartitionRules, analyse
 
 PARTIES, SEED = 5, 21
 
 
-def _sign(who: str, k: int, kind: str, body: dict[str, Any], ts: int) -> Entry:
-    ident = next(x for x in _Gen(PARTIES, SEED).ids if x.party_id == who)
-    return sign_entry(ident, seq=900_000 + k, prev=b"\x02" * 32, ts=ts, kind=kind, body=body)
-
-
-def _shuffled() -> list[tuple[Entry, object]]:
-    """The benchmark's statement mix, with notifications that cover its observations (by
-    area, or by a name the observation gives), in a shuffled order; then half the
-    inspection answers after everything else, and one report about another host than its
-    request's (incoherent once the request is known) before that request."""
-    entries, _pids = generate(520, PARTIES, SEED)
-    rng = random.Random(SEED)
-    extra: list[Entry] = []
-    seen = [e for e in entries if e.kind == "observation"]
-    for k, o in enumerate(seen[::3]):
-        ob = dict(o.body)
-        named = k % 2 == 1
-        if named:  # the same sighting, named: covered by the activity's notification
-            ob["activity"] = f"N-{k}"
-            extra.append(_sign(o.author_hex, k, "observation", ob, o.ts))
-        troops = ob["troops"] // 2 if k % 3 else ob["troops"]  # undercounted, or not
-        note = {
-            "activity": f"N-{k}", "type": "exercise",
-            "start": ob["at"] - DAY_MS, "end": ob["at"] + DAY_MS,
-            "area": f"  {ob['area'].upper()} " if not named else "elsewhere",
-            "troops": troops, "tanks": troops // 50, "acv": 0, "artillery": 0,
-            "amphibious": 0, "sorties": 0, "observers_invited": k % 4 == 0,
-        }
-        ts = ob["at"] - 50 * DAY_MS if k % 5 else ob["at"] + HOUR_MS  # in time, or late
-        extra.append(_sign(ob["subject"], 1000 + k, "notification", note, ts))
-    parsed = [(e, statement_of(e)) for e in [*entries, *extra]]
-    rng.shuffle(parsed)
-    answers = [x for x in parsed if x[0].kind == "inspection_response"][::2]
-    parsed = [x for x in parsed if x not in answers] + answers
-    report, body = next((e, b) for e, b in parsed if isinstance(b, InspectionReport))
-    request = next(i for i, (e, _b) in enumerate(parsed) if e.id_hex == body.request)
-    other = next(x.party_id for x in _Gen(PARTIES, SEED).ids
-                 if x.party_id not in (report.author_hex, body.host))
-    odd = _sign(report.author_hex, 5000, "inspection_report", {**dict(report.body), "host": other},
-                report.ts)
-    parsed.insert(max(0, request - 1), (odd, statement_of(odd)))
-    return parsed
-
-
 def test_a_kept_index_has_the_findings_of_a_fresh_one_after_every_entry() -> None:
-    parsed = _shuffled()
+    parsed = shuffled_stream(520, PARTIES, SEED)
     kept = Index((), DEFAULT_FIGURES)
     changed = gone = 0
     for i, item in enumerate(parsed):
@@ -89,7 +40,7 @@ def test_a_kept_index_has_the_findings_of_a_fresh_one_after_every_entry() -> Non
 def test_a_kept_findings_memo_equals_a_fresh_analysis_after_every_entry(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    parsed = _shuffled()
+    parsed = shuffled_stream(520, PARTIES, SEED)
     places = [0]
     real_place = regime_notification._place
 

@@ -38,7 +38,8 @@ from trustnet.trust.beliefs.heap import gc_paused
 from trustnet.trust.beliefs.params import DEFAULT_PARAMS, TrustParams
 
 if TYPE_CHECKING:
-    from trustnet.trust.beliefs.compiled import _Compiled, _FactSpec
+    from trustnet.trust.beliefs.compiled import _Compiled
+    from trustnet.trust.beliefs.compliance import _Facts
     from trustnet.trust.beliefs.graph import _Pass1
     from trustnet.trust.beliefs.records import PartyBelief, Reliability, View
     from trustnet.trust.beliefs.tracktypes import _Event, _PartTrack, _Track
@@ -76,10 +77,8 @@ class _Partition:
     # The facts' parts that do not depend on reliabilities: (key, specs), see `_prepare`.
     prep: tuple[tuple[Any, ...], _Compiled] | None = None
     track: tuple[tuple[int, int, int], _PartTrack] | None = None  # see `_part_track`
-    # Each fact's spec with what it was made from: (rule, first entry) -> (stamp, spec).
-    specs: dict[tuple[str, str], tuple[tuple[Any, ...], _FactSpec | None]] = field(
-        default_factory=dict
-    )
+    # The partition's facts as `_prepare` last grouped them (see `_Facts`).
+    facts: _Facts | None = None
 
 
 
@@ -155,6 +154,9 @@ class _EngineBase:
         ) = None
         self._track_cache: tuple[tuple[int, int], _Track] | None = None
         self._atts: dict[str, list[_Att]] = defaultdict(list)  # subject entry id -> attestations
+        # The subject of every attestation, in arrival order: whose facts to prepare again
+        # (`_prepare` reads what it had not read yet).
+        self._att_log: list[str] = []
         self._pending: dict[str, list[_Att]] = defaultdict(list)  # subject not yet held
         # (verifier, source) -> [confirmed, refuted] from attestations (unweighted), in
         # halves of a permille: whole numbers, so the sums do not depend on arrival order
@@ -273,6 +275,7 @@ class _EngineBase:
             self._track_version += 1
             att = _Att(author, body.verdict, body.confidence, eid)
             self._atts[body.subject].append(att)
+            self._att_log.append(body.subject)
             owner = self._entry_part.get(body.subject)
             if owner is not None:
                 self._parts[owner].version += 1

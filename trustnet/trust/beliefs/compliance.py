@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,44 @@ class _Fact:
 
 
 
+_FactKey = tuple[str, str]  # (rule, first entry)
+
+
+@dataclass(slots=True)
+class _Held:
+    """One fact as `_Facts` keeps it."""
+
+    items: list[Evidence]  # in the order of the partition's evidence
+    ids: tuple[str, ...]  # the entries its items name
+    who: tuple[str, ...]  # its sources and the attesters of its entries
+    spec: _FactSpec | None
+    order: tuple[Any, ...] | None  # its spec's key in `_Facts.order` (None: no spec)
+
+
+@dataclass(slots=True)
+class _Facts:
+    """A partition's evidence grouped into facts with their specs, kept between evaluations
+    (issue 15 item 3): `_prepare` makes again only the facts whose evidence came or went and
+    those whose entries were attested since (what a fact's spec reads besides the forks and
+    the names, on a change of which every fact is made again)."""
+
+    common: tuple[int, int]  # (forks, names version) the specs were made with
+    synced: tuple[Any, ...] | None  # the `_views` preparation key last brought up to date
+    evidence: list[Evidence]  # the evidence list last grouped
+    atts_at: int  # how much of the engine's attestation log was read
+    by_key: dict[_FactKey, _Held] = field(default_factory=dict)
+    of_entry: dict[str, dict[_FactKey, None]] = field(default_factory=dict)
+    who: dict[str, int] = field(default_factory=dict)  # party -> facts that read it
+    # The specs in view order: by their own order, then (ties) by where their fact first
+    # appears in the evidence, which is its first item's sort key (no two facts share one).
+    order: list[tuple[Any, ...]] = field(default_factory=list)
+    specs: list[_FactSpec] = field(default_factory=list)
+
+
+def _fact_key(ev: Evidence) -> _FactKey:
+    return (ev.rule, ev.entries[0] if ev.entries else "")
+
+
 class _Compliance(_Reliabilities):
     """The raw and verified views of each party's compliance."""
 
@@ -61,10 +100,10 @@ class _Compliance(_Reliabilities):
         if part.views is not None and held is not None and held[0] == quick[0] and (
                 held[1] is rp and held[2] is blocs):
             return part.views[1], part.views[2]
+        prep_key = (stamp, len(forked), self._names_version)
         if part.relevant is None or part.relevant[0] != stamp:
-            who = {s for ev in evidence for s in ev.sources}
-            who |= {a.author for ev in evidence for i in ev.entries for a in self._atts.get(i, ())}
-            part.relevant = (stamp, tuple(sorted(who)))
+            facts = self._prepare(party, part, evidence, forked, prep_key)
+            part.relevant = (stamp, tuple(sorted(facts.who)))
         key = (
             stamp,
             len(forked),
@@ -75,10 +114,9 @@ class _Compliance(_Reliabilities):
         if part.views is not None and part.views[0] == key:
             part.views_quick = quick
             return part.views[1], part.views[2]
-        prep_key = (stamp, len(forked), self._names_version)
         if part.prep is None or part.prep[0] != prep_key:
-            specs = self._prepare(party, part, evidence, forked)
-            part.prep = (prep_key, _compile(specs, self._num))
+            facts = self._prepare(party, part, evidence, forked, prep_key)
+            part.prep = (prep_key, _compile(facts.specs, self._num))
         comp = part.prep[1]
         reliable = self.params.reliable
         raw_cred = comp.raw.credibility(rp_vec, reliable, bloc_vec)
@@ -132,41 +170,109 @@ class _Compliance(_Reliabilities):
     # -- compliance ------------------------------------------------------------------------------
 
     def _prepare(
-        self, party: str, part: _Partition, evidence: list[Evidence], forked: set[str]
-    ) -> list[_FactSpec]:
-        """Group a partition's evidence into facts and fix what reliabilities do not change."""
-        facts: dict[tuple[str, str], _Fact] = {}
-        for ev in evidence:
-            fkey = (ev.rule, ev.entries[0] if ev.entries else "")
-            got = facts.get(fkey)
-            if got is None:
-                got = facts[fkey] = _Fact(party, ev.rule, [])
-            got.items.append(ev)
-        specs: list[_FactSpec] = []
-        # A fact's spec depends on its evidence, the attestations of its entries, the forks
-        # and the names: kept per fact, so a new entry re-prepares only the facts it changed.
-        old = part.specs
-        new: dict[tuple[str, str], tuple[tuple[Any, ...], _FactSpec | None]] = {}
+        self,
+        party: str,
+        part: _Partition,
+        evidence: list[Evidence],
+        forked: set[str],
+        key: tuple[Any, ...],
+    ) -> _Facts:
+        """Group a partition's evidence into facts and fix what reliabilities do not change,
+        at the cost of the facts that changed since the last call (`_Facts`); `key`: the
+        state prepared (a second call with the same key does nothing)."""
         common = (len(forked), self._names_version)
+        log = self._att_log
+        held = part.facts
+        if held is None or held.common != common:
+            held = part.facts = _Facts(common, None, [], len(log))
+        elif held.synced == key:
+            return held
+        held.synced = key
+        # The facts whose evidence came or went (by identity: the kept rules hand out the
+        # same objects for what did not change; an equal new one is only made again), and
+        # those whose entries were attested since.
+        old = held.evidence
+        old_ids = {id(ev) for ev in old}
+        new_ids = {id(ev) for ev in evidence}
+        came: dict[_FactKey, list[Evidence]] = {}
+        for ev in evidence:
+            if id(ev) not in old_ids:
+                came.setdefault(_fact_key(ev), []).append(ev)
+        went: dict[_FactKey, set[int]] = {}
+        for ev in old:
+            if id(ev) not in new_ids:
+                fk = _fact_key(ev)
+                went.setdefault(fk, set()).add(id(ev))
+                came.setdefault(fk, [])
+        of_entry = held.of_entry
+        attested: set[_FactKey] = set()
+        for i in log[held.atts_at :]:
+            for fk in of_entry.get(i, ()):
+                came.setdefault(fk, [])
+                attested.add(fk)
+        held.atts_at = len(log)
+        held.evidence = evidence  # held: `old`'s objects stay alive, so ids are not reused
+        if not came:
+            return held
+        pos: dict[int, int] | None = None
         atts = self._atts
-        for fkey, fact in facts.items():
-            items = tuple(fact.items)
-            held = old.get(fkey)
-            # The fact's entries, as the same items gave them last time.
-            ids = held[0][2] if held is not None and held[0][0] == items else tuple(
-                {i for ev in items for i in ev.entries})
-            stamp = (items, common, ids, sum(len(atts[i]) for i in ids if i in atts))
-            if held is not None and held[0] == stamp:
-                spec = held[1]
+        for fk, added in came.items():
+            state = held.by_key.get(fk)
+            items = added
+            if state is not None:
+                gone = went.get(fk, ())
+                items = [ev for ev in state.items if id(ev) not in gone] + added
+            if len(items) > 1:  # in the evidence's order, as a fresh grouping has them
+                if pos is None:
+                    pos = {id(ev): k for k, ev in enumerate(evidence)}
+                where = pos
+                items.sort(key=lambda ev: where[id(ev)])
+            if state is not None:
+                if fk not in attested and items == state.items:
+                    state.items = items  # equal evidence, made again by its rule: the same fact
+                    continue
+                del held.by_key[fk]
+                self._drop(held, fk, state)
+            if not items:
+                continue
+            ids = tuple({i for ev in items for i in ev.entries})
+            who = {s for ev in items for s in ev.sources}
+            who.update(a.author for i in ids for a in atts.get(i, ()))
+            spec = self._fact_spec(_Fact(party, fk[0], items), forked)
+            first = items[0]
+            order = None if spec is None else (
+                spec.order, (first.at, first.rule, first.entries, first.party))
+            state = held.by_key[fk] = _Held(items, ids, tuple(who), spec, order)
+            for i in ids:
+                of_entry.setdefault(i, {})[fk] = None
+            for p in state.who:
+                held.who[p] = held.who.get(p, 0) + 1
+            if spec is not None and order is not None:
+                at = bisect.bisect_left(held.order, order)
+                held.order.insert(at, order)
+                held.specs.insert(at, spec)
+        return held
+
+    @staticmethod
+    def _drop(held: _Facts, fk: _FactKey, state: _Held) -> None:
+        """Take a fact out of `held`'s indexes (its entries, parties and spec)."""
+        for i in state.ids:
+            facts = held.of_entry.get(i)
+            if facts is not None:
+                facts.pop(fk, None)
+                if not facts:
+                    del held.of_entry[i]
+        for p in state.who:
+            n = held.who[p] - 1
+            if n:
+                held.who[p] = n
             else:
-                spec = self._fact_spec(fact, forked)
-            new[fkey] = (stamp, spec)
-            if spec is not None:
-                specs.append(spec)
-        part.specs = new
-        # The order views list contributions in (`_view`); stable, as sorting contributions was.
-        specs.sort(key=lambda sp: sp.order)
-        return specs
+                del held.who[p]
+        if state.order is not None:
+            at = bisect.bisect_left(held.order, state.order)
+            assert held.order[at] == state.order
+            del held.order[at]
+            del held.specs[at]
 
     def _fact_spec(self, fact: _Fact, forked: set[str]) -> _FactSpec | None:
         params = self.params
