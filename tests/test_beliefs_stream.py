@@ -17,6 +17,8 @@ import random
 import numpy as np
 import pytest
 
+from tests.harness.beliefs import T0
+from tests.harness.beliefs import World as BeliefWorld
 from tests.harness.nodes import SCENARIOS
 from tests.harness.scenarios import offline_run
 from tests.harness.streams import shuffled_stream
@@ -91,6 +93,48 @@ def test_kept_facts_equal_a_fresh_engine_whatever_the_arrival_order() -> None:
         engine.add([e])
         fresh = _fresh(entries[: i + 1], me, anchors, [], {})
         assert engine.snapshot(now).to_json() == fresh.snapshot(now).to_json(), f"step {i}"
+
+
+def _track_of(engine: BeliefEngine, now: int) -> tuple[object, ...]:
+    """The engine's track record with parties by id (engines number them as they meet them)."""
+    engine.snapshot(now)
+    t = engine._track(set(engine._forks))
+    names = engine._pnames
+    return (sorted(t.pair_refs), t.ev_source, t.ev_weight, t.ev_seg.tolist(),
+            [names[i] for i in t.ev_idx.tolist()], dict(t.confirmed), sorted(t.edges))
+
+
+def test_kept_track_sums_equal_a_fresh_engines() -> None:
+    """The track record's sums are kept and summed again only where a term changed
+    (`_TrackSums`), in the order a full pass adds them. One inspector confirms one observer
+    in four hosts' partitions (confidences 0.1, 0.2, 0.3, 0.4: their float sum depends on
+    the order), the hosts fed in the reverse of party order, then the inspector declares
+    itself an observer (its requests stop counting: every partition's events for the pair
+    go): after every entry, and exactly, the track record equals a fresh engine's."""
+    w = BeliefWorld()
+    hosts = sorted(("h1", "h2", "h3", "h4"), key=w.party)
+    for name in ("v", "s", *hosts):
+        w.profile(name)
+    t = T0
+    for k, host in reversed(list(enumerate(hosts))):
+        t += DAY_MS
+        w.observe("s", host, t, troops=14_000, confidence=(100, 200, 300, 400)[k])
+        request = w.inspect("v", host, t + HOUR_MS)
+        w.respond(host, request, t + 2 * HOUR_MS, True)
+        w.report("v", request, host, t + 3 * HOUR_MS, troops=14_000, tanks=0,
+                 verdict="inconsistent")
+    w.post("v", "profile", {"name": "v", "role": "observer", "urls": []}, t + DAY_MS)
+    now = t + 30 * DAY_MS
+    engine = BeliefEngine(w.party("s"))
+    pair, terms = (w.party("v"), w.party("s")), []
+    for i, e in enumerate(w.entries):
+        engine.add([e])
+        fresh = BeliefEngine(w.party("s"))
+        fresh.add(w.entries[: i + 1])
+        assert _track_of(engine, now) == _track_of(fresh, now), f"step {i} ({e.kind})"
+        assert engine._sums is not None
+        terms.append(len(engine._sums.terms.get(pair, {})))
+    assert max(terms) == 4 and terms[-1] == 0  # summed from four partitions, then none
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from trustnet.trust.beliefs.compliance import _Facts
     from trustnet.trust.beliefs.graph import _Pass1
     from trustnet.trust.beliefs.records import PartyBelief, Reliability, View
-    from trustnet.trust.beliefs.tracktypes import _Event, _PartTrack, _Track
+    from trustnet.trust.beliefs.tracktypes import _Event, _PartTrack, _Track, _TrackSums
 
 _SOCIAL_KINDS = frozenset({"contact", "profile"})  # issue 17: their confirmations are no track record
 # The key of the fork proofs' evidence in `BeliefEngine.evidence_by_party` (not a party id).
@@ -143,15 +143,9 @@ class _EngineBase:
         # Bumped by whatever the track record reads: attestations, partitions re-evaluated.
         self._track_version = 0
         self._pairs_version = 0  # bumped with `_pairs`
-        self._pairs_cache: (
-            tuple[
-                tuple[int, int],
-                dict[tuple[str, str], tuple[float, float]],
-                dict[str, float],
-                list[tuple[str, str, float]],
-            ]
-            | None
-        ) = None
+        # The track record's sums, kept and mended pair by pair (`_track`); None: to build.
+        self._sums: _TrackSums | None = None
+        self._pair_log: list[tuple[str, str]] = []  # every pair `_pairs` changed, in order
         self._track_cache: tuple[tuple[int, int], _Track] | None = None
         self._atts: dict[str, list[_Att]] = defaultdict(list)  # subject entry id -> attestations
         # The subject of every attestation, in arrival order: whose facts to prepare again
@@ -330,6 +324,7 @@ class _EngineBase:
         self._track_version += 1
         self._pairs_version += 1
         pair = self._pairs[(att.author, subject_author)]
+        self._pair_log.append((att.author, subject_author))
         if att.verdict == "confirm":
             pair[0] += 2 * att.permille
         elif att.verdict == "refute":

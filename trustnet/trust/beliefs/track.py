@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.rules import Analysis, PartitionRules, evaluate
 from trustnet.trust.beliefs.base import FORK_EVIDENCE, _EngineBase, _Partition
-from trustnet.trust.beliefs.tracktypes import _Event, _PartTrack, _Track
+from trustnet.trust.beliefs.tracktypes import _Event, _PartTrack, _Track, _TrackSums
 from trustnet.trust.opinion import PRIOR_WEIGHT
 
 
@@ -93,66 +93,115 @@ class _TrackRecord(_EngineBase):
         return out
 
     def _track(self, forked: set[str]) -> _Track:
-        """The track record's parts that reliabilities do not change (cached)."""
+        """The track record's parts that reliabilities do not change (cached).
+
+        Its sums are kept (`_TrackSums`) and made again only where a term changed: the
+        pairs an attestation moved (the engine's pair log) and the pairs and sources of
+        the partitions whose events changed; a new fork builds them again."""
         stamp = (self._track_version, len(forked))
         if self._track_cache is not None and self._track_cache[0] == stamp:
             return self._track_cache[1]
-        params = self.params
-        base_stamp = (self._pairs_version, len(forked))
-        if self._pairs_cache is None or self._pairs_cache[0] != base_stamp:
-            # Attestations' part, kept while no attestation or fork arrives.
-            base: dict[tuple[str, str], tuple[float, float]] = {}
-            base_conf: dict[str, float] = defaultdict(float)
-            refs: list[tuple[str, str, float]] = []
-            for (v, s), (c2, r2) in sorted(self._pairs.items()):
-                if v in forked or s in forked:
-                    continue
-                c, r = c2 / 2000.0, r2 / 2000.0  # halves of a permille (`_count_attestation`)
-                base[(v, s)] = (c, r)
-                base_conf[s] += c
-                if r:
-                    refs.append((v, s, r))
-            self._pairs_cache = (base_stamp, base, dict(base_conf), refs)
-        _stamp, base, base_conf, pair_refs = self._pairs_cache
-        pairs = dict(base)
-        confirmed: dict[str, float] = defaultdict(float, base_conf)
+        sums = self._sums
+        log = self._pair_log
+        moved: set[tuple[str, str]] = set()
+        if sums is None or sums.forks != len(forked):
+            sums = self._sums = _TrackSums(len(forked), 0)
+            moved.update(self._pairs)
+        else:
+            moved.update(log[sums.pairs_at :])
+        sums.pairs_at = len(log)
+        dirty: set[tuple[str, str]] = set()  # pairs to sum again
+        sources: set[str] = set()  # confirmed to sum again
+        # Attestations' part: halves of a permille (`_count_attestation`).
+        for key in moved:
+            v, s = key
+            if v in forked or s in forked:
+                continue
+            c2, r2 = self._pairs[key]
+            c, r = c2 / 2000.0, r2 / 2000.0
+            sums.base[key] = (c, r)
+            sums.base_by_source.setdefault(s, {})[v] = c
+            if r:
+                sums.refs[key] = r
+            else:
+                sums.refs.pop(key, None)
+            dirty.add(key)
+            sources.add(s)
+        for s in {key[1] for key in moved} & sources:
+            total = 0.0  # by verifier, as the full pass over the sorted pairs adds them
+            for _v, c in sorted(sums.base_by_source[s].items()):
+                total += c
+            sums.base_conf[s] = total
+        # The partitions' part.
+        for party in sorted(self._parts):
+            agg = self._part_track(self._parts[party], forked)
+            old = sums.aggs.get(party)
+            if old is agg:
+                continue
+            sums.aggs[party] = agg
+            if old is not None:
+                for key in old.pairs:
+                    sums.terms[key].pop(party)
+                    dirty.add(key)
+                for s in old.confirmed:
+                    sums.conf_terms[s].pop(party)
+                    sources.add(s)
+            for key, cr in agg.pairs.items():
+                sums.terms.setdefault(key, {})[party] = cr
+                dirty.add(key)
+            for s, c in agg.confirmed.items():
+                sums.conf_terms.setdefault(s, {})[party] = c
+                sources.add(s)
+        tw = self.params.track_weight
+        for key in dirty:
+            terms = sums.terms.get(key, {})
+            got = sums.base.get(key)
+            for party in sorted(terms):
+                c, r = terms[party]
+                got = (c, r) if got is None else (got[0] + c, got[1] + r)
+            if got is None:
+                sums.pairs.pop(key, None)
+                sums.edges.pop(key, None)
+                continue
+            sums.pairs[key] = got
+            # Opinion.from_evidence(c, r).b - .d (c, r >= 0), as numpy did it for all pairs.
+            c, r = got
+            total = c + r + PRIOR_WEIGHT
+            w = tw * max(0.0, min(c / total, 1.0) - min(r / total, 1.0))
+            if w > 0.0:
+                sums.edges[key] = w
+            else:
+                sums.edges.pop(key, None)
+        for s in sources:
+            conf = sums.conf_terms.get(s, {})
+            if s not in sums.base_conf and not conf:
+                sums.confirmed.pop(s, None)
+                continue
+            acc = sums.base_conf.get(s, 0.0)
+            for party in sorted(conf):
+                acc += conf[party]
+            sums.confirmed[s] = acc
         ev_source: list[str] = []
         ev_weight: list[float] = []
         segs: list[NDArray[np.intp]] = []
         idxs: list[NDArray[np.intp]] = []
         for party in sorted(self._parts):
-            agg = self._part_track(self._parts[party], forked)
-            for key, (c, r) in agg.pairs.items():
-                held = pairs.get(key)
-                pairs[key] = (c, r) if held is None else (held[0] + c, held[1] + r)
-            for s, c in agg.confirmed.items():
-                confirmed[s] += c
+            agg = sums.aggs[party]
             segs.append(agg.ev_seg + len(ev_source))
             idxs.append(agg.ev_idx)
             ev_source.extend(agg.ev_source)
             ev_weight.extend(agg.ev_weight)
-        edges: list[tuple[tuple[str, str], float]] = []
-        if pairs:
-            # Opinion.from_evidence(c, r).b - .d for every pair at once (c, r >= 0). Each key
-            # is one edge, so the order is free (`_eigentrust` sorts them).
-            keys = list(pairs)
-            cr = np.array(list(pairs.values()), dtype=np.float64)
-            conf, refd = cr[:, 0], cr[:, 1]
-            total = conf + refd + PRIOR_WEIGHT
-            ws = params.track_weight * np.maximum(
-                0.0, np.minimum(conf / total, 1.0) - np.minimum(refd / total, 1.0)
-            )
-            wl = ws.tolist()
-            edges = [(keys[k], wl[k]) for k in np.flatnonzero(ws > 0.0).tolist()]
         empty = np.zeros(0, dtype=np.intp)
         track = _Track(
-            pair_refs,
+            # Refutations are summed exactly rounded (`_reliability`): their order is free.
+            [(v, s, r) for (v, s), r in sums.refs.items()],
             ev_source,
             ev_weight,
             np.concatenate(segs) if segs else empty,
             np.concatenate(idxs) if idxs else empty,
-            confirmed,
-            edges,
+            dict(sums.confirmed),
+            # Each pair is one edge, so the order is free (`_edges` sorts them).
+            list(sums.edges.items()),
         )
         self._track_cache = (stamp, track)
         return track
