@@ -49,6 +49,7 @@ class _Held:
     who: tuple[str, ...]  # its sources and the attesters of its entries
     spec: _FactSpec | None
     order: tuple[Any, ...] | None  # its spec's key in `_Facts.order` (None: no spec)
+    atts: int  # the attestations of its entries when it was made
 
 
 @dataclass(slots=True)
@@ -206,16 +207,22 @@ class _Compliance(_Reliabilities):
                 came.setdefault(fk, [])
         of_entry = held.of_entry
         attested: set[_FactKey] = set()
-        for i in log[held.atts_at :]:
-            for fk in of_entry.get(i, ()):
-                came.setdefault(fk, [])
-                attested.add(fk)
+        atts = self._atts
+        if len(log) - held.atts_at <= len(of_entry):
+            for i in log[held.atts_at :]:
+                attested.update(of_entry.get(i, ()))
+        else:
+            # More attestations since than entries held (a partition long untouched): count
+            # each fact's instead of reading them all (attestations are only ever added).
+            attested.update(fk for fk, st in held.by_key.items()
+                            if sum(len(atts[i]) for i in st.ids if i in atts) != st.atts)
+        for fk in attested:
+            came.setdefault(fk, [])
         held.atts_at = len(log)
         held.evidence = evidence  # held: `old`'s objects stay alive, so ids are not reused
         if not came:
             return held
         pos: dict[int, int] | None = None
-        atts = self._atts
         for fk, added in came.items():
             state = held.by_key.get(fk)
             items = added
@@ -242,7 +249,8 @@ class _Compliance(_Reliabilities):
             first = items[0]
             order = None if spec is None else (
                 spec.order, (first.at, first.rule, first.entries, first.party))
-            state = held.by_key[fk] = _Held(items, ids, tuple(who), spec, order)
+            count = sum(len(atts[i]) for i in ids if i in atts)
+            state = held.by_key[fk] = _Held(items, ids, tuple(who), spec, order, count)
             for i in ids:
                 of_entry.setdefault(i, {})[fk] = None
             for p in state.who:
