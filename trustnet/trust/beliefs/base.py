@@ -38,8 +38,7 @@ from trustnet.trust.beliefs.heap import gc_paused
 from trustnet.trust.beliefs.params import DEFAULT_PARAMS, TrustParams
 
 if TYPE_CHECKING:
-    from trustnet.trust.beliefs.compiled import _Compiled
-    from trustnet.trust.beliefs.compliance import _Facts
+    from trustnet.trust.beliefs.compiled import _Compiled, _Facts
     from trustnet.trust.beliefs.graph import _Pass1
     from trustnet.trust.beliefs.records import PartyBelief, Reliability, View
     from trustnet.trust.beliefs.tracktypes import _Event, _PartTrack, _Track, _TrackSums

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from trustnet.statements.evidence import Evidence
 from trustnet.trust.beliefs.records import Contribution
 from trustnet.trust.opinion import Opinion, discount
 
@@ -45,6 +47,46 @@ class _FactSpec:
 
 
 _OWN, _ANSWER, _FUSE = 0, 1, 2
+
+
+_FactKey = tuple[str, str]  # (rule, first entry)
+
+
+@dataclass(slots=True)
+class _Held:
+    """One fact as `_Facts` keeps it."""
+
+    items: list[Evidence]  # in the order of the partition's evidence
+    ids: tuple[str, ...]  # the entries its items name
+    who: tuple[str, ...]  # its sources and the attesters of its entries
+    spec: _FactSpec | None
+    order: tuple[Any, ...] | None  # its spec's key in `_Facts.order` (None: no spec)
+    atts: int  # the attestations of its entries when it was made
+
+
+@dataclass(slots=True)
+class _Facts:
+    """A partition's evidence grouped into facts with their specs, kept between evaluations
+    (issue 15 item 3): `compliance._prepare` makes again only the facts whose evidence came or went and
+    those whose entries were attested since (what a fact's spec reads besides the forks and
+    the names, on a change of which every fact is made again)."""
+
+    common: tuple[int, int]  # (forks, names version) the specs were made with
+    synced: tuple[Any, ...] | None  # the `_views` preparation key last brought up to date
+    evidence: list[Evidence]  # the evidence list last grouped
+    atts_at: int  # how much of the engine's attestation log was read
+    by_key: dict[_FactKey, _Held] = field(default_factory=dict)
+    of_entry: dict[str, dict[_FactKey, None]] = field(default_factory=dict)
+    who: dict[str, int] = field(default_factory=dict)  # party -> facts that read it
+    # The specs in view order: by their own order, then (ties) by where their fact first
+    # appears in the evidence, which is its first item's sort key (no two facts share one).
+    order: list[tuple[Any, ...]] = field(default_factory=list)
+    specs: list[_FactSpec] = field(default_factory=list)
+
+
+def _fact_key(ev: Evidence) -> _FactKey:
+    return (ev.rule, ev.entries[0] if ev.entries else "")
+
 
 
 class _Group:

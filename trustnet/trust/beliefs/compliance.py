@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,8 +19,12 @@ from trustnet.trust.beliefs.compiled import (
     _OWN,
     _Build,
     _compile,
+    _fact_key,
+    _FactKey,
+    _Facts,
     _FactSpec,
     _Group,
+    _Held,
     _Lazy,
 )
 from trustnet.trust.beliefs.credibility import _ANSWER_RULES, fact_opinion
@@ -35,45 +39,6 @@ class _Fact:
     rule: str
     items: list[Evidence]
 
-
-
-_FactKey = tuple[str, str]  # (rule, first entry)
-
-
-@dataclass(slots=True)
-class _Held:
-    """One fact as `_Facts` keeps it."""
-
-    items: list[Evidence]  # in the order of the partition's evidence
-    ids: tuple[str, ...]  # the entries its items name
-    who: tuple[str, ...]  # its sources and the attesters of its entries
-    spec: _FactSpec | None
-    order: tuple[Any, ...] | None  # its spec's key in `_Facts.order` (None: no spec)
-    atts: int  # the attestations of its entries when it was made
-
-
-@dataclass(slots=True)
-class _Facts:
-    """A partition's evidence grouped into facts with their specs, kept between evaluations
-    (issue 15 item 3): `_prepare` makes again only the facts whose evidence came or went and
-    those whose entries were attested since (what a fact's spec reads besides the forks and
-    the names, on a change of which every fact is made again)."""
-
-    common: tuple[int, int]  # (forks, names version) the specs were made with
-    synced: tuple[Any, ...] | None  # the `_views` preparation key last brought up to date
-    evidence: list[Evidence]  # the evidence list last grouped
-    atts_at: int  # how much of the engine's attestation log was read
-    by_key: dict[_FactKey, _Held] = field(default_factory=dict)
-    of_entry: dict[str, dict[_FactKey, None]] = field(default_factory=dict)
-    who: dict[str, int] = field(default_factory=dict)  # party -> facts that read it
-    # The specs in view order: by their own order, then (ties) by where their fact first
-    # appears in the evidence, which is its first item's sort key (no two facts share one).
-    order: list[tuple[Any, ...]] = field(default_factory=list)
-    specs: list[_FactSpec] = field(default_factory=list)
-
-
-def _fact_key(ev: Evidence) -> _FactKey:
-    return (ev.rule, ev.entries[0] if ev.entries else "")
 
 
 class _Compliance(_Reliabilities):
