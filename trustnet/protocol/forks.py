@@ -210,14 +210,6 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
         self._follow()
         return self._heads.authors(prefix)
 
-    def moved(self, authors: Iterable[bytes]) -> None:
-        """These authors' heads may have moved (entries taken in): index the forked ones'
-        heads again at once (the others cost a set lookup). Not needed for correctness:
-        every read of the heads' fingerprints first checks the replica (`_follow`)."""
-        for author in authors:
-            if author in self._authors:
-                self._index(author)
-
     def refresh(self) -> None:
         """Index again the forked authors whose head moved since the last read: their head
         may move by any route (the protocol's ingest, a bundle import, a local append, a key

@@ -203,11 +203,8 @@ class PushGossip:
         """Remember the authors of `entries` as the latest whose head moved (bounded)."""
         keep = self.config.recon_recent
         self._moves += 1
-        forked = self._forks.authors
         mirror = self._mirror
         for entry in entries:
-            if entry.author in forked:
-                self._forks.moved((entry.author,))  # a forked author's head moved
             if mirror is not None:
                 mirror.moved((entry.author,))
             self._recent.pop(entry.author, None)
