@@ -103,6 +103,7 @@ class _Group:
         "base_d",
         "base_u",
         "builds",
+        "groupings",
         "keys",
         "matched",
         "mode",
@@ -125,6 +126,9 @@ class _Group:
         self.builds = builds
         self.keys = [(b.rule, b.entries[:1]) for b in builds]
         self.matched: tuple[_Group, NDArray[np.intp] | None] | None = None  # see `match`
+        # The supporters' and refuters' blocs as `_fuse_terms` groups them, with the bloc
+        # vector they were made for (blocs change only with trust statements and forks).
+        self.groupings: dict[str, tuple[NDArray[np.intp], _Grouping]] = {}
         self.mode = np.array([b.mode for b in builds], dtype=np.int8)
         self.weight = np.array([b.weight for b in builds], dtype=np.float64)
         self.base_b = np.array([b.base.b for b in builds], dtype=np.float64)
@@ -172,8 +176,10 @@ class _Group:
         """
         n = len(self.builds)
         # _FUSE: credibility_p(supporters, refuters), blocs averaged.
-        r, dog_s = _fuse_terms(self.sup_seg, rp[self.sup_idx], n, self.sup_idx, bloc)
-        s, dog_r = _fuse_terms(self.ref_seg, rp[self.ref_idx], n, self.ref_idx, bloc)
+        r, dog_s = _fuse_terms(self.sup_seg, rp[self.sup_idx], n, self.sup_idx, bloc,
+                               self._grouping("sup", self.sup_seg, self.sup_idx, bloc))
+        s, dog_r = _fuse_terms(self.ref_seg, rp[self.ref_idx], n, self.ref_idx, bloc,
+                               self._grouping("ref", self.ref_seg, self.ref_idx, bloc))
         dogs = dog_s + dog_r
         with np.errstate(divide="ignore", invalid="ignore"):
             fuse = np.where(
@@ -191,6 +197,18 @@ class _Group:
             self.mode == _OWN, 1.0, np.where(self.mode == _ANSWER, ans, fuse)
         )
         return out
+
+    def _grouping(self, side: str, seg: NDArray[np.intp], idx: NDArray[np.intp],
+                  bloc: NDArray[np.intp] | None) -> _Grouping | None:
+        """`_grouping(seg, idx, bloc)`, kept while the bloc vector is the same object."""
+        if bloc is None or not len(seg):
+            return None
+        held = self.groupings.get(side)
+        if held is not None and held[0] is bloc:
+            return held[1]
+        made = _grouping_of(seg, idx, bloc)
+        self.groupings[side] = (bloc, made)
+        return made
 
     def quorum_met(
         self,
@@ -234,33 +252,52 @@ def _rows_arrays(rows: list[tuple[int, ...]]) -> tuple[NDArray[np.intp], NDArray
     return seg, np.array(idx, dtype=np.intp)
 
 
+# How `_fuse_terms` groups one side's parties by bloc: per party reference, its group; per
+# group, its build. Groups are numbered by their first member's place in the build's row.
+_Grouping = tuple[NDArray[np.intp], NDArray[np.intp]]
+
+
+def _grouping_of(seg: NDArray[np.intp], idx: NDArray[np.intp], bloc: NDArray[np.intp]
+                 ) -> _Grouping:
+    """Each (build, bloc) of the references a group, numbered in the order the groups first
+    appear in the rows. A row lists its parties by id (`_build_nums`), so this order is the
+    same in every engine; bloc numbers are not (parties are numbered as they arrive)."""
+    width = len(bloc)
+    keys = seg.astype(np.int64) * width + bloc[idx]
+    _groups, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(len(order), dtype=np.intp)
+    rank[order] = np.arange(len(order), dtype=np.intp)
+    return rank[inverse].astype(np.intp), seg[first[order]].astype(np.intp)
+
+
 def _fuse_terms(
     seg: NDArray[np.intp],
     p: NDArray[np.float64],
     n: int,
     idx: NDArray[np.intp] | None = None,
     bloc: NDArray[np.intp] | None = None,
+    grouping: _Grouping | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """Per build: the evidence sum of 2p / (1 - p) over 0 < p < 1, and the count of p >= 1.
 
     With `idx` (the party numbers) and `bloc`, the evidence of one build's supporters of one
-    bloc is their mean (averaging fusion), not their sum."""
+    bloc is their mean (averaging fusion), not their sum; the means are added in the order
+    the blocs first appear in the build's row (`_grouping_of`; `grouping`: made already)."""
     dog = p >= 1.0
     live = (p > 0.0) & ~dog
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(live, 2.0 * p / (1.0 - p), 0.0)
     if bloc is not None and idx is not None and live.any():
-        width = len(bloc)
-        keys = seg[live].astype(np.int64) * width + bloc[idx[live]]
-        groups, inverse = np.unique(keys, return_inverse=True)
-        means = np.bincount(inverse, weights=terms[live]) / np.bincount(inverse)
-        # Each build's group means added smallest first: bloc numbers follow the order the
-        # engine met the parties in, and a sum in that order would too (in the last bit).
-        gseg = (groups // width).astype(np.intp)
-        order = np.lexsort((means, gseg))
-        total = np.asarray(
-            np.bincount(gseg[order], weights=means[order], minlength=n), dtype=np.float64
-        )
+        member, gseg = grouping if grouping is not None else _grouping_of(seg, idx, bloc)
+        k = len(gseg)
+        # Members that are not live add 0.0 to their group's sum and nothing to its count
+        # (exact: the sums are of the live terms alone); a group with none adds 0.0.
+        sums = np.bincount(member, weights=terms, minlength=k)
+        counts = np.bincount(member, weights=live, minlength=k)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            means = np.where(counts > 0.0, sums / counts, 0.0)
+        total = np.asarray(np.bincount(gseg, weights=means, minlength=n), dtype=np.float64)
     else:
         total = np.asarray(np.bincount(seg, weights=terms, minlength=n), dtype=np.float64)
     dogs: NDArray[np.int64] = np.bincount(seg[dog], minlength=n)
