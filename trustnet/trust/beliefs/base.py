@@ -141,7 +141,6 @@ class _EngineBase:
         self._supports: dict[tuple[str, str, str], tuple[tuple[int, int], tuple[str, ...]]] = {}
         # Bumped by whatever the track record reads: attestations, partitions re-evaluated.
         self._track_version = 0
-        self._pairs_version = 0  # bumped with `_pairs`
         # The track record's sums, kept and mended pair by pair (`_track`); None: to build.
         self._sums: _TrackSums | None = None
         self._pair_log: list[tuple[str, str]] = []  # every pair `_pairs` changed, in order
@@ -321,7 +320,6 @@ class _EngineBase:
         if att.author == subject_author or subject in self._social:
             return  # attesting one's own statement, or a meeting, is not a track record
         self._track_version += 1
-        self._pairs_version += 1
         pair = self._pairs[(att.author, subject_author)]
         self._pair_log.append((att.author, subject_author))
         if att.verdict == "confirm":
