@@ -16,7 +16,7 @@ import pytest
 from trustnet.identity import Identity
 from trustnet.log.entry import Entry, ForkProof, sign_entry
 from trustnet.log.keys import key_digest
-from trustnet.protocol.replica import IngestResult, Replica
+from trustnet.protocol.replica import FORKS_KEPT, ForkMark, IngestResult, Replica
 from trustnet.store.memory import MemoryReplica
 from trustnet.store.sqlite import Store
 
@@ -49,12 +49,24 @@ class Both:
     def __init__(self) -> None:
         self.store = Store(None)
         self.memory = MemoryReplica()
+        # The fork log each keeps for the gossip fork book (`Replica.fork_changes`).
+        self.marks: dict[str, ForkMark] = {name: r.fork_changes(None)[0]
+                                           for name, r in self.replicas()}
+
+    def replicas(self) -> tuple[tuple[str, Replica], ...]:
+        return (("store", self.store), ("memory", self.memory))
 
     def ingest(self, items: list[bytes | Entry], now: int) -> IngestResult:
         a = self.store.ingest(items, now)
         b = self.memory.ingest(items, now)
         assert _outcome(b) == _outcome(a)
         assert _state(self.memory) == _state(self.store)
+        logged = []
+        for name, replica in self.replicas():
+            self.marks[name], changed = replica.fork_changes(self.marks[name])
+            assert changed is not None
+            logged.append([(p.author, p.seq) for p in changed])
+        assert logged[0] == logged[1] == [(p.author, p.seq) for p in a.forks]
         return a
 
     def append_own(self, who: Identity, kind: str, body: dict[str, Any], ts: int) -> Entry:
@@ -165,3 +177,30 @@ def test_the_store_serves_a_rotated_partys_entries_instead_of_quarantining_them(
                      T0 + DAY)
     assert [e.seq for e in store.range(owner.author, 0, 10, verify=True)] == [1, 2, 3]
     assert store.quarantined() == 0
+
+
+def test_the_fork_log_names_what_was_added_and_says_when_it_lost_count() -> None:
+    """`fork_changes`: the proofs added since a mark, in both replicas alike; past
+    `FORKS_KEPT` of them, "not all known" (None), and from the mark of then on, exact again."""
+    for replica in (Store(None), MemoryReplica()):
+        mark, changed = replica.fork_changes(None)
+        assert changed is None  # the first look starts the log
+        assert replica.fork_changes(mark) == (mark, [])
+        # Proofs are kept as given (`add_fork` checks nothing): seqs past 1 link to nothing.
+        proofs = [ForkProof.of(*(sign_entry(_seed(n % 200 + 30), seq=n // 200 + 1,
+                                            prev=None if n < 200 else bytes(32), ts=T0,
+                                            kind="trust",
+                                            body={"subject": "ab" * 32, "level": level})
+                                 for level in (1, 2)))
+                  for n in range(FORKS_KEPT + 4)]  # 3, then more than the log keeps
+        for proof in proofs[:3]:
+            assert replica.add_fork(proof)
+        assert not replica.add_fork(proofs[0])  # held already: not a change
+        mark, changed = replica.fork_changes(mark)
+        assert changed == proofs[:3]
+        for proof in proofs[3:]:
+            replica.add_fork(proof)
+        later, changed = replica.fork_changes(mark)
+        assert changed is None
+        assert replica.fork_changes(later) == (later, [])
+        assert replica.fork_changes((-1, 0))[1] is None  # another log's mark

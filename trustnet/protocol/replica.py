@@ -9,17 +9,26 @@ only the methods below; two implementations exist:
 
 `ingest` is synchronous and its result comes back at once (`IngestResult`): the protocol
 scores the sender and pushes what was new from it. The records it returns are defined
-here, beside the interface, so the protocol package depends on nothing that does I/O.
+here, beside the interface, so the protocol package depends on nothing that does I/O;
+so is `ForkLog`, the bounded log of fork proofs both implementations keep for
+`Replica.fork_changes`.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from trustnet.log.entry import ChainHead, Entry, ForkProof
 from trustnet.protocol.recon_index import MoveMark
+
+FORKS_KEPT = 1024  # fork proof changes a replica logs once asked (`ForkLog.since`)
+_SERIALS = itertools.count(1)  # tells logs apart in a mark
+
+ForkMark = tuple[int, int]  # (log serial, changes noted): where a reader last looked
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +54,49 @@ class IngestResult:
     rejected: tuple[Rejected, ...] = ()
     forks: tuple[ForkProof, ...] = ()
     gaps: Mapping[bytes, int] = field(default_factory=dict)
+
+
+class ForkLog:
+    """The last `FORKS_KEPT` fork proofs a replica added, or whose standing may have changed,
+    whatever route did it (the protocol's ingest, a bundle import, a witness's answer,
+    another writer of the store, a witnessed time): the reader of `Replica.fork_changes`
+    (the gossip fork book: protocol.forks) learns them in O(changes), not by reading every
+    proof again. As `HeadIndex.moves_since`: nothing is kept until the first reader asks (a
+    simulator holds thousands of replicas), and a reader that fell further behind than the
+    log keeps is told "not all known" and reads `Replica.forks()` again."""
+
+    __slots__ = ("_kept", "_serial", "_started", "_version")
+
+    def __init__(self) -> None:
+        self._serial = next(_SERIALS)
+        self._version = 0  # changes noted
+        self._started = False  # asked once: changes are kept from then on
+        self._kept: deque[ForkProof] | None = None  # made at the first change kept
+
+    def note(self, proof: ForkProof) -> None:
+        """`proof` was added, or may have changed standing (disowned or counting again)."""
+        self._version += 1
+        if self._started:
+            if self._kept is None:
+                self._kept = deque(maxlen=FORKS_KEPT)
+            self._kept.append(proof)
+
+    def since(self, mark: ForkMark | None) -> tuple[ForkMark, list[ForkProof] | None]:
+        """The mark of now, and the proofs noted since `mark` (a mark this log gave), oldest
+        first, repeats included; None when they are not all known (no mark, another log's,
+        the log started after it or more than `FORKS_KEPT` changes since). The first call
+        starts the log."""
+        now = (self._serial, self._version)
+        if not self._started:
+            self._started = True
+            return now, None
+        if mark is None or mark[0] != self._serial or mark[1] > self._version:
+            return now, None
+        changed = self._version - mark[1]
+        kept = self._kept if self._kept is not None else deque()
+        if changed > len(kept):
+            return now, None
+        return now, list(itertools.islice(kept, len(kept) - changed, None))
 
 
 class Replica(Protocol):
@@ -102,6 +154,12 @@ class Replica(Protocol):
 
     def forks(self) -> list[ForkProof]:
         """Every fork proof that counts against its author (not disowned by a recovery)."""
+        ...
+
+    def fork_changes(self, mark: ForkMark | None) -> tuple[ForkMark, list[ForkProof] | None]:
+        """The fork proofs added here since `mark` by any route, or whose standing may have
+        changed (`ForkLog`), oldest first; None when not all are known (read `forks()`
+        again); and the mark of now."""
         ...
 
     def forked_authors(self) -> set[bytes]:

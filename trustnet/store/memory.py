@@ -47,7 +47,7 @@ from trustnet.log.keys import (
 )
 from trustnet.log.keys import apply as apply_keys
 from trustnet.protocol.recon_index import MOD, HeadIndex, MoveMark, item_hash
-from trustnet.protocol.replica import IngestResult, Rejected
+from trustnet.protocol.replica import ForkLog, ForkMark, IngestResult, Rejected
 from trustnet.statements import validate_body
 
 _Q = struct.Struct(">Q").pack
@@ -82,6 +82,7 @@ class MemoryReplica:
         self._keys: dict[bytes, KeyState] = {}
         self._digest: bytes | None = None
         self._index: HeadIndex | None = None  # built at the first fingerprint asked
+        self._fork_log = ForkLog()  # this replica's own, not the base's (`fork_changes`)
         self._heads_frozen: dict[bytes, tuple[int, bytes]] | None = None  # a base's heads
         self.keys_epoch = 0
         if base is not None:
@@ -200,6 +201,7 @@ class MemoryReplica:
         self._forks[key] = proof
         if not self._disowned(proof):
             self._forked.add(proof.author)
+        self._fork_log.note(proof)
         return True
 
     def _own_chain(self, author: bytes) -> list[Entry]:
@@ -381,6 +383,12 @@ class MemoryReplica:
     def forks(self) -> list[ForkProof]:
         """Every fork proof that counts against its author (not disowned by a recovery)."""
         return [p for p in self._forks.values() if not self._disowned(p)]
+
+    def fork_changes(self, mark: ForkMark | None) -> tuple[ForkMark, list[ForkProof] | None]:
+        """The fork proofs added since `mark`, oldest first; None when not all are known
+        (as `Store.fork_changes`; no witnessed times here, so no change of standing but
+        by a key event, which moves a head)."""
+        return self._fork_log.since(mark)
 
     def forked_authors(self) -> set[bytes]:
         """Authors proven to have equivocated (forks they disowned do not count)."""

@@ -57,6 +57,7 @@ from trustnet.log.keys import (
 )
 from trustnet.log.keys import apply as apply_keys
 from trustnet.protocol.recon_index import HeadIndex, MoveMark, item_hash
+from trustnet.protocol.replica import ForkLog, ForkMark
 from trustnet.protocol.replica import IngestResult as IngestResult  # re-exported
 from trustnet.protocol.replica import Rejected as Rejected  # re-exported
 from trustnet.statements.entries import sign_statement, statement_of
@@ -170,6 +171,7 @@ class Store(EntryReads, Quarantine, AuthorIndex):
             raise StoreError(f"cannot open store {target}: {exc}", code="bad_store") from None
         self._digest: bytes | None = None
         self._index: HeadIndex | None = None  # reconciliation fingerprints: built when first asked
+        self._fork_log = ForkLog()  # fork proofs added or changed, for `fork_changes`
         # Bumped whenever a key state changes: the analysis recomputes (revocations).
         self.keys_epoch = 0
         # The node directory while its `init` marker says the key never signed (recovery.py).
@@ -605,6 +607,8 @@ class Store(EntryReads, Quarantine, AuthorIndex):
             return
         self.keys_epoch += 1
         proofs = self._forks_of(author)
+        for proof in proofs:  # which count may have changed either way: readers look again
+            self._fork_log.note(proof)
         if proofs and all(self._disowned(p) for p in proofs):
             self._forked.discard(author)
         elif any(not self._disowned(p) for p in proofs):
@@ -626,6 +630,7 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         if cur.rowcount:
             if not self._disowned(proof):
                 self._forked.add(proof.author)
+            self._fork_log.note(proof)
             return True
         return False
 
@@ -766,6 +771,12 @@ class Store(EntryReads, Quarantine, AuthorIndex):
     def forks(self) -> list[ForkProof]:
         """Every fork proof that counts against its author (not disowned by a recovery)."""
         return [p for p, disowned in self.all_forks() if not disowned]
+
+    def fork_changes(self, mark: ForkMark | None) -> tuple[ForkMark, list[ForkProof] | None]:
+        """The fork proofs added since `mark` by any route (ingest, `add_fork`, an import,
+        another writer), or whose standing may have changed (`witnessed_changed`), oldest
+        first; None when not all are known (protocol.replica.ForkLog)."""
+        return self._fork_log.since(mark)
 
     def all_forks(self) -> list[tuple[ForkProof, bool]]:
         """Every fork proof held, each with True when its party disowned it (keys.py). One that
