@@ -21,8 +21,13 @@ from trustnet.log.bundle import import_bundle, write_bundle
 from trustnet.log.entry import Entry, ForkProof, sign_entry
 from trustnet.log.keys import key_digest
 from trustnet.node.daemon import Daemon
+from trustnet.protocol import messages as m
+from trustnet.protocol.events import ForkLearned
+from trustnet.protocol.forks import ForkBook, fork_key_hash
 from trustnet.protocol.gossip import GossipProtocol
 from trustnet.protocol.recon_index import MOD, item_hash
+from trustnet.protocol.replica import FORKS_KEPT, Replica
+from trustnet.store.memory import MemoryReplica
 from trustnet.store.sqlite import Store
 
 DAY = 86_400_000
@@ -184,3 +189,155 @@ async def test_a_recovery_rotation_imported_as_a_bundle_disowns_the_fork_in_goss
         assert p.digest() == fresh_protocol.digest() != forked_digest
     finally:
         await a.stop()
+
+
+async def test_a_fork_imported_as_a_bundle_is_gossiped_without_a_restart(tmp_path: Path) -> None:
+    """A fork the store finds by a route gossip does not see (here a bundle import into a
+    running node) is in what the node gossips at once: its fork keys and listings, its
+    digest (as a protocol started afresh over the same store makes it), and a peer daemon
+    learns the proof from it in one session. Before, the fork book learned a proof only from
+    a peer or at a restart: the node kept telling peers it knew of no such fork."""
+    a = Daemon(init_node(tmp_path, "a"), gossip=MANUAL)
+    b = Daemon(init_node(tmp_path, "b"), gossip=MANUAL)
+    x = ident("equivocator")
+    people = [ident(f"w{i}") for i in range(24)]
+    x1, x1b = signed(x, 1, None, 1), signed(x, 1, None, 2)  # x signed two entries at seq 1
+    for d in (a, b):
+        d.store.ingest([e.raw for e in [*(signed(w, 1, None, 1) for w in people), x1]], T0)
+    await a.start()
+    await b.start()
+    try:
+        pa, pb = a.node.protocol, b.node.protocol
+        quiet = pa.digest()
+        assert quiet == pb.digest() and pa.fork_keys() == []
+        bundle = tmp_path / "fork.bundle"
+        with bundle.open("wb") as out:
+            write_bundle(out, [x1.raw, x1b.raw])
+        assert import_bundle(a.store, bundle, T0 + 1).forks == 1
+        key = (x.author, 1)
+        assert pa.fork_keys() == [key]
+        assert pa._forks.shared_keys() == [key]  # what its listings carry
+        fresh = GossipProtocol(pa.node_id, a.store, random.Random(1), pa.config)
+        assert pa.digest() == fresh.digest() != quiet
+        # No peer brought it: nobody is rewarded, no `ForkLearned` (the import reported it).
+        assert pa.stats["forks_learned"] == 0
+        assert b.url is not None and a.node.add_peer(b.url)
+        await a.node.tick()
+        await wait_until(lambda: not a.node.busy, "a's session ends")
+        await wait_until(lambda: pb.fork_keys() == [key], "b learns the fork from a")
+        assert [(p.author, p.seq) for p in b.store.forks()] == [key]
+        assert pb.stats["forks_learned"] == 1  # registered by b's protocol, as gossip brought it
+        assert pa.digest() == pb.digest()
+        assert a.node.errors == [] and b.node.errors == []
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+def replica_of(kind: str) -> Replica:
+    return Store(None) if kind == "sqlite" else MemoryReplica()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "memory"])
+def test_the_book_adopts_the_forks_its_replica_found_by_other_routes(kind: str) -> None:
+    """Fork proofs the replica gained unseen by the protocol (another writer's ingest, an
+    `add_fork`) are in the book at its next read, by the protocol's rules: one per author,
+    the lowest seq, whatever order they came in; at most `max_unheld` keys of authors not
+    held; a burst larger than the replica's log is read again whole."""
+    replica = replica_of(kind)
+    x, y, z = ident("x"), ident("y"), ident("z")
+    x1, y1, z1 = (signed(w, 1, None, 1) for w in (x, y, z))
+    y2, z2 = signed(y, 2, y1, 1, T0 + 1), signed(z, 2, z1, 1, T0 + 1)
+    replica.ingest([e.raw for e in (x1, y1, y2, z1, z2)], T0)
+    book = ForkBook(replica, replica.forks(), max_unheld=1)
+    assert book.keys_fp() == (0, 0)
+    assert replica.ingest([signed(x, 1, None, 2).raw], T0).forks  # another writer
+    assert book.first_seq(x.author) == 1 and book.shared_keys() == [(x.author, 1)]
+    assert book.keys_fp() == (fork_key_hash(x.author, 1), 1)
+    # y forks at 2, then at 1: the lower replaces the higher.
+    assert replica.ingest([signed(y, 2, y1, 2, T0 + 1).raw], T0).forks
+    assert book.first_seq(y.author) == 2
+    assert replica.ingest([signed(y, 1, None, 2).raw], T0).forks
+    assert sorted(book) == sorted([(x.author, 1), (y.author, 1)])
+    # z forks at 2 and at 1 before the book looks: the lower one only.
+    assert replica.ingest([signed(z, 2, z1, 2, T0 + 1).raw], T0).forks
+    assert replica.ingest([signed(z, 1, None, 2).raw], T0).forks
+    assert book.first_seq(z.author) == 1 and len(book) == 3
+    assert len(replica.forks()) == 5  # the replica keeps every proof; the book one per author
+    # Authors held nowhere here: the protocol's cap (`max_unheld_forks`) holds for them too.
+    u, v = ident("u"), ident("v")
+    for w in (u, v):
+        assert replica.add_fork(ForkProof.of(signed(w, 1, None, 1), signed(w, 1, None, 2)))
+    assert (u.author, 1) in book and (v.author, 1) not in book
+    assert book.unheld == 1  # local state: not in what the node shares
+    assert book.shared_keys() == sorted((w.author, 1) for w in (x, y, z))
+    # More proofs than the replica's log keeps: the book reads them all again, once.
+    many = [ident(f"many-{i}") for i in range(FORKS_KEPT + 1)]
+    firsts = [signed(w, 1, None, 1) for w in many]
+    replica.ingest([e.raw for e in firsts], T0)
+    for w in many:
+        assert replica.ingest([signed(w, 1, None, 2).raw], T0).forks
+    assert len(book) == 4 + len(many)
+    assert book.fingerprint("") == (sum(item_hash(a, *h) for a, h in replica.heads().items()
+                                        if a != u.author) % MOD, 3 + len(many))
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "memory"])
+def test_what_the_protocols_own_ingest_brings_is_registered_not_adopted(kind: str) -> None:
+    """A fork found by the protocol's own ingest (a pushed entry) or pushed as a proof is
+    registered by the protocol as before: counted, told as `ForkLearned`, the sender
+    rewarded. The book's adoption passes over it (`ForkBook.own_ingest`): adopted first,
+    the protocol would have found the author forked already and skipped all three."""
+    replica = replica_of(kind)
+    x, y = ident("x"), ident("y")
+    x1, y1 = signed(x, 1, None, 1), signed(y, 1, None, 1)
+    replica.ingest([x1.raw, y1.raw], T0)
+    p = GossipProtocol(ident("me").public_key, replica, random.Random(1), MANUAL,
+                       own_url="http://me", now_ms=T0, recover_own=False)
+    p.fork_keys()  # the book has looked
+    p.on_request("aa" * 32, m.PUSH, m.Push((signed(x, 1, None, 2).raw,)), T0)
+    proof = ForkProof.of(y1, signed(y, 1, None, 2))
+    p.on_request("bb" * 32, m.PUSH, m.Push((), (proof.encode(),)), T0)
+    assert p.fork_keys() == sorted([(x.author, 1), (y.author, 1)])
+    assert p.stats["forks_learned"] == 2
+    learned = [(e.peer, e.proof.author) for e in p.take_events() if isinstance(e, ForkLearned)]
+    assert learned == [("aa" * 32, x.author), ("bb" * 32, y.author)]
+    assert p.peers.score("aa" * 32, T0) > 0 and p.peers.score("bb" * 32, T0) > 0
+    # Inside `own_ingest` the book does not adopt what the call found: it is the caller's.
+    z = ident("z")
+    z1 = signed(z, 1, None, 1)
+    replica.ingest([z1.raw], T0)
+    with p._forks.own_ingest():
+        assert replica.ingest([signed(z, 1, None, 2).raw], T0).forks
+    assert p._forks.first_seq(z.author) is None
+
+
+def test_a_fork_that_stops_counting_by_a_witnessed_time_leaves_the_book() -> None:
+    """A witnessed time (docs/witnesses.md) can disown a fork without moving any head: a
+    thief backdated two entries before the theft the party declared, and a witness saw one
+    published after it. The store stops counting the fork (`witnessed_changed`); the book,
+    which looked again only at authors whose head moved, kept advertising it."""
+    owner, nxt, fresh = (Identity.from_seed(bytes([n]) * 32) for n in (51, 52, 53))
+    home = Store(None)
+    home.append_own(owner, "keys", {"next": key_digest(nxt.public_key).hex()}, T0)
+    second = home.append_own(owner, "trust", {"subject": "ab" * 32, "level": 1}, T0 + DAY)
+    # Stolen on day 2, the key signs seq 3 twice on day 3, dated day 1 (before the theft).
+    x, y = (sign_entry(owner, seq=3, prev=second.id, ts=T0 + DAY + 1, kind="trust",
+                       body={"subject": "cd" * 32, "level": level}) for level in (-1, 1))
+    home.ingest([x.raw], T0 + 3 * DAY)
+    rot = home.append_own(nxt.for_party(owner.author), "rotation", {
+        "key": nxt.key_id, "next": key_digest(fresh.public_key).hex(),
+        "compromised_since": T0 + 2 * DAY}, T0 + 4 * DAY)
+    store = Store(None)
+    store.ingest(list(home.export_raw()), T0 + 4 * DAY)
+    assert store.ingest([y.raw], T0 + 4 * DAY).forks
+    assert owner.author in store.forked_authors()  # both dated before the theft: it counts
+    book = ForkBook(store, store.forks())
+    assert book.shared_keys() == [(owner.author, 3)]
+    heads = store.heads()
+    with store.transaction():
+        store.db.execute("INSERT INTO witnessed VALUES (?, ?)", (x.id, T0 + 3 * DAY))
+    store.witnessed_changed(owner.author)
+    assert owner.author not in store.forked_authors() and store.heads() == heads
+    assert book.shared_keys() == [] and book.first_seq(owner.author) is None
+    assert rot.seq == 4

@@ -17,6 +17,16 @@ forked (a recovery rotation disowned the fork, by whichever route it came) leave
 there. Only when more heads moved than the log keeps
 (`recon_index.MOVES_KEPT`) are all forked authors looked up, once per such burst.
 
+A fork proof, too, may reach the replica by routes the protocol never sees (a bundle
+import, a witness answering with a fork, another writer of the store) or change standing
+there (a witnessed time: docs/witnesses.md): a read also asks the replica which proofs
+changed since its last look (`Replica.fork_changes`) and adopts them by the protocol's
+rules (one per author, the lowest seq; a disowned one leaves; `max_unheld_forks` for
+authors not held), so a fork the node learned by import is in its digest, `forks_fp` and
+listings at once, and spreads. The protocol's own ingest is the exception
+(`own_ingest`): what it brings, the protocol registers itself, sender's reward and event
+included.
+
 It also keeps, in O(1) per change: the forked authors (a fork key count each), the fork
 keys sorted (for listings, made again only after a change), how many forked authors this
 node holds no entry of (`unheld`: the fork-proof gate of `protocol.push` caps them), and a
@@ -32,10 +42,11 @@ import bisect
 import hashlib
 import struct
 from collections.abc import Iterable, Iterator, KeysView, MutableMapping
+from contextlib import contextmanager
 
 from trustnet.log.entry import ForkProof
 from trustnet.protocol.recon_index import FP_BYTES, MOD, HeadIndex, MoveMark, bounds, item_hash
-from trustnet.protocol.replica import Replica
+from trustnet.protocol.replica import ForkMark, Replica
 
 ForkKey = tuple[bytes, int]
 _Q = struct.Struct(">Q").pack
@@ -59,8 +70,14 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
     stale whichever route moved a head.
     """
 
-    def __init__(self, replica: Replica, proofs: Iterable[ForkProof] = ()) -> None:
+    def __init__(self, replica: Replica, proofs: Iterable[ForkProof] = (), *,
+                 max_unheld: int | None = None) -> None:
+        """`proofs`: the replica's fork proofs as of now (`Replica.forks()`); what the
+        replica adds from here on is adopted as it comes (`_adopt`). `max_unheld`: the
+        protocol's `max_unheld_forks`, which adoption keeps too (None: no cap)."""
         self._replica = replica
+        self._max_unheld = max_unheld
+        self._fork_mark: ForkMark = replica.fork_changes(None)[0]  # starts the replica's log
         self._proofs: dict[ForkKey, ForkProof] = {}
         self._authors: dict[bytes, set[int]] = {}  # forked author -> its forked seqs here
         self._heads = HeadIndex()  # forked authors held here -> item_hash of their head
@@ -210,6 +227,21 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
         self._follow()
         return self._heads.authors(prefix)
 
+    @contextmanager
+    def own_ingest(self) -> Iterator[None]:
+        """Around the protocol's own call that may add fork proofs to the replica (`ingest`,
+        `add_fork`): what other routes added before is adopted first, and what this call
+        adds is passed over by adoption, because the protocol registers it itself
+        (`PushGossip._register_fork`: the `forks_learned` count, the `ForkLearned` event,
+        the sender's reward). Were it adopted first, the first read in `_register_fork`
+        would find the author forked already and skip all three. A proof the protocol
+        chooses not to register (its party disowned it; a lower seq is held) adoption would
+        refuse as well. Should the call fail, nothing is passed over: what it stored is
+        adopted at the next read."""
+        self._follow()
+        yield
+        self._fork_mark = self._replica.fork_changes(self._fork_mark)[0]
+
     def refresh(self) -> None:
         """Index again the forked authors whose head moved since the last read: their head
         may move by any route (the protocol's ingest, a bundle import, a local append, a key
@@ -222,7 +254,9 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
         among the heads moved since the last look are looked up again (a stranger's burst of
         pushes costs what it moved, not O(forked authors) per read); every forked author
         only when the replica cannot name all that moved (its log overflowed, or this is its
-        first look). Without forks, nothing is read."""
+        first look). Without forks, nothing is read. Fork proofs the replica gained or
+        whose standing changed since the last look are adopted first (`_adopt`)."""
+        self._adopt()
         if not self._authors:
             return
         self._mark, moved = self._replica.head_moves(self._mark)
@@ -237,6 +271,43 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
                 del self[(author, seq)]
             if author in forked:
                 self._index(author)
+
+    def _adopt(self) -> None:
+        """Take in the fork proofs the replica logged since the last look, by whatever route
+        (`Replica.fork_changes`; all of them when its log cannot say), by the rules the
+        protocol registers its own by: a disowned proof leaves; one proof per author, the
+        lowest seq that counts (`first_seq`; drops go before adds, as a change of standing
+        names every proof of its author: the next that counts replaces one disowned); a
+        proof of an author with no head here is taken only while fewer than `max_unheld`
+        such keys are (the protocol's `fork_limit` gate: such a proof is local state, not
+        shared). No reward and no event: no peer brought it."""
+        self._fork_mark, changed = self._replica.fork_changes(self._fork_mark)
+        if not changed and changed is not None:
+            return
+        replica = self._replica
+        if changed is None:  # not all known: every proof the replica counts, and ours again
+            changed = replica.forks()
+            changed += [p for p in self._proofs.values() if replica.disowns(p)]
+        lowest: dict[bytes, ForkProof] = {}
+        for proof in changed:
+            key = (proof.author, proof.seq)
+            if replica.disowns(proof):
+                if key in self._proofs:
+                    del self[key]
+            elif proof.author not in lowest or proof.seq < lowest[proof.author].seq:
+                lowest[proof.author] = proof
+        for author, proof in lowest.items():
+            seqs = self._authors.get(author)
+            first = min(seqs) if seqs else None
+            if first is not None and first <= proof.seq:
+                continue
+            if first is None and (self._max_unheld is not None
+                                  and self._unheld >= self._max_unheld
+                                  and replica.head(author) is None):
+                continue
+            if first is not None:
+                del self[(author, first)]
+            self[(author, proof.seq)] = proof
 
     def _index(self, author: bytes) -> None:
         head = self._replica.head(author)

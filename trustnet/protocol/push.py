@@ -99,7 +99,10 @@ class PushGossip:
         self._pending: dict[int, Pending] = {}
         self._sessions: dict[str, Session] = {}
         self._next_id = 1
-        self._forks = ForkBook(replica, replica.forks())
+        # The fork book also adopts the proofs the replica gains by routes the protocol
+        # does not see (an import, a witness, another writer); what the protocol's own calls
+        # bring, it registers itself (`ForkBook.own_ingest`, `_register_fork`).
+        self._forks = ForkBook(replica, replica.forks(), max_unheld=self.config.max_unheld_forks)
         # Fork keys refused (`fork_limit`, `author_limit`) -> when: not fetched again from
         # every peer that lists them while their author is not held here.
         self._forks_refused: OrderedDict[tuple[bytes, int], int] = OrderedDict()
@@ -243,7 +246,8 @@ class PushGossip:
         an honest relayer of many new parties gets them in over later rounds."""
         limit, total = self.config.new_authors_per_peer, self.config.new_authors_total
         if (limit <= 0 and total <= 0) or not raws:
-            return self.replica.ingest(raws, now)
+            with self._forks.own_ingest():  # its forks: `_absorb` registers them
+                return self.replica.ingest(raws, now)
         start, taken, all_start, all_taken = self._windows(key, now)
         admitted: list[bytes] = []
         refused: list[Rejected] = []
@@ -274,7 +278,10 @@ class PushGossip:
                 refused.append(Rejected(i, None, "author_limit",
                                         f"over {whom} in {self.config.new_authors_interval_s} s"))
         self._keep_windows(key, start, taken, all_start, all_taken)
-        result = self.replica.ingest(admitted, now) if admitted else IngestResult()
+        result = IngestResult()
+        if admitted:
+            with self._forks.own_ingest():  # its forks: `_absorb` registers them
+                result = self.replica.ingest(admitted, now)
         if not refused:
             return result
         self.stats["author_limited"] += len(refused)
@@ -352,7 +359,8 @@ class PushGossip:
         except ForkProofError as exc:
             self.peers.penalize(key, "bad_fork_proof", now, kind=kind, detail=exc.message[:200])
             return []
-        self.replica.add_fork(proof)
+        with self._forks.own_ingest():  # registered below, not adopted
+            self.replica.add_fork(proof)
         if proof.author not in self.replica.forked_authors():
             return []  # disowned by its party (a stolen key's fork): held, not spread
         self._register_fork(proof, key, kind, now, reward=held)
