@@ -93,8 +93,10 @@ class ForkLog:
         if mark is None or mark[0] != self._serial or mark[1] > self._version:
             return now, None
         changed = self._version - mark[1]
-        kept = self._kept if self._kept is not None else deque()
-        if changed > len(kept):
+        if not changed:  # what every read of the fork book finds, nearly always
+            return now, []
+        kept = self._kept  # made at the first change after the log started: not None here
+        if kept is None or changed > len(kept):
             return now, None
         return now, list(itertools.islice(kept, len(kept) - changed, None))
 
