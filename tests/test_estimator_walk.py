@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 from trustnet.feedback.estimator import SuspicionEstimator, SuspicionParams, _level, _Snap
+from trustnet.feedback.history import LevelHistory
 from trustnet.statements.figures import DAY_MS
 
 
@@ -39,8 +40,10 @@ def test_the_walk_is_the_cells_one_after_another() -> None:
             t0 = st + rng.choice((0, rng.randrange(3 * DAY_MS)))
             t = t0 + rng.choice((0, 1, rng.randrange(DAY_MS), rng.randrange(40 * DAY_MS)))
             x, y = rng.random() * 2, rng.random()
-            h1 = [(0, 0.0)] * rng.randrange(8)
-            h2 = list(h1)
+            h2 = [(0, 0.0)] * rng.randrange(8)
+            h1 = LevelHistory()
+            for point in h2:
+                h1.append(*point)
             assert est._walk(snap, t0, x, y, t, h1) == _reference(est, snap, t0, x, y, t, h2)
-            assert h1 == h2
+            assert list(h1) == h2
             assert est._walk(snap, t0, x, y, t, None) == _reference(est, snap, t0, x, y, t, None)

@@ -75,13 +75,14 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Literal
 
 from trustnet.clock import DAY_MS
 from trustnet.config.loader import load_table
 from trustnet.errors import ConfigError, NotFound
+from trustnet.feedback.history import NO_HISTORY, LevelHistory, SuspicionHistory
 from trustnet.feedback.richardson import FeedbackError, escalation_index, flow_observed
 from trustnet.statements.regime_common import EROSIVE_RULES as REGIME_EROSIVE  # issue 16 5B
 
@@ -267,7 +268,9 @@ class PartySuspicion:
     hostility: float  # y: P's hostility as this node sees it act
     x: float  # raw suspicion state (unbounded, >= 0)
     drivers: tuple[Driver, ...]
-    history: tuple[tuple[int, float], ...]  # (t ms, level), oldest first
+    # (t ms, level), oldest first: a SuspicionHistory from the estimator (a read-only view
+    # of its arrays, trustnet.feedback.history), equal to the tuple of its points
+    history: Sequence[tuple[int, float]]
     grievance: float = 0.0  # g_p: the standing part of `threat`, per time unit
     reactivity: float = 0.0  # k in force: k0 + reactivity_gain * T, per time unit
 
@@ -321,7 +324,7 @@ class _Party:
         self.gains: list[float] = []  # Kalman gain K(v) of each signal
         self.snaps: list[_Snap] = []
         self.seen: set[Signal] = set()
-        self.history: list[tuple[int, float]] = []
+        self.history = LevelHistory()
         # cursor: state at a grid boundary (or the last snapshot) at or after the last signal
         self.cur_t = 0
         self.cur_x = 0.0
@@ -392,7 +395,7 @@ class SuspicionEstimator:
         x: float,
         y: float,
         t: int,
-        hist: list[tuple[int, float]] | None,
+        hist: LevelHistory | None,
     ) -> tuple[int, float, float, float, float]:
         """From (t0, x, y) to t: (last grid boundary or t0, its x, y; x, y at t).
 
@@ -403,9 +406,11 @@ class SuspicionEstimator:
         unit = p.time_unit_ms
         nxt = (t0 // unit + 1) * unit
         if t0 >= t:  # nxt > t0 >= t: no cell
-            if hist is not None and len(hist) > 2 * p.history_len:
-                del hist[: len(hist) - p.history_len]
+            if hist is not None:
+                hist.bound(p.history_len)
             return t0, x, y, x, y
+        if hist is not None:
+            add_t, add_level = hist.t.append, hist.level.append  # appends share nothing
         unit_f = self._unit
         l_in, l_r, l_gr, l_k = self._l_in, self._l_r, self._l_gr, self._l_k
         st, sg, sh, sc, sp, sr = s.t, s.g, s.h, s.c, s.p, s.r
@@ -435,16 +440,17 @@ class SuspicionEstimator:
             nx = _CAP if nx > _CAP else nx
             ny = _CAP if ny > _CAP else ny
             if not grid:
-                if hist is not None and len(hist) > 2 * p.history_len:
-                    del hist[: len(hist) - p.history_len]
+                if hist is not None:
+                    hist.bound(p.history_len)
                 return t0, x, y, nx, ny
             x, y = nx, ny
             t0 = nxt
             nxt += unit
             if hist is not None:
-                hist.append((t0, _level(x)))
-        if hist is not None and len(hist) > 2 * p.history_len:
-            del hist[: len(hist) - p.history_len]
+                add_t(t0)
+                add_level(_level(x))
+        if hist is not None:
+            hist.bound(p.history_len)
         return t0, x, y, x, y
 
     def _apply(self, base: _Snap | None, sig: Signal, gain: float, pt: _Party) -> _Snap:
@@ -455,14 +461,7 @@ class SuspicionEstimator:
         return self._apply_at(sig, gain, x, y, self._slow(base, sig.at), pt)
 
     def _record(self, pt: _Party, t: int, level: float) -> None:
-        hist = pt.history
-        if hist and hist[-1][0] == t:
-            hist[-1] = (t, level)
-        else:
-            hist.append((t, level))
-        n = self.params.history_len
-        if len(hist) > 2 * n:
-            del hist[: len(hist) - n]
+        pt.history.record(t, level, self.params.history_len)
 
     # ---- public API -----------------------------------------------------
 
@@ -501,9 +500,7 @@ class SuspicionEstimator:
             pt.gains.insert(i, gain)
             del pt.snaps[i:]
             base = pt.snaps[-1] if pt.snaps else None
-            cut = base.t if base is not None else signal.at - 1
-            while pt.history and pt.history[-1][0] > cut:
-                pt.history.pop()
+            pt.history.cut_after(base.t if base is not None else signal.at - 1)
             for j in range(i, len(pt.signals)):
                 base = self._apply(base, pt.signals[j], pt.gains[j], pt)
                 pt.snaps.append(base)
@@ -576,9 +573,7 @@ class SuspicionEstimator:
         earliest = min(sig.at for sig in (*gone, *new))
         del pt.snaps[start:]
         base = pt.snaps[-1] if pt.snaps else None
-        cut = base.t if base is not None else earliest - 1
-        while pt.history and pt.history[-1][0] > cut:
-            pt.history.pop()
+        pt.history.cut_after(base.t if base is not None else earliest - 1)
         for j in range(start, len(pt.signals)):
             base = self._apply(base, pt.signals[j], pt.gains[j], pt)
             pt.snaps.append(base)
@@ -637,8 +632,8 @@ class SuspicionEstimator:
     def _quiet(self, party: str, now_ms: int) -> PartySuspicion:
         k, lo, a, b = self._coeffs(0.0, 0.0)
         idx = escalation_index(k, lo, a, b)
-        return PartySuspicion(party, now_ms, 0.0, 0.0, idx, "stable", a, 0.0, 0.0, 0.0, (), (),
-                              reactivity=k)
+        return PartySuspicion(party, now_ms, 0.0, 0.0, idx, "stable", a, 0.0, 0.0, 0.0, (),
+                              NO_HISTORY, reactivity=k)
 
     def _build(
         self,
@@ -671,10 +666,7 @@ class SuspicionEstimator:
         else:
             regime = "stable"
         drivers = self._drivers(pt, j, start, x, y, g + h)
-        hist = [pt_ for pt_ in pt.history if pt_[0] <= now_ms]
-        if not hist or hist[-1][0] != now_ms:
-            hist.append((now_ms, level))
-        hist = hist[-p.history_len :]
+        hist: SuspicionHistory = pt.history.view(now_ms, level, p.history_len)
         return PartySuspicion(
             party=party,
             at=now_ms,
@@ -687,7 +679,7 @@ class SuspicionEstimator:
             hostility=y,
             x=x,
             drivers=drivers,
-            history=tuple(hist),
+            history=hist,
             grievance=gp,
             reactivity=k,
         )
