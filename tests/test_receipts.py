@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from trustnet.identity import Identity
-from trustnet.log.entry import sign_entry
+from trustnet.log.entry import ForkProof, sign_entry
 from trustnet.log.receipts import ReceiptError, decode_receipt, sign_receipt, witnessed_time
 from trustnet.node.witness import WitnessConfig, WitnessProtocol, declaration_due
 from trustnet.protocol import messages as m
@@ -278,3 +278,29 @@ body = {subject = "{id:b}", level = 1}
     path.write_text(story.replace('a = ["b", "c", "d"]', 'a = ["a", "zz"]'))
     with pytest.raises(ScenarioError):
         load_scenario(path)
+
+
+def test_a_witness_answering_fork_with_another_partys_proof_is_not_believed() -> None:
+    # A witness may answer "fork" only about the place it was asked of: a proof of some other
+    # party's equivocation would slip past gossip's limits into the store (and from there
+    # into the fork book, which adopts what the store holds).
+    witness = WITNESSES[0]
+    author_store = Store(None)
+    config = WitnessConfig(witnesses=(witness.party_id,), receipts_needed=1,
+                           urls={witness.party_id: "http://witness.example"})
+    author = _protocol(ALICE, author_store, config)
+    trust = {"subject": witness.party_id, "level": 1}
+    decl, first = _chain(author_store, T0, ("witnesses", config.declaration(), T0),
+                         ("trust", trust, T0))
+    author.handle(LocalEntry(decl), T0)
+    stranger = Identity.from_seed(b"s" * 32)
+    a, b = (sign_entry(stranger, seq=1, prev=None, ts=T0, kind="trust",
+                       body={**trust, "level": level}) for level in (1, 2))
+    theirs = ForkProof.of(a, b)
+    ours = ForkProof.of(first, sign_entry(ALICE, seq=2, prev=decl.id, ts=T0, kind="trust",
+                                          body={**trust, "level": -5}))
+    for proof, kept in ((theirs, []), (ours, [(ALICE.author, 2)])):
+        (send,) = author.handle(LocalEntry(first), T0)
+        reply = m.ReceiptReply(code="fork", fork=proof.encode())
+        author.handle(Response(send.request_id, send.peer_url, reply), T0 + 10)
+        assert [(p.author, p.seq) for p in author_store.forks()] == kept

@@ -61,12 +61,14 @@ class Both:
         b = self.memory.ingest(items, now)
         assert _outcome(b) == _outcome(a)
         assert _state(self.memory) == _state(self.store)
-        logged = []
+        logged, standing = [], []
         for name, replica in self.replicas():
             self.marks[name], changed = replica.fork_changes(self.marks[name])
             assert changed is not None
-            logged.append([(p.author, p.seq) for p in changed])
+            logged.append([(p.author, p.seq) for p, added in changed if added])
+            standing.append({(p.author, p.seq) for p, added in changed if not added})
         assert logged[0] == logged[1] == [(p.author, p.seq) for p in a.forks]
+        assert standing[0] == standing[1]  # a key event names its author's forks in both
         return a
 
     def append_own(self, who: Identity, kind: str, body: dict[str, Any], ts: int) -> Entry:
@@ -197,7 +199,7 @@ def test_the_fork_log_names_what_was_added_and_says_when_it_lost_count() -> None
             assert replica.add_fork(proof)
         assert not replica.add_fork(proofs[0])  # held already: not a change
         mark, changed = replica.fork_changes(mark)
-        assert changed == proofs[:3]
+        assert changed == [(p, True) for p in proofs[:3]]
         for proof in proofs[3:]:
             replica.add_fork(proof)
         later, changed = replica.fork_changes(mark)

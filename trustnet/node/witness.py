@@ -321,19 +321,24 @@ class WitnessProtocol:
             return self._ask_due(now)
         if msg.code == "fork":
             t.done = True
-            self._take_fork(msg.fork)
+            self._take_fork(msg.fork, ask.entry)
             self.decisions.append(f"witness {witness.hex()[:16]} holds another entry at own seq "
                                   f"{ask.entry.seq}: it answered with a fork proof")
             return []
         self._backoff(t, now)
         return []
 
-    def _take_fork(self, raw: bytes | None) -> None:
+    def _take_fork(self, raw: bytes | None, asked: Entry) -> None:
+        """Keep the proof a witness answered with, if it is about the entry asked for (our
+        author, that seq): a witness may not slip other parties' forks past gossip's
+        limits this way (the gossip fork book adopts what the store holds)."""
         if raw is None:
             return
         try:
             proof = decode_fork_proof(raw, self.store.evidence_key)
         except ForkProofError:
+            return
+        if (proof.author, proof.seq) != (asked.author, asked.seq):
             return
         self.store.add_fork(proof)
 

@@ -240,7 +240,13 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
         adopted at the next read."""
         self._follow()
         yield
-        self._fork_mark = self._replica.fork_changes(self._fork_mark)[0]
+        # What the call added, the protocol registers; a change of standing it brought (a
+        # rotation's: which of an author's forks count) is adopted here. A log that cannot
+        # say (over FORKS_KEPT changes in one call) is read whole: the book stays right,
+        # the call's own proofs then go without reward or event.
+        mark, changed = self._replica.fork_changes(self._fork_mark)
+        self._take(None if changed is None else [p for p, added in changed if not added])
+        self._fork_mark = mark
 
     def refresh(self) -> None:
         """Index again the forked authors whose head moved since the last read: their head
@@ -281,8 +287,14 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
         proof of an author with no head here is taken only while fewer than `max_unheld`
         such keys are (the protocol's `fork_limit` gate: such a proof is local state, not
         shared). No reward and no event: no peer brought it."""
-        self._fork_mark, changed = self._replica.fork_changes(self._fork_mark)
-        if not changed and changed is not None:
+        mark, changed = self._replica.fork_changes(self._fork_mark)
+        if changed is None or changed:
+            self._take(None if changed is None else [p for p, _ in changed])
+        self._fork_mark = mark  # after: a failure above leaves the changes to the next read
+
+    def _take(self, changed: list[ForkProof] | None) -> None:
+        """`_adopt` of these proofs (None: every proof the replica holds, and ours again)."""
+        if changed is not None and not changed:
             return
         replica = self._replica
         if changed is None:  # not all known: every proof the replica counts, and ours again

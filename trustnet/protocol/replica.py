@@ -56,14 +56,20 @@ class IngestResult:
     gaps: Mapping[bytes, int] = field(default_factory=dict)
 
 
+ForkChange = tuple[bytes, int, bool]  # (author, seq, added: new here, else its standing changed)
+
+
 class ForkLog:
     """The last `FORKS_KEPT` fork proofs a replica added, or whose standing may have changed,
     whatever route did it (the protocol's ingest, a bundle import, a witness's answer,
-    another writer of the store, a witnessed time): the reader of `Replica.fork_changes`
-    (the gossip fork book: protocol.forks) learns them in O(changes), not by reading every
-    proof again. As `HeadIndex.moves_since`: nothing is kept until the first reader asks (a
-    simulator holds thousands of replicas), and a reader that fell further behind than the
-    log keeps is told "not all known" and reads `Replica.forks()` again."""
+    another writer of the store, a key event, a witnessed time): the reader of
+    `Replica.fork_changes` (the gossip fork book: protocol.forks) learns them in
+    O(changes), not by reading every proof again. It keeps keys, not proofs (a proof holds
+    two entries of up to 64 KiB: a thousand kept would pin a stranger's 128 MiB); the
+    replica reads the few proofs asked for. As `HeadIndex.moves_since`: nothing is kept
+    until the first reader asks (a simulator holds thousands of replicas), and a reader
+    that fell further behind than the log keeps is told "not all known" and reads
+    `Replica.forks()` again."""
 
     __slots__ = ("_kept", "_serial", "_started", "_version")
 
@@ -71,18 +77,19 @@ class ForkLog:
         self._serial = next(_SERIALS)
         self._version = 0  # changes noted
         self._started = False  # asked once: changes are kept from then on
-        self._kept: deque[ForkProof] | None = None  # made at the first change kept
+        self._kept: deque[ForkChange] | None = None  # made at the first change kept
 
-    def note(self, proof: ForkProof) -> None:
-        """`proof` was added, or may have changed standing (disowned or counting again)."""
+    def note(self, author: bytes, seq: int, *, added: bool) -> None:
+        """The proof at (`author`, `seq`) was added (`added`), or may have changed standing
+        (disowned or counting again)."""
         self._version += 1
         if self._started:
             if self._kept is None:
                 self._kept = deque(maxlen=FORKS_KEPT)
-            self._kept.append(proof)
+            self._kept.append((author, seq, added))
 
-    def since(self, mark: ForkMark | None) -> tuple[ForkMark, list[ForkProof] | None]:
-        """The mark of now, and the proofs noted since `mark` (a mark this log gave), oldest
+    def since(self, mark: ForkMark | None) -> tuple[ForkMark, list[ForkChange] | None]:
+        """The mark of now, and the changes noted since `mark` (a mark this log gave), oldest
         first, repeats included; None when they are not all known (no mark, another log's,
         the log started after it or more than `FORKS_KEPT` changes since). The first call
         starts the log."""
@@ -158,10 +165,11 @@ class Replica(Protocol):
         """Every fork proof that counts against its author (not disowned by a recovery)."""
         ...
 
-    def fork_changes(self, mark: ForkMark | None) -> tuple[ForkMark, list[ForkProof] | None]:
-        """The fork proofs added here since `mark` by any route, or whose standing may have
-        changed (`ForkLog`), oldest first; None when not all are known (read `forks()`
-        again); and the mark of now."""
+    def fork_changes(self, mark: ForkMark | None
+                     ) -> tuple[ForkMark, list[tuple[ForkProof, bool]] | None]:
+        """The fork proofs added here since `mark` by any route (with True), or whose
+        standing may have changed (with False: `ForkLog`), oldest first; None when not all
+        are known (read `forks()` again); and the mark of now."""
         ...
 
     def forked_authors(self) -> set[bytes]:

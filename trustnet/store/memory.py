@@ -201,7 +201,7 @@ class MemoryReplica:
         self._forks[key] = proof
         if not self._disowned(proof):
             self._forked.add(proof.author)
-        self._fork_log.note(proof)
+        self._fork_log.note(proof.author, proof.seq, added=True)
         return True
 
     def _own_chain(self, author: bytes) -> list[Entry]:
@@ -283,6 +283,9 @@ class MemoryReplica:
             self._disowned(p) for (a, _), p in self._forks.items() if a == state.author
         ):
             self._forked.discard(state.author)
+        for author, seq in self._forks:  # which count may have changed: as Store._set_keys
+            if author == state.author:
+                self._fork_log.note(author, seq, added=False)
 
     def _disowned(self, proof: ForkProof) -> bool:
         state = self._key(proof.author)
@@ -384,11 +387,16 @@ class MemoryReplica:
         """Every fork proof that counts against its author (not disowned by a recovery)."""
         return [p for p in self._forks.values() if not self._disowned(p)]
 
-    def fork_changes(self, mark: ForkMark | None) -> tuple[ForkMark, list[ForkProof] | None]:
-        """The fork proofs added since `mark`, oldest first; None when not all are known
-        (as `Store.fork_changes`; no witnessed times here, so no change of standing but
-        by a key event, which moves a head)."""
-        return self._fork_log.since(mark)
+    def fork_changes(self, mark: ForkMark | None
+                     ) -> tuple[ForkMark, list[tuple[ForkProof, bool]] | None]:
+        """The fork proofs added since `mark` (True) or whose standing a key event may have
+        changed (False), oldest first; None when not all are known (as
+        `Store.fork_changes`; no witnessed times here)."""
+        now, changes = self._fork_log.since(mark)
+        if not changes:
+            return now, None if changes is None else []
+        forks = self._forks
+        return now, [(forks[(a, seq)], added) for a, seq, added in changes if (a, seq) in forks]
 
     def forked_authors(self) -> set[bytes]:
         """Authors proven to have equivocated (forks they disowned do not count)."""

@@ -587,6 +587,10 @@ class Store(EntryReads, Quarantine, AuthorIndex):
             self._disowned(p) for p in self._forks_of(state.author)
         ):
             self._forked.discard(state.author)
+        # Which of its forks count may have changed: the fork book looks again (one that
+        # stops counting may leave a higher one that still does as the author's proof).
+        for (seq,) in self._db.execute("SELECT seq FROM forks WHERE author=?", (state.author,)):
+            self._fork_log.note(state.author, seq, added=False)
 
     def _disowned(self, proof: ForkProof) -> bool:
         state = self._keys.get(proof.author)
@@ -608,7 +612,7 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         self.keys_epoch += 1
         proofs = self._forks_of(author)
         for proof in proofs:  # which count may have changed either way: readers look again
-            self._fork_log.note(proof)
+            self._fork_log.note(proof.author, proof.seq, added=False)
         if proofs and all(self._disowned(p) for p in proofs):
             self._forked.discard(author)
         elif any(not self._disowned(p) for p in proofs):
@@ -630,7 +634,7 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         if cur.rowcount:
             if not self._disowned(proof):
                 self._forked.add(proof.author)
-            self._fork_log.note(proof)
+            self._fork_log.note(proof.author, proof.seq, added=True)
             return True
         return False
 
@@ -772,11 +776,26 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         """Every fork proof that counts against its author (not disowned by a recovery)."""
         return [p for p, disowned in self.all_forks() if not disowned]
 
-    def fork_changes(self, mark: ForkMark | None) -> tuple[ForkMark, list[ForkProof] | None]:
+    def fork_changes(self, mark: ForkMark | None
+                     ) -> tuple[ForkMark, list[tuple[ForkProof, bool]] | None]:
         """The fork proofs added since `mark` by any route (ingest, `add_fork`, an import,
-        another writer), or whose standing may have changed (`witnessed_changed`), oldest
-        first; None when not all are known (protocol.replica.ForkLog)."""
-        return self._fork_log.since(mark)
+        another writer: True), or whose standing may have changed (a key event,
+        `witnessed_changed`: False), oldest first; None when not all are known
+        (protocol.replica.ForkLog). The log keeps keys: each proof is read here."""
+        now, changes = self._fork_log.since(mark)
+        if not changes:
+            return now, None if changes is None else []
+        out = []
+        for author, seq, added in changes:
+            row = self._db.execute("SELECT proof FROM forks WHERE author=? AND seq=?",
+                                   (author, seq)).fetchone()
+            if row is None:
+                continue
+            try:
+                out.append((decode_fork_proof(bytes(row[0]), verify=False), added))
+            except ForkProofError:  # as all_forks: left out (logged there)
+                continue
+        return now, out
 
     def all_forks(self) -> list[tuple[ForkProof, bool]]:
         """Every fork proof held, each with True when its party disowned it (keys.py). One that
