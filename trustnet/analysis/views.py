@@ -378,8 +378,7 @@ def suspicion_page_json(views: NodeViews, query: Mapping[str, str]) -> dict[str,
     reports = view.reports(now)
 
     def row(pid: str) -> dict[str, Any]:
-        data = reports[pid].to_json()
-        data.pop("history", None)  # the per-party route has it
+        data = reports[pid].to_json(history=False)  # the per-party route has it
         data["name"] = _name(views, pid)
         return data
 

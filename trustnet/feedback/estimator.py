@@ -274,9 +274,9 @@ class PartySuspicion:
     grievance: float = 0.0  # g_p: the standing part of `threat`, per time unit
     reactivity: float = 0.0  # k in force: k0 + reactivity_gain * T, per time unit
 
-    def to_json(self) -> dict[str, object]:
-        """JSON-ready dict."""
-        return {
+    def to_json(self, *, history: bool = True) -> dict[str, object]:
+        """JSON-ready dict (`history=False`: without the history, as GET /suspicion's rows)."""
+        out: dict[str, object] = {
             "party": self.party,
             "at": self.at,
             "level": self.level,
@@ -288,10 +288,13 @@ class PartySuspicion:
             "hostility": self.hostility,
             "x": self.x,
             "drivers": [d.to_json() for d in self.drivers],
-            "history": [[t, lv] for t, lv in self.history],
+            "history": [[t, lv] for t, lv in self.history] if history else None,
             "grievance": self.grievance,
             "reactivity": self.reactivity,
         }
+        if not history:
+            del out["history"]
+        return out
 
 
 @dataclass(slots=True)  # not frozen: a full recompute makes one per signal (never changed)
