@@ -29,6 +29,7 @@ signs and decodes statements, parsing each body once and keeping the record on t
 from __future__ import annotations
 
 import hashlib
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -136,6 +137,10 @@ class Entry:
     # The body parsed by its kind's schema, set once by trustnet.statements.entries
     # (typed there; this layer does not know statement records).
     parsed: object = field(default=None, init=False, compare=False)
+    # The id and the author as hex, made when first asked and kept (the analysis keys its
+    # maps by them: one string per entry, the author's one per author, `sys.intern`).
+    _id_hex: str | None = field(default=None, init=False, compare=False)
+    _author_hex: str | None = field(default=None, init=False, compare=False)
 
     def __repr__(self) -> str:
         return f"Entry(id={self.id.hex()[:16]}…, author={self.author.hex()[:16]}…, seq={self.seq}, kind={self.kind!r})"
@@ -143,12 +148,20 @@ class Entry:
     @property
     def id_hex(self) -> str:
         """The id as lowercase hex."""
-        return self.id.hex()
+        h = self._id_hex
+        if h is None:
+            h = self.id.hex()
+            _set_id_hex(self, h)
+        return h
 
     @property
     def author_hex(self) -> str:
         """The author's party id."""
-        return self.author.hex()
+        h = self._author_hex
+        if h is None:
+            h = sys.intern(self.author.hex())
+            _set_author_hex(self, h)
+        return h
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-friendly view (bytes as hex)."""
@@ -164,9 +177,11 @@ class Entry:
         }
 
 
-_FIELDS = ("raw", "payload", "sig", "id", "author", "seq", "prev", "ts", "kind", "body", "parsed")
+_FIELDS = ("raw", "payload", "sig", "id", "author", "seq", "prev", "ts", "kind", "body", "parsed",
+           "_id_hex", "_author_hex")
 assert tuple(f.name for f in fields(Entry)) == _FIELDS  # `entry_of` sets exactly these
 _SET = tuple(Entry.__dict__[name].__set__ for name in _FIELDS)
+_set_id_hex, _set_author_hex = _SET[-2:]
 _new = object.__new__
 
 
@@ -176,7 +191,8 @@ def entry_of(raw: bytes, payload: bytes, sig: bytes, id_: bytes, author: bytes, 
     directly (a frozen dataclass's `__init__` goes through `object.__setattr__` per field,
     about twice the work). The caller has checked the fields."""
     e: Entry = _new(Entry)
-    s_raw, s_payload, s_sig, s_id, s_author, s_seq, s_prev, s_ts, s_kind, s_body, s_parsed = _SET
+    (s_raw, s_payload, s_sig, s_id, s_author, s_seq, s_prev, s_ts, s_kind, s_body, s_parsed,
+     s_id_hex, s_author_hex) = _SET
     s_raw(e, raw)
     s_payload(e, payload)
     s_sig(e, sig)
@@ -188,6 +204,8 @@ def entry_of(raw: bytes, payload: bytes, sig: bytes, id_: bytes, author: bytes, 
     s_kind(e, kind)
     s_body(e, body)
     s_parsed(e, None)
+    s_id_hex(e, None)
+    s_author_hex(e, None)
     return e
 
 
