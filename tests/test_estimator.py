@@ -430,3 +430,13 @@ def test_revise_equals_a_fresh_estimator_fed_the_final_signals() -> None:
     assert est.report(P, at(60)).to_json() == fresh.report(P, at(60)).to_json()
     est.revise(P, final, [])
     assert P not in est.parties()
+
+
+def test_a_signal_beyond_64_bit_times_is_not_taken() -> None:
+    # A body time near 2**63 plus a rule's offset: the plot history's times are 64-bit.
+    far = [Signal(P, 2**63 + d, "threat", 0.7, 1.0, f"far{d}", "r") for d in (0, 5)]
+    est = estimator(hostile_week())
+    before = est.report(P, at(20)).to_json()
+    assert est.observe_many(far) == 0 and not est.observe(far[0])
+    est.revise(P, [], far)
+    assert est.report(P, at(20)).to_json() == before

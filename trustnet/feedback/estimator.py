@@ -96,6 +96,11 @@ _KINDS: tuple[str, ...] = ("threat", "hostility", "cooperation")
 _CAP = 1e6
 
 
+# The plot history holds times as 64-bit integers: a signal outside them (only a body time
+# near 2**63 plus a rule's offset makes one: centuries past any report) is not taken.
+_T_MAX = 2**63 - 1
+
+
 @dataclass(frozen=True, slots=True)
 class Signal:
     """One piece of evidence for the estimator, decoupled from the rule engine."""
@@ -269,7 +274,8 @@ class PartySuspicion:
     x: float  # raw suspicion state (unbounded, >= 0)
     drivers: tuple[Driver, ...]
     # (t ms, level), oldest first: a SuspicionHistory from the estimator (a read-only view
-    # of its arrays, trustnet.feedback.history), equal to the tuple of its points
+    # of its arrays, trustnet.feedback.history), equal to the tuple of its points and hashed
+    # as it, but a Sequence, not a tuple: `tuple(r.history)` for a tuple, `to_json()` for JSON
     history: Sequence[tuple[int, float]]
     grievance: float = 0.0  # g_p: the standing part of `threat`, per time unit
     reactivity: float = 0.0  # k in force: k0 + reactivity_gain * T, per time unit
@@ -473,7 +479,7 @@ class SuspicionEstimator:
         return self._observe(signal, signal.sort_key())
 
     def _observe(self, signal: Signal, key: tuple[int, str, str, str, float, float]) -> bool:
-        if signal.party == self.self_id:
+        if signal.party == self.self_id or not -_T_MAX <= signal.at <= _T_MAX:
             return False
         pt = self._parties.get(signal.party)
         if pt is None:
@@ -549,7 +555,8 @@ class SuspicionEstimator:
         kept = set(retract) & set(add)  # taken back and given again: nothing changes
         gone = [sig for sig in retract if pt is not None and sig in pt.seen and sig not in kept]
         new = [sig for sig in add if sig.party == party and party != self.self_id
-               and (pt is None or sig not in pt.seen) and sig not in kept]
+               and (pt is None or sig not in pt.seen) and sig not in kept
+               and -_T_MAX <= sig.at <= _T_MAX]
         if not gone and not new:
             return
         if pt is None:

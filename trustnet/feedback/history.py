@@ -55,9 +55,10 @@ class LevelHistory:
         """The level at `t`: the last point's when it is at `t`, else a new point; then
         `bound(keep)`."""
         if self.t and self.t[-1] == t:
-            if self.shared:
-                self._unshare()
-            self.level[-1] = level
+            if self.level[-1] != level:  # (nearly always equal: then nothing to copy)
+                if self.shared:
+                    self._unshare()
+                self.level[-1] = level
         else:
             self.append(t, level)
         self.bound(keep)
