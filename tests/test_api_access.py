@@ -286,3 +286,25 @@ async def test_the_cli_reads_every_page_of_a_list(tmp_path, capsys, monkeypatch)
         assert daemon.identity.party_id in parties
     finally:
         await daemon.stop()
+
+
+async def test_a_view_at_a_far_future_moment_is_refused_before_any_work(tmp_path, capsys):
+    # `?at=` is a past moment: the estimator walks day by day up to it, so the year 287396
+    # (2**53 - 1 ms) would hold the heavy-views worker for hours. The daemon's clock is T0's.
+    daemon = await start(tmp_path)
+    try:
+        south = Identity.from_seed(b"\x07" * 32)
+        daemon.store.ingest(south_story(south), T0 + DAY)
+        now = daemon.node.clock.now_ms()
+        far = 2**53 - 1
+        for path in (f"/beliefs?at={far}", f"/suspicion?at={far}",
+                     f"/suspicion/{south.party_id}?at={far}", f"/graph?at={now + DAY}",
+                     f"/series/{south.party_id}?to={far}",
+                     f"/series/{south.party_id}?from={far - DAY}&to={far}"):
+            status, _, body = await fetch(f"{daemon.url}{path}")
+            assert status == 400 and body["error"]["code"] == "bad_argument", (path, body)
+            assert "past moment" in body["error"]["message"]
+        status, _, _ = await fetch(f"{daemon.url}/beliefs?at={now}")
+        assert status == 200
+    finally:
+        await daemon.stop()

@@ -404,7 +404,7 @@ def _served_collection(analysis: Analysis, live: LiveAnalysis, base: NodeViews, 
     def served(query: Mapping[str, str]) -> Any:
         if not is_heavy(route, query):
             return now(query)
-        _at(query)  # a bad `at` is refused here, not in the worker
+        _at(query, now_ms=base.clock.now_ms())  # a bad `at` is refused here, not in the worker
         key = (route, None, _query_key(query), _state(base))
 
         def work(worker: NodeViews) -> dict[str, Any]:
@@ -435,7 +435,7 @@ def _served_party(analysis: Analysis, live: LiveAnalysis, base: NodeViews, route
             return now(party, query)
         state = _state(base)
         if route != "series":
-            _at(query)
+            _at(query, now_ms=base.clock.now_ms())
             return analysis.run((route, party, _query_key(query), state),
                                 lambda worker: view(worker, party, query))
         start, end, step = series_range(base, query)

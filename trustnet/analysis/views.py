@@ -38,7 +38,7 @@ from trustnet.errors import ConfigError, NotFound, TrustnetError
 from trustnet.feedback.estimator import PartySuspicion, SuspicionParams
 from trustnet.feedback.restraint import without_withdrawn
 from trustnet.feedback.signals import HostilityWeights, SuspicionView
-from trustnet.log.entry import MAX_INT, Entry
+from trustnet.log.entry import MAX_FUTURE_MS, MAX_INT, Entry
 from trustnet.node.settings import NodeSettings, load_settings
 from trustnet.statements.figures import ViennaFigures
 from trustnet.statements.weights import RuleWeights
@@ -294,7 +294,8 @@ def _sample(t: int, party: str, beliefs: Beliefs, suspicion: SuspicionView) -> d
 # -- HTTP and CLI views --------------------------------------------------------------------
 
 
-def _at(query: Mapping[str, str], name: str = "at") -> int | None:
+def _at(query: Mapping[str, str], name: str = "at", *, now_ms: int | None = None
+        ) -> int | None:
     raw = query.get(name)
     if raw in (None, ""):
         return None
@@ -304,12 +305,17 @@ def _at(query: Mapping[str, str], name: str = "at") -> int | None:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 16 or int(raw) > MAX_INT:
         raise ConfigError(f"{name} must be a time in ms since the epoch (at most {MAX_INT})",
                           code="bad_argument")
+    # A moment, not a forecast: the suspicion estimator walks day by day up to it, so a
+    # client asking for the year 287396 would hold the heavy-views worker for hours.
+    if now_ms is not None and int(raw) > now_ms + MAX_FUTURE_MS:
+        raise ConfigError(f"{name} must be a past moment: at most {MAX_FUTURE_MS // 60_000} "
+                          f"minutes ahead of this node's clock ({now_ms})", code="bad_argument")
     return int(raw)
 
 
 def beliefs_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
     """GET /beliefs."""
-    at = _at(query)
+    at = _at(query, now_ms=views.clock.now_ms())
     beliefs = views.current()[0] if at is None else views.as_of(at)[0]
     return beliefs.to_json()
 
@@ -347,7 +353,7 @@ class PartiesPage(Rows):
 
 def beliefs_page_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
     """GET /beliefs as the API serves it: `parties` a `PartiesPage` the API paginates."""
-    at = _at(query)
+    at = _at(query, now_ms=views.clock.now_ms())
     beliefs = views.current()[0] if at is None else views.as_of(at)[0]
     data: dict[str, Any] = beliefs.header_json()
     data["parties"] = PartiesPage(beliefs, views.in_order(beliefs.parties))
@@ -356,7 +362,7 @@ def beliefs_page_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, A
 
 def belief_json(views: NodeViews, party: str, query: Mapping[str, str]) -> dict[str, Any]:
     """GET /beliefs/{party}."""
-    at = _at(query)
+    at = _at(query, now_ms=views.clock.now_ms())
     beliefs = views.current()[0] if at is None else views.as_of(at)[0]
     data = beliefs.party(party).to_json()
     data["now"] = beliefs.now_ms
@@ -372,7 +378,7 @@ def suspicion_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]
 
 def suspicion_page_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
     """GET /suspicion as the API serves it: `parties` rows made only for the page served."""
-    at = _at(query)
+    at = _at(query, now_ms=views.clock.now_ms())
     now = views.clock.now_ms() if at is None else at
     view = views.current()[1] if at is None else views.as_of(at)[1]
     reports = view.reports(now)
@@ -387,7 +393,7 @@ def suspicion_page_json(views: NodeViews, query: Mapping[str, str]) -> dict[str,
 
 def party_suspicion_json(views: NodeViews, party: str, query: Mapping[str, str]) -> dict[str, Any]:
     """GET /suspicion/{party} (with history)."""
-    at = _at(query)
+    at = _at(query, now_ms=views.clock.now_ms())
     now = views.clock.now_ms() if at is None else at
     view = views.current()[1] if at is None else views.as_of(at)[1]
     data = view.report(party, now).to_json()
@@ -398,8 +404,9 @@ def party_suspicion_json(views: NodeViews, party: str, query: Mapping[str, str])
 def series_range(views: NodeViews, query: Mapping[str, str]) -> tuple[int, int, int]:
     """`?from=&to=&step=` of GET /series, checked: (start, end, step); `to` defaults to now,
     `from` to 30 days before `to`, `step` to an hour; at most MAX_SAMPLES steps."""
-    start = _at(query, "from")
-    end = _at(query, "to") or views.clock.now_ms()
+    now = views.clock.now_ms()
+    start = _at(query, "from", now_ms=now)
+    end = _at(query, "to", now_ms=now) or now
     step = _at(query, "step") or HOUR_MS
     if start is None:
         start = end - 30 * DAY_MS
@@ -450,7 +457,7 @@ VERDICTS = ("confirm", "refute", "partial", "unverifiable")
 
 def graph_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
     """GET /graph: parties held as nodes; trust statements and attestations as edges."""
-    at = _at(query)
+    at = _at(query, now_ms=views.clock.now_ms())
     beliefs = views.current()[0] if at is None else views.as_of(at)[0]
     store = views.store
 
@@ -537,7 +544,7 @@ def graph_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
 
 def bridges_json(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]:
     """GET /bridges?at=: bridges between states, contacts and clarifications (docs/people.md)."""
-    at = _at(query)
+    at = _at(query, now_ms=views.clock.now_ms())
     if at is None:
         beliefs, _ = views.current()
         snap = views.people
@@ -557,7 +564,7 @@ def compliance_all(views: NodeViews, query: Mapping[str, str]) -> dict[str, Any]
     """Compliance by obligation, every row (trustnet.desk; the CLI on a node directory)."""
     from trustnet.desk.compliance import Filters, compliance_doc
 
-    at = _at(query)
+    at = _at(query, now_ms=views.clock.now_ms())
     beliefs = views.current()[0] if at is None else views.as_of(at)[0]
     filters = Filters.parse(query, lambda: set(beliefs.parties) | {a.hex() for a in views.store.heads()})
     return compliance_doc(beliefs, filters, views.settings.figures)
