@@ -92,7 +92,8 @@ def test_the_view_equals_the_full_recompute_after_every_change(seed: int) -> Non
         view.update([], now, evidence=dict(sources), verification_tables=dict(tables))
         signals, expected = _reference(sources, verify, params, now)
         held = {s for party in view.estimator.parties()
-                for s in view.estimator._parties[party].signals}  # internal: what was fed
+                for s in view.estimator._parties[party].signals}  # internal: what was fed,
+        held |= {s for later in view.estimator._later.values() for s in later}  # or held back
         assert held == set(signals), f"step {step}"
         assert {p: r.to_json() for p, r in view.reports(now).items()} == \
             {p: r.to_json() for p, r in expected.items()}, f"step {step}"
@@ -199,3 +200,35 @@ def test_the_stores_rows_decode_as_they_were_checked_on_the_way_in() -> None:
     assert [e for e, _c, _r in rows] == [decode_entry(e.raw, verify=False) for e, _c, _r in rows]
     assert {e.id for e, _c, _r in rows} == {e.id for e in entries}
     assert all(decode_stored(e.raw) == e and decode_stored(e.raw).body == e.body for e in entries)
+
+
+def test_evidence_dated_centuries_ahead_waits_for_the_clock_and_changes_no_report() -> None:
+    # A body time may lie centuries ahead (statement times have no upper bound), and the
+    # estimator walks a step per day up to a signal: fed at once, evidence dated 2**62 ms
+    # (~5 * 10**10 days) would stall the analysis for hours. Held until the clock passes it,
+    # it costs nothing, and the reports at every moment up to the clock are the same.
+    params = SuspicionParams()
+    near = Evidence(party="p0", rule="unnotified_activity", weight=-0.72, at=3 * DAY_MS,
+                    entries=("e1",), sources=(), note="", verifiable=False)
+    far = [Evidence(party=p, rule="unnotified_activity", weight=-0.72, at=2**62 + d,
+                    entries=(f"f{d}",), sources=(), note="", verifiable=False)
+           for d, p in enumerate(("p0", "p1"))]
+    soon = Evidence(party="p1", rule="inspection_accepted", weight=0.5, at=40 * DAY_MS,
+                    entries=("s1",), sources=(), note="", verifiable=False)
+    view = SuspicionView(ME, params=params)
+    view.verification = lambda ev: 1.0
+    for now, evs in ((10 * DAY_MS, [near, *far]), (20 * DAY_MS, [near, *far, soon]),
+                     (50 * DAY_MS, [near, *far, soon])):
+        view.update([], now, evidence={"A": (now, evs)})
+        signals = evidence_signals(sorted(evs, key=lambda ev: ev.at), ME,
+                                   verification=lambda ev: 1.0, params=params)
+        assert {s.at for s in signals} > {2**62, 2**62 + 1}
+        # what a fresh estimator fed every signal up to the clock reports as of now
+        assert {p: r.to_json() for p, r in view.reports(now).items()} == \
+            {p: r.to_json() for p, r in recompute(
+                [s for s in signals if s.at <= now], params, ME, now).items()}
+        assert {s.party for later in view.estimator._later.values() for s in later} == \
+            {"p0", "p1"}
+    # taken back while held: gone from the hold too
+    view.update([], 60 * DAY_MS, evidence={"A": (61 * DAY_MS, [near])})
+    assert view.estimator._later == {}

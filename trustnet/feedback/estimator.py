@@ -354,6 +354,12 @@ class SuspicionEstimator:
         self.params = params or SuspicionParams()
         self.self_id = self_id
         self._parties: dict[str, _Party] = {}
+        # Signals later than `_horizon` (`hold_after`), held back per party until it passes
+        # them: the walk to a signal costs a step per day between, and a body time may lie
+        # centuries ahead. A report at or before the horizon depends only on the signals up
+        # to it, so holding them changes nothing it shows.
+        self._horizon: int | None = None
+        self._later: dict[str, dict[Signal, None]] = {}
         p = self.params
         self._unit = float(p.time_unit_ms)
         self._l_in = math.log(2.0) / p.input_half_life
@@ -484,6 +490,11 @@ class SuspicionEstimator:
         pt = self._parties.get(signal.party)
         if pt is None:
             pt = self._parties[signal.party] = _Party()
+        if self._horizon is not None and signal.at > self._horizon and signal not in pt.seen:
+            later = self._later.setdefault(signal.party, {})
+            n = len(later)
+            later[signal] = None
+            return len(later) > n
         seen = pt.seen
         n = len(seen)
         seen.add(signal)
@@ -553,10 +564,24 @@ class SuspicionEstimator:
         """
         pt = self._parties.get(party)
         kept = set(retract) & set(add)  # taken back and given again: nothing changes
+        later = self._later.get(party)
+        if later:  # held back: taken back or added there, the estimator untouched
+            for sig in retract:
+                if sig not in kept:
+                    later.pop(sig, None)
+            if not later:
+                del self._later[party]
+        horizon = _T_MAX if self._horizon is None else self._horizon
+        held = [sig for sig in add if sig.party == party and party != self.self_id
+                and horizon < sig.at <= _T_MAX and sig not in kept]
+        if held:
+            if pt is None:
+                pt = self._parties[party] = _Party()
+            self._later.setdefault(party, {}).update(dict.fromkeys(held))
         gone = [sig for sig in retract if pt is not None and sig in pt.seen and sig not in kept]
         new = [sig for sig in add if sig.party == party and party != self.self_id
                and (pt is None or sig not in pt.seen) and sig not in kept
-               and -_T_MAX <= sig.at <= _T_MAX]
+               and -_T_MAX <= sig.at <= horizon]
         if not gone and not new:
             return
         if pt is None:
@@ -607,6 +632,22 @@ class SuspicionEstimator:
     def forget(self, party: str) -> None:
         """Drop everything known of `party` (its signals are then fed again from scratch)."""
         self._parties.pop(party, None)
+        self._later.pop(party, None)
+
+    def hold_after(self, t: int) -> int:
+        """Hold back signals later than `t` from now on, and feed those held that `t` has
+        passed (a node calls it with its clock before each update: the reports it makes are
+        at or before `t`). Returns how many were fed."""
+        self._horizon = t
+        due = [s for held in self._later.values() for s in held if s.at <= t]
+        if not due:
+            return 0
+        for s in due:
+            held = self._later[s.party]
+            del held[s]
+            if not held:
+                del self._later[s.party]
+        return self.observe_many(due)
 
     def parties(self) -> tuple[str, ...]:
         """Every party with at least one signal, sorted."""

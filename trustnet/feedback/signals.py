@@ -72,7 +72,7 @@ from trustnet.feedback.ledger import (
 )
 from trustnet.feedback.richardson import FeedbackError
 from trustnet.feedback.tables import FactTable
-from trustnet.log.entry import Entry, ForkProof
+from trustnet.log.entry import MAX_FUTURE_MS, Entry, ForkProof
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import DEFAULT_FIGURES, ViennaFigures
 from trustnet.statements.rules import evaluate
@@ -210,6 +210,7 @@ def suspicion_for(
 ) -> dict[str, PartySuspicion]:
     """One-shot: evaluate the rules, derive the signals, recompute every party as of `now_ms`."""
     est = SuspicionEstimator(params or SuspicionParams(), self_id)
+    est.hold_after(now_ms + MAX_FUTURE_MS)  # as SuspicionView.update
     est.observe_many(
         _signals(
             entries, self_id, now_ms, forks, figures, weights, est.params, verification, hostility
@@ -324,6 +325,10 @@ class SuspicionView:
         changed verified again; with any other value, every fact of the party. Without
         tables, every party's evidence is verified again.
         """
+        # Signals later than the entries' own bound ahead of the clock wait until it passes
+        # them (`SuspicionEstimator.hold_after`: a body time may lie centuries ahead, and the
+        # estimator walks a step per day to a signal); what the clock passed is fed now.
+        released = self._est.hold_after(now_ms + MAX_FUTURE_MS)
         aimed: list[Entry] = []
         seen, me, self_id = self._entries, self._me, self.self_id
         for e in new_entries:
@@ -377,7 +382,7 @@ class SuspicionView:
         if rebuilt:
             self.rebuilds += 1
         self._est.observe_many(new)
-        return fed_now + len(new)
+        return released + fed_now + len(new)
 
     def _feed(self, party: str, delta: dict[Signal, int]) -> tuple[list[Signal], list[Signal]]:
         """Apply a party's signal count changes: the signals the estimator loses and gains."""
