@@ -440,3 +440,20 @@ def test_a_signal_beyond_64_bit_times_is_not_taken() -> None:
     assert est.observe_many(far) == 0 and not est.observe(far[0])
     est.revise(P, [], far)
     assert est.report(P, at(20)).to_json() == before
+
+
+def test_a_signal_after_the_horizon_waits_and_is_fed_once_the_clock_passes_it() -> None:
+    late = Signal(P, at(30), "cooperation", 0.5, 1.0, "c", "inspection_accepted")
+    est = estimator(hostile_week())
+    est.hold_after(at(20))
+    assert est.observe(late) and not est.observe(late)  # held (once)
+    assert est.report(P, at(20)).to_json() == estimator(hostile_week()).report(P, at(20)).to_json()
+    assert est.hold_after(at(29)) == 0 and est.hold_after(at(31)) == 1
+    fresh = estimator([*hostile_week(), late])
+    assert est.report(P, at(31)).to_json() == fresh.report(P, at(31)).to_json()
+    est.hold_after(at(40))
+    held = Signal(P, at(50), "threat", 0.7, 1.0, "t", "r")
+    est.revise(P, [], [held])
+    est.revise(P, [held], [])  # taken back while held: never fed
+    assert est.hold_after(at(60)) == 0
+    assert est.report(P, at(60)).to_json() == fresh.report(P, at(60)).to_json()

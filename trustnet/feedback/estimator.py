@@ -360,6 +360,7 @@ class SuspicionEstimator:
         # to it, so holding them changes nothing it shows.
         self._horizon: int | None = None
         self._later: dict[str, dict[Signal, None]] = {}
+        self._later_from = _T_MAX  # no held signal is earlier (a bound: scanned when passed)
         p = self.params
         self._unit = float(p.time_unit_ms)
         self._l_in = math.log(2.0) / p.input_half_life
@@ -494,6 +495,7 @@ class SuspicionEstimator:
             later = self._later.setdefault(signal.party, {})
             n = len(later)
             later[signal] = None
+            self._later_from = min(self._later_from, signal.at)
             return len(later) > n
         seen = pt.seen
         n = len(seen)
@@ -578,6 +580,7 @@ class SuspicionEstimator:
             if pt is None:
                 pt = self._parties[party] = _Party()
             self._later.setdefault(party, {}).update(dict.fromkeys(held))
+            self._later_from = min(self._later_from, *(sig.at for sig in held))
         gone = [sig for sig in retract if pt is not None and sig in pt.seen and sig not in kept]
         new = [sig for sig in add if sig.party == party and party != self.self_id
                and (pt is None or sig not in pt.seen) and sig not in kept
@@ -639,7 +642,11 @@ class SuspicionEstimator:
         passed (a node calls it with its clock before each update: the reports it makes are
         at or before `t`). Returns how many were fed."""
         self._horizon = t
+        if t < self._later_from:  # nothing held is due: no scan
+            return 0
         due = [s for held in self._later.values() for s in held if s.at <= t]
+        self._later_from = min((s.at for held in self._later.values() for s in held
+                                if s.at > t), default=_T_MAX)
         if not due:
             return 0
         for s in due:
