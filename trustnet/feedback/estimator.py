@@ -575,7 +575,8 @@ class SuspicionEstimator:
                 del self._later[party]
         horizon = _T_MAX if self._horizon is None else self._horizon
         held = [sig for sig in add if sig.party == party and party != self.self_id
-                and horizon < sig.at <= _T_MAX and sig not in kept]
+                and horizon < sig.at <= _T_MAX and sig not in kept
+                and (pt is None or sig not in pt.seen)]
         if held:
             if pt is None:
                 pt = self._parties[party] = _Party()
