@@ -93,7 +93,10 @@ async def test_fingerprints_agree_and_a_session_converges_whatever_moved_the_for
         assert x.author in pa._forks.authors
         for pre in prefixes:
             assert pa.fingerprint(pre) == scratch(pa, pre) == before[pre], (route, pre)
-            if pre:  # b never had x's head moved; a's moves are left out of the heads
+            # b never had x's head moved; a's moves are left out of the heads. (Not where b's
+            # one real difference lies: a's own key, x in the own_append route, is random and
+            # may share its first hex digits with the author of `ahead`.)
+            if pre and not ahead.author.hex().startswith(pre):
                 assert pa.fingerprint(pre) == pb.fingerprint(pre), (route, pre)
         # A session of a with b finds the one real difference, by reconciliation alone.
         assert b.url is not None and a.node.add_peer(b.url)
