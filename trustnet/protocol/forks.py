@@ -244,9 +244,7 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
         # rotation's: which of an author's forks count) is adopted here. A log that cannot
         # say (over FORKS_KEPT changes in one call) is read whole: the book stays right,
         # the call's own proofs then go without reward or event.
-        mark, changed = self._replica.fork_changes(self._fork_mark)
-        self._take(None if changed is None else [p for p, added in changed if not added])
-        self._fork_mark = mark
+        self._adopt(own=True)
 
     def refresh(self) -> None:
         """Index again the forked authors whose head moved since the last read: their head
@@ -278,7 +276,7 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
             if author in forked:
                 self._index(author)
 
-    def _adopt(self) -> None:
+    def _adopt(self, *, own: bool = False) -> None:
         """Take in the fork proofs the replica logged since the last look, by whatever route
         (`Replica.fork_changes`; all of them when its log cannot say), by the rules the
         protocol registers its own by: a disowned proof leaves; one proof per author, the
@@ -286,16 +284,19 @@ class ForkBook(MutableMapping[ForkKey, ForkProof]):
         names every proof of its author: the next that counts replaces one disowned); a
         proof of an author with no head here is taken only while fewer than `max_unheld`
         such keys are (the protocol's `fork_limit` gate: such a proof is local state, not
-        shared). No reward and no event: no peer brought it."""
+        shared). No reward and no event: no peer brought it. `own`: after the protocol's
+        own call (`own_ingest`), whose added proofs it registers itself."""
         mark, changed = self._replica.fork_changes(self._fork_mark)
-        if changed is None or changed:
-            self._take(None if changed is None else [p for p, _ in changed])
+        if changed is None:
+            self._take(None)
+        else:
+            taken = [p for p, added in changed if not (own and added)]
+            if taken:
+                self._take(taken)
         self._fork_mark = mark  # after: a failure above leaves the changes to the next read
 
     def _take(self, changed: list[ForkProof] | None) -> None:
         """`_adopt` of these proofs (None: every proof the replica holds, and ours again)."""
-        if changed is not None and not changed:
-            return
         replica = self._replica
         if changed is None:  # not all known: every proof the replica counts, and ours again
             changed = replica.forks()
