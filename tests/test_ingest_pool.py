@@ -72,6 +72,9 @@ class Both:
         self.inline = Store(None)
         self.pooled = Store(None)
         self.pooled.use_pool(pool)
+        # Batches of more than 4 entries that came in seq order commit in slices of whole
+        # chunks (of 3 here): every result and state below must still be the inline ones.
+        self.pooled._slice_entries = 4
 
     def ingest(self, items: list[bytes | Entry], now: int) -> IngestResult:
         a = self.inline.ingest(items, now)
@@ -139,6 +142,53 @@ def test_random_batches_give_the_in_process_results(pool: IngestPool, seed: int)
     both.ingest(items, T0 + DAY)  # everything: the rest fills in, forks found
     both.ingest(items, T0 + DAY)  # and again: duplicates, the non-minimal one refused
     assert pool.stats["entries"] > 0 and pool.stats["restarts"] == 0
+
+
+def _interleaved(chains: list[list[Entry]]) -> list[bytes]:
+    """Chains round-robin, each in seq order: a bulk push as anti-entropy sends one."""
+    out: list[bytes] = []
+    for k in range(max(len(c) for c in chains)):
+        out += [c[k].raw for c in chains if k < len(c)]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_push_in_seq_order_commits_in_slices_with_the_whole_batchs_results(
+        pool: IngestPool, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(seed)
+    commits: list[int] = []
+    real = Store._commit
+
+    def counted(self: Store, batch: Any, now_ms: int) -> IngestResult:
+        commits.append(len(batch.fresh))
+        return real(self, batch, now_ms)
+
+    monkeypatch.setattr(Store, "_commit", counted)
+    both = Both(pool)
+    chains = [_chain(_seed(10 + a), rng.randint(5, 12)) for a in range(4)]
+    # What depends on earlier slices must come out as in one pass: a fork (another entry at
+    # a chain's last seq), a gap (a chain whose start is not sent yet), a forgery and a body
+    # the schema refuses, each after what it depends on.
+    other = chains[3]
+    branch = sign_entry(_seed(13), seq=len(other), prev=other[-2].id, ts=T0 + 50,
+                        kind="trust", body={"subject": "cd" * 32, "level": 7})
+    late = _chain(_seed(20), 6)
+    forged = sign_entry(_seed(99).for_party(_seed(11).author), seq=len(chains[1]) + 1,
+                        prev=chains[1][-1].id, ts=T0 + 60, kind="trust",
+                        body={"subject": "ef" * 32, "level": 1})
+    bad_body = sign_entry(_seed(12), seq=len(chains[2]) + 1, prev=chains[2][-1].id,
+                          ts=T0 + 60, kind="trust", body={"subject": "not hex", "level": 1})
+    batch = [*_interleaved(chains), *(e.raw for e in late[3:]), branch.raw, forged.raw,
+             bad_body.raw]
+    commits.clear()
+    first = both.ingest(batch, T0 + DAY)
+    assert len([n for n in commits if n]) > 2  # the pooled store's slices (and the inline one)
+    assert first.forks and first.gaps and {r.code for r in first.rejected} == {
+        "bad_signature", "bad_body"}
+    commits.clear()
+    again = both.ingest([*(e.raw for e in late[:3]), *batch], T0 + DAY)  # the gap filled
+    assert len(commits) > 2 and again.duplicates and not again.gaps
+    assert both.pooled.count() == both.inline.count()
 
 
 def test_key_vectors_and_a_recovery_rotation_agree(pool: IngestPool) -> None:

@@ -109,16 +109,26 @@ def connect(path: Path | None, *, readonly: bool = False) -> sqlite3.Connection:
 
 
 class Transaction:
-    """`with Transaction(db):` one write transaction, taken at once (BEGIN IMMEDIATE)."""
+    """`with Transaction(db):` one write transaction, taken at once (BEGIN IMMEDIATE).
+
+    Inside a transaction already open (a bulk import's group, `Store.grouped`) it is a
+    savepoint instead: a failure undoes what this one wrote, not what the group holds."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
+        self.nested = False
 
     def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
+        self.nested = self.db.in_transaction
+        self.db.execute("SAVEPOINT part" if self.nested else "BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if not self.nested:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+            return
+        if exc_type:
+            self.db.execute("ROLLBACK TO part")
+        self.db.execute("RELEASE part")
 
 
 def stored(raw: bytes) -> Entry:

@@ -3,7 +3,8 @@
 - An entry the node signs itself is committed with synchronous=FULL before
   `append_own` returns, so it is durable before it is acknowledged or gossiped
   and a crash can never make the node sign the same seq twice.
-- Foreign entries are ingested idempotently, in one transaction per batch, in
+- Foreign entries are ingested idempotently, in one transaction per batch (a large
+  batch on the ingest workers: per slice; a bundle import: per group of batches), in
   chain order; entries that arrive beyond a gap are not stored but reported, so
   the caller fetches the missing range instead of guessing.
 - Two validly signed entries with one author and seq become a fork proof,
@@ -27,7 +28,8 @@ import logging
 import os
 import sqlite3
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -94,6 +96,8 @@ class PreparedBatch:
     bad_body: dict[bytes, EntryError]
     pooled: list[tuple[int, Entry, bytes]]  # (index, entry, key) checked by ingest workers
     jobs: list[Job]  # their chunks, in order
+    # Every author's entries came in seq order (then the batch may commit in slices).
+    ordered: bool = True
 
 
 def _submit(pool: IngestPool, chunk: list[tuple[int, Entry, bytes]]) -> Job:
@@ -104,6 +108,56 @@ def _submit(pool: IngestPool, chunk: list[tuple[int, Entry, bytes]]) -> Job:
 
 def _seq_of(item: tuple[int, Entry, bytes | None]) -> int:
     return item[1].seq
+
+
+def _author_of(item: tuple[int, Entry, bytes | None]) -> bytes:
+    return item[1].author
+
+
+def _entry_author(entry: Entry) -> bytes:
+    return entry.author
+
+
+GROUP_ENTRIES = 10_000  # entries per commit of a bulk import (`Store.grouped`)
+SLICE_ENTRIES = 1024  # a large pooled batch commits in slices of about this many entries
+
+
+def _slices(batch: PreparedBatch, size: int) -> list[PreparedBatch] | None:
+    """`batch` cut in slices of whole worker chunks, in the order it came, each in chain
+    order (by author, stable); None when it commits whole: small, not all on the workers
+    (entries checked in process have no chunk), or some author's entries out of seq order
+    (a later slice would hold what an earlier one needs)."""
+    jobs = batch.jobs
+    if (len(jobs) < 2 or not batch.ordered or len(batch.pooled) != len(batch.fresh)
+            or len(batch.pooled) <= size):
+        return None
+    parts: list[PreparedBatch] = []
+    start = taken = first_job = 0
+    for k, job in enumerate(jobs):
+        taken += len(job.raws)
+        if taken - start < size and k < len(jobs) - 1:
+            continue
+        pooled = batch.pooled[start:taken]
+        first = not parts
+        parts.append(PreparedBatch(
+            batch.rejected if first else [], sorted(pooled, key=_author_of),
+            batch.duplicates if first else 0, [], [], [], {}, pooled, jobs[first_job:k + 1]))
+        start, first_job = taken, k + 1
+    return parts
+
+
+def _merged(results: list[IngestResult]) -> IngestResult:
+    """The result of a batch committed in slices (`_slices`), as one commit reports it."""
+    gaps: dict[bytes, int] = {}
+    for r in results:
+        for author, head in r.gaps.items():
+            gaps.setdefault(author, head)
+    # One pass lists them by author (chain order within each): so do the slices, stably.
+    return IngestResult(
+        tuple(sorted((e for r in results for e in r.accepted), key=_entry_author)),
+        sum(r.duplicates for r in results),
+        tuple(sorted((x for r in results for x in r.rejected), key=lambda x: x.index)),
+        tuple(sorted((p for r in results for p in r.forks), key=lambda p: p.author)), gaps)
 
 
 def _recoveries(state: KeyState) -> int:
@@ -130,6 +184,9 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         self._verifier = SignatureVerifier(
             max(1, min(4, os.cpu_count() or 1)) if verify_threads is None else verify_threads)
         self._pool: IngestPool | None = None
+        self._slice_entries = SLICE_ENTRIES  # see `commit` (tests make it small)
+        self._group: int | None = None  # entries per commit while `grouped`, else None
+        self._grouped_rows = 0  # entries inserted since the group's last commit
         self._lock_file = lock_file
         target = ":memory:" if path is None else str(path)
         try:
@@ -139,33 +196,7 @@ class Store(EntryReads, Quarantine, AuthorIndex):
             self._when = "received" if self._db.execute(
                 "SELECT 1 FROM sqlite_master WHERE name='witnessed'").fetchone() is None \
                 else "COALESCE((SELECT time FROM witnessed w WHERE w.id = entries.id), received)"
-            self._heads: dict[bytes, ChainHead] = {
-                author: ChainHead(seq, id_, ts)
-                for author, seq, id_, ts in self._db.execute(
-                    "SELECT e.author, e.seq, e.id, e.ts FROM entries e JOIN "
-                    "(SELECT author, MAX(seq) AS seq FROM entries GROUP BY author) h "
-                    "ON e.author = h.author AND e.seq = h.seq"
-                )
-            }
-            # Key states (trustnet/log/keys.py) follow from the few keys/rotation entries held.
-            self._keys: dict[bytes, KeyState] = {}
-            for (raw,) in self._db.execute(
-                "SELECT raw FROM entries WHERE kind IN ('keys', 'rotation') ORDER BY author, seq"
-            ):
-                e = _stored(raw)
-                state = apply_keys(self._keys.get(e.author), e)
-                if state is not None:
-                    self._keys[e.author] = state
-            self._forked: set[bytes] = set()
-            for author, p in self._db.execute("SELECT author, proof FROM forks"):
-                try:
-                    proof = decode_fork_proof(bytes(p), verify=False)
-                except ForkProofError:
-                    self._forked.add(bytes(author))  # as before keys: every stored proof counts
-                    continue
-                if not self._disowned(proof):
-                    self._forked.add(proof.author)
-            (self._count,) = self._db.execute("SELECT COUNT(*) FROM entries").fetchone()
+            self._load()
         except sqlite3.DatabaseError as exc:
             self._release_lock()
             raise StoreError(f"cannot open store {target}: {exc}", code="bad_store") from None
@@ -179,6 +210,37 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         self._profiles: dict[str, Profile] = {}
         self._profiles_cursor = 0
         self._sorted_authors: list[bytes] | None = None  # made when first asked (store.authors)
+
+    def _load(self) -> None:
+        """What the store keeps in memory of its file: heads, key states, forked authors, the
+        count (at open, and again after a group's commit failed)."""
+        self._heads: dict[bytes, ChainHead] = {
+            author: ChainHead(seq, id_, ts)
+            for author, seq, id_, ts in self._db.execute(
+                "SELECT e.author, e.seq, e.id, e.ts FROM entries e JOIN "
+                "(SELECT author, MAX(seq) AS seq FROM entries GROUP BY author) h "
+                "ON e.author = h.author AND e.seq = h.seq"
+            )
+        }
+        # Key states (trustnet/log/keys.py) follow from the few keys/rotation entries held.
+        self._keys: dict[bytes, KeyState] = {}
+        for (raw,) in self._db.execute(
+            "SELECT raw FROM entries WHERE kind IN ('keys', 'rotation') ORDER BY author, seq"
+        ):
+            e = _stored(raw)
+            state = apply_keys(self._keys.get(e.author), e)
+            if state is not None:
+                self._keys[e.author] = state
+        self._forked: set[bytes] = set()
+        for author, p in self._db.execute("SELECT author, proof FROM forks"):
+            try:
+                proof = decode_fork_proof(bytes(p), verify=False)
+            except ForkProofError:
+                self._forked.add(bytes(author))  # as before keys: every stored proof counts
+                continue
+            if not self._disowned(proof):
+                self._forked.add(proof.author)
+        (self._count,) = self._db.execute("SELECT COUNT(*) FROM entries").fetchone()
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -267,7 +329,46 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         self._advance(entry)
         if new_state is not None and new_state is not state:
             self._set_keys(new_state)
+        if self._group is not None:
+            self._commit_group()  # DESIGN 5: durable before it is returned
         return entry
+
+    @contextmanager
+    def grouped(self, entries: int = GROUP_ENTRIES) -> Iterator[None]:
+        """Commit the batches of a bulk import together: one transaction per `entries`
+        entries stored rather than one per batch (`trustnet import`; a bundle's entries are
+        others', which the node can fetch again). The entries' index of ids is written all
+        over: each commit writes most of its pages, so 5 batches a commit cost half as much
+        (`bench ingest`). Each batch is a savepoint inside the group's transaction: one that
+        fails undoes only itself, as its own transaction did; what the group holds is
+        committed at the end, also when the import stops on an error. An own entry
+        (`append_own`) commits the group at once: it is durable before it is returned.
+        A commit that fails loses what the group held since the last one: the store then
+        reads its state from the file again, and the error is raised."""
+        if self._group is not None or self.readonly:
+            yield
+            return
+        self._group, self._grouped_rows = max(1, entries), 0
+        try:
+            yield
+        finally:
+            self._group = None
+            self._commit_group()
+
+    def _commit_group(self) -> None:
+        """Commit what a group holds (nothing open: nothing to do)."""
+        self._grouped_rows = 0
+        if not self._db.in_transaction:
+            return
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._load()
+            self._digest, self._index, self._sorted_authors = None, None, None
+            raise StoreError(f"a bulk import's commit failed ({exc}); what it held since its "
+                             "last commit is not stored", code="bad_store") from None
 
     def ingest(self, items: Iterable[bytes | Entry], now_ms: int) -> IngestResult:
         """Verify and store a batch of foreign entries: idempotent, in chain order.
@@ -376,7 +477,7 @@ class Store(EntryReads, Quarantine, AuthorIndex):
             except EntryError as exc:
                 bad_body[entry.id] = exc
         return PreparedBatch(rejected, fresh, duplicates, unchecked, signers, pending, bad_body,
-                             pooled, jobs)
+                             pooled, jobs, not unordered)
 
     def _pooled_verdicts(self, batch: PreparedBatch) -> tuple[set[int], set[bytes]]:
         """Collect the pool's statuses: entries that did not decode or whose chunk failed are
@@ -418,7 +519,21 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         return dropped, bad_sig
 
     def commit(self, batch: PreparedBatch, now_ms: int) -> IngestResult:
-        """Second half of `ingest`: chain rules, forks, and one transaction for what is new."""
+        """Second half of `ingest`: chain rules, forks, and a transaction for what is new.
+
+        A large batch the ingest workers check commits in slices, in the order it came: the
+        first slice is stored while the workers still check the next ones, so their cores do
+        not wait for this process's inserts (`bench gossip`: one push of thousands of
+        entries). The result is the one a single transaction gives: every author's entries
+        came in seq order (`PreparedBatch.ordered`), so each slice's chain checks see the
+        slices before it stored, as one pass over the batch sees them accepted."""
+        parts = _slices(batch, self._slice_entries)
+        if parts is None:
+            return self._commit(batch, now_ms)
+        return _merged([self._commit(part, now_ms) for part in parts])
+
+    def _commit(self, batch: PreparedBatch, now_ms: int) -> IngestResult:
+        """`commit` of one batch or slice: one transaction."""
         dropped, bad_sig = self._pooled_verdicts(batch)
         rejected, fresh, duplicates, bad_body = batch.rejected, batch.fresh, batch.duplicates, batch.bad_body
         if dropped:
@@ -519,6 +634,8 @@ class Store(EntryReads, Quarantine, AuthorIndex):
             self._advance_all(accepted)
             for state in keys.values():
                 self._set_keys(state)
+        if self._group is not None and self._grouped_rows >= self._group:
+            self._commit_group()
         rejected.sort(key=lambda r: r.index)
         return IngestResult(tuple(accepted), duplicates, tuple(rejected), tuple(forks), gaps)
 
@@ -656,6 +773,7 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         return None
 
     def _insert(self, entries: list[Entry], received: int) -> None:
+        self._grouped_rows += len(entries)
         self._db.executemany(
             "INSERT INTO entries (id, author, seq, ts, kind, raw, received) VALUES (?,?,?,?,?,?,?)",
             [(e.id, e.author, e.seq, e.ts, e.kind, e.raw, received) for e in entries],
@@ -678,6 +796,8 @@ class Store(EntryReads, Quarantine, AuthorIndex):
             self._index.set_head(entry.author, entry.seq, entry.id)
 
     def _transaction(self) -> Transaction:
+        if self._group is not None and not self._db.in_transaction:
+            self._db.execute("BEGIN IMMEDIATE")  # the group's: each write a savepoint in it
         return Transaction(self._db)
 
     # -- reads of the replica interface (the rest: store.reads) --------------------------
