@@ -312,6 +312,38 @@ def test_a_real_node_ingests_a_strangers_bulk_push_on_its_workers(tmp_path: Path
         assert status == 200 and json.loads(body)["entries"] >= 512
 
 
+@pytest.mark.slow
+def test_a_real_node_takes_a_strangers_push_of_thousands_in_slices_as_one_pass(
+        tmp_path: Path) -> None:
+    # Pushes of up to 4 x 1,024 entries (as `bench gossip` runs): more than a slice.
+    with real_node(tmp_path, gossip={"max_push_entries": 1024}) as node:
+        stranger = Stranger.fresh()
+        now = SystemClock().now_ms()
+        chain = []
+        for seq in range(1, 3001):
+            chain.append(sign_entry(stranger.identity, seq=seq, prev=chain[-1].id if chain
+                                    else None, ts=now - DAY + seq, kind="trust",
+                                    body={"subject": "ab" * 32, "level": seq % 1000}))
+        # In seq order, with what depends on earlier slices at the end: a second entry at
+        # the last seq (equivocation), a forgery after it, one beyond a gap.
+        other = sign_entry(stranger.identity, seq=3000, prev=chain[-2].id, ts=now - DAY + 5000,
+                           kind="trust", body={"subject": "cd" * 32, "level": 1})
+        forged = sign_entry(_seed(78).for_party(stranger.identity.author), seq=3001,
+                            prev=chain[-1].id, ts=now - DAY + 6000, kind="trust",
+                            body={"subject": "cd" * 32, "level": 2})
+        beyond = sign_entry(stranger.identity, seq=3005, prev=chain[-1].id, ts=now - DAY + 7000,
+                            kind="trust", body={"subject": "cd" * 32, "level": 3})
+        batch = [*(e.raw for e in chain), other.raw, forged.raw, beyond.raw]
+        expected = Store(None).ingest(batch, now)
+        ack = _push(stranger, node.url, batch)
+        assert (ack.accepted, ack.rejected) == (len(expected.accepted), len(expected.rejected))
+        assert ack.accepted == 3000 and ack.rejected == 1
+        status, body = get(node.url, "/status")
+        assert status == 200 and json.loads(body)["entries"] == 3000
+        status, body = get(node.url, "/forks")
+        assert status == 200 and stranger.identity.party_id in body.decode()
+
+
 def test_the_worker_count_is_a_setting(tmp_path: Path) -> None:
     from trustnet.config.loader import NodeConfig
     from trustnet.errors import ConfigError
