@@ -1,0 +1,157 @@
+"""The compiled payload check (`trustnet._canonical.scan`, issue 15 item 2) against the Python
+checks it stands in for: it may say "not shown canonical" of a valid payload (the Python
+checks then decide), never "canonical" of one they refuse. Values of every kind, every
+non-minimal form of each, and mutations of valid payloads, byte by byte; then entries
+through `decode_entry` with and without it, errors named the same."""
+
+from __future__ import annotations
+
+import random
+import struct
+from typing import Any
+
+import msgpack
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from trustnet.errors import EntryError
+from trustnet.identity import Identity
+from trustnet.log import entry as entry_module
+from trustnet.log.entry import MAX_DEPTH, _pack, _plain, _unpack, decode_entry, sign_entry
+
+_canonical = pytest.importorskip(
+    "trustnet._canonical", reason="not compiled here (no C compiler at install): "
+    "the Python checks run alone, tests/test_codec.py covers them")
+scan = _canonical.scan
+
+
+def python_canonical(data: bytes) -> bool:
+    """What `decode_fields` checks of a payload's encoding in Python."""
+    try:
+        value = _unpack(data)
+    except Exception:
+        return False
+    return _plain(value, 0) and _pack(value) == data
+
+
+def _agrees(data: bytes) -> None:
+    if not scan(data):
+        return
+    try:
+        value = _unpack(data)
+    except UnicodeDecodeError:
+        return  # a str not UTF-8: unpacking refuses it (`decode_fields` unpacks first)
+    assert _plain(value, 0) and _pack(value) == data, data.hex()
+
+
+ints = st.one_of(st.integers(-(2**63), 2**64 - 1), st.sampled_from(
+    [0, 127, 128, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**64 - 1, -1, -32, -33, -128,
+     -129, -32768, -32769, -(2**31), -(2**31) - 1, -(2**63)]))
+scalars = st.one_of(st.none(), st.booleans(), ints, st.text(max_size=40),
+                    st.text(alphabet="ab", min_size=30, max_size=300), st.binary(max_size=300))
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=20),
+                            st.dictionaries(st.text(max_size=6), inner, max_size=20)),
+    max_leaves=60)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(values)
+def test_what_the_packer_writes_is_canonical_when_entries_may_hold_it(value: Any) -> None:
+    data = _pack(value)
+    assert scan(data) == _plain(value, 0)  # maps here hold <= 20 keys: nothing left unsure
+    _agrees(data)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(values, st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255),
+                                  st.sampled_from(["set", "insert", "delete"])),
+                        min_size=1, max_size=4))
+def test_mutated_payloads_are_never_canonical_unless_python_agrees(
+        value: Any, edits: list[tuple[int, int, str]]) -> None:
+    data = bytearray(_pack(value))
+    for at, byte, how in edits:
+        at %= len(data) + 1
+        if how == "set" and at < len(data):
+            data[at] = byte
+        elif how == "insert":
+            data.insert(at, byte)
+        elif at < len(data):
+            del data[at]
+    _agrees(bytes(data))
+    _agrees(bytes(data[: len(data) // 2]))
+
+
+def _non_minimal() -> list[bytes]:
+    """Each value in a longer form than the shortest one (msgpack reads them all)."""
+    return [
+        b"\xcc\x05", b"\xcd\x00\x05", b"\xce\x00\x00\x00\x05", b"\xcf" + struct.pack(">Q", 5),
+        b"\xcd\x00\xff", b"\xce\x00\x00\xff\xff", b"\xcf" + struct.pack(">Q", 2**32 - 1),
+        b"\xd0\x05", b"\xd0\xe0", b"\xd1\xff\x80", b"\xd2\xff\xff\x80\x00",
+        b"\xd3" + struct.pack(">q", -(2**31)), b"\xd3" + struct.pack(">q", 5),
+        b"\xd9\x01a", b"\xda\x00\x01a", b"\xdb\x00\x00\x00\x01a",
+        b"\xda\x00\x20" + b"a" * 32, b"\xc5\x00\x01x", b"\xc6\x00\x00\x00\x01x",
+        b"\xdc\x00\x01\x01", b"\xdd\x00\x00\x00\x01\x01", b"\xde\x00\x01\xa1a\x01",
+        b"\xdf\x00\x00\x00\x01\xa1a\x01",
+    ]
+
+
+def _refused() -> list[bytes]:
+    """Minimal encodings of what an entry may not hold, and broken ones."""
+    deep = b"\x91" * MAX_DEPTH + b"\x90"  # a container at depth MAX_DEPTH
+    return [
+        b"\xca" + struct.pack(">f", 1.5), b"\xcb" + struct.pack(">d", 1.5),
+        b"\xd4\x01\x00", b"\xd6\xff" + bytes(4), b"\xc7\x01\x05x", b"\xc1",
+        b"\x81\x01\x02", b"\x81\xc4\x01a\x02", b"\x82\xa1a\x01\xa1a\x02",  # keys: int, bin, twice
+        deep, b"", b"\x01\x02", b"\x92\x01", b"\xa5abc", b"\xc4\x05ab", b"\xdb\xff\xff\xff\xff",
+        b"\xdd\xff\xff\xff\xff" + b"\x01" * 10, b"\x8f" + b"\xa1a\x01" * 14,
+    ]
+
+
+def test_every_longer_form_and_every_refused_value_is_not_canonical() -> None:
+    for data in _non_minimal() + _refused():
+        assert not scan(data), data.hex()
+        _agrees(data)
+    nested = b"\x91" * (MAX_DEPTH - 1) + b"\x90"  # the deepest container allowed
+    assert scan(nested) and python_canonical(nested)
+    many = msgpack.packb({f"k{i}": i for i in range(40)})  # more keys than it compares
+    assert not scan(many) and python_canonical(many)
+
+
+def test_random_bytes_around_valid_payloads() -> None:
+    rng = random.Random(15)
+    who = Identity.from_seed(b"\x05" * 32)
+    base = sign_entry(who, seq=1, prev=None, ts=1, kind="trust",
+                      body={"subject": "ab" * 32, "level": -7, "note": "été", "b": b"\x00"})
+    assert scan(base.payload)
+    for _ in range(10_000):
+        data = bytearray(base.payload)
+        for _ in range(rng.randint(1, 3)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        _agrees(bytes(data))
+
+
+def _outcome(raw: bytes) -> tuple[str, str] | bytes:
+    try:
+        return decode_entry(raw, verify=True).id
+    except EntryError as exc:
+        return exc.code, exc.message
+
+
+def test_entries_decode_the_same_with_and_without_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    who = Identity.from_seed(b"\x06" * 32)
+    good = sign_entry(who, seq=1, prev=None, ts=1, kind="trust",
+                      body={"subject": "ab" * 32, "level": 3})
+    rng = random.Random(16)
+    raws = [good.raw]
+    for _ in range(3000):
+        payload = bytearray(good.payload)
+        payload[rng.randrange(len(payload))] = rng.randrange(256)
+        sig = who.sign(b"trustnet/v1/entry" + bytes(payload))
+        raws.append(msgpack.packb([bytes(payload), sig], use_bin_type=True))
+    with_it = [_outcome(r) for r in raws]
+    monkeypatch.setattr(entry_module, "_scan", None)
+    assert [_outcome(r) for r in raws] == with_it
+    assert with_it[0] == good.id and sum(isinstance(o, bytes) for o in with_it) > 1

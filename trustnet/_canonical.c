@@ -1,0 +1,238 @@
+/* trustnet._canonical: one pass over an entry's payload bytes that says whether they are the
+ * minimal msgpack encoding of values an entry may hold (DESIGN 3, trustnet/log/entry.py).
+ *
+ * scan(data) -> bool. True only when every rule holds: exactly one object and nothing after
+ * it; nil, bool, int, str, bin, array and map only (no float, no ext); map keys str, no key
+ * twice; containers nested at most MAX_DEPTH deep (the outermost at depth 0); every length
+ * and integer in the shortest form msgpack-python's Packer(use_bin_type=True) writes. Then
+ * re-packing what msgpack unpacks gives these bytes back, and the value walk finds nothing:
+ * `decode_fields` skips both (they cost a worker more than the rest of decoding).
+ *
+ * False means "not shown canonical here", not "invalid": the Python checks then run as they
+ * always did and name the rule broken. So this pass may refuse what is valid (maps of more
+ * than MAX_KEYS keys, where comparing every key pair would cost a stranger's 64 KiB entry
+ * too much), never accept what the Python checks refuse (tests/test_canonical.py fuzzes the
+ * two against each other). str contents are not checked as UTF-8: msgpack's unpacking of the
+ * same bytes, which always runs, refuses invalid UTF-8, and valid UTF-8 packs back the same.
+ *
+ * Every read is bounds-checked against the buffer's end; recursion is at most MAX_DEPTH + 1.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_DEPTH 8
+#define MAX_KEYS 32
+
+typedef struct {
+    const unsigned char *p;
+    const unsigned char *end;
+} cursor;
+
+static int
+has(const cursor *c, uint64_t n)
+{
+    return (uint64_t)(c->end - c->p) >= n;
+}
+
+static uint64_t
+be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* A str at the cursor, in its shortest form: its bytes and length, the cursor past it. */
+static int
+str_at(cursor *c, const unsigned char **s, uint64_t *len)
+{
+    if (!has(c, 1))
+        return 0;
+    unsigned char b = c->p[0];
+    uint64_t n;
+    int h;
+    if ((b & 0xe0) == 0xa0) {
+        n = b & 0x1f;
+        h = 1;
+    }
+    else if (b == 0xd9) {
+        if (!has(c, 2))
+            return 0;
+        n = c->p[1];
+        h = 2;
+        if (n < 32)
+            return 0;
+    }
+    else if (b == 0xda) {
+        if (!has(c, 3))
+            return 0;
+        n = be(c->p + 1, 2);
+        h = 3;
+        if (n < 256)
+            return 0;
+    }
+    else if (b == 0xdb) {
+        if (!has(c, 5))
+            return 0;
+        n = be(c->p + 1, 4);
+        h = 5;
+        if (n < 65536)
+            return 0;
+    }
+    else
+        return 0;
+    if (!has(c, (uint64_t)h + n))
+        return 0;
+    *s = c->p + h;
+    *len = n;
+    c->p += h + n;
+    return 1;
+}
+
+static int
+item(cursor *c, int depth)
+{
+    if (!has(c, 1))
+        return 0;
+    unsigned char b = c->p[0];
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+        c->p += 1;
+        return 1;
+    }
+    if ((b & 0xe0) == 0xa0 || b == 0xd9 || b == 0xda || b == 0xdb) {
+        const unsigned char *s;
+        uint64_t n;
+        return str_at(c, &s, &n);
+    }
+    switch (b) {
+    case 0xc4: case 0xc5: case 0xc6: {  /* bin 8, 16, 32 */
+        int w = b == 0xc4 ? 1 : b == 0xc5 ? 2 : 4;
+        if (!has(c, 1 + (uint64_t)w))
+            return 0;
+        uint64_t n = be(c->p + 1, w);
+        if ((b == 0xc5 && n < 256) || (b == 0xc6 && n < 65536))
+            return 0;
+        if (!has(c, 1 + (uint64_t)w + n))
+            return 0;
+        c->p += 1 + w + n;
+        return 1;
+    }
+    case 0xcc: case 0xcd: case 0xce: case 0xcf: {  /* uint 8, 16, 32, 64 */
+        int w = 1 << (b - 0xcc);
+        if (!has(c, 1 + (uint64_t)w))
+            return 0;
+        uint64_t v = be(c->p + 1, w);
+        uint64_t least = b == 0xcc ? 128 : b == 0xcd ? 256 : b == 0xce ? 65536 : 4294967296ULL;
+        if (v < least)
+            return 0;
+        c->p += 1 + w;
+        return 1;
+    }
+    case 0xd0: case 0xd1: case 0xd2: case 0xd3: {  /* int 8, 16, 32, 64: negative only */
+        int w = 1 << (b - 0xd0);
+        if (!has(c, 1 + (uint64_t)w))
+            return 0;
+        uint64_t u = be(c->p + 1, w);
+        int64_t v;
+        if (w == 1)
+            v = (int8_t)u;
+        else if (w == 2)
+            v = (int16_t)u;
+        else if (w == 4)
+            v = (int32_t)u;
+        else
+            v = (int64_t)u;
+        int64_t below = b == 0xd0 ? -32 : b == 0xd1 ? -128 : b == 0xd2 ? -32768 : -2147483648LL;
+        if (v >= below)
+            return 0;
+        c->p += 1 + w;
+        return 1;
+    }
+    default:
+        break;
+    }
+    uint64_t n;
+    int h, is_map;
+    if ((b & 0xf0) == 0x90 || (b & 0xf0) == 0x80) {
+        n = b & 0x0f;
+        h = 1;
+        is_map = (b & 0xf0) == 0x80;
+    }
+    else if (b == 0xdc || b == 0xde) {
+        if (!has(c, 3))
+            return 0;
+        n = be(c->p + 1, 2);
+        h = 3;
+        is_map = b == 0xde;
+        if (n < 16)
+            return 0;
+    }
+    else if (b == 0xdd || b == 0xdf) {
+        if (!has(c, 5))
+            return 0;
+        n = be(c->p + 1, 4);
+        h = 5;
+        is_map = b == 0xdf;
+        if (n < 65536)
+            return 0;
+    }
+    else
+        return 0;  /* float 32/64, ext types, 0xc1 (never used) */
+    if (depth >= MAX_DEPTH)
+        return 0;
+    c->p += h;
+    if (!is_map) {
+        for (uint64_t i = 0; i < n; i++)  /* each item takes a byte at least: ends soon */
+            if (!item(c, depth + 1))
+                return 0;
+        return 1;
+    }
+    if (n > MAX_KEYS)
+        return 0;
+    const unsigned char *keys[MAX_KEYS];
+    uint64_t lens[MAX_KEYS];
+    for (uint64_t i = 0; i < n; i++) {
+        if (!str_at(c, &keys[i], &lens[i]))
+            return 0;
+        for (uint64_t j = 0; j < i; j++)
+            if (lens[j] == lens[i] && memcmp(keys[j], keys[i], (size_t)lens[i]) == 0)
+                return 0;
+        if (!item(c, depth + 1))
+            return 0;
+    }
+    return 1;
+}
+
+static PyObject *
+scan(PyObject *module, PyObject *arg)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    cursor c = {(const unsigned char *)view.buf, (const unsigned char *)view.buf + view.len};
+    int ok = item(&c, 0) && c.p == c.end;
+    PyBuffer_Release(&view);
+    return PyBool_FromLong(ok);
+}
+
+static PyMethodDef methods[] = {
+    {"scan", scan, METH_O,
+     "scan(data) -> bool: whether data is one minimally encoded msgpack value of the kinds an "
+     "entry may hold (False: not shown here; the Python checks decide)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "trustnet._canonical",
+    "The canonical-encoding check of entry payloads, compiled (see trustnet/log/entry.py).",
+    -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__canonical(void)
+{
+    return PyModule_Create(&module);
+}
