@@ -191,6 +191,30 @@ def test_a_push_in_seq_order_commits_in_slices_with_the_whole_batchs_results(
     assert both.pooled.count() == both.inline.count()
 
 
+def test_a_recovery_rotation_in_a_large_batch_commits_it_whole(pool: IngestPool) -> None:
+    # A recovery rotation's checks look at what the same pass accepted of its author before
+    # it: sliced, the thief's seq 5 would be stored by an earlier slice and taken off the
+    # chain, where one pass refuses the rotation (the adversarial review's case).
+    owner, nxt, fresh = _seed(7), _seed(8), _seed(9)
+    home = Store(None)
+    home.append_own(owner, "keys", {"next": key_digest(nxt.public_key).hex()}, T0)
+    for k in range(3):
+        home.append_own(owner, "trust", {"subject": "ab" * 32, "level": k}, T0 + DAY)
+    both = Both(pool)
+    both.ingest(list(home.export_raw()), T0 + DAY)
+    head = home.head(owner.author)
+    assert head is not None
+    stolen = sign_entry(owner, seq=5, prev=head.id, ts=T0 + 3 * DAY, kind="trust",
+                        body={"subject": "ab" * 32, "level": -1000})
+    own = home.append_own(owner, "trust", {"subject": "cd" * 32, "level": 5}, T0 + 3 * DAY)
+    rotation = home.append_own(nxt.for_party(owner.author), "rotation",
+                               {"key": nxt.key_id, "next": key_digest(fresh.public_key).hex(),
+                                "compromised_since": T0 + 2 * DAY}, T0 + 4 * DAY)
+    batch = [*(e.raw for e in _chain(_seed(50), 5)), stolen.raw, own.raw, rotation.raw]
+    result = both.ingest(batch, T0 + 6 * DAY)  # in seq order per author: sliceable but for it
+    assert [r.code for r in result.rejected] == ["bad_prev"]
+
+
 def test_key_vectors_and_a_recovery_rotation_agree(pool: IngestPool) -> None:
     for case in json.loads(KEYS_JSON.read_text())["cases"]:
         both = Both(pool)

@@ -143,3 +143,38 @@ def test_a_bundle_import_is_one_group(tmp_path: Path) -> None:
         report = import_bundle(store, bundle, T0 + 1000)
         assert report.accepted == 150 and _on_disk(node) == 150
     assert commits == [True]  # 150 entries: the group's one commit, at its end
+
+
+def test_a_disk_that_fills_up_in_a_group_loses_it_and_the_store_says_so(tmp_path: Path) -> None:
+    # SQLite ends the whole transaction on a full database: the group's earlier batches go
+    # with it, and memory must not keep heads of entries the file does not hold.
+    chain = _chain(1, 400)
+    with Store.open_dir(tmp_path) as store:
+        store.ingest([e.raw for e in chain[:10]], T0)
+        with pytest.raises(StoreError) as err, store.grouped(entries=1000):
+            store.ingest([e.raw for e in chain[10:60]], T0)
+            (pages,) = store._db.execute("PRAGMA page_count").fetchone()
+            store._db.execute(f"PRAGMA max_page_count={pages + 2}")
+            store.ingest([e.raw for e in chain[60:]], T0)
+        assert err.value.code == "bad_store"
+        assert isinstance(err.value.__cause__, sqlite3.Error)  # the disk's error, kept
+        store._db.execute("PRAGMA max_page_count=1073741823")
+        assert store.count() == 10 == _on_disk(tmp_path)
+        head = store.head(chain[0].author)
+        assert head is not None and head.seq == 10
+        assert len(store.ingest([e.raw for e in chain[10:]], T0).accepted) == 390
+        in_memory = _state(store)
+    with Store.open_dir(tmp_path) as again:
+        assert _state(again) == in_memory
+
+
+def test_an_import_that_fails_keeps_its_own_error_when_the_commit_fails_too(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Store.open_dir(tmp_path) as store:
+        real_db = store._db
+        with pytest.raises(RuntimeError, match="the import's own"), store.grouped():
+            store.ingest([e.raw for e in _chain(1, 3)], T0)
+            store._db = _FailingCommits(real_db)  # type: ignore[assignment]
+            raise RuntimeError("the import's own error")
+        store._db = real_db
+        assert store.count() == 0 == _on_disk(tmp_path)

@@ -346,6 +346,8 @@ def decode_fields(raw: bytes | bytearray | memoryview) -> tuple[bytes, bytes, li
     fields = _decode(payload, "payload")
     if not (isinstance(fields, list) and len(fields) == 7):
         raise EntryError("a payload is a 7-element array", code="bad_encoding")
+    # After the unpacking above, which refused any str that is not UTF-8 (the compiled
+    # pass does not look inside strs).
     if _scan is None or not _scan(payload):
         # Not shown canonical by the compiled pass (or none built): the Python checks decide.
         _check_value(fields, 0, "payload")

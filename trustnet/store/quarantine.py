@@ -27,6 +27,10 @@ class Quarantine:
     _index: HeadIndex | None  # reconciliation fingerprints, when built: moved with the heads
     own_author: bytes | None
 
+    def _transaction(self) -> Transaction:
+        """The store's write transaction (a savepoint inside a bulk import's group)."""
+        return Transaction(self._db)
+
     def quarantine(self, author: bytes, seq: int, reason: str) -> int:
         """Set aside a stored entry found corrupted, so it is never served again; how many
         entries were set aside.
@@ -39,7 +43,7 @@ class Quarantine:
         """
         own = author == self.own_author
         found = int(time.time() * 1000)
-        with Transaction(self._db):
+        with self._transaction():
             rows = self._db.execute(
                 "SELECT id, seq, raw FROM entries WHERE author=? AND seq" + ("=?" if own else ">=?"),
                 (author, seq)).fetchall()

@@ -9,6 +9,7 @@ aside) and `displaced` (what recovery rotations took off a chain).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from trustnet.errors import StoreError
@@ -112,20 +113,29 @@ class Transaction:
     """`with Transaction(db):` one write transaction, taken at once (BEGIN IMMEDIATE).
 
     Inside a transaction already open (a bulk import's group, `Store.grouped`) it is a
-    savepoint instead: a failure undoes what this one wrote, not what the group holds."""
+    savepoint instead: a failure undoes what this one wrote, not what the group holds. When
+    the failure made SQLite end the whole transaction (a full disk, an I/O error), what the
+    group held is gone with it: `lost` is called (the store reads its state from the file
+    again) and `StoreError` bad_store says so, the failure as its cause."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, lost: Callable[[], None] | None = None) -> None:
         self.db = db
+        self.lost = lost
         self.nested = False
 
     def __enter__(self) -> None:
         self.nested = self.db.in_transaction
         self.db.execute("SAVEPOINT part" if self.nested else "BEGIN IMMEDIATE")
 
-    def __exit__(self, exc_type: object, *rest: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         if not self.nested:
             self.db.execute("ROLLBACK" if exc_type else "COMMIT")
             return
+        if not self.db.in_transaction:
+            if self.lost is not None:
+                self.lost()
+            raise StoreError("the database ended the bulk import's transaction: what it held "
+                             "since its last commit is not stored", code="bad_store") from exc
         if exc_type:
             self.db.execute("ROLLBACK TO part")
         self.db.execute("RELEASE part")

@@ -125,11 +125,16 @@ SLICE_ENTRIES = 1024  # a large pooled batch commits in slices of about this man
 def _slices(batch: PreparedBatch, size: int) -> list[PreparedBatch] | None:
     """`batch` cut in slices of whole worker chunks, in the order it came, each in chain
     order (by author, stable); None when it commits whole: small, not all on the workers
-    (entries checked in process have no chunk), or some author's entries out of seq order
-    (a later slice would hold what an earlier one needs)."""
+    (entries checked in process have no chunk), some author's entries out of seq order (a
+    later slice would hold what an earlier one needs), or key events among them. A slice
+    that fails (the database, the pool) raises with the slices before it stored: the store
+    and its memory agree, the caller gets no result for them (as after a crash)."""
     jobs = batch.jobs
     if (len(jobs) < 2 or not batch.ordered or len(batch.pooled) != len(batch.fresh)
-            or len(batch.pooled) <= size):
+            or len(batch.pooled) <= size
+            or any(e.kind in KEY_KINDS for _, e, _ in batch.pooled)):
+        # Key events: a recovery rotation's checks look at what the same pass accepted
+        # before it (an earlier slice would have stored that instead).
         return None
     parts: list[PreparedBatch] = []
     start = taken = first_job = 0
@@ -349,11 +354,19 @@ class Store(EntryReads, Quarantine, AuthorIndex):
             yield
             return
         self._group, self._grouped_rows = max(1, entries), 0
+        failed = True
         try:
             yield
+            failed = False
         finally:
             self._group = None
-            self._commit_group()
+            try:
+                self._commit_group()
+            except StoreError:
+                if not failed:
+                    raise
+                # The import's own error goes on; this one is logged.
+                log.exception("committing a bulk import after it failed")
 
     def _commit_group(self) -> None:
         """Commit what a group holds (nothing open: nothing to do)."""
@@ -365,10 +378,9 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         except sqlite3.Error as exc:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
-            self._load()
-            self._digest, self._index, self._sorted_authors = None, None, None
+            self._reload()
             raise StoreError(f"a bulk import's commit failed ({exc}); what it held since its "
-                             "last commit is not stored", code="bad_store") from None
+                             "last commit is not stored", code="bad_store") from exc
 
     def ingest(self, items: Iterable[bytes | Entry], now_ms: int) -> IngestResult:
         """Verify and store a batch of foreign entries: idempotent, in chain order.
@@ -796,9 +808,19 @@ class Store(EntryReads, Quarantine, AuthorIndex):
             self._index.set_head(entry.author, entry.seq, entry.id)
 
     def _transaction(self) -> Transaction:
-        if self._group is not None and not self._db.in_transaction:
+        if self._group is None:
+            return Transaction(self._db)
+        if not self._db.in_transaction:
             self._db.execute("BEGIN IMMEDIATE")  # the group's: each write a savepoint in it
-        return Transaction(self._db)
+        return Transaction(self._db, lost=self._reload)
+
+    def _reload(self) -> None:
+        """Read the store's state from its file again: a group's transaction was lost (what
+        it held is not stored). Readers of the fork log and the heads index start over."""
+        self._grouped_rows = 0
+        self._load()
+        self._digest, self._index, self._sorted_authors = None, None, None
+        self._fork_log = ForkLog()
 
     # -- reads of the replica interface (the rest: store.reads) --------------------------
 
