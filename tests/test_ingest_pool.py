@@ -191,10 +191,9 @@ def test_a_push_in_seq_order_commits_in_slices_with_the_whole_batchs_results(
     assert both.pooled.count() == both.inline.count()
 
 
-def test_a_recovery_rotation_in_a_large_batch_commits_it_whole(pool: IngestPool) -> None:
-    # A recovery rotation's checks look at what the same pass accepted of its author before
-    # it: sliced, the thief's seq 5 would be stored by an earlier slice and taken off the
-    # chain, where one pass refuses the rotation (the adversarial review's case).
+def _owner_and_thief(pool: IngestPool) -> tuple[Identity, Identity, Identity, Store, Both, Entry]:
+    """A party whose key commits to a next one (then to `fresh`), three statements on, held
+    by a `Both`; and the thief's entry at seq 5 (signed with the party's stolen key)."""
     owner, nxt, fresh = _seed(7), _seed(8), _seed(9)
     home = Store(None)
     home.append_own(owner, "keys", {"next": key_digest(nxt.public_key).hex()}, T0)
@@ -206,6 +205,14 @@ def test_a_recovery_rotation_in_a_large_batch_commits_it_whole(pool: IngestPool)
     assert head is not None
     stolen = sign_entry(owner, seq=5, prev=head.id, ts=T0 + 3 * DAY, kind="trust",
                         body={"subject": "ab" * 32, "level": -1000})
+    return owner, nxt, fresh, home, both, stolen
+
+
+def test_a_recovery_rotation_in_a_large_batch_commits_it_whole(pool: IngestPool) -> None:
+    # A recovery rotation's checks look at what the same pass accepted of its author before
+    # it: sliced, the thief's seq 5 would be stored by an earlier slice and taken off the
+    # chain, where one pass refuses the rotation (the adversarial review's case).
+    owner, nxt, fresh, home, both, stolen = _owner_and_thief(pool)
     own = home.append_own(owner, "trust", {"subject": "cd" * 32, "level": 5}, T0 + 3 * DAY)
     rotation = home.append_own(nxt.for_party(owner.author), "rotation",
                                {"key": nxt.key_id, "next": key_digest(fresh.public_key).hex(),
@@ -221,17 +228,7 @@ def test_key_vectors_and_a_recovery_rotation_agree(pool: IngestPool) -> None:
         both.ingest([bytes.fromhex(h) for h in case["entries"]], case["now_ms"])
         for hex_entry in case["entries"]:
             both.ingest([bytes.fromhex(hex_entry)], case["now_ms"])
-    owner, nxt, fresh = _seed(7), _seed(8), _seed(9)
-    home = Store(None)
-    home.append_own(owner, "keys", {"next": key_digest(nxt.public_key).hex()}, T0)
-    for k in range(3):
-        home.append_own(owner, "trust", {"subject": "ab" * 32, "level": k}, T0 + DAY)
-    other = Both(pool)
-    other.ingest(list(home.export_raw()), T0 + DAY)
-    head = home.head(owner.author)
-    assert head is not None
-    stolen = sign_entry(owner, seq=5, prev=head.id, ts=T0 + 3 * DAY, kind="trust",
-                        body={"subject": "ab" * 32, "level": -1000})
+    owner, nxt, fresh, home, other, stolen = _owner_and_thief(pool)
     other.ingest([stolen.raw], T0 + 3 * DAY)
     home.append_own(owner, "trust", {"subject": "cd" * 32, "level": 5}, T0 + 3 * DAY)
     home.append_own(nxt.for_party(owner.author), "rotation",
