@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 
 from trustnet.log.entry import ChainHead
 from trustnet.protocol.recon_index import HeadIndex
@@ -26,10 +27,8 @@ class Quarantine:
     _sorted_authors: list[bytes] | None  # store.authors: made again when an author goes
     _index: HeadIndex | None  # reconciliation fingerprints, when built: moved with the heads
     own_author: bytes | None
-
-    def _transaction(self) -> Transaction:
-        """The store's write transaction (a savepoint inside a bulk import's group)."""
-        return Transaction(self._db)
+    # The store's write transaction (a savepoint inside a bulk import's group).
+    _transaction: Callable[[], Transaction]
 
     def quarantine(self, author: bytes, seq: int, reason: str) -> int:
         """Set aside a stored entry found corrupted, so it is never served again; how many
