@@ -12,9 +12,9 @@ ensure_venv() {
         echo "== creating virtual environment in $VENV" >&2
         "$PY" -m venv "$VENV"
     fi
-    # setup.py and the C file: the compiled payload check is built at install (editable).
+    # setup.py and the C files: the compiled parts are built at install (editable).
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ] \
-            || [ trustnet/_canonical.c -nt "$stamp" ]; then
+            || [ trustnet/_canonical.c -nt "$stamp" ] || [ trustnet/_numeric.c -nt "$stamp" ]; then
         echo "== installing trustnet $spec (log: $VENV/install.log)" >&2
         "$VENV/bin/python" -m pip install -q --upgrade pip >"$VENV/install.log" 2>&1 || true
         if ! "$VENV/bin/python" -m pip install -q -e "$spec" >>"$VENV/install.log" 2>&1; then

@@ -146,6 +146,32 @@ def test_explanation_names_rules_and_figures(w: World) -> None:
     assert "refuted" in b.reliability.explain()
 
 
+def test_explanation_is_made_when_read_from_the_snapshot_it_belongs_to(w: World) -> None:
+    # A snapshot's explanations are made when first read (most readers want the scores
+    # alone), but from that snapshot's views and names: later statements change nothing.
+    baseline(w)
+    demo(w)
+    engine = BeliefEngine(w.party("north-1"))
+    engine.add(w.entries)
+    before = engine.snapshot(NOW)
+    s1 = w.party("south-1")
+    rename = w.post("south-1", "profile", {"name": "south-renamed", "role": "state", "urls": []},
+                    NOW - HOUR_MS)
+    cleared = w.attest("north-3", w.entries[-2], NOW - HOUR_MS)
+    engine.add([rename, cleared])
+    after = engine.snapshot(NOW)
+    assert after.party(s1).explanation.startswith("south-renamed: ")
+    old = before.party(s1)
+    assert old.explanation.startswith("south-1: ")
+    assert old.explanation == compute_beliefs(w.entries[:-2], w.party("north-1"), NOW).party(
+        s1).explanation
+    assert old == before.party(s1) and old != after.party(s1)
+    with pytest.raises(AttributeError):
+        old.explanation = "something else"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        old.party = "00" * 32  # type: ignore[misc]
+
+
 def test_json_shape(w: World) -> None:
     baseline(w)
     demo(w)

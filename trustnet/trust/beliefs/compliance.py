@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from trustnet.numeric import fsum_array
 from trustnet.statements.evidence import Evidence
 from trustnet.trust.beliefs.base import _Partition
 from trustnet.trust.beliefs.compiled import (
@@ -124,9 +124,9 @@ class _Compliance(_Reliabilities):
             # cumulative_fuse's multi-source form: the same products, exactly rounded sums.
             u_min = float(u.min())
             w = u_min / u
-            den = math.fsum(w.tolist()) - (n - 1) * u_min
-            fb = math.fsum((w * b).tolist()) / den
-            fd = math.fsum((w * d).tolist()) / den
+            den = fsum_array(w) - (n - 1) * u_min
+            fb = fsum_array(w * b) / den
+            fd = fsum_array(w * d) / den
             fu = u_min / den
             fused = Opinion(
                 min(max(fb, 0.0), 1.0), min(max(fd, 0.0), 1.0), min(max(fu, 0.0), 1.0), base_rate

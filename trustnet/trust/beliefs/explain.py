@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -15,20 +15,26 @@ from trustnet.trust.beliefs.records import Contribution, Reliability, View
 class _Explanations(_Compliance):
     """Explanations of the views (cached with them)."""
 
-    def _explain(self, p: str, rel: Reliability, ver: View, raw: View) -> str:
+    def _explain(self, p: str, rel: Reliability, ver: View, raw: View) -> Callable[[], str]:
+        """The party's explanation, made when first read (`PartyBelief.explanation`): from
+        these views and the party's name now, whenever it is read."""
         who = self._name(p) or p[:12]
-        head = (
-            f"{who}: verified compliance {ver.score:.2f} (uncertainty {ver.opinion.u:.2f}); "
-            f"raw {raw.score:.2f} (uncertainty {raw.opinion.u:.2f}); "
-            f"reliability as a source {rel.p:.2f}."
-        )
-        # The drivers depend on the views alone: kept with them while they stay cached.
-        # (`_views` makes both views together, so the same verified view means the same raw.)
-        cached = self._drivers.get(p)
-        if cached is None or cached[0] is not ver:
-            cached = (ver, self._drivers_text(ver, raw))
-            self._drivers[p] = cached
-        return f"{head} {cached[1]}"
+
+        def explanation() -> str:
+            head = (
+                f"{who}: verified compliance {ver.score:.2f} (uncertainty {ver.opinion.u:.2f}); "
+                f"raw {raw.score:.2f} (uncertainty {raw.opinion.u:.2f}); "
+                f"reliability as a source {rel.p:.2f}."
+            )
+            # The drivers depend on the views alone: kept with them while they stay cached.
+            # (`_views` makes both views together, so the same verified view means the same raw.)
+            cached = self._drivers.get(p)
+            if cached is None or cached[0] is not ver:
+                cached = (ver, self._drivers_text(ver, raw))
+                self._drivers[p] = cached
+            return f"{head} {cached[1]}"
+
+        return explanation
 
     @staticmethod
     def _drivers_text(ver: View, raw: View) -> str:

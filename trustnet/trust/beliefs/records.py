@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -207,9 +207,15 @@ class View:
         }
 
 
-@dataclass(frozen=True, slots=True)
 class PartyBelief:
-    """What the local node believes about one party: as a source and as a complier."""
+    """What the local node believes about one party: as a source and as a complier (read-only).
+
+    `explanation` may be given as a function of no arguments: it is then called when the
+    explanation is first read (a snapshot makes every party's belief; its paragraph, which
+    names the facts that drive the views, is wanted only by readers of that party).
+    """
+
+    __slots__ = ("_explanation", "forked", "name", "party", "raw", "reliability", "verified")
 
     party: str
     name: str | None
@@ -217,7 +223,55 @@ class PartyBelief:
     verified: View
     raw: View
     forked: bool
-    explanation: str
+    _explanation: str | Callable[[], str]
+
+    def __init__(
+        self,
+        party: str,
+        name: str | None,
+        reliability: Reliability,
+        verified: View,
+        raw: View,
+        forked: bool,
+        explanation: str | Callable[[], str],
+    ) -> None:
+        for slot, value in (("party", party), ("name", name), ("reliability", reliability),
+                            ("verified", verified), ("raw", raw), ("forked", forked),
+                            ("_explanation", explanation)):
+            object.__setattr__(self, slot, value)
+
+    @property
+    def explanation(self) -> str:
+        """One readable paragraph: the views' scores and the facts that drive them."""
+        held = self._explanation
+        if isinstance(held, str):
+            return held
+        text = held()
+        object.__setattr__(self, "_explanation", text)
+        return text
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"PartyBelief is read-only: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"PartyBelief is read-only: cannot delete {name!r}")
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.party, self.name, self.reliability, self.verified, self.raw, self.forked,
+                self.explanation)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PartyBelief):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash((self.party, self.reliability, self.verified, self.forked))
+
+    def __repr__(self) -> str:
+        return (f"PartyBelief(party={self.party!r}, name={self.name!r}, "
+                f"reliability={self.reliability!r}, verified={self.verified!r}, "
+                f"raw={self.raw!r}, forked={self.forked!r})")
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-friendly view."""

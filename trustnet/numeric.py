@@ -1,0 +1,35 @@
+"""Exactly rounded sums of float64 arrays: `math.fsum` without a Python float per element.
+
+`fsum_array(a)` is `math.fsum(a.tolist())`, the same float for the same numbers: the compiled
+`trustnet._numeric.fsum` runs CPython's algorithm over the array's memory (the exactly rounded
+sum is unique). Where the extension was not built, or a summand is not finite, or the sum
+overflows on the way, `math.fsum` itself answers (and raises as it always does).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+_fsum: Callable[[object], float | None] | None
+try:
+    from trustnet._numeric import fsum as _fsum
+except ImportError:  # built without a C compiler: Python alone, same results
+    _fsum = None
+
+
+def numeric_compiled() -> bool:
+    """Whether the compiled sum is in use (scripts/test reports it)."""
+    return _fsum is not None
+
+
+def fsum_array(a: NDArray[np.float64]) -> float:
+    """`math.fsum` of the array's elements (exactly rounded)."""
+    if _fsum is not None:
+        got = _fsum(np.ascontiguousarray(a, dtype=np.float64))
+        if got is not None:
+            return got
+    return math.fsum(a.tolist())
