@@ -5,11 +5,13 @@ answers (inf, nan, errors) for what the compiled sum leaves to it."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from trustnet import numeric
 from trustnet.numeric import fsum_array
@@ -78,3 +80,93 @@ def test_compiled_sum_leaves_what_it_cannot_answer_to_math_fsum() -> None:
         compiled.fsum(np.arange(3, dtype=np.float32))
     with pytest.raises(TypeError):
         compiled.fsum(b"12345678")
+
+
+# -- credibility: `_Group.credibility` compiled, against its numpy form ------------------------
+
+_compiled_cred = pytest.mark.skipif(not numeric.numeric_compiled(),
+                                    reason="not compiled here: numpy answers alone")
+
+
+def _group(rng: np.random.Generator, n: int, parties: int) -> Any:
+    """A `_Group` of `n` builds over `parties` party numbers, its arrays drawn at random."""
+    from trustnet.trust.beliefs.compiled import _Group, _rows_arrays
+
+    g = _Group.__new__(_Group)
+    g.builds = [None] * n  # type: ignore[list-item]  # only counted
+    g.groupings = {}
+    g.mode = rng.integers(0, 3, n).astype(np.int8)
+
+    def rows(width: int) -> list[tuple[int, ...]]:
+        return [tuple(int(x) for x in rng.choice(parties, int(rng.integers(0, width + 1)),
+                                                 replace=False)) for _ in range(n)]
+
+    g.sup_seg, g.sup_idx = _rows_arrays(rows(min(parties, 8)))
+    g.ref_seg, g.ref_idx = _rows_arrays(rows(min(parties, 3)))
+    g.ans_seg, g.ans_idx = _rows_arrays(rows(min(parties, 2)))
+    return g
+
+
+def _reliabilities(rng: np.random.Generator, parties: int) -> NDArray[np.float64]:
+    """Reliabilities with the values the formulas treat apart: 0, 1, and in between."""
+    rp = np.round(rng.random(parties), 4)
+    pick = rng.random(parties)
+    rp[pick < 0.2] = 0.0
+    rp[(pick >= 0.2) & (pick < 0.3)] = 1.0
+    return rp
+
+
+@_compiled_cred
+def test_compiled_credibility_gives_numpys_floats() -> None:
+    rng = np.random.default_rng(11)
+    for trial in range(400):
+        parties = int(rng.integers(1, 40))
+        g = _group(rng, int(rng.integers(0, 60)), parties)
+        rp = _reliabilities(rng, parties)
+        blocs = [None, rng.integers(0, max(1, parties // 3), parties).astype(np.intp),
+                 np.arange(parties, dtype=np.intp)]
+        for reliable in (0.0, 0.3, 1.0):
+            for bloc in blocs:
+                got = g.credibility(rp, reliable, bloc)
+                want = g.credibility_numpy(rp, reliable, bloc)
+                assert got.tobytes() == want.tobytes(), (trial, reliable, bloc)
+
+
+@_compiled_cred
+def test_compiled_credibility_refuses_what_numpy_would() -> None:
+    from trustnet.numeric import c_credibility
+
+    assert c_credibility is not None
+    g = _group(np.random.default_rng(3), 10, 5)
+    out = np.empty(10)
+    args = [g.mode, g.sup_seg, g.sup_idx, None, None, g.ref_seg, g.ref_idx, None, None,
+            g.ans_seg, g.ans_idx]
+    with pytest.raises(IndexError):  # a party number past the reliability vector
+        c_credibility(out, np.zeros(2), 0.3, *args)
+    with pytest.raises(TypeError):
+        c_credibility(out, np.zeros(5, dtype=np.float32), 0.3, *args)
+    with pytest.raises(ValueError):
+        c_credibility(np.empty(9), np.zeros(5), 0.3, *args)
+
+
+def test_beliefs_are_the_same_with_and_without_the_compiled_loops(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A generated store of 3,000 statements from 12 parties: every view of every party, to
+    # the bit, whether the compiled loops run or numpy and math.fsum answer.
+    from trustnet.bench.beliefs import generate
+    from trustnet.trust.beliefs import BeliefEngine, compiled
+
+    entries, pids = generate(3000, 12, 5)
+    now = max(e.ts for e in entries)
+
+    def views() -> list[tuple[str, Any, Any, float]]:
+        engine = BeliefEngine(pids[0])
+        engine.add(entries)
+        snap = engine.snapshot(now)
+        return [(p, b.verified.opinion, b.raw.opinion, b.reliability.p)
+                for p, b in sorted(snap.parties.items())]
+
+    fast = views()
+    monkeypatch.setattr(compiled, "_c_credibility", None)
+    monkeypatch.setattr(numeric, "_fsum", None)
+    assert views() == fast

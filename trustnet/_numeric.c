@@ -1,5 +1,8 @@
-/* trustnet._numeric: the exactly rounded sum of a float64 array (`math.fsum`), without a
- * Python float per element.
+/* trustnet._numeric: numeric loops of the belief engine, each giving the very floats its
+ * numpy or Python form gives (the same operations on the same doubles, in the same order).
+ *
+ * fsum: the exactly rounded sum of a float64 array (`math.fsum`), without a Python float per
+ * element.
  *
  * The belief engine fuses a party's facts with sums that must be exactly rounded (so a view
  * fused from arrays equals one fused from opinions, in any order: trust/opinion.py). With
@@ -95,17 +98,241 @@ numeric_fsum(PyObject *module, PyObject *arg)
     return PyFloat_FromDouble(hi);
 }
 
+/* ---- credibility: `_Group.credibility` (trust/beliefs/compiled.py) in one pass ------------ */
+
+typedef struct {
+    Py_buffer view;
+    int held;
+} Buf;
+
+static int
+get_buf(PyObject *obj, Buf *b, const char *what, char kind, int writable)
+{
+    /* kind: 'd' float64, 'i' intp (8-byte 'l' or 'q'), 'b' int8 */
+    const char *f;
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    b->held = 0;
+    if (PyObject_GetBuffer(obj, &b->view, flags) < 0)
+        return -1;
+    b->held = 1;
+    f = b->view.format ? b->view.format : "B";
+    if (kind == 'd' && b->view.itemsize == 8 && f[0] == 'd' && f[1] == '\0')
+        return 0;
+    if (kind == 'i' && b->view.itemsize == 8 && (f[0] == 'l' || f[0] == 'q') && f[1] == '\0')
+        return 0;
+    if (kind == 'b' && b->view.itemsize == 1 && f[0] == 'b' && f[1] == '\0')
+        return 0;
+    PyErr_Format(PyExc_TypeError, "credibility: %s has the wrong element type", what);
+    return -1;
+}
+
+static Py_ssize_t
+buf_len(const Buf *b)
+{
+    return b->view.len / b->view.itemsize;
+}
+
+/* One side's (supporters' or refuters') `_fuse_terms`: per build the evidence sum of
+ * 2p / (1 - p) over 0 < p < 1 (blocs averaged when `member` is given) and the count of
+ * p >= 1, with p = rp[idx]. Returns -1 with an exception set on a bad reference. */
+static int
+fuse_side(const Py_ssize_t *seg, const Py_ssize_t *idx, Py_ssize_t m, const double *rp,
+          Py_ssize_t n_rp, const Py_ssize_t *member, const Py_ssize_t *gseg, Py_ssize_t k,
+          Py_ssize_t n, double *total, long long *dogs, double *gsum, double *gcount)
+{
+    Py_ssize_t i, j;
+    int any_live = 0;
+    for (i = 0; i < m; i++) {
+        j = idx[i];
+        if (j < 0 || j >= n_rp || seg[i] < 0 || seg[i] >= n) {
+            PyErr_SetString(PyExc_IndexError, "credibility: a party or build out of range");
+            return -1;
+        }
+        if (rp[j] > 0.0 && !(rp[j] >= 1.0))
+            any_live = 1;
+    }
+    if (member != NULL && any_live) {
+        for (i = 0; i < k; i++) {
+            gsum[i] = 0.0;
+            gcount[i] = 0.0;
+        }
+        for (i = 0; i < m; i++) {
+            double p = rp[idx[i]];
+            int dog = p >= 1.0;
+            int live = p > 0.0 && !dog;
+            if (member[i] < 0 || member[i] >= k) {
+                PyErr_SetString(PyExc_IndexError, "credibility: a bloc group out of range");
+                return -1;
+            }
+            gsum[member[i]] += live ? 2.0 * p / (1.0 - p) : 0.0;
+            gcount[member[i]] += live ? 1.0 : 0.0;
+        }
+        for (i = 0; i < k; i++) {
+            double mean = gcount[i] > 0.0 ? gsum[i] / gcount[i] : 0.0;
+            if (gseg[i] < 0 || gseg[i] >= n) {
+                PyErr_SetString(PyExc_IndexError, "credibility: a bloc group's build out of range");
+                return -1;
+            }
+            total[gseg[i]] += mean;
+        }
+    } else {
+        for (i = 0; i < m; i++) {
+            double p = rp[idx[i]];
+            int live = p > 0.0 && !(p >= 1.0);
+            total[seg[i]] += live ? 2.0 * p / (1.0 - p) : 0.0;
+        }
+    }
+    for (i = 0; i < m; i++)
+        if (rp[idx[i]] >= 1.0)
+            dogs[seg[i]] += 1;
+    return 0;
+}
+
+static PyObject *
+numeric_credibility(PyObject *module, PyObject *args)
+{
+    PyObject *o_out, *o_rp, *o_mode, *o_sseg, *o_sidx, *o_smem, *o_sg, *o_rseg, *o_ridx,
+        *o_rmem, *o_rg, *o_aseg, *o_aidx;
+    double reliable;
+    Buf out, rp, mode, sseg, sidx, smem, sg, rseg, ridx, rmem, rg, aseg, aidx;
+    Buf *all[] = {&out, &rp, &mode, &sseg, &sidx, &smem, &sg, &rseg, &ridx, &rmem, &rg, &aseg,
+                  &aidx};
+    double *r = NULL, *s = NULL, *best = NULL, *gsum = NULL, *gcount = NULL;
+    long long *dog_s = NULL, *dog_r = NULL;
+    Py_ssize_t n, i, k_max = 0, q;
+    PyObject *result = NULL;
+    (void)module;
+
+    for (q = 0; q < (Py_ssize_t)(sizeof(all) / sizeof(all[0])); q++)
+        all[q]->held = 0;
+    if (!PyArg_ParseTuple(args, "OOdOOOOOOOOOOO", &o_out, &o_rp, &reliable, &o_mode, &o_sseg,
+                          &o_sidx, &o_smem, &o_sg, &o_rseg, &o_ridx, &o_rmem, &o_rg, &o_aseg,
+                          &o_aidx))
+        return NULL;
+    if (get_buf(o_out, &out, "out", 'd', 1) < 0 || get_buf(o_rp, &rp, "rp", 'd', 0) < 0
+            || get_buf(o_mode, &mode, "mode", 'b', 0) < 0
+            || get_buf(o_sseg, &sseg, "sup_seg", 'i', 0) < 0
+            || get_buf(o_sidx, &sidx, "sup_idx", 'i', 0) < 0
+            || (o_smem != Py_None && get_buf(o_smem, &smem, "sup member", 'i', 0) < 0)
+            || (o_sg != Py_None && get_buf(o_sg, &sg, "sup groups", 'i', 0) < 0)
+            || get_buf(o_rseg, &rseg, "ref_seg", 'i', 0) < 0
+            || get_buf(o_ridx, &ridx, "ref_idx", 'i', 0) < 0
+            || (o_rmem != Py_None && get_buf(o_rmem, &rmem, "ref member", 'i', 0) < 0)
+            || (o_rg != Py_None && get_buf(o_rg, &rg, "ref groups", 'i', 0) < 0)
+            || get_buf(o_aseg, &aseg, "ans_seg", 'i', 0) < 0
+            || get_buf(o_aidx, &aidx, "ans_idx", 'i', 0) < 0)
+        goto done;
+    n = buf_len(&out);
+    if (buf_len(&mode) != n || buf_len(&sseg) != buf_len(&sidx) || buf_len(&rseg) != buf_len(&ridx)
+            || buf_len(&aseg) != buf_len(&aidx) || (o_smem == Py_None) != (o_sg == Py_None)
+            || (o_rmem == Py_None) != (o_rg == Py_None)
+            || (o_smem != Py_None && buf_len(&smem) != buf_len(&sseg))
+            || (o_rmem != Py_None && buf_len(&rmem) != buf_len(&rseg))) {
+        PyErr_SetString(PyExc_ValueError, "credibility: arrays of mismatched lengths");
+        goto done;
+    }
+    if (o_sg != Py_None)
+        k_max = buf_len(&sg);
+    if (o_rg != Py_None && buf_len(&rg) > k_max)
+        k_max = buf_len(&rg);
+    r = PyMem_Calloc(n ? n : 1, sizeof(double));
+    s = PyMem_Calloc(n ? n : 1, sizeof(double));
+    best = PyMem_Calloc(n ? n : 1, sizeof(double));
+    dog_s = PyMem_Calloc(n ? n : 1, sizeof(long long));
+    dog_r = PyMem_Calloc(n ? n : 1, sizeof(long long));
+    gsum = PyMem_Calloc(k_max ? k_max : 1, sizeof(double));
+    gcount = PyMem_Calloc(k_max ? k_max : 1, sizeof(double));
+    if (!r || !s || !best || !dog_s || !dog_r || !gsum || !gcount) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    {
+        const double *rpv = (const double *)rp.view.buf;
+        Py_ssize_t n_rp = buf_len(&rp);
+        if (fuse_side((const Py_ssize_t *)sseg.view.buf, (const Py_ssize_t *)sidx.view.buf,
+                      buf_len(&sseg), rpv, n_rp,
+                      o_smem == Py_None ? NULL : (const Py_ssize_t *)smem.view.buf,
+                      o_sg == Py_None ? NULL : (const Py_ssize_t *)sg.view.buf,
+                      o_sg == Py_None ? 0 : buf_len(&sg), n, r, dog_s, gsum, gcount) < 0)
+            goto done;
+        if (fuse_side((const Py_ssize_t *)rseg.view.buf, (const Py_ssize_t *)ridx.view.buf,
+                      buf_len(&rseg), rpv, n_rp,
+                      o_rmem == Py_None ? NULL : (const Py_ssize_t *)rmem.view.buf,
+                      o_rg == Py_None ? NULL : (const Py_ssize_t *)rg.view.buf,
+                      o_rg == Py_None ? 0 : buf_len(&rg), n, s, dog_r, gsum, gcount) < 0)
+            goto done;
+        {
+            const Py_ssize_t *as = (const Py_ssize_t *)aseg.view.buf;
+            const Py_ssize_t *ai = (const Py_ssize_t *)aidx.view.buf;
+            for (i = 0; i < buf_len(&aseg); i++) {
+                double v;
+                if (as[i] < 0 || as[i] >= n || ai[i] < 0 || ai[i] >= n_rp) {
+                    PyErr_SetString(PyExc_IndexError, "credibility: a requester out of range");
+                    goto done;
+                }
+                v = rpv[ai[i]];
+                /* np.maximum: NaN wins; reliabilities are never NaN */
+                if (v > best[as[i]] || v != v)
+                    best[as[i]] = v;
+            }
+        }
+        {
+            double *o = (double *)out.view.buf;
+            const signed char *md = (const signed char *)mode.view.buf;
+            for (i = 0; i < n; i++) {
+                if (md[i] == 0) { /* _OWN */
+                    o[i] = 1.0;
+                } else if (md[i] == 1) { /* _ANSWER */
+                    double a;
+                    if (reliable > 0) {
+                        a = best[i] / reliable;
+                        a = a < 1.0 ? a : (a != a ? a : 1.0); /* np.minimum(1.0, x) */
+                    } else {
+                        a = 1.0;
+                    }
+                    o[i] = best[i] > 0.0 ? a : 0.0;
+                } else { /* _FUSE */
+                    long long dogs = dog_s[i] + dog_r[i];
+                    if (dogs > 0)
+                        o[i] = (double)dog_s[i] / (double)dogs;
+                    else
+                        o[i] = r[i] > 0.0 ? r[i] / (r[i] + s[i] + 2.0) : 0.0;
+                }
+            }
+        }
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyMem_Free(r);
+    PyMem_Free(s);
+    PyMem_Free(best);
+    PyMem_Free(dog_s);
+    PyMem_Free(dog_r);
+    PyMem_Free(gsum);
+    PyMem_Free(gcount);
+    for (q = 0; q < (Py_ssize_t)(sizeof(all) / sizeof(all[0])); q++)
+        if (all[q]->held)
+            PyBuffer_Release(&all[q]->view);
+    return result;
+}
+
 static PyMethodDef numeric_methods[] = {
     {"fsum", numeric_fsum, METH_O,
      "fsum(buffer, /)\n--\n\n"
      "math.fsum of a C-contiguous float64 buffer, or None when a summand is not finite or "
      "the sum overflows on the way (then ask math.fsum)."},
+    {"credibility", numeric_credibility, METH_VARARGS,
+     "credibility(out, rp, reliable, mode, sup_seg, sup_idx, sup_member, sup_groups, ref_seg, "
+     "ref_idx, ref_member, ref_groups, ans_seg, ans_idx, /)\n--\n\n"
+     "_Group.credibility into `out` (float64, one per build): the same floats as its numpy "
+     "form. *_member and *_groups: the bloc grouping of that side, or None for none."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef numeric_module = {
     PyModuleDef_HEAD_INIT, "trustnet._numeric",
-    "Exactly rounded sums of float64 arrays (trustnet/_numeric.c).", -1, numeric_methods,
+    "Numeric loops of the belief engine (trustnet/_numeric.c).", -1, numeric_methods,
 };
 
 PyMODINIT_FUNC

@@ -1,9 +1,14 @@
-"""Exactly rounded sums of float64 arrays: `math.fsum` without a Python float per element.
+"""The compiled numeric loops of the belief engine (trustnet/_numeric.c), and their fallbacks.
+
+Exactly rounded sums of float64 arrays: `math.fsum` without a Python float per element.
 
 `fsum_array(a)` is `math.fsum(a.tolist())`, the same float for the same numbers: the compiled
 `trustnet._numeric.fsum` runs CPython's algorithm over the array's memory (the exactly rounded
 sum is unique). Where the extension was not built, or a summand is not finite, or the sum
 overflows on the way, `math.fsum` itself answers (and raises as it always does).
+
+`c_credibility`: `_Group.credibility` in one pass, the same floats as its numpy form (None
+where the extension was not built; the numpy form then answers).
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 _fsum: Callable[[object], float | None] | None
+# `_Group.credibility` compiled (trust/beliefs/compiled.py calls it; None: numpy answers)
+c_credibility: Callable[..., None] | None
 try:
+    from trustnet._numeric import credibility as c_credibility
     from trustnet._numeric import fsum as _fsum
 except ImportError:  # built without a C compiler: Python alone, same results
-    _fsum = None
+    _fsum = c_credibility = None
 
 
 def numeric_compiled() -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from trustnet.numeric import c_credibility as _c_credibility
 from trustnet.statements.evidence import Evidence
 from trustnet.trust.beliefs.records import Contribution
 from trustnet.trust.opinion import Opinion, discount
@@ -173,7 +174,25 @@ class _Group:
         `bloc`: per party number, its bloc (parties bound by mutual trust). Supporters (and
         refuters) of one bloc are not independent: their evidence is averaged (Subjective
         Logic averaging fusion), and the blocs' are added (cumulative fusion) (issue 12, 8).
+        Compiled (`trustnet._numeric.credibility`) where built: the same floats in one pass.
         """
+        if _c_credibility is None:
+            return self.credibility_numpy(rp, reliable, bloc)
+        sup = self._grouping("sup", self.sup_seg, self.sup_idx, bloc)
+        ref = self._grouping("ref", self.ref_seg, self.ref_idx, bloc)
+        out = np.empty(len(self.builds))
+        _c_credibility(
+            out, np.ascontiguousarray(rp, dtype=np.float64), reliable, self.mode,
+            self.sup_seg, self.sup_idx, *(sup if sup is not None else (None, None)),
+            self.ref_seg, self.ref_idx, *(ref if ref is not None else (None, None)),
+            self.ans_seg, self.ans_idx,
+        )
+        return out
+
+    def credibility_numpy(
+        self, rp: NDArray[np.float64], reliable: float, bloc: NDArray[np.intp] | None = None
+    ) -> NDArray[np.float64]:
+        """`credibility` in numpy (the reference the compiled loop is held to)."""
         n = len(self.builds)
         # _FUSE: credibility_p(supporters, refuters), blocs averaged.
         r, dog_s = _fuse_terms(self.sup_seg, rp[self.sup_idx], n, self.sup_idx, bloc,
