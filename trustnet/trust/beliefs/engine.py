@@ -59,6 +59,11 @@ class BeliefEngine(_Explanations):
             number = min(self._num(p) for p in group)
             for p in group:
                 out[p] = number
+        # The same blocs as before stay the same object: what was made for them (the bloc
+        # vector, each view's grouping of its supporters) is kept (most trust statements
+        # change no bloc).
+        if self._blocs_cache is not None and self._blocs_cache[1] == out:
+            out = self._blocs_cache[1]
         self._blocs_cache = (stamp, out)
         return out
 
