@@ -170,3 +170,43 @@ def test_beliefs_are_the_same_with_and_without_the_compiled_loops(
     monkeypatch.setattr(compiled, "_c_credibility", None)
     monkeypatch.setattr(numeric, "_fsum", None)
     assert views() == fast
+
+
+@_compiled_cred
+def test_compiled_view_gives_numpys_arrays_and_opinion(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `_lazy_view` with and without `trustnet._numeric.view`: the same contributing builds,
+    # discounted opinions (b, d, u) and fused opinion, to the bit; dogmatic bases (u = 0),
+    # one or no contributing build, a quorum mask, credibilities of 0, 1 and in between.
+    from trustnet.trust.beliefs import BeliefEngine, compliance
+
+    engine = BeliefEngine("00" * 32)
+    rng = np.random.default_rng(5)
+    cases = []
+    for _ in range(500):
+        n = int(rng.integers(0, 50))
+        g = _group(rng, n, 4)
+        b = rng.random(n)
+        d = (1.0 - b) * rng.random(n)
+        dogmatic = rng.random(n) < (0.1 if rng.random() < 0.5 else 0.0)
+        d[dogmatic] = 1.0 - b[dogmatic]
+        g.base_b, g.base_d, g.base_u = b, d, np.clip(1.0 - b - d, 0.0, 1.0)
+        cred = np.round(rng.random(n), 3)
+        pick = rng.random(n)
+        cred[pick < 0.3] = 0.0
+        cred[pick > 0.8] = 1.0
+        met = rng.random(n) < 0.7 if rng.random() < 0.5 else None
+        cases.append((g, cred, met))
+
+    def made() -> list[tuple[Any, ...]]:
+        out = []
+        for g, cred, met in cases:
+            view = engine._lazy_view(g, cred, met)
+            lazy = view._lazy
+            out.append((view.opinion, lazy.pos.tobytes(), lazy.cred.tobytes(), lazy.b.tobytes(),
+                        lazy.d.tobytes(), lazy.u.tobytes()))
+        return out
+
+    fast = made()
+    monkeypatch.setattr(compliance, "c_view", None)
+    assert made() == fast
+    assert sum(1 for _g, c, _m in cases if (c > 0).sum() >= 2) > 300  # the sums were made

@@ -20,15 +20,92 @@
 
 #define MAX_PARTIALS 64 /* finite doubles need at most about 40 partials */
 
+/* An exactly rounded sum being made: CPython's partials (Modules/mathmodule.c, `math_fsum`).
+ * `fallback` is set on a summand that is not finite or an intermediate overflow: the caller
+ * then leaves the sum to math.fsum, which raises or answers inf or nan as it always has. */
+typedef struct {
+    double p[MAX_PARTIALS];
+    Py_ssize_t n;
+    int fallback;
+} Fsum;
+
+static void
+fsum_init(Fsum *a)
+{
+    a->n = 0;
+    a->fallback = 0;
+}
+
+static void
+fsum_add(Fsum *a, double x)
+{
+    Py_ssize_t i, j;
+    double y, t, hi, yr, lo;
+    if (a->fallback)
+        return;
+    if (!isfinite(x)) {
+        a->fallback = 1;
+        return;
+    }
+    for (i = j = 0; j < a->n; j++) {
+        y = a->p[j];
+        if (fabs(x) < fabs(y)) {
+            t = x;
+            x = y;
+            y = t;
+        }
+        hi = x + y;
+        yr = hi - x;
+        lo = y - yr;
+        if (lo != 0.0)
+            a->p[i++] = lo;
+        x = hi;
+    }
+    a->n = i;
+    if (x != 0.0) {
+        if (!isfinite(x) || a->n >= MAX_PARTIALS)
+            a->fallback = 1; /* intermediate overflow (math.fsum raises), or no room */
+        else
+            a->p[a->n++] = x;
+    }
+}
+
+static double
+fsum_result(const Fsum *a)
+{
+    Py_ssize_t n = a->n;
+    double x, y, hi = 0.0, yr, lo = 0.0;
+    if (n > 0) {
+        hi = a->p[--n];
+        /* sum_exact(partials, hi) from the top, stopping when the sum becomes inexact */
+        while (n > 0) {
+            x = hi;
+            y = a->p[--n];
+            hi = x + y;
+            yr = hi - x;
+            lo = y - yr;
+            if (lo != 0.0)
+                break;
+        }
+        /* half-even rounding across several partials, as math.fsum makes it */
+        if (n > 0 && ((lo < 0.0 && a->p[n - 1] < 0.0) || (lo > 0.0 && a->p[n - 1] > 0.0))) {
+            y = lo * 2.0;
+            x = hi + y;
+            yr = x - hi;
+            if (y == yr)
+                hi = x;
+        }
+    }
+    return hi;
+}
+
 static PyObject *
 numeric_fsum(PyObject *module, PyObject *arg)
 {
     Py_buffer view;
-    double partials[MAX_PARTIALS];
-    Py_ssize_t n = 0, i, j, k, count;
+    Fsum acc;
+    Py_ssize_t k, count;
     const double *xs;
-    double x, y, t, hi, yr, lo = 0.0;
-    int fallback = 0;
 
     (void)module;
     if (PyObject_GetBuffer(arg, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
@@ -41,61 +118,13 @@ numeric_fsum(PyObject *module, PyObject *arg)
     }
     xs = (const double *)view.buf;
     count = view.len / (Py_ssize_t)sizeof(double);
-    for (k = 0; k < count && !fallback; k++) {
-        x = xs[k];
-        if (!isfinite(x)) {
-            fallback = 1;
-            break;
-        }
-        for (i = j = 0; j < n; j++) {
-            y = partials[j];
-            if (fabs(x) < fabs(y)) {
-                t = x;
-                x = y;
-                y = t;
-            }
-            hi = x + y;
-            yr = hi - x;
-            lo = y - yr;
-            if (lo != 0.0)
-                partials[i++] = lo;
-            x = hi;
-        }
-        n = i;
-        if (x != 0.0) {
-            if (!isfinite(x) || n >= MAX_PARTIALS)
-                fallback = 1; /* intermediate overflow (math.fsum raises), or no room */
-            else
-                partials[n++] = x;
-        }
-    }
+    fsum_init(&acc);
+    for (k = 0; k < count && !acc.fallback; k++)
+        fsum_add(&acc, xs[k]);
     PyBuffer_Release(&view);
-    if (fallback)
+    if (acc.fallback)
         Py_RETURN_NONE;
-    hi = 0.0;
-    if (n > 0) {
-        hi = partials[--n];
-        /* sum_exact(partials, hi) from the top, stopping when the sum becomes inexact */
-        while (n > 0) {
-            x = hi;
-            y = partials[--n];
-            hi = x + y;
-            yr = hi - x;
-            lo = y - yr;
-            if (lo != 0.0)
-                break;
-        }
-        /* half-even rounding across several partials, as math.fsum makes it */
-        if (n > 0 && ((lo < 0.0 && partials[n - 1] < 0.0) ||
-                      (lo > 0.0 && partials[n - 1] > 0.0))) {
-            y = lo * 2.0;
-            x = hi + y;
-            yr = x - hi;
-            if (y == yr)
-                hi = x;
-        }
-    }
-    return PyFloat_FromDouble(hi);
+    return PyFloat_FromDouble(fsum_result(&acc));
 }
 
 /* ---- credibility: `_Group.credibility` (trust/beliefs/compiled.py) in one pass ------------ */
@@ -108,7 +137,7 @@ typedef struct {
 static int
 get_buf(PyObject *obj, Buf *b, const char *what, char kind, int writable)
 {
-    /* kind: 'd' float64, 'i' intp (8-byte 'l' or 'q'), 'b' int8 */
+    /* kind: 'd' float64, 'i' intp (8-byte 'l' or 'q'), 'b' int8, '?' bool */
     const char *f;
     int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
     b->held = 0;
@@ -122,7 +151,9 @@ get_buf(PyObject *obj, Buf *b, const char *what, char kind, int writable)
         return 0;
     if (kind == 'b' && b->view.itemsize == 1 && f[0] == 'b' && f[1] == '\0')
         return 0;
-    PyErr_Format(PyExc_TypeError, "credibility: %s has the wrong element type", what);
+    if (kind == '?' && b->view.itemsize == 1 && f[0] == '?' && f[1] == '\0')
+        return 0;
+    PyErr_Format(PyExc_TypeError, "%s has the wrong element type", what);
     return -1;
 }
 
@@ -317,6 +348,107 @@ done:
     return result;
 }
 
+/* ---- a view: `_Compliance._lazy_view` (trust/beliefs/compliance.py) in one pass -------------- */
+
+/* np.clip(x, 0.0, 1.0) as numpy computes it for float64: max then min, NaN kept. */
+static double
+clip01(double x)
+{
+    double m = x != x ? x : (x > 0.0 ? x : 0.0);
+    return m != m ? m : (m < 1.0 ? m : 1.0);
+}
+
+static PyObject *
+numeric_view(PyObject *module, PyObject *args)
+{
+    PyObject *o_cred, *o_met, *o_bb, *o_bd, *o_bu, *o_pos, *o_c, *o_b, *o_d, *o_u;
+    Buf cred, met, bb, bd, bu, pos, c, b, d, u;
+    Buf *all[] = {&cred, &met, &bb, &bd, &bu, &pos, &c, &b, &d, &u};
+    Py_ssize_t n, i, k = 0, q;
+    PyObject *result = NULL;
+    (void)module;
+
+    for (q = 0; q < (Py_ssize_t)(sizeof(all) / sizeof(all[0])); q++)
+        all[q]->held = 0;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOO", &o_cred, &o_met, &o_bb, &o_bd, &o_bu, &o_pos, &o_c,
+                          &o_b, &o_d, &o_u))
+        return NULL;
+    if (get_buf(o_cred, &cred, "cred", 'd', 0) < 0
+            || (o_met != Py_None && get_buf(o_met, &met, "met", '?', 0) < 0)
+            || get_buf(o_bb, &bb, "base_b", 'd', 0) < 0 || get_buf(o_bd, &bd, "base_d", 'd', 0) < 0
+            || get_buf(o_bu, &bu, "base_u", 'd', 0) < 0 || get_buf(o_pos, &pos, "pos", 'i', 1) < 0
+            || get_buf(o_c, &c, "c", 'd', 1) < 0 || get_buf(o_b, &b, "b", 'd', 1) < 0
+            || get_buf(o_d, &d, "d", 'd', 1) < 0 || get_buf(o_u, &u, "u", 'd', 1) < 0)
+        goto done;
+    n = buf_len(&cred);
+    if ((o_met != Py_None && buf_len(&met) != n) || buf_len(&bb) != n || buf_len(&bd) != n
+            || buf_len(&bu) != n || buf_len(&pos) < n || buf_len(&c) < n || buf_len(&b) < n
+            || buf_len(&d) < n || buf_len(&u) < n) {
+        PyErr_SetString(PyExc_ValueError, "view: arrays of mismatched lengths");
+        goto done;
+    }
+    {
+        const double *cr = (const double *)cred.view.buf;
+        const unsigned char *mt = o_met == Py_None ? NULL : (const unsigned char *)met.view.buf;
+        const double *vb = (const double *)bb.view.buf, *vd = (const double *)bd.view.buf;
+        const double *vu = (const double *)bu.view.buf;
+        Py_ssize_t *po = (Py_ssize_t *)pos.view.buf;
+        double *oc = (double *)c.view.buf, *ob = (double *)b.view.buf;
+        double *od = (double *)d.view.buf, *ou = (double *)u.view.buf;
+        int all_u = 1;
+        double u_min = 0.0;
+        for (i = 0; i < n; i++) {
+            double x = cr[i];
+            if (!(x > 0.0) || (mt != NULL && !mt[i]))
+                continue;
+            po[k] = i;
+            oc[k] = x;
+            if (x >= 1.0) {
+                ob[k] = vb[i];
+                od[k] = vd[i];
+                ou[k] = vu[i];
+            } else {
+                ob[k] = clip01(x * vb[i]);
+                od[k] = clip01(x * vd[i]);
+                ou[k] = clip01(1.0 - x * vb[i] - x * vd[i]);
+            }
+            if (!(ou[k] > 0.0))
+                all_u = 0;
+            /* u.min() (when the sums are made every u > 0: no NaN to keep) */
+            if (k == 0 || ou[k] < u_min)
+                u_min = ou[k];
+            k++;
+        }
+        if (k < 2 || !all_u) {
+            result = Py_BuildValue("nO", k, Py_None);
+            goto done;
+        }
+        {
+            /* cumulative_fuse's multi-source form: w = u_min / u, and exactly rounded sums */
+            Fsum sw, sb, sd;
+            fsum_init(&sw);
+            fsum_init(&sb);
+            fsum_init(&sd);
+            for (i = 0; i < k; i++) {
+                double w = u_min / ou[i];
+                fsum_add(&sw, w);
+                fsum_add(&sb, w * ob[i]);
+                fsum_add(&sd, w * od[i]);
+            }
+            if (sw.fallback || sb.fallback || sd.fallback)
+                result = Py_BuildValue("nO", k, Py_None);
+            else
+                result = Py_BuildValue("n(dddd)", k, u_min, fsum_result(&sw), fsum_result(&sb),
+                                       fsum_result(&sd));
+        }
+    }
+done:
+    for (q = 0; q < (Py_ssize_t)(sizeof(all) / sizeof(all[0])); q++)
+        if (all[q]->held)
+            PyBuffer_Release(&all[q]->view);
+    return result;
+}
+
 static PyMethodDef numeric_methods[] = {
     {"fsum", numeric_fsum, METH_O,
      "fsum(buffer, /)\n--\n\n"
@@ -327,6 +459,12 @@ static PyMethodDef numeric_methods[] = {
      "ref_idx, ref_member, ref_groups, ans_seg, ans_idx, /)\n--\n\n"
      "_Group.credibility into `out` (float64, one per build): the same floats as its numpy "
      "form. *_member and *_groups: the bloc grouping of that side, or None for none."},
+    {"view", numeric_view, METH_VARARGS,
+     "view(cred, met, base_b, base_d, base_u, pos, c, b, d, u, /)\n--\n\n"
+     "_Compliance._lazy_view's arrays: the k builds of positive credibility (and `met`, a "
+     "bool array, or None) written to the first k places of pos, c, b, d, u (each at least "
+     "as long as cred); returns (k, sums): sums = (u_min, fsum(w), fsum(w*b), fsum(w*d)), "
+     "w = u_min / u, for k >= 2 when every u > 0 and the sums are finite, else None."},
     {NULL, NULL, 0, NULL},
 };
 

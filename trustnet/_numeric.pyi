@@ -9,3 +9,10 @@ def credibility(out: object, rp: object, reliable: float, mode: object, sup_seg:
                 sup_idx: object, sup_member: object | None, sup_groups: object | None,
                 ref_seg: object, ref_idx: object, ref_member: object | None,
                 ref_groups: object | None, ans_seg: object, ans_idx: object, /) -> None: ...
+
+# _Compliance._lazy_view's arrays (trust/beliefs/compliance.py): the k builds of positive
+# credibility (and met) into the first k places of pos, c, b, d, u; (k, sums) with sums =
+# (u_min, fsum(w), fsum(w*b), fsum(w*d)), w = u_min / u, or None (k < 2, some u <= 0, not finite).
+def view(cred: object, met: object | None, base_b: object, base_d: object, base_u: object,
+         pos: object, c: object, b: object, d: object, u: object, /
+         ) -> tuple[int, tuple[float, float, float, float] | None]: ...

@@ -7,8 +7,9 @@ Exactly rounded sums of float64 arrays: `math.fsum` without a Python float per e
 sum is unique). Where the extension was not built, or a summand is not finite, or the sum
 overflows on the way, `math.fsum` itself answers (and raises as it always does).
 
-`c_credibility`: `_Group.credibility` in one pass, the same floats as its numpy form (None
-where the extension was not built; the numpy form then answers).
+`c_credibility` and `c_view`: `_Group.credibility` and `_Compliance._lazy_view`'s arrays in one
+pass each, the same floats as their numpy forms (None where the extension was not built; the
+numpy forms then answer).
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ from numpy.typing import NDArray
 _fsum: Callable[[object], float | None] | None
 # `_Group.credibility` compiled (trust/beliefs/compiled.py calls it; None: numpy answers)
 c_credibility: Callable[..., None] | None
+# `_Compliance._lazy_view`'s arrays and sums compiled (None: numpy and math.fsum answer)
+c_view: Callable[..., tuple[int, tuple[float, float, float, float] | None]] | None
 try:
     from trustnet._numeric import credibility as c_credibility
     from trustnet._numeric import fsum as _fsum
+    from trustnet._numeric import view as c_view
 except ImportError:  # built without a C compiler: Python alone, same results
-    _fsum = c_credibility = None
+    _fsum = c_credibility = c_view = None
 
 
 def numeric_compiled() -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from trustnet.numeric import fsum_array
+from trustnet.numeric import c_view, fsum_array
 from trustnet.statements.evidence import Evidence
 from trustnet.trust.beliefs.base import _Partition
 from trustnet.trust.beliefs.compiled import (
@@ -97,20 +97,29 @@ class _Compliance(_Reliabilities):
         self, group: _Group, cred: NDArray[np.float64], met: NDArray[np.bool_] | None
     ) -> View:
         """A view fused from the group's builds of positive credibility (`_build`, `_view`)."""
-        keep = cred > 0.0
-        if met is not None:
-            keep &= met
-        pos = np.flatnonzero(keep)
-        c = cred[pos]
-        bb, bd, bu = group.base_b[pos], group.base_d[pos], group.base_u[pos]
-        # discount(dogmatic(c), base), as opinion.py computes it; the base itself at c >= 1.
-        full = c >= 1.0
-        b = np.where(full, bb, np.clip(c * bb, 0.0, 1.0))
-        d = np.where(full, bd, np.clip(c * bd, 0.0, 1.0))
-        u = np.where(full, bu, np.clip(1.0 - c * bb - c * bd, 0.0, 1.0))
-        lazy = _Lazy(group, pos, c, b, d, u)
         base_rate = self.params.base_rate
-        n = len(pos)
+        sums: tuple[float, float, float, float] | None = None
+        if c_view is not None:
+            # The loop below and the sums, compiled: the same floats (trustnet/_numeric.c).
+            size = len(cred)
+            pos = np.empty(size, dtype=np.intp)
+            c, b, d, u = np.empty(size), np.empty(size), np.empty(size), np.empty(size)
+            n, sums = c_view(cred, met, group.base_b, group.base_d, group.base_u, pos, c, b, d, u)
+            pos, c, b, d, u = pos[:n], c[:n], b[:n], d[:n], u[:n]
+        else:
+            keep = cred > 0.0
+            if met is not None:
+                keep &= met
+            pos = np.flatnonzero(keep)
+            c = cred[pos]
+            bb, bd, bu = group.base_b[pos], group.base_d[pos], group.base_u[pos]
+            # discount(dogmatic(c), base), as opinion.py computes it; the base itself at c >= 1.
+            full = c >= 1.0
+            b = np.where(full, bb, np.clip(c * bb, 0.0, 1.0))
+            d = np.where(full, bd, np.clip(c * bd, 0.0, 1.0))
+            u = np.where(full, bu, np.clip(1.0 - c * bb - c * bd, 0.0, 1.0))
+            n = len(pos)
+        lazy = _Lazy(group, pos, c, b, d, u)
         if n == 0:
             return View(Opinion.vacuous(base_rate), lazy=lazy)
         if n == 1:
@@ -122,11 +131,14 @@ class _Compliance(_Reliabilities):
             fused = Opinion(f.b, f.d, f.u, base_rate)
         else:
             # cumulative_fuse's multi-source form: the same products, exactly rounded sums.
-            u_min = float(u.min())
-            w = u_min / u
-            den = fsum_array(w) - (n - 1) * u_min
-            fb = fsum_array(w * b) / den
-            fd = fsum_array(w * d) / den
+            if sums is None:
+                u_min = float(u.min())
+                w = u_min / u
+                sums = (u_min, fsum_array(w), fsum_array(w * b), fsum_array(w * d))
+            u_min, sum_w, sum_wb, sum_wd = sums
+            den = sum_w - (n - 1) * u_min
+            fb = sum_wb / den
+            fd = sum_wd / den
             fu = u_min / den
             fused = Opinion(
                 min(max(fb, 0.0), 1.0), min(max(fd, 0.0), 1.0), min(max(fu, 0.0), 1.0), base_rate
