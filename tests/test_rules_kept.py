@@ -10,12 +10,14 @@ compared with a fresh index and a fresh analysis after every entry.
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 import pytest
 
 from tests.harness.streams import shuffled_stream
 from trustnet.statements import regime_notification
-from trustnet.statements.figures import DEFAULT_FIGURES, HOUR_MS
-from trustnet.statements.index import Index
+from trustnet.statements.figures import DAY_MS, DEFAULT_FIGURES, HOUR_MS
+from trustnet.statements.index import Index, norm_area
 from trustnet.statements.kinds import Observation
 from trustnet.statements.rules import PartitionRules, analyse
 
@@ -61,3 +63,47 @@ def test_a_kept_findings_memo_equals_a_fresh_analysis_after_every_entry(
         findings = sum(1 for _e, b in parsed[: i + 1] if isinstance(b, Observation))
         few += mine < findings // 2
     assert few > len(parsed) // 2  # most entries placed few findings again, not all
+
+
+def _inspected_reference(ix: Index, match_days: int = 7) -> list[tuple[bytes, bytes]]:
+    """Which observations each accepted inspection's report checked, found by indexing every
+    observation on each call (the index's way before it kept its observations by activity and
+    area): (report id, observation id), reports in publication order, then observations."""
+    span = match_days * DAY_MS
+    by_activity: dict[tuple[str, str], list[int]] = defaultdict(list)
+    by_area: dict[tuple[str, str], list[int]] = defaultdict(list)
+    obs = ix.observations
+    for i, o in enumerate(obs):
+        if o.body.activity is not None:
+            by_activity[(o.body.subject, o.body.activity)].append(i)
+        by_area[(o.body.subject, norm_area(o.body.area))].append(i)
+    out = []
+    for f in sorted((f for f in ix.findings() if f.verified), key=lambda f: f.stmt.key()):
+        lo, hi = f.window[0] - span, f.window[1]
+        named = f.activity is not None
+        found = [i for i in by_area.get((f.party, f.area or ""), ())
+                 if lo <= obs[i].body.at <= hi and not (named and obs[i].body.activity is not None)]
+        if named:
+            found.extend(by_activity.get((f.party, str(f.activity)), ()))
+            found.sort()
+        out += [(f.stmt.entry.id, obs[i].entry.id) for i in found
+                if obs[i].author != f.stmt.author]
+    return out
+
+
+def test_kept_inspected_observations_are_the_reference_after_every_entry() -> None:
+    # The observations each accepted inspection checked, from a kept partition (its index's
+    # observation lists and its memo of compared pairs) and from a fresh analysis, equal the
+    # reference after every entry of a shuffled stream.
+    parsed = shuffled_stream(520, PARTIES, SEED)
+    kept = PartitionRules()
+    now = max(e.ts for e, _b in parsed) + HOUR_MS
+    pairs = 0
+    for i in range(len(parsed)):
+        got = kept.analyse(parsed[: i + 1], now, 0).inspected
+        fresh = analyse(parsed[: i + 1], now).inspected
+        want = _inspected_reference(Index((), DEFAULT_FIGURES, parsed[: i + 1]))
+        assert [(x.report.id, x.observation.id) for x in got] == want, f"step {i}"
+        assert got == fresh, f"step {i} ({parsed[i][0].kind})"
+        pairs = len(want)
+    assert pairs > 10  # the stream's accepted inspections did check observations

@@ -179,6 +179,12 @@ class Index:
         self.by_activity: dict[tuple[str, str], list[Stmt[Notification]]] = defaultdict(list)
         self.by_area: dict[tuple[str, str], list[Stmt[Notification]]] = defaultdict(list)
         self._findings: list[Finding] | None = None
+        # Others' observations of each party by activity name and by normalised area, each
+        # list in publication order, kept as observations arrive (`inspected_observations`
+        # looks candidates up instead of indexing every observation on each call).
+        self.obs_by_activity: dict[tuple[str, str], list[Stmt[Observation]]] = defaultdict(list)
+        self.obs_by_area: dict[tuple[str, str], list[Stmt[Observation]]] = defaultdict(list)
+        self._obs_grown: set[tuple[str, tuple[str, str]]] = set()  # lists to sort again
         # Each finding by its statement's id, kept as entries arrive (issue 15 item 3): a new
         # observation or report adds one; a request or response changes the reports on it.
         self._found: dict[bytes, Finding] = {}
@@ -233,6 +239,10 @@ class Index:
             sort(replies)
         for responses in self.responses.values():
             sort(responses)
+        for which, key in self._obs_grown:
+            (self.obs_by_activity if which == "activity" else self.obs_by_area)[key].sort(
+                key=Stmt.key)
+        self._obs_grown.clear()
         self._refresh_findings()
         if grown is not None and id(self.notifications) not in grown:
             return
@@ -260,6 +270,13 @@ class Index:
                 seen = Stmt(e, body, ts)
                 self.observations.append(seen)
                 self._fresh.append(seen)
+                if body.activity is not None:
+                    key = (body.subject, body.activity)
+                    self.obs_by_activity[key].append(seen)
+                    self._obs_grown.add(("activity", key))
+                key = (body.subject, norm_area(body.area))
+                self.obs_by_area[key].append(seen)
+                self._obs_grown.add(("area", key))
                 return self.observations
         elif isinstance(body, InspectionReport):
             if body.host != author:
@@ -387,31 +404,27 @@ class Index:
         """Others' observations of what an accepted inspection reported: the same activity when
         both name one, else the same area within `match_days` before the inspection."""
         span = match_days * DAY_MS
-        by_activity: dict[tuple[str, str], list[int]] = defaultdict(list)
-        by_area: dict[tuple[str, str], list[int]] = defaultdict(list)
-        obs = self.observations
-        for i, o in enumerate(obs):
-            if o.body.activity is not None:
-                by_activity[(o.body.subject, o.body.activity)].append(i)
-            by_area[(o.body.subject, norm_area(o.body.area))].append(i)
-        reports = [f for f in self.findings() if f.verified]
+        by_activity, by_area, found_of = self.obs_by_activity, self.obs_by_area, self._found
+        # Only a report is verified (an observation's finding never is).
+        reports = [f for r in self.reports
+                   if (f := found_of.get(r.entry.id)) is not None and f.verified]
         for f in sorted(reports, key=lambda f: f.stmt.key()):
             assert f.area is not None  # a verified report's request is known
             lo, hi = f.window[0] - span, f.window[1]
             named = f.activity is not None
             found = [
-                i
-                for i in by_area.get((f.party, f.area), ())
-                if lo <= obs[i].body.at <= hi and not (named and obs[i].body.activity is not None)
+                o
+                for o in by_area.get((f.party, f.area), ())
+                if lo <= o.body.at <= hi and not (named and o.body.activity is not None)
             ]
             if named:
                 found.extend(by_activity.get((f.party, str(f.activity)), ()))
-                found.sort()
+                found.sort(key=Stmt.key)  # in publication order, as the observations are
             report = f.stmt
             assert isinstance(report.body, InspectionReport)
-            for i in found:
-                if obs[i].author != report.author:  # an inspector does not confirm itself
-                    yield report, obs[i]
+            for o in found:
+                if o.author != report.author:  # an inspector does not confirm itself
+                    yield report, o
 
     @staticmethod
     def governing(f: Finding, covering: list[Stmt[Notification]]) -> Stmt[Notification] | None:

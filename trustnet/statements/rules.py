@@ -251,17 +251,27 @@ def analyse(
     return Analysis(_evaluate(ix, now_ms, weights, ()), _inspected(ix, figures, match_days, tolerance))
 
 
-def _inspected(ix: Index, figures: ViennaFigures, match_days: int, tolerance: float
+def _inspected(ix: Index, figures: ViennaFigures, match_days: int, tolerance: float,
+               made: dict[tuple[bytes, bytes], InspectedObservation] | None = None,
                ) -> list[InspectedObservation]:
-    return [
-        InspectedObservation(
-            r.entry,
-            o.entry,
-            observation_confirmed(o.body, r.body, figures, tolerance),
-            o.body.confidence / 1000.0,
-        )
-        for r, o in ix.inspected_observations(match_days)
-    ]
+    """Each accepted inspection's report against the observations of what it inspected.
+    `made`: (report id, observation id) -> its record, kept by a caller that asks again
+    (the comparison reads the two bodies alone: a pair once compared is the same record)."""
+    out: list[InspectedObservation] = []
+    for r, o in ix.inspected_observations(match_days):
+        pair = (r.entry.id, o.entry.id)
+        held = made.get(pair) if made is not None else None
+        if held is None:
+            held = InspectedObservation(
+                r.entry,
+                o.entry,
+                observation_confirmed(o.body, r.body, figures, tolerance),
+                o.body.confidence / 1000.0,
+            )
+            if made is not None:
+                made[pair] = held
+        out.append(held)
+    return out
 
 
 class PartitionRules:
@@ -301,6 +311,7 @@ class PartitionRules:
         # `_inspected` as last made: it reads observations, reports and the inspections'
         # requests and answers only (not the clock), so it is kept until one of those arrives.
         self._inspected: list[InspectedObservation] | None = None
+        self._pairs: dict[tuple[bytes, bytes], InspectedObservation] = {}  # `_inspected`'s
 
     def reset(self) -> None:
         """Forget everything: the next `analyse` reads the whole list again."""
@@ -308,6 +319,7 @@ class PartitionRules:
         self._taken = 0
         self._held = [None] * len(RULES)
         self._inspected = None
+        self._pairs = {}
 
     def analyse(self, parsed: list[tuple[Entry, object]], now_ms: int, passed: int) -> Analysis:
         """`analyse(parsed, now_ms, ...)`; `passed`: how many of the deadlines the rules read
@@ -345,7 +357,7 @@ class PartitionRules:
         inspected = self._inspected
         if inspected is None:
             inspected = self._inspected = _inspected(ix, self.figures, self.match_days,
-                                                     self.tolerance)
+                                                     self.tolerance, self._pairs)
         return Analysis(out, inspected)
 
 
