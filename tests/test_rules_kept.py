@@ -33,6 +33,12 @@ def test_a_kept_index_has_the_findings_of_a_fresh_one_after_every_entry() -> Non
         kept.extend([item])
         fresh = Index((), DEFAULT_FIGURES, parsed[: i + 1])
         assert kept.findings() == fresh.findings(), f"step {i} ({item[0].kind})"
+        # the lookups kept as statements arrive: each list in publication order
+        for name in ("by_activity", "by_area", "obs_by_activity", "obs_by_area"):
+            mine, theirs = getattr(kept, name), getattr(fresh, name)
+            assert {k: v for k, v in mine.items() if v} == {k: v for k, v in theirs.items() if v}, (
+                f"step {i}: {name}")
+            assert all(v == sorted(v, key=lambda s: s.key()) for v in mine.values()), name
         news = kept.finding_log[before:]
         changed += sum(1 for _k, f in news if f is not None and f.stmt.entry is not item[0])
         gone += sum(1 for _k, f in news if f is None)

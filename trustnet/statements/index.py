@@ -176,8 +176,12 @@ class Index:
         self.responses: dict[str, list[Stmt[InspectionResponse]]] = defaultdict(list)
         self.regime: list[Judged[object]] = []  # what regime_*.py read (issue 16 item 5 B)
         self._seen: set[bytes] = set()
+        # Each party's notifications by activity name and by normalised area, each list in
+        # publication order, kept as they arrive, so that `covering` looks up candidates
+        # instead of scanning them all.
         self.by_activity: dict[tuple[str, str], list[Stmt[Notification]]] = defaultdict(list)
         self.by_area: dict[tuple[str, str], list[Stmt[Notification]]] = defaultdict(list)
+        self._notes_grown: set[tuple[str, tuple[str, str]]] = set()  # lists to sort again
         self._findings: list[Finding] | None = None
         # Others' observations of each party by activity name and by normalised area, each
         # list in publication order, kept as observations arrive (`inspected_observations`
@@ -243,16 +247,10 @@ class Index:
             (self.obs_by_activity if which == "activity" else self.obs_by_area)[key].sort(
                 key=Stmt.key)
         self._obs_grown.clear()
+        for which, key in self._notes_grown:
+            (self.by_activity if which == "activity" else self.by_area)[key].sort(key=Stmt.key)
+        self._notes_grown.clear()
         self._refresh_findings()
-        if grown is not None and id(self.notifications) not in grown:
-            return
-        # Each party's notifications by activity name and by normalised area, in publication
-        # order, so that `covering` looks up candidates instead of scanning them all.
-        self.by_activity.clear()
-        self.by_area.clear()
-        for n in self.notifications:
-            self.by_activity[(n.author, n.body.activity)].append(n)
-            self.by_area[(n.author, norm_area(n.body.area))].append(n)
 
     def _add(self, e: Entry, body: object) -> list[Any] | None:
         """Index one entry; the sorted list it was appended to, if any."""
@@ -264,6 +262,10 @@ class Index:
             note = Stmt(e, body, ts)
             self.notifications.append(note)
             self.notification_log.append(note)
+            for which, key, lists in (("activity", (author, body.activity), self.by_activity),
+                                      ("area", (author, norm_area(body.area)), self.by_area)):
+                lists[key].append(note)
+                self._notes_grown.add((which, key))
             return self.notifications
         if isinstance(body, Observation):
             if body.subject != author:
