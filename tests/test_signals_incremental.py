@@ -55,7 +55,7 @@ def test_the_view_equals_the_full_recompute_after_every_change(seed: int) -> Non
         # unconfirmed claims believed halfway by default: their sources spend budgets
         return tables.get(ev.party, {}).get(fact_key(ev), 0.5 if ev.sources else 1.0)
 
-    serial = 0
+    serial = swapped = 0
     now = 0
     for step in range(160):
         what = rng.random()
@@ -80,8 +80,15 @@ def test_the_view_equals_the_full_recompute_after_every_change(seed: int) -> Non
                 table = dict(tables.get(party, {}))
                 table[rng.choice(held)] = rng.choice(STEPS)
                 tables[party] = table
-        if len(evs) > 1 and rng.random() < 0.1:  # the same evidence in another order
+        if len(evs) > 1 and rng.random() < 0.2:  # the same evidence in another order
             i, j = rng.randrange(len(evs)), rng.randrange(len(evs))
+            members: dict[tuple[str, tuple[str, str]], list[int]] = {}
+            for k, ev in enumerate(evs):
+                members.setdefault((ev.party, fact_key(ev)), []).append(k)
+            several = [ks for ks in members.values() if len(ks) > 1]
+            if several and rng.random() < 0.5:  # two members of one fact change places
+                i, j = rng.choice(several)[:2]
+                swapped += 1
             evs[i], evs[j] = evs[j], evs[i]
         if rng.random() < 0.05:  # a source appears or goes (a partition of a new party)
             sources.pop("D", None) if "D" in sources else sources.update(D=(0, []))
@@ -95,9 +102,17 @@ def test_the_view_equals_the_full_recompute_after_every_change(seed: int) -> Non
                 for s in view.estimator._parties[party].signals}  # internal: what was fed,
         held |= {s for later in view.estimator._later.values() for s in later}  # or held back
         assert held == set(signals), f"step {step}"
+        for src, (_stamp, src_evs) in sources.items():  # internal: each source's split is
+            whole: dict[str, dict[tuple[str, str], list[int]]] = {}  # the list's split whole
+            for ev in src_evs:
+                key = (ev.rule, ev.entries[0] if ev.entries else ev.rule)
+                whole.setdefault(ev.party, {}).setdefault(key, []).append(id(ev))
+            kept = {party: {k: [id(ev) for ev in members] for k, members in facts.items()}
+                    for party, facts in view._split.get(src, {}).items()}
+            assert kept == whole, f"step {step}: source {src}"
         assert {p: r.to_json() for p, r in view.reports(now).items()} == \
             {p: r.to_json() for p, r in expected.items()}, f"step {step}"
-    assert serial > 50 and view.rebuilds > 0
+    assert serial > 50 and view.rebuilds > 0 and swapped
 
 
 def test_the_node_views_equal_a_recompute_from_scratch_after_every_entry() -> None:

@@ -463,7 +463,8 @@ class SuspicionView:
         one by identity from both ends (a new entry changes a few facts of a partition; the
         engine hands out its other evidence objects again, in the same order). Only the facts
         of the members in between are split again; every other fact's members are the same
-        objects in the same order. The split is what splitting `evs` whole gives."""
+        objects in the same order; in between, only the facts whose members came or went (all of
+        them if kept members changed order). The split is what splitting `evs` whole gives."""
         old, old_keys = self._evs[name]
         n_old, n_new = len(old), len(evs)
         p = 0
@@ -473,11 +474,25 @@ class SuspicionView:
         q = 0  # common suffix, not overlapping the prefix
         while q < end - p and old[n_old - 1 - q] is evs[n_new - 1 - q]:
             q += 1
-        mid = [(ev.party, (ev.rule, ev.entries[0] if ev.entries else ev.rule))
-               for ev in evs[p:n_new - q]]
+        # In between: the members that came or went name the facts to split again. Members
+        # kept there are the same objects; when they also keep their order, every other fact
+        # of the span has the same members in the same order.
+        span_old, span_new = old[p:n_old - q], evs[p:n_new - q]
+        key_of = {id(ev): k for ev, k in zip(span_old, old_keys[p:n_old - q], strict=True)}
+        mid = [key_of.get(id(ev)) or (ev.party, (ev.rule, ev.entries[0] if ev.entries else ev.rule))
+               for ev in span_new]
         keys = old_keys[:p] + mid + old_keys[n_old - q:]
         self._evs[name] = (list(evs), keys)
-        touched = set(old_keys[p:n_old - q]) | set(mid)
+        new_ids = {id(ev) for ev in span_new}
+        kept_old = [ev for ev in span_old if id(ev) in new_ids]
+        kept_new = [ev for ev in span_new if id(ev) in key_of]
+        if len(kept_old) == len(kept_new) and all(
+                a is b for a, b in zip(kept_old, kept_new, strict=True)):
+            touched = {k for ev, k in zip(span_new, mid, strict=True) if id(ev) not in key_of}
+            touched.update(k for ev in span_old if id(ev) not in new_ids
+                           for k in (key_of[id(ev)],))
+        else:  # reordered: every fact of the span
+            touched = set(old_keys[p:n_old - q]) | set(mid)
         if not touched:
             return
         fresh: dict[tuple[str, FactKey], list[Evidence]] = {pk: [] for pk in touched}
