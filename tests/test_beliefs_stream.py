@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from typing import Any
 
 import numpy as np
 import pytest
@@ -100,8 +101,14 @@ def _track_of(engine: BeliefEngine, now: int) -> tuple[object, ...]:
     engine.snapshot(now)
     t = engine._track(set(engine._forks))
     names = engine._pnames
-    return (sorted(t.pair_refs), t.ev_source, t.ev_weight, t.ev_seg.tolist(),
-            [names[i] for i in t.ev_idx.tolist()], dict(t.confirmed), sorted(t.edges))
+
+    def pairs(v: Any, s: Any, x: Any) -> list[tuple[str, str, float]]:
+        return sorted(zip([names[i] for i in v.tolist()], [names[i] for i in s.tolist()],
+                          x.tolist(), strict=True))
+
+    return (pairs(t.ref_v, t.ref_s, t.ref_r), [names[i] for i in t.ev_source.tolist()],
+            t.ev_weight.tolist(), t.ev_seg.tolist(), [names[i] for i in t.ev_idx.tolist()],
+            dict(t.confirmed), pairs(t.edge_v, t.edge_s, t.edge_w))
 
 
 def test_kept_track_sums_equal_a_fresh_engines() -> None:

@@ -11,7 +11,9 @@ import math
 from collections import defaultdict
 
 import numpy as np
+from numpy.typing import NDArray
 
+from trustnet.numeric import fsum_array
 from trustnet.trust.beliefs.compiled import _fuse_terms
 from trustnet.trust.beliefs.credibility import _CERTAIN, _DISTRUST, RELIABILITY_DIGITS, share_belief
 from trustnet.trust.beliefs.graph import _F64, _Edges, _edges, _Pass1
@@ -47,17 +49,17 @@ class _Reliabilities(_TrackRecord):
         # What p1 does not change is kept until a statement or a fork changes it (`_track`).
         # Each source's refuted evidence as its terms, summed exactly rounded (`math.fsum`):
         # the same sum in any order, so in any engine however the statements arrived.
-        refuting: dict[str, list[float]] = defaultdict(list)
         reliable = params.reliable
-        for v, s, r in track.pair_refs:
-            if p1[v] >= reliable:
-                refuting[s].append(r * p1[v])
-        if track.ev_source:
-            for p in parties:
-                self._num(p)
-            p1_vec = np.zeros(len(self._pnames))  # numbers for `parties` and any support
-            for p, p_1 in p1.items():
-                p1_vec[self._pnum[p]] = p_1
+        for p in parties:
+            self._num(p)
+        p1_vec = np.zeros(len(self._pnames))  # numbers for `parties` and any support
+        for p, p_1 in p1.items():
+            p1_vec[self._pnum[p]] = p_1
+        # Attestations: a pair's refuted amount, weighted by its verifier's p1 when reliable.
+        keep = p1_vec[track.ref_v] >= reliable
+        ref_src = [track.ref_s[keep]]
+        ref_terms = [track.ref_r[keep] * p1_vec[track.ref_v[keep]]]
+        if len(track.ev_source):
             # credibility_p(p1 of the support) for every refuting event at once.
             n_ev = len(track.ev_source)
             r_sum, dogs = _fuse_terms(track.ev_seg, p1_vec[track.ev_idx], n_ev)
@@ -65,21 +67,26 @@ class _Reliabilities(_TrackRecord):
                 cred_vec = np.where(
                     dogs > 0, 1.0, np.where(r_sum > 0.0, r_sum / (r_sum + 0.0 + 2.0), 0.0)
                 )
-            creds = cred_vec.tolist()
-            for k in np.flatnonzero(cred_vec >= reliable).tolist():
-                refuting[track.ev_source[k]].append(track.ev_weight[k] * creds[k])
-        refuted = {s: math.fsum(terms) for s, terms in refuting.items()}
+            keep = cred_vec >= reliable
+            ref_src.append(track.ev_source[keep])
+            ref_terms.append(track.ev_weight[keep] * cred_vec[keep])
+        refuted = self._refuted(np.concatenate(ref_src), np.concatenate(ref_terms))
         confirmed = track.confirmed
         tw = params.track_weight
-        rows = [
-            (index[v], index[s], w, w / tw if tw > 0.0 else 0.0) for (v, s), w in track.edges
-        ]
+        # The track record's edges by position in `parties`, sorted by (i, j) (each pair once).
+        pos = np.full(len(self._pnames), -1, dtype=np.intp)
+        for p, k in index.items():
+            pos[self._pnum[p]] = k
+        ti, tj = pos[track.edge_v].astype(np.int64), pos[track.edge_s].astype(np.int64)
+        order = np.argsort(ti * n + tj, kind="stable")
+        tw_ = track.edge_w[order]
+        track_edges = _Edges(ti[order], tj[order], tw_, tw_ / tw if tw > 0.0 else np.zeros(len(tw_)))
         # A party this node disbelieves more than it believes passes no trust on: its
         # outgoing edges stop here (a distrust pass that stops propagation).
         stopped = np.array(
             sorted(index[p] for p, o in one.op1.items() if o.d > o.b), dtype=np.int64
         )
-        edges = _Edges.merged(n, one.edges, _edges(rows), stopped)
+        edges = _Edges.merged(n, one.edges, track_edges, stopped)
 
         # Pass 2: explicit trust and track record.
         t2, ref2 = self._eigentrust(n, edges, roots)
@@ -124,6 +131,20 @@ class _Reliabilities(_TrackRecord):
                 rp_vec[self._pnum[p]] = p_r
         self._rel_cache = (stamp, track, rel, rp, rp_vec)
         return rel, rp, rp_vec
+
+    def _refuted(self, src: NDArray[np.intp], terms: NDArray[np.float64]) -> dict[str, float]:
+        """Each source's refuted evidence: its terms summed exactly rounded (`math.fsum`), the
+        same sum in any order, so in any engine however the statements arrived."""
+        if not len(src):
+            return {}
+        order = np.argsort(src, kind="stable")
+        src, terms = src[order], terms[order]
+        cuts = np.flatnonzero(src[1:] != src[:-1]) + 1
+        starts = [0, *cuts.tolist()]
+        ends = [*cuts.tolist(), len(src)]
+        names = self._pnames
+        return {names[int(src[a])]: fsum_array(terms[a:b])
+                for a, b in zip(starts, ends, strict=True)}
 
     def _pass1(
         self, forked: set[str], parties: list[str], index: dict[str, int], roots: list[int]

@@ -122,9 +122,9 @@ class _TrackRecord(_EngineBase):
             sums.base[key] = (c, r)
             sums.base_by_source.setdefault(s, {})[v] = c
             if r:
-                sums.refs[key] = r
+                sums.refs.put(key, (self._num(v), self._num(s)), r)
             else:
-                sums.refs.pop(key, None)
+                sums.refs.drop(key)
             dirty.add(key)
             sources.add(s)
         for s in {key[1] for key in moved} & sources:
@@ -161,7 +161,7 @@ class _TrackRecord(_EngineBase):
                 got = (c, r) if got is None else (got[0] + c, got[1] + r)
             if got is None:
                 sums.pairs.pop(key, None)
-                sums.edges.pop(key, None)
+                sums.edges.drop(key)
                 continue
             sums.pairs[key] = got
             # Opinion.from_evidence(c, r).b - .d (c, r >= 0), as numpy did it for all pairs.
@@ -169,9 +169,9 @@ class _TrackRecord(_EngineBase):
             total = c + r + PRIOR_WEIGHT
             w = tw * max(0.0, min(c / total, 1.0) - min(r / total, 1.0))
             if w > 0.0:
-                sums.edges[key] = w
+                sums.edges.put(key, (self._num(key[0]), self._num(key[1])), w)
             else:
-                sums.edges.pop(key, None)
+                sums.edges.drop(key)
         for s in sources:
             conf = sums.conf_terms.get(s, {})
             if s not in sums.base_conf and not conf:
@@ -181,27 +181,29 @@ class _TrackRecord(_EngineBase):
             for party in sorted(conf):
                 acc += conf[party]
             sums.confirmed[s] = acc
-        ev_source: list[str] = []
-        ev_weight: list[float] = []
+        ev_sources: list[NDArray[np.intp]] = []
+        weights: list[NDArray[np.float64]] = []
         segs: list[NDArray[np.intp]] = []
         idxs: list[NDArray[np.intp]] = []
+        events = 0
         for party in sorted(self._parts):
             agg = sums.aggs[party]
-            segs.append(agg.ev_seg + len(ev_source))
+            segs.append(agg.ev_seg + events)
             idxs.append(agg.ev_idx)
-            ev_source.extend(agg.ev_source)
-            ev_weight.extend(agg.ev_weight)
+            ev_sources.append(agg.ev_source)
+            weights.append(agg.ev_weight)
+            events += len(agg.ev_source)
         empty = np.zeros(0, dtype=np.intp)
         track = _Track(
             # Refutations are summed exactly rounded (`_reliability`): their order is free.
-            [(v, s, r) for (v, s), r in sums.refs.items()],
-            ev_source,
-            ev_weight,
+            *sums.refs.arrays(),
+            np.concatenate(ev_sources) if ev_sources else empty,
+            np.concatenate(weights) if weights else np.zeros(0),
             np.concatenate(segs) if segs else empty,
             np.concatenate(idxs) if idxs else empty,
             dict(sums.confirmed),
-            # Each pair is one edge, so the order is free (`_edges` sorts them).
-            list(sums.edges.items()),
+            # Each pair is one edge, so the order is free (`_reliability` sorts them).
+            *sums.edges.arrays(),
         )
         self._track_cache = (stamp, track)
         return track
@@ -236,8 +238,8 @@ class _TrackRecord(_EngineBase):
         agg = _PartTrack(
             {key: (c, r) for key, (c, r) in pairs.items()},
             dict(confirmed),
-            ev_source,
-            ev_weight,
+            np.array([self._num(x) for x in ev_source], dtype=np.intp),
+            np.array(ev_weight, dtype=np.float64),
             np.array(seg, dtype=np.intp),
             np.array(idx, dtype=np.intp),
         )
