@@ -300,3 +300,46 @@ def test_group_means_sum_alike_however_parties_are_numbered() -> None:
                                        np.arange(4, dtype=np.intp))
             sums.add(float(total[0]))
         assert len(sums) == 1, ps
+
+
+_GROUP_ARRAYS = ("mode", "weight", "base_b", "base_d", "base_u", "need_q", "sup_seg",
+                 "sup_idx", "ref_seg", "ref_idx", "ans_seg", "ans_idx", "q_seg", "q_idx")
+
+
+def test_a_partition_compiled_from_its_last_groups_equals_a_fresh_compile(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 15 item 3: a partition's groups are compiled again from their last ones (the kept
+    # facts' rows taken from there, only new builds read): after every entry, each group's
+    # arrays equal those a compile from nothing makes, dtype and all.
+    from trustnet.trust.beliefs import compiled
+
+    spliced = [0]
+    real = compiled._kept_rows
+
+    def counting(*args: Any) -> Any:
+        got = real(*args)
+        spliced[0] += got is not None
+        return got
+
+    monkeypatch.setattr(compiled, "_kept_rows", counting)
+    entries, pids = generate(360, PARTIES, SEED)
+    engine = BeliefEngine(pids[0], (pids[1],))
+    now = entries[0].ts
+    for i, e in enumerate(entries):
+        engine.add([e])
+        if i == 250:
+            engine.add_forks([ForkProof.of(e, _twin(e))])
+        now = max(now, e.ts) + HOUR_MS
+        engine.snapshot(now)
+        for party, part in engine._parts.items():
+            if part.prep is None or part.facts is None:
+                continue
+            kept = part.prep[1]
+            fresh = compiled._compile(part.facts.specs, engine._num)
+            for which in ("raw", "ver"):
+                a, b = getattr(kept, which), getattr(fresh, which)
+                assert a.builds == b.builds and a.keys == b.keys, (i, party, which)
+                for name in _GROUP_ARRAYS:
+                    x, y = getattr(a, name), getattr(b, name)
+                    assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), (i, party, which, name)
+    assert spliced[0] > 300  # most compiles took rows from the last ones

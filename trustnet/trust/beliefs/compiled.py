@@ -98,6 +98,7 @@ class _Group:
     """
 
     __slots__ = (
+        "_keys",
         "ans_idx",
         "ans_seg",
         "base_b",
@@ -105,7 +106,6 @@ class _Group:
         "base_u",
         "builds",
         "groupings",
-        "keys",
         "matched",
         "mode",
         "need_q",
@@ -118,18 +118,76 @@ class _Group:
         "weight",
     )
 
+    mode: NDArray[np.int8]
+    weight: NDArray[np.float64]
+    base_b: NDArray[np.float64]
+    base_d: NDArray[np.float64]
+    base_u: NDArray[np.float64]
+    need_q: NDArray[np.bool_]
+    sup_seg: NDArray[np.intp]
+    sup_idx: NDArray[np.intp]
+    ref_seg: NDArray[np.intp]
+    ref_idx: NDArray[np.intp]
+    ans_seg: NDArray[np.intp]
+    ans_idx: NDArray[np.intp]
+    q_seg: NDArray[np.intp]
+    q_idx: NDArray[np.intp]
+
     def __init__(
         self,
         builds: list[_Build],
         quorums: list[tuple[str, ...] | None],
         num: Callable[[str], int],
+        prev: _Group | None = None,
     ) -> None:
+        """The group of `builds`; `prev`, the group compiled last time, gives the rows of the
+        builds it holds (`_kept_rows`), so only new builds are read one by one (issue 15
+        item 3). The arrays are those a fresh compile makes."""
         self.builds = builds
-        self.keys = [(b.rule, b.entries[:1]) for b in builds]
+        self._keys: list[tuple[str, tuple[str, ...]]] | None = None
         self.matched: tuple[_Group, NDArray[np.intp] | None] | None = None  # see `match`
         # The supporters' and refuters' blocs as `_fuse_terms` groups them, with the bloc
         # vector they were made for (blocs change only with trust statements and forks).
         self.groupings: dict[str, tuple[NDArray[np.intp], _Grouping]] = {}
+        was = _kept_rows(builds, prev) if prev is not None else None
+        if was is None or not len(builds):
+            self._fresh(builds, quorums, num)
+            return
+        assert prev is not None
+        kept = was >= 0
+        new = np.flatnonzero(~kept).tolist()
+        fresh = [builds[k] for k in new]
+        for b in fresh:
+            if b.nums is None:
+                b.nums = _build_nums(b, num)
+
+        def scalars(old: NDArray[Any], values: list[Any], dtype: Any) -> NDArray[Any]:
+            out = np.empty(len(builds), dtype=dtype)
+            out[kept] = old[was[kept]]
+            out[new] = np.array(values, dtype=dtype)
+            return out
+
+        self.mode = scalars(prev.mode, [b.mode for b in fresh], np.int8)
+        self.weight = scalars(prev.weight, [b.weight for b in fresh], np.float64)
+        self.base_b = scalars(prev.base_b, [b.base.b for b in fresh], np.float64)
+        self.base_d = scalars(prev.base_d, [b.base.d for b in fresh], np.float64)
+        self.base_u = scalars(prev.base_u, [b.base.u for b in fresh], np.float64)
+        self.need_q = scalars(prev.need_q, [quorums[k] is not None for k in new], np.bool_)
+        nums = [b.nums for b in fresh]
+        self.sup_seg, self.sup_idx = _spliced(prev.sup_seg, prev.sup_idx, len(prev.builds), was,
+                                              new, [x[0] for x in nums])  # type: ignore[index]
+        self.ref_seg, self.ref_idx = _spliced(prev.ref_seg, prev.ref_idx, len(prev.builds), was,
+                                              new, [x[1] for x in nums])  # type: ignore[index]
+        self.ans_seg, self.ans_idx = _spliced(prev.ans_seg, prev.ans_idx, len(prev.builds), was,
+                                              new, [x[2] for x in nums])  # type: ignore[index]
+        self.q_seg, self.q_idx = _spliced(
+            prev.q_seg, prev.q_idx, len(prev.builds), was, new,
+            [() if quorums[k] is None else tuple(num(x) for x in quorums[k])  # type: ignore[union-attr]
+             for k in new])
+
+    def _fresh(self, builds: list[_Build], quorums: list[tuple[str, ...] | None],
+               num: Callable[[str], int]) -> None:
+        """Every array read from the builds one by one."""
         self.mode = np.array([b.mode for b in builds], dtype=np.int8)
         self.weight = np.array([b.weight for b in builds], dtype=np.float64)
         self.base_b = np.array([b.base.b for b in builds], dtype=np.float64)
@@ -152,6 +210,13 @@ class _Group:
             [() if q is None else tuple(num(x) for x in q) for q in quorums]
         )
         self.need_q = np.array([q is not None for q in quorums], dtype=bool)
+
+    @property
+    def keys(self) -> list[tuple[str, tuple[str, ...]]]:
+        """Per build its fact's key (rule, first entry), made when first read."""
+        if self._keys is None:
+            self._keys = [(b.rule, b.entries[:1]) for b in self.builds]
+        return self._keys
 
     def match(self, other: _Group) -> NDArray[np.intp] | None:
         """Per build, the position in `other` of the build with the same key, or -1 (None
@@ -269,6 +334,56 @@ def _rows_arrays(rows: list[tuple[int, ...]]) -> tuple[NDArray[np.intp], NDArray
     counts = np.fromiter(map(len, rows), dtype=np.intp, count=len(rows))
     seg = np.repeat(np.arange(len(rows), dtype=np.intp), counts)
     return seg, np.array(idx, dtype=np.intp)
+
+
+def _kept_rows(builds: list[_Build], prev: _Group) -> NDArray[np.intp] | None:
+    """Per build its row in `prev` (the same build object: a build is made with its fact's
+    spec, quorum and all, and kept while the fact is), or -1; None when `prev` holds none of
+    them. Compared by identity from both ends first: a new entry changes a few facts."""
+    old = prev.builds
+    n_old, n_new = len(old), len(builds)
+    end = min(n_old, n_new)
+    p = 0
+    while p < end and old[p] is builds[p]:
+        p += 1
+    q = 0  # common suffix, not overlapping the prefix
+    while q < end - p and old[n_old - 1 - q] is builds[n_new - 1 - q]:
+        q += 1
+    rows = np.empty(n_new, dtype=np.intp)
+    rows[:p] = np.arange(p, dtype=np.intp)
+    rows[n_new - q:] = np.arange(n_old - q, n_old, dtype=np.intp)
+    if n_new - q > p:
+        where = {id(b): k for k, b in enumerate(old[p:n_old - q], p)}
+        rows[p:n_new - q] = [where.get(id(b), -1) for b in builds[p:n_new - q]]
+    return rows if p or q or (rows >= 0).any() else None
+
+
+def _spliced(seg: NDArray[np.intp], idx: NDArray[np.intp], n_old: int, was: NDArray[np.intp],
+             new: list[int], fresh: list[tuple[int, ...]]) -> tuple[NDArray[np.intp],
+                                                                     NDArray[np.intp]]:
+    """`_rows_arrays` of the rows a group holds now: row i is row `was[i]` of (seg, idx), or,
+    where `was[i]` is -1, the next of `fresh` (the rows `new` lists, in order)."""
+    n = len(was)
+    old_counts = np.bincount(seg, minlength=n_old)
+    old_off = np.zeros(n_old + 1, dtype=np.intp)
+    np.cumsum(old_counts, out=old_off[1:])
+    counts = np.zeros(n, dtype=np.intp)
+    kept = was >= 0
+    counts[kept] = old_counts[was[kept]]
+    counts[new] = [len(r) for r in fresh]
+    total = int(counts.sum())
+    if not total:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    out_seg = np.repeat(np.arange(n, dtype=np.intp), counts)
+    starts = np.zeros(n, dtype=np.intp)
+    np.cumsum(counts[:-1], out=starts[1:])
+    within = np.arange(total, dtype=np.intp) - starts[out_seg]
+    src = was[out_seg]
+    out_idx = np.empty(total, dtype=np.intp)
+    from_old = src >= 0
+    out_idx[from_old] = idx[old_off[src[from_old]] + within[from_old]]
+    out_idx[~from_old] = [x for r in fresh for x in r]
+    return out_seg, out_idx
 
 
 # How `_fuse_terms` groups one side's parties by bloc: per party reference, its group; per
@@ -389,11 +504,16 @@ class _Compiled:
     ver: _Group
 
 
-def _compile(specs: list[_FactSpec], num: Callable[[str], int]) -> _Compiled:
-    raw = _Group([sp.raw for sp in specs], [None] * len(specs), num)
+def _compile(specs: list[_FactSpec], num: Callable[[str], int],
+             prev: _Compiled | None = None) -> _Compiled:
+    """The partition's groups; `prev`: what it compiled into last time (its kept facts' rows
+    are taken from there)."""
+    raw = _Group([sp.raw for sp in specs], [None] * len(specs), num,
+                 prev.raw if prev is not None else None)
     vers = [(sp.ver, sp.quorum) for sp in specs if sp.ver is not None]
     # Stable, as sorting the contributions was: filtering after sorting keeps the same order.
     vers.sort(key=lambda x: (x[0].at, x[0].rule, x[0].entries))
-    ver = _Group([b for b, _q in vers], [q for _b, q in vers], num)
+    ver = _Group([b for b, _q in vers], [q for _b, q in vers], num,
+                 prev.ver if prev is not None else None)
     return _Compiled(raw, ver)
 

@@ -82,7 +82,8 @@ class _Compliance(_Reliabilities):
             return part.views[1], part.views[2]
         if part.prep is None or part.prep[0] != prep_key:
             facts = self._prepare(party, part, evidence, forked, prep_key)
-            part.prep = (prep_key, _compile(facts.specs, self._num))
+            part.prep = (prep_key, _compile(facts.specs, self._num,
+                                            part.prep[1] if part.prep is not None else None))
         comp = part.prep[1]
         reliable = self.params.reliable
         raw_cred = comp.raw.credibility(rp_vec, reliable, bloc_vec)
