@@ -46,3 +46,27 @@ def test_tables_equal_the_fact_by_fact_reading_and_name_what_changed() -> None:
                 named += 1
         last = dict(tables)
     assert compared > 10_000 and named > 5
+
+
+class _B:
+    """A compiled fact as `_number` reads it."""
+
+    def __init__(self, rule: str, first: str, verified: bool = False) -> None:
+        self.rule, self.entries, self.verified = rule, (first,), verified
+        self.fact_key = (rule, first)
+
+
+def test_a_party_keeps_its_fact_numbers_until_most_are_gone() -> None:
+    from trustnet.analysis.verification import _number
+
+    raw = [_B("r", f"e{i}") for i in range(10)]
+    first = _number(raw, raw[:3])
+    # Recompiled with one fact gone and two new: the others keep their numbers, new ones
+    # come after, the gone one keeps its number (absent from the table).
+    again = _number([*raw[1:], _B("r", "n1"), _B("r", "n2")], [], first)
+    assert again.index is first.index and again.keys[:10] == first.keys
+    assert again.keys[10:] == [("r", "n1"), ("r", "n2")]
+    assert again.raw_kid.tolist() == [*range(1, 10), 10, 11]
+    # Once the numbering holds more than twice the facts named, it starts afresh.
+    few = _number([_B("r", "n2")], [], again)
+    assert few.index is not again.index and few.keys == [("r", "n2")]

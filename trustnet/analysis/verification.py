@@ -43,6 +43,9 @@ class _Space:
     raw: Sequence[FactBuild]  # the groups' lists (a new list: the facts were compiled again)
     ver: Sequence[FactBuild]
     keys: list[FactKey]  # number -> fact
+    # fact -> number, shared with the spaces numbered after this one (they only add facts:
+    # a fact keeps its number while the party's numbering is kept, see `_number`)
+    index: dict[FactKey, int]
     raw_kid: NDArray[np.intp]  # raw build -> its fact's number
     ver_kid: NDArray[np.intp]  # verified build -> its fact's number
     ver_flag: NDArray[np.bool_]  # verified build -> verified
@@ -92,19 +95,26 @@ def _table(belief: PartyBelief, hit: _Held | None) -> _Held:
     if rc is None or vc is None:
         table = FactTable(_party_table(belief).items())
         return _Held(belief.raw, belief.verified, _against(table, hit), None, None)
-    if hit is not None and hit.space is not None and hit.space.raw is rc[0] \
-            and hit.space.ver is vc[0]:
-        space = hit.space
+    prev = hit.space if hit is not None else None
+    if prev is not None and prev.raw is rc[0] and prev.ver is vc[0]:
+        space = prev
     else:
-        space = _number(rc[0], vc[0])
+        space = _number(rc[0], vc[0], prev)
     vals = _values(space, rc[1], rc[2], vc[1], vc[2])
-    if hit is None or hit.space is not space or hit.vals is None:
+    # The last values, when numbered as these are: by this space, or by the one it extends
+    # (the same facts at the same numbers, new ones after: absent from the last table).
+    old = None
+    if hit is not None and prev is not None and hit.vals is not None and (
+            space is prev or space.index is prev.index):
+        old = hit.vals
+        if len(old) < len(vals):
+            old = np.concatenate((old, np.full(len(vals) - len(old), np.nan)))
+    if hit is None or old is None:
         table = _against(_make(space, vals), hit)
-    elif np.array_equal(vals, hit.vals, equal_nan=True):
+    elif np.array_equal(vals, old, equal_nan=True):
         table = hit.table
     else:
         # the same facts numbered the same: what changed, as arrays
-        old = hit.vals
         diff = np.flatnonzero((vals != old) & ~(np.isnan(vals) & np.isnan(old))).tolist()
         keys = space.keys
         changed = frozenset([keys[i] for i in diff])
@@ -117,13 +127,19 @@ def _table(belief: PartyBelief, hit: _Held | None) -> _Held:
     return _Held(belief.raw, belief.verified, table, space, vals)
 
 
-def _number(raw: Sequence[FactBuild], ver: Sequence[FactBuild]) -> _Space:
-    """Number the facts of a party's compiled groups (once per compilation)."""
+def _number(raw: Sequence[FactBuild], ver: Sequence[FactBuild], prev: _Space | None = None
+            ) -> _Space:
+    """Number the facts of a party's compiled groups (once per compilation). The numbering of
+    `prev` (the party's last space) is kept and extended while it holds at most twice the
+    facts the groups name (facts that went keep their numbers, absent from the table);
+    else the facts are numbered afresh."""
     index: dict[FactKey, int] = {}
+    if prev is not None and len(prev.index) <= 2 * max(len(raw), 1) + len(ver):
+        index = prev.index
     at = index.setdefault
-    raw_kid = [at((b.rule, b.entries[0] if b.entries else b.rule), len(index)) for b in raw]
-    ver_kid = [at((b.rule, b.entries[0] if b.entries else b.rule), len(index)) for b in ver]
-    return _Space(raw, ver, list(index), np.array(raw_kid, dtype=np.intp),
+    raw_kid = [at(b.fact_key, len(index)) for b in raw]
+    ver_kid = [at(b.fact_key, len(index)) for b in ver]
+    return _Space(raw, ver, list(index), index, np.array(raw_kid, dtype=np.intp),
                   np.array(ver_kid, dtype=np.intp),
                   np.array([b.verified for b in ver], dtype=np.bool_))
 

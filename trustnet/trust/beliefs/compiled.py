@@ -35,6 +35,15 @@ class _Build:
     # Its party numbers as `_Group` reads them, (supporters, refuters, answered requesters),
     # made once: a build is kept while its fact is (`_prepare`) and party numbers are stable.
     nums: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] | None = None
+    _fact_key: tuple[str, str] | None = None
+
+    @property
+    def fact_key(self) -> tuple[str, str]:
+        """(rule, its first entry, or the rule when it has none), made once."""
+        fk = self._fact_key
+        if fk is None:
+            fk = self._fact_key = (self.rule, self.entries[0] if self.entries else self.rule)
+        return fk
 
 
 @dataclass(slots=True)

@@ -132,6 +132,11 @@ class FactBuild(Protocol):
     @property
     def verified(self) -> bool: ...
 
+    @property
+    def fact_key(self) -> tuple[str, str]:
+        """(rule, its first entry, or the rule when it has none): the fact it belongs to."""
+        ...
+
 
 # (every fact of the compiled group, the positions of those that contribute, their
 # credibilities): the group's list is the same object while its facts are the same.
