@@ -449,6 +449,142 @@ done:
     return result;
 }
 
+/* ---- the suspicion estimator's walk: `SuspicionEstimator._walk` (feedback/estimator.py) ------ */
+
+#define WALK_T_BOUND 4503599627370496LL /* 2**52: times beyond are walked in Python */
+
+/* richardson.flow_observed, the same operations in the same order (math.exp and math.expm1
+ * are the C library's exp and expm1). */
+static void
+flow_observed(double k, double a, double b, double g, double h, double t, double x0, double y0,
+              double *x, double *y)
+{
+    double ea, fa, z, d, forced, yy;
+    if (t == 0.0) {
+        *x = x0;
+        *y = y0;
+        return;
+    }
+    ea = exp(-a * t);
+    fa = -expm1(-a * t) / a;
+    z = (a - b) * t;
+    d = ea * t * (z != 0.0 ? expm1(z) / z : 1.0);
+    if (b * t < 1e-9) {
+        yy = y0 + h * t;
+        forced = (t - fa) / a;
+    } else {
+        double fb = -expm1(-b * t) / b;
+        yy = y0 * exp(-b * t) + h * fb;
+        forced = (fa - d) / b;
+    }
+    *x = x0 * ea + g * fa + k * (y0 * d + h * forced);
+    *y = yy;
+}
+
+static long long
+floor_div(long long n, long long d)
+{
+    long long q = n / d;
+    if ((n % d != 0) && ((n < 0) != (d < 0)))
+        q -= 1;
+    return q;
+}
+
+static PyObject *
+numeric_walk(PyObject *module, PyObject *args)
+{
+    long long st, t0, t, unit;
+    double sg, sh, sc, sp, sr, x, y, unit_f, l_in, l_r, l_gr, l_k, a0, a_gain, k0, k_gain, cap;
+    PyObject *o_bset, *ts = NULL, *levels = NULL, *result = NULL;
+    int has_b, want_points;
+    double b_set = 0.0;
+    long long nxt;
+    (void)module;
+
+    if (!PyArg_ParseTuple(args, "LdddddLddLLdddddddddOdp", &st, &sg, &sh, &sc, &sp, &sr, &t0,
+                          &x, &y, &t, &unit, &unit_f, &l_in, &l_r, &l_gr, &l_k, &a0, &a_gain,
+                          &k0, &k_gain, &o_bset, &cap, &want_points))
+        return NULL;
+    has_b = o_bset != Py_None;
+    if (has_b) {
+        b_set = PyFloat_AsDouble(o_bset);
+        if (b_set == -1.0 && PyErr_Occurred())
+            return NULL;
+    }
+    if (unit <= 0 || st > WALK_T_BOUND || st < -WALK_T_BOUND || t0 > WALK_T_BOUND
+            || t0 < -WALK_T_BOUND || t > WALK_T_BOUND || t < -WALK_T_BOUND
+            || unit > WALK_T_BOUND)
+        Py_RETURN_NONE; /* Python walks it, with its unbounded integers */
+    if (want_points) {
+        ts = PyList_New(0);
+        levels = PyList_New(0);
+        if (ts == NULL || levels == NULL)
+            goto done;
+    }
+    nxt = (floor_div(t0, unit) + 1) * unit;
+    if (t0 >= t) {
+        result = Py_BuildValue("(LddddOO)", t0, x, y, x, y, want_points ? ts : Py_None,
+                               want_points ? levels : Py_None);
+        goto done;
+    }
+    for (;;) {
+        int grid = nxt <= t;
+        long long t1;
+        double g, h, c, gp, r, a, k, nx, ny;
+        if (!grid && t0 >= t)
+            break;
+        t1 = grid ? nxt : t;
+        if (t0 == st) {
+            g = sg;
+            h = sh;
+            c = sc;
+            gp = sp;
+            r = sr;
+        } else {
+            double dd = (double)(t0 - st) / unit_f;
+            double fi = exp(-l_in * dd);
+            g = sg * fi;
+            h = sh * fi;
+            c = sc * exp(-l_r * dd);
+            gp = sp * exp(-l_gr * dd);
+            r = sr * exp(-l_k * dd);
+        }
+        a = a0 + a_gain * (c < 0.0 ? 0.0 : c);
+        k = k0 + k_gain * (r < 0.0 ? 0.0 : r);
+        flow_observed(k, a, has_b ? b_set : a, gp, g + h, (double)(t1 - t0) / unit_f, x, y,
+                      &nx, &ny);
+        nx = nx < 0.0 ? 0.0 : nx;
+        ny = ny < 0.0 ? 0.0 : ny;
+        nx = nx > cap ? cap : nx;
+        ny = ny > cap ? cap : ny;
+        if (!grid) {
+            result = Py_BuildValue("(LddddOO)", t0, x, y, nx, ny, want_points ? ts : Py_None,
+                                   want_points ? levels : Py_None);
+            goto done;
+        }
+        x = nx;
+        y = ny;
+        t0 = nxt;
+        nxt += unit;
+        if (want_points) {
+            PyObject *pt = PyLong_FromLongLong(t0);
+            PyObject *lv = PyFloat_FromDouble(-expm1(-x));
+            int bad = pt == NULL || lv == NULL || PyList_Append(ts, pt) < 0
+                      || PyList_Append(levels, lv) < 0;
+            Py_XDECREF(pt);
+            Py_XDECREF(lv);
+            if (bad)
+                goto done;
+        }
+    }
+    result = Py_BuildValue("(LddddOO)", t0, x, y, x, y, want_points ? ts : Py_None,
+                           want_points ? levels : Py_None);
+done:
+    Py_XDECREF(ts);
+    Py_XDECREF(levels);
+    return result;
+}
+
 static PyMethodDef numeric_methods[] = {
     {"fsum", numeric_fsum, METH_O,
      "fsum(buffer, /)\n--\n\n"
@@ -465,6 +601,12 @@ static PyMethodDef numeric_methods[] = {
      "bool array, or None) written to the first k places of pos, c, b, d, u (each at least "
      "as long as cred); returns (k, sums): sums = (u_min, fsum(w), fsum(w*b), fsum(w*d)), "
      "w = u_min / u, for k >= 2 when every u > 0 and the sums are finite, else None."},
+    {"walk", numeric_walk, METH_VARARGS,
+     "walk(st, sg, sh, sc, sp, sr, t0, x, y, t, unit, unit_f, l_in, l_r, l_gr, l_k, a0, "
+     "a_gain, k0, k_gain, b_set, cap, want_points, /)\n--\n\n"
+     "SuspicionEstimator._walk's cells: (last grid boundary or t0, its x, y, x at t, y at t, "
+     "grid times, their levels) (the lists None unless want_points), or None when a time lies "
+     "beyond 2**52 ms (Python walks it)."},
     {NULL, NULL, 0, NULL},
 };
 

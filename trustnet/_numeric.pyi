@@ -16,3 +16,13 @@ def credibility(out: object, rp: object, reliable: float, mode: object, sup_seg:
 def view(cred: object, met: object | None, base_b: object, base_d: object, base_u: object,
          pos: object, c: object, b: object, d: object, u: object, /
          ) -> tuple[int, tuple[float, float, float, float] | None]: ...
+
+# SuspicionEstimator._walk's cells (feedback/estimator.py): (last grid boundary or t0, its x, y,
+# x at t, y at t, grid times, their levels) (the lists None unless want_points), or None when a
+# time lies beyond 2**52 ms; OverflowError for a time beyond 64 bits.
+def walk(st: int, sg: float, sh: float, sc: float, sp: float, sr: float, t0: int, x: float,
+         y: float, t: int, unit: int, unit_f: float, l_in: float, l_r: float, l_gr: float,
+         l_k: float, a0: float, a_gain: float, k0: float, k_gain: float, b_set: float | None,
+         cap: float, want_points: bool, /
+         ) -> tuple[int, float, float, float, float, list[int] | None, list[float] | None] | None:
+    ...

@@ -8,8 +8,9 @@ sum is unique). Where the extension was not built, or a summand is not finite, o
 overflows on the way, `math.fsum` itself answers (and raises as it always does).
 
 `c_credibility` and `c_view`: `_Group.credibility` and `_Compliance._lazy_view`'s arrays in one
-pass each, the same floats as their numpy forms (None where the extension was not built; the
-numpy forms then answer).
+pass each, the same floats as their numpy forms; `c_walk`: the suspicion estimator's walk over
+grid cells (feedback/estimator.py), the same floats as its Python loop (each None where the
+extension was not built; the numpy and Python forms then answer).
 """
 
 from __future__ import annotations
@@ -25,12 +26,16 @@ _fsum: Callable[[object], float | None] | None
 c_credibility: Callable[..., None] | None
 # `_Compliance._lazy_view`'s arrays and sums compiled (None: numpy and math.fsum answer)
 c_view: Callable[..., tuple[int, tuple[float, float, float, float] | None]] | None
+# `SuspicionEstimator._walk`'s cells compiled (None: Python walks them)
+c_walk: Callable[..., tuple[int, float, float, float, float, list[int] | None,
+                            list[float] | None] | None] | None
 try:
     from trustnet._numeric import credibility as c_credibility
     from trustnet._numeric import fsum as _fsum
     from trustnet._numeric import view as c_view
+    from trustnet._numeric import walk as c_walk
 except ImportError:  # built without a C compiler: Python alone, same results
-    _fsum = c_credibility = c_view = None
+    _fsum = c_credibility = c_view = c_walk = None
 
 
 def numeric_compiled() -> bool:

@@ -84,6 +84,7 @@ from trustnet.config.loader import load_table
 from trustnet.errors import ConfigError, NotFound
 from trustnet.feedback.history import NO_HISTORY, LevelHistory, SuspicionHistory
 from trustnet.feedback.richardson import FeedbackError, escalation_index, flow_observed
+from trustnet.numeric import c_walk
 from trustnet.statements.regime_common import EROSIVE_RULES as REGIME_EROSIVE  # issue 16 5B
 
 SignalKind = Literal["threat", "hostility", "cooperation"]
@@ -416,10 +417,27 @@ class SuspicionEstimator:
         """From (t0, x, y) to t: (last grid boundary or t0, its x, y; x, y at t).
 
         Each cell is `_cell`, written out here (the hot path of a full recompute and of a
-        replay: one or more cells per signal), with the same operations in the same order.
+        replay: one or more cells per signal), with the same operations in the same order;
+        compiled where built (`trustnet._numeric.walk`: the same floats, times up to 2**52 ms).
         """
         p = self.params
         unit = p.time_unit_ms
+        if c_walk is not None:
+            try:
+                got = c_walk(s.t, s.g, s.h, s.c, s.p, s.r, t0, x, y, t, unit, self._unit,
+                             self._l_in, self._l_r, self._l_gr, self._l_k, p.restraint,
+                             p.restraint_gain, p.reactivity, p.reactivity_gain,
+                             p.other_restraint, _CAP, hist is not None)
+            except OverflowError:  # a time beyond 64 bits: walked below
+                got = None
+            if got is not None:
+                last, gx, gy, nx, ny, times, levels = got
+                if hist is not None:
+                    if times and levels:
+                        hist.t.extend(times)
+                        hist.level.extend(levels)
+                    hist.bound(p.history_len)
+                return last, gx, gy, nx, ny
         nxt = (t0 // unit + 1) * unit
         if t0 >= t:  # nxt > t0 >= t: no cell
             if hist is not None:
