@@ -170,6 +170,13 @@ def test_explanation_is_made_when_read_from_the_snapshot_it_belongs_to(w: World)
         old.explanation = "something else"  # type: ignore[misc]
     with pytest.raises(AttributeError):
         old.party = "00" * 32  # type: ignore[misc]
+    # copied and pickled with the explanation made
+    import copy
+    import pickle
+
+    fresh = engine.snapshot(NOW).party(s1)
+    for twin in (copy.copy(fresh), copy.deepcopy(fresh), pickle.loads(pickle.dumps(fresh))):
+        assert twin == fresh and twin.explanation == fresh.explanation
 
 
 def test_json_shape(w: World) -> None:

@@ -189,6 +189,8 @@ def test_compiled_view_gives_numpys_arrays_and_opinion(monkeypatch: pytest.Monke
         d = (1.0 - b) * rng.random(n)
         dogmatic = rng.random(n) < (0.1 if rng.random() < 0.5 else 0.0)
         d[dogmatic] = 1.0 - b[dogmatic]
+        zero = rng.random(n) < 0.1  # signed zeros: numpy versions clip -0.0 differently
+        b[zero] = -0.0
         g.base_b, g.base_d, g.base_u = b, d, np.clip(1.0 - b - d, 0.0, 1.0)
         cred = np.round(rng.random(n), 3)
         pick = rng.random(n)
@@ -210,3 +212,48 @@ def test_compiled_view_gives_numpys_arrays_and_opinion(monkeypatch: pytest.Monke
     monkeypatch.setattr(compliance, "c_view", None)
     assert made() == fast
     assert sum(1 for _g, c, _m in cases if (c > 0).sum() >= 2) > 300  # the sums were made
+
+
+def test_zeros_are_positive_whichever_form_discounts_a_view() -> None:
+    # A -0.0 base (fact_opinion(0.0, -0.0, ...) makes one) discounts to +0.0 in both forms.
+    from trustnet.trust.beliefs import BeliefEngine, compliance
+
+    g = _group(np.random.default_rng(1), 2, 3)
+    g.base_b, g.base_d = np.array([-0.0, 0.2]), np.array([0.5, 0.3])
+    g.base_u = 1.0 - g.base_b - g.base_d
+    engine = BeliefEngine("00" * 32)
+    views = [engine._lazy_view(g, np.array([0.5, 0.5]), None)]
+    saved = compliance.c_view
+    try:
+        compliance.c_view = None
+        views.append(engine._lazy_view(g, np.array([0.5, 0.5]), None))
+    finally:
+        compliance.c_view = saved
+    for view in views:
+        assert math.copysign(1.0, float(view._lazy.b[0])) == 1.0
+
+
+def test_misaligned_and_shaped_buffers() -> None:
+    import struct
+
+    raw = bytearray(33)
+    raw[1:] = struct.pack("4d", 1.0, 2.0, 3.0, 0.5)
+    odd = memoryview(raw)[1:].cast("d")  # doubles at an odd address
+    assert fsum_array(np.frombuffer(odd, dtype=np.float64)) == 6.5
+    grid = np.array([[1e16, 1.0], [-1e16, math.inf]])
+    assert fsum_array(grid) == math.inf  # any shape: every element, compiled or not
+    assert fsum_array(grid[:, :1]) == 0.0 and fsum_array(np.array([[1e16, 1.0], [-1e16, 0]])) == 1.0
+    if not numeric.numeric_compiled():
+        return
+    from trustnet._numeric import fsum as c_fsum
+
+    assert c_fsum(odd) is None  # left to math.fsum
+    from trustnet.numeric import c_credibility
+
+    assert c_credibility is not None
+    g = _group(np.random.default_rng(3), 4, 4)
+    rp = bytearray(8 * 4 + 1)
+    with pytest.raises(ValueError, match="aligned"):
+        c_credibility(np.empty(4), memoryview(rp)[1:].cast("d"), 0.3, g.mode, g.sup_seg,
+                      g.sup_idx, None, None, g.ref_seg, g.ref_idx, None, None, g.ans_seg,
+                      g.ans_idx)

@@ -17,6 +17,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
+#include <stdint.h>
 
 #define MAX_PARTIALS 64 /* finite doubles need at most about 40 partials */
 
@@ -116,6 +117,10 @@ numeric_fsum(PyObject *module, PyObject *arg)
         PyErr_SetString(PyExc_TypeError, "fsum needs a contiguous buffer of float64");
         return NULL;
     }
+    if (((uintptr_t)view.buf % sizeof(double)) != 0) { /* misaligned: left to math.fsum */
+        PyBuffer_Release(&view);
+        Py_RETURN_NONE;
+    }
     xs = (const double *)view.buf;
     count = view.len / (Py_ssize_t)sizeof(double);
     fsum_init(&acc);
@@ -145,6 +150,10 @@ get_buf(PyObject *obj, Buf *b, const char *what, char kind, int writable)
         return -1;
     b->held = 1;
     f = b->view.format ? b->view.format : "B";
+    if (b->view.itemsize > 1 && ((uintptr_t)b->view.buf % (uintptr_t)b->view.itemsize) != 0) {
+        PyErr_Format(PyExc_ValueError, "%s is not aligned in memory", what);
+        return -1;
+    }
     if (kind == 'd' && b->view.itemsize == 8 && f[0] == 'd' && f[1] == '\0')
         return 0;
     if (kind == 'i' && b->view.itemsize == 8 && (f[0] == 'l' || f[0] == 'q') && f[1] == '\0')
@@ -350,12 +359,14 @@ done:
 
 /* ---- a view: `_Compliance._lazy_view` (trust/beliefs/compliance.py) in one pass -------------- */
 
-/* np.clip(x, 0.0, 1.0) as numpy computes it for float64: max then min, NaN kept. */
+/* np.clip(x, 0.0, 1.0) + 0.0, as `_lazy_view`'s numpy form computes it: NaN kept, and a
+ * zero is +0.0 (numpy versions differ on the sign a clip gives -0.0; the sum settles it). */
 static double
 clip01(double x)
 {
-    double m = x != x ? x : (x > 0.0 ? x : 0.0);
-    return m != m ? m : (m < 1.0 ? m : 1.0);
+    double m = x < 0.0 ? 0.0 : x;
+    m = 1.0 < m ? 1.0 : m;
+    return m + 0.0;
 }
 
 static PyObject *
@@ -600,7 +611,8 @@ static PyMethodDef numeric_methods[] = {
      "_Compliance._lazy_view's arrays: the k builds of positive credibility (and `met`, a "
      "bool array, or None) written to the first k places of pos, c, b, d, u (each at least "
      "as long as cred); returns (k, sums): sums = (u_min, fsum(w), fsum(w*b), fsum(w*d)), "
-     "w = u_min / u, for k >= 2 when every u > 0 and the sums are finite, else None."},
+     "w = u_min / u, for k >= 2 when every u > 0 and the sums are finite, else None. "
+     "The outputs must not overlap each other or the inputs."},
     {"walk", numeric_walk, METH_VARARGS,
      "walk(st, sg, sh, sc, sp, sr, t0, x, y, t, unit, unit_f, l_in, l_r, l_gr, l_k, a0, "
      "a_gain, k0, k_gain, b_set, cap, want_points, /)\n--\n\n"

@@ -44,9 +44,10 @@ def numeric_compiled() -> bool:
 
 
 def fsum_array(a: NDArray[np.float64]) -> float:
-    """`math.fsum` of the array's elements (exactly rounded)."""
+    """`math.fsum` of the array's elements, of any shape (exactly rounded)."""
+    flat = np.require(a, dtype=np.float64, requirements=["C", "A"]).ravel()  # aligned, too
     if _fsum is not None:
-        got = _fsum(np.ascontiguousarray(a, dtype=np.float64))
+        got = _fsum(flat)
         if got is not None:
             return got
-    return math.fsum(a.tolist())
+    return math.fsum(flat.tolist())

@@ -101,7 +101,8 @@ class _Compliance(_Reliabilities):
         base_rate = self.params.base_rate
         sums: tuple[float, float, float, float] | None = None
         if c_view is not None:
-            # The loop below and the sums, compiled: the same floats (trustnet/_numeric.c).
+            # The loop below and the sums, compiled: the same floats (trustnet/_numeric.c);
+            # fresh output arrays (they may overlap nothing).
             size = len(cred)
             pos = np.empty(size, dtype=np.intp)
             c, b, d, u = np.empty(size), np.empty(size), np.empty(size), np.empty(size)
@@ -116,9 +117,10 @@ class _Compliance(_Reliabilities):
             bb, bd, bu = group.base_b[pos], group.base_d[pos], group.base_u[pos]
             # discount(dogmatic(c), base), as opinion.py computes it; the base itself at c >= 1.
             full = c >= 1.0
-            b = np.where(full, bb, np.clip(c * bb, 0.0, 1.0))
-            d = np.where(full, bd, np.clip(c * bd, 0.0, 1.0))
-            u = np.where(full, bu, np.clip(1.0 - c * bb - c * bd, 0.0, 1.0))
+            # (+ 0.0: a zero is +0.0 whatever sign a numpy version's clip gives -0.0)
+            b = np.where(full, bb, np.clip(c * bb, 0.0, 1.0) + 0.0)
+            d = np.where(full, bd, np.clip(c * bd, 0.0, 1.0) + 0.0)
+            u = np.where(full, bu, np.clip(1.0 - c * bb - c * bd, 0.0, 1.0) + 0.0)
             n = len(pos)
         lazy = _Lazy(group, pos, c, b, d, u)
         if n == 0:

@@ -255,6 +255,11 @@ class PartyBelief:
         object.__setattr__(self, "_explanation", text)
         return text
 
+    def __reduce__(self) -> tuple[type[PartyBelief], tuple[Any, ...]]:
+        # copy and pickle through `__init__`, the explanation made (a function is not data)
+        return (PartyBelief, (self.party, self.name, self.reliability, self.verified, self.raw,
+                              self.forked, self.explanation))
+
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"PartyBelief is read-only: cannot set {name!r}")
 
