@@ -78,6 +78,7 @@ class _Reliabilities(_TrackRecord):
         for p, k in index.items():
             pos[self._pnum[p]] = k
         ti, tj = pos[track.edge_v].astype(np.int64), pos[track.edge_s].astype(np.int64)
+        assert not len(ti) or (min(ti.min(), tj.min()) >= 0)  # both ends are parties
         order = np.argsort(ti * n + tj, kind="stable")
         tw_ = track.edge_w[order]
         track_edges = _Edges(ti[order], tj[order], tw_, tw_ / tw if tw > 0.0 else np.zeros(len(tw_)))

@@ -90,10 +90,6 @@ class _Slots:
             self.x[k] = 0.0
             self.free.append(k)
 
-    def get(self, key: _Pair) -> float | None:
-        k = self.slot.get(key)
-        return None if k is None else self.x[k]
-
     def arrays(self) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]:
         """(verifier numbers, source numbers, values) of the live slots, in slot order."""
         x = np.frombuffer(self.x, dtype=np.float64) if self.x else np.zeros(0)
