@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from trustnet.trust.beliefs.graph import _Pass1
     from trustnet.trust.beliefs.records import PartyBelief, Reliability, View
     from trustnet.trust.beliefs.tracktypes import _Event, _PartTrack, _Track, _TrackSums
+    from trustnet.trust.opinion import Opinion
 
 _SOCIAL_KINDS = frozenset({"contact", "profile"})  # issue 17: their confirmations are no track record
 # The key of the fork proofs' evidence in `BeliefEngine.evidence_by_party` (not a party id).
@@ -125,6 +126,9 @@ class _EngineBase:
         self._wrote_in: dict[str, set[str]] = defaultdict(set)
         self._names_version = 0
         self._drivers: dict[str, tuple[View, str]] = {}
+        # A fact's own opinion by its rule weight (`_fact_spec`; a weight of -0.0 gives the
+        # opinion of 0.0, which it is taken for: `fact_opinion` reads |w| and w >= 0)
+        self._fact_opinions: dict[float, Opinion] = {}
         # The snapshot's stages, kept while what they read is unchanged (issue 15 item 3):
         # (stamp, track, reliabilities, rounded, as a vector) -- see `_reliability`;
         self._rel_cache: (

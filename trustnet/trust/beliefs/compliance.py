@@ -271,7 +271,11 @@ class _Compliance(_Reliabilities):
             return None
         basis_items = [ev for ev in items if ev.verifiable]
         rep = basis_items[-1] if basis_items else items[0]
-        base = fact_opinion(rep.weight, params.evidence_scale, params.base_rate)
+        # The same weight, the same opinion (the engine's params are fixed): made once each.
+        base = self._fact_opinions.get(rep.weight)
+        if base is None:
+            base = self._fact_opinions[rep.weight] = fact_opinion(
+                rep.weight, params.evidence_scale, params.base_rate)
 
         def sources_of(evs: list[Evidence]) -> list[str]:
             return sorted({s for ev in evs for s in ev.sources if s not in forked and s != party})
