@@ -166,9 +166,11 @@ class _Group:
         kept = was >= 0
         new = np.flatnonzero(~kept).tolist()
         fresh = [builds[k] for k in new]
+        nums: list[tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]] = []
         for b in fresh:
             if b.nums is None:
                 b.nums = _build_nums(b, num)
+            nums.append(b.nums)
 
         def scalars(old: NDArray[Any], values: list[Any], dtype: Any) -> NDArray[Any]:
             out = np.empty(len(builds), dtype=dtype)
@@ -182,17 +184,16 @@ class _Group:
         self.base_d = scalars(prev.base_d, [b.base.d for b in fresh], np.float64)
         self.base_u = scalars(prev.base_u, [b.base.u for b in fresh], np.float64)
         self.need_q = scalars(prev.need_q, [quorums[k] is not None for k in new], np.bool_)
-        nums = [b.nums for b in fresh]
-        self.sup_seg, self.sup_idx = _spliced(prev.sup_seg, prev.sup_idx, len(prev.builds), was,
-                                              new, [x[0] for x in nums])  # type: ignore[index]
-        self.ref_seg, self.ref_idx = _spliced(prev.ref_seg, prev.ref_idx, len(prev.builds), was,
-                                              new, [x[1] for x in nums])  # type: ignore[index]
-        self.ans_seg, self.ans_idx = _spliced(prev.ans_seg, prev.ans_idx, len(prev.builds), was,
-                                              new, [x[2] for x in nums])  # type: ignore[index]
-        self.q_seg, self.q_idx = _spliced(
-            prev.q_seg, prev.q_idx, len(prev.builds), was, new,
-            [() if quorums[k] is None else tuple(num(x) for x in quorums[k])  # type: ignore[union-attr]
-             for k in new])
+        n_old = len(prev.builds)
+        self.sup_seg, self.sup_idx = _spliced(prev.sup_seg, prev.sup_idx, n_old, was, new,
+                                              [x[0] for x in nums])
+        self.ref_seg, self.ref_idx = _spliced(prev.ref_seg, prev.ref_idx, n_old, was, new,
+                                              [x[1] for x in nums])
+        self.ans_seg, self.ans_idx = _spliced(prev.ans_seg, prev.ans_idx, n_old, was, new,
+                                              [x[2] for x in nums])
+        self.q_seg, self.q_idx = _spliced(prev.q_seg, prev.q_idx, n_old, was, new,
+                                          [() if (q := quorums[k]) is None
+                                           else tuple(num(x) for x in q) for k in new])
 
     def _fresh(self, builds: list[_Build], quorums: list[tuple[str, ...] | None],
                num: Callable[[str], int]) -> None:
