@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -119,6 +120,12 @@ class _EngineBase:
         self._forks: dict[str, ForkProof] = {}
         self._parts: dict[str, _Partition] = defaultdict(_Partition)
         self._trust: dict[tuple[str, str], tuple[int, str, int]] = {}
+        # The same trust edges as arrays, a slot per (author, subject) in `_trust`'s order of
+        # first arrival: party numbers and level (pass 1 reads them with array operations).
+        self._trust_slot: dict[tuple[str, str], int] = {}
+        self._trust_a: array[int] = array("q")
+        self._trust_s: array[int] = array("q")
+        self._trust_level: array[int] = array("q")
         self._names: dict[str, tuple[int, str, str]] = {}
         self._parties: set[str] = {self_id, *self.anchors}
         self._entry_part: dict[str, str] = {}  # entry id -> the partition holding it
@@ -267,6 +274,14 @@ class _EngineBase:
             if _pick_latest(self._trust.get(key), new):
                 self._trust[key] = new
                 self._trust_version += 1
+                slot = self._trust_slot.get(key)
+                if slot is None:
+                    self._trust_slot[key] = len(self._trust_level)
+                    self._trust_a.append(self._num(author))
+                    self._trust_s.append(self._num(body.subject))
+                    self._trust_level.append(body.level)
+                else:
+                    self._trust_level[slot] = body.level
         elif isinstance(body, Attestation):
             self._track_version += 1
             att = _Att(author, body.verdict, body.confidence, eid)

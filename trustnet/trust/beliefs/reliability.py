@@ -7,7 +7,6 @@ party arrives, and the whole stage is kept while the track record is the same to
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 
 import numpy as np
@@ -16,11 +15,13 @@ from numpy.typing import NDArray
 from trustnet.numeric import fsum_array
 from trustnet.trust.beliefs.compiled import _fuse_terms
 from trustnet.trust.beliefs.credibility import _CERTAIN, _DISTRUST, RELIABILITY_DIGITS, share_belief
-from trustnet.trust.beliefs.graph import _F64, _Edges, _edges, _Pass1
+from trustnet.trust.beliefs.graph import _F64, _Edges, _Pass1
 from trustnet.trust.beliefs.records import Reliability
 from trustnet.trust.beliefs.track import _TrackRecord
 from trustnet.trust.eigentrust import eigentrust
 from trustnet.trust.opinion import Opinion, cumulative_fuse
+
+_NO_INT = np.zeros(0, dtype=np.int64)
 
 
 class _Reliabilities(_TrackRecord):
@@ -70,7 +71,7 @@ class _Reliabilities(_TrackRecord):
             keep = cred_vec >= reliable
             ref_src.append(track.ev_source[keep])
             ref_terms.append(track.ev_weight[keep] * cred_vec[keep])
-        refuted = self._refuted(np.concatenate(ref_src), np.concatenate(ref_terms))
+        refuted = self._sums_by_party(np.concatenate(ref_src), np.concatenate(ref_terms))
         confirmed = track.confirmed
         tw = params.track_weight
         # The track record's edges by position in `parties`, sorted by (i, j) (each pair once).
@@ -133,9 +134,11 @@ class _Reliabilities(_TrackRecord):
         self._rel_cache = (stamp, track, rel, rp, rp_vec)
         return rel, rp, rp_vec
 
-    def _refuted(self, src: NDArray[np.intp], terms: NDArray[np.float64]) -> dict[str, float]:
-        """Each source's refuted evidence: its terms summed exactly rounded (`math.fsum`), the
-        same sum in any order, so in any engine however the statements arrived."""
+    def _sums_by_party(self, src: NDArray[np.intp], terms: NDArray[np.float64]
+                       ) -> dict[str, float]:
+        """Per party number in `src`, its terms summed exactly rounded (`math.fsum`): the
+        same sum in any order, so in any engine however the statements arrived (refuted
+        evidence, distrust)."""
         if not len(src):
             return {}
         order = np.argsort(src, kind="stable")
@@ -155,19 +158,31 @@ class _Reliabilities(_TrackRecord):
         if self._pass1_cache is not None and self._pass1_cache[0] == stamp:
             return self._pass1_cache[1]
         params = self.params
-        rows: list[tuple[int, int, float, float]] = []
-        negative: list[tuple[str, str, float]] = []  # (distruster, subject, |level| / 1000)
-        for (a, s), (_ts, _id, level) in self._trust.items():
-            if a == s or a in forked or s in forked:
-                continue
-            if level > 0:
-                rows.append(
-                    (index[a], index[s], params.trust_weight * level / 1000.0, level / 1000.0)
-                )
-            elif level < 0:
-                negative.append((a, s, -level / 1000.0))
-        edges = _edges(rows)
         n = len(parties)
+        # The trust statements' edges (`_trust`, as arrays by party number), less self edges
+        # and those of forked parties; positive ones by position in `parties`, sorted by (i, j).
+        a_num = np.frombuffer(self._trust_a, dtype=np.int64) if self._trust_a else _NO_INT
+        s_num = np.frombuffer(self._trust_s, dtype=np.int64) if self._trust_s else _NO_INT
+        level = (np.frombuffer(self._trust_level, dtype=np.int64) if self._trust_level
+                 else _NO_INT).astype(np.float64)
+        live = a_num != s_num
+        if forked:
+            out = np.zeros(len(self._pnames), dtype=bool)  # by number: the forked parties
+            out[[self._pnum[p] for p in forked if p in self._pnum]] = True
+            live &= ~out[a_num] & ~out[s_num]
+        for p in parties:
+            self._num(p)
+        pos = np.full(len(self._pnames), -1, dtype=np.int64)
+        for p, k in index.items():
+            pos[self._pnum[p]] = k
+        up = live & (level > 0)
+        ti, tj, lv = pos[a_num[up]], pos[s_num[up]], level[up]
+        assert not len(ti) or min(ti.min(), tj.min()) >= 0  # both ends are parties
+        order = np.argsort(ti * n + tj, kind="stable")
+        ti, tj, lv = ti[order], tj[order], lv[order]
+        edges = _Edges(ti, tj, params.trust_weight * lv / 1000.0, lv / 1000.0)
+        down = live & (level < 0)
+        neg_a, neg_s, neg_amount = a_num[down], s_num[down], -level[down] / 1000.0
         t1, ref1 = self._eigentrust(n, edges, roots)
         s1 = self._strength(t1, edges, n)
         shares, strengths = t1.tolist(), s1.tolist()
@@ -177,12 +192,13 @@ class _Reliabilities(_TrackRecord):
         }
         # Distrust (issue 12, finding 8): a `trust` statement below 0 is disbelief evidence,
         # weighted by how far this node relies on the one who states it (pass 1, trust alone).
-        terms: dict[str, list[float]] = defaultdict(list)
-        for a, s, amount in negative:  # in the order trust statements arrived: summed exactly
-            if p0[a] > 0.0:
-                terms[s].append(p0[a] * amount)
+        p0_vec = np.zeros(len(self._pnames))
+        for p, p_0 in p0.items():
+            p0_vec[self._pnum[p]] = p_0
+        by = p0_vec[neg_a]
+        keep = by > 0.0  # each subject's terms summed exactly rounded: in any order
         distrust: dict[str, float] = defaultdict(
-            float, {s: math.fsum(ts) for s, ts in terms.items()})
+            float, self._sums_by_party(neg_s[keep], by[keep] * neg_amount[keep]))
         op1 = {
             p: self._rel_opinion(
                 p, shares[index[p]], ref1, 0.0, forked, strengths[index[p]], distrust[p]
