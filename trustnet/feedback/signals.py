@@ -73,6 +73,7 @@ from trustnet.feedback.ledger import (
 from trustnet.feedback.richardson import FeedbackError
 from trustnet.feedback.tables import FactTable
 from trustnet.log.entry import MAX_FUTURE_MS, Entry, ForkProof
+from trustnet.sequences import common_ends
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import DEFAULT_FIGURES, ViennaFigures
 from trustnet.statements.rules import evaluate
@@ -461,19 +462,13 @@ class SuspicionView:
                  ) -> None:
         """`_take_sources` for a source split before: the new list is compared with the old
         one by identity from both ends (a new entry changes a few facts of a partition; the
-        engine hands out its other evidence objects again, in the same order). Only the facts
-        of the members in between are split again; every other fact's members are the same
-        objects in the same order; in between, only the facts whose members came or went (all of
-        them if kept members changed order). The split is what splitting `evs` whole gives."""
+        engine hands out its other evidence objects again, in the same order). The facts of
+        the members at both ends keep the same members in the same order; in between, only
+        the facts whose members came or went are split again (all of them if kept members
+        changed order). The split is what splitting `evs` whole gives."""
         old, old_keys = self._evs[name]
         n_old, n_new = len(old), len(evs)
-        p = 0
-        end = min(n_old, n_new)
-        while p < end and old[p] is evs[p]:
-            p += 1
-        q = 0  # common suffix, not overlapping the prefix
-        while q < end - p and old[n_old - 1 - q] is evs[n_new - 1 - q]:
-            q += 1
+        p, q = common_ends(old, evs)
         # In between: the members that came or went name the facts to split again. Members
         # kept there are the same objects; when they also keep their order, every other fact
         # of the span has the same members in the same order.

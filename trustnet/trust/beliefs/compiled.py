@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trustnet.numeric import c_credibility as _c_credibility
+from trustnet.sequences import common_ends
 from trustnet.statements.evidence import Evidence
 from trustnet.trust.beliefs.records import Contribution
 from trustnet.trust.opinion import Opinion, discount
@@ -352,13 +353,7 @@ def _kept_rows(builds: list[_Build], prev: _Group) -> NDArray[np.intp] | None:
     them. Compared by identity from both ends first: a new entry changes a few facts."""
     old = prev.builds
     n_old, n_new = len(old), len(builds)
-    end = min(n_old, n_new)
-    p = 0
-    while p < end and old[p] is builds[p]:
-        p += 1
-    q = 0  # common suffix, not overlapping the prefix
-    while q < end - p and old[n_old - 1 - q] is builds[n_new - 1 - q]:
-        q += 1
+    p, q = common_ends(old, builds)
     rows = np.empty(n_new, dtype=np.intp)
     rows[:p] = np.arange(p, dtype=np.intp)
     rows[n_new - q:] = np.arange(n_old - q, n_old, dtype=np.intp)

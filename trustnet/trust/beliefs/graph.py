@@ -42,14 +42,6 @@ class _Edges:
         return _Edges(i, j, w, lv)
 
 
-def _edges(rows: list[tuple[int, int, float, float]]) -> _Edges:
-    """Edges from (i, j, w, level) rows, each pair once, sorted by (i, j)."""
-    rows.sort()
-    arr = np.array(rows, dtype=np.float64).reshape(-1, 4)
-    return _Edges(arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2].copy(),
-                  arr[:, 3].copy())
-
-
 @dataclass(frozen=True, slots=True)
 class _Pass1:
     """Reliability from `trust` statements alone: whose verifications count (pass 1)."""

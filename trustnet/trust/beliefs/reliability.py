@@ -74,15 +74,8 @@ class _Reliabilities(_TrackRecord):
         refuted = self._sums_by_party(np.concatenate(ref_src), np.concatenate(ref_terms))
         confirmed = track.confirmed
         tw = params.track_weight
-        # The track record's edges by position in `parties`, sorted by (i, j) (each pair once).
-        pos = np.full(len(self._pnames), -1, dtype=np.intp)
-        for p, k in index.items():
-            pos[self._pnum[p]] = k
-        ti, tj = pos[track.edge_v].astype(np.int64), pos[track.edge_s].astype(np.int64)
-        assert not len(ti) or (min(ti.min(), tj.min()) >= 0)  # both ends are parties
-        order = np.argsort(ti * n + tj, kind="stable")
-        tw_ = track.edge_w[order]
-        track_edges = _Edges(ti[order], tj[order], tw_, tw_ / tw if tw > 0.0 else np.zeros(len(tw_)))
+        track_edges = self._edges_at(index, track.edge_v, track.edge_s, track.edge_w,
+                                     track.edge_w / tw if tw > 0.0 else np.zeros(len(track.edge_w)))
         # A party this node disbelieves more than it believes passes no trust on: its
         # outgoing edges stop here (a distrust pass that stops propagation).
         stopped = np.array(
@@ -134,6 +127,19 @@ class _Reliabilities(_TrackRecord):
         self._rel_cache = (stamp, track, rel, rp, rp_vec)
         return rel, rp, rp_vec
 
+    def _edges_at(self, index: dict[str, int], v: NDArray[np.int64], s: NDArray[np.int64],
+                  w: NDArray[np.float64], level: NDArray[np.float64]) -> _Edges:
+        """Edges v -> s (party numbers, each pair once) by position in the sorted parties
+        (`index`), sorted by (i, j): the order both EigenTrust passes read in any engine."""
+        n = len(index)
+        pos = np.full(len(self._pnames), -1, dtype=np.int64)
+        for p, k in index.items():
+            pos[self._pnum[p]] = k
+        i, j = pos[v], pos[s]
+        assert not len(i) or min(i.min(), j.min()) >= 0  # both ends are parties
+        order = np.argsort(i * n + j, kind="stable")
+        return _Edges(i[order], j[order], w[order], level[order])
+
     def _sums_by_party(self, src: NDArray[np.intp], terms: NDArray[np.float64]
                        ) -> dict[str, float]:
         """Per party number in `src`, its terms summed exactly rounded (`math.fsum`): the
@@ -172,15 +178,10 @@ class _Reliabilities(_TrackRecord):
             live &= ~out[a_num] & ~out[s_num]
         for p in parties:
             self._num(p)
-        pos = np.full(len(self._pnames), -1, dtype=np.int64)
-        for p, k in index.items():
-            pos[self._pnum[p]] = k
         up = live & (level > 0)
-        ti, tj, lv = pos[a_num[up]], pos[s_num[up]], level[up]
-        assert not len(ti) or min(ti.min(), tj.min()) >= 0  # both ends are parties
-        order = np.argsort(ti * n + tj, kind="stable")
-        ti, tj, lv = ti[order], tj[order], lv[order]
-        edges = _Edges(ti, tj, params.trust_weight * lv / 1000.0, lv / 1000.0)
+        lv = level[up]
+        edges = self._edges_at(index, a_num[up], s_num[up], params.trust_weight * lv / 1000.0,
+                               lv / 1000.0)
         down = live & (level < 0)
         neg_a, neg_s, neg_amount = a_num[down], s_num[down], -level[down] / 1000.0
         t1, ref1 = self._eigentrust(n, edges, roots)
