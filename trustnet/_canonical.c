@@ -15,6 +15,14 @@
  * two against each other). str contents are not checked as UTF-8: msgpack's unpacking of the
  * same bytes, which always runs, refuses invalid UTF-8, and valid UTF-8 packs back the same.
  *
+ * head(raw) -> (payload, sig, author, seq, prev, ts, kind) | None. The envelope and the
+ * payload's fields before the body of a raw entry, read without unpacking the body: what the
+ * store's writer needs of an entry the ingest workers check (`trustnet.store.workers.peek`).
+ * It reads only the shortest forms `decode_fields` accepts (a version 1 array of seven, a
+ * 32-byte author, seq and ts unsigned and at most 2**53-1, prev nil or 32 bytes, kind valid
+ * UTF-8, then a map's first byte) and says None for anything else, checking nothing more:
+ * the workers check the entry whole, and what it reads is what they unpack.
+ *
  * Every read is bounds-checked against the buffer's end; recursion is at most MAX_DEPTH + 1.
  */
 #define PY_SSIZE_T_CLEAN
@@ -218,7 +226,109 @@ scan(PyObject *module, PyObject *arg)
     return PyBool_FromLong(ok);
 }
 
+#define MAX_INT ((1ULL << 53) - 1)
+#define ID_BYTES 32
+
+/* An unsigned int in its shortest form, at most MAX_INT: its value, the cursor past it. */
+static int
+uint_at(cursor *c, uint64_t *v)
+{
+    if (!has(c, 1))
+        return 0;
+    unsigned char b = c->p[0];
+    if (b <= 0x7f) {
+        *v = b;
+        c->p += 1;
+        return 1;
+    }
+    if (b < 0xcc || b > 0xcf)
+        return 0;
+    int w = 1 << (b - 0xcc);
+    if (!has(c, 1 + (uint64_t)w))
+        return 0;
+    uint64_t x = be(c->p + 1, w);
+    uint64_t least = b == 0xcc ? 128 : b == 0xcd ? 256 : b == 0xce ? 65536 : 4294967296ULL;
+    if (x < least || x > MAX_INT)
+        return 0;
+    *v = x;
+    c->p += 1 + w;
+    return 1;
+}
+
+/* A bin 8 of 32 bytes (an author or an entry id): its bytes, the cursor past it. */
+static int
+id_at(cursor *c, const unsigned char **id)
+{
+    if (!has(c, 2 + ID_BYTES) || c->p[0] != 0xc4 || c->p[1] != ID_BYTES)
+        return 0;
+    *id = c->p + 2;
+    c->p += 2 + ID_BYTES;
+    return 1;
+}
+
+static PyObject *
+head(PyObject *module, PyObject *arg)
+{
+    if (!PyBytes_CheckExact(arg)) {
+        PyErr_SetString(PyExc_TypeError, "head() takes bytes");
+        return NULL;
+    }
+    const unsigned char *raw = (const unsigned char *)PyBytes_AS_STRING(arg);
+    Py_ssize_t len = PyBytes_GET_SIZE(arg);
+    /* The envelope: [bin payload, bin 8 of 64], each length in its shortest form. */
+    if (len < 69 || raw[0] != 0x92 || raw[len - 66] != 0xc4 || raw[len - 65] != 0x40)
+        Py_RETURN_NONE;
+    uint64_t n = (uint64_t)len - 67;  /* the payload's bin: its header and bytes */
+    int start;
+    if (raw[1] == 0xc4 && n - 2 < 0x100)
+        start = 3;
+    else if (raw[1] == 0xc5 && n >= 3 && n - 3 >= 0x100 && n - 3 < 0x10000)
+        start = 4;
+    else if (raw[1] == 0xc6 && n >= 5 && n - 5 >= 0x10000)
+        start = 6;
+    else
+        Py_RETURN_NONE;
+    if (be(raw + 2, start - 2) != n - (uint64_t)(start - 1))
+        Py_RETURN_NONE;
+    cursor c = {raw + start, raw + len - 66};
+    const unsigned char *author, *prev = NULL, *kind;
+    uint64_t seq, ts, kind_len;
+    if (!has(&c, 2) || c.p[0] != 0x97 || c.p[1] != 0x01)
+        Py_RETURN_NONE;
+    c.p += 2;
+    if (!id_at(&c, &author) || !uint_at(&c, &seq) || seq < 1)
+        Py_RETURN_NONE;
+    if (has(&c, 1) && c.p[0] == 0xc0)
+        c.p += 1;
+    else if (!id_at(&c, &prev))
+        Py_RETURN_NONE;
+    if (!uint_at(&c, &ts) || !str_at(&c, &kind, &kind_len) || !has(&c, 1))
+        Py_RETURN_NONE;
+    unsigned char b = c.p[0];
+    if (!((b & 0xf0) == 0x80 || b == 0xde || b == 0xdf))
+        Py_RETURN_NONE;
+    PyObject *kind_str = PyUnicode_DecodeUTF8((const char *)kind, (Py_ssize_t)kind_len, "strict");
+    if (kind_str == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+            return NULL;
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    PyUnicode_InternInPlace(&kind_str);
+    return Py_BuildValue(
+        "(y#y#y#KNKN)",
+        (const char *)raw + start, (Py_ssize_t)(len - 66 - start),
+        (const char *)raw + len - 64, (Py_ssize_t)64,
+        (const char *)author, (Py_ssize_t)ID_BYTES,
+        (unsigned long long)seq,
+        prev == NULL ? Py_NewRef(Py_None) : PyBytes_FromStringAndSize((const char *)prev, ID_BYTES),
+        (unsigned long long)ts, kind_str);
+}
+
 static PyMethodDef methods[] = {
+    {"head", head, METH_O,
+     "head(raw) -> (payload, sig, author, seq, prev, ts, kind) | None: a raw entry's envelope "
+     "and the payload's fields before the body, in their shortest forms; None otherwise."},
     {"scan", scan, METH_O,
      "scan(data) -> bool: whether data is one minimally encoded msgpack value of the kinds an "
      "entry may hold (False: not shown here; the Python checks decide)."},

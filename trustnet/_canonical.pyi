@@ -2,3 +2,8 @@
 # (trustnet/_canonical.c). str contents are not checked as UTF-8: call it only on bytes that
 # msgpack unpacked without error (as `trustnet.log.entry.decode_fields` does).
 def scan(data: bytes, /) -> bool: ...
+
+# A raw entry's envelope and the payload's fields before the body, in their shortest forms:
+# (payload, sig, author, seq, prev, ts, kind), or None when it has not that shape. Checks
+# nothing else (`trustnet.log.entry.peek_entry`).
+def head(raw: bytes, /) -> tuple[bytes, bytes, bytes, int, bytes | None, int, str] | None: ...

@@ -33,7 +33,7 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, SupportsIndex
 
 import msgpack
 from nacl.bindings import crypto_sign_open
@@ -74,8 +74,10 @@ try:
     from trustnet import _canonical
 
     _scan: Callable[[bytes], bool] | None = _canonical.scan
+    _head: Callable[[bytes], tuple[bytes, bytes, bytes, int, bytes | None, int, str] | None] | None
+    _head = _canonical.head
 except ImportError:  # pragma: no cover - depends on the machine it was installed on
-    _scan = None
+    _scan = _head = None
 
 
 def canonical_compiled() -> bool:
@@ -219,6 +221,68 @@ def entry_of(raw: bytes, payload: bytes, sig: bytes, id_: bytes, author: bytes, 
     s_ts(e, ts)
     s_kind(e, kind)
     s_body(e, body)
+    s_parsed(e, None)
+    s_id_hex(e, None)
+    s_author_hex(e, None)
+    return e
+
+
+_set_body = _SET[_FIELDS.index("body")]
+
+
+class _Unread(Entry):
+    """An `Entry` whose body is unpacked from its payload when first read (`peek_entry`): the
+    store's writer stores and chains entries by their header, and its ingest workers unpack
+    and check the whole payload. Once read, the object is a plain `Entry`."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for what is not set: the body, until it is read.
+        if name != "body":
+            raise AttributeError(name)
+        body = _unpack(self.payload)[6]
+        _set_body(self, body)
+        object.__setattr__(self, "__class__", Entry)
+        return body
+
+    def __eq__(self, other: object) -> bool:
+        # The dataclass's `__eq__` compares objects of one class: read both bodies first.
+        if not isinstance(other, Entry):
+            return NotImplemented
+        self.body, other.body  # noqa: B018 - reading them makes both plain entries
+        return Entry.__eq__(self, other)
+
+    __hash__ = Entry.__hash__
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
+        self.body  # noqa: B018 - copied or pickled as the plain entry it then is
+        return Entry.__reduce_ex__(self, protocol)
+
+
+def peek_entry(raw: bytes) -> Entry | None:
+    """The entry `raw` holds, its body left to unpack when first read, if its envelope and
+    header fields are in the shortest forms (as every entry that decodes has them); None
+    otherwise, or without the compiled reader. Nothing else is checked: the caller has the
+    entry checked whole (the ingest workers) before it uses its body or keeps it."""
+    if _head is None or type(raw) is not bytes or len(raw) > MAX_ENTRY_BYTES:
+        return None
+    fields = _head(raw)
+    if fields is None:
+        return None
+    payload, sig, author, seq, prev, ts, kind = fields
+    e: Entry = _new(_Unread)
+    (s_raw, s_payload, s_sig, s_id, s_author, s_seq, s_prev, s_ts, s_kind, _, s_parsed,
+     s_id_hex, s_author_hex) = _SET
+    s_raw(e, raw)
+    s_payload(e, payload)
+    s_sig(e, sig)
+    s_id(e, hashlib.sha256(payload).digest())
+    s_author(e, author)
+    s_seq(e, seq)
+    s_prev(e, prev)
+    s_ts(e, ts)
+    s_kind(e, kind)
     s_parsed(e, None)
     s_id_hex(e, None)
     s_author_hex(e, None)

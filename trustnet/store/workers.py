@@ -4,7 +4,8 @@ of entries, while the store's one writer (the node's process) keeps chain order 
 What crosses the pipe is small. The writer sends a chunk of raw entries, each with the key to
 verify it under (nil: its author's); a worker answers one status byte per entry (`OK`, or
 `SIG_BAD` and/or `BODY_BAD`, or `DECODE_BAD`). The writer builds its own `Entry` objects from
-the raw bytes (`peek`: one msgpack call and a sha256), and asks a failing entry again in
+the raw bytes (`peek`: the header read in C and a sha256; the body is unpacked when first
+read, which storing and chaining never do), and asks a failing entry again in
 process only to name its error, so nothing but bytes is pickled and an honest entry's record
 is parsed once per process that reads it (the writer's analysis parses it lazily,
 `statements.entries.statement_of`).
@@ -49,8 +50,10 @@ from trustnet.log.entry import (
     decode_fields,
     entry_of,
     envelope,
+    peek_entry,
     verify_signature,
 )
+from trustnet.log.keys import KEY_KINDS
 from trustnet.statements.kinds import parse_body
 
 log = logging.getLogger("trustnet.store.workers")
@@ -142,9 +145,13 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
 
 def peek(raw: bytes | bytearray | memoryview) -> Entry | None:
     """The entry `raw` holds if it decodes at all, without its checks (a worker does them):
-    None when it does not even have an entry's shape (`decode_entry` names why, in process)."""
+    None when it does not even have an entry's shape (`decode_entry` names why, in process).
+    The compiled reader leaves the body packed until it is first read (`peek_entry`), except
+    a key event's: the writer's chain checks read those."""
     if type(raw) is not bytes or len(raw) > MAX_ENTRY_BYTES:
         return None
+    if (entry := peek_entry(raw)) is not None and entry.kind not in KEY_KINDS:
+        return entry
     parts = envelope(raw)
     if parts is None:
         return None

@@ -1,0 +1,167 @@
+"""The store writer's cheap look at a raw entry (`trustnet._canonical.head`,
+`log.entry.peek_entry`, `store.workers.peek`; issue 15 item 2): the envelope and header fields
+read without unpacking the body, the body unpacked when first read.
+
+What must hold: for every entry that decodes (what an ingest worker passes), the header read
+is the decoded one, and the entry, once its body is read, is the decoded entry. For bytes that
+do not decode it may say anything but crash: the worker refuses them before the writer keeps
+or reads them."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import random
+from typing import Any
+
+import msgpack
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from trustnet.errors import EntryError
+from trustnet.identity import Identity
+from trustnet.log.entry import Entry, decode_entry, decode_fields, peek_entry, sign_entry
+from trustnet.log.keys import KEY_KINDS
+from trustnet.store.workers import peek
+
+_canonical = pytest.importorskip(
+    "trustnet._canonical", reason="not compiled here: `peek` decodes the whole entry")
+head = _canonical.head
+
+WHO = Identity.from_seed(b"\x07" * 32)
+bodies = st.dictionaries(
+    st.text(max_size=8),
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**64 - 1), st.text(max_size=50),
+              st.binary(max_size=400), st.lists(st.integers(0, 9), max_size=5)),
+    max_size=12)
+
+
+def _decoded_head(raw: bytes) -> tuple[Any, ...] | None:
+    """The header `decode_fields` gives, or None when the entry does not decode."""
+    try:
+        payload, sig, (_, author, seq, prev, ts, kind, _) = decode_fields(raw)
+    except EntryError:
+        return None
+    return payload, sig, author, seq, prev, ts, kind
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(1, 2**53 - 1), st.integers(0, 2**53 - 1), st.text(min_size=1, max_size=40),
+       bodies)
+def test_every_entry_that_decodes_is_read_the_same(seq: int, ts: int, kind: str,
+                                                   body: dict[str, Any]) -> None:
+    prev = None if seq == 1 else bytes(range(32))
+    raw = sign_entry(WHO, seq=seq, prev=prev, ts=ts, kind=kind, body=body).raw
+    assert head(raw) == _decoded_head(raw)
+    entry, decoded = peek_entry(raw), decode_entry(raw, verify=False)
+    assert entry is not None and type(entry) is not Entry  # its body not read yet
+    assert entry == decoded and decoded == entry
+    assert type(entry) is Entry and entry.body == body
+
+
+def test_both_envelope_forms_and_the_size_bound() -> None:
+    small = sign_entry(WHO, seq=1, prev=None, ts=5, kind="note", body={"t": "x"})
+    large = sign_entry(WHO, seq=1, prev=None, ts=5, kind="note", body={"t": "x" * 60_000})
+    assert small.raw[1] == 0xC4 and large.raw[1] == 0xC5
+    for e in (small, large):
+        peeked = peek_entry(e.raw)
+        assert peeked == e and peeked is not None and peeked.id == e.id
+    # Over the entry bound it says nothing (the in-process decode names it `too_large`).
+    huge = msgpack.packb([b"\x97" + b"\x00" * 70_000, bytes(64)], use_bin_type=True)
+    assert peek_entry(huge) is None and peek(huge) is None
+    with pytest.raises(TypeError):
+        head(bytearray(small.raw))
+    assert peek_entry(bytearray(small.raw)) is None  # type: ignore[arg-type]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(bodies, st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255),
+                                  st.sampled_from(["set", "insert", "delete"])),
+                        min_size=1, max_size=3))
+def test_mutated_entries_read_as_they_decode_or_not_at_all(
+        body: dict[str, Any], edits: list[tuple[int, int, str]]) -> None:
+    raw = bytearray(sign_entry(WHO, seq=2, prev=b"\x01" * 32, ts=9, kind="trust", body=body).raw)
+    for at, byte, how in edits:
+        at %= len(raw) + 1
+        if how == "set" and at < len(raw):
+            raw[at] = byte
+        elif how == "insert":
+            raw.insert(at, byte)
+        elif at < len(raw):
+            del raw[at]
+    _agrees(bytes(raw))
+
+
+def _agrees(raw: bytes) -> None:
+    read, decoded = head(raw), _decoded_head(raw)
+    if decoded is not None:
+        # What a worker passes is read as it decodes (or not read: decoded in process).
+        assert read is None or read == decoded, raw.hex()
+        entry = peek_entry(raw)
+        assert entry is None or entry == decode_entry(raw, verify=False)
+
+
+def test_random_bytes_in_the_header() -> None:
+    rng = random.Random(17)
+    base = sign_entry(WHO, seq=3, prev=b"\x02" * 32, ts=2**40, kind="observation",
+                      body={"subject": "ab" * 32})
+    read = 0
+    for _ in range(20_000):
+        raw = bytearray(base.raw)
+        for _ in range(rng.randint(1, 2)):
+            raw[rng.randrange(min(len(raw), 120))] = rng.randrange(256)
+        _agrees(bytes(raw))
+        read += head(bytes(raw)) is not None
+    assert read > 100  # flips inside the author, the prev or the ts still read
+
+
+def test_shapes_it_does_not_read() -> None:
+    """Forms a decoding entry never has: said None, the in-process decode names them."""
+    payload = msgpack.packb([1, WHO.author, 1, None, 5, "trust", {}], use_bin_type=True)
+    good = msgpack.packb([payload, bytes(64)], use_bin_type=True)
+    assert head(good) is not None
+    cases = [
+        payload.replace(b"\x97\x01", b"\x97\x02", 1),  # another version
+        payload.replace(b"\x01\xc0", b"\x00\xc0", 1),  # seq 0
+        payload.replace(b"\x01\xc0", b"\xcc\x01\xc0", 1),  # seq in a longer form
+        payload.replace(b"\xc0\x05", b"\xc4\x01\x00\x05", 1),  # prev not 32 bytes
+        payload.replace(b"\x05\xa5", b"\xcf" + (2**53).to_bytes(8, "big") + b"\xa5", 1),
+        payload.replace(b"\xa5trust", b"\xa2\xff\xfe", 1),  # kind not UTF-8
+        payload.replace(b"\x80", b"\x90", 1),  # body not a map
+        payload[:-1],  # no body
+    ]
+    for bad in cases:
+        assert bad != payload
+        raw = msgpack.packb([bad, bytes(64)], use_bin_type=True)
+        assert head(raw) is None and _decoded_head(raw) is None, bad.hex()
+    # The envelope: a longer bin form, a short signature, trailing bytes.
+    for raw in (b"\x92\xc5" + len(payload).to_bytes(2, "big") + payload + b"\xc4\x40" + bytes(64),
+                msgpack.packb([payload, bytes(63)], use_bin_type=True), good + b"\x00"):
+        assert head(raw) is None
+
+
+def test_a_peeked_entry_once_read_is_a_plain_entry() -> None:
+    e = sign_entry(WHO, seq=1, prev=None, ts=1, kind="trust",
+                   body={"subject": "ab" * 32, "level": 3})
+    peeked = peek_entry(e.raw)
+    assert peeked is not None
+    assert pickle.loads(pickle.dumps(peeked)) == e
+    other = peek_entry(e.raw)
+    assert other is not None and other == peek_entry(e.raw)
+    assert copy.copy(other) == e
+    assert peeked.body == {"subject": "ab" * 32, "level": 3} and type(peeked) is Entry
+    assert peeked.to_json() == e.to_json() and repr(peeked) == repr(e)
+    with pytest.raises(AttributeError):
+        peeked.nothing  # type: ignore[attr-defined]  # noqa: B018
+    with pytest.raises(AttributeError):
+        peek_entry(e.raw).nothing  # type: ignore[union-attr]  # noqa: B018
+
+
+def test_the_writer_reads_key_events_whole() -> None:
+    """A key event's body is read by the writer's chain checks: `peek` unpacks it at once."""
+    kind = sorted(KEY_KINDS)[0]
+    e = sign_entry(WHO, seq=1, prev=None, ts=1, kind=kind, body={"k": 1})
+    assert type(peek(e.raw)) is Entry and type(peek_entry(e.raw)) is not Entry
+    plain = sign_entry(WHO, seq=1, prev=None, ts=1, kind="trust", body={"k": 1})
+    assert type(peek(plain.raw)) is not Entry
