@@ -151,7 +151,11 @@ def test_entries_decode_the_same_with_and_without_it(monkeypatch: pytest.MonkeyP
         payload[rng.randrange(len(payload))] = rng.randrange(256)
         sig = who.sign(b"trustnet/v1/entry" + bytes(payload))
         raws.append(msgpack.packb([bytes(payload), sig], use_bin_type=True))
+    raws += [good.raw + b"\x00", good.raw[:-1], bytes([0x92, 0xC5, 0, len(good.payload)])
+             + good.payload + good.raw[-66:]]
     with_it = [_outcome(r) for r in raws]
-    monkeypatch.setattr(entry_module, "_scan", None)
+    monkeypatch.setattr(entry_module, "_head", None)  # the header read in Python
+    assert [_outcome(r) for r in raws] == with_it
+    monkeypatch.setattr(entry_module, "_scan", None)  # and the payload checked in Python
     assert [_outcome(r) for r in raws] == with_it
     assert with_it[0] == good.id and sum(isinstance(o, bytes) for o in with_it) > 1

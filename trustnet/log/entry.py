@@ -387,6 +387,15 @@ def author_hint(raw: bytes) -> bytes | None:
 def decode_fields(raw: bytes | bytearray | memoryview) -> tuple[bytes, bytes, list[Any]]:
     """Every intrinsic check of `decode_entry` but the signature: (payload, sig, the payload's
     seven fields), or `EntryError` naming what is wrong (ingest workers call this)."""
+    if _head is not None and _scan is not None and type(raw) is bytes and len(raw) <= MAX_ENTRY_BYTES:
+        # The compiled path: the header read in its shortest forms, the whole payload shown
+        # canonical, the one unpacking left; anything it does not show goes the long way.
+        read = _head(raw)
+        if read is not None and (read[3] == 1) == (read[4] is None) and _scan(read[0]):
+            try:
+                return read[0], read[1], _unpack(read[0])
+            except Exception:  # a str not UTF-8: the checks below name it
+                pass
     if not isinstance(raw, bytes | bytearray | memoryview):
         raise EntryError("an entry is bytes", code="bad_encoding")
     raw = bytes(raw)
