@@ -29,7 +29,7 @@ from trustnet.log.entry import Entry, sign_entry
 from trustnet.log.keys import key_digest
 from trustnet.protocol import messages as m
 from trustnet.protocol.replica import IngestResult
-from trustnet.store.sqlite import Store
+from trustnet.store.sqlite import Store, _slices
 from trustnet.store.workers import IngestPool
 
 T0 = 1_767_225_600_000
@@ -189,6 +189,24 @@ def test_a_push_in_seq_order_commits_in_slices_with_the_whole_batchs_results(
     again = both.ingest([*(e.raw for e in late[:3]), *batch], T0 + DAY)  # the gap filled
     assert len(commits) > 2 and again.duplicates and not again.gaps
     assert both.pooled.count() == both.inline.count()
+
+
+def test_the_last_chunk_of_a_sliced_batch_commits_alone(pool: IngestPool) -> None:
+    """The workers wait while the last slice is stored: it is one chunk, the slices before it
+    hold at least `size` entries (the one before the last may hold fewer), all in order."""
+    store = Store(None)
+    store.use_pool(pool)
+    raws = _interleaved([_chain(_seed(30 + a), 7) for a in range(3)])  # 21 entries, 7 chunks
+    batch = store.prepare(raws)
+    parts = _slices(batch, 5)
+    assert parts is not None and len(batch.jobs) == 7
+    assert [len(p.jobs) for p in parts] == [2, 2, 2, 1]
+    assert [x for p in parts for x in p.pooled] == batch.pooled
+    assert [j for p in parts for j in p.jobs] == batch.jobs
+    assert len(parts[-1].pooled) == len(batch.jobs[-1].raws)
+    assert all(len(p.pooled) >= 5 for p in parts[:-2])
+    result = store.commit(batch, T0 + DAY)
+    assert len(result.accepted) == 21 and store.count() == 21
 
 
 def _owner_and_thief(pool: IngestPool) -> tuple[Identity, Identity, Identity, Store, Both, Entry]:
