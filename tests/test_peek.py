@@ -10,8 +10,10 @@ or reads them."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import pickle
 import random
+import sys
 from typing import Any
 from unittest import mock
 
@@ -168,8 +170,22 @@ def test_a_peeked_entry_once_read_is_a_plain_entry() -> None:
     assert peeked.to_json() == e.to_json() and repr(peeked) == repr(e)
     with pytest.raises(AttributeError):
         peeked.nothing  # type: ignore[attr-defined]  # noqa: B018
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match="'Entry' object has no attribute 'nothing'"):
         peek_entry(e.raw).nothing  # type: ignore[union-attr]  # noqa: B018
+    # `replace` makes an `_Unread` with its body set, which stays one: still equal both ways.
+    made = dataclasses.replace(peek_entry(e.raw), body=dict(e.body))  # type: ignore[type-var]
+    assert type(made) is not Entry and made == e and e == made
+    assert made != dataclasses.replace(e, seq=2) and dataclasses.replace(e, seq=2) != made
+
+
+def test_a_strangers_kind_is_not_kept_for_good() -> None:
+    """The kind read is not interned: on CPython 3.12 interned strs are never freed, and any
+    stranger chooses the kinds of the entries it sends."""
+    name = "".join(["kind-", "no-one-uses"])
+    raw = sign_entry(WHO, seq=1, prev=None, ts=1, kind=name, body={}).raw
+    read = head(raw)
+    assert read is not None and read[6] == name
+    assert sys.intern("".join(["kind-", "no-one-uses"])) is not read[6]
 
 
 def test_the_writer_reads_key_events_whole() -> None:

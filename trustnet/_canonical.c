@@ -314,7 +314,8 @@ head(PyObject *module, PyObject *arg)
         PyErr_Clear();
         Py_RETURN_NONE;
     }
-    PyUnicode_InternInPlace(&kind_str);
+    /* Not interned: on CPython 3.12 an interned str is immortal, and every stranger's entry
+     * would leave its kind in memory for good. */
     return Py_BuildValue(
         "(y#y#y#KNKN)",
         (const char *)raw + start, (Py_ssize_t)(len - 66 - start),

@@ -228,6 +228,7 @@ def entry_of(raw: bytes, payload: bytes, sig: bytes, id_: bytes, author: bytes, 
 
 
 _set_body = _SET[_FIELDS.index("body")]
+_COMPARED = tuple(f.name for f in fields(Entry) if f.compare)
 
 
 class _Unread(Entry):
@@ -240,18 +241,18 @@ class _Unread(Entry):
     def __getattr__(self, name: str) -> Any:
         # Called only for what is not set: the body, until it is read.
         if name != "body":
-            raise AttributeError(name)
+            raise AttributeError(f"'Entry' object has no attribute {name!r}", name=name, obj=self)
         body = _unpack(self.payload)[6]
         _set_body(self, body)
         object.__setattr__(self, "__class__", Entry)
         return body
 
     def __eq__(self, other: object) -> bool:
-        # The dataclass's `__eq__` compares objects of one class: read both bodies first.
+        # Field by field: the dataclass's `__eq__` needs one class, and an `_Unread` may stay
+        # one with its body set (made by `replace`, or read by another thread just now).
         if not isinstance(other, Entry):
             return NotImplemented
-        self.body, other.body  # noqa: B018 - reading them makes both plain entries
-        return Entry.__eq__(self, other)
+        return all(getattr(self, name) == getattr(other, name) for name in _COMPARED)
 
     __hash__ = Entry.__hash__
 
