@@ -147,6 +147,20 @@ def test_an_update_whose_frozen_temporaries_die_runs_no_full_pass() -> None:
     assert gc.get_freeze_count() < base * (1 + heap.REFRESH_GROWTH)
 
 
+def test_what_survived_between_updates_counts_as_growth() -> None:
+    """Objects the collector's passes moved on between two updates are frozen by the next
+    one: they count toward the full pass as those the update made do."""
+    heap.refresh()
+    base, grown = heap.stats().base, heap.stats().grown
+    between = [[] for _ in range(5_000)]  # made between two updates...
+    gc.collect()  # ...and moved to the oldest generation by a pass
+    with heap.gc_kept():
+        pass
+    assert heap.stats().grown - grown >= len(between)
+    assert heap.stats().base == base
+    del between
+
+
 def test_a_pause_inside_a_settle_or_with_the_collector_off_changes_nothing() -> None:
     gc.disable()
     with heap.gc_settled(), heap.gc_kept(), heap.gc_paused():

@@ -129,7 +129,10 @@ def keep() -> None:
     `REFRESH_GROWTH` since the last one. Before any catch-up, the frozen set is counted
     once to start from."""
     with _LOCK:
-        made = gc.get_count()[0]
+        # Everything not frozen came since the last freeze: gen0's net count of what was
+        # made, and what the collector's passes between two updates moved on (listed: only
+        # what survived since the last freeze, not the heap).
+        made = gc.get_count()[0] + len(gc.get_objects(1)) + len(gc.get_objects(2))
         gc.freeze()
         _STATS.kept += 1
         if _STATS.base == 0:
