@@ -44,7 +44,7 @@ from trustnet.statements.figures import ViennaFigures
 from trustnet.statements.weights import RuleWeights
 from trustnet.store.sqlite import Store
 from trustnet.trust.beliefs import BeliefEngine, Beliefs, TrustParams
-from trustnet.trust.beliefs.heap import gc_kept, gc_settled
+from trustnet.trust.beliefs.heap import gc_settled
 from trustnet.trust.bridges import DEFAULT_PEOPLE, PeopleParams
 
 if TYPE_CHECKING:
@@ -180,15 +180,10 @@ class NodeViews:
         """Beliefs and suspicion as of now, recomputed only when something changed."""
         # Catching up with many entries (a start, a bundle imported), the cyclic collector
         # would walk the whole heap again and again; paused, then what the analysis keeps is
-        # frozen out of its reach (trust.beliefs.heap.gc_settled). A few new entries: paused
-        # too, and what the update kept frozen after it (`gc_kept`), so no collection walks
-        # it; nothing new: nothing to keep.
-        behind = self.store.last_cursor() - self._cursor
-        if behind > CATCH_UP:
+        # frozen out of its reach (trust.beliefs.heap.gc_settled). For a few entries, the
+        # engine pauses it for each call itself.
+        if self.store.last_cursor() - self._cursor > CATCH_UP:
             with gc_settled():
-                return self._current(now_ms)
-        if behind > 0:
-            with gc_kept():
                 return self._current(now_ms)
         return self._current(now_ms)
 

@@ -14,14 +14,8 @@ seconds at 1,000,000), and a catch-up itself ends with a pass over everything it
   burst would trigger passes). The collector runs again right after, over what survived.
 - `gc_settled()`: a catch-up (a start, a bundle imported: analysis.views) runs paused and
   ends with `gc.freeze()`: every object alive moves to the permanent generation, which the
-  collector never walks. What the node keeps for its life is not walked again.
-- `gc_kept()`: a per-entry update (a few new entries) runs paused too and freezes what it
-  kept: otherwise the young collection right after it walked each update's survivors, and
-  older collections walked them again (~0.9 ms of a 13 ms update at 100,000 statements,
-  issue 15 item 3). Counting the frozen set is a walk of it, too dear per update: the
-  growth an update froze is read from the collector's allocation count (tracked objects
-  made less those freed since the last freeze), never below the growth; when it says the
-  full pass below is due, the frozen set is counted once to be sure.
+  collector never walks. What the node keeps for its life is not walked again; what it
+  makes afterwards is collected as usual.
 
 Why freezing is safe: the analysis makes no reference cycles (tests/test_heap.py: a
 catch-up and per-entry updates leave `gc.collect()` nothing to find), so freezing without a
@@ -29,9 +23,9 @@ pass first loses nothing of its own. A frozen object is still freed by reference
 when the last reference goes; only frozen *cycles* wait. The daemon's own cyclic objects
 (aiohttp requests, connections, tasks) that were alive at a freeze and die later are such
 cycles: they are bounded by what was alive at that moment (never what the node makes
-afterwards), and each later catch-up or update that finds the frozen set grown by more
-than `REFRESH_GROWTH` since the last full pass unfreezes, collects everything, and freezes
-again (`refresh`): the same amortised rule (a quarter of the heap) Python applies to its oldest
+afterwards), and each later catch-up that finds the frozen set grown by more than
+`REFRESH_GROWTH` since the last full pass unfreezes, collects everything, and freezes again
+(`refresh`): the same amortised rule (a quarter of the heap) Python applies to its oldest
 generation, so a full pass costs O(1) per object over the process's life.
 """
 
@@ -56,11 +50,9 @@ class HeapStats:
     """What the policy did in this process (for tests and operators' debugging)."""
 
     settles: int = 0  # catch-ups that ended with a freeze
-    kept: int = 0  # updates that ended with a freeze
     refreshes: int = 0  # full passes run by a settle (unfreeze, collect, freeze)
     collected: int = 0  # unreachable objects those passes found
     base: int = 0  # objects frozen right after the last full pass (0: none yet)
-    grown: int = 0  # how many more frozen since (counted at a settle, estimated by updates)
 
 
 _STATS = HeapStats()
@@ -70,8 +62,7 @@ _LOCK = threading.Lock()
 def stats() -> HeapStats:
     """A copy of this process's counts."""
     with _LOCK:
-        return HeapStats(_STATS.settles, _STATS.kept, _STATS.refreshes, _STATS.collected,
-                         _STATS.base, _STATS.grown)
+        return HeapStats(_STATS.settles, _STATS.refreshes, _STATS.collected, _STATS.base)
 
 
 @contextmanager
@@ -107,47 +98,6 @@ def gc_settled() -> Iterator[None]:
             gc.enable()
 
 
-@contextmanager
-def gc_kept() -> Iterator[None]:
-    """Run a per-entry update with the collector paused, then freeze what it kept (`keep`)."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        try:
-            keep()
-        finally:
-            gc.enable()
-
-
-def keep() -> None:
-    """Move what was made since the last freeze to the permanent generation, counting it
-    (`gc.get_count`: no walk); run a full pass when the frozen set grew by more than
-    `REFRESH_GROWTH` since the last one. Before any catch-up, the frozen set is counted
-    once to start from."""
-    with _LOCK:
-        # Everything not frozen came since the last freeze: gen0's net count of what was
-        # made, and what the collector's passes between two updates moved on (listed: only
-        # what survived since the last freeze, not the heap).
-        made = gc.get_count()[0] + len(gc.get_objects(1)) + len(gc.get_objects(2))
-        gc.freeze()
-        _STATS.kept += 1
-        if _STATS.base == 0:
-            _STATS.base, _STATS.grown = max(1, gc.get_freeze_count()), 0
-            return
-        _STATS.grown += made
-        if _STATS.grown > _STATS.base * REFRESH_GROWTH:
-            # The estimate says a quarter: count before paying a full pass (objects frozen
-            # alive that died since, the update's own temporaries among them, were counted
-            # as made but not as freed). A count walks the frozen set once, a pass the heap.
-            _STATS.grown = max(0, gc.get_freeze_count() - _STATS.base)
-            if _STATS.grown > _STATS.base * REFRESH_GROWTH:
-                _refresh_locked()
-
-
 def settle() -> None:
     """Move every object alive to the permanent generation; run a full pass first when the
     frozen set grew by more than `REFRESH_GROWTH` since the last one (`refresh`)."""
@@ -158,10 +108,8 @@ def settle() -> None:
         if _STATS.base == 0:
             # The first catch-up of the process: no pass (it allocated no cycles); the
             # next growth by a quarter is measured from here.
-            _STATS.base, _STATS.grown = frozen, 0
-            return
-        _STATS.grown = max(0, frozen - _STATS.base)  # counted: the updates' estimate set right
-        if frozen > _STATS.base * (1.0 + REFRESH_GROWTH):
+            _STATS.base = frozen
+        elif frozen > _STATS.base * (1.0 + REFRESH_GROWTH):
             _refresh_locked()
 
 
@@ -179,6 +127,6 @@ def _refresh_locked() -> int:
         gc.freeze()
     _STATS.refreshes += 1
     _STATS.collected += found
-    _STATS.base, _STATS.grown = max(1, gc.get_freeze_count()), 0
+    _STATS.base = gc.get_freeze_count()
     log.debug("heap: full collection found %d unreachable objects; %d frozen", found, _STATS.base)
     return found
