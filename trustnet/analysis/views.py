@@ -44,7 +44,7 @@ from trustnet.statements.figures import ViennaFigures
 from trustnet.statements.weights import RuleWeights
 from trustnet.store.sqlite import Store
 from trustnet.trust.beliefs import BeliefEngine, Beliefs, TrustParams
-from trustnet.trust.beliefs.heap import gc_settled
+from trustnet.trust.beliefs.heap import gc_paused, gc_settled
 from trustnet.trust.bridges import DEFAULT_PEOPLE, PeopleParams
 
 if TYPE_CHECKING:
@@ -92,8 +92,11 @@ class NodeViews:
     """One node's beliefs and suspicion, kept current with its store."""
 
     def __init__(self, store: Store, self_id: str, anchors: tuple[str, ...], settings: Settings,
-                 clock: Clock) -> None:
+                 clock: Clock, *, transient: bool = False) -> None:
         self.store = store
+        # Made for one answer and dropped after it (a heavy view of a past moment): its
+        # catch-up freezes nothing, since what it keeps dies with it.
+        self.transient = transient
         self.self_id = self_id
         self.anchors = anchors
         self.settings = settings
@@ -183,7 +186,7 @@ class NodeViews:
         # frozen out of its reach (trust.beliefs.heap.gc_settled). For a few entries, the
         # engine pauses it for each call itself.
         if self.store.last_cursor() - self._cursor > CATCH_UP:
-            with gc_settled():
+            with gc_paused() if self.transient else gc_settled():
                 return self._current(now_ms)
         return self._current(now_ms)
 
@@ -688,7 +691,8 @@ class Analysis:
             raise TrustnetError("the node is stopping", code="unavailable")
         store = Store.open_dir(self.dir, readonly=True)
         try:
-            return work(NodeViews(store, self.self_id, self.anchors, self.settings, self.clock))
+            return work(NodeViews(store, self.self_id, self.anchors, self.settings, self.clock,
+                                  transient=True))
         finally:
             store.close()
 
