@@ -10,7 +10,6 @@ catch-up keep the objects the collector walks bounded.
 from __future__ import annotations
 
 import gc
-import threading
 import weakref
 from collections.abc import Iterator
 
@@ -121,37 +120,6 @@ def test_a_pause_inside_a_settle_or_with_the_collector_off_changes_nothing() -> 
         assert not gc.isenabled()
     assert gc.isenabled()
     assert gc.get_freeze_count() > 0
-
-
-def test_pauses_in_two_threads_keep_the_collector_off_until_the_last_closes() -> None:
-    """The live analysis and the heavy-view worker pause in their own threads: the first to
-    finish must not turn the collector on under the other, and a catch-up's freeze comes
-    once, when the last pause closes."""
-    settles = heap.stats().settles
-    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
-    seen: list[bool] = []
-
-    def a() -> None:  # a catch-up
-        with heap.gc_settled():
-            a_in.set()
-            b_in.wait(5)
-        a_out.set()
-
-    def b() -> None:  # an engine call beside it, ending later
-        a_in.wait(5)
-        with heap.gc_paused():
-            b_in.set()
-            a_out.wait(5)
-            seen.append(gc.isenabled())
-            seen.append(heap.stats().settles > settles)
-
-    threads = [threading.Thread(target=a), threading.Thread(target=b)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
-    assert seen == [False, False]  # still off after the catch-up closed, not frozen yet
-    assert gc.isenabled() and heap.stats().settles == settles + 1
 
 
 def test_a_view_made_for_one_answer_freezes_nothing() -> None:

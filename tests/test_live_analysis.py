@@ -320,8 +320,7 @@ async def test_a_large_catch_up_is_frozen_out_of_the_collector(
         before, settles = gc.get_freeze_count(), heap.stats().settles
         gate.open.set()
         await caught_up(daemon)
-        # The freeze comes when the last pause open in the process closes (a worker thread
-        # of another view may still hold one): then the collector is on again.
+        # The freeze comes as the catch-up's pause closes, in the analysis thread.
         await wait_until(lambda: heap.stats().settles > settles and gc.isenabled(),
                          "the catch-up frozen and the collector on")
         assert gc.get_freeze_count() > before

@@ -65,83 +65,52 @@ def stats() -> HeapStats:
         return HeapStats(_STATS.settles, _STATS.refreshes, _STATS.collected, _STATS.base)
 
 
-# The pauses open now, in every thread (the live analysis and the heavy-view worker each
-# pause): the collector goes off when the first opens and on when the last closes, and a
-# catch-up's freeze waits for the last to close. Guarded by _LOCK.
-_DEPTH = 0
-_WAS_ON = False  # the collector was on when the first pause opened (the process's choice)
-_SETTLE = False  # a catch-up inside the open pauses asked for a freeze
-
-
-def _open(settle: bool) -> None:
-    global _DEPTH, _WAS_ON, _SETTLE
-    with _LOCK:
-        if _DEPTH == 0:
-            _WAS_ON, _SETTLE = gc.isenabled(), False
-            gc.disable()
-        _DEPTH += 1
-        _SETTLE = _SETTLE or settle
-
-
-def _close() -> None:
-    global _DEPTH, _SETTLE
-    with _LOCK:
-        _DEPTH -= 1
-        if _DEPTH:
-            return
-        try:
-            if _SETTLE and _WAS_ON:
-                _settle_locked()
-        finally:
-            _SETTLE = False
-            if _WAS_ON:
-                gc.enable()
-
-
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """Pause the cyclic collector for one call of the engine; it runs again right after the
-    last pause open in the process closes.
+    """Pause the cyclic collector for one call of the engine; it runs again right after.
 
-    With the collector off for the whole process, it stays off.
+    Nested in another pause (or with the collector off for the whole process), nothing
+    changes.
     """
-    _open(settle=False)
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
     try:
         yield
     finally:
-        _close()
+        gc.enable()
 
 
 @contextmanager
 def gc_settled() -> Iterator[None]:
-    """Run a catch-up with the collector paused, then freeze what is alive (`settle`) once
-    the last pause open in the process closes (nested, or beside another thread's, there is
-    one freeze, with nothing paused any more). With the collector off for the whole
-    process, nothing is frozen."""
-    _open(settle=True)
+    """Run a catch-up with the collector paused, then freeze what is alive (`settle`)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
     try:
         yield
     finally:
-        _close()
+        try:
+            settle()
+        finally:
+            gc.enable()
 
 
 def settle() -> None:
     """Move every object alive to the permanent generation; run a full pass first when the
     frozen set grew by more than `REFRESH_GROWTH` since the last one (`refresh`)."""
     with _LOCK:
-        _settle_locked()
-
-
-def _settle_locked() -> None:
-    gc.freeze()
-    _STATS.settles += 1
-    frozen = gc.get_freeze_count()
-    if _STATS.base == 0:
-        # The first catch-up of the process: no pass (it allocated no cycles); the next
-        # growth by a quarter is measured from here.
-        _STATS.base = frozen
-    elif frozen > _STATS.base * (1.0 + REFRESH_GROWTH):
-        _refresh_locked()
+        gc.freeze()
+        _STATS.settles += 1
+        frozen = gc.get_freeze_count()
+        if _STATS.base == 0:
+            # The first catch-up of the process: no pass (it allocated no cycles); the
+            # next growth by a quarter is measured from here.
+            _STATS.base = frozen
+        elif frozen > _STATS.base * (1.0 + REFRESH_GROWTH):
+            _refresh_locked()
 
 
 def refresh() -> int:
