@@ -12,10 +12,11 @@ from __future__ import annotations
 import gc
 import weakref
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from trustnet.analysis.views import CATCH_UP, NodeViews, Settings
+from trustnet.analysis.views import CATCH_UP, Analysis, NodeViews, Settings
 from trustnet.bench.beliefs import generate
 from trustnet.clock import ManualClock
 from trustnet.config.loader import NodeConfig
@@ -133,3 +134,23 @@ def test_a_view_made_for_one_answer_freezes_nothing() -> None:
     assert heap.stats().settles == settles and gc.isenabled() and gc.get_freeze_count() == 0
     views.current()
     assert heap.stats().settles == settles + 1
+
+
+def test_a_heavy_view_is_made_and_dropped_with_the_collector_paused(tmp_path: Path) -> None:
+    """The heavy-view worker's views die with the answer: paused until then, the collector
+    neither walks nor freezes what they made."""
+    views, _store, _later = _views(CATCH_UP + 200, 0)
+    with Store.open_dir(tmp_path) as store:
+        store.ingest(list(views.store.query(limit=CATCH_UP + 200)), views.clock.now_ms())
+    analysis = Analysis(tmp_path, views.self_id, (), views.settings, views.clock, 10.0)
+    settles = heap.stats().settles
+
+    def work(fresh: NodeViews) -> tuple[bool, int]:
+        beliefs, _ = fresh.current()
+        return gc.isenabled(), len(beliefs.parties)
+
+    try:
+        assert analysis._compute(work) == (False, len(views.current()[0].parties))
+    finally:
+        analysis.close()
+    assert gc.isenabled() and heap.stats().settles == settles + 1  # the node's own views only

@@ -689,12 +689,15 @@ class Analysis:
         # In the worker thread: a connection of its own, opened and closed here.
         if self.stopping.is_set():
             raise TrustnetError("the node is stopping", code="unavailable")
-        store = Store.open_dir(self.dir, readonly=True)
-        try:
-            return work(NodeViews(store, self.self_id, self.anchors, self.settings, self.clock,
-                                  transient=True))
-        finally:
-            store.close()
+        # Paused until the answer is made and the views are dropped: what they made dies by
+        # reference counting, and the collector never walks it (nor freezes it).
+        with gc_paused():
+            store = Store.open_dir(self.dir, readonly=True)
+            try:
+                return work(NodeViews(store, self.self_id, self.anchors, self.settings,
+                                      self.clock, transient=True))
+            finally:
+                store.close()
 
     async def run(self, key: Hashable, work: Callable[[NodeViews], T]) -> T:
         """`work` over a read-only view of the store, in the worker; its answer for `key`."""
