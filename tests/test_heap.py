@@ -64,6 +64,22 @@ def test_the_analysis_makes_no_cycles_so_freezing_it_loses_nothing() -> None:
     assert gc.collect() == 0
 
 
+def test_views_dropped_die_by_reference_counting() -> None:
+    """Nothing the analysis makes refers back to what keeps it: views dropped (a heavy view's,
+    made for one answer) are freed at once, the collector finding nothing to do."""
+    views, store, later = _views(2 * CATCH_UP, 30)
+    gc.disable()
+    beliefs = views.current()[0]
+    for e in later:
+        store.ingest([e], e.ts)
+        beliefs = views.current()[0]
+    assert beliefs.parties  # explanations not read: each still a function kept with its belief
+    engine, suspicion = weakref.ref(views._engine), weakref.ref(views._suspicion)
+    del views, beliefs
+    assert engine() is None and suspicion() is None
+    assert gc.collect() == 0
+
+
 def test_a_catch_up_freezes_what_it_keeps_and_updates_stay_off_the_frozen_set() -> None:
     before = heap.stats().settles
     views, store, later = _views(CATCH_UP + 600, 120)

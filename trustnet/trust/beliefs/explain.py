@@ -19,6 +19,10 @@ class _Explanations(_Compliance):
         """The party's explanation, made when first read (`PartyBelief.explanation`): from
         these views and the party's name now, whenever it is read."""
         who = self._name(p) or p[:12]
+        # Not `self`: the engine keeps the belief that keeps this function, and an engine
+        # dropped (a view made for one answer) must die by reference counting, not wait for
+        # the collector (tests/test_heap.py).
+        drivers, drivers_text = self._drivers, self._drivers_text
 
         def explanation() -> str:
             head = (
@@ -28,10 +32,10 @@ class _Explanations(_Compliance):
             )
             # The drivers depend on the views alone: kept with them while they stay cached.
             # (`_views` makes both views together, so the same verified view means the same raw.)
-            cached = self._drivers.get(p)
+            cached = drivers.get(p)
             if cached is None or cached[0] is not ver:
-                cached = (ver, self._drivers_text(ver, raw))
-                self._drivers[p] = cached
+                cached = (ver, drivers_text(ver, raw))
+                drivers[p] = cached
             return f"{head} {cached[1]}"
 
         return explanation
