@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.harness.mutation import Edit, edits, mutated
 from trustnet.errors import EntryError
 from trustnet.identity import Identity
 from trustnet.log import entry as entry_module
@@ -66,22 +67,12 @@ def test_what_the_packer_writes_is_canonical_when_entries_may_hold_it(value: Any
 
 
 @settings(max_examples=1000, deadline=None)
-@given(values, st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255),
-                                  st.sampled_from(["set", "insert", "delete"])),
-                        min_size=1, max_size=4))
+@given(values, edits(4))
 def test_mutated_payloads_are_never_canonical_unless_python_agrees(
-        value: Any, edits: list[tuple[int, int, str]]) -> None:
-    data = bytearray(_pack(value))
-    for at, byte, how in edits:
-        at %= len(data) + 1
-        if how == "set" and at < len(data):
-            data[at] = byte
-        elif how == "insert":
-            data.insert(at, byte)
-        elif at < len(data):
-            del data[at]
-    _agrees(bytes(data))
-    _agrees(bytes(data[: len(data) // 2]))
+        value: Any, changes: list[Edit]) -> None:
+    data = mutated(_pack(value), changes)
+    _agrees(data)
+    _agrees(data[: len(data) // 2])
 
 
 def _non_minimal() -> list[bytes]:

@@ -22,6 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.harness.mutation import Edit, edits, mutated
 from trustnet.errors import EntryError
 from trustnet.identity import Identity
 from trustnet.log import entry as entry_module
@@ -82,21 +83,11 @@ def test_both_envelope_forms_and_the_size_bound() -> None:
 
 
 @settings(max_examples=1500, deadline=None)
-@given(bodies, st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255),
-                                  st.sampled_from(["set", "insert", "delete"])),
-                        min_size=1, max_size=3))
+@given(bodies, edits(3))
 def test_mutated_entries_read_as_they_decode_or_not_at_all(
-        body: dict[str, Any], edits: list[tuple[int, int, str]]) -> None:
-    raw = bytearray(sign_entry(WHO, seq=2, prev=b"\x01" * 32, ts=9, kind="trust", body=body).raw)
-    for at, byte, how in edits:
-        at %= len(raw) + 1
-        if how == "set" and at < len(raw):
-            raw[at] = byte
-        elif how == "insert":
-            raw.insert(at, byte)
-        elif at < len(raw):
-            del raw[at]
-    _agrees(bytes(raw))
+        body: dict[str, Any], changes: list[Edit]) -> None:
+    raw = sign_entry(WHO, seq=2, prev=b"\x01" * 32, ts=9, kind="trust", body=body).raw
+    _agrees(mutated(raw, changes))
 
 
 def _outcome(raw: bytes) -> object:

@@ -200,6 +200,7 @@ _FIELDS = ("raw", "payload", "sig", "id", "author", "seq", "prev", "ts", "kind",
 assert tuple(f.name for f in fields(Entry)) == _FIELDS  # `entry_of` sets exactly these
 _SET = tuple(Entry.__dict__[name].__set__ for name in _FIELDS)
 _set_id_hex, _set_author_hex = _SET[-2:]
+_set_body = _SET[_FIELDS.index("body")]
 _new = object.__new__
 
 
@@ -208,8 +209,16 @@ def entry_of(raw: bytes, payload: bytes, sig: bytes, id_: bytes, author: bytes, 
     """`Entry(...)` as the decode paths make one per entry: the same object, its slots set
     directly (a frozen dataclass's `__init__` goes through `object.__setattr__` per field,
     about twice the work). The caller has checked the fields."""
-    e: Entry = _new(Entry)
-    (s_raw, s_payload, s_sig, s_id, s_author, s_seq, s_prev, s_ts, s_kind, s_body, s_parsed,
+    e = _made(Entry, raw, payload, sig, id_, author, seq, prev, ts, kind)
+    _set_body(e, body)
+    return e
+
+
+def _made(cls: type[Entry], raw: bytes, payload: bytes, sig: bytes, id_: bytes, author: bytes,
+          seq: int, prev: bytes | None, ts: int, kind: str) -> Entry:
+    """An object of `cls` with every slot set but the body."""
+    e: Entry = _new(cls)
+    (s_raw, s_payload, s_sig, s_id, s_author, s_seq, s_prev, s_ts, s_kind, _, s_parsed,
      s_id_hex, s_author_hex) = _SET
     s_raw(e, raw)
     s_payload(e, payload)
@@ -220,14 +229,12 @@ def entry_of(raw: bytes, payload: bytes, sig: bytes, id_: bytes, author: bytes, 
     s_prev(e, prev)
     s_ts(e, ts)
     s_kind(e, kind)
-    s_body(e, body)
     s_parsed(e, None)
     s_id_hex(e, None)
     s_author_hex(e, None)
     return e
 
 
-_set_body = _SET[_FIELDS.index("body")]
 _COMPARED = tuple(f.name for f in fields(Entry) if f.compare)
 
 
@@ -272,22 +279,8 @@ def peek_entry(raw: bytes) -> Entry | None:
     if fields is None:
         return None
     payload, sig, author, seq, prev, ts, kind = fields
-    e: Entry = _new(_Unread)
-    (s_raw, s_payload, s_sig, s_id, s_author, s_seq, s_prev, s_ts, s_kind, _, s_parsed,
-     s_id_hex, s_author_hex) = _SET
-    s_raw(e, raw)
-    s_payload(e, payload)
-    s_sig(e, sig)
-    s_id(e, hashlib.sha256(payload).digest())
-    s_author(e, author)
-    s_seq(e, seq)
-    s_prev(e, prev)
-    s_ts(e, ts)
-    s_kind(e, kind)
-    s_parsed(e, None)
-    s_id_hex(e, None)
-    s_author_hex(e, None)
-    return e
+    return _made(_Unread, raw, payload, sig, hashlib.sha256(payload).digest(), author, seq,
+                 prev, ts, kind)
 
 
 def _jsonable(value: Any) -> Any:
