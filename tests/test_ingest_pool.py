@@ -24,7 +24,7 @@ import pytest
 
 from trustnet.bench.stranger import Stranger, get, real_node
 from trustnet.clock import SystemClock
-from trustnet.identity import Identity
+from trustnet.identity import ENTRY_DOMAIN, Identity
 from trustnet.log.entry import Entry, sign_entry
 from trustnet.log.keys import key_digest
 from trustnet.protocol import messages as m
@@ -381,6 +381,58 @@ def test_a_real_node_takes_a_strangers_push_of_thousands_in_slices_as_one_pass(
         assert status == 200 and json.loads(body)["entries"] == 3000
         status, body = get(node.url, "/forks")
         assert status == 200 and stranger.identity.party_id in body.decode()
+
+
+def _signed_payload(who: Identity, payload: bytes) -> bytes:
+    """An entry of these payload bytes, whatever they hold, signed by `who`."""
+    sig = who.sign(ENTRY_DOMAIN + payload)
+    return bytes(msgpack.packb([payload, sig], use_bin_type=True))
+
+
+@pytest.mark.slow
+def test_a_real_node_refuses_entries_whose_header_reads_but_body_does_not(
+        tmp_path: Path) -> None:
+    """The writer reads a pushed entry's header in C and leaves its body to the workers: a
+    stranger's entries with a well-formed header and a body that does not decode (or is no
+    statement) are refused as in process, signed or not, beside good ones, and the node and
+    its workers go on."""
+    with real_node(tmp_path) as node:
+        assert node.proc is not None
+        stranger = Stranger.fresh()
+        now = SystemClock().now_ms()
+        good = _chain(stranger.identity, 150, ts=now - DAY)
+        ok = msgpack.packb([1, b"\0" * 32, 1, None, now - DAY, "trust",
+                            {"subject": "ab" * 32, "level": 1, "note": "xx"}], use_bin_type=True)
+        broken = [
+            ok.replace(b"\xa2xx", b"\xa2\xff\xfe"),  # a str in the body not UTF-8
+            ok[:-3],  # the body cut short
+            ok + b"\x00",  # bytes after the body
+            ok.replace(b"\xa2xx", b"\xcb" + bytes(8)),  # a float in the body
+            ok.replace(b"\xa2xx", b"\xd4\x01\x00"),  # an ext type
+            ok.replace(b"\xa5trust", b"\xda\x04\x00" + b"k" * 1024),  # a fresh 1 KB kind
+            ok.replace(b"\xa5trust", b"\xa9no-schema"),  # a kind nobody knows
+        ]
+        bad: list[bytes] = []
+        for k, payload in enumerate(broken * 10):
+            who = Identity.from_seed(k.to_bytes(32, "big"))  # a fresh author each: seq 1
+            payload = payload.replace(b"\0" * 32, who.author, 1)
+            bad.append(_signed_payload(who, payload))
+            if k % 7 == 0:  # and some with a signature that does not verify
+                bad.append(_signed_payload(Identity.from_seed(bytes([7]) * 32), payload))
+        batch = [*(e.raw for e in good[:100]), *bad, *(e.raw for e in good[100:])]
+        assert 64 <= len(batch) <= 256  # the workers check it (and a push carries it)
+        expected = Store(None).ingest(batch, now)
+        assert len(expected.accepted) == 150 and len(expected.rejected) == len(bad)
+        ack = _push(Stranger.fresh(), node.url, batch)
+        assert (ack.accepted, ack.rejected) == (150, len(bad))
+        workers = _workers_of(node.proc.pid)
+        assert len(workers) == (os.cpu_count() or 1)
+        status, body = get(node.url, "/status")
+        assert status == 200 and json.loads(body)["entries"] == 150
+        # The same again: held entries are duplicates, the broken ones refused again.
+        again = _push(Stranger.fresh(), node.url, batch)
+        assert (again.accepted, again.duplicates, again.rejected) == (0, 150, len(bad))
+        assert _workers_of(node.proc.pid) == workers
 
 
 def test_the_worker_count_is_a_setting(tmp_path: Path) -> None:
