@@ -183,8 +183,8 @@ class NodeViews:
         """Beliefs and suspicion as of now, recomputed only when something changed."""
         # Catching up with many entries (a start, a bundle imported), the cyclic collector
         # would walk the whole heap again and again; paused, then what the analysis keeps is
-        # frozen out of its reach (trust.beliefs.heap.gc_settled). For a few entries, the
-        # engine pauses it for each call itself.
+        # frozen out of its reach (trust.beliefs.heap.gc_settled); a transient view's is
+        # paused only. For a few entries, the engine pauses it for each call itself.
         if self.store.last_cursor() - self._cursor > CATCH_UP:
             with gc_paused() if self.transient else gc_settled():
                 return self._current(now_ms)
