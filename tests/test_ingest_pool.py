@@ -15,6 +15,7 @@ import os
 import random
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -192,21 +193,75 @@ def test_a_push_in_seq_order_commits_in_slices_with_the_whole_batchs_results(
 
 
 def test_the_last_chunk_of_a_sliced_batch_commits_alone(pool: IngestPool) -> None:
-    """The workers wait while the last slice is stored: it is one chunk, the slices before it
-    hold at least `size` entries (the one before the last may hold fewer), all in order."""
+    """The workers wait while the last slice is stored: it is one chunk; the slices before it
+    hold at least `size` entries or what is left after them, all in order."""
     store = Store(None)
     store.use_pool(pool)
-    raws = _interleaved([_chain(_seed(30 + a), 7) for a in range(3)])  # 21 entries, 7 chunks
+    raws = _interleaved([_chain(_seed(30 + a), 7) for a in range(3)])  # 21 entries
     batch = store.prepare(raws)
+    assert [len(j.raws) for j in batch.jobs] == pool.plan(21) == [1, 2, 3, 3, 3, 3, 2, 1, 1, 1, 1]
     parts = _slices(batch, 5)
-    assert parts is not None and len(batch.jobs) == 7
-    assert [len(p.jobs) for p in parts] == [2, 2, 2, 1]
+    assert parts is not None
+    # At least 5 entries or what is left after them (2 then 1), and the last chunk alone.
+    assert [len(p.pooled) for p in parts] == [6, 6, 5, 2, 1, 1]
     assert [x for p in parts for x in p.pooled] == batch.pooled
     assert [j for p in parts for j in p.jobs] == batch.jobs
     assert len(parts[-1].pooled) == len(batch.jobs[-1].raws)
-    assert all(len(p.pooled) >= 5 for p in parts[:-2])
     result = store.commit(batch, T0 + DAY)
     assert len(result.accepted) == 21 and store.count() == 21
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_a_batch_is_cut_in_chunks_that_get_smaller_towards_its_end(workers: int) -> None:
+    pool = IngestPool(workers)
+    for items in (1, 7, 31, 32, 64, 65, 300, 2857, 4096, 10_000):
+        sizes = pool.plan(items)
+        assert sum(sizes) == items and all(0 < s <= 256 for s in sizes)
+        top = sizes.index(max(sizes))
+        assert sizes[:top + 1] == sorted(sizes[:top + 1])  # doubling up to the largest,
+        assert sizes[top:] == sorted(sizes[top:], reverse=True)  # then never larger again
+        assert all(s >= 32 for s in sizes[:-1])  # an eighth of a full chunk, but the last
+        if items >= 256 * 2 * workers:
+            assert sizes[:3] == [32, 64, 128] and 256 in sizes and sizes[-1] <= 32
+    assert pool.plan(0) == []
+
+
+def test_chunks_go_to_the_worker_that_is_free(pool: IngestPool) -> None:
+    # One worker stops answering for a while: it holds what it was dealt, and every other
+    # chunk goes to the worker that answers (dealt in turn, half would wait for the slow one).
+    pool.spawn()
+    slow = pool.pids()[0]
+    raws = [e.raw for e in _chain(_seed(60), 12)]
+    os.kill(slow, signal.SIGSTOP)
+    try:
+        jobs = [pool.submit([raw], [None]) for raw in raws]
+        held = [j for w in pool._workers if w is not None and w.proc.pid == slow for j in w.jobs]
+        # It holds `depth` chunks, or `chunk` entries (3 here) when the chunks are smaller.
+        assert 0 < len(held) <= max(pool.depth, pool.chunk) < len(jobs) // 2
+        for job in jobs:
+            if job not in held:
+                assert pool.result(job) == b"\0"
+        assert all(j.statuses is None for j in held)
+    finally:
+        os.kill(slow, signal.SIGCONT)
+    assert [pool.result(j) for j in jobs] == [b"\0"] * 12
+    assert pool.stats["restarts"] == 0 and pool.pids()[0] == slow
+
+
+def test_an_answer_that_waited_while_the_writer_stored_is_not_late() -> None:
+    # The writer stores a slice (here: sleeps) for longer than the deadline while the
+    # worker's answer waits in the pipe: the answer is taken, the worker kept.
+    pool = IngestPool(1, min_batch=1, deadline_s=1.0)
+    pool.start()
+    try:
+        pool.spawn()
+        (pid,) = pool.pids()
+        job = pool.submit([_chain(_seed(61), 1)[0].raw], [None])
+        time.sleep(2.0)
+        assert pool.result(job) == b"\0"
+        assert pool.stats["restarts"] == 0 and pool.pids() == [pid]
+    finally:
+        pool.stop()
 
 
 def _owner_and_thief(pool: IngestPool) -> tuple[Identity, Identity, Identity, Store, Both, Entry]:
@@ -303,7 +358,7 @@ def test_a_chunk_that_takes_down_two_workers_is_rejected_not_checked_in_process(
         dying.stop()
     assert not result.accepted and store.count() == 0
     assert [r.code for r in result.rejected] == ["worker_failed"] * 8
-    assert dying.stats["failed_chunks"] == 2
+    assert dying.stats["failed_chunks"] == len(dying.plan(8)) == dying.stats["chunks"]
 
 
 def _workers_of(pid: int) -> list[int]:

@@ -26,7 +26,14 @@ from tests.harness.mutation import Edit, edits, mutated
 from trustnet.errors import EntryError
 from trustnet.identity import Identity
 from trustnet.log import entry as entry_module
-from trustnet.log.entry import Entry, decode_entry, decode_fields, peek_entry, sign_entry
+from trustnet.log.entry import (
+    Entry,
+    author_hint,
+    decode_entry,
+    decode_fields,
+    peek_entry,
+    sign_entry,
+)
 from trustnet.log.keys import KEY_KINDS
 from trustnet.store.workers import peek
 
@@ -101,8 +108,11 @@ def _agrees(raw: bytes) -> None:
     read, decoded = head(raw), _decoded_head(raw)
     with mock.patch.object(entry_module, "_head", None):
         slow = _outcome(raw)
+        slow_hint = author_hint(raw)
     assert _outcome(raw) == slow  # `decode_fields` on the compiled read decodes the same
     if decoded is not None:
+        # Admission's author, read either way, is the one the entry decodes with.
+        assert author_hint(raw) == slow_hint == decoded[2], raw.hex()
         # What a worker passes is read as it decodes (or not read: decoded in process).
         assert read is None or read == decoded, raw.hex()
         entry = peek_entry(raw)

@@ -335,6 +335,13 @@ def decode_entry(raw: bytes, *, verify: bool = True) -> Entry:
 def envelope(raw: bytes) -> tuple[bytes, bytes] | None:
     """(payload, sig) when `raw` is the one encoding of [payload: bin, sig: bin 64]; None
     for anything else (the general path then says what is wrong with it)."""
+    start = _payload_start(raw)
+    return None if start is None else (raw[start:-66], raw[-64:])
+
+
+def _payload_start(raw: bytes) -> int | None:
+    """Where the payload starts in `raw` if it is the one encoding of [payload: bin,
+    sig: bin 64] (it ends 66 bytes before the end); None for anything else."""
     if len(raw) < 69 or raw[0] != 0x92 or raw[-66:-64] != b"\xc4\x40":
         return None
     n = len(raw) - 1 - 66
@@ -349,7 +356,7 @@ def envelope(raw: bytes) -> tuple[bytes, bytes] | None:
         return None
     if int.from_bytes(raw[2:start], "big") != n - (start - 1):
         return None
-    return raw[start:-66], raw[-64:]
+    return start
 
 
 _HEAD = bytes([0x97, FORMAT_VERSION, 0xC4, ID_BYTES])  # fixarray 7, version 1, bin 8 of 32
@@ -360,16 +367,17 @@ def author_hint(raw: bytes) -> bytes | None:
     shape to tell). When the entry decodes, its author is this one."""
     if type(raw) is not bytes or len(raw) > MAX_ENTRY_BYTES:
         return None
-    parts = envelope(raw)
-    if parts is None:
+    if _head is not None and (read := _head(raw)) is not None:
+        return read[2]  # the compiled header read (0.2 µs against 0.7 below)
+    start = _payload_start(raw)
+    if start is None:
         return None
-    payload = parts[0]
-    if payload[:4] == _HEAD:
+    if raw[start:start + 4] == _HEAD and len(raw) - 66 - start >= 36:
         # Every entry that decodes starts so (its minimal encoding: the array of seven,
         # version 1, a bin of 32): the author is the next 32 bytes, nothing to unpack.
-        return payload[4:36]
+        return raw[start + 4:start + 36]
     try:
-        fields = _unpack(payload)
+        fields = _unpack(raw[start:-66])
     except Exception:  # anything malformed: no hint
         return None
     if type(fields) is not list or len(fields) != 7 or type(fields[1]) is not bytes:

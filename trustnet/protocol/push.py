@@ -253,12 +253,14 @@ class PushGossip:
         refused: list[Rejected] = []
         taken_now: set[bytes] = set()
         limited: set[bytes] = set()
+        passed: set[bytes] = set()  # authors seen to pass, by their hint (asked once)
         for i, raw in enumerate(raws):
             # Most entries of a bulk push are by authors held (or just taken): their admission
             # needs only the author they name (if they decode, it is theirs; if not, ingest
             # refuses them either way). The others are decoded to tell.
             hint = author_hint(raw)
-            if hint is not None and self._admitted(hint, taken_now):
+            if hint is not None and (hint in passed or self._admitted(hint, taken_now)):
+                passed.add(hint)
                 admitted.append(raw)
                 continue
             author = _author_of(raw)

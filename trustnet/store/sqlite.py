@@ -123,11 +123,11 @@ SLICE_ENTRIES = 1024  # a large pooled batch commits in slices of about this man
 
 
 def _slices(batch: PreparedBatch, size: int) -> list[PreparedBatch] | None:
-    """`batch` cut in slices of whole worker chunks (at least `size` entries, but the last
-    chunk alone), in the order it came, each in chain order (by author, stable); None when
-    it commits whole: small, not all on the workers (entries checked in process have no
-    chunk), some author's entries out of seq order (a later slice would hold what an
-    earlier one needs), or key events among them. A slice that fails (the database, the
+    """`batch` cut in slices of whole worker chunks (at least `size` entries or what is
+    left after them, and the last chunk alone), in the order it came, each in chain order
+    (by author, stable); None when it commits whole: small, not all on the workers
+    (entries checked in process have no chunk), some author's entries out of seq order (a
+    later slice would hold what an earlier one needs), or key events among them. A slice that fails (the database, the
     pool) raises with the slices before it stored: the store and its memory agree, the
     caller gets no result for them (as after a crash)."""
     jobs = batch.jobs
@@ -139,12 +139,14 @@ def _slices(batch: PreparedBatch, size: int) -> list[PreparedBatch] | None:
         return None
     parts: list[PreparedBatch] = []
     start = taken = first_job = 0
+    total = len(batch.pooled)
     for k, job in enumerate(jobs):
         taken += len(job.raws)
-        # The last chunk is a slice of its own: the workers are idle while this process
-        # stores the last slice, so it is the smallest (one commit more a batch, ~1.5 ms,
-        # against ~10 ms of both workers waiting; `bench gossip` +2-3 %).
-        if taken - start < size and k < len(jobs) - 2:
+        # A slice is stored while the workers check the chunks after it, so a slice ends
+        # once it holds `size` entries or as many as are left after it (storing an entry
+        # costs this process about a third of what checking it costs a worker); the last
+        # chunk is a slice of its own: the workers are idle while it is stored.
+        if taken - start < min(size, total - taken) and k < len(jobs) - 2:
             continue
         pooled = batch.pooled[start:taken]
         first = not parts
@@ -153,6 +155,18 @@ def _slices(batch: PreparedBatch, size: int) -> list[PreparedBatch] | None:
             batch.duplicates if first else 0, [], [], [], {}, pooled, jobs[first_job:k + 1]))
         start, first_job = taken, k + 1
     return parts
+
+
+_PUMP_ROWS = 128  # rows inserted between two looks at the ingest workers (`_pumping`)
+
+
+def _pumping(rows: Iterable[tuple[Any, ...]], pool: IngestPool) -> Iterator[tuple[Any, ...]]:
+    """`rows`, dealing the pool's waiting chunks every `_PUMP_ROWS` of them: a slice of a
+    thousand rows takes ~10 ms to insert, longer than the workers' small last chunks."""
+    for k, row in enumerate(rows):
+        if k % _PUMP_ROWS == 0:
+            pool.pump()
+        yield row
 
 
 def _merged(results: list[IngestResult]) -> IngestResult:
@@ -408,7 +422,10 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         pool = self._pool if self._pool is not None and self._pool.running else None
         if pool is not None and len(items) < pool.min_batch:
             pool = None
-        step = 0 if pool is None else pool.chunk_for(len(items))
+        # The entries each chunk for the pool takes, in order; the last size repeats.
+        plan = [] if pool is None else pool.plan(len(items))
+        step = plan[0] if plan else 0
+        pooled_start = 0  # the first entry of `pooled` not sent in a chunk yet
         rejected: list[Rejected] = []
         # Per author, (index, entry, the key its signature is checked under; None: checked
         # already), in the order they came; `fresh` below puts them in chain order.
@@ -460,8 +477,10 @@ class Store(EntryReads, Quarantine, AuthorIndex):
             if peeked:
                 assert pool is not None
                 pooled.append((index, entry, key))
-                if len(pooled) % step == 0:
-                    jobs.append(_submit(pool, pooled[-step:]))
+                if len(pooled) - pooled_start == step:
+                    jobs.append(_submit(pool, pooled[pooled_start:]))
+                    pooled_start = len(pooled)
+                    step = plan[len(jobs)] if len(jobs) < len(plan) else step
             else:
                 local.append(entry)
                 unchecked.append(entry)
@@ -471,8 +490,8 @@ class Store(EntryReads, Quarantine, AuthorIndex):
                     # chunk while the next one is decoded here.
                     pending += self._verifier.start(list(zip(unchecked[chunk_start:], signers[chunk_start:], strict=True)))
                     chunk_start = len(unchecked)
-        if pool is not None and len(pooled) % step:
-            jobs.append(_submit(pool, pooled[-(len(pooled) % step):]))
+        if pool is not None and len(pooled) > pooled_start:
+            jobs.append(_submit(pool, pooled[pooled_start:]))
         pending += self._verifier.start(list(zip(unchecked[chunk_start:], signers[chunk_start:], strict=True)))
         # Chain order: by author, each author's entries by seq (stable, as they came among
         # equal seqs); a bulk batch comes in order per author, so only runs that did not are
@@ -790,10 +809,13 @@ class Store(EntryReads, Quarantine, AuthorIndex):
 
     def _insert(self, entries: list[Entry], received: int) -> None:
         self._grouped_rows += len(entries)
+        rows: Iterable[tuple[Any, ...]] = [
+            (e.id, e.author, e.seq, e.ts, e.kind, e.raw, received) for e in entries]
+        if self._pool is not None and len(entries) > _PUMP_ROWS:
+            rows = _pumping(rows, self._pool)
         self._db.executemany(
             "INSERT INTO entries (id, author, seq, ts, kind, raw, received) VALUES (?,?,?,?,?,?,?)",
-            [(e.id, e.author, e.seq, e.ts, e.kind, e.raw, received) for e in entries],
-        )
+            rows)
 
     def _advance_all(self, accepted: list[Entry]) -> None:
         """`_advance` for a batch's accepted entries, once per author: its last one."""

@@ -63,15 +63,15 @@ SIG_BAD = 0x01
 BODY_BAD = 0x02
 DECODE_BAD = 0x80
 FAILED = 0xFF  # set by the pool, never by a worker: the chunk took down two workers
-CHUNK = 256  # entries per job: small enough to spread a push over both cores
+CHUNK = 256  # entries per job at most: small enough to spread a push over both cores
+DEPTH = 3  # chunks sent to a worker at once; the rest wait in the writer for the first free
 MIN_BATCH = 64  # fewer new entries than this are checked in process
 DEADLINE_S = 30.0  # a chunk of 256 entries of 64 KiB takes well under a second
 # A worker starting (an interpreter importing trustnet) is not held to DEADLINE_S: on a
 # loaded machine that takes seconds. It says it is ready first; only then the deadline runs.
 START_DEADLINE_S = 120.0
 READY = b"TNW1"
-_PIPE_BYTES = 1 << 20  # room for several chunks in flight per worker (F_SETPIPE_SZ)
-_MAX_OUTSTANDING = 8192  # entries queued per worker before the writer collects answers
+_PIPE_BYTES = 1 << 20  # room for every chunk in flight to a worker (F_SETPIPE_SZ)
 _LEN = struct.Struct(">I")
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
@@ -186,24 +186,33 @@ class _Worker:
     stdin: int
     stdout: int
     jobs: deque[Job] = field(default_factory=deque)  # sent, in the order they are answered
-    queued: int = 0  # entries in `jobs`
+    held: int = 0  # entries in `jobs`
     ready: bool = False  # said READY: from now on held to the deadline
+    since: float = 0.0  # when it last answered, or got work while it had none (monotonic)
 
 
 class IngestPool:
-    """Worker processes checking entries for one store writer (see the module docstring)."""
+    """Worker processes checking entries for one store writer (see the module docstring).
+
+    Chunks are dealt as workers free up, not in turn: each worker holds at most `depth`
+    chunks, and the rest wait here until one answers. The worker that shares its core with
+    the writer checks fewer entries than the other, and both finish a batch together (dealt
+    in turn, one finished a push of 2,857 entries ~24 ms before the other, `bench gossip`).
+    """
 
     def __init__(self, workers: int, *, min_batch: int = MIN_BATCH, chunk: int = CHUNK,
-                 deadline_s: float = DEADLINE_S, command: Sequence[str] | None = None) -> None:
+                 deadline_s: float = DEADLINE_S, depth: int = DEPTH,
+                 command: Sequence[str] | None = None) -> None:
         self.size = workers
         # How a worker is started (tests start ones that fail).
         self.command = list(command or [sys.executable, "-m", "trustnet.store.workers"])
         self.min_batch = min_batch
         self.chunk = chunk
+        self.depth = max(1, depth)
         self.deadline_s = deadline_s
         self.running = False
         self._workers: list[_Worker | None] = [None] * workers
-        self._next = 0
+        self._waiting: deque[Job] = deque()  # submitted, not sent to a worker yet
         self.stats = {"chunks": 0, "entries": 0, "restarts": 0, "failed_chunks": 0}
 
     def start(self) -> None:
@@ -213,6 +222,7 @@ class IngestPool:
     def stop(self) -> None:
         """End every worker (idempotent); chunks not collected are lost with them."""
         self.running = False
+        self._waiting.clear()
         for i, w in enumerate(self._workers):
             if w is not None:
                 self._end(w, kill=False)
@@ -222,74 +232,139 @@ class IngestPool:
         """Spawn every worker now rather than at the first chunk (benchmarks time the work,
         not interpreters starting): each answers an empty chunk once it is ready."""
         jobs = [Job([], [], _frame(msgpack.packb([[], []]))) for _ in range(self.size)]
-        for job in jobs:
-            self._send(job)
+        for i, job in enumerate(jobs):
+            self._send_to(self._workers[i] or self._spawn(i), job)
         for job in jobs:
             self.result(job)
 
-    def chunk_for(self, items: int) -> int:
-        """Entries per chunk for a batch of `items`: spread over every worker, at most `chunk`."""
-        return max(1, min(self.chunk, -(-items // max(1, self.size))))
+    def plan(self, items: int) -> list[int]:
+        """Entry counts of the chunks a batch of `items` is cut in, in order (their sum is
+        `items`). The first ones double from an eighth of `chunk`, so every worker starts
+        soon; then each is at most `chunk` and half a worker's share of what is left, down
+        to an eighth of `chunk` again: the chunks get smaller towards the end, so the
+        workers finish a batch together, and its last chunk, stored while they have
+        nothing to do, is small (2,857 entries: 32, 64, 128, then 256 ... 256, 235, 176,
+        ..., 32, 32, 21)."""
+        least = max(1, self.chunk // 8)
+        share = 2 * max(1, self.size)
+        out: list[int] = []
+        left = items
+        while left > 0:
+            size = min(left, self.chunk, max(least, -(-left // share)), least << len(out))
+            out.append(size)
+            left -= size
+        return out
 
     def pids(self) -> list[int]:
         """The worker processes running now."""
         return [w.proc.pid for w in self._workers if w is not None]
 
     def submit(self, raws: list[bytes], keys: list[bytes | None]) -> Job:
-        """Send a chunk to the next worker; `result` collects its statuses."""
+        """Queue a chunk for the first free worker; `result` collects its statuses."""
         job = Job(raws, keys, _frame(msgpack.packb([raws, keys], use_bin_type=True)))
-        self._send(job)
         self.stats["chunks"] += 1
         self.stats["entries"] += len(raws)
+        self._waiting.append(job)
+        self.pump()
         return job
 
     def result(self, job: Job) -> bytes:
-        """The chunk's statuses (one byte per entry), waiting for its worker; a worker that
-        dies or stalls meanwhile is replaced and its chunks sent again."""
+        """The chunk's statuses (one byte per entry), collecting every worker's answers
+        meanwhile and dealing out the chunks waiting; a worker that dies or stalls is
+        replaced and its chunks dealt again."""
+        self.pump()  # even when the chunk's answer is in: free workers get the chunks waiting
         while job.statuses is None:
-            w = next((w for w in self._workers if w is not None and job in w.jobs), None)
-            if w is None:  # its worker was lost and the chunk rejected or requeued elsewhere
-                if job.statuses is None:
-                    self._send(job)
+            self._deal()
+            if job.statuses is not None:
+                break
+            if not any(w is not None and w.jobs for w in self._workers):
+                # Lost with its worker and not dealt again (never expected): deal it now.
+                if job not in self._waiting:
+                    self._waiting.append(job)
                 continue
-            try:
-                if not w.ready:
-                    if _read(w.stdout, len(READY), START_DEADLINE_S) != READY:
-                        raise _Lost("did not start as an ingest worker")
-                    w.ready = True
-                head = _read(w.stdout, _LEN.size, self.deadline_s)
-                answer = _read(w.stdout, _LEN.unpack(head)[0], self.deadline_s)
-            except _Lost as exc:
-                self._replace(w, str(exc))
-                continue
-            done = w.jobs.popleft()
-            w.queued -= len(done.raws)
-            if len(answer) != len(done.raws):
-                self._replace(w, "answered a chunk with the wrong number of statuses")
-                continue
-            done.statuses = answer
+            self._collect(wait=True)
         return job.statuses
 
-    def _send(self, job: Job) -> None:
-        while True:
-            i = self._next % self.size
-            self._next += 1
-            w = self._workers[i] or self._spawn(i)
-            while w.queued > _MAX_OUTSTANDING and w.jobs:
-                # Answers are a byte per entry: collecting them keeps both pipes flowing.
-                self.result(w.jobs[0])
-                if self._workers[i] is not w:
-                    break
-            if self._workers[i] is not w:
-                continue
-            try:
-                _write(w.stdin, job.frame, self.deadline_s if w.ready else START_DEADLINE_S)
-            except _Lost as exc:
-                self._replace(w, str(exc))
-                continue
-            w.jobs.append(job)
-            w.queued += len(job.raws)
+    def pump(self) -> None:
+        """Without waiting: take the answers that are there, and deal the chunks waiting to
+        the workers they freed. The writer calls this while it stores (a slice's rows take
+        milliseconds, and the workers must not run dry meanwhile)."""
+        if self._waiting:
+            self._collect(wait=False)
+            self._deal()
+
+    def _deal(self) -> None:
+        """Send the waiting chunks, oldest first, to the worker holding the fewest entries,
+        while it holds fewer than `depth` chunks or fewer than `chunk` entries (work for
+        the time this process spends storing a slice, when it deals nothing); a slot with
+        no worker yet spawns one."""
+        while self._waiting:
+            i = min(range(self.size), key=self._held)
+            w = self._workers[i]
+            if w is not None and len(w.jobs) >= self.depth:
+                return
+            self._send_to(w or self._spawn(i), self._waiting.popleft())
+
+    def _held(self, i: int) -> int:
+        w = self._workers[i]
+        return 0 if w is None else w.held
+
+    def _send_to(self, w: _Worker, job: Job) -> None:
+        try:
+            _write(w.stdin, job.frame, self.deadline_s if w.ready else START_DEADLINE_S)
+        except _Lost as exc:
+            self._waiting.appendleft(job)
+            self._replace(w, str(exc))
             return
+        if not w.jobs:
+            w.since = time.monotonic()
+        w.jobs.append(job)
+        w.held += len(job.raws)
+
+    def _collect(self, wait: bool) -> None:
+        """Take the answers that are there; with `wait` and none there, wait for one. Each
+        worker is held to its deadline from its last answer (or from when it got work while
+        it had none; a worker starting, to `START_DEADLINE_S`): an answer that waited in
+        the pipe while this process stored a slice is taken first, not counted late."""
+        busy = {w.stdout: w for w in self._workers if w is not None and w.jobs}
+        if not busy:
+            return
+        readable, _, _ = select.select(list(busy), [], [], 0.0)
+        if not readable and wait:
+            now = time.monotonic()
+            ends = {fd: w.since + (self.deadline_s if w.ready else START_DEADLINE_S)
+                    for fd, w in busy.items()}
+            late = [busy[fd] for fd, end in ends.items() if end <= now]
+            for w in late:
+                self._replace(w, f"answered nothing for {self.deadline_s:g} s" if w.ready
+                              else "did not start as an ingest worker in time")
+            if late:
+                return
+            readable, _, _ = select.select(list(busy), [], [], min(ends.values()) - now)
+        for fd in readable:
+            self._take(busy[fd])
+
+    def _take(self, w: _Worker) -> None:
+        """Read what `w` says: READY once, then one chunk's statuses."""
+        try:
+            if not w.ready:
+                if _read(w.stdout, len(READY), START_DEADLINE_S) != READY:
+                    raise _Lost("did not start as an ingest worker")
+                w.ready = True
+                w.since = time.monotonic()
+                return
+            head = _read(w.stdout, _LEN.size, self.deadline_s)
+            answer = _read(w.stdout, _LEN.unpack(head)[0], self.deadline_s)
+        except _Lost as exc:
+            self._replace(w, str(exc))
+            return
+        if len(answer) != len(w.jobs[0].raws):
+            self._replace(w, "answered a chunk with the wrong number of statuses")
+            return
+        done = w.jobs.popleft()
+        done.statuses = answer
+        w.held -= len(done.raws)
+        w.since = time.monotonic()
 
     def _spawn(self, i: int) -> _Worker:
         proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -300,12 +375,13 @@ class IngestPool:
             fcntl.fcntl(stdin, _F_SETPIPE_SZ, _PIPE_BYTES)
         os.set_blocking(stdin, False)
         os.set_blocking(stdout, False)
-        w = self._workers[i] = _Worker(proc, stdin, stdout)
+        w = self._workers[i] = _Worker(proc, stdin, stdout, since=time.monotonic())
         return w
 
     def _replace(self, w: _Worker, why: str) -> None:
-        """Kill `w`, start over with a new worker; its chunks go out again (the one it was
-        working on counts a try: after two, its entries are rejected, `worker_failed`)."""
+        """Kill `w`; its chunks are dealt again, first (the one it was working on counts a
+        try: after two, its entries are rejected, `worker_failed`). Its slot spawns a new
+        worker when next dealt to."""
         i = self._workers.index(w)
         self._workers[i] = None
         self._end(w, kill=True)
@@ -321,8 +397,7 @@ class IngestPool:
                           "(worker_failed)", len(jobs[0].raws))
                 jobs[0].statuses = bytes([FAILED]) * len(jobs[0].raws)
                 jobs = jobs[1:]
-        for job in jobs:
-            self._send(job)
+        self._waiting.extendleft(reversed(jobs))
 
     @staticmethod
     def _end(w: _Worker, *, kill: bool) -> None:
