@@ -84,3 +84,90 @@ def test_the_compiled_walk_is_the_python_walk(monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.setattr(estimator, "c_walk", None)
         assert run() == compiled
         monkeypatch.undo()
+
+
+def _script(seed: int) -> list[tuple[str, object]]:
+    """A random run of an estimator: signals in and out of order (late ones replay their
+    party), revisions (verifications that moved), reports (a report's history shares the
+    estimator's arrays), at times on and off the grid, before 1970, and one beyond 2**52 ms."""
+    from trustnet.feedback.estimator import Signal
+
+    rng = random.Random(seed)
+    t0 = rng.choice((10**12, -(10**11)))
+    rules = ("inspection_refused", "notification_missing", "consultation_unanswered", "other")
+    made: list[Signal] = []
+
+    def signal() -> Signal:
+        at = t0 + rng.choice((rng.randrange(300) * DAY_MS, rng.randrange(300 * DAY_MS)))
+        if made and rng.random() < 0.15:
+            at = rng.choice(made).at  # the same moment as another
+        return Signal(rng.choice(("p1", "p2")), at,
+                      rng.choice(("threat", "threat", "hostility", "cooperation")),
+                      rng.choice((0.0, rng.random() * 3)),
+                      rng.choice((0.0, 1.0, rng.random())), f"r{len(made)}", rng.choice(rules))
+
+    # A party whose one signal lies beyond 2**52 ms: its replays are left to Python.
+    far = Signal("p3", 2**53 + rng.randrange(DAY_MS), "threat", 1.0, 1.0, "far", "other")
+    out: list[tuple[str, object]] = [
+        ("observe", far),
+        ("revise", ("p3", [far], [Signal("p3", far.at, "threat", 1.0, 0.5, "far", "other")]))]
+    for _ in range(160):
+        roll = rng.random()
+        if roll < 0.55 or not made:
+            s = signal()
+            made.append(s)
+            out.append(("observe", s))
+        elif roll < 0.8:
+            old = rng.choice(made)
+            new = Signal(old.party, old.at, old.kind, old.weight, rng.random(), old.ref, old.rule)
+            made[made.index(old)] = new
+            out.append(("revise", (old.party, [old], [new])))
+        else:
+            out.append(("report", t0 + rng.randrange(320 * DAY_MS)))
+    return out
+
+
+def _run(script: list[tuple[str, object]], params: SuspicionParams) -> list[object]:
+    from trustnet.feedback.estimator import Signal
+
+    est = SuspicionEstimator(params, "me")
+    seen: list[object] = []
+    for op, arg in script:
+        if op == "observe":
+            assert isinstance(arg, Signal)
+            est.observe(arg)
+        elif op == "revise":
+            party, gone, new = arg  # type: ignore[misc]
+            est.revise(party, gone, new)
+        else:
+            assert isinstance(arg, int)
+            for party, report in est.reports(arg).items():
+                seen.append((party, report.level, report.x, report.hostility, report.drivers,
+                             report.history))  # views sharing the estimator's arrays
+    for party in sorted(est._parties):
+        pt = est._parties[party]
+        seen.append((party, [(s.t, s.x, s.y, s.g, s.h, s.c, s.p, s.r) for s in pt.snaps],
+                     list(pt.history), pt.cur_t, pt.cur_x, pt.cur_y))
+    # What every report handed out shows now: a replay changed no point a view shares.
+    seen.append([tuple(item[-1]) for item in seen if isinstance(item, tuple) and
+                 len(item) == 6 and not isinstance(item[1], list)])
+    return seen
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_compiled_replay_is_the_python_replay(seed: int,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # trustnet._numeric.replay against the Python steps it stands in for, bit for bit: the
+    # snapshots, the history's points (bounded: history_len 3 trims it often), the cursor,
+    # and every report's history (the arrays it shares are copied before they change).
+    from trustnet.feedback import estimator
+
+    if estimator.c_replay is None:
+        pytest.skip("the compiled replay is not built here")
+    script = _script(seed)
+    for params in (SuspicionParams(history_len=3), SuspicionParams(),
+                   SuspicionParams(other_restraint=0.05, time_unit_ms=3_600_000)):
+        compiled = _run(script, params)
+        with monkeypatch.context() as m:
+            m.setattr(estimator, "c_replay", None)
+            assert _run(script, params) == compiled

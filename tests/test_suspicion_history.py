@@ -79,3 +79,51 @@ def test_a_view_ends_at_its_moment_and_holds_at_most_keep_points() -> None:
     hist.cut_after(40)
     hist.bound(1)
     assert shared == ((70, 0.7), (80, 0.8), (90, 0.9)) and list(hist) == [(40, 0.4)]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_a_splice_leaves_what_records_and_bounds_leave(seed: int) -> None:
+    # `splice` (the compiled replay's points at once) against the calls it stands for: grid
+    # points appended and bounded, then a record at a signal's moment (the last point's level
+    # when it is at that moment, which may be a point held before), on a history whose
+    # arrays a view shares or not.
+    rng = random.Random(seed)
+    keep = rng.choice((1, 2, 3, 8))
+    calls, spliced = LevelHistory(), LevelHistory()
+    for t in range(rng.randrange(2 * keep + 1)):
+        calls.append(t, t / 10)
+        spliced.append(t, t / 10)
+    views = [h.view(len(h), 0.0, keep) for h in (calls, spliced)] if rng.random() < 0.7 else []
+    before = [tuple(v) for v in views]
+    n, last_t = len(spliced), (spliced.t[-1] if len(spliced) else None)
+    last_level = spliced.level[-1] if len(spliced) else None
+    ts: list[int] = []
+    levels: list[float] = []
+    replaced: float | None = None
+    t = len(spliced) - 1
+    for _ in range(rng.randrange(6)):
+        for _ in range(rng.choice((0, 0, 1, 3))):  # grid points walked, then bound
+            t += 1
+            level = rng.random()
+            calls.t.append(t)
+            calls.level.append(level)
+            ts.append(t)
+            levels.append(level)
+            n += 1
+        calls.bound(keep)
+        n = keep if n > 2 * keep else n
+        t += rng.choice((0, 0, 1))  # the signal's moment: often the last point's
+        level = rng.choice((0.5, rng.random()))
+        calls.record(t, level, keep)
+        if n and (ts[-1] if ts else last_t) == t:
+            if ts:
+                levels[-1] = level
+            elif level != last_level:
+                replaced = last_level = level
+        else:
+            ts.append(t)
+            levels.append(level)
+            n = keep if n + 1 > 2 * keep else n + 1
+    spliced.splice(ts, levels, n, replaced)
+    assert list(spliced) == list(calls)
+    assert [tuple(v) for v in views] == before  # no shared point changed

@@ -501,42 +501,34 @@ floor_div(long long n, long long d)
     return q;
 }
 
-static PyObject *
-numeric_walk(PyObject *module, PyObject *args)
-{
-    long long st, t0, t, unit;
-    double sg, sh, sc, sp, sr, x, y, unit_f, l_in, l_r, l_gr, l_k, a0, a_gain, k0, k_gain, cap;
-    PyObject *o_bset, *ts = NULL, *levels = NULL, *result = NULL;
-    int has_b, want_points;
-    double b_set = 0.0;
-    long long nxt;
-    (void)module;
+/* The estimator's constants a walk reads. */
+typedef struct {
+    long long unit;
+    double unit_f, l_in, l_r, l_gr, l_k, a0, a_gain, k0, k_gain, b_set, cap;
+    int has_b;
+} walk_params;
 
-    if (!PyArg_ParseTuple(args, "LdddddLddLLdddddddddOdp", &st, &sg, &sh, &sc, &sp, &sr, &t0,
-                          &x, &y, &t, &unit, &unit_f, &l_in, &l_r, &l_gr, &l_k, &a0, &a_gain,
-                          &k0, &k_gain, &o_bset, &cap, &want_points))
-        return NULL;
-    has_b = o_bset != Py_None;
-    if (has_b) {
-        b_set = PyFloat_AsDouble(o_bset);
-        if (b_set == -1.0 && PyErr_Occurred())
-            return NULL;
-    }
-    if (unit <= 0 || st > WALK_T_BOUND || st < -WALK_T_BOUND || t0 > WALK_T_BOUND
-            || t0 < -WALK_T_BOUND || t > WALK_T_BOUND || t < -WALK_T_BOUND
-            || unit > WALK_T_BOUND)
-        Py_RETURN_NONE; /* Python walks it, with its unbounded integers */
-    if (want_points) {
-        ts = PyList_New(0);
-        levels = PyList_New(0);
-        if (ts == NULL || levels == NULL)
-            goto done;
-    }
-    nxt = (floor_div(t0, unit) + 1) * unit;
+static int
+times_in_bound(long long t)
+{
+    return t <= WALK_T_BOUND && t >= -WALK_T_BOUND;
+}
+
+/* The cells from (t0, x, y) to t, the slow variables valued from the snapshot (st, sg, sh, sc,
+ * sp, sr); each grid boundary passed appended to ts and levels (when not NULL). Out: the last
+ * grid boundary (or t0), its x and y, and x and y at t. -1 with an exception set on failure. */
+static int
+walk_cells(const walk_params *w, long long st, double sg, double sh, double sc, double sp,
+           double sr, long long t0, double x, double y, long long t, PyObject *ts,
+           PyObject *levels, long long *o_last, double *o_gx, double *o_gy, double *o_nx,
+           double *o_ny)
+{
+    long long nxt = (floor_div(t0, w->unit) + 1) * w->unit;
     if (t0 >= t) {
-        result = Py_BuildValue("(LddddOO)", t0, x, y, x, y, want_points ? ts : Py_None,
-                               want_points ? levels : Py_None);
-        goto done;
+        *o_last = t0;
+        *o_gx = *o_nx = x;
+        *o_gy = *o_ny = y;
+        return 0;
     }
     for (;;) {
         int grid = nxt <= t;
@@ -552,32 +544,35 @@ numeric_walk(PyObject *module, PyObject *args)
             gp = sp;
             r = sr;
         } else {
-            double dd = (double)(t0 - st) / unit_f;
-            double fi = exp(-l_in * dd);
+            double dd = (double)(t0 - st) / w->unit_f;
+            double fi = exp(-w->l_in * dd);
             g = sg * fi;
             h = sh * fi;
-            c = sc * exp(-l_r * dd);
-            gp = sp * exp(-l_gr * dd);
-            r = sr * exp(-l_k * dd);
+            c = sc * exp(-w->l_r * dd);
+            gp = sp * exp(-w->l_gr * dd);
+            r = sr * exp(-w->l_k * dd);
         }
-        a = a0 + a_gain * (c < 0.0 ? 0.0 : c);
-        k = k0 + k_gain * (r < 0.0 ? 0.0 : r);
-        flow_observed(k, a, has_b ? b_set : a, gp, g + h, (double)(t1 - t0) / unit_f, x, y,
-                      &nx, &ny);
+        a = w->a0 + w->a_gain * (c < 0.0 ? 0.0 : c);
+        k = w->k0 + w->k_gain * (r < 0.0 ? 0.0 : r);
+        flow_observed(k, a, w->has_b ? w->b_set : a, gp, g + h,
+                      (double)(t1 - t0) / w->unit_f, x, y, &nx, &ny);
         nx = nx < 0.0 ? 0.0 : nx;
         ny = ny < 0.0 ? 0.0 : ny;
-        nx = nx > cap ? cap : nx;
-        ny = ny > cap ? cap : ny;
+        nx = nx > w->cap ? w->cap : nx;
+        ny = ny > w->cap ? w->cap : ny;
         if (!grid) {
-            result = Py_BuildValue("(LddddOO)", t0, x, y, nx, ny, want_points ? ts : Py_None,
-                                   want_points ? levels : Py_None);
-            goto done;
+            *o_last = t0;
+            *o_gx = x;
+            *o_gy = y;
+            *o_nx = nx;
+            *o_ny = ny;
+            return 0;
         }
         x = nx;
         y = ny;
         t0 = nxt;
-        nxt += unit;
-        if (want_points) {
+        nxt += w->unit;
+        if (ts != NULL) {
             PyObject *pt = PyLong_FromLongLong(t0);
             PyObject *lv = PyFloat_FromDouble(-expm1(-x));
             int bad = pt == NULL || lv == NULL || PyList_Append(ts, pt) < 0
@@ -585,14 +580,216 @@ numeric_walk(PyObject *module, PyObject *args)
             Py_XDECREF(pt);
             Py_XDECREF(lv);
             if (bad)
-                goto done;
+                return -1;
         }
     }
-    result = Py_BuildValue("(LddddOO)", t0, x, y, x, y, want_points ? ts : Py_None,
+    *o_last = t0;
+    *o_gx = *o_nx = x;
+    *o_gy = *o_ny = y;
+    return 0;
+}
+
+static int
+b_set_of(PyObject *o_bset, walk_params *w)
+{
+    w->has_b = o_bset != Py_None;
+    w->b_set = 0.0;
+    if (w->has_b) {
+        w->b_set = PyFloat_AsDouble(o_bset);
+        if (w->b_set == -1.0 && PyErr_Occurred())
+            return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+numeric_walk(PyObject *module, PyObject *args)
+{
+    long long st, t0, t, last;
+    double sg, sh, sc, sp, sr, x, y, gx, gy, nx, ny;
+    PyObject *o_bset, *ts = NULL, *levels = NULL, *result = NULL;
+    int want_points;
+    walk_params w;
+    (void)module;
+
+    if (!PyArg_ParseTuple(args, "LdddddLddLLdddddddddOdp", &st, &sg, &sh, &sc, &sp, &sr, &t0,
+                          &x, &y, &t, &w.unit, &w.unit_f, &w.l_in, &w.l_r, &w.l_gr, &w.l_k,
+                          &w.a0, &w.a_gain, &w.k0, &w.k_gain, &o_bset, &w.cap, &want_points))
+        return NULL;
+    if (b_set_of(o_bset, &w) < 0)
+        return NULL;
+    if (w.unit <= 0 || !times_in_bound(st) || !times_in_bound(t0) || !times_in_bound(t)
+            || w.unit > WALK_T_BOUND)
+        Py_RETURN_NONE; /* Python walks it, with its unbounded integers */
+    if (want_points) {
+        ts = PyList_New(0);
+        levels = PyList_New(0);
+        if (ts == NULL || levels == NULL)
+            goto done;
+    }
+    if (walk_cells(&w, st, sg, sh, sc, sp, sr, t0, x, y, t, ts, levels, &last, &gx, &gy, &nx,
+                   &ny) < 0)
+        goto done;
+    result = Py_BuildValue("(LddddOO)", last, gx, gy, nx, ny, want_points ? ts : Py_None,
                            want_points ? levels : Py_None);
 done:
     Py_XDECREF(ts);
     Py_XDECREF(levels);
+    return result;
+}
+
+/* SuspicionEstimator._replay: each step walked from the snapshot before it and applied, the
+ * history's points and its bound counted as LevelHistory.record and .bound count them. */
+static PyObject *
+numeric_replay(PyObject *module, PyObject *args)
+{
+    PyObject *snap_cls, *base, *steps, *o_bset, *o_last_t, *o_last_level;
+    PyObject *ts = NULL, *levels = NULL, *snaps = NULL, *result = NULL;
+    Py_ssize_t n, keep, i;
+    double input_gain, erosion, last_level = 0.0, replaced = 0.0;
+    long long last_t = 0;
+    int has_last, has_base, has_replaced = 0;
+    /* the snapshot walked from: t, x, y, g, h, c, g_p, T */
+    long long bt = 0;
+    double bx = 0.0, by = 0.0, bg = 0.0, bh = 0.0, bc = 0.0, bp = 0.0, br = 0.0;
+    walk_params w;
+    (void)module;
+
+    if (!PyArg_ParseTuple(args, "OOO!nOOnLdddddddddOddd", &snap_cls, &base, &PyList_Type,
+                          &steps, &n, &o_last_t, &o_last_level, &keep, &w.unit, &w.unit_f,
+                          &w.l_in, &w.l_r, &w.l_gr, &w.l_k, &w.a0, &w.a_gain, &w.k0,
+                          &w.k_gain, &o_bset, &w.cap, &input_gain, &erosion))
+        return NULL;
+    if (b_set_of(o_bset, &w) < 0)
+        return NULL;
+    if (w.unit <= 0 || w.unit > WALK_T_BOUND)
+        Py_RETURN_NONE;
+    has_base = base != Py_None;
+    if (has_base && !PyArg_ParseTuple(base, "Lddddddd", &bt, &bx, &by, &bg, &bh, &bc, &bp,
+                                      &br))
+        return NULL;
+    has_last = o_last_t != Py_None;
+    if (has_last) {
+        last_t = PyLong_AsLongLong(o_last_t);
+        last_level = PyFloat_AsDouble(o_last_level);
+        if (PyErr_Occurred())
+            return NULL;
+    }
+    if (has_base && !times_in_bound(bt))
+        Py_RETURN_NONE;
+    ts = PyList_New(0);
+    levels = PyList_New(0);
+    snaps = PyList_New(0);
+    if (ts == NULL || levels == NULL || snaps == NULL)
+        goto done;
+    for (i = 0; i < PyList_GET_SIZE(steps); i++) {
+        PyObject *step = PyList_GET_ITEM(steps, i), *snap;
+        long long at, last;
+        int kind, erodes;
+        double inc, f, x = 0.0, y = 0.0, g = 0.0, h = 0.0, c = 0.0, gp = 0.0, r = 0.0;
+        double gx, gy, level;
+        Py_ssize_t before = PyList_GET_SIZE(ts);
+        if (!PyArg_ParseTuple(step, "Lidpd", &at, &kind, &inc, &erodes, &f))
+            goto done;
+        if (!times_in_bound(at)) {
+            Py_CLEAR(snaps);
+            result = Py_NewRef(Py_None); /* Python replays it, with its unbounded integers */
+            goto done;
+        }
+        if (has_base) {
+            if (walk_cells(&w, bt, bg, bh, bc, bp, br, bt, bx, by, at, ts, levels, &last, &gx,
+                           &gy, &x, &y) < 0)
+                goto done;
+            /* the grid points walked, then LevelHistory.bound */
+            if (PyList_GET_SIZE(ts) > before) {
+                Py_ssize_t added = PyList_GET_SIZE(ts) - before;
+                n += added;
+                has_last = 1;
+                last_t = PyLong_AsLongLong(PyList_GET_ITEM(ts, PyList_GET_SIZE(ts) - 1));
+            }
+            if (n > 2 * keep)
+                n = keep;
+            if (at == bt) {
+                g = bg;
+                h = bh;
+                c = bc;
+                gp = bp;
+                r = br;
+            } else {
+                double dd = (double)(at - bt) / w.unit_f;
+                double fi = exp(-w.l_in * dd);
+                g = bg * fi;
+                h = bh * fi;
+                c = bc * exp(-w.l_r * dd);
+                gp = bp * exp(-w.l_gr * dd);
+                r = br * exp(-w.l_k * dd);
+            }
+        }
+        /* _apply_at */
+        if (kind == 0) { /* threat */
+            g += input_gain * inc * (1.0 - f);
+            gp += input_gain * inc * f;
+            r += inc;
+            if (erodes)
+                c -= erosion * inc;
+        } else if (kind == 1) { /* hostility */
+            h += input_gain * inc;
+        } else {
+            c += inc;
+        }
+        /* LevelHistory.record(at, level, keep): the last point's level when it is at `at` */
+        level = -expm1(-x);
+        if (n > 0 && has_last && last_t == at) {
+            Py_ssize_t m = PyList_GET_SIZE(levels);
+            if (m > 0) {
+                if (PyFloat_AS_DOUBLE(PyList_GET_ITEM(levels, m - 1)) != level) {
+                    PyObject *lv = PyFloat_FromDouble(level);
+                    if (lv == NULL || PyList_SetItem(levels, m - 1, lv) < 0)
+                        goto done;
+                }
+            } else if (level != last_level) {
+                has_replaced = 1;
+                replaced = last_level = level;
+            }
+        } else {
+            PyObject *pt = PyLong_FromLongLong(at);
+            PyObject *lv = PyFloat_FromDouble(level);
+            int bad = pt == NULL || lv == NULL || PyList_Append(ts, pt) < 0
+                      || PyList_Append(levels, lv) < 0;
+            Py_XDECREF(pt);
+            Py_XDECREF(lv);
+            if (bad)
+                goto done;
+            n += 1;
+            has_last = 1;
+            last_t = at;
+        }
+        if (n > 2 * keep)
+            n = keep;
+        snap = PyObject_CallFunction(snap_cls, "Lddddddd", at, x, y, g, h, c, gp, r);
+        if (snap == NULL || PyList_Append(snaps, snap) < 0) {
+            Py_XDECREF(snap);
+            goto done;
+        }
+        Py_DECREF(snap);
+        has_base = 1;
+        bt = at;
+        bx = x;
+        by = y;
+        bg = g;
+        bh = h;
+        bc = c;
+        bp = gp;
+        br = r;
+    }
+    if (has_replaced)
+        result = Py_BuildValue("(OOOnd)", snaps, ts, levels, n, replaced);
+    else
+        result = Py_BuildValue("(OOOnO)", snaps, ts, levels, n, Py_None);
+done:
+    Py_XDECREF(ts);
+    Py_XDECREF(levels);
+    Py_XDECREF(snaps);
     return result;
 }
 
@@ -619,6 +816,12 @@ static PyMethodDef numeric_methods[] = {
      "SuspicionEstimator._walk's cells: (last grid boundary or t0, its x, y, x at t, y at t, "
      "grid times, their levels) (the lists None unless want_points), or None when a time lies "
      "beyond 2**52 ms (Python walks it)."},
+    {"replay", numeric_replay, METH_VARARGS,
+     "replay(snap_cls, base, steps, n, last_t, last_level, keep, unit, unit_f, l_in, l_r, "
+     "l_gr, l_k, a0, a_gain, k0, k_gain, b_set, cap, input_gain, erosion, /)\n--\n\n"
+     "SuspicionEstimator._replay: (snapshots made by snap_cls, the history's new times and "
+     "levels, its length after, the new level of its last point held before or None), or "
+     "None when a time lies beyond 2**52 ms (Python replays it)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -89,6 +89,26 @@ class LevelHistory:
             del self.t[:k]
             del self.level[:k]
 
+    def splice(self, ts: Sequence[int], levels: Sequence[float], n: int,
+               replaced: float | None) -> None:
+        """What a replay's `record`s and `bound`s leave, at once (`_numeric.replay` counts
+        them): the last point held gets level `replaced` (unless None), `ts` and `levels`
+        are added, and the last `n` points are kept."""
+        n0 = len(self.t)
+        drop = n0 + len(ts) - n  # points off the front
+        kept = n0 - drop if drop < n0 else 0  # of those held before
+        if self.shared and (drop > 0 or (replaced is not None and kept)):
+            start = n0 - kept
+            self.t, self.level, self.shared = self.t[start:], self.level[start:], False
+        elif drop > 0:
+            del self.t[:min(drop, n0)]
+            del self.level[:min(drop, n0)]
+        if replaced is not None and kept:
+            self.level[-1] = replaced
+        skip = drop - n0 if drop > n0 else 0
+        self.t.extend(ts[skip:])
+        self.level.extend(levels[skip:])
+
     def view(self, at: int, level: float, keep: int) -> SuspicionHistory:
         """The last `keep` points at or before `at`, ending with (`at`, `level`) unless a
         point is at `at` already: a report's history, sharing these arrays."""
