@@ -125,6 +125,7 @@ def exchange_due(year: int, fig: ViennaFigures, tz: tzinfo = UTC) -> int | None:
                    "exchange_due_month/day")
 
 
+@functools.lru_cache(maxsize=1024)
 def _utc_year_start(year: int) -> int:
     return (datetime(min(max(year, 1), 9999), 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
 
@@ -152,10 +153,10 @@ class Activity:
     parts: tuple[Signed[Notification], ...]  # by start
     total: Notification  # the first part with the counts summed
     year: int  # the local year of its start
+    first: str = ""  # the first part's id (set from `parts`: the rules read it often)
 
-    @property
-    def first(self) -> str:
-        return self.parts[0].id
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "first", self.parts[0].id)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -167,6 +168,7 @@ class Activity:
         return max(p.ts for p in self.parts)
 
 
+@functools.lru_cache(maxsize=4096)  # areas repeat: a party's few, in every evaluation
 def _norm(area: str) -> str:
     """An area as the rules compare it: letters and digits only, compatibility forms and case
     aside ("Area 1", "area-1", "AREA  1." and its full-width letters are one area)."""
@@ -175,6 +177,8 @@ def _norm(area: str) -> str:
 
 def _sum(parts: Sequence[Signed[Notification]]) -> Notification:
     first = parts[0].body
+    if len(parts) == 1:
+        return first  # its own sum (most activities are one notification)
     return replace(
         first,
         troops=sum(p.body.troops for p in parts),
