@@ -514,6 +514,28 @@ times_in_bound(long long t)
     return t <= WALK_T_BOUND && t >= -WALK_T_BOUND;
 }
 
+/* SuspicionEstimator._slow: the snapshot's slow variables (g, h, c, g_p, T) valued at t. */
+static void
+slow_at(const walk_params *w, long long st, double sg, double sh, double sc, double sp,
+        double sr, long long t, double *g, double *h, double *c, double *gp, double *r)
+{
+    if (t == st) {
+        *g = sg;
+        *h = sh;
+        *c = sc;
+        *gp = sp;
+        *r = sr;
+    } else {
+        double dd = (double)(t - st) / w->unit_f;
+        double fi = exp(-w->l_in * dd);
+        *g = sg * fi;
+        *h = sh * fi;
+        *c = sc * exp(-w->l_r * dd);
+        *gp = sp * exp(-w->l_gr * dd);
+        *r = sr * exp(-w->l_k * dd);
+    }
+}
+
 /* The cells from (t0, x, y) to t, the slow variables valued from the snapshot (st, sg, sh, sc,
  * sp, sr); each grid boundary passed appended to ts and levels (when not NULL). Out: the last
  * grid boundary (or t0), its x and y, and x and y at t. -1 with an exception set on failure. */
@@ -537,21 +559,7 @@ walk_cells(const walk_params *w, long long st, double sg, double sh, double sc, 
         if (!grid && t0 >= t)
             break;
         t1 = grid ? nxt : t;
-        if (t0 == st) {
-            g = sg;
-            h = sh;
-            c = sc;
-            gp = sp;
-            r = sr;
-        } else {
-            double dd = (double)(t0 - st) / w->unit_f;
-            double fi = exp(-w->l_in * dd);
-            g = sg * fi;
-            h = sh * fi;
-            c = sc * exp(-w->l_r * dd);
-            gp = sp * exp(-w->l_gr * dd);
-            r = sr * exp(-w->l_k * dd);
-        }
+        slow_at(w, st, sg, sh, sc, sp, sr, t0, &g, &h, &c, &gp, &r);
         a = w->a0 + w->a_gain * (c < 0.0 ? 0.0 : c);
         k = w->k0 + w->k_gain * (r < 0.0 ? 0.0 : r);
         flow_observed(k, a, w->has_b ? w->b_set : a, gp, g + h,
@@ -709,21 +717,7 @@ numeric_replay(PyObject *module, PyObject *args)
             }
             if (n > 2 * keep)
                 n = keep;
-            if (at == bt) {
-                g = bg;
-                h = bh;
-                c = bc;
-                gp = bp;
-                r = br;
-            } else {
-                double dd = (double)(at - bt) / w.unit_f;
-                double fi = exp(-w.l_in * dd);
-                g = bg * fi;
-                h = bh * fi;
-                c = bc * exp(-w.l_r * dd);
-                gp = bp * exp(-w.l_gr * dd);
-                r = br * exp(-w.l_k * dd);
-            }
+            slow_at(&w, bt, bg, bh, bc, bp, br, at, &g, &h, &c, &gp, &r);
         }
         /* _apply_at */
         if (kind == 0) { /* threat */
