@@ -206,12 +206,18 @@ class PushGossip:
         """Remember the authors of `entries` as the latest whose head moved (bounded)."""
         keep = self.config.recon_recent
         self._moves += 1
-        mirror = self._mirror
-        for entry in entries:
-            if mirror is not None:
-                mirror.moved((entry.author,))
-            self._recent.pop(entry.author, None)
-            self._recent[entry.author] = self.stats["ticks"]
+        # Each author once, in the order of its last entry (a bulk push: thousands of
+        # entries, tens of authors).
+        authors = [e.author for e in entries]
+        authors.reverse()
+        authors = list(dict.fromkeys(authors))
+        authors.reverse()
+        if self._mirror is not None:
+            self._mirror.moved(authors)
+        tick = self.stats["ticks"]
+        for author in authors:
+            self._recent.pop(author, None)
+            self._recent[author] = tick
         while len(self._recent) > keep:
             del self._recent[next(iter(self._recent))]
 
