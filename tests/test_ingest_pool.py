@@ -31,7 +31,7 @@ from trustnet.log.keys import key_digest
 from trustnet.protocol import messages as m
 from trustnet.protocol.replica import IngestResult
 from trustnet.store.sqlite import Store, _slices
-from trustnet.store.workers import IngestPool
+from trustnet.store.workers import STOPPED, IngestPool
 
 T0 = 1_767_225_600_000
 DAY = 86_400_000
@@ -262,6 +262,65 @@ def test_an_answer_that_waited_while_the_writer_stored_is_not_late() -> None:
         assert pool.stats["restarts"] == 0 and pool.pids() == [pid]
     finally:
         pool.stop()
+
+
+_POISONED = """
+import os, sys
+import msgpack
+from trustnet.store import workers as w
+stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+stdout.write(w.READY)
+stdout.flush()
+while (head := w._read_exact(stdin, 4)) is not None:
+    raws, _keys = msgpack.unpackb(w._read_exact(stdin, w._LEN.unpack(head)[0]), raw=False)
+    if b"POISON" in raws:
+        os._exit(1)
+    stdout.write(w._LEN.pack(len(raws)) + bytes(len(raws)))
+    stdout.flush()
+"""
+
+
+def test_the_chunk_a_worker_died_on_is_blamed_not_the_one_it_answered(tmp_path: Path) -> None:
+    # A worker answers an honest chunk, then dies on the next (what an entry crashing the
+    # decoder does). The writer finds it dead by writing to it: the answer still in the pipe
+    # is taken, and the poisoned chunk (not the answered one) counts the try.
+    script = tmp_path / "poisoned.py"
+    script.write_text(_POISONED)
+    pool = IngestPool(1, min_batch=1, command=[sys.executable, str(script)])
+    pool.start()
+    try:
+        honest = pool.submit([b"honest"], [None])
+        poison = pool.submit([b"POISON"], [None])
+        worker = pool._workers[0]
+        assert worker is not None
+        worker.proc.wait()  # it answered `honest` and died on `poison`
+        later = pool.submit([b"later"], [None])  # written to the dead worker: EPIPE
+        assert honest.statuses == b"\0" and honest.tries == 0
+        assert poison.tries == 1 and pool.stats["restarts"] == 1
+        assert pool.result(later) == b"\0"
+        assert pool.result(poison) == bytes([0xFF])  # took down a second worker: rejected
+        assert pool.stats["failed_chunks"] == 1 and honest.tries == 0
+    finally:
+        pool.stop()
+
+
+def test_a_stopped_pool_starts_no_worker_and_checks_nothing() -> None:
+    pool = IngestPool(1, min_batch=1)
+    pool.start()
+    job = pool.submit([_chain(_seed(62), 1)[0].raw], [None])
+    pool.stop()
+    late = pool.submit([_chain(_seed(63), 1)[0].raw], [None])
+    assert pool.result(job) == pool.result(late) == bytes([STOPPED])
+    assert pool.pids() == []
+    store = Store(None)
+    store.use_pool(pool)
+    pool.running = True  # as if stopped between `prepare` and `commit`
+    batch = store.prepare([_chain(_seed(64), 1)[0].raw])
+    pool.stop()
+    result = store.commit(batch, T0 + DAY)
+    assert [r.code for r in result.rejected] == ["worker_failed"] and store.count() == 0
+    assert "stopped before checking it" in result.rejected[0].message
+    assert pool.pids() == []
 
 
 def _owner_and_thief(pool: IngestPool) -> tuple[Identity, Identity, Identity, Store, Both, Entry]:

@@ -302,3 +302,16 @@ def test_compliance_rows_for_the_new_obligations_pending_and_not_applicable() ->
     statuses = {(r.obligation, r.year): r.status for r in compliance_rows(b)}
     assert statuses[("calendar", 2026)] == "not_applicable"
     assert statuses[("annual_exchange", 2027)] == "missing"
+
+
+def test_only_short_areas_are_kept_normalised() -> None:
+    # A stranger's notifications may name 4,096-character areas, and NFKC may make 15
+    # characters of one (U+FDFA): those are normalised each time, never kept.
+    from trustnet.statements import regime_calendar as rc
+
+    before = rc._norm_short.cache_info().currsize
+    long_area = "\ufdfa" * 4000 + " Area 1"
+    assert rc._norm(long_area) == rc._normalized(long_area)
+    assert rc._norm_short.cache_info().currsize == before
+    assert rc._norm("AREA  1.") == rc._norm("area-1") == "area1"
+    assert rc._norm_short.cache_info().currsize <= before + 2

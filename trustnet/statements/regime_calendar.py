@@ -168,11 +168,22 @@ class Activity:
         return max(p.ts for p in self.parts)
 
 
-@functools.lru_cache(maxsize=4096)  # areas repeat: a party's few, in every evaluation
 def _norm(area: str) -> str:
     """An area as the rules compare it: letters and digits only, compatibility forms and case
     aside ("Area 1", "area-1", "AREA  1." and its full-width letters are one area)."""
+    # Areas repeat (a party's few, in every evaluation): the short ones are kept. Not the
+    # long: a statement's area may hold 4,096 characters, and NFKC may make 15 of one.
+    return _norm_short(area) if len(area) <= _NORM_KEPT else _normalized(area)
+
+
+_NORM_KEPT = 64
+
+
+def _normalized(area: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKC", area).casefold() if ch.isalnum())
+
+
+_norm_short = functools.lru_cache(maxsize=4096)(_normalized)
 
 
 def _sum(parts: Sequence[Signed[Notification]]) -> Notification:

@@ -75,6 +75,7 @@ from trustnet.store.workers import (
     FAILED,
     OK,
     SIG_BAD,
+    STOPPED,
     IngestPool,
     Job,
     peek,
@@ -529,10 +530,11 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         for (index, entry, key), status in zip(batch.pooled, statuses, strict=True):
             if status == OK:
                 continue
-            if status == FAILED:
+            if status in (FAILED, STOPPED):
+                why = ("its chunk took down two ingest workers" if status == FAILED
+                       else "the ingest workers stopped before checking it")
                 batch.rejected.append(Rejected(
-                    index, None, "worker_failed", "its chunk took down two ingest workers; "
-                    "not stored (it may be sent again)"))
+                    index, None, "worker_failed", f"{why}; not stored (it may be sent again)"))
                 dropped.add(index)
                 continue
             if status & DECODE_BAD:

@@ -63,6 +63,7 @@ SIG_BAD = 0x01
 BODY_BAD = 0x02
 DECODE_BAD = 0x80
 FAILED = 0xFF  # set by the pool, never by a worker: the chunk took down two workers
+STOPPED = 0xFE  # set by the pool: it was stopped before a worker checked the chunk
 CHUNK = 256  # entries per job at most: small enough to spread a push over both cores
 DEPTH = 3  # chunks sent to a worker at once; the rest wait in the writer for the first free
 MIN_BATCH = 64  # fewer new entries than this are checked in process
@@ -278,6 +279,12 @@ class IngestPool:
             if job.statuses is not None:
                 break
             if not any(w is not None and w.jobs for w in self._workers):
+                if not self.running:
+                    # Stopped: no worker is started again, and the chunk is not checked.
+                    with contextlib.suppress(ValueError):
+                        self._waiting.remove(job)
+                    job.statuses = bytes([STOPPED]) * len(job.raws)
+                    break
                 # Lost with its worker and not dealt again (never expected): deal it now.
                 if job not in self._waiting:
                     self._waiting.append(job)
@@ -294,11 +301,11 @@ class IngestPool:
             self._deal()
 
     def _deal(self) -> None:
-        """Send the waiting chunks, oldest first, to the worker holding the fewest entries,
-        while it holds fewer than `depth` chunks or fewer than `chunk` entries (work for
-        the time this process spends storing a slice, when it deals nothing); a slot with
-        no worker yet spawns one."""
-        while self._waiting:
+        """Send the waiting chunks, oldest first, to the worker holding the fewest entries
+        while it holds fewer than `depth` chunks (work for the time this process spends
+        storing a slice, when it deals nothing); a slot with no worker yet spawns one, unless
+        the pool was stopped."""
+        while self._waiting and self.running:
             i = min(range(self.size), key=self._held)
             w = self._workers[i]
             if w is not None and len(w.jobs) >= self.depth:
@@ -314,7 +321,11 @@ class IngestPool:
             _write(w.stdin, job.frame, self.deadline_s if w.ready else START_DEADLINE_S)
         except _Lost as exc:
             self._waiting.appendleft(job)
-            self._replace(w, str(exc))
+            # Its answers still in the pipe first: the chunk it died on is the one to blame
+            # (a worker that answered one chunk and died on the next is found here).
+            self._drain(w)
+            if w in self._workers:
+                self._replace(w, str(exc))
             return
         if not w.jobs:
             w.since = time.monotonic()
@@ -342,29 +353,32 @@ class IngestPool:
                 return
             readable, _, _ = select.select(list(busy), [], [], min(ends.values()) - now)
         for fd in readable:
-            self._take(busy[fd])
+            self._drain(busy[fd])
 
-    def _take(self, w: _Worker) -> None:
-        """Read what `w` says: READY once, then one chunk's statuses."""
-        try:
-            if not w.ready:
-                if _read(w.stdout, len(READY), START_DEADLINE_S) != READY:
-                    raise _Lost("did not start as an ingest worker")
-                w.ready = True
+    def _drain(self, w: _Worker) -> None:
+        """Read all `w` has said: READY once, then the statuses of each chunk it answered
+        (while more is there to read); a worker that exited or said something else is
+        replaced, blamed for the chunk it was on."""
+        while w.jobs and w in self._workers:
+            try:
+                if not w.ready:
+                    if _read(w.stdout, len(READY), START_DEADLINE_S) != READY:
+                        raise _Lost("did not start as an ingest worker")
+                    w.ready = True
+                else:
+                    head = _read(w.stdout, _LEN.size, self.deadline_s)
+                    answer = _read(w.stdout, _LEN.unpack(head)[0], self.deadline_s)
+                    if len(answer) != len(w.jobs[0].raws):
+                        raise _Lost("answered a chunk with the wrong number of statuses")
+                    done = w.jobs.popleft()
+                    done.statuses = answer
+                    w.held -= len(done.raws)
                 w.since = time.monotonic()
+            except _Lost as exc:
+                self._replace(w, str(exc))
                 return
-            head = _read(w.stdout, _LEN.size, self.deadline_s)
-            answer = _read(w.stdout, _LEN.unpack(head)[0], self.deadline_s)
-        except _Lost as exc:
-            self._replace(w, str(exc))
-            return
-        if len(answer) != len(w.jobs[0].raws):
-            self._replace(w, "answered a chunk with the wrong number of statuses")
-            return
-        done = w.jobs.popleft()
-        done.statuses = answer
-        w.held -= len(done.raws)
-        w.since = time.monotonic()
+            if not select.select([w.stdout], [], [], 0.0)[0]:
+                return
 
     def _spawn(self, i: int) -> _Worker:
         proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
