@@ -128,9 +128,9 @@ def _slices(batch: PreparedBatch, size: int) -> list[PreparedBatch] | None:
     left after them, and the last chunk alone), in the order it came, each in chain order
     (by author, stable); None when it commits whole: small, not all on the workers
     (entries checked in process have no chunk), some author's entries out of seq order (a
-    later slice would hold what an earlier one needs), or key events among them. A slice that fails (the database, the
-    pool) raises with the slices before it stored: the store and its memory agree, the
-    caller gets no result for them (as after a crash)."""
+    later slice would hold what an earlier one needs), or key events among them. A slice
+    that fails (the database, the pool) raises with the slices before it stored: the store
+    and its memory agree, the caller gets no result for them (as after a crash)."""
     jobs = batch.jobs
     if (len(jobs) < 2 or not batch.ordered or len(batch.pooled) != len(batch.fresh)
             or len(batch.pooled) <= size
