@@ -124,8 +124,8 @@ SLICE_ENTRIES = 1024  # a large pooled batch commits in slices of about this man
 
 
 def _slices(batch: PreparedBatch, size: int) -> list[PreparedBatch] | None:
-    """`batch` cut in slices of whole worker chunks (at least `size` entries or what is
-    left after them, and the last chunk alone), in the order it came, each in chain order
+    """`batch` cut in slices of whole worker chunks (at least `size` entries, but the last
+    chunk alone), in the order it came, each in chain order
     (by author, stable); None when it commits whole: small, not all on the workers
     (entries checked in process have no chunk), some author's entries out of seq order (a
     later slice would hold what an earlier one needs), or key events among them. A slice
@@ -140,14 +140,14 @@ def _slices(batch: PreparedBatch, size: int) -> list[PreparedBatch] | None:
         return None
     parts: list[PreparedBatch] = []
     start = taken = first_job = 0
-    total = len(batch.pooled)
     for k, job in enumerate(jobs):
         taken += len(job.raws)
-        # A slice is stored while the workers check the chunks after it, so a slice ends
-        # once it holds `size` entries or as many as are left after it (storing an entry
-        # costs this process about a third of what checking it costs a worker); the last
-        # chunk is a slice of its own: the workers are idle while it is stored.
-        if taken - start < min(size, total - taken) and k < len(jobs) - 2:
+        # The last chunk is a slice of its own: the workers are idle while this process
+        # stores the last slice, so it is the smallest (one commit more a batch, ~1.5 ms,
+        # against ~10 ms of both workers waiting; `bench gossip` +2-3 %). Smaller slices
+        # before it, ending at what is left after them, cost a commit each and measured no
+        # better (stop 29, docs/benchmarks.md).
+        if taken - start < size and k < len(jobs) - 2:
             continue
         pooled = batch.pooled[start:taken]
         first = not parts
