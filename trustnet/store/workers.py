@@ -181,7 +181,7 @@ class Job:
     statuses: bytes | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # one process each: compared (`in`, `index`) by identity
 class _Worker:
     proc: subprocess.Popen[bytes]
     stdin: int
@@ -244,8 +244,8 @@ class IngestPool:
         soon; then each is at most `chunk` and half a worker's share of what is left, down
         to an eighth of `chunk` again: the chunks get smaller towards the end, so the
         workers finish a batch together, and its last chunk, stored while they have
-        nothing to do, is small (2,857 entries: 32, 64, 128, then 256 ... 256, 235, 176,
-        ..., 32, 32, 21)."""
+        nothing to do, is small (2,857 entries: 32, 64, 128, 256 seven times, 211, 158,
+        ..., 37, 32, 32, 32, 15)."""
         least = max(1, self.chunk // 8)
         share = 2 * max(1, self.size)
         out: list[int] = []
