@@ -171,3 +171,31 @@ def test_the_compiled_replay_is_the_python_replay(seed: int,
         with monkeypatch.context() as m:
             m.setattr(estimator, "c_replay", None)
             assert _run(script, params) == compiled
+
+
+def test_the_compiled_replay_makes_untracked_snapshots() -> None:
+    # Hundreds of snapshots per new entry: made as `_Snap` tuples the cyclic collector does
+    # not walk (numbers only); a class that is not a tuple is refused, not written into.
+    import gc
+
+    from trustnet.feedback import estimator
+    from trustnet.feedback.estimator import Signal
+
+    if estimator.c_replay is None:
+        pytest.skip("the compiled replay is not built here")
+    est = SuspicionEstimator(SuspicionParams(), "me")
+    t0 = 1_700_000_000_000
+    for k in range(6):
+        est.observe(Signal("p", t0 + (5 - k) * DAY_MS, "threat", 1.0, 0.5, f"r{k}",
+                           "unnotified_activity"))
+    snaps = est._parties["p"].snaps
+    replayed = snaps[1:]  # the first came in order; each later one rewound and replayed
+    assert replayed and all(type(s) is _Snap and not gc.is_tracked(s) for s in replayed)
+    assert [s.t for s in snaps] == sorted(s.t for s in snaps)
+
+    class NotATuple:
+        pass
+
+    with pytest.raises(TypeError):
+        estimator.c_replay(NotATuple, None, [], 0, None, None, 10, 1, 1.0, 0.1, 0.1, 0.1, 0.1,
+                           0.1, 0.1, 0.1, 0.1, None, 1.0, 1.0, 1.0)

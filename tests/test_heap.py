@@ -101,6 +101,29 @@ def test_a_catch_up_freezes_what_it_keeps_and_updates_stay_off_the_frozen_set() 
     assert len(gc.get_objects()) - walked < 200 * len(later)
 
 
+def test_an_update_runs_paused_whole_and_leaves_the_collector_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The suspicion side of an update too (not only the engine's calls) runs with the
+    # collector paused: what it keeps is walked once, after; it is on again when it returns.
+    from trustnet.feedback.signals import SuspicionView
+
+    views, store, later = _views(2 * CATCH_UP, 5)
+    views.current()
+    seen: list[bool] = []
+    update = SuspicionView.update
+
+    def spy(self: SuspicionView, *args: object, **kwargs: object) -> None:
+        seen.append(gc.isenabled())
+        update(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SuspicionView, "update", spy)
+    for e in later:
+        store.ingest([e], e.ts)
+        views.current()
+        assert gc.isenabled()
+    assert seen == [False] * len(later)
+
+
 def test_cycles_frozen_alive_are_reclaimed_as_the_heap_grows() -> None:
     heap.refresh()
     step = max(1, int(heap.stats().base * heap.REFRESH_GROWTH / 4))  # a quarter: 4 settles

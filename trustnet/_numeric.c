@@ -646,6 +646,40 @@ done:
     return result;
 }
 
+/* A snapshot (_Snap, a tuple subclass of eight fields) made without calling the class, and
+ * untracked: numbers only, it can be in no reference cycle, and hundreds are made per new
+ * entry (the collector would walk each of them). */
+static PyObject *
+new_snap(PyTypeObject *cls, long long at, double x, double y, double g, double h, double c,
+         double gp, double r)
+{
+    PyObject *snap = cls->tp_alloc(cls, 8);
+    PyObject *items[8];
+    int k;
+    if (snap == NULL)
+        return NULL;
+    items[0] = PyLong_FromLongLong(at);
+    items[1] = PyFloat_FromDouble(x);
+    items[2] = PyFloat_FromDouble(y);
+    items[3] = PyFloat_FromDouble(g);
+    items[4] = PyFloat_FromDouble(h);
+    items[5] = PyFloat_FromDouble(c);
+    items[6] = PyFloat_FromDouble(gp);
+    items[7] = PyFloat_FromDouble(r);
+    for (k = 0; k < 8; k++) {
+        if (items[k] == NULL) {
+            for (k = 0; k < 8; k++)
+                Py_XDECREF(items[k]);
+            Py_DECREF(snap);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(snap, k, items[k]);
+    }
+    if (PyObject_GC_IsTracked(snap))
+        PyObject_GC_UnTrack(snap);
+    return snap;
+}
+
 /* SuspicionEstimator._replay: each step walked from the snapshot before it and applied, the
  * history's points and its bound counted as LevelHistory.record and .bound count them. */
 static PyObject *
@@ -663,11 +697,15 @@ numeric_replay(PyObject *module, PyObject *args)
     walk_params w;
     (void)module;
 
-    if (!PyArg_ParseTuple(args, "OOO!nOOnLdddddddddOddd", &snap_cls, &base, &PyList_Type,
-                          &steps, &n, &o_last_t, &o_last_level, &keep, &w.unit, &w.unit_f,
+    if (!PyArg_ParseTuple(args, "O!OO!nOOnLdddddddddOddd", &PyType_Type, &snap_cls, &base,
+                          &PyList_Type, &steps, &n, &o_last_t, &o_last_level, &keep, &w.unit, &w.unit_f,
                           &w.l_in, &w.l_r, &w.l_gr, &w.l_k, &w.a0, &w.a_gain, &w.k0,
                           &w.k_gain, &o_bset, &w.cap, &input_gain, &erosion))
         return NULL;
+    if (!PyType_IsSubtype((PyTypeObject *)snap_cls, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "replay: snap_cls must be a tuple subclass");
+        return NULL;
+    }
     if (b_set_of(o_bset, &w) < 0)
         return NULL;
     if (w.unit <= 0 || w.unit > WALK_T_BOUND)
@@ -760,7 +798,7 @@ numeric_replay(PyObject *module, PyObject *args)
         }
         if (n > 2 * keep)
             n = keep;
-        snap = PyObject_CallFunction(snap_cls, "Lddddddd", at, x, y, g, h, c, gp, r);
+        snap = new_snap((PyTypeObject *)snap_cls, at, x, y, g, h, c, gp, r);
         if (snap == NULL || PyList_Append(snaps, snap) < 0) {
             Py_XDECREF(snap);
             goto done;
@@ -813,7 +851,7 @@ static PyMethodDef numeric_methods[] = {
     {"replay", numeric_replay, METH_VARARGS,
      "replay(snap_cls, base, steps, n, last_t, last_level, keep, unit, unit_f, l_in, l_r, "
      "l_gr, l_k, a0, a_gain, k0, k_gain, b_set, cap, input_gain, erosion, /)\n--\n\n"
-     "SuspicionEstimator._replay: (snapshots made by snap_cls, the history's new times and "
+     "SuspicionEstimator._replay: (snapshots of snap_cls, a tuple subclass of eight fields, the history's new times and "
      "levels, its length after, the new level of its last point held before or None), or "
      "None when a time lies beyond 2**52 ms (Python replays it)."},
     {NULL, NULL, 0, NULL},

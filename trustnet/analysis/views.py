@@ -184,11 +184,14 @@ class NodeViews:
         # Catching up with many entries (a start, a bundle imported), the cyclic collector
         # would walk the whole heap again and again; paused, then what the analysis keeps is
         # frozen out of its reach (trust.beliefs.heap.gc_settled); a transient view's is
-        # paused only. For a few entries, the engine pauses it for each call itself.
-        if self.store.last_cursor() - self._cursor > CATCH_UP:
-            with gc_paused() if self.transient else gc_settled():
+        # paused only. For a few entries it is paused too: the records an update makes and
+        # drops are freed by reference counting, and the collector walks what it kept once,
+        # after (not at each burst of allocations on the way: ~1 ms less per new entry).
+        if self.store.last_cursor() - self._cursor > CATCH_UP and not self.transient:
+            with gc_settled():
                 return self._current(now_ms)
-        return self._current(now_ms)
+        with gc_paused():
+            return self._current(now_ms)
 
     def _current(self, now_ms: int | None) -> tuple[Beliefs, SuspicionView]:
         now = self.clock.now_ms() if now_ms is None else now_ms

@@ -77,7 +77,7 @@ import bisect
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from trustnet.clock import DAY_MS
 from trustnet.config.loader import load_table
@@ -304,9 +304,12 @@ class PartySuspicion:
         return out
 
 
-@dataclass(slots=True)  # not frozen: a full recompute makes one per signal (never changed)
-class _Snap:
-    """State right after a signal was applied; the slow variables valued at t."""
+class _Snap(NamedTuple):
+    """State right after a signal was applied; the slow variables valued at t.
+
+    A tuple: one per signal a party's replay applies (hundreds per new entry), made by the
+    compiled replay without a Python call and left untracked by the cyclic collector (eight
+    numbers hold no reference cycle)."""
 
     t: int
     x: float
@@ -521,9 +524,7 @@ class SuspicionEstimator:
             n = len(hist)
             try:
                 got = c_replay(
-                    _Snap, None if base is None else (base.t, base.x, base.y, base.g, base.h,
-                                                      base.c, base.p, base.r),
-                    pt.steps[start:], n, hist.t[-1] if n else None,
+                    _Snap, base, pt.steps[start:], n, hist.t[-1] if n else None,
                     hist.level[-1] if n else None, p.history_len, p.time_unit_ms, self._unit,
                     self._l_in, self._l_r, self._l_gr, self._l_k, p.restraint,
                     p.restraint_gain, p.reactivity, p.reactivity_gain, p.other_restraint, _CAP,
