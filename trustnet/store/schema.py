@@ -100,9 +100,6 @@ def connect(path: Path | None, *, readonly: bool = False) -> sqlite3.Connection:
         # Entry ids are random keys: the id index is written all over. A cache that
         # holds it (32 MiB, about a million entries' index pages) keeps ingest flat.
         db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-        if path is not None:
-            # Checkpoints run beside the writer, not inside its commits (store.checkpoint).
-            db.execute("PRAGMA wal_autocheckpoint=0")
         db.executescript(SCHEMA)
     row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
     if row is None and not readonly:

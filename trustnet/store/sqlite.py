@@ -28,7 +28,6 @@ import logging
 import os
 import sqlite3
 import struct
-import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,7 +64,6 @@ from trustnet.protocol.replica import IngestResult as IngestResult  # re-exporte
 from trustnet.protocol.replica import Rejected as Rejected  # re-exported
 from trustnet.statements.entries import sign_statement, statement_of
 from trustnet.store.authors import AuthorIndex
-from trustnet.store.checkpoint import CHECKPOINT_BYTES, Checkpointer
 from trustnet.store.quarantine import Quarantine
 from trustnet.store.reads import EntryReads, Profile
 from trustnet.store.schema import DB_FILE, LOCK_FILE, Transaction, connect
@@ -214,12 +212,6 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         self._group: int | None = None  # entries per commit while `grouped`, else None
         self._grouped_rows = 0  # entries inserted since the group's last commit
         self._lock_file = lock_file
-        # Copies the log into the file beside the writer (None: in memory, or read-only).
-        self._checkpointer = Checkpointer(path) if path is not None and not readonly else None
-        if self._checkpointer is not None:
-            # A store dropped without `close` (a test, a tool) stops its thread when collected.
-            weakref.finalize(self, self._checkpointer.close)
-        self._unflushed = 0  # bytes of entries written since the last checkpoint asked for
         target = ":memory:" if path is None else str(path)
         try:
             self._db = connect(path, readonly=readonly)
@@ -314,8 +306,6 @@ class Store(EntryReads, Quarantine, AuthorIndex):
     def close(self) -> None:
         """Close the database and release the directory lock."""
         self._verifier.close()
-        if self._checkpointer is not None:
-            self._checkpointer.close()  # first: the last connection closed checkpoints the rest
         try:
             self._db.close()
         finally:
@@ -821,12 +811,6 @@ class Store(EntryReads, Quarantine, AuthorIndex):
 
     def _insert(self, entries: list[Entry], received: int) -> None:
         self._grouped_rows += len(entries)
-        if self._checkpointer is not None:
-            self._unflushed += sum(len(e.raw) for e in entries)
-            if self._unflushed >= CHECKPOINT_BYTES:
-                # What is committed by then is copied into the file; these rows, at the next.
-                self._unflushed = 0
-                self._checkpointer.request()
         rows: Iterable[tuple[Any, ...]] = [
             (e.id, e.author, e.seq, e.ts, e.kind, e.raw, received) for e in entries]
         if self._pool is not None and len(entries) > _PUMP_ROWS:
