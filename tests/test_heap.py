@@ -162,6 +162,39 @@ def test_a_pause_inside_a_settle_or_with_the_collector_off_changes_nothing() -> 
     assert gc.get_freeze_count() > 0
 
 
+def test_pauses_on_two_threads_end_together_and_a_catch_up_inside_one_settles_after() -> None:
+    # The live analysis and the heavy views' worker pause the one collector from two
+    # threads: one pause ending must not switch it on under the other, and a catch-up that
+    # ends while the other thread is paused is frozen when that pause ends (not skipped).
+    import threading
+
+    held, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def other() -> None:
+        with heap.gc_paused():
+            held.set()
+            release.wait(30)
+        done.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    try:
+        assert held.wait(30)
+        settles = heap.stats().settles
+        with heap.gc_paused():
+            pass
+        assert not gc.isenabled()  # the other thread's pause is still open
+        with heap.gc_settled():
+            _keep = [object() for _ in range(10)]
+        assert not gc.isenabled() and heap.stats().settles == settles
+        assert gc.get_freeze_count() == 0
+    finally:
+        release.set()
+        thread.join(30)
+    assert done.is_set() and gc.isenabled()
+    assert heap.stats().settles == settles + 1 and gc.get_freeze_count() > 0
+
+
 def test_a_view_made_for_one_answer_freezes_nothing() -> None:
     """A heavy view of a past moment builds its own `NodeViews` and drops it: freezing its
     catch-up would keep millions of objects out of reach and run a full pass each time."""

@@ -653,11 +653,8 @@ static PyObject *
 new_snap(PyTypeObject *cls, long long at, double x, double y, double g, double h, double c,
          double gp, double r)
 {
-    PyObject *snap = cls->tp_alloc(cls, 8);
-    PyObject *items[8];
+    PyObject *snap, *items[8];
     int k;
-    if (snap == NULL)
-        return NULL;
     items[0] = PyLong_FromLongLong(at);
     items[1] = PyFloat_FromDouble(x);
     items[2] = PyFloat_FromDouble(y);
@@ -666,15 +663,18 @@ new_snap(PyTypeObject *cls, long long at, double x, double y, double g, double h
     items[5] = PyFloat_FromDouble(c);
     items[6] = PyFloat_FromDouble(gp);
     items[7] = PyFloat_FromDouble(r);
+    /* every item made before the tuple takes any: on a failure each is released once */
+    snap = cls->tp_alloc(cls, 8);
     for (k = 0; k < 8; k++) {
-        if (items[k] == NULL) {
+        if (items[k] == NULL || snap == NULL) {
             for (k = 0; k < 8; k++)
                 Py_XDECREF(items[k]);
-            Py_DECREF(snap);
+            Py_XDECREF(snap);
             return NULL;
         }
-        PyTuple_SET_ITEM(snap, k, items[k]);
     }
+    for (k = 0; k < 8; k++)
+        PyTuple_SET_ITEM(snap, k, items[k]);
     if (PyObject_GC_IsTracked(snap))
         PyObject_GC_UnTrack(snap);
     return snap;
@@ -702,8 +702,11 @@ numeric_replay(PyObject *module, PyObject *args)
                           &w.l_in, &w.l_r, &w.l_gr, &w.l_k, &w.a0, &w.a_gain, &w.k0,
                           &w.k_gain, &o_bset, &w.cap, &input_gain, &erosion))
         return NULL;
-    if (!PyType_IsSubtype((PyTypeObject *)snap_cls, &PyTuple_Type)) {
-        PyErr_SetString(PyExc_TypeError, "replay: snap_cls must be a tuple subclass");
+    if (!PyType_IsSubtype((PyTypeObject *)snap_cls, &PyTuple_Type)
+        || ((PyTypeObject *)snap_cls)->tp_dictoffset != 0) {
+        /* untracked, its instances must hold nothing but the eight numbers */
+        PyErr_SetString(PyExc_TypeError,
+                        "replay: snap_cls must be a tuple subclass without a __dict__");
         return NULL;
     }
     if (b_set_of(o_bset, &w) < 0)

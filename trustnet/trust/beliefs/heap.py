@@ -9,13 +9,17 @@ entries (measured: 1.2 s at 100,000 statements, one update in forty paying it; t
 seconds at 1,000,000), and a catch-up itself ends with a pass over everything it allocated
 (1.2 s of a 8 s full recompute). Two measures, both here:
 
-- `gc_paused()`: no collection during one call of the engine (indexing and a snapshot
-  allocate ~10^5 short-lived acyclic records, freed by reference counting; each allocation
-  burst would trigger passes). The collector runs again right after, over what survived.
+- `gc_paused()`: no collection during one call of the engine or one per-entry update of
+  the analysis (indexing and a snapshot allocate ~10^5 short-lived acyclic records, freed
+  by reference counting; each allocation burst would trigger passes). The collector runs
+  again right after, over what survived. Pauses are counted across the threads that take
+  them (the live analysis, the heavy views' worker): the collector is on again when the
+  last one ends, never under another thread's pause.
 - `gc_settled()`: a catch-up (a start, a bundle imported: analysis.views) runs paused and
   ends with `gc.freeze()`: every object alive moves to the permanent generation, which the
   collector never walks. What the node keeps for its life is not walked again; what it
-  makes afterwards is collected as usual.
+  makes afterwards is collected as usual. A catch-up that ends inside another pause is
+  frozen when that pause ends.
 
 Why freezing is safe: the analysis makes no reference cycles (tests/test_heap.py: a
 catch-up and per-entry updates leave `gc.collect()` nothing to find), so freezing without a
@@ -65,52 +69,89 @@ def stats() -> HeapStats:
         return HeapStats(_STATS.settles, _STATS.refreshes, _STATS.collected, _STATS.base)
 
 
+@dataclass(slots=True)
+class _Pauses:
+    """The pauses open in the process (the live analysis, the heavy views' worker and the
+    engine's own calls run on different threads, and the collector is one for all)."""
+
+    depth: int = 0  # pauses open
+    resume: bool = False  # whether the collector was on when the first of them began
+    settle: bool = False  # a catch-up ended inside them: settle when the last one ends
+
+
+_PAUSES = _Pauses()
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause the cyclic collector for one call of the engine; it runs again right after.
 
-    Nested in another pause (or with the collector off for the whole process), nothing
-    changes.
+    Pauses are counted across threads: the collector runs again when the last one open
+    ends (one thread's pause ending never switches it on under another's), and not at all
+    if it was off for the whole process when the first began.
     """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
+    _pause()
     try:
         yield
     finally:
-        gc.enable()
+        _resume(settle=False)
 
 
 @contextmanager
 def gc_settled() -> Iterator[None]:
-    """Run a catch-up with the collector paused, then freeze what is alive (`settle`)."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
+    """Run a catch-up with the collector paused, then freeze what is alive (`settle`).
+
+    Inside another pause (of this thread or another), the freeze waits until the last
+    pause ends: what a catch-up keeps is frozen once nothing else is paused on the way.
+    With the collector off for the whole process, nothing is frozen.
+    """
+    _pause()
     try:
         yield
     finally:
+        _resume(settle=True)
+
+
+def _pause() -> None:
+    with _LOCK:
+        if _PAUSES.depth == 0:
+            _PAUSES.resume = gc.isenabled()
+            gc.disable()
+        _PAUSES.depth += 1
+
+
+def _resume(*, settle: bool) -> None:
+    with _LOCK:
+        _PAUSES.settle |= settle and _PAUSES.resume
+        _PAUSES.depth -= 1
+        if _PAUSES.depth:
+            return
         try:
-            settle()
+            if _PAUSES.settle:
+                _settle_locked()
         finally:
-            gc.enable()
+            _PAUSES.settle = False
+            if _PAUSES.resume:
+                gc.enable()
 
 
 def settle() -> None:
     """Move every object alive to the permanent generation; run a full pass first when the
     frozen set grew by more than `REFRESH_GROWTH` since the last one (`refresh`)."""
     with _LOCK:
-        gc.freeze()
-        _STATS.settles += 1
-        frozen = gc.get_freeze_count()
-        if _STATS.base == 0:
-            # The first catch-up of the process: no pass (it allocated no cycles); the
-            # next growth by a quarter is measured from here.
-            _STATS.base = frozen
-        elif frozen > _STATS.base * (1.0 + REFRESH_GROWTH):
-            _refresh_locked()
+        _settle_locked()
+
+
+def _settle_locked() -> None:
+    gc.freeze()
+    _STATS.settles += 1
+    frozen = gc.get_freeze_count()
+    if _STATS.base == 0:
+        # The first catch-up of the process: no pass (it allocated no cycles); the
+        # next growth by a quarter is measured from here.
+        _STATS.base = frozen
+    elif frozen > _STATS.base * (1.0 + REFRESH_GROWTH):
+        _refresh_locked()
 
 
 def refresh() -> int:
