@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trustnet.numeric import c_view, fsum_array
+from trustnet.sequences import common_ends
 from trustnet.statements.evidence import Evidence
 from trustnet.trust.beliefs.base import _Partition
 from trustnet.trust.beliefs.compiled import (
@@ -172,15 +173,19 @@ class _Compliance(_Reliabilities):
         # The facts whose evidence came or went (by identity: the kept rules hand out the
         # same objects for what did not change; an equal new one is only made again), and
         # those whose entries were attested since.
+        # Only the span between what both lists share at their ends is compared: a new entry
+        # changes a few facts, the rest of the list is the very same objects in order.
         old = held.evidence
-        old_ids = {id(ev) for ev in old}
-        new_ids = {id(ev) for ev in evidence}
+        p, q = common_ends(old, evidence)
+        old_mid, new_mid = old[p:len(old) - q], evidence[p:len(evidence) - q]
+        old_ids = {id(ev) for ev in old_mid}
+        new_ids = {id(ev) for ev in new_mid}
         came: dict[_FactKey, list[Evidence]] = {}
-        for ev in evidence:
+        for ev in new_mid:
             if id(ev) not in old_ids:
                 came.setdefault(_fact_key(ev), []).append(ev)
         went: dict[_FactKey, set[int]] = {}
-        for ev in old:
+        for ev in old_mid:
             if id(ev) not in new_ids:
                 fk = _fact_key(ev)
                 went.setdefault(fk, set()).add(id(ev))
