@@ -176,8 +176,9 @@ class _Compliance(_Reliabilities):
         # Only the span between what both lists share at their ends is compared: a new entry
         # changes a few facts, the rest of the list is the very same objects in order.
         old = held.evidence
-        p, q = common_ends(old, evidence)
-        old_mid, new_mid = old[p:len(old) - q], evidence[p:len(evidence) - q]
+        same_head, same_tail = common_ends(old, evidence)
+        old_mid = old[same_head:len(old) - same_tail]
+        new_mid = evidence[same_head:len(evidence) - same_tail]
         old_ids = {id(ev) for ev in old_mid}
         new_ids = {id(ev) for ev in new_mid}
         came: dict[_FactKey, list[Evidence]] = {}
