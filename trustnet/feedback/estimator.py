@@ -333,14 +333,12 @@ def _level(x: float) -> float:
 
 
 class _Party:
-    __slots__ = ("cur_t", "cur_x", "cur_y", "gains", "history", "keys", "seen", "signals", "snaps",
-                 "steps")
+    __slots__ = ("cur_t", "cur_x", "cur_y", "history", "keys", "seen", "signals", "snaps", "steps")
 
     def __init__(self) -> None:
         self.keys: list[tuple[int, str, str, str, float, float]] = []
         self.signals: list[Signal] = []
-        self.gains: list[float] = []  # Kalman gain K(v) of each signal
-        self.steps: list[Step] = []  # what applying each signal does (`_step`)
+        self.steps: list[Step] = []  # what applying each signal does (`_step`, its gain in)
         self.snaps: list[_Snap] = []
         self.seen: set[Signal] = set()
         self.history = LevelHistory()
@@ -496,17 +494,19 @@ class SuspicionEstimator:
             hist.bound(p.history_len)
         return t0, x, y, x, y
 
-    def _apply(self, base: _Snap | None, sig: Signal, gain: float, pt: _Party) -> _Snap:
+    def _apply(self, base: _Snap | None, step: Step, pt: _Party) -> _Snap:
         """Replay step: walk from the previous snapshot to the signal, then apply it."""
         if base is None:
-            return self._apply_at(sig, gain, 0.0, 0.0, (0.0, 0.0, 0.0, 0.0, 0.0), pt)
-        _, _, _, x, y = self._walk(base, base.t, base.x, base.y, sig.at, pt.history)
-        return self._apply_at(sig, gain, x, y, self._slow(base, sig.at), pt)
+            return self._apply_at(step, 0.0, 0.0, (0.0, 0.0, 0.0, 0.0, 0.0), pt)
+        at = step[0]
+        _, _, _, x, y = self._walk(base, base.t, base.x, base.y, at, pt.history)
+        return self._apply_at(step, x, y, self._slow(base, at), pt)
 
-    def _step(self, sig: Signal, gain: float) -> Step:
-        """What `_apply_at` does with `sig` (kept per signal: a replay reads it again)."""
+    def _step(self, sig: Signal) -> Step:
+        """What applying `sig` does (`_apply_at`; kept per signal: a replay reads it again).
+        The one place a signal's effect is derived, for the Python and compiled replays."""
         threat = sig.kind == "threat"
-        return (sig.at, _KIND_CODES.get(sig.kind, 2), gain * sig.weight,
+        return (sig.at, _KIND_CODES.get(sig.kind, 2), self._gain(sig.verification) * sig.weight,
                 threat and sig.rule in EROSIVE_RULES,
                 _standing(self.params, sig.verification) if threat else 0.0)
 
@@ -536,8 +536,8 @@ class SuspicionEstimator:
                 pt.snaps.extend(snaps)
                 hist.splice(times, levels, kept, replaced)
                 return
-        for j in range(start, len(pt.signals)):
-            base = self._apply(base, pt.signals[j], pt.gains[j], pt)
+        for step in pt.steps[start:]:
+            base = self._apply(base, step, pt)
             pt.snaps.append(base)
 
     def _record(self, pt: _Party, t: int, level: float) -> None:
@@ -569,7 +569,6 @@ class SuspicionEstimator:
         keys = pt.keys
         # bisect_right: at the end when the key sorts at or after the last (signals in order)
         i = len(keys) if not keys or keys[-1] <= key else bisect.bisect_right(keys, key)
-        gain = self._gain(signal.verification)
         if i == len(pt.keys) and pt.snaps and pt.cur_t <= signal.at:
             # in order: continue from the cached cursor
             last = pt.snaps[-1]
@@ -577,15 +576,14 @@ class SuspicionEstimator:
             slow = self._slow(last, signal.at)
             pt.keys.append(key)
             pt.signals.append(signal)
-            pt.gains.append(gain)
-            pt.steps.append(self._step(signal, gain))
-            pt.snaps.append(self._apply_at(signal, gain, x, y, slow, pt))
+            step = self._step(signal)
+            pt.steps.append(step)
+            pt.snaps.append(self._apply_at(step, x, y, slow, pt))
         else:
             # late (or behind the cursor): rewind to the snapshot before it and replay
             pt.keys.insert(i, key)
             pt.signals.insert(i, signal)
-            pt.gains.insert(i, gain)
-            pt.steps.insert(i, self._step(signal, gain))
+            pt.steps.insert(i, self._step(signal))
             del pt.snaps[i:]
             base = pt.snaps[-1] if pt.snaps else None
             pt.history.cut_after(base.t if base is not None else signal.at - 1)
@@ -594,32 +592,25 @@ class SuspicionEstimator:
         pt.cur_t, pt.cur_x, pt.cur_y = last.t, last.x, last.y
         return True
 
-    def _apply_at(
-        self,
-        sig: Signal,
-        gain: float,
-        x: float,
-        y: float,
-        slow: Slow,
-        pt: _Party,
-    ) -> _Snap:
+    def _apply_at(self, step: Step, x: float, y: float, slow: Slow, pt: _Party) -> _Snap:
+        """Apply one signal's `step` (`_step`) at x, y and the slow variables valued at its
+        time; the compiled replay applies the same steps the same way."""
+        at, kind, inc, erodes, f = step
         g, h, c, gp, r = slow
         p = self.params
-        inc = gain * sig.weight
-        if sig.kind == "threat":
+        if kind == 0:  # a threat
             # split: the verified standing share g_p (on x) outlives the fading g (on y)
-            f = _standing(p, sig.verification)
             g += p.input_gain * inc * (1.0 - f)
             gp += p.input_gain * inc * f
             r += inc
-            if sig.rule in EROSIVE_RULES:
+            if erodes:
                 c -= p.restraint_erosion * inc
-        elif sig.kind == "hostility":
+        elif kind == 1:  # hostility
             h += p.input_gain * inc
         else:
             c += inc
-        self._record(pt, sig.at, _level(x))
-        return _Snap(sig.at, x, y, g, h, c, gp, r)
+        self._record(pt, at, _level(x))
+        return _Snap(at, x, y, g, h, c, gp, r)
 
     def revise(self, party: str, retract: Iterable[Signal], add: Iterable[Signal]) -> None:
         """Take signals back and add others for one party, replaying its state once, from
@@ -660,7 +651,7 @@ class SuspicionEstimator:
             i = bisect.bisect_left(pt.keys, sig.sort_key())
             while pt.signals[i] != sig:  # equal keys: find this very signal
                 i += 1
-            del pt.keys[i], pt.signals[i], pt.gains[i], pt.steps[i]
+            del pt.keys[i], pt.signals[i], pt.steps[i]
             start = min(start, i)
         for sig in new:
             pt.seen.add(sig)
@@ -668,9 +659,7 @@ class SuspicionEstimator:
             i = bisect.bisect_right(pt.keys, key)
             pt.keys.insert(i, key)
             pt.signals.insert(i, sig)
-            gain = self._gain(sig.verification)
-            pt.gains.insert(i, gain)
-            pt.steps.insert(i, self._step(sig, gain))
+            pt.steps.insert(i, self._step(sig))
             start = min(start, i)
         if not pt.signals:
             del self._parties[party]
@@ -823,14 +812,14 @@ class SuspicionEstimator:
         ky = k * y / y_in if y_in > 0.0 else 0.0
         for i in range(j + 1):
             s = pt.signals[i]
-            inc = pt.gains[i] * s.weight
+            inc = pt.steps[i][2]  # gain * weight
             if inc == 0.0:
                 continue
             d = (start - s.at) / unit
             restraint_share = (p.restraint_gain * inc * math.exp(-self._l_r * d) * x
                                if damping else 0.0)
             if s.kind == "threat":
-                f = _standing(p, s.verification)
+                f = pt.steps[i][4]  # the standing share
                 fade_in = math.exp(-self._l_in * d)
                 contrib = (ky * p.input_gain * inc * (1.0 - f) * fade_in
                            + p.input_gain * inc * f * math.exp(-self._l_gr * d)
