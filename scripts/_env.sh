@@ -1,15 +1,50 @@
 # Shared by scripts/test and scripts/demo: one virtual environment in .venv,
 # created when missing and refreshed when pyproject.toml changes.
 VENV="${TRUSTNET_VENV:-$PWD/.venv}"
-PY="${PYTHON:-python3}"
+
+# The interpreter the environment is made from: $PYTHON when set; else the distribution's
+# own python3.11 (or newer) when it can make environments; else python3 on PATH. Debian
+# builds its interpreter with profile-guided and link-time optimisation and links it
+# statically, where a default pyenv or source build has neither: the node's whole analysis
+# runs ~10 % faster on it, gossip ~3 % (docs/benchmarks.md, issue 15, stop 31).
+pick_python() {
+    if [ -n "${PYTHON:-}" ]; then
+        echo "$PYTHON"
+        return
+    fi
+    local candidate
+    for candidate in /usr/bin/python3 /usr/bin/python3.11; do
+        if [ -x "$candidate" ] && "$candidate" -c 'import sys, venv, ensurepip
+sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then
+            echo "$candidate"
+            return
+        fi
+    done
+    echo python3
+}
+PY="$(pick_python)"
+
+# The interpreter an environment was made from (its pyvenv.cfg), resolved; empty if unknown.
+venv_base() {
+    local exe
+    exe="$(sed -n 's/^executable *= *//p' "$VENV/pyvenv.cfg" 2>/dev/null | head -n 1)"
+    [ -n "$exe" ] && readlink -f "$exe"
+}
 
 ensure_venv() {
     local extra="${1:-}"
     local spec="."
     [ -n "$extra" ] && spec=".[$extra]"
     local stamp="$VENV/.trustnet-installed-$extra"
+    local want
+    want="$("$PY" -c 'import os, sys; print(os.path.realpath(sys.executable))' 2>/dev/null || true)"
+    if [ -x "$VENV/bin/python" ] && [ -f "$VENV/pyvenv.cfg" ] && [ -n "$want" ] \
+            && [ "$(venv_base)" != "$want" ] && ls "$VENV"/.trustnet-installed-* >/dev/null 2>&1; then
+        echo "== $VENV was made from $(venv_base); making it again from $want" >&2
+        rm -rf "$VENV"
+    fi
     if [ ! -x "$VENV/bin/python" ]; then
-        echo "== creating virtual environment in $VENV" >&2
+        echo "== creating virtual environment in $VENV ($("$PY" -c 'import sys; print(sys.version.split()[0])') at $want)" >&2
         "$PY" -m venv "$VENV"
     fi
     # setup.py and the C files: the compiled parts are built at install (editable).
