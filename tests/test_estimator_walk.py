@@ -203,3 +203,30 @@ def test_the_compiled_replay_makes_untracked_snapshots() -> None:
         with pytest.raises(TypeError):
             estimator.c_replay(cls, None, [], 0, None, None, 10, 1, 1.0, 0.1, 0.1, 0.1, 0.1,
                                0.1, 0.1, 0.1, 0.1, None, 1.0, 1.0, 1.0)
+
+
+def test_the_compiled_replay_reads_its_steps_as_the_python_one_does() -> None:
+    # Steps are read without a format string: a step that is not a tuple of five, or holds
+    # what is not a number, is refused as PyArg_ParseTuple refused it; an int where a float
+    # is expected is that float; a time past 64 bits is left to Python (OverflowError).
+    from trustnet.feedback import estimator
+
+    if estimator.c_replay is None:
+        pytest.skip("the compiled replay is not built here")
+
+    def replay(*steps: object) -> object:
+        assert estimator.c_replay is not None
+        return estimator.c_replay(_Snap, None, list(steps), 0, None, None, 10, DAY_MS,
+                                  float(DAY_MS), 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, None,
+                                  1.0, 1.0, 1.0)
+
+    t = 1_700_000_000_000
+    as_floats = replay((t, 0, 2.0, True, 1.0), (t + DAY_MS, 2, 1.0, 0, 0.0))
+    as_ints = replay((t, 0, 2, 1, 1), (t + DAY_MS, 2, 1, False, 0))
+    assert as_ints == as_floats
+    for bad in ([t, 0, 1.0, True, 0.5], (t, 0, 1.0, True), (t, 0, "1", True, 0.5),
+                (t, 1.5, 1.0, True, 0.5), ("t", 0, 1.0, True, 0.5)):
+        with pytest.raises(TypeError):
+            replay(bad)
+    with pytest.raises(OverflowError):
+        replay((1 << 70, 0, 1.0, True, 0.5))

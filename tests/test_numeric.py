@@ -149,6 +149,88 @@ def test_compiled_credibility_refuses_what_numpy_would() -> None:
         c_credibility(np.empty(9), np.zeros(5), 0.3, *args)
 
 
+@_compiled_cred
+def test_compiled_quorum_gives_numpys_mask() -> None:
+    # Rows of attesters with reliabilities 0, 1, in between and nan, blocs none, shared and
+    # one per party, quorums 0 to 3, builds that need none: the same mask either way.
+    from trustnet.trust.beliefs.compiled import _rows_arrays
+
+    rng = np.random.default_rng(17)
+    checked = 0
+    for trial in range(400):
+        parties = int(rng.integers(1, 30))
+        n = int(rng.integers(0, 50))
+        g = _group(rng, n, parties)
+        g.q_seg, g.q_idx = _rows_arrays([
+            tuple(int(x) for x in rng.choice(parties, int(rng.integers(0, min(parties, 9) + 1)),
+                                             replace=False)) for _ in range(n)])
+        g.need_q = rng.random(n) < 0.6
+        rp = _reliabilities(rng, parties)
+        rp[rng.random(parties) < 0.05] = np.nan
+        blocs = [None, rng.integers(0, max(1, parties // 3), parties).astype(np.intp),
+                 np.arange(parties, dtype=np.intp)]
+        for reliable in (0.0, 0.3, 1.0):
+            for bloc in blocs:
+                for quorum in (0, 1, 2, 3):
+                    got = g.quorum_met(rp, reliable, quorum, bloc)
+                    want = g.quorum_met_numpy(rp, reliable, quorum, bloc)
+                    assert got.dtype == want.dtype and got.tolist() == want.tolist(), trial
+                    checked += int((got != ~g.need_q).sum())
+    assert checked > 1000  # quorums met and missed, not only builds that need none
+
+
+@_compiled_cred
+def test_compiled_quorum_refuses_what_is_out_of_range() -> None:
+    from trustnet.numeric import c_quorum
+
+    assert c_quorum is not None
+    seg, idx = np.array([0, 0, 1], dtype=np.intp), np.array([0, 2, 1], dtype=np.intp)
+    met, need = np.empty(2, dtype=np.bool_), np.ones(2, dtype=np.bool_)
+    c_quorum(met, need, seg, idx, np.ones(3), 0.5, 2, np.array([0, 1, 1], dtype=np.intp))
+    assert met.tolist() == [True, False]
+    with pytest.raises(IndexError):  # a party number past the reliability vector
+        c_quorum(met, need, seg, idx, np.ones(2), 0.5, 2, None)
+    with pytest.raises(IndexError):  # a bloc past the vector's length
+        c_quorum(met, need, seg, idx, np.ones(3), 0.5, 2, np.array([0, 1, 9], dtype=np.intp))
+    with pytest.raises(IndexError):  # a row past the builds
+        c_quorum(np.empty(1, dtype=np.bool_), np.ones(1, dtype=np.bool_), seg, idx, np.ones(3),
+                 0.5, 2, None)
+    with pytest.raises(TypeError):
+        c_quorum(met, need, seg.astype(np.int32), idx, np.ones(3), 0.5, 2, None)
+
+
+@_compiled_cred
+def test_compiled_verification_steps_give_numpys_values() -> None:
+    # A party's verification steps (analysis/verification.py `_values`) either way, bit for
+    # bit: facts no build names (nan), several builds per fact, credibilities of 0, 1, halves
+    # of a step (rint rounds half to even), nan and -0.0, verified builds.
+    from trustnet.analysis.verification import _Space, _values, _values_numpy
+
+    rng = np.random.default_rng(23)
+    for trial in range(500):
+        facts = int(rng.integers(1, 40))
+        n_raw, n_ver = int(rng.integers(0, 60)), int(rng.integers(0, 60))
+        raw_kid = rng.integers(0, facts, n_raw).astype(np.intp)
+        ver_kid = rng.integers(0, facts, n_ver).astype(np.intp)
+        space = _Space([], [], [("r", str(k)) for k in range(facts)], {}, raw_kid, ver_kid,
+                       rng.random(n_ver) < 0.5)
+        raw_pos = np.flatnonzero(rng.random(n_raw) < 0.8).astype(np.intp)
+        ver_pos = np.flatnonzero(rng.random(n_ver) < 0.8).astype(np.intp)
+        raw_cred = np.round(rng.random(len(raw_pos)), 3)
+        pick = rng.random(len(raw_pos))
+        raw_cred[pick < 0.1] = 0.0
+        raw_cred[(pick >= 0.1) & (pick < 0.2)] = 1.0
+        raw_cred[(pick >= 0.2) & (pick < 0.25)] = -0.0
+        raw_cred[(pick >= 0.25) & (pick < 0.3)] = 0.05  # half a step once capped: rint to 0
+        raw_cred[(pick >= 0.3) & (pick < 0.32)] = np.nan
+        ver_cred = np.round(rng.random(len(ver_pos)), 2)
+        ver_cred[rng.random(len(ver_pos)) < 0.3] = 0.0
+        got = _values(space, raw_pos, raw_cred, ver_pos, ver_cred)
+        with np.errstate(invalid="ignore"):  # numpy's maximum warns of the nan it keeps
+            want = _values_numpy(space, raw_pos, raw_cred, ver_pos, ver_cred)
+        assert got.tobytes() == want.tobytes(), trial
+
+
 def test_beliefs_are_the_same_with_and_without_the_compiled_loops(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # A generated store of 3,000 statements from 12 parties: every view of every party, to

@@ -460,6 +460,181 @@ done:
     return result;
 }
 
+/* ---- a group's quorums and a party's verification steps ----------------------------------- */
+
+static int
+cmp_pair(const void *a, const void *b)
+{
+    const long long *x = (const long long *)a, *y = (const long long *)b;
+    if (x[0] != y[0])
+        return x[0] < y[0] ? -1 : 1;
+    return x[1] < y[1] ? -1 : (x[1] > y[1] ? 1 : 0);
+}
+
+/* _Group.quorum_met: per build, whether it needs no quorum or its reliable attesters (those
+ * with rp >= reliable; with `bloc`, one per bloc) number at least `quorum`. */
+static PyObject *
+numeric_quorum(PyObject *module, PyObject *args)
+{
+    PyObject *o_met, *o_need, *o_seg, *o_idx, *o_rp, *o_bloc;
+    double reliable;
+    Py_ssize_t quorum, n, m, n_rp, n_bloc = 0, i, k = 0, q;
+    Buf met, need, seg, idx, rp, bloc;
+    Buf *all[] = {&met, &need, &seg, &idx, &rp, &bloc};
+    Py_ssize_t *count = NULL;
+    long long *pairs = NULL;
+    PyObject *result = NULL;
+    (void)module;
+
+    for (q = 0; q < (Py_ssize_t)(sizeof(all) / sizeof(all[0])); q++)
+        all[q]->held = 0;
+    if (!PyArg_ParseTuple(args, "OOOOOdnO", &o_met, &o_need, &o_seg, &o_idx, &o_rp, &reliable,
+                          &quorum, &o_bloc))
+        return NULL;
+    if (get_buf(o_met, &met, "met", '?', 1) < 0 || get_buf(o_need, &need, "need_q", '?', 0) < 0
+            || get_buf(o_seg, &seg, "q_seg", 'i', 0) < 0 || get_buf(o_idx, &idx, "q_idx", 'i', 0) < 0
+            || get_buf(o_rp, &rp, "rp", 'd', 0) < 0
+            || (o_bloc != Py_None && get_buf(o_bloc, &bloc, "bloc", 'i', 0) < 0))
+        goto done;
+    n = buf_len(&met);
+    m = buf_len(&seg);
+    n_rp = buf_len(&rp);
+    if (o_bloc != Py_None)
+        n_bloc = buf_len(&bloc);
+    if (buf_len(&need) != n || buf_len(&idx) != m) {
+        PyErr_SetString(PyExc_ValueError, "quorum: arrays of mismatched lengths");
+        goto done;
+    }
+    count = PyMem_Calloc(n ? n : 1, sizeof(Py_ssize_t));
+    pairs = PyMem_Malloc((m ? m : 1) * 2 * sizeof(long long));
+    if (!count || !pairs) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    {
+        const Py_ssize_t *sg = (const Py_ssize_t *)seg.view.buf;
+        const Py_ssize_t *ix = (const Py_ssize_t *)idx.view.buf;
+        const double *rv = (const double *)rp.view.buf;
+        const Py_ssize_t *bl = o_bloc == Py_None ? NULL : (const Py_ssize_t *)bloc.view.buf;
+        const unsigned char *nd = (const unsigned char *)need.view.buf;
+        unsigned char *out = (unsigned char *)met.view.buf;
+        for (i = 0; i < m; i++) {
+            Py_ssize_t j = ix[i];
+            if (j < 0 || j >= n_rp || (bl != NULL && j >= n_bloc) || sg[i] < 0 || sg[i] >= n) {
+                PyErr_SetString(PyExc_IndexError, "quorum: a party or build out of range");
+                goto done;
+            }
+            if (!(rv[j] >= reliable))
+                continue;
+            if (bl == NULL) {
+                count[sg[i]] += 1;
+                continue;
+            }
+            if (bl[j] < 0 || bl[j] >= n_bloc) {
+                PyErr_SetString(PyExc_IndexError, "quorum: a bloc out of range");
+                goto done;
+            }
+            pairs[2 * k] = sg[i];
+            pairs[2 * k + 1] = bl[j];
+            k++;
+        }
+        if (bl != NULL && k) {
+            /* attesters of one bloc count once: the distinct (build, bloc) pairs */
+            qsort(pairs, (size_t)k, 2 * sizeof(long long), cmp_pair);
+            for (i = 0; i < k; i++)
+                if (i == 0 || pairs[2 * i] != pairs[2 * i - 2] || pairs[2 * i + 1] != pairs[2 * i - 1])
+                    count[pairs[2 * i]] += 1;
+        }
+        for (i = 0; i < n; i++)
+            out[i] = !nd[i] || count[i] >= quorum;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyMem_Free(count);
+    PyMem_Free(pairs);
+    for (q = 0; q < (Py_ssize_t)(sizeof(all) / sizeof(all[0])); q++)
+        if (all[q]->held)
+            PyBuffer_Release(&all[q]->view);
+    return result;
+}
+
+/* analysis.verification._values: per numbered fact, its best raw credibility times `cap` in
+ * `step`s (rint: half to even, as numpy's), nan when no raw build names it, 1.0 when a build
+ * of the verified view with positive credibility is verified. */
+static PyObject *
+numeric_steps(PyObject *module, PyObject *args)
+{
+    PyObject *o_out, *o_rkid, *o_rpos, *o_rcred, *o_vkid, *o_vflag, *o_vpos, *o_vcred;
+    double cap, step;
+    Py_ssize_t n, i, q;
+    Buf out, rkid, rpos, rcred, vkid, vflag, vpos, vcred;
+    Buf *all[] = {&out, &rkid, &rpos, &rcred, &vkid, &vflag, &vpos, &vcred};
+    PyObject *result = NULL;
+    (void)module;
+
+    for (q = 0; q < (Py_ssize_t)(sizeof(all) / sizeof(all[0])); q++)
+        all[q]->held = 0;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOdd", &o_out, &o_rkid, &o_rpos, &o_rcred, &o_vkid,
+                          &o_vflag, &o_vpos, &o_vcred, &cap, &step))
+        return NULL;
+    if (get_buf(o_out, &out, "out", 'd', 1) < 0 || get_buf(o_rkid, &rkid, "raw_kid", 'i', 0) < 0
+            || get_buf(o_rpos, &rpos, "raw_pos", 'i', 0) < 0
+            || get_buf(o_rcred, &rcred, "raw_cred", 'd', 0) < 0
+            || get_buf(o_vkid, &vkid, "ver_kid", 'i', 0) < 0
+            || get_buf(o_vflag, &vflag, "ver_flag", '?', 0) < 0
+            || get_buf(o_vpos, &vpos, "ver_pos", 'i', 0) < 0
+            || get_buf(o_vcred, &vcred, "ver_cred", 'd', 0) < 0)
+        goto done;
+    n = buf_len(&out);
+    if (buf_len(&rpos) != buf_len(&rcred) || buf_len(&vpos) != buf_len(&vcred)
+            || buf_len(&vflag) != buf_len(&vkid)) {
+        PyErr_SetString(PyExc_ValueError, "steps: arrays of mismatched lengths");
+        goto done;
+    }
+    {
+        double *v = (double *)out.view.buf;
+        const Py_ssize_t *rk = (const Py_ssize_t *)rkid.view.buf;
+        const Py_ssize_t *rp = (const Py_ssize_t *)rpos.view.buf;
+        const double *rc = (const double *)rcred.view.buf;
+        const Py_ssize_t *vk = (const Py_ssize_t *)vkid.view.buf;
+        const unsigned char *vf = (const unsigned char *)vflag.view.buf;
+        const Py_ssize_t *vp = (const Py_ssize_t *)vpos.view.buf;
+        const double *vc = (const double *)vcred.view.buf;
+        Py_ssize_t n_rk = buf_len(&rkid), n_vk = buf_len(&vkid);
+        for (i = 0; i < n; i++)
+            v[i] = -INFINITY;
+        for (i = 0; i < buf_len(&rpos); i++) {
+            Py_ssize_t j = rp[i], f;
+            double x, a;
+            if (j < 0 || j >= n_rk || rk[j] < 0 || rk[j] >= n) {
+                PyErr_SetString(PyExc_IndexError, "steps: a build or fact out of range");
+                goto done;
+            }
+            f = rk[j];
+            x = cap * rc[i];
+            a = v[f];
+            v[f] = (isnan(a) || a > x) ? a : x; /* numpy's maximum, signed zeros too */
+        }
+        for (i = 0; i < n; i++)
+            v[i] = v[i] == -INFINITY ? NAN : rint(v[i] / step) * step;
+        for (i = 0; i < buf_len(&vpos); i++) {
+            Py_ssize_t j = vp[i];
+            if (j < 0 || j >= n_vk || vk[j] < 0 || vk[j] >= n) {
+                PyErr_SetString(PyExc_IndexError, "steps: a build or fact out of range");
+                goto done;
+            }
+            if (vf[j] && vc[i] > 0.0)
+                v[vk[j]] = 1.0;
+        }
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (q = 0; q < (Py_ssize_t)(sizeof(all) / sizeof(all[0])); q++)
+        if (all[q]->held)
+            PyBuffer_Release(&all[q]->view);
+    return result;
+}
+
 /* ---- the suspicion estimator's walk: `SuspicionEstimator._walk` (feedback/estimator.py) ------ */
 
 #define WALK_T_BOUND 4503599627370496LL /* 2**52: times beyond are walked in Python */
@@ -680,6 +855,42 @@ new_snap(PyTypeObject *cls, long long at, double x, double y, double g, double h
     return snap;
 }
 
+/* A step (at, kind, inc, erodes, standing share) as PyArg_ParseTuple's "Lidpd" reads it,
+ * without parsing the format for each of the hundreds of steps a replay walks. */
+static int
+read_step(PyObject *step, long long *at, int *kind, double *inc, int *erodes, double *f)
+{
+    PyObject *o;
+    long k;
+    if (!PyTuple_Check(step) || PyTuple_GET_SIZE(step) != 5) {
+        PyErr_SetString(PyExc_TypeError, "replay: a step is a tuple of five");
+        return -1;
+    }
+    *at = PyLong_AsLongLong(PyTuple_GET_ITEM(step, 0));
+    if (*at == -1 && PyErr_Occurred())
+        return -1;
+    k = PyLong_AsLong(PyTuple_GET_ITEM(step, 1));
+    if (k == -1 && PyErr_Occurred())
+        return -1;
+    if (k > INT_MAX || k < INT_MIN) {
+        PyErr_SetString(PyExc_OverflowError, "replay: a step's kind is out of range");
+        return -1;
+    }
+    *kind = (int)k;
+    o = PyTuple_GET_ITEM(step, 2);
+    *inc = PyFloat_CheckExact(o) ? PyFloat_AS_DOUBLE(o) : PyFloat_AsDouble(o);
+    if (*inc == -1.0 && PyErr_Occurred())
+        return -1;
+    *erodes = PyObject_IsTrue(PyTuple_GET_ITEM(step, 3));
+    if (*erodes < 0)
+        return -1;
+    o = PyTuple_GET_ITEM(step, 4);
+    *f = PyFloat_CheckExact(o) ? PyFloat_AS_DOUBLE(o) : PyFloat_AsDouble(o);
+    if (*f == -1.0 && PyErr_Occurred())
+        return -1;
+    return 0;
+}
+
 /* SuspicionEstimator._replay: each step walked from the snapshot before it and applied, the
  * history's points and its bound counted as LevelHistory.record and .bound count them. */
 static PyObject *
@@ -738,7 +949,7 @@ numeric_replay(PyObject *module, PyObject *args)
         double inc, f, x = 0.0, y = 0.0, g = 0.0, h = 0.0, c = 0.0, gp = 0.0, r = 0.0;
         double gx, gy, level;
         Py_ssize_t before = PyList_GET_SIZE(ts);
-        if (!PyArg_ParseTuple(step, "Lidpd", &at, &kind, &inc, &erodes, &f))
+        if (read_step(step, &at, &kind, &inc, &erodes, &f) < 0)
             goto done;
         if (!times_in_bound(at)) {
             Py_CLEAR(snaps);
@@ -845,6 +1056,17 @@ static PyMethodDef numeric_methods[] = {
      "as long as cred); returns (k, sums): sums = (u_min, fsum(w), fsum(w*b), fsum(w*d)), "
      "w = u_min / u, for k >= 2 when every u > 0 and the sums are finite, else None. "
      "The outputs must not overlap each other or the inputs."},
+    {"quorum", numeric_quorum, METH_VARARGS,
+     "quorum(met, need_q, q_seg, q_idx, rp, reliable, quorum, bloc, /)\n--\n\n"
+     "_Group.quorum_met into `met` (bool, one per build): a build needs no quorum (need_q "
+     "false) or its attesters q_idx of rows q_seg with rp >= reliable, one per bloc when "
+     "`bloc` (intp per party) is given, number at least `quorum`."},
+    {"steps", numeric_steps, METH_VARARGS,
+     "steps(out, raw_kid, raw_pos, raw_cred, ver_kid, ver_flag, ver_pos, ver_cred, cap, step, /)"
+     "\n--\n\n"
+     "analysis.verification._values into `out` (float64, one per numbered fact): the best "
+     "cap * raw_cred in rint steps of `step`, nan where no raw build names the fact, 1.0 "
+     "where a verified build has positive credibility."},
     {"walk", numeric_walk, METH_VARARGS,
      "walk(st, sg, sh, sc, sp, sr, t0, x, y, t, unit, unit_f, l_in, l_r, l_gr, l_k, a0, "
      "a_gain, k0, k_gain, b_set, cap, want_points, /)\n--\n\n"

@@ -43,3 +43,14 @@ def replay(snap_cls: type[tuple[Any, ...]],
            k0: float, k_gain: float, b_set: float | None, cap: float, input_gain: float,
            erosion: float, /) -> tuple[list[Any], list[int], list[float], int, float | None] | None:
     ...
+
+# _Group.quorum_met (trust/beliefs/compiled.py) into `met` (bool, one per build): the build needs
+# no quorum, or its attesters (q_idx, rows q_seg) with rp >= reliable, one per bloc when `bloc`
+# is given, number at least `quorum`.
+def quorum(met: object, need_q: object, q_seg: object, q_idx: object, rp: object,
+           reliable: float, quorum: int, bloc: object | None, /) -> None: ...
+
+# analysis.verification._values into `out` (float64, one per numbered fact), as its numpy form.
+def steps(out: object, raw_kid: object, raw_pos: object, raw_cred: object, ver_kid: object,
+          ver_flag: object, ver_pos: object, ver_cred: object, cap: float, step: float, /
+          ) -> None: ...

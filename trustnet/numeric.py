@@ -10,8 +10,9 @@ overflows on the way, `math.fsum` itself answers (and raises as it always does).
 `c_credibility` and `c_view`: `_Group.credibility` and `_Compliance._lazy_view`'s arrays in one
 pass each, the same floats as their numpy forms; `c_walk`: the suspicion estimator's walk over
 grid cells and `c_replay` its replay of a party's signals (feedback/estimator.py), the same
-floats as its Python loops (each None where the extension was not built; the numpy and Python
-forms then answer).
+floats as its Python loops; `c_quorum`: `_Group.quorum_met`, and `c_steps`: a party's
+verification steps (analysis/verification.py `_values`), the same as their numpy forms (each
+None where the extension was not built; the numpy and Python forms then answer).
 """
 
 from __future__ import annotations
@@ -33,14 +34,19 @@ c_walk: Callable[..., tuple[int, float, float, float, float, list[int] | None,
                             list[float] | None] | None] | None
 # `SuspicionEstimator._replay`'s steps compiled (None: Python applies them one by one)
 c_replay: Callable[..., tuple[list[Any], list[int], list[float], int, float | None] | None] | None
+# `_Group.quorum_met` and a party's verification steps compiled (None: numpy answers)
+c_quorum: Callable[..., None] | None
+c_steps: Callable[..., None] | None
 try:
     from trustnet._numeric import credibility as c_credibility
     from trustnet._numeric import fsum as _fsum
+    from trustnet._numeric import quorum as c_quorum
     from trustnet._numeric import replay as c_replay
+    from trustnet._numeric import steps as c_steps
     from trustnet._numeric import view as c_view
     from trustnet._numeric import walk as c_walk
 except ImportError:  # built without a C compiler: Python alone, same results
-    _fsum = c_credibility = c_view = c_walk = c_replay = None
+    _fsum = c_credibility = c_view = c_walk = c_replay = c_quorum = c_steps = None
 
 
 def numeric_compiled() -> bool:

@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trustnet.feedback.tables import FactTable
+from trustnet.numeric import c_steps
 from trustnet.statements.evidence import Evidence
 from trustnet.trust.beliefs import Beliefs, PartyBelief
 from trustnet.trust.beliefs.records import FactBuild, View
@@ -146,7 +147,21 @@ def _number(raw: Sequence[FactBuild], ver: Sequence[FactBuild], prev: _Space | N
 
 def _values(space: _Space, raw_pos: NDArray[np.intp], raw_cred: NDArray[np.float64],
             ver_pos: NDArray[np.intp], ver_cred: NDArray[np.float64]) -> NDArray[np.float64]:
-    """v per numbered fact (nan: not in the table), exactly as `_party_table` computes it."""
+    """v per numbered fact (nan: not in the table), exactly as `_party_table` computes it.
+    Compiled (`trustnet._numeric.steps`) where built: the same values as `_values_numpy`."""
+    if c_steps is None:
+        return _values_numpy(space, raw_pos, raw_cred, ver_pos, ver_cred)
+    vals = np.empty(len(space.keys))
+    c_steps(vals, space.raw_kid, raw_pos, np.ascontiguousarray(raw_cred, dtype=np.float64),
+            space.ver_kid, space.ver_flag, ver_pos,
+            np.ascontiguousarray(ver_cred, dtype=np.float64), UNVERIFIED_CAP, VERIFICATION_STEP)
+    return vals
+
+
+def _values_numpy(space: _Space, raw_pos: NDArray[np.intp], raw_cred: NDArray[np.float64],
+                  ver_pos: NDArray[np.intp], ver_cred: NDArray[np.float64]
+                  ) -> NDArray[np.float64]:
+    """`_values` in numpy (the reference the compiled loop is held to)."""
     best = np.full(len(space.keys), -np.inf)
     np.maximum.at(best, space.raw_kid[raw_pos], UNVERIFIED_CAP * raw_cred)
     absent = best == -np.inf

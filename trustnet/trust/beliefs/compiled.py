@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trustnet.numeric import c_credibility as _c_credibility
+from trustnet.numeric import c_quorum as _c_quorum
 from trustnet.sequences import common_ends
 from trustnet.statements.evidence import Evidence
 from trustnet.trust.beliefs.records import Contribution
@@ -313,7 +314,22 @@ class _Group:
         bloc: NDArray[np.intp] | None = None,
     ) -> NDArray[np.bool_]:
         """Builds that need no quorum, or whose quorum of independent reliable attesters is met
-        (attesters of one bloc count once)."""
+        (attesters of one bloc count once). Compiled (`trustnet._numeric.quorum`) where built."""
+        if _c_quorum is None:
+            return self.quorum_met_numpy(rp, reliable, quorum, bloc)
+        met: NDArray[np.bool_] = np.empty(len(self.builds), dtype=np.bool_)
+        _c_quorum(met, self.need_q, self.q_seg, self.q_idx,
+                  np.ascontiguousarray(rp, dtype=np.float64), reliable, quorum, bloc)
+        return met
+
+    def quorum_met_numpy(
+        self,
+        rp: NDArray[np.float64],
+        reliable: float,
+        quorum: int,
+        bloc: NDArray[np.intp] | None = None,
+    ) -> NDArray[np.bool_]:
+        """`quorum_met` in numpy (the reference the compiled loop is held to)."""
         n = len(self.builds)
         ok = rp[self.q_idx] >= reliable
         seg = self.q_seg[ok]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -71,12 +72,13 @@ class _Compliance(_Reliabilities):
         if part.relevant is None or part.relevant[0] != stamp:
             facts = self._prepare(party, part, evidence, forked, prep_key)
             part.relevant = (stamp, tuple(sorted(facts.who)))
+        who = part.relevant[1]
         key = (
             stamp,
             len(forked),
             self._names_version,
-            tuple(rp.get(x, 0.0) for x in part.relevant[1]),
-            tuple(blocs.get(x, -1) for x in part.relevant[1]) if blocs else (),
+            tuple(map(rp.get, who, repeat(0.0))),
+            tuple(map(blocs.get, who, repeat(-1))) if blocs else (),
         )
         if part.views is not None and part.views[0] == key:
             part.views_quick = quick
@@ -128,7 +130,7 @@ class _Compliance(_Reliabilities):
             return View(Opinion.vacuous(base_rate), lazy=lazy)
         if n == 1:
             fused = Opinion(float(b[0]), float(d[0]), float(u[0]), base_rate)
-        elif not (u > 0.0).all():
+        elif sums is None and not (u > 0.0).all():  # (sums made: every u > 0)
             # Dogmatic inputs: opinion.py's limit form, on the opinions themselves.
             ops = [Opinion(x, y, z, base_rate) for x, y, z in zip(b, d, u, strict=True)]
             f = cumulative_fuse(*ops)
