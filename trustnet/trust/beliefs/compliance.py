@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
@@ -300,8 +300,12 @@ class _Compliance(_Reliabilities):
             return got
 
         def attested(evs: list[Evidence], refute: bool) -> list[str]:
-            ids = {i for ev in evs for i in ev.entries}
-            return sorted({a for i in sorted(ids) for a in attesters(i, refute)})
+            return attested_ids([i for ev in evs for i in ev.entries], refute)
+
+        atts = self._atts
+
+        def attested_ids(ids: Iterable[str], refute: bool) -> list[str]:
+            return sorted({a for i in ids if i in atts for a in attesters(i, refute)})
 
         # DOMAIN: an inspection report is verified when the host co-signs it (its `confirm`
         # attestation of the report) or a quorum of independent reliable attesters confirms it;
@@ -318,9 +322,13 @@ class _Compliance(_Reliabilities):
 
         def build(evs: list[Evidence], verified: bool) -> _Build:
             srcs = sources_of(evs)
-            conf = attested(evs, False)
-            refs = attested(evs, True)
-            if host_refutes and any(i in self._reports for ev in evs for i in ev.entries):
+            entries = tuple(dict.fromkeys(i for ev in evs for i in ev.entries))
+            if any(i in atts for i in entries):
+                conf = attested_ids(entries, False)
+                refs = attested_ids(entries, True)
+            else:  # (most facts: nobody attested their entries)
+                conf = refs = []
+            if host_refutes and any(i in self._reports for i in entries):
                 refs = sorted({*refs, party})
             own = not any(ev.sources for ev in evs)
             verifiable = any(ev.verifiable for ev in evs)
@@ -352,7 +360,7 @@ class _Compliance(_Reliabilities):
                 fact.rule,
                 rep.weight,
                 min(ev.at for ev in evs),
-                tuple(dict.fromkeys(i for ev in evs for i in ev.entries)),
+                entries,
                 tuple(srcs),
                 tuple(conf),
                 tuple(refs),
