@@ -2,8 +2,9 @@
 # created when missing and refreshed when pyproject.toml changes.
 VENV="${TRUSTNET_VENV:-$PWD/.venv}"
 
-# The interpreter the environment is made from: $PYTHON when set; else the distribution's
-# own python3.11 (or newer) when it can make environments; else python3 on PATH. Debian
+# The interpreter a new environment is made from: $PYTHON when set; else the distribution's
+# own python3.11 (or newer) when it can make environments and build the compiled parts (its
+# headers are installed); else python3 on PATH. Debian
 # builds its interpreter with profile-guided and link-time optimisation and links it
 # statically, where a default pyenv or source build has neither: the node's whole analysis
 # runs ~10 % faster on it, gossip ~3 % (docs/benchmarks.md, issue 15, stop 31).
@@ -14,8 +15,9 @@ pick_python() {
     fi
     local candidate
     for candidate in /usr/bin/python3 /usr/bin/python3.11; do
-        if [ -x "$candidate" ] && "$candidate" -c 'import sys, venv, ensurepip
-sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then
+        if [ -x "$candidate" ] && "$candidate" -c 'import os, sys, sysconfig, venv, ensurepip
+headers = os.path.join(sysconfig.get_paths()["include"], "Python.h")
+sys.exit(sys.version_info < (3, 11) or not os.path.exists(headers))' >/dev/null 2>&1; then
             echo "$candidate"
             return
         fi
@@ -36,16 +38,23 @@ ensure_venv() {
     local spec="."
     [ -n "$extra" ] && spec=".[$extra]"
     local stamp="$VENV/.trustnet-installed-$extra"
-    local want
+    local want base
     want="$("$PY" -c 'import os, sys; print(os.path.realpath(sys.executable))' 2>/dev/null || true)"
-    if [ -x "$VENV/bin/python" ] && [ -f "$VENV/pyvenv.cfg" ] && [ -n "$want" ] \
-            && [ "$(venv_base)" != "$want" ] && ls "$VENV"/.trustnet-installed-* >/dev/null 2>&1; then
-        echo "== $VENV was made from $(venv_base); making it again from $want" >&2
-        rm -rf "$VENV"
+    if [ -x "$VENV/bin/python" ] && [ -n "$want" ] && base="$(venv_base)" && [ "$base" != "$want" ]; then
+        # An environment from another interpreter is kept, unless PYTHON asks for another
+        # one and these scripts made it (never one they did not, nor the one active now).
+        if [ -n "${PYTHON:-}" ] && [ -f "$VENV/.trustnet-python" ] \
+                && [ "$(readlink -f "$VENV")" != "$(readlink -f "${VIRTUAL_ENV:-/nonexistent}")" ]; then
+            echo "== $VENV was made from $base; making it again from $want (PYTHON=$PYTHON)" >&2
+            rm -rf "$VENV"
+        else
+            echo "== $VENV was made from $base, not $want: kept (remove it to make it from $want)" >&2
+        fi
     fi
     if [ ! -x "$VENV/bin/python" ]; then
         echo "== creating virtual environment in $VENV ($("$PY" -c 'import sys; print(sys.version.split()[0])') at $want)" >&2
         "$PY" -m venv "$VENV"
+        echo "$want" >"$VENV/.trustnet-python"
     fi
     # setup.py and the C files: the compiled parts are built at install (editable).
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ] \

@@ -241,15 +241,23 @@ def test_beliefs_are_the_same_with_and_without_the_compiled_loops(
     entries, pids = generate(3000, 12, 5)
     now = max(e.ts for e in entries)
 
-    def views() -> list[tuple[str, Any, Any, float]]:
+    from trustnet.analysis import verification
+    from trustnet.trust.beliefs import compliance
+
+    def views() -> list[Any]:
         engine = BeliefEngine(pids[0])
         engine.add(entries)
         snap = engine.snapshot(now)
-        return [(p, b.verified.opinion, b.raw.opinion, b.reliability.p)
+        tables = verification.verification_by_party(snap)
+        return [(p, b.verified.opinion, b.raw.opinion, b.reliability.p, dict(tables.get(p, {})))
                 for p, b in sorted(snap.parties.items())]
 
     fast = views()
+    assert sum(len(v[4]) for v in fast) > 1000  # tables to compare, not empty ones
     monkeypatch.setattr(compiled, "_c_credibility", None)
+    monkeypatch.setattr(compiled, "_c_quorum", None)
+    monkeypatch.setattr(compliance, "c_view", None)
+    monkeypatch.setattr(verification, "c_steps", None)
     monkeypatch.setattr(numeric, "_fsum", None)
     assert views() == fast
 

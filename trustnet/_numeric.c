@@ -949,7 +949,12 @@ numeric_replay(PyObject *module, PyObject *args)
         double inc, f, x = 0.0, y = 0.0, g = 0.0, h = 0.0, c = 0.0, gp = 0.0, r = 0.0;
         double gx, gy, level;
         Py_ssize_t before = PyList_GET_SIZE(ts);
-        if (read_step(step, &at, &kind, &inc, &erodes, &f) < 0)
+        int read;
+        /* held while read: a number's __index__ or __float__ could empty the list */
+        Py_INCREF(step);
+        read = read_step(step, &at, &kind, &inc, &erodes, &f);
+        Py_DECREF(step);
+        if (read < 0)
             goto done;
         if (!times_in_bound(at)) {
             Py_CLEAR(snaps);
@@ -1060,13 +1065,14 @@ static PyMethodDef numeric_methods[] = {
      "quorum(met, need_q, q_seg, q_idx, rp, reliable, quorum, bloc, /)\n--\n\n"
      "_Group.quorum_met into `met` (bool, one per build): a build needs no quorum (need_q "
      "false) or its attesters q_idx of rows q_seg with rp >= reliable, one per bloc when "
-     "`bloc` (intp per party) is given, number at least `quorum`."},
+     "`bloc` (intp per party) is given, number at least `quorum`. `met` must not overlap "
+     "the inputs."},
     {"steps", numeric_steps, METH_VARARGS,
      "steps(out, raw_kid, raw_pos, raw_cred, ver_kid, ver_flag, ver_pos, ver_cred, cap, step, /)"
      "\n--\n\n"
      "analysis.verification._values into `out` (float64, one per numbered fact): the best "
      "cap * raw_cred in rint steps of `step`, nan where no raw build names the fact, 1.0 "
-     "where a verified build has positive credibility."},
+     "where a verified build has positive credibility. `out` must not overlap the inputs."},
     {"walk", numeric_walk, METH_VARARGS,
      "walk(st, sg, sh, sc, sp, sr, t0, x, y, t, unit, unit_f, l_in, l_r, l_gr, l_k, a0, "
      "a_gain, k0, k_gain, b_set, cap, want_points, /)\n--\n\n"
