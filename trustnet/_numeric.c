@@ -711,13 +711,57 @@ slow_at(const walk_params *w, long long st, double sg, double sh, double sc, dou
     }
 }
 
+/* A history's points being made, in C arrays (a replay walks hundreds; Python objects for
+ * each were most of its cost): times and levels, as LevelHistory keeps them. */
+typedef struct {
+    long long *t;
+    double *level;
+    Py_ssize_t n, cap;
+} Points;
+
+static int
+points_add(Points *p, long long t, double level)
+{
+    if (p->n == p->cap) {
+        Py_ssize_t cap = p->cap ? 2 * p->cap : 64;
+        long long *nt = PyMem_Realloc(p->t, (size_t)cap * sizeof(long long));
+        double *nl;
+        if (nt == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        p->t = nt;
+        nl = PyMem_Realloc(p->level, (size_t)cap * sizeof(double));
+        if (nl == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        p->level = nl;
+        p->cap = cap;
+    }
+    p->t[p->n] = t;
+    p->level[p->n] = level;
+    p->n++;
+    return 0;
+}
+
+static void
+points_free(Points *p)
+{
+    PyMem_Free(p->t);
+    PyMem_Free(p->level);
+    p->t = NULL;
+    p->level = NULL;
+    p->n = p->cap = 0;
+}
+
 /* The cells from (t0, x, y) to t, the slow variables valued from the snapshot (st, sg, sh, sc,
- * sp, sr); each grid boundary passed appended to ts and levels (when not NULL). Out: the last
+ * sp, sr); each grid boundary passed appended to pts (when not NULL). Out: the last
  * grid boundary (or t0), its x and y, and x and y at t. -1 with an exception set on failure. */
 static int
 walk_cells(const walk_params *w, long long st, double sg, double sh, double sc, double sp,
-           double sr, long long t0, double x, double y, long long t, PyObject *ts,
-           PyObject *levels, long long *o_last, double *o_gx, double *o_gy, double *o_nx,
+           double sr, long long t0, double x, double y, long long t, Points *pts,
+           long long *o_last, double *o_gx, double *o_gy, double *o_nx,
            double *o_ny)
 {
     long long nxt = (floor_div(t0, w->unit) + 1) * w->unit;
@@ -755,16 +799,8 @@ walk_cells(const walk_params *w, long long st, double sg, double sh, double sc, 
         y = ny;
         t0 = nxt;
         nxt += w->unit;
-        if (ts != NULL) {
-            PyObject *pt = PyLong_FromLongLong(t0);
-            PyObject *lv = PyFloat_FromDouble(-expm1(-x));
-            int bad = pt == NULL || lv == NULL || PyList_Append(ts, pt) < 0
-                      || PyList_Append(levels, lv) < 0;
-            Py_XDECREF(pt);
-            Py_XDECREF(lv);
-            if (bad)
-                return -1;
-        }
+        if (pts != NULL && points_add(pts, t0, -expm1(-x)) < 0)
+            return -1;
     }
     *o_last = t0;
     *o_gx = *o_nx = x;
@@ -792,6 +828,8 @@ numeric_walk(PyObject *module, PyObject *args)
     double sg, sh, sc, sp, sr, x, y, gx, gy, nx, ny;
     PyObject *o_bset, *ts = NULL, *levels = NULL, *result = NULL;
     int want_points;
+    Points pts = {NULL, NULL, 0, 0};
+    Py_ssize_t i;
     walk_params w;
     (void)module;
 
@@ -804,18 +842,30 @@ numeric_walk(PyObject *module, PyObject *args)
     if (w.unit <= 0 || !times_in_bound(st) || !times_in_bound(t0) || !times_in_bound(t)
             || w.unit > WALK_T_BOUND)
         Py_RETURN_NONE; /* Python walks it, with its unbounded integers */
+    if (walk_cells(&w, st, sg, sh, sc, sp, sr, t0, x, y, t, want_points ? &pts : NULL, &last,
+                   &gx, &gy, &nx, &ny) < 0)
+        goto done;
     if (want_points) {
-        ts = PyList_New(0);
-        levels = PyList_New(0);
+        ts = PyList_New(pts.n);
+        levels = PyList_New(pts.n);
         if (ts == NULL || levels == NULL)
             goto done;
+        for (i = 0; i < pts.n; i++) {
+            PyObject *pt = PyLong_FromLongLong(pts.t[i]);
+            PyObject *lv = PyFloat_FromDouble(pts.level[i]);
+            if (pt == NULL || lv == NULL) {
+                Py_XDECREF(pt);
+                Py_XDECREF(lv);
+                goto done;
+            }
+            PyList_SET_ITEM(ts, i, pt);
+            PyList_SET_ITEM(levels, i, lv);
+        }
     }
-    if (walk_cells(&w, st, sg, sh, sc, sp, sr, t0, x, y, t, ts, levels, &last, &gx, &gy, &nx,
-                   &ny) < 0)
-        goto done;
     result = Py_BuildValue("(LddddOO)", last, gx, gy, nx, ny, want_points ? ts : Py_None,
                            want_points ? levels : Py_None);
 done:
+    points_free(&pts);
     Py_XDECREF(ts);
     Py_XDECREF(levels);
     return result;
@@ -897,7 +947,8 @@ static PyObject *
 numeric_replay(PyObject *module, PyObject *args)
 {
     PyObject *snap_cls, *base, *steps, *o_bset, *o_last_t, *o_last_level;
-    PyObject *ts = NULL, *levels = NULL, *snaps = NULL, *result = NULL;
+    PyObject *snaps = NULL, *result = NULL;
+    Points pts = {NULL, NULL, 0, 0};
     Py_ssize_t n, keep, i;
     double input_gain, erosion, last_level = 0.0, replaced = 0.0;
     long long last_t = 0;
@@ -937,10 +988,8 @@ numeric_replay(PyObject *module, PyObject *args)
     }
     if (has_base && !times_in_bound(bt))
         Py_RETURN_NONE;
-    ts = PyList_New(0);
-    levels = PyList_New(0);
     snaps = PyList_New(0);
-    if (ts == NULL || levels == NULL || snaps == NULL)
+    if (snaps == NULL)
         goto done;
     for (i = 0; i < PyList_GET_SIZE(steps); i++) {
         PyObject *step = PyList_GET_ITEM(steps, i), *snap;
@@ -948,7 +997,7 @@ numeric_replay(PyObject *module, PyObject *args)
         int kind, erodes;
         double inc, f, x = 0.0, y = 0.0, g = 0.0, h = 0.0, c = 0.0, gp = 0.0, r = 0.0;
         double gx, gy, level;
-        Py_ssize_t before = PyList_GET_SIZE(ts);
+        Py_ssize_t before = pts.n;
         int read;
         /* held while read: a number's __index__ or __float__ could empty the list */
         Py_INCREF(step);
@@ -962,15 +1011,14 @@ numeric_replay(PyObject *module, PyObject *args)
             goto done;
         }
         if (has_base) {
-            if (walk_cells(&w, bt, bg, bh, bc, bp, br, bt, bx, by, at, ts, levels, &last, &gx,
-                           &gy, &x, &y) < 0)
+            if (walk_cells(&w, bt, bg, bh, bc, bp, br, bt, bx, by, at, &pts, &last, &gx, &gy,
+                           &x, &y) < 0)
                 goto done;
             /* the grid points walked, then LevelHistory.bound */
-            if (PyList_GET_SIZE(ts) > before) {
-                Py_ssize_t added = PyList_GET_SIZE(ts) - before;
-                n += added;
+            if (pts.n > before) {
+                n += pts.n - before;
                 has_last = 1;
-                last_t = PyLong_AsLongLong(PyList_GET_ITEM(ts, PyList_GET_SIZE(ts) - 1));
+                last_t = pts.t[pts.n - 1];
             }
             if (n > 2 * keep)
                 n = keep;
@@ -991,25 +1039,15 @@ numeric_replay(PyObject *module, PyObject *args)
         /* LevelHistory.record(at, level, keep): the last point's level when it is at `at` */
         level = -expm1(-x);
         if (n > 0 && has_last && last_t == at) {
-            Py_ssize_t m = PyList_GET_SIZE(levels);
-            if (m > 0) {
-                if (PyFloat_AS_DOUBLE(PyList_GET_ITEM(levels, m - 1)) != level) {
-                    PyObject *lv = PyFloat_FromDouble(level);
-                    if (lv == NULL || PyList_SetItem(levels, m - 1, lv) < 0)
-                        goto done;
-                }
+            if (pts.n > 0) {
+                if (pts.level[pts.n - 1] != level)
+                    pts.level[pts.n - 1] = level;
             } else if (level != last_level) {
                 has_replaced = 1;
                 replaced = last_level = level;
             }
         } else {
-            PyObject *pt = PyLong_FromLongLong(at);
-            PyObject *lv = PyFloat_FromDouble(level);
-            int bad = pt == NULL || lv == NULL || PyList_Append(ts, pt) < 0
-                      || PyList_Append(levels, lv) < 0;
-            Py_XDECREF(pt);
-            Py_XDECREF(lv);
-            if (bad)
+            if (points_add(&pts, at, level) < 0)
                 goto done;
             n += 1;
             has_last = 1;
@@ -1033,13 +1071,20 @@ numeric_replay(PyObject *module, PyObject *args)
         bp = gp;
         br = r;
     }
-    if (has_replaced)
-        result = Py_BuildValue("(OOOnd)", snaps, ts, levels, n, replaced);
-    else
-        result = Py_BuildValue("(OOOnO)", snaps, ts, levels, n, Py_None);
+    /* the new points as LevelHistory's arrays hold them: native int64 times, float64 levels
+     * (bytes, empty when there are none: y# makes None of a NULL pointer) */
+    {
+        const char *tb = pts.t != NULL ? (const char *)pts.t : "";
+        const char *lb = pts.level != NULL ? (const char *)pts.level : "";
+        Py_ssize_t tn = pts.n * (Py_ssize_t)sizeof(long long);
+        Py_ssize_t ln = pts.n * (Py_ssize_t)sizeof(double);
+        if (has_replaced)
+            result = Py_BuildValue("(Oy#y#nd)", snaps, tb, tn, lb, ln, n, replaced);
+        else
+            result = Py_BuildValue("(Oy#y#nO)", snaps, tb, tn, lb, ln, n, Py_None);
+    }
 done:
-    Py_XDECREF(ts);
-    Py_XDECREF(levels);
+    points_free(&pts);
     Py_XDECREF(snaps);
     return result;
 }
@@ -1083,7 +1128,8 @@ static PyMethodDef numeric_methods[] = {
      "replay(snap_cls, base, steps, n, last_t, last_level, keep, unit, unit_f, l_in, l_r, "
      "l_gr, l_k, a0, a_gain, k0, k_gain, b_set, cap, input_gain, erosion, /)\n--\n\n"
      "SuspicionEstimator._replay: (snapshots of snap_cls, a tuple subclass of eight fields, the history's new times and "
-     "levels, its length after, the new level of its last point held before or None), or "
+     "levels (bytes: native int64 and float64, as array('q') and array('d') hold them), its "
+     "length after, the new level of its last point held before or None), or "
      "None when a time lies beyond 2**52 ms (Python replays it)."},
     {NULL, NULL, 0, NULL},
 };

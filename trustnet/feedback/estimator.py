@@ -75,6 +75,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Literal, NamedTuple
@@ -532,8 +533,11 @@ class SuspicionEstimator:
             except OverflowError:  # a time beyond 64 bits: replayed below
                 got = None
             if got is not None:
-                snaps, times, levels, kept, replaced = got
+                snaps, time_bytes, level_bytes, kept, replaced = got
                 pt.snaps.extend(snaps)
+                times, levels = array("q"), array("d")  # the points made in C, copied once
+                times.frombytes(time_bytes)
+                levels.frombytes(level_bytes)
                 hist.splice(times, levels, kept, replaced)
                 return
         for step in pt.steps[start:]:

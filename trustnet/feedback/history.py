@@ -66,9 +66,7 @@ class LevelHistory:
     def cut_after(self, t: int) -> None:
         """Drop the points later than `t` (a rewind: they are walked again)."""
         ts = self.t
-        i = len(ts)
-        while i and ts[i - 1] > t:
-            i -= 1
+        i = bisect.bisect_right(ts, t)  # (times never decrease)
         if i == len(ts):
             return
         if self.shared:
