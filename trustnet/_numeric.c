@@ -871,38 +871,57 @@ done:
     return result;
 }
 
-/* A snapshot (_Snap, a tuple subclass of eight fields) made without calling the class, and
- * untracked: numbers only, it can be in no reference cycle, and hundreds are made per new
- * entry (the collector would walk each of them). */
-static PyObject *
-new_snap(PyTypeObject *cls, long long at, double x, double y, double g, double h, double c,
-         double gp, double r)
+/* A party's snapshots being made (one per signal replayed): eight columns, as the estimator's
+ * `_Snaps` holds them (times int64, the rest float64). */
+typedef struct {
+    long long *t;
+    double *v[7]; /* x, y, g, h, c, g_p, T */
+    Py_ssize_t n, cap;
+} SnapCols;
+
+static int
+snaps_add(SnapCols *s, long long t, const double v[7])
 {
-    PyObject *snap, *items[8];
     int k;
-    items[0] = PyLong_FromLongLong(at);
-    items[1] = PyFloat_FromDouble(x);
-    items[2] = PyFloat_FromDouble(y);
-    items[3] = PyFloat_FromDouble(g);
-    items[4] = PyFloat_FromDouble(h);
-    items[5] = PyFloat_FromDouble(c);
-    items[6] = PyFloat_FromDouble(gp);
-    items[7] = PyFloat_FromDouble(r);
-    /* every item made before the tuple takes any: on a failure each is released once */
-    snap = cls->tp_alloc(cls, 8);
-    for (k = 0; k < 8; k++) {
-        if (items[k] == NULL || snap == NULL) {
-            for (k = 0; k < 8; k++)
-                Py_XDECREF(items[k]);
-            Py_XDECREF(snap);
-            return NULL;
+    if (s->n == s->cap) {
+        Py_ssize_t cap = s->cap ? 2 * s->cap : 64;
+        long long *nt = PyMem_Realloc(s->t, (size_t)cap * sizeof(long long));
+        if (nt == NULL) {
+            PyErr_NoMemory();
+            return -1;
         }
+        s->t = nt;
+        for (k = 0; k < 7; k++) {
+            double *nv = PyMem_Realloc(s->v[k], (size_t)cap * sizeof(double));
+            if (nv == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            s->v[k] = nv;
+        }
+        s->cap = cap;
     }
-    for (k = 0; k < 8; k++)
-        PyTuple_SET_ITEM(snap, k, items[k]);
-    if (PyObject_GC_IsTracked(snap))
-        PyObject_GC_UnTrack(snap);
-    return snap;
+    s->t[s->n] = t;
+    for (k = 0; k < 7; k++)
+        s->v[k][s->n] = v[k];
+    s->n++;
+    return 0;
+}
+
+static void
+snaps_free(SnapCols *s)
+{
+    int k;
+    PyMem_Free(s->t);
+    for (k = 0; k < 7; k++)
+        PyMem_Free(s->v[k]);
+}
+
+/* Bytes of n items of `size` at p (empty when p is NULL). */
+static PyObject *
+bytes_of(const void *p, Py_ssize_t n, size_t size)
+{
+    return PyBytes_FromStringAndSize(p != NULL ? (const char *)p : "", n * (Py_ssize_t)size);
 }
 
 /* A step (at, kind, inc, erodes, standing share) as PyArg_ParseTuple's "Lidpd" reads it,
@@ -946,9 +965,10 @@ read_step(PyObject *step, long long *at, int *kind, double *inc, int *erodes, do
 static PyObject *
 numeric_replay(PyObject *module, PyObject *args)
 {
-    PyObject *snap_cls, *base, *steps, *o_bset, *o_last_t, *o_last_level;
-    PyObject *snaps = NULL, *result = NULL;
+    PyObject *base, *steps, *o_bset, *o_last_t, *o_last_level;
+    PyObject *cols = NULL, *result = NULL;
     Points pts = {NULL, NULL, 0, 0};
+    SnapCols sc = {NULL, {NULL, NULL, NULL, NULL, NULL, NULL, NULL}, 0, 0};
     Py_ssize_t n, keep, i;
     double input_gain, erosion, last_level = 0.0, replaced = 0.0;
     long long last_t = 0;
@@ -959,18 +979,11 @@ numeric_replay(PyObject *module, PyObject *args)
     walk_params w;
     (void)module;
 
-    if (!PyArg_ParseTuple(args, "O!OO!nOOnLdddddddddOddd", &PyType_Type, &snap_cls, &base,
-                          &PyList_Type, &steps, &n, &o_last_t, &o_last_level, &keep, &w.unit, &w.unit_f,
-                          &w.l_in, &w.l_r, &w.l_gr, &w.l_k, &w.a0, &w.a_gain, &w.k0,
-                          &w.k_gain, &o_bset, &w.cap, &input_gain, &erosion))
+    if (!PyArg_ParseTuple(args, "OO!nOOnLdddddddddOddd", &base, &PyList_Type, &steps, &n,
+                          &o_last_t, &o_last_level, &keep, &w.unit, &w.unit_f, &w.l_in, &w.l_r,
+                          &w.l_gr, &w.l_k, &w.a0, &w.a_gain, &w.k0, &w.k_gain, &o_bset, &w.cap,
+                          &input_gain, &erosion))
         return NULL;
-    if (!PyType_IsSubtype((PyTypeObject *)snap_cls, &PyTuple_Type)
-        || ((PyTypeObject *)snap_cls)->tp_dictoffset != 0) {
-        /* untracked, its instances must hold nothing but the eight numbers */
-        PyErr_SetString(PyExc_TypeError,
-                        "replay: snap_cls must be a tuple subclass without a __dict__");
-        return NULL;
-    }
     if (b_set_of(o_bset, &w) < 0)
         return NULL;
     if (w.unit <= 0 || w.unit > WALK_T_BOUND)
@@ -988,11 +1001,8 @@ numeric_replay(PyObject *module, PyObject *args)
     }
     if (has_base && !times_in_bound(bt))
         Py_RETURN_NONE;
-    snaps = PyList_New(0);
-    if (snaps == NULL)
-        goto done;
     for (i = 0; i < PyList_GET_SIZE(steps); i++) {
-        PyObject *step = PyList_GET_ITEM(steps, i), *snap;
+        PyObject *step = PyList_GET_ITEM(steps, i);
         long long at, last;
         int kind, erodes;
         double inc, f, x = 0.0, y = 0.0, g = 0.0, h = 0.0, c = 0.0, gp = 0.0, r = 0.0;
@@ -1006,7 +1016,6 @@ numeric_replay(PyObject *module, PyObject *args)
         if (read < 0)
             goto done;
         if (!times_in_bound(at)) {
-            Py_CLEAR(snaps);
             result = Py_NewRef(Py_None); /* Python replays it, with its unbounded integers */
             goto done;
         }
@@ -1055,12 +1064,11 @@ numeric_replay(PyObject *module, PyObject *args)
         }
         if (n > 2 * keep)
             n = keep;
-        snap = new_snap((PyTypeObject *)snap_cls, at, x, y, g, h, c, gp, r);
-        if (snap == NULL || PyList_Append(snaps, snap) < 0) {
-            Py_XDECREF(snap);
-            goto done;
+        {
+            const double v[7] = {x, y, g, h, c, gp, r};
+            if (snaps_add(&sc, at, v) < 0)
+                goto done;
         }
-        Py_DECREF(snap);
         has_base = 1;
         bt = at;
         bx = x;
@@ -1074,18 +1082,32 @@ numeric_replay(PyObject *module, PyObject *args)
     /* the new points as LevelHistory's arrays hold them: native int64 times, float64 levels
      * (bytes, empty when there are none: y# makes None of a NULL pointer) */
     {
-        const char *tb = pts.t != NULL ? (const char *)pts.t : "";
-        const char *lb = pts.level != NULL ? (const char *)pts.level : "";
-        Py_ssize_t tn = pts.n * (Py_ssize_t)sizeof(long long);
-        Py_ssize_t ln = pts.n * (Py_ssize_t)sizeof(double);
-        if (has_replaced)
-            result = Py_BuildValue("(Oy#y#nd)", snaps, tb, tn, lb, ln, n, replaced);
-        else
-            result = Py_BuildValue("(Oy#y#nO)", snaps, tb, tn, lb, ln, n, Py_None);
+        int k;
+        cols = PyTuple_New(8);
+        if (cols == NULL)
+            goto done;
+        for (k = 0; k < 8; k++) {
+            PyObject *col = k == 0 ? bytes_of(sc.t, sc.n, sizeof(long long))
+                                   : bytes_of(sc.v[k - 1], sc.n, sizeof(double));
+            if (col == NULL)
+                goto done;
+            PyTuple_SET_ITEM(cols, k, col);
+        }
+        {
+            const char *tb = pts.t != NULL ? (const char *)pts.t : "";
+            const char *lb = pts.level != NULL ? (const char *)pts.level : "";
+            Py_ssize_t tn = pts.n * (Py_ssize_t)sizeof(long long);
+            Py_ssize_t ln = pts.n * (Py_ssize_t)sizeof(double);
+            if (has_replaced)
+                result = Py_BuildValue("(Oy#y#nd)", cols, tb, tn, lb, ln, n, replaced);
+            else
+                result = Py_BuildValue("(Oy#y#nO)", cols, tb, tn, lb, ln, n, Py_None);
+        }
     }
 done:
     points_free(&pts);
-    Py_XDECREF(snaps);
+    snaps_free(&sc);
+    Py_XDECREF(cols);
     return result;
 }
 
@@ -1125,9 +1147,10 @@ static PyMethodDef numeric_methods[] = {
      "grid times, their levels) (the lists None unless want_points), or None when a time lies "
      "beyond 2**52 ms (Python walks it)."},
     {"replay", numeric_replay, METH_VARARGS,
-     "replay(snap_cls, base, steps, n, last_t, last_level, keep, unit, unit_f, l_in, l_r, "
+     "replay(base, steps, n, last_t, last_level, keep, unit, unit_f, l_in, l_r, "
      "l_gr, l_k, a0, a_gain, k0, k_gain, b_set, cap, input_gain, erosion, /)\n--\n\n"
-     "SuspicionEstimator._replay: (snapshots of snap_cls, a tuple subclass of eight fields, the history's new times and "
+     "SuspicionEstimator._replay: (the new snapshots as eight bytes columns: t int64, x, y, g, h, "
+     "c, g_p, T float64; the history's new times and "
      "levels (bytes: native int64 and float64, as array('q') and array('d') hold them), its "
      "length after, the new level of its last point held before or None), or "
      "None when a time lies beyond 2**52 ms (Python replays it)."},

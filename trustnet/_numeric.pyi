@@ -1,4 +1,3 @@
-from typing import Any
 
 # math.fsum of a C-contiguous float64 buffer (trustnet/_numeric.c); None when a summand is not
 # finite or the sum overflows on the way (then math.fsum answers, and raises as it does).
@@ -31,17 +30,16 @@ def walk(st: int, sg: float, sh: float, sc: float, sp: float, sr: float, t0: int
 
 # SuspicionEstimator._replay (feedback/estimator.py): each step (at, kind 0 threat 1 hostility
 # 2 cooperation, gain * weight, erodes, standing share) walked from the snapshot before it and
-# applied: (snapshots of snap_cls, a tuple subclass of eight fields, made untracked by the
-# cyclic collector, the history's new times and levels as bytes (native int64 and float64),
-# its length after, the new level of its last point held before or None), or None when a time
-# lies beyond 2**52 ms; OverflowError for a time beyond 64 bits.
-def replay(snap_cls: type[tuple[Any, ...]],
-           base: tuple[int, float, float, float, float, float, float, float] | None,
+# applied: (the new snapshots as eight bytes columns, t as native int64 and x, y, g, h, c, g_p,
+# T as float64; the history's new times and levels as bytes, int64 and float64; its length
+# after; the new level of its last point held before or None), or None when a time lies
+# beyond 2**52 ms; OverflowError for a time beyond 64 bits.
+def replay(base: tuple[int, float, float, float, float, float, float, float] | None,
            steps: list[tuple[int, int, float, bool, float]], n: int,
            last_t: int | None, last_level: float | None, keep: int, unit: int, unit_f: float,
            l_in: float, l_r: float, l_gr: float, l_k: float, a0: float, a_gain: float,
            k0: float, k_gain: float, b_set: float | None, cap: float, input_gain: float,
-           erosion: float, /) -> tuple[list[Any], bytes, bytes, int, float | None] | None:
+           erosion: float, /) -> tuple[tuple[bytes, ...], bytes, bytes, int, float | None] | None:
     ...
 
 # _Group.quorum_met (trust/beliefs/compiled.py) into `met` (bool, one per build): the build needs

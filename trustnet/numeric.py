@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,7 +32,7 @@ c_view: Callable[..., tuple[int, tuple[float, float, float, float] | None]] | No
 c_walk: Callable[..., tuple[int, float, float, float, float, list[int] | None,
                             list[float] | None] | None] | None
 # `SuspicionEstimator._replay`'s steps compiled (None: Python applies them one by one)
-c_replay: Callable[..., tuple[list[Any], bytes, bytes, int, float | None] | None] | None
+c_replay: Callable[..., tuple[tuple[bytes, ...], bytes, bytes, int, float | None] | None] | None
 # `_Group.quorum_met` and a party's verification steps compiled (None: numpy answers)
 c_quorum: Callable[..., None] | None
 c_steps: Callable[..., None] | None

@@ -76,9 +76,9 @@ from __future__ import annotations
 import bisect
 import math
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from trustnet.clock import DAY_MS
 from trustnet.config.loader import load_table
@@ -306,11 +306,8 @@ class PartySuspicion:
 
 
 class _Snap(NamedTuple):
-    """State right after a signal was applied; the slow variables valued at t.
-
-    A tuple: one per signal a party's replay applies (hundreds per new entry), made by the
-    compiled replay without a Python call and left untracked by the cyclic collector (eight
-    numbers hold no reference cycle)."""
+    """State right after a signal was applied; the slow variables valued at t (a party's
+    `_Snaps` hold them as columns and make one when it is read)."""
 
     t: int
     x: float
@@ -320,6 +317,47 @@ class _Snap(NamedTuple):
     c: float  # goodwill account C
     p: float  # standing grievance g_p (input to x)
     r: float  # reactivity (threat) account T
+
+
+class _Snaps:
+    """A party's snapshots, one per signal in order, as eight typed arrays: a replay writes
+    hundreds per new entry (~900 in `bench views`), and as tuples of Python numbers making
+    and dropping them again cost more than the rest of the replay; a `_Snap` is made when
+    one is read. 16 + 7 x 8 bytes a snapshot."""
+
+    __slots__ = ("c", "g", "h", "p", "r", "t", "x", "y")
+
+    def __init__(self) -> None:
+        self.t = array("q")
+        self.x, self.y, self.g, self.h = array("d"), array("d"), array("d"), array("d")
+        self.c, self.p, self.r = array("d"), array("d"), array("d")
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def __getitem__(self, i: int) -> _Snap:
+        return _Snap(self.t[i], self.x[i], self.y[i], self.g[i], self.h[i], self.c[i],
+                     self.p[i], self.r[i])
+
+    def __iter__(self) -> Iterator[_Snap]:
+        return map(_Snap, self.t, self.x, self.y, self.g, self.h, self.c, self.p, self.r)
+
+    def _columns(self) -> tuple[array[Any], ...]:
+        return (self.t, self.x, self.y, self.g, self.h, self.c, self.p, self.r)
+
+    def append(self, snap: _Snap) -> None:
+        for column, value in zip(self._columns(), snap, strict=True):
+            column.append(value)
+
+    def truncate(self, start: int) -> None:
+        """Drop the snapshots from `start` on (a rewind)."""
+        for column in self._columns():
+            del column[start:]
+
+    def take(self, columns: tuple[bytes, ...]) -> None:
+        """Append the snapshots the compiled replay made (its eight columns, as bytes)."""
+        for column, data in zip(self._columns(), columns, strict=True):
+            column.frombytes(data)
 
 
 Slow = tuple[float, float, float, float, float]  # g, h, c, g_p, T
@@ -340,7 +378,7 @@ class _Party:
         self.keys: list[tuple[int, str, str, str, float, float]] = []
         self.signals: list[Signal] = []
         self.steps: list[Step] = []  # what applying each signal does (`_step`, its gain in)
-        self.snaps: list[_Snap] = []
+        self.snaps = _Snaps()
         self.seen: set[Signal] = set()
         self.history = LevelHistory()
         # cursor: state at a grid boundary (or the last snapshot) at or after the last signal
@@ -525,7 +563,7 @@ class SuspicionEstimator:
             n = len(hist)
             try:
                 got = c_replay(
-                    _Snap, base, pt.steps[start:], n, hist.t[-1] if n else None,
+                    base, pt.steps[start:], n, hist.t[-1] if n else None,
                     hist.level[-1] if n else None, p.history_len, p.time_unit_ms, self._unit,
                     self._l_in, self._l_r, self._l_gr, self._l_k, p.restraint,
                     p.restraint_gain, p.reactivity, p.reactivity_gain, p.other_restraint, _CAP,
@@ -533,8 +571,8 @@ class SuspicionEstimator:
             except OverflowError:  # a time beyond 64 bits: replayed below
                 got = None
             if got is not None:
-                snaps, time_bytes, level_bytes, kept, replaced = got
-                pt.snaps.extend(snaps)
+                columns, time_bytes, level_bytes, kept, replaced = got
+                pt.snaps.take(columns)
                 times, levels = array("q"), array("d")  # the points made in C, copied once
                 times.frombytes(time_bytes)
                 levels.frombytes(level_bytes)
@@ -588,7 +626,7 @@ class SuspicionEstimator:
             pt.keys.insert(i, key)
             pt.signals.insert(i, signal)
             pt.steps.insert(i, self._step(signal))
-            del pt.snaps[i:]
+            pt.snaps.truncate(i)
             base = pt.snaps[-1] if pt.snaps else None
             pt.history.cut_after(base.t if base is not None else signal.at - 1)
             self._replay(pt, i, base)
@@ -669,7 +707,7 @@ class SuspicionEstimator:
             del self._parties[party]
             return
         earliest = min(sig.at for sig in (*gone, *new))
-        del pt.snaps[start:]
+        pt.snaps.truncate(start)
         base = pt.snaps[-1] if pt.snaps else None
         pt.history.cut_after(base.t if base is not None else earliest - 1)
         self._replay(pt, start, base)
