@@ -193,6 +193,8 @@ def test_a_partys_snapshots_are_columns_not_objects() -> None:
         assert all(isinstance(col, array) for col in snaps._columns())
         assert len(snaps) == 6 and snaps[-1] == list(snaps)[-1]
         assert not any(type(o) is _Snap for o in gc.get_referents(snaps))
+        with pytest.raises(TypeError):
+            snaps[1:]  # type: ignore[index]  # one at a time
         return list(snaps)
 
     got = run()

@@ -719,25 +719,40 @@ typedef struct {
     Py_ssize_t n, cap;
 } Points;
 
+/* Room for one more row in `k` columns of 8-byte items (times or levels) holding `cap` rows:
+ * each column doubled (from 64). A column grown before a later one fails keeps its rows and is
+ * only larger than `cap` says; -1 with MemoryError set then. */
+static int
+grow_columns(void **cols, int k, Py_ssize_t *cap)
+{
+    Py_ssize_t want = *cap ? 2 * *cap : 64;
+    int j;
+    if (want > PY_SSIZE_T_MAX / 8) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (j = 0; j < k; j++) {
+        void *grown = PyMem_Realloc(cols[j], (size_t)want * 8);
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        cols[j] = grown;
+    }
+    *cap = want;
+    return 0;
+}
+
 static int
 points_add(Points *p, long long t, double level)
 {
     if (p->n == p->cap) {
-        Py_ssize_t cap = p->cap ? 2 * p->cap : 64;
-        long long *nt = PyMem_Realloc(p->t, (size_t)cap * sizeof(long long));
-        double *nl;
-        if (nt == NULL) {
-            PyErr_NoMemory();
+        void *cols[2] = {p->t, p->level};
+        int failed = grow_columns(cols, 2, &p->cap);
+        p->t = cols[0];
+        p->level = cols[1];
+        if (failed)
             return -1;
-        }
-        p->t = nt;
-        nl = PyMem_Realloc(p->level, (size_t)cap * sizeof(double));
-        if (nl == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        p->level = nl;
-        p->cap = cap;
     }
     p->t[p->n] = t;
     p->level[p->n] = level;
@@ -884,22 +899,13 @@ snaps_add(SnapCols *s, long long t, const double v[7])
 {
     int k;
     if (s->n == s->cap) {
-        Py_ssize_t cap = s->cap ? 2 * s->cap : 64;
-        long long *nt = PyMem_Realloc(s->t, (size_t)cap * sizeof(long long));
-        if (nt == NULL) {
-            PyErr_NoMemory();
+        void *cols[8] = {s->t, s->v[0], s->v[1], s->v[2], s->v[3], s->v[4], s->v[5], s->v[6]};
+        int failed = grow_columns(cols, 8, &s->cap);
+        s->t = cols[0];
+        for (k = 0; k < 7; k++)
+            s->v[k] = cols[k + 1];
+        if (failed)
             return -1;
-        }
-        s->t = nt;
-        for (k = 0; k < 7; k++) {
-            double *nv = PyMem_Realloc(s->v[k], (size_t)cap * sizeof(double));
-            if (nv == NULL) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            s->v[k] = nv;
-        }
-        s->cap = cap;
     }
     s->t[s->n] = t;
     for (k = 0; k < 7; k++)

@@ -1,4 +1,3 @@
-
 # math.fsum of a C-contiguous float64 buffer (trustnet/_numeric.c); None when a summand is not
 # finite or the sum overflows on the way (then math.fsum answers, and raises as it does).
 def fsum(data: object, /) -> float | None: ...

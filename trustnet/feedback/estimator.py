@@ -323,7 +323,7 @@ class _Snaps:
     """A party's snapshots, one per signal in order, as eight typed arrays: a replay writes
     hundreds per new entry (~900 in `bench views`), and as tuples of Python numbers making
     and dropping them again cost more than the rest of the replay; a `_Snap` is made when
-    one is read. 16 + 7 x 8 bytes a snapshot."""
+    one is read. 8 + 7 x 8 bytes a snapshot."""
 
     __slots__ = ("c", "g", "h", "p", "r", "t", "x", "y")
 
@@ -336,6 +336,8 @@ class _Snaps:
         return len(self.t)
 
     def __getitem__(self, i: int) -> _Snap:
+        if not isinstance(i, int):  # a slice would read as one snapshot of arrays
+            raise TypeError(f"snapshots are read one at a time, not by {type(i).__name__}")
         return _Snap(self.t[i], self.x[i], self.y[i], self.g[i], self.h[i], self.c[i],
                      self.p[i], self.r[i])
 
