@@ -192,7 +192,9 @@ def test_a_partys_snapshots_are_columns_not_objects() -> None:
         snaps = est._parties["p"].snaps
         assert all(isinstance(col, array) for col in snaps._columns())
         assert len(snaps) == 6 and snaps[-1] == list(snaps)[-1]
-        assert not any(type(o) is _Snap for o in gc.get_referents(snaps))
+        # No object per snapshot: at most the last one, kept for the next signal in order.
+        held = [o for o in gc.get_referents(snaps) if type(o) is _Snap]
+        assert held in ([], [snaps[-1]])
         with pytest.raises(TypeError):
             snaps[1:]  # type: ignore[index]  # one at a time
         return list(snaps)

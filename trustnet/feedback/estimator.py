@@ -325,12 +325,15 @@ class _Snaps:
     and dropping them again cost more than the rest of the replay; a `_Snap` is made when
     one is read. 8 + 7 x 8 bytes a snapshot."""
 
-    __slots__ = ("c", "g", "h", "p", "r", "t", "x", "y")
+    __slots__ = ("_last", "c", "g", "h", "p", "r", "t", "x", "y")
 
     def __init__(self) -> None:
         self.t = array("q")
         self.x, self.y, self.g, self.h = array("d"), array("d"), array("d"), array("d")
         self.c, self.p, self.r = array("d"), array("d"), array("d")
+        # The last snapshot as an object, read at every signal that comes in order (None:
+        # made from the columns when next read)
+        self._last: _Snap | None = None
 
     def __len__(self) -> int:
         return len(self.t)
@@ -338,6 +341,13 @@ class _Snaps:
     def __getitem__(self, i: int) -> _Snap:
         if not isinstance(i, int):  # a slice would read as one snapshot of arrays
             raise TypeError(f"snapshots are read one at a time, not by {type(i).__name__}")
+        if i == -1 and self.t:
+            if self._last is None:
+                self._last = self._made(-1)
+            return self._last
+        return self._made(i)
+
+    def _made(self, i: int) -> _Snap:
         return _Snap(self.t[i], self.x[i], self.y[i], self.g[i], self.h[i], self.c[i],
                      self.p[i], self.r[i])
 
@@ -348,16 +358,27 @@ class _Snaps:
         return (self.t, self.x, self.y, self.g, self.h, self.c, self.p, self.r)
 
     def append(self, snap: _Snap) -> None:
-        for column, value in zip(self._columns(), snap, strict=True):
-            column.append(value)
+        # Written out: the in-order path appends one per signal of a full recompute.
+        t, x, y, g, h, c, p, r = snap
+        self._last = snap
+        self.t.append(t)
+        self.x.append(x)
+        self.y.append(y)
+        self.g.append(g)
+        self.h.append(h)
+        self.c.append(c)
+        self.p.append(p)
+        self.r.append(r)
 
     def truncate(self, start: int) -> None:
         """Drop the snapshots from `start` on (a rewind)."""
+        self._last = None
         for column in self._columns():
             del column[start:]
 
     def take(self, columns: tuple[bytes, ...]) -> None:
         """Append the snapshots the compiled replay made (its eight columns, as bytes)."""
+        self._last = None
         for column, data in zip(self._columns(), columns, strict=True):
             column.frombytes(data)
 
