@@ -11,9 +11,11 @@ it spawns nothing but warms the caches): its wall time; how long the workers wai
 the first chunk reaches one (reading, authenticating, decoding and admitting the push);
 the last slice stored and what follows it (the answer) while they wait; the gap to the
 next push (the round trip and the sender's work); each worker's busy time and when it
-finished its last chunk. Measures; asserts nothing. Usage:
+finished its last chunk. With two pushes in flight (`--window 2`, as `bench gossip` sends
+them) the spans overlap and the steps inside one may be the other's: `--window 1` gives the
+timeline of one push at a time. Measures; asserts nothing. Usage:
 
-    PYTHONPATH=. .venv/bin/python scripts/bench-push-timeline.py [--entries 20000] [--json]
+    PYTHONPATH=. .venv/bin/python scripts/bench-push-timeline.py [--entries 20000] [--window 1] [--json]
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def _awrap(owner: Any, name: str, tag: str, events: list[tuple[float, str]]) -> 
     setattr(owner, name, timed)
 
 
-def run(entries: int) -> dict[str, Any]:
+def run(entries: int, window: int = 2) -> dict[str, Any]:
     from trustnet.bench import gossip
     from trustnet.node import core
     from trustnet.protocol import push
@@ -84,12 +86,13 @@ def run(entries: int) -> dict[str, Any]:
 
     events: list[tuple[float, str]] = []
     _awrap(http, "read_bounded", "read", events)
-    _wrap(core.Node, "_answer", "answer", events)
+    _awrap(core.Node, "handle_gossip", "answer", events)
     _wrap(push.PushGossip, "_ingest", "ingest", events)
     _wrap(sqlite.Store, "prepare", "prepare", events)
     _wrap(sqlite.Store, "_commit", "commit", events)
     _wrap(workers.IngestPool, "submit", "submit", events)
     _wrap(workers.IngestPool, "result", "wait", events)
+    _awrap(workers.IngestPool, "wait", "wait", events)
     made: Callable[..., None] = workers.IngestPool.__init__
 
     def timed_pool(self: workers.IngestPool, *args: Any, **kwargs: Any) -> None:
@@ -99,17 +102,24 @@ def run(entries: int) -> dict[str, Any]:
     workers.IngestPool.__init__ = timed_pool  # type: ignore[method-assign]
     with tempfile.TemporaryDirectory(prefix="trustnet-push-timeline-") as logs:
         os.environ[_LOG_ENV] = logs
-        result = gossip.run(entries=entries, repeat=1)
+        result = gossip.run(entries=entries, repeat=1, window=window)
         chunks = [[tuple(float(v) for v in line.split()[:2]) for line in p.open()
                    if line.split()[2] != "0"] for p in sorted(Path(logs).glob("w*.log"))]
-    answers = [k for k, (_, e) in enumerate(events) if e == "answer>"]
+    # Each push's span, from its request read to its answer (with two in flight they overlap:
+    # then `gap_before_ms` is negative, the time the two shared).
+    spans: list[tuple[int, int]] = []
+    for k, (_, e) in enumerate(events):
+        if e == "answer>":
+            spans.append((k, -1))
+        elif e == "answer<":
+            first_open = next(i for i, (a, b) in enumerate(spans) if b == -1)
+            spans[first_open] = (spans[first_open][0], k)  # answered in the order taken in
     pushes: list[dict[str, Any]] = []
     last_end: float | None = None
-    for k in answers:
-        end = next(j for j in range(k, len(events)) if events[j][1] == "answer<")
+    for k, end in spans:
         seg = events[k:end + 1]
         start, stop = seg[0][0], seg[-1][0]
-        first_submit = next(t for t, e in seg if e == "submit>")
+        first_submit = next((t for t, e in seg if e == "submit>"), start)
         commit_starts = [t for t, e in seg if e == "commit>"]
         commit_ends = [t for t, e in seg if e == "commit<"]
         commits = list(zip(commit_starts, commit_ends, strict=False))
@@ -153,9 +163,10 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--entries", type=int, default=20_000)
+    p.add_argument("--window", type=int, default=2, help="pushes in flight (bench gossip's)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
-    out = run(args.entries)
+    out = run(args.entries, args.window)
     if args.json:
         print(json.dumps(out))
         return 0

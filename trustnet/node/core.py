@@ -18,6 +18,7 @@ by condition.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Callable, Iterable, Mapping
@@ -33,7 +34,7 @@ from trustnet.log.keys import ROTATION_KIND, rotation_body
 from trustnet.log.receipts import WITNESSES_KIND, sign_receipt
 from trustnet.node.witness import WitnessConfig, WitnessProtocol, declaration_due
 from trustnet.protocol import messages as m
-from trustnet.protocol.admission import Refused, admit
+from trustnet.protocol.admission import Admitted, Refused, admit, gate, respond
 from trustnet.protocol.config import GossipConfig
 from trustnet.protocol.events import (
     Action,
@@ -89,6 +90,11 @@ class ErrorLog(list[str]):
         if len(self) > self.limit:
             del self[: len(self) - self.limit]
         return summary
+
+
+# Pushes whose entries are checked ahead at once (`handle_gossip`): two keep the workers busy
+# while this process stores; more would only hold more entries in memory while they wait.
+MAX_PUSHES_AHEAD = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +153,10 @@ class Node:
         self.url = (url or transport.url or "").rstrip("/") or None
         # Per-node registry (never the global one): many nodes fit in one process.
         self.metrics = NodeMetrics(self)
+        # The last push taken in (`handle_gossip`): done once it and every push before it
+        # are answered.
+        self._last_push: asyncio.Future[None] | None = None
+        self._ahead = 0  # pushes whose entries are checked ahead now (or held until answered)
         self.protocol = GossipProtocol(
             identity.author, store, rng, self.config, own_url=self.url, peers=peers,
             now_ms=clock.now_ms(), recover_own=recover_own,
@@ -525,17 +535,77 @@ class Node:
     async def handle_gossip(
         self, path: str, headers: Mapping[str, str], body: bytes, *, remote: str = ""
     ) -> tuple[int, bytes]:
-        """Check and answer one gossip request: (HTTP status, msgpack body)."""
-        return self.serve_gossip(path, headers, body, remote=remote)
+        """Check and answer one gossip request: (HTTP status, msgpack body).
+
+        A push is answered in the order pushes came in, and a large one is checked on the
+        ingest workers before its turn (`Store.checked_ahead`): while this process stores
+        one push, the workers check the next, and the event loop stays free meanwhile
+        (`bench gossip`: a sender with two pushes in flight). Every other request, and a
+        push over the in-memory network (`serve_gossip`), is answered at once."""
+        if path != m.PUSH:
+            return self.serve_gossip(path, headers, body, remote=remote)
+        now = self.clock.now_ms()
+        try:
+            node = gate(self.protocol, path, body, now, remote=remote,
+                        claimed=self._claimed(headers),
+                        authenticate=lambda: self.verifier.verify("POST", path, headers, body, now),
+                        cut_off=lambda peer: self._cut_off(peer, None))
+        except Exception as exc:
+            self.crashed(exc, "gossip_server")
+            node = Refused("internal", "internal error")
+        if isinstance(node, Refused):
+            return self._served(path, body, self._refused(node))
+        message: m.Message | None = None
+        raws: tuple[bytes, ...] = ()
+        with contextlib.suppress(m.MessageError):  # `respond` refuses it, and says why
+            message = m.decode_request(path, body, self.protocol.config.max_message_bytes)
+            if isinstance(message, m.Push) and self._ahead < MAX_PUSHES_AHEAD:
+                raws = message.entries[: self.protocol.max_push_ingest()]
+        loop = asyncio.get_running_loop()
+        before, mine = self._last_push, loop.create_future()
+        self._last_push = mine
+        self._ahead += bool(raws)
+        try:
+            async with self.store.checked_ahead(raws) as ahead:
+                if ahead:
+                    self.protocol.stats["checked_ahead"] += ahead
+                if before is not None and not before.done():
+                    await asyncio.shield(before)
+                now = self.clock.now_ms()
+                answered = self._respond(node, path, body, message, now)
+        finally:
+            self._ahead -= bool(raws)
+            self._turn_done(before, mine)
+        return self._served(path, body, answered)
+
+    def _turn_done(self, before: asyncio.Future[None] | None, mine: asyncio.Future[None]) -> None:
+        """A push's turn ends; the next one's starts once every push before it answered (one
+        that was cancelled waiting does not let the next one past those before it)."""
+        if self._last_push is mine:
+            self._last_push = None
+        def end(_: object = None) -> None:
+            if not mine.done():
+                mine.set_result(None)
+
+        if before is None or before.done():
+            end()
+        else:
+            before.add_done_callback(end)
 
     def serve_gossip(
         self, path: str, headers: Mapping[str, str], body: bytes, *, remote: str = ""
     ) -> tuple[int, bytes]:
         """`handle_gossip` without awaiting (answering never waits): what the in-memory
         network's synchronous `send` calls."""
-        status, reply, outcome = self._answer(path, headers, body, remote)
+        return self._served(path, body, self._answer(path, headers, body, remote))
+
+    def _served(self, path: str, body: bytes, answered: tuple[int, bytes, str]) -> tuple[int, bytes]:
+        status, reply, outcome = answered
         self.metrics.request_served(path, outcome, len(body), len(reply))
         return status, reply
+
+    def _claimed(self, headers: Mapping[str, str]) -> str:
+        return headers.get(HEADER_NODE) or headers.get(HEADER_NODE.lower()) or ""
 
     def _answer(
         self, path: str, headers: Mapping[str, str], body: bytes, remote: str
@@ -544,10 +614,9 @@ class Node:
         the protocol's admission policy (`protocol.admission.admit`, shared with the
         simulator) with this node's signature check and testbed partition."""
         now = self.clock.now_ms()
-        claimed = headers.get(HEADER_NODE) or headers.get(HEADER_NODE.lower()) or ""
         try:
             outcome = admit(
-                self.protocol, path, body, now, remote=remote, claimed=claimed,
+                self.protocol, path, body, now, remote=remote, claimed=self._claimed(headers),
                 authenticate=lambda: self.verifier.verify("POST", path, headers, body, now),
                 cut_off=lambda node: self._cut_off(node, None),
                 answer=self._on_request,
@@ -555,12 +624,29 @@ class Node:
         except Exception as exc:
             self.crashed(exc, "gossip_server")
             return self._refuse("internal", "internal error")
+        return self._outcome(outcome)
+
+    def _respond(self, node: str, path: str, body: bytes, message: m.Message | None,
+                 now: int) -> tuple[int, bytes, str]:
+        """`_answer` for a request its gate let through from `node`."""
+        try:
+            outcome = respond(self.protocol, node, path, body, now, answer=self._on_request,
+                              message=message)
+        except Exception as exc:
+            self.crashed(exc, "gossip_server")
+            return self._refuse("internal", "internal error")
+        return self._outcome(outcome)
+
+    def _outcome(self, outcome: Admitted | Refused) -> tuple[int, bytes, str]:
         if isinstance(outcome, Refused):
-            status, refusal, code = self._refuse(outcome.code, outcome.message)
-            return outcome.status or status, refusal, code
+            return self._refused(outcome)
         self._dispatch(list(outcome.actions))
         self._report()
         return 200, outcome.reply, "ok"
+
+    def _refused(self, outcome: Refused) -> tuple[int, bytes, str]:
+        status, refusal, code = self._refuse(outcome.code, outcome.message)
+        return outcome.status or status, refusal, code
 
     def _on_request(self, node: str, path: str, message: m.Message, now: int
                     ) -> tuple[m.Message, list[Action]]:

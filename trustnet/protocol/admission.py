@@ -2,7 +2,9 @@
 
 The node (`Node.serve_gossip`, over HTTP or the in-memory network) and the simulator
 (`trustnet sim`) call `admit` and nothing else, so a request is checked the same way
-wherever it arrives. Order matters: cheap refusals first (graylisted address, size),
+wherever it arrives; a node answering a large push over HTTP calls its two halves,
+`gate` and `respond`, itself, with the push's entries checked on its ingest workers
+between them (`Node.handle_gossip`). Order matters: cheap refusals first (graylisted address, size),
 then the signature, then the partition, unknown path, per-node graylist and rate limit,
 and only then decoding. Failures before authentication are charged to the transport
 address, never to the node id the request merely claims.
@@ -65,7 +67,7 @@ def admit(
     cut_off: Callable[[str], bool] = _no_partition,
     answer: Answer | None = None,
 ) -> Admitted | Refused:
-    """Check and answer one gossip request.
+    """Check and answer one gossip request: `gate`, then `respond`.
 
     `remote`: the transport address (a URL on the in-memory network, "addr:..." over
     TCP; empty when unknown). `claimed`: the node id the request's header claims, before
@@ -75,6 +77,27 @@ def admit(
     `answer(node_id, path, message, now_ms)`: who answers the decoded request
     (`protocol.on_request` unless given; the node adds the witness paths this way).
     """
+    node = gate(protocol, path, body, now_ms, remote=remote, claimed=claimed,
+                authenticate=authenticate, cut_off=cut_off)
+    if isinstance(node, Refused):
+        return node
+    return respond(protocol, node, path, body, now_ms, answer=answer)
+
+
+def gate(
+    protocol: GossipProtocol,
+    path: str,
+    body: bytes,
+    now_ms: int,
+    *,
+    remote: str,
+    claimed: str,
+    authenticate: Callable[[], str],
+    cut_off: Callable[[str], bool] = _no_partition,
+) -> str | Refused:
+    """Every check of `admit` before decoding: the authenticated node id, or why not. A
+    caller that does work of its own between the two halves (the node checking a large
+    push's entries on its ingest workers) does it only for a request that passed here."""
     peers = protocol.peers
     max_bytes = protocol.config.max_message_bytes
     addr_kind: PeerKind = "url" if remote.startswith(("http://", "https://")) else "addr"
@@ -102,11 +125,28 @@ def admit(
         return Refused("unknown_path", f"no gossip endpoint {path[:64]!r}")
     if not peers.allow(node, path, now_ms, kind="node"):
         return Refused("rate_limited", f"too many {path[:64]} requests")
+    return node
+
+
+def respond(
+    protocol: GossipProtocol,
+    node: str,
+    path: str,
+    body: bytes,
+    now_ms: int,
+    *,
+    answer: Answer | None = None,
+    message: m.Message | None = None,
+) -> Admitted | Refused:
+    """The second half of `admit`, for a request `gate` let through from `node`: decode
+    it (unless `message` is the request already decoded) and answer it."""
+    max_bytes = protocol.config.max_message_bytes
     try:
-        message = m.decode_request(path, body, max_bytes)
+        if message is None:
+            message = m.decode_request(path, body, max_bytes)
         reply, actions = (answer or protocol.on_request)(node, path, message, now_ms)
         data = m.encode(reply, max_bytes)
     except m.MessageError as exc:
-        peers.penalize(node, exc.code, now_ms, kind="node", detail=exc.message[:200])
+        protocol.peers.penalize(node, exc.code, now_ms, kind="node", detail=exc.message[:200])
         return Refused(exc.code, exc.message)
     return Admitted(node, data, tuple(actions))

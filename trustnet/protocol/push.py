@@ -86,6 +86,9 @@ class PushGossip:
             "ticks": 0, "rounds": 0, "in_sync": 0, "mismatch": 0, "requests": 0, "failures": 0,
             "pushed": 0, "learned": 0, "rejected": 0, "forks_learned": 0, "sessions_ended": 0,
             "author_limited": 0, "forks_refused": 0, "recon_fallbacks": 0,
+            # Entries of large pushes checked on the ingest workers before their turn
+            # (`Node.handle_gossip`, `Store.checked_ahead`).
+            "checked_ahead": 0,
         }
         # New-author admission: whose trust statements vouch for an author (us, our anchors),
         # and per peer key the current window's (start ms, new authors taken).
@@ -234,13 +237,18 @@ class PushGossip:
     def _on_push(self, peer_id: str, msg: m.Push, now: int) -> tuple[m.Message, list[Action]]:
         sender = self.peers.get(peer_id)
         exclude = (sender.url,) if sender is not None and sender.url else ()
-        result = self._ingest(msg.entries[: self.config.max_push_entries * 4], peer_id, now)
+        result = self._ingest(msg.entries[: self.max_push_ingest()], peer_id, now)
         actions = self._absorb(result, peer_id, "node", now, exclude=exclude)
         for raw in msg.forks[:16]:
             actions += self._fork_in(raw, peer_id, "node", now, exclude=exclude)
         wants = tuple(sorted(result.gaps.items())[: self.config.max_ranges])
         ack = m.PushAck(len(result.accepted), result.duplicates, len(result.rejected), wants)
         return ack, actions
+
+    def max_push_ingest(self) -> int:
+        """How many of a push's entries are ingested (the rest are ignored: the sender
+        learns from the ack what came in)."""
+        return self.config.max_push_entries * 4
 
     # -- new-author admission --------------------------------------------------------------
 

@@ -28,8 +28,8 @@ import logging
 import os
 import sqlite3
 import struct
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -46,6 +46,7 @@ from trustnet.log.entry import (
     check_timestamp,
     decode_entry,
     decode_fork_proof,
+    peek_entry,
     verify_signature,
 )
 from trustnet.log.keys import (
@@ -208,6 +209,9 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         self._verifier = SignatureVerifier(
             max(1, min(4, os.cpu_count() or 1)) if verify_threads is None else verify_threads)
         self._pool: IngestPool | None = None
+        # Entries the ingest workers checked ahead of their batch under their author's key
+        # (`checked_ahead`): raw bytes -> (status, the entry peeked), while it is answered.
+        self._checked: dict[bytes, tuple[int, Entry]] = {}
         self._slice_entries = SLICE_ENTRIES  # see `commit` (tests make it small)
         self._group: int | None = None  # entries per commit while `grouped`, else None
         self._grouped_rows = 0  # entries inserted since the group's last commit
@@ -440,12 +444,13 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         jobs: list[Job] = []
         duplicates = 0
         chunk_start = 0
-        heads, keys = self._heads, self._keys
+        heads, keys, ahead = self._heads, self._keys, self._checked
         for index, item in enumerate(items):
             peeked = False
             if isinstance(item, Entry):
                 entry, checked = item, True
-            elif pool is not None and (seen := peek(item)) is not None:
+            elif pool is not None and (seen := ahead[item][1] if ahead and item in ahead
+                                       else peek(item)) is not None:
                 entry, checked, peeked = seen, False, True
             else:
                 try:
@@ -479,7 +484,7 @@ class Store(EntryReads, Quarantine, AuthorIndex):
                 assert pool is not None
                 pooled.append((index, entry, key))
                 if len(pooled) - pooled_start == step:
-                    jobs.append(_submit(pool, pooled[pooled_start:]))
+                    jobs.append(self._submit(pool, pooled[pooled_start:]))
                     pooled_start = len(pooled)
                     step = plan[len(jobs)] if len(jobs) < len(plan) else step
             else:
@@ -492,7 +497,12 @@ class Store(EntryReads, Quarantine, AuthorIndex):
                     pending += self._verifier.start(list(zip(unchecked[chunk_start:], signers[chunk_start:], strict=True)))
                     chunk_start = len(unchecked)
         if pool is not None and len(pooled) > pooled_start:
-            jobs.append(_submit(pool, pooled[pooled_start:]))
+            jobs.append(self._submit(pool, pooled[pooled_start:]))
+        if len(jobs) > 1 and all(not j.frame for j in jobs):
+            # Every chunk checked ahead: one transaction (slices would only add commits,
+            # with nothing left to check while they store).
+            jobs = [Job([r for j in jobs for r in j.raws], [k for j in jobs for k in j.keys],
+                        b"", statuses=b"".join(j.statuses or b"" for j in jobs))]
         pending += self._verifier.start(list(zip(unchecked[chunk_start:], signers[chunk_start:], strict=True)))
         # Chain order: by author, each author's entries by seq (stable, as they came among
         # equal seqs); a bulk batch comes in order per author, so only runs that did not are
@@ -514,6 +524,70 @@ class Store(EntryReads, Quarantine, AuthorIndex):
                 bad_body[entry.id] = exc
         return PreparedBatch(rejected, fresh, duplicates, unchecked, signers, pending, bad_body,
                              pooled, jobs, not unordered)
+
+    def _submit(self, pool: IngestPool, chunk: list[tuple[int, Entry, bytes]]) -> Job:
+        """Send a chunk to the pool, unless every entry of it was checked ahead under the key
+        it is checked under now (its author's): then a job answered already, never sent."""
+        ahead = self._checked
+        if ahead:
+            statuses = bytearray()
+            for _, e, key in chunk:
+                known = ahead.get(e.raw) if key == e.author else None
+                if known is None:
+                    return _submit(pool, chunk)
+                statuses.append(known[0])
+            return Job([e.raw for _, e, _ in chunk], [None] * len(chunk), b"",
+                       statuses=bytes(statuses))
+        return _submit(pool, chunk)
+
+    @asynccontextmanager
+    async def checked_ahead(self, raws: Sequence[bytes]) -> AsyncIterator[int]:
+        """Check on the ingest workers, before a batch is ingested and without blocking the
+        event loop, those of its entries `prepare` would send them: new entries (beyond
+        their chain's head) of authors held here that never rotated, each under its author's
+        key. Inside the block, `prepare` takes their statuses instead of sending them
+        again; after it, nothing is kept. Yields how many were checked (0: too few for the
+        workers, or no pool).
+
+        A node answering a large push does this between the request's admission and its
+        answer, so the next push's entries are on the workers while this process stores the
+        last one's. Nothing else is checked ahead: entries held already cost one lookup
+        and no check in `prepare`, and an author's first entries wait for the new-author
+        admission (a stranger's flood of fresh keys is refused before any check)."""
+        pool = self._pool
+        picked: list[Entry] = []
+        if pool is not None and pool.running and len(raws) >= pool.min_batch:
+            heads, keys, ahead = self._heads, self._keys, self._checked
+            for raw in raws:
+                entry = peek_entry(raw)
+                if (entry is None or entry.kind in KEY_KINDS or raw in ahead
+                        or entry.author in keys):
+                    continue
+                head = heads.get(entry.author)
+                if head is not None and entry.seq > head.seq:
+                    picked.append(entry)
+            if len(picked) < pool.min_batch:
+                picked = []
+        if not picked:
+            yield 0
+            return
+        assert pool is not None
+        jobs: list[Job] = []
+        start = 0
+        for size in pool.plan(len(picked)):
+            part = [e.raw for e in picked[start:start + size]]
+            start += size
+            jobs.append(pool.submit(part, [None] * len(part)))
+        try:
+            await pool.wait(jobs)
+            statuses = b"".join(job.statuses or b"" for job in jobs)
+            for entry, status in zip(picked, statuses, strict=True):
+                if status not in (FAILED, STOPPED):  # `prepare` sends those again
+                    self._checked[entry.raw] = (status, entry)
+            yield len(picked)
+        finally:
+            for entry in picked:
+                self._checked.pop(entry.raw, None)
 
     def _pooled_verdicts(self, batch: PreparedBatch) -> tuple[set[int], set[bytes]]:
         """Collect the pool's statuses: entries that did not decode or whose chunk failed are

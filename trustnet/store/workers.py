@@ -24,6 +24,7 @@ costs more than they do).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import hashlib
@@ -214,6 +215,9 @@ class IngestPool:
         self.running = False
         self._workers: list[_Worker | None] = [None] * workers
         self._waiting: deque[Job] = deque()  # submitted, not sent to a worker yet
+        # `wait`: the futures waiting for an answer, and the pipes watched for them.
+        self._waiters: list[asyncio.Future[None]] = []
+        self._watched: dict[int, asyncio.AbstractEventLoop] = {}
         self.stats = {"chunks": 0, "entries": 0, "restarts": 0, "failed_chunks": 0}
 
     def start(self) -> None:
@@ -224,8 +228,10 @@ class IngestPool:
         """End every worker (idempotent); chunks not collected are lost with them."""
         self.running = False
         self._waiting.clear()
+        self._wake()  # every `wait` settles its chunks as stopped
         for i, w in enumerate(self._workers):
             if w is not None:
+                self._unwatch(w.stdout)
                 self._end(w, kill=False)
                 self._workers[i] = None
 
@@ -291,6 +297,63 @@ class IngestPool:
                 continue
             self._collect(wait=True)
         return job.statuses
+
+    async def wait(self, jobs: Sequence[Job]) -> None:
+        """`result` of every job of `jobs` without blocking the event loop: between answers
+        it waits on the running loop for a worker's pipe to become readable (or the first
+        deadline to pass). Several waits may run at once (a node answering two pushes)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            self._collect(wait=False)
+            self._deal()
+            if all(j.statuses is not None for j in jobs):
+                return
+            busy = [w for w in self._workers if w is not None and w.jobs]
+            if not self.running:
+                for job in jobs:  # stopped: `result` marks what is left unchecked at once
+                    self.result(job)
+                return
+            if not busy:
+                # Lost with its worker and not dealt again (never expected): deal it again.
+                self._waiting.extend(j for j in jobs
+                                     if j.statuses is None and j not in self._waiting)
+                continue
+            now = time.monotonic()
+            end = min(w.since + (self.deadline_s if w.ready else START_DEADLINE_S)
+                      for w in busy)
+            if end <= now:
+                self._collect(wait=True)  # no wait: it replaces the late worker
+                continue
+            woken: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(woken)
+            for w in busy:
+                if w.stdout not in self._watched:
+                    loop.add_reader(w.stdout, self._wake)
+                    self._watched[w.stdout] = loop
+            try:
+                await asyncio.wait_for(woken, end - now)
+            except TimeoutError:
+                pass
+            finally:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(woken)
+                if not self._waiters:
+                    self._unwatch()
+
+    def _wake(self) -> None:
+        """A watched pipe has something to read: every waiter looks (and the pipes are
+        watched again by those still waiting; level-triggered, they would fire on)."""
+        waiters, self._waiters = self._waiters, []
+        for woken in waiters:
+            if not woken.done():
+                woken.set_result(None)
+        self._unwatch()
+
+    def _unwatch(self, fd: int | None = None) -> None:
+        for watched in ([fd] if fd is not None else list(self._watched)):
+            loop = self._watched.pop(watched, None)
+            if loop is not None and not loop.is_closed():
+                loop.remove_reader(watched)
 
     def pump(self) -> None:
         """Without waiting: take the answers that are there, and deal the chunks waiting to
@@ -398,6 +461,7 @@ class IngestPool:
         worker when next dealt to."""
         i = self._workers.index(w)
         self._workers[i] = None
+        self._unwatch(w.stdout)
         self._end(w, kill=True)
         self.stats["restarts"] += 1
         log.warning("ingest worker pid %d %s; replaced, its %d chunk(s) sent again",
