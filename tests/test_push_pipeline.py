@@ -333,3 +333,30 @@ async def test_at_most_four_pushes_hold_entries_checked_ahead(tmp_path: Path) ->
         acks = [_ack(*await p) for p in pushes]
         assert [a.accepted for a in acks] == [100] * 7 and target.store.count() == 701
         assert _gossip_stats(target)["checked_ahead"] == 400 and target.node._ahead == 0
+
+
+async def test_a_node_catching_up_checks_fetched_entries_ahead(tmp_path: Path) -> None:
+    """Anti-entropy between two real daemons: the entries a fetch brings (new ones of an
+    author held) are checked on the ingest workers before the reply is taken in."""
+    from tests.harness.nodes import MANUAL, init_node
+    from tests.harness.wait import wait_until
+
+    a = Daemon(init_node(tmp_path, "a"), gossip=MANUAL)
+    b = Daemon(init_node(tmp_path, "b"), gossip=MANUAL)
+    raws = [e.raw for e in _chain(_seed(30), 300, ts=SystemClock().now_ms() - DAY)]
+    now = SystemClock().now_ms()
+    a.store.ingest(raws, now)
+    b.store.ingest(raws[:1], now)
+    await a.start()
+    await b.start()
+    try:
+        assert a.url is not None and b.node.add_peer(a.url)
+        while b.store.count() < 300:
+            await b.node.tick()
+            await wait_until(lambda: not b.node.busy, "b's session ends")
+        assert _gossip_stats(b)["checked_ahead"] >= 64 and b.store._checked == {}
+        assert b.store.heads_digest() == a.store.heads_digest()
+        assert a.node.errors == [] and b.node.errors == []
+    finally:
+        await a.stop()
+        await b.stop()

@@ -92,8 +92,9 @@ class ErrorLog(list[str]):
         return summary
 
 
-# Pushes whose entries are checked ahead at once (`handle_gossip`): two keep the workers busy
-# while this process stores; more would only hold more entries in memory while they wait.
+# Pushes (and fetch replies) whose entries are checked ahead at once (`handle_gossip`,
+# `_perform`): two keep the workers busy while this process stores; more would only hold
+# more entries in memory while they wait.
 MAX_PUSHES_AHEAD = 4
 
 
@@ -156,7 +157,7 @@ class Node:
         # The last push taken in (`handle_gossip`): done once it and every push before it
         # are answered.
         self._last_push: asyncio.Future[None] | None = None
-        self._ahead = 0  # pushes whose entries are checked ahead now (or held until answered)
+        self._ahead = 0  # pushes and fetch replies whose entries are checked ahead now
         self.protocol = GossipProtocol(
             identity.author, store, rng, self.config, own_url=self.url, peers=peers,
             now_ms=clock.now_ms(), recover_own=recover_own,
@@ -515,10 +516,23 @@ class Node:
             event = RequestFailed(send.request_id, send.peer_url, "internal")
         self.metrics.request_done(send.path, "ok" if isinstance(event, Response) else event.code,
                                   self.metrics.timer() - started, sent, received)
+        # A fetch's entries are checked on the ingest workers before the protocol takes the
+        # reply in (as a large push's, `handle_gossip`): replies from several peers overlap,
+        # and the event loop stays free meanwhile.
+        fetched = (event.message.entries if isinstance(event, Response)
+                   and isinstance(event.message, m.Entries)
+                   and self._ahead < MAX_PUSHES_AHEAD else ())
+        self._ahead += bool(fetched)
         try:
-            self._feed(event)
-        except Exception as exc:
-            self.crashed(exc, "gossip_client")
+            async with self.store.checked_ahead(fetched) as ahead:
+                if ahead:
+                    self.protocol.stats["checked_ahead"] += ahead
+                try:
+                    self._feed(event)
+                except Exception as exc:
+                    self.crashed(exc, "gossip_client")
+        finally:
+            self._ahead -= bool(fetched)
 
     def crashed(self, exc: BaseException, where: str, detail: str = "") -> None:
         """Record an unexpected exception met in `where` (gossip_server, gossip_client, tick,
