@@ -580,7 +580,11 @@ class Node:
         self._last_push = mine
         self._ahead += bool(raws)
         try:
-            async with self.store.checked_ahead(raws) as ahead:
+            # A push behind another waits for all its checks (the event loop stays free to take
+            # in the next push meanwhile); one that is next stores its first slice once that
+            # is checked, and the rest as it is (checks and inserts overlap, as before).
+            waiting = before is not None and not before.done()
+            async with self.store.checked_ahead(raws, whole=waiting) as ahead:
                 if ahead:
                     self.protocol.stats["checked_ahead"] += ahead
                 if before is not None and not before.done():

@@ -209,9 +209,10 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         self._verifier = SignatureVerifier(
             max(1, min(4, os.cpu_count() or 1)) if verify_threads is None else verify_threads)
         self._pool: IngestPool | None = None
-        # Entries the ingest workers checked ahead of their batch under their author's key
-        # (`checked_ahead`): raw bytes -> (status, the entry peeked), while it is answered.
-        self._checked: dict[bytes, tuple[int, Entry]] = {}
+        # Entries sent to the ingest workers ahead of their batch, under their author's key
+        # (`checked_ahead`): raw bytes -> (the chunk, the entry's place in it, the entry
+        # peeked), while the batch is answered.
+        self._checked: dict[bytes, tuple[Job, int, Entry]] = {}
         self._slice_entries = SLICE_ENTRIES  # see `commit` (tests make it small)
         self._group: int | None = None  # entries per commit while `grouped`, else None
         self._grouped_rows = 0  # entries inserted since the group's last commit
@@ -449,7 +450,7 @@ class Store(EntryReads, Quarantine, AuthorIndex):
             peeked = False
             if isinstance(item, Entry):
                 entry, checked = item, True
-            elif pool is not None and (seen := ahead[item][1] if ahead and item in ahead
+            elif pool is not None and (seen := ahead[item][2] if ahead and item in ahead
                                        else peek(item)) is not None:
                 entry, checked, peeked = seen, False, True
             else:
@@ -498,11 +499,11 @@ class Store(EntryReads, Quarantine, AuthorIndex):
                     chunk_start = len(unchecked)
         if pool is not None and len(pooled) > pooled_start:
             jobs.append(self._submit(pool, pooled[pooled_start:]))
-        if len(jobs) > 1 and all(not j.frame for j in jobs):
-            # Every chunk checked ahead: one transaction (slices would only add commits,
-            # with nothing left to check while they store).
+        if len(jobs) > 1 and all(j.parts is not None and j.settled() for j in jobs):
+            # Every chunk checked ahead and answered: one transaction (slices would only add
+            # commits, with nothing left to check while they store).
             jobs = [Job([r for j in jobs for r in j.raws], [k for j in jobs for k in j.keys],
-                        b"", statuses=b"".join(j.statuses or b"" for j in jobs))]
+                        b"", parts=[p for j in jobs for p in j.parts or ()])]
         pending += self._verifier.start(list(zip(unchecked[chunk_start:], signers[chunk_start:], strict=True)))
         # Chain order: by author, each author's entries by seq (stable, as they came among
         # equal seqs); a bulk batch comes in order per author, so only runs that did not are
@@ -526,64 +527,78 @@ class Store(EntryReads, Quarantine, AuthorIndex):
                              pooled, jobs, not unordered)
 
     def _submit(self, pool: IngestPool, chunk: list[tuple[int, Entry, bytes]]) -> Job:
-        """Send a chunk to the pool, unless every entry of it was checked ahead under the key
-        it is checked under now (its author's): then a job answered already, never sent."""
+        """Send a chunk to the pool, unless every entry of it was sent ahead under the key it
+        is checked under now (its author's): then a chunk that reads their statuses."""
         ahead = self._checked
         if ahead:
-            statuses = bytearray()
+            parts: list[tuple[Job, int]] = []
             for _, e, key in chunk:
                 known = ahead.get(e.raw) if key == e.author else None
                 if known is None:
                     return _submit(pool, chunk)
-                statuses.append(known[0])
-            return Job([e.raw for _, e, _ in chunk], [None] * len(chunk), b"",
-                       statuses=bytes(statuses))
+                parts.append((known[0], known[1]))
+            return Job([e.raw for _, e, _ in chunk], [None] * len(chunk), b"", parts=parts)
         return _submit(pool, chunk)
 
     @asynccontextmanager
-    async def checked_ahead(self, raws: Sequence[bytes]) -> AsyncIterator[int]:
-        """Check on the ingest workers, before a batch is ingested and without blocking the
-        event loop, those of its entries `prepare` would send them: new entries (beyond
-        their chain's head) of authors held here that never rotated, each under its author's
-        key. Inside the block, `prepare` takes their statuses instead of sending them
-        again; after it, nothing is kept. Yields how many were checked (0: too few for the
-        workers, or no pool).
+    async def checked_ahead(self, raws: Sequence[bytes], *, whole: bool = True
+                            ) -> AsyncIterator[int]:
+        """Send to the ingest workers, before a batch is ingested, those of its entries
+        `prepare` would send them: new entries (beyond their chain's head) of authors held
+        here that never rotated, each under its author's key; then wait, without blocking
+        the event loop, for their statuses (`whole`) or for the first slice's. Inside the
+        block, `prepare` reads their statuses from those chunks (waiting for what is not in
+        yet, as for its own) instead of sending them again; after it, nothing is kept.
+        Yields how many were sent ahead (0: too few for the workers, or no pool).
 
         A node answering a large push does this between the request's admission and its
-        answer, so the next push's entries are on the workers while this process stores the
-        last one's. Nothing else is checked ahead: entries held already cost one lookup
-        and no check in `prepare`, and an author's first entries wait for the new-author
-        admission (a stranger's flood of fresh keys is refused before any check)."""
+        turn: while it stores one push the workers check the next, and the event loop is
+        free to take in the one after. Nothing else is sent ahead: entries held already cost
+        one lookup and no check in `prepare`, and an author's first entries wait for the
+        new-author admission (a stranger's flood of fresh keys is refused before any check)."""
         pool = self._pool
         picked: list[Entry] = []
+        jobs: list[Job] = []
+        first = 0  # the chunks of the first slice
         if pool is not None and pool.running and len(raws) >= pool.min_batch:
             heads, keys, ahead = self._heads, self._keys, self._checked
+            plan = pool.plan(len(raws))  # as `prepare` cuts a batch; fewer may be picked
+            sent = 0
+
+            def send(size: int) -> None:
+                nonlocal sent, first
+                part = picked[sent:sent + size]
+                job = pool.submit([e.raw for e in part], [None] * len(part))
+                for i, entry in enumerate(part):
+                    self._checked[entry.raw] = (job, i, entry)
+                jobs.append(job)
+                sent += size
+                if sent <= self._slice_entries:
+                    first = len(jobs)
+
             for raw in raws:
                 entry = peek_entry(raw)
                 if (entry is None or entry.kind in KEY_KINDS or raw in ahead
                         or entry.author in keys):
                     continue
                 head = heads.get(entry.author)
-                if head is not None and entry.seq > head.seq:
-                    picked.append(entry)
-            if len(picked) < pool.min_batch:
-                picked = []
-        if not picked:
+                if head is None or entry.seq <= head.seq:
+                    continue
+                picked.append(entry)
+                # Chunks go as they fill (the workers start while the rest is read), once
+                # there are enough for the workers at all.
+                while (len(picked) >= pool.min_batch and len(jobs) < len(plan)
+                       and len(picked) - sent >= plan[len(jobs)]):
+                    send(plan[len(jobs)])
+            if len(picked) >= pool.min_batch and len(picked) > sent:
+                send(len(picked) - sent)
+            del picked[sent:]
+        if not jobs:
             yield 0
             return
         assert pool is not None
-        jobs: list[Job] = []
-        start = 0
-        for size in pool.plan(len(picked)):
-            part = [e.raw for e in picked[start:start + size]]
-            start += size
-            jobs.append(pool.submit(part, [None] * len(part)))
         try:
-            await pool.wait(jobs)
-            statuses = b"".join(job.statuses or b"" for job in jobs)
-            for entry, status in zip(picked, statuses, strict=True):
-                if status not in (FAILED, STOPPED):  # `prepare` sends those again
-                    self._checked[entry.raw] = (status, entry)
+            await pool.wait(jobs if whole else jobs[:max(1, first)])
             yield len(picked)
         finally:
             for entry in picked:

@@ -173,13 +173,24 @@ def peek(raw: bytes | bytearray | memoryview) -> Entry | None:
 
 @dataclass(slots=True, eq=False)
 class Job:
-    """A chunk sent to a worker: its entries, their keys, and (once answered) their statuses."""
+    """A chunk sent to a worker: its entries, their keys, and (once answered) their statuses.
+
+    Or a chunk never sent (`frame` empty) whose entries went to the workers in chunks sent
+    before (checked ahead, `Store.checked_ahead`): `parts` names, per entry, that chunk and
+    the entry's place in it, and its statuses are read from theirs."""
 
     raws: list[bytes]
     keys: list[bytes | None]
     frame: bytes
     tries: int = 0
     statuses: bytes | None = None
+    parts: list[tuple[Job, int]] | None = None
+
+    def settled(self) -> bool:
+        """Whether its statuses are in (a chunk checked ahead: every chunk it reads from)."""
+        if self.statuses is not None:
+            return True
+        return self.parts is not None and all(src.statuses is not None for src, _ in self.parts)
 
 
 @dataclass(slots=True, eq=False)  # one process each: compared (`in`, `index`) by identity
@@ -279,6 +290,13 @@ class IngestPool:
         """The chunk's statuses (one byte per entry), collecting every worker's answers
         meanwhile and dealing out the chunks waiting; a worker that dies or stalls is
         replaced and its chunks dealt again."""
+        if job.parts is not None and job.statuses is None:
+            results: dict[int, bytes] = {}
+            for src, _ in job.parts:
+                if id(src) not in results:
+                    results[id(src)] = self.result(src)
+            job.statuses = bytes(results[id(src)][i] for src, i in job.parts)
+            return job.statuses
         self.pump()  # even when the chunk's answer is in: free workers get the chunks waiting
         while job.statuses is None:
             self._deal()
