@@ -115,10 +115,15 @@ async def test_a_wait_outlives_a_wedged_worker_and_settles_when_the_pool_stops()
 # -- the store: checked ahead ---------------------------------------------------------------
 
 
+@pytest.mark.parametrize("whole", [True, False])
 async def test_entries_checked_ahead_are_not_sent_again_and_give_the_in_process_result(
-        pool: IngestPool) -> None:
+        pool: IngestPool, whole: bool) -> None:
+    """`whole`: the block starts once every status is in, or once the first slice's are
+    (then `prepare`'s chunks read the rest from the chunks sent ahead, and the batch
+    commits in slices as they come in)."""
     pooled, inline = Store(None), Store(None)
     pooled.use_pool(pool)
+    pooled._slice_entries = 20
     a, b, c = _chain(_seed(10), 100), _chain(_seed(11), 50), _chain(_seed(12), 40)
     forged = sign_entry(_seed(13).for_party(_seed(10).author), seq=61, prev=a[59].id,
                         ts=T0 + 61, kind="trust", body={"subject": "cd" * 32, "level": 1})
@@ -127,7 +132,7 @@ async def test_entries_checked_ahead_are_not_sent_again_and_give_the_in_process_
     # Held entries (duplicates), new ones of held authors, a forgery among them, and an
     # author not held yet (its entries wait for the new-author admission: never ahead).
     batch = [e.raw for e in [*a[:20], *a[20:60], forged, *a[60:], *b[10:], *c]]
-    async with pooled.checked_ahead(batch) as ahead:
+    async with pooled.checked_ahead(batch, whole=whole) as ahead:
         assert ahead == 80 + 1 + 40
         sent = pool.stats["entries"]
         result = pooled.ingest(batch, T0 + DAY)
@@ -174,6 +179,26 @@ async def test_an_entry_checked_under_its_authors_key_is_checked_again_once_the_
     assert not result.accepted
     assert {r.code for r in result.rejected} == {"bad_signature"}
     assert store.head(owner.author) == home.head(owner.author)
+
+
+async def test_a_chunk_checked_ahead_that_failed_is_refused_not_taken_as_checked() -> None:
+    """Statuses read from chunks sent ahead are theirs, failures too: entries whose chunk
+    took down two workers are refused (`worker_failed`), never stored unchecked."""
+    dying = IngestPool(2, min_batch=8, chunk=16,
+                       command=[sys.executable, "-c", "import sys; sys.stdin.buffer.read(4)"])
+    dying.start()
+    store = Store(None)
+    chain = _chain(_seed(14), 41)
+    store.ingest([chain[0].raw], T0 + DAY)
+    store.use_pool(dying)
+    try:
+        async with store.checked_ahead([e.raw for e in chain[1:]], whole=False) as ahead:
+            assert ahead == 40
+            result = store.ingest([e.raw for e in chain[1:]], T0 + DAY)
+    finally:
+        dying.stop()
+    assert not result.accepted and store.count() == 1
+    assert {r.code for r in result.rejected} == {"worker_failed"}
 
 
 # -- a real daemon over HTTP ----------------------------------------------------------------
