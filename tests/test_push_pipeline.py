@@ -112,6 +112,31 @@ async def test_a_wait_outlives_a_wedged_worker_and_settles_when_the_pool_stops()
     assert job.statuses == bytes([STOPPED]) * 4 and silent._watched == {}
 
 
+async def test_a_wait_wakes_when_the_blocking_path_took_its_answers() -> None:
+    """Another writer on the loop (the push before, a fetch, an import) collects answers
+    with the blocking `result`; a `wait` whose chunk it read is woken at once, not left to
+    sleep until the worker's deadline (the adversarial review's case)."""
+    pool = IngestPool(1, min_batch=1, chunk=8, deadline_s=600.0)
+    pool.start()
+    try:
+        pool.spawn()
+        (pid,) = pool.pids()
+        os.kill(pid, signal.SIGSTOP)  # nothing answered before the wait is registered
+        mine = pool.submit([e.raw for e in _chain(_seed(6), 8)], [None] * 8)
+        other = pool.submit([e.raw for e in _chain(_seed(7), 8)], [None] * 8)
+        waiting = asyncio.create_task(pool.wait([mine]))
+        while not pool._waiters:
+            await asyncio.sleep(0)
+        os.kill(pid, signal.SIGCONT)
+        pool.result(other)  # the blocking path: it reads both answers
+        assert mine.statuses == bytes([OK]) * 8
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert waiting.done() and pool._watched == {}
+    finally:
+        pool.stop()
+
+
 # -- the store: checked ahead ---------------------------------------------------------------
 
 
@@ -342,6 +367,57 @@ async def test_the_node_answers_while_a_push_waits_on_wedged_workers(tmp_path: P
         first, second = _ack(*await push), _ack(*await after)
         assert (first.accepted, second.accepted, second.wants) == (300, 20, ())
         assert target.store.count() == 321
+
+
+async def test_a_push_cancelled_while_it_waits_lets_nobody_past_the_push_before_it(
+        tmp_path: Path) -> None:
+    """A waits on wedged workers; B (another author) is taken in after it and cancelled
+    while it waits; D, the next of A's chain, is taken in after that: D is answered after
+    A (not refused for the gap A fills), whatever became of B."""
+    async with _wedged(tmp_path, 321) as (target, stranger, raws, _session, resume):
+        node = target.node
+
+        def handle(who: Stranger, part: list[bytes]) -> asyncio.Task[tuple[int, bytes]]:
+            body = m.encode(m.Push(tuple(part)))
+            return asyncio.create_task(
+                node.handle_gossip(m.PUSH, who.headers(m.PUSH, body), body))
+
+        a = handle(stranger, raws[1:301])
+        while not target.ingest_pool._waiters:
+            await asyncio.sleep(0.01)
+        other = Stranger.fresh()
+        b = handle(other, [e.raw for e in _chain(other.identity, 80, ts=SystemClock().now_ms())])
+        while node._last_push is None or node._queued < 2:
+            await asyncio.sleep(0.005)
+        b.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await b
+        d = handle(stranger, raws[301:])
+        for _ in range(20):
+            await asyncio.sleep(0.005)
+        assert not a.done() and not d.done()
+        resume()
+        first, last = _ack(*await a), _ack(*await d)
+        assert (first.accepted, last.accepted, last.wants) == (300, 20, ())
+        assert node._queued == 0 and node._last_push is None
+
+
+async def test_pushes_over_the_queue_limit_are_refused_busy_and_nobody_is_charged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from trustnet.node import core
+
+    monkeypatch.setattr(core, "MAX_PUSHES_QUEUED", 2)
+    async with _wedged(tmp_path, 321) as (target, stranger, raws, session, resume):
+        waiting = [await _taken_in(target, session, stranger, raws[k:k + 100]) for k in (1, 101)]
+        status, reply = await _post(session, target.url or "", stranger,
+                                    m.encode(m.Push(tuple(raws[201:]))))
+        assert status == 503 and b"busy" in reply
+        resume()
+        assert [_ack(*await p).accepted for p in waiting] == [100, 100]
+        assert _ack(*await _post(session, target.url or "", stranger,
+                                 m.encode(m.Push(tuple(raws[201:]))))).accepted == 120
+        peer = target.node.protocol.peers.get(stranger.node_id)
+        assert peer is not None and peer.score_value >= 0 and not peer.graylisted_until
 
 
 async def test_at_most_four_pushes_hold_entries_checked_ahead(tmp_path: Path) -> None:

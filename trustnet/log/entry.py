@@ -268,6 +268,15 @@ class _Unread(Entry):
         return Entry.__reduce_ex__(self, protocol)
 
 
+def peek_header(raw: bytes) -> tuple[bytes, int, str] | None:
+    """(author, seq, kind) of `raw` read as `peek_entry` reads them, without hashing the
+    payload or making an entry (a caller that only sorts entries out); None as there."""
+    if _head is None or type(raw) is not bytes or len(raw) > MAX_ENTRY_BYTES:
+        return None
+    fields = _head(raw)
+    return None if fields is None else (fields[2], fields[3], fields[6])
+
+
 def peek_entry(raw: bytes) -> Entry | None:
     """The entry `raw` holds, its body left to unpack when first read, if its envelope and
     header fields are in the shortest forms (as every entry that decodes has them); None

@@ -96,6 +96,9 @@ class ErrorLog(list[str]):
 # `_perform`): two keep the workers busy while this process stores; more would only hold
 # more entries in memory while they wait.
 MAX_PUSHES_AHEAD = 4
+# Pushes waiting for their turn at once (each holds its body and decoded message, up to
+# ~2 MiB): more are refused `busy` (503, nobody charged) and sent again later.
+MAX_PUSHES_QUEUED = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +161,7 @@ class Node:
         # are answered.
         self._last_push: asyncio.Future[None] | None = None
         self._ahead = 0  # pushes and fetch replies whose entries are checked ahead now
+        self._queued = 0  # pushes taken in and not answered yet (their turns not ended)
         self.protocol = GossipProtocol(
             identity.author, store, rng, self.config, own_url=self.url, peers=peers,
             now_ms=clock.now_ms(), recover_own=recover_own,
@@ -569,6 +573,10 @@ class Node:
             node = Refused("internal", "internal error")
         if isinstance(node, Refused):
             return self._served(path, body, self._refused(node))
+        if self._queued >= MAX_PUSHES_QUEUED:
+            # Each push waiting for its turn holds its body: a flood of them waits outside.
+            return self._served(path, body, self._refuse(
+                "busy", f"{self._queued} pushes are waiting for their turn; send it again later"))
         message: m.Message | None = None
         raws: tuple[bytes, ...] = ()
         with contextlib.suppress(m.MessageError):  # `respond` refuses it, and says why
@@ -578,6 +586,7 @@ class Node:
         loop = asyncio.get_running_loop()
         before, mine = self._last_push, loop.create_future()
         self._last_push = mine
+        self._queued += 1
         self._ahead += bool(raws)
         try:
             # A push behind another waits for all its checks (the event loop stays free to take
@@ -598,12 +607,15 @@ class Node:
 
     def _turn_done(self, before: asyncio.Future[None] | None, mine: asyncio.Future[None]) -> None:
         """A push's turn ends; the next one's starts once every push before it answered (one
-        that was cancelled waiting does not let the next one past those before it)."""
-        if self._last_push is mine:
-            self._last_push = None
+        that was cancelled or failed while it waited does not let the next one past those
+        before it: its turn ends with theirs)."""
+
         def end(_: object = None) -> None:
             if not mine.done():
                 mine.set_result(None)
+                self._queued -= 1
+            if self._last_push is mine:
+                self._last_push = None
 
         if before is None or before.done():
             end()

@@ -47,6 +47,7 @@ from trustnet.log.entry import (
     decode_entry,
     decode_fork_proof,
     peek_entry,
+    peek_header,
     verify_signature,
 )
 from trustnet.log.keys import (
@@ -557,52 +558,62 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         one lookup and no check in `prepare`, and an author's first entries wait for the
         new-author admission (a stranger's flood of fresh keys is refused before any check)."""
         pool = self._pool
-        picked: list[Entry] = []
+        mine: list[bytes] = []  # the raws this call put in `_checked` (it takes them out)
         jobs: list[Job] = []
         first = 0  # the chunks of the first slice
-        if pool is not None and pool.running and len(raws) >= pool.min_batch:
-            heads, keys, ahead = self._heads, self._keys, self._checked
-            plan = pool.plan(len(raws))  # as `prepare` cuts a batch; fewer may be picked
-            sent = 0
-
-            def send(size: int) -> None:
-                nonlocal sent, first
-                part = picked[sent:sent + size]
-                job = pool.submit([e.raw for e in part], [None] * len(part))
-                for i, entry in enumerate(part):
-                    self._checked[entry.raw] = (job, i, entry)
-                jobs.append(job)
-                sent += size
-                if sent <= self._slice_entries:
-                    first = len(jobs)
-
-            for raw in raws:
-                entry = peek_entry(raw)
-                if (entry is None or entry.kind in KEY_KINDS or raw in ahead
-                        or entry.author in keys):
-                    continue
-                head = heads.get(entry.author)
-                if head is None or entry.seq <= head.seq:
-                    continue
-                picked.append(entry)
-                # Chunks go as they fill (the workers start while the rest is read), once
-                # there are enough for the workers at all.
-                while (len(picked) >= pool.min_batch and len(jobs) < len(plan)
-                       and len(picked) - sent >= plan[len(jobs)]):
-                    send(plan[len(jobs)])
-            if len(picked) >= pool.min_batch and len(picked) > sent:
-                send(len(picked) - sent)
-            del picked[sent:]
-        if not jobs:
-            yield 0
-            return
-        assert pool is not None
         try:
-            await pool.wait(jobs if whole else jobs[:max(1, first)])
-            yield len(picked)
+            try:
+                if pool is not None and pool.running and len(raws) >= pool.min_batch:
+                    first = self._send_ahead(pool, raws, mine, jobs)
+                if jobs and pool is not None:
+                    await pool.wait(jobs if whole else jobs[:max(1, first)])
+            except Exception as exc:  # the spawn of a worker failed, say: checked when ingested
+                log.warning("entries not checked ahead (%r): checked as they are ingested", exc)
+                for raw in mine:
+                    self._checked.pop(raw, None)
+                mine.clear()
+            yield len(mine)
         finally:
-            for entry in picked:
-                self._checked.pop(entry.raw, None)
+            for raw in mine:
+                self._checked.pop(raw, None)
+
+    def _send_ahead(self, pool: IngestPool, raws: Sequence[bytes], mine: list[bytes],
+                    jobs: list[Job]) -> int:
+        """`checked_ahead`'s chunks: sent as they fill, the workers starting while the rest
+        is read, once there are enough for them at all (`min_batch`; fewer: none). Appends
+        the raws kept in `_checked` to `mine` and the chunks to `jobs`; returns how many of
+        them the first slice takes."""
+        heads, keys, ahead = self._heads, self._keys, self._checked
+        plan = pool.plan(len(raws))  # as `prepare` cuts a batch; fewer may be picked
+        picked: list[bytes] = []
+        first = 0
+        for raw in raws:
+            header = peek_header(raw)
+            if header is None or raw in ahead:
+                continue
+            author, seq, kind = header
+            head = heads.get(author)
+            if head is None or seq <= head.seq or kind in KEY_KINDS or author in keys:
+                continue
+            picked.append(raw)
+            while (len(picked) >= pool.min_batch and len(jobs) < len(plan)
+                   and len(picked) - len(mine) >= plan[len(jobs)]):
+                first = self._send_chunk(pool, picked[len(mine):len(mine) + plan[len(jobs)]],
+                                         mine, jobs, first)
+        if len(picked) >= pool.min_batch and len(picked) > len(mine):
+            first = self._send_chunk(pool, picked[len(mine):], mine, jobs, first)
+        return first
+
+    def _send_chunk(self, pool: IngestPool, part: list[bytes], mine: list[bytes],
+                    jobs: list[Job], first: int) -> int:
+        entries = [peek_entry(raw) for raw in part]
+        job = pool.submit(part, [None] * len(part))
+        for i, (raw, entry) in enumerate(zip(part, entries, strict=True)):
+            assert entry is not None  # its header read above
+            self._checked[raw] = (job, i, entry)
+            mine.append(raw)
+        jobs.append(job)
+        return len(jobs) if len(mine) <= self._slice_entries else first
 
     def _pooled_verdicts(self, batch: PreparedBatch) -> tuple[set[int], set[bytes]]:
         """Collect the pool's statuses: entries that did not decode or whose chunk failed are

@@ -454,6 +454,8 @@ class IngestPool:
                     done = w.jobs.popleft()
                     done.statuses = answer
                     w.held -= len(done.raws)
+                    if self._waiters:  # read here, not by a `wait` (the blocking path)
+                        self._wake()
                 w.since = time.monotonic()
             except _Lost as exc:
                 self._replace(w, str(exc))
@@ -480,6 +482,8 @@ class IngestPool:
         i = self._workers.index(w)
         self._workers[i] = None
         self._unwatch(w.stdout)
+        if self._waiters:  # its chunks go to another worker: every `wait` looks again
+            self._wake()
         self._end(w, kill=True)
         self.stats["restarts"] += 1
         log.warning("ingest worker pid %d %s; replaced, its %d chunk(s) sent again",
