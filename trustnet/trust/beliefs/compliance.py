@@ -374,14 +374,16 @@ class _Compliance(_Reliabilities):
 
         raw_b = build(items, bool(basis_items))
         order = (raw_b.at, raw_b.rule, raw_b.entries)
+        # Every item verifiable (most facts: one item each): the verified build is the raw one.
+        basis_b = raw_b if len(basis_items) == len(items) else None
         if basis_items and (not reports or cosigned or own_report):
-            return _FactSpec(order, raw_b, build(basis_items, True), None)
+            return _FactSpec(order, raw_b, basis_b or build(basis_items, True), None)
         if basis_items:
             # A report the host did not co-sign: verified only by a quorum of its attesters.
             quorum = tuple(attested(basis_items, False))
             if len(quorum) < params.quorum:
                 return _FactSpec(order, raw_b, None, None)
-            return _FactSpec(order, raw_b, build(basis_items, True), quorum)
+            return _FactSpec(order, raw_b, basis_b or build(basis_items, True), quorum)
         quorum = tuple(attested(items, False))
         if len(quorum) < params.quorum:
             return _FactSpec(order, raw_b, None, None)  # never enough attesters, whatever p
