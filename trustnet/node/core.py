@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -524,19 +524,28 @@ class Node:
         # reply in (as a large push's, `handle_gossip`): replies from several peers overlap,
         # and the event loop stays free meanwhile.
         fetched = (event.message.entries if isinstance(event, Response)
-                   and isinstance(event.message, m.Entries)
-                   and self._ahead < MAX_PUSHES_AHEAD else ())
-        self._ahead += bool(fetched)
+                   and isinstance(event.message, m.Entries) else ())
+        async with self._checked_ahead(fetched):
+            try:
+                self._feed(event)
+            except Exception as exc:
+                self.crashed(exc, "gossip_client")
+
+    @contextlib.asynccontextmanager
+    async def _checked_ahead(self, raws: Sequence[bytes], *, whole: bool = True
+                             ) -> AsyncIterator[None]:
+        """`Store.checked_ahead` for a push or a fetch reply, while fewer than
+        `MAX_PUSHES_AHEAD` hold entries sent ahead (else nothing is sent ahead), counted in
+        the gossip stats."""
+        if self._ahead >= MAX_PUSHES_AHEAD:
+            raws = ()
+        self._ahead += bool(raws)
         try:
-            async with self.store.checked_ahead(fetched) as ahead:
-                if ahead:
-                    self.protocol.stats["checked_ahead"] += ahead
-                try:
-                    self._feed(event)
-                except Exception as exc:
-                    self.crashed(exc, "gossip_client")
+            async with self.store.checked_ahead(raws, whole=whole) as ahead:
+                self.protocol.stats["checked_ahead"] += ahead
+                yield
         finally:
-            self._ahead -= bool(fetched)
+            self._ahead -= bool(raws)
 
     def crashed(self, exc: BaseException, where: str, detail: str = "") -> None:
         """Record an unexpected exception met in `where` (gossip_server, gossip_client, tick,
@@ -581,27 +590,21 @@ class Node:
         raws: tuple[bytes, ...] = ()
         with contextlib.suppress(m.MessageError):  # `respond` refuses it, and says why
             message = m.decode_request(path, body, self.protocol.config.max_message_bytes)
-            if isinstance(message, m.Push) and self._ahead < MAX_PUSHES_AHEAD:
+            if isinstance(message, m.Push):
                 raws = message.entries[: self.protocol.max_push_ingest()]
         loop = asyncio.get_running_loop()
         before, mine = self._last_push, loop.create_future()
         self._last_push = mine
         self._queued += 1
-        self._ahead += bool(raws)
         try:
             # A push behind another waits for all its checks (the event loop stays free to take
             # in the next push meanwhile); one that is next stores its first slice once that
             # is checked, and the rest as it is (checks and inserts overlap, as before).
-            waiting = before is not None and not before.done()
-            async with self.store.checked_ahead(raws, whole=waiting) as ahead:
-                if ahead:
-                    self.protocol.stats["checked_ahead"] += ahead
+            async with self._checked_ahead(raws, whole=before is not None and not before.done()):
                 if before is not None and not before.done():
                     await asyncio.shield(before)
-                now = self.clock.now_ms()
-                answered = self._respond(node, path, body, message, now)
+                answered = self._respond(node, path, body, message, self.clock.now_ms())
         finally:
-            self._ahead -= bool(raws)
             self._turn_done(before, mine)
         return self._served(path, body, answered)
 

@@ -560,13 +560,12 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         pool = self._pool
         mine: list[bytes] = []  # the raws this call put in `_checked` (it takes them out)
         jobs: list[Job] = []
-        first = 0  # the chunks of the first slice
         try:
             try:
                 if pool is not None and pool.running and len(raws) >= pool.min_batch:
-                    first = self._send_ahead(pool, raws, mine, jobs)
+                    self._send_ahead(pool, raws, mine, jobs)
                 if jobs and pool is not None:
-                    await pool.wait(jobs if whole else jobs[:max(1, first)])
+                    await pool.wait(jobs if whole else self._first_slice(jobs))
             except Exception as exc:  # the spawn of a worker failed, say: checked when ingested
                 log.warning("entries not checked ahead (%r): checked as they are ingested", exc)
                 for raw in mine:
@@ -578,15 +577,13 @@ class Store(EntryReads, Quarantine, AuthorIndex):
                 self._checked.pop(raw, None)
 
     def _send_ahead(self, pool: IngestPool, raws: Sequence[bytes], mine: list[bytes],
-                    jobs: list[Job]) -> int:
+                    jobs: list[Job]) -> None:
         """`checked_ahead`'s chunks: sent as they fill, the workers starting while the rest
         is read, once there are enough for them at all (`min_batch`; fewer: none). Appends
-        the raws kept in `_checked` to `mine` and the chunks to `jobs`; returns how many of
-        them the first slice takes."""
+        the raws kept in `_checked` to `mine` and the chunks to `jobs`."""
         heads, keys, ahead = self._heads, self._keys, self._checked
         plan = pool.plan(len(raws))  # as `prepare` cuts a batch; fewer may be picked
         picked: list[bytes] = []
-        first = 0
         for raw in raws:
             header = peek_header(raw)
             if header is None or raw in ahead:
@@ -598,22 +595,28 @@ class Store(EntryReads, Quarantine, AuthorIndex):
             picked.append(raw)
             while (len(picked) >= pool.min_batch and len(jobs) < len(plan)
                    and len(picked) - len(mine) >= plan[len(jobs)]):
-                first = self._send_chunk(pool, picked[len(mine):len(mine) + plan[len(jobs)]],
-                                         mine, jobs, first)
+                self._send_chunk(pool, picked[len(mine):len(mine) + plan[len(jobs)]], mine, jobs)
         if len(picked) >= pool.min_batch and len(picked) > len(mine):
-            first = self._send_chunk(pool, picked[len(mine):], mine, jobs, first)
-        return first
+            self._send_chunk(pool, picked[len(mine):], mine, jobs)
 
     def _send_chunk(self, pool: IngestPool, part: list[bytes], mine: list[bytes],
-                    jobs: list[Job], first: int) -> int:
-        entries = [peek_entry(raw) for raw in part]
+                    jobs: list[Job]) -> None:
         job = pool.submit(part, [None] * len(part))
-        for i, (raw, entry) in enumerate(zip(part, entries, strict=True)):
-            assert entry is not None  # its header read above
+        for i, raw in enumerate(part):
+            entry = peek_entry(raw)
+            assert entry is not None  # its header was read (`_send_ahead`)
             self._checked[raw] = (job, i, entry)
             mine.append(raw)
         jobs.append(job)
-        return len(jobs) if len(mine) <= self._slice_entries else first
+
+    def _first_slice(self, jobs: list[Job]) -> list[Job]:
+        """The chunks a batch's first slice takes (at least one)."""
+        taken = 0
+        for k, job in enumerate(jobs):
+            taken += len(job.raws)
+            if taken > self._slice_entries:
+                return jobs[:max(1, k)]
+        return jobs
 
     def _pooled_verdicts(self, batch: PreparedBatch) -> tuple[set[int], set[bytes]]:
         """Collect the pool's statuses: entries that did not decode or whose chunk failed are
