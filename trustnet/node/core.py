@@ -4,7 +4,8 @@
 send, the transport moves bytes, the store keeps entries (the protocol's replica).
 The node performs the protocol's `Send` actions as tasks, feeds replies back as
 events, answers every inbound request through the protocol's admission policy
-(`protocol.admission.admit`, with its signature check and testbed partition), acts
+(`protocol.admission`: `gate`, then `respond`, as `admit` runs them, with its signature
+check and testbed partition), acts
 on what the protocol says happened (logs, metrics, `NewEntries`/`NewFork` to its
 listeners), and refuses to sign while its own log is being recovered.
 
@@ -34,7 +35,7 @@ from trustnet.log.keys import ROTATION_KIND, rotation_body
 from trustnet.log.receipts import WITNESSES_KIND, sign_receipt
 from trustnet.node.witness import WitnessConfig, WitnessProtocol, declaration_due
 from trustnet.protocol import messages as m
-from trustnet.protocol.admission import Admitted, Refused, admit, gate, respond
+from trustnet.protocol.admission import Admitted, Refused, gate, respond
 from trustnet.protocol.config import GossipConfig
 from trustnet.protocol.events import (
     Action,
@@ -571,15 +572,7 @@ class Node:
         push over the in-memory network (`serve_gossip`), is answered at once."""
         if path != m.PUSH:
             return self.serve_gossip(path, headers, body, remote=remote)
-        now = self.clock.now_ms()
-        try:
-            node = gate(self.protocol, path, body, now, remote=remote,
-                        claimed=self._claimed(headers),
-                        authenticate=lambda: self.verifier.verify("POST", path, headers, body, now),
-                        cut_off=lambda peer: self._cut_off(peer, None))
-        except Exception as exc:
-            self.crashed(exc, "gossip_server")
-            node = Refused("internal", "internal error")
+        node = self._gate(path, headers, body, remote, self.clock.now_ms())
         if isinstance(node, Refused):
             return self._served(path, body, self._refused(node))
         if self._queued >= MAX_PUSHES_QUEUED:
@@ -637,27 +630,31 @@ class Node:
         self.metrics.request_served(path, outcome, len(body), len(reply))
         return status, reply
 
-    def _claimed(self, headers: Mapping[str, str]) -> str:
-        return headers.get(HEADER_NODE) or headers.get(HEADER_NODE.lower()) or ""
-
     def _answer(
         self, path: str, headers: Mapping[str, str], body: bytes, remote: str
     ) -> tuple[int, bytes, str]:
         """(HTTP status, msgpack body, "ok" or the refusal code) for one gossip request:
-        the protocol's admission policy (`protocol.admission.admit`, shared with the
-        simulator) with this node's signature check and testbed partition."""
+        the protocol's admission policy (`protocol.admission`, shared with the simulator:
+        `gate`, then `respond`, as `admit` runs them) with this node's signature check and
+        testbed partition."""
         now = self.clock.now_ms()
+        node = self._gate(path, headers, body, remote, now)
+        if isinstance(node, Refused):
+            return self._refused(node)
+        return self._respond(node, path, body, None, now)
+
+    def _gate(self, path: str, headers: Mapping[str, str], body: bytes, remote: str,
+              now: int) -> str | Refused:
+        """`protocol.admission.gate` with this node's signature check and partition: the
+        authenticated node id, or why not."""
+        claimed = headers.get(HEADER_NODE) or headers.get(HEADER_NODE.lower()) or ""
         try:
-            outcome = admit(
-                self.protocol, path, body, now, remote=remote, claimed=self._claimed(headers),
-                authenticate=lambda: self.verifier.verify("POST", path, headers, body, now),
-                cut_off=lambda node: self._cut_off(node, None),
-                answer=self._on_request,
-            )
+            return gate(self.protocol, path, body, now, remote=remote, claimed=claimed,
+                        authenticate=lambda: self.verifier.verify("POST", path, headers, body, now),
+                        cut_off=lambda peer: self._cut_off(peer, None))
         except Exception as exc:
             self.crashed(exc, "gossip_server")
-            return self._refuse("internal", "internal error")
-        return self._outcome(outcome)
+            return Refused("internal", "internal error")
 
     def _respond(self, node: str, path: str, body: bytes, message: m.Message | None,
                  now: int) -> tuple[int, bytes, str]:

@@ -5,7 +5,7 @@ its own: the node feeds it events with the time and performs the `Send` actions 
 returns. It lives outside `trustnet.protocol` because it reads and writes receipts
 through the SQLite-backed `ReceiptBook` (the protocol package imports no storage); the
 node routes the witness paths to it through the one admission policy
-(`protocol.admission.admit(answer=...)`) and logs its refusals (`decisions`). Three jobs:
+(`protocol.admission`, its answer `Node._on_request`) and logs its refusals (`decisions`). Three jobs:
 
 - **Asking** (the author's side). For each entry this node signs after it declared witnesses
   (`[witness] witnesses`, signed as a `witnesses` statement), ask every declared witness at
