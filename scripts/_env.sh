@@ -56,7 +56,8 @@ ensure_venv() {
         "$PY" -m venv "$VENV"
         echo "$want" >"$VENV/.trustnet-python"
     fi
-    # setup.py and the C files: the compiled parts are built at install (editable).
+    # setup.py and the C files: the compiled parts are built at install (editable); the
+    # analysis's Python sources are followed below.
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ] \
             || [ trustnet/_canonical.c -nt "$stamp" ] || [ trustnet/_numeric.c -nt "$stamp" ]; then
         echo "== installing trustnet $spec (log: $VENV/install.log)" >&2
@@ -68,6 +69,19 @@ ensure_venv() {
         fi
         touch "$stamp"
     fi
+    # The analysis, compiled by mypyc at install (setup.py): compiled again when one of its
+    # sources changed since (trustnet/_source.py would run it interpreted, slower).
+    local why
+    why="$("$VENV/bin/python" -c 'from trustnet._source import interpreted_because as w
+print(w() or "")' 2>/dev/null || true)"
+    case "$why" in
+        *"since it was built"*|*"was not built"*|*"is unknown"*)
+            echo "== compiling the analysis again (mypyc, about a minute; log: $VENV/install.log): $why" >&2
+            if ! "$VENV/bin/python" -m pip install -q --no-deps -e "$spec" >"$VENV/install.log" 2>&1; then
+                echo "== compiling failed: the analysis runs interpreted (slower); see $VENV/install.log" >&2
+            fi
+            ;;
+    esac
 }
 
 # Headless Chromium from Debian, for the dashboard's browser test. Installed when

@@ -92,7 +92,7 @@ def _group(rng: np.random.Generator, n: int, parties: int) -> Any:
     """A `_Group` of `n` builds over `parties` party numbers, its arrays drawn at random."""
     from trustnet.trust.beliefs.compiled import _Group, _rows_arrays
 
-    g = _Group.__new__(_Group)
+    g = _Group([], [], int)  # then its arrays replaced (compiled, it is made by __init__ alone)
     g.builds = [None] * n  # type: ignore[list-item]  # only counted
     g.groupings = {}
     g.mode = rng.integers(0, 3, n).astype(np.int8)

@@ -60,6 +60,11 @@ def flow(
 _SMALL_QT = 1e-3
 
 
+def _phi(m: float, t: float) -> float:
+    """(exp(m t) - 1) / m, and t at m = 0."""
+    return math.expm1(m * t) / m if m != 0.0 else t
+
+
 def flow_closed(
     k: float,
     l: float,  # noqa: E741
@@ -89,11 +94,7 @@ def flow_closed(
         return flow(k, l, a, b, g, h, t, x0, y0)
     if q2 > 0.0:
         c, sq = math.cosh(q * t), math.sinh(q * t) / q
-
-        def phi(m: float) -> float:
-            return math.expm1(m * t) / m if m != 0.0 else t
-
-        pp, pm = phi(s + q), phi(s - q)
+        pp, pm = _phi(s + q, t), _phi(s - q, t)
         i1, i2 = (pp + pm) / 2.0, (pp - pm) / (2.0 * q)
     else:  # complex pair s +- iq: phi(s - iq) is the conjugate of phi(s + iq)
         c, sq = math.cos(q * t), math.sin(q * t) / q

@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from trustnet.errors import EntryError
 from trustnet.log.entry import Entry
@@ -33,31 +32,20 @@ from trustnet.statements.kinds import (
 )
 from trustnet.statements.regime_common import INPUTS as REGIME_INPUTS
 from trustnet.statements.regime_common import Judged, admitted
+from trustnet.statements.stmt import Stmt as Stmt
+from trustnet.statements.stmt import _utc
+from trustnet.statements.stmt import date_text as date_text
 
 S = TypeVar("S")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # -- times and areas as the rules read them --------------------------------------------------
-
-
-def _utc(ms: int) -> datetime | None:
-    try:
-        return _EPOCH + timedelta(milliseconds=ms)
-    except OverflowError:  # beyond year 9999: no calendar date
-        return None
 
 
 def year_of(ms: int) -> int:
     """The UTC calendar year of `ms` (10,000 beyond year 9999)."""
     when = _utc(ms)
     return when.year if when is not None else 10_000
-
-
-def date_text(ms: int) -> str:
-    """`ms` as the notes write a time: "2025-06-01 00:00 UTC"."""
-    when = _utc(ms)
-    return when.strftime("%Y-%m-%d %H:%M UTC") if when is not None else f"{ms} ms"
 
 
 _AREAS: dict[str, str] = {}
@@ -85,38 +73,6 @@ def unique(items: Iterable[str]) -> tuple[str, ...]:
 
 
 # -- statements and findings -----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Stmt(Generic[S]):
-    """An entry with its typed body."""
-
-    entry: Entry
-    body: S
-    ts: int  # when it was made, as this node judges it: its receipt when backdated (DESIGN 12)
-
-    @property
-    def id(self) -> str:
-        return self.entry.id_hex
-
-    @property
-    def author(self) -> str:
-        return self.entry.author_hex
-
-    @property
-    def backdated(self) -> bool:
-        """Signed with a `ts` this node does not believe (judged by its receipt instead)."""
-        return self.ts != self.entry.ts
-
-    def when(self) -> str:
-        """The judged time as a date, naming the signed one when it differs."""
-        if self.backdated:
-            return f"{date_text(self.ts)} (signed {date_text(self.entry.ts)}: backdated, judged by receipt)"
-        return date_text(self.ts)
-
-    def key(self) -> tuple[int, str]:
-        """Publication order: judged time, then id (a total, deterministic order)."""
-        return (self.ts, self.entry.id_hex)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,17 +188,12 @@ class Index:
 
     def _order(self, grown: set[int] | None) -> None:
         """Sort the lists in `grown` (None: all) by publication order, as `__init__` does."""
-        def sort(stmts: list[Any]) -> None:
+        lists: list[list[Any]] = [self.notifications, self.observations, self.reports,
+                                  self.exchanges, self.calendars, self.consultations,
+                                  *self.replies.values(), *self.responses.values()]
+        for stmts in lists:
             if grown is None or id(stmts) in grown:
                 stmts.sort(key=Stmt.key)
-
-        for stmts in (self.notifications, self.observations, self.reports, self.exchanges,
-                      self.calendars, self.consultations):
-            sort(stmts)
-        for replies in self.replies.values():
-            sort(replies)
-        for responses in self.responses.values():
-            sort(responses)
         for which, key in self._obs_grown:
             (self.obs_by_activity if which == "activity" else self.obs_by_area)[key].sort(
                 key=Stmt.key)
@@ -256,10 +207,11 @@ class Index:
         """Index one entry; the sorted list it was appended to, if any."""
         author = e.author_hex
         ts = self.times.get(e.id, e.ts)
+        stmt: Stmt[Any] = Stmt(e, body, ts)
         if isinstance(body, REGIME_INPUTS) and admitted(author, body, self.roles):
-            self.regime.append(Judged(e, body, ts))
+            self.regime.append(stmt)
         if isinstance(body, Notification):
-            note = Stmt(e, body, ts)
+            note = stmt
             self.notifications.append(note)
             self.notification_log.append(note)
             for which, key, lists in (("activity", (author, body.activity), self.by_activity),
@@ -269,7 +221,7 @@ class Index:
             return self.notifications
         if isinstance(body, Observation):
             if body.subject != author:
-                seen = Stmt(e, body, ts)
+                seen = stmt
                 self.observations.append(seen)
                 self._fresh.append(seen)
                 if body.activity is not None:
@@ -282,33 +234,33 @@ class Index:
                 return self.observations
         elif isinstance(body, InspectionReport):
             if body.host != author:
-                report = Stmt(e, body, ts)
+                report = stmt
                 self.reports.append(report)
                 self._reports_on[body.request].append(report)
                 self._fresh.append(report)
                 return self.reports
         elif isinstance(body, AnnualExchange):
-            self.exchanges.append(Stmt(e, body, ts))
+            self.exchanges.append(stmt)
             return self.exchanges
         elif isinstance(body, Calendar):
-            self.calendars.append(Stmt(e, body, ts))
+            self.calendars.append(stmt)
             return self.calendars
         elif isinstance(body, ConsultationRequest):
             if body.subject != author:
-                self.consultations.append(Stmt(e, body, ts))
+                self.consultations.append(stmt)
                 return self.consultations
         elif isinstance(body, ConsultationReply):
             replies = self.replies[body.request]
-            replies.append(Stmt(e, body, ts))
+            replies.append(stmt)
             return replies
         elif isinstance(body, InspectionRequest):
             if body.host != author and self.roles.get(author, "state") == "state":
-                self.inspections[e.id_hex] = Stmt(e, body, ts)
+                self.inspections[e.id_hex] = stmt
                 self._fresh.extend(self._reports_on.get(e.id_hex, ()))
         elif isinstance(body, InspectionResponse):
             self._fresh.extend(self._reports_on.get(body.request, ()))
             responses = self.responses[body.request]
-            responses.append(Stmt(e, body, ts))
+            responses.append(stmt)
             return responses
         return None
 

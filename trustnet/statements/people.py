@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from trustnet.errors import EntryError
 from trustnet.log.entry import Entry
@@ -57,6 +58,13 @@ CLARIFIER_ROLES = frozenset({"embassy", "state"})
 
 Standing = Callable[[str], float]
 
+
+
+def _standing(sides: Mapping[str, str], reliability: Standing, party: str) -> float:
+    """What a contact's end stands on: a person is worth what the state that confirmed it
+    is worth here (fabricated persons: nothing)."""
+    state = sides.get(party)
+    return 0.0 if state is None else reliability(state)
 
 @dataclass(frozen=True, slots=True)
 class ContactFact:
@@ -197,13 +205,7 @@ class PeopleIndex:
     def assess(self, reliability: Standing, reliable: float = 0.1) -> People:
         """Judge every contact and clarification with this node's reliabilities."""
         sides = self.sides()
-
-        def standing(party: str) -> float:
-            # A contact's ends stand on their states: a person is worth what the state
-            # that confirmed it is worth here (fabricated persons: nothing).
-            state = sides.get(party)
-            return 0.0 if state is None else reliability(state)
-
+        standing = partial(_standing, sides, reliability)
         contacts = tuple(_contacts(self._contacts, self._atts, sides, standing))
         clar = tuple(self._clarification_facts(sides, self.roles(), reliability, reliable))
         return People(contacts, clar, sides)

@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import partial
 from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -493,6 +494,10 @@ def _exchanges(
                 )
 
 
+def _tz_of(zones: Mapping[str, str], party: str) -> tzinfo:
+    return zone(zones.get(party))
+
+
 def evidence(
     notifications: Sequence[Signed[Notification]],
     calendars: Sequence[Signed[Calendar]],
@@ -506,10 +511,7 @@ def evidence(
 ) -> Iterator[Evidence]:
     """Every fact of this module. `own`: every statement whose author it concerns (its
     notifications, exchanges, calendars and answers): when a state's obligations began."""
-
-    def tz_of(party: str) -> tzinfo:
-        return zone(zones.get(party))
-
+    tz_of = partial(_tz_of, zones)
     acts = activities(notifications, fig, tz_of)
     by_author: dict[str, list[Signed[object]]] = defaultdict(list)
     for s in own:

@@ -11,11 +11,9 @@ deadlines after which a partition's facts change (an answer that did not come).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Generic, TypeVar
+from typing import TypeVar
 
-from trustnet.log.entry import Entry
 from trustnet.statements.figures import DAY_MS, HOUR_MS, ViennaFigures
 from trustnet.statements.kinds import (
     AnnualExchange,
@@ -34,6 +32,7 @@ from trustnet.statements.kinds import (
     SensorDataReply,
     SensorDataRequest,
 )
+from trustnet.statements.stmt import Judged as Judged
 
 S = TypeVar("S")
 
@@ -77,27 +76,6 @@ ANSWER_RULES = frozenset({
 EROSIVE_RULES = frozenset({
     "evaluation_refused", "incident_unanswered", "openskies_refused", "sensor_data_declined",
 })
-
-
-@dataclass(frozen=True, slots=True)
-class Judged(Generic[S]):
-    """A statement with its typed body and the time it counts as made (its receipt when
-    backdated, DESIGN 12)."""
-
-    entry: Entry
-    body: S
-    ts: int
-
-    @property
-    def id(self) -> str:
-        return self.entry.id_hex
-
-    @property
-    def author(self) -> str:
-        return self.entry.author_hex
-
-    def key(self) -> tuple[int, str]:
-        return (self.ts, self.entry.id_hex)
 
 
 def of_type(stmts: list[Judged[object]], cls: type[S]) -> list[Judged[S]]:

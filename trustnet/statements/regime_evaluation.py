@@ -78,20 +78,17 @@ def evidence(stmts: list[Judged[object]], now_ms: int, fig: ViennaFigures, weigh
     requests = [q for q in of_type(stmts, EvaluationRequest) if q.author != q.body.host]
     limit = fig.evaluation_answer_hours * HOUR_MS
 
-    def answer(q: Judged[EvaluationRequest]) -> Judged[EvaluationResponse] | None:
-        return responses.get((q.body.host, q.id))
-
     # Acceptances in time per host: (when, year of the request, request id).
     accepted: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
     for q in requests:
-        a = answer(q)
+        a = responses.get((q.body.host, q.id))
         if a is not None and a.body.accept and a.ts <= q.ts + limit:
             accepted[q.body.host].append((a.ts, year_of(q.ts), q.id))
 
     by_id: dict[str, Judged[EvaluationRequest]] = {}
     for q in requests:
         by_id[q.id] = q
-        host, deadline, a = q.body.host, q.ts + limit, answer(q)
+        host, deadline, a = q.body.host, q.ts + limit, responses.get((q.body.host, q.id))
         about = f"evaluation visit to {q.body.unit!r} ({q.body.area}) requested {date(q.ts)}"
         if a is not None and a.ts <= deadline and a.body.accept:
             yield Evidence(host, "evaluation_accepted", weight("evaluation_accepted"), a.ts,
@@ -126,7 +123,7 @@ def evidence(stmts: list[Judged[object]], now_ms: int, fig: ViennaFigures, weigh
         visit = by_id.get(rb.request)
         if visit is None or visit.body.host != rb.host or r.author != visit.author:
             continue  # only the requester of a visit reports it
-        yes = answer(visit)
+        yes = responses.get((visit.body.host, visit.id))
         if yes is None or not yes.body.accept or yes.ts > visit.ts + limit:
             continue  # no visit took place
         x = _exchange(exchanges, rb.host, year_of(visit.ts), r.ts)

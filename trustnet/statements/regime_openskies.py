@@ -54,17 +54,14 @@ def _flights_over(stmts: list[Judged[object]], now_ms: int, fig: ViennaFigures, 
     limit = fig.openskies_answer_hours * HOUR_MS
     ahead = fig.openskies_notice_hours * HOUR_MS
 
-    def answer(n: Judged[OpenSkiesNotice]) -> Judged[OpenSkiesResponse] | None:
-        return responses.get((n.body.observed, n.id))
-
     accepted: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
     for n in notices:
-        a = answer(n)
+        a = responses.get((n.body.observed, n.id))
         if a is not None and a.body.accept and a.ts <= n.ts + limit:
             accepted[n.body.observed].append((a.ts, year_of(n.body.arrival), n.id))
 
     for n in notices:
-        party, deadline, a = n.body.observed, n.ts + limit, answer(n)
+        party, deadline, a = n.body.observed, n.ts + limit, responses.get((n.body.observed, n.id))
         notice = n.body.arrival - n.ts
         about = (f"Open Skies flight with arrival at {n.body.entry_point} on "
                  f"{date(n.body.arrival)}, noticed {hours(notice)} ahead")

@@ -50,6 +50,12 @@ _SOCIAL_KINDS = frozenset({"contact", "profile"})  # issue 17: their confirmatio
 FORK_EVIDENCE = "~forks"
 
 
+def _no_counts() -> list[int]:
+    """[confirmed, refuted] of a pair nothing was said about yet (a function, not a lambda in
+    `__init__`: compiled, that would keep the engine in a cycle)."""
+    return [0, 0]
+
+
 @dataclass(frozen=True, slots=True)
 class _Att:
     author: str
@@ -164,7 +170,7 @@ class _EngineBase:
         # (verifier, source) -> [confirmed, refuted] from attestations (unweighted), in
         # halves of a permille: whole numbers, so the sums do not depend on arrival order
         # (floats added in arrival order did, in the last bit: review); track.py reads /2000.
-        self._pairs: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        self._pairs: dict[tuple[str, str], list[int]] = defaultdict(_no_counts)
 
     # -- input ---------------------------------------------------------------------------------
 

@@ -100,6 +100,15 @@ def _fact_key(ev: Evidence) -> _FactKey:
     return (ev.rule, ev.entries[0] if ev.entries else "")
 
 
+def _scalars(old: NDArray[Any], at: NDArray[np.intp], kept: NDArray[np.bool_], new: list[int],
+             values: list[Any], dtype: Any) -> NDArray[Any]:
+    """One per-build array of a group spliced from its last one (`_Group`): the kept builds'
+    rows from `old` (at `at`), the new builds' `values` at `new`."""
+    out = np.empty(len(kept), dtype=dtype)
+    out[kept] = old[at]
+    out[new] = np.array(values, dtype=dtype)
+    return out
+
 
 class _Group:
     """The builds of one view of one party, as arrays: every credibility at once (numpy).
@@ -173,19 +182,14 @@ class _Group:
             if b.nums is None:
                 b.nums = _build_nums(b, num)
             nums.append(b.nums)
-
-        def scalars(old: NDArray[Any], values: list[Any], dtype: Any) -> NDArray[Any]:
-            out = np.empty(len(builds), dtype=dtype)
-            out[kept] = old[was[kept]]
-            out[new] = np.array(values, dtype=dtype)
-            return out
-
-        self.mode = scalars(prev.mode, [b.mode for b in fresh], np.int8)
-        self.weight = scalars(prev.weight, [b.weight for b in fresh], np.float64)
-        self.base_b = scalars(prev.base_b, [b.base.b for b in fresh], np.float64)
-        self.base_d = scalars(prev.base_d, [b.base.d for b in fresh], np.float64)
-        self.base_u = scalars(prev.base_u, [b.base.u for b in fresh], np.float64)
-        self.need_q = scalars(prev.need_q, [quorums[k] is not None for k in new], np.bool_)
+        at = was[kept]
+        self.mode = _scalars(prev.mode, at, kept, new, [b.mode for b in fresh], np.int8)
+        self.weight = _scalars(prev.weight, at, kept, new, [b.weight for b in fresh], np.float64)
+        self.base_b = _scalars(prev.base_b, at, kept, new, [b.base.b for b in fresh], np.float64)
+        self.base_d = _scalars(prev.base_d, at, kept, new, [b.base.d for b in fresh], np.float64)
+        self.base_u = _scalars(prev.base_u, at, kept, new, [b.base.u for b in fresh], np.float64)
+        self.need_q = _scalars(prev.need_q, at, kept, new,
+                               [quorums[k] is not None for k in new], np.bool_)
         n_old = len(prev.builds)
         self.sup_seg, self.sup_idx = _spliced(prev.sup_seg, prev.sup_idx, n_old, was, new,
                                               [x[0] for x in nums])

@@ -271,7 +271,6 @@ class _Compliance(_Reliabilities):
             del held.specs[at]
 
     def _fact_spec(self, fact: _Fact, forked: set[str]) -> _FactSpec | None:
-        params = self.params
         party = fact.party
         # Evidence resting only on equivocators' statements stops counting.
         items = [ev for ev in fact.items if not ev.sources or set(ev.sources) - forked]
@@ -283,30 +282,7 @@ class _Compliance(_Reliabilities):
         base = self._fact_opinions.get(rep.weight)
         if base is None:
             base = self._fact_opinions[rep.weight] = fact_opinion(
-                rep.weight, params.evidence_scale, params.base_rate)
-
-        def sources_of(evs: list[Evidence]) -> list[str]:
-            return sorted({s for ev in evs for s in ev.sources if s not in forked and s != party})
-
-        memo: dict[tuple[str, bool], list[str]] = {}
-
-        def attesters(i: str, refute: bool) -> list[str]:
-            if i not in self._atts:
-                return []
-            got = memo.get((i, refute))
-            if got is None:
-                get = self._refuters if refute else self._confirmers
-                got = memo[(i, refute)] = get(i, forked, party)
-            return got
-
-        def attested(evs: list[Evidence], refute: bool) -> list[str]:
-            return attested_ids([i for ev in evs for i in ev.entries], refute)
-
-        atts = self._atts
-
-        def attested_ids(ids: Iterable[str], refute: bool) -> list[str]:
-            return sorted({a for i in ids if i in atts for a in attesters(i, refute)})
-
+                rep.weight, self.params.evidence_scale, self.params.base_rate)
         # DOMAIN: an inspection report is verified when the host co-signs it (its `confirm`
         # attestation of the report) or a quorum of independent reliable attesters confirms it;
         # the requester's report alone is a claim (issue 12, finding 7). The host's own
@@ -316,78 +292,27 @@ class _Compliance(_Reliabilities):
             a.verdict for i in reports for a in self._atts.get(i, ()) if a.author == party
         } if reports and party not in forked else set()
         cosigned = "confirm" in host_said and "refute" not in host_said
-        host_refutes = "refute" in host_said
         # This node's own inspectors' report: it knows what they found (its own view only).
         own_report = any(self._author_of.get(i) == self.self_id for i in reports)
-
-        def build(evs: list[Evidence], verified: bool) -> _Build:
-            srcs = sources_of(evs)
-            entries = tuple(dict.fromkeys(i for ev in evs for i in ev.entries))
-            if any(i in atts for i in entries):
-                conf = attested_ids(entries, False)
-                refs = attested_ids(entries, True)
-            else:  # (most facts: nobody attested their entries)
-                conf = refs = []
-            if host_refutes and any(i in self._reports for i in entries):
-                refs = sorted({*refs, party})
-            own = not any(ev.sources for ev in evs)
-            verifiable = any(ev.verifiable for ev in evs)
-            if own:
-                mode, basis = _OWN, "self-proving: the party's own signed statements"
-            elif fact.rule in _ANSWER_RULES and verifiable:
-                mode = _ANSWER
-                basis = f"the party's own signed answer to {self._names_of(srcs)}"
-            else:
-                mode = _FUSE
-                kind = (
-                    "accepted inspection reported by"
-                    if verifiable
-                    else ("unverified, from" if not verified else "attested claim by")
-                )
-                basis = f"{kind} {self._names_of(srcs)}"
-                if reports and verifiable:
-                    basis += (
-                        ", co-signed by the host" if cosigned
-                        else ", refuted by the host" if host_refutes
-                        else ", not co-signed by the host"
-                    )
-                if conf:
-                    basis += f", confirmed by {self._names_of(conf)}"
-                others = [r for r in refs if r != party]  # the host is named above
-                if others:
-                    basis += f", refuted by {self._names_of(others)}"
-            return _Build(
-                fact.rule,
-                rep.weight,
-                min(ev.at for ev in evs),
-                entries,
-                tuple(srcs),
-                tuple(conf),
-                tuple(refs),
-                rep.note,
-                verifiable,
-                verified,
-                mode,
-                basis,
-                base,
-            )
-
-        raw_b = build(items, bool(basis_items))
+        b = _Builder(self, fact, forked, rep, base, bool(reports), "refute" in host_said,
+                     cosigned)
+        raw_b = b.build(items, bool(basis_items))
         order = (raw_b.at, raw_b.rule, raw_b.entries)
         # Every item verifiable (most facts: one item each): the verified build is the raw one.
         basis_b = raw_b if len(basis_items) == len(items) else None
         if basis_items and (not reports or cosigned or own_report):
-            return _FactSpec(order, raw_b, basis_b or build(basis_items, True), None)
+            return _FactSpec(order, raw_b, basis_b or b.build(basis_items, True), None)
+        quorum_min = self.params.quorum
         if basis_items:
             # A report the host did not co-sign: verified only by a quorum of its attesters.
-            quorum = tuple(attested(basis_items, False))
-            if len(quorum) < params.quorum:
+            quorum = tuple(b.attested(basis_items, False))
+            if len(quorum) < quorum_min:
                 return _FactSpec(order, raw_b, None, None)
-            return _FactSpec(order, raw_b, basis_b or build(basis_items, True), quorum)
-        quorum = tuple(attested(items, False))
-        if len(quorum) < params.quorum:
+            return _FactSpec(order, raw_b, basis_b or b.build(basis_items, True), quorum)
+        quorum = tuple(b.attested(items, False))
+        if len(quorum) < quorum_min:
             return _FactSpec(order, raw_b, None, None)  # never enough attesters, whatever p
-        return _FactSpec(order, raw_b, build(items, True), quorum)
+        return _FactSpec(order, raw_b, b.build(items, True), quorum)
 
     def _forked_belief(self, p: str, rel: Reliability) -> PartyBelief:
         proof = self._forks[p]
@@ -415,3 +340,96 @@ class _Compliance(_Reliabilities):
         )
         return PartyBelief(p, self._name(p), rel, view, view, True, text)
 
+
+class _Builder:
+    """The builds of one fact (`_Compliance._fact_spec`): an object, not closures, so that
+    compiled (trustnet/_build.py) it makes no reference cycle to wait for the collector."""
+
+    def __init__(self, engine: _Compliance, fact: _Fact, forked: set[str], rep: Evidence,
+                 base: Opinion, reports: bool, host_refutes: bool, cosigned: bool) -> None:
+        self.engine = engine
+        self.fact = fact
+        self.party = fact.party
+        self.forked = forked
+        self.rep = rep
+        self.base = base
+        self.reports = reports  # some of its verifiable items are inspection reports
+        self.host_refutes = host_refutes
+        self.cosigned = cosigned
+        self.memo: dict[tuple[str, bool], list[str]] = {}
+
+    def sources_of(self, evs: list[Evidence]) -> list[str]:
+        forked, party = self.forked, self.party
+        return sorted({s for ev in evs for s in ev.sources if s not in forked and s != party})
+
+    def attesters(self, i: str, refute: bool) -> list[str]:
+        engine = self.engine
+        if i not in engine._atts:
+            return []
+        got = self.memo.get((i, refute))
+        if got is None:
+            get = engine._refuters if refute else engine._confirmers
+            got = self.memo[(i, refute)] = get(i, self.forked, self.party)
+        return got
+
+    def attested(self, evs: list[Evidence], refute: bool) -> list[str]:
+        return self.attested_ids([i for ev in evs for i in ev.entries], refute)
+
+    def attested_ids(self, ids: Iterable[str], refute: bool) -> list[str]:
+        atts = self.engine._atts
+        return sorted({a for i in ids if i in atts for a in self.attesters(i, refute)})
+
+    def build(self, evs: list[Evidence], verified: bool) -> _Build:
+        engine, fact, party, rep = self.engine, self.fact, self.party, self.rep
+        srcs = self.sources_of(evs)
+        entries = tuple(dict.fromkeys(i for ev in evs for i in ev.entries))
+        conf: list[str]
+        refs: list[str]
+        if any(i in engine._atts for i in entries):
+            conf = self.attested_ids(entries, False)
+            refs = self.attested_ids(entries, True)
+        else:  # (most facts: nobody attested their entries)
+            conf = refs = []
+        if self.host_refutes and any(i in engine._reports for i in entries):
+            refs = sorted({*refs, party})
+        own = not any(ev.sources for ev in evs)
+        verifiable = any(ev.verifiable for ev in evs)
+        if own:
+            mode, basis = _OWN, "self-proving: the party's own signed statements"
+        elif fact.rule in _ANSWER_RULES and verifiable:
+            mode = _ANSWER
+            basis = f"the party's own signed answer to {engine._names_of(srcs)}"
+        else:
+            mode = _FUSE
+            kind = (
+                "accepted inspection reported by"
+                if verifiable
+                else ("unverified, from" if not verified else "attested claim by")
+            )
+            basis = f"{kind} {engine._names_of(srcs)}"
+            if self.reports and verifiable:
+                basis += (
+                    ", co-signed by the host" if self.cosigned
+                    else ", refuted by the host" if self.host_refutes
+                    else ", not co-signed by the host"
+                )
+            if conf:
+                basis += f", confirmed by {engine._names_of(conf)}"
+            others = [r for r in refs if r != party]  # the host is named above
+            if others:
+                basis += f", refuted by {engine._names_of(others)}"
+        return _Build(
+            fact.rule,
+            rep.weight,
+            min(ev.at for ev in evs),
+            entries,
+            tuple(srcs),
+            tuple(conf),
+            tuple(refs),
+            rep.note,
+            verifiable,
+            verified,
+            mode,
+            basis,
+            self.base,
+        )

@@ -18,6 +18,14 @@ from trustnet.trust.beliefs.records import Beliefs, PartyBelief, View
 from trustnet.trust.opinion import Opinion
 
 
+def _find(parent: dict[str, str], x: str) -> str:
+    """The root of `x` in the union-find forest `parent` (path halving on the way)."""
+    while parent.get(x, x) != x:
+        parent[x] = parent.get(parent[x], parent[x])
+        x = parent[x]
+    return x
+
+
 class BeliefEngine(_Explanations):
     """Incremental beliefs: `add` statements and fork proofs, `snapshot(now_ms)` to read."""
 
@@ -35,25 +43,18 @@ class BeliefEngine(_Explanations):
             return self._blocs_cache[1]
         floor = self.params.bloc_level
         parent: dict[str, str] = {}
-
-        def find(x: str) -> str:
-            while parent.get(x, x) != x:
-                parent[x] = parent.get(parent[x], parent[x])
-                x = parent[x]
-            return x
-
         trust = self._trust
         for (a, s), (_ts, _id, level) in trust.items():
             if level < floor or a == s or a in forked or s in forked or a > s:
                 continue
             back = trust.get((s, a))
             if back is not None and back[2] >= floor:
-                ra, rs = find(a), find(s)
+                ra, rs = _find(parent, a), _find(parent, s)
                 if ra != rs:
                     parent[max(ra, rs)] = min(ra, rs)
         members: dict[str, list[str]] = defaultdict(list)
         for p in {*parent, *parent.values()}:
-            members[find(p)].append(p)
+            members[_find(parent, p)].append(p)
         out: dict[str, int] = {}
         for group in members.values():
             number = min(self._num(p) for p in group)

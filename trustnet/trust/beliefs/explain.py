@@ -12,41 +12,24 @@ from trustnet.trust.beliefs.compliance import _Compliance
 from trustnet.trust.beliefs.records import Contribution, Reliability, View
 
 
+def _items(cs: Iterable[Contribution]) -> str:
+    return "; ".join(f"{c.note} [{c.rule}, {c.basis}]" for c in cs)
+
+
 class _Explanations(_Compliance):
     """Explanations of the views (cached with them)."""
 
     def _explain(self, p: str, rel: Reliability, ver: View, raw: View) -> Callable[[], str]:
         """The party's explanation, made when first read (`PartyBelief.explanation`): from
         these views and the party's name now, whenever it is read."""
-        who = self._name(p) or p[:12]
         # Not `self`: the engine keeps the belief that keeps this function, and an engine
         # dropped (a view made for one answer) must die by reference counting, not wait for
         # the collector (tests/test_heap.py).
-        drivers, drivers_text = self._drivers, self._drivers_text
-
-        def explanation() -> str:
-            head = (
-                f"{who}: verified compliance {ver.score:.2f} (uncertainty {ver.opinion.u:.2f}); "
-                f"raw {raw.score:.2f} (uncertainty {raw.opinion.u:.2f}); "
-                f"reliability as a source {rel.p:.2f}."
-            )
-            # The drivers depend on the views alone: kept with them while they stay cached.
-            # (`_views` makes both views together, so the same verified view means the same raw.)
-            cached = drivers.get(p)
-            if cached is None or cached[0] is not ver:
-                cached = (ver, drivers_text(ver, raw))
-                drivers[p] = cached
-            return f"{head} {cached[1]}"
-
-        return explanation
+        return _Explanation(self._name(p) or p[:12], p, rel, ver, raw, self._drivers)
 
     @staticmethod
     def _drivers_text(ver: View, raw: View) -> str:
         parts: list[str] = []
-
-        def items(cs: Iterable[Contribution]) -> str:
-            return "; ".join(f"{c.note} [{c.rule}, {c.basis}]" for c in cs)
-
         lv, lr = ver._lazy, raw._lazy
         if isinstance(lv, _Lazy) and isinstance(lr, _Lazy):  # what compliance makes
             # The same choice from the views' arrays, making only the contributions named.
@@ -77,11 +60,11 @@ class _Explanations(_Compliance):
                 key=lambda c: -abs(c.effect),
             )[:3]
         if down:
-            parts.append(f"Down: {items(down)}.")
+            parts.append(f"Down: {_items(down)}.")
         if up:
-            parts.append(f"Up: {items(up)}.")
+            parts.append(f"Up: {_items(up)}.")
         if unverified:
-            parts.append(f"Unverified (raw view only): {items(unverified)}.")
+            parts.append(f"Unverified (raw view only): {_items(unverified)}.")
         if not parts:
             parts.append("No evidence yet: the prior.")
         return " ".join(parts)
@@ -97,3 +80,30 @@ def _top3(lazy: _Lazy, mask: NDArray[np.bool_], key: NDArray[np.float64]) -> lis
     return [lazy.make(int(k)) for k in idx[order]]
 
 
+class _Explanation:
+    """One party's explanation, written when first called (`_Explanations._explain`): an
+    object rather than a closure, which compiled (trustnet/_build.py) would make a cycle."""
+
+    def __init__(self, who: str, p: str, rel: Reliability, ver: View, raw: View,
+                 drivers: dict[str, tuple[View, str]]) -> None:
+        self.who = who
+        self.p = p
+        self.rel = rel
+        self.ver = ver
+        self.raw = raw
+        self.drivers = drivers
+
+    def __call__(self) -> str:
+        ver, raw = self.ver, self.raw
+        head = (
+            f"{self.who}: verified compliance {ver.score:.2f} (uncertainty {ver.opinion.u:.2f}); "
+            f"raw {raw.score:.2f} (uncertainty {raw.opinion.u:.2f}); "
+            f"reliability as a source {self.rel.p:.2f}."
+        )
+        # The drivers depend on the views alone: kept with them while they stay cached.
+        # (`_views` makes both views together, so the same verified view means the same raw.)
+        cached = self.drivers.get(self.p)
+        if cached is None or cached[0] is not ver:
+            cached = (ver, _Explanations._drivers_text(ver, raw))
+            self.drivers[self.p] = cached
+        return f"{head} {cached[1]}"

@@ -187,6 +187,11 @@ class View:
         view made from its contributions."""
         return None if self._lazy is None else self._lazy.columns()
 
+    def __reduce__(self) -> tuple[type[View], tuple[Opinion, tuple[Contribution, ...]]]:
+        # Copied or pickled with its contributions made: not the engine's arrays behind them
+        # (compiled, trustnet/_build.py, those do not copy at all).
+        return (View, (self.opinion, self.evidence))
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, View):
             return NotImplemented

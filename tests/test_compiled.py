@@ -1,0 +1,138 @@
+"""The analysis compiled by mypyc (trustnet/_build.py, setup.py) gives what its Python source
+gives, and runs only while it is the build of the sources beside it (trustnet/_source.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trustnet import _source
+from trustnet._build import COMPILED, GROUP
+from trustnet._source import SOURCES, _Sources, analysis_compiled, why_interpreted
+
+ROOT = Path(__file__).resolve().parents[1]
+SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
+
+# Beliefs and suspicion over a few thousand statements, as a node computes them, and their
+# digest: the same in both forms, to the last bit of every float.
+_DIGEST = """
+import hashlib, json, sys
+from trustnet._source import analysis_compiled
+from trustnet.analysis.views import NodeViews, Settings
+from trustnet.bench.beliefs import generate
+from trustnet.clock import ManualClock
+from trustnet.config.loader import NodeConfig
+from trustnet.statements.figures import DAY_MS
+from trustnet.store.sqlite import Store
+entries, pids = generate(3000, 16, 7)
+now = max(e.ts for e in entries) + DAY_MS
+store = Store(None)
+store.ingest(entries[:2900], now)
+store.mark_received_at_ts()
+views = NodeViews(store, pids[0], (), Settings.from_config(NodeConfig()), ManualClock(now))
+views.current()
+for e in entries[2900:]:  # and per-entry updates
+    store.ingest([e], e.ts)
+    views.current()
+beliefs, suspicion = views.current()
+doc = {"beliefs": beliefs.to_json(),
+       "explanations": {p: b.explanation for p, b in sorted(beliefs.parties.items())},
+       "suspicion": {p: r.to_json() for p, r in sorted(suspicion.reports(now).items())}}
+text = json.dumps(doc, sort_keys=True, default=repr)
+print(json.dumps({"compiled": analysis_compiled(), "parties": len(beliefs.parties),
+                  "digest": hashlib.sha256(text.encode()).hexdigest()}))
+"""
+
+
+def _digest(pure: bool) -> dict[str, object]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("TRUSTNET_PURE_PYTHON", None)
+    if pure:
+        env["TRUSTNET_PURE_PYTHON"] = "1"
+    done = subprocess.run([sys.executable, "-c", _DIGEST], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out: dict[str, object] = json.loads(done.stdout)
+    return out
+
+
+@pytest.mark.skipif(not analysis_compiled(),
+                    reason=f"the analysis is not compiled here: {_source.interpreted_because()}")
+def test_the_compiled_analysis_gives_what_its_source_gives() -> None:
+    compiled, interpreted = _digest(pure=False), _digest(pure=True)
+    assert compiled["compiled"] is True and interpreted["compiled"] is False
+    assert compiled["parties"] == interpreted["parties"] and compiled["parties"] > 10
+    assert compiled["digest"] == interpreted["digest"]
+
+
+def _tree(root: Path) -> Path:
+    """A package tree as an install leaves it: every compiled module with its build beside it,
+    the group's library, and the digests of what was compiled."""
+    pkg = root / "trustnet"
+    digests = {}
+    for rel in COMPILED:
+        src = root / rel
+        src.parent.mkdir(parents=True, exist_ok=True)
+        src.write_text(f"# {rel}\n")
+        src.with_name(src.stem + SUFFIX).write_bytes(b"built")
+        digests[rel] = hashlib.sha256(src.read_bytes()).hexdigest()
+    (root / (GROUP.replace(".", "/") + "__mypyc" + SUFFIX)).write_bytes(b"built")
+    (pkg / SOURCES).write_text(json.dumps(digests))
+    return root
+
+
+def test_a_build_runs_only_while_it_is_the_build_of_its_sources(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRUSTNET_PURE_PYTHON", raising=False)
+    root = _tree(tmp_path)
+    assert why_interpreted(root) is None
+    monkeypatch.setenv("TRUSTNET_PURE_PYTHON", "1")
+    assert why_interpreted(root) == "TRUSTNET_PURE_PYTHON is set"
+    monkeypatch.setenv("TRUSTNET_PURE_PYTHON", "0")
+    assert why_interpreted(root) is None
+    edited = root / COMPILED[3]
+    edited.write_text(edited.read_text() + "# edited after the build\n")
+    assert f"{COMPILED[3]} changed since it was built" in (why_interpreted(root) or "")
+    _tree(root)
+    (root / COMPILED[-1]).with_name(Path(COMPILED[-1]).stem + SUFFIX).unlink()
+    assert f"{COMPILED[-1]} was not built" in (why_interpreted(root) or "")
+    _tree(root)
+    (root / "trustnet" / SOURCES).write_text("{not json")
+    assert "is unknown" in (why_interpreted(root) or "")
+    _tree(root)
+    (root / (GROUP.replace(".", "/") + "__mypyc" + SUFFIX)).unlink()
+    assert "not built" in (why_interpreted(root) or "")
+
+
+def test_the_finder_imports_sources_instead_of_builds_not_to_run(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    compiled_name = COMPILED[0][:-3].replace("/", ".")
+    # A build left from an older list of compiled modules: never run.
+    old = root / "trustnet" / "statements" / "dropped.py"
+    old.write_text("X = 1\n")
+    old.with_name("dropped" + SUFFIX).write_bytes(b"built")
+    running = _Sources(True, root)
+    assert running.find_spec(compiled_name) is None  # the build: the usual import
+    spec = running.find_spec("trustnet.statements.dropped")
+    assert spec is not None and spec.origin == str(old)
+    assert running.find_spec("trustnet.statements.absent") is None
+    assert running.find_spec("numpy") is None
+    interpreted = _Sources(False, root)
+    spec = interpreted.find_spec(compiled_name)
+    assert spec is not None and spec.origin == str(root / COMPILED[0])
+
+
+def test_every_compiled_module_is_a_source_of_the_package() -> None:
+    # The list setup.py compiles from: modules of the package, once each, and no module whose
+    # classes must stay interpreted (trustnet/statements/stmt.py: generic dataclasses).
+    assert len(set(COMPILED)) == len(COMPILED)
+    for rel in COMPILED:
+        assert (ROOT / rel).is_file() and rel.startswith("trustnet/") and rel.endswith(".py")
+    assert "trustnet/statements/stmt.py" not in COMPILED

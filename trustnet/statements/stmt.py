@@ -1,0 +1,67 @@
+"""The statement record the rules pass around: an entry with its typed body and the time
+this node judges it was made (its receipt when backdated, DESIGN 12).
+
+A module of its own, interpreted while the rules around it are compiled (trustnet/_build.py):
+mypyc builds no generic dataclass, and one it left interpreted inside its own modules would
+compare by identity there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
+
+from trustnet.log.entry import Entry
+
+S = TypeVar("S")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _utc(ms: int) -> datetime | None:
+    try:
+        return _EPOCH + timedelta(milliseconds=ms)
+    except OverflowError:  # beyond year 9999: no calendar date
+        return None
+
+
+def date_text(ms: int) -> str:
+    """`ms` as the notes write a time: "2025-06-01 00:00 UTC"."""
+    when = _utc(ms)
+    return when.strftime("%Y-%m-%d %H:%M UTC") if when is not None else f"{ms} ms"
+
+
+@dataclass(frozen=True, slots=True)
+class Stmt(Generic[S]):
+    """An entry with its typed body."""
+
+    entry: Entry
+    body: S
+    ts: int  # when it was made, as this node judges it: its receipt when backdated (DESIGN 12)
+
+    @property
+    def id(self) -> str:
+        return self.entry.id_hex
+
+    @property
+    def author(self) -> str:
+        return self.entry.author_hex
+
+    @property
+    def backdated(self) -> bool:
+        """Signed with a `ts` this node does not believe (judged by its receipt instead)."""
+        return self.ts != self.entry.ts
+
+    def when(self) -> str:
+        """The judged time as a date, naming the signed one when it differs."""
+        if self.backdated:
+            return f"{date_text(self.ts)} (signed {date_text(self.entry.ts)}: backdated, judged by receipt)"
+        return date_text(self.ts)
+
+    def key(self) -> tuple[int, str]:
+        """Publication order: judged time, then id (a total, deterministic order)."""
+        return (self.ts, self.entry.id_hex)
+
+
+# The regime rules' name for the same record (statements/regime_common.py): one object per
+# statement serves the index and the regime rules alike.
+Judged = Stmt
