@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.harness.beliefs import T0
-from tests.harness.beliefs import World as BeliefWorld
+from tests.harness.beliefs import T0, World as BeliefWorld
 from tests.harness.compiled import ran_interpreted
 from tests.harness.nodes import SCENARIOS
 from tests.harness.scenarios import offline_run

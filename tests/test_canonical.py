@@ -12,8 +12,7 @@ from typing import Any
 
 import msgpack
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from tests.harness.mutation import Edit, edits, mutated
 from trustnet.errors import EntryError

@@ -7,8 +7,7 @@ from typing import Any
 
 import msgpack
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from trustnet.errors import EntryError, ForkProofError
 from trustnet.identity import ENTRY_DOMAIN, Identity

@@ -6,8 +6,7 @@ import hashlib
 
 import msgpack
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from trustnet.identity import Identity
 from trustnet.protocol import messages as m

@@ -46,8 +46,7 @@ from trustnet.node.daemon import Daemon
 from trustnet.protocol import messages as m
 from trustnet.statements.kinds import KINDS
 from trustnet.transport.auth import sign_request
-from trustnet.transport.base import CONTENT_TYPE as MSGPACK
-from trustnet.transport.base import MAX_REQUEST_BYTES
+from trustnet.transport.base import CONTENT_TYPE as MSGPACK, MAX_REQUEST_BYTES
 
 from .conftest import ident
 

@@ -19,8 +19,7 @@ from unittest import mock
 
 import msgpack
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from tests.harness.mutation import Edit, edits, mutated
 from trustnet.errors import EntryError

@@ -18,8 +18,7 @@ from tests.harness.wire import CFG, T0, Wire, ident
 from trustnet.identity import Identity
 from trustnet.log.entry import Entry, ForkProof, sign_entry
 from trustnet.node.daemon import Daemon
-from trustnet.protocol import digest as digest_records
-from trustnet.protocol import messages as m
+from trustnet.protocol import digest as digest_records, messages as m
 from trustnet.protocol.config import GossipConfig
 from trustnet.protocol.events import EntriesRejected, PeerDecision, Send, Tick
 from trustnet.protocol.gossip import GossipProtocol

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from tests.harness.estimator import P, at, estimator, refusal, verified_cooperation
-from tests.world import DIGEST
-from tests.world import World as BaseWorld
+from tests.world import DIGEST, World as BaseWorld
 from trustnet.log.entry import Entry
 from trustnet.statements.evidence import Evidence
 from trustnet.statements.figures import DAY_MS, HOUR_MS, ViennaFigures

@@ -37,13 +37,15 @@ c_replay: Callable[..., tuple[tuple[bytes, ...], bytes, bytes, int, float | None
 c_quorum: Callable[..., None] | None
 c_steps: Callable[..., None] | None
 try:
-    from trustnet._numeric import credibility as c_credibility
-    from trustnet._numeric import fsum as _fsum
-    from trustnet._numeric import quorum as c_quorum
-    from trustnet._numeric import replay as c_replay
-    from trustnet._numeric import steps as c_steps
-    from trustnet._numeric import view as c_view
-    from trustnet._numeric import walk as c_walk
+    from trustnet._numeric import (
+        credibility as c_credibility,
+        fsum as _fsum,
+        quorum as c_quorum,
+        replay as c_replay,
+        steps as c_steps,
+        view as c_view,
+        walk as c_walk,
+    )
 except ImportError:  # built without a C compiler: Python alone, same results
     _fsum = c_credibility = c_view = c_walk = c_replay = c_quorum = c_steps = None
 

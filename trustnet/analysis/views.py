@@ -31,8 +31,8 @@ from trustnet.analysis.verification import (
     TableCache,
     lookup_by_party,
     verification_by_party,
+    verification_for as verification_for,
 )
-from trustnet.analysis.verification import verification_for as verification_for
 from trustnet.clock import DAY_MS, HOUR_MS
 from trustnet.errors import ConfigError, NotFound, TrustnetError
 from trustnet.feedback.estimator import PartySuspicion, SuspicionParams

@@ -58,10 +58,14 @@ from trustnet.feedback.estimator import (
     SuspicionEstimator,
     SuspicionParams,
 )
-from trustnet.feedback.hostility import AIMED_KINDS, HostilityLedger, aimed_at
-from trustnet.feedback.hostility import DEFAULT_HOSTILITY as DEFAULT_HOSTILITY
-from trustnet.feedback.hostility import HostilityWeights as HostilityWeights
-from trustnet.feedback.hostility import hostility_signals as hostility_signals
+from trustnet.feedback.hostility import (
+    AIMED_KINDS,
+    DEFAULT_HOSTILITY as DEFAULT_HOSTILITY,
+    HostilityLedger,
+    HostilityWeights as HostilityWeights,
+    aimed_at,
+    hostility_signals as hostility_signals,
+)
 from trustnet.feedback.ledger import (
     EQUIVOCATION,
     FactKey,

@@ -29,8 +29,7 @@ from trustnet.log.entry import (
     decode_entry,
     verify_signature,
 )
-from trustnet.log.keys import KEY_KINDS, KeyState, signature_error, signer
-from trustnet.log.keys import apply as apply_keys
+from trustnet.log.keys import KEY_KINDS, KeyState, apply as apply_keys, signature_error, signer
 from trustnet.statements.entries import statement_of
 from trustnet.store.sqlite import IngestResult, PreparedBatch, Rejected, Store
 

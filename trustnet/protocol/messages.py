@@ -33,8 +33,7 @@ from typing import Any, ClassVar, TypeAlias
 import msgpack
 
 from trustnet.errors import TrustnetError
-from trustnet.log.entry import MAX_ENTRY_BYTES
-from trustnet.log.entry import MAX_INT as MAX_SEQ
+from trustnet.log.entry import MAX_ENTRY_BYTES, MAX_INT as MAX_SEQ
 
 MAX_MESSAGE_BYTES = 1024 * 1024  # a whole request or reply body (DESIGN 6: bounded everything)
 MAX_LIST = 4096  # longest list inside any message

@@ -20,8 +20,7 @@ from dataclasses import replace
 
 from trustnet.errors import ForkProofError, TrustnetError
 from trustnet.log.entry import Entry, ForkProof, author_hint, decode_entry, decode_fork_proof
-from trustnet.protocol import digest as digest_records
-from trustnet.protocol import messages as m
+from trustnet.protocol import digest as digest_records, messages as m
 from trustnet.protocol.config import GossipConfig
 from trustnet.protocol.digest import HeadsMirror
 from trustnet.protocol.events import (

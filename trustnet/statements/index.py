@@ -30,11 +30,8 @@ from trustnet.statements.kinds import (
     Notification,
     Observation,
 )
-from trustnet.statements.regime_common import INPUTS as REGIME_INPUTS
-from trustnet.statements.regime_common import Judged, admitted
-from trustnet.statements.stmt import Stmt as Stmt
-from trustnet.statements.stmt import _utc
-from trustnet.statements.stmt import date_text as date_text
+from trustnet.statements.regime_common import INPUTS as REGIME_INPUTS, Judged, admitted
+from trustnet.statements.stmt import Stmt as Stmt, _utc, date_text as date_text
 
 S = TypeVar("S")
 

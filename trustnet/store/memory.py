@@ -40,12 +40,12 @@ from trustnet.log.keys import (
     KEY_KINDS,
     ROTATION_KIND,
     KeyState,
+    apply as apply_keys,
     evidence_signer,
     key_digest,
     signature_error,
     signer,
 )
-from trustnet.log.keys import apply as apply_keys
 from trustnet.protocol.recon_index import MOD, HeadIndex, MoveMark, item_hash
 from trustnet.protocol.replica import ForkLog, ForkMark, IngestResult, Rejected
 from trustnet.statements import validate_body

@@ -54,22 +54,24 @@ from trustnet.log.keys import (
     KEY_KINDS,
     ROTATION_KIND,
     KeyState,
+    apply as apply_keys,
     evidence_signer,
     key_digest,
     signature_error,
     signer,
 )
-from trustnet.log.keys import apply as apply_keys
 from trustnet.protocol.recon_index import HeadIndex, MoveMark, item_hash
-from trustnet.protocol.replica import ForkLog, ForkMark
-from trustnet.protocol.replica import IngestResult as IngestResult  # re-exported
-from trustnet.protocol.replica import Rejected as Rejected  # re-exported
+from trustnet.protocol.replica import (
+    ForkLog,
+    ForkMark,
+    IngestResult as IngestResult,  # re-exported
+    Rejected as Rejected,  # re-exported
+)
 from trustnet.statements.entries import sign_statement, statement_of
 from trustnet.store.authors import AuthorIndex
 from trustnet.store.quarantine import Quarantine
 from trustnet.store.reads import EntryReads, Profile
-from trustnet.store.schema import DB_FILE, LOCK_FILE, Transaction, connect
-from trustnet.store.schema import stored as _stored
+from trustnet.store.schema import DB_FILE, LOCK_FILE, Transaction, connect, stored as _stored
 from trustnet.store.verify import CHUNK, SignatureVerifier, VerifyPart, signatures_ok
 from trustnet.store.workers import (
     BODY_BAD,

@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from trustnet.numeric import c_credibility as _c_credibility
-from trustnet.numeric import c_quorum as _c_quorum
+from trustnet.numeric import c_credibility as _c_credibility, c_quorum as _c_quorum
 from trustnet.sequences import common_ends
 from trustnet.statements.evidence import Evidence
 from trustnet.trust.beliefs.records import Contribution
