@@ -28,6 +28,8 @@ BUILD: dict[str, Any] = {}
 exec(Path(__file__).with_name("trustnet").joinpath("_build.py").read_text(), BUILD)
 SOURCES = "_analysis.sources.json"  # beside the group's library: what it was compiled from
 DIGESTS: dict[str, str] = {}  # of the sources mypyc compiled, as it read them
+# The commands that build extensions (pip's build hooks run setup.py with one of them).
+BUILDS = {"build", "build_ext", "bdist_wheel", "editable_wheel", "develop", "install"}
 
 
 def digest(rel: str) -> str:
@@ -68,6 +70,8 @@ def analysis() -> list[Extension]:
     """The mypyc extensions of the analysis, or none (said why on stderr)."""
     if os.environ.get("TRUSTNET_COMPILE", "1") == "0":
         return []
+    if not BUILDS.intersection(sys.argv[1:]):
+        return []  # metadata only (pip asks for it first): no need to type-check it all
     try:
         from mypyc.build import mypycify
     except ImportError:
@@ -78,7 +82,9 @@ def analysis() -> list[Extension]:
     try:
         # multi_file: one C file per module, compiled in parallel below (one 30 MB file
         # takes a core ~2 minutes).
-        exts = mypycify(["--ignore-missing-imports", *build["COMPILED"]],
+        # Not pyproject's strict checks (scripts/test runs those): only what compiling
+        # needs, where the install's build environment may lack the other dependencies' types.
+        exts = mypycify(["--config-file=", "--ignore-missing-imports", *build["COMPILED"]],
                         opt_level="3", multi_file=True, group_name=str(build["GROUP"]))
     except (Exception, SystemExit) as e:  # a mypy error ends in SystemExit
         print(f"trustnet: mypyc failed ({e}): the analysis stays interpreted", file=sys.stderr)

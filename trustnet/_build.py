@@ -22,6 +22,7 @@ COMPILED = (
     "trustnet/trust/beliefs/reliability.py",
     "trustnet/trust/beliefs/track.py",
     "trustnet/trust/beliefs/tracktypes.py",
+    "trustnet/feedback/estimator.py",
     "trustnet/feedback/history.py",
     "trustnet/feedback/ledger.py",
     "trustnet/feedback/restraint.py",
