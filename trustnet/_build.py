@@ -46,4 +46,5 @@ COMPILED = (
     "trustnet/statements/regime_observation.py",
     "trustnet/statements/regime_openskies.py",
     "trustnet/statements/rules.py",
+    "trustnet/statements/stmt.py",
 )

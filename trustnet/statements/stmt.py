@@ -1,15 +1,14 @@
 """The statement record the rules pass around: an entry with its typed body and the time
 this node judges it was made (its receipt when backdated, DESIGN 12).
 
-A module of its own, interpreted while the rules around it are compiled (trustnet/_build.py):
-mypyc builds no generic dataclass, and one it left interpreted inside its own modules would
-compare by identity there."""
+Compiled with the rules (trustnet/_build.py), where mypyc builds no generic dataclass: the
+record is written out (equal, hashed and shown by its fields, as a frozen dataclass), and
+kept read-only by its `Final` fields (mypy; compiled, they have no setter)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from trustnet.log.entry import Entry
 
@@ -30,13 +29,30 @@ def date_text(ms: int) -> str:
     return when.strftime("%Y-%m-%d %H:%M UTC") if when is not None else f"{ms} ms"
 
 
-@dataclass(frozen=True, slots=True)
 class Stmt(Generic[S]):
     """An entry with its typed body."""
 
-    entry: Entry
-    body: S
-    ts: int  # when it was made, as this node judges it: its receipt when backdated (DESIGN 12)
+    __slots__ = ("body", "entry", "ts")
+
+    def __init__(self, entry: Entry, body: S, ts: int) -> None:
+        self.entry: Final = entry
+        self.body: Final = body
+        # When it was made, as this node judges it: its receipt when backdated (DESIGN 12).
+        self.ts: Final = ts
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Stmt) or type(other) is not type(self):
+            return NotImplemented
+        return self.entry == other.entry and self.body == other.body and self.ts == other.ts
+
+    def __hash__(self) -> int:
+        return hash((self.entry, self.body, self.ts))
+
+    def __repr__(self) -> str:
+        return f"Stmt(entry={self.entry!r}, body={self.body!r}, ts={self.ts!r})"
+
+    def __reduce__(self) -> tuple[type[Stmt[Any]], tuple[Entry, Any, int]]:
+        return (Stmt, (self.entry, self.body, self.ts))
 
     @property
     def id(self) -> str:
