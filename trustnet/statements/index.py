@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from trustnet.errors import EntryError
 from trustnet.log.entry import Entry
@@ -72,18 +71,44 @@ def unique(items: Iterable[str]) -> tuple[str, ...]:
 # -- statements and findings -----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
 class Finding:
-    """What another party found about `party`: an observation or an inspection report."""
+    """What another party found about `party`: an observation or an inspection report.
 
-    stmt: Stmt[Observation] | Stmt[InspectionReport]
-    party: str
-    activity: str | None
-    area: str | None  # normalized; None: a report whose request is unknown
-    area_text: str
-    window: tuple[int, int]  # when the activity was seen
-    verified: bool  # a report by the requester of an inspection the host accepted in time
-    support: tuple[str, ...]  # further entry ids it rests on (request, acceptance)
+    Written out, not a dataclass (as `Evidence`): equal and shown by its fields, read-only."""
+
+    __slots__ = ("activity", "area", "area_text", "party", "stmt", "support", "verified",
+                 "window")
+
+    def __init__(self, stmt: Stmt[Observation] | Stmt[InspectionReport], party: str,
+                 activity: str | None, area: str | None, area_text: str,
+                 window: tuple[int, int], verified: bool, support: tuple[str, ...]) -> None:
+        self.stmt: Final = stmt
+        self.party: Final = party
+        self.activity: Final = activity
+        self.area: Final = area  # normalized; None: a report whose request is unknown
+        self.area_text: Final = area_text
+        self.window: Final = window  # when the activity was seen
+        # A report by the requester of an inspection the host accepted in time.
+        self.verified: Final = verified
+        self.support: Final = support  # further entry ids it rests on (request, acceptance)
+
+    def astuple(self) -> tuple[Any, ...]:
+        return (self.stmt, self.party, self.activity, self.area, self.area_text, self.window,
+                self.verified, self.support)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Finding) or type(other) is not type(self):
+            return NotImplemented
+        return self.astuple() == other.astuple()
+
+    def __hash__(self) -> int:
+        return hash(self.astuple())
+
+    def __repr__(self) -> str:
+        return "Finding(" + ", ".join(
+            f"{name}={value!r}" for name, value in zip(
+                ("stmt", "party", "activity", "area", "area_text", "window", "verified",
+                 "support"), self.astuple(), strict=True)) + ")"
 
     @property
     def counts(self) -> Observation | InspectionReport:

@@ -16,27 +16,52 @@ from trustnet.trust.beliefs.records import Contribution
 from trustnet.trust.opinion import Opinion, discount
 
 
-@dataclass(slots=True)
 class _Build:
-    """One contribution of a fact to one view, all but what the reliabilities decide."""
+    """One contribution of a fact to one view, all but what the reliabilities decide.
 
-    rule: str
-    weight: float
-    at: int
-    entries: tuple[str, ...]
-    srcs: tuple[str, ...]
-    conf: tuple[str, ...]
-    refs: tuple[str, ...]
-    note: str
-    verifiable: bool
-    verified: bool
-    mode: int  # _OWN, _ANSWER or _FUSE: how the credibility is found
-    basis: str  # the basis text without its "(credibility x)"
-    base: Opinion  # the fact's own opinion, before discounting
-    # Its party numbers as `_Group` reads them, (supporters, refuters, answered requesters),
-    # made once: a build is kept while its fact is (`_prepare`) and party numbers are stable.
-    nums: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] | None = None
-    _fact_key: tuple[str, str] | None = None
+    Written out, not a dataclass (as `Evidence`): compiled, a dataclass's __init__ stays
+    interpreted, and a full recompute makes tens of thousands of builds. Equal and shown by
+    its fields, as the dataclass was."""
+
+    __slots__ = ("_fact_key", "at", "base", "basis", "conf", "entries", "mode", "note", "nums",
+                 "refs", "rule", "srcs", "verifiable", "verified", "weight")
+
+    def __init__(self, rule: str, weight: float, at: int, entries: tuple[str, ...],
+                 srcs: tuple[str, ...], conf: tuple[str, ...], refs: tuple[str, ...], note: str,
+                 verifiable: bool, verified: bool, mode: int, basis: str, base: Opinion) -> None:
+        self.rule = rule
+        self.weight = weight
+        self.at = at
+        self.entries = entries
+        self.srcs = srcs
+        self.conf = conf
+        self.refs = refs
+        self.note = note
+        self.verifiable = verifiable
+        self.verified = verified
+        self.mode = mode  # _OWN, _ANSWER or _FUSE: how the credibility is found
+        self.basis = basis  # the basis text without its "(credibility x)"
+        self.base = base  # the fact's own opinion, before discounting
+        # Its party numbers as `_Group` reads them, (supporters, refuters, answered
+        # requesters), made once: a build is kept while its fact is (`_prepare`) and party
+        # numbers are stable.
+        self.nums: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] | None = None
+        self._fact_key: tuple[str, str] | None = None
+
+    def astuple(self) -> tuple[Any, ...]:
+        return (self.rule, self.weight, self.at, self.entries, self.srcs, self.conf, self.refs,
+                self.note, self.verifiable, self.verified, self.mode, self.basis, self.base,
+                self.nums, self._fact_key)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Build) or type(other) is not type(self):
+            return NotImplemented
+        return self.astuple() == other.astuple()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
+
+    def __repr__(self) -> str:
+        return f"_Build{self.astuple()!r}"
 
     @property
     def fact_key(self) -> tuple[str, str]:
