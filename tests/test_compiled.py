@@ -137,3 +137,20 @@ def test_every_compiled_module_is_a_source_of_the_package() -> None:
         assert (ROOT / rel).is_file() and rel.startswith("trustnet/") and rel.endswith(".py")
     assert not {"trustnet/feedback/records.py", "trustnet/trust/beliefs/records.py",
                 "trustnet/feedback/richardson.py", "trustnet/feedback/hostility.py"} & set(COMPILED)
+
+
+def test_dates_in_notes_read_as_strftime_writes_them() -> None:
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from trustnet.statements.stmt import date_text
+
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    rng = random.Random(5)
+    lo = int((datetime(1, 1, 1, tzinfo=UTC) - epoch).total_seconds() * 1000)
+    hi = int((datetime(9999, 12, 31, 23, 59, tzinfo=UTC) - epoch).total_seconds() * 1000)
+    times = [rng.randint(lo, hi) for _ in range(3000)] + [0, -1, lo, hi, 1_717_200_000_000]
+    for ms in times:
+        want = (epoch + timedelta(milliseconds=ms)).strftime("%Y-%m-%d %H:%M UTC")
+        assert date_text(ms) == want, ms
+    assert date_text(hi * 2) == f"{hi * 2} ms"

@@ -457,3 +457,28 @@ def test_a_signal_after_the_horizon_waits_and_is_fed_once_the_clock_passes_it() 
     est.revise(P, [held], [])  # taken back while held: never fed
     assert est.hold_after(at(60)) == 0
     assert est.report(P, at(60)).to_json() == fresh.report(P, at(60)).to_json()
+
+
+@pytest.mark.parametrize("kw", [{}, {"weight": 0.0}, {"verification": 1.0}, {"kind": "cooperation"},
+                                {"at": -5}])
+def test_signals_made_for_the_ledgers_equal_checked_ones(kw: dict[str, object]) -> None:
+    from trustnet.feedback.records import signal_of
+
+    args: dict[str, object] = {"party": P, "at": 7, "kind": "threat", "weight": 0.5,
+                               "verification": 0.4, "ref": "e", "rule": "r", **kw}
+    made, checked = signal_of(**args), Signal(**args)  # type: ignore[arg-type]
+    assert made == checked and hash(made) == hash(checked) and repr(made) == repr(checked)
+
+
+@pytest.mark.parametrize("kw", [{"weight": math.nan}, {"weight": -0.1}, {"weight": math.inf},
+                                {"verification": 1.5}, {"verification": math.nan},
+                                {"party": ""}, {"kind": "rumour"}])
+def test_signals_made_for_the_ledgers_still_refuse_what_is_out_of_range(
+        kw: dict[str, object]) -> None:
+    from trustnet.feedback.records import signal_of
+
+    args: dict[str, object] = {"party": P, "at": 7, "kind": "threat", "weight": 0.5,
+                               "verification": 0.4, "ref": "e", "rule": "r", **kw}
+    with pytest.raises(FeedbackError) as ei:
+        signal_of(**args)  # type: ignore[arg-type]
+    assert ei.value.code == "bad_signal"

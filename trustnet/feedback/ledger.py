@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from trustnet.feedback.estimator import Signal, SignalKind, SuspicionParams, kalman_gain
+from trustnet.feedback.records import signal_of
 from trustnet.statements.evidence import Evidence
 
 FactKey = tuple[str, str]  # (rule, ref): ref is the first entry the fact rests on, or the rule
@@ -91,7 +92,7 @@ def fact_signals(key: GroupKey, members: list[Member],
         if amount - credit <= 1e-12 * amount:
             continue  # brings nothing the fact has not already brought (up to rounding)
         kind: SignalKind = "threat" if ev.weight < 0 else "cooperation"
-        out.append(Signal(party, ev.at, kind, (amount - credit) / k, v, ref, rule))
+        out.append(signal_of(party, ev.at, kind, (amount - credit) / k, v, ref, rule))
         credit = amount
     return out
 
@@ -119,7 +120,7 @@ def _one_signal(party: str, key: FactKey, member: Member, involved: tuple[str, .
     if amount - credit <= 1e-12 * amount:
         return []
     kind: SignalKind = "threat" if ev.weight < 0 else "cooperation"
-    return [Signal(party, ev.at, kind, (amount - credit) / k, v, key[1], key[0])]
+    return [signal_of(party, ev.at, kind, (amount - credit) / k, v, key[1], key[0])]
 
 
 def _fact_order(f: tuple[Order, FactKey, _Fact]) -> tuple[Order, FactKey]:

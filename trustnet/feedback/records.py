@@ -60,6 +60,36 @@ def _real(v: object) -> bool:
     return not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v)
 
 
+# A signal's fields set directly (`signal_of`), as `entry_of` makes entries: a frozen
+# dataclass's __init__ sets each through object.__setattr__, then checks them all.
+_SIGNAL_SET = tuple(Signal.__dict__[f].__set__
+                    for f in ("party", "at", "kind", "weight", "verification", "ref", "rule"))
+_new = object.__new__
+
+
+def signal_of(party: str, at: int, kind: SignalKind, weight: float, verification: float,
+              ref: str, rule: str) -> Signal:
+    """`Signal(...)` for what the analysis derives from its own rules' evidence (the ledgers
+    make tens of thousands in a full recompute): the same record, made without the type
+    checks its fields pass by construction. Values out of range still get the full
+    constructor, and its `bad_signal`."""
+    if not (0.0 <= weight < _INF and 0.0 <= verification <= 1.0 and party and kind in _KINDS):
+        return Signal(party, at, kind, weight, verification, ref, rule)
+    sig: Signal = _new(Signal)
+    s_party, s_at, s_kind, s_weight, s_verification, s_ref, s_rule = _SIGNAL_SET
+    s_party(sig, party)
+    s_at(sig, at)
+    s_kind(sig, kind)
+    s_weight(sig, weight)
+    s_verification(sig, verification)
+    s_ref(sig, ref)
+    s_rule(sig, rule)
+    return sig
+
+
+_INF = math.inf
+
+
 @dataclass(frozen=True, slots=True)
 class SuspicionParams:
     """Model parameters; rates are per `time_unit_ms` (default: per day). docs/suspicion.md.

@@ -47,9 +47,22 @@ class Threshold:
         return f"{self.value} {dict(FIELDS)[self.field]}"
 
 
-@functools.lru_cache(maxsize=16)
 def thresholds(fig: ViennaFigures) -> tuple[Threshold, ...]:
-    """The thresholds of `fig` that a finding can be compared with."""
+    """The thresholds of `fig` that a finding can be compared with (the last figures' kept
+    by identity: hashing the figures, every field of them, cost the rules more than this)."""
+    last = _LAST[0]
+    if last is not None and last[0] is fig:
+        return last[1]
+    got = _thresholds(fig)
+    _LAST[0] = (fig, got)
+    return got
+
+
+_LAST: list[tuple[ViennaFigures, tuple[Threshold, ...]] | None] = [None]
+
+
+@functools.lru_cache(maxsize=16)
+def _thresholds(fig: ViennaFigures) -> tuple[Threshold, ...]:
     # The figures an observation or report can show (they carry no amphibious or sortie counts).
     return (
         Threshold("notification", "troops", fig.notify_troops),
