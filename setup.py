@@ -43,12 +43,14 @@ class BuildExt(build_ext):
     which sources the analysis was compiled from (`trustnet._source` compares)."""
 
     def run(self) -> None:
-        super().run()
-        if not ANALYSIS or not DIGESTS:
-            return
+        # What the last build was compiled from, forgotten first: written again below only
+        # when this build made the group's library (a failed or skipped compile leaves the
+        # last library in place, which must not pass for the build of these sources).
         package = Path(self.build_lib if not self.inplace else ".", "trustnet")
-        lib = self.get_ext_filename(str(BUILD["GROUP"]) + "__mypyc")
-        if Path(self.build_lib if not self.inplace else ".", lib).exists():
+        package.joinpath(SOURCES).unlink(missing_ok=True)
+        self.built_group = False
+        super().run()
+        if ANALYSIS and DIGESTS and self.built_group:
             package.joinpath(SOURCES).write_text(json.dumps(DIGESTS, indent=0, sort_keys=True))
 
     def build_extension(self, ext: Extension) -> None:
@@ -61,9 +63,11 @@ class BuildExt(build_ext):
 
         self.compiler.compile = compile_all
         try:
-            super().build_extension(ext)
+            super().build_extension(ext)  # raises when it fails (optional: caught by run)
         finally:
             self.compiler.compile = one_by_one
+        if ext.name == str(BUILD["GROUP"]) + "__mypyc":
+            self.built_group = True
 
 
 def analysis() -> list[Extension]:

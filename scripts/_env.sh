@@ -75,7 +75,7 @@ ensure_venv() {
     why="$("$VENV/bin/python" -c 'from trustnet._source import interpreted_because as w
 print(w() or "")' 2>/dev/null || true)"
     case "$why" in
-        *"since it was built"*|*"was not built"*|*"is unknown"*)
+        *"since it was built"*|*"was not built"*|*"is unknown"*|*"another list"*)
             echo "== compiling the analysis again (mypyc, about a minute; log: $VENV/install.log): $why" >&2
             if ! "$VENV/bin/python" -m pip install -q --no-deps -e "$spec" >"$VENV/install.log" 2>&1; then
                 echo "== compiling failed: the analysis runs interpreted (slower); see $VENV/install.log" >&2

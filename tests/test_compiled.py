@@ -107,6 +107,12 @@ def test_a_build_runs_only_while_it_is_the_build_of_its_sources(
     (root / "trustnet" / SOURCES).write_text("{not json")
     assert "is unknown" in (why_interpreted(root) or "")
     _tree(root)
+    # Built from a longer list (a module since left out runs from source, while the build
+    # still calls into its compiled form): not run.
+    listed = json.loads((root / "trustnet" / SOURCES).read_text())
+    (root / "trustnet" / SOURCES).write_text(json.dumps({**listed, "trustnet/gone.py": "00"}))
+    assert "another list" in (why_interpreted(root) or "")
+    _tree(root)
     (root / (GROUP.replace(".", "/") + "__mypyc" + SUFFIX)).unlink()
     assert "not built" in (why_interpreted(root) or "")
 
@@ -154,3 +160,51 @@ def test_dates_in_notes_read_as_strftime_writes_them() -> None:
         want = (epoch + timedelta(milliseconds=ms)).strftime("%Y-%m-%d %H:%M UTC")
         assert date_text(ms) == want, ms
     assert date_text(hi * 2) == f"{hi * 2} ms"
+
+
+# The records written out for the compiler behave as the frozen dataclasses they were, in
+# either form: copied and pickled equal, read-only.
+_RECORDS = """
+import copy, pickle
+from trustnet._source import analysis_compiled
+from trustnet.bench.beliefs import generate
+from trustnet.statements.entries import statement_of
+from trustnet.statements.evidence import Evidence
+from trustnet.statements.index import Index
+from trustnet.statements.stmt import Stmt
+from trustnet.trust.beliefs import BeliefEngine
+from trustnet.statements.figures import DAY_MS, DEFAULT_FIGURES
+entries, pids = generate(600, 6, 3)
+now = max(e.ts for e in entries) + DAY_MS
+ev = Evidence("ab" * 32, "unnotified_activity", -0.5, 7, ("e1",), ("s1",), note="n")
+st = Stmt(entries[0], statement_of(entries[0]), entries[0].ts)
+ix = Index(entries, DEFAULT_FIGURES)
+findings = list(ix.findings())
+engine = BeliefEngine(pids[0])
+engine.add(entries)
+belief = next(iter(engine.snapshot(now).parties.values()))
+records = [ev, st, findings[0], belief]
+assert findings
+for r in records:
+    for twin in (copy.copy(r), copy.deepcopy(r), pickle.loads(pickle.dumps(r))):
+        assert twin == r and type(twin) is type(r), r
+for r, field in ((ev, "weight"), (st, "ts"), (findings[0], "party")):
+    try:
+        setattr(r, field, 1)
+    except AttributeError:
+        pass
+    else:
+        raise SystemExit(f"{type(r).__name__}.{field} was set")
+print("ok", analysis_compiled())
+"""
+
+
+@pytest.mark.parametrize("pure", ["0", "1"])
+def test_written_out_records_copy_pickle_and_stay_read_only(pure: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TRUSTNET_PURE_PYTHON": pure}
+    done = subprocess.run([sys.executable, "-c", _RECORDS], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-1000:]
+    assert done.stdout.startswith("ok")
+    if pure == "1":
+        assert done.stdout.strip() == "ok False"

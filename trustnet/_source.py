@@ -9,6 +9,7 @@ none). The results are the same either way, only the speed differs."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.machinery
 import importlib.util
@@ -18,9 +19,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import TypeVar
 
 from trustnet._build import COMPILED, GROUP
 
+T = TypeVar("T")
 _ROOT = Path(__file__).resolve().parent.parent
 SOURCES = "_analysis.sources.json"  # what the build was made from (setup.py writes it)
 _SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
@@ -42,6 +45,8 @@ def why_interpreted(root: Path = _ROOT) -> str | None:
         compiled = json.loads((root / "trustnet" / SOURCES).read_text())
     except (OSError, ValueError):
         return f"what it was built from is unknown ({_REBUILD})"
+    if not isinstance(compiled, dict) or set(compiled) != set(COMPILED):
+        return f"it was built from another list of modules ({_REBUILD})"
     for rel in COMPILED:
         src = root / rel
         if not _built(src):
@@ -72,6 +77,31 @@ class _Sources:
 
 _REASON = why_interpreted()
 sys.meta_path.insert(0, _Sources(_REASON is None))
+
+
+def read_only_when_interpreted(cls: type[T]) -> type[T]:
+    """`cls`, a record written out for the compiler (its fields `Final`, so compiled they
+    have no setter), read-only interpreted too: a field is set once, by `__init__`, as a
+    frozen dataclass's (`dataclasses.FrozenInstanceError` after). Compiled, `cls` is left
+    as it is (its type takes no new attributes)."""
+
+    def set_once(self: object, name: str, value: object) -> None:
+        try:
+            getattr(self, name)
+        except AttributeError:
+            object.__setattr__(self, name, value)
+            return
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def no_delete(self: object, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+    try:
+        cls.__setattr__ = set_once  # type: ignore[method-assign]
+        cls.__delattr__ = no_delete  # type: ignore[method-assign]
+    except TypeError:
+        pass  # a compiled class
+    return cls
 
 
 def analysis_compiled() -> bool:

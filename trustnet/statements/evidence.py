@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from trustnet._source import read_only_when_interpreted
+
 
 class Evidence:
     """One derived fact about a party's behaviour.
@@ -52,3 +54,6 @@ class Evidence:
 
     def __reduce__(self) -> tuple[type[Evidence], tuple[Any, ...]]:
         return (Evidence, self.astuple())
+
+
+read_only_when_interpreted(Evidence)  # compiled, its Final fields have no setter

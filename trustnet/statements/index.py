@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final, TypeVar
 
+from trustnet._source import read_only_when_interpreted
 from trustnet.errors import EntryError
 from trustnet.log.entry import Entry
 from trustnet.statements.entries import statement_of
@@ -104,6 +105,9 @@ class Finding:
     def __hash__(self) -> int:
         return hash(self.astuple())
 
+    def __reduce__(self) -> tuple[type[Finding], tuple[Any, ...]]:
+        return (Finding, self.astuple())
+
     def __repr__(self) -> str:
         return "Finding(" + ", ".join(
             f"{name}={value!r}" for name, value in zip(
@@ -121,6 +125,9 @@ class Finding:
     def rank(self) -> tuple[int, int, int, int, str]:
         c = self.counts
         return (c.troops, c.tanks, c.acv, c.artillery, self.stmt.id)
+
+
+read_only_when_interpreted(Finding)  # compiled, its Final fields have no setter
 
 
 class Index:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Generic, TypeVar
 
+from trustnet._source import read_only_when_interpreted
 from trustnet.log.entry import Entry
 
 S = TypeVar("S")
@@ -78,6 +79,8 @@ class Stmt(Generic[S]):
         """Publication order: judged time, then id (a total, deterministic order)."""
         return (self.ts, self.id)
 
+
+read_only_when_interpreted(Stmt)  # compiled, its Final fields have no setter
 
 # The regime rules' name for the same record (statements/regime_common.py): one object per
 # statement serves the index and the regime rules alike.
