@@ -188,13 +188,15 @@ assert findings
 for r in records:
     for twin in (copy.copy(r), copy.deepcopy(r), pickle.loads(pickle.dumps(r))):
         assert twin == r and type(twin) is type(r), r
+import dataclasses
 for r, field in ((ev, "weight"), (st, "ts"), (findings[0], "party")):
-    try:
-        setattr(r, field, 1)
-    except AttributeError:
-        pass
-    else:
-        raise SystemExit(f"{type(r).__name__}.{field} was set")
+    for change in (lambda: setattr(r, field, 1), lambda: delattr(r, field)):
+        try:
+            change()
+        except dataclasses.FrozenInstanceError:
+            pass
+        else:
+            raise SystemExit(f"{type(r).__name__}.{field} was changed")
 print("ok", analysis_compiled())
 """
 

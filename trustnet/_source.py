@@ -79,11 +79,11 @@ _REASON = why_interpreted()
 sys.meta_path.insert(0, _Sources(_REASON is None))
 
 
-def read_only_when_interpreted(cls: type[T]) -> type[T]:
-    """`cls`, a record written out for the compiler (its fields `Final`, so compiled they
-    have no setter), read-only interpreted too: a field is set once, by `__init__`, as a
-    frozen dataclass's (`dataclasses.FrozenInstanceError` after). Compiled, `cls` is left
-    as it is (its type takes no new attributes)."""
+def fields_set_once(cls: type[T]) -> type[T]:
+    """`cls`, a record written out for the compiler, read-only as the frozen dataclass it
+    replaces: each field is set once, by `__init__` (compiled, `__init__` sets them directly),
+    and any later assignment or deletion raises `dataclasses.FrozenInstanceError`, in
+    either form. A type that takes no new attributes is left as it is."""
 
     def set_once(self: object, name: str, value: object) -> None:
         try:
@@ -100,7 +100,7 @@ def read_only_when_interpreted(cls: type[T]) -> type[T]:
         cls.__setattr__ = set_once  # type: ignore[method-assign]
         cls.__delattr__ = no_delete  # type: ignore[method-assign]
     except TypeError:
-        pass  # a compiled class
+        pass  # not a heap type: nothing to add
     return cls
 
 

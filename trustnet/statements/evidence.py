@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from trustnet._source import read_only_when_interpreted
+from trustnet._source import fields_set_once
 
 
 class Evidence:
@@ -56,4 +56,4 @@ class Evidence:
         return (Evidence, self.astuple())
 
 
-read_only_when_interpreted(Evidence)  # compiled, its Final fields have no setter
+fields_set_once(Evidence)  # read-only, as a frozen dataclass

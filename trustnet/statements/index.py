@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final, TypeVar
 
-from trustnet._source import read_only_when_interpreted
+from trustnet._source import fields_set_once
 from trustnet.errors import EntryError
 from trustnet.log.entry import Entry
 from trustnet.statements.entries import statement_of
@@ -127,7 +127,7 @@ class Finding:
         return (c.troops, c.tanks, c.acv, c.artillery, self.stmt.id)
 
 
-read_only_when_interpreted(Finding)  # compiled, its Final fields have no setter
+fields_set_once(Finding)  # read-only, as a frozen dataclass
 
 
 class Index:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Generic, TypeVar
 
-from trustnet._source import read_only_when_interpreted
+from trustnet._source import fields_set_once
 from trustnet.log.entry import Entry
 
 S = TypeVar("S")
@@ -80,7 +80,7 @@ class Stmt(Generic[S]):
         return (self.ts, self.id)
 
 
-read_only_when_interpreted(Stmt)  # compiled, its Final fields have no setter
+fields_set_once(Stmt)  # read-only, as a frozen dataclass
 
 # The regime rules' name for the same record (statements/regime_common.py): one object per
 # statement serves the index and the regime rules alike.
