@@ -81,21 +81,20 @@ def analysis() -> list[Extension]:
     except ImportError:
         print("trustnet: mypyc not found: the analysis stays interpreted", file=sys.stderr)
         return []
-    build = BUILD
-    DIGESTS.update((rel, digest(rel)) for rel in build["COMPILED"])
+    DIGESTS.update((rel, digest(rel)) for rel in BUILD["COMPILED"])
     try:
         # multi_file: one C file per module, compiled in parallel below (one 30 MB file
         # takes a core ~2 minutes).
         # Not pyproject's strict checks (scripts/test runs those): only what compiling
         # needs, where the install's build environment may lack the other dependencies' types.
-        exts = mypycify(["--config-file=", "--ignore-missing-imports", *build["COMPILED"]],
-                        opt_level="3", multi_file=True, group_name=str(build["GROUP"]))
+        exts = mypycify(["--config-file=", "--ignore-missing-imports", *BUILD["COMPILED"]],
+                        opt_level="3", multi_file=True, group_name=str(BUILD["GROUP"]))
     except (Exception, SystemExit) as e:  # a mypy error ends in SystemExit
         print(f"trustnet: mypyc failed ({e}): the analysis stays interpreted", file=sys.stderr)
         return []
     # A dotted group name puts the group's headers under build/trustnet/, where the
     # per-module C files of multi_file do not look.
-    headers = os.path.join("build", *str(build["GROUP"]).split(".")[:-1])
+    headers = os.path.join("build", *str(BUILD["GROUP"]).split(".")[:-1])
     for ext in exts:
         ext.include_dirs.append(headers)
         ext.optional = True  # a failed compile leaves it interpreted (trustnet/_source.py)

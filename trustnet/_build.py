@@ -3,9 +3,10 @@ without importing trustnet, and by `trustnet._source` to tell whether the compil
 are current.
 
 They are the node's analysis (the belief engine, the rules, the suspicion estimator), where
-a full recompute spends its time (issue 15 item 3): the same source compiled, ~15 % faster
-(docs/benchmarks.md). Everything else stays interpreted; where a module is not built, or
-its source is newer than its build, all of them run as Python (same results, slower)."""
+a full recompute spends its time (issue 15 item 3): the same source compiled, ~25 % faster
+with the records written out for it (docs/benchmarks.md). Everything else stays
+interpreted; where a module is not built, or its source differs from what was built, all
+of them run as Python (same results, slower)."""
 
 # The shared library of the group: trustnet/_analysis__mypyc.<abi>.so
 GROUP = "trustnet._analysis"
