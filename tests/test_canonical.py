@@ -6,8 +6,12 @@ through `decode_entry` with and without it, errors named the same."""
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import random
 import struct
+import sys
+import weakref
 from typing import Any
 
 import msgpack
@@ -149,3 +153,103 @@ def test_entries_decode_the_same_with_and_without_it(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(entry_module, "_scan", None)  # and the payload checked in Python
     assert [_outcome(r) for r in raws] == with_it
     assert with_it[0] == good.id and sum(isinstance(o, bytes) for o in with_it) > 1
+
+
+# -- maker: records made in one call ----------------------------------------------------------
+
+
+def test_maker_makes_the_record_the_dataclass_makes() -> None:
+    from trustnet.log.entry import _FIELDS, Entry
+
+    make = _canonical.maker(Entry, _FIELDS)
+    who = Identity.from_seed(b"\x07" * 32)
+    e = sign_entry(who, seq=1, prev=None, ts=5, kind="trust", body={"subject": "cd" * 32, "level": 2})
+    made = make(e.raw, e.payload, e.sig, e.id, e.author, e.seq, e.prev, e.ts, e.kind, e.body,
+                None, None, None)
+    assert type(made) is Entry and made == e
+    assert made.author_hex == e.author.hex() and made.parsed is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.seq = 2  # type: ignore[misc]
+    assert gc.is_tracked(made)  # it can hold a cycle through its body: the collector sees it
+
+
+def test_slots_left_out_stay_unset() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Pair:
+        a: Any
+        b: Any
+
+    only_a = _canonical.maker(Pair, ("a",))(1)
+    assert only_a.a == 1 and not hasattr(only_a, "b")
+    assert _canonical.maker(Pair, ("b", "a"))(1, 2) == Pair(2, 1)  # in the order named
+
+
+def test_maker_refuses_what_it_cannot_make_as_object_new_would() -> None:
+    from trustnet.log.entry import Entry
+
+    @dataclasses.dataclass(frozen=True)
+    class NoSlots:
+        a: int
+
+    class Tuple(tuple[int, int]):
+        __slots__ = ()
+
+    for cls, names in [(Entry, ("nope",)), (Entry, ("raw", "raw")), (Entry, ("id_hex",)),
+                       (Entry, (1,)), (NoSlots, ("a",)), (Tuple, ()), (int, ())]:
+        with pytest.raises(TypeError):
+            _canonical.maker(cls, names)
+    with pytest.raises(TypeError):
+        _canonical.maker(Entry, ["raw"])  # names are a tuple
+    with pytest.raises(TypeError):
+        _canonical.maker(Entry)  # type: ignore[call-arg]
+    make = _canonical.maker(Entry, ("raw", "seq"))
+    with pytest.raises(TypeError):
+        make(b"x")
+    with pytest.raises(TypeError):
+        make(b"x", 1, 2)
+    with pytest.raises(TypeError):
+        make(b"x", seq=1)
+
+
+def test_maker_holds_one_reference_per_slot_and_frees_them() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Box:
+        a: Any
+        b: Any
+
+    make = _canonical.maker(Box, ("a", "b"))
+    value = object()
+    before = sys.getrefcount(value)
+    boxes = [make(value, value) for _ in range(100)]
+    assert sys.getrefcount(value) == before + 200
+    del boxes
+    assert sys.getrefcount(value) == before
+    class Marker:
+        pass
+
+    holder: list[Any] = []
+    marker = Marker()
+    holder.append(make(holder, marker))  # a cycle through the record: the collector frees it
+    ref = weakref.ref(marker)
+    del holder, marker
+    gc.collect()
+    assert ref() is None
+    del make
+    gc.collect()
+
+
+def test_entries_are_made_the_same_with_and_without_the_maker(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from trustnet.log.entry import decode_stored, peek_entry
+
+    who = Identity.from_seed(b"\x08" * 32)
+    raws = [sign_entry(who, seq=i, prev=None if i == 1 else b"\x01" * 32, ts=i, kind="trust",
+                       body={"subject": "ab" * 32, "level": i % 4}).raw for i in range(1, 30)]
+    made = [(decode_entry(r), decode_stored(r), peek_entry(r)) for r in raws]
+    monkeypatch.setattr(entry_module, "_make_entry", None)
+    monkeypatch.setattr(entry_module, "_make_unread", None)
+    by_slots = [(decode_entry(r), decode_stored(r), peek_entry(r)) for r in raws]
+    for (_, _, peeked), (_, _, peeked_by_slots) in zip(made, by_slots, strict=True):
+        assert type(peeked) is type(peeked_by_slots) is entry_module._Unread  # body not read
+    assert made == by_slots
+    assert all(type(p) is entry_module.Entry for _, _, p in made)  # compared: read, plain

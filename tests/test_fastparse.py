@@ -141,3 +141,27 @@ def test_generated_parser_takes_the_benchmark_stream() -> None:
     entries, _pids = generate(600, 8, 4)
     for e in entries:
         assert kinds._FAST[e.kind](dict(e.body)) == kinds._PARSERS[e.kind](dict(e.body), e.kind)
+
+
+def test_records_made_in_one_call_equal_those_set_slot_by_slot(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the compiled maker was built the parsers make each record in one call; without
+    it, one slot descriptor at a time: the same records either way."""
+    from trustnet.statements import fastparse
+
+    if fastparse._maker is None:
+        pytest.skip("not compiled here: the parsers set slots one by one (tested above)")
+    marks = fastparse.Marks(kinds.Range, kinds.Hex32, kinds.MaxLen, kinds.Url, kinds.Ext,
+                            kinds.MAX_ITEMS, kinds._HEX)
+    in_one_call = fastparse.fast_parsers(kinds.KINDS, marks)
+    monkeypatch.setattr(fastparse, "_maker", None)
+    by_slots = fastparse.fast_parsers(kinds.KINDS, marks)
+    entries, _pids = generate(600, 8, 4)
+    for e in entries:
+        made = in_one_call[e.kind](dict(e.body))
+        assert made == by_slots[e.kind](dict(e.body)) and made is not FAIL
+        assert type(made) is kinds.KINDS[e.kind]
+    rng = random.Random(7)
+    for kind, cls in sorted(kinds.KINDS.items()):
+        body = _body(cls, rng)
+        assert in_one_call[kind](body) == by_slots[kind](body) == kinds._PARSERS[kind](body, kind)

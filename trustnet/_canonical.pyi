@@ -1,3 +1,8 @@
+from collections.abc import Callable
+from typing import TypeVar
+
+_T = TypeVar("_T")
+
 # Whether `data` is one minimally encoded msgpack value of the kinds an entry may hold
 # (trustnet/_canonical.c). str contents are not checked as UTF-8: call it only on bytes that
 # msgpack unpacked without error (as `trustnet.log.entry.decode_fields` does).
@@ -7,3 +12,8 @@ def scan(data: bytes, /) -> bool: ...
 # (payload, sig, author, seq, prev, ts, kind), or None when it has not that shape. Checks
 # nothing else (`trustnet.log.entry.peek_entry`).
 def head(raw: bytes, /) -> tuple[bytes, bytes, bytes, int, bytes | None, int, str] | None: ...
+
+# A callable making an object of `cls` with the named slots set, one positional argument
+# each, in one call: `object.__new__(cls)` and each slot descriptor's `__set__`. Only plain
+# `__slots__` members of a class `object.__new__` makes (TypeError otherwise).
+def maker(cls: type[_T], names: tuple[str, ...], /) -> Callable[..., _T]: ...

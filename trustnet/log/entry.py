@@ -208,7 +208,11 @@ def entry_of(raw: bytes, payload: bytes, sig: bytes, id_: bytes, author: bytes, 
              prev: bytes | None, ts: int, kind: str, body: Mapping[str, Any]) -> Entry:
     """`Entry(...)` as the decode paths make one per entry: the same object, its slots set
     directly (a frozen dataclass's `__init__` goes through `object.__setattr__` per field,
-    about twice the work). The caller has checked the fields."""
+    about twice the work; the compiled maker sets all thirteen in one call). The caller has
+    checked the fields."""
+    if _make_entry is not None:
+        return _make_entry(raw, payload, sig, id_, author, seq, prev, ts, kind, body, None,
+                           None, None)
     e = _made(Entry, raw, payload, sig, id_, author, seq, prev, ts, kind)
     _set_body(e, body)
     return e
@@ -268,28 +272,43 @@ class _Unread(Entry):
         return Entry.__reduce_ex__(self, protocol)
 
 
-def peek_header(raw: bytes) -> tuple[bytes, int, str] | None:
-    """(author, seq, kind) of `raw` read as `peek_entry` reads them, without hashing the
-    payload or making an entry (a caller that only sorts entries out); None as there."""
+Header = tuple[bytes, bytes, bytes, int, bytes | None, int, str]
+"""(payload, sig, author, seq, prev, ts, kind) of a raw entry, read by `peek_header`."""
+
+
+def peek_header(raw: bytes) -> Header | None:
+    """(payload, sig, author, seq, prev, ts, kind) of `raw` read as `peek_entry` reads them,
+    without hashing the payload or making an entry (a caller that sorts entries out first,
+    then hands the header of those it keeps to `peek_entry`); None as there."""
     if _head is None or type(raw) is not bytes or len(raw) > MAX_ENTRY_BYTES:
         return None
-    fields = _head(raw)
-    return None if fields is None else (fields[2], fields[3], fields[6])
+    return _head(raw)
 
 
-def peek_entry(raw: bytes) -> Entry | None:
+def peek_entry(raw: bytes, header: Header | None = None) -> Entry | None:
     """The entry `raw` holds, its body left to unpack when first read, if its envelope and
     header fields are in the shortest forms (as every entry that decodes has them); None
     otherwise, or without the compiled reader. Nothing else is checked: the caller has the
-    entry checked whole (the ingest workers) before it uses its body or keeps it."""
-    if _head is None or type(raw) is not bytes or len(raw) > MAX_ENTRY_BYTES:
-        return None
-    fields = _head(raw)
-    if fields is None:
-        return None
-    payload, sig, author, seq, prev, ts, kind = fields
-    return _made(_Unread, raw, payload, sig, hashlib.sha256(payload).digest(), author, seq,
-                 prev, ts, kind)
+    entry checked whole (the ingest workers) before it uses its body or keeps it.
+    `header`: `peek_header(raw)`, when the caller read it already."""
+    if header is None:
+        header = peek_header(raw)
+        if header is None:
+            return None
+    payload, sig, author, seq, prev, ts, kind = header
+    id_ = hashlib.sha256(payload).digest()
+    if _make_unread is not None:
+        return _make_unread(raw, payload, sig, id_, author, seq, prev, ts, kind, None, None, None)
+    return _made(_Unread, raw, payload, sig, id_, author, seq, prev, ts, kind)
+
+
+# Entries made in one call each (trustnet/_canonical.c `maker`), where it was built: the
+# decode paths make one per entry read, the store's writer one per entry taken in.
+_make_entry: Callable[..., Entry] | None = None
+_make_unread: Callable[..., Entry] | None = None
+if _head is not None:
+    _make_entry = _canonical.maker(Entry, _FIELDS)
+    _make_unread = _canonical.maker(_Unread, tuple(f for f in _FIELDS if f != "body"))
 
 
 def _jsonable(value: Any) -> Any:

@@ -20,6 +20,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 
+_maker: Callable[[type[Any], tuple[str, ...]], Callable[..., Any]] | None
+try:
+    from trustnet._canonical import maker as _maker
+except ImportError:  # pragma: no cover - depends on the machine it was installed on
+    _maker = None
+
 FAIL: Any = object()  # "not accepted here": parse_body runs the full checks
 
 FastParser = Callable[[dict[str, Any]], Any]
@@ -183,12 +189,18 @@ def fast_record(cls: type[Any], marks: Marks) -> FastParser:
     if slots is not None and "__post_init__" not in vars(cls) and all(
             f.name in slots for f in fields):
         # What the frozen dataclass's __init__ does, minus its object.__setattr__ per field:
-        # each slot's descriptor sets it (the same record, compared equal by the tests).
-        w.lines.append(f"    o = {w.const(object.__new__)}({make})")
-        for f, arg in zip(fields, args, strict=True):
-            setter = w.const(getattr(cls, f.name).__set__)
-            w.lines.append(f"    {setter}(o, {arg.split('=', 1)[1]})")
-        w.lines.append("    return o")
+        # each slot set directly (the same record, compared equal by the tests), all in one
+        # call where the compiled maker was built, else by each slot's descriptor.
+        values = [arg.split("=", 1)[1] for arg in args]
+        if _maker is not None:
+            made = w.const(_maker(cls, tuple(f.name for f in fields)))
+            w.lines.append(f"    return {made}({', '.join(values)})")
+        else:
+            w.lines.append(f"    o = {w.const(object.__new__)}({make})")
+            for f, value in zip(fields, values, strict=True):
+                setter = w.const(getattr(cls, f.name).__set__)
+                w.lines.append(f"    {setter}(o, {value})")
+            w.lines.append("    return o")
     else:
         w.lines.append(f"    return {make}({', '.join(args)})")
     exec(compile("\n".join(w.lines), f"<fastparse {cls.__name__}>", "exec"), env)

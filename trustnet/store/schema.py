@@ -18,6 +18,7 @@ from trustnet.log.entry import Entry, decode_entry
 DB_FILE = "store.sqlite"
 CACHE_KIB = 32 * 1024
 LOCK_FILE = "store.lock"
+PAGE_BYTES = 16384
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -94,6 +95,8 @@ def connect(path: Path | None, *, readonly: bool = False) -> sqlite3.Connection:
         )
     else:
         db = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+        # A new store's pages (an existing one keeps its own; this is a no-op then).
+        db.execute(f"PRAGMA page_size={PAGE_BYTES}")
         db.execute("PRAGMA journal_mode=WAL")
         # DESIGN 5: an own entry is durable before it is acknowledged.
         db.execute("PRAGMA synchronous=FULL")

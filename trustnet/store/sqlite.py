@@ -42,6 +42,7 @@ from trustnet.log.entry import (
     ChainHead,
     Entry,
     ForkProof,
+    Header,
     check_chain,
     check_timestamp,
     decode_entry,
@@ -585,27 +586,28 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         the raws kept in `_checked` to `mine` and the chunks to `jobs`."""
         heads, keys, ahead = self._heads, self._keys, self._checked
         plan = pool.plan(len(raws))  # as `prepare` cuts a batch; fewer may be picked
-        picked: list[bytes] = []
+        picked: list[tuple[bytes, Header]] = []
         for raw in raws:
             header = peek_header(raw)
             if header is None or raw in ahead:
                 continue
-            author, seq, kind = header
+            _, _, author, seq, _, _, kind = header
             head = heads.get(author)
             if head is None or seq <= head.seq or kind in KEY_KINDS or author in keys:
                 continue
-            picked.append(raw)
+            picked.append((raw, header))
             while (len(picked) >= pool.min_batch and len(jobs) < len(plan)
                    and len(picked) - len(mine) >= plan[len(jobs)]):
                 self._send_chunk(pool, picked[len(mine):len(mine) + plan[len(jobs)]], mine, jobs)
         if len(picked) >= pool.min_batch and len(picked) > len(mine):
             self._send_chunk(pool, picked[len(mine):], mine, jobs)
 
-    def _send_chunk(self, pool: IngestPool, part: list[bytes], mine: list[bytes],
-                    jobs: list[Job]) -> None:
-        job = pool.submit(part, [None] * len(part))
-        for i, raw in enumerate(part):
-            entry = peek_entry(raw)
+    def _send_chunk(self, pool: IngestPool, part: list[tuple[bytes, Header]],
+                    mine: list[bytes], jobs: list[Job]) -> None:
+        raws = [raw for raw, _ in part]
+        job = pool.submit(raws, [None] * len(raws))
+        for i, (raw, header) in enumerate(part):
+            entry = peek_entry(raw, header)
             assert entry is not None  # its header was read (`_send_ahead`)
             self._checked[raw] = (job, i, entry)
             mine.append(raw)
