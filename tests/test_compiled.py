@@ -155,7 +155,13 @@ def test_dates_in_notes_read_as_strftime_writes_them() -> None:
     rng = random.Random(5)
     lo = int((datetime(1, 1, 1, tzinfo=UTC) - epoch).total_seconds() * 1000)
     hi = int((datetime(9999, 12, 31, 23, 59, tzinfo=UTC) - epoch).total_seconds() * 1000)
-    times = [rng.randint(lo, hi) for _ in range(3000)] + [0, -1, lo, hi, 1_717_200_000_000]
+    times = [rng.randint(lo, hi) for _ in range(5000)] + [0, -1, lo, hi, 1_717_200_000_000]
+    # Each day's date is kept: times again within days already read, at their first and
+    # last millisecond, past the bound on the days kept (5000 above).
+    day = 86_400_000
+    for ms in rng.sample(times, 300):
+        start = ms // day * day
+        times += [start, start + day - 1, start + rng.randrange(day), start - 1]
     for ms in times:
         want = (epoch + timedelta(milliseconds=ms)).strftime("%Y-%m-%d %H:%M UTC")
         assert date_text(ms) == want, ms

@@ -315,3 +315,38 @@ def test_only_short_areas_are_kept_normalised() -> None:
     assert rc._norm_short.cache_info().currsize == before
     assert rc._norm("AREA  1.") == rc._norm("area-1") == "area1"
     assert rc._norm_short.cache_info().currsize <= before + 2
+
+
+def test_local_years_and_deadline_days_kept_read_as_computed_afresh() -> None:
+    """The year last read in each zone and the deadline days are kept: around every new year
+    (to the millisecond), in zones of every offset and of changes of offset, the kept answers
+    are the ones the zone database gives afresh, also once the bound on what is kept empties
+    them."""
+    import random
+    from datetime import date, timedelta
+
+    from trustnet.statements import regime_calendar as cal
+
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    zones = [UTC, *(ZoneInfo(n) for n in ("Pacific/Kiritimati", "Pacific/Apia", "America/St_Johns",
+                                          "Asia/Kathmandu", "Europe/Kyiv", "Pacific/Pago_Pago"))]
+    rng = random.Random(9)
+    for _ in range(6):  # past the bound (4096 days and years kept) more than once
+        for tz in zones:
+            for year in rng.sample(range(1900, 2101), 8):
+                new_year = int((datetime(year, 1, 1, tzinfo=tz) - epoch).total_seconds() * 1000)
+                for ms in (new_year - 1, new_year, new_year + 1, new_year + rng.randrange(DAY_MS),
+                           new_year - rng.randrange(2 * DAY_MS), new_year + 100 * DAY_MS):
+                    want = (epoch + timedelta(milliseconds=ms)).astimezone(tz).year
+                    assert cal.local_year(ms, tz) == want, (tz, ms)
+                for month, day in ((11, 15), (12, 15), (2, 28)):
+                    want_end = (datetime.combine(date(year, month, day) + timedelta(days=1),
+                                                 datetime.min.time(), tz) - epoch)
+                    got = cal.day_end(year, month, day, tz, "x")
+                    assert got == want_end // timedelta(milliseconds=1), (tz, year, month)
+        for _ in range(800):  # days past the bound
+            cal.day_end(rng.randrange(1, 9999), 1, 1, UTC, "x")
+    assert len(cal._DAY_ENDS) <= cal._KEPT and len(cal._YEARS) <= cal._KEPT
+    with pytest.raises(Exception, match="not a calendar date"):
+        cal.day_end(2025, 2, 30, UTC, "x")
+    assert cal.local_year(10**18, UTC) == 10_000

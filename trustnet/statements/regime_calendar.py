@@ -81,12 +81,33 @@ def zone(name: str | None) -> tzinfo:
         return UTC
 
 
+# The rules read the local year and the deadline days of every statement of a recompute,
+# nearly all in a few years and zones: each zone's year last read, and the deadline days,
+# are kept (a date conversion costs about a microsecond; the lookup a tenth of it). Bounded:
+# emptied when they hold more than `_KEPT` (dates are a stranger's to choose).
+_KEPT = 4096
+_YEARS: dict[tzinfo, tuple[int, int, int]] = {}  # zone -> (from, to, year): ms in [from, to)
+_DAY_ENDS: dict[tuple[int, int, int, tzinfo], int] = {}
+
+
 def local_year(ms: int, tz: tzinfo) -> int:
     """The calendar year of a time in a zone (10000 beyond the calendar)."""
+    span = _YEARS.get(tz)
+    if span is not None and span[0] <= ms < span[1]:
+        return span[2]
     try:
-        return (_EPOCH + timedelta(milliseconds=ms)).astimezone(tz).year
+        year = (_EPOCH + timedelta(milliseconds=ms)).astimezone(tz).year
     except (OverflowError, ValueError):
         return 10_000
+    if 1 < year < 9999:
+        # The year's span, a day short at each end: inside it, the year is this one whatever
+        # the zone's offset or its changes at new year (never a day).
+        start = _midnight(date(year, 1, 1), tz) + DAY_MS
+        end = _midnight(date(year + 1, 1, 1), tz) - DAY_MS
+        if len(_YEARS) >= _KEPT:
+            _YEARS.clear()
+        _YEARS[tz] = (start, end, year)
+    return year
 
 
 def local_date(ms: int, tz: tzinfo) -> str:
@@ -107,11 +128,19 @@ def day_end(year: int, month: int, day: int, tz: tzinfo, what: str) -> int | Non
     calendar; ConfigError when the figures name no date (`what`: their names)."""
     if not 1 <= year <= 9998:
         return None
+    key = (year, month, day, tz)
+    end = _DAY_ENDS.get(key)
+    if end is not None:
+        return end
     try:
         d = date(year, month, day)
     except ValueError:
         raise ConfigError(f"rules.{what}: {month}/{day} is not a calendar date") from None
-    return _midnight(d + timedelta(days=1), tz)
+    end = _midnight(d + timedelta(days=1), tz)
+    if len(_DAY_ENDS) >= _KEPT:
+        _DAY_ENDS.clear()
+    _DAY_ENDS[key] = end
+    return end
 
 
 def calendar_due(year: int, fig: ViennaFigures, tz: tzinfo = UTC) -> int | None:

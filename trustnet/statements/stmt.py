@@ -24,14 +24,27 @@ def _utc(ms: int) -> datetime | None:
         return None
 
 
+_DAY_MS = 86_400_000
+_DAYS: dict[int, str] = {}  # day since the epoch -> its date as the notes write it
+_KEPT = 4096  # days kept at most (emptied past it: dates are a stranger's to choose)
+
+
 def date_text(ms: int) -> str:
     """`ms` as the notes write a time: "2025-06-01 00:00 UTC" (what strftime's
     "%Y-%m-%d %H:%M UTC" writes, the year unpadded as the C library does; formatted here,
-    a fraction of strftime's cost, for the tens of thousands of notes of a recompute)."""
-    when = _utc(ms)
-    if when is None:
-        return f"{ms} ms"
-    return f"{when.year}-{when.month:02d}-{when.day:02d} {when.hour:02d}:{when.minute:02d} UTC"
+    a fraction of strftime's cost, for the tens of thousands of notes of a recompute; each
+    day's date is kept, the time of day is arithmetic)."""
+    day, rest = divmod(ms, _DAY_MS)
+    text = _DAYS.get(day)
+    if text is None:
+        when = _utc(day * _DAY_MS)
+        if when is None:
+            return f"{ms} ms"
+        text = f"{when.year}-{when.month:02d}-{when.day:02d}"
+        if len(_DAYS) >= _KEPT:
+            _DAYS.clear()
+        _DAYS[day] = text
+    return f"{text} {rest // 3_600_000:02d}:{rest // 60_000 % 60:02d} UTC"
 
 
 class Stmt(Generic[S]):
