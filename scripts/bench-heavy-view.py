@@ -25,13 +25,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from trustnet import heap
 from trustnet.analysis.views import Analysis, NodeViews, Settings
 from trustnet.bench.beliefs import generate
 from trustnet.clock import ManualClock
 from trustnet.config.loader import NodeConfig
 from trustnet.statements.figures import DAY_MS
 from trustnet.store.sqlite import Store
-from trustnet.trust.beliefs import heap
 
 
 def run(n: int, rounds: int, parties: int = 60, seed: int = 1) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The collector policy around the analysis (trustnet.trust.beliefs.heap): freeze after a
+"""The collector policy around the analysis (trustnet.heap): freeze after a
 catch-up, never leak without bound.
 
 Freezing is safe only because the analysis makes no reference cycles and because cycles that
@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from trustnet import heap
 from trustnet.analysis.views import CATCH_UP, Analysis, NodeViews, Settings
 from trustnet.bench.beliefs import generate
 from trustnet.clock import ManualClock
 from trustnet.config.loader import NodeConfig
 from trustnet.statements.figures import DAY_MS
 from trustnet.store.sqlite import Store
-from trustnet.trust.beliefs import heap
 
 
 @pytest.fixture(autouse=True)
@@ -237,3 +237,45 @@ def test_a_heavy_view_is_made_and_dropped_with_the_collector_paused(tmp_path: Pa
     finally:
         analysis.close()
     assert gc.isenabled() and heap.stats().settles == settles + 1  # the node's own views only
+
+
+async def test_a_daemon_freezes_what_its_start_made(tmp_path: Path) -> None:
+    # What starting made (modules, settings, the server) is held for the process's life: a
+    # node that starts on an empty store runs no catch-up that would freeze it, so the start
+    # does, and the collector's full passes no longer walk it.
+    from tests.daemons import running_daemons
+    from trustnet.protocol.config import GossipConfig
+
+    before = heap.stats().settles
+    assert gc.get_freeze_count() == 0
+    async with running_daemons(tmp_path, ["a"], gossip=GossipConfig(tick_interval_s=None)):
+        assert heap.stats().settles == before + 1
+        assert gc.get_freeze_count() > 10_000  # the imported modules at least
+        assert gc.isenabled()
+
+
+def test_a_batch_is_taken_in_with_the_collector_paused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A batch's records (peeked entries, runs, rows) die by reference counting: the
+    # collector is off while the store takes it in, and on again when it returns, whether
+    # the batch was stored or refused.
+    entries, _pids = generate(400, 5, 2)
+    store = Store(None)
+    seen: list[bool] = []
+    prepare, commit = Store.prepare, Store.commit
+
+    def spy_prepare(self: Store, *args: object, **kwargs: object) -> object:
+        seen.append(gc.isenabled())
+        return prepare(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    def spy_commit(self: Store, *args: object, **kwargs: object) -> object:
+        seen.append(gc.isenabled())
+        return commit(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "prepare", spy_prepare)
+    monkeypatch.setattr(Store, "commit", spy_commit)
+    now = max(e.ts for e in entries) + DAY_MS
+    result = store.ingest([e.raw for e in entries], now)
+    assert len(result.accepted) == len(entries) and gc.isenabled()
+    refused = store.ingest([b"\x92not an entry"], now)
+    assert refused.rejected and gc.isenabled()
+    assert seen == [False] * 4

@@ -25,6 +25,7 @@ from tests.harness.api import start
 from tests.harness.http import Api, assert_error, gossip
 from tests.harness.nodes import LOOPBACK
 from tests.harness.wait import wait_until
+from trustnet import heap
 from trustnet.analysis import live as live_module
 from trustnet.analysis.views import NodeViews, Settings
 from trustnet.api.access import API_KEY
@@ -37,7 +38,6 @@ from trustnet.node.daemon import Daemon
 from trustnet.protocol import messages as m
 from trustnet.protocol.config import GossipConfig
 from trustnet.store.sqlite import Store
-from trustnet.trust.beliefs import heap
 
 BUDGET = "analysis_budget_s = 0.5"
 
@@ -286,7 +286,7 @@ async def test_events_stream_entries_while_pending_and_figures_once_the_view_is_
 
 
 def test_the_analysis_makes_no_reference_cycles_catching_up_nor_after() -> None:
-    """Why the worker may freeze what a large catch-up made (trust.beliefs.heap.gc_settled): with the
+    """Why the worker may freeze what a large catch-up made (trustnet.heap.gc_settled): with the
     collector off, nothing it would have collected is left behind by the analysis."""
     entries = list(generate(3_200, 300, seed=7))
     now = T0 + 3_200 * STEP_MS + 1

@@ -19,7 +19,7 @@ COMPILED = (
     "trustnet/trust/beliefs/engine.py",
     "trustnet/trust/beliefs/explain.py",
     "trustnet/trust/beliefs/graph.py",
-    "trustnet/trust/beliefs/heap.py",
+    "trustnet/heap.py",
     "trustnet/trust/beliefs/reliability.py",
     "trustnet/trust/beliefs/track.py",
     "trustnet/trust/beliefs/tracktypes.py",

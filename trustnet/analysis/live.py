@@ -58,9 +58,9 @@ from trustnet.api.metrics import DEFAULT_MAX_PARTIES, PartyGauges
 from trustnet.clock import ManualClock
 from trustnet.errors import NotFound, TrustnetError
 from trustnet.feedback.estimator import PartySuspicion
+from trustnet.heap import gc_settled
 from trustnet.store.sqlite import Store
 from trustnet.trust.beliefs import Beliefs
-from trustnet.trust.beliefs.heap import gc_settled
 
 if TYPE_CHECKING:
     from trustnet.api.views import ApiViews
@@ -308,7 +308,7 @@ class LiveAnalysis:
         # collections after would walk every object just made, holding the interpreter's lock
         # (measured at 100,000 parties: 13 + 22 + 22 s during which the event loop answered
         # nothing); then what the analysis holds is frozen out of its reach, by the one
-        # policy the process has (trust.beliefs.heap: no reference cycles, tested in
+        # policy the process has (trustnet.heap: no reference cycles, tested in
         # tests/test_heap.py and tests/test_live_analysis.py).
         with gc_settled():
             pub = self._publish(views)

@@ -38,13 +38,13 @@ from trustnet.errors import ConfigError, NotFound, TrustnetError
 from trustnet.feedback.estimator import PartySuspicion, SuspicionParams
 from trustnet.feedback.restraint import without_withdrawn
 from trustnet.feedback.signals import HostilityWeights, SuspicionView
+from trustnet.heap import gc_paused, gc_settled
 from trustnet.log.entry import MAX_FUTURE_MS, MAX_INT, Entry
 from trustnet.node.settings import NodeSettings, load_settings
 from trustnet.statements.figures import ViennaFigures
 from trustnet.statements.weights import RuleWeights
 from trustnet.store.sqlite import Store
 from trustnet.trust.beliefs import BeliefEngine, Beliefs, TrustParams
-from trustnet.trust.beliefs.heap import gc_paused, gc_settled
 from trustnet.trust.bridges import DEFAULT_PEOPLE, PeopleParams
 
 if TYPE_CHECKING:
@@ -183,7 +183,7 @@ class NodeViews:
         """Beliefs and suspicion as of now, recomputed only when something changed."""
         # Catching up with many entries (a start, a bundle imported), the cyclic collector
         # would walk the whole heap again and again; paused, then what the analysis keeps is
-        # frozen out of its reach (trust.beliefs.heap.gc_settled); a transient view's is
+        # frozen out of its reach (trustnet.heap.gc_settled); a transient view's is
         # paused only. For a few entries it is paused too: the records an update makes and
         # drops are freed by reference counting, and the collector walks what it kept once,
         # after (not at each burst of allocations on the way: ~1 ms less per new entry).

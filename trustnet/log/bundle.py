@@ -21,6 +21,7 @@ from typing import IO
 import msgpack
 
 from trustnet.errors import BundleError, EntryError
+from trustnet.heap import gc_paused
 from trustnet.log.entry import (
     MAX_ENTRY_BYTES,
     MAX_FUTURE_MS,
@@ -208,10 +209,11 @@ def _import(store: Store, path: Path, now_ms: int, report: ImportReport, parked:
 
     def advance(items: list[tuple[int, bytes]] | None) -> None:
         nonlocal in_flight
-        prepared = None if items is None else (items, store.prepare([raw for _, raw in items]))
-        if in_flight is not None:
-            done_items, done = in_flight
-            _account(report, store.commit(done, now_ms), done_items, park)
+        with gc_paused():  # a batch's records die by reference counting (trustnet.heap)
+            prepared = None if items is None else (items, store.prepare([raw for _, raw in items]))
+            if in_flight is not None:
+                done_items, done = in_flight
+                _account(report, store.commit(done, now_ms), done_items, park)
         in_flight = prepared
 
     try:

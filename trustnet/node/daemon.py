@@ -26,7 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
-from trustnet import __version__
+from trustnet import __version__, heap
 from trustnet.analysis.live import LiveAnalysis, install_views
 from trustnet.analysis.views import Analysis, NodeViews
 from trustnet.api.access import API_KEY
@@ -227,6 +227,9 @@ class Daemon:
                       f"{self.ingest_pool.min_batch} entries or more" if self.ingest_pool.size
                       else "in this process ([ingest] workers = 0)")
         self._warn_exposure()
+        # What starting made (modules, settings, the server) is held for the process's life:
+        # frozen out of the collector's full passes (trustnet.heap).
+        heap.settle()
         return self.url
 
     def _warn_exposure(self) -> None:

@@ -36,6 +36,7 @@ from typing import IO, Any
 
 from trustnet.config.ownlog import clear_new_log, is_new_log
 from trustnet.errors import EntryError, ForkProofError, StoreError
+from trustnet.heap import gc_paused
 from trustnet.identity import Identity
 from trustnet.log.entry import (
     MAX_FUTURE_MS,
@@ -417,7 +418,8 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         `decode_entry` (which verified them) or `sign_entry`: their signatures are not
         verified again (their bodies are parsed, once per entry).
         """
-        return self.commit(self.prepare(items), now_ms)
+        with gc_paused():  # its records die by reference counting (trustnet.heap)
+            return self.commit(self.prepare(items), now_ms)
 
     def prepare(self, items: Iterable[bytes | Entry]) -> PreparedBatch:
         """First half of `ingest`: decode, drop what is held, start the signature checks.
@@ -566,7 +568,8 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         try:
             try:
                 if pool is not None and pool.running and len(raws) >= pool.min_batch:
-                    self._send_ahead(pool, raws, mine, jobs)
+                    with gc_paused():
+                        self._send_ahead(pool, raws, mine, jobs)
                 if jobs and pool is not None:
                     await pool.wait(jobs if whole else self._first_slice(jobs))
             except Exception as exc:  # the spawn of a worker failed, say: checked when ingested

@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trustnet.errors import EntryError
+from trustnet.heap import gc_paused
 from trustnet.log.entry import Entry, ForkProof
 from trustnet.statements import regime_calendar
 from trustnet.statements.entries import statement_of
@@ -35,7 +36,6 @@ from trustnet.statements.kinds import (
 from trustnet.statements.regime_common import NEW_KINDS, alert_deadline, route
 from trustnet.statements.rules import PartitionRules
 from trustnet.statements.weights import DEFAULT_WEIGHTS, RuleWeights
-from trustnet.trust.beliefs.heap import gc_paused
 from trustnet.trust.beliefs.params import DEFAULT_PARAMS, TrustParams
 
 if TYPE_CHECKING:

@@ -8,11 +8,11 @@ from collections.abc import Iterable
 import numpy as np
 from numpy.typing import NDArray
 
+from trustnet.heap import gc_paused
 from trustnet.log.entry import Entry, ForkProof
 from trustnet.statements.figures import DEFAULT_FIGURES, ViennaFigures
 from trustnet.statements.weights import DEFAULT_WEIGHTS, RuleWeights
 from trustnet.trust.beliefs.explain import _Explanations
-from trustnet.trust.beliefs.heap import gc_paused
 from trustnet.trust.beliefs.params import DEFAULT_PARAMS, TrustParams
 from trustnet.trust.beliefs.records import Beliefs, PartyBelief, View
 from trustnet.trust.opinion import Opinion
