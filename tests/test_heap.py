@@ -279,3 +279,38 @@ def test_a_batch_is_taken_in_with_the_collector_paused(monkeypatch: pytest.Monke
     refused = store.ingest([b"\x92not an entry"], now)
     assert refused.rejected and gc.isenabled()
     assert seen == [False] * 4
+
+
+def test_a_bundle_is_imported_paused_in_spans_of_batches(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The collector is off while the batches are taken in, and runs between spans of
+    # PAUSED_BATCHES of them (a cycle made meanwhile waits one span at most).
+    from trustnet.log import bundle
+
+    monkeypatch.setattr(bundle, "BATCH", 20)
+    monkeypatch.setattr(bundle, "PAUSED_BATCHES", 3)
+    entries, _pids = generate(400, 5, 2)
+    path = tmp_path / "b.bundle"
+    with open(path, "wb") as f:
+        bundle.write_bundle(f, [e.raw for e in entries])
+    seen: list[bool] = []
+    spans: list[int] = []
+    prepare, paused = Store.prepare, bundle.gc_paused
+
+    def spy(self: Store, *args: object, **kwargs: object) -> object:
+        seen.append(gc.isenabled())
+        return prepare(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    def counted() -> object:
+        spans.append(len(seen))
+        return paused()
+
+    monkeypatch.setattr(Store, "prepare", spy)
+    monkeypatch.setattr(bundle, "gc_paused", counted)
+    store = Store(None)
+    report = bundle.import_bundle(store, path, max(e.ts for e in entries) + DAY_MS)
+    assert report.accepted == len(entries) and gc.isenabled()
+    assert seen and not any(seen)  # 20 batches of 20, each prepared paused
+    # a span per 3 advances of the pipeline (20 batches, then two that only commit): the
+    # collector ran in between
+    assert spans == [*range(0, 19, 3), 20]

@@ -9,6 +9,7 @@ was read before it is kept.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import tempfile
@@ -35,6 +36,7 @@ from trustnet.statements.entries import statement_of
 from trustnet.store.sqlite import IngestResult, PreparedBatch, Rejected, Store
 
 BATCH = 2000
+PAUSED_BATCHES = 16  # batches taken in with the collector paused between its runs
 
 
 def write_bundle(out: IO[bytes], raws: Iterable[bytes]) -> int:
@@ -207,28 +209,38 @@ def _import(store: Store, path: Path, now_ms: int, report: ImportReport, parked:
     # A two-stage pipeline: batch k+1 is decoded while batch k's signatures are checked.
     in_flight: tuple[list[tuple[int, bytes]], PreparedBatch] | None = None
 
+    # The collector is paused for spans of batches (trustnet.heap): a batch's records die by
+    # reference counting, and a collection after each would walk the two batches in flight.
+    # It runs between spans, so a cycle made meanwhile waits one span at most.
+    paused = contextlib.ExitStack()
+    advanced = 0
+
     def advance(items: list[tuple[int, bytes]] | None) -> None:
-        nonlocal in_flight
-        with gc_paused():  # a batch's records die by reference counting (trustnet.heap)
-            prepared = None if items is None else (items, store.prepare([raw for _, raw in items]))
-            if in_flight is not None:
-                done_items, done = in_flight
-                _account(report, store.commit(done, now_ms), done_items, park)
+        nonlocal in_flight, advanced
+        if advanced % PAUSED_BATCHES == 0:
+            paused.close()
+            paused.enter_context(gc_paused())
+        advanced += 1
+        prepared = None if items is None else (items, store.prepare([raw for _, raw in items]))
+        if in_flight is not None:
+            done_items, done = in_flight
+            _account(report, store.commit(done, now_ms), done_items, park)
         in_flight = prepared
 
-    try:
-        for raw in iter_bundle(path):
-            batch.append((report.read, raw))
-            report.read += 1
-            if len(batch) >= BATCH:
-                advance(batch)
-                batch = []
-                if progress:
-                    progress(report)
-    except BundleError as exc:
-        report.stream_error = exc
-    advance(batch or None)
-    advance(None)
+    with paused:
+        try:
+            for raw in iter_bundle(path):
+                batch.append((report.read, raw))
+                report.read += 1
+                if len(batch) >= BATCH:
+                    advance(batch)
+                    batch = []
+                    if progress:
+                        progress(report)
+        except BundleError as exc:
+            report.stream_error = exc
+        advance(batch or None)
+        advance(None)
 
     # Entries that arrived ahead of their chain, in chain order: what still has a gap after
     # this pass has none of its chain's earlier entries anywhere in the bundle.
