@@ -75,6 +75,8 @@ _ODD: list[Any] = [
     _Int(5), 1.5, "", "x", "ab" * 32, "AB" * 32, "ab" * 31 + "g", "https://x", "ftp://x",
     "x" * 257, "x" * 4097, [], ["ab" * 32], ["x"], [1], [None], ["ab" * 32] * 65, {}, {"a": 1},
     "confirm", "state", "optical",
+    # 64 characters that are not all hex digits, each a way a prefix or strip could slip
+    "ab" * 31 + " a", " " + "a" * 63, "0" * 63 + "\u0660", "0x" + "a" * 62, "a" * 63 + "\n",
 ]
 
 
