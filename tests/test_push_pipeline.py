@@ -14,6 +14,7 @@ authors that reach no worker, and `/status` answered while a push waits on wedge
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -174,6 +176,58 @@ async def test_entries_checked_ahead_are_not_sent_again_and_give_the_in_process_
     more = _chain(_seed(10), 5, start=101, prev=a[-1].id)
     async with pooled.checked_ahead([e.raw for e in more]) as ahead:
         assert ahead == 0
+
+
+@pytest.mark.parametrize("alone", [True, False])
+async def test_a_push_whose_turn_comes_alone_stops_waiting_for_its_last_checks(
+        alone: bool) -> None:
+    """`until` (a push behind another): once its turn comes with no push behind it, the
+    block starts when the first slice's statuses are in, not every one (its slices are
+    stored as the rest is checked: the inserts overlap the workers); with a push behind
+    it, every status first (the event loop stays free to take that one in). The result
+    is the in-process one either way."""
+    pool = IngestPool(1, min_batch=8, chunk=16, deadline_s=10.0)
+    pool.start()
+    try:
+        pool.spawn()
+        (pid,) = pool.pids()
+        pooled, inline = Store(None), Store(None)
+        pooled.use_pool(pool)
+        pooled._slice_entries = 16
+        chain = _chain(_seed(14), 200)
+        for store in (pooled, inline):
+            store.ingest([chain[0].raw], T0 + DAY)
+        batch = [e.raw for e in chain[1:]]
+        waited: list[int] = []
+        wait = pool.wait
+
+        async def counted(jobs: list[Any]) -> None:
+            waited.append(sum(len(j.raws) for j in jobs))
+            await wait(jobs)
+
+        pool.wait = counted  # type: ignore[method-assign]
+
+        async def turn() -> bool:
+            # The worker was stopped before the chunks went out: nothing is answered when
+            # the turn comes, whatever the machine's speed.
+            os.kill(pid, signal.SIGCONT)
+            return alone
+
+        os.kill(pid, signal.SIGSTOP)
+        async with pooled.checked_ahead(batch, until=turn) as ahead:
+            assert ahead == 199
+            result = pooled.ingest(batch, T0 + DAY)
+        # Every chunk waited for first; then, alone, only the first slice's (its chunks up
+        # to the slice's 16 entries).
+        assert waited[0] == 199 and len(waited) == 2
+        assert 0 < waited[1] <= 16 if alone else waited[1] == 199
+        expected = inline.ingest(batch, T0 + DAY)
+        assert [e.raw for e in result.accepted] == [e.raw for e in expected.accepted]
+        assert pooled.heads() == inline.heads() and pooled._checked == {}
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
+        pool.stop()
 
 
 async def test_an_entry_checked_under_its_authors_key_is_checked_again_once_the_key_changed(
@@ -461,3 +515,20 @@ async def test_a_node_catching_up_checks_fetched_entries_ahead(tmp_path: Path) -
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_a_push_is_alone_at_its_turn_when_no_push_came_behind_it(tmp_path: Path) -> None:
+    async with running_daemons(tmp_path, ["a"], gossip=GossipConfig(tick_interval_s=None)) as (d,):
+        node = d.node
+        loop = asyncio.get_running_loop()
+        before, mine = loop.create_future(), loop.create_future()
+        node._last_push = mine
+        turn = asyncio.ensure_future(node._alone_at_turn(before, mine))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not turn.done()  # the push before it has not answered yet
+        before.set_result(None)
+        assert await turn is True
+        node._last_push = loop.create_future()  # another push came behind it
+        assert await node._alone_at_turn(before, mine) is False
+        node._last_push = None

@@ -22,8 +22,9 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeAlias
 
 from trustnet.api.metrics import NodeMetrics
@@ -533,7 +534,8 @@ class Node:
                 self.crashed(exc, "gossip_client")
 
     @contextlib.asynccontextmanager
-    async def _checked_ahead(self, raws: Sequence[bytes], *, whole: bool = True
+    async def _checked_ahead(self, raws: Sequence[bytes], *, whole: bool = True,
+                             until: Callable[[], Awaitable[bool]] | None = None
                              ) -> AsyncIterator[None]:
         """`Store.checked_ahead` for a push or a fetch reply, while fewer than
         `MAX_PUSHES_AHEAD` hold entries sent ahead (else nothing is sent ahead), counted in
@@ -542,7 +544,7 @@ class Node:
             raws = ()
         self._ahead += bool(raws)
         try:
-            async with self.store.checked_ahead(raws, whole=whole) as ahead:
+            async with self.store.checked_ahead(raws, whole=whole, until=until) as ahead:
                 self.protocol.stats["checked_ahead"] += ahead
                 yield
         finally:
@@ -592,14 +594,26 @@ class Node:
         try:
             # A push behind another waits for all its checks (the event loop stays free to take
             # in the next push meanwhile); one that is next stores its first slice once that
-            # is checked, and the rest as it is (checks and inserts overlap, as before).
-            async with self._checked_ahead(raws, whole=before is not None and not before.done()):
+            # is checked, and the rest as it is (checks and inserts overlap, as before). So
+            # does one behind another whose turn comes before its checks are all in, when no
+            # push waits behind it (the last of a stream: its inserts overlap the checks).
+            behind = before is not None and not before.done()
+            async with self._checked_ahead(
+                    raws, whole=behind,
+                    until=partial(self._alone_at_turn, before, mine) if behind else None):
                 if before is not None and not before.done():
                     await asyncio.shield(before)
                 answered = self._respond(node, path, body, message, self.clock.now_ms())
         finally:
             self._turn_done(before, mine)
         return self._served(path, body, answered)
+
+    async def _alone_at_turn(self, before: asyncio.Future[None] | None,
+                             mine: asyncio.Future[None]) -> bool:
+        """Once the push before this one answered: whether no push waits behind this one."""
+        if before is not None:
+            await asyncio.shield(before)
+        return self._last_push is mine
 
     def _turn_done(self, before: asyncio.Future[None] | None, mine: asyncio.Future[None]) -> None:
         """A push's turn ends; the next one's starts once every push before it answered (one

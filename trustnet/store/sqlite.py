@@ -22,13 +22,23 @@ checks on threads (`store.verify`), the read side the analysis and API page thro
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import fcntl
 import hashlib
 import logging
 import os
 import sqlite3
 import struct
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +137,26 @@ def _entry_author(entry: Entry) -> bytes:
 
 GROUP_ENTRIES = 10_000  # entries per commit of a bulk import (`Store.grouped`)
 SLICE_ENTRIES = 1024  # a large pooled batch commits in slices of about this many entries
+
+
+
+async def _first_of(work: Awaitable[None], until: Awaitable[bool]) -> bool:
+    """Run `work` until it ends or `until` gives True; whether `until` came first (`work`
+    is then cancelled). `until` giving False leaves `work` to end."""
+    job = asyncio.ensure_future(work)
+    turn = asyncio.ensure_future(until)
+    try:
+        await asyncio.wait((job, turn), return_when=asyncio.FIRST_COMPLETED)
+        if not job.done() and turn.result():
+            return True
+        await job
+        return False
+    finally:
+        for task in (job, turn):
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
 
 def _slices(batch: PreparedBatch, size: int) -> list[PreparedBatch] | None:
@@ -547,7 +577,8 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         return _submit(pool, chunk)
 
     @asynccontextmanager
-    async def checked_ahead(self, raws: Sequence[bytes], *, whole: bool = True
+    async def checked_ahead(self, raws: Sequence[bytes], *, whole: bool = True,
+                            until: Callable[[], Awaitable[bool]] | None = None
                             ) -> AsyncIterator[int]:
         """Send to the ingest workers, before a batch is ingested, those of its entries
         `prepare` would send them: new entries (beyond their chain's head) of authors held
@@ -561,7 +592,12 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         turn: while it stores one push the workers check the next, and the event loop is
         free to take in the one after. Nothing else is sent ahead: entries held already cost
         one lookup and no check in `prepare`, and an author's first entries wait for the
-        new-author admission (a stranger's flood of fresh keys is refused before any check)."""
+        new-author admission (a stranger's flood of fresh keys is refused before any check).
+
+        `until`, with `whole`: once what it makes gives True before every status is in, wait for the
+        first slice's only (a push whose turn came while its last chunks are checked, and
+        nothing behind it to take in, stores its slices as they are checked: its inserts
+        overlap the workers instead of following them)."""
         pool = self._pool
         mine: list[bytes] = []  # the raws this call put in `_checked` (it takes them out)
         jobs: list[Job] = []
@@ -571,6 +607,8 @@ class Store(EntryReads, Quarantine, AuthorIndex):
                     with gc_paused():
                         self._send_ahead(pool, raws, mine, jobs)
                 if jobs and pool is not None:
+                    if whole and until is not None and await _first_of(pool.wait(jobs), until()):
+                        whole = False
                     await pool.wait(jobs if whole else self._first_slice(jobs))
             except Exception as exc:  # the spawn of a worker failed, say: checked when ingested
                 log.warning("entries not checked ahead (%r): checked as they are ingested", exc)
