@@ -253,3 +253,46 @@ def test_entries_are_made_the_same_with_and_without_the_maker(
         assert type(peeked) is type(peeked_by_slots) is entry_module._Unread  # body not read
     assert made == by_slots
     assert all(type(p) is entry_module.Entry for _, _, p in made)  # compared: read, plain
+
+
+# -- hex_of: an entry's id and author as hex, read in C ---------------------------------------
+
+
+def test_id_and_author_hex_are_the_bytes_as_lowercase_hex_kept_once_made() -> None:
+    from trustnet.log.entry import Entry, decode_stored, peek_entry
+
+    assert type(Entry.__dict__["id_hex"]).__name__ == "HexOf"  # where it was built
+    rng = random.Random(3)
+    for k in range(50):
+        who = Identity.from_seed(rng.randbytes(32))
+        e = decode_stored(sign_entry(who, seq=1, prev=None, ts=k, kind="trust",
+                                     body={"subject": "ab" * 32, "level": 1}).raw)
+        assert e._id_hex is None and e._author_hex is None  # made when first read
+        assert e.id_hex == e.id.hex() and e.author_hex == e.author.hex()
+        assert e._id_hex is e.id_hex and e._author_hex is e.author_hex  # kept, the same str
+        assert e.author_hex is sys.intern(e.author.hex())  # one string per author
+        peeked = peek_entry(e.raw)
+        assert peeked is not None and peeked.id_hex == e.id_hex
+        assert type(peeked).__name__ == "_Unread"  # reading the id did not read the body
+
+
+def test_hex_of_refuses_what_is_not_a_bytes_slot() -> None:
+    from trustnet.log.entry import Entry
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Box:
+        raw: Any
+        cache: Any = None
+
+    shown = _canonical.hex_of(Box, "raw", "cache", False)
+    assert shown.__get__(Box(b"\x00\xff\x10"), Box) == "00ff10"
+    assert shown.__get__(None, Box) is shown
+    with pytest.raises(AttributeError):
+        shown.__get__(Box("not bytes"), Box)
+    with pytest.raises(TypeError):
+        shown.__get__(object(), Box)
+    for names in [("nope", "cache"), ("raw", "nope"), ("raw", 1)]:
+        with pytest.raises(TypeError):
+            _canonical.hex_of(Box, *names, False)
+    with pytest.raises(TypeError):
+        _canonical.hex_of(Entry, "id")

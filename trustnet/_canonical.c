@@ -31,6 +31,11 @@
  * statement record `kinds.parse_body` makes). Only slots `cls` holds as plain members
  * (`__slots__`, as frozen dataclasses with slots=True have them), only a class whose
  * `__new__` is object's; the slots left out stay unset, as after `object.__new__`.
+ *
+ * hex_of(cls, source, cache, intern) -> a descriptor reading the bytes slot `source` as
+ * lowercase hex, made on first read and kept in the slot `cache` (None until then; interned
+ * with `intern`): `Entry.id_hex` and `Entry.author_hex`, read for every entry the analysis
+ * indexes, a few times each; as a Python property each read was a Python call.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -334,6 +339,25 @@ head(PyObject *module, PyObject *arg)
         (unsigned long long)ts, kind_str);
 }
 
+/* The writable plain member `name` of `cls` (a new reference to its descriptor), or NULL
+ * with TypeError. */
+static PyObject *
+slot_of(PyTypeObject *cls, PyObject *name)
+{
+    PyObject *d = PyUnicode_Check(name) ? PyObject_GetAttr((PyObject *)cls, name) : NULL;
+    if (d != NULL && Py_IS_TYPE(d, &PyMemberDescr_Type)
+            && PyType_IsSubtype(cls, PyDescr_TYPE(d))
+            && ((PyMemberDescrObject *)d)->d_member->type == T_OBJECT_EX
+            && !(((PyMemberDescrObject *)d)->d_member->flags & READONLY))
+        return d;
+    if (d == NULL && PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_AttributeError))
+        return NULL;
+    Py_XDECREF(d);
+    PyErr_Clear();
+    PyErr_Format(PyExc_TypeError, "%R is not a writable slot of %s", name, cls->tp_name);
+    return NULL;
+}
+
 typedef struct {
     PyObject_HEAD
     PyTypeObject *cls;
@@ -418,19 +442,8 @@ maker(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *name = PyTuple_GET_ITEM(names, i);
-        PyObject *d = PyUnicode_Check(name) ? PyObject_GetAttr((PyObject *)cls, name) : NULL;
-        if (d == NULL || !Py_IS_TYPE(d, &PyMemberDescr_Type)
-                || !PyType_IsSubtype(cls, PyDescr_TYPE(d))
-                || ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX
-                || (((PyMemberDescrObject *)d)->d_member->flags & READONLY)) {
-            if (d == NULL && PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_AttributeError)) {
-                Py_DECREF(descrs);
-                PyMem_Free(members);
-                return NULL;
-            }
-            PyErr_Clear();
-            PyErr_Format(PyExc_TypeError, "%R is not a writable slot of %s", name, cls->tp_name);
-            Py_XDECREF(d);
+        PyObject *d = slot_of(cls, name);
+        if (d == NULL) {
             Py_DECREF(descrs);
             PyMem_Free(members);
             return NULL;
@@ -462,7 +475,127 @@ maker(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return (PyObject *)m;
 }
 
+typedef struct {
+    PyObject_HEAD
+    PyMemberDef *source;  /* the bytes slot */
+    PyMemberDef *cache;   /* the str-or-None slot the hex is kept in */
+    PyObject *descrs;     /* both member descriptors, kept alive for the two pointers */
+    PyTypeObject *owner;
+    int intern;
+} HexOf;
+
+static void
+hexof_dealloc(HexOf *h)
+{
+    PyObject_GC_UnTrack(h);
+    Py_CLEAR(h->descrs);
+    Py_CLEAR(h->owner);
+    Py_TYPE(h)->tp_free((PyObject *)h);
+}
+
+static int
+hexof_traverse(HexOf *h, visitproc visit, void *arg)
+{
+    Py_VISIT(h->descrs);
+    Py_VISIT(h->owner);
+    return 0;
+}
+
+static PyObject *
+hexof_get(PyObject *self, PyObject *obj, PyObject *type)
+{
+    HexOf *h = (HexOf *)self;
+    if (obj == NULL || obj == Py_None)
+        return Py_NewRef(self);
+    if (!PyObject_TypeCheck(obj, h->owner)) {
+        PyErr_Format(PyExc_TypeError, "descriptor for %s applied to a %s", h->owner->tp_name,
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    PyObject **cache = (PyObject **)((char *)obj + h->cache->offset);
+    if (*cache != NULL && *cache != Py_None)
+        return Py_NewRef(*cache);
+    PyObject *source = *(PyObject **)((char *)obj + h->source->offset);
+    if (source == NULL || !PyBytes_Check(source)) {
+        PyErr_SetString(PyExc_AttributeError, "no bytes to show as hex");
+        return NULL;
+    }
+    static const char digits[] = "0123456789abcdef";
+    Py_ssize_t n = PyBytes_GET_SIZE(source);
+    const unsigned char *b = (const unsigned char *)PyBytes_AS_STRING(source);
+    PyObject *text = PyUnicode_New(2 * n, 127);
+    if (text == NULL)
+        return NULL;
+    Py_UCS1 *out = PyUnicode_1BYTE_DATA(text);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    if (h->intern)
+        PyUnicode_InternInPlace(&text);
+    PyObject *old = *cache;
+    *cache = Py_NewRef(text);
+    Py_XDECREF(old);
+    return text;
+}
+
+static PyTypeObject HexOfType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "trustnet._canonical.HexOf",
+    .tp_basicsize = sizeof(HexOf),
+    .tp_dealloc = (destructor)hexof_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_traverse = (traverseproc)hexof_traverse,
+    .tp_descr_get = hexof_get,
+    .tp_doc = "A bytes slot shown as lowercase hex, kept in a second slot once made "
+              "(trustnet._canonical.hex_of).",
+};
+
+static PyObject *
+hex_of(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyType_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "hex_of(cls, source, cache, intern) takes a class, two slot names, a bool");
+        return NULL;
+    }
+    PyTypeObject *cls = (PyTypeObject *)args[0];
+    int intern = PyObject_IsTrue(args[3]);
+    if (intern < 0)
+        return NULL;
+    PyObject *source = slot_of(cls, args[1]);
+    if (source == NULL)
+        return NULL;
+    PyObject *cache = slot_of(cls, args[2]);
+    if (cache == NULL) {
+        Py_DECREF(source);
+        return NULL;
+    }
+    HexOf *h = PyObject_GC_New(HexOf, &HexOfType);
+    if (h == NULL) {
+        Py_DECREF(source);
+        Py_DECREF(cache);
+        return NULL;
+    }
+    h->source = ((PyMemberDescrObject *)source)->d_member;
+    h->cache = ((PyMemberDescrObject *)cache)->d_member;
+    h->descrs = PyTuple_Pack(2, source, cache);
+    Py_DECREF(source);
+    Py_DECREF(cache);
+    h->owner = (PyTypeObject *)Py_NewRef((PyObject *)cls);
+    h->intern = intern;
+    if (h->descrs == NULL) {
+        Py_DECREF(h);
+        return NULL;
+    }
+    PyObject_GC_Track(h);
+    return (PyObject *)h;
+}
+
 static PyMethodDef methods[] = {
+    {"hex_of", (PyCFunction)(void (*)(void))hex_of, METH_FASTCALL,
+     "hex_of(cls, source, cache, intern) -> a descriptor: the bytes slot `source` as lowercase "
+     "hex, made when first read and kept in the slot `cache` (interned with `intern`)."},
     {"maker", (PyCFunction)(void (*)(void))maker, METH_FASTCALL,
      "maker(cls, names) -> a callable making an object of cls with the named slots set, one "
      "positional argument each (object.__new__ and one __set__ per slot, in one call)."},
@@ -484,7 +617,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__canonical(void)
 {
-    if (PyType_Ready(&MakerType) < 0)
+    if (PyType_Ready(&MakerType) < 0 || PyType_Ready(&HexOfType) < 0)
         return NULL;
     return PyModule_Create(&module);
 }

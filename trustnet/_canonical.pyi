@@ -1,5 +1,5 @@
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 _T = TypeVar("_T")
 
@@ -17,3 +17,7 @@ def head(raw: bytes, /) -> tuple[bytes, bytes, bytes, int, bytes | None, int, st
 # each, in one call: `object.__new__(cls)` and each slot descriptor's `__set__`. Only plain
 # `__slots__` members of a class `object.__new__` makes (TypeError otherwise).
 def maker(cls: type[_T], names: tuple[str, ...], /) -> Callable[..., _T]: ...
+
+# A descriptor: the bytes slot `source` of `cls` as lowercase hex, made when first read and
+# kept in the slot `cache` (None until then), interned with `intern` (`Entry.id_hex`).
+def hex_of(cls: type[Any], source: str, cache: str, intern: bool, /) -> Any: ...

@@ -309,6 +309,10 @@ _make_unread: Callable[..., Entry] | None = None
 if _head is not None:
     _make_entry = _canonical.maker(Entry, _FIELDS)
     _make_unread = _canonical.maker(_Unread, tuple(f for f in _FIELDS if f != "body"))
+    # The id and author as hex read in C (the same strings the properties make, kept in the
+    # same slots): the analysis reads them a few times per entry it indexes.
+    setattr(Entry, "id_hex", _canonical.hex_of(Entry, "id", "_id_hex", False))  # noqa: B010
+    setattr(Entry, "author_hex", _canonical.hex_of(Entry, "author", "_author_hex", True))  # noqa: B010
 
 
 def _jsonable(value: Any) -> Any:
