@@ -170,7 +170,15 @@ def test_maker_makes_the_record_the_dataclass_makes() -> None:
     assert made.author_hex == e.author.hex() and made.parsed is None
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.seq = 2  # type: ignore[misc]
-    assert gc.is_tracked(made)  # it can hold a cycle through its body: the collector sees it
+    assert gc.is_tracked(made)  # made as object.__new__ makes it: tracked
+    untracked = _canonical.maker(Entry, _FIELDS, False)(
+        e.raw, e.payload, e.sig, e.id, e.author, e.seq, e.prev, e.ts, e.kind, e.body, None,
+        None, None)
+    assert untracked == e and not gc.is_tracked(untracked)
+    # What the store and the analysis make: no cycle can pass through an entry.
+    from trustnet.log.entry import decode_stored, peek_entry
+
+    assert not gc.is_tracked(decode_stored(e.raw)) and not gc.is_tracked(peek_entry(e.raw))
 
 
 def test_slots_left_out_stay_unset() -> None:
@@ -202,6 +210,8 @@ def test_maker_refuses_what_it_cannot_make_as_object_new_would() -> None:
         _canonical.maker(Entry, ["raw"])  # names are a tuple
     with pytest.raises(TypeError):
         _canonical.maker(Entry)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        _canonical.maker(Entry, ("raw",), False, 1)  # type: ignore[call-arg]
     make = _canonical.maker(Entry, ("raw", "seq"))
     with pytest.raises(TypeError):
         make(b"x")
@@ -233,6 +243,14 @@ def test_maker_holds_one_reference_per_slot_and_frees_them() -> None:
     ref = weakref.ref(marker)
     del holder, marker
     gc.collect()
+    assert ref() is None
+    # Untracked, a record is freed by reference counting all the same.
+    loose = _canonical.maker(Box, ("a", "b"), False)
+    marker = Marker()
+    ref = weakref.ref(marker)
+    box = loose(marker, [1])
+    assert not gc.is_tracked(box) and gc.is_tracked(box.b)
+    del box, marker
     assert ref() is None
     del make
     gc.collect()

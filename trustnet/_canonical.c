@@ -31,6 +31,10 @@
  * statement record `kinds.parse_body` makes). Only slots `cls` holds as plain members
  * (`__slots__`, as frozen dataclasses with slots=True have them), only a class whose
  * `__new__` is object's; the slots left out stay unset, as after `object.__new__`.
+ * `track` false: the objects made are untracked by the cyclic collector (as CPython does for
+ * a tuple of atoms), for records that cannot be part of a cycle: an entry holds bytes, ints,
+ * strs and its body (a tree msgpack made) and parsed record, never anything that holds it.
+ * Reference counting frees them as always; no collection walks them.
  *
  * hex_of(cls, source, cache, intern) -> a descriptor reading the bytes slot `source` as
  * lowercase hex, made on first read and kept in the slot `cache` (None until then; interned
@@ -365,6 +369,7 @@ typedef struct {
     Py_ssize_t n;
     PyMemberDef **members;
     vectorcallfunc vectorcall;
+    int track;  /* 0: the objects made are left out of the cyclic collector's walks */
 } Maker;
 
 static void
@@ -403,6 +408,8 @@ maker_call(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnam
         PyObject **slot = (PyObject **)((char *)obj + m->members[i]->offset);
         *slot = Py_NewRef(args[i]);
     }
+    if (!m->track)
+        PyObject_GC_UnTrack(obj);
     return obj;
 }
 
@@ -421,10 +428,14 @@ static PyTypeObject MakerType = {
 static PyObject *
 maker(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2 || !PyType_Check(args[0]) || !PyTuple_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "maker(cls, names) takes a class and a tuple of str");
+    if (nargs < 2 || nargs > 3 || !PyType_Check(args[0]) || !PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "maker(cls, names, track=True) takes a class, a tuple of str, a bool");
         return NULL;
     }
+    int track = nargs < 3 ? 1 : PyObject_IsTrue(args[2]);
+    if (track < 0)
+        return NULL;
     PyTypeObject *cls = (PyTypeObject *)args[0];
     PyObject *names = args[1];
     if (cls->tp_new != PyBaseObject_Type.tp_new || cls->tp_alloc == NULL) {
@@ -471,6 +482,7 @@ maker(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     m->n = n;
     m->members = members;
     m->vectorcall = maker_call;
+    m->track = track;
     PyObject_GC_Track(m);
     return (PyObject *)m;
 }
@@ -597,7 +609,8 @@ static PyMethodDef methods[] = {
      "hex_of(cls, source, cache, intern) -> a descriptor: the bytes slot `source` as lowercase "
      "hex, made when first read and kept in the slot `cache` (interned with `intern`)."},
     {"maker", (PyCFunction)(void (*)(void))maker, METH_FASTCALL,
-     "maker(cls, names) -> a callable making an object of cls with the named slots set, one "
+     "maker(cls, names, track=True) -> a callable making an object of cls with the named slots "
+     "set, one "
      "positional argument each (object.__new__ and one __set__ per slot, in one call)."},
     {"head", head, METH_O,
      "head(raw) -> (payload, sig, author, seq, prev, ts, kind) | None: a raw entry's envelope "

@@ -16,7 +16,9 @@ def head(raw: bytes, /) -> tuple[bytes, bytes, bytes, int, bytes | None, int, st
 # A callable making an object of `cls` with the named slots set, one positional argument
 # each, in one call: `object.__new__(cls)` and each slot descriptor's `__set__`. Only plain
 # `__slots__` members of a class `object.__new__` makes (TypeError otherwise).
-def maker(cls: type[_T], names: tuple[str, ...], /) -> Callable[..., _T]: ...
+# `track` false: the objects made are left out of the cyclic collector's walks (for records
+# no cycle can pass through).
+def maker(cls: type[_T], names: tuple[str, ...], track: bool = True, /) -> Callable[..., _T]: ...
 
 # A descriptor: the bytes slot `source` of `cls` as lowercase hex, made when first read and
 # kept in the slot `cache` (None until then), interned with `intern` (`Entry.id_hex`).
