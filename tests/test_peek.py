@@ -39,6 +39,7 @@ from trustnet.store.workers import peek
 _canonical = pytest.importorskip(
     "trustnet._canonical", reason="not compiled here: `peek` decodes the whole entry")
 head = _canonical.head
+author = _canonical.author
 
 WHO = Identity.from_seed(b"\x07" * 32)
 bodies = st.dictionaries(
@@ -105,10 +106,13 @@ def _outcome(raw: bytes) -> object:
 
 def _agrees(raw: bytes) -> None:
     read, decoded = head(raw), _decoded_head(raw)
-    with mock.patch.object(entry_module, "_head", None):
+    with mock.patch.object(entry_module, "_head", None), \
+            mock.patch.object(entry_module, "_author", None):
         slow = _outcome(raw)
         slow_hint = author_hint(raw)
     assert _outcome(raw) == slow  # `decode_fields` on the compiled read decodes the same
+    # The author alone is read as the whole header is (the kind's text aside).
+    assert read is None or author(raw) == read[2], raw.hex()
     if decoded is not None:
         # Admission's author, read either way, is the one the entry decodes with.
         assert author_hint(raw) == slow_hint == decoded[2], raw.hex()
@@ -151,6 +155,10 @@ def test_shapes_it_does_not_read() -> None:
         assert bad != payload
         raw = msgpack.packb([bad, bytes(64)], use_bin_type=True)
         assert head(raw) is None and _decoded_head(raw) is None, bad.hex()
+        # The author alone is read whatever the kind's text (admission counts by it; the
+        # entry is refused when decoded).
+        assert author(raw) == (WHO.author if b"\xa2\xff\xfe" in bad else None), bad.hex()
+    assert author(good) == WHO.author
     # The envelope: a longer bin form, a short signature, trailing bytes.
     for raw in (b"\x92\xc5" + len(payload).to_bytes(2, "big") + payload + b"\xc4\x40" + bytes(64),
                 msgpack.packb([payload, bytes(63)], use_bin_type=True), good + b"\x00"):

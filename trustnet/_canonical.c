@@ -23,6 +23,9 @@
  * UTF-8, then a map's first byte) and says None for anything else, checking nothing more:
  * the workers check the entry whole, and what it reads is what they unpack.
  *
+ * author(raw) -> bytes | None: only the author `head` would read (its kind's UTF-8 not
+ * checked): what the new-author admission counts a push by, one per entry.
+ *
  * Every read is bounds-checked against the buffer's end; recursion is at most MAX_DEPTH + 1.
  *
  * maker(cls, names) -> a callable that makes an object of `cls` with those slots set, one
@@ -283,18 +286,20 @@ id_at(cursor *c, const unsigned char **id)
     return 1;
 }
 
-static PyObject *
-head(PyObject *module, PyObject *arg)
+/* The fields `head` reads, where they lie in the raw entry. */
+typedef struct {
+    int start;  /* the payload's first byte */
+    const unsigned char *author, *prev, *kind;  /* prev NULL: nil */
+    uint64_t seq, ts, kind_len;
+} header;
+
+/* Read a raw entry's envelope and header as `head` does: 1 when they have that shape. */
+static int
+read_header(const unsigned char *raw, Py_ssize_t len, header *h)
 {
-    if (!PyBytes_CheckExact(arg)) {
-        PyErr_SetString(PyExc_TypeError, "head() takes bytes");
-        return NULL;
-    }
-    const unsigned char *raw = (const unsigned char *)PyBytes_AS_STRING(arg);
-    Py_ssize_t len = PyBytes_GET_SIZE(arg);
     /* The envelope: [bin payload, bin 8 of 64], each length in its shortest form. */
     if (len < 69 || raw[0] != 0x92 || raw[len - 66] != 0xc4 || raw[len - 65] != 0x40)
-        Py_RETURN_NONE;
+        return 0;
     uint64_t n = (uint64_t)len - 67;  /* the payload's bin: its header and bytes */
     int start;
     if (raw[1] == 0xc4 && n - 2 < 0x100)
@@ -304,26 +309,55 @@ head(PyObject *module, PyObject *arg)
     else if (raw[1] == 0xc6 && n >= 5 && n - 5 >= 0x10000)
         start = 6;
     else
-        Py_RETURN_NONE;
+        return 0;
     if (be(raw + 2, start - 2) != n - (uint64_t)(start - 1))
-        Py_RETURN_NONE;
+        return 0;
     cursor c = {raw + start, raw + len - 66};
-    const unsigned char *author, *prev = NULL, *kind;
-    uint64_t seq, ts, kind_len;
+    h->start = start;
+    h->prev = NULL;
     if (!has(&c, 2) || c.p[0] != 0x97 || c.p[1] != 0x01)
-        Py_RETURN_NONE;
+        return 0;
     c.p += 2;
-    if (!id_at(&c, &author) || !uint_at(&c, &seq) || seq < 1)
-        Py_RETURN_NONE;
+    if (!id_at(&c, &h->author) || !uint_at(&c, &h->seq) || h->seq < 1)
+        return 0;
     if (has(&c, 1) && c.p[0] == 0xc0)
         c.p += 1;
-    else if (!id_at(&c, &prev))
-        Py_RETURN_NONE;
-    if (!uint_at(&c, &ts) || !str_at(&c, &kind, &kind_len) || !has(&c, 1))
-        Py_RETURN_NONE;
+    else if (!id_at(&c, &h->prev))
+        return 0;
+    if (!uint_at(&c, &h->ts) || !str_at(&c, &h->kind, &h->kind_len) || !has(&c, 1))
+        return 0;
     unsigned char b = c.p[0];
-    if (!((b & 0xf0) == 0x80 || b == 0xde || b == 0xdf))
+    return (b & 0xf0) == 0x80 || b == 0xde || b == 0xdf;
+}
+
+static PyObject *
+author(PyObject *module, PyObject *arg)
+{
+    if (!PyBytes_CheckExact(arg)) {
+        PyErr_SetString(PyExc_TypeError, "author() takes bytes");
+        return NULL;
+    }
+    header h;
+    if (!read_header((const unsigned char *)PyBytes_AS_STRING(arg), PyBytes_GET_SIZE(arg), &h))
         Py_RETURN_NONE;
+    return PyBytes_FromStringAndSize((const char *)h.author, ID_BYTES);
+}
+
+static PyObject *
+head(PyObject *module, PyObject *arg)
+{
+    if (!PyBytes_CheckExact(arg)) {
+        PyErr_SetString(PyExc_TypeError, "head() takes bytes");
+        return NULL;
+    }
+    const unsigned char *raw = (const unsigned char *)PyBytes_AS_STRING(arg);
+    Py_ssize_t len = PyBytes_GET_SIZE(arg);
+    header h;
+    if (!read_header(raw, len, &h))
+        Py_RETURN_NONE;
+    int start = h.start;
+    const unsigned char *author = h.author, *prev = h.prev, *kind = h.kind;
+    uint64_t seq = h.seq, ts = h.ts, kind_len = h.kind_len;
     PyObject *kind_str = PyUnicode_DecodeUTF8((const char *)kind, (Py_ssize_t)kind_len, "strict");
     if (kind_str == NULL) {
         if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
@@ -605,6 +639,9 @@ hex_of(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 }
 
 static PyMethodDef methods[] = {
+    {"author", author, METH_O,
+     "author(raw) -> the author a raw entry names, read as head() reads it (its kind's text "
+     "not checked), or None when it has not that shape."},
     {"hex_of", (PyCFunction)(void (*)(void))hex_of, METH_FASTCALL,
      "hex_of(cls, source, cache, intern) -> a descriptor: the bytes slot `source` as lowercase "
      "hex, made when first read and kept in the slot `cache` (interned with `intern`)."},

@@ -20,6 +20,9 @@ def head(raw: bytes, /) -> tuple[bytes, bytes, bytes, int, bytes | None, int, st
 # no cycle can pass through).
 def maker(cls: type[_T], names: tuple[str, ...], track: bool = True, /) -> Callable[..., _T]: ...
 
+# The author `head` would read of a raw entry (its kind's text not checked), or None.
+def author(raw: bytes, /) -> bytes | None: ...
+
 # A descriptor: the bytes slot `source` of `cls` as lowercase hex, made when first read and
 # kept in the slot `cache` (None until then), interned with `intern` (`Entry.id_hex`).
 def hex_of(cls: type[Any], source: str, cache: str, intern: bool, /) -> Any: ...

@@ -76,8 +76,9 @@ try:
     _scan: Callable[[bytes], bool] | None = _canonical.scan
     _head: Callable[[bytes], tuple[bytes, bytes, bytes, int, bytes | None, int, str] | None] | None
     _head = _canonical.head
+    _author: Callable[[bytes], bytes | None] | None = _canonical.author
 except ImportError:  # pragma: no cover - depends on the machine it was installed on
-    _scan = _head = None
+    _scan = _head = _author = None
 
 
 def canonical_compiled() -> bool:
@@ -402,8 +403,8 @@ def author_hint(raw: bytes) -> bytes | None:
     shape to tell). When the entry decodes, its author is this one."""
     if type(raw) is not bytes or len(raw) > MAX_ENTRY_BYTES:
         return None
-    if _head is not None and (read := _head(raw)) is not None:
-        return read[2]  # the compiled header read (0.2 µs against 0.7 below)
+    if _author is not None and (read := _author(raw)) is not None:
+        return read  # the compiled header read (0.1 µs against 0.7 below)
     start = _payload_start(raw)
     if start is None:
         return None
