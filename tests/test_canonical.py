@@ -314,3 +314,64 @@ def test_hex_of_refuses_what_is_not_a_bytes_slot() -> None:
             _canonical.hex_of(Box, *names, False)
     with pytest.raises(TypeError):
         _canonical.hex_of(Entry, "id")
+
+
+def test_maker_refuses_abstract_classes_as_object_new_does() -> None:
+    import abc
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Shape(abc.ABC):
+        a: Any
+
+        @abc.abstractmethod
+        def area(self) -> float: ...
+
+    with pytest.raises(TypeError):
+        _canonical.maker(Shape, ("a",))  # as object.__new__ refuses it
+
+
+def test_hex_of_is_read_only_like_the_property_it_stands_for() -> None:
+    class Open:
+        __slots__ = ("cache", "raw")
+
+    Open.shown = _canonical.hex_of(Open, "raw", "cache", False)  # type: ignore[attr-defined]
+    box = Open()
+    box.raw, box.cache = b"\x01", None
+    assert box.shown == "01"
+    with pytest.raises(AttributeError):
+        box.shown = "02"  # a data descriptor: never shadowed, never set
+    assert box.shown == "01"
+
+
+def test_no_cycle_can_pass_through_an_entry() -> None:
+    """Entries are made untracked by the collector (`maker(..., False)`): sound only while
+    nothing an entry holds can hold it back. Every way an entry is made and read (decoded,
+    stored, peeked, parsed, its hex read, replaced, copied) holds a tree of atoms and
+    records, never the entry."""
+    import copy
+
+    from trustnet.bench.beliefs import generate
+    from trustnet.log.entry import decode_stored, peek_entry
+    from trustnet.statements.entries import statement_of
+
+    def reaches(root: object, target: object) -> bool:
+        seen: set[int] = set()
+        todo = list(gc.get_referents(root))
+        while todo:
+            obj = todo.pop()
+            if obj is target:
+                return True
+            if id(obj) in seen or isinstance(obj, type):
+                continue
+            seen.add(id(obj))
+            todo.extend(gc.get_referents(obj))
+        return False
+
+    entries, _pids = generate(300, 6, 2)
+    for e in entries:
+        for made in (decode_stored(e.raw), peek_entry(e.raw), decode_entry(e.raw)):
+            assert made is not None
+            made.id_hex, made.author_hex  # noqa: B018 - kept in its slots once read
+            statement_of(made)  # its parsed record kept in it
+            for each in (made, copy.copy(made), dataclasses.replace(made)):
+                assert not reaches(each, each), each

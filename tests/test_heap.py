@@ -239,19 +239,26 @@ def test_a_heavy_view_is_made_and_dropped_with_the_collector_paused(tmp_path: Pa
     assert gc.isenabled() and heap.stats().settles == settles + 1  # the node's own views only
 
 
-async def test_a_daemon_freezes_what_its_start_made(tmp_path: Path) -> None:
+async def test_a_daemon_freezes_what_its_start_made_once_and_leaves_the_baseline(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # What starting made (modules, settings, the server) is held for the process's life: a
-    # node that starts on an empty store runs no catch-up that would freeze it, so the start
-    # does, and the collector's full passes no longer walk it.
+    # node that starts on an empty store runs no catch-up that would freeze it, so the
+    # start does, once per process, before the first catch-up starts. It is not the baseline
+    # of full passes: the first catch-up still sets that and runs none.
     from tests.daemons import running_daemons
     from trustnet.protocol.config import GossipConfig
 
-    before = heap.stats().settles
+    monkeypatch.setattr(heap, "_STARTED", False)  # as in a process that started no daemon
+    monkeypatch.setattr(heap, "_STATS", heap.HeapStats())
     assert gc.get_freeze_count() == 0
-    async with running_daemons(tmp_path, ["a"], gossip=GossipConfig(tick_interval_s=None)):
-        assert heap.stats().settles == before + 1
-        assert gc.get_freeze_count() > 10_000  # the imported modules at least
+    async with running_daemons(tmp_path, ["a", "b"], gossip=GossipConfig(tick_interval_s=None)):
+        frozen = gc.get_freeze_count()
+        assert frozen > 10_000  # the imported modules at least
+        assert heap.stats() == heap.HeapStats()  # no settle, no baseline, no pass
         assert gc.isenabled()
+    views, _store, _later = _views(CATCH_UP + 600, 0)
+    views.current()  # the process's first catch-up: sets the baseline, runs no full pass
+    assert heap.stats().settles == 1 and heap.stats().refreshes == 0 and heap.stats().base
 
 
 def test_a_batch_is_taken_in_with_the_collector_paused(monkeypatch: pytest.MonkeyPatch) -> None:

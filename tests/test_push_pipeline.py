@@ -532,3 +532,36 @@ async def test_a_push_is_alone_at_its_turn_when_no_push_came_behind_it(tmp_path:
         node._last_push = loop.create_future()  # another push came behind it
         assert await node._alone_at_turn(before, mine) is False
         node._last_push = None
+
+
+async def test_waiting_for_the_first_of_two_never_swallows_the_callers_cancellation() -> None:
+    """`_first_of` cancels and waits for its helpers: a cancellation of the caller meanwhile
+    (a node stopping, a timeout around the push) is raised, not lost in their clean-up."""
+    from trustnet.store.sqlite import _first_of
+
+    cleaning = asyncio.Event()
+
+    async def work() -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cleaning.set()
+            await asyncio.sleep(0.05)  # a helper slow to end (a worker's pipe unwatched)
+            raise
+
+    async def turn() -> bool:
+        return True
+
+    caller = asyncio.ensure_future(_first_of(work(), turn()))
+    await cleaning.wait()
+    caller.cancel()  # while `_first_of` waits for its helper to end
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    # A failing `until` fails the wait; `work` ending first gives False.
+
+    async def broken() -> bool:
+        raise RuntimeError("turn")
+
+    with pytest.raises(RuntimeError, match="turn"):
+        await _first_of(asyncio.sleep(60), broken())
+    assert await _first_of(asyncio.sleep(0), asyncio.sleep(60, result=True)) is False

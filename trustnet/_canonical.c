@@ -472,8 +472,10 @@ maker(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     PyTypeObject *cls = (PyTypeObject *)args[0];
     PyObject *names = args[1];
-    if (cls->tp_new != PyBaseObject_Type.tp_new || cls->tp_alloc == NULL) {
-        PyErr_Format(PyExc_TypeError, "%s is not made by object.__new__", cls->tp_name);
+    if (cls->tp_new != PyBaseObject_Type.tp_new || cls->tp_alloc == NULL
+            || (cls->tp_flags & Py_TPFLAGS_IS_ABSTRACT) || (!track && !PyType_IS_GC(cls))) {
+        PyErr_Format(PyExc_TypeError, "%s is not made by object.__new__%s", cls->tp_name,
+                     track ? "" : " as an object the collector tracks");
         return NULL;
     }
     Py_ssize_t n = PyTuple_GET_SIZE(names);
@@ -585,6 +587,13 @@ hexof_get(PyObject *self, PyObject *obj, PyObject *type)
     return text;
 }
 
+static int
+hexof_set(PyObject *self, PyObject *obj, PyObject *value)
+{
+    PyErr_SetString(PyExc_AttributeError, "read-only: made from the bytes it shows");
+    return -1;
+}
+
 static PyTypeObject HexOfType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "trustnet._canonical.HexOf",
@@ -593,6 +602,7 @@ static PyTypeObject HexOfType = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_traverse = (traverseproc)hexof_traverse,
     .tp_descr_get = hexof_get,
+    .tp_descr_set = hexof_set,
     .tp_doc = "A bytes slot shown as lowercase hex, kept in a second slot once made "
               "(trustnet._canonical.hex_of).",
 };

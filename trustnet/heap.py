@@ -25,14 +25,16 @@ seconds at 1,000,000), and a catch-up itself ends with a pass over everything it
 The same two measures serve the rest of the node. The store takes each batch in (`prepare`,
 `commit`) paused: peeking, chaining and storing allocate a handful of tracked, short-lived
 records per entry, and at a collection per 700 of them the passes cost a gossip push ~1 µs an
-entry (`bench gossip`). And a daemon settles once it has started: its modules, settings and
+entry (`bench gossip`). And a daemon freezes what its start made: its modules, settings and
 server are held for the process's life, and a node that started on a small store runs no
 catch-up that would freeze them (without it, each full pass walked them all: ~45 ms, once
-per push of thousands of entries).
+per push of thousands of entries): `freeze_started`, once per process, before the first
+catch-up starts on its thread.
 
 Why freezing is safe: the analysis makes no reference cycles (tests/test_heap.py: a
 catch-up and per-entry updates leave `gc.collect()` nothing to find), so freezing without a
-pass first loses nothing of its own. A frozen object is still freed by reference counting
+pass first loses nothing of its own. The entries it and the store make are not even tracked
+(no cycle can pass through one: tests/test_canonical.py walks what each holds). A frozen object is still freed by reference counting
 when the last reference goes; only frozen *cycles* wait. The daemon's own cyclic objects
 (aiohttp requests, connections, tasks) that were alive at a freeze and die later are such
 cycles: they are bounded by what was alive at that moment (never what the node makes
@@ -144,6 +146,23 @@ def _resume(*, settle: bool) -> None:
             _PAUSES.settle = False
             if _PAUSES.resume:
                 gc.enable()
+
+
+_STARTED = False  # whether a daemon of this process froze what its start made
+
+
+def freeze_started() -> None:
+    """Freeze what is alive when the process's first daemon starts (its modules, settings,
+    server), once: no pass first (a start makes next to no garbage), and not the baseline
+    that later catch-ups measure growth from (the first catch-up sets that, as it always
+    did, so it runs no full pass). Later daemons of the process (tests run many) freeze
+    nothing: they would freeze the others' garbage with them."""
+    global _STARTED
+    with _LOCK:
+        if _STARTED:
+            return
+        _STARTED = True
+        gc.freeze()
 
 
 def settle() -> None:

@@ -610,9 +610,11 @@ class Node:
 
     async def _alone_at_turn(self, before: asyncio.Future[None] | None,
                              mine: asyncio.Future[None]) -> bool:
-        """Once the push before this one answered: whether no push waits behind this one."""
+        """Once the push before this one answered: whether no push waits behind this one.
+        (`asyncio.wait`: the push before failing or cancelled ends the wait as well, and only
+        this one's own cancellation is raised.)"""
         if before is not None:
-            await asyncio.shield(before)
+            await asyncio.wait((before,))
         return self._last_push is mine
 
     def _turn_done(self, before: asyncio.Future[None] | None, mine: asyncio.Future[None]) -> None:

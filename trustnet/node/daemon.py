@@ -218,6 +218,10 @@ class Daemon:
         self.ingest_pool.start()
         self.store.use_pool(self.ingest_pool)
         await self.node.start()
+        # What starting made (modules, settings, the server) is held for the process's life:
+        # frozen out of the collector's full passes, before the first catch-up starts
+        # (trustnet.heap).
+        heap.freeze_started()
         if self.live is not None:  # the first analysis starts now, off the event loop
             self.live.start()
         self.log.info("node %s (%s) listening on %s, %d peers configured, %d entries held",
@@ -227,9 +231,6 @@ class Daemon:
                       f"{self.ingest_pool.min_batch} entries or more" if self.ingest_pool.size
                       else "in this process ([ingest] workers = 0)")
         self._warn_exposure()
-        # What starting made (modules, settings, the server) is held for the process's life:
-        # frozen out of the collector's full passes (trustnet.heap).
-        heap.settle()
         return self.url
 
     def _warn_exposure(self) -> None:

@@ -195,9 +195,12 @@ def fast_record(cls: type[Any], marks: Marks) -> FastParser:
         # each slot set directly (the same record, compared equal by the tests), all in one
         # call where the compiled maker was built, else by each slot's descriptor.
         values = [arg.split("=", 1)[1] for arg in args]
-        if _maker is not None:
-            made = w.const(_maker(cls, tuple(f.name for f in fields)))
-            w.lines.append(f"    return {made}({', '.join(values)})")
+        try:
+            maker = None if _maker is None else _maker(cls, tuple(f.name for f in fields))
+        except TypeError:  # not a class object.__new__ makes (its own __new__, abstract)
+            maker = None
+        if maker is not None:
+            w.lines.append(f"    return {w.const(maker)}({', '.join(values)})")
         else:
             w.lines.append(f"    o = {w.const(object.__new__)}({make})")
             for f, value in zip(fields, values, strict=True):

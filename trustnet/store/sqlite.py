@@ -23,7 +23,6 @@ checks on threads (`store.verify`), the read side the analysis and API page thro
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
 import hashlib
 import logging
@@ -142,21 +141,26 @@ SLICE_ENTRIES = 1024  # a large pooled batch commits in slices of about this man
 
 async def _first_of(work: Awaitable[None], until: Awaitable[bool]) -> bool:
     """Run `work` until it ends or `until` gives True; whether `until` came first (`work`
-    is then cancelled). `until` giving False leaves `work` to end."""
+    is then cancelled). `until` giving False leaves `work` to end. A cancellation of the
+    caller is never swallowed: the helpers are cancelled and waited for with
+    `asyncio.wait`, which raises the caller's own cancellation and none of theirs."""
     job = asyncio.ensure_future(work)
     turn = asyncio.ensure_future(until)
     try:
-        await asyncio.wait((job, turn), return_when=asyncio.FIRST_COMPLETED)
-        if not job.done() and turn.result():
+        done, _ = await asyncio.wait((job, turn), return_when=asyncio.FIRST_COMPLETED)
+        if job not in done and turn.result():
             return True
         await job
         return False
     finally:
+        left = [t for t in (job, turn) if not t.done()]
+        for task in left:
+            task.cancel()
+        if left:
+            await asyncio.wait(left)
         for task in (job, turn):
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            if not task.cancelled():
+                task.exception()  # retrieved: an error is raised above or does not matter
 
 
 def _slices(batch: PreparedBatch, size: int) -> list[PreparedBatch] | None:
