@@ -327,6 +327,38 @@ async def test_a_node_takes_two_large_pushes_at_once_and_stores_both_in_order(
         assert target.store._checked == {}
 
 
+async def test_a_forgery_in_the_last_of_three_pushes_is_refused_as_in_process(
+        tmp_path: Path) -> None:
+    """A stranger keeps three large pushes in flight, a forgery in the middle of the last
+    (its turn may come while its checks run, with nobody behind it: it then stores its
+    slices as they are checked). Whatever the path, the node ends as one taking the three
+    in order in process: the forgery refused, what follows it wanted again, the rest kept."""
+    async with running_daemons(tmp_path, ["target"], gossip=_bulk_config()) as (target,):
+        assert target.url is not None
+        stranger, thief = Stranger.fresh(), Stranger.fresh()
+        now = SystemClock().now_ms()
+        chain = _chain(stranger.identity, 1201, ts=now - DAY)
+        raws = [e.raw for e in chain]
+        forged = sign_entry(thief.identity.for_party(stranger.identity.author), seq=1000,
+                            prev=chain[998].id, ts=now - DAY + 1000, kind="trust",
+                            body={"subject": "cd" * 32, "level": 1})
+        pushes = [raws[1:401], raws[401:801], [*raws[801:999], forged.raw, *raws[1000:]]]
+        async with aiohttp.ClientSession() as session:
+            assert _ack(*await _post(session, target.url, stranger,
+                                     m.encode(m.Push((raws[0],))))).accepted == 1
+            sent = [await _taken_in(target, session, stranger, part) for part in pushes]
+            acks = [_ack(*await task) for task in sent]
+        oracle = Store(None)
+        oracle.ingest([raws[0]], now)
+        expected = [oracle.ingest(part, now) for part in pushes]
+        assert [a.accepted for a in acks] == [len(r.accepted) for r in expected]
+        assert [a.rejected for a in acks] == [len(r.rejected) for r in expected]
+        assert expected[2].rejected[0].code == "bad_signature"
+        assert target.store.heads() == oracle.heads()
+        assert target.store.head(stranger.identity.author).seq == 999  # type: ignore[union-attr]
+        assert target.store._checked == {} and target.node._queued == 0
+
+
 async def test_checks_ahead_cost_a_stranger_nothing_it_could_not_spend_before(
         tmp_path: Path) -> None:
     config = replace(_bulk_config(), new_authors_per_peer=100)
