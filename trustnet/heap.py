@@ -34,8 +34,9 @@ catch-up starts on its thread.
 Why freezing is safe: the analysis makes no reference cycles (tests/test_heap.py: a
 catch-up and per-entry updates leave `gc.collect()` nothing to find), so freezing without a
 pass first loses nothing of its own. The entries it and the store make are not even tracked
-(no cycle can pass through one: tests/test_canonical.py walks what each holds). A frozen object is still freed by reference counting
-when the last reference goes; only frozen *cycles* wait. The daemon's own cyclic objects
+(no cycle can pass through one: tests/test_canonical.py walks what each holds). A frozen
+object is still freed by reference counting when the last reference goes; only frozen
+*cycles* wait. The daemon's own cyclic objects
 (aiohttp requests, connections, tasks) that were alive at a freeze and die later are such
 cycles: they are bounded by what was alive at that moment (never what the node makes
 afterwards), and each later catch-up that finds the heap (its allocated memory blocks,

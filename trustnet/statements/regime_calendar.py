@@ -86,15 +86,19 @@ def zone(name: str | None) -> tzinfo:
 # are kept (a date conversion costs about a microsecond; the lookup a tenth of it). Bounded:
 # emptied when they hold more than `_KEPT` (dates are a stranger's to choose).
 _KEPT = 4096
-_YEARS: dict[tzinfo, tuple[int, int, int]] = {}  # zone -> (from, to, year): ms in [from, to)
+_SPANS = 4  # the years kept per zone (a statement's own and its activity's, alternating)
+# zone -> its last years read, each (from, to, year): ms in [from, to) is in that year
+_YEARS: dict[tzinfo, list[tuple[int, int, int]]] = {}
 _DAY_ENDS: dict[tuple[int, int, int, tzinfo], int] = {}
 
 
 def local_year(ms: int, tz: tzinfo) -> int:
     """The calendar year of a time in a zone (10000 beyond the calendar)."""
-    span = _YEARS.get(tz)
-    if span is not None and span[0] <= ms < span[1]:
-        return span[2]
+    spans = _YEARS.get(tz)
+    if spans is not None:
+        for start, end, kept in spans:
+            if start <= ms < end:
+                return kept
     try:
         year = (_EPOCH + timedelta(milliseconds=ms)).astimezone(tz).year
     except (OverflowError, ValueError):
@@ -102,11 +106,15 @@ def local_year(ms: int, tz: tzinfo) -> int:
     if 1 < year < 9999:
         # The year's span, a day short at each end: inside it, the year is this one whatever
         # the zone's offset or its changes at new year (never a day).
-        start = _midnight(date(year, 1, 1), tz) + DAY_MS
-        end = _midnight(date(year + 1, 1, 1), tz) - DAY_MS
-        if len(_YEARS) >= _KEPT:
-            _YEARS.clear()
-        _YEARS[tz] = (start, end, year)
+        span = (_midnight(date(year, 1, 1), tz) + DAY_MS,
+                _midnight(date(year + 1, 1, 1), tz) - DAY_MS, year)
+        if spans is None:
+            if len(_YEARS) >= _KEPT:
+                _YEARS.clear()
+            spans = _YEARS[tz] = []
+        if len(spans) >= _SPANS:
+            del spans[0]
+        spans.append(span)
     return year
 
 

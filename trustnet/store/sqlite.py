@@ -138,7 +138,6 @@ GROUP_ENTRIES = 10_000  # entries per commit of a bulk import (`Store.grouped`)
 SLICE_ENTRIES = 1024  # a large pooled batch commits in slices of about this many entries
 
 
-
 async def _first_of(work: Awaitable[None], until: Awaitable[bool]) -> bool:
     """Run `work` until it ends or `until` gives True; whether `until` came first (`work`
     is then cancelled). `until` giving False leaves `work` to end. A cancellation of the
@@ -598,9 +597,9 @@ class Store(EntryReads, Quarantine, AuthorIndex):
         one lookup and no check in `prepare`, and an author's first entries wait for the
         new-author admission (a stranger's flood of fresh keys is refused before any check).
 
-        `until`, with `whole`: once what it makes gives True before every status is in, wait for the
-        first slice's only (a push whose turn came while its last chunks are checked, and
-        nothing behind it to take in, stores its slices as they are checked: its inserts
+        `until`, with `whole`: once what it makes gives True before every status is in, wait
+        for the first slice's only (a push whose turn came while its last chunks are checked,
+        and nothing behind it to take in, stores its slices as they are checked: its inserts
         overlap the workers instead of following them)."""
         pool = self._pool
         mine: list[bytes] = []  # the raws this call put in `_checked` (it takes them out)
