@@ -49,6 +49,7 @@
 #include <structmember.h>
 #include <stdint.h>
 #include <string.h>
+#include <dlfcn.h>
 
 #define MAX_DEPTH 8
 #define MAX_KEYS 32
@@ -120,8 +121,48 @@ str_at(cursor *c, const unsigned char **s, uint64_t *len)
     return 1;
 }
 
+/* Whether s[0:n] is UTF-8 as Python's strict decoder takes it: no overlong forms, no
+ * surrogates, nothing past U+10FFFF. */
 static int
-item(cursor *c, int depth)
+utf8_ok(const unsigned char *s, uint64_t n)
+{
+    uint64_t i = 0;
+    while (i < n) {
+        unsigned char b = s[i];
+        if (b < 0x80) {
+            i++;
+            continue;
+        }
+        if (b >= 0xc2 && b <= 0xdf) {
+            if (i + 1 >= n || (s[i + 1] & 0xc0) != 0x80)
+                return 0;
+            i += 2;
+        }
+        else if (b >= 0xe0 && b <= 0xef) {
+            if (i + 2 >= n || (s[i + 1] & 0xc0) != 0x80 || (s[i + 2] & 0xc0) != 0x80)
+                return 0;
+            if ((b == 0xe0 && s[i + 1] < 0xa0) || (b == 0xed && s[i + 1] >= 0xa0))
+                return 0;  /* overlong; a surrogate */
+            i += 3;
+        }
+        else if (b >= 0xf0 && b <= 0xf4) {
+            if (i + 3 >= n || (s[i + 1] & 0xc0) != 0x80 || (s[i + 2] & 0xc0) != 0x80
+                    || (s[i + 3] & 0xc0) != 0x80)
+                return 0;
+            if ((b == 0xf0 && s[i + 1] < 0x90) || (b == 0xf4 && s[i + 1] >= 0x90))
+                return 0;  /* overlong; past U+10FFFF */
+            i += 4;
+        }
+        else
+            return 0;
+    }
+    return 1;
+}
+
+/* One value at the cursor in its shortest form (see the top); `utf8`: every str (map keys
+ * too) valid UTF-8 as well. */
+static int
+item(cursor *c, int depth, int utf8)
 {
     if (!has(c, 1))
         return 0;
@@ -133,7 +174,7 @@ item(cursor *c, int depth)
     if ((b & 0xe0) == 0xa0 || b == 0xd9 || b == 0xda || b == 0xdb) {
         const unsigned char *s;
         uint64_t n;
-        return str_at(c, &s, &n);
+        return str_at(c, &s, &n) && (!utf8 || utf8_ok(s, n));
     }
     switch (b) {
     case 0xc4: case 0xc5: case 0xc6: {  /* bin 8, 16, 32 */
@@ -214,7 +255,7 @@ item(cursor *c, int depth)
     c->p += h;
     if (!is_map) {
         for (uint64_t i = 0; i < n; i++)  /* each item takes a byte at least: ends soon */
-            if (!item(c, depth + 1))
+            if (!item(c, depth + 1, utf8))
                 return 0;
         return 1;
     }
@@ -223,12 +264,12 @@ item(cursor *c, int depth)
     const unsigned char *keys[MAX_KEYS];
     uint64_t lens[MAX_KEYS];
     for (uint64_t i = 0; i < n; i++) {
-        if (!str_at(c, &keys[i], &lens[i]))
+        if (!str_at(c, &keys[i], &lens[i]) || (utf8 && !utf8_ok(keys[i], lens[i])))
             return 0;
         for (uint64_t j = 0; j < i; j++)
             if (lens[j] == lens[i] && memcmp(keys[j], keys[i], (size_t)lens[i]) == 0)
                 return 0;
-        if (!item(c, depth + 1))
+        if (!item(c, depth + 1, utf8))
             return 0;
     }
     return 1;
@@ -241,7 +282,7 @@ scan(PyObject *module, PyObject *arg)
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
         return NULL;
     cursor c = {(const unsigned char *)view.buf, (const unsigned char *)view.buf + view.len};
-    int ok = item(&c, 0) && c.p == c.end;
+    int ok = item(&c, 0, 0) && c.p == c.end;
     PyBuffer_Release(&view);
     return PyBool_FromLong(ok);
 }
@@ -290,6 +331,7 @@ id_at(cursor *c, const unsigned char **id)
 typedef struct {
     int start;  /* the payload's first byte */
     const unsigned char *author, *prev, *kind;  /* prev NULL: nil */
+    const unsigned char *body;  /* the body map's first byte */
     uint64_t seq, ts, kind_len;
 } header;
 
@@ -327,6 +369,7 @@ read_header(const unsigned char *raw, Py_ssize_t len, header *h)
     if (!uint_at(&c, &h->ts) || !str_at(&c, &h->kind, &h->kind_len) || !has(&c, 1))
         return 0;
     unsigned char b = c.p[0];
+    h->body = c.p;
     return (b & 0xf0) == 0x80 || b == 0xde || b == 0xdf;
 }
 
@@ -648,6 +691,523 @@ hex_of(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return (PyObject *)h;
 }
 
+/* -- checker: the ingest workers' checks of whole entries ------------------------------------
+ *
+ * checker(programs, domain, max_bytes, library) -> Checker; Checker.check(raws, keys) -> one
+ * status byte per entry: 0 (every check `trustnet.store.workers.check` runs passes), 1 (all
+ * pass but the signature) or UNSURE (0x40: not shown here; the worker runs the Python checks,
+ * which decide and name the error). As `scan`, it may be unsure of what is valid, never pass
+ * what the Python checks refuse (tests/test_checker.py holds the two to each other).
+ *
+ * An entry passes when `read_header` reads it, seq 1 comes with no prev and any other seq with
+ * one, its payload is canonical (`item`) with every str valid UTF-8 (what `decode_fields`
+ * shows with `scan` and msgpack's unpacking), its kind has a program and its body passes it,
+ * and the signature over `domain` + payload verifies under the key (its author's when the key
+ * is None) with libsodium's crypto_sign_ed25519_verify_detached, the function `pynacl` calls
+ * under crypto_sign_open, looked up in `library` (already loaded: pynacl's own module).
+ *
+ * A program is what `trustnet.statements.fastparse.c_programs` writes from the statement
+ * records' annotations, the same tests its generated parsers make (only those it accepts),
+ * as nested tuples: (BOOL,), (INT, lo, hi), (STR, most code points or -1, flags),
+ * (LIT, (bytes, ...)), (OPT, test), (MAP,), (LIST, most items, test), (RECORDS, most items,
+ * record), (RECORD, record); a record is a tuple of (name bytes, required, test).
+ */
+
+typedef int (*verify_fn)(const unsigned char *sig, const unsigned char *m,
+                         unsigned long long mlen, const unsigned char *pk);
+
+enum { OP_BOOL, OP_INT, OP_STR, OP_LIT, OP_OPT, OP_MAP, OP_LIST, OP_RECORDS, OP_RECORD };
+#define STR_HEX32 1
+#define STR_URL 2
+#define UNSURE 0x40
+#define MAX_FIELDS 64
+#define MAX_NESTING 16
+
+typedef struct node node;
+
+typedef struct {
+    const char *name;  /* borrowed from the program, which the checker holds */
+    Py_ssize_t len;
+    int required;
+    node *test;
+} field;
+
+struct node {
+    int op;
+    __int128 lo, hi;          /* INT: lo <= value <= hi */
+    long long most;           /* STR: code points; LIST, RECORDS: items (-1: any) */
+    int flags;                /* STR */
+    Py_ssize_t n;             /* LIT: values; RECORD, RECORDS: fields */
+    const char **vals;        /* LIT */
+    Py_ssize_t *lens;         /* LIT */
+    node *sub;                /* OPT, LIST */
+    field *fields;            /* RECORD, RECORDS */
+};
+
+static void
+node_free(node *t)
+{
+    if (t == NULL)
+        return;
+    node_free(t->sub);
+    if (t->fields != NULL)
+        for (Py_ssize_t i = 0; i < t->n; i++)
+            node_free(t->fields[i].test);
+    PyMem_Free(t->fields);
+    PyMem_Free(t->vals);
+    PyMem_Free(t->lens);
+    PyMem_Free(t);
+}
+
+static int
+int128_of(PyObject *o, __int128 *v)
+{
+    int overflow;
+    long long x = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (x == -1 && PyErr_Occurred())
+        return 0;
+    if (overflow == 0) {
+        *v = x;
+        return 1;
+    }
+    if (overflow > 0) {
+        unsigned long long u = PyLong_AsUnsignedLongLong(o);
+        if (u == (unsigned long long)-1 && PyErr_Occurred())
+            return 0;
+        *v = u;
+        return 1;
+    }
+    PyErr_SetString(PyExc_OverflowError, "a bound below -2**63");
+    return 0;
+}
+
+static node *build(PyObject *t, int depth);
+
+static int
+build_record(node *r, PyObject *rec, int depth)
+{
+    if (!PyTuple_Check(rec) || PyTuple_GET_SIZE(rec) > MAX_FIELDS) {
+        PyErr_SetString(PyExc_ValueError, "a record is a tuple of at most 64 fields");
+        return 0;
+    }
+    r->n = PyTuple_GET_SIZE(rec);
+    r->fields = PyMem_Calloc((size_t)r->n + 1, sizeof(field));
+    if (r->fields == NULL) {
+        PyErr_NoMemory();
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < r->n; i++) {
+        PyObject *f = PyTuple_GET_ITEM(rec, i);
+        if (!PyTuple_Check(f) || PyTuple_GET_SIZE(f) != 3
+                || !PyBytes_Check(PyTuple_GET_ITEM(f, 0))) {
+            PyErr_SetString(PyExc_ValueError, "a field is (name bytes, required, test)");
+            return 0;
+        }
+        r->fields[i].name = PyBytes_AS_STRING(PyTuple_GET_ITEM(f, 0));
+        r->fields[i].len = PyBytes_GET_SIZE(PyTuple_GET_ITEM(f, 0));
+        if ((r->fields[i].required = PyObject_IsTrue(PyTuple_GET_ITEM(f, 1))) < 0)
+            return 0;
+        if ((r->fields[i].test = build(PyTuple_GET_ITEM(f, 2), depth + 1)) == NULL)
+            return 0;
+    }
+    return 1;
+}
+
+/* The node of test `t` (a new allocation), or NULL with an exception. */
+static node *
+build(PyObject *t, int depth)
+{
+    if (depth > MAX_NESTING || !PyTuple_Check(t) || PyTuple_GET_SIZE(t) < 1) {
+        PyErr_SetString(PyExc_ValueError, "a test is a tuple (op, ...), nested 16 deep at most");
+        return NULL;
+    }
+    node *r = PyMem_Calloc(1, sizeof(node));
+    if (r == NULL)
+        return (node *)PyErr_NoMemory();
+    Py_ssize_t size = PyTuple_GET_SIZE(t);
+    long op = PyLong_AsLong(PyTuple_GET_ITEM(t, 0));
+    r->op = (int)op;
+    int ok = 0;
+    switch (op) {
+    case OP_BOOL: case OP_MAP:
+        ok = size == 1;
+        break;
+    case OP_INT:
+        ok = size == 3 && int128_of(PyTuple_GET_ITEM(t, 1), &r->lo)
+             && int128_of(PyTuple_GET_ITEM(t, 2), &r->hi);
+        break;
+    case OP_STR:
+        ok = size == 3;
+        if (ok) {
+            r->most = PyLong_AsLongLong(PyTuple_GET_ITEM(t, 1));
+            r->flags = (int)PyLong_AsLong(PyTuple_GET_ITEM(t, 2));
+            ok = !PyErr_Occurred();
+        }
+        break;
+    case OP_LIT: {
+        PyObject *vals = size == 2 ? PyTuple_GET_ITEM(t, 1) : NULL;
+        if (vals == NULL || !PyTuple_Check(vals))
+            break;
+        r->n = PyTuple_GET_SIZE(vals);
+        r->vals = PyMem_Calloc((size_t)r->n + 1, sizeof(char *));
+        r->lens = PyMem_Calloc((size_t)r->n + 1, sizeof(Py_ssize_t));
+        if (r->vals == NULL || r->lens == NULL) {
+            PyErr_NoMemory();
+            break;
+        }
+        ok = 1;
+        for (Py_ssize_t i = 0; i < r->n && ok; i++) {
+            PyObject *v = PyTuple_GET_ITEM(vals, i);
+            ok = PyBytes_Check(v);
+            if (ok) {
+                r->vals[i] = PyBytes_AS_STRING(v);
+                r->lens[i] = PyBytes_GET_SIZE(v);
+            }
+        }
+        break;
+    }
+    case OP_OPT:
+        ok = size == 2 && (r->sub = build(PyTuple_GET_ITEM(t, 1), depth + 1)) != NULL;
+        break;
+    case OP_LIST:
+        ok = size == 3 && (r->most = PyLong_AsLongLong(PyTuple_GET_ITEM(t, 1)), !PyErr_Occurred())
+             && (r->sub = build(PyTuple_GET_ITEM(t, 2), depth + 1)) != NULL;
+        break;
+    case OP_RECORDS:
+        ok = size == 3 && (r->most = PyLong_AsLongLong(PyTuple_GET_ITEM(t, 1)), !PyErr_Occurred())
+             && build_record(r, PyTuple_GET_ITEM(t, 2), depth);
+        break;
+    case OP_RECORD:
+        ok = size == 2 && build_record(r, PyTuple_GET_ITEM(t, 1), depth);
+        break;
+    default:
+        break;
+    }
+    if (!ok) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_ValueError, "not a test: %R", t);
+        node_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* An int at the cursor (the payload was shown canonical: any form msgpack has). */
+static int
+int_at(cursor *c, __int128 *v)
+{
+    if (!has(c, 1))
+        return 0;
+    unsigned char b = c->p[0];
+    if (b <= 0x7f || b >= 0xe0) {
+        *v = (int8_t)b;
+        if (b <= 0x7f)
+            *v = b;
+        c->p += 1;
+        return 1;
+    }
+    if (b >= 0xcc && b <= 0xcf) {
+        int w = 1 << (b - 0xcc);
+        if (!has(c, 1 + (uint64_t)w))
+            return 0;
+        *v = be(c->p + 1, w);
+        c->p += 1 + w;
+        return 1;
+    }
+    if (b >= 0xd0 && b <= 0xd3) {
+        int w = 1 << (b - 0xd0);
+        if (!has(c, 1 + (uint64_t)w))
+            return 0;
+        uint64_t u = be(c->p + 1, w);
+        *v = w == 1 ? (int8_t)u : w == 2 ? (int16_t)u : w == 4 ? (int32_t)u : (int64_t)u;
+        c->p += 1 + w;
+        return 1;
+    }
+    return 0;
+}
+
+/* A container's header at the cursor: its count, the cursor past the header. */
+static int
+count_at(cursor *c, int map, uint64_t *n)
+{
+    if (!has(c, 1))
+        return 0;
+    unsigned char b = c->p[0];
+    unsigned char fix = map ? 0x80 : 0x90, b16 = map ? 0xde : 0xdc, b32 = map ? 0xdf : 0xdd;
+    if ((b & 0xf0) == fix) {
+        *n = b & 0x0f;
+        c->p += 1;
+        return 1;
+    }
+    int w = b == b16 ? 2 : b == b32 ? 4 : 0;
+    if (w == 0 || !has(c, 1 + (uint64_t)w))
+        return 0;
+    *n = be(c->p + 1, w);
+    c->p += 1 + w;
+    return 1;
+}
+
+static int passes(cursor *c, const node *t);
+
+/* A map at the cursor whose keys are all fields of `r`, each passing its test, and every
+ * required field among them (`fastparse`: `names.issuperset(v)`, then field by field). */
+static int
+record_passes(cursor *c, const node *r)
+{
+    uint64_t n, seen = 0, required = 0;
+    if (!count_at(c, 1, &n))
+        return 0;
+    for (uint64_t i = 0; i < n; i++) {
+        const unsigned char *key;
+        uint64_t len;
+        if (!str_at(c, &key, &len))
+            return 0;
+        Py_ssize_t k = 0;
+        while (k < r->n && !(r->fields[k].len == (Py_ssize_t)len
+                             && memcmp(r->fields[k].name, key, (size_t)len) == 0))
+            k++;
+        if (k == r->n || (seen >> k) & 1 || !passes(c, r->fields[k].test))
+            return 0;
+        seen |= 1ULL << k;
+    }
+    for (Py_ssize_t k = 0; k < r->n; k++)
+        if (r->fields[k].required)
+            required |= 1ULL << k;
+    return (seen & required) == required;
+}
+
+/* The value at the cursor passes test `t` (the cursor then past it). */
+static int
+passes(cursor *c, const node *t)
+{
+    if (!has(c, 1))
+        return 0;
+    unsigned char b = c->p[0];
+    switch (t->op) {
+    case OP_BOOL:
+        c->p += 1;
+        return b == 0xc2 || b == 0xc3;
+    case OP_INT: {
+        __int128 v;
+        return int_at(c, &v) && t->lo <= v && v <= t->hi;
+    }
+    case OP_STR: {
+        const unsigned char *s;
+        uint64_t len, points = 0;
+        if (!str_at(c, &s, &len))
+            return 0;
+        if (t->flags & STR_HEX32) {
+            if (len != 64)
+                return 0;
+            for (uint64_t i = 0; i < len; i++)
+                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+                    return 0;
+        }
+        if ((t->flags & STR_URL)
+                && !(len >= 7 && memcmp(s, "http://", 7) == 0)
+                && !(len >= 8 && memcmp(s, "https://", 8) == 0))
+            return 0;
+        if (t->most >= 0 && len > (uint64_t)t->most) {
+            for (uint64_t i = 0; i < len; i++)  /* valid UTF-8: count the first bytes */
+                points += (s[i] & 0xc0) != 0x80;
+            return points <= (uint64_t)t->most;
+        }
+        return 1;
+    }
+    case OP_LIT: {
+        const unsigned char *s;
+        uint64_t len;
+        if (!str_at(c, &s, &len))
+            return 0;
+        for (Py_ssize_t i = 0; i < t->n; i++)
+            if (t->lens[i] == (Py_ssize_t)len && memcmp(t->vals[i], s, (size_t)len) == 0)
+                return 1;
+        return 0;
+    }
+    case OP_OPT:
+        if (b == 0xc0) {
+            c->p += 1;
+            return 1;
+        }
+        return passes(c, t->sub);
+    case OP_MAP:
+        return ((b & 0xf0) == 0x80 || b == 0xde || b == 0xdf) && item(c, 0, 0);
+    case OP_LIST:
+    case OP_RECORDS: {
+        uint64_t n;
+        if (!count_at(c, 0, &n) || (t->most >= 0 && n > (uint64_t)t->most))
+            return 0;
+        for (uint64_t i = 0; i < n; i++)
+            if (!(t->op == OP_LIST ? passes(c, t->sub) : record_passes(c, t)))
+                return 0;
+        return 1;
+    }
+    case OP_RECORD:
+        return record_passes(c, t);
+    default:
+        return 0;
+    }
+}
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *programs;  /* a tuple of (kind bytes, program): what the nodes borrow from */
+    node **nodes;
+    Py_ssize_t n;
+    verify_fn verify;
+    unsigned char *message;  /* domain + the payload being verified */
+    Py_ssize_t domain_len, max_bytes;
+} Checker;
+
+static void
+checker_dealloc(Checker *k)
+{
+    if (k->nodes != NULL)
+        for (Py_ssize_t i = 0; i < k->n; i++)
+            node_free(k->nodes[i]);
+    PyMem_Free(k->nodes);
+    PyMem_Free(k->message);
+    Py_XDECREF(k->programs);
+    PyObject_Free(k);
+}
+
+static unsigned char
+check_one(Checker *k, PyObject *raw_obj, PyObject *key)
+{
+    if (!PyBytes_CheckExact(raw_obj) || PyBytes_GET_SIZE(raw_obj) > k->max_bytes)
+        return UNSURE;
+    const unsigned char *raw = (const unsigned char *)PyBytes_AS_STRING(raw_obj);
+    Py_ssize_t len = PyBytes_GET_SIZE(raw_obj);
+    header h;
+    if (!read_header(raw, len, &h) || (h.seq == 1) != (h.prev == NULL))
+        return UNSURE;
+    const unsigned char *payload = raw + h.start, *end = raw + len - 66;
+    cursor c = {payload, end};
+    if (!item(&c, 0, 1) || c.p != end)
+        return UNSURE;
+    const node *program = NULL;
+    for (Py_ssize_t i = 0; i < k->n && program == NULL; i++) {
+        PyObject *kind = PyTuple_GET_ITEM(PyTuple_GET_ITEM(k->programs, i), 0);
+        if (PyBytes_GET_SIZE(kind) == (Py_ssize_t)h.kind_len
+                && memcmp(PyBytes_AS_STRING(kind), h.kind, (size_t)h.kind_len) == 0)
+            program = k->nodes[i];
+    }
+    cursor body = {h.body, end};
+    if (program == NULL || !passes(&body, program) || body.p != end)
+        return UNSURE;
+    const unsigned char *pk = h.author;
+    if (key != Py_None) {
+        if (!PyBytes_CheckExact(key) || PyBytes_GET_SIZE(key) != ID_BYTES)
+            return UNSURE;
+        pk = (const unsigned char *)PyBytes_AS_STRING(key);
+    }
+    memcpy(k->message + k->domain_len, payload, (size_t)(end - payload));
+    return k->verify(raw + len - 64, k->message,
+                     (unsigned long long)(k->domain_len + (end - payload)), pk) == 0 ? 0 : 1;
+}
+
+static PyObject *
+checker_check(Checker *k, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyList_CheckExact(args[0]) || !PyList_CheckExact(args[1])
+            || PyList_GET_SIZE(args[0]) != PyList_GET_SIZE(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "check(raws, keys) takes two lists of one length");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(args[0]);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, n);
+    if (out == NULL)
+        return NULL;
+    unsigned char *statuses = (unsigned char *)PyBytes_AS_STRING(out);
+    for (Py_ssize_t i = 0; i < n; i++)
+        statuses[i] = check_one(k, PyList_GET_ITEM(args[0], i), PyList_GET_ITEM(args[1], i));
+    return out;
+}
+
+static PyMethodDef checker_methods[] = {
+    {"check", (PyCFunction)(void (*)(void))checker_check, METH_FASTCALL,
+     "check(raws, keys) -> a status byte per entry: 0 every check passes, 1 all but the "
+     "signature, 0x40 not shown here (the Python checks decide)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject CheckerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "trustnet._canonical.Checker",
+    .tp_basicsize = sizeof(Checker),
+    .tp_dealloc = (destructor)checker_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_methods = checker_methods,
+    .tp_doc = "The ingest workers' checks of whole entries (checker()).",
+};
+
+static PyObject *
+checker(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyDict_Check(args[0]) || !PyBytes_Check(args[1])
+            || !PyLong_Check(args[2]) || !PyUnicode_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "checker(programs, domain, max_bytes, library) takes a dict, bytes, an "
+                        "int and a path");
+        return NULL;
+    }
+    Py_ssize_t max_bytes = PyLong_AsSsize_t(args[2]);
+    if (max_bytes < 0 || max_bytes > (1 << 30)) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "max_bytes is 0 to 2**30");
+        return NULL;
+    }
+    const char *path = PyUnicode_AsUTF8(args[3]);
+    if (path == NULL)
+        return NULL;
+    void *lib = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+    verify_fn verify = lib == NULL ? NULL
+        : (verify_fn)dlsym(lib, "crypto_sign_ed25519_verify_detached");
+    if (verify == NULL) {
+        if (lib != NULL)
+            dlclose(lib);
+        PyErr_Format(PyExc_OSError, "crypto_sign_ed25519_verify_detached not found in %s "
+                     "(a library already loaded)", path);
+        return NULL;
+    }
+    /* The handle stays open: the function must outlive every checker. */
+    Checker *k = PyObject_New(Checker, &CheckerType);
+    if (k == NULL)
+        return NULL;
+    k->nodes = NULL;
+    k->message = NULL;
+    k->n = 0;
+    k->verify = verify;
+    k->domain_len = PyBytes_GET_SIZE(args[1]);
+    k->max_bytes = max_bytes;
+    PyObject *items = PyDict_Items(args[0]);
+    k->programs = items == NULL ? NULL : PySequence_Tuple(items);
+    Py_XDECREF(items);
+    if (k->programs == NULL)
+        goto fail;
+    k->n = PyTuple_GET_SIZE(k->programs);
+    k->nodes = PyMem_Calloc((size_t)k->n + 1, sizeof(node *));
+    k->message = PyMem_Malloc((size_t)(k->domain_len + max_bytes) + 1);
+    if (k->nodes == NULL || k->message == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    memcpy(k->message, PyBytes_AS_STRING(args[1]), (size_t)k->domain_len);
+    for (Py_ssize_t i = 0; i < k->n; i++) {
+        PyObject *pair = PyTuple_GET_ITEM(k->programs, i);
+        if (!PyBytes_Check(PyTuple_GET_ITEM(pair, 0))) {
+            PyErr_SetString(PyExc_TypeError, "programs are keyed by kind bytes");
+            goto fail;
+        }
+        if ((k->nodes[i] = build(PyTuple_GET_ITEM(pair, 1), 0)) == NULL)
+            goto fail;
+    }
+    return (PyObject *)k;
+fail:
+    Py_DECREF(k);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"author", author, METH_O,
      "author(raw) -> the author a raw entry names, read as head() reads it (its kind's text "
@@ -662,6 +1222,9 @@ static PyMethodDef methods[] = {
     {"head", head, METH_O,
      "head(raw) -> (payload, sig, author, seq, prev, ts, kind) | None: a raw entry's envelope "
      "and the payload's fields before the body, in their shortest forms; None otherwise."},
+    {"checker", (PyCFunction)(void (*)(void))checker, METH_FASTCALL,
+     "checker(programs, domain, max_bytes, library) -> a Checker of whole entries for the "
+     "ingest workers (see the module's source)."},
     {"scan", scan, METH_O,
      "scan(data) -> bool: whether data is one minimally encoded msgpack value of the kinds an "
      "entry may hold (False: not shown here; the Python checks decide)."},
@@ -677,7 +1240,8 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__canonical(void)
 {
-    if (PyType_Ready(&MakerType) < 0 || PyType_Ready(&HexOfType) < 0)
+    if (PyType_Ready(&MakerType) < 0 || PyType_Ready(&HexOfType) < 0
+            || PyType_Ready(&CheckerType) < 0)
         return NULL;
     return PyModule_Create(&module);
 }

@@ -26,3 +26,14 @@ def author(raw: bytes, /) -> bytes | None: ...
 # A descriptor: the bytes slot `source` of `cls` as lowercase hex, made when first read and
 # kept in the slot `cache` (None until then), interned with `intern` (`Entry.id_hex`).
 def hex_of(cls: type[Any], source: str, cache: str, intern: bool, /) -> Any: ...
+
+class Checker:
+    # A status byte per entry: 0 every check `trustnet.store.workers.check` runs passes, 1 all
+    # but the signature, 0x40 not shown here (the Python checks decide).
+    def check(self, raws: list[Any], keys: list[Any], /) -> bytes: ...
+
+# The ingest workers' checks of whole entries: `programs` (kind -> body program,
+# `trustnet.statements.fastparse.c_programs`), the signing domain, the largest entry, and the
+# path of a loaded library holding libsodium's crypto_sign_ed25519_verify_detached.
+def checker(programs: dict[bytes, tuple[Any, ...]], domain: bytes, max_bytes: int,
+            library: str, /) -> Checker: ...

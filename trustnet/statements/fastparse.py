@@ -223,3 +223,112 @@ def fast_parsers(kinds: Mapping[str, type[Any]], marks: Marks) -> dict[str, Fast
         except _Unsupported:
             continue
     return out
+
+
+# -- programs for the compiled checks of the ingest workers ------------------------------------
+#
+# The same tests the generated parsers make, written as data for `trustnet._canonical.checker`
+# (its comment gives the format): a worker checks a whole entry there, body included, without
+# unpacking it. Only bodies a parser above accepts may pass a program; anything unusual (a
+# shape not written here) leaves the kind without a program, and the worker parses it.
+
+OP_BOOL, OP_INT, OP_STR, OP_LIT, OP_OPT, OP_MAP, OP_LIST, OP_RECORDS, OP_RECORD = range(9)
+STR_HEX32, STR_URL = 1, 2
+_INT_LO, _INT_HI = -(2**63), 2**64 - 1  # what msgpack holds
+URL_MOST = 2048  # `_test`'s Url: at most this many characters
+
+
+def _c_test(tp: Any, marks: Marks) -> tuple[Any, ...]:
+    """The program of `_test(tp)`: passes exactly the values that expression is true of."""
+    origin = typing.get_origin(tp)
+    if origin is Annotated:
+        base, *extra = typing.get_args(tp)
+        if base is int and all(isinstance(m, marks.range) for m in extra):
+            lo, hi = _INT_LO, _INT_HI
+            for m in extra:  # None: no bound (the fused +-2**64 lies outside msgpack's ints)
+                lo = lo if m.lo is None else max(lo, m.lo)
+                hi = hi if m.hi is None else min(hi, m.hi)
+            return (OP_INT, lo, hi) if lo <= hi else (OP_INT, 1, 0)
+        if base is str:
+            most, flags = -1, 0
+            for m in extra:
+                if isinstance(m, marks.hex32):
+                    flags |= STR_HEX32
+                elif isinstance(m, marks.max_len):
+                    most = m.n if most < 0 else min(most, m.n)
+                elif isinstance(m, marks.url):
+                    flags |= STR_URL
+                    most = URL_MOST if most < 0 else min(most, URL_MOST)
+                else:
+                    raise _Unsupported(repr(m))
+            return (OP_STR, most, flags)
+        raise _Unsupported(repr(tp))
+    if tp is bool:
+        return (OP_BOOL,)
+    if tp is int:
+        return (OP_INT, _INT_LO, _INT_HI)
+    if tp is str:
+        return (OP_STR, -1, 0)
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if not all(type(a) is str for a in allowed):
+            raise _Unsupported(repr(tp))
+        return (OP_LIT, tuple(sorted(a.encode() for a in allowed)))
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) != 1:
+            raise _Unsupported(repr(tp))
+        return (OP_OPT, _c_test(args[0], marks))
+    if origin in (Mapping, dict) or tp is marks.ext:
+        return (OP_MAP,)
+    raise _Unsupported(repr(tp))
+
+
+def _c_field(tp: Any, marks: Marks) -> tuple[Any, ...]:
+    """The program of what `_field` writes for a field of type `tp`."""
+    origin = typing.get_origin(tp)
+    extra: list[Any] = []
+    base = tp
+    if origin is Annotated:
+        base, *extra = typing.get_args(tp)
+    if typing.get_origin(base) is tuple:
+        item_tp, _ellipsis = typing.get_args(base)
+        limit = marks.max_items
+        for m in extra:
+            if not isinstance(m, marks.max_len):
+                raise _Unsupported(repr(m))
+            limit = min(limit, m.n)
+        if isinstance(item_tp, type) and dataclasses.is_dataclass(item_tp):
+            return (OP_RECORDS, limit, c_record(item_tp, marks))
+        return (OP_LIST, limit, _c_test(item_tp, marks))
+    if extra or origin is not None or base in (bool, int, str) or base is Any:
+        return _c_test(tp, marks)
+    if isinstance(base, type) and dataclasses.is_dataclass(base):
+        return (OP_RECORD, c_record(base, marks))
+    raise _Unsupported(repr(tp))
+
+
+def c_record(cls: type[Any], marks: Marks) -> tuple[tuple[bytes, bool, tuple[Any, ...]], ...]:
+    """The fields of record `cls` as a program: (name, required, test) each. A record whose
+    parser runs code of its own (`__post_init__`, a default factory) has none."""
+    if "__post_init__" in vars(cls):
+        raise _Unsupported(f"{cls.__name__}.__post_init__")
+    hints = typing.get_type_hints(cls, include_extras=True)
+    out = []
+    for f in dataclasses.fields(cls):
+        if f.default is dataclasses.MISSING and f.default_factory is not dataclasses.MISSING:
+            raise _Unsupported(f"{cls.__name__}.{f.name}: default_factory")
+        out.append((f.name.encode(), f.default is dataclasses.MISSING,
+                    _c_field(hints[f.name], marks)))
+    return tuple(out)
+
+
+def c_programs(kinds: Mapping[str, type[Any]], marks: Marks) -> dict[bytes, tuple[Any, ...]]:
+    """A program per kind whose record this module can write, keyed by the kind's UTF-8."""
+    out: dict[bytes, tuple[Any, ...]] = {}
+    for kind, cls in kinds.items():
+        try:
+            out[kind.encode()] = (OP_RECORD, c_record(cls, marks))
+        except _Unsupported:
+            continue
+    return out

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar, Union, cast
 
 from trustnet.errors import EntryError
-from trustnet.statements.fastparse import FAIL, FastParser, Marks, fast_parsers
+from trustnet.statements.fastparse import FAIL, FastParser, Marks, c_programs, fast_parsers
 
 # -- field constraints, attached with typing.Annotated ------------------------------------
 
@@ -730,4 +730,11 @@ def validate_body(kind: str, body: Mapping[str, Any]) -> None:
     parse_body(kind, body)
 
 
-_FAST.update(fast_parsers(KINDS, Marks(Range, Hex32, MaxLen, Url, Ext, MAX_ITEMS, _HEX)))
+_MARKS = Marks(Range, Hex32, MaxLen, Url, Ext, MAX_ITEMS, _HEX)
+_FAST.update(fast_parsers(KINDS, _MARKS))
+
+
+def body_programs() -> dict[bytes, tuple[Any, ...]]:
+    """The kinds' body checks as programs for the ingest workers' compiled checks
+    (`trustnet._canonical.checker`): each passes only bodies `parse_body` accepts."""
+    return c_programs(KINDS, _MARKS)

@@ -10,6 +10,13 @@ process only to name its error, so nothing but bytes is pickled and an honest en
 is parsed once per process that reads it (the writer's analysis parses it lazily,
 `statements.entries.statement_of`).
 
+A worker checks a chunk in one compiled call where it can (`trustnet._canonical.checker`:
+the envelope and canonical payload as `decode_fields` checks them, the body by a program
+written from its kind's record, the signature by libsodium's own function), and runs the
+Python `check` on what that call is unsure of: the statuses are the same either way
+(tests/test_checker.py), only what it costs beside the signature differs (~4 µs an entry
+in Python, ~0.3 µs compiled).
+
 A worker is `python -m trustnet.store.workers`, its stdin and stdout the pipe: frames of a
 4-byte length and msgpack. Nothing an attacker sends can crash or wedge the pool: a worker
 that dies or does not answer a chunk within `deadline_s` (counted once it said it started) is
@@ -28,6 +35,7 @@ import asyncio
 import contextlib
 import fcntl
 import hashlib
+import importlib
 import logging
 import os
 import select
@@ -39,7 +47,7 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 import msgpack
 
@@ -56,6 +64,9 @@ from trustnet.log.entry import (
 )
 from trustnet.log.keys import KEY_KINDS
 from trustnet.statements.kinds import parse_body
+
+if TYPE_CHECKING:
+    from trustnet._canonical import Checker
 
 log = logging.getLogger("trustnet.store.workers")
 
@@ -115,10 +126,66 @@ def check(raw: bytes, key: bytes | None) -> int:
     return status
 
 
+UNSURE = 0x40  # the compiled checks' "not shown here": `check` decides
+
+
+class _Compiled:
+    """The compiled checks of whole entries (`trustnet._canonical.checker`), made once per
+    worker: the envelope, the canonical payload, the body by its kind's program, the
+    signature by libsodium's own function, in one call per chunk. Whatever they are unsure
+    of, `check` decides. None where the compiled module or pynacl's library is not there,
+    or where the checker does not answer a signed entry and a forged one as `check` does."""
+
+    checker: Checker | None = None
+    tried = False
+
+    @classmethod
+    def get(cls) -> Checker | None:
+        if not cls.tried:
+            cls.tried = True
+            cls.checker = _compiled_checker()
+        return cls.checker
+
+
+def _compiled_checker() -> Checker | None:
+    try:
+        from trustnet._canonical import checker
+    except ImportError:  # pragma: no cover - depends on the machine it was installed on
+        return None
+    # pynacl's compiled module: the libsodium its calls run (linked in, or loaded with it).
+    library = importlib.import_module("nacl._sodium").__file__ or ""
+    from trustnet.identity import ENTRY_DOMAIN, Identity
+    from trustnet.log.entry import sign_entry
+    from trustnet.statements.kinds import body_programs
+
+    try:
+        made = checker(body_programs(), ENTRY_DOMAIN, MAX_ENTRY_BYTES, library)
+    except (OSError, ValueError, TypeError) as exc:
+        log.warning("compiled entry checks unavailable (%s): checking in Python", exc)
+        return None
+    who = Identity.generate()
+    raw = sign_entry(who, seq=1, prev=None, ts=0, kind="trust",
+                     body={"subject": who.key_id, "level": 1}).raw
+    forged = raw[:-1] + bytes([raw[-1] ^ 1])
+    raws = [raw, forged, raw]
+    keys: list[bytes | None] = [None, None, Identity.generate().author]
+    if made.check(raws, keys) != bytes(check(r, k) for r, k in zip(raws, keys, strict=True)):
+        log.warning("compiled entry checks disagree with the Python checks: checking in Python")
+        return None
+    return made
+
+
 def check_chunk(frame: bytes) -> bytes:
     """A worker's answer to one request frame: a status byte per entry."""
     raws, keys = msgpack.unpackb(frame, raw=False)
-    return bytes(check(raw, key) for raw, key in zip(raws, keys, strict=True))
+    compiled = _Compiled.get()
+    if compiled is None or type(raws) is not list or type(keys) is not list:
+        return bytes(check(raw, key) for raw, key in zip(raws, keys, strict=True))
+    statuses = compiled.check(raws, keys)
+    if UNSURE not in statuses:
+        return bytes(statuses)
+    return bytes(check(raw, key) if status == UNSURE else status
+                 for raw, key, status in zip(raws, keys, statuses, strict=True))
 
 
 def _read_exact(stream: IO[bytes], n: int) -> bytes | None:
