@@ -1208,6 +1208,47 @@ fail:
     return NULL;
 }
 
+/* verify_many(items, library) -> how many of the (sig, message, key) items verify, by
+ * crypto_sign_ed25519_verify_detached called from here with nothing between two calls: the
+ * benchmarks' strictest single-core baseline (`trustnet.bench.ingest.raw_verify_c_rate`). */
+static PyObject *
+verify_many(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyList_CheckExact(args[0]) || !PyUnicode_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "verify_many(items, library) takes a list and a path");
+        return NULL;
+    }
+    const char *path = PyUnicode_AsUTF8(args[1]);
+    if (path == NULL)
+        return NULL;
+    void *lib = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+    verify_fn verify = lib == NULL ? NULL
+        : (verify_fn)dlsym(lib, "crypto_sign_ed25519_verify_detached");
+    if (verify == NULL) {
+        if (lib != NULL)
+            dlclose(lib);
+        PyErr_Format(PyExc_OSError, "crypto_sign_ed25519_verify_detached not found in %s", path);
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(args[0]), good = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *t = PyList_GET_ITEM(args[0], i);
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 3 || !PyBytes_Check(PyTuple_GET_ITEM(t, 0))
+                || PyBytes_GET_SIZE(PyTuple_GET_ITEM(t, 0)) != 64
+                || !PyBytes_Check(PyTuple_GET_ITEM(t, 1)) || !PyBytes_Check(PyTuple_GET_ITEM(t, 2))
+                || PyBytes_GET_SIZE(PyTuple_GET_ITEM(t, 2)) != ID_BYTES) {
+            PyErr_SetString(PyExc_TypeError, "an item is (64-byte sig, message, 32-byte key)");
+            return NULL;
+        }
+        PyObject *m = PyTuple_GET_ITEM(t, 1);
+        good += verify((const unsigned char *)PyBytes_AS_STRING(PyTuple_GET_ITEM(t, 0)),
+                       (const unsigned char *)PyBytes_AS_STRING(m),
+                       (unsigned long long)PyBytes_GET_SIZE(m),
+                       (const unsigned char *)PyBytes_AS_STRING(PyTuple_GET_ITEM(t, 2))) == 0;
+    }
+    return PyLong_FromSsize_t(good);
+}
+
 static PyMethodDef methods[] = {
     {"author", author, METH_O,
      "author(raw) -> the author a raw entry names, read as head() reads it (its kind's text "
@@ -1225,6 +1266,9 @@ static PyMethodDef methods[] = {
     {"checker", (PyCFunction)(void (*)(void))checker, METH_FASTCALL,
      "checker(programs, domain, max_bytes, library) -> a Checker of whole entries for the "
      "ingest workers (see the module's source)."},
+    {"verify_many", (PyCFunction)(void (*)(void))verify_many, METH_FASTCALL,
+     "verify_many(items, library) -> how many (sig, message, key) items verify, each by "
+     "libsodium's crypto_sign_ed25519_verify_detached called from C."},
     {"scan", scan, METH_O,
      "scan(data) -> bool: whether data is one minimally encoded msgpack value of the kinds an "
      "entry may hold (False: not shown here; the Python checks decide)."},

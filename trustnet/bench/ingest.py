@@ -1,13 +1,15 @@
 """Ingest benchmark: import a bundle of N entries from A authors into a fresh store, and compare
 its rate with raw libsodium verifications per second measured in the same run, on one core
 (`ratio`; issue 15 asks >= 1.3) and on every core (`ratio_all_cores`: 1.0 would be every core
-doing nothing but verify). The import runs as `trustnet import` does: on the ingest workers
+doing nothing but verify), and against one core of libsodium called from C with nothing
+between two verifications (`ratio_c`, the strictest baseline). The import runs as `trustnet import` does: on the ingest workers
 (`--workers`, default one per core; 0: in process). Peak resident memory of the import is
 measured in a child process running the real `trustnet import`."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import resource
@@ -105,6 +107,37 @@ def raw_verify_rate(raws: list[bytes], cores: int = 1) -> float:
         return len(msgs) / (time.perf_counter() - t0)
 
 
+def raw_verify_c_rate(raws: list[bytes]) -> float | None:
+    """Verifications per second with libsodium called from C, one after another with no
+    Python between them (`trustnet._canonical.verify_many`): the strictest single-core
+    baseline, a few percent above `raw_verify_rate` (pynacl's wrapper and the copy of the
+    message it makes). None where the compiled module is not built."""
+    try:
+        from trustnet._canonical import verify_many
+    except ImportError:  # pragma: no cover - depends on the machine it was installed on
+        return None
+    library = importlib.import_module("nacl._sodium").__file__ or ""
+    items = []
+    for raw in raws:
+        e = decode_entry(raw, verify=False)
+        items.append((e.sig, ENTRY_DOMAIN + e.payload, e.author))
+    t0 = time.perf_counter()
+    good = verify_many(items, library)
+    elapsed = time.perf_counter() - t0
+    if good != len(items):
+        raise RuntimeError(f"{len(items) - good} of the benchmark's signatures do not verify")
+    return len(items) / elapsed
+
+
+def c_figures(rate: float, c_rates: list[float | None]) -> dict[str, Any]:
+    """`raw_verify_c_per_s` (the best of `c_rates`) and the ratio of `rate` to it."""
+    known = [r for r in c_rates if r is not None]
+    if not known:
+        return {"raw_verify_c_per_s": None, "ratio_c": None}
+    best = max(known)
+    return {"raw_verify_c_per_s": round(best), "ratio_c": round(rate / best, 3)}
+
+
 def raw_verify_cpu_rate(raws: list[bytes]) -> float:
     """Single-core raw verifications per CPU second (what the ratio's work costs)."""
     msgs = []
@@ -134,6 +167,7 @@ def run(n: int = 100_000, authors: int = 50, rss: bool = True, repeat: int = 3,
         gen_s = time.perf_counter() - t0
         raws = list(iter_bundle(bundle))
         raw_rates, all_rates, import_rates = [], [], []
+        c_rates: list[float | None] = []
         writer_s = workers_s = 0.0
         pool.start()
         pool.spawn()  # a node spawns them once, at its first large batch: not timed here
@@ -141,6 +175,7 @@ def run(n: int = 100_000, authors: int = 50, rss: bool = True, repeat: int = 3,
             for k in range(repeat):
                 raw_rates.append(raw_verify_rate(raws))
                 all_rates.append(raw_verify_rate(raws, cores))
+                c_rates.append(raw_verify_c_rate(raws))
                 store_dir = Path(tmp) / f"node-{k}"
                 store_dir.mkdir()
                 with Store.open_dir(store_dir) as store:
@@ -171,6 +206,7 @@ def run(n: int = 100_000, authors: int = 50, rss: bool = True, repeat: int = 3,
             "raw_verify_all_cores_per_s": round(all_rate),
             "ratio": round(import_rate / raw_rate, 3),
             "ratio_all_cores": round(import_rate / all_rate, 3),
+            **c_figures(import_rate, c_rates),
             **cpu_figures(n * repeat, writer_s, workers_s, verify_us, cores),
             "runs": repeat,
             "import_per_s_runs": [round(r) for r in import_rates],
