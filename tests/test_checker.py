@@ -18,7 +18,7 @@ import msgpack
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tests.test_fastparse import _ODD, _body
+from tests.harness.bodies import ODD, valid_body
 from trustnet.identity import ENTRY_DOMAIN, Identity
 from trustnet.log.entry import MAX_ENTRY_BYTES, _pack
 from trustnet.statements import kinds
@@ -65,20 +65,20 @@ def test_every_field_broken_is_refused_or_left_to_python(checker: Any, kind: str
     rng = random.Random(f"checker {kind}")
     cls = kinds.KINDS[kind]
     for _ in range(12):
-        body = _body(cls, rng)
+        body = valid_body(cls, rng)
         raws = [r for r in [_signed(kind, body)] if r is not None]
         assert _agree(checker, raws) == bytes([OK]) * len(raws)  # valid: shown here
         broken: list[Any] = []
         for name in [f.name for f in dataclasses.fields(cls)]:
-            broken += [{**body, name: odd} for odd in _ODD]
+            broken += [{**body, name: odd} for odd in ODD]
             broken.append({k: v for k, v in body.items() if k != name})
             value = body.get(name)
             if isinstance(value, list) and value:
-                broken += [{**body, name: [*value[:-1], odd]} for odd in _ODD[:12]]
+                broken += [{**body, name: [*value[:-1], odd]} for odd in ODD[:12]]
                 if isinstance(value[-1], dict):
                     broken += [{**body, name: [*value[:-1], {**value[-1], f: odd}]}
-                               for f in list(value[-1]) for odd in _ODD[:16]]
-        broken += [{**body, "unknown": 1}, {**body, 3: 1}, *_ODD]
+                               for f in list(value[-1]) for odd in ODD[:16]]
+        broken += [{**body, "unknown": 1}, {**body, 3: 1}, *ODD]
         raws = [r for r in (_signed(kind, b) for b in broken) if r is not None]
         statuses = _agree(checker, raws)
         assert statuses.count(BODY_BAD) == 0  # a bad body is left to Python to name
@@ -236,3 +236,38 @@ def test_a_checker_that_disagrees_with_python_is_not_used(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(workers, "check", lambda raw, key: BODY_BAD)
     assert workers._compiled_checker() is None
+
+
+def test_a_worker_that_cannot_set_the_checker_up_checks_in_python(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """pynacl's module not where it was, or anything else failing while the checker is made:
+    the worker answers its first chunk in Python (before, it died on it, and after two
+    workers the chunk was rejected as worker_failed)."""
+    real = workers.importlib.import_module
+
+    def gone(name: str, *args: Any) -> Any:
+        if name == "nacl._sodium":
+            raise ModuleNotFoundError(name)
+        return real(name, *args)
+
+    monkeypatch.setattr(workers.importlib, "import_module", gone)
+    monkeypatch.setattr(workers._Compiled, "tried", False)
+    monkeypatch.setattr(workers._Compiled, "checker", None)
+    good = _signed("trust", {"subject": "ab" * 32, "level": 3})
+    assert good is not None
+    frame = msgpack.packb([[good, b"x"], [None, None]], use_bin_type=True)
+    assert workers.check_chunk(frame) == bytes([OK, DECODE_BAD])
+    assert workers._Compiled.tried and workers._Compiled.checker is None
+
+
+def test_tuples_of_fixed_length_get_no_program() -> None:
+    from trustnet.statements import fastparse
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Pair:
+        both: tuple[int, int]
+
+    marks = fastparse.Marks(kinds.Range, kinds.Hex32, kinds.MaxLen, kinds.Url, kinds.Ext,
+                            kinds.MAX_ITEMS, kinds._HEX)
+    assert fastparse.c_programs({"pair": Pair}, marks) == {}
+    assert fastparse.fast_parsers({"pair": Pair}, marks) == {}

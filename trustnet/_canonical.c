@@ -1055,7 +1055,10 @@ typedef struct {
     node **nodes;
     Py_ssize_t n;
     verify_fn verify;
-    unsigned char *message;  /* domain + the payload being verified */
+    void *library;  /* the handle `verify` was found through, closed with the checker */
+    /* domain + the payload being verified: one buffer for every call, as `check` never
+     * lets the GIL go (no two calls run at once; releasing it would need one per call). */
+    unsigned char *message;
     Py_ssize_t domain_len, max_bytes;
 } Checker;
 
@@ -1068,6 +1071,8 @@ checker_dealloc(Checker *k)
     PyMem_Free(k->nodes);
     PyMem_Free(k->message);
     Py_XDECREF(k->programs);
+    if (k->library != NULL)
+        dlclose(k->library);
     PyObject_Free(k);
 }
 
@@ -1170,10 +1175,13 @@ checker(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                      "(a library already loaded)", path);
         return NULL;
     }
-    /* The handle stays open: the function must outlive every checker. */
+    /* The handle stays open while the checker lives: `verify` must outlive it. */
     Checker *k = PyObject_New(Checker, &CheckerType);
-    if (k == NULL)
+    if (k == NULL) {
+        dlclose(lib);
         return NULL;
+    }
+    k->library = lib;
     k->nodes = NULL;
     k->message = NULL;
     k->n = 0;
@@ -1238,6 +1246,7 @@ verify_many(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 || !PyBytes_Check(PyTuple_GET_ITEM(t, 1)) || !PyBytes_Check(PyTuple_GET_ITEM(t, 2))
                 || PyBytes_GET_SIZE(PyTuple_GET_ITEM(t, 2)) != ID_BYTES) {
             PyErr_SetString(PyExc_TypeError, "an item is (64-byte sig, message, 32-byte key)");
+            dlclose(lib);
             return NULL;
         }
         PyObject *m = PyTuple_GET_ITEM(t, 1);
@@ -1246,6 +1255,7 @@ verify_many(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                        (unsigned long long)PyBytes_GET_SIZE(m),
                        (const unsigned char *)PyBytes_AS_STRING(PyTuple_GET_ITEM(t, 2))) == 0;
     }
+    dlclose(lib);
     return PyLong_FromSsize_t(good);
 }
 

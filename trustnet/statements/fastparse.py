@@ -121,6 +121,14 @@ def _test(w: _Writer, tp: Any, x: str) -> str:
     raise _Unsupported(repr(tp))
 
 
+def _items_of(tp: Any) -> tuple[Any]:
+    """(X,) of `tuple[X, ...]`; a tuple of fixed length is not written here."""
+    args = typing.get_args(tp)
+    if len(args) != 2 or args[1] is not Ellipsis:
+        raise _Unsupported(repr(tp))
+    return (args[0],)
+
+
 def _field(w: _Writer, tp: Any, x: str, out: str, indent: str) -> None:
     """Lines that leave in `out` the parsed value of `x` (a tuple or nested record made
     here), or return FAIL."""
@@ -131,7 +139,7 @@ def _field(w: _Writer, tp: Any, x: str, out: str, indent: str) -> None:
     if origin is Annotated:
         base, *marks = typing.get_args(tp)
     if typing.get_origin(base) is tuple:
-        item_tp, _ellipsis = typing.get_args(base)
+        item_tp = _items_of(base)[0]
         limit = k.max_items
         for m in marks:
             if not isinstance(m, k.max_len):
@@ -292,7 +300,7 @@ def _c_field(tp: Any, marks: Marks) -> tuple[Any, ...]:
     if origin is Annotated:
         base, *extra = typing.get_args(tp)
     if typing.get_origin(base) is tuple:
-        item_tp, _ellipsis = typing.get_args(base)
+        item_tp = _items_of(base)[0]
         limit = marks.max_items
         for m in extra:
             if not isinstance(m, marks.max_len):
