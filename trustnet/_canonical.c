@@ -781,6 +781,27 @@ int128_of(PyObject *o, __int128 *v)
     return 0;
 }
 
+/* libsodium's crypto_sign_ed25519_verify_detached in the library at `path` (a str), which
+ * must be loaded already; `*lib` the handle it holds open (dlclose when done). NULL with
+ * OSError when it is not there. */
+static verify_fn
+verifier(PyObject *path, void **lib)
+{
+    const char *name = PyUnicode_AsUTF8(path);
+    if (name == NULL)
+        return NULL;
+    *lib = dlopen(name, RTLD_NOW | RTLD_NOLOAD);
+    verify_fn verify = *lib == NULL ? NULL
+        : (verify_fn)dlsym(*lib, "crypto_sign_ed25519_verify_detached");
+    if (verify == NULL) {
+        if (*lib != NULL)
+            dlclose(*lib);
+        PyErr_Format(PyExc_OSError, "crypto_sign_ed25519_verify_detached not found in %s "
+                     "(a library already loaded)", name);
+    }
+    return verify;
+}
+
 static node *build(PyObject *t, int depth);
 
 static int
@@ -1162,19 +1183,10 @@ checker(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             PyErr_SetString(PyExc_ValueError, "max_bytes is 0 to 2**30");
         return NULL;
     }
-    const char *path = PyUnicode_AsUTF8(args[3]);
-    if (path == NULL)
+    void *lib;
+    verify_fn verify = verifier(args[3], &lib);
+    if (verify == NULL)
         return NULL;
-    void *lib = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
-    verify_fn verify = lib == NULL ? NULL
-        : (verify_fn)dlsym(lib, "crypto_sign_ed25519_verify_detached");
-    if (verify == NULL) {
-        if (lib != NULL)
-            dlclose(lib);
-        PyErr_Format(PyExc_OSError, "crypto_sign_ed25519_verify_detached not found in %s "
-                     "(a library already loaded)", path);
-        return NULL;
-    }
     /* The handle stays open while the checker lives: `verify` must outlive it. */
     Checker *k = PyObject_New(Checker, &CheckerType);
     if (k == NULL) {
@@ -1226,18 +1238,10 @@ verify_many(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "verify_many(items, library) takes a list and a path");
         return NULL;
     }
-    const char *path = PyUnicode_AsUTF8(args[1]);
-    if (path == NULL)
+    void *lib;
+    verify_fn verify = verifier(args[1], &lib);
+    if (verify == NULL)
         return NULL;
-    void *lib = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
-    verify_fn verify = lib == NULL ? NULL
-        : (verify_fn)dlsym(lib, "crypto_sign_ed25519_verify_detached");
-    if (verify == NULL) {
-        if (lib != NULL)
-            dlclose(lib);
-        PyErr_Format(PyExc_OSError, "crypto_sign_ed25519_verify_detached not found in %s", path);
-        return NULL;
-    }
     Py_ssize_t n = PyList_GET_SIZE(args[0]), good = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *t = PyList_GET_ITEM(args[0], i);

@@ -121,52 +121,58 @@ def _test(w: _Writer, tp: Any, x: str) -> str:
     raise _Unsupported(repr(tp))
 
 
-def _items_of(tp: Any) -> tuple[Any]:
-    """(X,) of `tuple[X, ...]`; a tuple of fixed length is not written here."""
-    args = typing.get_args(tp)
-    if len(args) != 2 or args[1] is not Ellipsis:
-        raise _Unsupported(repr(tp))
-    return (args[0],)
+def _shape(tp: Any, marks: Marks) -> tuple[str, Any, Any]:
+    """What a field of type `tp` is: ("records", most items, record class) for a tuple of
+    records, ("items", most items, item type) for a tuple of values, ("test", tp, None) for
+    a value one expression tests (`_test`), ("record", record class, None) for a record.
+    A tuple of fixed length, or anything else, is not written here (`_Unsupported`)."""
+    origin = typing.get_origin(tp)
+    extra: list[Any] = []
+    base = tp
+    if origin is Annotated:
+        base, *extra = typing.get_args(tp)
+    if typing.get_origin(base) is tuple:
+        args = typing.get_args(base)
+        if len(args) != 2 or args[1] is not Ellipsis:
+            raise _Unsupported(repr(tp))
+        limit = marks.max_items
+        for m in extra:
+            if not isinstance(m, marks.max_len):
+                raise _Unsupported(repr(m))
+            limit = min(limit, m.n)
+        item_tp = args[0]
+        if isinstance(item_tp, type) and dataclasses.is_dataclass(item_tp):
+            return ("records", limit, item_tp)
+        return ("items", limit, item_tp)
+    if extra or origin is not None or base in (bool, int, str) or base is Any:
+        return ("test", tp, None)
+    if isinstance(base, type) and dataclasses.is_dataclass(base):
+        return ("record", base, None)
+    raise _Unsupported(repr(tp))
 
 
 def _field(w: _Writer, tp: Any, x: str, out: str, indent: str) -> None:
     """Lines that leave in `out` the parsed value of `x` (a tuple or nested record made
     here), or return FAIL."""
-    k = w.marks
-    origin = typing.get_origin(tp)
-    marks: list[Any] = []
-    base = tp
-    if origin is Annotated:
-        base, *marks = typing.get_args(tp)
-    if typing.get_origin(base) is tuple:
-        item_tp = _items_of(base)[0]
-        limit = k.max_items
-        for m in marks:
-            if not isinstance(m, k.max_len):
-                raise _Unsupported(repr(m))
-            limit = min(limit, m.n)
-        w.lines.append(f"{indent}if type({x}) is not list or len({x}) > {limit}: return FAIL")
-        if isinstance(item_tp, type) and dataclasses.is_dataclass(item_tp):
-            sub = w.const(fast_record(item_tp, k))
-            y = w.fresh()
+    what, a, b = _shape(tp, w.marks)
+    if what in ("records", "items"):
+        w.lines.append(f"{indent}if type({x}) is not list or len({x}) > {a}: return FAIL")
+        y = w.fresh()
+        if what == "records":
+            sub = w.const(fast_record(b, w.marks))
             w.lines.append(f"{indent}{out} = tuple([{sub}({y}) for {y} in {x}])")
             w.lines.append(f"{indent}if FAIL in {out}: return FAIL")
         else:
-            y = w.fresh()
             w.lines.append(f"{indent}for {y} in {x}:")
-            w.lines.append(f"{indent}    if not {_test(w, item_tp, y)}: return FAIL")
+            w.lines.append(f"{indent}    if not {_test(w, b, y)}: return FAIL")
             w.lines.append(f"{indent}{out} = tuple({x})")
-        return
-    if marks or origin is not None or base in (bool, int, str) or base is Any:
-        w.lines.append(f"{indent}if not {_test(w, tp, x)}: return FAIL")
+    elif what == "test":
+        w.lines.append(f"{indent}if not {_test(w, a, x)}: return FAIL")
         w.lines.append(f"{indent}{out} = {x}")
-        return
-    if isinstance(base, type) and dataclasses.is_dataclass(base):
-        sub = w.const(fast_record(base, k))
+    else:
+        sub = w.const(fast_record(a, w.marks))
         w.lines.append(f"{indent}{out} = {sub}({x})")
         w.lines.append(f"{indent}if {out} is FAIL: return FAIL")
-        return
-    raise _Unsupported(repr(tp))
 
 
 def fast_record(cls: type[Any], marks: Marks) -> FastParser:
@@ -294,26 +300,14 @@ def _c_test(tp: Any, marks: Marks) -> tuple[Any, ...]:
 
 def _c_field(tp: Any, marks: Marks) -> tuple[Any, ...]:
     """The program of what `_field` writes for a field of type `tp`."""
-    origin = typing.get_origin(tp)
-    extra: list[Any] = []
-    base = tp
-    if origin is Annotated:
-        base, *extra = typing.get_args(tp)
-    if typing.get_origin(base) is tuple:
-        item_tp = _items_of(base)[0]
-        limit = marks.max_items
-        for m in extra:
-            if not isinstance(m, marks.max_len):
-                raise _Unsupported(repr(m))
-            limit = min(limit, m.n)
-        if isinstance(item_tp, type) and dataclasses.is_dataclass(item_tp):
-            return (OP_RECORDS, limit, c_record(item_tp, marks))
-        return (OP_LIST, limit, _c_test(item_tp, marks))
-    if extra or origin is not None or base in (bool, int, str) or base is Any:
-        return _c_test(tp, marks)
-    if isinstance(base, type) and dataclasses.is_dataclass(base):
-        return (OP_RECORD, c_record(base, marks))
-    raise _Unsupported(repr(tp))
+    what, a, b = _shape(tp, marks)
+    if what == "records":
+        return (OP_RECORDS, a, c_record(b, marks))
+    if what == "items":
+        return (OP_LIST, a, _c_test(b, marks))
+    if what == "test":
+        return _c_test(a, marks)
+    return (OP_RECORD, c_record(a, marks))
 
 
 def c_record(cls: type[Any], marks: Marks) -> tuple[tuple[bytes, bool, tuple[Any, ...]], ...]:
