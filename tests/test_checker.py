@@ -11,7 +11,9 @@ signatures forged and keys swapped, and entries mutated byte by byte and signed 
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
+from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -271,3 +273,84 @@ def test_tuples_of_fixed_length_get_no_program() -> None:
                             kinds.MAX_ITEMS, kinds._HEX)
     assert fastparse.c_programs({"pair": Pair}, marks) == {}
     assert fastparse.fast_parsers({"pair": Pair}, marks) == {}
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith(name + "{"):
+            series, _, value = line.rpartition(" ")
+            inside = series[series.find("{") + 1 : series.rfind("}")]
+            if ",".join(sorted(inside.split(","))) == want:
+                return float(value)
+    return 0.0
+
+
+@pytest.mark.slow
+def test_a_real_node_judges_a_strangers_edge_cases_as_in_process(tmp_path: Path) -> None:
+    """A stranger's bulk push of entries at the compiled checks' edges (text counted in
+    characters of 1-4 bytes at each limit and one past it, UTF-8 that Python refuses, ints,
+    bools, hex, urls, unknown and missing fields, forged signatures), each from a fresh
+    author: the node's workers accept and refuse exactly what a store in process does, by
+    the same codes, and go on."""
+    from trustnet.bench.stranger import Stranger, get, real_node
+    from trustnet.clock import SystemClock
+    from trustnet.protocol import messages as m
+    from trustnet.store.sqlite import Store
+
+    now = SystemClock().now_ms() - 86_400_000
+    profile = {"name": "x", "role": "state", "urls": []}
+    trust = {"subject": "ab" * 32, "level": 1}
+    bodies: list[tuple[str, dict[str, Any]]] = []
+    for width in (1, 2, 3, 4):
+        for n in (256, 257):
+            bodies.append(("profile", {**profile, "name": _text(n, width)}))
+        for n in (64, 65):
+            bodies.append(("profile", {**profile, "zone": _text(n, width)}))
+        bodies.append(("trust", {**trust, "ext": {_text(3, width): [_text(5, width)]}}))
+    bodies += [
+        ("profile", {**profile, "urls": ["https://" + "a" * 2040]}),
+        ("profile", {**profile, "urls": ["https://" + "a" * 2041]}),
+        ("profile", {**profile, "urls": ["ftp://a.example"]}),
+        ("profile", {**profile, "urls": ["https://a.example"] * 17}),
+        ("profile", {**profile, "state": "AB" * 32}), ("profile", {**profile, "role": "king"}),
+        ("trust", {**trust, "level": 1000}), ("trust", {**trust, "level": 1001}),
+        ("trust", {**trust, "level": -1000}), ("trust", {**trust, "level": True}),
+        ("trust", {**trust, "subject": "ab" * 31 + "a"}), ("trust", {**trust, "x": 1}),
+        ("trust", {"subject": "ab" * 32}), ("calendar", {"year": 2026, "activities": [
+            {"activity": "é" * 256, "start": 1, "end": 2, "troops": 2**64 - 1}]}),
+        ("calendar", {"year": 2026, "activities": [{"activity": "a", "start": -1, "end": 2,
+                                                    "troops": 1}]}),
+    ]
+    raws: list[bytes] = []
+    for k, (kind, body) in enumerate(bodies * 2):
+        who = Identity.from_seed(b"\x30" + k.to_bytes(31, "big"))
+        raw = _signed(kind, body, who)
+        assert raw is not None
+        if k % 5 == 0:  # some forged: signed by another key under the author's name
+            payload = msgpack.unpackb(raw)[0]
+            raw = _pack([payload, OTHER.sign(ENTRY_DOMAIN + payload)])
+        raws.append(raw)
+    for text in (*_INVALID_UTF8[:8], *_VALID_UTF8[:4]):  # bytes no str may hold, and some it may
+        who = Identity.from_seed(b"\x31" + bytes([len(raws) % 256]) + b"\x00" * 30)
+        payload = _pack([1, who.author, 1, None, now, "trust", {**trust, "ext": {"k": "@@@@"}}])
+        payload = payload.replace(b"\xa4@@@@", bytes([0xa0 | len(text)]) + text)
+        raws.append(_pack([payload, who.sign(ENTRY_DOMAIN + payload)]))
+    assert 64 <= len(raws) <= 256  # the workers check the push, in one piece
+    expected = Store(None).ingest(raws, SystemClock().now_ms())
+    codes = {r.code for r in expected.rejected}
+    assert len(expected.accepted) >= 20 and {"bad_body", "bad_signature", "bad_encoding"} <= codes
+    with real_node(tmp_path) as node:
+        status, reply = Stranger.fresh().post(node.url, m.PUSH, m.encode(m.Push(tuple(raws))))
+        assert status == 200, reply
+        ack = m.decode_reply(m.PUSH, reply)
+        assert isinstance(ack, m.PushAck)
+        assert (ack.accepted, ack.rejected) == (len(expected.accepted), len(expected.rejected))
+        status, page = get(node.url, "/metrics")
+        assert status == 200
+        for code in codes:
+            want = sum(r.code == code for r in expected.rejected)
+            assert _metric(page.decode(), "trustnet_rejected_inputs_total", source="ingest",
+                           code=code) == want, code
+        status, body = get(node.url, "/status")
+        assert status == 200 and json.loads(body)["entries"] == len(expected.accepted)
