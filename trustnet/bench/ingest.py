@@ -2,9 +2,10 @@
 its rate with raw libsodium verifications per second measured in the same run, on one core
 (`ratio`; issue 15 asks >= 1.3) and on every core (`ratio_all_cores`: 1.0 would be every core
 doing nothing but verify), and against one core of libsodium called from C with nothing
-between two verifications (`ratio_c`, the strictest baseline). The import runs as `trustnet import` does: on the ingest workers
-(`--workers`, default one per core; 0: in process). Peak resident memory of the import is
-measured in a child process running the real `trustnet import`."""
+between two verifications (`ratio_c`, the strictest baseline). The import runs as `trustnet
+import` does: on the ingest workers (`--workers`, default one per core; 0: in process). Peak
+resident memory of the import is measured in a child process running the real `trustnet
+import`."""
 
 from __future__ import annotations
 
@@ -83,13 +84,19 @@ def cpu_figures(n: int, writer_s: float, workers_s: float, verify_us: float, cor
     }
 
 
+def _signed(raws: list[bytes]) -> list[tuple[bytes, bytes, bytes]]:
+    """(sig, the message it signs, key) of each entry, as the raw baselines verify them."""
+    out = []
+    for raw in raws:
+        e = decode_entry(raw, verify=False)
+        out.append((e.sig, ENTRY_DOMAIN + e.payload, e.author))
+    return out
+
+
 def raw_verify_rate(raws: list[bytes], cores: int = 1) -> float:
     """Verifications per second of libsodium alone over the same entries, on `cores` threads
     (libsodium releases the GIL: each thread is a core verifying its share, nothing else)."""
-    msgs = []
-    for raw in raws:
-        e = decode_entry(raw, verify=False)
-        msgs.append((e.sig + ENTRY_DOMAIN + e.payload, e.author))
+    msgs = [(sig + message, pk) for sig, message, pk in _signed(raws)]
     if cores <= 1:
         t0 = time.perf_counter()
         for signed, pk in msgs:
@@ -117,10 +124,7 @@ def raw_verify_c_rate(raws: list[bytes]) -> float | None:
     except ImportError:  # pragma: no cover - depends on the machine it was installed on
         return None
     library = importlib.import_module("nacl._sodium").__file__ or ""
-    items = []
-    for raw in raws:
-        e = decode_entry(raw, verify=False)
-        items.append((e.sig, ENTRY_DOMAIN + e.payload, e.author))
+    items = _signed(raws)
     t0 = time.perf_counter()
     good = verify_many(items, library)
     elapsed = time.perf_counter() - t0
@@ -140,10 +144,7 @@ def c_figures(rate: float, c_rates: list[float | None]) -> dict[str, Any]:
 
 def raw_verify_cpu_rate(raws: list[bytes]) -> float:
     """Single-core raw verifications per CPU second (what the ratio's work costs)."""
-    msgs = []
-    for raw in raws[:20_000]:
-        e = decode_entry(raw, verify=False)
-        msgs.append((e.sig + ENTRY_DOMAIN + e.payload, e.author))
+    msgs = [(sig + message, pk) for sig, message, pk in _signed(raws[:20_000])]
     c0 = cpu_s()
     for signed, pk in msgs:
         crypto_sign_open(signed, pk)
