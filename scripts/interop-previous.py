@@ -43,7 +43,10 @@ def extract(commit: str, into: Path) -> None:
     data = subprocess.run(["git", "-C", str(ROOT), "archive", commit], check=True,
                           capture_output=True).stdout
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(into, filter="data")
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(into, filter="data")
+        else:  # Debian 12's Python 3.11.2 predates extraction filters; this archive is ours
+            tar.extractall(into)
 
 
 def entries(prefix: str, n: int) -> list[Entry]:
