@@ -26,6 +26,11 @@
  * author(raw) -> bytes | None: only the author `head` would read (its kind's UTF-8 not
  * checked): what the new-author admission counts a push by, one per entry.
  *
+ * checker(programs, domain, max_bytes, library) -> a Checker of whole entries for the ingest
+ * workers (envelope, canonical payload with valid UTF-8, body by its kind's program,
+ * signature by libsodium), and verify_many(items, library), the benchmarks' baseline of
+ * libsodium called from C: their section below says how.
+ *
  * Every read is bounds-checked against the buffer's end; recursion is at most MAX_DEPTH + 1.
  *
  * maker(cls, names) -> a callable that makes an object of `cls` with those slots set, one
